@@ -1,0 +1,228 @@
+"""`sage-paytrace`: operator and sandbox commands.
+
+    sage-paytrace sandbox paytrace serve     run the PayTrace v1 sandbox over HTTP
+    sage-paytrace sandbox paytrace generate  generate a merchant's activity into a sandbox
+    sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
+    sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+
+DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
+DEFAULT_PORT = 8765
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one scrubbed line for the operator, never a card number
+        print(f"error: {scrub_text(str(error))}", file=sys.stderr)
+        if args.verbose:
+            raise
+        return 1
+
+
+def _configure_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(ScrubbingLogFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True)
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-24") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sage-paytrace", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    areas = parser.add_subparsers(dest="area")
+    _add_sandbox_commands(areas)
+    _add_paytrace_commands(areas)
+    _add_demo_command(areas)
+    return parser
+
+
+# ---------------------------------------------------------------- sandbox
+
+
+def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
+    from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+    sandbox = areas.add_parser("sandbox", help="local stand-ins for the outside systems")
+    systems = sandbox.add_subparsers(dest="system")
+    paytrace = systems.add_parser("paytrace", help="the PayTrace v1 sandbox")
+    commands = paytrace.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="serve the PayTrace v1 API over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; the control API has no auth)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"SQLite state file (default {DEFAULT_STATE})")
+    serve.add_argument("--username", default=os.environ.get("PAYTRACE_SANDBOX_USERNAME", DEFAULT_USERNAME),
+                       help=f"API user (default {DEFAULT_USERNAME})")
+    serve.add_argument("--password", default=os.environ.get("PAYTRACE_SANDBOX_PASSWORD", DEFAULT_PASSWORD),
+                       help=f"API password (default {DEFAULT_PASSWORD}; or PAYTRACE_SANDBOX_PASSWORD)")
+    serve.add_argument("--time-zone", help="merchant time zone (default America/Los_Angeles)")
+    serve.add_argument("--batch-cutoff", help="nightly batch cutoff HH:MM, merchant time (default 20:00)")
+    serve.set_defaults(handler=_serve_sandbox)
+
+    generate = commands.add_parser("generate", help="generate a merchant's activity into a sandbox")
+    generate.add_argument("--start", type=_iso_date, help="first business date (default: 14 days ago)")
+    generate.add_argument("--end", type=_iso_date, help="last business date (default: yesterday)")
+    generate.add_argument("--seed", type=int, default=1, help="random seed; same seed, same activity")
+    generate.add_argument("--customers", type=int, default=40, help="vault customers to create")
+    generate.add_argument("--per-day", type=int, default=24, help="mean payments per weekday")
+    target = generate.add_mutually_exclusive_group()
+    target.add_argument("--state", type=Path, help=f"write into this state file directly (default {DEFAULT_STATE})")
+    target.add_argument("--url", help="load into a running sandbox, e.g. http://127.0.0.1:8765")
+    generate.add_argument("--summary-out", type=Path, help="write the card-free summary (customers, invoices) as JSON")
+    generate.set_defaults(handler=_generate_activity)
+
+
+def _sandbox_settings(args: argparse.Namespace) -> dict:
+    settings = {}
+    if args.time_zone:
+        settings["time_zone"] = args.time_zone
+    if args.batch_cutoff:
+        settings["batch_cutoff"] = args.batch_cutoff
+    return settings
+
+
+def _serve_sandbox(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
+    from sage_paytrace_pipeline.sandbox.paytrace.server import serve
+
+    args.state.parent.mkdir(parents=True, exist_ok=True)
+    app = create_app(args.state, username=args.username, password=args.password, settings=_sandbox_settings(args))
+    print(f"PayTrace sandbox on http://{args.host}:{args.port} (state {args.state}, user {args.username})", flush=True)
+    serve(app, args.host, args.port)
+    return 0
+
+
+def _generate_activity(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+
+    today = date.today()
+    start = args.start or today - timedelta(days=14)
+    end = args.end or today - timedelta(days=1)
+    profile = MerchantProfile(customers=args.customers, payments_per_weekday=args.per_day)
+    plan, summary = generate_activity(start, end, seed=args.seed, profile=profile)
+    if args.url:
+        outcome = _load_over_http(args.url, plan)
+    else:
+        outcome = _load_into_file(args.state or DEFAULT_STATE, plan)
+    if args.summary_out:
+        args.summary_out.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_out.write_text(summary.model_dump_json(indent=2))
+    print(json.dumps({"start": str(start), "end": str(end), "seed": args.seed, "generated": summary.counts,
+                      "outcome": outcome}, indent=2, default=str))
+    return 0 if not outcome.get("failures") else 1
+
+
+def _load_into_file(state: Path, plan) -> dict:
+    from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
+    from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
+
+    state.parent.mkdir(parents=True, exist_ok=True)
+    return apply_plan(PayTraceSandbox(state), plan).model_dump()
+
+
+def _load_over_http(url: str, plan) -> dict:
+    import httpx
+
+    response = httpx.post(url.rstrip("/") + "/_sandbox/load", content=plan.model_dump_json(),
+                          headers={"Content-Type": "application/json"}, timeout=600)
+    response.raise_for_status()
+    return response.json()
+
+
+# ---------------------------------------------------------------- paytrace
+
+
+def _add_paytrace_commands(areas: argparse._SubParsersAction) -> None:
+    paytrace = areas.add_parser("paytrace", help="PayTrace API (from PAYTRACE_* environment variables)")
+    commands = paytrace.add_subparsers(dest="command")
+    ping = commands.add_parser("ping", help="authenticate and call /v1/ping")
+    ping.set_defaults(handler=_paytrace_ping)
+    export = commands.add_parser("export", help="print the transactions of a date range as JSON lines")
+    export.add_argument("--start", type=_iso_date, required=True)
+    export.add_argument("--end", type=_iso_date, required=True)
+    export.add_argument("--type", dest="transaction_type", help="SALE, REFUND, SETTLED, PENDING, DECLINED, ...")
+    export.set_defaults(handler=_paytrace_export)
+    batches = commands.add_parser("batches", help="print the settlement batches of a date range as JSON lines")
+    batches.add_argument("--start", type=_iso_date, required=True)
+    batches.add_argument("--end", type=_iso_date, required=True)
+    batches.set_defaults(handler=_paytrace_batches)
+
+
+def _client_from_environment():
+    from sage_paytrace_pipeline.paytrace.settings import PayTraceConnection
+
+    return PayTraceConnection.from_environment().client()
+
+
+def _paytrace_ping(args: argparse.Namespace) -> int:
+    with _client_from_environment() as client:
+        client.export_batch()  # authenticates and makes one real call
+        print("ok")
+    return 0
+
+
+def _paytrace_export(args: argparse.Namespace) -> int:
+    with _client_from_environment() as client:
+        for transaction in client.export_transactions(args.start, args.end, transaction_type=args.transaction_type):
+            print(transaction.model_dump_json())
+    return 0
+
+
+def _paytrace_batches(args: argparse.Namespace) -> int:
+    with _client_from_environment() as client:
+        for batch in client.export_batches(args.start, args.end):
+            print(batch.model_dump_json())
+    return 0
+
+
+# ---------------------------------------------------------------- demo
+
+
+def _add_demo_command(areas: argparse._SubParsersAction) -> None:
+    demo = areas.add_parser("demo", help="run the daily job end to end on the embedded sandboxes")
+    demo.add_argument("--home", type=Path, default=Path(".sage_paytrace"), help="where the demo keeps its state")
+    demo.add_argument("--days", type=int, default=3, help="business days of activity to generate and process")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.demo import run_demo
+
+    report = run_demo(args.home, days=args.days, seed=args.seed)
+    print(json.dumps(report, indent=2, default=str))
+    return 0 if report.get("success") else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,41 @@
+"""The PayTrace resource: connection settings from the environment, one client per run step."""
+
+from __future__ import annotations
+
+import dagster as dg
+import httpx
+from pydantic import Field, PrivateAttr
+
+from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
+
+
+class PayTraceResource(dg.ConfigurableResource):
+    """PayTrace v1 API (or the sandbox). Secrets arrive as `dg.EnvVar`, resolved at run start."""
+
+    api_url: str = PRODUCTION_URL
+    username: str
+    password: str = Field(description="API user's password; pass dg.EnvVar('PAYTRACE_PASSWORD')")
+    integrator_id: str = ""
+    time_zone: str = "America/Los_Angeles"
+    read_timeout_seconds: float = 90.0
+
+    _client: PayTraceClient | None = PrivateAttr(default=None)
+
+    def get_client(self) -> PayTraceClient:
+        """One client per resource instance, so its token cache spans the whole step."""
+        if self._client is None:
+            self._client = PayTraceClient(
+                self.api_url,
+                username=self.username,
+                password=self.password,
+                integrator_id=self.integrator_id,
+                time_zone=self.time_zone,
+                timeout=httpx.Timeout(30.0, connect=10.0, read=self.read_timeout_seconds),
+            )
+        return self._client
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None

@@ -1,0 +1,30 @@
+"""Resources of the code location, wired from environment variables (never literal secrets)."""
+
+import os
+
+import dagster as dg
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
+
+WAREHOUSE_SCHEMA = "pipeline"
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "paytrace": PayTraceResource(
+                api_url=os.environ.get("PAYTRACE_API_URL", PRODUCTION_URL),
+                username=dg.EnvVar("PAYTRACE_USERNAME"),
+                password=dg.EnvVar("PAYTRACE_PASSWORD"),
+                integrator_id=os.environ.get("PAYTRACE_INTEGRATOR_ID", ""),
+                time_zone=os.environ.get("PAYTRACE_TIME_ZONE", "America/Los_Angeles"),
+            ),
+            "io_manager": DuckDBPandasIOManager(
+                database=os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"),
+                schema=WAREHOUSE_SCHEMA,
+            ),
+        }
+    )

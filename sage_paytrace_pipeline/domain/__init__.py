@@ -1,0 +1,1 @@
+"""Pure domain logic: no I/O, no Dagster. Everything here is testable with plain values."""

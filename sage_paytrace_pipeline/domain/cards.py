@@ -1,0 +1,129 @@
+"""Card facts derivable without a card number: Luhn, brand from the BIN, masking, last 4.
+
+Nothing here stores or returns a full card number; masking functions exist so that nothing else
+has to.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "PRIVATE", "UNKNOWN")
+
+# A run of 13-19 digits, optionally grouped by single spaces or dashes (how people type them).
+_PAN_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+_MASKED = re.compile(r"^(?P<bin>\d{0,8})(?P<mask>[xX*•]+)(?P<last4>\d{4})$")
+
+
+def luhn_valid(digits: str) -> bool:
+    """The mod-10 check every card number satisfies (and most random digit runs do not)."""
+    if not digits.isdigit() or len(digits) < 12:
+        return False
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2 == 1:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def brand_from_digits(leading: str) -> str:
+    """Card brand from the leading digits (BIN when known; one digit gives a coarser answer)."""
+    if not leading or not leading[0].isdigit():
+        return "UNKNOWN"
+    two = int(leading[:2]) if len(leading) >= 2 else None
+    three = int(leading[:3]) if len(leading) >= 3 else None
+    four = int(leading[:4]) if len(leading) >= 4 else None
+    six = int(leading[:6]) if len(leading) >= 6 else None
+    if leading[0] == "4":
+        return "VISA"
+    if two is not None:
+        if two in (34, 37):
+            return "AMEX"
+        if 51 <= two <= 55 or (six is not None and 222100 <= six <= 272099):
+            return "MASTERCARD"
+        if four == 6011 or two == 65 or (three is not None and 644 <= three <= 649):
+            return "DISCOVER"
+        if six is not None and 622126 <= six <= 622925:
+            return "DISCOVER"
+        if two in (36, 38, 39) or (three is not None and 300 <= three <= 305) or four == 3095:
+            return "DINERS"
+        if four is not None and 3528 <= four <= 3589:
+            return "JCB"
+        if two == 35:
+            return "JCB"
+    # One digit only: the conventional industry mapping; 3 is ambiguous (Amex/Diners/JCB).
+    return {"2": "MASTERCARD", "5": "MASTERCARD", "6": "DISCOVER", "3": "AMEX"}.get(leading[0], "UNKNOWN")
+
+
+@dataclass(frozen=True)
+class MaskedCard:
+    """A masked card number normalised: BIN (if shown), last 4, length and brand."""
+
+    bin: str | None
+    last4: str
+    length: int
+    brand: str
+
+    @property
+    def masked(self) -> str:
+        shown = self.bin or ""
+        return shown + "*" * (self.length - len(shown) - 4) + self.last4
+
+
+def parse_masked_number(masked: str | None) -> MaskedCard | None:
+    """Parse ``xxxxxxxxxxxx5439``, ``************5454`` or ``401200******5439``.
+
+    Returns None for empty input; a full (unmasked) number is never accepted as "masked": it is
+    reduced to BIN + last 4 so that callers cannot store it by accident.
+    """
+    if not masked:
+        return None
+    text = masked.strip().replace(" ", "")
+    if text.isdigit() and len(text) >= 12:
+        return MaskedCard(bin=text[:6], last4=text[-4:], length=len(text), brand=brand_from_digits(text[:6]))
+    match = _MASKED.match(text)
+    if not match:
+        return None
+    bin_digits = match.group("bin") or None
+    return MaskedCard(
+        bin=bin_digits,
+        last4=match.group("last4"),
+        length=len(text),
+        brand=brand_from_digits(bin_digits) if bin_digits else "UNKNOWN",
+    )
+
+
+def mask_pan(pan: str, *, char: str = "x", keep_bin: bool = False) -> str:
+    """Mask a card number: ``xxxxxxxxxxxx5439`` (or ``401200******5439`` with the BIN)."""
+    digits = re.sub(r"\D", "", pan)
+    head = digits[:6] if keep_bin else ""
+    return head + char * (len(digits) - len(head) - 4) + digits[-4:]
+
+
+def find_card_numbers(text: str) -> list[str]:
+    """Luhn-valid card-number-shaped digit runs in free text (separators removed)."""
+    found = []
+    for match in _PAN_CANDIDATE.finditer(text or ""):
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            found.append(digits)
+    return found
+
+
+def mask_card_numbers_in_text(text: str | None) -> str | None:
+    """Replace every Luhn-valid card number in free text by its masked form (last 4 kept)."""
+    if not text:
+        return text
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(0))
+        if 13 <= len(digits) <= 19 and luhn_valid(digits):
+            return mask_pan(digits, char="x")
+        return match.group(0)
+
+    return _PAN_CANDIDATE.sub(_mask, text)

@@ -1,0 +1,91 @@
+"""PayTrace records as warehouse rows: one vectorizable DataFrame per export, no card data.
+
+Amounts are integer cents (exact, and a stable column type in DuckDB); timestamps are tz-aware;
+`business_date` is the partition column, typed DATE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.paytrace.models import Transaction
+
+TRANSACTION_COLUMNS = {
+    "business_date": "object",
+    "transaction_id": "int64",
+    "transaction_type": "string",
+    "status": "string",
+    "status_code": "string",
+    "batch_number": "Int64",
+    "amount_cents": "int64",
+    "tax_amount_cents": "Int64",
+    "created_at": "datetime64[ns, UTC]",
+    "settled_at": "datetime64[ns, UTC]",
+    "created_raw": "string",
+    "settled_raw": "string",
+    "customer_id": "string",
+    "invoice_id": "string",
+    "description": "string",
+    "customer_reference_id": "string",
+    "approval_code": "string",
+    "approval_message": "string",
+    "avs_response": "string",
+    "csc_response": "string",
+    "card_brand": "string",
+    "card_bin": "string",
+    "card_last4": "string",
+    "card_expiration_month": "Int64",
+    "card_expiration_year": "Int64",
+    "billing_name": "string",
+    "billing_zip": "string",
+    "email": "string",
+}
+
+
+def transaction_row(transaction: Transaction, business_date: date) -> dict:
+    card = transaction.card
+    return {
+        "business_date": business_date,
+        "transaction_id": transaction.transaction_id,
+        "transaction_type": transaction.transaction_type,
+        "status": str(transaction.status.value),
+        "status_code": transaction.status_code,
+        "batch_number": transaction.batch_number,
+        "amount_cents": to_cents(transaction.amount),
+        "tax_amount_cents": to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
+        "created_at": transaction.created_at,
+        "settled_at": transaction.settled_at,
+        "created_raw": transaction.created_raw,
+        "settled_raw": transaction.settled_raw,
+        "customer_id": transaction.customer_id,
+        "invoice_id": transaction.invoice_id,
+        "description": transaction.description,
+        "customer_reference_id": transaction.customer_reference_id,
+        "approval_code": transaction.approval_code,
+        "approval_message": transaction.approval_message,
+        "avs_response": transaction.avs_response,
+        "csc_response": transaction.csc_response,
+        "card_brand": card.brand if card else None,
+        "card_bin": card.bin if card else None,
+        "card_last4": card.last4 if card else None,
+        "card_expiration_month": card.expiration_month if card else None,
+        "card_expiration_year": card.expiration_year if card else None,
+        "billing_name": transaction.billing_address.name,
+        "billing_zip": transaction.billing_address.zip,
+        "email": transaction.email or transaction.receipt_emailed_to,
+    }
+
+
+def transactions_frame(transactions: Sequence[Transaction], business_date: date) -> pd.DataFrame:
+    """The export as typed rows; an empty export still has every column."""
+    rows = [transaction_row(transaction, business_date) for transaction in transactions]
+    frame = pd.DataFrame(rows, columns=list(TRANSACTION_COLUMNS))
+    for column in ("created_at", "settled_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame = frame.astype({k: v for k, v in TRANSACTION_COLUMNS.items() if not k.endswith("_at") and v != "object"})
+    frame["business_date"] = pd.to_datetime(frame["business_date"]).dt.date
+    return frame.sort_values("transaction_id", ignore_index=True)

@@ -1,0 +1,62 @@
+"""PayTrace connection settings from the environment (secrets never live in config files)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+PRODUCTION_URL = "https://api.paytrace.com"
+PAYTRACE_SANDBOX_URL = "https://api.sandbox.paytrace.com"
+
+ENVIRONMENT_VARIABLES = {
+    "api_url": "PAYTRACE_API_URL",
+    "username": "PAYTRACE_USERNAME",
+    "password": "PAYTRACE_PASSWORD",
+    "integrator_id": "PAYTRACE_INTEGRATOR_ID",
+    "time_zone": "PAYTRACE_TIME_ZONE",
+    "read_timeout_seconds": "PAYTRACE_READ_TIMEOUT_SECONDS",
+}
+
+
+class PayTraceConnection(BaseModel):
+    """Where and as whom to call PayTrace. `password` is a SecretStr: it never prints."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_url: str = PRODUCTION_URL
+    username: str
+    password: SecretStr
+    integrator_id: str = ""
+    time_zone: str = "America/Los_Angeles"
+    read_timeout_seconds: float = Field(default=90.0, ge=1.0)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> PayTraceConnection:
+        environ = os.environ if environ is None else environ
+        missing = [name for key, name in ENVIRONMENT_VARIABLES.items()
+                   if key in ("username", "password") and not environ.get(name)]
+        if missing:
+            raise ValueError(
+                f"PayTrace connection: set {', '.join(missing)} (and PAYTRACE_API_URL for a sandbox); "
+                "see README 'Configuration'"
+            )
+        values = {key: environ[name] for key, name in ENVIRONMENT_VARIABLES.items() if environ.get(name)}
+        return cls(**values)
+
+    def client(self, **overrides):
+        """A `PayTraceClient` for these settings; keyword overrides go to the client."""
+        import httpx
+
+        from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+
+        options = {
+            "username": self.username,
+            "password": self.password.get_secret_value(),
+            "integrator_id": self.integrator_id,
+            "time_zone": self.time_zone,
+            "timeout": httpx.Timeout(30.0, connect=10.0, read=self.read_timeout_seconds),
+        }
+        options.update(overrides)
+        return PayTraceClient(self.api_url, **options)

@@ -1,0 +1,57 @@
+import pytest
+
+from sage_paytrace_pipeline.domain.cards import (
+    brand_from_digits,
+    find_card_numbers,
+    luhn_valid,
+    mask_card_numbers_in_text,
+    mask_pan,
+    parse_masked_number,
+)
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [("4012000098765439", True), ("5499740000000057", True), ("371449635392376", True),
+     ("6011000993026909", True), ("4012000098765438", False), ("12345", False), ("", False)],
+)
+def test_luhn(number, valid):
+    assert luhn_valid(number) is valid
+
+
+@pytest.mark.parametrize(
+    ("leading", "brand"),
+    [("401200", "VISA"), ("4", "VISA"), ("549974", "MASTERCARD"), ("222100", "MASTERCARD"),
+     ("371449", "AMEX"), ("341111", "AMEX"), ("601100", "DISCOVER"), ("650000", "DISCOVER"),
+     ("360000", "DINERS"), ("353011", "JCB"), ("5", "MASTERCARD"), ("6", "DISCOVER"), ("9", "UNKNOWN"), ("", "UNKNOWN")],
+)
+def test_brand_from_leading_digits(leading, brand):
+    assert brand_from_digits(leading) == brand
+
+
+@pytest.mark.parametrize(
+    ("masked", "bin_", "last4", "brand"),
+    [("xxxxxxxxxxxx5439", None, "5439", "UNKNOWN"), ("************5454", None, "5454", "UNKNOWN"),
+     ("401200******5439", "401200", "5439", "VISA"), ("371449*****2376", "371449", "2376", "AMEX")],
+)
+def test_parse_masked_number(masked, bin_, last4, brand):
+    card = parse_masked_number(masked)
+    assert (card.bin, card.last4, card.brand) == (bin_, last4, brand)
+
+
+def test_a_full_number_given_as_masked_is_reduced_to_bin_and_last4():
+    card = parse_masked_number("4012000098765439")
+    assert card.masked == "401200******5439"
+
+
+def test_masking():
+    assert mask_pan("4012 0000 9876 5439") == "xxxxxxxxxxxx5439"
+    assert mask_pan("4012000098765439", char="*", keep_bin=True) == "401200******5439"
+
+
+def test_card_numbers_in_free_text_are_found_and_masked_but_invoice_numbers_are_not():
+    text = "Pay inv 0001234 with 4012-0000-9876-5439, ref 1234567890123 (not luhn)"
+    assert find_card_numbers(text) == ["4012000098765439"]
+    masked = mask_card_numbers_in_text(text)
+    assert "4012" not in masked and "xxxxxxxxxxxx5439" in masked and "0001234" in masked
+    assert mask_card_numbers_in_text(None) is None
