@@ -67,7 +67,7 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
         "sandbox": {"url": base_url, "state": str(state), "generated": summary.counts,
                     "batches_closed": outcome.batches_closed},
         "runs": runs,
-        "paytrace_calls": stats.get("calls", stats),
+        "paytrace_calls": stats["calls_by_route"],
         "warehouse": os.environ["SAGE_PAYTRACE_WAREHOUSE"],
         "dagster_home": os.environ["DAGSTER_HOME"],
     }

@@ -1,7 +1,5 @@
 """PayTrace source assets: the day's transactions, read with one export call per day."""
 
-from __future__ import annotations
-
 from datetime import date
 
 import dagster as dg

@@ -53,45 +53,33 @@ class PlanOutcome(BaseModel):
 
 def apply_plan(sandbox: PayTraceSandbox, plan: ActivityPlan) -> PlanOutcome:
     """Replay a plan call by call; a call whose ref target is missing is skipped and reported."""
-    previous_clock = sandbox.set_clock()
+    previous_mode = sandbox.set_clock()["mode"]
     ids: dict[str, int] = {}
     responses: Counter[str] = Counter()
     failures: list[str] = []
-    batches_before = _batch_numbers(sandbox)
+    batches: list[int] = []
     for index, call in enumerate(sorted(plan.calls, key=lambda c: c.at)):
-        body = dict(call.body)
         missing = [ref for ref in call.uses.values() if ref not in ids]
         if missing:
             failures.append(f"call {index} {call.route}: refs {missing} were never created")
             continue
-        body.update({field: ids[ref] for field, ref in call.uses.items()})
-        sandbox.set_clock(at=call.at)
+        body = {**call.body, **{field: ids[ref] for field, ref in call.uses.items()}}
+        batches += sandbox.set_clock(at=call.at)["batches_closed"]
         status, response = sandbox.call(call.route, body)
-        code = response.get("response_code")
-        responses[f"{call.route} {code}"] += 1
+        responses[f"{call.route} {response.get('response_code')}"] += 1
         if call.ref and response.get("transaction_id") is not None:
             ids[call.ref] = int(response["transaction_id"])
         if status >= 500:
             failures.append(f"call {index} {call.route}: HTTP {status}")
-    _finish_clock(sandbox, plan, previous_clock)
-    return PlanOutcome(
-        calls=len(plan.calls),
-        responses=dict(sorted(responses.items())),
-        transaction_ids=ids,
-        failures=failures,
-        batches_closed=sorted(set(_batch_numbers(sandbox)) - set(batches_before)),
-    )
+    batches += _finish_clock(sandbox, plan, previous_mode)
+    return PlanOutcome(calls=len(plan.calls), responses=dict(sorted(responses.items())),
+                       transaction_ids=ids, failures=failures, batches_closed=batches)
 
 
-def _finish_clock(sandbox: PayTraceSandbox, plan: ActivityPlan, previous: dict) -> None:
+def _finish_clock(sandbox: PayTraceSandbox, plan: ActivityPlan, previous_mode: str) -> list[int]:
+    """Leave the clock where the plan says, back on real time if it was, else frozen at the end."""
     if plan.finish_at is not None:
-        sandbox.set_clock(at=plan.finish_at)
-    elif previous.get("mode") == "real":
-        sandbox.set_clock(mode="real")
-    elif previous.get("mode") == "offset":
-        sandbox.set_clock(mode="offset", advance_seconds=0)
-
-
-def _batch_numbers(sandbox: PayTraceSandbox) -> list[int]:
-    status, response = sandbox.call("/v1/batches/export", {"start_date": "01/01/2000", "end_date": "12/31/2099"})
-    return [int(batch["number"]) for batch in response.get("batches", [])] if status == 200 else []
+        return sandbox.set_clock(at=plan.finish_at)["batches_closed"]
+    if previous_mode == "real":
+        return sandbox.set_clock(mode="real")["batches_closed"]
+    return []

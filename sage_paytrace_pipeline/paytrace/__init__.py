@@ -1,0 +1,77 @@
+"""PayTrace v1 JSON API client: typed models, one error hierarchy, safe retries.
+
+Usage::
+
+    with PayTraceClient(username=..., password=..., integrator_id=...) as paytrace:
+        for txn in paytrace.export_transactions(date(2026, 11, 24), date(2026, 11, 24)):
+            ...
+"""
+
+from sage_paytrace_pipeline.paytrace.auth import AccessToken, TokenCache
+from sage_paytrace_pipeline.paytrace.client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, PayTraceClient
+from sage_paytrace_pipeline.paytrace.errors import (
+    DECLINE_CODES,
+    PayTraceAuthenticationError,
+    PayTraceCustomerNotFound,
+    PayTraceDeclined,
+    PayTraceDuplicateCustomer,
+    PayTraceError,
+    PayTraceIndeterminateError,
+    PayTraceNotCapturable,
+    PayTraceNotFound,
+    PayTraceNotRefundable,
+    PayTraceNotVoidable,
+    PayTraceTransientError,
+    PayTraceValidationError,
+    error_from_body,
+)
+from sage_paytrace_pipeline.paytrace.models import (
+    Address,
+    Batch,
+    BrandTotals,
+    CardInput,
+    CardSummary,
+    CustomerResult,
+    RetryPolicy,
+    SettleResult,
+    Transaction,
+    TransactionResult,
+    TransactionStatus,
+    VaultCustomer,
+)
+from sage_paytrace_pipeline.paytrace.retry import backoff_delay
+
+__all__ = [
+    "AccessToken",
+    "Address",
+    "Batch",
+    "BrandTotals",
+    "CardInput",
+    "CardSummary",
+    "CustomerResult",
+    "DECLINE_CODES",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "PayTraceAuthenticationError",
+    "PayTraceClient",
+    "PayTraceCustomerNotFound",
+    "PayTraceDeclined",
+    "PayTraceDuplicateCustomer",
+    "PayTraceError",
+    "PayTraceIndeterminateError",
+    "PayTraceNotCapturable",
+    "PayTraceNotFound",
+    "PayTraceNotRefundable",
+    "PayTraceNotVoidable",
+    "PayTraceTransientError",
+    "PayTraceValidationError",
+    "RetryPolicy",
+    "SettleResult",
+    "TokenCache",
+    "Transaction",
+    "TransactionResult",
+    "TransactionStatus",
+    "VaultCustomer",
+    "backoff_delay",
+    "error_from_body",
+]

@@ -1,0 +1,479 @@
+"""Typed PayTrace records and the parsing of PayTrace's wire quirks into them.
+
+Wire quirks absorbed here (reference §7-§9, docs/paytrace-wire.md): amounts as JSON numbers or
+strings (decoded as Decimal, never float), ``tax_amount`` as ``""``, masks with ``x`` or ``*`` and
+an optional BIN, two-digit expiration years, ``M/D/YYYY h:mm:ss AM`` timestamps without a zone,
+``status_code`` ``Y`` / ``N`` / ``GB<batch>``, ``customer_id`` ``""`` for none, AVS ``"0"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text, mask_pan, parse_masked_number
+from sage_paytrace_pipeline.domain.money import parse_money
+
+_FROZEN = ConfigDict(frozen=True)
+_TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
+_BATCH_IN_STATUS = re.compile(r"^GB\s*(\d+)$", re.IGNORECASE)
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "PENDING"
+    SETTLED = "SETTLED"
+    VOIDED = "VOIDED"
+    DECLINED = "DECLINED"
+    AUTHORIZED = "AUTHORIZED"
+
+
+# ----------------------------------------------------------------------------- request-side models
+
+
+class Address(BaseModel):
+    model_config = _FROZEN
+
+    name: str = ""
+    street_address: str = ""
+    street_address2: str = ""
+    city: str = ""
+    county: str = ""
+    state: str = ""
+    zip: str = ""
+    country: str = ""
+
+    def to_wire(self) -> dict[str, str]:
+        """Only the fields that carry a value (PayTrace treats missing and empty alike)."""
+        return {key: value for key, value in self.model_dump().items() if value}
+
+
+class CardInput(BaseModel):
+    """A card to charge or vault. Number and CSC are secrets: never in repr, str, dumps or errors."""
+
+    # hide_input_in_errors: a validation error must not echo the card number back.
+    model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
+
+    number: SecretStr
+    expiration_month: int = Field(ge=1, le=12)
+    expiration_year: int
+    csc: SecretStr | None = None
+
+    @field_validator("number", mode="before")
+    @classmethod
+    def _digits_only(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        digits = re.sub(r"[\s-]", "", raw)
+        if not digits.isdigit() or not 12 <= len(digits) <= 19:
+            raise ValueError("card number must be 12-19 digits")
+        return digits
+
+    @field_validator("expiration_year", mode="before")
+    @classmethod
+    def _four_digit_year(cls, value: Any) -> int:
+        return four_digit_year(value) or 0
+
+    @field_validator("expiration_year")
+    @classmethod
+    def _plausible_year(cls, value: int) -> int:
+        if not 2000 <= value <= 2099:
+            raise ValueError("expiration year must be 20xx")
+        return value
+
+    @property
+    def masked(self) -> str:
+        return mask_pan(self.number.get_secret_value(), char="*")
+
+    def __repr__(self) -> str:
+        return f"CardInput(number={self.masked!r}, expiration={self.expiration_month:02d}/{self.expiration_year})"
+
+    __str__ = __repr__
+
+    def to_wire(self) -> dict[str, Any]:
+        """The request fragment: ``credit_card`` object plus top-level ``csc`` when given."""
+        fragment: dict[str, Any] = {
+            "credit_card": {
+                "number": self.number.get_secret_value(),
+                "expiration_month": f"{self.expiration_month:02d}",
+                "expiration_year": str(self.expiration_year),
+            }
+        }
+        if self.csc is not None and self.csc.get_secret_value():
+            fragment["csc"] = self.csc.get_secret_value()
+        return fragment
+
+
+class RetryPolicy(BaseModel):
+    """Backoff for reads and token calls, and the cap on sends of one money-moving call."""
+
+    model_config = _FROZEN
+
+    max_attempts: int = Field(default=6, ge=1)
+    base_delay: float = Field(default=1.0, ge=0)
+    max_delay: float = Field(default=30.0, ge=0)
+    jitter: bool = True
+    money_max_attempts: int = Field(default=3, ge=1)
+
+
+# ----------------------------------------------------------------------------- response-side models
+
+
+class CardSummary(BaseModel):
+    model_config = _FROZEN
+
+    masked_number: str
+    bin: str | None = None
+    last4: str
+    brand: str
+    expiration_month: int | None = None
+    expiration_year: int | None = None
+
+
+class BrandTotals(BaseModel):
+    model_config = _FROZEN
+
+    sales_count: int = 0
+    sales_amount: Decimal = Decimal("0.00")
+    refund_count: int = 0
+    refund_amount: Decimal = Decimal("0.00")
+
+
+class Transaction(BaseModel):
+    model_config = _FROZEN
+
+    transaction_id: int
+    transaction_type: str
+    amount: Decimal
+    tax_amount: Decimal | None = None
+    status_code: str
+    status_message: str
+    status: TransactionStatus
+    batch_number: int | None = None
+    created_at: datetime | None = None  # None only if PayTrace sent no parseable timestamp
+    created_raw: str = ""
+    settled_at: datetime | None = None
+    settled_raw: str = ""
+    card: CardSummary | None = None
+    invoice_id: str = ""
+    description: str = ""
+    customer_reference_id: str = ""
+    customer_id: str | None = None
+    approval_code: str = ""
+    approval_message: str = ""
+    avs_response: str | None = None
+    csc_response: str | None = None
+    billing_address: Address = Address()
+    shipping_address: Address = Address()
+    receipt_emailed_to: str = ""
+    created_through: str = ""
+    created_by: str = ""
+    created_from_ip: str = ""
+    email: str = ""
+
+    @property
+    def approved(self) -> bool:
+        return self.status is not TransactionStatus.DECLINED
+
+
+class Batch(BaseModel):
+    model_config = _FROZEN
+
+    number: int | None
+    created_at: datetime | None = None
+    created_raw: str = ""
+    transaction_count: int = 0
+    net_amount: Decimal = Decimal("0.00")
+    sales_count: int = 0
+    sales_amount: Decimal = Decimal("0.00")
+    refund_count: int = 0
+    refund_amount: Decimal = Decimal("0.00")
+    brands: dict[str, BrandTotals] = Field(default_factory=dict)
+
+
+class VaultCustomer(BaseModel):
+    model_config = _FROZEN
+
+    customer_id: str
+    card: CardSummary | None = None
+    billing_address: Address = Address()
+    shipping_address: Address = Address()
+    email: str = ""
+    phone: str = ""
+    fax: str = ""
+    created_at: datetime | None = None
+    created_raw: str = ""
+    discretionary_data: Any = None
+
+
+class CustomerResult(BaseModel):
+    model_config = _FROZEN
+
+    customer_id: str
+    masked_card_number: str | None = None
+    response_code: int | None = None
+    status_message: str = ""
+
+
+class TransactionResult(BaseModel):
+    model_config = _FROZEN
+
+    transaction_id: int | None
+    response_code: int | None
+    status_message: str = ""
+    approved: bool
+    approval_code: str = ""
+    approval_message: str = ""
+    avs_response: str | None = None
+    csc_response: str | None = None
+    masked_card_number: str | None = None
+    adopted: bool = False  # True: outcome recovered from an export after the response was lost
+
+
+class SettleResult(BaseModel):
+    model_config = _FROZEN
+
+    response_code: int | None
+    status_message: str = ""
+    batch_number: int | None = None
+    transaction_count: int = 0
+    net_amount: Decimal = Decimal("0.00")
+
+
+# ----------------------------------------------------------------------------- parsing helpers
+
+
+def text(value: Any) -> str:
+    """A wire string: None → "", everything else str() (PayTrace sends ints where strings are expected)."""
+    return "" if value is None else str(value)
+
+
+def optional_int(value: Any) -> int | None:
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(Decimal(str(value)))
+    except (ArithmeticError, ValueError):
+        return None
+
+
+def four_digit_year(value: Any) -> int | None:
+    """Expiration years arrive as 2 digits in exports (``20`` → 2020) and 4 in requests."""
+    year = optional_int(value)
+    if year is None:
+        return None
+    return 2000 + year if 0 <= year < 100 else year
+
+
+def money(value: Any, *, field: str = "amount") -> Decimal:
+    return parse_money(value, field=field, allow_negative=True)
+
+
+def optional_money(value: Any, *, field: str) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return money(value, field=field)
+
+
+def parse_timestamp(raw: Any, zone: ZoneInfo) -> datetime | None:
+    """``4/10/2015 4:06:30 PM`` (no padding, no offset) as an aware datetime in the merchant zone."""
+    value = text(raw).strip()
+    if not value:
+        return None
+    for fmt in _TIMESTAMP_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=zone)
+        except ValueError:
+            continue
+    try:  # tolerate ISO 8601 too; a value with an offset keeps it
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=zone)
+
+
+def normalise_mask(raw: Any) -> str | None:
+    """Masked number in one form (``*`` masks, BIN kept when shown); a full PAN is reduced to BIN + last 4."""
+    card = parse_masked_number(text(raw) or None)
+    return card.masked if card else None
+
+
+def avs_text(value: Any) -> str | None:
+    """AVS/CSC result text; ``""`` and the legacy ``"0"`` mean "no result"."""
+    result = text(value).strip()
+    return None if result in ("", "0") else result
+
+
+def parse_address(raw: Any) -> Address:
+    if not isinstance(raw, Mapping):
+        return Address()
+    return Address(**{key: text(raw.get(key)) for key in Address.model_fields})
+
+
+def parse_card(raw: Any) -> CardSummary | None:
+    if not isinstance(raw, Mapping):
+        return None
+    card = parse_masked_number(text(raw.get("masked_number") or raw.get("number")) or None)
+    if card is None:
+        return None
+    return CardSummary(
+        masked_number=card.masked,
+        bin=card.bin,
+        last4=card.last4,
+        brand=card.brand,
+        expiration_month=optional_int(raw.get("expiration_month")),
+        expiration_year=four_digit_year(raw.get("expiration_year")),
+    )
+
+
+def derive_status(status_code: str, status_message: str, transaction_type: str) -> tuple[TransactionStatus, int | None]:
+    """Status and batch number per reference §8.1 and the contract's state table."""
+    code = status_code.strip()
+    batch = _BATCH_IN_STATUS.match(code)
+    if batch:
+        return TransactionStatus.SETTLED, int(batch.group(1))
+    if "settled" in code.lower() and "pending" not in code.lower():
+        return TransactionStatus.SETTLED, None
+    if code.upper() == "Y":
+        return TransactionStatus.PENDING, None
+    message = status_message.lower()
+    if "void" in message:
+        return TransactionStatus.VOIDED, None
+    if "decl" in message:
+        return TransactionStatus.DECLINED, None
+    if "authoriz" in message:
+        return TransactionStatus.AUTHORIZED, None
+    # An `N` with an unfamiliar message: an authorization is still open; anything else did not go through.
+    if transaction_type.upper() == "AUTHORIZATION":
+        return TransactionStatus.AUTHORIZED, None
+    return TransactionStatus.DECLINED, None
+
+
+def parse_transaction(raw: Mapping[str, Any], zone: ZoneInfo) -> Transaction:
+    created = raw.get("created") if isinstance(raw.get("created"), Mapping) else {}
+    created_raw = text(created.get("at") if created else raw.get("created"))
+    settled_raw = text(raw.get("settled")).strip()
+    transaction_type = text(raw.get("transaction_type")).upper()
+    status_code, status_message = text(raw.get("status_code")), text(raw.get("status_message"))
+    status, batch_number = derive_status(status_code, status_message, transaction_type)
+    transaction_id = optional_int(raw.get("transaction_id"))
+    if transaction_id is None:
+        raise ValueError("export record without transaction_id")
+    return Transaction(
+        transaction_id=transaction_id,
+        transaction_type=transaction_type,
+        amount=money(raw.get("amount")),
+        tax_amount=optional_money(raw.get("tax_amount"), field="tax_amount"),
+        status_code=status_code,
+        status_message=status_message,
+        status=status,
+        batch_number=batch_number,
+        created_at=parse_timestamp(created_raw, zone),
+        created_raw=created_raw,
+        settled_at=parse_timestamp(settled_raw, zone),
+        settled_raw=settled_raw,
+        card=parse_card(raw.get("credit_card")),
+        invoice_id=text(raw.get("invoice_id")),
+        description=mask_card_numbers_in_text(text(raw.get("description"))) or "",
+        customer_reference_id=text(raw.get("customer_reference_id")),
+        customer_id=text(raw.get("customer_id")) or None,
+        approval_code=text(raw.get("approval_code")),
+        approval_message=text(raw.get("approval_message")),
+        avs_response=avs_text(raw.get("avs_response")),
+        csc_response=avs_text(raw.get("csc_response")),
+        billing_address=parse_address(raw.get("billing_address")),
+        shipping_address=parse_address(raw.get("shipping_address")),
+        receipt_emailed_to=text(raw.get("receipt_emailed_to")),
+        created_through=text(created.get("through")) if created else "",
+        created_by=text(created.get("by")) if created else "",
+        created_from_ip=text(created.get("from_ip")) if created else "",
+        email=text(raw.get("email")),
+    )
+
+
+def _parse_brand_totals(raw: Mapping[str, Any]) -> BrandTotals:
+    return BrandTotals(
+        sales_count=optional_int(raw.get("sales_count")) or 0,
+        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        refund_count=optional_int(raw.get("refund_count")) or 0,
+        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+    )
+
+
+def parse_batch(raw: Mapping[str, Any], zone: ZoneInfo) -> Batch:
+    created = raw.get("created")
+    created_raw = text(created.get("at") if isinstance(created, Mapping) else created)
+    brands_raw = raw.get("card_brands") or raw.get("brands") or {}
+    brands = {
+        str(name).upper(): _parse_brand_totals(totals)
+        for name, totals in (brands_raw.items() if isinstance(brands_raw, Mapping) else ())
+        if isinstance(totals, Mapping)
+    }
+    return Batch(
+        number=optional_int(raw.get("number", raw.get("batch_number"))),
+        created_at=parse_timestamp(created_raw, zone),
+        created_raw=created_raw,
+        transaction_count=optional_int(raw.get("transaction_count")) or 0,
+        net_amount=money(raw.get("net_amount") or 0, field="net_amount"),
+        sales_count=optional_int(raw.get("sales_count")) or 0,
+        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        refund_count=optional_int(raw.get("refund_count")) or 0,
+        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+        brands=brands,
+    )
+
+
+def parse_vault_customer(raw: Mapping[str, Any], zone: ZoneInfo) -> VaultCustomer:
+    created = raw.get("created")
+    created_raw = text(created.get("at") if isinstance(created, Mapping) else created)
+    return VaultCustomer(
+        customer_id=text(raw.get("customer_id")),
+        card=parse_card(raw.get("credit_card")),
+        billing_address=parse_address(raw.get("billing_address")),
+        shipping_address=parse_address(raw.get("shipping_address")),
+        email=text(raw.get("email")),
+        phone=text(raw.get("phone")),
+        fax=text(raw.get("fax")),
+        created_at=parse_timestamp(created_raw, zone),
+        created_raw=created_raw,
+        discretionary_data=raw.get("discretionary_data"),
+    )
+
+
+def parse_transaction_result(body: Mapping[str, Any], *, approved: bool, adopted: bool = False) -> TransactionResult:
+    return TransactionResult(
+        transaction_id=optional_int(body.get("transaction_id")),
+        response_code=optional_int(body.get("response_code")),
+        status_message=text(body.get("status_message")),
+        approved=approved,
+        approval_code=text(body.get("approval_code")),
+        approval_message=text(body.get("approval_message")),
+        avs_response=avs_text(body.get("avs_response")),
+        csc_response=avs_text(body.get("csc_response")),
+        masked_card_number=normalise_mask(body.get("masked_card_number")),
+        adopted=adopted,
+    )
+
+
+def parse_customer_result(body: Mapping[str, Any], *, fallback_customer_id: str) -> CustomerResult:
+    return CustomerResult(
+        customer_id=text(body.get("customer_id")) or fallback_customer_id,
+        masked_card_number=normalise_mask(body.get("masked_card_number")),
+        response_code=optional_int(body.get("response_code")),
+        status_message=text(body.get("status_message")),
+    )
+
+
+def parse_settle_result(body: Mapping[str, Any]) -> SettleResult:
+    return SettleResult(
+        response_code=optional_int(body.get("response_code")),
+        status_message=text(body.get("status_message")),
+        batch_number=optional_int(body.get("batch_number")),
+        transaction_count=optional_int(body.get("transaction_count")) or 0,
+        net_amount=money(body.get("net_amount") or 0, field="net_amount"),
+    )

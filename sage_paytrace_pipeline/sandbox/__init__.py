@@ -1,0 +1,1 @@
+"""Local stand-ins for the outside systems (PayTrace sandbox, Sage demo company, generators)."""

@@ -1,0 +1,70 @@
+"""`paytrace_transactions` reads one business day from the sandbox into DuckDB, card-free."""
+
+from datetime import date
+
+import dagster as dg
+import duckdb
+from dagster_duckdb_pandas import DuckDBPandasIOManager
+
+from sage_paytrace_pipeline.defs.paytrace.assets import paytrace_transactions
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.domain.cards import find_card_numbers
+from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
+
+DAY = date(2026, 3, 2)
+
+
+def load_two_days(handle) -> None:
+    plan, _ = generate_activity(DAY, date(2026, 3, 3), seed=11, profile=MerchantProfile(customers=8))
+    outcome = apply_plan(handle.engine, plan)
+    assert outcome.failures == []
+
+
+def resources_for(handle, warehouse) -> dict:
+    return {
+        "paytrace": PayTraceResource(api_url=handle.base_url, username=handle.username,
+                                     password=handle.password, integrator_id="SPPTEST00001"),
+        "io_manager": DuckDBPandasIOManager(database=str(warehouse), schema="pipeline"),
+    }
+
+
+def materialize_day(handle, warehouse, instance=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize([paytrace_transactions], partition_key=DAY.isoformat(),
+                          resources=resources_for(handle, warehouse), instance=instance)
+
+
+def test_one_export_call_per_day_and_typed_rows(paytrace_sandbox, tmp_path):
+    load_two_days(paytrace_sandbox)
+    before = paytrace_sandbox.engine.stats()
+    calls_before = before["calls_by_route"].get("/v1/transactions/export/by_date_range", 0)
+    result = materialize_day(paytrace_sandbox, tmp_path / "wh.duckdb")
+    assert result.success
+    stats = paytrace_sandbox.engine.stats()
+    calls = stats["calls_by_route"]["/v1/transactions/export/by_date_range"] - calls_before
+    assert calls == 1, "reads are one export per day, never one call per transaction"
+    assert stats["calls_without_integrator_id"] == before["calls_without_integrator_id"]
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                                 "where table_name = 'paytrace_transactions'").fetchall())
+        rows = con.execute("select count(*), count(distinct transaction_id), min(business_date), "
+                           "max(business_date) from pipeline.paytrace_transactions").fetchone()
+        statuses = {row[0] for row in con.execute("select distinct status from pipeline.paytrace_transactions").fetchall()}
+    assert types["business_date"] == "DATE" and types["amount_cents"] == "BIGINT"
+    assert types["created_at"].startswith("TIMESTAMP")
+    assert rows[0] == rows[1] > 0 and rows[2] == rows[3] == DAY
+    assert {"SETTLED", "DECLINED"} <= statuses
+    metadata = result.asset_materializations_for_node("paytrace_transactions")[0].metadata
+    assert metadata["transactions"].value == rows[0]
+
+
+def test_rematerializing_a_day_replaces_its_rows(paytrace_sandbox, tmp_path):
+    load_two_days(paytrace_sandbox)
+    warehouse = tmp_path / "wh.duckdb"
+    assert materialize_day(paytrace_sandbox, warehouse).success
+    assert materialize_day(paytrace_sandbox, warehouse).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        total, distinct = con.execute("select count(*), count(distinct transaction_id) "
+                                      "from pipeline.paytrace_transactions").fetchone()
+    assert total == distinct
+    assert find_card_numbers(warehouse.read_bytes().decode("latin-1")) == []

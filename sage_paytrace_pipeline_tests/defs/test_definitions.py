@@ -1,0 +1,36 @@
+"""The code location loads, in process and through the workspace file the webserver reads."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sage_paytrace_pipeline.definitions import defs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_definitions_validate_loadable():
+    dg.Definitions.validate_loadable(defs())
+
+
+def test_daily_job_and_partitions():
+    definitions = defs()
+    job = definitions.resolve_job_def("paytrace_daily_job")
+    assert dg.AssetKey("paytrace_transactions") in definitions.resolve_asset_graph().get_all_asset_keys()
+    partitions = job.partitions_def
+    assert isinstance(partitions, dg.DailyPartitionsDefinition)
+    assert partitions.end_offset == 1 and str(partitions.timezone) == "America/Los_Angeles"
+
+
+@pytest.mark.slow
+def test_workspace_yaml_validates_with_the_dagster_cli(tmp_path):
+    # An empty DAGSTER_HOME: validating code must not need the production (PostgreSQL) instance.
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
