@@ -14,8 +14,9 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 
@@ -85,7 +86,9 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
                        help=f"API user (default {DEFAULT_USERNAME})")
     serve.add_argument("--password", default=os.environ.get("PAYTRACE_SANDBOX_PASSWORD", DEFAULT_PASSWORD),
                        help=f"API password (default {DEFAULT_PASSWORD}; or PAYTRACE_SANDBOX_PASSWORD)")
-    serve.add_argument("--time-zone", help="merchant time zone (default America/Los_Angeles)")
+    serve.add_argument("--time-zone", default=os.environ.get("PAYTRACE_SANDBOX_TIME_ZONE") or host_time_zone(),
+                       help="merchant time zone of timestamps, export dates and the cutoff (default: this "
+                            "host's zone, so 'today' means the same day to the sandbox and its clients)")
     serve.add_argument("--batch-cutoff", help="nightly batch cutoff HH:MM, merchant time (default 20:00)")
     serve.set_defaults(handler=_serve_sandbox)
 
@@ -100,6 +103,25 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     target.add_argument("--url", help="load into a running sandbox, e.g. http://127.0.0.1:8765")
     generate.add_argument("--summary-out", type=Path, help="write the card-free summary (customers, invoices) as JSON")
     generate.set_defaults(handler=_generate_activity)
+
+
+def host_time_zone() -> str:
+    """The IANA name of this host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    timezone_file = Path("/etc/timezone")
+    if timezone_file.is_file():
+        candidates.append(timezone_file.read_text().strip())
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink() and "zoneinfo/" in str(localtime.resolve()):
+        candidates.append(str(localtime.resolve()).split("zoneinfo/", 1)[1])
+    for name in candidates:
+        try:
+            if name:
+                ZoneInfo(name)
+                return name
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+    return "UTC"
 
 
 def _sandbox_settings(args: argparse.Namespace) -> dict:

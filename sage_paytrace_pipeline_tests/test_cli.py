@@ -84,3 +84,20 @@ def _wait_until_listening(base: str, timeout: float = 30.0) -> None:
         except httpx.TransportError:
             time.sleep(0.2)
     raise AssertionError(f"sandbox did not start on {base}")
+
+
+def test_generate_into_a_running_sandbox_over_http(paytrace_sandbox, capsys):
+    args = ["sandbox", "paytrace", "generate", "--start", "2026-03-02", "--end", "2026-03-03", "--seed", "4",
+            "--customers", "6", "--url", paytrace_sandbox.base_url]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["outcome"]["failures"] == [] and report["outcome"]["batches_closed"]
+    created = paytrace_sandbox.engine.stats()["calls_by_route"]["/v1/customer/create"]
+    assert created == report["generated"]["vault_customer"] == 6
+
+
+def test_errors_reach_the_operator_as_one_scrubbed_line(capsys, monkeypatch):
+    monkeypatch.delenv("PAYTRACE_USERNAME", raising=False)
+    monkeypatch.delenv("PAYTRACE_PASSWORD", raising=False)
+    assert main(["paytrace", "ping"]) == 1
+    assert "set PAYTRACE_USERNAME, PAYTRACE_PASSWORD" in capsys.readouterr().err
