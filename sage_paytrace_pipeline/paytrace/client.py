@@ -18,6 +18,7 @@ import ipaddress
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -67,6 +68,8 @@ DEFAULT_BASE_URL = "https://api.paytrace.com"
 # PayTrace calls take 2-20 s; a short read timeout would turn slow approvals into lost answers.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=30.0, pool=10.0)
 DEFAULT_LOGGER_NAME = "sage_paytrace_pipeline.paytrace"
+# Export timestamps have one-second resolution and the Date header may come from another host.
+LOOKUP_CLOCK_SLACK = timedelta(minutes=2)
 
 PING = "/v1/ping"
 SALE_KEYED = "/v1/transactions/sale/keyed"
@@ -104,9 +107,16 @@ def _wire_date(day: date) -> str:
     return day.strftime("%m/%d/%Y")
 
 
-def _require_invoice_id(invoice_id: str) -> str:
-    if not invoice_id or not str(invoice_id).strip():
-        raise ValueError("invoice_id is required: it is how a lost answer is found again without charging twice")
+def _lookup_key(invoice_id: str | None) -> str:
+    """The invoice_id a money-moving call is sent with: it is how a lost answer is found again.
+
+    Omitted → a unique one is generated. Given → it must not be blank; callers passing their own
+    should keep it unique per payment (a repeat of the same amount would otherwise be ambiguous).
+    """
+    if invoice_id is None:
+        return "SPP" + uuid.uuid4().hex[:17].upper()
+    if not str(invoice_id).strip():
+        raise ValueError("invoice_id is blank: pass a unique reference, or omit it to have one generated")
     return str(invoice_id)
 
 
@@ -284,10 +294,12 @@ class PayTraceClient:
                 self._server_offset = server_time.timestamp() - self._clock()
                 return
 
+    def server_now(self) -> datetime:
+        """PayTrace's clock in the merchant zone (our clock until a response has told us)."""
+        return datetime.fromtimestamp(self._clock() + (self._server_offset or 0.0), self.zone)
+
     def server_today(self) -> date:
-        """The merchant-zone date on PayTrace's clock (our clock until a response has told us)."""
-        now = self._clock() + (self._server_offset or 0.0)
-        return datetime.fromtimestamp(now, self.zone).date()
+        return self.server_now().date()
 
     # ------------------------------------------------------------------ authentication
 
@@ -601,7 +613,7 @@ class PayTraceClient:
         card: CardInput,
         amount: Decimal,
         *,
-        invoice_id: str,
+        invoice_id: str | None = None,
         billing_address: Address | None = None,
         email: str | None = None,
         description: str | None = None,
@@ -609,6 +621,7 @@ class PayTraceClient:
         customer_reference_id: str | None = None,
     ) -> TransactionResult:
         value = _positive_amount(amount)
+        invoice_id = _lookup_key(invoice_id)
         payload = {
             **self._transaction_fields(value, invoice_id, description, tax_amount, customer_reference_id),
             **card.to_wire(),
@@ -621,7 +634,7 @@ class PayTraceClient:
         customer_id: str,
         amount: Decimal,
         *,
-        invoice_id: str,
+        invoice_id: str | None = None,
         description: str | None = None,
         tax_amount: Decimal | None = None,
         customer_reference_id: str | None = None,
@@ -635,7 +648,7 @@ class PayTraceClient:
         customer_id: str,
         amount: Decimal,
         *,
-        invoice_id: str,
+        invoice_id: str | None = None,
         description: str | None = None,
         tax_amount: Decimal | None = None,
         customer_reference_id: str | None = None,
@@ -644,19 +657,22 @@ class PayTraceClient:
         return self._by_customer(AUTH_BY_CUSTOMER, "AUTHORIZATION", customer_id, amount, invoice_id,
                                  description, tax_amount, customer_reference_id, csc)
 
-    def refund_to_customer(self, customer_id: str, amount: Decimal, *, invoice_id: str) -> TransactionResult:
+    def refund_to_customer(
+        self, customer_id: str, amount: Decimal, *, invoice_id: str | None = None
+    ) -> TransactionResult:
         return self._by_customer(REFUND_TO_CUSTOMER, "REFUND", customer_id, amount, invoice_id, None, None, None, None)
 
     def refund_transaction(
-        self, transaction_id: int, amount: Decimal | None = None, *, invoice_id: str
+        self, transaction_id: int, amount: Decimal | None = None, *, invoice_id: str | None = None
     ) -> TransactionResult:
         """Refund a settled transaction (full when amount is None). Unsettled ones must be voided (817)."""
         value = _positive_amount(amount) if amount is not None else None
+        invoice_id = _lookup_key(invoice_id)
         payload = _compact(
             {
                 "transaction_id": transaction_id,
                 "amount": format_money(value) if value is not None else None,
-                "invoice_id": _require_invoice_id(invoice_id),
+                "invoice_id": invoice_id,
             }
         )
         return self._new_transaction(REFUND_FOR_TRANSACTION, payload, "REFUND", value, invoice_id, customer_id=None)
@@ -702,13 +718,14 @@ class PayTraceClient:
         transaction_type: str,
         customer_id: str,
         amount: Decimal,
-        invoice_id: str,
+        invoice_id: str | None,
         description: str | None,
         tax_amount: Decimal | None,
         customer_reference_id: str | None,
         csc: str | None,
     ) -> TransactionResult:
         value = _positive_amount(amount)
+        invoice_id = _lookup_key(invoice_id)
         payload = {
             **self._transaction_fields(value, invoice_id, description, tax_amount, customer_reference_id),
             **_compact({"customer_id": customer_id, "csc": csc}),
@@ -723,7 +740,7 @@ class PayTraceClient:
         return _compact(
             {
                 "amount": format_money(amount),
-                "invoice_id": _require_invoice_id(invoice_id),
+                "invoice_id": invoice_id,
                 "description": description,
                 "tax_amount": tax,
                 "customer_reference_id": reference,
@@ -736,12 +753,14 @@ class PayTraceClient:
         payload: Mapping[str, Any],
         transaction_type: str,
         amount: Decimal | None,
-        invoice_id: str,
+        invoice_id: str | None = None,
         *,
         customer_id: str | None,
     ) -> TransactionResult:
+        not_before = self._lookup_horizon()
+
         def committed_already() -> TransactionResult | None:
-            return self._find_by_invoice(route, invoice_id, transaction_type, amount, customer_id)
+            return self._find_by_invoice(route, invoice_id, transaction_type, amount, customer_id, not_before)
 
         return self._guarded(
             route,
@@ -750,8 +769,25 @@ class PayTraceClient:
             recover=committed_already,
         )
 
+    def _lookup_horizon(self) -> datetime | None:
+        """Records created before this call (minus clock slack) cannot be its outcome.
+
+        Only known once PayTrace's clock is (from any earlier answer, the token's included); without
+        it every candidate stays in: an ambiguous lookup stops safely, a missed one would charge twice.
+        """
+        self._access_token()  # the call needs it anyway; a fresh token also tells us the server's clock
+        if self._server_offset is None:
+            return None
+        return self.server_now() - LOOKUP_CLOCK_SLACK
+
     def _find_by_invoice(
-        self, route: str, invoice_id: str, transaction_type: str, amount: Decimal | None, customer_id: str | None
+        self,
+        route: str,
+        invoice_id: str,
+        transaction_type: str,
+        amount: Decimal | None,
+        customer_id: str | None,
+        not_before: datetime | None,
     ) -> TransactionResult | None:
         """The one record our lost request created, or None; several candidates are indeterminate."""
         today = self.server_today()  # PayTrace's business day, not ours: they differ around midnight
@@ -766,6 +802,7 @@ class PayTraceClient:
             and (amount is None or r.amount == amount)
             # A record without customer_id still matches: PayTrace may not echo it on every type.
             and (customer_id is None or r.customer_id in (None, customer_id))
+            and (not_before is None or r.created_at is None or r.created_at >= not_before)
         ]
         if not matches:
             return None

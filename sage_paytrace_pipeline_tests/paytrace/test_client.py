@@ -255,7 +255,7 @@ def test_sale_wire_format(client, fake, card):
 
 
 @pytest.mark.parametrize("invoice_id", ["", "   "])
-def test_money_calls_require_invoice_id(client, card, invoice_id):
+def test_money_calls_refuse_a_blank_invoice_id(client, card, invoice_id):
     with pytest.raises(ValueError):
         client.sale_keyed(card, Decimal("1.00"), invoice_id=invoice_id)
     with pytest.raises(ValueError):

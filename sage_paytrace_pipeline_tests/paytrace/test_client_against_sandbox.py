@@ -176,3 +176,28 @@ def test_refund_whose_answer_is_lost_exists_once(sandbox, connect, card, latency
                if t.transaction_type == "REFUND"]
     assert [(t.transaction_id, t.amount) for t in refunds] == [(refund.transaction_id, Decimal("12.50"))]
     assert sandbox.engine.stats()["faults_by_kind"].get("timeout_after_commit") == 1
+
+
+def test_lost_sale_is_not_confused_with_an_earlier_identical_one(sandbox, connect, card):
+    """Two equal partial payments on one invoice: after the second answer is lost, the lookup
+    must adopt the second, not the first (records created before the call are not candidates)."""
+    client = connect()
+    first = client.sale_keyed(card, Decimal("50.00"), invoice_id="INV-0000777")
+    sandbox.engine.set_clock(advance_seconds=600)
+    client.export_batch()  # time passes between the payments; the client sees it in answers
+    sandbox.engine.set_faults([{"route": "/v1/transactions/sale/keyed", "kind": "timeout_after_commit", "count": 1}])
+    second = client.sale_keyed(card, Decimal("50.00"), invoice_id="INV-0000777")
+    assert second.adopted and second.transaction_id != first.transaction_id
+    sales = client.export_transactions(BUSINESS_DAY, BUSINESS_DAY, transaction_type="SALE")
+    assert sorted(r.transaction_id for r in sales if r.invoice_id == "INV-0000777") == sorted(
+        [first.transaction_id, second.transaction_id])
+
+
+def test_an_omitted_invoice_id_is_generated_so_lost_answers_can_still_be_found(sandbox, connect, card):
+    client = connect()
+    sandbox.engine.set_faults([{"route": "/v1/transactions/sale/keyed", "kind": "timeout_after_commit", "count": 1}])
+    result = client.sale_keyed(card, Decimal("12.34"))
+    assert result.adopted
+    record = client.export_transaction(result.transaction_id)
+    assert record.invoice_id.startswith("SPP") and len(record.invoice_id) == 20
+    assert len(client.export_transactions(BUSINESS_DAY, BUSINESS_DAY, including_text=record.invoice_id)) == 1
