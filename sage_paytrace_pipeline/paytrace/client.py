@@ -132,6 +132,27 @@ def _compact(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if value is not None}
 
 
+def _profile_fields(
+    card: CardInput | None,
+    billing_address: Address | None,
+    shipping_address: Address | None,
+    email: str | None,
+    phone: str | None,
+    discretionary_data: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The vault profile fields shared by customer create and update (only those given)."""
+    return _compact(
+        {
+            **(card.to_wire() if card else {}),
+            "billing_address": billing_address.to_wire() if billing_address else None,
+            "shipping_address": shipping_address.to_wire() if shipping_address else None,
+            "email": email,
+            "phone": phone,
+            "discretionary_data": dict(discretionary_data) if discretionary_data else None,
+        }
+    )
+
+
 def _looks_like_no_records(body: Mapping[str, Any]) -> bool:
     """A ``success:false`` export that only says "nothing matched" (real PayTrace's shape is unknown)."""
     if body.get("success") is not False:
@@ -512,17 +533,8 @@ class PayTraceClient:
         phone: str | None = None,
         discretionary_data: Mapping[str, Any] | None = None,
     ) -> CustomerResult:
-        payload = _compact(
-            {
-                "customer_id": customer_id,
-                **card.to_wire(),
-                "billing_address": billing_address.to_wire() if billing_address else None,
-                "shipping_address": shipping_address.to_wire() if shipping_address else None,
-                "email": email,
-                "phone": phone,
-                "discretionary_data": dict(discretionary_data) if discretionary_data else None,
-            }
-        )
+        payload = {"customer_id": customer_id, **_profile_fields(
+            card, billing_address, shipping_address, email, phone, discretionary_data)}
 
         def created_already() -> CustomerResult | None:
             existing = self._vault_customer(customer_id)
@@ -552,18 +564,8 @@ class PayTraceClient:
         phone: str | None = None,
         discretionary_data: Mapping[str, Any] | None = None,
     ) -> CustomerResult:
-        payload = _compact(
-            {
-                "customer_id": customer_id,
-                "new_id": new_id,
-                **(card.to_wire() if card else {}),
-                "billing_address": billing_address.to_wire() if billing_address else None,
-                "shipping_address": shipping_address.to_wire() if shipping_address else None,
-                "email": email,
-                "phone": phone,
-                "discretionary_data": dict(discretionary_data) if discretionary_data else None,
-            }
-        )
+        payload = {**_compact({"customer_id": customer_id, "new_id": new_id}), **_profile_fields(
+            card, billing_address, shipping_address, email, phone, discretionary_data)}
 
         def renamed_already() -> CustomerResult | None:
             # Without a rename an update is idempotent: sending it again is the recovery.
