@@ -53,6 +53,8 @@ class GeneratedInvoice(BaseModel):
     invoice_no: str  # Sage style: seven digits, zero padded
     customer_id: str | None  # vault customer paying it (None for guest web orders)
     bill_to_name: str
+    bill_to_email: str = ""
+    bill_to_zip: str = ""
     invoice_date: date
     amount: Decimal
     paid: Decimal = Decimal("0.00")
@@ -229,11 +231,17 @@ def _plan_payment(state: _State, at: datetime) -> None:
         _plan_phone_sale(state, at)
 
 
-def _new_invoice(state: _State, customer: GeneratedCustomer | None, name: str, at: datetime) -> GeneratedInvoice:
+def _new_invoice(
+    state: _State, customer: GeneratedCustomer | None, at: datetime, *, name: str = "", email: str = "", zip_code: str = ""
+) -> GeneratedInvoice:
+    """An invoice billed to a vault customer (its company) or to a web buyer (name, e-mail, ZIP)."""
     amount = _amount(state)
     invoice = GeneratedInvoice(
         invoice_no=f"{state.next_invoice:07d}", customer_id=customer.customer_id if customer else None,
-        bill_to_name=name, invoice_date=(at - timedelta(days=state.rng.randrange(0, 30))).date(), amount=amount,
+        bill_to_name=customer.company if customer else name,
+        bill_to_email=customer.email if customer else email,
+        bill_to_zip=customer.zip if customer else zip_code,
+        invoice_date=(at - timedelta(days=state.rng.randrange(0, 30))).date(), amount=amount,
     )
     state.next_invoice += state.rng.randrange(1, 4)
     state.invoices.append(invoice)
@@ -289,7 +297,7 @@ def _apply_payment(invoices: list[GeneratedInvoice], amount: Decimal) -> None:
 def _plan_phone_sale(state: _State, at: datetime) -> None:
     customer = state.rng.choice(state.customers)
     count = 2 if state.rng.random() < 0.12 else 1
-    invoices = [_new_invoice(state, customer, customer.company, at) for _ in range(count)]
+    invoices = [_new_invoice(state, customer, at) for _ in range(count)]
     invoice_id, description = _typed_reference(state, invoices)
     amount, kind = _payment_amount(state, invoices)
     ref = state.ref("sale")
@@ -307,7 +315,7 @@ def _plan_web_sale(state: _State, at: datetime) -> None:
     rng = state.rng
     name, _company, email, city = _person(rng)
     brand = _pick_brand(rng)
-    invoice = _new_invoice(state, None, name, at)
+    invoice = _new_invoice(state, None, at, name=name, email=email, zip_code=city[2])
     invoice_id, description = _typed_reference(state, [invoice])
     ref = state.ref("web")
     state.calls.append(
@@ -338,7 +346,7 @@ def _plan_decline(state: _State, at: datetime) -> None:
 def _plan_authorization(state: _State, at: datetime) -> None:
     rng = state.rng
     customer = rng.choice(state.customers)
-    invoice = _new_invoice(state, customer, customer.company, at)
+    invoice = _new_invoice(state, customer, at)
     ref = state.ref("auth")
     state.calls.append(
         PlanCall(at=at, route="/v1/transactions/authorization/by_customer", ref=ref,
