@@ -1,6 +1,7 @@
 """Resources of the code location, wired from environment variables (never literal secrets)."""
 
 import os
+from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb_pandas import DuckDBPandasIOManager
@@ -9,6 +10,13 @@ from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
 
 WAREHOUSE_SCHEMA = "pipeline"
+
+
+def warehouse_path() -> str:
+    """The DuckDB file; its folder is created so a first `dagster dev` does not fail on it."""
+    path = Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
 
 
 @dg.definitions
@@ -23,7 +31,7 @@ def resources() -> dg.Definitions:
                 time_zone=os.environ.get("PAYTRACE_TIME_ZONE", "America/Los_Angeles"),
             ),
             "io_manager": DuckDBPandasIOManager(
-                database=os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"),
+                database=warehouse_path(),
                 schema=WAREHOUSE_SCHEMA,
             ),
         }
