@@ -1,0 +1,257 @@
+"""Credit memos and card refunds in the demo company.
+
+Credit memo (A/R Invoice Data Entry, type CM, posted by the Sales Journal ``SJ``): an
+AR_InvoiceHistoryHeader row (amounts negative, as a credit), a ``C`` row in
+AR_TransactionPaymentHistory, the customer's balance lowered, GL Dr sales returns (or the
+account given) / Cr AR control. Applied to an invoice it lowers that invoice's balance and is
+consumed (no open item of its own); otherwise it stays open as a ``CM`` item with a negative
+balance.
+
+Card refund (the KB-manual-cc way of recording a credit processed outside Sage): consumes the
+given credit memo's open credit, or the customer's open credits (CM and PP items, oldest first);
+writes ``P`` rows with a negative TransactionAmt carrying the refund's CreditCardTransactionID
+and a new CreditCardEntryNo; raises the customer's balance; GL Dr AR control / Cr the payment
+type's asset (card clearing) account, so the cash leaves through clearing like the sale came in.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sage_paytrace_pipeline.sage100.demo_ledger import GLLine, post_gl
+from sage_paytrace_pipeline.sage100.demo_master import (
+    Ctx,
+    available,
+    open_item,
+    require_account_key,
+    require_card_payment_type,
+    require_customer,
+    require_division,
+    require_open_invoice,
+    resolve_account,
+)
+from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
+from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo, DocumentResult
+from sage_paytrace_pipeline.sage100.errors import (
+    AmountExceedsBalanceError,
+    DocumentStateError,
+    InvoiceNotOpenError,
+    InvoiceOfAnotherCustomerError,
+    Sage100ValidationError,
+)
+from sage_paytrace_pipeline.sage100.numbers import next_number
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
+from sage_paytrace_pipeline.sage100.writer import (
+    CREATE_CREDIT_MEMO,
+    RECORD_CARD_REFUND,
+    check_amount_within_balance,
+    money_text,
+    total,
+)
+
+SALES_JOURNAL = "SJ"
+ZERO = Decimal("0.00")
+
+
+def _customer_key(division: str, customer_no: str) -> dict[str, str]:
+    return {"ARDivisionNo": division, "CustomerNo": customer_no}
+
+
+def _add_to_customer_balance(session: DemoSession, division: str, customer_no: str, amount: Decimal, on: date) -> None:
+    customer = session.select_one("AR_Customer", _customer_key(division, customer_no))
+    assert customer is not None
+    last = customer["DateLastActivity"]
+    session.update("AR_Customer", _customer_key(division, customer_no),
+                   {"CurrentBalance": customer["CurrentBalance"] + amount, "DateLastActivity": max(on, last or on)})
+
+
+def _payment_history(session: DemoSession, item_key: dict, on: date, values: dict) -> None:
+    key = {**item_key, "TransactionDate": on}
+    sequence = session.max_number("AR_TransactionPaymentHistory", "SequenceNo", key) + 1
+    session.insert("AR_TransactionPaymentHistory", {**key, "SequenceNo": str(sequence).zfill(6), **values})
+
+
+# ------------------------------------------------------------------------------ credit memo
+
+
+def find_credit_memo(session: DemoSession, reference: str) -> DocumentResult | None:
+    row = session.select_one("AR_InvoiceHistoryHeader", {UDF_PAYTRACE_REF: reference})
+    if row is None:
+        return None
+    if row["InvoiceType"] != "CM":
+        raise Ctx(CREATE_CREDIT_MEMO, reference).error(
+            DocumentStateError, "reference", f"reference {reference} is already used by invoice {row['InvoiceNo']}",
+            "give the credit memo its own reference")
+    return DocumentResult(operation=CREATE_CREDIT_MEMO, reference=reference,
+                          documents={"InvoiceNo": row["InvoiceNo"]}, created=False)
+
+
+def create_credit_memo(session: DemoSession, memo: CreditMemo, *, default_account: str | None) -> DocumentResult:
+    existing = find_credit_memo(session, memo.reference)
+    if existing is not None:
+        return existing
+    ctx = Ctx(CREATE_CREDIT_MEMO, memo.reference)
+    division = require_division(session, ctx, memo.division)
+    customer = require_customer(session, ctx, memo.division, memo.customer_no)
+    applied = None
+    if memo.apply_to_invoice_no:
+        applied = require_open_invoice(session, ctx, memo.division, memo.customer_no, memo.apply_to_invoice_no,
+                                       "IN", "apply_to_invoice_no")
+        check_amount_within_balance(operation=ctx.operation, reference=ctx.reference, field="amount",
+                                    invoice_no=memo.apply_to_invoice_no, amount=memo.amount, balance=available(applied))
+    account_key = _memo_account(session, ctx, memo, default_account)
+    memo_no = next_number(session, "InvoiceNo")
+    register_no = next_number(session, "JournalRegisterNo")
+    _memo_history(session, memo, memo_no, register_no, customer)
+    _memo_open_item(session, memo, memo_no, applied)
+    _add_to_customer_balance(session, memo.division, memo.customer_no, -memo.amount, memo.memo_date)
+    comment = f"Credit memo {memo_no} {memo.division}-{memo.customer_no} {memo.comment}".strip()
+    post_gl(session, journal=SALES_JOURNAL, register_no=register_no, posting_date=memo.memo_date, module="A/R",
+            document_no=memo_no, lines=[
+                GLLine(account_key, debit=memo.amount, comment=comment),
+                GLLine(division["AccountsReceivableAcctKey"], credit=memo.amount, comment=comment),
+            ])
+    result = find_credit_memo(session, memo.reference)
+    assert result is not None
+    return result.model_copy(update={"created": True})
+
+
+def _memo_account(session: DemoSession, ctx: Ctx, memo: CreditMemo, default_account: str | None) -> str:
+    """memo.account, else the writer's returns account, else the applied invoice's sales account."""
+    if memo.account:
+        return resolve_account(session, ctx, memo.account, "account")["AccountKey"]
+    if default_account:
+        return resolve_account(session, ctx, default_account, "account (writer default)")["AccountKey"]
+    if memo.apply_to_invoice_no:
+        line = session.select_one("AR_InvoiceHistoryDetail", {"InvoiceNo": memo.apply_to_invoice_no})
+        if line and line["SalesAcctKey"]:
+            row = require_account_key(session, ctx, line["SalesAcctKey"], "account (invoice sales account)")
+            return row["AccountKey"]
+    raise ctx.error(Sage100ValidationError, "account", "no GL account to debit for the credit memo",
+                    "give the sales returns account on the credit memo (account='4950-00')")
+
+
+def _memo_history(session: DemoSession, memo: CreditMemo, memo_no: str, register_no: str, customer: Row) -> None:
+    session.insert("AR_InvoiceHistoryHeader", {
+        "InvoiceNo": memo_no, "HeaderSeqNo": "000000", "ModuleCode": "A/R", "InvoiceType": "CM",
+        "InvoiceDate": memo.memo_date, "TransactionDate": memo.memo_date, "ARDivisionNo": memo.division,
+        "CustomerNo": memo.customer_no, "TermsCode": customer["TermsCode"],
+        "ApplyToInvoiceNo": memo.apply_to_invoice_no or "", "SourceJournal": SALES_JOURNAL,
+        "JournalNoGLBatchNo": register_no, "BillToName": customer["CustomerName"],
+        "NonTaxableSalesAmt": -memo.amount, "EmailAddress": customer["EmailAddress"],
+        UDF_PAYTRACE_REF: memo.reference,
+    })
+
+
+def _memo_open_item(session: DemoSession, memo: CreditMemo, memo_no: str, applied: Row | None) -> None:
+    history = {"InvoiceHistoryHeaderSeqNo": "000000", "PaymentReference": memo_no, "TransactionType": "C",
+               "TransactionAmt": memo.amount}
+    if applied is not None:
+        key = {k: applied[k] for k in ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")}
+        session.update("AR_OpenInvoice", key, {"Balance": applied["Balance"] - memo.amount})
+        _payment_history(session, key, memo.memo_date, history)
+        return
+    key = {**_customer_key(memo.division, memo.customer_no), "InvoiceNo": memo_no, "InvoiceType": "CM"}
+    session.insert("AR_OpenInvoice", {
+        **key, "InvoiceDate": memo.memo_date, "InvoiceDueDate": memo.memo_date, "InvoiceHistoryHeaderSeqNo": "000000",
+        "PostingDate": memo.memo_date, "Comment": memo.comment, "NonTaxableAmt": -memo.amount,
+        "Balance": -memo.amount,
+    })
+    _payment_history(session, key, memo.memo_date, history)
+
+
+# ------------------------------------------------------------------------------ card refund
+
+
+def find_refund(session: DemoSession, transaction_id: str) -> DocumentResult | None:
+    rows = session.select("AR_TransactionPaymentHistory", {"CreditCardTransactionID": transaction_id},
+                          order_by=("InvoiceNo", "InvoiceType"))
+    rows = [row for row in rows if row["TransactionAmt"] < 0]
+    if not rows:
+        return None
+    documents = {"CreditCardEntryNo": rows[0]["CreditCardEntryNo"],
+                 "AppliedTo": ",".join(f"{row['InvoiceType']}:{row['InvoiceNo']}" for row in rows)}
+    return DocumentResult(operation=RECORD_CARD_REFUND, reference=transaction_id, documents=documents, created=False)
+
+
+def record_card_refund(session: DemoSession, refund: CardRefund) -> DocumentResult:
+    existing = find_refund(session, refund.transaction_id)
+    if existing is not None:
+        return existing
+    ctx = Ctx(RECORD_CARD_REFUND, refund.transaction_id)
+    _refuse_receipt_id(session, ctx, refund.transaction_id)
+    division = require_division(session, ctx, refund.division)
+    require_customer(session, ctx, refund.division, refund.customer_no)
+    payment_type = require_card_payment_type(session, ctx, refund.payment_type)
+    portions = _credits_to_consume(session, ctx, refund)
+    entry_no = next_number(session, "CreditCardEntryNo")
+    for item, portion in portions:
+        key = {k: item[k] for k in ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")}
+        session.update("AR_OpenInvoice", key, {"Balance": item["Balance"] + portion})
+        _payment_history(session, key, refund.refund_date, {
+            "InvoiceHistoryHeaderSeqNo": item["InvoiceHistoryHeaderSeqNo"], "PaymentReference": f"REFUND-{entry_no}",
+            "TransactionType": "P", "PaymentDate": refund.refund_date, "PaymentType": refund.payment_type,
+            "CreditCardAuthorizationNo": refund.authorization_no, "Last4UnencryptedCreditCardNos": refund.last4,
+            "CreditCardTransactionID": refund.transaction_id, "TransactionAmt": -portion,
+            "CreditCardEntryNo": entry_no,
+        })
+    _add_to_customer_balance(session, refund.division, refund.customer_no, refund.amount, refund.refund_date)
+    comment = f"Card refund {refund.transaction_id} {refund.division}-{refund.customer_no} {refund.comment}".strip()
+    post_gl(session, journal=SALES_JOURNAL, register_no=next_number(session, "JournalRegisterNo"),
+            posting_date=refund.refund_date, module="A/R", document_no=entry_no,
+            lines=[GLLine(division["AccountsReceivableAcctKey"], debit=refund.amount, comment=comment),
+                   GLLine(payment_type["AssetAcctKey"], credit=refund.amount, comment=comment)])
+    result = find_refund(session, refund.transaction_id)
+    assert result is not None
+    return result.model_copy(update={"created": True})
+
+
+def _refuse_receipt_id(session: DemoSession, ctx: Ctx, transaction_id: str) -> None:
+    for table in ("AR_CashReceiptsHeader", "AR_CashReceiptsHistory", "AR_TransactionPaymentHistory"):
+        if session.select_one(table, {"CreditCardTransactionID": transaction_id}):
+            raise ctx.error(DocumentStateError, "transaction_id",
+                            f"transaction {transaction_id} is already recorded in Sage as a card receipt",
+                            "record the refund with the PayTrace id of the refund transaction")
+
+
+def _credits_to_consume(session: DemoSession, ctx: Ctx, refund: CardRefund) -> list[tuple[Row, Decimal]]:
+    if refund.credit_memo_no:
+        memo = _open_credit_memo(session, ctx, refund)
+        check_amount_within_balance(operation=ctx.operation, reference=ctx.reference, field="amount",
+                                    invoice_no=refund.credit_memo_no, amount=refund.amount, balance=-memo["Balance"])
+        return [(memo, refund.amount)]
+    credits = [row for row in session.select("AR_OpenInvoice", _customer_key(refund.division, refund.customer_no),
+                                             order_by=("InvoiceDate", "InvoiceNo"))
+               if row["InvoiceType"] in ("CM", "PP") and row["Balance"] < 0]
+    available_credit = total(-row["Balance"] for row in credits)
+    if refund.amount > available_credit:
+        raise ctx.error(AmountExceedsBalanceError, "amount",
+                        f"refund of {money_text(refund.amount)} exceeds the customer's open credits"
+                        f" ({money_text(available_credit)} in credit memos and prepayments)",
+                        "enter the credit memo for the returned goods first (create_credit_memo), then the refund")
+    portions, left = [], refund.amount
+    for row in credits:
+        portion = min(left, -row["Balance"])
+        portions.append((row, portion))
+        left -= portion
+        if left == 0:
+            break
+    return portions
+
+
+def _open_credit_memo(session: DemoSession, ctx: Ctx, refund: CardRefund) -> Row:
+    memo = open_item(session, refund.division, refund.customer_no, refund.credit_memo_no or "", "CM")
+    if memo is None:
+        others = session.select("AR_OpenInvoice", {"InvoiceNo": refund.credit_memo_no, "InvoiceType": "CM"})
+        if others:
+            raise ctx.error(InvoiceOfAnotherCustomerError, "credit_memo_no",
+                            f"credit memo {refund.credit_memo_no} belongs to customer "
+                            f"{others[0]['ARDivisionNo']}-{others[0]['CustomerNo']}",
+                            "refund against this customer's own credit memo")
+    if memo is None or memo["Balance"] >= 0:
+        raise ctx.error(InvoiceNotOpenError, "credit_memo_no",
+                        f"credit memo {refund.credit_memo_no} is not an open credit of customer"
+                        f" {refund.division}-{refund.customer_no}",
+                        "refund against an open credit memo (an unapplied one), or omit credit_memo_no")
+    return memo

@@ -1,0 +1,121 @@
+"""The demo company writer: Sage 100's business operations applied to the SQLite demo company.
+
+`DemoCompanyWriter` implements `Sage100Writer` (sage100/writer.py). Each call is one
+``BEGIN IMMEDIATE`` transaction (all rows or none; a refused document writes nothing), first
+looks up its external reference and returns the earlier result unchanged when found. With
+``posting="post"`` (the default) card receipts and general journal entries are posted at once,
+the way Sage's journal updates would post them; with ``posting="entry"`` they stay in the entry
+tables for review until `update_cash_receipts_journal` (receipts) runs. Invoices, credit memos
+and refunds are always posted (the demo keeps no AR/SO invoice entry tables).
+
+The operations live in one module each: demo_receipts, demo_customers, demo_orders,
+demo_credits, demo_ledger; row access in demo_store, master-data checks in demo_master.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel
+
+from sage_paytrace_pipeline.sage100 import demo_credits, demo_customers, demo_ledger, demo_orders, demo_receipts
+from sage_paytrace_pipeline.sage100.demo_store import DemoSession, transaction
+from sage_paytrace_pipeline.sage100.documents import (
+    CardReceipt,
+    CardRefund,
+    CreditMemo,
+    CustomerRecord,
+    DocumentResult,
+    JournalEntry,
+    SalesOrder,
+    VaultCard,
+)
+from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
+from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
+from sage_paytrace_pipeline.sage100.udf import ensure_udf_columns
+
+Posting = Literal["post", "entry"]
+_Doc = TypeVar("_Doc", bound=BaseModel)
+
+
+def _checked(document: _Doc) -> _Doc:
+    """Validate again: `model_copy(update=...)` skips validation, and the guards (no card numbers,
+    lengths, money) must hold for whatever reaches the company."""
+    return type(document).model_validate(document.model_dump())
+
+
+class DemoCompanyWriter:
+    """Writes to a demo company file; implements `Sage100Writer`.
+
+    `credit_memo_account` is the GL account (formatted, e.g. "4950-00") debited by credit memos
+    that name none; without it the applied invoice's sales account is used. `clock` gives the
+    audit date/time (tests pin it).
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path,
+        *,
+        posting: Posting = "post",
+        schema: Sage100Schema = DEFAULT_SCHEMA,
+        user: str = "PAYTRACE",
+        credit_memo_account: str | None = None,
+        clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        if posting not in ("post", "entry"):
+            raise ValueError(f"posting must be 'post' or 'entry', not {posting!r}")
+        self.db_path = Path(db_path)
+        self.posting = posting
+        self.schema = schema
+        self.user = user
+        self.credit_memo_account = credit_memo_account
+        self.clock = clock
+        connection = open_demo_database(self.db_path)
+        try:
+            ensure_udf_columns(connection, schema)
+        finally:
+            connection.close()
+
+    def _run(self, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
+        with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
+            return operation(session)
+
+    @property
+    def _post(self) -> bool:
+        return self.posting == "post"
+
+    # --- Sage100Writer ----------------------------------------------------------------
+    def post_card_receipt(self, receipt: CardReceipt) -> DocumentResult:
+        return self._run(lambda s: demo_receipts.enter_card_receipt(s, _checked(receipt), post=self._post))
+
+    def upsert_customer(self, customer: CustomerRecord) -> DocumentResult:
+        return self._run(lambda s: demo_customers.upsert_customer(s, _checked(customer)))
+
+    def store_vault_card(self, card: VaultCard) -> DocumentResult:
+        return self._run(lambda s: demo_customers.store_vault_card(s, _checked(card)))
+
+    def create_sales_order(self, order: SalesOrder) -> DocumentResult:
+        return self._run(lambda s: demo_orders.create_sales_order(s, _checked(order)))
+
+    def invoice_sales_order(self, sales_order_no: str, *, reference: str, invoice_date: date) -> DocumentResult:
+        return self._run(lambda s: demo_orders.invoice_sales_order(s, sales_order_no, reference, invoice_date))
+
+    def create_credit_memo(self, memo: CreditMemo) -> DocumentResult:
+        return self._run(
+            lambda s: demo_credits.create_credit_memo(s, _checked(memo), default_account=self.credit_memo_account)
+        )
+
+    def record_card_refund(self, refund: CardRefund) -> DocumentResult:
+        return self._run(lambda s: demo_credits.record_card_refund(s, _checked(refund)))
+
+    def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
+        return self._run(lambda s: demo_ledger.post_journal_entry(s, _checked(entry), post=self._post))
+
+    # --- journal updates --------------------------------------------------------------
+    def update_cash_receipts_journal(self) -> list[str]:
+        """Post every receipt in entry, as Sage's Daily Transaction Register update; returns deposit numbers."""
+        with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
+            return demo_receipts.update_cash_receipts_journal(session)

@@ -1,0 +1,495 @@
+"""What the pipeline asks Sage 100 to do: frozen input documents and the result of each operation.
+
+These models check *shape* only (lengths, two-decimal money, dates, no card numbers). Whether a
+document fits the company (customer active, invoice open, accounts valid, lines summing to the
+header) is decided by the writer against Sage's data and reported as a `Sage100ValidationError`.
+
+Conventions (reference/sage100.md):
+- Key fields (division, customer, invoice, payment type, bank code, item, transaction id) are
+  stripped and refused when longer than Sage's column; divisions and customer numbers are
+  upper-cased as Sage stores them.
+- Descriptive free text (names, comments, descriptions) is masked for card numbers
+  (`mask_card_numbers_in_text`) and cut to Sage's length, as Sage's own entry screens do.
+- Money is `Decimal` with two decimals (`parse_money`: floats are refused); quantities and unit
+  prices allow six decimals (Sage `15.6`).
+- Nothing here can carry a full card number: key fields that look like one are refused, and
+  `VaultCard` refuses one in any field. Validation errors never echo the input.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sage_paytrace_pipeline.domain.cards import find_card_numbers, mask_card_numbers_in_text
+from sage_paytrace_pipeline.domain.money import parse_money
+from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE, CARD_TYPE_BY_BRAND
+
+_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, str_strip_whitespace=True)
+
+RECEIPT_INVOICE_TYPES = frozenset({"IN", "DM", "FC"})  # open items a payment can reduce
+
+
+def _max_len(value: str, length: int, what: str) -> str:
+    if len(value) > length:
+        raise ValueError(f"{what} is {len(value)} characters; Sage allows {length}")
+    return value
+
+
+def _free_text(value: Any, length: int) -> str:
+    text = mask_card_numbers_in_text("" if value is None else str(value)) or ""
+    return " ".join(text.split())[:length]
+
+
+def _money(value: Any, field: str, *, positive: bool = True) -> Decimal:
+    amount = parse_money(value, field=field)
+    if positive and amount <= 0:
+        raise ValueError(f"{field} must be greater than zero")
+    return amount
+
+
+def _quantity(value: Any, field: str) -> Decimal:
+    if isinstance(value, (float, bool)) or value is None:
+        raise ValueError(f"{field}: pass a str, int or Decimal (floats are refused)")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"{field}: not a number") from None
+    if not number.is_finite() or number != number.quantize(Decimal("0.000001")):
+        raise ValueError(f"{field}: at most six decimals (Sage 15.6)")
+    return number
+
+
+def card_type_code(value: str) -> str:
+    """Sage's 1-char CardType (schema.CARD_TYPE_BY_BRAND) from a brand name (``VISA``) or a code.
+
+    Unknown brands give '' (Sage leaves the field blank rather than guess).
+    """
+    text = (value or "").strip().upper()
+    if text in BRAND_BY_CARD_TYPE or not text:
+        return text
+    return CARD_TYPE_BY_BRAND.get(text, "")
+
+
+class _Document(BaseModel):
+    """Shared configuration and the card-number guard for every input document."""
+
+    model_config = _CONFIG
+
+    # Fields that are descriptive text (masked, truncated); every other str field is a key.
+    _free_text_fields: ClassVar[dict[str, int]] = {}
+    # True on documents that refuse a card number even in free text (vault records).
+    _refuse_card_numbers_everywhere: ClassVar[bool] = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mask_free_text(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or cls._refuse_card_numbers_everywhere:
+            return data
+        cleaned = dict(data)
+        for name, length in cls._free_text_fields.items():
+            if name in cleaned:
+                cleaned[name] = _free_text(cleaned[name], length)
+        return cleaned
+
+    @model_validator(mode="after")
+    def _no_card_numbers(self) -> _Document:
+        for name, value in self:
+            if isinstance(value, str) and find_card_numbers(value):
+                raise ValueError(
+                    f"{name} looks like a full card number; Sage stores only the vault id, last 4 and expiry"
+                )
+        return self
+
+
+def _key(length: int, *, upper: bool = False, required: bool = True):
+    """A field validator body for a Sage key column of `length` characters."""
+
+    def check(value: Any, info: Any) -> str:
+        text = "" if value is None else str(value).strip()
+        if upper:
+            text = text.upper()
+        if required and not text:
+            raise ValueError(f"{info.field_name} is required")
+        return _max_len(text, length, info.field_name)
+
+    return check
+
+
+def _division(value: Any) -> str:
+    text = str(value).strip()
+    if len(text) != 2 or not text.isdigit():
+        raise ValueError("division is Sage's 2-digit ARDivisionNo, e.g. '00' or '01'")
+    return text
+
+
+def _last4(value: Any) -> str:
+    text = "" if value is None else str(value).strip()
+    if text and (len(text) != 4 or not text.isdigit()):
+        raise ValueError("last4 must be exactly four digits (or empty)")
+    return text
+
+
+def _year(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    year = int(value)
+    year = 2000 + year if 0 <= year < 100 else year
+    if not 2000 <= year <= 2099:
+        raise ValueError("expiration year must be 2000-2099")
+    return year
+
+
+# ------------------------------------------------------------------------------- cash receipts
+
+
+class ReceiptLine(_Document):
+    """One distribution line: `amount` applied to an open invoice, or a prepayment (``PP``)."""
+
+    invoice_no: str
+    invoice_type: str = "IN"
+    amount: Decimal
+    prepayment: bool = False  # True -> a PP open item under invoice_no (negative balance)
+
+    _check_invoice = field_validator("invoice_no", mode="before")(_key(7, upper=True))
+
+    @field_validator("invoice_type", mode="before")
+    @classmethod
+    def _type(cls, value: Any) -> str:
+        text = str(value).strip().upper()
+        if text not in RECEIPT_INVOICE_TYPES:
+            raise ValueError(f"invoice_type must be one of {sorted(RECEIPT_INVOICE_TYPES)}")
+        return text
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        return _money(value, "amount")
+
+    @property
+    def open_item_type(self) -> str:
+        """The AR_OpenInvoice.InvoiceType this line touches."""
+        return "PP" if self.prepayment else self.invoice_type
+
+
+class CardReceipt(_Document):
+    """A card payment captured by PayTrace, to be entered as a Sage cash receipt (deposit type R)."""
+
+    _free_text_fields: ClassVar[dict[str, int]] = {
+        "deposit_description": 30,
+        "cardholder_name": 50,
+        "comment": 30,
+    }
+
+    transaction_id: str  # PayTrace transaction id -> CreditCardTransactionID (idempotency key)
+    division: str
+    customer_no: str
+    deposit_date: date
+    bank_code: str
+    deposit_description: str
+    payment_type: str
+    amount: Decimal  # PostingAmt
+    authorization_no: str = ""
+    last4: str = ""
+    expiration_year: int | None = None
+    expiration_month: int | None = Field(default=None, ge=1, le=12)
+    card_type: str = ""
+    cardholder_name: str = ""
+    credit_card_guid: str = ""
+    comment: str = ""
+    lines: tuple[ReceiptLine, ...] = Field(min_length=1)
+
+    _check_tx = field_validator("transaction_id", mode="before")(_key(15))
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+    _check_bank = field_validator("bank_code", mode="before")(_key(1, upper=True))
+    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
+    _check_auth = field_validator("authorization_no", mode="before")(_key(16, required=False))
+    _check_guid = field_validator("credit_card_guid", mode="before")(_key(32, required=False))
+    _check_last4 = field_validator("last4", mode="before")(_last4)
+    _check_year = field_validator("expiration_year", mode="before")(_year)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        return _money(value, "amount")
+
+    @field_validator("card_type", mode="before")
+    @classmethod
+    def _card_type(cls, value: Any) -> str:
+        return card_type_code(str(value or ""))
+
+    @model_validator(mode="after")
+    def _distinct_lines(self) -> CardReceipt:
+        keys = [(line.invoice_no, line.open_item_type) for line in self.lines]
+        if len(keys) != len(set(keys)):
+            raise ValueError("two lines apply to the same open item; combine them into one line")
+        return self
+
+
+# ------------------------------------------------------------------------- customers and cards
+
+
+class CustomerRecord(_Document):
+    """A customer to create (``customer_no`` None -> Sage's next number) or update.
+
+    On update, empty strings keep Sage's current value: the pipeline never blanks a Sage field.
+    """
+
+    _free_text_fields: ClassVar[dict[str, int]] = {
+        "name": 50,
+        "address_line1": 40,
+        "address_line2": 40,
+        "address_line3": 40,
+        "city": 30,
+    }
+
+    reference: str  # stored in AR_Customer.UDF_PAYTRACE_REF (e.g. the PayTrace customer id)
+    division: str
+    customer_no: str | None = None
+    name: str
+    address_line1: str = ""
+    address_line2: str = ""
+    address_line3: str = ""
+    city: str = ""
+    state: str = ""
+    zip_code: str = ""
+    country_code: str = "USA"
+    phone: str = ""
+    email: str = ""
+    terms_code: str = ""
+    payment_type: str = ""  # DefaultPaymentType; empty on create -> CHECK when the company has it
+
+    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_state = field_validator("state", mode="before")(_key(2, upper=True, required=False))
+    _check_zip = field_validator("zip_code", mode="before")(_key(10, required=False))
+    _check_country = field_validator("country_code", mode="before")(_key(3, upper=True, required=False))
+    _check_phone = field_validator("phone", mode="before")(_key(20, required=False))
+    _check_email = field_validator("email", mode="before")(_key(250, required=False))
+    _check_terms = field_validator("terms_code", mode="before")(_key(2, upper=True, required=False))
+    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True, required=False))
+
+    @field_validator("customer_no", mode="before")
+    @classmethod
+    def _customer_no(cls, value: Any) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        return _max_len(str(value).strip().upper(), 20, "customer_no")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("name is required")
+        return value
+
+
+class VaultCard(_Document):
+    """A PayTrace vault profile saved on a Sage customer (AR_CustomerCreditCard); never a card number."""
+
+    _refuse_card_numbers_everywhere: ClassVar[bool] = True
+
+    division: str
+    customer_no: str
+    credit_card_guid: str  # the PayTrace vault customer id
+    payment_type: str
+    last4: str
+    expiration_year: int
+    expiration_month: int = Field(ge=1, le=12)
+    card_type: str = ""
+    cardholder_name: str = ""
+
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+    _check_guid = field_validator("credit_card_guid", mode="before")(_key(32))
+    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
+    _check_year = field_validator("expiration_year", mode="before")(_year)
+    _check_name = field_validator("cardholder_name", mode="before")(_key(30, required=False))
+
+    @field_validator("last4", mode="before")
+    @classmethod
+    def _required_last4(cls, value: Any) -> str:
+        text = _last4(value)
+        if not text:
+            raise ValueError("last4 is required")
+        return text
+
+    @field_validator("card_type", mode="before")
+    @classmethod
+    def _card_type(cls, value: Any) -> str:
+        return card_type_code(str(value or ""))
+
+
+# ------------------------------------------------------------------------- orders and invoices
+
+
+class SalesOrderLine(_Document):
+    item_code: str
+    quantity: Decimal
+    unit_price: Decimal | None = None  # None -> CI_Item.StandardUnitPrice
+
+    _check_item = field_validator("item_code", mode="before")(_key(30))
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _qty(cls, value: Any) -> Decimal:
+        quantity = _quantity(value, "quantity")
+        if quantity <= 0:
+            raise ValueError("quantity must be greater than zero")
+        return quantity
+
+    @field_validator("unit_price", mode="before")
+    @classmethod
+    def _price(cls, value: Any) -> Decimal | None:
+        if value is None:
+            return None
+        price = _quantity(value, "unit_price")
+        if price < 0:
+            raise ValueError("unit_price must not be negative")
+        return price
+
+
+class SalesOrder(_Document):
+    _free_text_fields: ClassVar[dict[str, int]] = {"customer_po_no": 30}
+
+    reference: str  # SO_SalesOrderHeader.UDF_PAYTRACE_REF (e.g. the web store order id)
+    division: str
+    customer_no: str
+    order_date: date
+    customer_po_no: str = ""
+    lines: tuple[SalesOrderLine, ...] = Field(min_length=1)
+    warehouse_code: str = "000"
+
+    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+    _check_warehouse = field_validator("warehouse_code", mode="before")(_key(3, upper=True))
+
+
+class CreditMemo(_Document):
+    """An AR credit memo: applied to an invoice (reduces its balance) or left open (CM, negative)."""
+
+    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
+
+    reference: str  # AR_InvoiceHistoryHeader.UDF_PAYTRACE_REF
+    division: str
+    customer_no: str
+    memo_date: date
+    amount: Decimal
+    apply_to_invoice_no: str | None = None
+    comment: str = ""
+    # The GL account debited (sales returns / sales), formatted Account or AccountKey. None: the
+    # sales account of the applied invoice's first line, else the writer's default returns account.
+    account: str | None = None
+
+    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        return _money(value, "amount")
+
+    @field_validator("apply_to_invoice_no", "account", mode="before")
+    @classmethod
+    def _optional_key(cls, value: Any, info: Any) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        length = 7 if info.field_name == "apply_to_invoice_no" else 41
+        return _max_len(str(value).strip().upper(), length, info.field_name)
+
+
+class CardRefund(_Document):
+    """Money returned to a card by PayTrace: consumes a credit (CM, or the customer's credits)."""
+
+    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
+
+    transaction_id: str  # PayTrace refund id -> CreditCardTransactionID (idempotency key)
+    division: str
+    customer_no: str
+    refund_date: date
+    amount: Decimal
+    payment_type: str
+    credit_memo_no: str | None = None
+    authorization_no: str = ""
+    last4: str = ""
+    comment: str = ""
+
+    _check_tx = field_validator("transaction_id", mode="before")(_key(15))
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
+    _check_auth = field_validator("authorization_no", mode="before")(_key(16, required=False))
+    _check_last4 = field_validator("last4", mode="before")(_last4)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> Decimal:
+        return _money(value, "amount")
+
+    @field_validator("credit_memo_no", mode="before")
+    @classmethod
+    def _memo(cls, value: Any) -> str | None:
+        if value is None or not str(value).strip():
+            return None
+        return _max_len(str(value).strip().upper(), 7, "credit_memo_no")
+
+
+# ---------------------------------------------------------------------------- general ledger
+
+
+class JournalLine(_Document):
+    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
+
+    account: str  # formatted Account ("1010-00") or AccountKey
+    debit: Decimal = Decimal("0.00")
+    credit: Decimal = Decimal("0.00")
+    comment: str = ""
+
+    _check_account = field_validator("account", mode="before")(_key(41, upper=True))
+
+    @field_validator("debit", "credit", mode="before")
+    @classmethod
+    def _side(cls, value: Any, info: Any) -> Decimal:
+        return parse_money(value, field=info.field_name)
+
+    @model_validator(mode="after")
+    def _one_side(self) -> JournalLine:
+        if (self.debit > 0) == (self.credit > 0):
+            raise ValueError("a journal line has either a debit or a credit amount, not both or neither")
+        return self
+
+
+class JournalEntry(_Document):
+    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
+
+    reference: str  # GL_GeneralJournalHeader/History.UDF_PAYTRACE_REF
+    posting_date: date
+    comment: str = ""
+    lines: tuple[JournalLine, ...] = Field(min_length=1)
+
+    _check_reference = field_validator("reference", mode="before")(_key(30))
+
+
+# ---------------------------------------------------------------------------------- results
+
+
+class DocumentResult(BaseModel):
+    """What a writer operation did. ``created`` False: it existed already and nothing was written.
+
+    Exception: the two upserts (`upsert_customer`, `store_vault_card`) update an existing record
+    whose fields differ; ``updated`` then names the Sage columns changed (empty: nothing written).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    operation: str
+    reference: str
+    documents: dict[str, str]  # Sage document numbers, e.g. {"DepositNo": "00012", "CreditCardEntryNo": "000003"}
+    created: bool
+    updated: tuple[str, ...] = ()

@@ -1,0 +1,218 @@
+"""Typed, read-only views of Sage 100 rows, and the value conversions every driver needs.
+
+ProvideX ODBC returns doubles and right-padded strings, SQL Server returns Decimal and
+1753-01-01 for blank dates, SQLite returns what was stored: the `as_*` helpers turn all of them
+into exact `Decimal`, `date` or stripped `str` so the models never see driver differences.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict
+
+from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
+
+CENT = Decimal("0.01")
+_QUANTITY = Decimal("0.000001")
+_BLANK_DATES = {date(1753, 1, 1), date(1900, 1, 1)}  # Premium and some ODBC clients' "no date"
+
+
+def as_text(value: object) -> str:
+    """Sage strings: never None, trailing pad removed."""
+    return "" if value is None else str(value).rstrip()
+
+
+def as_money(value: object) -> Decimal:
+    """Exact cents; via str() so a double like 12.299999 from ODBC becomes 12.30, not 12.29."""
+    if value is None or value == "":
+        return Decimal("0.00")
+    return Decimal(str(value)).quantize(CENT)
+
+
+def as_quantity(value: object) -> Decimal:
+    if value is None or value == "":
+        return Decimal("0")
+    quantity = Decimal(str(value)).quantize(_QUANTITY).normalize()
+    # normalize() writes 100 as 1E+2; keep plain integers plain
+    return quantity.quantize(Decimal(1)) if quantity.as_tuple().exponent > 0 else quantity
+
+
+def as_date(value: object) -> date | None:
+    """DATE from ODBC / sqlite converters, ISO text, or ProvideX YYYYMMDD; blank dates are None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    elif not isinstance(value, date):
+        text = str(value).strip()
+        if not text:
+            return None
+        value = date.fromisoformat(text[:10]) if "-" in text else datetime.strptime(text[:8], "%Y%m%d").date()
+    return None if value in _BLANK_DATES else value
+
+
+def as_flag(value: object) -> bool:
+    return as_text(value).upper() == "Y"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Customer(_Model):
+    division: str
+    customer_no: str
+    name: str
+    address_line1: str = ""
+    address_line2: str = ""
+    address_line3: str = ""
+    city: str = ""
+    state: str = ""
+    zip_code: str = ""
+    country_code: str = ""
+    phone: str = ""
+    email: str = ""
+    terms_code: str = ""
+    status: str = "A"  # A active, I inactive, T temporary
+    credit_hold: bool = False
+    credit_limit: Decimal = Decimal("0.00")
+    current_balance: Decimal = Decimal("0.00")
+    date_last_payment: date | None = None
+    last_payment_amt: Decimal = Decimal("0.00")
+    default_payment_type: str = ""
+    default_credit_card_payment_type: str = ""
+    credit_card_guid: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.division, self.customer_no
+
+    @property
+    def active(self) -> bool:
+        return self.status != "I"
+
+
+class CustomerCard(_Model):
+    """A saved card: a vault token plus display data; Sage never holds the card number."""
+
+    division: str
+    customer_no: str
+    credit_card_guid: str  # = PayTrace vault customer_id
+    credit_card_id: str = ""
+    payment_type: str = ""
+    card_type: str = ""
+    last4: str = ""
+    expiration_year: str = ""
+    expiration_month: str = ""
+    cardholder_name: str = ""
+
+    @property
+    def brand(self) -> str:
+        return BRAND_BY_CARD_TYPE.get(self.card_type, "UNKNOWN")
+
+
+class OpenInvoice(_Model):
+    division: str
+    customer_no: str
+    invoice_no: str
+    invoice_type: str  # IN, CM, DM, FC, PP ...
+    invoice_date: date | None
+    due_date: date | None
+    balance: Decimal
+    original_amount: Decimal  # taxable + nontaxable + freight + sales tax - discount
+    terms_code: str = ""
+    customer_po_no: str = ""
+
+
+class PaymentType(_Model):
+    payment_type: str
+    description: str
+    payment_method: str  # C check, O other, R credit card, D COD, A ACH [?]
+    asset_account_key: str = ""
+    accrual_account_key: str = ""
+
+    @property
+    def is_card(self) -> bool:
+        return self.payment_method == "R"
+
+
+class GlAccount(_Model):
+    account_key: str
+    account: str  # formatted, e.g. "1010-00"
+    description: str
+    status: str  # A active, I inactive, D deleted
+    account_type: str = ""
+
+    @property
+    def active(self) -> bool:
+        return self.status == "A"
+
+
+class BankCode(_Model):
+    bank_code: str
+    description: str = ""
+    cash_account_key: str = ""
+
+
+class ReceiptLine(_Model):
+    invoice_no: str
+    invoice_type: str
+    amount: Decimal
+
+
+class PostedReceipt(_Model):
+    """A receipt Sage already holds for one gateway transaction id (entered or posted)."""
+
+    transaction_id: str
+    posted: bool  # True: AR_CashReceiptsHistory; False: still in the entry tables
+    deposit_no: str
+    division: str
+    customer_no: str
+    entry_no: str  # CreditCardEntryNo
+    check_no: str
+    amount: Decimal
+    lines: tuple[ReceiptLine, ...] = ()
+    bank_code: str = ""
+    deposit_date: date | None = None
+    payment_type: str = ""
+    authorization_no: str = ""
+    last4: str = ""
+
+
+class SalesOrderLine(_Model):
+    line_key: str
+    line_seq_no: str
+    item_code: str
+    item_type: str
+    description: str
+    warehouse_code: str
+    quantity_ordered: Decimal
+    quantity_shipped: Decimal
+    unit_price: Decimal
+    extension_amt: Decimal
+
+
+class SalesOrder(_Model):
+    sales_order_no: str
+    order_date: date | None
+    order_type: str
+    order_status: str
+    division: str
+    customer_no: str
+    bill_to_name: str = ""
+    customer_po_no: str = ""
+    terms_code: str = ""
+    payment_type: str = ""
+    taxable_amt: Decimal = Decimal("0.00")
+    non_taxable_amt: Decimal = Decimal("0.00")
+    sales_tax_amt: Decimal = Decimal("0.00")
+    freight_amt: Decimal = Decimal("0.00")
+    discount_amt: Decimal = Decimal("0.00")
+    deposit_amt: Decimal = Decimal("0.00")
+    lines: tuple[SalesOrderLine, ...] = ()
+
+    @property
+    def total(self) -> Decimal:
+        return self.taxable_amt + self.non_taxable_amt + self.sales_tax_amt + self.freight_amt - self.discount_amt

@@ -1,0 +1,75 @@
+"""Next-number service of the demo company, Sage style (zero-padded document numbers).
+
+Real Sage hands numbers out through its business objects (``nGetNextCustomerNo``,
+``nGetNextSalesOrderNo``, the "Next Deposit Number" of AR Options...). The demo company keeps the
+next number of each series in the demo-only table ``SY_NextNumber`` (schema key
+``next_numbers``: ModuleCode, NumberType, NextNumber). A number is never handed out twice: the
+next one is the larger of the stored counter and one past the highest number already used in the
+series' tables (so a company built by the generator, or by hand, stays consistent).
+
+Widths follow Sage: InvoiceNo / SalesOrderNo / CustomerNo 7, DepositNo 5, CreditCardEntryNo /
+EntryNo / JournalRegisterNo 6.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sage_paytrace_pipeline.sage100.demo_store import DemoSession
+
+
+@dataclass(frozen=True)
+class Series:
+    module: str  # SY_NextNumber.ModuleCode
+    width: int
+    used_in: tuple[tuple[str, str], ...]  # (table key, column key) holding numbers of this series
+
+
+SERIES: dict[str, Series] = {
+    "CustomerNo": Series("A/R", 7, (("AR_Customer", "CustomerNo"),)),
+    "DepositNo": Series("A/R", 5, (("AR_CashReceiptsDeposit", "DepositNo"), ("AR_CashReceiptsHistory", "DepositNo"))),
+    "CreditCardEntryNo": Series(
+        "A/R",
+        6,
+        (
+            ("AR_CashReceiptsHeader", "CreditCardEntryNo"),
+            ("AR_CashReceiptsHistory", "CreditCardEntryNo"),
+            ("AR_TransactionPaymentHistory", "CreditCardEntryNo"),
+        ),
+    ),
+    "InvoiceNo": Series("A/R", 7, (("AR_InvoiceHistoryHeader", "InvoiceNo"),)),
+    "SalesOrderNo": Series(
+        "S/O", 7, (("SO_SalesOrderHeader", "SalesOrderNo"), ("AR_InvoiceHistoryHeader", "SalesOrderNo"))
+    ),
+    "EntryNo": Series(
+        "G/L", 6, (("GL_GeneralJournalHeader", "EntryNo"), ("GL_GeneralJournalHistory", "EntryNo"))
+    ),
+    "JournalRegisterNo": Series("G/L", 6, (("GL_DetailPosting", "JournalRegisterNo"),)),
+}
+# Open items carry invoice numbers too, but PP rows may hold any reference; only real documents count.
+_INVOICE_TYPES = ("IN", "CM", "DM", "FC")
+
+
+def _highest_used(session: DemoSession, number_type: str) -> int:
+    highest = max(session.max_number(table, column) for table, column in SERIES[number_type].used_in)
+    if number_type == "InvoiceNo":
+        for invoice_type in _INVOICE_TYPES:
+            highest = max(highest, session.max_number("AR_OpenInvoice", "InvoiceNo", {"InvoiceType": invoice_type}))
+    return highest
+
+
+def next_number(session: DemoSession, number_type: str) -> str:
+    """Hand out the next number of a series inside the caller's transaction."""
+    series = SERIES[number_type]
+    key = {"ModuleCode": series.module, "NumberType": number_type}
+    stored = session.select_one("next_numbers", key)
+    counter = int(stored["NextNumber"]) if stored and stored["NextNumber"].isdigit() else 0
+    number = max(counter, _highest_used(session, number_type) + 1, 1)
+    if number >= 10**series.width:
+        raise OverflowError(f"{number_type} series is exhausted at {series.width} digits")
+    following = str(number + 1).zfill(series.width)
+    if stored:
+        session.update("next_numbers", key, {"NextNumber": following})
+    else:
+        session.insert("next_numbers", {**key, "NextNumber": following})
+    return str(number).zfill(series.width)

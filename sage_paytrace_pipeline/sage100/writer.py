@@ -1,0 +1,163 @@
+"""The Sage 100 writer interface: business operations, not table pokes.
+
+Every implementation (the SQLite demo company, Visual Integrator files, a BOI bridge) offers the
+same operations with the same promises:
+
+- **validated the way Sage validates**: a refused document raises a `Sage100ValidationError`
+  subclass (sage100/errors.py) naming the field, the problem and the fix, and writes nothing;
+- **atomic**: all rows of a document or none;
+- **idempotent** by an external reference: receipts and refunds by the PayTrace transaction id
+  (``CreditCardTransactionID``, looked up in the entry *and* history tables), everything else by
+  the document reference in the ``UDF_PAYTRACE_REF`` user-defined field (sage100/udf.py). A
+  repeated call returns the first call's `DocumentResult` with ``created=False`` and writes
+  nothing.
+
+The helpers below hold the checks that need no company data, so every implementation refuses
+the same documents with the same errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from sage_paytrace_pipeline.domain.money import CENT
+from sage_paytrace_pipeline.sage100.documents import (
+    CardReceipt,
+    CardRefund,
+    CreditMemo,
+    CustomerRecord,
+    DocumentResult,
+    JournalEntry,
+    SalesOrder,
+    VaultCard,
+)
+from sage_paytrace_pipeline.sage100.errors import (
+    AmountExceedsBalanceError,
+    DistributionOutOfBalanceError,
+    UnbalancedJournalEntryError,
+)
+
+# Operation names as they appear in DocumentResult.operation and in error messages.
+POST_CARD_RECEIPT = "post_card_receipt"
+UPSERT_CUSTOMER = "upsert_customer"
+STORE_VAULT_CARD = "store_vault_card"
+CREATE_SALES_ORDER = "create_sales_order"
+INVOICE_SALES_ORDER = "invoice_sales_order"
+CREATE_CREDIT_MEMO = "create_credit_memo"
+RECORD_CARD_REFUND = "record_card_refund"
+POST_JOURNAL_ENTRY = "post_journal_entry"
+
+
+@runtime_checkable
+class Sage100Writer(Protocol):
+    """Sage's business operations as the pipeline needs them (see the module docstring)."""
+
+    def post_card_receipt(self, receipt: CardReceipt) -> DocumentResult:
+        """Deposit (type R) + receipt header + lines applying the payment to the customer's open invoices."""
+        ...
+
+    def upsert_customer(self, customer: CustomerRecord) -> DocumentResult:
+        """Create (next customer number when none is given) or update a customer, by reference."""
+        ...
+
+    def store_vault_card(self, card: VaultCard) -> DocumentResult:
+        """Save a PayTrace vault profile (token, last 4, expiry) on the customer; never a card number."""
+        ...
+
+    def create_sales_order(self, order: SalesOrder) -> DocumentResult:
+        """A standard sales order priced from CI_Item unless a line carries its own price."""
+        ...
+
+    def invoice_sales_order(self, sales_order_no: str, *, reference: str, invoice_date: date) -> DocumentResult:
+        """Ship and invoice the whole order: AR invoice, open item, item quantities, GL; closes the order."""
+        ...
+
+    def create_credit_memo(self, memo: CreditMemo) -> DocumentResult:
+        """An AR credit memo, applied to an invoice or left open as a credit."""
+        ...
+
+    def record_card_refund(self, refund: CardRefund) -> DocumentResult:
+        """Cash returned to a card: consumes a credit and takes the money out of card clearing."""
+        ...
+
+    def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
+        """A balanced general journal entry on active accounts."""
+        ...
+
+
+# ----------------------------------------------------------------------------- shared checks
+
+
+def money_text(amount: Decimal) -> str:
+    """How amounts are written: the text of a two-decimal Decimal ("12.30")."""
+    return f"{amount.quantize(CENT):.2f}"
+
+
+def total(amounts: Iterable[Decimal]) -> Decimal:
+    return sum(amounts, Decimal("0.00")).quantize(CENT)
+
+
+def check_receipt_distribution(receipt: CardReceipt) -> None:
+    """Sage refuses a receipt whose lines do not sum to PostingAmt ("The distribution is out of balance")."""
+    distributed = total(line.amount for line in receipt.lines)
+    if distributed != receipt.amount:
+        difference = receipt.amount - distributed
+        raise DistributionOutOfBalanceError(
+            operation=POST_CARD_RECEIPT,
+            reference=receipt.transaction_id,
+            field="lines",
+            problem=(
+                f"the distribution is out of balance: lines sum to {money_text(distributed)} "
+                f"but the receipt amount (PostingAmt) is {money_text(receipt.amount)}"
+            ),
+            fix=(
+                f"apply the remaining {money_text(difference)} to an open invoice or as a prepayment line"
+                if difference > 0
+                else f"reduce the lines by {money_text(-difference)} so they equal the amount received"
+            ),
+        )
+
+
+def check_journal_balanced(entry: JournalEntry) -> None:
+    """At least two lines and debits equal to credits, to the cent."""
+    if len(entry.lines) < 2:
+        raise UnbalancedJournalEntryError(
+            operation=POST_JOURNAL_ENTRY,
+            reference=entry.reference,
+            field="lines",
+            problem=f"a journal entry needs at least two lines, this one has {len(entry.lines)}",
+            fix="add the offsetting line(s)",
+        )
+    debits = total(line.debit for line in entry.lines)
+    credits = total(line.credit for line in entry.lines)
+    if debits != credits:
+        raise UnbalancedJournalEntryError(
+            operation=POST_JOURNAL_ENTRY,
+            reference=entry.reference,
+            field="lines",
+            problem=f"the entry is out of balance: debits {money_text(debits)}, credits {money_text(credits)}",
+            fix=f"add or correct lines so debits equal credits (difference {money_text(debits - credits)})",
+        )
+
+
+def check_amount_within_balance(
+    *, operation: str, reference: str, field: str, invoice_no: str, amount: Decimal, balance: Decimal
+) -> None:
+    """An amount applied to an open item may not exceed what is left open on it."""
+    if amount > balance:
+        raise AmountExceedsBalanceError(
+            operation=operation,
+            reference=reference,
+            field=field,
+            problem=(
+                f"{money_text(amount)} is applied to invoice {invoice_no} whose open balance is "
+                f"{money_text(balance)}"
+            ),
+            fix=(
+                f"apply at most {money_text(balance)} to {invoice_no} and put the remaining "
+                f"{money_text(amount - balance)} on another invoice or a prepayment line"
+            ),
+        )
