@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 
 DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
+DEFAULT_SAGE_DB = Path(".sage_paytrace") / "sage100_demo.sqlite3"
 DEFAULT_PORT = 8765
 
 
@@ -104,6 +105,26 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     generate.add_argument("--summary-out", type=Path, help="write the card-free summary (customers, invoices) as JSON")
     generate.set_defaults(handler=_generate_activity)
 
+    sage100 = systems.add_parser("sage100", help="the Sage 100 demo company")
+    sage_commands = sage100.add_subparsers(dest="command")
+    create = sage_commands.add_parser("create", help="create a demo company (SQLite with Sage's tables and columns)")
+    create.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB, help=f"demo company file (default {DEFAULT_SAGE_DB})")
+    create.add_argument("--seed", type=int, default=1, help="random seed; same seed, same company")
+    create.add_argument("--customers", type=int, default=300, help="customers besides those shared with PayTrace")
+    create.add_argument("--paytrace-summary", type=Path,
+                        help="the summary written by `sandbox paytrace generate --summary-out`: its vault customers "
+                             "and invoices become Sage customers and open invoices, so generated payments pay them")
+    create.add_argument("--today", type=_iso_date, help="the company's business date (default: the summary's end, or today)")
+    create.add_argument("--force", action="store_true", help="replace an existing file")
+    create.set_defaults(handler=_create_sage_company)
+
+    import_vi = sage_commands.add_parser("import-vi", help="import Visual Integrator files into a demo company")
+    import_vi.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB, help=f"demo company file (default {DEFAULT_SAGE_DB})")
+    import_vi.add_argument("--folder", type=Path, required=True, help="the VI import folder (CSV files + manifests)")
+    import_vi.add_argument("--posting", choices=("post", "entry"), default="post",
+                           help="post receipts at once (default) or leave them in the entry tables for review")
+    import_vi.set_defaults(handler=_import_visual_integrator)
+
 
 def host_time_zone() -> str:
     """The IANA name of this host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
@@ -179,6 +200,28 @@ def _load_over_http(url: str, plan) -> dict:
                           headers={"Content-Type": "application/json"}, timeout=600)
     response.raise_for_status()
     return response.json()
+
+
+def _create_sage_company(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.paytrace.generator import GeneratedActivity
+    from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
+
+    activity = None
+    if args.paytrace_summary:
+        activity = GeneratedActivity.model_validate_json(args.paytrace_summary.read_text())
+    args.db.parent.mkdir(parents=True, exist_ok=True)
+    summary = create_demo_company(args.db, seed=args.seed, activity=activity, customers=args.customers,
+                                  today=args.today, overwrite=args.force)
+    print(summary.model_dump_json(indent=2))
+    return 0
+
+
+def _import_visual_integrator(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sage100.visual_integrator import import_visual_integrator_folder
+
+    report = import_visual_integrator_folder(args.folder, args.db, posting=args.posting)
+    print(report.model_dump_json(indent=2) if hasattr(report, "model_dump_json") else json.dumps(report, default=str))
+    return 0 if not getattr(report, "refused", None) else 1
 
 
 # ---------------------------------------------------------------- paytrace

@@ -1,7 +1,7 @@
 """The embedded end-to-end demo: sandboxes, generated activity, and the daily job, on one machine.
 
 Nothing here talks to a real system. State lives under one folder (default `.sage_paytrace/`):
-the PayTrace sandbox's SQLite file, the DuckDB warehouse and a Dagster home whose instance keeps
+the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse and a Dagster home whose instance keeps
 Dagster's own SQLite storage (the root `dagster.yaml` is the production instance, not this one).
 """
 
@@ -39,6 +39,7 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
     from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
     from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
     from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+    from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
     home.mkdir(parents=True, exist_ok=True)
     state = home / "paytrace_sandbox.sqlite3"
@@ -49,6 +50,8 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
     plan, summary = generate_activity(first, last, seed=seed)
     settings = {"time_zone": time_zone}
     outcome = apply_plan(PayTraceSandbox(state, settings=settings), plan)
+    # The Sage demo company shares the generated customers and invoices, so payments pay invoices.
+    sage = create_demo_company(home / "sage100_demo.sqlite3", seed=seed, activity=summary, overwrite=True)
     app = create_app(state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings=settings)
     with serve_in_thread(app) as base_url:
         os.environ.update(
@@ -66,6 +69,9 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
         "success": all(run["success"] for run in runs) and not outcome.failures,
         "sandbox": {"url": base_url, "state": str(state), "generated": summary.counts,
                     "batches_closed": outcome.batches_closed},
+        "sage100": {"db": sage.db_path, "customers": sage.counts["AR_Customer"],
+                    "open_invoices": sage.counts["AR_OpenInvoice"],
+                    "customers_linked_to_paytrace_vault": len(sage.vault_customers)},
         "runs": runs,
         "paytrace_calls": stats["calls_by_route"],
         "warehouse": os.environ["SAGE_PAYTRACE_WAREHOUSE"],

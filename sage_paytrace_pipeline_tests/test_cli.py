@@ -101,3 +101,23 @@ def test_errors_reach_the_operator_as_one_scrubbed_line(capsys, monkeypatch):
     monkeypatch.delenv("PAYTRACE_PASSWORD", raising=False)
     assert main(["paytrace", "ping"]) == 1
     assert "set PAYTRACE_USERNAME, PAYTRACE_PASSWORD" in capsys.readouterr().err
+
+
+def test_sage_company_shares_customers_and_invoices_with_generated_paytrace_activity(tmp_path, capsys):
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+
+    summary_file = tmp_path / "activity.json"
+    assert main(["sandbox", "paytrace", "generate", "--start", "2026-03-02", "--end", "2026-03-03", "--seed", "5",
+                 "--customers", "6", "--state", str(tmp_path / "pt.sqlite3"), "--summary-out", str(summary_file)]) == 0
+    capsys.readouterr()
+    db = tmp_path / "sage.sqlite3"
+    assert main(["sandbox", "sage100", "create", "--db", str(db), "--seed", "5", "--customers", "20",
+                 "--paytrace-summary", str(summary_file)]) == 0
+    created = json.loads(capsys.readouterr().out)
+    activity = json.loads(summary_file.read_text())
+    assert set(created["vault_customers"]) == {customer["customer_id"] for customer in activity["customers"]}
+    reader = Sage100Reader.for_sqlite(db)
+    open_numbers = {invoice.invoice_no for invoice in reader.open_invoices(with_balance_only=False)}
+    assert {invoice["invoice_no"] for invoice in activity["invoices"]} <= open_numbers
+    assert main(["sandbox", "sage100", "create", "--db", str(db)]) == 1, "an existing company is not overwritten"
+    assert "exists" in capsys.readouterr().err
