@@ -220,8 +220,15 @@ def _import_visual_integrator(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.sage100.visual_integrator import import_visual_integrator_folder
 
     report = import_visual_integrator_folder(args.folder, args.db, posting=args.posting)
-    print(report.model_dump_json(indent=2) if hasattr(report, "model_dump_json") else json.dumps(report, default=str))
-    return 0 if not getattr(report, "refused", None) else 1
+    print(json.dumps({
+        "manifests": report.manifests,
+        "files": report.files,
+        "applied": [f"{item.operation} {item.reference}" for item in report.applied],
+        "already_present": [f"{item.operation} {item.reference}" for item in report.already_present],
+        "refused": [{"file": item.file, "line": item.line, "reference": item.reference, "error": item.error}
+                    for item in report.refused],
+    }, indent=2))
+    return 0 if report.ok else 1
 
 
 # ---------------------------------------------------------------- paytrace

@@ -286,6 +286,18 @@ class Sage100Reader:
 
     # ------------------------------------------------------------------ SQL
 
+    def rows_where(self, table_key: str, column_key: str, value: Any, select: Sequence[str]) -> list[Row]:
+        """A keyed lookup for what the typed methods do not cover, such as a user-defined field
+        (``UDF_PAYTRACE_REF``); returns plain rows keyed by the selected column keys."""
+        try:
+            return self._select(table_key, select, {column_key: value})
+        except Sage100SchemaError as exc:
+            if column_key.startswith("UDF_"):
+                table = self.schema.table(table_key).name
+                raise Sage100SchemaError(f"{exc}; add the user-defined field {column_key} to {table} "
+                                         "(sage100/udf.py)") from exc
+            raise
+
     def _select(
         self,
         table_key: str,

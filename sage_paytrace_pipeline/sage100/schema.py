@@ -55,7 +55,13 @@ class Table:
         raise KeyError(f"{self.name} has no column {name!r}")
 
     def col(self, key: str) -> str:
-        """The site's column name for a logical column key (shorthand for SQL building)."""
+        """The site's column name for a logical column key (shorthand for SQL building).
+
+        User-defined fields (``UDF_<NAME>``, added per site with Custom Office) are not part of the
+        schema and keep their own name.
+        """
+        if key.startswith("UDF_"):
+            return key
         return self.column(key).name
 
     @property

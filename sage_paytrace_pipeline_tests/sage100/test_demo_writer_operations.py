@@ -35,19 +35,16 @@ from sage_paytrace_pipeline.sage100.errors import (
 )
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.sandbox.sage100.card_scan import card_numbers_in_database
-from sage_paytrace_pipeline_tests.sage100.writer_support import (  # noqa: F401 - fixtures
+from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     TODAY,
     account_key,
-    company,
-    company_template,
     customer_with_open_invoices,
     dump,
     gl_totals,
     money,
     query,
     receipt,
-    writer,
 )
 
 

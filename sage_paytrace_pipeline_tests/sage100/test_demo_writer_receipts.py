@@ -18,18 +18,15 @@ from sage_paytrace_pipeline.sage100.errors import (
     UnknownBankCodeError,
     UnknownPaymentTypeError,
 )
-from sage_paytrace_pipeline_tests.sage100.writer_support import (  # noqa: F401 - fixtures
+from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     account_key,
-    company,
-    company_template,
     customer_with_open_invoices,
     dump,
     gl_totals,
     money,
     query,
     receipt,
-    writer,
 )
 
 

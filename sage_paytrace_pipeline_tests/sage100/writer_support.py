@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
-from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
 TODAY = date(2026, 3, 2)
 NOW = datetime(2026, 3, 2, 15, 30)
-
-
-@pytest.fixture(scope="session")
-def company_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("sage100") / "template.db"
-    create_demo_company(path, seed=7, customers=40, today=TODAY)
-    return path
-
-
-@pytest.fixture
-def company(company_template, tmp_path) -> Path:
-    path = tmp_path / "company.db"
-    shutil.copy(company_template, path)
-    return path
-
-
-@pytest.fixture
-def writer(company) -> DemoCompanyWriter:
-    return DemoCompanyWriter(company, clock=lambda: NOW)
 
 
 def query(path: Path, sql: str, params: tuple = ()) -> list[tuple]:

@@ -51,7 +51,7 @@ def _rows(path, sql, params=()):
 def test_same_seed_same_company_other_seed_other_company(tmp_path):
     first = create_demo_company(tmp_path / "a.db", seed=11, customers=60, today=TODAY)
     again = create_demo_company(tmp_path / "b.db", seed=11, customers=60, today=TODAY)
-    other = create_demo_company(tmp_path / "c.db", seed=12, customers=60, today=TODAY)
+    create_demo_company(tmp_path / "c.db", seed=12, customers=60, today=TODAY)
     assert _dump(tmp_path / "a.db") == _dump(tmp_path / "b.db")
     assert _dump(tmp_path / "a.db") != _dump(tmp_path / "c.db")
     assert first.counts == again.counts
