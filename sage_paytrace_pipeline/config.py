@@ -1,0 +1,162 @@
+"""One validated configuration: the YAML file (business settings) plus the environment (connections).
+
+A wrong key or value fails at start with the path of the bad key and what is allowed, e.g.
+``config/example.yaml: sage.posting: Input should be 'post' or 'entry' (got 'pst')``. Secrets never
+live in the YAML file; they come from the environment variables in `ENVIRONMENT`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+# Every variable the pipeline reads, with what it is for (README "Configuration" mirrors this).
+ENVIRONMENT = {
+    "PAYTRACE_API_URL": "PayTrace base URL (production, PayTrace's sandbox, or this project's sandbox)",
+    "PAYTRACE_USERNAME": "PayTrace API user",
+    "PAYTRACE_PASSWORD": "PayTrace API password",
+    "PAYTRACE_INTEGRATOR_ID": "integrator id sent on every v1 call",
+    "SAGE100_DATABASE": "a demo company file, or an ODBC connection string (DSN=...; or Driver=...;)",
+    "SAGE_PAYTRACE_WAREHOUSE": "the DuckDB warehouse file",
+    "SAGE_PAYTRACE_CONFIG": "this YAML file",
+}
+REQUIRED_ENVIRONMENT = ("PAYTRACE_API_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSWORD", "SAGE100_DATABASE",
+                        "SAGE_PAYTRACE_WAREHOUSE", "SAGE_PAYTRACE_CONFIG")
+
+_ACCOUNT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,40}$")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with where it is and how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MerchantSettings(_Section):
+    time_zone: str = "America/Los_Angeles"
+    batch_cutoff: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    first_business_day: str = Field(default="2026-01-01", pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles") from None
+        return value
+
+
+class SageSettings(_Section):
+    division: str = Field(default="01", pattern=r"^\d{2}$")
+    bank_code: str = Field(default="A", pattern=r"^[A-Z0-9]$")
+    posting: Literal["post", "entry"] = "post"
+    # One deposit per business day and payment type; {date} and {payment_type} are filled in.
+    deposit_description: str = Field(default="PAYTRACE {date} {payment_type}", max_length=30)
+    # Card brand (as PayTrace's BIN says) -> Sage AR_PaymentType.
+    payment_types: dict[Literal["VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "UNKNOWN"], str] = Field(
+        default_factory=lambda: {"VISA": "VISA", "MASTERCARD": "MC", "AMEX": "AMEX", "DISCOVER": "DISC"})
+    # Site corrections of table/column names the reference marks uncertain (sage100/schema.py).
+    names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("payment_types")
+    @classmethod
+    def _payment_type_codes(cls, value: dict[str, str]) -> dict[str, str]:
+        for brand, code in value.items():
+            if not code or len(code) > 5:
+                raise ValueError(f"{brand}: Sage payment types are 1-5 characters (got {code!r})")
+        return value
+
+
+class GlAccounts(_Section):
+    """Formatted Sage accounts (GL_Account.Account, e.g. 1060-00). Never guessed: a missing or
+    inactive one quarantines the entry that needs it."""
+
+    card_clearing: str = "1060-00"
+    bank: str = "1010-00"
+    ar_control: str = "1200-00"
+    merchant_fees: str = "6150-00"
+    chargebacks: str = "6160-00"
+    refunds: str = "4950-00"
+
+    @field_validator("*")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        if not _ACCOUNT.match(value):
+            raise ValueError(f"{value!r} is not a Sage account like 1050-00")
+        return value
+
+
+class CustomerPolicy(_Section):
+    auto_create: bool = False
+    division: str = Field(default="01", pattern=r"^\d{2}$")
+    terms_code: str = Field(default="00", max_length=2)
+
+
+class PipelineConfig(_Section):
+    merchant: MerchantSettings = MerchantSettings()
+    sage: SageSettings = SageSettings()
+    gl_accounts: GlAccounts = GlAccounts()
+    customers: CustomerPolicy = CustomerPolicy()
+    # Matching thresholds and tolerances (validated by domain.matching.MatchingPolicy when it is built).
+    matching: dict[str, Any] = Field(default_factory=dict)
+    # Operator-made links: PayTrace vault customer id -> "DIVISION-CUSTOMERNO".
+    customer_links: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("customer_links")
+    @classmethod
+    def _links(cls, value: dict[str, str]) -> dict[str, str]:
+        for vault_id, target in value.items():
+            if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
+                raise ValueError(f"{vault_id}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-ABF (got {target!r})")
+        return value
+
+
+def load_config(path: str | os.PathLike) -> PipelineConfig:
+    """Read and validate the YAML file; every problem is reported with its key path."""
+    source = Path(path)
+    if not source.is_file():
+        raise ConfigError(f"{source}: configuration file not found (set SAGE_PAYTRACE_CONFIG to its path)")
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{source}{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: expected a mapping of sections (merchant, sage, gl_accounts, ...)")
+    try:
+        return PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(source, exc)) from None
+
+
+def _describe(source: Path, error: ValidationError) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        path = ".".join(str(part) for part in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against config/example.yaml)"
+        problems.append(f"{source}: {path}: {message}")
+    return "\n".join(problems)
+
+
+def require_environment(environ: Mapping[str, str] | None = None,
+                        names: tuple[str, ...] = REQUIRED_ENVIRONMENT) -> dict[str, str]:
+    """The required variables, or one error naming every missing one and what it is for."""
+    environ = os.environ if environ is None else environ
+    missing = [name for name in names if not environ.get(name)]
+    if missing:
+        raise ConfigError("missing environment variables: " + "; ".join(f"{name} ({ENVIRONMENT[name]})"
+                                                                        for name in missing))
+    return {name: environ[name] for name in names}

@@ -1,0 +1,27 @@
+"""The knobs of matching, validated once; defaults are the safe ones (never guess, never create)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class MatchingPolicy(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # rapidfuzz token_sort_ratio (0-100) a billing name must reach against a Sage customer name.
+    fuzzy_name_threshold: float = Field(90.0, ge=0, le=100)
+    # A runner-up within this many points of the best name makes the match ambiguous.
+    fuzzy_ambiguity_margin: float = Field(2.0, ge=0, le=100)
+    # Names alone collide too often (two "Sam Smith"s); by default a name only counts with its ZIP.
+    fuzzy_requires_zip: bool = True
+    # Exact-amount rule: |balance - amount| within this tolerance counts as "that amount".
+    amount_tolerance_cents: int = Field(0, ge=0)
+    auto_create_customers: bool = False
+    # A payment with no identifiable invoice: exception only (default), or also post it as a prepayment.
+    post_unapplied_as_prepayment: bool = False
+    eligible_statuses: tuple[str, ...] = ("PENDING", "SETTLED")
+    # AUTHORIZATION only counts once captured, i.e. when its status is one of eligible_statuses.
+    eligible_types: tuple[str, ...] = ("SALE", "AUTHORIZATION")
+    applicable_invoice_types: tuple[str, ...] = ("IN", "DM", "FC")
+    invoice_no_length: int = Field(7, ge=1, le=10)
+    prepayment_invoice_type: str = "PP"
