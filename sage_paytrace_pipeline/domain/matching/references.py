@@ -8,6 +8,8 @@ are blanked out first so they can never be read as an invoice.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
@@ -17,6 +19,7 @@ REFERENCE_COLUMNS = ("transaction_id", "invoice_no", "source", "position")
 _NOT_INVOICES = "|".join((
     r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)",  # card-number-shaped run (13-19 digits, grouped or not)
     r"[x*•]{2,}[ -]?\d{4}",  # masked card: xxxx1234, ****1234
+    r"\d{4,6}[ -]?[x*•]{2,}",  # masked card from the front: 4012 ****
     r"\b(?:ending|ends|last ?4|last four)\s*(?:in|with|:)?\s*\d{4}",
     r"\$\s*\d[\d,]*(?:\.\d+)?",  # $1,234 / $12.34
     r"(?<!\d)\d+\.\d{2}(?!\d)",  # 12.34
@@ -30,8 +33,9 @@ _NOT_INVOICES = "|".join((
 # "INV-", "invoice #", "invoices", "no.", "nr" before a number: the writer meant an invoice.
 _KEYWORD = r"(?:\binv(?:oice)?s?|\bnos?\b|\bnr\b|\bnumbers?\b)\.?\s*[:#-]?\s*(?=#?\s*\d)"
 # Separators inside a list of numbers: "1234, 1235", "1234/1235", "1234 & 1235", "1234 and #1235".
-_LIST_SEPARATOR = r"(?<=\d)\s*(?:,|/|&|\+|;|\band\b|\s)\s*#?\s*(?=\d)"
+_LIST_SEPARATOR = r"(?<=\d)\s*(?:,|/|&|\+|;|\band\b|\s)\s*(?=#?\d)"
 _NUMBER = r"(?P<lead>[#,]?)(?P<digits>\d+)"
+_SIMPLE = r"^\s*(?:inv(?:oice)?\s*[-#:.]?\s*|#\s*)?(\d{1,10})\s*$"
 
 
 def extract_invoice_references(payments: pd.DataFrame, policy: MatchingPolicy | None = None) -> pd.DataFrame:
@@ -52,21 +56,33 @@ def extract_invoice_references(payments: pd.DataFrame, policy: MatchingPolicy | 
     texts = texts[texts["text"].str.contains(r"\d", regex=True)]
     if texts.empty:
         return empty_references()
+    # Fast path for the common case, one plain number in invoice_id ("INV-0001234", "#1234"):
+    # one anchored regex instead of the full clean-up, which costs ~10x more per string.
+    simple = texts["text"].str.extract(_SIMPLE, flags=re.IGNORECASE)[0].where(texts["source"] == "invoice_id")
+    plain = texts[simple.notna()].assign(lead="#", digits=simple.dropna(), match=0)
+    texts = texts[simple.isna()]
     cleaned = (
         texts["text"].str.lower()
         .str.replace(_NOT_INVOICES, " ", regex=True)
         .str.replace(_KEYWORD, "#", regex=True)
         .str.replace(_LIST_SEPARATOR, ",", regex=True)
     )
-    found = cleaned.str.extractall(_NUMBER)
-    if found.empty:
-        return empty_references()
-    row = found.index.get_level_values(0)
+    found = cleaned.str.extractall(_NUMBER) if len(cleaned) else pd.DataFrame(columns=["lead", "digits"])
+    row = found.index.get_level_values(0) if len(found) else []
     found = found.reset_index(drop=True)
     found["transaction_id"] = texts["transaction_id"].to_numpy()[texts.index.get_indexer(row)]
     found["source"] = texts["source"].to_numpy()[texts.index.get_indexer(row)]
-    found["match"] = range(len(found))
-    return _qualified(found, policy)
+    found["match"] = found.index.to_numpy()
+    # the text frame's row order (invoice_id rows first) keeps invoice_id before description
+    found["row"] = texts.index.get_indexer(row) if len(found) else []
+    found["row"] = texts.index.to_numpy()[found["row"].to_numpy(dtype="int64")] if len(found) else []
+    plain = plain.assign(row=plain.index.to_numpy())
+    found = pd.concat([plain[["transaction_id", "source", "lead", "digits", "row", "match"]], found], ignore_index=True)
+    if found.empty:
+        return empty_references()
+    found = found.sort_values(["row", "match"], kind="stable", ignore_index=True)
+    found["match"] = found.index.to_numpy()
+    return _qualified(found.drop(columns="row"), policy)
 
 
 def _source_frame(payments: pd.DataFrame, column: str) -> pd.DataFrame:
