@@ -61,6 +61,7 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
             PAYTRACE_INTEGRATOR_ID=os.environ.get("PAYTRACE_INTEGRATOR_ID", "SPPDEMO00001"),
             PAYTRACE_TIME_ZONE=time_zone,
             SAGE_PAYTRACE_WAREHOUSE=str((home / "warehouse.duckdb").resolve()),
+            SAGE100_DATABASE=str(Path(sage.db_path).resolve()),
             DAGSTER_HOME=str(prepare_dagster_home(home)),
         )
         runs = _run_daily_job(first, last)

@@ -4,6 +4,6 @@ import dagster as dg
 
 paytrace_daily_job = dg.define_asset_job(
     "paytrace_daily_job",
-    selection=dg.AssetSelection.groups("paytrace"),
-    description="Read the business day's PayTrace activity into the warehouse.",
+    selection=dg.AssetSelection.groups("paytrace", "sage100"),
+    description="Read the business day's PayTrace activity and the Sage snapshot into the warehouse.",
 )

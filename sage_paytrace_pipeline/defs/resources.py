@@ -7,6 +7,7 @@ import dagster as dg
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
 
 WAREHOUSE_SCHEMA = "pipeline"
@@ -30,6 +31,7 @@ def resources() -> dg.Definitions:
                 integrator_id=os.environ.get("PAYTRACE_INTEGRATOR_ID", ""),
                 time_zone=os.environ.get("PAYTRACE_TIME_ZONE", "America/Los_Angeles"),
             ),
+            "sage100": Sage100Resource(database=dg.EnvVar("SAGE100_DATABASE")),
             "io_manager": DuckDBPandasIOManager(
                 database=warehouse_path(),
                 schema=WAREHOUSE_SCHEMA,
