@@ -11,10 +11,12 @@ a vault link contradicted by the invoice the payer named is a conflict, not appl
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
+from sage_paytrace_pipeline.domain.matching.open_invoices import OpenInvoiceIndex, index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 
@@ -34,13 +36,14 @@ def resolve_customers(
     links: pd.DataFrame,
     policy: MatchingPolicy | None = None,
     references: pd.DataFrame | None = None,
+    index: OpenInvoiceIndex | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(customer_links, exceptions) for the payments given (eligibility is the caller's business)."""
     policy = policy or MatchingPolicy()
     if references is None:
         references = extract_invoice_references(payments, policy)
     payers = _payers(payments)
-    open_refs = _open_references(references, open_invoices, policy)
+    open_refs = _open_references(references, index or index_open_invoices(open_invoices, policy))
     resolved, problems = [], []
     remaining = payers
 
@@ -62,27 +65,34 @@ def resolve_customers(
 
 
 def _payers(payments: pd.DataFrame) -> pd.DataFrame:
-    def text(column: str) -> pd.Series:
+    def text(column: str, then=lambda s: s) -> pd.Series:
         if column not in payments:
             return pd.Series("", index=payments.index, dtype=object)
-        return payments[column].astype(object).fillna("").astype(str).str.strip()
+        return _per_distinct(payments[column], lambda s: then(s.astype(str).str.strip()))
 
     return pd.DataFrame({
         "transaction_id": payments["transaction_id"].astype("int64"),
         "vault_id": text("customer_id"),
-        "email": text("email").str.lower(),
+        "email": text("email", lambda s: s.str.lower()),
         "billing_name": text("billing_name"),
-        "zip5": text("billing_zip").str[:5],
+        "zip5": text("billing_zip", lambda s: s.str[:5]),
     })
 
 
-def _open_references(references: pd.DataFrame, open_invoices: pd.DataFrame, policy: MatchingPolicy) -> pd.DataFrame:
+def _per_distinct(column: pd.Series, clean) -> pd.Series:
+    """clean() applied to each distinct value once (missing -> ""): payers repeat, .str costs per string."""
+    codes, distinct = pd.factorize(column.astype(object).fillna(""))
+    cleaned = clean(pd.Series(distinct, dtype=object)).to_numpy(dtype=object)
+    return pd.Series(cleaned[codes] if len(cleaned) else np.array([], dtype=object), index=column.index, dtype=object)
+
+
+def _open_references(references: pd.DataFrame, index: OpenInvoiceIndex) -> pd.DataFrame:
     """Each reference joined to the open invoices (any customer) that carry its number."""
-    payable = open_invoices[
-        open_invoices["invoice_type"].isin(policy.applicable_invoice_types) & (open_invoices["balance_cents"] > 0)
-    ]
-    payable = payable[["invoice_no", *_KEY]].drop_duplicates()
-    return references.merge(payable, on="invoice_no", how="inner")
+    keys = index.invoice_key(references["invoice_no"])
+    payable = index.payable[index.payable["invoice_key"].isin(keys)]
+    # candidates in the order the customers first appear among the open invoices (as a string merge gave them)
+    payable = payable.sort_values("first_row", kind="stable")[["invoice_key", *_KEY]]
+    return references.assign(invoice_key=keys).merge(payable, on="invoice_key").drop(columns="invoice_key")
 
 
 def _customer_label(frame: pd.DataFrame) -> pd.Series:
@@ -208,18 +218,37 @@ def _by_name_and_zip(payers, *, customers, policy, **_):
         "name": directory["name"].astype(object).fillna(""),
         "zip5": directory["zip_code"].astype(object).fillna("").astype(str).str.strip().str[:5],
     })
+    cutoff = policy.fuzzy_name_threshold - policy.fuzzy_ambiguity_margin
+    # Pairs are built on integer ids and each distinct (billing name, customer) is scored once:
+    # a busy ZIP sees the same billing names (and the same "nobody" names) many times a day.
+    name_id, names = pd.factorize(named["billing_name"])
+    payer_ids = named[["transaction_id", "zip5"]].assign(name_id=name_id)
+    customer_ids = pd.DataFrame({"zip5": directory["zip5"].to_numpy(), "customer_row": np.arange(len(directory))})
     if policy.fuzzy_requires_zip:  # the ZIP is the blocking key: names are compared only within it
-        pairs = named[["transaction_id", "billing_name", "zip5"]].merge(directory, on="zip5")
+        pairs = payer_ids.merge(customer_ids, on="zip5").drop(columns="zip5")
     else:
-        pairs = named[["transaction_id", "billing_name"]].merge(directory, how="cross")
+        pairs = payer_ids.drop(columns="zip5").merge(customer_ids.drop(columns="zip5"), how="cross")
     if pairs.empty:
         return _links(pairs.assign(division="", customer_no=""), "fuzzy_name_zip", 0.0, pd.Series(dtype=object)), \
             concat_exceptions([])
-    pairs["score"] = process.cpdist(
-        pairs["billing_name"].tolist(), pairs["name"].tolist(), scorer=fuzz.token_sort_ratio,
+    combo = pairs["name_id"].to_numpy("int64") * len(directory) + pairs["customer_row"].to_numpy("int64")
+    distinct, combo_id = np.unique(combo, return_inverse=True)
+    scores = process.cpdist(
+        names.to_numpy()[distinct // len(directory)].tolist(),
+        directory["name"].to_numpy()[distinct % len(directory)].tolist(), scorer=fuzz.token_sort_ratio,
         processor=utils.default_process, workers=-1,
+        # scores below what `near` keeps come back as 0 (dropped there anyway), so rapidfuzz can stop early
+        score_cutoff=max(cutoff, 0),
     )
-    near = pairs[pairs["score"] >= policy.fuzzy_name_threshold - policy.fuzzy_ambiguity_margin]
+    pairs["score"] = scores[combo_id.reshape(-1)]
+    near = pairs[pairs["score"] >= cutoff]
+    near = pd.DataFrame({
+        "transaction_id": near["transaction_id"].to_numpy(),
+        "billing_name": names.to_numpy()[near["name_id"].to_numpy()],
+        "zip5": directory["zip5"].to_numpy()[near["customer_row"].to_numpy()],
+        **{c: directory[c].to_numpy()[near["customer_row"].to_numpy()] for c in ["division", "customer_no", "name"]},
+        "score": near["score"].to_numpy(),
+    }, index=near.index)
     near = near.sort_values(["transaction_id", "score"], ascending=[True, False]).drop_duplicates(
         ["transaction_id", *_KEY])
     best_score = near.groupby("transaction_id")["score"].transform("max")

@@ -15,8 +15,8 @@ from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """(eligible payments, refund exceptions, skipped counts by reason)."""
-    kind = payments["transaction_type"].astype(str).str.upper()
-    status = payments["status"].astype(str).str.upper()
+    kind = _upper(payments["transaction_type"])
+    status = _upper(payments["status"])
     money_moved = status.isin(policy.eligible_statuses)
     eligible = money_moved & kind.isin(policy.eligible_types)
     refund = money_moved & (kind == "REFUND")
@@ -36,4 +36,12 @@ def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.D
         action="Enter the refund in Sage by hand (AR cash receipts, negative receipt or credit memo) for transaction "
         + tid.astype(str),
     )
-    return payments[eligible], exceptions, counts
+    # all eligible is the usual day: no copy of a million-row frame just to drop nothing
+    return (payments if eligible.all() else payments[eligible]), exceptions, counts
+
+
+def _upper(column: pd.Series) -> pd.Series:
+    """column.astype(str).str.upper(), computed once per distinct value (a day has a handful of them)."""
+    codes, distinct = pd.factorize(column, use_na_sentinel=False)
+    upper = pd.Series(distinct, dtype=object).astype(str).str.upper().to_numpy(dtype=object)
+    return pd.Series(upper[codes] if len(upper) else [], index=column.index, dtype=object)

@@ -6,7 +6,6 @@ vectorized pass, not a Python f-string per row.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 EXCEPTION_COLUMNS = ("kind", "severity", "transaction_id", "source_ids", "problem", "action")
@@ -60,7 +59,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 def cents_text(cents: pd.Series) -> pd.Series:
     """Integer cents as '$1234.56' for messages (exact: integer arithmetic, no floats)."""
-    cents = cents.astype("int64")
-    absolute = cents.abs()
-    sign = pd.Series(np.where(cents < 0, "-", ""), index=cents.index)
-    return sign + "$" + (absolute // 100).astype(str) + "." + (absolute % 100).astype(str).str.zfill(2)
+    # one f-string per value beats five pandas string operations over the column
+    text = [f"-${-c // 100}.{-c % 100:02d}" if c < 0 else f"${c // 100}.{c % 100:02d}"
+            for c in cents.astype("int64").tolist()]
+    return pd.Series(text, index=cents.index, dtype=object)
