@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dagster as dg
-import httpx
 from pydantic import Field, PrivateAttr
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
-from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
+from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL, PayTraceConnection
 
 
 class PayTraceResource(dg.ConfigurableResource):
@@ -25,14 +24,14 @@ class PayTraceResource(dg.ConfigurableResource):
     def get_client(self) -> PayTraceClient:
         """One client per resource instance, so its token cache spans the whole step."""
         if self._client is None:
-            self._client = PayTraceClient(
-                self.api_url,
+            self._client = PayTraceConnection(
+                api_url=self.api_url,
                 username=self.username,
                 password=self.password,
                 integrator_id=self.integrator_id,
                 time_zone=self.time_zone,
-                timeout=httpx.Timeout(30.0, connect=10.0, read=self.read_timeout_seconds),
-            )
+                read_timeout_seconds=self.read_timeout_seconds,
+            ).client()
         return self._client
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from sage_paytrace_pipeline.domain.cards import luhn_valid
 from sage_paytrace_pipeline.domain.money import format_money
 from sage_paytrace_pipeline.sandbox.paytrace.plan import ActivityPlan, PlanCall
 
@@ -143,14 +144,7 @@ def _card_number(rng: random.Random, brand: str) -> str:
 
 
 def _luhn_check_digit(body: str) -> str:
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            digit -= 9 if digit > 9 else 0
-        total += digit
-    return str((10 - total % 10) % 10)
+    return next(digit for digit in "0123456789" if luhn_valid(body + digit))
 
 
 def _pick_brand(rng: random.Random) -> str:
