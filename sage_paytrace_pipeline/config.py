@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
+
 # Every variable the pipeline reads, with what it is for (README "Configuration" mirrors this).
 ENVIRONMENT = {
     "PAYTRACE_API_URL": "PayTrace base URL (production, PayTrace's sandbox, or this project's sandbox)",
@@ -102,15 +104,38 @@ class CustomerPolicy(_Section):
     terms_code: str = Field(default="00", max_length=2)
 
 
+class AutomationSettings(_Section):
+    """How often the pipeline looks at PayTrace, and when the daily close runs."""
+
+    # The activity sensor's poll interval (one export call per watched day per tick).
+    sensor_interval_seconds: int = Field(default=30, ge=10, le=3600)
+    # Days the sensor watches, today included: 2 = today and yesterday (late voids, settlement).
+    sensor_lookback_days: int = Field(default=2, ge=1, le=7)
+    # The daily close runs this long after the batch cutoff, for the business day that just closed.
+    close_delay_minutes: int = Field(default=60, ge=0, le=720)
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
     gl_accounts: GlAccounts = GlAccounts()
     customers: CustomerPolicy = CustomerPolicy()
-    # Matching thresholds and tolerances (validated by domain.matching.MatchingPolicy when it is built).
-    matching: dict[str, Any] = Field(default_factory=dict)
+    automation: AutomationSettings = AutomationSettings()
+    # Matching thresholds and tolerances; `customers.auto_create` decides auto_create_customers.
+    matching: MatchingPolicy = MatchingPolicy()
     # Operator-made links: PayTrace vault customer id -> "DIVISION-CUSTOMERNO".
     customer_links: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("matching", mode="before")
+    @classmethod
+    def _no_second_auto_create(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "auto_create_customers" in value:
+            raise ValueError("set customers.auto_create instead (one switch for creating Sage customers)")
+        return value
+
+    def matching_policy(self) -> MatchingPolicy:
+        """The matching knobs with the customer policy folded in."""
+        return self.matching.model_copy(update={"auto_create_customers": self.customers.auto_create})
 
     @field_validator("customer_links")
     @classmethod

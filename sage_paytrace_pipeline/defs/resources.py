@@ -4,11 +4,12 @@ import os
 from pathlib import Path
 
 import dagster as dg
+from dagster_duckdb import DuckDBResource
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
-from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL
+from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, PipelineSettings, load_time_config
 
 WAREHOUSE_SCHEMA = "pipeline"
 
@@ -20,21 +21,30 @@ def warehouse_path() -> str:
     return str(path)
 
 
+def _optional(variable: str) -> dg.EnvVar | str:
+    return dg.EnvVar(variable) if os.environ.get(variable) else ""
+
+
 @dg.definitions
 def resources() -> dg.Definitions:
+    config = load_time_config()
     return dg.Definitions(
         resources={
+            "settings": PipelineSettings(config_path=dg.EnvVar(CONFIG_VARIABLE)),
             "paytrace": PayTraceResource(
-                api_url=os.environ.get("PAYTRACE_API_URL", PRODUCTION_URL),
+                api_url=dg.EnvVar("PAYTRACE_API_URL"),
                 username=dg.EnvVar("PAYTRACE_USERNAME"),
                 password=dg.EnvVar("PAYTRACE_PASSWORD"),
-                integrator_id=os.environ.get("PAYTRACE_INTEGRATOR_ID", ""),
-                time_zone=os.environ.get("PAYTRACE_TIME_ZONE", "America/Los_Angeles"),
+                integrator_id=_optional("PAYTRACE_INTEGRATOR_ID"),
+                time_zone=config.merchant.time_zone,
             ),
-            "sage100": Sage100Resource(database=dg.EnvVar("SAGE100_DATABASE")),
-            "io_manager": DuckDBPandasIOManager(
-                database=warehouse_path(),
-                schema=WAREHOUSE_SCHEMA,
+            "sage100": Sage100Resource(
+                database=dg.EnvVar("SAGE100_DATABASE"),
+                names=dict(config.sage.names),
+                posting=config.sage.posting,
+                vi_folder=_optional("SAGE100_VI_FOLDER"),
             ),
+            "warehouse": DuckDBResource(database=warehouse_path()),
+            "io_manager": DuckDBPandasIOManager(database=warehouse_path(), schema=WAREHOUSE_SCHEMA),
         }
     )
