@@ -2,6 +2,7 @@
 
     sage-paytrace sandbox paytrace serve     run the PayTrace v1 sandbox over HTTP
     sage-paytrace sandbox paytrace generate  generate a merchant's activity into a sandbox
+    sage-paytrace sandbox paytrace live      pay open Sage demo invoices by card, one every few seconds
     sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
     sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
 """
@@ -105,6 +106,18 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     generate.add_argument("--summary-out", type=Path, help="write the card-free summary (customers, invoices) as JSON")
     generate.set_defaults(handler=_generate_activity)
 
+    live = commands.add_parser("live", help="pay open Sage demo invoices by card, live, through a running sandbox")
+    live.add_argument("--url", required=True, help="the running sandbox, e.g. http://127.0.0.1:8765")
+    live.add_argument("--sage-db", type=Path, required=True, help="the Sage demo company whose open invoices get paid")
+    live.add_argument("--interval", type=float, default=10.0, help="seconds between payments (default 10)")
+    live.add_argument("--count", type=int, help="stop after this many payments (default: until Ctrl-C)")
+    live.add_argument("--seed", type=int, help="random seed; same seed, same payments")
+    live.add_argument("--username", default=os.environ.get("PAYTRACE_SANDBOX_USERNAME", DEFAULT_USERNAME),
+                      help=f"API user (default {DEFAULT_USERNAME})")
+    live.add_argument("--password", default=os.environ.get("PAYTRACE_SANDBOX_PASSWORD", DEFAULT_PASSWORD),
+                      help=f"API password (default {DEFAULT_PASSWORD}; or PAYTRACE_SANDBOX_PASSWORD)")
+    live.set_defaults(handler=_live_payments)
+
     sage100 = systems.add_parser("sage100", help="the Sage 100 demo company")
     sage_commands = sage100.add_subparsers(dest="command")
     create = sage_commands.add_parser("create", help="create a demo company (SQLite with Sage's tables and columns)")
@@ -183,6 +196,16 @@ def _generate_activity(args: argparse.Namespace) -> int:
     print(json.dumps({"start": str(start), "end": str(end), "seed": args.seed, "generated": summary.counts,
                       "outcome": outcome}, indent=2, default=str))
     return 0 if not outcome.get("failures") else 1
+
+
+def _live_payments(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.paytrace.live import run_live
+
+    run_live(args.url, args.sage_db, interval=args.interval, count=args.count, seed=args.seed,
+             username=args.username, password=args.password,
+             integrator_id=os.environ.get("PAYTRACE_INTEGRATOR_ID", ""),
+             echo=lambda line: print(line, flush=True))
+    return 0
 
 
 def _load_into_file(state: Path, plan) -> dict:

@@ -5,11 +5,15 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
-from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.settings import (
+    CONFIG_VARIABLE,
+    PipelineSettings,
+    load_time_config,
+)
+from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 
 WAREHOUSE_SCHEMA = "pipeline"
 
@@ -45,6 +49,6 @@ def resources() -> dg.Definitions:
                 vi_folder=_optional("SAGE100_VI_FOLDER"),
             ),
             "warehouse": DuckDBResource(database=warehouse_path()),
-            "io_manager": DuckDBPandasIOManager(database=warehouse_path(), schema=WAREHOUSE_SCHEMA),
+            "io_manager": WarehouseIOManager(database=warehouse_path(), schema=WAREHOUSE_SCHEMA),
         }
     )

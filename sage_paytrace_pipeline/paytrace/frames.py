@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.paytrace.models import Transaction
+from sage_paytrace_pipeline.paytrace.models import Transaction, VaultCustomer
 
 TRANSACTION_COLUMNS = {
     "business_date": "object",
@@ -89,3 +89,37 @@ def transactions_frame(transactions: Sequence[Transaction], business_date: date)
     frame = frame.astype({k: v for k, v in TRANSACTION_COLUMNS.items() if not k.endswith("_at") and v != "object"})
     frame["business_date"] = pd.to_datetime(frame["business_date"]).dt.date
     return frame.sort_values("transaction_id", ignore_index=True)
+
+
+VAULT_CUSTOMER_COLUMNS = {
+    "business_date": "object",
+    "customer_id": "string",
+    "billing_name": "string",
+    "billing_zip": "string",
+    "email": "string",
+    "card_brand": "string",
+    "card_last4": "string",
+    "card_expiration_month": "Int64",
+    "card_expiration_year": "Int64",
+    "created_at": "datetime64[ns, UTC]",
+}
+
+
+def vault_customers_frame(customers: Sequence[VaultCustomer], business_date: date) -> pd.DataFrame:
+    """The vault as of `business_date`: who each customer id is, with masked card facts only."""
+    rows = [{
+        "business_date": business_date,
+        "customer_id": customer.customer_id,
+        "billing_name": customer.billing_address.name,
+        "billing_zip": customer.billing_address.zip,
+        "email": customer.email,
+        "card_brand": customer.card.brand if customer.card else None,
+        "card_last4": customer.card.last4 if customer.card else None,
+        "card_expiration_month": customer.card.expiration_month if customer.card else None,
+        "card_expiration_year": customer.card.expiration_year if customer.card else None,
+        "created_at": customer.created_at,
+    } for customer in customers]
+    frame = pd.DataFrame(rows, columns=list(VAULT_CUSTOMER_COLUMNS))
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame = frame.astype({k: v for k, v in VAULT_CUSTOMER_COLUMNS.items() if k != "created_at" and v != "object"})
+    return frame.sort_values("customer_id", ignore_index=True)

@@ -252,13 +252,19 @@ def _amount(state: _State) -> Decimal:
 
 
 def _typed_reference(state: _State, invoices: list[GeneratedInvoice]) -> tuple[str, str]:
-    """(invoice_id, description) written the ways people really type invoice numbers."""
-    rng = state.rng
-    numbers = [invoice.invoice_no for invoice in invoices]
+    return typed_reference(state.rng, [invoice.invoice_no for invoice in invoices])
+
+
+def typed_reference(rng: random.Random, numbers: list[str], *, blank_invoice_id: bool = True) -> tuple[str, str]:
+    """(invoice_id, description) written the ways people really type invoice numbers.
+
+    `blank_invoice_id=False` keeps to the styles that put the number in invoice_id (for callers that
+    must send one); the default draws from every style, as the generated history does.
+    """
     if len(numbers) > 1:
         return ", ".join(numbers), "Payment for invoices"
     number = numbers[0]
-    style = rng.random()
+    style = rng.random() * (1.0 if blank_invoice_id else 0.80)
     if style < 0.30:
         return f"INV-{number}", "Invoice payment"
     if style < 0.45:

@@ -1,0 +1,166 @@
+"""Receivables: payments matched to Sage customers and invoices, posted as cash receipts, exceptions.
+
+Thin assets: read inputs, call `receivables/` and the matching core, write outputs, report
+metadata and check the invariants (inline checks, so each one sees only its partition).
+"""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.receivables import checks
+from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
+from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.domain.matching.frames import links_frame
+from sage_paytrace_pipeline.receivables.day import match_business_day
+from sage_paytrace_pipeline.receivables.posting import intent_for, intent_from_sage, post_receipts, receipts_in_sage
+from sage_paytrace_pipeline.receivables.posting_log import PostingLog, intents_of
+from sage_paytrace_pipeline.receivables.receipts import plan_receipts
+
+OWNERS = ["team:accounts-receivable"]
+
+
+def _out(description: str, *, kinds: set[str] | None = None) -> dg.AssetOut:
+    return dg.AssetOut(group_name="receivables", kinds=kinds or {"python", "duckdb"}, owners=OWNERS,
+                       tags={"domain": "receivables"}, metadata={"partition_expr": "business_date"},
+                       description=description, is_required=True)
+
+
+def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, "business_date", day)
+    return frame
+
+
+@dg.multi_asset(
+    outs={
+        "customer_links": _out("Who paid: each payment's Sage customer (division, number) with method, score and why."),
+        "payment_applications": _out("The matched receipts: payment -> invoice(s) and amounts, with method, score "
+                                     "and a one-line explanation; `posted_earlier` rows come from the posting log."),
+        "matching_exceptions": _out("Payments matching could not place with confidence: kind, what is wrong, action."),
+    },
+    partitions_def=business_day_partitions,
+    pool="duckdb",
+    can_subset=False,
+    check_specs=[dg.AssetCheckSpec("applications_sum_to_payment", asset="payment_applications",
+                                   description="each payment's applications add up to its amount, to the cent")],
+)
+def match_payments(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
+    paytrace_transactions: pd.DataFrame, paytrace_customers: pd.DataFrame, sage_customers: pd.DataFrame,
+    sage_customer_cards: pd.DataFrame, sage_open_invoices: pd.DataFrame,
+):
+    day = date.fromisoformat(context.partition_key)
+    config = settings.config()
+    earlier = _posted_earlier(sage100, warehouse, context.run_id, paytrace_transactions, day)
+    result = match_business_day(
+        paytrace_transactions, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
+        links_frame(config.customer_links), config.matching_policy(), earlier)
+    applications = result.applications
+    yield dg.Output(_dated(result.customer_links, day), output_name="customer_links", metadata={
+        "links": len(result.customer_links),
+        "by_method": dg.MetadataValue.json(result.customer_links["method"].value_counts().to_dict()),
+    })
+    yield dg.Output(_dated(applications, day), output_name="payment_applications", metadata={
+        "applications": len(applications),
+        "payments": int(applications["transaction_id"].nunique()),
+        "amount": money_total(applications["amount_cents"]),
+        "posted_earlier": int(applications.drop_duplicates("transaction_id")["posted_earlier"].sum()),
+        "by_method": dg.MetadataValue.json(applications["method"].value_counts().to_dict()),
+        "skipped": dg.MetadataValue.json(result.skipped_counts),
+        "preview": preview(applications, ["transaction_id", "division", "customer_no", "invoice_no", "amount_cents",
+                                          "method", "explanation"]),
+    })
+    yield dg.Output(_dated(result.exceptions, day), output_name="matching_exceptions",
+                    metadata=exception_metadata(result.exceptions))
+    yield checks.applications_sum_to_payment(applications, paytrace_transactions)
+
+
+def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id: str, payments: pd.DataFrame,
+                    day: date) -> dict:
+    """Payments of the day Sage already holds, with what the log (else Sage itself) says they paid."""
+    in_sage = receipts_in_sage(sage100.reader(), payments["transaction_id"].astype("int64").tolist())
+    if not in_sage:
+        return {}
+    with warehouse.get_connection() as connection:
+        logged = intents_of(PostingLog(connection, run_id).entries(transaction_ids=sorted(in_sage)))
+    return {tid: logged.get(tid) or intent_from_sage(found[0], day) for tid, found in in_sage.items()}
+
+
+@dg.multi_asset(
+    outs={
+        "sage_cash_receipts": _out("Card cash receipts in Sage for the day's payments: deposit and entry numbers, "
+                                   "state (confirmed / written / rejected), from the posting log.",
+                                   kinds={"python", "duckdb", "sage"}),
+        "posting_exceptions": _out("Receipts Sage refused or could not take, with what to fix."),
+    },
+    partitions_def=business_day_partitions,
+    pool="duckdb",
+    can_subset=False,
+    check_specs=[
+        dg.AssetCheckSpec("no_transaction_posted_twice", asset="sage_cash_receipts",
+                          description="Sage holds at most one receipt per PayTrace transaction id"),
+        dg.AssetCheckSpec("receipts_in_sage_match_log", asset="sage_cash_receipts",
+                          description="every confirmed receipt in the log is in Sage with the same customer and amount"),
+    ],
+)
+def post_cash_receipts(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
+    payment_applications: pd.DataFrame, customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
+):
+    """Post each newly matched payment as one Sage cash receipt, exactly once (see receivables/posting.py)."""
+    day = date.fromisoformat(context.partition_key)
+    new = payment_applications[~payment_applications["posted_earlier"].astype(bool)]
+    plan = plan_receipts(new, paytrace_transactions, settings.config().sage, day)
+    links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
+    intents = {tid: intent_for(receipt, new[new["transaction_id"] == tid], links.loc[tid] if tid in links.index else None,
+                               day) for tid, receipt in plan.receipts.items()}
+    reader = sage100.reader()
+    with warehouse.get_connection() as connection:
+        log = PostingLog(connection, context.run_id)
+        outcome = post_receipts(plan.receipts, intents, writer=sage100.writer(), reader=reader, log=log)
+        receipts = log.entries(business_date=day)
+    receipts = receipts.drop(columns=["business_date"])
+    exceptions = pd.concat([plan.exceptions, outcome.exceptions], ignore_index=True)
+    yield dg.Output(_dated(receipts, day), output_name="sage_cash_receipts", metadata={
+        "receipts": len(receipts),
+        "written_this_run": len(outcome.written),
+        "found_in_sage_before_writing": len(outcome.confirmed_existing),
+        "awaiting_import": len(outcome.awaiting_import),
+        "amount_confirmed": money_total(receipts.loc[receipts["state"] == "confirmed", "amount_cents"]),
+        "by_state": dg.MetadataValue.json(receipts["state"].value_counts().to_dict()),
+        "preview": preview(receipts, ["transaction_id", "division", "customer_no", "amount_cents", "payment_type",
+                                      "deposit_no", "entry_no", "state"]),
+    })
+    yield dg.Output(_dated(exceptions, day), output_name="posting_exceptions", metadata=exception_metadata(exceptions))
+    in_sage = receipts_in_sage(reader, receipts["transaction_id"].astype("int64").tolist())
+    yield checks.no_transaction_posted_twice(in_sage)
+    yield checks.receipts_in_sage_match_log(receipts, in_sage)
+
+
+@dg.asset(
+    partitions_def=business_day_partitions,
+    group_name="receivables",
+    kinds={"python", "duckdb"},
+    owners=OWNERS,
+    tags={"domain": "receivables"},
+    metadata={"partition_expr": "business_date"},
+    pool="duckdb",
+    check_specs=[dg.AssetCheckSpec("every_approved_sale_posted_or_excepted", asset="receivable_exceptions",
+                                   description="each approved sale of the day is in Sage or has an exception row")],
+)
+def receivable_exceptions(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
+    posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
+):
+    """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it."""
+    stages = [matching_exceptions.assign(stage="matching"), posting_exceptions.assign(stage="posting")]
+    exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
+    exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
+    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)), metadata=exception_metadata(exceptions))
+    yield checks.every_approved_sale_posted_or_excepted(
+        paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())

@@ -1,0 +1,1 @@
+"""Cash receipts: matched applications turned into Sage documents, posted once, logged, confirmed."""

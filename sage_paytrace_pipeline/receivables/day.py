@@ -1,0 +1,98 @@
+"""One business day's matching, around the pure core: vault details in, earlier postings carried.
+
+A payment already in Sage (looked up by transaction id) is never matched again: its links and
+applications come from the posting log, as posted, so a re-run reproduces the day instead of
+re-deciding it against balances that payment itself already reduced. A posted payment that
+PayTrace now shows voided or declined is an exception: the receipt must be reversed in Sage.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
+from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
+from sage_paytrace_pipeline.receivables.posting_log import Intent
+
+_VAULT_DETAILS = ["billing_name", "billing_zip", "email"]
+_NOT_MONEY_ANY_MORE = ("VOIDED", "DECLINED")
+
+
+@dataclass(frozen=True)
+class DayMatch:
+    customer_links: pd.DataFrame
+    applications: pd.DataFrame
+    exceptions: pd.DataFrame
+    skipped_counts: dict[str, int] = field(default_factory=dict)
+
+
+def with_vault_details(payments: pd.DataFrame, vault: pd.DataFrame) -> pd.DataFrame:
+    """Blank billing name, ZIP or e-mail of a vault payment filled from the vault customer."""
+    if vault.empty or payments.empty:
+        return payments
+    details = vault.drop_duplicates("customer_id").set_index("customer_id")
+    filled = payments.copy()
+    for column in _VAULT_DETAILS:
+        blank = filled[column].isna() | (filled[column].astype(str).str.strip() == "")
+        from_vault = filled["customer_id"].map(details[column])
+        filled[column] = filled[column].astype(object).where(~blank, from_vault)
+    return filled
+
+
+def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame,
+                       open_invoices: pd.DataFrame, links: pd.DataFrame, policy: MatchingPolicy,
+                       earlier: dict[int, Intent]) -> DayMatch:
+    """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id)."""
+    payments = with_vault_details(payments, vault)
+    posted = payments["transaction_id"].isin(list(earlier))
+    result = match_day(payments[~posted], customers, cards, open_invoices, links, policy)
+    carried_links, carried_applications = carried_forward(earlier)
+    return DayMatch(
+        customer_links=_flagged(result.customer_links, carried_links),
+        applications=_flagged(result.applications, carried_applications),
+        exceptions=concat_exceptions([result.exceptions, _reversed_after_posting(payments[posted], earlier)]),
+        skipped_counts={**result.skipped_counts, "posted_earlier": int(posted.sum())},
+    )
+
+
+def carried_forward(earlier: dict[int, Intent]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(links, applications) of payments posted in earlier runs, as the log recorded them."""
+    links, applications = [], []
+    for transaction_id, intent in sorted(earlier.items()):
+        link = json.loads(intent.link_json) or {}
+        links.append({"transaction_id": transaction_id, "division": intent.division, "customer_no": intent.customer_no,
+                      "method": link.get("method") or "posted_earlier", "score": link.get("score", 100.0),
+                      "explanation": link.get("explanation") or "posted in an earlier run"})
+        for line in json.loads(intent.applications_json):
+            applications.append({"transaction_id": transaction_id, "division": intent.division,
+                                 "customer_no": intent.customer_no, **line})
+    return pd.DataFrame(links), pd.DataFrame(applications)
+
+
+def _flagged(matched: pd.DataFrame, carried: pd.DataFrame) -> pd.DataFrame:
+    frames = [matched.assign(posted_earlier=False)]
+    if not carried.empty:
+        frames.append(carried[list(matched.columns)].assign(posted_earlier=True))
+    combined = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    combined["transaction_id"] = combined["transaction_id"].astype("int64")
+    return combined.sort_values("transaction_id", kind="stable", ignore_index=True)
+
+
+def _reversed_after_posting(posted: pd.DataFrame, earlier: dict[int, Intent]) -> pd.DataFrame:
+    gone = posted[posted["status"].astype(str).str.upper().isin(_NOT_MONEY_ANY_MORE)]
+    if gone.empty:
+        return concat_exceptions([])
+    ids = gone["transaction_id"]
+    label = ids.map(lambda tid: f"{earlier[tid].division}-{earlier[tid].customer_no}")
+    status = gone["status"].astype(str).str.lower()
+    return make_exceptions(
+        "posted_then_voided", "error", ids,
+        source_ids="paytrace:" + ids.astype(str),
+        problem="transaction " + ids.astype(str) + " is in Sage as a cash receipt of " + label + " but PayTrace now "
+                "shows it " + status + "; the customer's balance is understated",
+        action="Reverse the receipt in Sage (AR Cash Receipts: NSF/reversal of the deposit holding transaction "
+               + ids.astype(str) + ") so the invoices are open again",
+    )

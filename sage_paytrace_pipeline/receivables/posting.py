@@ -1,0 +1,167 @@
+"""Post planned receipts to Sage exactly once: look up, log the intent, write, read back.
+
+Sage is the authority on what is posted (CreditCardTransactionID on the receipt), the log is the
+warehouse's record of it. Order per payment: (1) look the transaction id up in Sage — present
+means posted earlier (perhaps by a run that died before logging it), so it is only confirmed;
+(2) commit the intent to the log; (3) write through the writer, which checks Sage once more
+inside its own transaction; (4) read back and confirm. A refusal by Sage is an exception row and
+the other payments go on; any other failure stops the step, and the next run resumes at (1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
+from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.receivables.posting_log import Intent, PostingLog
+from sage_paytrace_pipeline.sage100.documents import CardReceipt
+from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
+from sage_paytrace_pipeline.sage100.models import PostedReceipt
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+
+_APPLICATION_FIELDS = ["invoice_no", "invoice_type", "amount_cents", "method", "score", "explanation"]
+_LINK_FIELDS = ["method", "score", "explanation"]
+
+
+@dataclass(frozen=True)
+class PostingOutcome:
+    written: list[int]  # written to Sage by this run
+    confirmed_existing: list[int]  # found in Sage before writing (posted earlier)
+    awaiting_import: list[int]  # written as import files, not yet in Sage
+    exceptions: pd.DataFrame
+
+
+def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series | None,
+               business_date: date) -> Intent:
+    """What the log records before the write; the hash proves later what exactly was sent."""
+    payload = receipt.model_dump_json()
+    link_fields = {} if link is None else {field: _plain(link[field]) for field in _LINK_FIELDS}
+    return Intent(
+        transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
+        customer_no=receipt.customer_no, amount_cents=to_cents(receipt.amount), payment_type=receipt.payment_type,
+        payload_sha256=hashlib.sha256(payload.encode()).hexdigest(),
+        applications_json=json.dumps([{field: _plain(row[field]) for field in _APPLICATION_FIELDS}
+                                      for _, row in applications.iterrows()]),
+        link_json=json.dumps(link_fields),
+    )
+
+
+def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], *, writer: Sage100Writer,
+                  reader: Sage100Reader, log: PostingLog) -> PostingOutcome:
+    ids = sorted(receipts)
+    in_sage = receipts_in_sage(reader, ids)
+    problems = [_posted_twice(in_sage)]
+    logged = set(log.entries(transaction_ids=ids)["transaction_id"].tolist())
+    for transaction_id in ids:
+        if transaction_id in in_sage:
+            _confirm(log, logged, intents.get(transaction_id), in_sage[transaction_id][0], found_in_sage=True)
+    to_write = [transaction_id for transaction_id in ids if transaction_id not in in_sage]
+    log.record_intents([intents[transaction_id] for transaction_id in to_write])
+    written = []
+    for transaction_id in to_write:
+        try:
+            result = writer.post_card_receipt(receipts[transaction_id])
+        except Sage100ValidationError as refusal:
+            log.record_rejected(transaction_id, str(refusal))
+            problems.append(_rejected(transaction_id, refusal))
+            continue
+        log.record_written(transaction_id, result.documents)
+        written.append(transaction_id)
+    flush = getattr(writer, "flush", None)
+    if callable(flush):  # Visual Integrator: the batch becomes files only now, atomically
+        flush()
+    read_back = receipts_in_sage(reader, written)
+    for found in read_back.values():
+        _confirm(log, set(written), None, found[0], found_in_sage=False)
+    awaiting = [transaction_id for transaction_id in written if transaction_id not in read_back]
+    problems.append(_awaiting_import(awaiting))
+    return PostingOutcome(written=written, confirmed_existing=sorted(in_sage), awaiting_import=awaiting,
+                          exceptions=concat_exceptions(problems))
+
+
+def receipts_in_sage(reader: Sage100Reader, transaction_ids: list[int]) -> dict[int, list[PostedReceipt]]:
+    """Sage's receipts by PayTrace transaction id (entered or posted), in one chunked look-up."""
+    found: dict[int, list[PostedReceipt]] = defaultdict(list)
+    for receipt in reader.receipts_for_transaction_ids(str(transaction_id) for transaction_id in transaction_ids):
+        if receipt.transaction_id.isdigit():
+            found[int(receipt.transaction_id)].append(receipt)
+    return dict(found)
+
+
+def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
+    """A log row for a receipt found in Sage that the log never saw (a crash before the intent)."""
+    applications = [{"invoice_no": line.invoice_no, "invoice_type": line.open_item_type,
+                     "amount_cents": to_cents(line.amount), "method": "found_in_sage", "score": 100.0,
+                     "explanation": f"posted earlier: Sage deposit {receipt.deposit_no} applies {line.amount} "
+                                    f"to {line.invoice_no}"} for line in receipt.lines]
+    return Intent(
+        transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
+        customer_no=receipt.customer_no, amount_cents=to_cents(receipt.amount), payment_type=receipt.payment_type,
+        payload_sha256="", applications_json=json.dumps(applications),
+        link_json=json.dumps({"method": "found_in_sage", "score": 100.0,
+                              "explanation": f"Sage receipt in deposit {receipt.deposit_no} is for "
+                                             f"{receipt.division}-{receipt.customer_no}"}),
+    )
+
+
+def _confirm(log: PostingLog, logged: set[int], intent: Intent | None, receipt: PostedReceipt, *,
+             found_in_sage: bool) -> None:
+    """Mark confirmed; a payment the log never saw gets its row first (from the plan, else from Sage)."""
+    transaction_id = int(receipt.transaction_id)
+    if transaction_id not in logged and intent is None:
+        intent = intent_from_sage(receipt, receipt.deposit_date)
+    log.record_confirmed(None if transaction_id in logged else intent, transaction_id, deposit_no=receipt.deposit_no,
+                         entry_no=receipt.entry_no, found_in_sage=found_in_sage)
+
+
+def _plain(value):
+    """JSON-safe scalars from numpy/pandas values."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _rejected(transaction_id: int, refusal: Sage100ValidationError) -> pd.DataFrame:
+    return make_exceptions(
+        "posting_rejected", "error", pd.Series([transaction_id]),
+        source_ids=f"paytrace:{transaction_id} sage:{refusal.operation}",
+        problem=f"Sage refused the cash receipt for transaction {transaction_id}: {refusal.field}: {refusal.problem}; "
+                "nothing was written",
+        action=f"{refusal.fix}; the next run posts it",
+    )
+
+
+def _posted_twice(in_sage: dict[int, list[PostedReceipt]]) -> pd.DataFrame:
+    twice = {transaction_id: found for transaction_id, found in in_sage.items() if len(found) > 1}
+    if not twice:
+        return concat_exceptions([])
+    ids = pd.Series(list(twice))
+    deposits = pd.Series([", ".join(f"{r.deposit_no}/{r.entry_no}" for r in found) for found in twice.values()])
+    return make_exceptions(
+        "posted_twice_in_sage", "error", ids,
+        source_ids="paytrace:" + ids.astype(str) + " sage deposits:" + deposits,
+        problem="Sage holds " + pd.Series([str(len(f)) for f in twice.values()]) + " receipts for transaction "
+                + ids.astype(str) + " (deposit/entry " + deposits + "); the customer's balance is understated",
+        action="Delete or reverse the duplicate receipt in Sage (AR Cash Receipts Entry, or an NSF reversal if "
+               "posted); the pipeline never writes a second one itself",
+    )
+
+
+def _awaiting_import(transaction_ids: list[int]) -> pd.DataFrame:
+    if not transaction_ids:
+        return concat_exceptions([])
+    ids = pd.Series(transaction_ids)
+    return make_exceptions(
+        "awaiting_sage_import", "info", ids, source_ids="paytrace:" + ids.astype(str),
+        problem="the receipt for transaction " + ids.astype(str) + " is written as a Visual Integrator import file "
+                "but is not in Sage yet",
+        action="Run the Visual Integrator cash receipts import job in Sage; the next run confirms it",
+    )

@@ -1,0 +1,146 @@
+"""The warehouse's posting log: intent -> written (Sage document numbers) -> confirmed by read-back.
+
+One row per PayTrace transaction id (the primary key), so the log itself cannot hold a payment
+twice. The intent is committed *before* Sage is written: a run that dies after Sage took the
+receipt but before the log recorded it leaves an `intent` row, and the next run's look-up in Sage
+(by CreditCardTransactionID) finds the receipt and confirms it instead of writing it again.
+
+States: `intent` (about to write), `written` (the writer returned; for Visual Integrator files,
+waiting for Sage's import), `confirmed` (read back from Sage), `rejected` (Sage refused it: an
+exception says why; a later run may try again once it is fixed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import duckdb
+import pandas as pd
+
+TABLE = "pipeline.sage_posting_log"
+STATES = ("intent", "written", "confirmed", "rejected")
+LOG_COLUMNS = ("transaction_id", "business_date", "division", "customer_no", "amount_cents", "payment_type",
+               "payload_sha256", "applications_json", "link_json", "state", "deposit_no", "entry_no",
+               "documents_json", "error", "found_in_sage", "run_id", "updated_at", "confirmed_at")
+
+_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS pipeline;
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    transaction_id BIGINT PRIMARY KEY,
+    business_date DATE NOT NULL,
+    division VARCHAR NOT NULL,
+    customer_no VARCHAR NOT NULL,
+    amount_cents BIGINT NOT NULL,
+    payment_type VARCHAR NOT NULL,
+    payload_sha256 VARCHAR NOT NULL,
+    applications_json VARCHAR NOT NULL,
+    link_json VARCHAR NOT NULL,
+    state VARCHAR NOT NULL CHECK (state IN {STATES}),
+    deposit_no VARCHAR,
+    entry_no VARCHAR,
+    documents_json VARCHAR,
+    error VARCHAR,
+    found_in_sage BOOLEAN NOT NULL DEFAULT FALSE,
+    run_id VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    confirmed_at TIMESTAMPTZ
+)
+"""
+
+
+@dataclass(frozen=True)
+class Intent:
+    transaction_id: int
+    business_date: date
+    division: str
+    customer_no: str
+    amount_cents: int
+    payment_type: str
+    payload_sha256: str
+    applications_json: str
+    link_json: str
+
+
+class PostingLog:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        self.connection = connection
+        self.run_id = run_id
+        connection.execute(_DDL)
+
+    def entries(self, *, business_date: date | None = None, transaction_ids: list[int] | None = None) -> pd.DataFrame:
+        """Log rows of one business day, or of the given transaction ids (any day)."""
+        if transaction_ids is not None:
+            ids = pd.DataFrame({"transaction_id": pd.Series(transaction_ids, dtype="int64")})
+            self.connection.register("wanted_ids", ids)
+            try:
+                return self.connection.execute(
+                    f"SELECT log.* FROM {TABLE} log JOIN wanted_ids USING (transaction_id) ORDER BY transaction_id").df()
+            finally:
+                self.connection.unregister("wanted_ids")
+        return self.connection.execute(
+            f"SELECT * FROM {TABLE} WHERE business_date = ? ORDER BY transaction_id", [business_date]).df()
+
+    def record_intents(self, intents: list[Intent]) -> None:
+        """Committed before the writes. A row already written or confirmed is never reset."""
+        if not intents:
+            return
+        frame = pd.DataFrame([vars(intent) for intent in intents])
+        self.connection.register("new_intents", frame)
+        try:
+            self.connection.execute(f"""
+                INSERT INTO {TABLE} (transaction_id, business_date, division, customer_no, amount_cents, payment_type,
+                                     payload_sha256, applications_json, link_json, state, run_id, updated_at)
+                SELECT transaction_id, business_date, division, customer_no, amount_cents, payment_type,
+                       payload_sha256, applications_json, link_json, 'intent', ?, ? FROM new_intents
+                ON CONFLICT (transaction_id) DO UPDATE SET
+                    division = excluded.division, customer_no = excluded.customer_no,
+                    amount_cents = excluded.amount_cents, payment_type = excluded.payment_type,
+                    payload_sha256 = excluded.payload_sha256, applications_json = excluded.applications_json,
+                    link_json = excluded.link_json, state = 'intent', error = NULL,
+                    run_id = excluded.run_id, updated_at = excluded.updated_at
+                WHERE {TABLE}.state IN ('intent', 'rejected')
+            """, [self.run_id, _now()])
+        finally:
+            self.connection.unregister("new_intents")
+
+    def record_written(self, transaction_id: int, documents: dict[str, str]) -> None:
+        self._set(transaction_id, state="written", documents_json=json.dumps(documents, sort_keys=True),
+                  deposit_no=documents.get("DepositNo"), entry_no=documents.get("CreditCardEntryNo"))
+
+    def record_rejected(self, transaction_id: int, error: str) -> None:
+        self._set(transaction_id, state="rejected", error=error)
+
+    def record_confirmed(self, intent_or_none: Intent | None, transaction_id: int, *, deposit_no: str, entry_no: str,
+                         found_in_sage: bool) -> None:
+        """Sage holds the receipt. Without a log row (a crash before the intent), one is made from `intent_or_none`."""
+        if intent_or_none is not None:
+            self.record_intents([intent_or_none])
+        self._set(transaction_id, state="confirmed", deposit_no=deposit_no, entry_no=entry_no, error=None,
+                  found_in_sage=found_in_sage, confirmed_at=_now())
+
+    def _set(self, transaction_id: int, **values) -> None:
+        values["run_id"] = self.run_id
+        values["updated_at"] = _now()
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.connection.execute(f"UPDATE {TABLE} SET {assignments} WHERE transaction_id = ?",
+                                [*values.values(), transaction_id])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def intents_of(entries: pd.DataFrame) -> dict[int, Intent]:
+    """Log rows back as intents, by transaction id."""
+    names = list(Intent.__dataclass_fields__)
+    return {
+        int(row["transaction_id"]): Intent(**{
+            **{name: row[name] for name in names},
+            "transaction_id": int(row["transaction_id"]),
+            "business_date": pd.Timestamp(row["business_date"]).date(),
+            "amount_cents": int(row["amount_cents"]),
+        })
+        for row in entries.to_dict("records")
+    }

@@ -1,0 +1,122 @@
+"""Matched applications -> one `CardReceipt` per PayTrace payment (pure; no I/O).
+
+A receipt's deposit is the business day's card deposit of its payment type (the deposit
+description carries the date and type, and the writer reuses an open deposit with the same
+description), so Sage shows one deposit per day and payment type, as a card batch funds.
+A payment that cannot become a valid document (unmapped brand, a line Sage would refuse) is an
+exception row, never a partial receipt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from pydantic import ValidationError
+
+from sage_paytrace_pipeline.config import SageSettings
+from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, empty_exceptions, make_exceptions
+from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
+
+PREPAYMENT_METHOD = "prepayment"
+_PAYMENT_COLUMNS = ["transaction_id", "amount_cents", "card_brand", "card_last4", "card_expiration_month",
+                    "card_expiration_year", "approval_code", "billing_name", "customer_id"]
+
+
+@dataclass(frozen=True)
+class ReceiptPlan:
+    receipts: dict[int, CardReceipt]  # by PayTrace transaction id
+    exceptions: pd.DataFrame
+
+
+def payment_type_for(brand: str | None, settings: SageSettings) -> str | None:
+    """Sage payment type of a card brand, or None when the config maps none."""
+    types = settings.payment_types
+    return types.get((brand or "UNKNOWN").upper()) or None
+
+
+def deposit_description(settings: SageSettings, business_date: date, payment_type: str) -> str:
+    return settings.deposit_description.format(date=business_date.isoformat(), payment_type=payment_type)[:30]
+
+
+def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: SageSettings,
+                  business_date: date) -> ReceiptPlan:
+    """One receipt per payment that has applications; problems become exception rows."""
+    receipts: dict[int, CardReceipt] = {}
+    problems = []
+    if applications.empty:
+        return ReceiptPlan(receipts, empty_exceptions())
+    cards = payments[_PAYMENT_COLUMNS].drop_duplicates("transaction_id").set_index("transaction_id")
+    for transaction_id, lines in applications.groupby("transaction_id", sort=True):
+        transaction_id = int(transaction_id)
+        payment = cards.loc[transaction_id]
+        payment_type = payment_type_for(_text(payment["card_brand"]), settings)
+        if payment_type is None:
+            problems.append(_unmapped_brand(transaction_id, _text(payment["card_brand"]) or "UNKNOWN"))
+            continue
+        try:
+            receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings, business_date)
+        except ValidationError as exc:
+            problems.append(_invalid_receipt(transaction_id, exc))
+    return ReceiptPlan(receipts, concat_exceptions(problems))
+
+
+def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str,
+             settings: SageSettings, business_date: date) -> CardReceipt:
+    first = lines.iloc[0]
+    return CardReceipt(
+        transaction_id=str(transaction_id),
+        division=first["division"],
+        customer_no=first["customer_no"],
+        deposit_date=business_date,
+        bank_code=settings.bank_code,
+        deposit_description=deposit_description(settings, business_date, payment_type),
+        payment_type=payment_type,
+        amount=from_cents(int(lines["amount_cents"].sum())),
+        authorization_no=_text(payment["approval_code"]),
+        last4=_text(payment["card_last4"]),
+        expiration_year=_number(payment["card_expiration_year"]),
+        expiration_month=_number(payment["card_expiration_month"]),
+        card_type=_text(payment["card_brand"]),
+        cardholder_name=_text(payment["billing_name"]),
+        credit_card_guid=_text(payment["customer_id"])[:32],
+        comment=f"PayTrace {transaction_id}",
+        lines=tuple(
+            ReceiptLine(invoice_no=row.invoice_no, invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
+                        amount=from_cents(int(row.amount_cents)), prepayment=row.method == PREPAYMENT_METHOD)
+            for row in lines.itertuples(index=False)
+        ),
+    )
+
+
+def _text(value) -> str:
+    return "" if value is None or pd.isna(value) else str(value).strip()
+
+
+def _number(value) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _unmapped_brand(transaction_id: int, brand: str) -> pd.DataFrame:
+    return make_exceptions(
+        "unmapped_payment_type", "error", pd.Series([transaction_id]),
+        source_ids=f"paytrace:{transaction_id} brand:{brand}",
+        problem=f"transaction {transaction_id} was paid with a {brand} card and sage.payment_types maps no Sage "
+                f"payment type to {brand}; nothing was posted",
+        action=f"Add {brand}: <payment type> under sage.payment_types in the config (a card payment type set up in "
+               "Sage's Payment Type Maintenance); the next run posts the payment",
+    )
+
+
+def _invalid_receipt(transaction_id: int, error: ValidationError) -> pd.DataFrame:
+    reasons = "; ".join(f"{'.'.join(str(p) for p in item['loc']) or 'receipt'}: {item['msg']}"
+                        for item in error.errors(include_url=False))
+    return make_exceptions(
+        "receipt_invalid", "error", pd.Series([transaction_id]),
+        source_ids=f"paytrace:{transaction_id}",
+        problem=f"the cash receipt for transaction {transaction_id} is not a valid Sage document ({reasons}); "
+                "nothing was posted",
+        action="Correct the customer, invoice or payment type named above in Sage or in the config, then re-run the day",
+    )
