@@ -306,16 +306,17 @@ def _paytrace_batches(args: argparse.Namespace) -> int:
 def _add_demo_command(areas: argparse._SubParsersAction) -> None:
     demo = areas.add_parser("demo", help="run the daily job end to end on the embedded sandboxes")
     demo.add_argument("--home", type=Path, default=Path(".sage_paytrace"), help="where the demo keeps its state")
-    demo.add_argument("--days", type=int, default=3, help="business days of activity to generate and process")
+    demo.add_argument("--days", type=int, default=30, help="days of activity to generate and process (default 30)")
+    demo.add_argument("--json", action="store_true", help="print the full report as JSON instead of the summary")
     demo.add_argument("--seed", type=int, default=7)
     demo.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.demo import run_demo
+    from sage_paytrace_pipeline.demo import format_summary, run_demo
 
     report = run_demo(args.home, days=args.days, seed=args.seed)
-    print(json.dumps(report, indent=2, default=str))
+    print(json.dumps(report, indent=2, default=str) if args.json else format_summary(report))
     return 0 if report.get("success") else 1
 
 

@@ -1,8 +1,10 @@
-"""The embedded end-to-end demo: sandboxes, generated activity, and the daily job, on one machine.
+"""The embedded end-to-end demo: sandboxes, a generated month, and the daily job over every day.
 
 Nothing here talks to a real system. State lives under one folder (default `.sage_paytrace/`):
-the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse and a Dagster home whose instance keeps
-Dagster's own SQLite storage (the root `dagster.yaml` is the production instance, not this one).
+the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse, the YAML
+config, `demo.env` (the variables that point `dagster dev` at the same data) and a Dagster home
+whose instance keeps Dagster's own SQLite storage (the root `dagster.yaml` is the production
+instance, not this one).
 """
 
 from __future__ import annotations
@@ -12,14 +14,25 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import duckdb
+
+from sage_paytrace_pipeline.domain.money import format_money, from_cents
+
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded demo instance: Dagster's default SQLite storage under this folder.
 concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: dagster/partition     # one run per business day at a time (sensor + schedule)
+        limit: 1
+        value:
+          applyLimitPerUniqueValue: true
   pools:
     default_limit: 1
 telemetry:
   enabled: false
 """
+UI_SANDBOX_PORT = 8765  # where README's "watch it live" serves the sandbox for `dagster dev`
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -31,8 +44,29 @@ def prepare_dagster_home(home: Path) -> Path:
     return dagster_home
 
 
-def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "America/Los_Angeles") -> dict:
-    """Generate `days` business days of activity ending yesterday and run the daily job on each."""
+def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
+    """config/example.yaml with the demo's zone and first day (the example itself stays untouched)."""
+    example = (Path(__file__).resolve().parent.parent / "config" / "example.yaml")
+    text = example.read_text(encoding="utf-8") if example.exists() else ""
+    from sage_paytrace_pipeline.config import PipelineConfig, load_config
+
+    path = home / "config.yaml"
+    if text:
+        text = text.replace("time_zone: America/Los_Angeles", f"time_zone: {time_zone}")
+        text = text.replace('first_business_day: "2026-01-01"', f'first_business_day: "{first_day.isoformat()}"')
+        path.write_text(text, encoding="utf-8")
+    else:  # an installed wheel without the repo's config folder: the defaults are the example
+        import yaml
+
+        config = PipelineConfig().model_dump(mode="json")
+        config["merchant"].update(time_zone=time_zone, first_business_day=first_day.isoformat())
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    load_config(path)  # the demo must run on a valid config, like production
+    return path
+
+
+def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "America/Los_Angeles") -> dict:
+    """Generate `days` days of activity ending yesterday, run the daily job on each, summarize."""
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
     from sage_paytrace_pipeline.sandbox.paytrace.generator import generate_activity
@@ -41,10 +75,12 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
     from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
     from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
+    home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     state = home / "paytrace_sandbox.sqlite3"
-    for stale in home.glob("paytrace_sandbox.sqlite3*"):  # each demo starts from a clean merchant
-        stale.unlink()
+    warehouse = home / "warehouse.duckdb"
+    for stale in [*home.glob("paytrace_sandbox.sqlite3*"), *home.glob("warehouse.duckdb*")]:
+        stale.unlink()  # each demo starts from a clean merchant and an empty warehouse
     today = datetime.now(ZoneInfo(time_zone)).date()
     first, last = today - timedelta(days=days), today - timedelta(days=1)
     plan, summary = generate_activity(first, last, seed=seed)
@@ -52,32 +88,73 @@ def run_demo(home: Path, *, days: int = 3, seed: int = 7, time_zone: str = "Amer
     outcome = apply_plan(PayTraceSandbox(state, settings=settings), plan)
     # The Sage demo company shares the generated customers and invoices, so payments pay invoices.
     sage = create_demo_company(home / "sage100_demo.sqlite3", seed=seed, activity=summary, overwrite=True)
+    environment = {
+        "PAYTRACE_USERNAME": DEFAULT_USERNAME,
+        "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
+        "PAYTRACE_INTEGRATOR_ID": os.environ.get("PAYTRACE_INTEGRATOR_ID", "SPPDEMO00001"),
+        "SAGE_PAYTRACE_WAREHOUSE": str(warehouse),
+        "SAGE100_DATABASE": str(Path(sage.db_path).resolve()),
+        "SAGE_PAYTRACE_CONFIG": str(write_demo_config(home, time_zone=time_zone, first_day=first)),
+        "DAGSTER_HOME": str(prepare_dagster_home(home)),
+    }
+    _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}"})
     app = create_app(state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings=settings)
     with serve_in_thread(app) as base_url:
-        os.environ.update(
-            PAYTRACE_API_URL=base_url,
-            PAYTRACE_USERNAME=DEFAULT_USERNAME,
-            PAYTRACE_PASSWORD=DEFAULT_PASSWORD,
-            PAYTRACE_INTEGRATOR_ID=os.environ.get("PAYTRACE_INTEGRATOR_ID", "SPPDEMO00001"),
-            PAYTRACE_TIME_ZONE=time_zone,
-            SAGE_PAYTRACE_WAREHOUSE=str((home / "warehouse.duckdb").resolve()),
-            SAGE100_DATABASE=str(Path(sage.db_path).resolve()),
-            DAGSTER_HOME=str(prepare_dagster_home(home)),
-        )
+        os.environ.update(environment, PAYTRACE_API_URL=base_url)
         runs = _run_daily_job(first, last)
         stats = PayTraceSandbox(state).stats()
     return {
         "success": all(run["success"] for run in runs) and not outcome.failures,
-        "sandbox": {"url": base_url, "state": str(state), "generated": summary.counts,
-                    "batches_closed": outcome.batches_closed},
+        "days": {"first": first.isoformat(), "last": last.isoformat(), "runs": len(runs),
+                 "failed_runs": [run["partition"] for run in runs if not run["success"]],
+                 "failed_checks": sorted({check for run in runs for check in run["failed_checks"]})},
+        "paytrace": {"generated": summary.counts, "batches_closed": len(outcome.batches_closed),
+                     "calls": sum(stats["calls_by_route"].values())},
         "sage100": {"db": sage.db_path, "customers": sage.counts["AR_Customer"],
-                    "open_invoices": sage.counts["AR_OpenInvoice"],
-                    "customers_linked_to_paytrace_vault": len(sage.vault_customers)},
-        "runs": runs,
-        "paytrace_calls": stats["calls_by_route"],
-        "warehouse": os.environ["SAGE_PAYTRACE_WAREHOUSE"],
-        "dagster_home": os.environ["DAGSTER_HOME"],
+                    "open_invoices_at_start": sage.counts["AR_OpenInvoice"]},
+        **warehouse_summary(warehouse),
+        "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
+                  "dagster_home": environment["DAGSTER_HOME"]},
     }
+
+
+def warehouse_summary(warehouse: Path) -> dict:
+    """Receipts posted (count, amount, deposits) and exceptions by kind, read from the warehouse."""
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        count, cents, deposits, twice = connection.execute(
+            "SELECT count(*), coalesce(sum(amount_cents), 0), count(DISTINCT deposit_no), "
+            "count(*) - count(DISTINCT transaction_id) FROM pipeline.sage_posting_log WHERE state = 'confirmed'"
+        ).fetchall()[0]
+        by_kind = dict(connection.execute(
+            "SELECT kind, count(*) FROM pipeline.receivable_exceptions GROUP BY kind ORDER BY kind").fetchall())
+    return {
+        "receipts": {"posted": count, "amount": format_money(from_cents(int(cents))), "deposits": deposits,
+                     "posted_twice": twice},
+        "exceptions": {"total": sum(by_kind.values()), "by_kind": by_kind},
+    }
+
+
+def format_summary(report: dict) -> str:
+    """The human-readable summary the demo prints."""
+    receipts, exceptions, days = report["receipts"], report["exceptions"], report["days"]
+    kinds = ", ".join(f"{kind} {count}" for kind, count in exceptions["by_kind"].items()) or "none"
+    lines = [
+        f"sage-paytrace demo: {days['runs']} business days {days['first']} .. {days['last']}, "
+        f"{days['runs'] - len(days['failed_runs'])} runs succeeded, {len(days['failed_runs'])} failed",
+        f"  PayTrace sandbox: {sum(report['paytrace']['generated'].values())} generated operations, "
+        f"{report['paytrace']['batches_closed']} batches closed",
+        f"  Sage cash receipts posted: {receipts['posted']} for ${receipts['amount']} in {receipts['deposits']} "
+        f"deposits; posted twice: {receipts['posted_twice']}",
+        f"  Exceptions: {exceptions['total']} ({kinds})",
+        f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
+        f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
+    ]
+    return "\n".join(lines)
+
+
+def _write_env_file(path: Path, variables: dict[str, str]) -> None:
+    """KEY=value lines for `set -a; . demo.env` (no secrets beyond the public sandbox defaults)."""
+    path.write_text("".join(f"{key}={value}\n" for key, value in sorted(variables.items())), encoding="utf-8")
 
 
 def _run_daily_job(first: date, last: date) -> list[dict]:
@@ -85,21 +162,17 @@ def _run_daily_job(first: date, last: date) -> list[dict]:
 
     from sage_paytrace_pipeline.definitions import defs
 
-    definitions = defs()
-    job = definitions.resolve_job_def("paytrace_daily_job")
+    job = defs().resolve_job_def("paytrace_daily_job")
     runs = []
     with dg.DagsterInstance.get() as instance:
         day = first
         while day <= last:
             result = job.execute_in_process(partition_key=day.isoformat(), instance=instance, raise_on_error=False)
-            materialized = result.asset_materializations_for_node("paytrace_transactions")
-            metadata = materialized[0].metadata if materialized else {}
             runs.append({
                 "partition": day.isoformat(),
                 "run_id": result.run_id,
                 "success": result.success,
-                "transactions": metadata["transactions"].value if "transactions" in metadata else None,
-                "by_status": metadata["by_status"].value if "by_status" in metadata else None,
+                "failed_checks": [check.check_name for check in result.get_asset_check_evaluations() if not check.passed],
             })
             day += timedelta(days=1)
     return runs

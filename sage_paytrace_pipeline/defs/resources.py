@@ -33,6 +33,9 @@ def _optional(variable: str) -> dg.EnvVar | str:
 def resources() -> dg.Definitions:
     config = load_time_config()
     return dg.Definitions(
+        # Every step writes the single-writer warehouse, so steps run one after another anyway;
+        # one process per step would only add seconds of imports to each.
+        executor=dg.in_process_executor,
         resources={
             "settings": PipelineSettings(config_path=dg.EnvVar(CONFIG_VARIABLE)),
             "paytrace": PayTraceResource(

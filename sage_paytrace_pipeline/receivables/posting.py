@@ -55,15 +55,20 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
 
 
 def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], *, writer: Sage100Writer,
-                  reader: Sage100Reader, log: PostingLog) -> PostingOutcome:
-    ids = sorted(receipts)
+                  reader: Sage100Reader, log: PostingLog, posted_earlier: list[int] = ()) -> PostingOutcome:
+    """Write `receipts` that Sage does not hold yet; confirm those it holds and `posted_earlier` ones
+    (payments matching found in Sage already, which a new or restored warehouse may not have logged)."""
+    ids = sorted(set(receipts) | set(posted_earlier))
     in_sage = receipts_in_sage(reader, ids)
     problems = [_posted_twice(in_sage)]
-    logged = set(log.entries(transaction_ids=ids)["transaction_id"].tolist())
-    for transaction_id in ids:
-        if transaction_id in in_sage:
-            _confirm(log, logged, intents.get(transaction_id), in_sage[transaction_id][0], found_in_sage=True)
-    to_write = [transaction_id for transaction_id in ids if transaction_id not in in_sage]
+    entries = log.entries(transaction_ids=ids)
+    logged = set(entries["transaction_id"].tolist())
+    settled = {(int(row.transaction_id), row.deposit_no, row.entry_no)  # confirmed by an earlier run: left as is
+               for row in entries[entries["state"] == "confirmed"].itertuples(index=False)}
+    for transaction_id, found in sorted(in_sage.items()):
+        if (transaction_id, found[0].deposit_no, found[0].entry_no) not in settled:
+            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True)
+    to_write = [transaction_id for transaction_id in sorted(receipts) if transaction_id not in in_sage]
     log.record_intents([intents[transaction_id] for transaction_id in to_write])
     written = []
     for transaction_id in to_write:
@@ -83,7 +88,7 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
         _confirm(log, set(written), None, found[0], found_in_sage=False)
     awaiting = [transaction_id for transaction_id in written if transaction_id not in read_back]
     problems.append(_awaiting_import(awaiting))
-    return PostingOutcome(written=written, confirmed_existing=sorted(in_sage), awaiting_import=awaiting,
+    return PostingOutcome(written=written, confirmed_existing=sorted(set(in_sage) & set(receipts)), awaiting_import=awaiting,
                           exceptions=concat_exceptions(problems))
 
 
@@ -98,7 +103,7 @@ def receipts_in_sage(reader: Sage100Reader, transaction_ids: list[int]) -> dict[
 
 def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
     """A log row for a receipt found in Sage that the log never saw (a crash before the intent)."""
-    applications = [{"invoice_no": line.invoice_no, "invoice_type": line.open_item_type,
+    applications = [{"invoice_no": line.invoice_no, "invoice_type": line.invoice_type,  # as Sage holds it (PP too)
                      "amount_cents": to_cents(line.amount), "method": "found_in_sage", "score": 100.0,
                      "explanation": f"posted earlier: Sage deposit {receipt.deposit_no} applies {line.amount} "
                                     f"to {line.invoice_no}"} for line in receipt.lines]

@@ -114,7 +114,8 @@ def post_cash_receipts(
 ):
     """Post each newly matched payment as one Sage cash receipt, exactly once (see receivables/posting.py)."""
     day = date.fromisoformat(context.partition_key)
-    new = payment_applications[~payment_applications["posted_earlier"].astype(bool)]
+    earlier = payment_applications["posted_earlier"].astype(bool)
+    new = payment_applications[~earlier]
     plan = plan_receipts(new, paytrace_transactions, settings.config().sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     intents = {tid: intent_for(receipt, new[new["transaction_id"] == tid], links.loc[tid] if tid in links.index else None,
@@ -122,7 +123,8 @@ def post_cash_receipts(
     reader = sage100.reader()
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run_id)
-        outcome = post_receipts(plan.receipts, intents, writer=sage100.writer(), reader=reader, log=log)
+        outcome = post_receipts(plan.receipts, intents, writer=sage100.writer(), reader=reader, log=log,
+                                posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))))
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
     exceptions = pd.concat([plan.exceptions, outcome.exceptions], ignore_index=True)

@@ -4,11 +4,16 @@
 0001234` all become Sage's seven-character zero-padded numbers. Digit runs that are something else
 (card numbers, masked last 4, amounts like 12.34, dates, phone numbers, PO/order/account numbers)
 are blanked out first so they can never be read as an invoice.
+
+Payers retype a few shapes and one description is often on most payments, so each distinct text
+of a column is parsed once (a Python regex per distinct string) and the numbers found are spread
+back over the rows with integer arrays.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -16,6 +21,8 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 REFERENCE_COLUMNS = ("transaction_id", "invoice_no", "source", "position")
+# In this order: a payment's invoice_id numbers come before its description numbers.
+_SOURCES = ("invoice_id", "description")
 
 _NOT_INVOICES = "|".join((
     r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)",  # card-number-shaped run (13-19 digits, grouped or not)
@@ -43,6 +50,9 @@ _SIMPLE = r"^\s*(?:inv(?:oice)?\s*[-#:.]?\s*|#\s*)?(\d{1,10})\s*$"
 _SIMPLE_DESCRIPTION = r"^\s*(?:payment for\s+)?inv(?:oice)?\s*[-#:]?\s*(\d{1,10})\s*$"
 _SIMPLE_RE = {"invoice_id": re.compile(_SIMPLE, re.IGNORECASE),
               "description": re.compile(_SIMPLE_DESCRIPTION, re.IGNORECASE)}
+_CLEAN_UP = ((re.compile(_NOT_INVOICES), " "), (re.compile(_KEYWORD), "#"), (re.compile(_LIST_SEPARATOR), ","))
+_NUMBER_RE = re.compile(_NUMBER)
+_DIGIT = re.compile(r"\d")
 _BARE_YEAR = re.compile(r"(?:19|20)\d\d$")
 
 
@@ -54,107 +64,21 @@ def extract_invoice_references(payments: pd.DataFrame, policy: MatchingPolicy | 
     four or more digits and is not a bare year.
     """
     policy = policy or MatchingPolicy()
-    texts = pd.concat(
-        [
-            _source_frame(payments, "invoice_id"),
-            _source_frame(payments, "description"),
-        ],
-        ignore_index=True,
-    )
-    # Payers retype a few shapes and one description is often on most payments: each distinct
-    # (source, text) is parsed once, then the numbers found are spread back over the rows.
-    text_id, distinct = _distinct_texts(texts)
-    numbers = _numbers_in(distinct, policy)
-    if numbers.empty:
-        return empty_references()
-    row = pd.DataFrame({"text_id": text_id, "row": np.arange(len(texts), dtype="int64")})
-    found = row.merge(numbers, on="text_id")
-    # the text frame's row order (invoice_id rows first) keeps invoice_id before description
-    found = found.sort_values(["row", "match"], kind="stable", ignore_index=True)
-    found["transaction_id"] = texts["transaction_id"].to_numpy()[found["row"].to_numpy()]
-    found["match"] = found.index.to_numpy()
-    return _qualified(found.drop(columns=["row", "text_id"]), policy)
-
-
-def _source_frame(payments: pd.DataFrame, column: str) -> pd.DataFrame:
+    columns = [_parse_column(payments[source], source, policy.invoice_no_length) for source in _SOURCES]
+    entry, row, source = _spread_over_rows(columns)
+    invoice_code, invoice_nos = pd.factorize(np.concatenate([c.numbers for c in columns]), use_na_sentinel=False)
+    transaction_id = payments["transaction_id"].to_numpy().astype("int64")[row]
+    # by payment, and within it in the order written (invoice_id first); a number named twice counts once
+    by_payment = np.argsort(transaction_id, kind="stable")
+    transaction_id, invoice_code, source = transaction_id[by_payment], invoice_code[entry[by_payment]], source[by_payment]
+    first = ~pd.DataFrame({"t": transaction_id, "i": invoice_code}).duplicated().to_numpy()
+    transaction_id, invoice_code, source = transaction_id[first], invoice_code[first], source[first]
     return pd.DataFrame({
-        "transaction_id": payments["transaction_id"].to_numpy(),
-        "source": column,
-        "text": payments[column].astype(object).fillna("").to_numpy(),
+        "transaction_id": transaction_id,
+        "invoice_no": np.asarray(invoice_nos, dtype=object)[invoice_code],
+        "source": np.array(_SOURCES, dtype=object)[source],
+        "position": _position_in_group(transaction_id),
     })
-
-
-def _distinct_texts(texts: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """(id of each row's distinct (source, text), the distinct ones indexed by that id)."""
-    text_code = pd.factorize(texts["text"])[0].astype("int64")
-    source_code, sources = pd.factorize(texts["source"])
-    _, first, text_id = np.unique(text_code * len(sources) + source_code, return_index=True, return_inverse=True)
-    frame = pd.DataFrame({"source": texts["source"].to_numpy()[first], "text": texts["text"].to_numpy()[first]})
-    return text_id.reshape(-1), frame
-
-
-def _numbers_in(distinct: pd.DataFrame, policy: MatchingPolicy) -> pd.DataFrame:
-    """Numbers of each distinct text: text_id, source, lead, digits, match (order within the text)."""
-    distinct = distinct[distinct["text"].str.contains(r"\d", regex=True)]
-    # Fast path for the common case, one plain number ("INV-0001234", "#1234", "Payment for invoice
-    # 0001234"): one anchored regex instead of the full clean-up, which costs ~10x more per string.
-    simple = pd.Series([_simple_number(source, text) for source, text in zip(distinct["source"], distinct["text"])],
-                       index=distinct.index, dtype=object)
-    plain = distinct[simple.notna()].assign(lead="#", digits=simple.dropna(), match=0)
-    rest = distinct[simple.isna()]
-    cleaned = (
-        rest["text"].str.lower()
-        .str.replace(_NOT_INVOICES, " ", regex=True)
-        .str.replace(_KEYWORD, "#", regex=True)
-        .str.replace(_LIST_SEPARATOR, ",", regex=True)
-    )
-    found = cleaned.str.extractall(_NUMBER) if len(cleaned) else pd.DataFrame(columns=["lead", "digits"])
-    text_id = found.index.get_level_values(0).to_numpy() if len(found) else np.zeros(0, dtype="int64")
-    found = found.reset_index(drop=True).assign(
-        text_id=text_id, source=rest["source"].reindex(text_id).to_numpy(), match=np.arange(len(found)) + 1)
-    plain = plain.assign(text_id=plain.index.to_numpy())
-    numbers = pd.concat([plain[["text_id", "source", "lead", "digits", "match"]], found], ignore_index=True)
-    return _with_number(numbers, policy)
-
-
-def _simple_number(source: str, text: str) -> str | None:
-    if not text.isascii():
-        return None
-    found = _SIMPLE_RE[source].match(text)
-    return found.group(1) if found else None
-
-
-def _with_number(numbers: pd.DataFrame, policy: MatchingPolicy) -> pd.DataFrame:
-    """Per distinct number: whether it could head a qualifying list, and its padded invoice_no (None if not one)."""
-    digits = numbers["digits"].astype(str).tolist()
-    stripped = [d.lstrip("0") for d in digits]
-    bare_year = np.array([len(d) == 4 and _BARE_YEAR.match(d) is not None for d in digits], dtype=bool)
-    long_enough = np.array([len(d) >= 4 for d in digits], dtype=bool)
-    head_qualifies = (numbers["source"] == "invoice_id").to_numpy() | (numbers["lead"] == "#").to_numpy() | (
-        long_enough & ~bare_year)
-    width = policy.invoice_no_length
-    invoice_no = [s.zfill(width) if 1 <= len(s) <= width else None for s in stripped]
-    return numbers.assign(head_qualifies=head_qualifies, invoice_no=pd.Series(invoice_no, index=numbers.index,
-                                                                                dtype=object)).drop(columns="digits")
-
-
-def _qualified(found: pd.DataFrame, policy: MatchingPolicy) -> pd.DataFrame:
-    # A list ("#1234,1235") is headed by the number without a "," lead; it qualifies as a whole.
-    head = found["lead"] != ","
-    list_id = head.cumsum()
-    qualifies = found["head_qualifies"].where(head).groupby(list_id).transform("first").astype(bool)
-    keep = qualifies & found["invoice_no"].notna()
-    found = found[keep]
-    references = pd.DataFrame({
-        "transaction_id": found["transaction_id"].astype("int64"),
-        "invoice_no": found["invoice_no"],
-        "source": found["source"],
-        "match": found["match"],
-    })
-    references = references.drop_duplicates(["transaction_id", "invoice_no"], keep="first")
-    references = references.sort_values(["transaction_id", "match"], kind="stable")
-    references["position"] = references.groupby("transaction_id").cumcount().astype("int64")
-    return references.drop(columns="match").reset_index(drop=True)
 
 
 def empty_references() -> pd.DataFrame:
@@ -162,3 +86,136 @@ def empty_references() -> pd.DataFrame:
         "transaction_id": pd.Series(dtype="int64"), "invoice_no": pd.Series(dtype=object),
         "source": pd.Series(dtype=object), "position": pd.Series(dtype="int64"),
     })
+
+
+# ---------------------------------------------------------------- one column, per distinct text
+
+
+@dataclass(frozen=True)
+class _ParsedColumn:
+    """The invoice numbers of one text column, stored once per distinct text.
+
+    Distinct text t owns numbers[offsets[t]:offsets[t + 1]]. A list of numbers ("#12, 13") counts
+    when its first number (the head) does. A text whose first number continues a list (",1234")
+    has no head of its own: its first `inherited[t]` numbers count only if the last head before it
+    (in any earlier text, in row order) counted. `last_head[t]` is that
+    text's own last head: 1 counts, 0 does not, -1 no head. The last distinct text stands for a
+    missing value (no numbers).
+    """
+
+    source: int
+    row_text: np.ndarray  # distinct text of each row
+    numbers: np.ndarray  # object: padded invoice numbers
+    offsets: np.ndarray
+    inherited: np.ndarray
+    last_head: np.ndarray
+
+
+def _parse_column(column: pd.Series, source: str, width: int) -> _ParsedColumn:
+    row_text, texts = pd.factorize(column)
+    texts = np.append(np.asarray(texts, dtype=object), "")  # the last text stands for a missing value
+    counts = np.zeros(len(texts), dtype="int64")
+    inherited = np.zeros(len(texts), dtype="int64")
+    # A lone plain number is a head that counts ("#" lead); the other texts get the full clean-up.
+    plain = np.array(_plain_numbers(source, texts), dtype=object)
+    is_plain = pd.notna(plain)
+    last_head = np.where(is_plain, 1, -1).astype("int8")
+    padded = np.array([_padded(digits, width) for digits in plain[is_plain]], dtype=object)
+    counts[is_plain] = pd.notna(padded)
+    other = {}
+    for t in np.flatnonzero(~is_plain):
+        other[t], inherited[t], last_head[t] = _qualified_numbers(source, _numbers_in(texts[t]), width)
+        counts[t] = len(other[t])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    numbers = np.empty(offsets[-1], dtype=object)
+    numbers[offsets[:-1][is_plain][pd.notna(padded)]] = padded[pd.notna(padded)]
+    for t, found in other.items():
+        numbers[offsets[t]:offsets[t + 1]] = found
+    return _ParsedColumn(source=_SOURCES.index(source), row_text=np.where(row_text >= 0, row_text, len(texts) - 1),
+                         numbers=numbers, offsets=offsets, inherited=inherited, last_head=last_head)
+
+
+def _plain_numbers(source: str, texts: np.ndarray) -> list[str | None]:
+    """The digits of each text that is one plain number ("INV-0001234", "#1234", "Payment for invoice
+    0001234"), else None: one anchored regex, ~10x cheaper than the full clean-up. ASCII text only."""
+    match = _SIMPLE_RE[source].match
+    # no Match object is kept: millions of live tracked objects would make the garbage collector crawl
+    return [found[1] if text.isascii() and (found := match(text)) else None for text in texts]
+
+
+def _numbers_in(text: str) -> list[tuple[str, str]]:
+    """(lead, digits) of each number in the text; lead is "#" (introduced), "," (continues a list) or ""."""
+    if not _DIGIT.search(text):
+        return []
+    cleaned = text.lower()
+    for pattern, replacement in _CLEAN_UP:
+        cleaned = pattern.sub(replacement, cleaned)
+    return _NUMBER_RE.findall(cleaned)
+
+
+def _qualified_numbers(source: str, numbers: list[tuple[str, str]], width: int) -> tuple[list[str], int, int]:
+    """(padded numbers that count or may inherit, how many lead the text without a head, last head)."""
+    kept, inherited = [], 0
+    counts = None  # whether the current list counts; None before the text's first head
+    for lead, digits in numbers:
+        if lead != ",":
+            counts = source == "invoice_id" or lead == "#" or (len(digits) >= 4 and not _BARE_YEAR.match(digits))
+        invoice_no = _padded(digits, width)
+        if invoice_no is None or counts is False:
+            continue
+        kept.append(invoice_no)
+        inherited += counts is None
+    return kept, inherited, -1 if counts is None else int(counts)
+
+
+def _padded(digits: str, width: int) -> str | None:
+    significant = digits.lstrip("0")
+    return significant.zfill(width) if 1 <= len(significant) <= width else None
+
+
+# ---------------------------------------------------------------- back to rows
+
+
+def _spread_over_rows(columns: list[_ParsedColumn]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(entry in the concatenated numbers, row, source) of every number of every row.
+
+    In the order invoice_id rows, then description rows, each in row order, each text's numbers in
+    the order written.
+    """
+    entries, rows, sources = [], [], []
+    base = 0
+    for column, skip in zip(columns, _inherited_not_counting(columns)):
+        start = column.offsets[column.row_text] + skip
+        count = column.offsets[column.row_text + 1] - start
+        row = np.repeat(np.arange(len(count), dtype="int64"), count)
+        entries.append(base + start[row] + _position_in_group(row))
+        rows.append(row)
+        sources.append(np.full(len(row), column.source, dtype="int64"))
+        base += len(column.numbers)
+    return np.concatenate(entries), np.concatenate(rows), np.concatenate(sources)
+
+
+def _inherited_not_counting(columns: list[_ParsedColumn]) -> list[np.ndarray]:
+    """Per column and row, how many leading numbers to drop because the list they continue does not count.
+
+    That list's head is the last head before the row in the order of `_spread_over_rows`, across
+    rows and sources (without one they do not count). Rare, so the scan is skipped when no text needs it.
+    """
+    if not any(column.inherited.any() for column in columns):
+        return [np.zeros(len(column.row_text), dtype="int64") for column in columns]
+    heads = np.concatenate([column.last_head[column.row_text] for column in columns])
+    last_row_with_head = np.maximum.accumulate(np.where(heads >= 0, np.arange(len(heads)), -1))
+    before = np.r_[-1, last_row_with_head[:-1]]
+    counts_before = np.where(before >= 0, heads[np.maximum(before, 0)], 0).astype(bool)
+    skipped = []
+    for column, counts in zip(columns, np.split(counts_before, [len(columns[0].row_text)])):
+        skipped.append(np.where(counts, 0, column.inherited[column.row_text]))
+    return skipped
+
+
+def _position_in_group(keys: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive keys."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype="int64")
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    return np.arange(len(keys), dtype="int64") - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))
