@@ -107,6 +107,11 @@ def _wire_date(day: date) -> str:
     return day.strftime("%m/%d/%Y")
 
 
+# The shape of the keys `_lookup_key` generates: "SPP" + 17 upper-case hex digits. Matching must
+# not read invoice numbers out of them (their digit runs are random).
+GENERATED_INVOICE_ID_PATTERN = r"SPP[0-9A-F]{17}"
+
+
 def _lookup_key(invoice_id: str | None) -> str:
     """The invoice_id a money-moving call is sent with: it is how a lost answer is found again.
 

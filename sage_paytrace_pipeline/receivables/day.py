@@ -15,6 +15,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
+from sage_paytrace_pipeline.paytrace.client import GENERATED_INVOICE_ID_PATTERN
 from sage_paytrace_pipeline.receivables.posting_log import Intent
 
 _VAULT_DETAILS = ["billing_name", "billing_zip", "email"]
@@ -42,11 +43,19 @@ def with_vault_details(payments: pd.DataFrame, vault: pd.DataFrame) -> pd.DataFr
     return filled
 
 
+def without_generated_keys(payments: pd.DataFrame) -> pd.DataFrame:
+    """invoice_id blanked where it is a key our PayTrace client generated, not a reference a payer wrote."""
+    generated = payments["invoice_id"].astype("string").str.fullmatch(GENERATED_INVOICE_ID_PATTERN).fillna(False)
+    if not generated.any():
+        return payments
+    return payments.assign(invoice_id=payments["invoice_id"].astype(object).where(~generated.to_numpy(), ""))
+
+
 def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame,
                        open_invoices: pd.DataFrame, links: pd.DataFrame, policy: MatchingPolicy,
                        earlier: dict[int, Intent]) -> DayMatch:
     """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id)."""
-    payments = with_vault_details(payments, vault)
+    payments = without_generated_keys(with_vault_details(payments, vault))
     posted = payments["transaction_id"].isin(list(earlier))
     result = match_day(payments[~posted], customers, cards, open_invoices, links, policy)
     carried_links, carried_applications = carried_forward(earlier)

@@ -55,9 +55,11 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
 
 
 def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], *, writer: Sage100Writer,
-                  reader: Sage100Reader, log: PostingLog, posted_earlier: list[int] = ()) -> PostingOutcome:
+                  reader: Sage100Reader, log: PostingLog, posted_earlier: list[int] = (),
+                  business_date: date | None = None) -> PostingOutcome:
     """Write `receipts` that Sage does not hold yet; confirm those it holds and `posted_earlier` ones
-    (payments matching found in Sage already, which a new or restored warehouse may not have logged)."""
+    (payments matching found in Sage already, which a new or restored warehouse may not have logged).
+    `business_date` dates log rows made from Sage for receipts whose deposit date Sage does not show."""
     ids = sorted(set(receipts) | set(posted_earlier))
     in_sage = receipts_in_sage(reader, ids)
     problems = [_posted_twice(in_sage)]
@@ -67,10 +69,10 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
                for row in entries[entries["state"] == "confirmed"].itertuples(index=False)}
     for transaction_id, found in sorted(in_sage.items()):
         if (transaction_id, found[0].deposit_no, found[0].entry_no) not in settled:
-            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True)
+            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True, business_date=business_date)
     to_write = [transaction_id for transaction_id in sorted(receipts) if transaction_id not in in_sage]
     log.record_intents([intents[transaction_id] for transaction_id in to_write])
-    written = []
+    written, accepted = [], []  # created by this call / taken by the writer (created now or found by it)
     for transaction_id in to_write:
         try:
             result = writer.post_card_receipt(receipts[transaction_id])
@@ -79,17 +81,19 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
             problems.append(_rejected(transaction_id, refusal))
             continue
         log.record_written(transaction_id, result.documents)
-        written.append(transaction_id)
+        accepted.append(transaction_id)
+        if result.created:  # created=False: the writer found it already (in Sage, or in a pending import file)
+            written.append(transaction_id)
     flush = getattr(writer, "flush", None)
     if callable(flush):  # Visual Integrator: the batch becomes files only now, atomically
         flush()
-    read_back = receipts_in_sage(reader, written)
+    read_back = receipts_in_sage(reader, accepted)
     for found in read_back.values():
-        _confirm(log, set(written), None, found[0], found_in_sage=False)
-    awaiting = [transaction_id for transaction_id in written if transaction_id not in read_back]
+        _confirm(log, set(accepted), None, found[0], found_in_sage=False, business_date=business_date)
+    awaiting = [transaction_id for transaction_id in accepted if transaction_id not in read_back]
     problems.append(_awaiting_import(awaiting))
-    return PostingOutcome(written=written, confirmed_existing=sorted(set(in_sage) & set(receipts)), awaiting_import=awaiting,
-                          exceptions=concat_exceptions(problems))
+    return PostingOutcome(written=written, confirmed_existing=sorted(set(in_sage) & set(receipts)),
+                          awaiting_import=awaiting, exceptions=concat_exceptions(problems))
 
 
 def receipts_in_sage(reader: Sage100Reader, transaction_ids: list[int]) -> dict[int, list[PostedReceipt]]:
@@ -118,11 +122,11 @@ def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
 
 
 def _confirm(log: PostingLog, logged: set[int], intent: Intent | None, receipt: PostedReceipt, *,
-             found_in_sage: bool) -> None:
+             found_in_sage: bool, business_date: date | None) -> None:
     """Mark confirmed; a payment the log never saw gets its row first (from the plan, else from Sage)."""
     transaction_id = int(receipt.transaction_id)
     if transaction_id not in logged and intent is None:
-        intent = intent_from_sage(receipt, receipt.deposit_date)
+        intent = intent_from_sage(receipt, receipt.deposit_date or business_date or date.today())
     log.record_confirmed(None if transaction_id in logged else intent, transaction_id, deposit_no=receipt.deposit_no,
                          entry_no=receipt.entry_no, found_in_sage=found_in_sage)
 

@@ -8,8 +8,12 @@ import pandas as pd
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.domain.money import from_cents
-from sage_paytrace_pipeline.paytrace.frames import transactions_frame, vault_customers_frame
+from sage_paytrace_pipeline.paytrace.frames import (
+    transactions_frame,
+    vault_customers_frame,
+)
 
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -25,7 +29,9 @@ API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTI
     pool="duckdb",
     retry_policy=API_RETRY,
 )
-def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceResource) -> pd.DataFrame:
+def paytrace_transactions(
+    context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
+) -> pd.DataFrame:
     """Every PayTrace transaction created on the business day, with its current status.
 
     Re-materializing a day picks up later status changes (pending → settled `GB<batch>`, voids).
@@ -48,7 +54,9 @@ def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceR
     pool="duckdb",
     retry_policy=API_RETRY,
 )
-def paytrace_customers(context: dg.AssetExecutionContext, paytrace: PayTraceResource) -> pd.DataFrame:
+def paytrace_customers(
+    context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
+) -> pd.DataFrame:
     """The PayTrace customer vault as of the business day (one export call): who each vault id is.
 
     Matching uses it to fill a vault payment's missing name, e-mail or ZIP; cards appear only as

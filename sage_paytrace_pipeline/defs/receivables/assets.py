@@ -10,14 +10,23 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from sage_paytrace_pipeline.defs.metadata import (
+    exception_metadata,
+    money_total,
+    preview,
+)
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.receivables import checks
-from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
-from sage_paytrace_pipeline.receivables.posting import intent_for, intent_from_sage, post_receipts, receipts_in_sage
+from sage_paytrace_pipeline.receivables.posting import (
+    intent_for,
+    intent_from_sage,
+    post_receipts,
+    receipts_in_sage,
+)
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog, intents_of
 from sage_paytrace_pipeline.receivables.receipts import plan_receipts
 
@@ -124,7 +133,8 @@ def post_cash_receipts(
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run_id)
         outcome = post_receipts(plan.receipts, intents, writer=sage100.writer(), reader=reader, log=log,
-                                posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))))
+                                posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))),
+                                business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
     exceptions = pd.concat([plan.exceptions, outcome.exceptions], ignore_index=True)

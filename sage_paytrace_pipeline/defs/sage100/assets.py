@@ -7,7 +7,12 @@ import pandas as pd
 
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
-from sage_paytrace_pipeline.domain.matching.frames import cards_frame, customers_frame, open_invoices_frame
+from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.domain.matching.frames import (
+    cards_frame,
+    customers_frame,
+    open_invoices_frame,
+)
 from sage_paytrace_pipeline.domain.money import from_cents
 
 SNAPSHOT = dict(
@@ -29,7 +34,9 @@ def _snapshot(frame: pd.DataFrame, partition_key: str) -> pd.DataFrame:
 
 
 @dg.asset(**SNAPSHOT)
-def sage_customers(context: dg.AssetExecutionContext, sage100: Sage100Resource) -> pd.DataFrame:
+def sage_customers(
+    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
+) -> pd.DataFrame:
     """Sage customers (AR_Customer) with their default vault card, as of the business day."""
     frame = _snapshot(customers_frame(sage100.reader().customers()), context.partition_key)
     context.add_output_metadata({"customers": len(frame),
@@ -38,7 +45,9 @@ def sage_customers(context: dg.AssetExecutionContext, sage100: Sage100Resource) 
 
 
 @dg.asset(**SNAPSHOT)
-def sage_customer_cards(context: dg.AssetExecutionContext, sage100: Sage100Resource) -> pd.DataFrame:
+def sage_customer_cards(
+    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
+) -> pd.DataFrame:
     """Stored vault references (AR_CustomerCreditCard.CreditCardGUID = PayTrace vault id); no card data."""
     frame = _snapshot(cards_frame(sage100.reader().customer_cards()), context.partition_key)
     context.add_output_metadata({"cards": len(frame)})
@@ -46,7 +55,9 @@ def sage_customer_cards(context: dg.AssetExecutionContext, sage100: Sage100Resou
 
 
 @dg.asset(**SNAPSHOT)
-def sage_open_invoices(context: dg.AssetExecutionContext, sage100: Sage100Resource) -> pd.DataFrame:
+def sage_open_invoices(
+    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
+) -> pd.DataFrame:
     """Open AR items with a balance (AR_OpenInvoice), balances in integer cents."""
     frame = _snapshot(open_invoices_frame(sage100.reader().open_invoices()), context.partition_key)
     context.add_output_metadata({

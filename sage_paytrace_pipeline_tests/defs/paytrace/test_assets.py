@@ -4,13 +4,17 @@ from datetime import date
 
 import dagster as dg
 import duckdb
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
 from sage_paytrace_pipeline.defs.paytrace.assets import paytrace_transactions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
-from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+from sage_paytrace_pipeline.sandbox.paytrace.generator import (
+    MerchantProfile,
+    generate_activity,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
+from sage_paytrace_pipeline_tests.defs.conftest import example_settings
 
 DAY = date(2026, 3, 2)
 
@@ -23,9 +27,10 @@ def load_two_days(handle) -> None:
 
 def resources_for(handle, warehouse) -> dict:
     return {
+        "settings": example_settings(),
         "paytrace": PayTraceResource(api_url=handle.base_url, username=handle.username,
                                      password=handle.password, integrator_id="SPPTEST00001"),
-        "io_manager": DuckDBPandasIOManager(database=str(warehouse), schema="pipeline"),
+        "io_manager": WarehouseIOManager(database=str(warehouse), schema="pipeline"),
     }
 
 

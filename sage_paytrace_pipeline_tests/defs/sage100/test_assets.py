@@ -5,12 +5,20 @@ from datetime import date
 import dagster as dg
 import duckdb
 import pytest
-from dagster_duckdb_pandas import DuckDBPandasIOManager
 
-from sage_paytrace_pipeline.defs.sage100.assets import sage_customer_cards, sage_customers, sage_open_invoices
-from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource, is_odbc_connection_string
+from sage_paytrace_pipeline.defs.sage100.assets import (
+    sage_customer_cards,
+    sage_customers,
+    sage_open_invoices,
+)
+from sage_paytrace_pipeline.defs.sage100.resources import (
+    Sage100Resource,
+    is_odbc_connection_string,
+)
+from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
+from sage_paytrace_pipeline_tests.defs.conftest import example_settings
 
 DAY = "2026-03-02"
 
@@ -30,8 +38,8 @@ def test_snapshots_land_typed_and_complete(tmp_path):
     warehouse = tmp_path / "wh.duckdb"
     result = dg.materialize(
         [sage_customers, sage_customer_cards, sage_open_invoices], partition_key=DAY,
-        resources={"sage100": Sage100Resource(database=str(company)),
-                   "io_manager": DuckDBPandasIOManager(database=str(warehouse), schema="pipeline")},
+        resources={"settings": example_settings(), "sage100": Sage100Resource(database=str(company)),
+                   "io_manager": WarehouseIOManager(database=str(warehouse), schema="pipeline")},
     )
     assert result.success
     reader = Sage100Reader.for_sqlite(company)

@@ -1,0 +1,132 @@
+"""`WarehouseIOManager` on a real DuckDB file: typed tables even when empty, a partition replaced per run."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
+
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-03-01")
+MONDAY, TUESDAY = "2026-03-02", "2026-03-03"
+SEEN: list[pd.DataFrame] = []  # what the downstream asset loaded
+
+
+class Rows(dg.Config):
+    rows: int = 0
+    note: str | None = None
+
+
+def exceptions_frame(day: str, rows: int, note: str | None) -> pd.DataFrame:
+    business_date = date.fromisoformat(day)
+    return pd.DataFrame({
+        "business_date": pd.Series([business_date] * rows, dtype=object),
+        "transaction_id": pd.Series(range(5000, 5000 + rows), dtype="int64"),
+        "amount_cents": pd.Series([1234] * rows, dtype="int64"),
+        "kind": pd.Series(["unmapped_payment_type"] * rows, dtype=object),
+        "note": pd.Series([note] * rows, dtype=object),  # all null unless a note is given
+    })
+
+
+@dg.asset(partitions_def=DAYS, metadata={"partition_expr": "business_date"})
+def day_exceptions(context: dg.AssetExecutionContext, config: Rows) -> pd.DataFrame:
+    return exceptions_frame(context.partition_key, config.rows, config.note)
+
+
+@dg.asset(partitions_def=DAYS, metadata={"partition_expr": "business_date"})
+def exception_report(day_exceptions: pd.DataFrame) -> pd.DataFrame:
+    SEEN.append(day_exceptions)
+    return day_exceptions.assign(reported=True)
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    """A DuckDB file behind `WarehouseIOManager`, and runs of the assets above into it."""
+
+    path: str
+    instance: dg.DagsterInstance
+
+    def materialize(self, day: str, rows: int, note: str | None = None, *, assets=(day_exceptions,)):
+        result = dg.materialize(
+            list(assets), partition_key=day, instance=self.instance,
+            resources={"io_manager": WarehouseIOManager(database=self.path, schema="pipeline")},
+            run_config=dg.RunConfig({"day_exceptions": Rows(rows=rows, note=note)}),
+        )
+        assert result.success
+        return result
+
+    def table(self, name: str = "day_exceptions") -> tuple[dict[str, str], list[tuple]]:
+        with duckdb.connect(self.path, read_only=True) as connection:
+            types = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                            "WHERE table_schema = 'pipeline' AND table_name = ?", [name]).fetchall())
+            rows = connection.execute(f"SELECT business_date, transaction_id, amount_cents, kind, note FROM "
+                                      f"pipeline.{name} ORDER BY business_date, transaction_id").fetchall()
+        return types, rows
+
+
+@pytest.fixture(scope="module")
+def instance():
+    """One for the module: a new instance per run costs more than the run itself."""
+    with dg.DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture
+def warehouse(tmp_path, instance) -> Warehouse:
+    return Warehouse(str(tmp_path / "warehouse.duckdb"), instance)
+
+
+def test_empty_then_rows_then_empty_again_replaces_the_partition(warehouse):
+    first = warehouse.materialize(MONDAY, 0)
+    types, rows = warehouse.table()
+    assert types == {"business_date": "DATE", "transaction_id": "BIGINT", "amount_cents": "BIGINT",
+                     "kind": "VARCHAR", "note": "VARCHAR"}  # typed though no row ever arrived
+    assert rows == []
+    metadata = first.asset_materializations_for_node("day_exceptions")[0].metadata
+    assert metadata["dagster/partition_row_count"].value == 0
+
+    warehouse.materialize(MONDAY, 2)
+    warehouse.materialize(TUESDAY, 1, note="needs a payment type")
+    _, rows = warehouse.table()
+    monday, tuesday = date(2026, 3, 2), date(2026, 3, 3)
+    assert rows == [(monday, 5000, 1234, "unmapped_payment_type", None),
+                    (monday, 5001, 1234, "unmapped_payment_type", None),
+                    (tuesday, 5000, 1234, "unmapped_payment_type", "needs a payment type")]
+
+    warehouse.materialize(MONDAY, 3)  # a re-run replaces the day's rows, never adds to them
+    assert [row[:2] for row in warehouse.table()[1]] == [
+        (monday, 5000), (monday, 5001), (monday, 5002), (tuesday, 5000)]
+
+    last = warehouse.materialize(MONDAY, 0)  # every exception resolved
+    _, rows = warehouse.table()
+    assert rows == [(tuesday, 5000, 1234, "unmapped_payment_type", "needs a payment type")]
+    assert last.asset_materializations_for_node("day_exceptions")[0].metadata[
+        "dagster/partition_row_count"].value == 0
+
+
+def test_an_all_null_column_of_the_first_rows_takes_text_later(warehouse):
+    warehouse.materialize(MONDAY, 2)  # note is all null: VARCHAR, not DuckDB's NULL type
+    assert warehouse.table()[0]["note"] == "VARCHAR"
+    warehouse.materialize(TUESDAY, 1, note="a real value")
+    assert [row[4] for row in warehouse.table()[1]] == [None, None, "a real value"]
+
+
+def test_downstream_loads_an_empty_partition_as_an_empty_frame(warehouse):
+    SEEN.clear()
+    warehouse.materialize(TUESDAY, 1)
+    warehouse.materialize(MONDAY, 0, assets=(day_exceptions, exception_report))
+
+    [empty] = SEEN
+    assert empty.empty
+    assert list(empty.columns) == ["business_date", "transaction_id", "amount_cents", "kind", "note"]
+    types, rows = warehouse.table("exception_report")
+    assert rows == [] and types["reported"] == "BOOLEAN"
+
+    warehouse.materialize(TUESDAY, 1, assets=(day_exceptions, exception_report))
+    full = SEEN[-1]
+    assert full["transaction_id"].tolist() == [5000]
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()  # typed the same as a partition with rows
+    assert [row[:2] for row in warehouse.table("exception_report")[1]] == [(datetime(2026, 3, 3), 5000)]
