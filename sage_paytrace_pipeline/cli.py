@@ -66,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_sandbox_commands(areas)
     _add_paytrace_commands(areas)
     _add_demo_command(areas)
+    _add_link_command(areas)
     return parser
 
 
@@ -297,6 +298,46 @@ def _paytrace_batches(args: argparse.Namespace) -> int:
     with _client_from_environment() as client:
         for batch in client.export_batches(args.start, args.end):
             print(batch.model_dump_json())
+    return 0
+
+
+# ---------------------------------------------------------------- operator links
+
+
+def _add_link_command(areas: argparse._SubParsersAction) -> None:
+    link = areas.add_parser("link", help="link PayTrace payers to Sage customers (resolves customer exceptions)")
+    commands = link.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="link a PayTrace vault customer id to a Sage customer; the next run uses it")
+    add.add_argument("vault_id", help="PayTrace vault customer id (see the exception's source ids)")
+    add.add_argument("customer", help="Sage customer as DIVISION-CUSTOMERNO, e.g. 01-ABF")
+    add.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    add.set_defaults(handler=_add_link)
+    show = commands.add_parser("list", help="the links in the config")
+    show.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    show.set_defaults(handler=_list_links)
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    path = args.config or os.environ.get("SAGE_PAYTRACE_CONFIG")
+    if not path:
+        raise ValueError("pass --config or set SAGE_PAYTRACE_CONFIG to the pipeline's YAML file")
+    return Path(path)
+
+
+def _add_link(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import add_customer_link
+
+    config = add_customer_link(_config_path(args), args.vault_id, args.customer)
+    print(f"linked {args.vault_id} -> {config.customer_links[args.vault_id.strip()]}; "
+          "its payments post when the day runs again (the daily close, or materialize the day in the UI)")
+    return 0
+
+
+def _list_links(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import load_config
+
+    for vault_id, customer in sorted(load_config(_config_path(args)).customer_links.items()):
+        print(f"{vault_id}\t{customer}")
     return 0
 
 

@@ -185,3 +185,32 @@ def require_environment(environ: Mapping[str, str] | None = None,
         raise ConfigError("missing environment variables: " + "; ".join(f"{name} ({ENVIRONMENT[name]})"
                                                                         for name in missing))
     return {name: environ[name] for name in names}
+
+
+def add_customer_link(path: str | os.PathLike, vault_id: str, target: str) -> PipelineConfig:
+    """Record an operator's link (PayTrace vault id -> "DIVISION-CUSTOMERNO") in the YAML file.
+
+    The file is edited as text so its comments survive; the result is validated before it replaces
+    the file (atomically), so a typo never leaves a broken config behind.
+    """
+    source = Path(path)
+    current = load_config(source)
+    target = target.strip().upper()
+    vault_id = vault_id.strip()
+    if not vault_id or '"' in vault_id or "\n" in vault_id:
+        raise ConfigError(f"{vault_id!r} is not a PayTrace vault customer id")
+    links = {**current.customer_links, vault_id: target}
+    block = "customer_links:" + "".join(f'\n  "{key}": "{value}"' for key, value in sorted(links.items())) + "\n"
+    text = source.read_text(encoding="utf-8")
+    section = re.search(r"^customer_links:.*(?:\n(?:[ \t]+.*|[ \t]*#.*|[ \t]*))*", text, flags=re.MULTILINE)
+    updated = (text[:section.start()] + block + text[section.end():].lstrip("\n")) if section else (
+        text.rstrip("\n") + "\n\n" + block)
+    candidate = source.with_name(source.name + ".new")
+    candidate.write_text(updated, encoding="utf-8")
+    try:
+        config = load_config(candidate)
+    except ConfigError as error:
+        candidate.unlink()
+        raise ConfigError(str(error).replace(str(candidate), str(source))) from None
+    candidate.replace(source)
+    return config

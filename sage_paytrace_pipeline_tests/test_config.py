@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from sage_paytrace_pipeline.config import ConfigError, load_config, require_environment
+from sage_paytrace_pipeline.config import ConfigError, add_customer_link, load_config, require_environment
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -49,3 +49,22 @@ def test_missing_environment_variables_are_all_named():
     for name in ("PAYTRACE_PASSWORD", "SAGE100_DATABASE", "SAGE_PAYTRACE_WAREHOUSE", "SAGE_PAYTRACE_CONFIG"):
         assert name in message
     assert "PAYTRACE_USERNAME" not in message
+
+
+def test_an_operator_link_is_added_keeping_the_rest_of_the_file(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(EXAMPLE.read_text())
+    add_customer_link(path, "CUST000021", "01-harb0321")
+    config = add_customer_link(path, "CUST000022", "01-ABC")
+    assert config.customer_links == {"CUST000021": "01-HARB0321", "CUST000022": "01-ABC"}
+    assert load_config(path) == config
+    assert "# sage-paytrace-pipeline configuration" in path.read_text()  # comments survive
+
+
+def test_a_bad_link_leaves_the_file_untouched_and_names_the_key(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text(EXAMPLE.read_text())
+    before = path.read_text()
+    with pytest.raises(ConfigError, match=r"config.yaml: customer_links: .*DIVISION-CUSTOMERNO"):
+        add_customer_link(path, "CUST000021", "1-ABC")
+    assert path.read_text() == before and not list(tmp_path.glob("*.new"))
