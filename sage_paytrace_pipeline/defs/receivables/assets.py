@@ -21,6 +21,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
+from sage_paytrace_pipeline.receivables.new_customers import NewCustomers, create_customers, failure_exceptions
 from sage_paytrace_pipeline.receivables.posting import (
     intent_for,
     intent_from_sage,
@@ -120,29 +121,42 @@ def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id:
 def post_cash_receipts(
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     payment_applications: pd.DataFrame, customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
+    matching_exceptions: pd.DataFrame,
 ):
-    """Post each newly matched payment as one Sage cash receipt, exactly once (see receivables/posting.py)."""
+    """Post each newly matched payment as one Sage cash receipt, exactly once (see receivables/posting.py).
+
+    With `customers.auto_create`, payers matching could not place are first created as Sage
+    customers and their payments post on account (receivables/new_customers.py).
+    """
     day = date.fromisoformat(context.partition_key)
+    config = settings.config()
+    writer = sage100.writer()
     earlier = payment_applications["posted_earlier"].astype(bool)
     new = payment_applications[~earlier]
-    plan = plan_receipts(new, paytrace_transactions, settings.config().sage, day)
+    created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
+    new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
+    customer_links = pd.concat([customer_links, created.links], ignore_index=True) if not created.links.empty else customer_links
+    plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
-    intents = {tid: intent_for(receipt, new[new["transaction_id"] == tid], links.loc[tid] if tid in links.index else None,
-                               day) for tid, receipt in plan.receipts.items()}
+    lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
+    intents = {tid: intent_for(receipt, lines[tid], links.loc[tid] if tid in links.index else None, day)
+               for tid, receipt in plan.receipts.items()}
     reader = sage100.reader()
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run_id)
-        outcome = post_receipts(plan.receipts, intents, writer=sage100.writer(), reader=reader, log=log,
+        outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
                                 posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))),
                                 business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
-    exceptions = pd.concat([plan.exceptions, outcome.exceptions], ignore_index=True)
+    exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures)],
+                           ignore_index=True)
     yield dg.Output(_dated(receipts, day), output_name="sage_cash_receipts", metadata={
         "receipts": len(receipts),
         "written_this_run": len(outcome.written),
         "found_in_sage_before_writing": len(outcome.confirmed_existing),
         "awaiting_import": len(outcome.awaiting_import),
+        "customers_created": int(created.links["customer_no"].nunique()) if not created.links.empty else 0,
         "amount_confirmed": money_total(receipts.loc[receipts["state"] == "confirmed", "amount_cents"]),
         "by_state": dg.MetadataValue.json(receipts["state"].value_counts().to_dict()),
         "preview": preview(receipts, ["transaction_id", "division", "customer_no", "amount_cents", "payment_type",
@@ -152,6 +166,12 @@ def post_cash_receipts(
     in_sage = receipts_in_sage(reader, receipts["transaction_id"].astype("int64").tolist())
     yield checks.no_transaction_posted_twice(in_sage)
     yield checks.receipts_in_sage_match_log(receipts, in_sage)
+
+
+def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataFrame, writer) -> NewCustomers:
+    if not config.customers.auto_create:
+        return NewCustomers(pd.DataFrame(), pd.DataFrame(), {})
+    return create_customers(matching_exceptions, payments, policy=config.customers, sage=config.sage, writer=writer)
 
 
 @dg.asset(

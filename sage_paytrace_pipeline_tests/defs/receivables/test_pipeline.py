@@ -11,7 +11,9 @@ from dagster import DagsterInvalidConfigError
 
 from sage_paytrace_pipeline.domain.money import to_cents
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
-from sage_paytrace_pipeline_tests.defs.receivables.conftest import FIRST_DAY, SECOND_DAY
+from sage_paytrace_pipeline_tests.defs.receivables.conftest import FIRST_DAY, REPO, SECOND_DAY
+
+REPO_CONFIG = REPO / "config" / "example.yaml"
 
 CRAFTED_DAY = date(2026, 3, 4)
 VISA = "4012000098765439"
@@ -132,3 +134,23 @@ def test_a_bad_config_key_fails_the_run_naming_the_key(world, monkeypatch, tmp_p
     bad.write_text("sage:\n  postng: post\n")
     monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(bad))
     assert "sage.postng" in failure_text(world, FIRST_DAY)
+
+
+def test_with_auto_create_an_unknown_payer_becomes_a_customer_paying_on_account(world, monkeypatch, tmp_path):
+    config = tmp_path / "auto.yaml"
+    config.write_text(REPO_CONFIG.read_text().replace("auto_create: false", "auto_create: true"))
+    monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config))
+    world.handle.engine.set_clock(at=datetime(2026, 3, 4, 9, 0))
+    sale = _pay(world, amount=Decimal("77.70"), description="thanks!", email="new.buyer@example.com",
+                billing_address=Address(name="Nadia Newbuyer", zip="97201"))
+    customers_before = len(world.reader().customers())
+    result = world.run_day(CRAFTED_DAY)
+    assert result.success and all(checks_of(result).values())
+    created = [c for c in world.reader().customers() if c.name == "Nadia Newbuyer"]
+    assert len(created) == 1 and len(world.reader().customers()) == customers_before + 1
+    receipt = world.reader().receipt_for_transaction_id(str(sale.transaction_id))
+    assert receipt.customer_no == created[0].customer_no and receipt.amount == Decimal("77.70")
+    assert [(line.invoice_type, line.amount) for line in receipt.lines] == [("PP", Decimal("77.70"))]
+    posted = world.sage_rows()
+    assert world.run_day(CRAFTED_DAY).success
+    assert world.sage_rows() == posted and len(world.reader().customers()) == customers_before + 1
