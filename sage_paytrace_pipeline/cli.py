@@ -3,6 +3,7 @@
     sage-paytrace sandbox paytrace serve     run the PayTrace v1 sandbox over HTTP
     sage-paytrace sandbox paytrace generate  generate a merchant's activity into a sandbox
     sage-paytrace sandbox paytrace live      pay open Sage demo invoices by card, one every few seconds
+    sage-paytrace sandbox bank statements    the bank's statements (BAI2, OFX) for the sandbox's closed batches
     sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
     sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
 """
@@ -139,6 +140,18 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
                            help="post receipts at once (default) or leave them in the entry tables for review")
     import_vi.set_defaults(handler=_import_visual_integrator)
 
+    bank = systems.add_parser("bank", help="the merchant's bank")
+    bank_commands = bank.add_subparsers(dest="command")
+    statements = bank_commands.add_parser(
+        "statements", help="write the bank statements (and a truth file) for a PayTrace sandbox's closed batches")
+    statements.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"PayTrace sandbox state (default {DEFAULT_STATE})")
+    statements.add_argument("--out", type=Path, required=True, help="folder for bai2/, ofx/ and truth.json")
+    statements.add_argument("--format", choices=("bai2", "ofx", "both"), default="both", help="file format(s) (default both)")
+    statements.add_argument("--discount", choices=("daily", "monthly"), default="daily",
+                            help="daily: fees netted from each deposit; monthly: gross deposits, one fee debit next month")
+    statements.add_argument("--seed", type=int, default=1, help="random seed for references and planted problems")
+    statements.set_defaults(handler=_bank_statements)
+
 
 def host_time_zone() -> str:
     """The IANA name of this host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
@@ -253,6 +266,28 @@ def _import_visual_integrator(args: argparse.Namespace) -> int:
                     for item in report.refused],
     }, indent=2))
     return 0 if report.ok else 1
+
+
+def _bank_statements(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.bank import (
+        TRUTH_FILE,
+        FundingProfile,
+        generate_bank_statements,
+        sandbox_batches,
+    )
+    from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
+
+    if not args.state.is_file():  # opening a missing state would create an empty sandbox
+        raise ValueError(f"no PayTrace sandbox state at {args.state}; run `sandbox paytrace generate` first")
+    batches = sandbox_batches(PayTraceSandbox(args.state))
+    formats = ("bai2", "ofx") if args.format == "both" else (args.format,)
+    truth = generate_bank_statements(batches, FundingProfile(discount_method=args.discount, seed=args.seed),
+                                     args.out, formats=formats)
+    print(json.dumps({"batches": len(batches), "entries": len(truth.entries), "files": truth.files,
+                      "planted": {problem: [entry.bank_reference for entry in truth.planted(problem)]
+                                  for problem in ("missing", "short")},
+                      "truth": str(args.out / TRUTH_FILE)}, indent=2))
+    return 0
 
 
 # ---------------------------------------------------------------- paytrace

@@ -1,0 +1,134 @@
+"""The same three bank lines (two deposits, one chargeback debit) as each bank format writes them.
+
+Line numbers of the transactions are part of each sample: ``LINES[format]``.
+"""
+
+from datetime import date
+from typing import NamedTuple
+
+import pandas as pd
+
+from sage_paytrace_pipeline.banking import CsvFormat
+
+ACCOUNT = "000123456789"
+CARD_TEXT = "PAYTRACE CHARGEBACK CARD 4111 1111 1111 1111"
+
+EXPECTED = pd.DataFrame({
+    "account_id": [ACCOUNT] * 3,
+    "posted_date": [date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 4)],
+    "amount_cents": [514866, 75240, -2500],
+    "bank_reference": ["4280387012", "2095513148", "7225516707"],
+    "description": ["PAYTRACE DEPOSIT BATCH 1 VISA/MC/DISC", "PAYTRACE DEPOSIT BATCH 1 AMEX",
+                    "PAYTRACE CHARGEBACK CARD xxxxxxxxxxxx1111"],
+    "currency": ["USD"] * 3,
+})
+
+BAI2 = """\
+01,121000248,SAGEPAYTRACE,260305,0600,1,,,2/
+02,SAGEPAYTRACE,121000248,1,260303,2400,USD,2/
+03,000123456789,USD,/
+16,165,514866,0,4280387012,,PAYTRACE DEPOSIT BATCH 1 VISA/MC/DISC
+49,514866,3/
+98,514866,1,5/
+02,SAGEPAYTRACE,121000248,1,260304,2400,USD,2/
+03,000123456789,USD,/
+16,165,75240,0,2095513148,,PAYTRACE DEPOSIT BATCH 1 AMEX
+16,455,2500,0,7225516707,/
+88,PAYTRACE CHARGEBACK CARD 4111 1111 1111 1111
+49,77740,5/
+98,77740,1,7/
+99,592606,2,14/
+"""
+
+_STMTTRN_V1 = """\
+<STMTTRN>
+<TRNTYPE>{type}<DTPOSTED>{day}<TRNAMT>{amount}<FITID>{ref}<NAME>PAYTRACE<MEMO>{memo}
+</STMTTRN>
+"""
+OFX_V1 = """\
+OFXHEADER:100
+DATA:OFXSGML
+VERSION:102
+SECURITY:NONE
+ENCODING:USASCII
+CHARSET:1252
+COMPRESSION:NONE
+OLDFILEUID:NONE
+NEWFILEUID:NONE
+
+<OFX>
+<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0<SEVERITY>INFO</STATUS><DTSERVER>20260305<LANGUAGE>ENG</SONRS></SIGNONMSGSRSV1>
+<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STATUS><CODE>0<SEVERITY>INFO</STATUS>
+<STMTRS><CURDEF>USD<BANKACCTFROM><BANKID>121000248<ACCTID>000123456789<ACCTTYPE>CHECKING</BANKACCTFROM>
+<BANKTRANLIST><DTSTART>20260301<DTEND>20260305
+""" + "".join(_STMTTRN_V1.format(**fields) for fields in (
+    # 23:00 Pacific is the next day in UTC: the date must stay the bank's.
+    dict(type="CREDIT", day="20260303230000[-8:PST]", amount="5148.66", ref="4280387012",
+         memo="DEPOSIT BATCH 1 VISA/MC/DISC"),
+    dict(type="CREDIT", day="20260304", amount="752.40", ref="2095513148", memo="DEPOSIT BATCH 1 AMEX"),
+    dict(type="DEBIT", day="20260304120000", amount="-25.00", ref="7225516707",
+         memo="CHARGEBACK CARD 4111 1111 1111 1111"),
+)) + """\
+</BANKTRANLIST><LEDGERBAL><BALAMT>5876.06<DTASOF>20260305</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1>
+</OFX>
+"""
+
+OFX_V2 = """\
+<?xml version="1.0" encoding="UTF-8" standalone="no"?>
+<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>
+<OFX>
+<SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>
+<DTSERVER>20260305</DTSERVER><LANGUAGE>ENG</LANGUAGE></SONRS></SIGNONMSGSRSV1>
+<CREDITCARDMSGSRSV1><CCSTMTTRNRS><TRNUID>1</TRNUID><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>
+<CCSTMTRS><CURDEF>USD</CURDEF><CCACCTFROM><ACCTID>000123456789</ACCTID></CCACCTFROM>
+<BANKTRANLIST><DTSTART>20260301</DTSTART><DTEND>20260305</DTEND>
+<STMTTRN><TRNTYPE>CREDIT</TRNTYPE><DTPOSTED>20260303</DTPOSTED><TRNAMT>5148.66</TRNAMT>
+<FITID>4280387012</FITID><NAME>PAYTRACE</NAME><MEMO>DEPOSIT BATCH 1 VISA/MC/DISC</MEMO></STMTTRN>
+<STMTTRN><TRNTYPE>CREDIT</TRNTYPE><DTPOSTED>20260304</DTPOSTED><TRNAMT>752.40</TRNAMT>
+<FITID>2095513148</FITID><NAME>PAYTRACE</NAME><MEMO>DEPOSIT BATCH 1 AMEX</MEMO></STMTTRN>
+<STMTTRN><TRNTYPE>DEBIT</TRNTYPE><DTPOSTED>20260304</DTPOSTED><TRNAMT>-25.00</TRNAMT>
+<FITID>7225516707</FITID><NAME>PAYTRACE</NAME><MEMO>CHARGEBACK CARD 4111 1111 1111 1111</MEMO></STMTTRN>
+</BANKTRANLIST>
+<LEDGERBAL><BALAMT>5876.06</BALAMT><DTASOF>20260305</DTASOF></LEDGERBAL></CCSTMTRS></CCSTMTTRNRS></CREDITCARDMSGSRSV1>
+</OFX>
+"""
+
+CSV_AMOUNT = f"""\
+Date,Description,Amount,Reference
+03/03/2026,PAYTRACE DEPOSIT BATCH 1 VISA/MC/DISC,"5,148.66",4280387012
+03/04/2026,PAYTRACE DEPOSIT BATCH 1 AMEX,$752.40,2095513148
+03/04/2026,"{CARD_TEXT}",(25.00),7225516707
+"""
+CSV_AMOUNT_FORMAT = CsvFormat(date_column="Date", date_format="%m/%d/%Y", amount_column="Amount",
+                              description_column="Description", reference_column="Reference", account_id=ACCOUNT)
+
+CSV_SPLIT = f"""\
+Demo Bank;statement
+Account;{ACCOUNT}
+Posted;Details;Credit;Debit;Ref;Acct
+2026-03-03;PAYTRACE DEPOSIT BATCH 1 VISA/MC/DISC;5148.66;;4280387012;{ACCOUNT}
+
+2026-03-04;PAYTRACE DEPOSIT BATCH 1 AMEX;752.40;;2095513148;{ACCOUNT}
+2026-03-04;"PAYTRACE CHARGEBACK CARD
+4111 1111 1111 1111";;25.00;7225516707;{ACCOUNT}
+"""
+CSV_SPLIT_FORMAT = CsvFormat(date_column="Posted", credit_column="Credit", debit_column="Debit",
+                             description_column="Details", reference_column="Ref", account_column="Acct",
+                             delimiter=";", skip_rows=2)
+
+class Sample(NamedTuple):
+    file_name: str
+    content: str
+    layout: CsvFormat | None
+    format: str
+    lines: list[int]  # of the three transactions
+    type_codes: list[str]
+
+
+SAMPLES = {
+    "bai2": Sample("prior_day.bai", BAI2, None, "bai2", [4, 9, 10], ["165", "165", "455"]),
+    "ofx_v1_sgml": Sample("download.qfx", OFX_V1, None, "ofx", [16, 19, 22], ["CREDIT", "CREDIT", "DEBIT"]),
+    "ofx_v2_xml": Sample("download.ofx", OFX_V2, None, "ofx", [9, 11, 13], ["CREDIT", "CREDIT", "DEBIT"]),
+    "csv_amount": Sample("export.csv", CSV_AMOUNT, CSV_AMOUNT_FORMAT, "csv", [2, 3, 4], ["", "", ""]),
+    "csv_credit_debit": Sample("export2.csv", CSV_SPLIT, CSV_SPLIT_FORMAT, "csv", [4, 6, 7], ["", "", ""]),
+}
