@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from sage_paytrace_pipeline.banking.csv_format import CsvFormat
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
+from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
 
 # Every variable the pipeline reads, with what it is for (README "Configuration" mirrors this).
 ENVIRONMENT = {
@@ -115,12 +117,23 @@ class AutomationSettings(_Section):
     close_delay_minutes: int = Field(default=60, ge=0, le=720)
 
 
+class BankSettings(_Section):
+    """Where bank statements arrive (BAI2, OFX/QFX, or CSV described by `csv`)."""
+
+    # Relative paths are relative to this config file's folder.
+    statement_folder: str = "bank_statements"
+    csv: CsvFormat | None = None
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
     gl_accounts: GlAccounts = GlAccounts()
     customers: CustomerPolicy = CustomerPolicy()
     automation: AutomationSettings = AutomationSettings()
+    # Settlement reconciliation; absent = not configured (the discount method must be chosen).
+    settlement: SettlementPolicy | None = None
+    bank: BankSettings = BankSettings()
     # Matching thresholds and tolerances; `customers.auto_create` decides auto_create_customers.
     matching: MatchingPolicy = MatchingPolicy()
     # Operator-made links: PayTrace vault customer id -> "DIVISION-CUSTOMERNO".
@@ -133,6 +146,12 @@ class PipelineConfig(_Section):
             raise ValueError("set customers.auto_create instead (one switch for creating Sage customers)")
         return value
 
+    def settlement_policy(self) -> SettlementPolicy:
+        if self.settlement is None:
+            raise ConfigError("settlement.discount_method: not configured; choose daily (fees deducted from each "
+                              "deposit) or monthly (fees debited once a month), as your merchant statement shows")
+        return self.settlement
+
     def matching_policy(self) -> MatchingPolicy:
         """The matching knobs with the customer policy folded in."""
         return self.matching.model_copy(update={"auto_create_customers": self.customers.auto_create})
@@ -144,6 +163,11 @@ class PipelineConfig(_Section):
             if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
                 raise ValueError(f"{vault_id}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-ABF (got {target!r})")
         return value
+
+
+def statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:
+    folder = Path(config.bank.statement_folder).expanduser()
+    return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
 
 
 def load_config(path: str | os.PathLike) -> PipelineConfig:

@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.paytrace.models import Transaction, VaultCustomer
+from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals, Transaction, VaultCustomer
 
 TRANSACTION_COLUMNS = {
     "business_date": "object",
@@ -123,3 +123,34 @@ def vault_customers_frame(customers: Sequence[VaultCustomer], business_date: dat
     frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
     frame = frame.astype({k: v for k, v in VAULT_CUSTOMER_COLUMNS.items() if k != "created_at" and v != "object"})
     return frame.sort_values("customer_id", ignore_index=True)
+
+
+BATCH_BRAND_COLUMNS = {
+    "business_date": "object",
+    "batch_number": "int64",
+    "closed_at": "datetime64[ns, UTC]",
+    "brand": "string",
+    "sales_count": "int64",
+    "sales_cents": "int64",
+    "refund_count": "int64",
+    "refund_cents": "int64",
+}
+
+
+def batch_brands_frame(batches: Sequence[Batch], business_date: date) -> pd.DataFrame:
+    """One row per (batch, brand) from PayTrace's batch summaries; a batch without brand totals
+    gets one row with its overall counts under brand ALL, so it is never silently dropped."""
+    rows = []
+    for batch in batches:
+        totals = batch.brands or {"ALL": BrandTotals(sales_count=batch.sales_count, sales_amount=batch.sales_amount,
+                                                     refund_count=batch.refund_count, refund_amount=batch.refund_amount)}
+        for brand, brand_totals in sorted(totals.items()):
+            rows.append({
+                "business_date": business_date, "batch_number": batch.number, "closed_at": batch.created_at,
+                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": to_cents(brand_totals.sales_amount),
+                "refund_count": brand_totals.refund_count, "refund_cents": to_cents(brand_totals.refund_amount),
+            })
+    frame = pd.DataFrame(rows, columns=list(BATCH_BRAND_COLUMNS))
+    frame["closed_at"] = pd.to_datetime(frame["closed_at"], utc=True)
+    frame = frame.astype({k: v for k, v in BATCH_BRAND_COLUMNS.items() if k != "closed_at" and v != "object"})
+    return frame.sort_values(["batch_number", "brand"], ignore_index=True)

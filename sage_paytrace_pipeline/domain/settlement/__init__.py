@@ -1,0 +1,50 @@
+"""Settlement reconciliation: PayTrace batches <-> Sage card clearing <-> bank deposits, and the GL
+journal entries that clear each deposited batch. Pure and vectorized (pandas/numpy), no I/O.
+
+    recon = reconcile(batches, batch_transactions, posted_receipts, deposits, policy, as_of)
+    plan = journal_entries(recon, accounts=GlAccountMap(...))
+    documents = to_journal_entries(plan)  # sage100.documents.JournalEntry, balanced
+"""
+
+from sage_paytrace_pipeline.domain.settlement.frames import (
+    BATCH_COLUMNS,
+    DEPOSIT_COLUMNS,
+    EXCEPTION_COLUMNS,
+    RECEIPT_COLUMNS,
+    TRANSACTION_COLUMNS,
+    SettlementInputError,
+)
+from sage_paytrace_pipeline.domain.settlement.journal import (
+    GL_ACCOUNT_UNMAPPED,
+    JournalPlan,
+    UnbalancedPlanError,
+    deposit_reference,
+    journal_entries,
+    to_journal_entries,
+)
+from sage_paytrace_pipeline.domain.settlement.policy import (
+    CONFIG_KEYS,
+    GlAccountMap,
+    SettlementPolicy,
+)
+from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation, reconcile
+
+__all__ = [
+    "BATCH_COLUMNS",
+    "CONFIG_KEYS",
+    "DEPOSIT_COLUMNS",
+    "EXCEPTION_COLUMNS",
+    "GL_ACCOUNT_UNMAPPED",
+    "RECEIPT_COLUMNS",
+    "TRANSACTION_COLUMNS",
+    "GlAccountMap",
+    "JournalPlan",
+    "Reconciliation",
+    "SettlementInputError",
+    "SettlementPolicy",
+    "UnbalancedPlanError",
+    "deposit_reference",
+    "journal_entries",
+    "reconcile",
+    "to_journal_entries",
+]

@@ -1,0 +1,295 @@
+"""Input contracts of settlement reconciliation, the exception frame, and column-wise message text.
+
+Each input frame is checked once (`normalize_*`): a missing column is named, money must be whole
+cents, keys must be unique. After that the core works on typed columns only: money int64 cents,
+dates datetime64 (midnight, the business day), text upper-cased where it is a code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import repeat
+
+import numpy as np
+import pandas as pd
+
+BATCH_COLUMNS = ("batch_number", "closed_date", "brand", "sales_count", "sales_cents", "refund_count",
+                 "refund_cents")
+TRANSACTION_COLUMNS = ("transaction_id", "batch_number", "transaction_type", "card_brand", "amount_cents", "status")
+RECEIPT_COLUMNS = ("transaction_id", "amount_cents", "payment_type", "state")
+DEPOSIT_COLUMNS = ("source_file", "source_line", "account_id", "posted_date", "amount_cents", "type_code",
+                   "bank_reference", "description")
+
+EXCEPTION_COLUMNS = ("kind", "severity", "batch_number", "source_ids", "problem", "action")
+SEVERITIES = ("error", "warning", "info")
+
+BRAND_ALIASES = {
+    "": "UNKNOWN",
+    "AMERICAN EXPRESS": "AMEX",
+    "AMERICANEXPRESS": "AMEX",
+    "AMEX": "AMEX",
+    "AX": "AMEX",
+    "MC": "MASTERCARD",
+    "MASTER CARD": "MASTERCARD",
+    "DISC": "DISCOVER",
+    "DINERS CLUB": "DINERS",
+    "NONE": "UNKNOWN",
+    "NAN": "UNKNOWN",
+}
+
+
+class SettlementInputError(ValueError):
+    """An input frame that does not meet its contract (missing column, bad type, duplicate key)."""
+
+
+# ------------------------------------------------------------------------------------ checking
+
+
+def require_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise SettlementInputError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise SettlementInputError(
+            f"{name} is missing column(s) {', '.join(missing)}; it needs {', '.join(columns)}")
+
+
+def _cents(series: pd.Series, name: str, *, allow_negative: bool = True) -> np.ndarray:
+    if series.isna().any():
+        raise SettlementInputError(f"{name}: {int(series.isna().sum())} empty value(s); money is required")
+    if pd.api.types.is_bool_dtype(series):
+        raise SettlementInputError(f"{name}: booleans are not cents")
+    if pd.api.types.is_float_dtype(series):
+        values = series.to_numpy(dtype="float64")
+        if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+            raise SettlementInputError(f"{name}: amounts must be whole integer cents")
+        return values.astype("int64")
+    try:
+        values = pd.to_numeric(series, errors="raise").to_numpy()
+    except (TypeError, ValueError):
+        raise SettlementInputError(f"{name}: not integer cents") from None
+    if values.dtype.kind == "f":
+        return _cents(pd.Series(values), name, allow_negative=allow_negative)
+    values = values.astype("int64")
+    if not allow_negative and (values < 0).any():
+        raise SettlementInputError(f"{name}: {int((values < 0).sum())} negative value(s); the contract is positive")
+    return values
+
+
+def _int(series: pd.Series, name: str, *, nullable: bool = False) -> pd.Series:
+    try:
+        values = pd.to_numeric(series, errors="raise")
+    except (TypeError, ValueError):
+        raise SettlementInputError(f"{name}: not an integer column") from None
+    if values.isna().any() and not nullable:
+        raise SettlementInputError(f"{name}: {int(values.isna().sum())} empty value(s)")
+    typed = values.astype("Int64")
+    return typed if nullable else typed.astype("int64")
+
+
+def _dates(series: pd.Series, name: str) -> pd.Series:
+    try:
+        values = pd.to_datetime(series)
+    except (TypeError, ValueError) as exc:
+        raise SettlementInputError(f"{name}: not dates ({exc})") from None
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    if values.isna().any():
+        raise SettlementInputError(f"{name}: {int(values.isna().sum())} empty date(s)")
+    return values.dt.normalize().astype("datetime64[ns]")
+
+
+def _per_unique(series: pd.Series, clean) -> pd.Series:
+    """`clean` applied once per distinct value (codes, types, brands repeat a million times)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    cleaned = np.array([clean(value) for value in uniques] + [clean(None)], dtype=object)
+    return pd.Series(cleaned[codes], index=series.index, dtype=object)  # code -1 (empty) takes the last
+
+
+def _text(series: pd.Series, *, upper: bool = False) -> pd.Series:
+    def clean(value: object) -> str:
+        text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
+            else str(value).strip()
+        return text.upper() if upper else text
+
+    return _per_unique(series, clean)
+
+
+def normalize_brand_text(value: object) -> str:
+    text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
+        else " ".join(str(value).split()).upper()
+    return BRAND_ALIASES.get(text, text)
+
+
+def normalize_brands(series: pd.Series) -> pd.Series:
+    return _per_unique(series, normalize_brand_text)
+
+
+def _duplicates(frame: pd.DataFrame, keys: list[str], name: str) -> None:
+    duplicated = frame.duplicated(subset=keys, keep=False)
+    if duplicated.any():
+        sample = frame.loc[duplicated, keys].drop_duplicates().head(5).astype(str).agg("/".join, axis=1)
+        raise SettlementInputError(
+            f"{name}: {int(duplicated.sum())} rows share a key ({', '.join(keys)}), e.g. {', '.join(sample)}; "
+            "the contract is one row per key")
+
+
+# ----------------------------------------------------------------------------------- normalizers
+
+
+def normalize_batches(batches: pd.DataFrame) -> pd.DataFrame:
+    require_columns(batches, "batches", BATCH_COLUMNS)
+    frame = pd.DataFrame({
+        "batch_number": _int(batches["batch_number"], "batches.batch_number"),
+        "closed_date": _dates(batches["closed_date"], "batches.closed_date"),
+        "brand": normalize_brands(batches["brand"]),
+    })
+    for column in ("sales_count", "sales_cents", "refund_count", "refund_cents"):
+        frame[column] = _cents(batches[column], f"batches.{column}", allow_negative=False)
+    frame = frame.reset_index(drop=True)
+    _duplicates(frame, ["batch_number", "brand"], "batches")
+    dates = frame.groupby("batch_number")["closed_date"].nunique()
+    if (dates > 1).any():
+        numbers = ", ".join(map(str, dates.index[dates > 1][:5]))
+        raise SettlementInputError(
+            f"batches: batch number(s) {numbers} have more than one closed_date; PayTrace batch numbers "
+            "wrap, so pass a date range that holds each number once")
+    return frame
+
+
+def normalize_transactions(transactions: pd.DataFrame) -> pd.DataFrame:
+    require_columns(transactions, "batch_transactions", TRANSACTION_COLUMNS)
+    frame = pd.DataFrame({
+        "transaction_id": _int(transactions["transaction_id"], "batch_transactions.transaction_id"),
+        "batch_number": _int(transactions["batch_number"], "batch_transactions.batch_number", nullable=True),
+        "transaction_type": _text(transactions["transaction_type"], upper=True),
+        "card_brand": normalize_brands(transactions["card_brand"]),
+        "amount_cents": _cents(transactions["amount_cents"], "batch_transactions.amount_cents",
+                               allow_negative=False),
+        "status": _text(transactions["status"], upper=True),
+    }).reset_index(drop=True)
+    _duplicates(frame, ["transaction_id"], "batch_transactions")
+    return frame
+
+
+def normalize_receipts(receipts: pd.DataFrame) -> pd.DataFrame:
+    require_columns(receipts, "posted_receipts", RECEIPT_COLUMNS)
+    frame = pd.DataFrame({
+        "transaction_id": _int(receipts["transaction_id"], "posted_receipts.transaction_id"),
+        "amount_cents": _cents(receipts["amount_cents"], "posted_receipts.amount_cents"),
+        "payment_type": _text(receipts["payment_type"], upper=True),
+        "state": _text(receipts["state"]).str.lower(),
+    }).reset_index(drop=True)
+    _duplicates(frame, ["transaction_id"], "posted_receipts")
+    return frame
+
+
+def normalize_deposits(deposits: pd.DataFrame) -> pd.DataFrame:
+    require_columns(deposits, "deposits", DEPOSIT_COLUMNS)
+    frame = pd.DataFrame({
+        "source_file": _text(deposits["source_file"]),
+        "source_line": _int(deposits["source_line"], "deposits.source_line"),
+        "account_id": _text(deposits["account_id"]),
+        "posted_date": _dates(deposits["posted_date"], "deposits.posted_date"),
+        "amount_cents": _cents(deposits["amount_cents"], "deposits.amount_cents"),
+        "type_code": _text(deposits["type_code"], upper=True),
+        "bank_reference": _text(deposits["bank_reference"]),
+        "description": _text(deposits["description"]),
+    }).reset_index(drop=True)
+    _duplicates(frame, ["source_file", "source_line"], "deposits")
+    return frame
+
+
+# ------------------------------------------------------------------------------------ exceptions
+
+
+def empty_exceptions() -> pd.DataFrame:
+    return exception_rows("none", "info", None, size=0, source_ids=[], problem=[], action=[])
+
+
+def exception_rows(kind: str, severity: str, batch_number: Sequence | np.ndarray | pd.Series | None, *,
+                   source_ids: Part, problem: Part, action: Part, size: int | None = None) -> pd.DataFrame:
+    """One exception per row; text arguments are columns aligned to the rows, or one str for all."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+    if batch_number is None:
+        rows = int(size or 0)
+        numbers = pd.array(np.zeros(rows, dtype="int64"), dtype="Int64")
+        numbers[:] = pd.NA
+    else:
+        numbers = pd.array(np.asarray(batch_number), dtype="Int64")
+        rows = len(numbers)
+    return pd.DataFrame({
+        "kind": np.full(rows, kind, dtype=object),
+        "severity": np.full(rows, severity, dtype=object),
+        "batch_number": numbers,
+        "source_ids": _column(source_ids, rows),
+        "problem": _column(problem, rows),
+        "action": _column(action, rows),
+    })
+
+
+def concat_exceptions(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return empty_exceptions()
+    return typed_exceptions(pd.concat(frames, ignore_index=True))
+
+
+_EXCEPTION_TYPES = {column: ("Int64" if column == "batch_number" else object) for column in EXCEPTION_COLUMNS}
+
+
+def typed_exceptions(frame: pd.DataFrame) -> pd.DataFrame:
+    if list(frame.columns) == list(EXCEPTION_COLUMNS) and all(
+            frame[column].dtype == dtype for column, dtype in _EXCEPTION_TYPES.items()):
+        return frame.reset_index(drop=True)
+    return frame.loc[:, list(EXCEPTION_COLUMNS)].astype(_EXCEPTION_TYPES).reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------------ text
+
+Part = str | Sequence[str] | np.ndarray | pd.Series
+
+_SIGN = np.array(["$", "-$"], dtype=object)
+_CENT_TEXT = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
+
+
+def _column(part: Part, rows: int) -> np.ndarray:
+    if isinstance(part, str):
+        return np.full(rows, part, dtype=object)
+    values = part.to_numpy(dtype=object) if isinstance(part, pd.Series) else np.asarray(part, dtype=object)
+    if len(values) != rows:
+        raise ValueError(f"a text column has {len(values)} rows, expected {rows}")
+    return values
+
+
+def join_text(*parts: Part) -> list[str]:
+    """"".join of each row's parts: a str repeats on every row, any other part is a column of str."""
+    columns = [repeat(part) if isinstance(part, str) else _column(part, len(part)) for part in parts]
+    return list(map("".join, zip(*columns)))
+
+
+def numbers_text(values: Sequence | np.ndarray | pd.Series) -> list[str]:
+    return list(map(str, np.asarray(values).tolist()))
+
+
+def money_text(cents: Sequence | np.ndarray | pd.Series) -> list[str]:
+    """Integer cents as '$1234.56' / '-$12.34' (exact: no floats)."""
+    values = np.asarray(cents, dtype="int64")
+    size = np.abs(values)
+    return join_text(_SIGN[(values < 0).astype("int64")], numbers_text(size // 100), _CENT_TEXT[size % 100])
+
+
+def dates_text(values: pd.Series | np.ndarray) -> list[str]:
+    return list(pd.DatetimeIndex(values).strftime("%Y-%m-%d"))
+
+
+def choose(condition: np.ndarray | pd.Series, when_true: str, when_false: str) -> np.ndarray:
+    return np.array([when_false, when_true], dtype=object)[np.asarray(condition, dtype=bool).astype("int64")]
+
+
+def limited_list(ids: Sequence[str], limit: int = 20) -> str:
+    """', '.join of at most `limit` ids, then how many more."""
+    if len(ids) <= limit:
+        return ", ".join(ids)
+    return f"{', '.join(ids[:limit])} and {len(ids) - limit} more"

@@ -1,0 +1,333 @@
+"""The GL journal entries that clear each deposited batch, and the bank's fee and chargeback debits.
+
+Card receipts debited each brand's clearing account in Sage (one receipt per sale). When the batch's
+deposit lands the entry is (reference §3.4, gross method):
+
+    Dr bank              the deposit
+    Dr merchant fees     the daily discount kept by the processor (and any tolerated rounding)
+    Dr chargebacks       a shortfall the deposit's description calls a chargeback/adjustment
+    Dr refunds           the group's refunds (refunds are not posted to Sage elsewhere yet)
+        Cr clearing      each brand's sales, to the brand's clearing account
+
+so that every brand's clearing account returns to zero for the batch. A merchant fee debit on the
+statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank; a
+chargeback debit is Dr chargebacks / Cr bank.
+
+Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
+produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
+open problem (sales not in Sage, totals that do not tie out, a deposit that differs) is held, and
+the reconciliation's exception already says why. Every entry produced balances; that is checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.settlement.frames import (
+    concat_exceptions,
+    dates_text,
+    empty_exceptions,
+    exception_rows,
+    join_text,
+    money_text,
+    numbers_text,
+)
+from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
+from sage_paytrace_pipeline.domain.settlement.reconcile import (
+    NETTED,
+    NOTHING,
+    POSTABLE_METHODS,
+    Reconciliation,
+)
+from sage_paytrace_pipeline.sage100.documents import JournalEntry, JournalLine
+
+GL_ACCOUNT_UNMAPPED = "gl_account_unmapped"
+POSTING_DATE_RULES = ("deposit_date", "closed_date")
+REFERENCE_LENGTH = 30  # GL_GeneralJournalHeader.UDF_PAYTRACE_REF (JournalEntry.reference)
+
+ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_number", "funding_group",
+                 "source_ids", "debit_cents", "credit_cents", "line_count")
+LINE_COLUMNS = ("reference", "line_no", "role", "brand", "account", "debit_cents", "credit_cents", "comment")
+HELD_COLUMNS = ("reference", "kind", "batch_number", "funding_group", "reason")
+
+_ROLE_ORDER = {"bank": 0, "merchant_fees": 1, "chargebacks": 2, "refunds": 3, "clearing": 4}
+_KEY = ["batch_number", "funding_group"]
+
+
+class UnbalancedPlanError(AssertionError):
+    """An entry of the plan whose debits differ from its credits: a bug, never posted."""
+
+
+@dataclass(frozen=True)
+class JournalPlan:
+    """Entries to post (one row each), their lines, the quarantined ones and the held ones.
+
+    Lines carry signed roles resolved to accounts; amounts are positive int64 cents on one side.
+    """
+
+    entries: pd.DataFrame
+    lines: pd.DataFrame
+    exceptions: pd.DataFrame
+    held: pd.DataFrame
+
+    def lines_of(self, reference: str) -> pd.DataFrame:
+        return self.lines[self.lines["reference"] == reference].reset_index(drop=True)
+
+
+def deposit_reference(batch_number: int, closed_date: object, funding_group: str) -> str:
+    """`PT-B{batch}-{yymmdd closed}-{group}`: PayTrace batch numbers wrap, the date tells them apart."""
+    return f"PT-B{int(batch_number)}-{pd.Timestamp(closed_date):%y%m%d}-{funding_group}"
+
+
+def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
+                    posting_date_rule: str = "deposit_date") -> JournalPlan:
+    """The balanced entries for every deposited, postable batch and every fee/chargeback debit."""
+    if posting_date_rule not in POSTING_DATE_RULES:
+        raise ValueError(f"posting_date_rule must be one of {POSTING_DATE_RULES}, got {posting_date_rule!r}")
+    if not isinstance(accounts, GlAccountMap):
+        raise TypeError("accounts must be a GlAccountMap")
+
+    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule)
+    item_entries, item_lines = _bank_item_entries(reconciliation)
+    entries = pd.concat([entries, item_entries], ignore_index=True)
+    lines = pd.concat([lines, item_lines], ignore_index=True)
+
+    lines = lines[lines["amount"] != 0].copy()
+    lines["account"] = _resolve(lines, accounts)
+    unmapped, quarantined = _unmapped(lines, entries, accounts)
+    lines = lines[~lines["reference"].isin(quarantined["reference"])]
+    entries = entries[~entries["reference"].isin(quarantined["reference"])]
+    held = pd.concat([held, quarantined], ignore_index=True)
+
+    lines = _finish_lines(lines)
+    entries = _finish_entries(entries, lines)
+    _check(entries, lines)
+    return JournalPlan(entries=entries, lines=lines, exceptions=unmapped,
+                       held=held.loc[:, list(HELD_COLUMNS)].astype({"batch_number": "Int64"}).reset_index(drop=True))
+
+
+# ---------------------------------------------------------------------------------- deposits
+
+
+def _deposit_entries(reconciliation: Reconciliation,
+                     posting_date_rule: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    expected = reconciliation.expected
+    references = np.asarray(join_text(
+        "PT-B", numbers_text(expected["batch_number"]), "-", _yymmdd(expected["closed_date"]), "-",
+        expected["funding_group"]), dtype=object)
+    expected = expected.assign(reference=references)
+
+    held_rows = expected[expected["hold_reason"] != ""]
+    held = pd.DataFrame({"reference": held_rows["reference"], "kind": "deposit",
+                         "batch_number": held_rows["batch_number"], "funding_group": held_rows["funding_group"],
+                         "reason": held_rows["hold_reason"]})
+
+    matches = reconciliation.matches
+    postable = expected[expected["hold_reason"] == ""].merge(
+        matches.drop(columns=["closed_date"]), on=_KEY, how="inner")
+    postable = postable[postable["method"].isin(POSTABLE_METHODS)].reset_index(drop=True)
+
+    deposit_day = pd.to_datetime(postable["posted_date"])
+    closed_day = pd.to_datetime(postable["closed_date"])
+    posting = closed_day if posting_date_rule == "closed_date" else deposit_day.fillna(closed_day)
+    batch_text = numbers_text(postable["batch_number"])
+    entries = pd.DataFrame({
+        "reference": postable["reference"],
+        "kind": "deposit",
+        "posting_date": posting.to_numpy(),
+        "description": join_text("PayTrace batch ", batch_text, " ", postable["funding_group"]),
+        "batch_number": postable["batch_number"],
+        "funding_group": postable["funding_group"],
+        "source_ids": join_text("batch ", batch_text, " ", postable["funding_group"], " / ", np.where(
+            postable["method"].to_numpy() == NOTHING, "nothing to deposit",
+            np.array(join_text(postable["source_file"].fillna(""), ":",
+                               numbers_text(postable["source_line"].fillna(0).astype("int64"))), dtype=object))),
+    })
+
+    reference = postable["reference"]
+    fee_comment = np.where(postable["fee_cents"].to_numpy() != 0, "Daily discount fees", "Deposit rounding")
+    bank_reference = postable["bank_reference"].fillna("").astype(str)
+    parts = [
+        _lines(reference, "bank", None, postable["deposit_cents"],
+               join_text("Deposit ", dates_text(deposit_day.fillna(closed_day)), " ", bank_reference)),
+        _lines(reference, "merchant_fees", None, postable["fee_cents"] + postable["rounding_cents"], fee_comment),
+        _lines(reference, "chargebacks", None, postable["adjustment_cents"],
+               np.where(postable["method"].to_numpy() == NETTED, "Netted chargeback/adjustment", "")),
+        _lines(reference, "refunds", None, postable["refund_cents"], join_text("Refunds batch ", batch_text)),
+    ]
+    brands = postable[_KEY + ["reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
+    parts.append(_lines(brands["reference"], "clearing", brands["brand"], -brands["sales_cents"],
+                        join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
+    return entries, pd.concat(parts, ignore_index=True), held
+
+
+def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
+    items = reconciliation.bank_items
+    fee = (items["kind"] == "monthly_fees").to_numpy()
+    amount = -items["amount_cents"].to_numpy()  # debits are negative on the statement
+    posted = pd.to_datetime(items["posted_date"])
+    entries = pd.DataFrame({
+        "reference": items["reference"],
+        "kind": items["kind"],
+        "posting_date": posted.to_numpy(),
+        "description": join_text(np.where(fee, "Merchant fees ", "Chargeback "), dates_text(posted)),
+        "batch_number": pd.array([pd.NA] * len(items), dtype="Int64"),
+        "funding_group": "",
+        "source_ids": join_text(items["source_file"], ":", numbers_text(items["source_line"]), " ref ",
+                                items["bank_reference"]),
+    })
+    reference = items["reference"]
+    offset_role = np.where(fee, "merchant_fees", "chargebacks")
+    lines = pd.concat([
+        _lines(reference, offset_role, None, amount, items["description"]),
+        _lines(reference, "bank", None, -amount, items["description"]),
+    ], ignore_index=True)
+    return entries, lines
+
+
+def _lines(reference: pd.Series, role: str | np.ndarray, brand: pd.Series | None, amount: pd.Series | np.ndarray,
+           comment: Iterable[str] | np.ndarray | str) -> pd.DataFrame:
+    size = len(reference)
+    return pd.DataFrame({
+        "reference": np.asarray(reference, dtype=object),
+        "role": np.asarray(role, dtype=object) if not isinstance(role, str) else np.full(size, role, dtype=object),
+        "brand": np.asarray(brand, dtype=object) if brand is not None else np.full(size, "", dtype=object),
+        "amount": np.asarray(amount, dtype="int64"),
+        "comment": np.full(size, comment, dtype=object) if isinstance(comment, str)
+        else np.asarray(list(comment), dtype=object),
+    })
+
+
+# ---------------------------------------------------------------------------------- accounts
+
+
+def _resolve(lines: pd.DataFrame, accounts: GlAccountMap) -> np.ndarray:
+    by_role = {role: accounts.account(role) for role in _ROLE_ORDER if role != "clearing"}
+    account = lines["role"].map(by_role)
+    clearing = (lines["role"] == "clearing").to_numpy()
+    account = account.where(~clearing, lines["brand"].map(accounts.clearing_by_brand))
+    return account.fillna("").astype(str).to_numpy(dtype=object)
+
+
+def _unmapped(lines: pd.DataFrame, entries: pd.DataFrame,
+              accounts: GlAccountMap) -> tuple[pd.DataFrame, pd.DataFrame]:
+    account = lines["account"].to_numpy(dtype=object)
+    missing = account == ""
+    inactive = ~missing & ~np.isin(account, list(accounts.active_accounts))
+    bad = lines[missing | inactive].drop_duplicates(["reference", "role", "brand"])
+    if bad.empty:
+        return empty_exceptions(), pd.DataFrame(columns=list(HELD_COLUMNS))
+    bad = bad.merge(entries[["reference", "kind", "batch_number", "funding_group"]], on="reference", how="left")
+    is_missing = (bad["account"] == "").to_numpy()
+    clearing = (bad["role"] == "clearing").to_numpy()
+    key = bad["role"].map(CONFIG_KEYS).to_numpy(dtype=object)
+    what = np.where(clearing, join_text("the clearing account of ", bad["brand"], " receipts"),
+                    join_text("the ", bad["role"], " account"))
+    amount = money_text(np.abs(bad["amount"].to_numpy()))
+    problem = np.where(
+        is_missing,
+        join_text("entry ", bad["reference"], " needs ", what, " (", amount, ") but ", key, " is not set",
+                  np.where(clearing, " for this brand", "")),
+        join_text("entry ", bad["reference"], " needs ", what, " (", amount, "); account ", bad["account"],
+                  " is not an active account in Sage"))
+    action = np.where(
+        is_missing,
+        join_text("set ", key, np.where(clearing, join_text(" (or the clearing account of the Sage payment type "
+                                                            "for ", bad["brand"], ")"), ""),
+                  " to an active Sage account; the entry is produced on the next run, never with a guessed account"),
+        join_text("activate ", bad["account"], " in Sage, or set ", key,
+                  " to an active account; the entry is produced on the next run"))
+    exceptions = exception_rows(GL_ACCOUNT_UNMAPPED, "error", bad["batch_number"],
+                                source_ids=join_text(bad["reference"], " ", bad["role"],
+                                                     np.where(clearing, join_text(" ", bad["brand"]), "")),
+                                problem=problem, action=action)
+    reasons = bad.assign(reason=join_text("GL account unmapped: ", bad["role"],
+                                          np.where(clearing, join_text(" ", bad["brand"]), "")))
+    quarantined = reasons.groupby("reference", as_index=False, sort=True).agg(
+        kind=("kind", "first"), batch_number=("batch_number", "first"), funding_group=("funding_group", "first"),
+        reason=("reason", "; ".join))
+    return concat_exceptions([exceptions]), quarantined
+
+
+# ----------------------------------------------------------------------------------- finish
+
+
+def _finish_lines(lines: pd.DataFrame) -> pd.DataFrame:
+    lines = lines.assign(order=lines["role"].map(_ROLE_ORDER)).sort_values(
+        ["reference", "order", "brand"], kind="stable", ignore_index=True)
+    amount = lines["amount"].to_numpy()
+    return pd.DataFrame({
+        "reference": lines["reference"],
+        "line_no": (lines.groupby("reference", sort=False).cumcount() + 1).astype("int64"),
+        "role": lines["role"],
+        "brand": lines["brand"],
+        "account": lines["account"],
+        "debit_cents": np.where(amount > 0, amount, 0).astype("int64"),
+        "credit_cents": np.where(amount < 0, -amount, 0).astype("int64"),
+        "comment": lines["comment"],
+    }, columns=list(LINE_COLUMNS))
+
+
+def _finish_entries(entries: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    totals = lines.groupby("reference", as_index=False).agg(
+        debit_cents=("debit_cents", "sum"), credit_cents=("credit_cents", "sum"), line_count=("line_no", "size"))
+    entries = entries.merge(totals, on="reference", how="inner")
+    entries = entries.sort_values(["posting_date", "reference"], ignore_index=True)
+    posting = pd.to_datetime(entries["posting_date"])
+    entries["posting_date"] = pd.Series(posting.dt.date.to_numpy(dtype=object), index=entries.index)
+    entries["batch_number"] = entries["batch_number"].astype("Int64")
+    for column in ("debit_cents", "credit_cents", "line_count"):
+        entries[column] = entries[column].astype("int64")
+    return entries.loc[:, list(ENTRY_COLUMNS)]
+
+
+def _check(entries: pd.DataFrame, lines: pd.DataFrame) -> None:
+    """Every entry balances, has two lines or more, a unique reference Sage can store."""
+    unbalanced = entries[entries["debit_cents"] != entries["credit_cents"]]
+    if len(unbalanced):
+        row = unbalanced.iloc[0]
+        raise UnbalancedPlanError(
+            f"{len(unbalanced)} entr(ies) out of balance, e.g. {row['reference']}: debits {row['debit_cents']} "
+            f"cents, credits {row['credit_cents']} cents")
+    short = entries[entries["line_count"] < 2]
+    if len(short):
+        raise UnbalancedPlanError(f"entry {short['reference'].iloc[0]} has fewer than two lines")
+    if entries["reference"].duplicated().any():
+        raise UnbalancedPlanError(f"duplicate journal reference {entries.loc[entries['reference'].duplicated(), 'reference'].iloc[0]}")
+    too_long = entries[entries["reference"].str.len() > REFERENCE_LENGTH]
+    if len(too_long):
+        raise ValueError(f"journal reference {too_long['reference'].iloc[0]!r} is longer than {REFERENCE_LENGTH} "
+                         "characters (batch number too large for the reference format)")
+    if ((lines["debit_cents"] > 0) == (lines["credit_cents"] > 0)).any():
+        raise UnbalancedPlanError("a journal line with both or neither side")
+
+
+def _yymmdd(dates: pd.Series) -> list[str]:
+    return list(pd.DatetimeIndex(pd.to_datetime(dates)).strftime("%y%m%d"))
+
+
+# --------------------------------------------------------------------------------- to Sage
+
+
+def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
+    """The plan's entries as Sage `JournalEntry` documents (Decimal dollars), in the plan's order."""
+    documents = []
+    grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}
+    for entry in plan.entries.itertuples(index=False):
+        rows = grouped[entry.reference].sort_values("line_no")
+        lines = tuple(
+            JournalLine(account=account, debit=from_cents(int(debit)), credit=from_cents(int(credit)), comment=comment)
+            for account, debit, credit, comment in zip(rows["account"], rows["debit_cents"], rows["credit_cents"],
+                                                       rows["comment"]))
+        documents.append(JournalEntry(reference=entry.reference, posting_date=entry.posting_date,
+                                      comment=entry.description, lines=lines))
+    return documents
+
+
+__all__ = ["GL_ACCOUNT_UNMAPPED", "JournalPlan", "UnbalancedPlanError", "deposit_reference", "journal_entries",
+           "to_journal_entries"]

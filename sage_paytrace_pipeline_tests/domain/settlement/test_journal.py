@@ -1,0 +1,326 @@
+"""Journal entries: balanced, clearing back to zero per brand, held or quarantined when they must be."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+
+from sage_paytrace_pipeline.domain.settlement import (
+    GlAccountMap,
+    JournalPlan,
+    SettlementPolicy,
+    deposit_reference,
+    journal_entries,
+    reconcile,
+    to_journal_entries,
+)
+from sage_paytrace_pipeline.sage100.documents import JournalEntry
+from sage_paytrace_pipeline.sage100.writer import check_journal_balanced
+from sage_paytrace_pipeline_tests.domain.settlement.builders import (
+    CLEARING,
+    MON,
+    NEXT_MON,
+    THU,
+    TUE,
+    WED,
+    Scenario,
+    gl_accounts,
+)
+
+DAILY = SettlementPolicy(discount_method="daily")
+MONTHLY = SettlementPolicy(discount_method="monthly")
+
+
+def plan_for(scenario: Scenario, policy: SettlementPolicy = MONTHLY, accounts: GlAccountMap | None = None,
+             **options) -> tuple[object, JournalPlan]:
+    recon = reconcile(*scenario.frames(), policy, NEXT_MON)
+    return recon, journal_entries(recon, accounts=accounts or gl_accounts(), **options)
+
+
+def lines_by_account(plan: JournalPlan, reference: str) -> dict[str, int]:
+    """Signed cents per account (debit positive) of one entry."""
+    lines = plan.lines_of(reference)
+    signed = lines["debit_cents"] - lines["credit_cents"]
+    return signed.groupby(lines["account"]).sum().to_dict()
+
+
+def busy_day() -> Scenario:
+    """Two batches, four brands, refunds, AMEX separate, fee and chargeback debits."""
+    scenario = Scenario().batch(1, MON).batch(2, TUE)
+    for brand, cents in (("VISA", 12_345), ("VISA", 6_789), ("MASTERCARD", 4_321), ("DISCOVER", 2_500),
+                         ("AMEX", 9_999)):
+        scenario.sale(1, brand, cents)
+    scenario.refund(1, "VISA", 1_000)
+    scenario.refund(1, "AMEX", 999)
+    for brand, cents in (("VISA", 3_000), ("MASTERCARD", 7_000), ("AMEX", 1_234)):
+        scenario.sale(2, brand, cents)
+    # batch 1 CARDS: 25,955 - 1,000 = 24,955; daily fee 749 -> 24,206
+    scenario.deposit(TUE, 24_206)
+    scenario.deposit(WED, 8_700, "AMEX SETTLEMENT")  # batch 1 AMEX: 9,000 gross, fee 300
+    scenario.deposit(WED, 9_700)  # batch 2 CARDS: 10,000 gross, fee 300
+    scenario.deposit(THU, 1_200, "AMEX SETTLEMENT")  # batch 2 AMEX: 1,234 gross, fee 34
+    scenario.deposit(THU, -4_000, "MERCHANT BANKCARD FEES")
+    scenario.deposit(THU, -2_000, "CHARGEBACK CASE 1")
+    return scenario
+
+
+# -------------------------------------------------------------------------------------- entries
+
+
+def test_monthly_deposit_entry():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.sale(1, "MASTERCARD", 5_000)
+    scenario.sale(1, "DISCOVER", 1_000)
+    scenario.refund(1, "VISA", 2_000)
+    _, plan = plan_for(scenario.deposit(TUE, 14_000))
+    reference = "PT-B1-260302-CARDS"
+    assert list(plan.entries["reference"]) == [reference]
+    entry = plan.entries.iloc[0]
+    assert (entry["kind"], entry["posting_date"], entry["debit_cents"], entry["credit_cents"]) == (
+        "deposit", TUE, 16_000, 16_000)
+    assert lines_by_account(plan, reference) == {"1010-00": 14_000, "4950-00": 2_000, "1060-00": -15_000,
+                                                 "1061-00": -1_000}
+    assert list(plan.lines_of(reference)["role"]) == ["bank", "refunds", "clearing", "clearing", "clearing"]
+
+
+def test_daily_discount_entry_books_the_fee():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(TUE, 9_710), DAILY)
+    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {"1010-00": 9_710, "6150-00": 290, "1060-00": -10_000}
+
+
+def test_tolerated_rounding_goes_to_merchant_fees_either_way():
+    scenario = Scenario().batch(1, MON).batch(2, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.sale(2, "VISA", 20_000)
+    scenario.deposit(TUE, 9_998).deposit(TUE, 20_003)
+    _, plan = plan_for(scenario, MONTHLY.model_copy(update={"variance_tolerance_cents": 5}))
+    assert lines_by_account(plan, "PT-B1-260302-CARDS")["6150-00"] == 2
+    assert lines_by_account(plan, "PT-B2-260302-CARDS")["6150-00"] == -3
+
+
+@pytest.mark.parametrize("policy", [DAILY, MONTHLY], ids=["daily", "monthly"])
+def test_netted_chargeback_gets_a_chargeback_line(policy):
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(TUE, 7_000, "BANKCARD DEP NET OF CHARGEBACK"), policy)
+    lines = plan.lines_of("PT-B1-260302-CARDS")
+    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {"1010-00": 7_000, "6160-00": 3_000, "1060-00": -10_000}
+    assert "chargeback" in lines.loc[lines["role"] == "chargebacks", "comment"].iloc[0].lower()
+
+
+def test_fee_and_chargeback_debits_get_their_own_entries_with_stable_references():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.deposit(TUE, 10_000).deposit(WED, -4_523, "MERCHANT BANKCARD FEES").deposit(WED, -2_000, "CHARGEBACK 1")
+    _, plan = plan_for(scenario)
+    fees = plan.entries[plan.entries["kind"] == "monthly_fees"].iloc[0]
+    chargeback = plan.entries[plan.entries["kind"] == "chargeback"].iloc[0]
+    assert fees["reference"].startswith("PT-FEE-260304-") and chargeback["reference"].startswith("PT-CB-260304-")
+    assert lines_by_account(plan, fees["reference"]) == {"6150-00": 4_523, "1010-00": -4_523}
+    assert lines_by_account(plan, chargeback["reference"]) == {"6160-00": 2_000, "1010-00": -2_000}
+    assert fees["posting_date"] == WED and pd.isna(fees["batch_number"])
+
+    # The same statement delivered again under another file name gives the same keys.
+    again = Scenario(transactions=scenario.transactions, closed=scenario.closed, receipts=scenario.receipts)
+    for row in scenario.bank:
+        again.deposit(row["posted_date"], row["amount_cents"], row["description"], reference=row["bank_reference"],
+                      source_file="redelivered.bai")
+    _, replay = plan_for(again)
+    assert sorted(replay.entries["reference"]) == sorted(plan.entries["reference"])
+
+
+def test_refunds_equal_to_sales_clear_without_a_bank_line():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 5_000)
+    scenario.refund(1, "VISA", 5_000)
+    _, plan = plan_for(scenario)
+    entry = plan.entries.iloc[0]
+    assert entry["posting_date"] == MON
+    assert lines_by_account(plan, entry["reference"]) == {"4950-00": 5_000, "1060-00": -5_000}
+
+
+def test_refunds_above_sales_credit_the_bank():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 2_000)
+    scenario.refund(1, "VISA", 5_000)
+    _, plan = plan_for(scenario.deposit(TUE, -3_000, "BANKCARD SETTLEMENT"))
+    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {"1010-00": -3_000, "4950-00": 5_000, "1060-00": -2_000}
+
+
+@pytest.mark.parametrize(("rule", "posting_date"), [("deposit_date", WED), ("closed_date", MON)])
+def test_posting_date_rule(rule, posting_date):
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(WED, 10_000), posting_date_rule=rule)
+    assert plan.entries["posting_date"].iloc[0] == posting_date
+
+
+def test_unknown_posting_date_rule_is_refused():
+    recon = reconcile(*Scenario().frames(), MONTHLY, NEXT_MON)
+    with pytest.raises(ValueError, match="posting_date_rule"):
+        journal_entries(recon, accounts=gl_accounts(), posting_date_rule="today")
+
+
+def test_reference_format_and_length():
+    assert deposit_reference(571, MON, "CARDS") == "PT-B571-260302-CARDS"
+    assert len(deposit_reference(9_999_999_999, MON, "CARDS")) <= 30
+
+
+# ------------------------------------------------------------------------------ held, quarantined
+
+
+def test_unposted_sale_holds_only_its_batch():
+    scenario = Scenario().batch(1, MON).batch(2, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.sale(2, "VISA", 7_000, state="written")
+    scenario.deposit(TUE, 10_000).deposit(TUE, 7_000)
+    recon, plan = plan_for(scenario)
+    assert list(plan.entries["reference"]) == ["PT-B1-260302-CARDS"]
+    held = plan.held.set_index("reference")
+    assert "sales not confirmed in Sage" in held.loc["PT-B2-260302-CARDS", "reason"]
+    assert plan.exceptions.empty  # the reconciliation's exception already says why
+    assert "batch_transactions_not_posted" in set(recon.exceptions["kind"])
+
+
+@pytest.mark.parametrize(("deposit", "reason"), [
+    (10_700, "deposit differs from the batch"),  # over
+    (9_500, "deposit differs from the batch"),  # short, no explanation
+    (None, "no deposit matched"),
+])
+def test_deposits_that_differ_or_are_missing_are_held(deposit, reason):
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    if deposit is not None:
+        scenario.deposit(TUE, deposit)
+    _, plan = plan_for(scenario)
+    assert plan.entries.empty
+    assert plan.held["reason"].iloc[0] == reason
+
+
+def test_batch_totals_mismatch_holds_the_entry():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.change_summary(1, "VISA", sales_cents=10_100)
+    _, plan = plan_for(scenario.deposit(TUE, 10_100))
+    assert plan.entries.empty and "tie out" in plan.held["reason"].iloc[0]
+
+
+B1, B2 = "PT-B1-260302-CARDS", "PT-B2-260302-CARDS"
+
+
+@pytest.mark.parametrize(("role", "override", "key", "quarantined"), [
+    ("bank", {"bank": None}, "gl_accounts.bank", {B1, B2}),
+    ("merchant_fees", {"merchant_fees": ""}, "gl_accounts.merchant_fees", {B2}),
+    ("refunds", {"refunds": None}, "gl_accounts.refunds", {B1}),
+    ("chargebacks", {"chargebacks": None}, "gl_accounts.chargebacks", {B1}),
+    ("clearing", {"clearing_by_brand": {k: v for k, v in CLEARING.items() if k != "MASTERCARD"}},
+     "gl_accounts.card_clearing", {B1}),
+])
+def test_unmapped_account_quarantines_the_entries_that_need_it(role, override, key, quarantined):
+    scenario = Scenario().batch(1, MON).batch(2, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.sale(1, "MASTERCARD", 5_000)
+    scenario.refund(1, "VISA", 1_000)
+    scenario.sale(2, "VISA", 3_000)
+    scenario.deposit(TUE, 10_000, "BANKCARD DEP LESS CHARGEBACK")  # batch 1: 14,000 expected, 4,000 netted
+    scenario.deposit(TUE, 2_910)  # batch 2: daily fee 90
+    # batch 1 needs bank, chargebacks, refunds, VISA and MASTERCARD clearing; batch 2 bank, fees, VISA clearing.
+    _, plan = plan_for(scenario, DAILY, accounts=gl_accounts(**override))
+    rows = plan.exceptions
+    assert set(rows["kind"]) == {"gl_account_unmapped"} and set(rows["severity"]) == {"error"}
+    assert all(key in action for action in rows["action"])
+    assert all(role in source for source in rows["source_ids"])
+    assert set(rows["source_ids"].str.split(" ").str[0]) == quarantined
+    assert set(plan.entries["reference"]) == {B1, B2} - quarantined
+    held = plan.held.set_index("reference")["reason"]
+    assert set(held.index) == quarantined and all("GL account unmapped" in reason for reason in held)
+    if role == "clearing":
+        assert "MASTERCARD" in rows["problem"].iloc[0]
+
+
+def test_inactive_account_quarantines_and_says_so():
+    accounts = gl_accounts(active_accounts={"1010-00", "4950-00", "6160-00", "1060-00", "1061-00", "1065-00"})
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(TUE, 9_700), DAILY, accounts=accounts)
+    assert plan.entries.empty
+    row = plan.exceptions.iloc[0]
+    assert "6150-00 is not an active account" in row["problem"]
+    assert "gl_accounts.merchant_fees" in row["action"] and row["batch_number"] == 1
+
+
+def test_accounts_are_compared_as_sage_stores_them():
+    accounts = GlAccountMap(bank=" 1010-00 ", merchant_fees="6150-00", refunds="4950-00", chargebacks="6160-00",
+                            clearing_by_brand={"visa": "1060-00"}, active_accounts=["1010-00", "6150-00", "1060-00"])
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(TUE, 10_000), accounts=accounts)
+    assert len(plan.entries) == 1 and plan.exceptions.empty
+
+
+# ------------------------------------------------------------------------------- the invariants
+
+
+@pytest.mark.parametrize("policy", [DAILY, MONTHLY.model_copy(update={"variance_tolerance_cents": 1_000})],
+                         ids=["daily", "monthly"])
+def test_every_entry_balances_and_clearing_nets_to_zero_per_brand(policy):
+    scenario = busy_day()
+    if policy.discount_method == "monthly":  # the same day funded gross, fees within the wide tolerance
+        for row in scenario.bank:
+            row["amount_cents"] = {24_206: 24_955, 8_700: 9_000, 9_700: 10_000, 1_200: 1_234}.get(
+                row["amount_cents"], row["amount_cents"])
+    _, plan = plan_for(scenario, policy)
+    assert plan.exceptions.empty and plan.held.empty, (plan.exceptions, plan.held)
+    assert len(plan.entries[plan.entries["kind"] == "deposit"]) == 4
+
+    documents = to_journal_entries(plan)
+    assert [document.reference for document in documents] == list(plan.entries["reference"])
+    for document in documents:
+        assert isinstance(document, JournalEntry)
+        check_journal_balanced(document)
+
+    # Receipts debited each brand's clearing account; the deposit entries credit exactly that back.
+    receipts = scenario.receipts_frame().merge(scenario.transactions_frame(), on="transaction_id",
+                                               suffixes=("", "_tx"))
+    receipt_debits = receipts.groupby(receipts["card_brand"].map(CLEARING))["amount_cents"].sum()
+    clearing_lines = plan.lines[plan.lines["role"] == "clearing"]
+    clearing_credits = (clearing_lines["credit_cents"] - clearing_lines["debit_cents"]).groupby(
+        clearing_lines["account"]).sum()
+    pd.testing.assert_series_equal(receipt_debits.sort_index(), clearing_credits.sort_index(), check_names=False)
+    per_brand = clearing_lines.groupby("brand")["credit_cents"].sum()
+    assert per_brand.to_dict() == receipts.groupby("card_brand")["amount_cents"].sum().to_dict()
+
+    # And the bank account moves by exactly the statement's card lines.
+    bank = plan.lines[plan.lines["account"] == "1010-00"]
+    assert int((bank["debit_cents"] - bank["credit_cents"]).sum()) == int(scenario.deposits_frame()["amount_cents"].sum())
+
+
+def test_documents_carry_decimal_amounts_and_sage_limits():
+    scenario = busy_day()
+    _, plan = plan_for(scenario, DAILY)
+    for document in to_journal_entries(plan):
+        assert len(document.reference) <= 30 and len(document.comment) <= 30
+        for line in document.lines:
+            assert isinstance(line.debit, Decimal) and line.debit.as_tuple().exponent == -2
+            assert (line.debit > 0) != (line.credit > 0)
+    first = to_journal_entries(plan)[0]
+    entry_lines = plan.lines_of(first.reference)
+    assert [line.debit for line in first.lines] == [Decimal(c) / 100 for c in entry_lines["debit_cents"]]
+
+
+def test_plan_is_the_same_on_a_rerun():
+    _, plan_a = plan_for(busy_day(), DAILY)
+    _, plan_b = plan_for(busy_day(), DAILY)
+    pd.testing.assert_frame_equal(plan_a.entries, plan_b.entries)
+    pd.testing.assert_frame_equal(plan_a.lines, plan_b.lines)
+
+
+def test_empty_everything():
+    recon, plan = plan_for(Scenario())
+    assert recon.expected.empty and recon.matches.empty and recon.exceptions.empty and recon.tie_out.empty
+    assert plan.entries.empty and plan.lines.empty and to_journal_entries(plan) == []
