@@ -115,6 +115,10 @@ class AutomationSettings(_Section):
     sensor_lookback_days: int = Field(default=2, ge=1, le=7)
     # The daily close runs this long after the batch cutoff, for the business day that just closed.
     close_delay_minutes: int = Field(default=60, ge=0, le=720)
+    # Settlement runs each morning (merchant time) over the days whose deposits may still arrive.
+    settlement_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # The bank statement folder sensor's poll interval.
+    statement_interval_seconds: int = Field(default=300, ge=10, le=86400)
 
 
 class BankSettings(_Section):

@@ -370,16 +370,18 @@ def _classify_pairs(pairs: pd.DataFrame, expected: pd.DataFrame, lines: pd.DataF
     diff = deposit - gross
     tolerance = policy.variance_tolerance_cents
     daily = policy.discount_method == "daily"
-    cap = np.where(gross > 0, sales * policy.max_fee_bps // 10_000, 0) if daily else np.zeros_like(gross)
+    # Fees are charged on sales volume, so a batch whose refunds exceed its sales is still debited
+    # its fees: the fee window depends on the sales, not on the sign of the net.
+    cap = np.where(sales > 0, sales * policy.max_fee_bps // 10_000, 0) if daily else np.zeros_like(gross)
 
     exact = diff == 0
     if daily:
-        fee_window = (gross > 0) & (diff < 0) & (-diff <= cap)
+        fee_window = (sales > 0) & (diff < 0) & (-diff <= cap)
         tolerated = ~exact & ~fee_window & (np.abs(diff) <= tolerance) & ((diff > 0) | (gross < 0))
     else:
         fee_window = np.zeros(len(pairs), dtype=bool)
         tolerated = ~exact & (np.abs(diff) <= tolerance)
-    lower = gross - np.where(daily & (gross > 0), cap, tolerance)
+    lower = gross - np.where(daily & (sales > 0), cap, tolerance)
     says_adjustment = description.str.contains(policy.adjustment_pattern, case=False, regex=True).to_numpy()[b]
     netted = ((gross > 0) & (deposit > 0) & (deposit < lower) & says_adjustment
               & (gross - deposit <= gross * policy.netted_adjustment_max_bps // 10_000))
@@ -502,7 +504,7 @@ def _matches(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
 def _variance(deposit: np.ndarray, gross: np.ndarray, lower: np.ndarray, daily: np.ndarray) -> np.ndarray:
     """Monthly: deposit - gross. Daily: 0 inside [gross - max fee, gross], else how far outside it."""
     outside = np.where(deposit > gross, deposit - gross, np.where(deposit < lower, deposit - lower, 0))
-    return np.where(daily & (gross > 0), outside, deposit - gross).astype("int64")
+    return np.where(daily, outside, deposit - gross).astype("int64")
 
 
 def _deposit_status(expected: pd.DataFrame, matches: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:

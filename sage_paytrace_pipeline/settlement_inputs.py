@@ -1,0 +1,65 @@
+"""Frames the settlement core needs, built from what the warehouse and Sage hold (pure helpers)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pandas as pd
+
+from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.domain.settlement import GlAccountMap, Reconciliation
+from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
+
+
+def lookback_days(window_business_days: int) -> int:
+    """Calendar days of batches reconciled together with a day's: a deposit can only belong to a
+    batch closed within the window before it, so batches older than this compete for nothing."""
+    return math.ceil(window_business_days * 7 / 5) + 4
+
+
+def batch_window(day: date, window_business_days: int) -> tuple[date, date]:
+    """The closed dates of the batches reconciled together with the day's (before and after it)."""
+    days = lookback_days(window_business_days)
+    return day - timedelta(days=days), day + timedelta(days=days)
+
+
+def account_map(config: PipelineConfig, payment_types: list[PaymentType], accounts: list[GlAccount]) -> GlAccountMap:
+    """Config accounts, and each brand's clearing account = the asset account of its Sage payment type
+    (where the pipeline's receipts debited it), else `gl_accounts.card_clearing`."""
+    by_key = {account.account_key: account.account for account in accounts}
+    types = {payment_type.payment_type: payment_type for payment_type in payment_types}
+    clearing = {}
+    for brand, code in config.sage.payment_types.items():
+        payment_type = types.get(code)
+        clearing[brand] = by_key.get(payment_type.asset_account_key, "") if payment_type else ""
+        clearing[brand] = clearing[brand] or config.gl_accounts.card_clearing
+    return GlAccountMap(
+        bank=config.gl_accounts.bank, merchant_fees=config.gl_accounts.merchant_fees,
+        refunds=config.gl_accounts.refunds, chargebacks=config.gl_accounts.chargebacks, clearing_by_brand=clearing,
+        active_accounts=frozenset(account.account for account in accounts if account.active),
+    )
+
+
+def for_day(recon: Reconciliation, day_batches: set[int], day_lines: set[str]) -> dict[str, pd.DataFrame]:
+    """The rows of one business day: its batches' expected deposits, matches and exceptions, and the
+    bank-level exceptions of lines posted that day (`file:line` keys)."""
+    expected = recon.expected[recon.expected["batch_number"].isin(day_batches)]
+    matches = recon.matches[recon.matches["batch_number"].isin(day_batches)]
+    exceptions = recon.exceptions
+    own = exceptions["batch_number"].isin(day_batches)
+    bank_level = exceptions["batch_number"].isna() & exceptions["source_ids"].astype(str).str.split(" ").str[0].isin(day_lines)
+    return {"expected": expected, "matches": matches, "exceptions": exceptions[own | bank_level]}
+
+
+def line_keys(lines: pd.DataFrame) -> set[str]:
+    return set(lines["source_file"].astype(str) + ":" + lines["source_line"].astype(str))
+
+
+def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists and tuples (e.g. transaction id lists) as comma text, which DuckDB columns hold plainly."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, (list, tuple))).any():
+            frame[column] = frame[column].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+    return frame
