@@ -142,9 +142,12 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
         for statement in scan.loaded:
             store.add(statement, context.run_id)
         lines = store.lines()
-    errors = pd.DataFrame([{"file": error.path.name if error.path else "", "line": error.line,
-                            "problem": error.problem, "action": error.fix} for error in scan.errors],
-                          columns=["file", "line", "problem", "action"])
+    errors = pd.DataFrame({
+        "file": pd.Series([error.path.name if error.path else "" for error in scan.errors], dtype="string"),
+        "line": pd.Series([error.line for error in scan.errors], dtype="Int64"),
+        "problem": pd.Series([error.problem for error in scan.errors], dtype="string"),
+        "action": pd.Series([error.fix for error in scan.errors], dtype="string"),
+    })
     yield dg.Output(lines, output_name="bank_deposits", metadata={
         "files_loaded_now": len(scan.loaded), "files_already_loaded": len(scan.skipped), "lines": len(lines),
         "credits": money_total(lines.loc[lines["amount_cents"] > 0, "amount_cents"]), "folder": str(folder),

@@ -1,0 +1,122 @@
+"""Settlement end to end: a generated fortnight, its bank statements, and the settlement job."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from datetime import date, timedelta
+
+import dagster as dg
+import duckdb
+import pytest
+
+from sage_paytrace_pipeline.definitions import defs
+from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
+from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
+from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
+from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
+from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
+from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
+from sage_paytrace_pipeline_tests.conftest import SANDBOX_START
+from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO
+
+FIRST, LAST = date(2026, 3, 2), date(2026, 3, 13)
+pytestmark = pytest.mark.slow
+
+
+def days():
+    day = FIRST
+    while day <= LAST:
+        yield day
+        day += timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def settled(tmp_path_factory):
+    """One fortnight for the whole module: generating and running it takes about a minute."""
+    path = tmp_path_factory.mktemp("settlement")
+    app = create_app(path / "paytrace.sqlite3")
+    engine = app.state.engine
+    engine.set_clock(at=SANDBOX_START)
+    plan, summary = generate_activity(FIRST, LAST, seed=5, profile=MerchantProfile(customers=12))
+    assert apply_plan(engine, plan).failures == []
+    create_demo_company(path / "sage.sqlite3", seed=5, activity=summary, customers=40)
+    (path / "config.yaml").write_text((REPO / "config" / "example.yaml").read_text())
+    truth = generate_bank_statements(sandbox_batches(engine), FundingProfile(seed=5), path / "bank", formats=("bai2",))
+    (path / "bank_statements").mkdir()
+    for statement in (path / "bank" / "bai2").iterdir():
+        shutil.copy(statement, path / "bank_statements" / statement.name)
+    with serve_in_thread(app) as base_url, pytest.MonkeyPatch.context() as monkeypatch:
+        for name, value in {
+            "PAYTRACE_API_URL": base_url, "PAYTRACE_USERNAME": DEFAULT_USERNAME, "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
+            "SAGE100_DATABASE": str(path / "sage.sqlite3"), "SAGE_PAYTRACE_WAREHOUSE": str(path / "warehouse.duckdb"),
+            "SAGE_PAYTRACE_CONFIG": str(path / "config.yaml"),
+        }.items():
+            monkeypatch.setenv(name, value)
+        definitions = defs()
+        with dg.DagsterInstance.ephemeral() as instance:
+            def run(job: str, day: date | None = None) -> dg.ExecuteInProcessResult:
+                result = definitions.resolve_job_def(job).execute_in_process(
+                    partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False)
+                assert result.success, job
+                return result
+
+            for day in days():
+                run("paytrace_daily_job", day)
+            run("bank_statements_job")
+            results = [run("settlement_daily_job", day) for day in days()]
+            yield {"run": run, "results": results, "truth": truth, "path": path}
+
+
+def rows(path, sql):
+    with duckdb.connect(str(path / "warehouse.duckdb"), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_every_funded_batch_is_matched_and_the_planted_missing_deposit_is_an_exception(settled):
+    truth = settled["truth"]
+    missing = {tuple(entry.batch_numbers) for entry in truth.entries if entry.amount_cents is None}
+    statuses = dict(((batch, group), status) for batch, group, status in rows(
+        settled["path"], "SELECT batch_number, funding_group, deposit_status FROM pipeline.settlement_reconciliation"))
+    assert missing and all(statuses[(batches[0], "CARDS")] == "missing" for batches in missing)
+    funded = [entry for entry in truth.entries if entry.kind == "deposit" and entry.amount_cents is not None]
+    matched = dict(((batch, deposit), fee) for batch, deposit, fee in rows(
+        settled["path"], "SELECT batch_number, deposit_cents, fee_cents FROM pipeline.settlement_reconciliation "
+                         "WHERE deposit_status = 'matched'"))
+    for entry in funded:
+        if not entry.problems or entry.problems == ["amex_separate"]:
+            # the fee booked is exactly gross minus what the bank deposited
+            assert matched[(entry.batch_numbers[0], entry.amount_cents)] == entry.gross_cents - entry.amount_cents
+    kinds = {kind for (kind,) in rows(settled["path"], "SELECT kind FROM pipeline.settlement_exceptions")}
+    assert "deposit_missing" in kinds
+
+
+def test_journals_balance_clearing_nets_to_zero_and_a_rerun_posts_nothing(settled):
+    checks = [check for result in settled["results"] for check in result.get_asset_check_evaluations()]
+    assert checks and all(check.passed for check in checks), [c.check_name for c in checks if not c.passed]
+    assert {"journals_balance", "clearing_nets_to_zero"} <= {check.check_name for check in checks}
+    posted = rows(settled["path"], "SELECT count(*), count(DISTINCT reference) FROM pipeline.sage_gl_postings")[0]
+    assert posted[0] == posted[1] > 0
+    with sqlite3.connect(settled["path"] / "sage.sqlite3") as connection:
+        before = connection.execute("SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall()
+    for day in days():
+        settled["run"]("settlement_daily_job", day)
+    with sqlite3.connect(settled["path"] / "sage.sqlite3") as connection:
+        assert connection.execute("SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall() == before
+
+
+def test_a_malformed_statement_is_reported_with_its_line_and_the_others_still_load(settled):
+    folder = settled["path"] / "bank_statements"
+    (folder / "broken.bai").write_text("01,BANK,MERCHANT,260316,0800,1,,,2/\n02,GARBAGE\n")
+    (folder / "extra.csv").write_text("not,a,statement\n")
+    result = settled["run"]("bank_statements_job")
+    refused = rows(settled["path"], "SELECT file, line, problem FROM pipeline.bank_statement_exceptions ORDER BY file")
+    assert [row[0] for row in refused] == ["broken.bai", "extra.csv"]
+    assert refused[0][1] >= 1 and refused[0][2]
+    metadata = next(m.metadata for m in result.asset_materializations_for_node("bank_statements")
+                    if m.asset_key.to_user_string() == "bank_deposits")
+    assert metadata["files_loaded_now"].value == 0 and metadata["files_already_loaded"].value > 0
+    assert json.dumps(metadata["lines"].value)
