@@ -5,7 +5,9 @@ It differs from `DuckDBPandasIOManager` in two ways that matter for a ledger pip
   exceptions loads downstream as an empty frame instead of failing on a missing table, and a
   re-run that resolves every exception leaves an empty slice rather than yesterday's rows;
 - rows are inserted by column name, and an all-null column becomes VARCHAR, not DuckDB's NULL
-  type that would refuse the first real value.
+  type that would refuse the first real value;
+- a column a newer version adds is added to the existing table (older rows get NULL), so an
+  upgrade does not need the warehouse rebuilt.
 """
 
 from collections.abc import Sequence
@@ -22,6 +24,8 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
         table = f"{table_slice.schema}.{table_slice.table}"
         if not _table_exists(connection, table_slice):
             _create_typed(connection, table, obj, _partition_columns(table_slice))
+        else:
+            _add_new_columns(connection, table, obj)
         if not obj.empty:
             connection.register("warehouse_rows", obj)
             try:
@@ -66,3 +70,22 @@ def _create_typed(connection, table: str, obj: pd.DataFrame, partition_columns: 
         if data_type == '"NULL"' or data_type == "NULL":
             wanted = "DATE" if name in partition_columns else "VARCHAR"
             connection.execute(f'ALTER TABLE {table} ALTER "{name}" TYPE {wanted}')
+
+
+def _add_new_columns(connection, table: str, obj: pd.DataFrame) -> None:
+    existing = {row[0] for row in connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema || '.' || table_name = ?",
+        [table]).fetchall()}
+    missing = [name for name in obj.columns if name not in existing]
+    if not missing:
+        return
+    connection.register("warehouse_prototype", obj[missing].head(0))
+    try:
+        types = dict(connection.execute("SELECT column_name, column_type FROM "
+                                        "(DESCRIBE SELECT * FROM warehouse_prototype)").fetchall())
+    finally:
+        connection.unregister("warehouse_prototype")
+    for name in missing:
+        data_type = types.get(name, "VARCHAR")
+        data_type = "VARCHAR" if data_type in ('"NULL"', "NULL") else data_type
+        connection.execute(f'ALTER TABLE {table} ADD COLUMN "{name}" {data_type}')

@@ -130,3 +130,24 @@ def test_downstream_loads_an_empty_partition_as_an_empty_frame(warehouse):
     assert full["transaction_id"].tolist() == [5000]
     assert empty.dtypes.to_dict() == full.dtypes.to_dict()  # typed the same as a partition with rows
     assert [row[:2] for row in warehouse.table("exception_report")[1]] == [(datetime(2026, 3, 3), 5000)]
+
+
+def test_a_column_added_by_a_newer_version_is_added_to_the_existing_table(tmp_path):
+    import datetime as _dt
+
+    import duckdb as _duckdb
+    import pandas as _pd
+
+    from sage_paytrace_pipeline.defs.warehouse import _add_new_columns
+
+    with _duckdb.connect(str(tmp_path / "w.duckdb")) as connection:
+        connection.execute("CREATE SCHEMA pipeline; CREATE TABLE pipeline.t (business_date DATE, a BIGINT)")
+        frame = _pd.DataFrame({"business_date": [_dt.date(2026, 3, 2)], "a": [1], "b": _pd.Series([7], dtype="Int64"),
+                               "c": _pd.Series(["x"], dtype="string")})
+        _add_new_columns(connection, "pipeline.t", frame)
+        connection.register("rows", frame)
+        connection.execute("INSERT INTO pipeline.t BY NAME SELECT * FROM rows")
+        types = dict(connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                        "WHERE table_name = 't'").fetchall())
+        assert types == {"business_date": "DATE", "a": "BIGINT", "b": "BIGINT", "c": "VARCHAR"}
+        assert connection.execute("SELECT b, c FROM pipeline.t").fetchall() == [(7, "x")]

@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.domain.settlement.journal import (
 )
 from sage_paytrace_pipeline.domain.settlement.policy import (
     CONFIG_KEYS,
+    BrandFeeRate,
     GlAccountMap,
     SettlementPolicy,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "GL_ACCOUNT_UNMAPPED",
     "RECEIPT_COLUMNS",
     "TRANSACTION_COLUMNS",
+    "BrandFeeRate",
     "GlAccountMap",
     "JournalPlan",
     "Reconciliation",

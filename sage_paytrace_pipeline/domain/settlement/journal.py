@@ -4,8 +4,10 @@ Card receipts debited each brand's clearing account in Sage (one receipt per sal
 deposit lands the entry is (reference §3.4, gross method):
 
     Dr bank              the deposit
-    Dr merchant fees     the daily discount kept by the processor (and any tolerated rounding)
-    Dr chargebacks       a shortfall the deposit's description calls a chargeback/adjustment
+    Dr merchant fees     the daily discount kept by the processor (the settlement.fee_schedule's fee, or
+                         the shortfall within max_fee_bps without one), and any tolerated rounding
+    Dr chargebacks       a shortfall the deposit's description calls a chargeback/adjustment (the
+                         amount it prints, when it prints one)
     Dr refunds           the group's refunds (refunds are not posted to Sage elsewhere yet)
         Cr clearing      each brand's sales, to the brand's clearing account
 

@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sage_paytrace_pipeline.domain.settlement.frames import normalize_brand_text
 
@@ -22,6 +22,30 @@ FEE_PATTERN = r"\bFEES?\b|\bDISC(?:OUNT)?\b|\bSVC\s*CHG\b"
 PROCESSOR_PATTERN = (r"MERCH|BANKCARD|BNKCD|BKCD|PAYTRACE|\bCARD|AMEX|AMERICAN\s+EXPRESS|DISCOVER|VISA|"
                      r"MASTERCARD|SETTLE")
 AMEX_PATTERN = r"AMEX|AMERICAN\s+EXPRESS|\bAXP\b"
+# An amount printed on a bank line: dollars with exactly two decimals ("-25.00", "$1,125.40"), so that
+# a batch, case or reference number ("BATCH 5", "CB-77") is never read as one.
+PRINTED_AMOUNT_PATTERN = r"(?<![\d.,])[-+]?\s*\$?\s*(?P<dollars>\d{1,3}(?:,\d{3})+|\d+)\.(?P<cents>\d{2})(?![\d.])"
+
+
+class BrandFeeRate(BaseModel):
+    """What the processor keeps of one brand's part of a batch under daily discount.
+
+    fee = round_half_up(sales x rate_bps / 10,000) + per_item_cents x sales + per_refund_item_cents x refunds,
+    per brand per batch (a refund does not return the discount rate).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate_bps: int = Field(ge=0, le=10_000)  # discount rate on the brand's sales, in basis points
+    per_item_cents: int = Field(0, ge=0)  # per sale
+    per_refund_item_cents: int = Field(ge=0)  # per refund; defaults to per_item_cents
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refund_item_default(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("per_refund_item_cents") is None:
+            return {**data, "per_refund_item_cents": data.get("per_item_cents", 0)}
+        return data
 
 
 class SettlementPolicy(BaseModel):
@@ -42,6 +66,12 @@ class SettlementPolicy(BaseModel):
     # Daily discount: a deposit may be below the group's *sales* by at most this share (basis points);
     # the difference is the fee.
     max_fee_bps: int = Field(600, ge=0, le=10_000)
+    # Daily discount: the merchant's pricing per brand (normalized brand -> rate). With it the expected
+    # deposit is exact (gross - the scheduled fee) instead of "up to max_fee_bps below gross", so a netted
+    # chargeback is not absorbed into fees. None: the max_fee_bps window.
+    fee_schedule: dict[str, BrandFeeRate] | None = None
+    # The rate of a brand the schedule does not name (None: such a group falls back to the window).
+    other_brand_fee: BrandFeeRate | None = None
     # A difference this small (either side) is accepted and booked to merchant fees as rounding.
     variance_tolerance_cents: int = Field(0, ge=0)
     # A credit within this share of the expected amount, with nothing better for it, is still matched
@@ -76,6 +106,16 @@ class SettlementPolicy(BaseModel):
         except re.error as exc:
             raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
+
+    @field_validator("fee_schedule", mode="before")
+    @classmethod
+    def _schedule_brands(cls, value: object) -> object:
+        if value is None or not isinstance(value, dict):
+            return value
+        brands = [normalize_brand_text(brand) for brand in value]
+        if len(set(brands)) != len(brands):
+            raise ValueError(f"a brand is named twice (brands are compared normalized: {', '.join(brands)})")
+        return dict(zip(brands, value.values(), strict=True))
 
     @field_validator("sale_types", "refund_types", "ignored_statuses", "fee_type_codes")
     @classmethod

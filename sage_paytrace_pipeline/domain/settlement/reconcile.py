@@ -3,7 +3,14 @@
 One batch funds as one deposit per *funding group*: "CARDS" (Visa, Mastercard, Discover, ...) and,
 when `amex_funds_separately`, "AMEX" (American Express funds its own sales). The expected deposit of
 a group is its sales minus its refunds (the batch summary's numbers); under daily discount the
-processor also keeps its fee, so the deposit may be below that by up to `max_fee_bps` of the sales.
+processor also keeps its fee: with a `fee_schedule` (the merchant's pricing per brand) that fee is
+known to the cent and the expected deposit is exact (gross - scheduled fee); without one the deposit
+may be below gross by up to `max_fee_bps` of the sales.
+
+A short deposit whose description names a chargeback/adjustment is a netted adjustment. When the
+description prints the amount ("CHGBK ADJ -25.00"), that amount is the adjustment and only the rest
+of the shortfall can be a fee (or, with a schedule, rounding within tolerance); a printed amount that
+does not account for the shortfall leaves the deposit short and held.
 
 Matching is vectorized: every (expected deposit, bank line) pair in the date window is generated
 with `searchsorted` over the sorted posting dates, classified into tiers (exact, within the fee
@@ -21,6 +28,7 @@ smallest fee first would let Monday's batch take Tuesday's deposit and leave Tue
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -42,7 +50,10 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
     normalize_transactions,
     numbers_text,
 )
-from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
+from sage_paytrace_pipeline.domain.settlement.policy import (
+    PRINTED_AMOUNT_PATTERN,
+    SettlementPolicy,
+)
 
 CARDS, AMEX = "CARDS", "AMEX"
 
@@ -59,22 +70,24 @@ TOTALS_MISMATCH = "batch_totals_mismatch"
 UNMATCHED_CREDIT = "unmatched_bank_credit"
 UNMATCHED_DEBIT = "unmatched_processor_debit"
 DUPLICATE_BANK_LINE = "duplicate_bank_line"
+FEE_SCHEDULE_INCOMPLETE = "fee_schedule_missing_brand"
 
 # Match methods and statuses.
 EXACT = "exact_gross"
 NET_OF_FEES = "net_of_daily_fees"
+NET_OF_SCHEDULED_FEES = "net_of_scheduled_fees"
 WITHIN_TOLERANCE = "within_tolerance"
 NETTED = "netted_adjustment"
 OVER = "over_deposit"
 SHORT = "short_deposit"
 NOTHING = "nothing_to_deposit"
 # Methods whose journal entry is produced (the others are held for the operator).
-POSTABLE_METHODS = (EXACT, NET_OF_FEES, WITHIN_TOLERANCE, NETTED, NOTHING)
+POSTABLE_METHODS = (EXACT, NET_OF_FEES, NET_OF_SCHEDULED_FEES, WITHIN_TOLERANCE, NETTED, NOTHING)
 
 EXPECTED_COLUMNS = ("batch_number", "funding_group", "closed_date", "brands", "sales_count", "sales_cents",
-                    "refund_count", "refund_cents", "gross_cents", "transaction_count", "posted_count",
-                    "posted_cents", "unposted_count", "unposted_transaction_ids", "ties_out", "window_end",
-                    "deposit_status", "hold_reason")
+                    "refund_count", "refund_cents", "gross_cents", "expected_fee_cents", "transaction_count",
+                    "posted_count", "posted_cents", "unposted_count", "unposted_transaction_ids", "ties_out",
+                    "window_end", "deposit_status", "hold_reason")
 MATCH_COLUMNS = ("batch_number", "funding_group", "closed_date", "expected_cents", "source_file", "source_line",
                  "account_id", "bank_reference", "posted_date", "deposit_cents", "fee_cents", "adjustment_cents",
                  "rounding_cents", "variance_cents", "method", "status", "candidate_count", "description")
@@ -93,8 +106,11 @@ class Reconciliation:
     """Everything `reconcile` decided, as frames (dates are `datetime.date`, money int64 cents).
 
     - expected: one row per expected deposit (batch x funding group), with its deposit status and
-      why its journal entry is held ("" when it is not).
-    - matches: expected deposit <-> bank line, with fee / adjustment / rounding / variance.
+      why its journal entry is held ("" when it is not); expected_fee_cents is the fee of the
+      settlement.fee_schedule (NA when no schedule applies: monthly discount, no schedule, a brand
+      without a rate).
+    - matches: expected deposit <-> bank line, with fee / adjustment / rounding / variance;
+      expected_cents is what the bank line should have been (gross, or gross - scheduled fee).
     - exceptions: kind, severity, batch_number, source_ids, problem, action.
     - tie_out: per batch and brand, the summary against the sum of its transactions.
     - brand_totals: per expected deposit and brand, the sales and refunds of its transactions
@@ -164,6 +180,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
         _transaction_exceptions(transactions),
         posting_exceptions,
         _deposit_exceptions(expected, matches, policy),
+        _schedule_exceptions(expected),
         _ambiguity_exceptions(expected, lines, pairs, accepted),
         bank_exceptions,
         duplicate_exceptions,
@@ -246,6 +263,11 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
     window_end = np.busday_offset(closed_days, policy.deposit_window_business_days, roll="backward",
                                   holidays=np.array(policy.holidays, dtype="datetime64[D]"))
     expected["window_end"] = window_end.astype("datetime64[ns]")
+    expected = expected.join(_scheduled_fees(summary, policy), how="left")
+    # What the bank line should show: gross, less the scheduled fee when the schedule covers the group.
+    expected["target_cents"] = expected["gross_cents"] - expected["scheduled_fee_cents"]
+    expected["expected_fee_cents"] = pd.array(expected["scheduled_fee_cents"], dtype="Int64")
+    expected.loc[~expected["scheduled"], "expected_fee_cents"] = pd.NA
 
     brand_totals = _sales_and_refunds(counted, ["batch_number", "funding_group", "card_brand"]).rename(
         columns={"card_brand": "brand"})
@@ -296,6 +318,49 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
     return expected, brand_totals, _posting_exceptions(expected, sales)
 
 
+def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataFrame:
+    """Per expected deposit, the fee of `policy.fee_schedule` (daily discount only).
+
+    Per brand per batch: round_half_up(sales x rate_bps / 10,000) + per item x sales + per refund
+    item x refunds (the processor's arithmetic, and the sandbox bank's). A group with a brand the
+    schedule does not price (and no other_brand_fee) is not scheduled: it keeps the fee window.
+    Columns: scheduled_fee_cents (0 when not scheduled), scheduled, unscheduled_brands.
+    """
+    keys = summary[_KEY].drop_duplicates()
+    schedule = policy.fee_schedule
+    if policy.discount_method != "daily" or schedule is None or summary.empty:
+        return keys.assign(scheduled_fee_cents=np.zeros(len(keys), dtype="int64"), scheduled=False,
+                           unscheduled_brands="").set_index(_KEY)
+    rates = pd.DataFrame(
+        [(brand, rate.rate_bps, rate.per_item_cents, rate.per_refund_item_cents) for brand, rate in schedule.items()],
+        columns=["brand", "rate_bps", "item_cents", "refund_item_cents"])
+    rows = summary[_KEY + ["brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]].merge(
+        rates, on="brand", how="left")
+    priced = rows["rate_bps"].notna().to_numpy()
+    other = policy.other_brand_fee
+    if other is not None:
+        rows = rows.fillna({"rate_bps": other.rate_bps, "item_cents": other.per_item_cents,
+                            "refund_item_cents": other.per_refund_item_cents})
+        priced = np.ones(len(rows), dtype=bool)
+    rate = rows["rate_bps"].fillna(0).to_numpy().astype("int64")
+    item = rows["item_cents"].fillna(0).to_numpy().astype("int64")
+    refund_item = rows["refund_item_cents"].fillna(0).to_numpy().astype("int64")
+    sales = rows["sales_cents"].to_numpy().astype("int64")
+    # Half-up to the cent on non-negative integers: exact, no float.
+    discount = (sales * rate + 5_000) // 10_000
+    rows["fee"] = discount + item * rows["sales_count"].to_numpy() + refund_item * rows["refund_count"].to_numpy()
+    rows["priced"] = priced
+    groups = rows.groupby(_KEY, sort=True)
+    fees = pd.DataFrame({"scheduled_fee_cents": groups["fee"].sum().astype("int64"),
+                         "scheduled": groups["priced"].all().astype(bool)})
+    fees["unscheduled_brands"] = ""
+    if not priced.all():
+        missing = rows[~priced].sort_values(_KEY + ["brand"]).groupby(_KEY, sort=True)["brand"].agg(", ".join)
+        fees.loc[missing.index, "unscheduled_brands"] = missing
+    fees.loc[~fees["scheduled"], "scheduled_fee_cents"] = 0
+    return fees
+
+
 def _reasons(reasons: list[tuple[pd.Series | np.ndarray, str]], size: int,
              text: np.ndarray | None = None) -> np.ndarray:
     """'; '-joined reasons whose condition holds, per row (appended to `text` when given)."""
@@ -337,10 +402,10 @@ def _drop_repeated_lines(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
 
 def _candidates(expected: pd.DataFrame, lines: pd.DataFrame, policy: SettlementPolicy) -> pd.DataFrame:
     """Every (expected deposit, bank line) pair in the window, with its tier, method and sort keys."""
-    gross = expected["gross_cents"].to_numpy()
+    target = expected["target_cents"].to_numpy()
     parts = []
-    for sign in (1, -1):  # credits for positive batches, debits for batches whose refunds exceed sales
-        wanted = np.flatnonzero(np.sign(gross) == sign)
+    for sign in (1, -1):  # credits for positive batches, debits where refunds (and scheduled fees) exceed sales
+        wanted = np.flatnonzero(np.sign(target) == sign)
         side = np.flatnonzero(np.sign(lines["amount_cents"].to_numpy()) == sign)
         if not len(wanted) or not len(side):
             continue
@@ -359,38 +424,91 @@ def _candidates(expected: pd.DataFrame, lines: pd.DataFrame, policy: SettlementP
     return _classify_pairs(pd.concat(parts, ignore_index=True), expected, lines, policy)
 
 
+def printed_adjustments(descriptions: pd.Series, policy: SettlementPolicy) -> np.ndarray:
+    """The amount (int64 cents, -1: none) a bank line prints after its adjustment words.
+
+    "CHGBK ADJ -25.00" -> 2500, "CHARGEBACK $1,125.40" -> 112540; "CHGBK CASE 8812" -> -1 (a number
+    without two decimals is a case or batch number, not money). Parsed as integers, never floats.
+    """
+    found = re.compile(f"(?:{policy.adjustment_pattern}).*?{PRINTED_AMOUNT_PATTERN}", re.IGNORECASE)
+
+    def amount(text: object) -> int:
+        match = found.search(str(text)) if isinstance(text, str) else None
+        if match is None:
+            return -1
+        return int(match["dollars"].replace(",", "")) * 100 + int(match["cents"])
+
+    values = np.full(len(descriptions), -1, dtype="int64")
+    named = descriptions.str.contains(policy.adjustment_pattern, case=False, regex=True).fillna(False).to_numpy(bool)
+    if named.any():
+        codes, uniques = pd.factorize(descriptions[named], use_na_sentinel=True)
+        values[named] = np.array([amount(text) for text in uniques] + [-1], dtype="int64")[codes]
+    return values
+
+
 def _classify_pairs(pairs: pd.DataFrame, expected: pd.DataFrame, lines: pd.DataFrame,
                     policy: SettlementPolicy) -> pd.DataFrame:
     e = pairs["e"].to_numpy()
     b = pairs["b"].to_numpy()
     gross = expected["gross_cents"].to_numpy()[e]
     sales = expected["sales_cents"].to_numpy()[e]
+    scheduled = expected["scheduled"].to_numpy(dtype=bool)[e]
+    scheduled_fee = expected["scheduled_fee_cents"].to_numpy()[e]
+    target = expected["target_cents"].to_numpy()[e]  # gross, or gross - scheduled fee
     deposit = lines["amount_cents"].to_numpy()[b]
     description = lines["description"]
-    diff = deposit - gross
+    diff = deposit - target
+    shortfall = -diff
     tolerance = policy.variance_tolerance_cents
     daily = policy.discount_method == "daily"
-    # Fees are charged on sales volume, so a batch whose refunds exceed its sales is still debited
-    # its fees: the fee window depends on the sales, not on the sign of the net.
-    cap = np.where(sales > 0, sales * policy.max_fee_bps // 10_000, 0) if daily else np.zeros_like(gross)
+    # The max_fee_bps window: daily discount without a schedule for the group. Fees are charged on
+    # sales volume, so a batch whose refunds exceed its sales is still debited its fees: the window
+    # depends on the sales, not on the sign of the net.
+    window = daily & ~scheduled
+    cap = np.where(window & (sales > 0), sales * policy.max_fee_bps // 10_000, 0)
+    says_adjustment = description.str.contains(policy.adjustment_pattern, case=False, regex=True).to_numpy()[b]
+    printed = printed_adjustments(description, policy)[b]
+    has_printed = printed > 0
+    netted_limit = np.where(target > 0, target * policy.netted_adjustment_max_bps // 10_000, 0)
 
     exact = diff == 0
-    if daily:
-        fee_window = (sales > 0) & (diff < 0) & (-diff <= cap)
-        tolerated = ~exact & ~fee_window & (np.abs(diff) <= tolerance) & ((diff > 0) | (gross < 0))
-    else:
-        fee_window = np.zeros(len(pairs), dtype=bool)
-        tolerated = ~exact & (np.abs(diff) <= tolerance)
-    lower = gross - np.where(daily & (sales > 0), cap, tolerance)
-    says_adjustment = description.str.contains(policy.adjustment_pattern, case=False, regex=True).to_numpy()[b]
-    netted = ((gross > 0) & (deposit > 0) & (deposit < lower) & says_adjustment
-              & (gross - deposit <= gross * policy.netted_adjustment_max_bps // 10_000))
-    limit = np.abs(gross) * policy.variance_match_bps // 10_000
-    variance = ~(exact | fee_window | tolerated | netted) & (np.abs(diff) <= limit) & ((diff > tolerance) | (deposit < lower))
+    fee_window = window & (sales > 0) & (diff < 0) & (-diff <= cap)
+    # Without a schedule a printed adjustment splits the shortfall: the printed amount is the
+    # adjustment, the rest must be a fee within the window (daily) or rounding within tolerance.
+    rest = shortfall - printed
+    split = (~scheduled & has_printed & (gross > 0) & (deposit > 0) & (deposit < gross) & (printed <= netted_limit)
+             & ((window & (sales > 0) & (rest >= 0) & (rest <= cap)) | (np.abs(rest) <= tolerance)))
+    split_fee = np.where(window & (rest >= 0), rest, 0)
+    fee_window &= ~split
+    tolerated = ~exact & ~fee_window & ~split & (np.abs(diff) <= tolerance) & (
+        ~window | (diff > 0) | (gross < 0))
+    lower = np.where(window & (sales > 0), gross - cap, target - tolerance)  # lowest deposit not short
+    shortfall_ok = (target > 0) & (deposit > 0) & (deposit < lower) & says_adjustment & (shortfall <= netted_limit)
+    # With a schedule the whole shortfall below the expected net is the adjustment (a printed amount
+    # must agree with it within tolerance); without one, only an adjustment that prints no amount.
+    netted_scheduled = scheduled & shortfall_ok & (~has_printed | (np.abs(shortfall - printed) <= tolerance))
+    netted_plain = ~scheduled & shortfall_ok & ~has_printed & ~split
+    netted = netted_scheduled | netted_plain
+    limit = np.abs(target) * policy.variance_match_bps // 10_000
+    variance = ~(exact | fee_window | tolerated | split | netted) & (np.abs(diff) <= limit) & (
+        (diff > tolerance) | (deposit < lower))
 
-    rank = np.select([exact, fee_window | tolerated, netted, variance], [0, 1, 2, 3], default=-1)
-    method = np.select([exact, fee_window, tolerated, netted, variance & (diff > 0), variance],
-                       [EXACT, NET_OF_FEES, WITHIN_TOLERANCE, NETTED, OVER, SHORT], default="")
+    rank = np.select([exact, fee_window | tolerated | split, netted, variance], [0, 1, 2, 3], default=-1)
+    method = np.select(
+        [exact & (scheduled_fee != 0), exact, fee_window, tolerated, split | netted, variance & (diff > 0), variance],
+        [NET_OF_SCHEDULED_FEES, EXACT, NET_OF_FEES, WITHIN_TOLERANCE, NETTED, OVER, SHORT], default="")
+    booked = exact | tolerated | netted_scheduled  # a scheduled group's matched entry books the scheduled fee
+    fee = np.select([fee_window, split, scheduled & booked], [shortfall, split_fee, scheduled_fee], default=0)
+    scheduled_adjustment = np.where(has_printed, printed, shortfall)
+    adjustment = np.select([netted_scheduled, split, netted_plain], [scheduled_adjustment, printed, shortfall],
+                           default=0)
+    rounding = np.select([tolerated, netted_scheduled, split], [shortfall, shortfall - scheduled_adjustment,
+                                                                rest - split_fee], default=0)
+    # Monthly or scheduled: deposit - expected. The fee window: 0 inside [gross - max fee, gross], else
+    # how far outside it. A printed split: the printed adjustment.
+    outside = np.where(deposit > gross, deposit - gross, np.where(deposit < lower, deposit - lower, 0))
+    variance_cents = np.select([split, window], [-printed, outside], default=diff)
+
     if policy.amex_funds_separately:
         amex_line = description.str.contains(policy.amex_pattern, case=False, regex=True).to_numpy()[b]
         affinity = (amex_line != (expected["funding_group"].to_numpy()[e] == AMEX)).astype("int64")
@@ -399,11 +517,12 @@ def _classify_pairs(pairs: pd.DataFrame, expected: pd.DataFrame, lines: pd.DataF
     classified = pd.DataFrame({
         "e": e, "b": b, "rank": rank, "method": method.astype(object), "affinity": affinity,
         "closed": expected["closed_date"].to_numpy()[e], "posted": lines["posted_date"].to_numpy()[b],
-        "difference": np.abs(diff), "expected_cents": gross, "deposit_cents": deposit, "lower": lower,
+        "difference": np.abs(diff), "expected_cents": target, "deposit_cents": deposit,
+        "fee_cents": fee, "adjustment_cents": adjustment, "rounding_cents": rounding,
+        "variance_cents": variance_cents, "printed_cents": np.where(has_printed, printed, 0),
         "batch_number": expected["batch_number"].to_numpy()[e],
         "funding_group": expected["funding_group"].to_numpy()[e],
         "source_file": lines["source_file"].to_numpy()[b], "source_line": lines["source_line"].to_numpy()[b],
-        "daily": np.full(len(pairs), daily, dtype=bool),
     })
     classified = classified[classified["rank"] >= 0]
     return classified.sort_values(
@@ -452,27 +571,25 @@ def _matches(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
              accepted: pd.DataFrame) -> pd.DataFrame:
     e = accepted["e"].to_numpy()
     b = accepted["b"].to_numpy()
-    gross = accepted["expected_cents"].to_numpy()
-    deposit = accepted["deposit_cents"].to_numpy()
     method = accepted["method"].to_numpy()
-    shortfall = gross - deposit
     matches = pd.DataFrame({
         "e": e,
         "b": b,
         "batch_number": expected["batch_number"].to_numpy()[e],
         "funding_group": expected["funding_group"].to_numpy()[e],
         "closed_date": expected["closed_date"].to_numpy()[e],
-        "expected_cents": gross,
+        "expected_cents": accepted["expected_cents"].to_numpy(),
         "source_file": lines["source_file"].to_numpy()[b],
         "source_line": lines["source_line"].to_numpy()[b],
         "account_id": lines["account_id"].to_numpy()[b],
         "bank_reference": lines["bank_reference"].to_numpy()[b],
         "posted_date": lines["posted_date"].to_numpy()[b],
-        "deposit_cents": deposit,
-        "fee_cents": np.where(method == NET_OF_FEES, shortfall, 0),
-        "adjustment_cents": np.where(method == NETTED, shortfall, 0),
-        "rounding_cents": np.where(method == WITHIN_TOLERANCE, shortfall, 0),
-        "variance_cents": _variance(deposit, gross, accepted["lower"].to_numpy(), accepted["daily"].to_numpy()),
+        "deposit_cents": accepted["deposit_cents"].to_numpy(),
+        "fee_cents": accepted["fee_cents"].to_numpy(),
+        "adjustment_cents": accepted["adjustment_cents"].to_numpy(),
+        "rounding_cents": accepted["rounding_cents"].to_numpy(),
+        "variance_cents": accepted["variance_cents"].to_numpy(),
+        "printed_cents": accepted["printed_cents"].to_numpy(),
         "method": method,
         "status": np.select([method == OVER, np.isin(method, [SHORT, NETTED])], ["over", "short"],
                             default="matched"),
@@ -481,30 +598,27 @@ def _matches(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
     candidate_counts = pairs.groupby("e").size()
     matches["candidate_count"] = matches["e"].map(candidate_counts).fillna(0).astype("int64")
 
-    # Groups with nothing to deposit (refunds equal sales): matched without a bank line.
-    nothing = np.flatnonzero(expected["gross_cents"].to_numpy() == 0)
+    # Groups with nothing to deposit (refunds equal sales, or with a schedule refunds plus fees equal
+    # sales): matched without a bank line; a scheduled fee is still booked.
+    nothing = np.flatnonzero(expected["target_cents"].to_numpy() == 0)
     if len(nothing):
         zero = pd.DataFrame({
             "e": nothing, "b": -1, "batch_number": expected["batch_number"].to_numpy()[nothing],
             "funding_group": expected["funding_group"].to_numpy()[nothing],
             "closed_date": expected["closed_date"].to_numpy()[nothing], "expected_cents": 0,
             "source_file": "", "source_line": pd.NA, "account_id": "", "bank_reference": "",
-            "posted_date": pd.NaT, "deposit_cents": 0, "fee_cents": 0, "adjustment_cents": 0, "rounding_cents": 0,
-            "variance_cents": 0, "method": NOTHING, "status": "matched", "description": "", "candidate_count": 0})
+            "posted_date": pd.NaT, "deposit_cents": 0,
+            "fee_cents": expected["scheduled_fee_cents"].to_numpy()[nothing], "adjustment_cents": 0,
+            "rounding_cents": 0, "variance_cents": 0, "printed_cents": 0, "method": NOTHING, "status": "matched",
+            "description": "", "candidate_count": 0})
         matches = pd.concat([matches, zero], ignore_index=True) if len(matches) else zero
     integers = ["expected_cents", "deposit_cents", "fee_cents", "adjustment_cents", "rounding_cents",
-                "variance_cents", "candidate_count"]
+                "variance_cents", "printed_cents", "candidate_count"]
     matches[integers] = matches[integers].astype("int64")
     matches["source_line"] = matches["source_line"].astype("Int64")
     matches["posted_date"] = pd.to_datetime(matches["posted_date"])
     matches["closed_date"] = pd.to_datetime(matches["closed_date"])
     return matches.sort_values(["closed_date", "batch_number", "funding_group"], ignore_index=True)
-
-
-def _variance(deposit: np.ndarray, gross: np.ndarray, lower: np.ndarray, daily: np.ndarray) -> np.ndarray:
-    """Monthly: deposit - gross. Daily: 0 inside [gross - max fee, gross], else how far outside it."""
-    outside = np.where(deposit > gross, deposit - gross, np.where(deposit < lower, deposit - lower, 0))
-    return np.where(daily, outside, deposit - gross).astype("int64")
 
 
 def _deposit_status(expected: pd.DataFrame, matches: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -681,13 +795,17 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
     window = join_text(" (posted after ", dates_text(expected["closed_date"]), " and by ",
                        dates_text(expected["window_end"]), ")")
     daily = policy.discount_method == "daily"
+    scheduled = expected["scheduled"].to_numpy(dtype=bool)
     cap = expected["sales_cents"].to_numpy() * policy.max_fee_bps // 10_000 if daily else np.zeros(len(expected))
     fee_text = (np.array(join_text(", or up to ", money_text(cap), " less net of daily discount"), dtype=object)
                 if daily and len(expected) else np.full(len(expected), "", dtype=object))
-    fee_text = np.where(expected["gross_cents"].to_numpy() > 0, fee_text, "")
+    fee_text = np.where((expected["gross_cents"].to_numpy() > 0) & ~scheduled, fee_text, "")
+    scheduled_text = np.where(scheduled, np.array(join_text(
+        " - scheduled fees ", money_text(expected["scheduled_fee_cents"])), dtype=object), "")
     expectation = join_text(_label(expected), " closed ", dates_text(expected["closed_date"]), ": expected ",
-                            money_text(expected["gross_cents"]), " (sales ", money_text(expected["sales_cents"]),
-                            " - refunds ", money_text(expected["refund_cents"]), ")", fee_text.astype(str))
+                            money_text(expected["target_cents"]), " (sales ", money_text(expected["sales_cents"]),
+                            " - refunds ", money_text(expected["refund_cents"]), scheduled_text.astype(str), ")",
+                            fee_text.astype(str))
     source = join_text("batch ", numbers_text(expected["batch_number"]), " ", expected["funding_group"])
     status = expected["deposit_status"].to_numpy()
     frames = []
@@ -715,13 +833,28 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
                         numbers_text(found["source_line"].astype("int64")), ", '", found["description"], "'), ",
                         money_text(found["variance_cents"]), " outside what was expected")
         netted = (found["method"] == NETTED).to_numpy()
+        fee = found["fee_cents"].to_numpy()
+        rounding = found["rounding_cents"].to_numpy()
+        printed = found["printed_cents"].to_numpy()
+        fee_part = np.where(fee != 0, np.array(join_text(", the fee ", money_text(fee)), dtype=object), "")
+        rounding_part = np.where(rounding != 0, np.array(join_text(", rounding ", money_text(rounding)),
+                                                         dtype=object), "")
+        booked = join_text("; the description names an adjustment, so ", money_text(found["adjustment_cents"]),
+                           np.where(printed > 0, " (the amount it prints)", " (the shortfall)"),
+                           " is booked to chargebacks",
+                           np.where((fee != 0) | (rounding != 0), join_text(" (and to merchant fees",
+                                                                            fee_part.astype(str),
+                                                                            rounding_part.astype(str), ")"),
+                                    "").astype(str))
+        unexplained = np.where((printed > 0) & ~netted, np.array(join_text(
+            "; the description prints an adjustment of ", money_text(printed),
+            ", which does not account for the difference"), dtype=object), "")
+        got = join_text(got, unexplained.astype(str))
         frames.append(exception_rows(
             DEPOSIT_VARIANCE, "warning", found.loc[netted, "batch_number"],
             source_ids=np.asarray(join_text(_label(found), " / ", found["source_file"], ":",
                                             numbers_text(found["source_line"].astype("int64"))), dtype=object)[netted],
-            problem=np.array(join_text(got, "; the description names an adjustment, so the shortfall ",
-                                       money_text(found["adjustment_cents"]), " is booked to chargebacks"),
-                             dtype=object)[netted],
+            problem=np.array(join_text(got, booked), dtype=object)[netted],
             action="match the shortfall to the processor's chargeback/adjustment notice (case number) and "
                    "reclassify any part that is a fee or reserve"))
         frames.append(exception_rows(
@@ -732,6 +865,20 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
             action="find the difference on the processor statement (chargeback, reserve, fee, a missing "
                    "transaction) and book it by hand or correct the batch; the settlement entry is held"))
     return concat_exceptions(frames)
+
+
+def _schedule_exceptions(expected: pd.DataFrame) -> pd.DataFrame:
+    """A daily-discount group with a brand the fee schedule does not price: checked by the fee window."""
+    rows = expected[expected["unscheduled_brands"] != ""]
+    if rows.empty:
+        return empty_exceptions()
+    return exception_rows(
+        FEE_SCHEDULE_INCOMPLETE, "warning", rows["batch_number"],
+        source_ids=join_text("batch ", numbers_text(rows["batch_number"]), " ", rows["funding_group"]),
+        problem=join_text(_label(rows), " closed ", dates_text(rows["closed_date"]), ": settlement.fee_schedule has "
+                          "no rate for ", rows["unscheduled_brands"], " and settlement.other_brand_fee is not set, so "
+                          "its deposit is only checked against the max_fee_bps window, not an exact expected amount"),
+        action="add the brand's rate to settlement.fee_schedule (or set settlement.other_brand_fee)")
 
 
 def _ambiguity_exceptions(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
