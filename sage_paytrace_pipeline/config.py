@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sage_paytrace_pipeline.banking.csv_format import CsvFormat
+from sage_paytrace_pipeline.banking.fee_statement import FeeStatementFormat
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
 
@@ -127,6 +128,13 @@ class BankSettings(_Section):
     # Relative paths are relative to this config file's folder.
     statement_folder: str = "bank_statements"
     csv: CsvFormat | None = None
+    # Monthly discount: the processor's monthly fee statements (CSV, one file per month) land here.
+    fee_statement_folder: str = "fee_statements"
+    # Their layout; the default is the sandbox processor's (Month, Card Brand, Description, Amount).
+    fee_statement_csv: FeeStatementFormat | None = FeeStatementFormat()
+    # The month's fee debit arrives on this business day of the next month; missing 5 business days
+    # later, it is an error (a warning before).
+    fee_debit_business_day: int = Field(default=3, ge=1, le=20)
 
 
 class PipelineConfig(_Section):
@@ -171,6 +179,11 @@ class PipelineConfig(_Section):
 
 def statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:
     folder = Path(config.bank.statement_folder).expanduser()
+    return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
+
+
+def fee_statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:
+    folder = Path(config.bank.fee_statement_folder).expanduser()
     return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
 
 

@@ -66,7 +66,7 @@ def match_payments(
 ):
     day = date.fromisoformat(context.partition_key)
     config = settings.config()
-    earlier = _posted_earlier(sage100, warehouse, context.run_id, paytrace_transactions, day)
+    earlier = _posted_earlier(sage100, warehouse, context.run.run_id, paytrace_transactions, day)
     result = match_business_day(
         paytrace_transactions, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
         links_frame(config.customer_links), config.matching_policy(), earlier)
@@ -143,7 +143,7 @@ def post_cash_receipts(
                for tid, receipt in plan.receipts.items()}
     reader = sage100.reader()
     with warehouse.get_connection() as connection:
-        log = PostingLog(connection, context.run_id)
+        log = PostingLog(connection, context.run.run_id)
         outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
                                 posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))),
                                 business_date=day)

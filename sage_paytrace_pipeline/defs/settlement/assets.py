@@ -140,7 +140,7 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
         store = StatementStore(connection)
         scan = read_statement_folder(folder, seen_hashes=store.seen_hashes(), csv_format=config.bank.csv)
         for statement in scan.loaded:
-            store.add(statement, context.run_id)
+            store.add(statement, context.run.run_id)
         lines = store.lines()
     errors = pd.DataFrame({
         "file": pd.Series([error.path.name if error.path else "" for error in scan.errors], dtype="string"),
@@ -195,7 +195,7 @@ def settlement_reconciliation(
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
     batches = batches[batches["business_date"].between(first, last)]
     transactions = batch_transactions[batch_transactions["batch_number"].isin(batches["batch_number"])]
-    receipts = _posted_receipts(warehouse, context.run_id, transactions["transaction_id"].tolist())
+    receipts = _posted_receipts(warehouse, context.run.run_id, transactions["transaction_id"].tolist())
     deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
     deposits = deposits[deposits["posted_date"] > first]
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()

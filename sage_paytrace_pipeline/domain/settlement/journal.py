@@ -12,8 +12,9 @@ deposit lands the entry is (reference §3.4, gross method):
         Cr clearing      each brand's sales, to the brand's clearing account
 
 so that every brand's clearing account returns to zero for the batch. A merchant fee debit on the
-statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank; a
-chargeback debit is Dr chargebacks / Cr bank.
+statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank
+(unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
+debit is Dr chargebacks / Cr bank.
 
 Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
 produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
@@ -170,6 +171,8 @@ def _deposit_entries(reconciliation: Reconciliation,
 
 def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
     items = reconciliation.bank_items
+    if reconciliation.policy.fee_debits_from_statement:  # the fee statement books them (monthly_fees.py)
+        items = items[items["kind"] != "monthly_fees"].reset_index(drop=True)
     fee = (items["kind"] == "monthly_fees").to_numpy()
     amount = -items["amount_cents"].to_numpy()  # debits are negative on the statement
     posted = pd.to_datetime(items["posted_date"])

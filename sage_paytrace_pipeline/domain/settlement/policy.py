@@ -97,6 +97,9 @@ class SettlementPolicy(BaseModel):
     amex_pattern: str = AMEX_PATTERN  # a credit from American Express (tie-break between groups)
     # Bank type codes (e.g. BAI2) that are always merchant fee debits, whatever the description.
     fee_type_codes: tuple[str, ...] = ()
+    # Monthly discount: the processor's fee statement books the month's fee debit per brand
+    # (domain/settlement/monthly_fees.py), so the daily journal does not book processor fee debits.
+    fee_debits_from_statement: bool = False
 
     @field_validator("adjustment_pattern", "chargeback_pattern", "fee_pattern", "processor_pattern", "amex_pattern")
     @classmethod

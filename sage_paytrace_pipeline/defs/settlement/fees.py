@@ -1,0 +1,223 @@
+"""Monthly-discount merchants: the processor's monthly fee statement against the bank's fee debit.
+
+Thin asset around `banking.fee_statement` (the file), `domain/settlement/monthly_fees` (the
+decision) and the Sage writer. One partition per month; the bank lines are the statements the
+bank statement sensor already loaded (`pipeline.bank_statement_lines`). The entry
+`PT-FEESTMT-YYYYMM` is posted once (idempotent by reference), so re-running a month changes nothing.
+"""
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from sage_paytrace_pipeline.banking.errors import StatementError
+from sage_paytrace_pipeline.banking.fee_statement import (
+    FeeStatement,
+    FeeStatementFormat,
+    empty_fee_lines,
+    parse_fee_statement,
+)
+from sage_paytrace_pipeline.banking.store import StatementStore
+from sage_paytrace_pipeline.config import fee_statement_folder
+from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
+from sage_paytrace_pipeline.defs.metadata import money_total, preview
+from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.domain.settlement import to_journal_entries
+from sage_paytrace_pipeline.domain.settlement.frames import (
+    concat_exceptions,
+    exception_rows,
+)
+from sage_paytrace_pipeline.domain.settlement.monthly_fees import (
+    reconcile_fee_statement,
+)
+from sage_paytrace_pipeline.settlement_inputs import account_map
+
+OWNERS = ["team:finance"]
+_CONFIG = load_time_config()
+_EXCEPTION_COLUMNS = ["kind", "severity", "batch_number", "source_ids", "problem", "action"]
+
+monthly_fee_partitions = dg.MonthlyPartitionsDefinition(
+    start_date=date.fromisoformat(_CONFIG.merchant.first_business_day).replace(day=1).isoformat(),
+    timezone=_CONFIG.merchant.time_zone,
+)
+
+
+def _out(description: str) -> dg.AssetOut:
+    return dg.AssetOut(group_name="settlement", kinds={"python", "duckdb"}, owners=OWNERS,
+                       tags={"domain": "settlement"}, description=description, is_required=True,
+                       metadata={"partition_expr": "month"})
+
+
+def month_statements(folder: Path, month: date, fmt: FeeStatementFormat) -> tuple[list[FeeStatement], list[StatementError]]:
+    """The readable fee statements of `month` in `folder` (each content once), and the unreadable files."""
+    found: dict[str, FeeStatement] = {}
+    errors: list[StatementError] = []
+    if not folder.is_dir():
+        return [], []
+    for path in sorted(folder.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            statement = parse_fee_statement(path, path.read_bytes(), fmt)
+        except StatementError as error:
+            errors.append(error)
+            continue
+        except OSError as error:
+            errors.append(StatementError(path, 1, f"cannot read the file ({error.strerror})",
+                                         "check the file's permissions; the next run retries it"))
+            continue
+        if statement.month == month:
+            found.setdefault(statement.sha256, statement)
+    return list(found.values()), errors
+
+
+def _file_exceptions(month: date, statements: list[FeeStatement], errors: list[StatementError]) -> pd.DataFrame:
+    frames = [exception_rows(
+        "fee_statement_unreadable", "error", None, size=len(errors),
+        source_ids=[f"{error.path.name}:{error.line}" for error in errors],
+        problem=[f"fee statement file {error.path.name} line {error.line}: {error.problem}" for error in errors],
+        action=[f"{error.fix}; nothing of the file is used" for error in errors])]
+    if len(statements) > 1:
+        names = ", ".join(statement.path.name for statement in statements)
+        frames.append(exception_rows(
+            "fee_statement_ambiguous", "error", None, size=1, source_ids=[names],
+            problem=[f"{len(statements)} different fee statements for {month:%Y-%m} ({names})"],
+            action=[("keep only the processor's final statement for the month in the fee statement folder; "
+                     "nothing is booked until then")]))
+    return concat_exceptions(frames)
+
+
+@dg.multi_asset(
+    outs={
+        "fee_statement_reconciliation": _out(
+            "Per month: the processor's fee statement total, the bank's fee debit it matched (file, line, date, "
+            "amount), status matched/variance/debit_missing/no_statement, and the Sage entry PT-FEESTMT-YYYYMM "
+            "(Dr merchant fees per brand line, Cr bank)."),
+        "fee_statement_exceptions": _out(
+            "Fee debit missing or different from the statement, unreadable or duplicate statements, unmapped GL "
+            "accounts: what is wrong and what fixes it."),
+    },
+    partitions_def=monthly_fee_partitions,
+    pool="duckdb",
+    can_subset=False,
+    check_specs=[dg.AssetCheckSpec("fee_entry_balances", asset="fee_statement_reconciliation",
+                                   description="the fee statement's journal entry debits equal its credits")],
+)
+def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: PipelineSettings,
+                               sage100: Sage100Resource, warehouse: DuckDBResource):
+    month = date.fromisoformat(context.partition_key)
+    config = settings.config()
+    policy = config.settlement_policy()
+    fmt = config.bank.fee_statement_csv or FeeStatementFormat()
+    folder = fee_statement_folder(config, settings.config_path)
+    statements, errors = month_statements(folder, month, fmt)
+    with warehouse.get_connection() as connection:
+        bank_lines = StatementStore(connection).lines()
+    reader = sage100.reader()
+    accounts = account_map(config, reader.payment_types(), reader.gl_accounts())
+    as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
+    statement = statements[0] if len(statements) == 1 else None
+    result = reconcile_fee_statement(
+        statement.lines if statement is not None else empty_fee_lines(), bank_lines, month=month, policy=policy,
+        accounts=accounts, as_of=as_of, fee_day=config.bank.fee_debit_business_day,
+        statement_name=statement.path.name if statement is not None else "")
+    file_problems = _file_exceptions(month, statements, errors)
+    if len(statements) > 1:  # ambiguous: report that instead of "no statement", and book nothing
+        exceptions = file_problems
+        entries, lines = result.entries.iloc[0:0], result.lines.iloc[0:0]
+        status = "ambiguous"
+    else:
+        exceptions = concat_exceptions([result.exceptions, file_problems])
+        entries, lines, status = result.entries, result.lines, result.status
+
+    posted = {"entry_no": "", "created": False, "documents_json": ""}
+    if len(entries):
+        writer = sage100.writer()
+        for document in to_journal_entries(result.plan):
+            outcome = writer.post_journal_entry(document)
+            posted = {"entry_no": outcome.documents.get("EntryNo", ""), "created": bool(outcome.created),
+                      "documents_json": json.dumps(outcome.documents, sort_keys=True)}
+        flush = getattr(writer, "flush", None)
+        if callable(flush):
+            flush()
+    match = result.match
+    summary = pd.DataFrame([{
+        "month": month,
+        "status": status,
+        "statement_file": statement.path.name if statement is not None else "",
+        "statement_sha256": statement.sha256 if statement is not None else "",
+        "statement_lines": len(statement.lines) if statement is not None else 0,
+        "statement_total_cents": result.total_cents,
+        "bank_source_file": match.source_file if match else "",
+        "bank_source_line": match.source_line if match else None,
+        "bank_posted_date": match.posted_date if match else None,
+        "bank_amount_cents": match.amount_cents if match else None,
+        "bank_reference": match.bank_reference if match else "",
+        "debit_deadline": result.deadline,
+        "reference": entries["reference"].iloc[0] if len(entries) else "",
+        "posting_date": entries["posting_date"].iloc[0] if len(entries) else None,
+        "debit_cents": int(entries["debit_cents"].iloc[0]) if len(entries) else 0,
+        "credit_cents": int(entries["credit_cents"].iloc[0]) if len(entries) else 0,
+        "lines_json": json.dumps(lines[["line_no", "account", "brand", "debit_cents", "credit_cents", "comment"]]
+                                 .to_dict("records"), default=int),
+        **posted,
+    }]).astype({"bank_source_line": "Int64", "bank_amount_cents": "Int64"})
+    exceptions = exceptions.reset_index(drop=True)[_EXCEPTION_COLUMNS]
+    exceptions.insert(0, "month", month)
+    yield dg.Output(summary, output_name="fee_statement_reconciliation", metadata={
+        "status": status, "statement_total": money_total(pd.Series([result.total_cents])),
+        "reference": summary["reference"].iloc[0], "entry_no": posted["entry_no"], "created_now": posted["created"],
+        "folder": str(folder),
+        "lines": preview(lines, ["account", "brand", "debit_cents", "credit_cents", "comment"], rows=50),
+    })
+    yield dg.Output(exceptions, output_name="fee_statement_exceptions", metadata={
+        "exceptions": len(exceptions),
+        "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
+        "preview": preview(exceptions, ["kind", "severity", "problem", "action"]),
+    })
+    yield fee_entry_balances(lines)
+
+
+def fee_entry_balances(lines: pd.DataFrame) -> dg.AssetCheckResult:
+    debits, credits = int(lines["debit_cents"].sum()), int(lines["credit_cents"].sum())
+    return dg.AssetCheckResult(
+        check_name="fee_entry_balances", asset_key="fee_statement_reconciliation", passed=debits == credits,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="no entry this run" if lines.empty else f"debits {debits} cents, credits {credits} cents",
+        metadata={"debit_cents": debits, "credit_cents": credits, "lines": len(lines)})
+
+
+monthly_fees_job = dg.define_asset_job(
+    "monthly_fees_job",
+    selection=dg.AssetSelection.assets("fee_statement_reconciliation", "fee_statement_exceptions"),
+    description="Reconcile a month's processor fee statement with the bank's fee debit and post the fee entry.",
+)
+
+
+def previous_month(day: date) -> date:
+    first = day.replace(day=1)
+    return date(first.year - (first.month == 1), (first.month - 2) % 12 + 1, 1)
+
+
+@dg.schedule(
+    name="monthly_fees_schedule",
+    cron_schedule="0 8 10 * *",
+    execution_timezone=_CONFIG.merchant.time_zone,
+    target=monthly_fees_job,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="The 10th of each month, 08:00 merchant time: reconcile and book the previous month's fee statement.",
+)
+def monthly_fees_schedule(context: dg.ScheduleEvaluationContext):
+    zone = ZoneInfo(_CONFIG.merchant.time_zone)
+    tick = (context.scheduled_execution_time or datetime.now(zone)).astimezone(zone)
+    month = previous_month(tick.date())
+    if month < date.fromisoformat(_CONFIG.merchant.first_business_day).replace(day=1):
+        return dg.SkipReason(f"{month:%Y-%m} is before merchant.first_business_day")
+    return dg.RunRequest(partition_key=month.isoformat(), run_key=f"fees:{month:%Y-%m}:{tick.date()}",
+                         tags={TRIGGER_TAG: "schedule"})
