@@ -55,6 +55,7 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
     if text:
         text = text.replace("time_zone: America/Los_Angeles", f"time_zone: {time_zone}")
         text = text.replace('first_business_day: "2026-01-01"', f'first_business_day: "{first_day.isoformat()}"')
+        text = _uncomment_fee_schedule(text)  # the sandbox bank charges exactly the example's pricing
         path.write_text(text, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
@@ -64,6 +65,12 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     load_config(path)  # the demo must run on a valid config, like production
     return path
+
+
+def _uncomment_fee_schedule(text: str) -> str:
+    lines = text.splitlines(keepends=True)
+    keys = ("  # fee_schedule:", "  #   VISA:", "  #   MASTERCARD:", "  #   DISCOVER:", "  #   AMEX:", "  # other_brand_fee:")
+    return "".join(line.replace("# ", "", 1) if line.startswith(keys) else line for line in lines)
 
 
 def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "America/Los_Angeles") -> dict:

@@ -16,10 +16,17 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.customers import resolve_customers
+from sage_paytrace_pipeline.domain.matching.customers import resolve, resolve_customers
 from sage_paytrace_pipeline.domain.matching.eligibility import split_eligible
-from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
-from sage_paytrace_pipeline.domain.matching.invoices import allocate, apply_payments
+from sage_paytrace_pipeline.domain.matching.exceptions import (
+    concat_exceptions,
+    make_exceptions,
+)
+from sage_paytrace_pipeline.domain.matching.invoices import (
+    allocate,
+    apply,
+    apply_payments,
+)
 from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
@@ -50,10 +57,10 @@ def match_day(
     policy = policy or MatchingPolicy()
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
-    index = index_open_invoices(open_invoices, policy)  # built once, shared by both stages
-    customer_links, customer_problems = resolve_customers(
-        eligible, customers, cards, open_invoices, links, policy, references=references, index=index)
-    applications, invoice_problems = apply_payments(
-        eligible, customer_links, open_invoices, policy, references=references, index=index)
+    # built once and shared by both stages: the open invoices indexed, each referenced number looked up
+    index = index_open_invoices(open_invoices, policy)
+    located = index.locate(references)
+    customer_links, customer_problems = resolve(eligible, customers, cards, links, policy, references, located, index)
+    applications, invoice_problems = apply(eligible, customer_links, policy, references, located, index)
     exceptions = concat_exceptions([refunds, customer_problems, invoice_problems])
-    return MatchResult(customer_links, applications, exceptions, skipped)
+    return MatchResult(customer_links.frame, applications, exceptions, skipped)

@@ -6,23 +6,57 @@ Payments are taken in (created_at, transaction_id) order; an invoice closed by a
 of the same run takes nothing more. A remainder becomes a prepayment and an `overpayment` warning.
 A payment that names an invoice it cannot pay is held whole (an exception, no applications):
 posting the rest would leave the operator to unpick a receipt.
+
+Payments are positions in processing order and invoices are entries of the open-invoice index;
+(payment, invoice) pairs stay integer arrays until the output is built. Applications are sorted
+by transaction id, not in processing order, so their text is made in that final order: a million
+strings made in one order and then permuted cost more than making them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.exceptions import cents_text, concat_exceptions, make_exceptions
-from sage_paytrace_pipeline.domain.matching.open_invoices import OpenInvoiceIndex, index_open_invoices
+from sage_paytrace_pipeline.domain.matching.arrays import (
+    first_in_run,
+    join_codes,
+    join_values,
+    run_starts,
+)
+from sage_paytrace_pipeline.domain.matching.customers import CustomerLinks
+from sage_paytrace_pipeline.domain.matching.exceptions import (
+    concat_exceptions,
+    exception_rows,
+)
+from sage_paytrace_pipeline.domain.matching.open_invoices import (
+    LocatedReferences,
+    OpenInvoiceIndex,
+    index_open_invoices,
+)
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
+from sage_paytrace_pipeline.domain.matching.text import (
+    choose,
+    join_runs,
+    money,
+    render,
+    where_text,
+)
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
                        "method", "score", "explanation")
+_DTYPES = {"transaction_id": "int64", "amount_cents": "int64", "score": "float64"}  # the other columns: object
 _KEY = ["division", "customer_no"]
-_METHOD_BY_SOURCE = {"invoice_id": "invoice_id_exact", "description": "description_reference"}
-_SCORE_BY_METHOD = {"invoice_id_exact": 100.0, "description_reference": 95.0, "customer_amount_unique": 90.0}
+# methods of invoice applications, by code
+_METHODS = np.array(["invoice_id_exact", "description_reference", "customer_amount_unique"], dtype=object)
+_METHOD_OF_SOURCE = {"invoice_id": 0, "description": 1}
+_SCORES = np.array([100.0, 95.0, 90.0])
+_HOW = np.array(["named in invoice_id", "named in the description",
+                 "is the customer's only open invoice of this amount"], dtype=object)
+_BY_AMOUNT = 2
 
 
 def apply_payments(
@@ -35,38 +69,40 @@ def apply_payments(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(applications, exceptions); each payment's applications sum exactly to its amount, or it has none."""
     policy = policy or MatchingPolicy()
-    resolved = _resolved_payments(payments, customer_links)
-    if references is None:
-        references = extract_invoice_references(payments[payments["transaction_id"].isin(resolved["transaction_id"])],
-                                                policy)
     index = index or index_open_invoices(open_invoices, policy)
-    refs = references.merge(resolved[["transaction_id", *_KEY]], on="transaction_id")
+    if references is None:
+        references = extract_invoice_references(
+            payments[payments["transaction_id"].isin(customer_links["transaction_id"])], policy)
+    return apply(payments, CustomerLinks.of(customer_links, index), policy, references, index.locate(references), index)
 
-    own, unpayable = _own_invoices(refs, index)
-    held = set(unpayable["transaction_id"])
-    problems = [_unpayable_references(unpayable, index, resolved)]
 
-    by_reference = own[~own["transaction_id"].isin(held)]
-    by_reference = by_reference.assign(method=by_reference["source"].map(_METHOD_BY_SOURCE))
-    unreferenced = resolved[~resolved["transaction_id"].isin(refs["transaction_id"])]
-    by_amount, unapplied = _unique_amount_matches(unreferenced, index, policy)
-    problems.append(_unapplied(unapplied, policy))
+def apply(payments: pd.DataFrame, links: CustomerLinks, policy: MatchingPolicy, references: pd.DataFrame,
+          located: LocatedReferences, index: OpenInvoiceIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """apply_payments on prepared inputs: the links with their keys and labels, the references located."""
+    resolved = _Resolved.of(payments, links)
+    refs = _References.of(references, resolved)
+    own_ref, own_entry, unpayable = _own_invoices(refs, located, resolved, index)
+    problems = [_unpayable_references(refs, unpayable, resolved, index)]
+    held = np.zeros(len(resolved), dtype=bool)
+    held[refs.payer[unpayable]] = True  # a payment naming an invoice it cannot pay is held whole
+    by_reference = ~held[refs.payer[own_ref]]
+    unreferenced = np.flatnonzero(np.bincount(refs.payer, minlength=len(resolved)) == 0)
+    amount_payer, amount_entry, unapplied, candidates = _unique_amount_matches(unreferenced, resolved, index, policy)
+    problems.append(_unapplied(unapplied, candidates, resolved, policy))
 
-    pairs = pd.concat([by_reference.drop(columns=["source"]), by_amount], ignore_index=True)
-    pairs = pairs.merge(resolved[["transaction_id", "amount_cents", "order"]], on="transaction_id")
-    pairs = pairs.sort_values(["order", "position"], ignore_index=True)
-    pairs["applied_cents"] = allocate(pairs)
-
-    applications = [_invoice_applications(pairs)]
-    remainders = _remainders(pairs, resolved, refs)
-    applications.append(_prepayments(remainders, policy, "overpayment remainder"))
-    problems.append(_overpayments(remainders))
+    pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer, amount_entry, index)
+    applied = _allocate(resolved.amount_cents[pairs.payer], index.balance_cents[pairs.entry],
+                        resolved.transaction_id[pairs.payer], pairs.entry)
+    remainders = _Remainders.of(pairs, applied, resolved, refs)
+    problems.append(_overpayments(remainders, resolved))
+    pieces = [_InvoiceApplications(pairs, applied, resolved, index),
+              _Prepayments(remainders.payer, remainders.remainder_cents, remainders.first_invoice, resolved, policy,
+                           "overpayment remainder")]
     if policy.post_unapplied_as_prepayment:
-        applications.append(_prepayments(unapplied.assign(first_invoice=None, remainder_cents=unapplied["amount_cents"],
-                                                           taken_cents=0), policy, "no invoice identified"))
-    frame = pd.concat(applications, ignore_index=True).loc[:, list(APPLICATION_COLUMNS)]
-    frame = frame.astype({"transaction_id": "int64", "amount_cents": "int64", "score": "float64"})
-    return frame.sort_values(["transaction_id"], kind="stable", ignore_index=True), concat_exceptions(problems)
+        no_invoice = np.full(len(unapplied), None, dtype=object)
+        pieces.append(_Prepayments(unapplied, resolved.amount_cents[unapplied], no_invoice, resolved, policy,
+                                   "no invoice identified"))
+    return _applications(pieces), concat_exceptions(problems)
 
 
 def allocate(pairs: pd.DataFrame) -> np.ndarray:
@@ -76,15 +112,18 @@ def allocate(pairs: pd.DataFrame) -> np.ndarray:
     a triangular system: solved here by whole-array (Jacobi) sweeps, each exact for one more link of
     the longest chain of payments sharing invoices, so it stops after a few sweeps in practice.
     """
-    if pairs.empty:
+    return _allocate(pairs["amount_cents"].to_numpy("int64"), pairs["balance_cents"].to_numpy("int64"),
+                     pairs["transaction_id"].to_numpy(), pairs["invoice_id"].to_numpy())
+
+
+def _allocate(amount: np.ndarray, balance: np.ndarray, payment: np.ndarray, invoice: np.ndarray) -> np.ndarray:
+    if len(amount) == 0:
         return np.zeros(0, dtype="int64")
-    amount = pairs["amount_cents"].to_numpy("int64")
-    balance = pairs["balance_cents"].to_numpy("int64")
-    payment_start = _group_starts(pairs["transaction_id"].to_numpy())
-    by_invoice = np.lexsort((np.arange(len(pairs)), pairs["invoice_id"].to_numpy()))
-    invoice_start = _group_starts(pairs["invoice_id"].to_numpy()[by_invoice])
+    payment_start = _group_starts(payment)
+    by_invoice = np.lexsort((np.arange(len(amount)), invoice))
+    invoice_start = _group_starts(invoice[by_invoice])
     available = balance.copy()
-    for _ in range(len(pairs) + 1):
+    for _ in range(len(amount) + 1):
         before = _cumsum_before(available, payment_start)
         applied = np.clip(amount - before, 0, available)
         taken_before = np.empty_like(applied)
@@ -112,178 +151,338 @@ def _cumsum_before(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- inputs
 
 
-def _resolved_payments(payments: pd.DataFrame, customer_links: pd.DataFrame) -> pd.DataFrame:
-    columns = ["transaction_id", "amount_cents"] + (["created_at"] if "created_at" in payments else [])
-    resolved = customer_links[["transaction_id", *_KEY]].merge(payments[columns], on="transaction_id")
-    order_by = ["created_at", "transaction_id"] if "created_at" in resolved else ["transaction_id"]
-    resolved = resolved.sort_values(order_by, kind="stable", na_position="last", ignore_index=True)
-    resolved["order"] = np.arange(len(resolved), dtype="int64")
-    return resolved
+@dataclass(frozen=True)
+class _Resolved:
+    """The resolved payments in processing order (created_at, transaction_id): position = turn.
+
+    Their customers' strings stay with the links and are read for output rows only.
+    """
+
+    transaction_id: np.ndarray
+    amount_cents: np.ndarray
+    customer_key: np.ndarray  # in the open-invoice index, -1 if the customer has no payable invoice
+    link: np.ndarray  # row in the links
+    links: CustomerLinks
+
+    def __len__(self) -> int:
+        return len(self.transaction_id)
+
+    @classmethod
+    def of(cls, payments: pd.DataFrame, links: CustomerLinks) -> _Resolved:
+        link, payment = join_values(links.frame["transaction_id"].to_numpy(), payments["transaction_id"].to_numpy())
+        transaction_id = links.frame["transaction_id"].to_numpy()[link]
+        turn = _turns(transaction_id, payments["created_at"].take(payment) if "created_at" in payments else None)
+        link, payment = link[turn], payment[turn]
+        return cls(transaction_id[turn], payments["amount_cents"].to_numpy("int64")[payment],
+                   np.asarray(links.customer_key, dtype="int64")[link], link, links)
+
+    def customer(self, payer: np.ndarray) -> dict[str, np.ndarray]:
+        """division and customer_no of the payers (output columns)."""
+        link = self.link[payer]
+        return {column: self.links.frame[column].to_numpy()[link] for column in _KEY}
+
+    def label(self, payer: np.ndarray) -> np.ndarray:
+        """"division-customer_no" of the payers (for messages)."""
+        return self.links.label[self.link[payer]]
 
 
-_INVOICE_COLUMNS = ["invoice_type", "balance_cents", "invoice_id"]
+def _turns(transaction_id: np.ndarray, created_at: pd.Series | None) -> np.ndarray:
+    """Processing order: by created_at (missing last), then transaction_id; stable."""
+    if created_at is None:
+        return np.argsort(transaction_id, kind="stable")
+    if isinstance(created_at.dtype, pd.DatetimeTZDtype) or created_at.dtype.kind == "M":
+        time = created_at.array.asi8  # int64 nanoseconds, NaT the smallest
+        return np.lexsort((transaction_id, time, created_at.isna().to_numpy()))
+    turns = pd.DataFrame({"created_at": created_at.to_numpy(), "transaction_id": transaction_id})
+    return turns.sort_values(["created_at", "transaction_id"], kind="stable", na_position="last").index.to_numpy()
 
 
-def _own_invoices(refs: pd.DataFrame, index: OpenInvoiceIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(references open for their payment's own customer, with the invoice's columns; the others)."""
-    payable = index.payable
-    width = max(len(index.invoice_nos), 1)
-    customer, invoice = index.customer_key(refs), index.invoice_key(refs["invoice_no"])
-    wanted = np.where((customer >= 0) & (invoice >= 0), customer * width + invoice, -1)
-    # (customer, invoice) is unique among payable invoices: a hash look-up, not a merge
-    keys = pd.Index(payable["customer_key"].to_numpy() * width + payable["invoice_key"].to_numpy())
-    at = np.where(wanted >= 0, keys.get_indexer(wanted), -1)
-    found = at >= 0
-    own = refs[found].assign(**{c: payable[c].to_numpy()[at[found]] for c in _INVOICE_COLUMNS})
-    return own, refs[~found]
+@dataclass(frozen=True)
+class _References:
+    """The invoice references of the resolved payments, in the order of the references frame."""
+
+    row: np.ndarray  # in the references frame
+    payer: np.ndarray  # position in _Resolved
+    invoice_no: np.ndarray
+    method: np.ndarray  # code in _METHODS, from the field the number was found in
+    position: np.ndarray
+
+    @classmethod
+    def of(cls, references: pd.DataFrame, resolved: _Resolved) -> _References:
+        row, payer = join_values(references["transaction_id"].to_numpy(), resolved.transaction_id)
+        return cls(row, payer, references["invoice_no"].to_numpy()[row],
+                   references["source"].map(_METHOD_OF_SOURCE).to_numpy()[row], references["position"].to_numpy()[row])
 
 
-def _unique_amount_matches(unreferenced: pd.DataFrame, index: OpenInvoiceIndex, policy: MatchingPolicy):
-    """(pairs for payments with exactly one same-amount open invoice, the other payments with a count)."""
-    payers = unreferenced[["transaction_id", *_KEY, "amount_cents"]]
-    payers = payers.assign(customer_key=index.customer_key(payers))
-    same_customer = payers.merge(index.payable[["customer_key", "invoice_no", *_INVOICE_COLUMNS]], on="customer_key")
-    same_customer = same_customer.drop(columns="customer_key")
-    near = (same_customer["balance_cents"] - same_customer["amount_cents"]).abs() <= policy.amount_tolerance_cents
-    candidates = same_customer[near]
-    count = candidates.groupby("transaction_id")["invoice_no"].transform("size")
-    chosen = candidates[count == 1].drop(columns="amount_cents").assign(method="customer_amount_unique", position=0)
-    counts = candidates.groupby("transaction_id").size()
-    unapplied = unreferenced[~unreferenced["transaction_id"].isin(chosen["transaction_id"])]
-    unapplied = unapplied.assign(candidates=unapplied["transaction_id"].map(counts).fillna(0).astype("int64"))
-    return chosen, unapplied
+def _own_invoices(refs: _References, located: LocatedReferences, resolved: _Resolved, index: OpenInvoiceIndex):
+    """(reference, entry) of the references open for their payment's own customer; the other references."""
+    reference, pair = join_codes(refs.row, located.reference)
+    entry = located.entry[pair]
+    own = index.customer_key[entry] == resolved.customer_key[refs.payer[reference]]
+    others = np.ones(len(refs.row), dtype=bool)
+    others[reference[own]] = False
+    return reference[own], entry[own], np.flatnonzero(others)
+
+
+def _unique_amount_matches(unreferenced: np.ndarray, resolved: _Resolved, index: OpenInvoiceIndex,
+                           policy: MatchingPolicy):
+    """(payer, entry) for payments with exactly one same-amount open invoice; the other payments, with
+    their number of same-amount invoices."""
+    payer, entry = index.invoices_of(resolved.customer_key[unreferenced])
+    payer = unreferenced[payer]
+    near = np.abs(index.balance_cents[entry] - resolved.amount_cents[payer]) <= policy.amount_tolerance_cents
+    payer, entry = payer[near], entry[near]
+    count = np.bincount(payer, minlength=len(resolved))
+    chosen = count[payer] == 1
+    unapplied = unreferenced[count[unreferenced] != 1]
+    return payer[chosen], entry[chosen], unapplied, count[unapplied]
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """(payment, invoice) pairs in processing order: payment, then the position the invoice was named at."""
+
+    payer: np.ndarray
+    entry: np.ndarray
+    method: np.ndarray
+    reference: np.ndarray  # in _References, -1 for an exact-amount match
+    refs: _References
+    index: OpenInvoiceIndex
+
+    @classmethod
+    def combine(cls, refs: _References, reference: np.ndarray, entry: np.ndarray, amount_payer: np.ndarray,
+                amount_entry: np.ndarray, index: OpenInvoiceIndex) -> _Pairs:
+        payer = np.concatenate([refs.payer[reference], amount_payer])
+        position = np.concatenate([refs.position[reference], np.zeros(len(amount_payer), dtype="int64")])
+        order = np.lexsort((position, payer))
+        return cls(payer[order], np.concatenate([entry, amount_entry])[order],
+                   np.concatenate([refs.method[reference], np.full(len(amount_payer), _BY_AMOUNT)])[order],
+                   np.concatenate([reference, np.full(len(amount_payer), -1)])[order], refs, index)
+
+    def invoice_no(self, pair: np.ndarray) -> np.ndarray:
+        """As the payer wrote it (the same number as the index's), or the index's for an amount match."""
+        reference = self.reference[pair]
+        named = reference >= 0
+        number = np.empty(len(pair), dtype=object)
+        number[named] = self.refs.invoice_no[reference[named]]
+        number[~named] = self.index.invoice_number(self.entry[pair[~named]])
+        return number
+
+
+@dataclass(frozen=True)
+class _Remainders:
+    """Payments with pairs whose invoices could not take the whole amount, in processing order."""
+
+    payer: np.ndarray
+    taken_cents: np.ndarray
+    remainder_cents: np.ndarray
+    first_invoice: np.ndarray  # the first number the payment named (None: matched by amount)
+    invoices: list[str]  # the invoices it paid, in order
+
+    @classmethod
+    def of(cls, pairs: _Pairs, applied: np.ndarray, resolved: _Resolved, refs: _References) -> _Remainders:
+        starts = run_starts(pairs.payer)
+        paying = pairs.payer[starts]
+        taken = np.add.reduceat(applied, starts) if len(starts) else np.zeros(0, dtype="int64")
+        remainder = resolved.amount_cents[paying] - taken
+        out = remainder > 0
+        has_remainder = np.zeros(len(resolved), dtype=bool)
+        has_remainder[paying[out]] = True
+        listed = np.flatnonzero(has_remainder[pairs.payer])
+        return cls(paying[out], taken[out], remainder[out], _first_named(refs, paying[out], len(resolved)),
+                   join_runs(pairs.payer[listed], pairs.invoice_no(listed)))
+
+
+def _first_named(refs: _References, payer: np.ndarray, payers: int) -> np.ndarray:
+    """The first invoice number each of the payers named (lowest position); None if it named none."""
+    wanted = np.zeros(payers, dtype=bool)
+    wanted[payer] = True
+    mine = np.flatnonzero(wanted[refs.payer])
+    mine = mine[np.lexsort((refs.position[mine], refs.payer[mine]))]
+    first = mine[first_in_run(refs.payer[mine])]
+    number = np.full(payers, None, dtype=object)
+    number[refs.payer[first]] = refs.invoice_no[first]
+    return number[payer]
 
 
 # ---------------------------------------------------------------- outputs
 
 
-def _label(frame: pd.DataFrame) -> pd.Series:
-    return frame["division"].astype(str) + "-" + frame["customer_no"].astype(str)
+def _applications(pieces: list) -> pd.DataFrame:
+    """The pieces' rows as one frame by transaction_id (stable: a piece's rows, then the next piece's)."""
+    transaction_id = np.concatenate([piece.transaction_id for piece in pieces])
+    order = np.argsort(transaction_id, kind="stable")
+    sizes = [len(piece.transaction_id) for piece in pieces]
+    which = np.repeat(np.arange(len(pieces)), sizes)[order]
+    within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
+    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in APPLICATION_COLUMNS}
+    for number, piece in enumerate(pieces):
+        at = np.flatnonzero(which == number)
+        for name, values in piece.columns(within[at]).items():
+            columns[name][at] = values
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
 
 
-def _format(template: str, index: pd.Index, **columns: pd.Series) -> pd.Series:
-    """template.format(**row) for each row, in one Python pass: at a million rows this is several
-    times cheaper than chaining pandas string concatenations (each one a pass of its own)."""
-    # named fields -> positional ones once, so no dict is built per row
-    positional = template.format_map({name: f"{{{i}}}" for i, name in enumerate(columns)}).format
-    values = [column.tolist() for column in columns.values()]
-    return pd.Series([positional(*row) for row in zip(*values)], index=index, dtype=object)
+
+@dataclass(frozen=True)
+class _InvoiceApplications:
+    """The pairs that take something: an application to an open invoice each."""
+
+    pairs: _Pairs
+    applied: np.ndarray  # per pair
+    resolved: _Resolved
+    index: OpenInvoiceIndex
+
+    @property
+    def taken(self) -> np.ndarray:
+        return np.flatnonzero(self.applied > 0)
+
+    @property
+    def transaction_id(self) -> np.ndarray:
+        return self.resolved.transaction_id[self.pairs.payer[self.taken]]
+
+    def columns(self, rows: np.ndarray) -> dict:
+        pair = self.taken[rows]
+        payer, entry, method, applied = (self.pairs.payer[pair], self.pairs.entry[pair], self.pairs.method[pair],
+                                         self.applied[pair])
+        invoice_no = self.pairs.invoice_no(pair)
+        left_open = self.index.balance_cents[entry] - applied  # of what this payment found open
+        partial = left_open > 0
+        explanation = render(
+            "invoice {invoice_no} of {label} {how}: {applied}{partial}", invoice_no=invoice_no,
+            label=self.resolved.label(payer), how=_HOW[method], applied=money(applied),
+            partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
+                                               left_open=money(left_open[partial]))))
+        return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
+                "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
+                "method": _METHODS[method], "score": _SCORES[method], "explanation": explanation}
 
 
-def _invoice_applications(pairs: pd.DataFrame) -> pd.DataFrame:
-    taken = pairs[pairs["applied_cents"] > 0]
-    left_open = taken["balance_cents"] - taken["applied_cents"]  # of what this payment found open
-    partial = (" (partial payment, " + cents_text(left_open) + " stays open)").where(left_open > 0, "")
-    explanation = _format(
-        "invoice {invoice} of {division}-{customer} {how}: {applied}{partial}", taken.index,
-        invoice=taken["invoice_no"], division=taken["division"], customer=taken["customer_no"],
-        how=taken["method"].map({"invoice_id_exact": "named in invoice_id", "description_reference": "named in the description",
-                                 "customer_amount_unique": "is the customer's only open invoice of this amount"}),
-        applied=cents_text(taken["applied_cents"]), partial=partial,
+@dataclass(frozen=True)
+class _Prepayments:
+    """What a payment leaves after its invoices, posted as a prepayment: on the first invoice it named,
+    else on P + the last six digits of its transaction id."""
+
+    payer: np.ndarray
+    remainder_cents: np.ndarray
+    first_invoice: np.ndarray  # None: no invoice named
+    resolved: _Resolved
+    policy: MatchingPolicy
+    why: str
+
+    @property
+    def transaction_id(self) -> np.ndarray:
+        return self.resolved.transaction_id[self.payer]
+
+    def columns(self, rows: np.ndarray) -> dict:
+        payer, remainder = self.payer[rows], self.remainder_cents[rows]
+        transaction_id = self.resolved.transaction_id[payer]
+        invoice_no = self.first_invoice[rows].copy()
+        generated = pd.isna(invoice_no)
+        invoice_no[generated] = ["P" + str(tid)[-6:].zfill(6) for tid in transaction_id[generated].tolist()]
+        explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
+                             remainder=money(remainder), amount=money(self.resolved.amount_cents[payer]),
+                             invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
+        return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
+                "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
+                "score": 100.0, "explanation": explanation}
+
+
+def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
+    """One overpayment warning per payment with a remainder, in processing order.
+
+    The text is made in transaction id order, the order the customer labels and invoice numbers lie
+    in memory, and then put in processing order: several times cheaper than reading them at random.
+    """
+    transaction_id = resolved.transaction_id[rows.payer]
+    by_id = np.argsort(transaction_id, kind="stable")
+    back = np.empty_like(by_id)
+    back[by_id] = np.arange(len(by_id))
+    payer, invoices = rows.payer[by_id], np.asarray(rows.invoices, dtype=object)[by_id]
+    fields = {"tid": transaction_id[by_id], "invoices": invoices, "label": resolved.label(payer),
+              "remainder": money(rows.remainder_cents[by_id])}
+
+    def text(template: str, **more) -> np.ndarray:
+        return np.asarray(render(template, **fields, **more), dtype=object)[back]
+
+    return exception_rows(
+        "overpayment", "warning", transaction_id,
+        source_ids=text("paytrace:{tid} invoices:{invoices}"),
+        problem=text("transaction {tid} paid {amount} but invoice(s) {invoices} of {label} had only {taken} open; "
+                     "{remainder} posted as a prepayment", amount=money(resolved.amount_cents[payer]),
+                     taken=money(rows.taken_cents[by_id])),
+        action=text("Apply the prepayment of {label} to its next invoice in Sage, or refund {remainder} in PayTrace "
+                    "if it was paid twice"),
     )
-    return pd.DataFrame({
-        "transaction_id": taken["transaction_id"], "division": taken["division"], "customer_no": taken["customer_no"],
-        "invoice_no": taken["invoice_no"], "invoice_type": taken["invoice_type"], "amount_cents": taken["applied_cents"],
-        "method": taken["method"], "score": taken["method"].map(_SCORE_BY_METHOD), "explanation": explanation,
-    })
 
 
-def _remainders(pairs: pd.DataFrame, resolved: pd.DataFrame, refs: pd.DataFrame) -> pd.DataFrame:
-    """Payments with pairs whose invoices could not take the whole amount."""
-    taken = pairs.groupby("transaction_id")["applied_cents"].sum()
-    paying = resolved[resolved["transaction_id"].isin(taken.index)]
-    paying = paying.assign(taken_cents=paying["transaction_id"].map(taken).astype("int64"))
-    paying["remainder_cents"] = paying["amount_cents"] - paying["taken_cents"]
-    first = refs.sort_values("position").drop_duplicates("transaction_id").set_index("transaction_id")["invoice_no"]
-    out = paying[paying["remainder_cents"] > 0]
-    listed = pairs[pairs["transaction_id"].isin(out["transaction_id"])]
-    invoices = _joined(listed["transaction_id"], listed["invoice_no"])
-    return out.assign(first_invoice=out["transaction_id"].map(first), invoices=out["transaction_id"].map(invoices))
-
-
-def _joined(group: pd.Series, text: pd.Series) -> pd.Series:
-    """", ".join of text per group (in row order); most groups have one row, which need no Python join."""
-    size = group.map(group.value_counts())
-    single = text[(size == 1).to_numpy()].set_axis(group[(size == 1).to_numpy()])
-    several = text[(size > 1).to_numpy()].groupby(group[(size > 1).to_numpy()].to_numpy()).agg(", ".join)
-    return pd.concat([single, several])
-
-
-def _prepayments(rows: pd.DataFrame, policy: MatchingPolicy, why: str) -> pd.DataFrame:
-    generated = "P" + rows["transaction_id"].astype(str).str[-6:].str.zfill(6)
-    invoice_no = rows["first_invoice"].astype(object).where(rows["first_invoice"].notna(), generated)
-    return pd.DataFrame({
-        "transaction_id": rows["transaction_id"], "division": rows["division"], "customer_no": rows["customer_no"],
-        "invoice_no": invoice_no, "invoice_type": policy.prepayment_invoice_type,
-        "amount_cents": rows["remainder_cents"], "method": "prepayment", "score": 100.0,
-        "explanation": _format("{remainder} of {amount} left as prepayment {invoice} on {label} ({why})", rows.index,
-                               remainder=cents_text(rows["remainder_cents"]), amount=cents_text(rows["amount_cents"]),
-                               invoice=invoice_no, label=_label(rows), why=pd.Series(why, index=rows.index)),
-    })
-
-
-def _overpayments(rows: pd.DataFrame) -> pd.DataFrame:
-    tid, index = rows["transaction_id"], rows.index
-    columns = {"tid": tid, "invoices": rows["invoices"], "label": _label(rows), "amount": cents_text(rows["amount_cents"]),
-               "taken": cents_text(rows["taken_cents"]), "remainder": cents_text(rows["remainder_cents"])}
-    return make_exceptions(
-        "overpayment", "warning", tid,
-        source_ids=_format("paytrace:{tid} invoices:{invoices}", index, **columns),
-        problem=_format("transaction {tid} paid {amount} but invoice(s) {invoices} of {label} had only {taken} open; "
-                        "{remainder} posted as a prepayment", index, **columns),
-        action=_format("Apply the prepayment of {label} to its next invoice in Sage, or refund {remainder} in PayTrace "
-                       "if it was paid twice", index, **columns),
-    )
-
-
-def _unpayable_references(unpayable: pd.DataFrame, index: OpenInvoiceIndex, resolved: pd.DataFrame) -> pd.DataFrame:
+def _unpayable_references(refs: _References, unpayable: np.ndarray, resolved: _Resolved,
+                          index: OpenInvoiceIndex) -> pd.DataFrame:
     """invoice_of_another_customer / invoice_not_open, one per (payment, invoice); the payment is held."""
-    if unpayable.empty:
-        return concat_exceptions([])
-    payable = index.payable
-    # owners of the numbers named only, not a string join over every open invoice
-    payable = payable[payable["invoice_key"].isin(index.invoice_key(unpayable["invoice_no"]))]
-    owners = payable[["invoice_no", *_KEY]].rename(columns={"division": "owner_division", "customer_no": "owner_no"})
-    owners = owners.assign(owner=owners["owner_division"] + "-" + owners["owner_no"])
-    owners = owners.groupby("invoice_no")["owner"].agg(", ".join)
-    rows = unpayable[["transaction_id", *_KEY, "invoice_no"]].merge(
-        resolved[["transaction_id", "amount_cents"]], on="transaction_id")
-    rows = rows.assign(owner=rows["invoice_no"].map(owners))
-    other = rows[rows["owner"].notna()]
-    closed = rows[rows["owner"].isna()]
+    owner = _owners(index.invoice_key_of(refs.invoice_no[unpayable]), index)
+    other = pd.notna(owner)
     return concat_exceptions([
-        make_exceptions(
-            "invoice_of_another_customer", "error", other["transaction_id"],
-            source_ids="paytrace:" + other["transaction_id"].astype(str) + " invoice:" + other["invoice_no"],
-            problem="transaction " + other["transaction_id"].astype(str) + " of " + _label(other) + " names invoice "
-            + other["invoice_no"] + ", which is open for " + other["owner"] + "; the whole payment ("
-            + cents_text(other["amount_cents"]) + ") is held",
-            action="Find out who paid: if the customer link is wrong fix it (sage-paytrace link add, or customer_links "
-            "in config); otherwise enter the receipt by hand in Sage for " + _label(other),
-        ),
-        make_exceptions(
-            "invoice_not_open", "error", closed["transaction_id"],
-            source_ids="paytrace:" + closed["transaction_id"].astype(str) + " invoice:" + closed["invoice_no"],
-            problem="transaction " + closed["transaction_id"].astype(str) + " of " + _label(closed) + " names invoice "
-            + closed["invoice_no"] + ", which is not an open invoice in Sage" + "; the whole payment ("
-            + cents_text(closed["amount_cents"]) + ") is held",
-            action="Check invoice " + closed["invoice_no"] + " in Sage (already paid, a typo, or not yet invoiced); "
-            "enter the receipt by hand for " + _label(closed) + " or refund the payment if it was paid twice",
-        ),
+        _invoice_of_another_customer(refs.payer[unpayable[other]], refs.invoice_no[unpayable[other]], owner[other],
+                                     resolved),
+        _invoice_not_open(refs.payer[unpayable[~other]], refs.invoice_no[unpayable[~other]], resolved),
     ])
 
 
-def _unapplied(rows: pd.DataFrame, policy: MatchingPolicy) -> pd.DataFrame:
-    tid = rows["transaction_id"]
+def _owners(invoice_key: np.ndarray, index: OpenInvoiceIndex) -> np.ndarray:
+    """Per invoice number, the customers it is open for ("01-A, 01-B", in index order); None: nobody."""
+    numbers, which = np.unique(invoice_key, return_inverse=True)
+    number, entry = index.holders(numbers)  # only the numbers named, not every open invoice
+    key = index.customer_key[entry]
+    owners = np.full(len(numbers), None, dtype=object)
+    owners[number[run_starts(number)]] = join_runs(number, render(
+        "{division}-{customer_no}", division=index.division(key), customer_no=index.customer_no(key)))
+    return owners[which.reshape(-1)]
+
+
+def _held_fields(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Resolved) -> dict:
+    return {"tid": resolved.transaction_id[payer], "invoice_no": invoice_no, "label": resolved.label(payer),
+            "amount": money(resolved.amount_cents[payer])}
+
+
+def _invoice_of_another_customer(payer: np.ndarray, invoice_no: np.ndarray, owner: np.ndarray,
+                                 resolved: _Resolved) -> pd.DataFrame:
+    fields = _held_fields(payer, invoice_no, resolved)
+    return exception_rows(
+        "invoice_of_another_customer", "error", fields["tid"],
+        source_ids=render("paytrace:{tid} invoice:{invoice_no}", **fields),
+        problem=render("transaction {tid} of {label} names invoice {invoice_no}, which is open for "
+                       "{owner}; the whole payment ({amount}) is held", **fields, owner=owner),
+        action=render("Find out who paid: if the customer link is wrong fix it (sage-paytrace link add, or "
+                      "customer_links in config); otherwise enter the receipt by hand in Sage for "
+                      "{label}", **fields),
+    )
+
+
+def _invoice_not_open(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Resolved) -> pd.DataFrame:
+    fields = _held_fields(payer, invoice_no, resolved)
+    return exception_rows(
+        "invoice_not_open", "error", fields["tid"],
+        source_ids=render("paytrace:{tid} invoice:{invoice_no}", **fields),
+        problem=render("transaction {tid} of {label} names invoice {invoice_no}, which is not an open "
+                       "invoice in Sage; the whole payment ({amount}) is held", **fields),
+        action=render("Check invoice {invoice_no} in Sage (already paid, a typo, or not yet invoiced); enter the "
+                      "receipt by hand for {label} or refund the payment if it was paid twice", **fields),
+    )
+
+
+def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, policy: MatchingPolicy) -> pd.DataFrame:
+    transaction_id = resolved.transaction_id[payer]
+    fields = {"tid": transaction_id, "label": resolved.label(payer)}
     posted = policy.post_unapplied_as_prepayment
-    why = pd.Series(np.where(rows["candidates"] == 0, "no open invoice has exactly that amount",
-                             "several open invoices have exactly that amount"), index=rows.index)
-    return make_exceptions(
-        "unapplied_payment", "warning" if posted else "error", tid,
-        source_ids="paytrace:" + tid.astype(str) + " customer:" + _label(rows),
-        problem="transaction " + tid.astype(str) + " of " + _label(rows) + " (" + cents_text(rows["amount_cents"])
-        + ") names no invoice and " + why + ("; posted as a prepayment" if posted else "; not posted"),
-        action=("Apply the prepayment to the right invoice in Sage" if posted else
-                "Enter the receipt by hand in Sage for " + _label(rows) + " against the right invoice(s), with "
-                "credit card transaction id " + tid.astype(str) + " so the pipeline sees it as posted"),
+    why = choose(candidates == 0, "no open invoice has exactly that amount",
+                 "several open invoices have exactly that amount")
+    return exception_rows(
+        "unapplied_payment", "warning" if posted else "error", transaction_id,
+        source_ids=render("paytrace:{tid} customer:{label}", **fields),
+        problem=render("transaction {tid} of {label} ({amount}) names no invoice and {why}{posted}",
+                       **fields, amount=money(resolved.amount_cents[payer]), why=why,
+                       posted="; posted as a prepayment" if posted else "; not posted"),
+        action=(np.full(len(payer), "Apply the prepayment to the right invoice in Sage", dtype=object) if posted else
+                render("Enter the receipt by hand in Sage for {label} against the right invoice(s), "
+                       "with credit card transaction id {tid} so the pipeline sees it as posted", **fields)),
     )

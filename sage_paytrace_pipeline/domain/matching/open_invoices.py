@@ -1,65 +1,126 @@
 """The payable open invoices, indexed once per run with integer keys and shared by both stages.
 
 Customer resolution (who has invoice N open?) and invoice application (is N open for this
-customer?) both join against a million open invoices. Joining on the string columns costs
-seconds per join (pandas factorizes every key each time), so the strings are factorized once
-here and the joins run on int64 codes.
+customer? which of its invoices has this amount?) both look up a million open invoices. The
+strings are factorized once here; the look-ups are integer joins on the codes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.matching.arrays import join_codes, run_starts
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
-
-_KEY = ["division", "customer_no"]
 
 
 @dataclass(frozen=True)
 class OpenInvoiceIndex:
-    # One row per (division, customer_no, invoice_no): IN before DM before FC, in the order
-    # (type rank, row) of the chosen invoice; invoice_id numbers the rows; customer_key and
-    # invoice_key are the integer codes below; first_row is where the key first occurs in the input.
-    payable: pd.DataFrame
+    """One entry per payable (division, customer_no, invoice_no), the arrays below by entry number.
+
+    A number open under several payable types keeps one entry, IN before DM before FC (then the
+    first row). Entries are in the order (type rank, row) of the chosen invoice; `first_row` is
+    where the entry's (division, customer_no, invoice_no) first occurs in the input.
+    Customers are keyed division code * len(customer_nos) + customer_no code.
+    """
+
     divisions: pd.Index
     customer_nos: pd.Index
     invoice_nos: pd.Index
+    customer_key: np.ndarray  # per entry
+    invoice_key: np.ndarray  # per entry: code in invoice_nos
+    invoice_type: np.ndarray  # per entry: object
+    balance_cents: np.ndarray  # per entry
+    first_row: np.ndarray  # per entry
 
-    def customer_key(self, frame: pd.DataFrame) -> np.ndarray:
-        """int64 code of each row's (division, customer_no); -1 where no payable invoice has it."""
-        division = self.divisions.get_indexer(frame["division"])
-        number = self.customer_nos.get_indexer(frame["customer_no"])
+    def customer_key_of(self, division: pd.Series | np.ndarray, customer_no: pd.Series | np.ndarray) -> np.ndarray:
+        """int64 key of each (division, customer_no); -1 where no payable invoice has it."""
+        division, number = self.divisions.get_indexer(division), self.customer_nos.get_indexer(customer_no)
         return np.where((division >= 0) & (number >= 0), division * len(self.customer_nos) + number, -1)
 
-    def invoice_key(self, invoice_no: pd.Series) -> np.ndarray:
+    def invoice_key_of(self, invoice_no: pd.Series | np.ndarray) -> np.ndarray:
         """int64 code of each invoice number; -1 where no payable invoice has it."""
         return self.invoice_nos.get_indexer(invoice_no).astype("int64")
 
+    def division(self, customer_key: np.ndarray) -> np.ndarray:
+        return np.asarray(self.divisions, dtype=object)[customer_key // max(len(self.customer_nos), 1)]
+
+    def customer_no(self, customer_key: np.ndarray) -> np.ndarray:
+        return np.asarray(self.customer_nos, dtype=object)[customer_key % max(len(self.customer_nos), 1)]
+
+    def invoice_number(self, entry: np.ndarray) -> np.ndarray:
+        return np.asarray(self.invoice_nos, dtype=object)[self.invoice_key[entry]]
+
+    def locate(self, references: pd.DataFrame) -> LocatedReferences:
+        """Each invoice reference with the payable entries carrying its number (any customer)."""
+        reference, at = join_codes(self.invoice_key_of(references["invoice_no"]), self.invoice_key[self._by_first_row])
+        return LocatedReferences(reference, self._by_first_row[at])
+
+    def holders(self, invoice_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in invoice_key, entry) for every payable entry of each number, in index order."""
+        return join_codes(invoice_key, self.invoice_key)
+
+    def invoices_of(self, customer_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in customer_key, entry) for every payable invoice of each customer."""
+        return join_codes(customer_key, self.customer_key)
+
+    @cached_property
+    def _by_first_row(self) -> np.ndarray:
+        return np.argsort(self.first_row, kind="stable")
+
+
+@dataclass(frozen=True)
+class LocatedReferences:
+    """(reference row, entry) pairs: references in frame order, each one's entries in the order their
+    customers first appear among the open invoices. A reference without pairs is open for nobody.
+    Both stages need it: match_day looks each number up once."""
+
+    reference: np.ndarray
+    entry: np.ndarray
+
 
 def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> OpenInvoiceIndex:
-    types = list(policy.applicable_invoice_types)
-    rows = np.flatnonzero((open_invoices["invoice_type"].isin(types) & (open_invoices["balance_cents"] > 0)).to_numpy())
-    frame = open_invoices.iloc[rows]
-    division, divisions = pd.factorize(frame["division"], use_na_sentinel=False)
-    number, customer_nos = pd.factorize(frame["customer_no"], use_na_sentinel=False)
-    invoice, invoice_nos = pd.factorize(frame["invoice_no"], use_na_sentinel=False)
+    rank_of_type = {name: rank for rank, name in enumerate(policy.applicable_invoice_types)}
+    type_code, type_names = pd.factorize(open_invoices["invoice_type"])
+    # a missing type (code -1) takes the trailing -1 too: not payable
+    rank = np.array([rank_of_type.get(name, -1) for name in type_names] + [-1], dtype="int64")[type_code]
+    payable = (rank >= 0) & (open_invoices["balance_cents"].to_numpy() > 0)
+    rows = np.flatnonzero(payable)
+
+    def payable_codes(column: str) -> tuple[np.ndarray, pd.Index]:
+        values = open_invoices[column].to_numpy()
+        # a customer or number without a payable invoice gets no code; usually every row is payable
+        codes, uniques = pd.factorize(values if payable.all() else values[rows], use_na_sentinel=False)
+        return codes, pd.Index(uniques)
+
+    division, divisions = payable_codes("division")
+    number, customer_nos = payable_codes("customer_no")
+    invoice, invoice_nos = payable_codes("invoice_no")
     customer_key = division.astype("int64") * max(len(customer_nos), 1) + number
-    key = customer_key * max(len(invoice_nos), 1) + invoice
-    rank = frame["invoice_type"].map({t: i for i, t in enumerate(types)}).to_numpy("int64")
-    position = np.arange(len(frame))
-    # per key: the best-ranked (then earliest) row is kept; first_row remembers the key's first row
-    by_key = np.lexsort((position, rank, key))
-    starts = np.flatnonzero(np.r_[True, key[by_key][1:] != key[by_key][:-1]]) if len(key) else np.zeros(0, int)
-    chosen = by_key[starts]
-    first_row = np.minimum.reduceat(by_key, starts) if len(starts) else np.zeros(0, int)
-    chosen_order = np.lexsort((chosen, rank[chosen]))
-    chosen, first_row = chosen[chosen_order], first_row[chosen_order]
-    payable = frame.iloc[chosen][[*_KEY, "invoice_no", "invoice_type", "balance_cents"]].reset_index(drop=True)
-    payable["invoice_id"] = np.arange(len(payable), dtype="int64")
-    payable["customer_key"] = customer_key[chosen]
-    payable["invoice_key"] = invoice[chosen].astype("int64")
-    payable["first_row"] = first_row
-    return OpenInvoiceIndex(payable, pd.Index(divisions), pd.Index(customer_nos), pd.Index(invoice_nos))
+    chosen, first_row = _one_entry_per_invoice(customer_key * max(len(invoice_nos), 1) + invoice, rank[rows],
+                                               numbers_unique=len(invoice_nos) == len(rows))
+    return OpenInvoiceIndex(
+        divisions=divisions, customer_nos=customer_nos, invoice_nos=invoice_nos,
+        customer_key=customer_key[chosen], invoice_key=invoice[chosen].astype("int64"),
+        invoice_type=np.asarray(type_names, dtype=object)[type_code[rows][chosen]],
+        balance_cents=open_invoices["balance_cents"].to_numpy("int64")[rows][chosen], first_row=first_row)
+
+
+def _one_entry_per_invoice(key: np.ndarray, rank: np.ndarray, numbers_unique: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(row kept per (customer, number) key, the key's first row), in the order (type rank, kept row).
+
+    Per key the best-ranked, then earliest row is kept.
+    """
+    position = np.arange(len(key))
+    if numbers_unique:  # the usual case, every invoice number once: no key to collapse
+        chosen = first_row = position
+    else:
+        by_key = np.lexsort((position, rank, key))
+        starts = run_starts(key[by_key])
+        chosen = by_key[starts]
+        first_row = np.minimum.reduceat(by_key, starts) if len(starts) else position
+    order = np.lexsort((chosen, rank[chosen]))  # cheap on sorted input (a stable sort's runs)
+    return chosen[order], first_row[order]

@@ -13,11 +13,13 @@ back over the rows with integer arrays.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.matching.arrays import position_in_run, run_sizes
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 REFERENCE_COLUMNS = ("transaction_id", "invoice_no", "source", "position")
@@ -66,26 +68,28 @@ def extract_invoice_references(payments: pd.DataFrame, policy: MatchingPolicy | 
     policy = policy or MatchingPolicy()
     columns = [_parse_column(payments[source], source, policy.invoice_no_length) for source in _SOURCES]
     entry, row, source = _spread_over_rows(columns)
-    invoice_code, invoice_nos = pd.factorize(np.concatenate([c.numbers for c in columns]), use_na_sentinel=False)
     transaction_id = payments["transaction_id"].to_numpy().astype("int64")[row]
-    # by payment, and within it in the order written (invoice_id first); a number named twice counts once
+    # by payment, and within it in the order written (invoice_id first)
     by_payment = np.argsort(transaction_id, kind="stable")
-    transaction_id, invoice_code, source = transaction_id[by_payment], invoice_code[entry[by_payment]], source[by_payment]
-    first = ~pd.DataFrame({"t": transaction_id, "i": invoice_code}).duplicated().to_numpy()
-    transaction_id, invoice_code, source = transaction_id[first], invoice_code[first], source[first]
+    transaction_id, source = transaction_id[by_payment], source[by_payment]
+    invoice_no = np.concatenate([column.numbers for column in columns])[entry[by_payment]]
+    first = _first_mentions(transaction_id, invoice_no)
+    transaction_id = transaction_id[first]
     return pd.DataFrame({
         "transaction_id": transaction_id,
-        "invoice_no": np.asarray(invoice_nos, dtype=object)[invoice_code],
-        "source": np.array(_SOURCES, dtype=object)[source],
-        "position": _position_in_group(transaction_id),
-    })
+        "invoice_no": invoice_no[first],
+        "source": np.array(_SOURCES, dtype=object)[source[first]],
+        "position": position_in_run(transaction_id),
+    }, copy=False)
 
 
-def empty_references() -> pd.DataFrame:
-    return pd.DataFrame({
-        "transaction_id": pd.Series(dtype="int64"), "invoice_no": pd.Series(dtype=object),
-        "source": pd.Series(dtype=object), "position": pd.Series(dtype="int64"),
-    })
+def _first_mentions(transaction_id: np.ndarray, invoice_no: np.ndarray) -> np.ndarray:
+    """False where a payment names a number again (rows grouped by payment); most name one number only."""
+    first = np.ones(len(transaction_id), dtype=bool)
+    several = np.flatnonzero(run_sizes(transaction_id) > 1)
+    named = pd.DataFrame({"transaction_id": transaction_id[several], "invoice_no": invoice_no[several]})
+    first[several] = ~named.duplicated().to_numpy()
+    return first
 
 
 # ---------------------------------------------------------------- one column, per distinct text
@@ -97,8 +101,7 @@ class _ParsedColumn:
 
     Distinct text t owns numbers[offsets[t]:offsets[t + 1]]. A list of numbers ("#12, 13") counts
     when its first number (the head) does. A text whose first number continues a list (",1234")
-    has no head of its own: its first `inherited[t]` numbers count only if the last head before it
-    (in any earlier text, in row order) counted. `last_head[t]` is that
+    has no head of its own: its first `inherited[t]` numbers never count. `last_head[t]` is that
     text's own last head: 1 counts, 0 does not, -1 no head. The last distinct text stands for a
     missing value (no numbers).
     """
@@ -120,7 +123,7 @@ def _parse_column(column: pd.Series, source: str, width: int) -> _ParsedColumn:
     plain = np.array(_plain_numbers(source, texts), dtype=object)
     is_plain = pd.notna(plain)
     last_head = np.where(is_plain, 1, -1).astype("int8")
-    padded = np.array([_padded(digits, width) for digits in plain[is_plain]], dtype=object)
+    padded = np.array(_padded(plain[is_plain], width), dtype=object)
     counts[is_plain] = pd.notna(padded)
     other = {}
     for t in np.flatnonzero(~is_plain):
@@ -157,10 +160,9 @@ def _qualified_numbers(source: str, numbers: list[tuple[str, str]], width: int) 
     """(padded numbers that count or may inherit, how many lead the text without a head, last head)."""
     kept, inherited = [], 0
     counts = None  # whether the current list counts; None before the text's first head
-    for lead, digits in numbers:
+    for (lead, digits), invoice_no in zip(numbers, _padded([digits for _, digits in numbers], width)):
         if lead != ",":
             counts = source == "invoice_id" or lead == "#" or (len(digits) >= 4 and not _BARE_YEAR.match(digits))
-        invoice_no = _padded(digits, width)
         if invoice_no is None or counts is False:
             continue
         kept.append(invoice_no)
@@ -168,9 +170,10 @@ def _qualified_numbers(source: str, numbers: list[tuple[str, str]], width: int) 
     return kept, inherited, -1 if counts is None else int(counts)
 
 
-def _padded(digits: str, width: int) -> str | None:
-    significant = digits.lstrip("0")
-    return significant.zfill(width) if 1 <= len(significant) <= width else None
+def _padded(digits: Iterable[str], width: int) -> list[str | None]:
+    """Each digit run as Sage's zero-padded invoice number; None if it is all zeros or too long."""
+    significant = [run.lstrip("0") for run in digits]
+    return [number.zfill(width) if 1 <= len(number) <= width else None for number in significant]
 
 
 # ---------------------------------------------------------------- back to rows
@@ -188,7 +191,7 @@ def _spread_over_rows(columns: list[_ParsedColumn]) -> tuple[np.ndarray, np.ndar
         start = column.offsets[column.row_text] + skip
         count = column.offsets[column.row_text + 1] - start
         row = np.repeat(np.arange(len(count), dtype="int64"), count)
-        entries.append(base + start[row] + _position_in_group(row))
+        entries.append(base + start[row] + position_in_run(row))
         rows.append(row)
         sources.append(np.full(len(row), column.source, dtype="int64"))
         base += len(column.numbers)
@@ -198,24 +201,14 @@ def _spread_over_rows(columns: list[_ParsedColumn]) -> tuple[np.ndarray, np.ndar
 def _inherited_not_counting(columns: list[_ParsedColumn]) -> list[np.ndarray]:
     """Per column and row, how many leading numbers to drop because the list they continue does not count.
 
-    That list's head is the last head before the row in the order of `_spread_over_rows`, across
-    rows and sources (without one they do not count). Rare, so the scan is skipped when no text needs it.
+    A text opening with a continuation (",1234") continues the list of the same payment's earlier
+    column (invoice_id "1", description ",1234"); with no head there it does not count. It never
+    borrows a head from another payment's text.
     """
-    if not any(column.inherited.any() for column in columns):
-        return [np.zeros(len(column.row_text), dtype="int64") for column in columns]
-    heads = np.concatenate([column.last_head[column.row_text] for column in columns])
-    last_row_with_head = np.maximum.accumulate(np.where(heads >= 0, np.arange(len(heads)), -1))
-    before = np.r_[-1, last_row_with_head[:-1]]
-    counts_before = np.where(before >= 0, heads[np.maximum(before, 0)], 0).astype(bool)
-    skipped = []
-    for column, counts in zip(columns, np.split(counts_before, [len(columns[0].row_text)])):
-        skipped.append(np.where(counts, 0, column.inherited[column.row_text]))
+    skipped, head_before = [], np.full(len(columns[0].row_text), -1, dtype="int8")
+    for column in columns:
+        inherited = column.inherited[column.row_text]
+        skipped.append(np.where(head_before == 1, 0, inherited))
+        own = column.last_head[column.row_text]
+        head_before = np.where(own >= 0, own, head_before)
     return skipped
-
-
-def _position_in_group(keys: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each run of equal consecutive keys."""
-    if len(keys) == 0:
-        return np.zeros(0, dtype="int64")
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    return np.arange(len(keys), dtype="int64") - np.repeat(starts, np.diff(np.r_[starts, len(keys)]))

@@ -72,3 +72,13 @@ def test_padding_follows_policy():
 def test_many_payments_keep_their_own_ids():
     frame = extract_invoice_references(payments({"invoice_id": "1"}, {"invoice_id": ""}, {"description": "inv 3"}))
     assert list(zip(frame["transaction_id"], frame["invoice_no"])) == [(1000, "0000001"), (1002, "0000003")]
+
+
+def test_a_list_continued_in_the_description_counts_when_its_head_does():
+    assert refs("1", ",1234") == [("0000001", "invoice_id"), ("0001234", "description")]
+    assert refs(",1234") == []  # no head at all
+
+
+def test_a_continuation_never_borrows_another_payments_head():
+    found = extract_invoice_references(payments({"invoice_id": "#5"}, {"description": ",1234"}))
+    assert list(zip(found["transaction_id"], found["invoice_no"])) == [(1000, "0000005")]

@@ -1,0 +1,78 @@
+"""Integer-array building blocks shared by the matching stages.
+
+Joins and groupings run on int64 codes: strings are factorized once per stage, because hashing a
+million Python strings costs about as much as a whole stage's worth of integer work (each string
+is a pointer to chase). These helpers keep pandas' semantics where the stages relied on them
+(inner-merge row order, first-of-group).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Index of the first element of each run of equal consecutive keys."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype="int64")
+    return np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+
+
+def position_in_run(keys: np.ndarray) -> np.ndarray:
+    """0, 1, 2, ... within each run of equal consecutive keys."""
+    return np.arange(len(keys), dtype="int64") - np.repeat(run_starts(keys), run_lengths(keys))
+
+
+def run_lengths(keys: np.ndarray) -> np.ndarray:
+    """Length of each run of equal consecutive keys."""
+    return np.diff(np.r_[run_starts(keys), len(keys)])
+
+
+def run_sizes(keys: np.ndarray) -> np.ndarray:
+    """Length of the run of equal consecutive keys each element belongs to."""
+    lengths = run_lengths(keys)
+    return np.repeat(lengths, lengths)
+
+
+def first_in_run(keys: np.ndarray) -> np.ndarray:
+    """True for the first element of each run of equal consecutive keys."""
+    first = np.zeros(len(keys), dtype=bool)
+    first[run_starts(keys)] = True
+    return first
+
+
+def join_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inner join on integer codes (negative never matches): (left position, right position) pairs.
+
+    In pandas' inner-merge order: left rows in order, each one's matches in right-row order.
+    """
+    left, right = np.asarray(left, dtype="int64"), np.asarray(right, dtype="int64")
+    size = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
+    in_right = right >= 0
+    counts = np.bincount(right[in_right], minlength=size)
+    by_code = np.flatnonzero(in_right)[np.argsort(right[in_right], kind="stable")]
+    starts = np.r_[0, np.cumsum(counts)]
+    matches = np.where(left >= 0, counts[np.maximum(left, 0)] if size else 0, 0)
+    left_position = np.repeat(np.arange(len(left), dtype="int64"), matches)
+    right_position = by_code[starts[left[left_position]] + position_in_run(left_position)]
+    return left_position, right_position
+
+
+def join_values(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inner join on equal values (missing values never match), like join_codes: pandas' merge order."""
+    left, right = np.asarray(left), np.asarray(right)
+    if right.dtype.kind in "iu" and (index := pd.Index(right)).is_unique:  # ids: one hash look-up per left row
+        at = index.get_indexer(left)
+        return np.flatnonzero(at >= 0), at[at >= 0]
+    codes = pd.factorize(np.concatenate([left, right]))[0]
+    return join_codes(codes[:len(left)], codes[len(left):])
+
+
+def sorted_positions(keys: list[np.ndarray], kind: str) -> list[np.ndarray]:
+    """For pieces whose rows are sorted together by key (np.argsort of the concatenation, `kind`):
+    each piece's rows' positions in the result, so each column is written once, piece by piece."""
+    order = np.argsort(np.concatenate(keys), kind=kind)
+    position = np.empty(len(order), dtype="int64")
+    position[order] = np.arange(len(order))
+    return np.split(position, np.cumsum([len(key) for key in keys])[:-1])

@@ -1,0 +1,52 @@
+"""The integer-array joins and the message templates the matching stages are built on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sage_paytrace_pipeline.domain.matching.arrays import join_codes, join_values, position_in_run, sorted_positions
+from sage_paytrace_pipeline.domain.matching.text import join_runs, money, render, where_text
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_joins_give_pandas_inner_merge_rows_in_its_order(seed):
+    rng = np.random.default_rng(seed)
+    left, right = rng.integers(-1, 8, 40), rng.integers(-1, 8, 30)  # repeats on both sides, -1 never matches
+    merged = pd.DataFrame({"k": left, "l": np.arange(40)}).merge(pd.DataFrame({"k": right, "r": np.arange(30)}), on="k")
+    merged = merged[merged["k"] >= 0]
+    assert list(zip(*join_codes(left, right))) == list(zip(merged["l"], merged["r"]))
+    assert list(zip(*join_values(left * 7, right * 7 - (right < 0)))) == list(zip(merged["l"], merged["r"]))
+
+
+def test_join_values_on_unique_ids_and_on_text():
+    assert [list(a) for a in join_values(np.array([5, 9, 7, 5]), np.array([7, 5, 1]))] == [[0, 2, 3], [1, 0, 1]]
+    left, right = np.array(["b", None, "a"], dtype=object), np.array(["a", None, "b", "b"], dtype=object)
+    assert [list(a) for a in join_values(left, right)] == [[0, 0, 2], [2, 3, 0]]  # missing never matches
+
+
+def test_positions_and_sorted_pieces():
+    assert list(position_in_run(np.array([3, 3, 1, 4, 4, 4]))) == [0, 1, 0, 0, 1, 2]
+    first, second = sorted_positions([np.array([5, 1]), np.array([3, 1])], kind="stable")
+    assert (list(first), list(second)) == ([3, 0], [2, 1])  # ties: the earlier piece first
+
+
+def test_render_fills_each_row_and_ignores_unused_fields():
+    assert render("{tid}: {who} owes {what}", tid=np.array([7, 8]), who=["A", "B"], what="it", unused=[1, 2]) == [
+        "7: A owes it", "8: B owes it"]
+    assert render("it's {x!r} {{literal}}", x=pd.Series(["a"])) == ["it's 'a' {literal}"]
+    with pytest.raises(ValueError):
+        render("{missing}", present=["a"])
+    with pytest.raises(ValueError):
+        render("{x}", x="only constants")
+
+
+def test_money_is_exact_and_signed():
+    assert money(np.array([0, 5, 1234, 100000, -5, -123456])) == ["$0.00", "$0.05", "$12.34", "$1000.00", "-$0.05",
+                                                                 "-$1234.56"]
+
+
+def test_text_helpers():
+    assert list(where_text(np.array([True, False, True]), ["a", "c"])) == ["a", "", "c"]
+    assert join_runs(np.array([1, 1, 2, 3, 3]), ["a", "b", "c", "d", "e"]) == ["a, b", "c", "d, e"]
