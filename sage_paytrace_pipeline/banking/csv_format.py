@@ -80,7 +80,7 @@ def parse_amount_cents(text: str) -> int:
 
 
 def parse_csv(path: Path, data: bytes, layout: CsvFormat) -> list[dict]:
-    text = _decode(path, data, layout.encoding)
+    text = decode_text(path, data, layout.encoding)
     skipped = layout.skip_rows
     stream = io.StringIO(text, newline="")
     for _ in range(skipped):  # physical lines above the header (bank name, account, period)
@@ -120,16 +120,16 @@ def parse_csv(path: Path, data: bytes, layout: CsvFormat) -> list[dict]:
     return rows
 
 
-def _decode(path: Path, data: bytes, encoding: str) -> str:
+def decode_text(path: Path, data: bytes, encoding: str, setting: str = "CsvFormat.encoding") -> str:
+    """The file's text; a wrong encoding names the byte's line and the `setting` that fixes it."""
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise StatementError(path, line, f"byte {data[error.start]:#04x} is not valid {encoding}",
-                             "set CsvFormat.encoding to the file's encoding (e.g. cp1252)") from None
+                             f"set {setting} to the file's encoding (e.g. cp1252)") from None
     except LookupError:
-        raise StatementError(path, 1, f"unknown encoding {encoding!r}",
-                             "set CsvFormat.encoding to e.g. utf-8-sig") from None
+        raise StatementError(path, 1, f"unknown encoding {encoding!r}", f"set {setting} to e.g. utf-8-sig") from None
 
 
 def _row(path: Path, line: int, record: dict[str, str], layout: CsvFormat) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from sage_paytrace_pipeline.banking.csv_format import parse_amount_cents
+from sage_paytrace_pipeline.banking.csv_format import decode_text, parse_amount_cents
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 
@@ -70,7 +70,7 @@ def read_fee_statement(path: str | Path, fmt: FeeStatementFormat | None = None) 
 
 
 def parse_fee_statement(path: Path, data: bytes, fmt: FeeStatementFormat) -> FeeStatement:
-    text = _decode(path, data, fmt.encoding)
+    text = decode_text(path, data, fmt.encoding, "bank.fee_statement_csv.encoding")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter)
     try:
         header = [name.strip() for name in next(reader)]
@@ -141,18 +141,6 @@ def _month(path: Path, line: int, value: str, fmt: FeeStatementFormat) -> date:
             continue
     raise StatementError(path, line, f"month {value!r} in column {fmt.month_column!r} matches none of "
                          f"{', '.join(fmt.month_formats)}", "correct the month, or set bank.fee_statement_csv.month_formats")
-
-
-def _decode(path: Path, data: bytes, encoding: str) -> str:
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        raise StatementError(path, line, f"byte {data[error.start]:#04x} is not valid {encoding}",
-                             "set bank.fee_statement_csv.encoding to the file's encoding (e.g. cp1252)") from None
-    except LookupError:
-        raise StatementError(path, 1, f"unknown encoding {encoding!r}",
-                             "set bank.fee_statement_csv.encoding to e.g. utf-8-sig") from None
 
 
 __all__ = ["FEE_STATEMENT_COLUMNS", "FeeStatement", "FeeStatementFormat", "empty_fee_lines", "parse_fee_statement",

@@ -18,8 +18,7 @@ from sage_paytrace_pipeline.paytrace.frames import (
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
-
-@dg.asset(
+PAYTRACE_SOURCE = dict(
     partitions_def=business_day_partitions,
     group_name="paytrace",
     kinds={"python", "duckdb"},
@@ -29,6 +28,9 @@ API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTI
     pool="duckdb",
     retry_policy=API_RETRY,
 )
+
+
+@dg.asset(**PAYTRACE_SOURCE)
 def paytrace_transactions(
     context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
 ) -> pd.DataFrame:
@@ -44,16 +46,7 @@ def paytrace_transactions(
     return frame
 
 
-@dg.asset(
-    partitions_def=business_day_partitions,
-    group_name="paytrace",
-    kinds={"python", "duckdb"},
-    owners=["team:accounts-receivable"],
-    tags={"domain": "payments", "pii": "masked"},
-    metadata={"partition_expr": "business_date"},
-    pool="duckdb",
-    retry_policy=API_RETRY,
-)
+@dg.asset(**PAYTRACE_SOURCE)
 def paytrace_customers(
     context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
 ) -> pd.DataFrame:
