@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from sage_paytrace_pipeline.config import statement_folder
+from sage_paytrace_pipeline.config import ConfigError, load_config, statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.jobs import bank_statements_job, settlement_daily_job
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, load_time_config
@@ -69,7 +69,10 @@ def bank_statement_sensor(context: dg.SensorEvaluationContext):
     config_path = os.environ.get(CONFIG_VARIABLE, "")
     if not config_path:
         return dg.SkipReason(f"{CONFIG_VARIABLE} is not set: no statement folder to watch")
-    folder = statement_folder(_CONFIG, config_path)
+    try:  # the folder as the file says now (the code location may have loaded an older file)
+        folder = statement_folder(load_config(config_path), config_path)
+    except ConfigError as error:
+        return dg.SkipReason(str(error))
     seen = set(json.loads(context.cursor or "{}").get("hashes", []))
     current = file_hashes(folder)
     new = sorted(set(current) - seen)
