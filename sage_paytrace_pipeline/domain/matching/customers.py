@@ -23,6 +23,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from sage_paytrace_pipeline.domain.matching.arrays import (
+    factorize_keeping_na,
     join_codes,
     run_lengths,
     run_sizes,
@@ -147,7 +148,7 @@ class _Payers:
         values = self.payments[column].to_numpy()
         raw, distinct = pd.factorize(values if len(rows) == len(values) else values[rows])  # rows: all, or a few
         cleaned = then(pd.Series(distinct, dtype=object).astype(str).str.strip()).to_numpy(dtype=object)
-        code, cleaned = pd.factorize(np.append(cleaned, ""), use_na_sentinel=False)  # "" last: missing values
+        code, cleaned = factorize_keeping_na(np.append(cleaned, ""))  # "" last: missing values
         return _Field(code[np.where(raw >= 0, raw, len(distinct))], np.asarray(cleaned, dtype=object))
 
 
@@ -202,7 +203,7 @@ class _Directory:
                                    lambda s: s.astype(str).str.strip().str[:5])
 
     def label(self, row: np.ndarray) -> np.ndarray:
-        return _label(self.division[row], self.customer_no[row])
+        return _label_by_code(row, lambda rows: _label(self.division[rows], self.customer_no[rows]))
 
 
 @dataclass(frozen=True)
@@ -230,11 +231,25 @@ def _label(division: np.ndarray, customer_no: np.ndarray) -> np.ndarray:
     return np.asarray(render("{division}-{customer_no}", division=division, customer_no=customer_no), dtype=object)
 
 
+def _label_by_code(code: np.ndarray, make) -> np.ndarray:
+    """make(codes) for integer codes, made once per distinct code (customers pay many times)."""
+    code = np.asarray(code, dtype="int64")
+    if len(code) <= 1000:
+        return make(code)
+    distinct, inverse = np.unique(code, return_inverse=True)
+    return make(distinct)[inverse.reshape(-1)]
+
+
+def _key_label(index: OpenInvoiceIndex, key: np.ndarray) -> np.ndarray:
+    """The label of customers given by their key in the open-invoice index (no key -1)."""
+    return _label_by_code(key, lambda keys: _label(index.division(keys), index.customer_no(keys)))
+
+
 def _pair_codes(*columns: np.ndarray) -> np.ndarray:
     """One int64 code per distinct combination of the columns' values."""
     code = np.zeros(len(columns[0]), dtype="int64")
     for column in columns:
-        codes, distinct = pd.factorize(column, use_na_sentinel=False)
+        codes, distinct = factorize_keeping_na(column)
         code = code * max(len(distinct), 1) + codes
     return code
 
@@ -271,9 +286,10 @@ class _Links:
 
     @classmethod
     def of(cls, transaction_id, division, customer_no, method: str, score, customer_key, explanation: str,
-           **fields) -> _Links:
+           label: np.ndarray | None = None, **fields) -> _Links:
         """The links, explained by the template (which may name the customer's {label})."""
-        label = _label(division, customer_no)  # made once: apply reuses it
+        if label is None:
+            label = _label(division, customer_no)  # made once: apply reuses it
         return cls(np.asarray(transaction_id, dtype="int64"), np.asarray(division, dtype=object),
                    np.asarray(customer_no, dtype=object), method, score, customer_key, label,
                    render(explanation, label=label, **fields))
@@ -406,7 +422,8 @@ def _by_invoice(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_
                            render("invoice {invoice_no}", invoice_no=invoice_no[several]), "the referenced")
     key = key[unique]
     return (_Links.of(tid[unique], index.division(key), index.customer_no(key), "invoice_reference", 100.0, key,
-                      "invoice {invoice_no} is open only for {label}", invoice_no=invoice_no[unique]), ambiguous)
+                      "invoice {invoice_no} is open only for {label}", label=_key_label(index, key),
+                      invoice_no=invoice_no[unique]), ambiguous)
 
 
 def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Links, pd.DataFrame]:
@@ -426,7 +443,7 @@ def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
     division, customer_no = directory.division[customer], directory.customer_no[customer]
     return (_Links.of(transaction_id[unique], division, customer_no, "email", 100.0,
                       context.index.customer_key_of(division, customer_no), "e-mail {email} is the address of {label}",
-                      email=address[unique]), ambiguous)
+                      label=directory.label(customer), email=address[unique]), ambiguous)
 
 
 def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Links, pd.DataFrame]:
@@ -456,6 +473,7 @@ def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tu
     return (_Links.of(transaction_id[unique], division, customer_no, "fuzzy_name_zip", score[unique].astype(float),
                       context.index.customer_key_of(division, customer_no),
                       "billing name '{billing_name}' matches '{name}' ({rounded}) in ZIP {zip5}: {label}",
+                      label=directory.label(customer),
                       billing_name=billing_name[unique], name=directory.name[customer],
                       rounded=pd.Series(score[unique]).round(1).astype(str), zip5=directory.zip5[customer]), ambiguous)
 

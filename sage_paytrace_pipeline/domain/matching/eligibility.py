@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.matching.arrays import factorize_keeping_na
 from sage_paytrace_pipeline.domain.matching.exceptions import exception_rows
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.text import money, render
@@ -50,5 +51,5 @@ def _skipped_reasons(kind: np.ndarray, status: np.ndarray) -> dict[str, int]:
 
 def _upper(column: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """(code of each row, its distinct value as column.astype(str).str.upper()): a day has a handful of them."""
-    codes, distinct = pd.factorize(column, use_na_sentinel=False)
+    codes, distinct = factorize_keeping_na(column)
     return codes, pd.Series(distinct, dtype=object).astype(str).str.upper()

@@ -13,7 +13,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.arrays import join_codes, run_starts
+from sage_paytrace_pipeline.domain.matching.arrays import (
+    factorize_keeping_na,
+    join_codes,
+    run_starts,
+)
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 
@@ -93,7 +97,12 @@ def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> 
     def payable_codes(column: str) -> tuple[np.ndarray, pd.Index]:
         values = open_invoices[column].to_numpy()
         # a customer or number without a payable invoice gets no code; usually every row is payable
-        codes, uniques = pd.factorize(values if payable.all() else values[rows], use_na_sentinel=False)
+        values = values if payable.all() else values[rows]
+        if column == "invoice_no":  # usually each number once: its index's hash table is the one look-ups use
+            numbers = pd.Index(values)
+            if numbers.is_unique and not numbers.hasnans:
+                return np.arange(len(values), dtype="int64"), numbers
+        codes, uniques = factorize_keeping_na(values)
         return codes, pd.Index(uniques)
 
     division, divisions = payable_codes("division")

@@ -123,7 +123,7 @@ def _parse_column(column: pd.Series, source: str, width: int) -> _ParsedColumn:
     plain = np.array(_plain_numbers(source, texts), dtype=object)
     is_plain = pd.notna(plain)
     last_head = np.where(is_plain, 1, -1).astype("int8")
-    padded = np.array(_padded(plain[is_plain], width), dtype=object)
+    padded = np.array(_padded(plain[is_plain].tolist(), width), dtype=object)
     counts[is_plain] = pd.notna(padded)
     other = {}
     for t in np.flatnonzero(~is_plain):
@@ -143,6 +143,10 @@ def _plain_numbers(source: str, texts: np.ndarray) -> list[str | None]:
     0001234"), else None: one anchored regex, ~10x cheaper than the full clean-up. ASCII text only."""
     match = _SIMPLE_RE[source].match
     # no Match object is kept: millions of live tracked objects would make the garbage collector crawl
+    texts = texts.tolist()  # a list iterates several times faster than an object array
+    if source == "invoice_id":  # a bare run of up to ten ASCII digits is its own number: no regex needed
+        return [text if text.isdigit() and text.isascii() and len(text) <= 10
+                else found[1] if text.isascii() and (found := match(text)) else None for text in texts]
     return [found[1] if text.isascii() and (found := match(text)) else None for text in texts]
 
 
@@ -172,8 +176,7 @@ def _qualified_numbers(source: str, numbers: list[tuple[str, str]], width: int) 
 
 def _padded(digits: Iterable[str], width: int) -> list[str | None]:
     """Each digit run as Sage's zero-padded invoice number; None if it is all zeros or too long."""
-    significant = [run.lstrip("0") for run in digits]
-    return [number.zfill(width) if 1 <= len(number) <= width else None for number in significant]
+    return [number.zfill(width) if 1 <= len(number := run.lstrip("0")) <= width else None for run in digits]
 
 
 # ---------------------------------------------------------------- back to rows

@@ -49,6 +49,10 @@ def _compiled(template: str, names: tuple[str, ...]):
 def money(cents: Column) -> list[str]:
     """Integer cents as '$1234.56' / '-$12.34' (exact: integer arithmetic, no floats)."""
     cents = np.asarray(cents, dtype="int64")
+    if len(cents) > 1000:  # amounts repeat: each distinct amount is written once, then shared
+        code, distinct = pd.factorize(cents)
+        if len(distinct) < len(cents) * 0.9:
+            return np.asarray(money(distinct), dtype=object)[code].tolist()
     size = np.abs(cents)
     return render("{sign}${dollars}{cents}", sign=_SIGN[(cents < 0).astype("int64")], dollars=size // 100,
                   cents=_CENTS[size % 100])
