@@ -65,8 +65,8 @@ def _create_typed(connection, table: str, obj: pd.DataFrame, partition_columns: 
         connection.execute(f"CREATE TABLE IF NOT EXISTS {table} AS SELECT * FROM warehouse_prototype")
     finally:
         connection.unregister("warehouse_prototype")
-    for name, data_type in connection.execute(f"SELECT column_name, data_type FROM information_schema.columns "
-                                              f"WHERE table_schema || '.' || table_name = ?", [table]).fetchall():
+    for name, data_type in connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                              "WHERE table_schema || '.' || table_name = ?", [table]).fetchall():
         if data_type == '"NULL"' or data_type == "NULL":
             wanted = "DATE" if name in partition_columns else "VARCHAR"
             connection.execute(f'ALTER TABLE {table} ALTER "{name}" TYPE {wanted}')
