@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -100,24 +101,33 @@ def parse_csv(path: Path, data: bytes, layout: CsvFormat) -> list[dict]:
         raise StatementError(path, skipped + 1, f"column(s) {', '.join(map(repr, missing))} not in the header "
                              f"(found: {', '.join(header)})", "set the CsvFormat column names to the header's, "
                              "or skip_rows to the number of lines above the header")
-    rows = []
-    last_line = skipped + reader.line_num
+    return [_row(path, line, record, layout)
+            for line, record in csv_records(path, reader, header, delimiter=layout.delimiter, lines_above=skipped)]
+
+
+def csv_records(path: Path, reader, header: list[str], *, delimiter: str,
+                lines_above: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
+    """(file line, stripped fields by header name) of each non-blank row after the header.
+
+    Lines are counted in the file (`lines_above` skipped before the header), so a quoted field
+    spanning lines still points the error at the row's first line.
+    """
+    last_line = lines_above + reader.line_num
     while True:
         try:
             fields = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as error:
             raise StatementError(path, last_line + 1, f"unreadable CSV row: {error}",
                                  "fix the quoting of this row") from None
-        line, last_line = last_line + 1, skipped + reader.line_num  # a quoted field may span lines
+        line, last_line = last_line + 1, lines_above + reader.line_num
         if not any(field.strip() for field in fields):
             continue
         if len(fields) != len(header):
             raise StatementError(path, line, f"row has {len(fields)} fields, the header has {len(header)}",
-                                 f"check the delimiter ({layout.delimiter!r}) and that fields with it are quoted")
-        rows.append(_row(path, line, dict(zip(header, (field.strip() for field in fields))), layout))
-    return rows
+                                 f"check the delimiter ({delimiter!r}) and that fields with it are quoted")
+        yield line, dict(zip(header, (field.strip() for field in fields)))
 
 
 def decode_text(path: Path, data: bytes, encoding: str, setting: str = "CsvFormat.encoding") -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from sage_paytrace_pipeline.banking.csv_format import decode_text, parse_amount_cents
+from sage_paytrace_pipeline.banking.csv_format import csv_records, decode_text, parse_amount_cents
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 
@@ -85,29 +85,14 @@ def parse_fee_statement(path: Path, data: bytes, fmt: FeeStatementFormat) -> Fee
                              f"(found: {', '.join(header)})",
                              "set bank.fee_statement_csv column names to the header's")
     rows: list[dict] = []
-    last_line = reader.line_num
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as error:
-            raise StatementError(path, last_line + 1, f"unreadable CSV row: {error}",
-                                 "fix the quoting of this row") from None
-        line, last_line = last_line + 1, reader.line_num
-        if not any(field.strip() for field in fields):
-            continue
-        if len(fields) != len(header):
-            raise StatementError(path, line, f"row has {len(fields)} fields, the header has {len(header)}",
-                                 f"check the delimiter ({fmt.delimiter!r}) and that fields with it are quoted")
-        record = dict(zip(header, (field.strip() for field in fields)))
+    for line, record in csv_records(path, reader, header, delimiter=fmt.delimiter):
         row = _row(path, line, record, fmt)
         if rows and row["month"] != rows[0]["month"]:
             raise StatementError(path, line, f"month {row['month']:%Y-%m} differs from the file's first row "
                                  f"({rows[0]['month']:%Y-%m})", "one fee statement file per month: split the file")
         rows.append(row)
     if not rows:
-        raise StatementError(path, last_line, "no fee lines (only a header)",
+        raise StatementError(path, reader.line_num, "no fee lines (only a header)",
                              "export the month's statement with its fee lines")
     frame = pd.DataFrame(rows, columns=list(FEE_STATEMENT_COLUMNS))
     frame = frame.astype({name: dtype for name, dtype in FEE_STATEMENT_COLUMNS.items() if dtype != "object"})

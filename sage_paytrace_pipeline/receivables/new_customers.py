@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from sage_paytrace_pipeline.config import CustomerPolicy, SageSettings
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
-from sage_paytrace_pipeline.receivables.receipts import PREPAYMENT_METHOD, payment_type_for
+from sage_paytrace_pipeline.receivables.receipts import PREPAYMENT_METHOD, payment_type_for, text_or_blank
 from sage_paytrace_pipeline.sage100.documents import CustomerRecord, VaultCard
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
@@ -35,10 +35,10 @@ class NewCustomers:
 
 def payer_reference(payment: pd.Series) -> str:
     """A stable reference for one payer (≤ 30 chars): the vault id, else a digest of e-mail or name + ZIP."""
-    vault = _text(payment.get("customer_id"))
+    vault = text_or_blank(payment.get("customer_id"))
     if vault and len(vault) <= 30:
         return vault
-    key = vault or _text(payment.get("email")).lower() or f"{_text(payment.get('billing_name')).upper()}|{_text(payment.get('billing_zip'))}"
+    key = vault or text_or_blank(payment.get("email")).lower() or f"{text_or_blank(payment.get('billing_name')).upper()}|{text_or_blank(payment.get('billing_zip'))}"
     return "PT-" + hashlib.sha256(key.encode()).hexdigest()[:20].upper()
 
 
@@ -73,19 +73,19 @@ def create_customers(exceptions: pd.DataFrame, payments: pd.DataFrame, *, policy
 def _create(reference: str, payment: pd.Series, policy: CustomerPolicy, sage: SageSettings,
             writer: Sage100Writer) -> tuple[str, str]:
     record = CustomerRecord(
-        reference=reference, division=policy.division, name=_text(payment.get("billing_name")) or "PayTrace customer",
-        zip_code=_text(payment.get("billing_zip"))[:10], email=_text(payment.get("email")), terms_code=policy.terms_code,
+        reference=reference, division=policy.division, name=text_or_blank(payment.get("billing_name")) or "PayTrace customer",
+        zip_code=text_or_blank(payment.get("billing_zip"))[:10], email=text_or_blank(payment.get("email")), terms_code=policy.terms_code,
     )
     result = writer.upsert_customer(record)
     division, customer_no = result.documents["ARDivisionNo"], result.documents["CustomerNo"]
-    vault = _text(payment.get("customer_id"))
-    payment_type = payment_type_for(_text(payment.get("card_brand")), sage)
-    if vault and payment_type and _text(payment.get("card_last4")) and not pd.isna(payment.get("card_expiration_year")):
+    vault = text_or_blank(payment.get("customer_id"))
+    payment_type = payment_type_for(text_or_blank(payment.get("card_brand")), sage)
+    if vault and payment_type and text_or_blank(payment.get("card_last4")) and not pd.isna(payment.get("card_expiration_year")):
         writer.store_vault_card(VaultCard(
             division=division, customer_no=customer_no, credit_card_guid=vault, payment_type=payment_type,
-            last4=_text(payment.get("card_last4")), expiration_year=int(payment["card_expiration_year"]),
-            expiration_month=int(payment["card_expiration_month"]), card_type=_text(payment.get("card_brand")),
-            cardholder_name=_text(payment.get("billing_name"))[:30]))
+            last4=text_or_blank(payment.get("card_last4")), expiration_year=int(payment["card_expiration_year"]),
+            expiration_month=int(payment["card_expiration_month"]), card_type=text_or_blank(payment.get("card_brand")),
+            cardholder_name=text_or_blank(payment.get("billing_name"))[:30]))
     return division, customer_no
 
 
@@ -94,9 +94,6 @@ def _reason(error: Exception) -> str:
         return f"{error.field}: {error.problem}. Fix: {error.fix}"
     return "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors(include_url=False))
 
-
-def _text(value) -> str:
-    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
 
 
 def failure_exceptions(failures: dict[int, str]) -> pd.DataFrame:

@@ -52,9 +52,9 @@ def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: 
     for transaction_id, lines in applications.groupby("transaction_id", sort=True):
         transaction_id = int(transaction_id)
         payment = cards.loc[transaction_id]
-        payment_type = payment_type_for(_text(payment["card_brand"]), settings)
+        payment_type = payment_type_for(text_or_blank(payment["card_brand"]), settings)
         if payment_type is None:
-            problems.append(_unmapped_brand(transaction_id, _text(payment["card_brand"]) or "UNKNOWN"))
+            problems.append(_unmapped_brand(transaction_id, text_or_blank(payment["card_brand"]) or "UNKNOWN"))
             continue
         try:
             receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings, business_date)
@@ -75,13 +75,13 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         deposit_description=deposit_description(settings, business_date, payment_type),
         payment_type=payment_type,
         amount=from_cents(int(lines["amount_cents"].sum())),
-        authorization_no=_text(payment["approval_code"]),
-        last4=_text(payment["card_last4"]),
+        authorization_no=text_or_blank(payment["approval_code"]),
+        last4=text_or_blank(payment["card_last4"]),
         expiration_year=_number(payment["card_expiration_year"]),
         expiration_month=_number(payment["card_expiration_month"]),
-        card_type=_text(payment["card_brand"]),
-        cardholder_name=_text(payment["billing_name"]),
-        credit_card_guid=_text(payment["customer_id"])[:32],
+        card_type=text_or_blank(payment["card_brand"]),
+        cardholder_name=text_or_blank(payment["billing_name"]),
+        credit_card_guid=text_or_blank(payment["customer_id"])[:32],
         comment=f"PayTrace {transaction_id}",
         lines=tuple(
             ReceiptLine(invoice_no=row.invoice_no, invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
@@ -91,7 +91,8 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
     )
 
 
-def _text(value) -> str:
+def text_or_blank(value) -> str:
+    """A cell as stripped text; None and NA (pandas' missing values) as ''."""
     return "" if value is None or pd.isna(value) else str(value).strip()
 
 

@@ -24,11 +24,23 @@ from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement import checks
-from sage_paytrace_pipeline.domain.settlement import JournalPlan, SettlementPolicy, journal_entries, reconcile
-from sage_paytrace_pipeline.domain.settlement import to_journal_entries
+from sage_paytrace_pipeline.domain.settlement import (
+    JournalPlan,
+    SettlementPolicy,
+    journal_entries,
+    reconcile,
+    to_journal_entries,
+)
 from sage_paytrace_pipeline.paytrace.frames import batch_brands_frame, transactions_frame
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
-from sage_paytrace_pipeline.settlement_inputs import account_map, batch_window, for_day, line_keys, lookback_days, text_columns
+from sage_paytrace_pipeline.settlement_inputs import (
+    account_map,
+    batch_window,
+    for_day,
+    line_keys,
+    lookback_days,
+    text_columns,
+)
 
 OWNERS = ["team:finance"]
 _LOAD_TIME = load_time_config()
@@ -79,7 +91,7 @@ def settlement_batches(context: dg.AssetExecutionContext, paytrace: PayTraceReso
         [record for batch in batches for record in client.batch_transactions(batch.number)], day))
     brands = batch_brands_frame(batches, day)
     recon = reconcile(_batch_input(brands), transactions, _no_receipts(), _no_deposits(), _tie_out_policy(settings), day)
-    summary = brands.merge(recon.tie_out.rename(columns={"brand": "brand"}), on=["batch_number", "brand"], how="left")
+    summary = brands.merge(recon.tie_out, on=["batch_number", "brand"], how="left")
     yield dg.Output(text_columns(summary), output_name="paytrace_settlement_batches", metadata={
         "batches": len(batches), "sales": money_total(brands["sales_cents"]), "refunds": money_total(brands["refund_cents"]),
         "preview": preview(summary, ["batch_number", "brand", "sales_count", "sales_cents", "refund_cents"]),

@@ -19,7 +19,7 @@ from sage_paytrace_pipeline.config import ConfigError, load_config, statement_fo
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.jobs import bank_statements_job, settlement_daily_job
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, load_time_config
-from sage_paytrace_pipeline.settlement_inputs import lookback_days
+from sage_paytrace_pipeline.defs.settlement.assets import LOOKBACK
 
 _CONFIG = load_time_config()
 _KEPT_HASHES = 5000  # cursor size bound; older files are also refused by the job's own hash table
@@ -42,8 +42,7 @@ def settlement_days(today: date, lookback: int, first_business_day: date) -> lis
 def settlement_schedule(context: dg.ScheduleEvaluationContext):
     zone = ZoneInfo(_CONFIG.merchant.time_zone)
     tick = (context.scheduled_execution_time or datetime.now(zone)).astimezone(zone)
-    window = _CONFIG.settlement.deposit_window_business_days if _CONFIG.settlement else 3
-    days = settlement_days(tick.date(), lookback_days(window), date.fromisoformat(_CONFIG.merchant.first_business_day))
+    days = settlement_days(tick.date(), LOOKBACK, date.fromisoformat(_CONFIG.merchant.first_business_day))
     return [dg.RunRequest(partition_key=day.isoformat(), run_key=f"settle:{day}:{tick.date()}",
                           tags={TRIGGER_TAG: "schedule"}) for day in days]
 
