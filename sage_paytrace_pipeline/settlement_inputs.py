@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.domain.settlement import GlAccountMap, Reconciliation
+from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.settlement import GlAccountMap, Reconciliation, parked_sales
 from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 
 def lookback_days(window_business_days: int) -> int:
@@ -36,9 +39,19 @@ def account_map(config: PipelineConfig, payment_types: list[PaymentType], accoun
         clearing[brand] = clearing[brand] or config.gl_accounts.card_clearing
     return GlAccountMap(
         bank=config.gl_accounts.bank, merchant_fees=config.gl_accounts.merchant_fees,
-        refunds=config.gl_accounts.refunds, chargebacks=config.gl_accounts.chargebacks, clearing_by_brand=clearing,
+        refunds=config.gl_accounts.refunds, chargebacks=config.gl_accounts.chargebacks,
+        unposted_sales=config.gl_accounts.unposted_sales, clearing_by_brand=clearing,
         active_accounts=frozenset(account.account for account in accounts if account.active),
     )
+
+
+def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
+    """The sales posted deposit entries parked in the unposted-sales account, read back from Sage's
+    GL detail (transaction_id, amount_cents); none when the account is not configured."""
+    keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
+    rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
+    return parked_sales([row["PostingComment"] for row in rows],
+                        [to_cents(Decimal(str(row["CreditAmount"] or 0))) for row in rows])
 
 
 def for_day(recon: Reconciliation, day_batches: set[int], day_lines: set[str]) -> dict[str, pd.DataFrame]:

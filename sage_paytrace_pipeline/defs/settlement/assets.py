@@ -39,6 +39,7 @@ from sage_paytrace_pipeline.settlement_inputs import (
     for_day,
     line_keys,
     lookback_days,
+    parked_in_sage,
     text_columns,
 )
 
@@ -214,7 +215,9 @@ def settlement_reconciliation(
     recon = reconcile(_batch_input(batches), transactions, receipts, deposits.drop(columns=["sha256", "currency"]),
                       policy, as_of)
     reader = sage100.reader()
-    plan = journal_entries(recon, accounts=account_map(config, reader.payment_types(), reader.gl_accounts()))
+    chart = reader.gl_accounts()
+    accounts = account_map(config, reader.payment_types(), chart)
+    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))
     entries = plan.entries[plan.entries["batch_number"].isin(own["expected"]["batch_number"])

@@ -45,8 +45,11 @@ def clearing_nets_to_zero(reader: Sage100Reader, lines: pd.DataFrame, posted: pd
                           batch_transactions: pd.DataFrame) -> dg.AssetCheckResult:
     """Per deposited batch, read back from GL_DetailPosting: the card-clearing debits of its
     receipts (cash receipts journal, by transaction id) minus the clearing credits of its journal
-    entries (general journal, by entry number) is zero."""
-    deposits = posted[(posted["kind"] == "deposit") & posted["batch_number"].notna()]
+    entries (general journal, by entry number: the deposit entry, and the reclass of each parked sale
+    whose receipt has posted since) is zero."""
+    of_batches = posted[posted["batch_number"].notna()]
+    deposited = of_batches.loc[of_batches["kind"] == "deposit", "batch_number"]
+    deposits = of_batches[of_batches["batch_number"].isin(deposited)]
     if deposits.empty:
         return _result("clearing_nets_to_zero", "sage_gl_postings", [], 0, "deposited batches")
     clearing = set(lines.loc[lines["role"] == "clearing", "account"])

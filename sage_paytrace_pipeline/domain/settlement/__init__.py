@@ -16,10 +16,12 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 )
 from sage_paytrace_pipeline.domain.settlement.journal import (
     GL_ACCOUNT_UNMAPPED,
+    UNPOSTED_SALE_RECLASS,
     JournalPlan,
     UnbalancedPlanError,
     deposit_reference,
     journal_entries,
+    parked_sales,
     to_journal_entries,
 )
 from sage_paytrace_pipeline.domain.settlement.policy import (
@@ -38,6 +40,7 @@ __all__ = [
     "GL_ACCOUNT_UNMAPPED",
     "RECEIPT_COLUMNS",
     "TRANSACTION_COLUMNS",
+    "UNPOSTED_SALE_RECLASS",
     "BrandFeeRate",
     "GlAccountMap",
     "JournalPlan",
@@ -47,6 +50,7 @@ __all__ = [
     "UnbalancedPlanError",
     "deposit_reference",
     "journal_entries",
+    "parked_sales",
     "reconcile",
     "to_journal_entries",
 ]

@@ -11,19 +11,28 @@ deposit lands the entry is (reference §3.4, gross method):
     Dr refunds           the group's refunds (refunds are not posted to Sage elsewhere yet)
         Cr clearing      each brand's sales, to the brand's clearing account
 
-so that every brand's clearing account returns to zero for the batch. A merchant fee debit on the
+so that every brand's clearing account returns to zero for the batch. A sale of the batch that is not a
+receipt in Sage yet (an open receivable exception) did not debit clearing; with
+gl_accounts.unposted_sales set it is credited there instead (one line per sale, its transaction id in
+the comment), so the deposit, the fees and clearing are booked on time. When its receipt posts, the
+next run moves it: `PT-S<transaction id>` Dr unposted sales / Cr the brand's clearing. Which sales are
+parked is read back from Sage (`parked_sales`), so a lost warehouse changes nothing.
+
+A merchant fee debit on the
 statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank
 (unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
 debit is Dr chargebacks / Cr bank.
 
 Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
 produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
-open problem (sales not in Sage, totals that do not tie out, a deposit that differs) is held, and
+open problem (sales not in Sage without an unposted-sales account, totals that do not tie out, a deposit
+that differs) is held, and
 the reconciliation's exception already says why. Every entry produced balances; that is checked.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -45,6 +54,7 @@ from sage_paytrace_pipeline.domain.settlement.reconcile import (
     NETTED,
     NOTHING,
     POSTABLE_METHODS,
+    UNPOSTED_REASON,
     Reconciliation,
 )
 from sage_paytrace_pipeline.sage100.documents import JournalEntry, JournalLine
@@ -58,7 +68,13 @@ ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_numb
 LINE_COLUMNS = ("reference", "line_no", "role", "brand", "account", "debit_cents", "credit_cents", "comment")
 HELD_COLUMNS = ("reference", "kind", "batch_number", "funding_group", "reason")
 
-_ROLE_ORDER = {"bank": 0, "merchant_fees": 1, "chargebacks": 2, "refunds": 3, "clearing": 4}
+_ROLE_ORDER = {"bank": 0, "merchant_fees": 1, "chargebacks": 2, "refunds": 3, "clearing": 4, "unposted_sales": 5}
+UNPOSTED_SALE_RECLASS = "unposted_sale_reclass"
+# The comments of the unposted-sales lines end in the transaction id: Sage's GL detail is the record
+# of which sales a posted deposit entry parked (30 characters hold any 10-digit id).
+_PARKED_COMMENT = "Not yet in AR: sale "
+_RELEASED_COMMENT = "Now in AR: sale "
+_PARKED = re.compile(r"sale (\d+)$")
 _KEY = ["batch_number", "funding_group"]
 
 
@@ -88,17 +104,19 @@ def deposit_reference(batch_number: int, closed_date: object, funding_group: str
 
 
 def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
-                    posting_date_rule: str = "deposit_date") -> JournalPlan:
-    """The balanced entries for every deposited, postable batch and every fee/chargeback debit."""
+                    posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None) -> JournalPlan:
+    """The balanced entries for every deposited, postable batch and every fee/chargeback debit, and
+    the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage."""
     if posting_date_rule not in POSTING_DATE_RULES:
         raise ValueError(f"posting_date_rule must be one of {POSTING_DATE_RULES}, got {posting_date_rule!r}")
     if not isinstance(accounts, GlAccountMap):
         raise TypeError("accounts must be a GlAccountMap")
 
-    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule)
+    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None)
     item_entries, item_lines = _bank_item_entries(reconciliation)
-    entries = pd.concat([entries, item_entries], ignore_index=True)
-    lines = pd.concat([lines, item_lines], ignore_index=True)
+    reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked)
+    entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
+    lines = pd.concat([lines, item_lines, reclass_lines], ignore_index=True)
 
     lines = lines[lines["amount"] != 0].copy()
     lines["account"] = _resolve(lines, accounts)
@@ -117,13 +135,16 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
 # ---------------------------------------------------------------------------------- deposits
 
 
-def _deposit_entries(reconciliation: Reconciliation,
-                     posting_date_rule: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
+                     park: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     expected = reconciliation.expected
     references = np.asarray(join_text(
         "PT-B", numbers_text(expected["batch_number"]), "-", _yymmdd(expected["closed_date"]), "-",
         expected["funding_group"]), dtype=object)
     expected = expected.assign(reference=references)
+    if park:  # sales not in Sage yet no longer hold the entry: they are parked (only that reason)
+        expected = expected.assign(hold_reason=expected["hold_reason"].where(
+            expected["hold_reason"] != UNPOSTED_REASON, ""))
 
     held_rows = expected[expected["hold_reason"] != ""]
     held = pd.DataFrame({"reference": held_rows["reference"], "kind": "deposit",
@@ -163,10 +184,58 @@ def _deposit_entries(reconciliation: Reconciliation,
                np.where(postable["method"].to_numpy() == NETTED, "Netted chargeback/adjustment", "")),
         _lines(reference, "refunds", None, postable["refund_cents"], join_text("Refunds batch ", batch_text)),
     ]
+    unposted = _unposted_sales(reconciliation.sales).merge(postable[_KEY + ["reference"]], on=_KEY, how="inner")
+    parts.append(_lines(unposted["reference"], "unposted_sales", unposted["brand"], -unposted["amount_cents"],
+                        join_text(_PARKED_COMMENT, numbers_text(unposted["transaction_id"]))))
+    parked_by_brand = unposted.groupby(_KEY + ["brand"])["amount_cents"].sum().rename("parked_cents")
     brands = postable[_KEY + ["reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
-    parts.append(_lines(brands["reference"], "clearing", brands["brand"], -brands["sales_cents"],
+    brands = brands.join(parked_by_brand, on=_KEY + ["brand"])
+    receipts_cents = brands["sales_cents"] - brands["parked_cents"].fillna(0).astype("int64")
+    parts.append(_lines(brands["reference"], "clearing", brands["brand"], -receipts_cents,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
     return entries, pd.concat(parts, ignore_index=True), held
+
+
+def _unposted_sales(sales: pd.DataFrame) -> pd.DataFrame:
+    return sales[sales["state"].ne("confirmed").fillna(True)].sort_values("transaction_id")
+
+
+def parked_sales(comments: Iterable[str], credit_cents: Iterable[int]) -> pd.DataFrame:
+    """transaction_id, amount_cents of the sales that posted deposit entries parked, from the
+    unposted-sales account's GL detail lines (comment, credit in cents; other lines are ignored)."""
+    found = [(int(match.group(1)), int(credit)) for comment, credit in zip(comments, credit_cents, strict=True)
+             if int(credit) > 0 and str(comment or "").startswith(_PARKED_COMMENT)
+             and (match := _PARKED.search(str(comment).strip()))]
+    frame = pd.DataFrame(found, columns=["transaction_id", "amount_cents"]).astype("int64")
+    return frame.groupby("transaction_id", as_index=False, sort=True)["amount_cents"].sum()
+
+
+def _reclass_entries(reconciliation: Reconciliation,
+                     parked: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`PT-S<id>`: a parked sale whose receipt is now in Sage leaves unposted sales for its clearing
+    account (the receipt debited clearing), so both are back to what they hold for posted sales."""
+    sales = reconciliation.sales[reconciliation.sales["state"].eq("confirmed").fillna(False)]
+    if parked is None:
+        parked = pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "amount_cents": pd.Series(dtype="int64")})
+    released = parked.merge(sales.drop(columns=["amount_cents"]), on="transaction_id", how="inner")
+    ids = numbers_text(released["transaction_id"])
+    reference = pd.Series(join_text("PT-S", ids), dtype=object)
+    entries = pd.DataFrame({
+        "reference": reference,
+        "kind": UNPOSTED_SALE_RECLASS,
+        "posting_date": pd.Timestamp(reconciliation.as_of),
+        "description": join_text("Sale ", ids, " now in Sage AR"),
+        "batch_number": released["batch_number"],
+        "funding_group": released["funding_group"],
+        "source_ids": join_text("transaction ", ids, " batch ", numbers_text(released["batch_number"])),
+    })
+    lines = pd.concat([
+        _lines(reference, "unposted_sales", released["brand"], released["amount_cents"],
+               join_text(_RELEASED_COMMENT, ids)),
+        _lines(reference, "clearing", released["brand"], -released["amount_cents"],
+               join_text(released["brand"], " sale ", ids)),
+    ], ignore_index=True)
+    return entries, lines
 
 
 def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -334,5 +403,5 @@ def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     return documents
 
 
-__all__ = ["GL_ACCOUNT_UNMAPPED", "JournalPlan", "UnbalancedPlanError", "deposit_reference", "journal_entries",
-           "to_journal_entries"]
+__all__ = ["GL_ACCOUNT_UNMAPPED", "JournalPlan", "UNPOSTED_SALE_RECLASS", "UnbalancedPlanError", "deposit_reference",
+           "journal_entries", "parked_sales", "to_journal_entries"]

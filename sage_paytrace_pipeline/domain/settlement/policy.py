@@ -133,6 +133,7 @@ CONFIG_KEYS = {
     "refunds": "gl_accounts.refunds",
     "chargebacks": "gl_accounts.chargebacks",
     "clearing": "gl_accounts.card_clearing",
+    "unposted_sales": "gl_accounts.unposted_sales",
 }
 
 
@@ -141,7 +142,9 @@ class GlAccountMap(BaseModel):
 
     `clearing_by_brand` is the clearing account each brand's receipts were debited to (the Dagster
     layer resolves it from the Sage payment types). None / missing: the entry that needs it is
-    quarantined as `gl_account_unmapped`.
+    quarantined as `gl_account_unmapped`. `unposted_sales` is optional: with it, a deposited batch
+    whose sales are not all receipts in Sage yet is posted with those sales parked there (and moved to
+    clearing when their receipts post); without it, such a batch's entry waits.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -150,10 +153,11 @@ class GlAccountMap(BaseModel):
     merchant_fees: str | None = None
     refunds: str | None = None
     chargebacks: str | None = None
+    unposted_sales: str | None = None
     clearing_by_brand: dict[str, str] = Field(default_factory=dict)
     active_accounts: frozenset[str] = frozenset()
 
-    @field_validator("bank", "merchant_fees", "refunds", "chargebacks", mode="before")
+    @field_validator("bank", "merchant_fees", "refunds", "chargebacks", "unposted_sales", mode="before")
     @classmethod
     def _account(cls, value: object) -> str | None:
         text = "" if value is None else str(value).strip().upper()

@@ -81,6 +81,9 @@ NETTED = "netted_adjustment"
 OVER = "over_deposit"
 SHORT = "short_deposit"
 NOTHING = "nothing_to_deposit"
+# The hold reason of a batch whose sales are not all confirmed receipts in Sage (journal.py may post it
+# anyway, parking those sales in gl_accounts.unposted_sales).
+UNPOSTED_REASON = "sales not confirmed in Sage"
 # Methods whose journal entry is produced (the others are held for the operator).
 POSTABLE_METHODS = (EXACT, NET_OF_FEES, NET_OF_SCHEDULED_FEES, WITHIN_TOLERANCE, NETTED, NOTHING)
 
@@ -95,6 +98,7 @@ TIE_OUT_COLUMNS = ("batch_number", "closed_date", "brand", "summary_sales_count"
                    "summary_sales_cents", "detail_sales_cents", "summary_refund_count", "detail_refund_count",
                    "summary_refund_cents", "detail_refund_cents", "ties")
 BRAND_TOTAL_COLUMNS = ("batch_number", "funding_group", "brand", "sales_cents", "refund_cents")
+SALE_COLUMNS = ("batch_number", "funding_group", "brand", "transaction_id", "amount_cents", "state")
 BANK_ITEM_COLUMNS = ("reference", "kind", "source_file", "source_line", "account_id", "posted_date",
                      "amount_cents", "type_code", "bank_reference", "description")
 
@@ -115,6 +119,8 @@ class Reconciliation:
     - tie_out: per batch and brand, the summary against the sum of its transactions.
     - brand_totals: per expected deposit and brand, the sales and refunds of its transactions
       (what the receipts debited to each brand's clearing account).
+    - sales: every counted sale with its brand and its receipt's state in the posting log ("confirmed"
+      = a receipt in Sage; NA = no receipt).
     - bank_items: unmatched bank debits classified as merchant fees or chargebacks, each with its
       journal reference.
     """
@@ -127,6 +133,7 @@ class Reconciliation:
     tie_out: pd.DataFrame
     brand_totals: pd.DataFrame
     bank_items: pd.DataFrame
+    sales: pd.DataFrame
 
     def counts(self) -> dict[str, int]:
         """Row counts for run metadata."""
@@ -168,7 +175,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     summary["funding_group"] = _funding_group(summary["brand"], policy)
 
     tie_out = _tie_out(summary, counted)
-    expected, brand_totals, posting_exceptions = _expected(summary, counted, receipts, tie_out, policy)
+    expected, brand_totals, sales, posting_exceptions = _expected(summary, counted, receipts, tie_out, policy)
     pairs = _candidates(expected, lines, policy)
     accepted = _assign(pairs)
     matches = _matches(expected, lines, pairs, accepted)
@@ -194,6 +201,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
         tie_out=_dated(tie_out.loc[:, list(TIE_OUT_COLUMNS)], ("closed_date",)),
         brand_totals=brand_totals.loc[:, list(BRAND_TOTAL_COLUMNS)].reset_index(drop=True),
         bank_items=_dated(bank_items.loc[:, list(BANK_ITEM_COLUMNS)], ("posted_date",)),
+        sales=sales.rename(columns={"card_brand": "brand"}).loc[:, list(SALE_COLUMNS)].reset_index(drop=True),
     )
 
 
@@ -252,7 +260,7 @@ def _sales_and_refunds(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFr
 
 
 def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFrame, tie_out: pd.DataFrame,
-              policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+              policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     amounts = ["sales_count", "sales_cents", "refund_count", "refund_cents"]
     by_group = summary.sort_values(["batch_number", "funding_group", "brand"]).groupby(_KEY, sort=True)
     expected = by_group[amounts].sum()
@@ -274,7 +282,7 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
 
     # Receipts: every sale of the group must be a confirmed receipt in Sage, for the same amount.
     sales = counted.loc[counted["kind"] == "sale", ["transaction_id", "batch_number", "funding_group",
-                                                    "amount_cents"]]
+                                                    "card_brand", "amount_cents"]]
     sales = sales.merge(receipts.rename(columns={"amount_cents": "receipt_cents"}), on="transaction_id",
                         how="left")
     confirmed = (sales["state"] == "confirmed").to_numpy()
@@ -310,12 +318,12 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
     expected["ties_out"] = ties.reindex(expected.index).fillna(True).astype(bool)
 
     expected["hold_reason"] = _reasons([
-        (expected["unposted_count"] > 0, "sales not confirmed in Sage"),
+        (expected["unposted_count"] > 0, UNPOSTED_REASON),
         (expected["amount_differs"] > 0, "receipt amounts differ from PayTrace"),
         (~expected["ties_out"], "batch totals do not tie out"),
     ], len(expected))
     expected = expected.reset_index().sort_values(["closed_date", "batch_number", "funding_group"], ignore_index=True)
-    return expected, brand_totals, _posting_exceptions(expected, sales)
+    return expected, brand_totals, sales, _posting_exceptions(expected, sales)
 
 
 def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataFrame:
@@ -778,7 +786,9 @@ def _posting_exceptions(expected: pd.DataFrame, sales: pd.DataFrame) -> pd.DataF
                           " sales (", money_text(unposted["unposted_cents"]),
                           ") are not confirmed receipts in Sage: ", labels),
         action=join_text("post them (or resolve their receivable exceptions) so that Sage's clearing account holds "
-                         "them; the settlement entry of ", _label(unposted), " is held until every sale is in Sage"))
+                         "them. Until then the deposit entry of ", _label(unposted), " parks them in "
+                         "gl_accounts.unposted_sales and the next settlement run after they post moves them to "
+                         "clearing; without that account the entry waits until every sale is in Sage"))
     differing = sales[sales["amount_differs"]]
     mismatch = exception_rows(
         RECEIPT_AMOUNT_MISMATCH, "error", differing["batch_number"],

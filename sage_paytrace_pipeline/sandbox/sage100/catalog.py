@@ -37,6 +37,8 @@ GL_CHART: tuple[tuple[str, str, str, str], ...] = (
     ("6160-00", "Chargebacks", "13", "A"),
     ("6170-00", "Bad Debt Expense", "13", "A"),
     ("6999-00", "Suspense (closed)", "13", "I"),  # inactive: postings to it must be refused
+    # appended, not sorted in: account keys are positions in this chart
+    ("2350-00", "Card Sales Awaiting AR Receipts", "05", "A"),
 )
 
 

@@ -11,7 +11,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.definitions import defs
+from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
 from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
 from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
@@ -120,3 +124,97 @@ def test_a_malformed_statement_is_reported_with_its_line_and_the_others_still_lo
                     if m.asset_key.to_user_string() == "bank_deposits")
     assert metadata["files_loaded_now"].value == 0 and metadata["files_already_loaded"].value > 0
     assert json.dumps(metadata["lines"].value)
+
+
+def sage_rows(path, sql, parameters=()):
+    with sqlite3.connect(path / "sage.sqlite3") as connection:
+        return connection.execute(sql, parameters).fetchall()
+
+
+def clearing_net_by_deposit(path) -> dict[tuple[int, str], int]:
+    """Computed from Sage alone, per expected deposit (batch, CARDS/AMEX) whose entry is posted: its
+    receipts' lines on the card clearing accounts (CreditCardTransactionID ends the comment) plus the
+    lines of its journal entries (PT-B<batch>-<yymmdd>-<group>, PT-S<transaction>), in cents."""
+    clearing = {key for (key,) in sage_rows(path, "SELECT AccountKey FROM GL_Account WHERE AccountDesc LIKE '%Clearing'")}
+    lines = sage_rows(path, "SELECT AccountKey, SourceJournal, DocumentNo, PostingComment, "
+                            "CAST(ROUND(DebitAmount * 100) AS INTEGER) - CAST(ROUND(CreditAmount * 100) AS INTEGER) "
+                            "FROM GL_DetailPosting")
+    references = dict(sage_rows(path, "SELECT EntryNo, UDF_PAYTRACE_REF FROM GL_GeneralJournalHistory "
+                                      "WHERE UDF_PAYTRACE_REF LIKE 'PT-%'"))
+    deposit_of = {transaction: (int(batch), "AMEX" if brand == "AMEX" else "CARDS") for transaction, batch, brand in rows(
+        path, "SELECT DISTINCT CAST(transaction_id AS VARCHAR), batch_number, card_brand "
+              "FROM pipeline.paytrace_batch_transactions")}
+    nets: dict[tuple[int, str], int] = {}
+    for account, journal, document, comment, cents in lines:
+        reference = references.get(document, "") if journal == "GJ" else ""
+        if account not in clearing:
+            continue
+        if journal == "CR":
+            key = deposit_of.get(str(comment or " ").split()[-1])
+        elif reference.startswith("PT-B"):
+            key = (int(reference.split("-")[1][1:]), reference.split("-")[-1])
+        elif reference.startswith("PT-S"):
+            key = deposit_of.get(reference[4:])
+        else:
+            continue
+        if key is not None:
+            nets[key] = nets.get(key, 0) + int(cents)
+    deposited = {(int(reference.split("-")[1][1:]), reference.split("-")[-1])
+                 for reference in references.values() if reference.startswith("PT-B")}
+    return {key: net for key, net in nets.items() if key in deposited}
+
+
+def parked_sales_in_sage(path) -> dict[int, int]:
+    """transaction id -> cents still parked in gl_accounts.unposted_sales (credits less reclass debits)."""
+    parked: dict[int, int] = {}
+    for comment, cents in sage_rows(path, "SELECT PostingComment, CAST(ROUND(CreditAmount * 100) AS INTEGER) - "
+                                          "CAST(ROUND(DebitAmount * 100) AS INTEGER) FROM GL_DetailPosting "
+                                          "WHERE PostingComment LIKE '% in AR: sale %'"):
+        parked[int(comment.split()[-1])] = parked.get(int(comment.split()[-1]), 0) + cents
+    return parked
+
+
+def post_by_hand(path, transaction_id: int) -> None:
+    """What an AR clerk does for an unidentified payment: enter it in Sage on a customer's account,
+    with PayTrace's transaction id on the receipt."""
+    config = load_config(path / "config.yaml")
+    (day, brand, cents), = rows(path, "SELECT business_date, card_brand, amount_cents FROM pipeline.paytrace_transactions "
+                                      f"WHERE transaction_id = {transaction_id}")
+    (division, customer), = sage_rows(path, "SELECT ARDivisionNo, CustomerNo FROM AR_Customer ORDER BY CustomerNo LIMIT 1")
+    receipt = CardReceipt(
+        transaction_id=str(transaction_id), division=division, customer_no=customer, deposit_date=day,
+        bank_code=config.sage.bank_code, deposit_description=f"CLERK {day}", payment_type=config.sage.payment_types[brand],
+        amount=from_cents(cents), lines=(ReceiptLine(invoice_no="HAND01", amount=from_cents(cents), prepayment=True),))
+    assert DemoCompanyWriter(path / "sage.sqlite3").post_card_receipt(receipt).created
+
+
+def test_sales_not_in_sage_are_parked_then_moved_to_clearing_when_their_receipt_posts(settled):
+    """The pipeline left some payments unposted (receivable exceptions); their batches were deposited.
+    Clearing nets to zero for every deposit, parked sales wait in unposted sales; once a clerk posts
+    one, the next runs move it to clearing, and a re-run changes nothing."""
+    path = settled["path"]
+    parked = parked_sales_in_sage(path)
+    assert parked and all(cents > 0 for cents in parked.values())
+    assert all(net == 0 for net in clearing_net_by_deposit(path).values()), clearing_net_by_deposit(path)
+    kinds = {kind for (kind,) in rows(path, "SELECT kind FROM pipeline.settlement_exceptions")}
+    assert "batch_transactions_not_posted" in kinds
+
+    transaction_id = min(parked)
+    post_by_hand(path, transaction_id)
+    (day,), = rows(path, f"SELECT business_date FROM pipeline.paytrace_transactions WHERE transaction_id = {transaction_id}")
+    settled["run"]("paytrace_daily_job", day)  # the log confirms it from Sage
+    result = settled["run"]("settlement_daily_job", day)
+
+    reclass = sage_rows(path, "SELECT EntryNo FROM GL_GeneralJournalHistory WHERE UDF_PAYTRACE_REF = ?",
+                        (f"PT-S{transaction_id}",))
+    assert len(reclass) == 1
+    after = parked_sales_in_sage(path)
+    assert after[transaction_id] == 0 and {t: c for t, c in after.items() if t != transaction_id} == {
+        t: c for t, c in parked.items() if t != transaction_id}
+    nets = clearing_net_by_deposit(path)
+    assert nets and all(net == 0 for net in nets.values()), nets
+    assert all(check.passed for check in result.get_asset_check_evaluations())
+
+    before = sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting")
+    settled["run"]("settlement_daily_job", day)
+    assert sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting") == before

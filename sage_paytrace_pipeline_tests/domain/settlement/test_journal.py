@@ -13,6 +13,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     SettlementPolicy,
     deposit_reference,
     journal_entries,
+    parked_sales,
     reconcile,
     to_journal_entries,
 )
@@ -185,6 +186,91 @@ def test_unposted_sale_holds_only_its_batch():
     assert "sales not confirmed in Sage" in held.loc["PT-B2-260302-CARDS", "reason"]
     assert plan.exceptions.empty  # the reconciliation's exception already says why
     assert "batch_transactions_not_posted" in set(recon.exceptions["kind"])
+
+
+SUSPENSE = "2350-00"
+
+
+def batch_with_unposted_sales() -> tuple[Scenario, int, int]:
+    """Batch 1: a confirmed VISA sale, a VISA sale still being written, a MASTERCARD sale with no
+    receipt (an open receivable exception); deposited gross."""
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    written = scenario.sale(1, "VISA", 2_500, state="written")
+    missing = scenario.sale(1, "MASTERCARD", 1_000, state=None)
+    scenario.deposit(TUE, 13_500)
+    return scenario, written, missing
+
+
+def gl_detail(plans: list[JournalPlan], receipts: pd.DataFrame) -> pd.DataFrame:
+    """What Sage's GL holds after posting each plan's entries once (by reference) and the receipts
+    (Dr the brand's clearing account): account, signed cents (debit positive), comment."""
+    posted, rows = set(), []
+    for plan in plans:
+        for reference in plan.entries["reference"]:
+            if reference not in posted:
+                posted.add(reference)
+                lines = plan.lines_of(reference)
+                rows += list(zip(lines["account"], lines["debit_cents"] - lines["credit_cents"], lines["comment"]))
+    rows += [(CLEARING[brand], cents, "receipt") for brand, cents in zip(receipts["card_brand"], receipts["amount_cents"])]
+    return pd.DataFrame(rows, columns=["account", "cents", "comment"])
+
+
+def confirmed_receipts(scenario: Scenario) -> pd.DataFrame:
+    receipts = scenario.receipts_frame()
+    receipts = receipts[receipts["state"] == "confirmed"]
+    return receipts.merge(scenario.transactions_frame()[["transaction_id", "card_brand"]], on="transaction_id")
+
+
+def test_with_an_unposted_sales_account_the_deposit_entry_parks_the_sales_not_in_sage():
+    scenario, written, missing = batch_with_unposted_sales()
+    recon, plan = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
+
+    assert plan.held.empty and plan.exceptions.empty
+    assert "batch_transactions_not_posted" in set(recon.exceptions["kind"])  # still reported
+    reference = "PT-B1-260302-CARDS"
+    assert lines_by_account(plan, reference) == {"1010-00": 13_500, "1060-00": -10_000, SUSPENSE: -3_500}
+    parked = plan.lines_of(reference).query("role == 'unposted_sales'")
+    assert parked["comment"].tolist() == [f"Not yet in AR: sale {missing}", f"Not yet in AR: sale {written}"]
+    assert parked["brand"].tolist() == ["MASTERCARD", "VISA"]
+    # Clearing holds only what receipts debited: it nets to zero for the batch right away.
+    detail = gl_detail([plan], confirmed_receipts(scenario))
+    assert detail.groupby("account")["cents"].sum().to_dict() == {"1010-00": 13_500, "1060-00": 0, SUSPENSE: -3_500}
+
+
+def test_a_parked_sale_moves_to_clearing_once_its_receipt_is_in_sage():
+    scenario, written, missing = batch_with_unposted_sales()
+    _, first = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
+    deposit_lines = first.lines_of("PT-B1-260302-CARDS")
+    parked = parked_sales(list(deposit_lines["comment"]) + ["Now in AR: sale 1", "other"],
+                          list(deposit_lines["credit_cents"]) + [500, 700])
+    assert parked.values.tolist() == [[written, 2_500], [missing, 1_000]]
+
+    next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
+    recon, second = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked)
+
+    reclass = second.entries.set_index("reference").loc[f"PT-S{written}"]
+    assert (reclass["kind"], reclass["batch_number"], reclass["posting_date"]) == (
+        "unposted_sale_reclass", 1, NEXT_MON)
+    assert lines_by_account(second, f"PT-S{written}") == {SUSPENSE: 2_500, "1060-00": -2_500}
+    assert f"PT-S{missing}" not in set(second.entries["reference"])  # still not in Sage: stays parked
+    detail = gl_detail([first, second], confirmed_receipts(scenario))
+    assert detail.groupby("account")["cents"].sum().to_dict() == {"1010-00": 13_500, "1060-00": 0, SUSPENSE: -1_000}
+
+    scenario.receipts.append({"transaction_id": missing, "amount_cents": 1_000, "payment_type": "MAST",
+                              "state": "confirmed"})
+    _, third = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked)
+    assert {f"PT-S{written}", f"PT-S{missing}"} <= set(third.entries["reference"])  # the same entries, again
+    detail = gl_detail([first, second, third], confirmed_receipts(scenario))
+    assert detail.groupby("account")["cents"].sum().to_dict() == {"1010-00": 13_500, "1060-00": 0, SUSPENSE: 0}
+
+
+def test_an_inactive_unposted_sales_account_quarantines_the_entry():
+    scenario, _, _ = batch_with_unposted_sales()
+    accounts = gl_accounts(unposted_sales=SUSPENSE, active_accounts={"1010-00", "1060-00", "6150-00"})
+    _, plan = plan_for(scenario, accounts=accounts)
+    assert plan.entries.empty
+    assert "gl_accounts.unposted_sales" in plan.exceptions.iloc[0]["action"]
 
 
 @pytest.mark.parametrize(("deposit", "reason"), [

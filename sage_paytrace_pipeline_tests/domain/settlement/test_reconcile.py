@@ -317,8 +317,11 @@ def test_unposted_sales_hold_the_batch_and_name_the_transactions():
     row = recon.exceptions[recon.exceptions["kind"] == "batch_transactions_not_posted"].iloc[0]
     assert row["severity"] == "error" and row["batch_number"] == 1
     assert f"{written} (written $25.00)" in row["problem"] and f"{missing} (no receipt $10.00)" in row["problem"]
-    assert "held" in row["action"]
+    assert "parks them in gl_accounts.unposted_sales" in row["action"] and "waits" in row["action"]
     assert match_of(recon)["status"] == "matched"  # the deposit itself is fine
+    sales = recon.sales.set_index("transaction_id")
+    assert sales.loc[[written, missing], "state"].fillna("none").tolist() == ["written", "none"]
+    assert sales.loc[missing, "brand"] == "MASTERCARD"
 
 
 def test_receipt_for_a_different_amount_holds_the_batch():
