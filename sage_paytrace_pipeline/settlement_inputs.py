@@ -10,7 +10,11 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.domain.settlement import GlAccountMap, Reconciliation, parked_sales
+from sage_paytrace_pipeline.domain.settlement import (
+    GlAccountMap,
+    Reconciliation,
+    parked_sales,
+)
 from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 

@@ -31,7 +31,10 @@ from sage_paytrace_pipeline.domain.settlement import (
     reconcile,
     to_journal_entries,
 )
-from sage_paytrace_pipeline.paytrace.frames import batch_brands_frame, transactions_frame
+from sage_paytrace_pipeline.paytrace.frames import (
+    batch_brands_frame,
+    transactions_frame,
+)
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement_inputs import (
     account_map,

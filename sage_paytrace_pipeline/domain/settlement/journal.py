@@ -403,5 +403,13 @@ def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     return documents
 
 
-__all__ = ["GL_ACCOUNT_UNMAPPED", "JournalPlan", "UNPOSTED_SALE_RECLASS", "UnbalancedPlanError", "deposit_reference",
-           "journal_entries", "parked_sales", "to_journal_entries"]
+__all__ = [
+    "GL_ACCOUNT_UNMAPPED",
+    "UNPOSTED_SALE_RECLASS",
+    "JournalPlan",
+    "UnbalancedPlanError",
+    "deposit_reference",
+    "journal_entries",
+    "parked_sales",
+    "to_journal_entries",
+]

@@ -7,7 +7,11 @@ from datetime import date, datetime
 
 import dagster as dg
 
-from sage_paytrace_pipeline.defs.settlement.automation import bank_statement_sensor, settlement_days, settlement_schedule
+from sage_paytrace_pipeline.defs.settlement.automation import (
+    bank_statement_sensor,
+    settlement_days,
+    settlement_schedule,
+)
 
 
 def test_a_new_statement_file_requests_one_load_and_the_same_file_never_again(tmp_path, monkeypatch):

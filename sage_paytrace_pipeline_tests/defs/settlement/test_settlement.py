@@ -17,12 +17,21 @@ from sage_paytrace_pipeline.domain.money import from_cents
 from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
-from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
+from sage_paytrace_pipeline.sandbox.bank.statements import (
+    generate_bank_statements,
+    sandbox_batches,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
-from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+from sage_paytrace_pipeline.sandbox.paytrace.generator import (
+    MerchantProfile,
+    generate_activity,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
-from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+)
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.conftest import SANDBOX_START
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO

@@ -247,7 +247,7 @@ def test_a_parked_sale_moves_to_clearing_once_its_receipt_is_in_sage():
     assert parked.values.tolist() == [[written, 2_500], [missing, 1_000]]
 
     next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
-    recon, second = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked)
+    _, second = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked)
 
     reclass = second.entries.set_index("reference").loc[f"PT-S{written}"]
     assert (reclass["kind"], reclass["batch_number"], reclass["posting_date"]) == (
