@@ -90,9 +90,10 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
                        help=f"API user (default {DEFAULT_USERNAME})")
     serve.add_argument("--password", default=os.environ.get("PAYTRACE_SANDBOX_PASSWORD", DEFAULT_PASSWORD),
                        help=f"API password (default {DEFAULT_PASSWORD}; or PAYTRACE_SANDBOX_PASSWORD)")
-    serve.add_argument("--time-zone", default=os.environ.get("PAYTRACE_SANDBOX_TIME_ZONE") or host_time_zone(),
-                       help="merchant time zone of timestamps, export dates and the cutoff (default: this "
-                            "host's zone, so 'today' means the same day to the sandbox and its clients)")
+    serve.add_argument("--time-zone", default=os.environ.get("PAYTRACE_SANDBOX_TIME_ZONE"),
+                       help="merchant time zone of timestamps, export dates and the cutoff (default: the one "
+                            "the state file already has; for a new state file this host's zone, so 'today' "
+                            "means the same day to the sandbox and its clients)")
     serve.add_argument("--batch-cutoff", help="nightly batch cutoff HH:MM, merchant time (default 20:00)")
     serve.set_defaults(handler=_serve_sandbox)
 
@@ -176,6 +177,8 @@ def _sandbox_settings(args: argparse.Namespace) -> dict:
     settings = {}
     if args.time_zone:
         settings["time_zone"] = args.time_zone
+    elif not args.state.exists():  # an existing state keeps its zone: its batches were cut in it
+        settings["time_zone"] = host_time_zone()
     if args.batch_cutoff:
         settings["batch_cutoff"] = args.batch_cutoff
     return settings

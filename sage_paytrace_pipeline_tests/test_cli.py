@@ -13,6 +13,7 @@ import pytest
 
 from sage_paytrace_pipeline.cli import main
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
+from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
 
 CLI = [sys.executable, "-m", "sage_paytrace_pipeline.cli"]
 
@@ -73,6 +74,25 @@ def test_serve_command_speaks_oauth_and_v1_over_a_socket(tmp_path):
     stored = b"".join(path.read_bytes() for path in Path(tmp_path).glob("served.sqlite3*"))
     assert b"4012000098765439" not in stored
     assert "4012000098765439" not in output and "ops-secret-42" not in output
+
+
+@pytest.mark.parametrize("existing_zone", [None, "America/New_York"], ids=["new-state", "existing-state"])
+def test_serve_keeps_the_zone_a_state_file_has_unless_told_otherwise(tmp_path, existing_zone):
+    """Its batches were cut at the cutoff in that zone: serving it in the host's zone would move them a day."""
+    state = tmp_path / "state.sqlite3"
+    if existing_zone:
+        PayTraceSandbox(state, settings={"time_zone": existing_zone})
+    port = _free_port()
+    environment = {key: value for key, value in os.environ.items() if key != "PAYTRACE_SANDBOX_TIME_ZONE"}
+    process = subprocess.Popen([*CLI, "sandbox", "paytrace", "serve", "--port", str(port), "--state", str(state)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**environment, "TZ": "UTC"})
+    try:
+        _wait_until_listening(f"http://127.0.0.1:{port}")
+        zone = httpx.get(f"http://127.0.0.1:{port}/_sandbox/settings").json()["time_zone"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=20)
+    assert zone == (existing_zone or "UTC")
 
 
 def _wait_until_listening(base: str, timeout: float = 30.0) -> None:

@@ -1,16 +1,19 @@
 """The warehouse I/O manager: DuckDB tables per asset, a partition's rows replaced on each run.
 
-It differs from `DuckDBPandasIOManager` in two ways that matter for a ledger pipeline:
+It differs from `DuckDBPandasIOManager` in ways that matter for a ledger pipeline:
 - an empty partition still gets its table (typed; the partition column DATE), so a day with no
   exceptions loads downstream as an empty frame instead of failing on a missing table, and a
   re-run that resolves every exception leaves an empty slice rather than yesterday's rows;
 - rows are inserted by column name, and an all-null column becomes VARCHAR, not DuckDB's NULL
-  type that would refuse the first real value;
+  type that would refuse the first real value; an object column of dates becomes DATE;
+- a table holding no rows yet (made from empty frames, whose column types are guesses) is made
+  again from the first frame with rows;
 - a column a newer version adds is added to the existing table (older rows get NULL), so an
   upgrade does not need the warehouse rebuilt.
 """
 
 from collections.abc import Sequence
+from datetime import date, datetime
 
 import pandas as pd
 from dagster import OutputContext
@@ -22,7 +25,13 @@ from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 class WarehouseTypeHandler(DuckDBPandasTypeHandler):
     def handle_output(self, context: OutputContext, table_slice: TableSlice, obj: pd.DataFrame, connection) -> None:
         table = f"{table_slice.schema}.{table_slice.table}"
-        if not _table_exists(connection, table_slice):
+        exists = _table_exists(connection, table_slice)
+        if exists and not obj.empty and _is_empty(connection, table):
+            # made from empty frames so far, its column types are guesses (a column with no values is
+            # NULL, object or float); the first rows decide them
+            connection.execute(f"DROP TABLE {table}")
+            exists = False
+        if not exists:
             _create_typed(connection, table, obj, _partition_columns(table_slice))
         else:
             _add_new_columns(connection, table, obj)
@@ -68,8 +77,19 @@ def _create_typed(connection, table: str, obj: pd.DataFrame, partition_columns: 
     for name, data_type in connection.execute("SELECT column_name, data_type FROM information_schema.columns "
                                               "WHERE table_schema || '.' || table_name = ?", [table]).fetchall():
         if data_type == '"NULL"' or data_type == "NULL":
-            wanted = "DATE" if name in partition_columns else "VARCHAR"
+            wanted = "DATE" if name in partition_columns or _holds_dates(obj[name]) else "VARCHAR"
             connection.execute(f'ALTER TABLE {table} ALTER "{name}" TYPE {wanted}')
+
+
+def _holds_dates(column: pd.Series) -> bool:
+    """An object column of `datetime.date` values (pandas has no date dtype): typed DATE, not text."""
+    first = column.first_valid_index()
+    value = None if first is None else column[first]
+    return isinstance(value, date) and not isinstance(value, datetime)
+
+
+def _is_empty(connection, table: str) -> bool:
+    return connection.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0] == 0
 
 
 def _add_new_columns(connection, table: str, obj: pd.DataFrame) -> None:

@@ -114,6 +114,24 @@ def test_an_all_null_column_of_the_first_rows_takes_text_later(warehouse):
     assert [row[4] for row in warehouse.table()[1]] == [None, None, "a real value"]
 
 
+@dg.asset(name="day_exceptions", partitions_def=DAYS, metadata={"partition_expr": "business_date"})
+def day_exceptions_untyped_when_empty(context: dg.AssetExecutionContext, config: Rows) -> pd.DataFrame:
+    """As pandas hands it over after a merge of nothing: an empty frame whose text columns are float."""
+    frame = exceptions_frame(context.partition_key, config.rows, config.note)
+    return frame.astype({"kind": "float64", "note": "float64"}) if frame.empty else frame
+
+
+def test_a_table_made_from_empty_frames_takes_the_types_of_the_first_rows(warehouse):
+    warehouse.materialize(MONDAY, 0, assets=(day_exceptions_untyped_when_empty,))
+    assert warehouse.table()[0]["kind"] == "DOUBLE"  # a guess: no row has said otherwise yet
+    warehouse.materialize(TUESDAY, 1, note="text", assets=(day_exceptions_untyped_when_empty,))
+    types, rows = warehouse.table()
+    assert (types["kind"], types["note"], types["business_date"]) == ("VARCHAR", "VARCHAR", "DATE")
+    assert rows == [(date(2026, 3, 3), 5000, 1234, "unmapped_payment_type", "text")]
+    warehouse.materialize(MONDAY, 0, assets=(day_exceptions_untyped_when_empty,))  # empty again: rows stay
+    assert len(warehouse.table()[1]) == 1
+
+
 def test_downstream_loads_an_empty_partition_as_an_empty_frame(warehouse):
     SEEN.clear()
     warehouse.materialize(TUESDAY, 1)

@@ -194,6 +194,9 @@ def _window_in(key: str) -> dg.AssetIn:
     ins={"batches": _window_in("paytrace_settlement_batches"),
          "batch_transactions": _window_in("paytrace_batch_transactions"),
          "bank_deposits": dg.AssetIn("bank_deposits")},
+    # The day's receipts are posted first when both run together (e.g. `--select '*'`): a sale of the
+    # day's batch is then a confirmed receipt, not parked as unposted. Read from the posting log.
+    deps=["sage_cash_receipts"],
     partitions_def=business_day_partitions,
     pool="duckdb",
     can_subset=False,

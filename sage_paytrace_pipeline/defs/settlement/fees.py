@@ -1,9 +1,13 @@
 """Monthly-discount merchants: the processor's monthly fee statement against the bank's fee debit.
 
 Thin asset around `banking.fee_statement` (the file), `domain/settlement/monthly_fees` (the
-decision) and the Sage writer. One partition per month; the bank lines are the statements the
-bank statement sensor already loaded (`pipeline.bank_statement_lines`). The entry
-`PT-FEESTMT-YYYYMM` is posted once (idempotent by reference), so re-running a month changes nothing.
+decision) and the Sage writer. Each run reconciles every month that has a statement in the fee
+statement folder, and, for a monthly-discount merchant, the month just closed (whose statement may
+be missing). Not partitioned: a statement is a month, and the asset shares a run with the daily
+partitions (`dagster asset materialize --select '*' --partition DAY`) like `bank_deposits`. The bank
+lines are the statements the bank statement sensor already loaded (`pipeline.bank_statement_lines`).
+Each month's entry `PT-FEESTMT-YYYYMM` is posted once (idempotent by reference), so re-running
+changes nothing.
 """
 
 import json
@@ -25,7 +29,7 @@ from sage_paytrace_pipeline.banking.fee_statement import (
 from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import fee_statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
-from sage_paytrace_pipeline.defs.metadata import money_total, preview
+from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.settlement import to_journal_entries
@@ -41,21 +45,18 @@ from sage_paytrace_pipeline.settlement_inputs import account_map
 OWNERS = ["team:finance"]
 _CONFIG = load_time_config()
 _EXCEPTION_COLUMNS = ["kind", "severity", "batch_number", "source_ids", "problem", "action"]
-
-monthly_fee_partitions = dg.MonthlyPartitionsDefinition(
-    start_date=date.fromisoformat(_CONFIG.merchant.first_business_day).replace(day=1).isoformat(),
-    timezone=_CONFIG.merchant.time_zone,
-)
-
+_SUMMARY_COLUMNS = ["month", "status", "statement_file", "statement_sha256", "statement_lines",
+                    "statement_total_cents", "bank_source_file", "bank_source_line", "bank_posted_date",
+                    "bank_amount_cents", "bank_reference", "debit_deadline", "reference", "posting_date",
+                    "debit_cents", "credit_cents", "lines_json", "entry_no", "created", "documents_json"]
 
 def _out(description: str) -> dg.AssetOut:
     return dg.AssetOut(group_name="settlement", kinds={"python", "duckdb"}, owners=OWNERS,
-                       tags={"domain": "settlement"}, description=description, is_required=True,
-                       metadata={"partition_expr": "month"})
+                       tags={"domain": "settlement"}, description=description, is_required=True)
 
 
-def month_statements(folder: Path, month: date, fmt: FeeStatementFormat) -> tuple[list[FeeStatement], list[StatementError]]:
-    """The readable fee statements of `month` in `folder` (each content once), and the unreadable files."""
+def fee_statements(folder: Path, fmt: FeeStatementFormat) -> tuple[list[FeeStatement], list[StatementError]]:
+    """The readable fee statements in `folder` (each content once), and the unreadable files."""
     found: dict[str, FeeStatement] = {}
     errors: list[StatementError] = []
     if not folder.is_dir():
@@ -72,17 +73,30 @@ def month_statements(folder: Path, month: date, fmt: FeeStatementFormat) -> tupl
             errors.append(StatementError(path, 1, f"cannot read the file ({error.strerror})",
                                          "check the file's permissions; the next run retries it"))
             continue
-        if statement.month == month:
-            found.setdefault(statement.sha256, statement)
+        found.setdefault(statement.sha256, statement)
     return list(found.values()), errors
 
 
-def _file_exceptions(month: date, statements: list[FeeStatement], errors: list[StatementError]) -> pd.DataFrame:
-    frames = [exception_rows(
+def months_to_reconcile(statements: list[FeeStatement], as_of: date, discount_method: str,
+                        first_business_day: date) -> list[date]:
+    """Every month with a statement, and for monthly discount the month just closed (a missing
+    statement is then reported), never before the first business month."""
+    months = {statement.month for statement in statements}
+    if discount_method == "monthly":
+        months.add(previous_month(as_of))
+    return sorted(month for month in months if month >= first_business_day.replace(day=1))
+
+
+def _unreadable(errors: list[StatementError]) -> pd.DataFrame:
+    return exception_rows(
         "fee_statement_unreadable", "error", None, size=len(errors),
         source_ids=[f"{error.path.name}:{error.line}" for error in errors],
         problem=[f"fee statement file {error.path.name} line {error.line}: {error.problem}" for error in errors],
-        action=[f"{error.fix}; nothing of the file is used" for error in errors])]
+        action=[f"{error.fix}; nothing of the file is used" for error in errors])
+
+
+def _ambiguous(month: date, statements: list[FeeStatement]) -> pd.DataFrame:
+    frames = []
     if len(statements) > 1:
         names = ", ".join(statement.path.name for statement in statements)
         frames.append(exception_rows(
@@ -97,57 +111,88 @@ def _file_exceptions(month: date, statements: list[FeeStatement], errors: list[S
     outs={
         "fee_statement_reconciliation": _out(
             "Per month: the processor's fee statement total, the bank's fee debit it matched (file, line, date, "
-            "amount), status matched/variance/debit_missing/no_statement, and the Sage entry PT-FEESTMT-YYYYMM "
-            "(Dr merchant fees per brand line, Cr bank)."),
+            "amount), status matched/variance/debit_missing/no_statement/ambiguous, and the Sage entry "
+            "PT-FEESTMT-YYYYMM (Dr merchant fees per brand line, Cr bank)."),
         "fee_statement_exceptions": _out(
             "Fee debit missing or different from the statement, unreadable or duplicate statements, unmapped GL "
             "accounts: what is wrong and what fixes it."),
     },
-    partitions_def=monthly_fee_partitions,
     pool="duckdb",
     can_subset=False,
     check_specs=[dg.AssetCheckSpec("fee_entry_balances", asset="fee_statement_reconciliation",
-                                   description="the fee statement's journal entry debits equal its credits")],
+                                   description="each fee statement's journal entry debits equal its credits")],
 )
 def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: PipelineSettings,
                                sage100: Sage100Resource, warehouse: DuckDBResource):
-    month = date.fromisoformat(context.partition_key)
     config = settings.config()
     policy = config.settlement_policy()
     fmt = config.bank.fee_statement_csv or FeeStatementFormat()
     folder = fee_statement_folder(config, settings.config_path)
-    statements, errors = month_statements(folder, month, fmt)
+    statements, errors = fee_statements(folder, fmt)
     with warehouse.get_connection() as connection:
         bank_lines = StatementStore(connection).lines()
     reader = sage100.reader()
     accounts = account_map(config, reader.payment_types(), reader.gl_accounts())
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
+    months = months_to_reconcile(statements, as_of, policy.discount_method,
+                                 date.fromisoformat(config.merchant.first_business_day))
+    writer = sage100.writer() if statements else None
+    summaries, exception_frames, all_lines = [], [_with_month(_unreadable(errors), None)], []
+    for month in months:
+        of_month = [statement for statement in statements if statement.month == month]
+        summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config, policy, accounts, as_of,
+                                                      writer)
+        summaries.append(summary)
+        exception_frames.append(_with_month(exceptions, month))
+        all_lines.append(lines)
+    if writer is not None and callable(flush := getattr(writer, "flush", None)):
+        flush()
+
+    summary = pd.DataFrame(summaries, columns=_SUMMARY_COLUMNS).astype(
+        {"bank_source_line": "Int64", "bank_amount_cents": "Int64", "statement_lines": "int64",
+         "statement_total_cents": "int64", "debit_cents": "int64", "credit_cents": "int64", "created": "bool"})
+    exceptions = pd.concat(exception_frames, ignore_index=True)
+    lines = pd.concat(all_lines, ignore_index=True) if all_lines else pd.DataFrame(
+        columns=["reference", "account", "brand", "debit_cents", "credit_cents", "comment"])
+    yield dg.Output(summary, output_name="fee_statement_reconciliation", metadata={
+        "months": len(summary),
+        "by_status": dg.MetadataValue.json(summary["status"].value_counts().to_dict()),
+        "posted_now": int(summary["created"].sum()) if len(summary) else 0,
+        "folder": str(folder),
+        "preview": preview(summary, ["month", "status", "statement_file", "statement_total_cents", "reference",
+                                     "entry_no"]),
+    })
+    yield dg.Output(exceptions, output_name="fee_statement_exceptions", metadata={
+        "exceptions": len(exceptions),
+        "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
+        "preview": preview(exceptions, ["month", "kind", "severity", "problem", "action"]),
+    })
+    yield fee_entry_balances(lines)
+
+
+def _reconcile_month(month, statements, bank_lines, config, policy, accounts, as_of, writer):
+    """One month: its statement (exactly one, else an exception) against the bank's fee debit, and
+    the entry posted once. Returns (summary row as a dict, exceptions, journal lines)."""
     statement = statements[0] if len(statements) == 1 else None
     result = reconcile_fee_statement(
         statement.lines if statement is not None else empty_fee_lines(), bank_lines, month=month, policy=policy,
         accounts=accounts, as_of=as_of, fee_day=config.bank.fee_debit_business_day,
         statement_name=statement.path.name if statement is not None else "")
-    file_problems = _file_exceptions(month, statements, errors)
     if len(statements) > 1:  # ambiguous: report that instead of "no statement", and book nothing
-        exceptions = file_problems
+        exceptions, status = _ambiguous(month, statements), "ambiguous"
         entries, lines = result.entries.iloc[0:0], result.lines.iloc[0:0]
-        status = "ambiguous"
     else:
-        exceptions = concat_exceptions([result.exceptions, file_problems])
-        entries, lines, status = result.entries, result.lines, result.status
+        exceptions, status = result.exceptions, result.status
+        entries, lines = result.entries, result.lines
 
     posted = {"entry_no": "", "created": False, "documents_json": ""}
     if len(entries):
-        writer = sage100.writer()
         for document in to_journal_entries(result.plan):
             outcome = writer.post_journal_entry(document)
             posted = {"entry_no": outcome.documents.get("EntryNo", ""), "created": bool(outcome.created),
                       "documents_json": json.dumps(outcome.documents, sort_keys=True)}
-        flush = getattr(writer, "flush", None)
-        if callable(flush):
-            flush()
     match = result.match
-    summary = pd.DataFrame([{
+    summary = {
         "month": month,
         "status": status,
         "statement_file": statement.path.name if statement is not None else "",
@@ -167,21 +212,14 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
         "lines_json": json.dumps(lines[["line_no", "account", "brand", "debit_cents", "credit_cents", "comment"]]
                                  .to_dict("records"), default=int),
         **posted,
-    }]).astype({"bank_source_line": "Int64", "bank_amount_cents": "Int64"})
-    exceptions = exceptions.reset_index(drop=True)[_EXCEPTION_COLUMNS]
-    exceptions.insert(0, "month", month)
-    yield dg.Output(summary, output_name="fee_statement_reconciliation", metadata={
-        "status": status, "statement_total": money_total(pd.Series([result.total_cents])),
-        "reference": summary["reference"].iloc[0], "entry_no": posted["entry_no"], "created_now": posted["created"],
-        "folder": str(folder),
-        "lines": preview(lines, ["account", "brand", "debit_cents", "credit_cents", "comment"], rows=50),
-    })
-    yield dg.Output(exceptions, output_name="fee_statement_exceptions", metadata={
-        "exceptions": len(exceptions),
-        "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
-        "preview": preview(exceptions, ["kind", "severity", "problem", "action"]),
-    })
-    yield fee_entry_balances(lines)
+    }
+    return summary, exceptions, lines
+
+
+def _with_month(exceptions: pd.DataFrame, month: date | None) -> pd.DataFrame:
+    exceptions = concat_exceptions([exceptions])[_EXCEPTION_COLUMNS]
+    exceptions.insert(0, "month", pd.Series([month] * len(exceptions), dtype="object"))
+    return exceptions
 
 
 def fee_entry_balances(lines: pd.DataFrame) -> dg.AssetCheckResult:
@@ -196,7 +234,7 @@ def fee_entry_balances(lines: pd.DataFrame) -> dg.AssetCheckResult:
 monthly_fees_job = dg.define_asset_job(
     "monthly_fees_job",
     selection=dg.AssetSelection.assets("fee_statement_reconciliation", "fee_statement_exceptions"),
-    description="Reconcile a month's processor fee statement with the bank's fee debit and post the fee entry.",
+    description="Reconcile each month's processor fee statement with the bank's fee debit and post its fee entry.",
 )
 
 
@@ -211,7 +249,8 @@ def previous_month(day: date) -> date:
     execution_timezone=_CONFIG.merchant.time_zone,
     target=monthly_fees_job,
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="The 10th of each month, 08:00 merchant time: reconcile and book the previous month's fee statement.",
+    description="The 10th of each month, 08:00 merchant time: reconcile the fee statements (the previous month's "
+                "is due by then) and book their fees.",
 )
 def monthly_fees_schedule(context: dg.ScheduleEvaluationContext):
     zone = ZoneInfo(_CONFIG.merchant.time_zone)
@@ -219,5 +258,4 @@ def monthly_fees_schedule(context: dg.ScheduleEvaluationContext):
     month = previous_month(tick.date())
     if month < date.fromisoformat(_CONFIG.merchant.first_business_day).replace(day=1):
         return dg.SkipReason(f"{month:%Y-%m} is before merchant.first_business_day")
-    return dg.RunRequest(partition_key=month.isoformat(), run_key=f"fees:{month:%Y-%m}:{tick.date()}",
-                         tags={TRIGGER_TAG: "schedule"})
+    return dg.RunRequest(run_key=f"fees:{month:%Y-%m}:{tick.date()}", tags={TRIGGER_TAG: "schedule"})

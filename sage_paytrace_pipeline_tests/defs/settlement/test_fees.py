@@ -69,14 +69,15 @@ def gl_count(tmp_path):
 def summary(tmp_path):
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
         row = connection.execute("SELECT status, reference, created, typeof(month), bank_amount_cents "
-                                 "FROM pipeline.fee_statement_reconciliation").fetchall()
-        kinds = [k for (k,) in connection.execute("SELECT kind FROM pipeline.fee_statement_exceptions").fetchall()]
+                                 f"FROM pipeline.fee_statement_reconciliation WHERE month = DATE '{MARCH}'").fetchall()
+        kinds = [k for (k,) in connection.execute("SELECT kind FROM pipeline.fee_statement_exceptions "
+                                                  f"WHERE month = DATE '{MARCH}'").fetchall()]
     return row, kinds
 
 
 def test_a_matching_fee_debit_is_posted_once_per_brand_line(tmp_path):
     _, debit, resources = setup(tmp_path)
-    result = dg.materialize([monthly_fee_reconciliation], partition_key=MARCH, resources=resources)
+    result = dg.materialize([monthly_fee_reconciliation], resources=resources)
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert [check.check_name for check in checks] == ["fee_entry_balances"] and checks[0].passed
@@ -89,7 +90,7 @@ def test_a_matching_fee_debit_is_posted_once_per_brand_line(tmp_path):
     assert sum(cents(d) - cents(c) for _, d, c in rows) == 0
     assert summary(tmp_path) == ([("matched", "PT-FEESTMT-202603", True, "DATE", -debit.fees_cents)], [])
 
-    again = dg.materialize([monthly_fee_reconciliation], partition_key=MARCH, resources=resources)
+    again = dg.materialize([monthly_fee_reconciliation], resources=resources)
     assert again.success and gl_rows(tmp_path) == rows
     assert summary(tmp_path)[0][0][2] is False  # the entry existed: nothing new was posted
 
@@ -99,7 +100,7 @@ def test_a_fee_debit_that_differs_is_an_exception_and_nothing_is_posted(tmp_path
     # The processor's statement says 0.50 more than it debited.
     statement.write_text(statement.read_text() + "2026-03,VISA,Statement fee,0.50\n")
     before = gl_count(tmp_path)
-    result = dg.materialize([monthly_fee_reconciliation], partition_key=MARCH, resources=resources)
+    result = dg.materialize([monthly_fee_reconciliation], resources=resources)
     assert result.success and gl_count(tmp_path) == before
     rows, kinds = summary(tmp_path)
     assert rows[0][:3] == ("variance", "", False) and kinds == ["fee_statement_variance"]
@@ -109,4 +110,4 @@ def test_the_schedule_runs_the_previous_month_on_the_tenth():
     context = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 4, 10, 8, tzinfo=ZoneInfo(
         "America/Los_Angeles")))
     request = monthly_fees_schedule(context)
-    assert request.partition_key == MARCH
+    assert request.partition_key is None and request.run_key == "fees:2026-03:2026-04-10"
