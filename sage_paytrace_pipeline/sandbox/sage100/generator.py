@@ -171,6 +171,11 @@ class _Company:
                 "UserCreatedKey": USER_KEY, "DateUpdated": day,
                 "TimeUpdated": f"{hours:.2f}".rstrip("0").rstrip("."), "UserUpdatedKey": USER_KEY}
 
+    def fixed_audit(self) -> dict[str, Any]:
+        """An audit stamp that draws nothing from the seeded stream (08:00 on `today`)."""
+        return {"DateCreated": self.today, "TimeCreated": "8", "UserCreatedKey": USER_KEY,
+                "DateUpdated": self.today, "TimeUpdated": "8", "UserUpdatedKey": USER_KEY}
+
     def add(self, key: str, row: dict[str, Any], *, audited: bool = True, day: date | None = None) -> dict[str, Any]:
         if audited:
             row = {**row, **self.audit(day)}
@@ -182,11 +187,12 @@ class _Company:
     def build_masters(self) -> None:
         for account, description, account_type, status in catalog.GL_CHART:
             main, _, sub = account.partition("-")
+            appended = account in catalog.APPENDED_ACCOUNTS
             self.add("GL_Account", {
                 "AccountKey": account_key(account), "AccountDesc": description, "Account": account,
                 "RawAccount": main + sub, "MainAccountCode": main, "Status": status, "ClearBalance": "N",
-                "AccountType": account_type, "AccountCategory": "",
-            })
+                "AccountType": account_type, "AccountCategory": "", **(self.fixed_audit() if appended else {}),
+            }, audited=not appended)
         for division, (description, ar_account, cash_account) in catalog.DIVISIONS.items():
             self.add("AR_Division", {
                 "ARDivisionNo": division, "ARDivisionDesc": description,
