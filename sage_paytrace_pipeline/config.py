@@ -10,15 +10,25 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sage_paytrace_pipeline.banking.csv_format import CsvFormat
 from sage_paytrace_pipeline.banking.fee_statement import FeeStatementFormat
+from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
 
@@ -31,11 +41,17 @@ ENVIRONMENT = {
     "SAGE100_DATABASE": "a demo company file, or an ODBC connection string (DSN=...; or Driver=...;)",
     "SAGE_PAYTRACE_WAREHOUSE": "the DuckDB warehouse file",
     "SAGE_PAYTRACE_CONFIG": "this YAML file",
+    # Run-failure alerts (the `alerts` section names the variables; these are its defaults).
+    "SAGE_PAYTRACE_SMTP_PASSWORD": "password of the SMTP user that sends alert e-mail (alerts.email.password_env)",
+    "SAGE_PAYTRACE_SLACK_WEBHOOK_URL": "Slack incoming webhook URL for alerts (alerts.slack.webhook_url_env)",
+    "SAGE_PAYTRACE_TEAMS_WEBHOOK_URL": "Microsoft Teams webhook URL for alerts (alerts.teams.webhook_url_env)",
 }
 REQUIRED_ENVIRONMENT = ("PAYTRACE_API_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSWORD", "SAGE100_DATABASE",
                         "SAGE_PAYTRACE_WAREHOUSE", "SAGE_PAYTRACE_CONFIG")
 
 _ACCOUNT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,40}$")
+_VARIABLE_NAME = r"^[A-Z_][A-Z0-9_]*$"
+_EMAIL_ADDRESS = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 
 
 class ConfigError(ValueError):
@@ -58,6 +74,15 @@ class MerchantSettings(_Section):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name like America/Los_Angeles") from None
+        return value
+
+    @field_validator("first_business_day")
+    @classmethod
+    def _real_date(cls, value: str) -> str:
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a calendar date; use YYYY-MM-DD like 2026-01-01") from None
         return value
 
 
@@ -140,6 +165,60 @@ class BankSettings(_Section):
     fee_debit_business_day: int = Field(default=3, ge=1, le=20)
 
 
+class EmailAlerts(_Section):
+    """Alert e-mail through an SMTP server; the password comes from the variable `password_env` names."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=587, ge=1, le=65535)
+    # starttls (usually port 587), ssl (implicit TLS, usually 465), or none (a relay on a trusted network).
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    from_address: str = Field(alias="from", pattern=_EMAIL_ADDRESS)
+    to: list[Annotated[str, Field(pattern=_EMAIL_ADDRESS)]] = Field(min_length=1)
+    user: str | None = None
+    password_env: str = Field(default="SAGE_PAYTRACE_SMTP_PASSWORD", pattern=_VARIABLE_NAME)
+    timeout_seconds: float = Field(default=15, gt=0, le=60)
+
+    @model_validator(mode="after")
+    def _no_password_in_clear(self) -> EmailAlerts:
+        if self.user and self.security == "none":
+            raise ValueError("security: none would send the SMTP password in clear; use starttls or ssl "
+                             "(or drop `user` for a relay that needs no login)")
+        return self
+
+
+class WebhookAlerts(_Section):
+    """A Slack or Microsoft Teams incoming webhook; the URL is a secret, so only its variable is named here."""
+
+    webhook_url_env: str = Field(pattern=_VARIABLE_NAME)
+    timeout_seconds: float = Field(default=10, gt=0, le=30)
+
+
+class AlertSettings(_Section):
+    """Run-failure alerts: one sensor per configured channel, for every job of the code location."""
+
+    # How often each alert sensor looks for failed runs.
+    minimum_interval_seconds: int = Field(default=30, ge=10, le=3600)
+    # Where the Dagster UI is served, for a link to the failed run (e.g. http://dagster.example.com:3000).
+    webserver_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    email: EmailAlerts | None = None
+    slack: WebhookAlerts | None = None
+    teams: WebhookAlerts | None = None
+
+    @field_validator("slack", "teams", mode="before")
+    @classmethod
+    def _default_webhook_variable(cls, value: Any, info: ValidationInfo) -> Any:
+        """`slack: {}` reads SAGE_PAYTRACE_SLACK_WEBHOOK_URL (and likewise for teams)."""
+        if isinstance(value, Mapping) and "webhook_url_env" not in value:
+            return {**value, "webhook_url_env": f"SAGE_PAYTRACE_{info.field_name.upper()}_WEBHOOK_URL"}
+        return value
+
+    @model_validator(mode="after")
+    def _some_channel(self) -> AlertSettings:
+        if not (self.email or self.slack or self.teams):
+            raise ValueError("configure at least one channel (email, slack or teams), or remove the section")
+        return self
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
@@ -153,6 +232,8 @@ class PipelineConfig(_Section):
     matching: MatchingPolicy = MatchingPolicy()
     # Operator-made links: PayTrace vault customer id -> "DIVISION-CUSTOMERNO".
     customer_links: dict[str, str] = Field(default_factory=dict)
+    # Run-failure alerts; absent = no alert sensors.
+    alerts: AlertSettings | None = None
 
     @field_validator("matching", mode="before")
     @classmethod
@@ -216,7 +297,7 @@ def _describe(source: Path, error: ValidationError) -> str:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling against config/example.yaml)"
-        problems.append(f"{source}: {path}: {message}")
+        problems.append(f"{source}: {path}: {mask_card_numbers_in_text(message)}")
     return "\n".join(problems)
 
 

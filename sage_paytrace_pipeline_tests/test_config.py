@@ -3,8 +3,15 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from sage_paytrace_pipeline.config import ConfigError, add_customer_link, load_config, require_environment
+from sage_paytrace_pipeline.config import (
+    ConfigError,
+    PipelineConfig,
+    add_customer_link,
+    load_config,
+    require_environment,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "example.yaml"
 
@@ -27,6 +34,15 @@ def test_the_documented_example_loads():
         ("sage:\n  payment_types:\n    VISA: TOOLONGCODE\n", "sage.payment_types: Value error, VISA"),
         ("sage: [unclosed\n", "line 2: not valid YAML"),
         ("- a list\n", "expected a mapping of sections"),
+        ("alerts: {}\n", "alerts: Value error, configure at least one channel"),
+        ("alerts:\n  slack: {webhook_url: 'https://hooks.slack.com/x'}\n", "alerts.slack.webhook_url: unknown key"),
+        ("alerts:\n  email: {host: h, from: a@example.com, to: [b@example.com], password: x}\n",
+         "alerts.email.password: unknown key"),
+        ("alerts:\n  email: {host: h, from: a@example.com, to: []}\n", "alerts.email.to: List should have at least 1"),
+        ("alerts:\n  email: {host: h, from: a@example.com, to: [nobody]}\n", "alerts.email.to.0: String should match"),
+        ("alerts:\n  email: {host: h, from: a@example.com, to: [b@example.com], user: u, security: none}\n",
+         "alerts.email: Value error, security: none would send the SMTP password in clear"),
+        ("alerts:\n  teams: {webhook_url_env: 'https://example.com/hook'}\n", "alerts.teams.webhook_url_env: String"),
     ],
 )
 def test_mistakes_are_reported_with_their_key_path(tmp_path, yaml_text, expected):
@@ -68,3 +84,24 @@ def test_a_bad_link_leaves_the_file_untouched_and_names_the_key(tmp_path):
     with pytest.raises(ConfigError, match=r"config.yaml: customer_links: .*DIVISION-CUSTOMERNO"):
         add_customer_link(path, "CUST000021", "1-ABC")
     assert path.read_text() == before and not list(tmp_path.glob("*.new"))
+
+
+def test_the_documented_alerts_example_loads_once_uncommented():
+    lines = EXAMPLE.read_text().splitlines()
+    start = lines.index("# alerts:")
+    block = [line[2:] for line in lines[start:] if line.startswith("# ") or line == "#"]
+    config = load_config_text("\n".join(block))
+    assert config.alerts.email.to[0] == "accounts-receivable@example.com"
+    assert config.alerts.email.password_env == "SAGE_PAYTRACE_SMTP_PASSWORD"
+    assert config.alerts.slack.webhook_url_env == "SAGE_PAYTRACE_SLACK_WEBHOOK_URL"
+
+
+def test_alert_webhooks_default_to_their_documented_variables():
+    config = load_config_text("alerts:\n  slack: {}\n  teams: {}\n")
+    assert config.alerts.slack.webhook_url_env == "SAGE_PAYTRACE_SLACK_WEBHOOK_URL"
+    assert config.alerts.teams.webhook_url_env == "SAGE_PAYTRACE_TEAMS_WEBHOOK_URL"
+    assert config.alerts.email is None and load_config(EXAMPLE).alerts is None
+
+
+def load_config_text(text: str):
+    return PipelineConfig.model_validate(yaml.safe_load(text))

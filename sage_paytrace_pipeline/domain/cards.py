@@ -11,8 +11,11 @@ from dataclasses import dataclass
 
 BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "PRIVATE", "UNKNOWN")
 
-# A run of 13-19 digits, optionally grouped by single spaces or dashes (how people type them).
-_PAN_CANDIDATE = re.compile(r"(?<![\d])(?:\d[ -]?){12,18}\d(?![\d])")
+# Digit groups joined by single spaces or dashes (how people type card numbers); a card number is
+# 13-19 digits of one group, or of consecutive whole groups of 3+ digits, so "2 4111 1111 1111 1111"
+# still holds one.
+_DIGIT_RUN = re.compile(r"(?<![\d])\d+(?:[ -]\d+)*(?![\d])")
+_DIGIT_GROUP = re.compile(r"\d+")
 _MASKED = re.compile(r"^(?P<bin>\d{0,8})(?P<mask>[xX*•]+)(?P<last4>\d{4})$")
 
 
@@ -105,25 +108,48 @@ def mask_pan(pan: str, *, char: str = "x", keep_bin: bool = False) -> str:
     return head + char * (len(digits) - len(head) - 4) + digits[-4:]
 
 
+def _card_spans(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, digits) of each Luhn-valid 13-19 digit number made of whole digit groups."""
+    spans = []
+    for run in _DIGIT_RUN.finditer(text or ""):
+        groups = [(run.start() + g.start(), run.start() + g.end(), g.group(0))
+                  for g in _DIGIT_GROUP.finditer(run.group(0))]
+        first = 0
+        while first < len(groups):
+            last = _longest_card_from(groups, first)
+            if last is None:
+                first += 1
+                continue
+            spans.append((groups[first][0], groups[last][1], "".join(g[2] for g in groups[first:last + 1])))
+            first = last + 1
+    return spans
+
+
+def _longest_card_from(groups: list[tuple[int, int, str]], first: int) -> int | None:
+    """Index of the last group of the longest card number starting at group `first`, if any."""
+    found, digits = None, ""
+    for index in range(first, len(groups)):
+        if index > first and min(len(groups[first][2]), len(groups[index][2])) < 3:
+            break  # typed card numbers group 3-6 digits; "2026-11-30 98..." is a date and a reference
+        digits += groups[index][2]
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and luhn_valid(digits):
+            found = index
+    return found
+
+
 def find_card_numbers(text: str) -> list[str]:
     """Luhn-valid card-number-shaped digit runs in free text (separators removed)."""
-    found = []
-    for match in _PAN_CANDIDATE.finditer(text or ""):
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            found.append(digits)
-    return found
+    return [digits for _, _, digits in _card_spans(text)]
 
 
 def mask_card_numbers_in_text(text: str | None) -> str | None:
     """Replace every Luhn-valid card number in free text by its masked form (last 4 kept)."""
     if not text:
         return text
-
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(0))
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return mask_pan(digits, char="x")
-        return match.group(0)
-
-    return _PAN_CANDIDATE.sub(_mask, text)
+    parts, position = [], 0
+    for start, end, digits in _card_spans(text):
+        parts += [text[position:start], mask_pan(digits, char="x")]
+        position = end
+    return "".join(parts) + text[position:]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
+# The largest amount Sage 100's narrowest money columns (12.2, e.g. TransactionAmt) hold. Anything
+# larger is no real payment, and beyond ~26 digits `quantize` itself would fail.
+MAX_MONEY = Decimal("9999999999.99")
 
 
 class MoneyError(ValueError):
@@ -26,7 +29,9 @@ def parse_money(value: object, *, field: str = "amount", allow_negative: bool = 
     except InvalidOperation:
         raise MoneyError(f"{field}: {str(value)[:40]!r} is not a number; use dollars like 12.34") from None
     if not amount.is_finite():
-        raise MoneyError(f"{field}: {value!r} is not a finite amount")
+        raise MoneyError(f"{field}: {str(value)[:40]!r} is not a finite amount")
+    if abs(amount) > MAX_MONEY:
+        raise MoneyError(f"{field}: {str(value)[:40]} is larger than {MAX_MONEY:,}, the most a Sage 100 amount holds")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
         raise MoneyError(f"{field}: {value} has more than two decimals; amounts are whole cents")
     if amount < 0 and not allow_negative:

@@ -33,6 +33,9 @@ SECRET_KEYS = frozenset(
         "account_number",
         "authorization",
         "direct_deposit_account",
+        # ODBC connection strings (SAGE100_DATABASE: "DSN=...;UID=...;PWD=...") and webhook signatures.
+        "pwd",
+        "sig",
     }
 )
 # `number` is a card number only inside these objects (a batch `number` is not a secret).
@@ -41,13 +44,22 @@ _CARD_CONTAINERS = frozenset({"credit_card", "card", "check"})
 _TEXT_PATTERNS = (
     # Authorization: Bearer <token>  /  bearer <token>
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/:=-]+"), r"\1" + FILTERED),
+    # Authorization: Basic <base64 user:password>
+    (re.compile(r"(?i)(authorization\s*[:=]\s*basic\s+)[A-Za-z0-9+/=]+"), r"\1" + FILTERED),
     # JSON-ish "key": "value" for secret keys
     (
         re.compile(r'(?i)("(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:\s*)"(?:[^"\\]|\\.)*"'),
         r'\1"' + FILTERED + '"',
     ),
-    # form / query style key=value
-    (re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&\s]+"), r"\1" + FILTERED),
+    # form / query / ODBC style key=value
+    (re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&;\s]+"), r"\1" + FILTERED),
+    # YAML / log style `password: hunter2` (quoted values and bearer headers are handled above)
+    (
+        re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")\s*:\s*)(?!\[FILTERED\]|(?:bearer|basic)\s)[^\s,;'\"]+"),
+        r"\1" + FILTERED,
+    ),
+    # credentials inside URLs: scheme://user:password@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), r"\1" + FILTERED + "@"),
     # Python repr style 'key': 'value'
     (
         re.compile(r"(?i)('(?:" + "|".join(sorted(SECRET_KEYS)) + r")'\s*:\s*)'(?:[^'\\]|\\.)*'"),

@@ -39,6 +39,7 @@ from sage_paytrace_pipeline.paytrace.models import (
     TransactionStatus,
     VaultCustomer,
 )
+from sage_paytrace_pipeline.paytrace.records import RejectedRecord, TransactionExport
 from sage_paytrace_pipeline.paytrace.retry import backoff_delay
 
 __all__ = [
@@ -65,10 +66,12 @@ __all__ = [
     "PayTraceNotVoidable",
     "PayTraceTransientError",
     "PayTraceValidationError",
+    "RejectedRecord",
     "RetryPolicy",
     "SettleResult",
     "TokenCache",
     "Transaction",
+    "TransactionExport",
     "TransactionResult",
     "TransactionStatus",
     "VaultCustomer",

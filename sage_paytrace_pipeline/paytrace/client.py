@@ -58,9 +58,13 @@ from sage_paytrace_pipeline.paytrace.models import (
     parse_batch,
     parse_customer_result,
     parse_settle_result,
-    parse_transaction,
     parse_transaction_result,
     parse_vault_customer,
+)
+from sage_paytrace_pipeline.paytrace.records import (
+    ExportShapeError,
+    TransactionExport,
+    parse_transaction_export,
 )
 from sage_paytrace_pipeline.paytrace.retry import backoff_delay, parse_retry_after
 
@@ -170,13 +174,22 @@ def _looks_like_no_records(body: Mapping[str, Any]) -> bool:
     return any(word in t.lower() for t in texts for word in _NO_RECORDS_WORDS)
 
 
-def _record_list(body: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+def _record_list(body: Mapping[str, Any], key: str) -> list[Any]:
+    """The items under `key` (non-objects included, so the caller reports them instead of losing them)."""
     value = body.get(key)
     if isinstance(value, Mapping):
         return [value]
     if isinstance(value, list):
-        return [item for item in value if isinstance(item, Mapping)]
+        return value
     return []
+
+
+def _raise_for_malformed(export: TransactionExport, route: str) -> None:
+    """Strict reads: a malformed record (or a differing repeat of one id) stops the read, named."""
+    bad = export.malformed
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise PayTraceError(f"malformed transactions record from PayTrace: {bad[0].describe()}{more}", route=route)
 
 
 class PayTraceClient:
@@ -471,7 +484,29 @@ class PayTraceClient:
         include_bin: bool = True,
         including_text: str | None = None,
     ) -> list[Transaction]:
-        """Transactions created between the dates (inclusive, merchant zone)."""
+        """Transactions created between the dates (inclusive, merchant zone); one per transaction id.
+
+        Strict: a malformed record raises `PayTraceError` naming it. `read_transactions` instead
+        keeps the good records and returns the bad ones beside them.
+        """
+        export = self.read_transactions(
+            start_date, end_date, transaction_type=transaction_type, customer_id=customer_id,
+            transaction_id=transaction_id, include_bin=include_bin, including_text=including_text)
+        _raise_for_malformed(export, EXPORT_BY_DATE_RANGE)
+        return export.transactions
+
+    def read_transactions(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        transaction_type: str | None = None,
+        customer_id: str | None = None,
+        transaction_id: int | None = None,
+        include_bin: bool = True,
+        including_text: str | None = None,
+    ) -> TransactionExport:
+        """The export with every usable record, and a `RejectedRecord` for each malformed or repeated one."""
         payload = _compact(
             {
                 "start_date": _wire_date(start_date),
@@ -484,12 +519,21 @@ class PayTraceClient:
             }
         )
         body = self._read(EXPORT_BY_DATE_RANGE, payload, no_records_ok=True)
-        return self._parse_all(body, "transactions", parse_transaction, EXPORT_BY_DATE_RANGE)
+        return self._transaction_export(body, "transactions", EXPORT_BY_DATE_RANGE)
+
+    def _transaction_export(self, body: Mapping[str, Any], key: str, route: str) -> TransactionExport:
+        try:
+            return parse_transaction_export(body, self.zone, key)
+        except ExportShapeError as exc:
+            raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=route) from None
 
     def export_transaction(self, transaction_id: int, *, include_bin: bool = True) -> Transaction:
         body = self._read(EXPORT_BY_ID, {"transaction_id": transaction_id, "include_bin": include_bin})
-        records = self._parse_all(body, "transactions", parse_transaction, EXPORT_BY_ID)
-        records += self._parse_all(body, "transaction", parse_transaction, EXPORT_BY_ID)
+        records = []
+        for key in ("transactions", "transaction"):
+            export = self._transaction_export(body, key, EXPORT_BY_ID)
+            _raise_for_malformed(export, EXPORT_BY_ID)
+            records += export.transactions
         if not records:
             raise PayTraceNotFound("The Transaction ID that you provided was not found.", route=EXPORT_BY_ID,
                                    transaction_id=transaction_id, errors={"811": ["no record in export"]})
@@ -509,8 +553,14 @@ class PayTraceClient:
         return batches[0]
 
     def batch_transactions(self, batch_number: int) -> list[Transaction]:
+        """Strict, like `export_transactions`; `read_batch_transactions` keeps the good records."""
+        export = self.read_batch_transactions(batch_number)
+        _raise_for_malformed(export, BATCH_TRANSACTIONS)
+        return export.transactions
+
+    def read_batch_transactions(self, batch_number: int) -> TransactionExport:
         body = self._read(BATCH_TRANSACTIONS, {"batch_number": batch_number}, no_records_ok=True)
-        return self._parse_all(body, "transactions", parse_transaction, BATCH_TRANSACTIONS)
+        return self._transaction_export(body, "transactions", BATCH_TRANSACTIONS)
 
     def export_customers(self, customer_id: str | None = None) -> list[VaultCustomer]:
         body = self._read(CUSTOMER_EXPORT, _compact({"customer_id": customer_id}), no_records_ok=customer_id is None)
@@ -519,9 +569,14 @@ class PayTraceClient:
     def _parse_all(
         self, body: Mapping[str, Any], key: str, parse: Callable[[Any, ZoneInfo], _T], route: str
     ) -> list[_T]:
+        records = _record_list(body, key)
+        for position, record in enumerate(records):
+            if not isinstance(record, Mapping):
+                raise PayTraceError(f"malformed {key} record #{position + 1} from PayTrace: not a JSON object",
+                                    route=route)
         try:
-            return [parse(record, self.zone) for record in _record_list(body, key)]
-        except (ValueError, TypeError) as exc:  # MoneyError and pydantic errors are ValueErrors
+            return [parse(record, self.zone) for record in records]
+        except (ValueError, TypeError, ArithmeticError) as exc:  # MoneyError and pydantic errors are ValueErrors
             # The exception text may quote record values, so only its type is reported.
             raise PayTraceError(f"malformed {key} record from PayTrace ({type(exc).__name__})", route=route) from None
 

@@ -11,8 +11,10 @@ from datetime import date
 
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.matching.exceptions import EXCEPTION_COLUMNS, empty_exceptions
 from sage_paytrace_pipeline.domain.money import to_cents
 from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals, Transaction, VaultCustomer
+from sage_paytrace_pipeline.paytrace.records import RejectedRecord
 
 TRANSACTION_COLUMNS = {
     "business_date": "object",
@@ -154,3 +156,37 @@ def batch_brands_frame(batches: Sequence[Batch], business_date: date) -> pd.Data
     frame["closed_at"] = pd.to_datetime(frame["closed_at"], utc=True)
     frame = frame.astype({k: v for k, v in BATCH_BRAND_COLUMNS.items() if k != "closed_at" and v != "object"})
     return frame.sort_values(["batch_number", "brand"], ignore_index=True)
+
+
+MALFORMED_RECORD = "malformed_paytrace_record"
+DUPLICATE_RECORD = "duplicate_paytrace_record"
+
+
+def rejected_records_frame(rejected: Sequence[RejectedRecord], business_date: date) -> pd.DataFrame:
+    """The export's rejected records as exception rows (the exception contract, card-masked text)."""
+    rows = [_rejection_row(record, business_date) for record in rejected]
+    if not rows:
+        return empty_exceptions()
+    frame = pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
+    return frame.astype({column: ("Int64" if column == "transaction_id" else object) for column in EXCEPTION_COLUMNS})
+
+
+def _rejection_row(record: RejectedRecord, business_date: date) -> dict:
+    which = f"transaction {record.transaction_id}" if record.transaction_id is not None else (
+        f"record #{record.position + 1} of the export (its transaction id is unusable)")
+    source = f"paytrace:{record.transaction_id}" if record.transaction_id is not None else (
+        f"paytrace:export {business_date.isoformat()} #{record.position + 1}")
+    find = f"transaction {record.transaction_id}" if record.transaction_id is not None else (
+        f"the day's transactions in record order (#{record.position + 1})")
+    if record.duplicate:
+        return {"kind": DUPLICATE_RECORD, "severity": "info" if record.same_as_kept else "warning",
+                "transaction_id": record.transaction_id, "source_ids": f"{source} field:{record.field}",
+                "problem": f"PayTrace's export for {business_date} lists {which} more than once: {record.problem}",
+                "action": f"Compare {find} in PayTrace Virtual Terminal with the loaded record; if the set-aside "
+                          "copy is the right one, post it by hand in Sage AR Cash Receipts and tell PayTrace support"}
+    return {"kind": MALFORMED_RECORD, "severity": "error", "transaction_id": record.transaction_id,
+            "source_ids": f"{source} field:{record.field}",
+            "problem": f"PayTrace's export for {business_date} has {which} that cannot be read: {record.field}: "
+                       f"{record.problem}; it was not loaded, matched or posted",
+            "action": f"Check {find} in PayTrace Virtual Terminal; post it by hand in Sage AR Cash Receipts, or have "
+                      "PayTrace correct the record and re-run the day"}

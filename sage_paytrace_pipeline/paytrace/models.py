@@ -18,12 +18,42 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text, mask_pan, parse_masked_number
-from sage_paytrace_pipeline.domain.money import parse_money
+from sage_paytrace_pipeline.domain.cards import (
+    find_card_numbers,
+    mask_card_numbers_in_text,
+    mask_pan,
+    parse_masked_number,
+)
+from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
 
 _FROZEN = ConfigDict(frozen=True)
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 _BATCH_IN_STATUS = re.compile(r"^GB\s*(\d+)$", re.IGNORECASE)
+# Control characters (NUL, escapes, line breaks) have no place in a stored name or description.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Outside free text is capped here: far above any PayTrace field, far below a payload meant to hurt.
+MAX_TEXT = 1000
+# Types PayTrace's export and its `transaction_type` filter use; anything else is not understood.
+KNOWN_TRANSACTION_TYPES = frozenset({"SALE", "AUTHORIZATION", "REFUND", "VOID", "CAPTURE", "FORCE", "STR/FWD"})
+_MAX_ID = 2**63 - 1
+
+
+class RecordProblem(ValueError):
+    """One field of one PayTrace record cannot be used: the field and what is wrong with it.
+
+    The text quotes at most a short, card-masked excerpt of the value, never the record.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = mask_card_numbers_in_text(problem) or ""
+        super().__init__(f"{field}: {self.problem}")
+
+
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as an error message may quote it: card numbers masked, cut to `limit` characters."""
+    text_value = mask_card_numbers_in_text(_CONTROL.sub(" ", str(value))) or ""
+    return repr(text_value if len(text_value) <= limit else text_value[:limit] + "...")
 
 
 class TransactionStatus(StrEnum):
@@ -253,6 +283,23 @@ def text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def plain_text(value: Any, field: str) -> str:
+    """A wire string field: numbers are accepted as text, JSON objects, arrays and booleans are not."""
+    if isinstance(value, Mapping):
+        raise RecordProblem(field, "expected text, got a JSON object")
+    if isinstance(value, (list, tuple)):
+        raise RecordProblem(field, "expected text, got a JSON array")
+    if isinstance(value, bool):
+        raise RecordProblem(field, f"expected text, got {str(value).lower()}")
+    return text(value)
+
+
+def free_text(value: Any, field: str) -> str:
+    """Outside free text as it may be stored: control characters blanked, card numbers masked, capped."""
+    cleaned = _CONTROL.sub(" ", plain_text(value, field))
+    return (mask_card_numbers_in_text(cleaned) or "")[:MAX_TEXT]
+
+
 def optional_int(value: Any) -> int | None:
     if value is None or value == "" or isinstance(value, bool):
         return None
@@ -309,10 +356,12 @@ def avs_text(value: Any) -> str | None:
     return None if result in ("", "0") else result
 
 
-def parse_address(raw: Any) -> Address:
-    if not isinstance(raw, Mapping):
+def parse_address(raw: Any, field: str = "address") -> Address:
+    if raw is None or raw == "":
         return Address()
-    return Address(**{key: text(raw.get(key)) for key in Address.model_fields})
+    if not isinstance(raw, Mapping):
+        raise RecordProblem(field, f"expected an object with name, street_address, zip, ..., got {shown(raw)}")
+    return Address(**{key: free_text(raw.get(key), f"{field}.{key}") for key in Address.model_fields})
 
 
 def parse_card(raw: Any) -> CardSummary | None:
@@ -354,46 +403,154 @@ def derive_status(status_code: str, status_message: str, transaction_type: str) 
     return TransactionStatus.DECLINED, None
 
 
-def parse_transaction(raw: Mapping[str, Any], zone: ZoneInfo) -> Transaction:
-    created = raw.get("created") if isinstance(raw.get("created"), Mapping) else {}
-    created_raw = text(created.get("at") if created else raw.get("created"))
-    settled_raw = text(raw.get("settled")).strip()
-    transaction_type = text(raw.get("transaction_type")).upper()
-    status_code, status_message = text(raw.get("status_code")), text(raw.get("status_message"))
+def parse_transaction(raw: Any, zone: ZoneInfo) -> Transaction:
+    """One export record, checked field by field; the first unusable field raises `RecordProblem`."""
+    if not isinstance(raw, Mapping):
+        raise RecordProblem("record", f"expected a JSON object, got {type(raw).__name__} {shown(raw)}")
+    transaction_id = transaction_id_of(raw)
+    created = _created(raw)
+    created_raw = plain_text(created.get("at") if created else raw.get("created"), "created.at").strip()
+    settled_raw = plain_text(raw.get("settled"), "settled").strip()
+    transaction_type = _transaction_type(raw)
+    status_code, status_message = _required(raw, "status_code"), plain_text(raw.get("status_message"), "status_message")
     status, batch_number = derive_status(status_code, status_message, transaction_type)
-    transaction_id = optional_int(raw.get("transaction_id"))
-    if transaction_id is None:
-        raise ValueError("export record without transaction_id")
+    _check_currency(raw)
     return Transaction(
         transaction_id=transaction_id,
         transaction_type=transaction_type,
-        amount=money(raw.get("amount")),
-        tax_amount=optional_money(raw.get("tax_amount"), field="tax_amount"),
+        amount=_amount(raw, transaction_type),
+        tax_amount=_tax_amount(raw),
         status_code=status_code,
-        status_message=status_message,
+        status_message=free_text(status_message, "status_message"),
         status=status,
         batch_number=batch_number,
-        created_at=parse_timestamp(created_raw, zone),
+        created_at=_timestamp(created_raw, zone, "created.at"),
         created_raw=created_raw,
-        settled_at=parse_timestamp(settled_raw, zone),
+        settled_at=_timestamp(settled_raw, zone, "settled"),
         settled_raw=settled_raw,
-        card=parse_card(raw.get("credit_card")),
-        invoice_id=text(raw.get("invoice_id")),
-        description=mask_card_numbers_in_text(text(raw.get("description"))) or "",
-        customer_reference_id=text(raw.get("customer_reference_id")),
-        customer_id=text(raw.get("customer_id")) or None,
-        approval_code=text(raw.get("approval_code")),
-        approval_message=text(raw.get("approval_message")),
-        avs_response=avs_text(raw.get("avs_response")),
-        csc_response=avs_text(raw.get("csc_response")),
-        billing_address=parse_address(raw.get("billing_address")),
-        shipping_address=parse_address(raw.get("shipping_address")),
-        receipt_emailed_to=text(raw.get("receipt_emailed_to")),
-        created_through=text(created.get("through")) if created else "",
-        created_by=text(created.get("by")) if created else "",
-        created_from_ip=text(created.get("from_ip")) if created else "",
-        email=text(raw.get("email")),
+        card=_card(raw.get("credit_card")),
+        invoice_id=free_text(raw.get("invoice_id"), "invoice_id"),
+        description=free_text(raw.get("description"), "description"),
+        customer_reference_id=free_text(raw.get("customer_reference_id"), "customer_reference_id"),
+        customer_id=_customer_id(raw),
+        approval_code=free_text(raw.get("approval_code"), "approval_code"),
+        approval_message=free_text(raw.get("approval_message"), "approval_message"),
+        avs_response=avs_text(free_text(raw.get("avs_response"), "avs_response")),
+        csc_response=avs_text(free_text(raw.get("csc_response"), "csc_response")),
+        billing_address=parse_address(raw.get("billing_address"), "billing_address"),
+        shipping_address=parse_address(raw.get("shipping_address"), "shipping_address"),
+        receipt_emailed_to=free_text(raw.get("receipt_emailed_to"), "receipt_emailed_to"),
+        created_through=free_text(created.get("through"), "created.through") if created else "",
+        created_by=free_text(created.get("by"), "created.by") if created else "",
+        created_from_ip=free_text(created.get("from_ip"), "created.from_ip") if created else "",
+        email=free_text(raw.get("email"), "email"),
     )
+
+
+def transaction_id_of(raw: Any) -> int:
+    """The record's transaction id: a positive whole number that is not card-number shaped."""
+    value = raw.get("transaction_id") if isinstance(raw, Mapping) else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RecordProblem("transaction_id", "is missing")
+    digits = plain_text(value, "transaction_id").strip()
+    if find_card_numbers(digits):
+        raise RecordProblem("transaction_id", "looks like a card number, not a PayTrace transaction id")
+    if not digits.isdigit() or not 0 < int(digits) <= _MAX_ID:
+        raise RecordProblem("transaction_id", f"{shown(value)} is not a positive whole number")
+    return int(digits)
+
+
+def _created(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    created = raw.get("created")
+    if isinstance(created, (list, tuple, bool)):
+        raise RecordProblem("created", f"expected an object with at, through, by, got {shown(created)}")
+    return created if isinstance(created, Mapping) else {}
+
+
+def _required(raw: Mapping[str, Any], field: str) -> str:
+    value = plain_text(raw.get(field), field).strip()
+    if not value:
+        raise RecordProblem(field, "is missing")
+    return value
+
+
+def _transaction_type(raw: Mapping[str, Any]) -> str:
+    value = _required(raw, "transaction_type").upper()
+    if value not in KNOWN_TRANSACTION_TYPES:
+        raise RecordProblem("transaction_type", f"{shown(value)} is not a PayTrace transaction type "
+                                                f"({', '.join(sorted(KNOWN_TRANSACTION_TYPES))})")
+    return value
+
+
+def _check_currency(raw: Mapping[str, Any]) -> None:
+    """PayTrace v1 is USD only and sends no currency; a record that names another one is not ours to post."""
+    for field in ("currency", "currency_code"):
+        value = raw.get(field)
+        if value not in (None, "") and plain_text(value, field).strip().upper() != "USD":
+            raise RecordProblem(field, f"{shown(value)} is not USD; PayTrace v1 accounts settle in US dollars only")
+
+
+def _money_field(raw: Mapping[str, Any], field: str) -> Decimal:
+    value = raw.get(field)
+    if isinstance(value, (Mapping, list, tuple)):
+        raise RecordProblem(field, "expected an amount like 12.34, got a JSON " +
+                            ("object" if isinstance(value, Mapping) else "array"))
+    try:
+        return parse_money(value, field=field, allow_negative=True)
+    except MoneyError as exc:
+        raise RecordProblem(field, str(exc).removeprefix(f"{field}: ")) from None
+
+
+def _amount(raw: Mapping[str, Any], transaction_type: str) -> Decimal:
+    if raw.get("amount") is None or raw.get("amount") == "":
+        raise RecordProblem("amount", "is missing")
+    amount = _money_field(raw, "amount")
+    if amount < 0:
+        raise RecordProblem("amount", f"{amount} is negative; PayTrace sends positive amounts (refunds as type REFUND)")
+    if amount == 0 and transaction_type != "AUTHORIZATION":  # a $0 authorization only verifies a card
+        raise RecordProblem("amount", f"is 0.00 on a {transaction_type}; no payment moves no money")
+    return amount
+
+
+def _tax_amount(raw: Mapping[str, Any]) -> Decimal | None:
+    value = raw.get("tax_amount")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    tax = _money_field(raw, "tax_amount")
+    if tax < 0:
+        raise RecordProblem("tax_amount", f"{tax} is negative")
+    return tax
+
+
+def _timestamp(raw_text: str, zone: ZoneInfo, field: str) -> datetime | None:
+    if not raw_text:
+        return None
+    parsed = parse_timestamp(raw_text, zone)
+    if parsed is None:
+        raise RecordProblem(field, f"{shown(raw_text)} is not a date and time like 3/2/2026 9:15:00 AM")
+    return parsed
+
+
+def _card(raw: Any) -> CardSummary | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, Mapping):
+        raise RecordProblem("credit_card", f"expected an object with masked_number, got {shown(raw)}")
+    masked = plain_text(raw.get("masked_number") or raw.get("number"), "credit_card.masked_number").strip()
+    if masked and parse_masked_number(masked) is None:
+        raise RecordProblem("credit_card.masked_number", f"{shown(masked)} is not a masked card number like "
+                                                         "************5454")
+    month = raw.get("expiration_month")
+    if month not in (None, "") and optional_int(month) not in range(13):
+        raise RecordProblem("credit_card.expiration_month", f"{shown(month)} is not a month 1-12")
+    return parse_card(raw)
+
+
+def _customer_id(raw: Mapping[str, Any]) -> str | None:
+    value = plain_text(raw.get("customer_id"), "customer_id").strip()
+    if find_card_numbers(value):
+        raise RecordProblem("customer_id", "looks like a card number, not a vault customer id")
+    return value[:MAX_TEXT] or None
 
 
 def _parse_brand_totals(raw: Mapping[str, Any]) -> BrandTotals:
@@ -429,20 +586,34 @@ def parse_batch(raw: Mapping[str, Any], zone: ZoneInfo) -> Batch:
 
 
 def parse_vault_customer(raw: Mapping[str, Any], zone: ZoneInfo) -> VaultCustomer:
+    """A vault profile, leniently: a malformed address or text field is read as blank, card numbers masked."""
     created = raw.get("created")
     created_raw = text(created.get("at") if isinstance(created, Mapping) else created)
     return VaultCustomer(
         customer_id=text(raw.get("customer_id")),
         card=parse_card(raw.get("credit_card")),
-        billing_address=parse_address(raw.get("billing_address")),
-        shipping_address=parse_address(raw.get("shipping_address")),
-        email=text(raw.get("email")),
-        phone=text(raw.get("phone")),
-        fax=text(raw.get("fax")),
+        billing_address=_lenient_address(raw.get("billing_address")),
+        shipping_address=_lenient_address(raw.get("shipping_address")),
+        email=_lenient_text(raw.get("email")),
+        phone=_lenient_text(raw.get("phone")),
+        fax=_lenient_text(raw.get("fax")),
         created_at=parse_timestamp(created_raw, zone),
         created_raw=created_raw,
         discretionary_data=raw.get("discretionary_data"),
     )
+
+
+def _lenient_text(value: Any) -> str:
+    try:
+        return free_text(value, "text")
+    except RecordProblem:
+        return ""
+
+
+def _lenient_address(raw: Any) -> Address:
+    if not isinstance(raw, Mapping):
+        return Address()
+    return Address(**{key: _lenient_text(raw.get(key)) for key in Address.model_fields})
 
 
 def parse_transaction_result(body: Mapping[str, Any], *, approved: bool, adopted: bool = False) -> TransactionResult:

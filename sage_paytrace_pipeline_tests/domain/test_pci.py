@@ -48,3 +48,14 @@ def test_log_filter_scrubs_message_args_and_tracebacks(caplog):
         logger.removeFilter(handler_filter)
     assert PAN not in caplog.text and "hunter2" not in caplog.text
     assert "xxxxxxxxxxxx5439" in caplog.text
+
+
+def test_scrub_text_covers_odbc_yaml_url_credentials_and_webhook_signatures():
+    text = ("DSN=SOTAMAS90;UID=bob;PWD=s3cret-odbc;COMPANY=ABC password: hunter2 "
+            "postgresql://dagster:pg-secret@db:5432/dagster Authorization: Basic dXNlcjpwYXNz "
+            "https://prod.logic.azure.com/workflows/1/invoke?api-version=1&sig=AbC123sig")
+    cleaned = scrub_text(text)
+    for secret in ("s3cret-odbc", "hunter2", "pg-secret", "dXNlcjpwYXNz", "AbC123sig"):
+        assert secret not in cleaned
+    assert "COMPANY=ABC" in cleaned and "@db:5432/dagster" in cleaned  # only the secret goes
+    assert scrub_text("batch 17 closed: basic checks passed") == "batch 17 closed: basic checks passed"

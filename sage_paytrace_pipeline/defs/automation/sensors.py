@@ -109,7 +109,8 @@ def paytrace_activity_sensor(context: dg.SensorEvaluationContext, paytrace: PayT
         if not days:
             return dg.SkipReason(f"PayTrace's today {today} is before the first business day "
                                  f"{_CONFIG.merchant.first_business_day}")
-        transactions = client.export_transactions(days[0], days[-1], include_bin=False)
+        # Lenient: a malformed record must not stop the day's run (it becomes an exception row there).
+        transactions = client.read_transactions(days[0], days[-1], include_bin=False).transactions
     except PayTraceError as error:  # scrubbed by construction; the cursor stays, the next tick retries
         return dg.SkipReason(f"PayTrace unavailable: {type(error).__name__}: {scrub_text(str(error))}")
     finally:

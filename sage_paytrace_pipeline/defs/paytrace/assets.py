@@ -5,12 +5,13 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from sage_paytrace_pipeline.defs.metadata import preview
+from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.domain.money import from_cents
 from sage_paytrace_pipeline.paytrace.frames import (
+    rejected_records_frame,
     transactions_frame,
     vault_customers_frame,
 )
@@ -30,19 +31,46 @@ PAYTRACE_SOURCE = dict(
 )
 
 
-@dg.asset(**PAYTRACE_SOURCE)
-def paytrace_transactions(
-    context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
-) -> pd.DataFrame:
+def _source_out(description: str) -> dg.AssetOut:
+    return dg.AssetOut(group_name="paytrace", kinds={"python", "duckdb"}, owners=["team:accounts-receivable"],
+                       tags={"domain": "payments", "pii": "masked"}, metadata={"partition_expr": "business_date"},
+                       description=description, is_required=True)
+
+
+@dg.multi_asset(
+    outs={
+        "paytrace_transactions": _source_out(
+            "Every PayTrace transaction created on the business day, with its current status (card-free)."),
+        "paytrace_record_exceptions": _source_out(
+            "Records of the day's PayTrace export that could not be loaded (malformed, or a repeated transaction "
+            "id): which record, which field, what is wrong, what to do."),
+    },
+    partitions_def=business_day_partitions,
+    pool="duckdb",
+    retry_policy=API_RETRY,
+    can_subset=False,
+)
+def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
     """Every PayTrace transaction created on the business day, with its current status.
 
     Re-materializing a day picks up later status changes (pending → settled `GB<batch>`, voids).
-    Card data is reduced to brand, BIN, last 4 and expiry by the client before it gets here.
+    Card data is reduced to brand, BIN, last 4 and expiry by the client before it gets here, and
+    card numbers typed into free text are masked. A record that cannot be read does not hold back
+    the others: it becomes a `paytrace_record_exceptions` row (shown in `receivable_exceptions`).
     """
     day = date.fromisoformat(context.partition_key)
-    transactions = paytrace.get_client().export_transactions(day, day)
-    frame = transactions_frame(transactions, day)
-    context.add_output_metadata(_summary_metadata(frame))
+    export = paytrace.get_client().read_transactions(day, day)
+    frame = transactions_frame(export.transactions, day)
+    rejected = rejected_records_frame(export.rejected, day)
+    yield dg.Output(frame, output_name="paytrace_transactions",
+                    metadata={**_summary_metadata(frame), "rejected_records": len(rejected)})
+    yield dg.Output(_dated(rejected, day), output_name="paytrace_record_exceptions",
+                    metadata=exception_metadata(rejected))
+
+
+def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, "business_date", day)
     return frame
 
 

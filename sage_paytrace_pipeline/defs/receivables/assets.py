@@ -188,9 +188,11 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
 def receivable_exceptions(
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
+    paytrace_record_exceptions: pd.DataFrame,
 ):
     """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it."""
-    stages = [matching_exceptions.assign(stage="matching"), posting_exceptions.assign(stage="posting")]
+    stages = [paytrace_record_exceptions.assign(stage="paytrace"), matching_exceptions.assign(stage="matching"),
+              posting_exceptions.assign(stage="posting")]
     exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
     exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
     yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)), metadata=exception_metadata(exceptions))
