@@ -38,6 +38,9 @@ from sage_paytrace_pipeline_tests.defs.paytrace.test_assets import (
     load_two_days,
     materialize_day,
 )
+from sage_paytrace_pipeline_tests.defs.receivables.conftest import (
+    set_pipeline_environment,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PG_DEFAULTS = {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_USER": "postgres",
@@ -145,17 +148,7 @@ def code_location_environment(paytrace_sandbox, tmp_path, monkeypatch):
     """The variables the code location and its run workers read, on the sandbox and a demo company."""
     load_two_days(paytrace_sandbox)
     create_demo_company(tmp_path / "sage100.sqlite3", seed=11, customers=20, today=date(2026, 3, 2))
-    environment = {
-        "PAYTRACE_API_URL": paytrace_sandbox.base_url,
-        "PAYTRACE_USERNAME": paytrace_sandbox.username,
-        "PAYTRACE_PASSWORD": paytrace_sandbox.password,
-        "PAYTRACE_INTEGRATOR_ID": "SPPTEST00001",
-        "SAGE100_DATABASE": str(tmp_path / "sage100.sqlite3"),
-        "SAGE_PAYTRACE_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "SAGE_PAYTRACE_CONFIG": str(REPO / "config" / "example.yaml"),
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    set_pipeline_environment(monkeypatch, paytrace_sandbox, tmp_path)
     return paytrace_sandbox
 
 

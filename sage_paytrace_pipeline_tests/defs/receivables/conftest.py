@@ -27,6 +27,23 @@ SAGE_TABLES = ("AR_CashReceiptsDeposit", "AR_CashReceiptsHeader", "AR_CashReceip
                "AR_OpenInvoice", "AR_Customer", "AR_TransactionPaymentHistory", "GL_DetailPosting")
 
 
+def set_pipeline_environment(monkeypatch, paytrace_sandbox, folder: Path) -> dict[str, str]:
+    """The variables the code location reads: the sandbox, `folder`'s demo company and warehouse, the
+    example config."""
+    environment = {
+        "PAYTRACE_API_URL": paytrace_sandbox.base_url,
+        "PAYTRACE_USERNAME": paytrace_sandbox.username,
+        "PAYTRACE_PASSWORD": paytrace_sandbox.password,
+        "PAYTRACE_INTEGRATOR_ID": "SPPTEST00001",
+        "SAGE100_DATABASE": str(folder / "sage100.sqlite3"),
+        "SAGE_PAYTRACE_WAREHOUSE": str(folder / "warehouse.duckdb"),
+        "SAGE_PAYTRACE_CONFIG": str(REPO / "config" / "example.yaml"),
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return environment
+
+
 @dataclass(frozen=True)
 class World:
     handle: object
@@ -71,15 +88,5 @@ def world(paytrace_sandbox, tmp_path, monkeypatch) -> World:
     plan, summary = generate_activity(FIRST_DAY, SECOND_DAY, seed=5, profile=MerchantProfile(customers=12))
     assert apply_plan(paytrace_sandbox.engine, plan).failures == []
     company = create_demo_company(tmp_path / "sage100.sqlite3", seed=5, activity=summary, customers=40)
-    environment = {
-        "PAYTRACE_API_URL": paytrace_sandbox.base_url,
-        "PAYTRACE_USERNAME": paytrace_sandbox.username,
-        "PAYTRACE_PASSWORD": paytrace_sandbox.password,
-        "PAYTRACE_INTEGRATOR_ID": "SPPTEST00001",
-        "SAGE100_DATABASE": str(tmp_path / "sage100.sqlite3"),
-        "SAGE_PAYTRACE_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-        "SAGE_PAYTRACE_CONFIG": str(REPO / "config" / "example.yaml"),
-    }
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
+    environment = set_pipeline_environment(monkeypatch, paytrace_sandbox, tmp_path)
     return World(paytrace_sandbox, tmp_path / "sage100.sqlite3", tmp_path / "warehouse.duckdb", company, environment)
