@@ -15,6 +15,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     Reconciliation,
     parked_sales,
 )
+from sage_paytrace_pipeline.domain.settlement.frames import exception_rows
 from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
@@ -56,6 +57,15 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
     rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
     return parked_sales([row["PostingComment"] for row in rows],
                         [to_cents(Decimal(str(row["CreditAmount"] or 0))) for row in rows])
+
+
+def not_configured_exception() -> pd.DataFrame:
+    """The one exception of a settlement run while `settlement` is not configured (nothing is guessed)."""
+    return exception_rows(
+        "settlement_not_configured", "warning", None, size=1, source_ids="config: settlement",
+        problem="settlement is not configured, so batches are not reconciled with deposits and no GL entry is posted",
+        action=("set settlement.discount_method (daily: fees deducted from each deposit; monthly: one fee debit a "
+                "month, as the merchant statement shows) and the gl_accounts; the next run reconciles the open days"))
 
 
 def for_day(recon: Reconciliation, day_batches: set[int], day_lines: set[str]) -> dict[str, pd.DataFrame]:

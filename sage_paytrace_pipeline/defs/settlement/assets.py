@@ -42,6 +42,7 @@ from sage_paytrace_pipeline.settlement_inputs import (
     for_day,
     line_keys,
     lookback_days,
+    not_configured_exception,
     parked_in_sage,
     text_columns,
 )
@@ -52,9 +53,10 @@ LOOKBACK = lookback_days(_LOAD_TIME.settlement.deposit_window_business_days if _
 _EXCEPTION_COLUMNS = ["kind", "severity", "batch_number", "source_ids", "problem", "action"]
 
 
-def _out(description: str, *, partitioned: bool = True, kinds: set[str] | None = None) -> dg.AssetOut:
+def _out(description: str, *, partitioned: bool = True, kinds: set[str] | None = None,
+         required: bool = True) -> dg.AssetOut:
     return dg.AssetOut(group_name="settlement", kinds=kinds or {"python", "duckdb"}, owners=OWNERS,
-                       tags={"domain": "settlement"}, description=description, is_required=True,
+                       tags={"domain": "settlement"}, description=description, is_required=required,
                        metadata={"partition_expr": "business_date"} if partitioned else {})
 
 
@@ -191,10 +193,12 @@ def _window_in(key: str) -> dg.AssetIn:
 
 @dg.multi_asset(
     outs={
+        # Not materialized (and nothing posted downstream) while settlement is not configured.
         "settlement_reconciliation": _out("Each batch's expected deposits (per funding group) matched to a bank "
-                                          "line, with method, fee and variance; status matched/short/over/pending/missing."),
+                                          "line, with method, fee and variance; status matched/short/over/pending/missing.",
+                                          required=False),
         "gl_journal_entries": _out("Balanced journal lines that clear each deposited batch (Dr bank, Dr fees, "
-                                   "Dr refunds, Cr card clearing per brand) and fee/chargeback debits."),
+                                   "Dr refunds, Cr card clearing per brand) and fee/chargeback debits.", required=False),
         "settlement_exceptions": _out("Missing or short deposits, unposted batch transactions, transactions in no "
                                       "batch, unmapped GL accounts: what is wrong and what fixes it."),
     },
@@ -216,7 +220,10 @@ def settlement_reconciliation(
 ):
     day = date.fromisoformat(context.partition_key)
     config = settings.config()
-    policy = config.settlement_policy()
+    if config.settlement is None:  # a receivables-only deployment: say so, guess nothing, post nothing
+        yield from _settlement_not_configured(day)
+        return
+    policy = config.settlement
     first, last = batch_window(day, policy.deposit_window_business_days)
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
     batches = batches[batches["business_date"].between(first, last)]
@@ -257,6 +264,14 @@ def settlement_reconciliation(
         "preview": preview(exceptions, ["kind", "severity", "batch_number", "problem", "action"]),
     })
     yield checks.journals_balance(lines)
+
+
+def _settlement_not_configured(day: date):
+    problem = not_configured_exception()
+    yield dg.Output(_dated(problem[_EXCEPTION_COLUMNS], day), output_name="settlement_exceptions",
+                    metadata={"exceptions": 1, "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
+    yield dg.AssetCheckResult(check_name="journals_balance", asset_key="gl_journal_entries", passed=True,
+                              description="settlement is not configured: no journal entries")
 
 
 def _posted_receipts(warehouse: DuckDBResource, run_id: str, transaction_ids: list[int]) -> pd.DataFrame:

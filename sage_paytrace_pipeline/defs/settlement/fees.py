@@ -40,7 +40,10 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 from sage_paytrace_pipeline.domain.settlement.monthly_fees import (
     reconcile_fee_statement,
 )
-from sage_paytrace_pipeline.settlement_inputs import account_map
+from sage_paytrace_pipeline.settlement_inputs import (
+    account_map,
+    not_configured_exception,
+)
 
 OWNERS = ["team:finance"]
 _CONFIG = load_time_config()
@@ -125,7 +128,7 @@ def _ambiguous(month: date, statements: list[FeeStatement]) -> pd.DataFrame:
 def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: PipelineSettings,
                                sage100: Sage100Resource, warehouse: DuckDBResource):
     config = settings.config()
-    policy = config.settlement_policy()
+    policy = config.settlement
     fmt = config.bank.fee_statement_csv or FeeStatementFormat()
     folder = fee_statement_folder(config, settings.config_path)
     statements, errors = fee_statements(folder, fmt)
@@ -134,10 +137,15 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
     reader = sage100.reader()
     accounts = account_map(config, reader.payment_types(), reader.gl_accounts())
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    months = months_to_reconcile(statements, as_of, policy.discount_method,
-                                 date.fromisoformat(config.merchant.first_business_day))
-    writer = sage100.writer() if statements else None
     summaries, exception_frames, all_lines = [], [_with_month(_unreadable(errors), None)], []
+    if policy is None:  # nothing is booked without the merchant's discount method; say so if it matters
+        months = []
+        if statements:
+            exception_frames.append(_with_month(not_configured_exception(), None))
+    else:
+        months = months_to_reconcile(statements, as_of, policy.discount_method,
+                                     date.fromisoformat(config.merchant.first_business_day))
+    writer = sage100.writer() if statements and months else None
     for month in months:
         of_month = [statement for statement in statements if statement.month == month]
         summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config, policy, accounts, as_of,
