@@ -6,6 +6,7 @@
     sage-paytrace sandbox bank statements    the bank's statements (BAI2, OFX) for the sandbox's closed batches
     sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
     sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
+    sage-paytrace faults campaign            days through the pipeline under injected faults, then the books
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_sandbox_commands(areas)
     _add_paytrace_commands(areas)
     _add_demo_command(areas)
+    _add_faults_command(areas)
     _add_link_command(areas)
     return parser
 
@@ -75,7 +77,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
-    from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+    from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+    )
 
     sandbox = areas.add_parser("sandbox", help="local stand-ins for the outside systems")
     systems = sandbox.add_subparsers(dest="system")
@@ -196,7 +201,10 @@ def _serve_sandbox(args: argparse.Namespace) -> int:
 
 
 def _generate_activity(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
+    from sage_paytrace_pipeline.sandbox.paytrace.generator import (
+        MerchantProfile,
+        generate_activity,
+    )
 
     today = date.today()
     start = args.start or today - timedelta(days=14)
@@ -257,7 +265,9 @@ def _create_sage_company(args: argparse.Namespace) -> int:
 
 
 def _import_visual_integrator(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.sage100.visual_integrator import import_visual_integrator_folder
+    from sage_paytrace_pipeline.sage100.visual_integrator import (
+        import_visual_integrator_folder,
+    )
 
     report = import_visual_integrator_folder(args.folder, args.db, posting=args.posting)
     print(json.dumps({
@@ -397,6 +407,38 @@ def _run_demo(args: argparse.Namespace) -> int:
     report = run_demo(args.home, days=args.days, seed=args.seed)
     print(json.dumps(report, indent=2, default=str) if args.json else format_summary(report))
     return 0 if report.get("success") else 1
+
+
+# ---------------------------------------------------------------- fault campaign
+
+
+def _add_faults_command(areas: argparse._SubParsersAction) -> None:
+    faults = areas.add_parser("faults", help="fault campaigns against the embedded sandboxes")
+    commands = faults.add_subparsers(dest="command", required=True)
+    campaign = commands.add_parser("campaign", help="run days through the pipeline while PayTrace, Sage and the "
+                                                    "run workers fail; check Sage holds each payment exactly once")
+    campaign.add_argument("--days", type=int, default=5, help="business days to generate and run (default 5)")
+    campaign.add_argument("--seed", type=int, default=1)
+    campaign.add_argument("--start", type=_iso_date, default=date(2026, 10, 5), help="first day (default 2026-10-05)")
+    campaign.add_argument("--home", type=Path, default=Path(".sage_paytrace") / "faults",
+                          help="state folder, emptied first (default .sage_paytrace/faults)")
+    campaign.add_argument("--json", action="store_true", help="print the full report as JSON")
+    campaign.set_defaults(handler=_run_fault_campaign)
+
+
+def _run_fault_campaign(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.reliability.campaign import (
+        CampaignOptions,
+        format_report,
+        run_campaign,
+    )
+
+    if args.days < 1:
+        raise ValueError("--days must be at least 1")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the campaign's control calls, every few seconds
+    report = run_campaign(CampaignOptions(days=args.days, seed=args.seed, start=args.start, home=args.home))
+    print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
+    return 0 if report["ok"] else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -30,6 +30,10 @@ concurrency:
           applyLimitPerUniqueValue: true
   pools:
     default_limit: 1
+run_monitoring:                # a killed run worker's pool slot is freed, or every later run would wait on it
+  enabled: true
+  free_slots_after_run_end_seconds: 30
+  poll_interval_seconds: 30
 telemetry:
   enabled: false
 """
@@ -80,7 +84,10 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
     from sage_paytrace_pipeline.sandbox.paytrace.generator import generate_activity
     from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
     from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
-    from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+    from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+        DEFAULT_PASSWORD,
+        DEFAULT_USERNAME,
+    )
     from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
     home = home.resolve()
@@ -135,7 +142,10 @@ def write_bank_statements(sandbox, home: Path, *, seed: int) -> dict:
     deposit missing, one short by a netted chargeback): BAI2 files into the statement folder the
     pipeline watches, the same deposits as one OFX download beside it, and the generator's truth."""
     from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
-    from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
+    from sage_paytrace_pipeline.sandbox.bank.statements import (
+        generate_bank_statements,
+        sandbox_batches,
+    )
 
     generated = home / "bank_statements_generated"
     truth = generate_bank_statements(sandbox_batches(sandbox), FundingProfile(seed=seed), generated)

@@ -4,7 +4,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
@@ -13,7 +12,7 @@ from sage_paytrace_pipeline.defs.settings import (
     PipelineSettings,
     load_time_config,
 )
-from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
+from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager, WarehouseResource
 
 WAREHOUSE_SCHEMA = "pipeline"
 
@@ -51,7 +50,7 @@ def resources() -> dg.Definitions:
                 posting=config.sage.posting,
                 vi_folder=_optional("SAGE100_VI_FOLDER"),
             ),
-            "warehouse": DuckDBResource(database=warehouse_path()),
+            "warehouse": WarehouseResource(database=warehouse_path()),
             "io_manager": WarehouseIOManager(database=warehouse_path(), schema=WAREHOUSE_SCHEMA),
         }
     )

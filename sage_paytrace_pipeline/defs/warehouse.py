@@ -13,12 +13,14 @@ It differs from `DuckDBPandasIOManager` in ways that matter for a ledger pipelin
 """
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 
 import pandas as pd
 from dagster import OutputContext
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_duckdb import DuckDBIOManager
+from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
+from dagster_duckdb import DuckDBIOManager, DuckDBResource
+from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
 
 
@@ -55,6 +57,44 @@ class WarehouseIOManager(DuckDBIOManager):
     @staticmethod
     def default_load_type() -> type | None:
         return pd.DataFrame
+
+    def create_io_manager(self, context) -> DbIOManager:
+        manager = super().create_io_manager(context)
+        manager._db_client = ClosingDuckDbClient()  # the stock client leaks its connection on errors
+        return manager
+
+
+# dagster_duckdb's connection context managers close the connection only when the block ends
+# normally. A step that fails inside one (a Sage write error while the posting log is open) keeps
+# the file's lock for as long as the error lives, so every other run process fails on "Could not
+# set lock". These close it on the way out of any block.
+
+
+class ClosingDuckDbClient(DuckDbClient):
+    @staticmethod
+    @contextmanager
+    def connect(context, table_slice):
+        with _closing(DuckDbClient.connect(context, table_slice)) as connection:
+            yield connection
+
+
+class WarehouseResource(DuckDBResource):
+    """`DuckDBResource` whose `get_connection` closes the connection when the block raises, too."""
+
+    @contextmanager
+    def get_connection(self):
+        with _closing(super().get_connection()) as connection:
+            yield connection
+
+
+@contextmanager
+def _closing(stock):
+    connection = stock.__enter__()
+    try:
+        yield connection
+    finally:
+        connection.close()  # closing twice is harmless; the stock manager closes after a clean exit
+        stock.__exit__(None, None, None)
 
 
 def _table_exists(connection, table_slice: TableSlice) -> bool:

@@ -21,7 +21,14 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from sage_paytrace_pipeline.sage100 import demo_credits, demo_customers, demo_ledger, demo_orders, demo_receipts
+from sage_paytrace_pipeline.sage100 import (
+    demo_credits,
+    demo_customers,
+    demo_faults,
+    demo_ledger,
+    demo_orders,
+    demo_receipts,
+)
 from sage_paytrace_pipeline.sage100.demo_store import DemoSession, transaction
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
@@ -36,6 +43,7 @@ from sage_paytrace_pipeline.sage100.documents import (
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 from sage_paytrace_pipeline.sage100.udf import ensure_udf_columns
+from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
 
 Posting = Literal["post", "entry"]
 _Doc = TypeVar("_Doc", bound=BaseModel)
@@ -83,13 +91,27 @@ class DemoCompanyWriter:
         with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
             return operation(session)
 
+    def _run_with_faults(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
+        """`_run` with the demo company's injected faults (sage100/demo_faults.py; inert unless armed)."""
+        def faulted(session: DemoSession) -> DocumentResult:
+            result = operation(session)
+            if result.created:
+                demo_faults.before_commit(name)
+            return result
+
+        result = self._run(faulted)
+        if result.created:
+            demo_faults.after_commit(name)
+        return result
+
     @property
     def _post(self) -> bool:
         return self.posting == "post"
 
     # --- Sage100Writer ----------------------------------------------------------------
     def post_card_receipt(self, receipt: CardReceipt) -> DocumentResult:
-        return self._run(lambda s: demo_receipts.enter_card_receipt(s, _checked(receipt), post=self._post))
+        return self._run_with_faults(
+            POST_CARD_RECEIPT, lambda s: demo_receipts.enter_card_receipt(s, _checked(receipt), post=self._post))
 
     def upsert_customer(self, customer: CustomerRecord) -> DocumentResult:
         return self._run(lambda s: demo_customers.upsert_customer(s, _checked(customer)))
@@ -112,7 +134,8 @@ class DemoCompanyWriter:
         return self._run(lambda s: demo_credits.record_card_refund(s, _checked(refund)))
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
-        return self._run(lambda s: demo_ledger.post_journal_entry(s, _checked(entry), post=self._post))
+        return self._run_with_faults(
+            POST_JOURNAL_ENTRY, lambda s: demo_ledger.post_journal_entry(s, _checked(entry), post=self._post))
 
     # --- journal updates --------------------------------------------------------------
     def update_cash_receipts_journal(self) -> list[str]:

@@ -15,6 +15,11 @@ class Sage100SchemaError(Sage100Error):
     """The company is reachable but a table or column the connector needs is not there."""
 
 
+class Sage100WriteError(Sage100Error):
+    """Sage did not complete a write (a lost session, a locked file, a BOI error); the document was
+    rolled back, nothing of it was written. Transient: the same call may be repeated."""
+
+
 # --- writer errors (sage100/writer.py, demo_writer.py) ------------------------------------
 
 

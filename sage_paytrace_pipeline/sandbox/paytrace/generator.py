@@ -61,6 +61,15 @@ class GeneratedInvoice(BaseModel):
     paid: Decimal = Decimal("0.00")
 
 
+class GeneratedPayment(BaseModel):
+    """A planned payment that moves money (a sale, or an authorization's capture) and the invoices it
+    pays, as the payer meant it: the truth a reconciliation of the pipeline's postings is judged by."""
+
+    ref: str  # the plan's ref; `PlanOutcome.transaction_ids[ref]` is its PayTrace transaction id
+    amount: Decimal
+    allocations: dict[str, Decimal]  # invoice_no -> amount paid on it
+
+
 class GeneratedActivity(BaseModel):
     """The card-free summary of a generated plan."""
 
@@ -70,6 +79,7 @@ class GeneratedActivity(BaseModel):
     customers: list[GeneratedCustomer]
     invoices: list[GeneratedInvoice]
     counts: dict[str, int]
+    payments: list[GeneratedPayment] = []  # voided sales and uncaptured authorizations are not payments
 
 
 @dataclass
@@ -101,6 +111,7 @@ class _State:
     counts: dict[str, int] = field(default_factory=dict)
     # Sales that may later be refunded: (ref, created at, amount, customer_id)
     refundable: list[tuple[str, datetime, Decimal]] = field(default_factory=list)
+    payments: dict[str, GeneratedPayment] = field(default_factory=dict)
     next_invoice: int = 0
     next_ref: int = 0
 
@@ -128,7 +139,7 @@ def generate_activity(
     plan = ActivityPlan(calls=state.calls, finish_at=None)
     summary = GeneratedActivity(
         seed=seed, start=start, end=end, customers=state.customers, invoices=state.invoices,
-        counts=dict(sorted(state.counts.items())),
+        counts=dict(sorted(state.counts.items())), payments=list(state.payments.values()),
     )
     return plan, summary
 
@@ -287,11 +298,15 @@ def _payment_amount(state: _State, invoices: list[GeneratedInvoice]) -> tuple[De
     return due, "full"
 
 
-def _apply_payment(invoices: list[GeneratedInvoice], amount: Decimal) -> None:
+def _apply_payment(state: _State, ref: str, invoices: list[GeneratedInvoice], amount: Decimal) -> None:
+    allocations = {}
+    payment = amount
     for invoice in invoices:
         applied = min(amount, invoice.amount - invoice.paid)
         invoice.paid += applied
         amount -= applied
+        allocations[invoice.invoice_no] = applied
+    state.payments[ref] = GeneratedPayment(ref=ref, amount=payment, allocations=allocations)
 
 
 def _plan_phone_sale(state: _State, at: datetime) -> None:
@@ -306,7 +321,7 @@ def _plan_phone_sale(state: _State, at: datetime) -> None:
                  body={"customer_id": customer.customer_id, "amount": format_money(amount),
                        "invoice_id": invoice_id, "description": description})
     )
-    _apply_payment(invoices, amount)
+    _apply_payment(state, ref, invoices, amount)
     state.count(f"phone_sale_{kind}")
     _maybe_void(state, ref, at, amount, invoices)
 
@@ -327,7 +342,7 @@ def _plan_web_sale(state: _State, at: datetime) -> None:
                        "billing_address": _billing_address(name, city, rng), "email": email,
                        "invoice_id": invoice_id, "description": description or "Web store order"})
     )
-    _apply_payment([invoice], invoice.amount)
+    _apply_payment(state, ref, [invoice], invoice.amount)
     state.count("web_sale")
     _maybe_void(state, ref, at, invoice.amount, [invoice])
 
@@ -360,7 +375,7 @@ def _plan_authorization(state: _State, at: datetime) -> None:
             PlanCall(at=later, route="/v1/transactions/authorization/capture", uses={"transaction_id": ref},
                      body={"amount": format_money(captured)})
         )
-        _apply_payment([invoice], captured)
+        _apply_payment(state, ref, [invoice], captured)
         state.refundable.append((ref, later, captured))
         state.count("authorization_captured")
     else:
@@ -380,6 +395,7 @@ def _maybe_void(state: _State, ref: str, at: datetime, amount: Decimal, invoices
                      route="/v1/transactions/void", uses={"transaction_id": ref})
         )
         _unapply(invoices, amount)
+        del state.payments[ref]
         state.count("voided_sale")
         return
     state.refundable.append((ref, at, amount))

@@ -2,6 +2,7 @@
 
 import re
 from datetime import date
+from decimal import Decimal
 
 from sage_paytrace_pipeline.domain.cards import find_card_numbers, luhn_valid
 from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
@@ -56,3 +57,20 @@ def test_voids_happen_before_the_nightly_cutoff_of_their_sale():
             sale_at = created[call.uses["transaction_id"]]
             assert call.at > sale_at
             assert (call.at.date() == sale_at.date() and call.at.hour < 20) or sale_at.hour >= 20
+
+
+def test_the_summary_says_which_invoices_each_payment_pays():
+    plan, summary = generate_activity(START, END, seed=3)
+    voided = {call.uses["transaction_id"] for call in plan.calls if call.route == "/v1/transactions/void"}
+    sales = {call.ref for call in plan.calls if call.route.startswith("/v1/transactions/sale/") and call.ref
+             and not call.ref.startswith("declined")}
+    captured = {call.uses["transaction_id"] for call in plan.calls if call.route.endswith("/capture")}
+    assert {payment.ref for payment in summary.payments} == (sales | captured) - voided
+    invoices = {invoice.invoice_no: invoice for invoice in summary.invoices}
+    for payment in summary.payments:
+        assert sum(payment.allocations.values()) == payment.amount, payment.ref
+    paid: dict[str, Decimal] = {}
+    for payment in summary.payments:
+        for number, amount in payment.allocations.items():
+            paid[number] = paid.get(number, Decimal("0.00")) + amount
+    assert all(invoices[number].paid == amount for number, amount in paid.items())
