@@ -135,9 +135,9 @@ class Runner:
             event = entry.dagster_event
             if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
                 record.retried_steps.append(event.step_key)
-                continue
-            record.failed_steps.append(event.step_key)
-            error = getattr(event.event_specific_data, "error", None)
+            else:
+                record.failed_steps.append(event.step_key)
+            error = getattr(event.event_specific_data, "error", None)  # a retried step's error counts as seen
             if error is not None:
                 record.errors.append(f"{event.step_key}: {_first_line(error)}")
 

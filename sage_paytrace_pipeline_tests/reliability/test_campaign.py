@@ -32,9 +32,9 @@ def test_every_fault_kind_was_injected(report):
 
 def test_every_failure_is_visible_and_every_day_ends_posted(report):
     runs = report["runs"]
-    assert runs["gave_up"] == [] and runs["failed"] >= 3 and runs["re_runs"] >= 3, runs["failures"]
-    assert runs["retried_steps"] >= 2, "the export bursts are retried steps"
-    assert report["faults"]["sage_faults_unseen"] == 0, "each Sage fault failed a run (or killed its worker)"
+    assert runs["gave_up"] == [] and runs["failed"] >= 1 and runs["re_runs"] >= 1, runs["failures"]  # the kill
+    assert runs["retried_steps"] >= 4, "the export bursts and the Sage write failures are retried steps"
+    assert report["faults"]["sage_faults_unseen"] == 0, "each Sage fault failed or retried a step (or killed a worker)"
 
 
 def test_sage_holds_each_approved_payment_exactly_once_and_the_books_balance(report):

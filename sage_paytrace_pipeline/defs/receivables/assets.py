@@ -17,11 +17,18 @@ from sage_paytrace_pipeline.defs.metadata import (
 )
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.receivables import checks
-from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+from sage_paytrace_pipeline.defs.sage100.resources import (
+    SAGE_WRITE_RETRY,
+    Sage100Resource,
+)
 from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
-from sage_paytrace_pipeline.receivables.new_customers import NewCustomers, create_customers, failure_exceptions
+from sage_paytrace_pipeline.receivables.new_customers import (
+    NewCustomers,
+    create_customers,
+    failure_exceptions,
+)
 from sage_paytrace_pipeline.receivables.posting import (
     intent_for,
     intent_from_sage,
@@ -110,6 +117,7 @@ def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id:
     },
     partitions_def=business_day_partitions,
     pool="duckdb",
+    retry_policy=SAGE_WRITE_RETRY,
     can_subset=False,
     check_specs=[
         dg.AssetCheckSpec("no_transaction_posted_twice", asset="sage_cash_receipts",

@@ -16,6 +16,12 @@ from sage_paytrace_pipeline.sage100.schema import Sage100Schema
 from sage_paytrace_pipeline.sage100.vi_writer import VisualIntegratorWriter
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
+# Steps that write to Sage retry a failure (a lost session, a locked file, a warehouse lock): a
+# retry starts with the look-up of what Sage already holds, so it never writes anything twice.
+# A document Sage refuses is an exception row, not a failure, so it is not retried blindly.
+SAGE_WRITE_RETRY = dg.RetryPolicy(max_retries=2, delay=15, backoff=dg.Backoff.EXPONENTIAL,
+                                  jitter=dg.Jitter.PLUS_MINUS)
+
 
 def is_odbc_connection_string(database: str) -> bool:
     """`DSN=SOTAMAS90;...` or `Driver={...};...` rather than a file path."""

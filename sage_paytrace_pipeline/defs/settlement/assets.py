@@ -21,7 +21,10 @@ from sage_paytrace_pipeline.defs.metadata import money_total, preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
-from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+from sage_paytrace_pipeline.defs.sage100.resources import (
+    SAGE_WRITE_RETRY,
+    Sage100Resource,
+)
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement import checks
 from sage_paytrace_pipeline.domain.settlement import (
@@ -289,6 +292,7 @@ def _posted_receipts(warehouse: DuckDBResource, run_id: str, transaction_ids: li
     tags={"domain": "settlement"},
     metadata={"partition_expr": "business_date"},
     pool="duckdb",
+    retry_policy=SAGE_WRITE_RETRY,
     check_specs=[dg.AssetCheckSpec("clearing_nets_to_zero", asset="sage_gl_postings",
                                    description="for each deposited batch, its receipts' debits and the journal's credits "
                                                "to card clearing in GL_DetailPosting net to zero")],

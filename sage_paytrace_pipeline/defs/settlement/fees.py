@@ -30,7 +30,10 @@ from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import fee_statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.metadata import preview
-from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+from sage_paytrace_pipeline.defs.sage100.resources import (
+    SAGE_WRITE_RETRY,
+    Sage100Resource,
+)
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.settlement import to_journal_entries
 from sage_paytrace_pipeline.domain.settlement.frames import (
@@ -121,6 +124,7 @@ def _ambiguous(month: date, statements: list[FeeStatement]) -> pd.DataFrame:
             "accounts: what is wrong and what fixes it."),
     },
     pool="duckdb",
+    retry_policy=SAGE_WRITE_RETRY,
     can_subset=False,
     check_specs=[dg.AssetCheckSpec("fee_entry_balances", asset="fee_statement_reconciliation",
                                    description="each fee statement's journal entry debits equal its credits")],
