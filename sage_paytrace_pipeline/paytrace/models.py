@@ -505,8 +505,11 @@ def _amount(raw: Mapping[str, Any], transaction_type: str) -> Decimal:
     if raw.get("amount") is None or raw.get("amount") == "":
         raise RecordProblem("amount", "is missing")
     amount = _money_field(raw, "amount")
+    if amount < 0 and transaction_type == "REFUND":
+        # Whether the export signs refunds is not documented (reference §8.1): the type says what it is.
+        return -amount
     if amount < 0:
-        raise RecordProblem("amount", f"{amount} is negative; PayTrace sends positive amounts (refunds as type REFUND)")
+        raise RecordProblem("amount", f"{amount} is negative on a {transaction_type}; only a REFUND takes money back")
     if amount == 0 and transaction_type != "AUTHORIZATION":  # a $0 authorization only verifies a card
         raise RecordProblem("amount", f"is 0.00 on a {transaction_type}; no payment moves no money")
     return amount
