@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pandas as pd
 
@@ -16,7 +15,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     parked_sales,
 )
 from sage_paytrace_pipeline.domain.settlement.frames import exception_rows
-from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
+from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType, as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 
@@ -56,7 +55,7 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
     keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
     rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
     return parked_sales([row["PostingComment"] for row in rows],
-                        [to_cents(Decimal(str(row["CreditAmount"] or 0))) for row in rows])
+                        [to_cents(as_money(row["CreditAmount"])) for row in rows])
 
 
 def not_configured_exception() -> pd.DataFrame:

@@ -21,7 +21,10 @@ import duckdb
 from sage_paytrace_pipeline.domain.money import CENT
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import Transaction, TransactionStatus
-from sage_paytrace_pipeline.reliability.world import PlannedPayment
+from sage_paytrace_pipeline.reliability.world import (
+    PlannedPayment,
+    open_invoice_balances,
+)
 
 ZERO = Decimal("0.00")
 _MONEY_IN_TYPES = ("SALE", "AUTHORIZATION")  # an authorization moved money once captured (PENDING/SETTLED)
@@ -170,7 +173,7 @@ def _check_invoice_balances(verdict: Verdict, sage_db: Path, receipts: dict[int,
                             planned: dict[int, PlannedPayment], opening: dict[str, Decimal]) -> None:
     """Every invoice that was open at the start: balance now = balance then - the card receipts applied
     to it, to the cent; and where every planned payer was posted as planned, also = then - the plan."""
-    now = _balances(sage_db)
+    now = open_invoice_balances(sage_db)
     applied: dict[str, Decimal] = defaultdict(lambda: ZERO)
     for receipt in receipts.values():
         for (invoice_no, kind), amount in receipt.applied.items():
@@ -203,12 +206,6 @@ def _planned_by_invoice(receipts: dict[int, SageReceipt], planned: dict[int, Pla
             if receipt is not None:
                 meant[invoice_no] += amount
     return meant, as_planned
-
-
-def _balances(sage_db: Path) -> dict[str, Decimal]:
-    with sqlite3.connect(sage_db) as connection:
-        rows = connection.execute("SELECT InvoiceNo, Balance FROM AR_OpenInvoice WHERE InvoiceType = 'IN'").fetchall()
-    return {number: Decimal(str(balance)) for number, balance in rows}
 
 
 # ------------------------------------------------------------------------------ journals

@@ -27,7 +27,7 @@ from sage_paytrace_pipeline.banking.fee_statement import (
     parse_fee_statement,
 )
 from sage_paytrace_pipeline.banking.store import StatementStore
-from sage_paytrace_pipeline.config import fee_statement_folder
+from sage_paytrace_pipeline.config import PipelineConfig, fee_statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.sage100.resources import (
@@ -35,7 +35,11 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
     Sage100Resource,
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
-from sage_paytrace_pipeline.domain.settlement import to_journal_entries
+from sage_paytrace_pipeline.domain.settlement import (
+    GlAccountMap,
+    SettlementPolicy,
+    to_journal_entries,
+)
 from sage_paytrace_pipeline.domain.settlement.frames import (
     concat_exceptions,
     exception_rows,
@@ -43,6 +47,7 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 from sage_paytrace_pipeline.domain.settlement.monthly_fees import (
     reconcile_fee_statement,
 )
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.settlement_inputs import (
     account_map,
     not_configured_exception,
@@ -182,7 +187,9 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
     yield fee_entry_balances(lines)
 
 
-def _reconcile_month(month, statements, bank_lines, config, policy, accounts, as_of, writer):
+def _reconcile_month(month: date, statements: list[FeeStatement], bank_lines: pd.DataFrame, config: PipelineConfig,
+                     policy: SettlementPolicy, accounts: GlAccountMap, as_of: date,
+                     writer: Sage100Writer | None) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """One month: its statement (exactly one, else an exception) against the bank's fee debit, and
     the entry posted once. Returns (summary row as a dict, exceptions, journal lines)."""
     statement = statements[0] if len(statements) == 1 else None
