@@ -22,7 +22,6 @@ from sage_paytrace_pipeline.domain.settlement import (
     reconcile,
     to_journal_entries,
 )
-from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.settlement.frames import (
@@ -70,13 +69,6 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
     deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
     deposits = deposits[deposits["posted_date"] > first]
     return DayInputs(batches, transactions, deposits)
-
-
-def posted_receipts(log: PostingLog, transaction_ids: list[int]) -> pd.DataFrame:
-    """What the posting log says of the batch transactions' Sage receipts (the core's receipt shape)."""
-    entries = log.entries(transaction_ids=[int(t) for t in transaction_ids])
-    return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
-        {"transaction_id": "int64", "amount_cents": "int64"})
 
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, reader: Sage100Reader,

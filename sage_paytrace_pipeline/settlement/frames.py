@@ -106,3 +106,9 @@ def no_deposits() -> pd.DataFrame:
                          "account_id": pd.Series(dtype=object), "posted_date": pd.Series(dtype=object),
                          "amount_cents": pd.Series(dtype="int64"), "type_code": pd.Series(dtype=object),
                          "bank_reference": pd.Series(dtype=object), "description": pd.Series(dtype=object)})
+
+
+def receipts_from_log(entries: pd.DataFrame) -> pd.DataFrame:
+    """Posting-log rows (receivables' log of Sage receipts) in the core's posted-receipt shape."""
+    return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
+        {"transaction_id": "int64", "amount_cents": "int64"})

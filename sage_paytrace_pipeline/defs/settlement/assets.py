@@ -34,7 +34,6 @@ from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement.batches import read_closed_batches
 from sage_paytrace_pipeline.settlement.day import (
     post_journal_entries,
-    posted_receipts,
     settle_day,
     window_inputs,
 )
@@ -43,6 +42,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     dated,
     lookback_days,
     not_configured_exception,
+    receipts_from_log,
 )
 
 OWNERS = ["team:finance"]
@@ -119,9 +119,10 @@ def settlement_reconciliation(
         yield from _settlement_not_configured(day)
         return
     inputs = window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits)
-    with warehouse.get_connection() as connection:
-        receipts = posted_receipts(PostingLog(connection, context.run.run_id),
-                                   inputs.transactions["transaction_id"].tolist())
+    with warehouse.get_connection() as connection:  # the window's receipts, as the posting log holds them
+        logged = PostingLog(connection, context.run.run_id).entries(
+            transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
+    receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
     settled = settle_day(day, config, inputs, receipts, sage100.reader(), as_of)
     expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
