@@ -18,10 +18,16 @@ from datetime import date, datetime
 
 import pandas as pd
 from dagster import OutputContext
-from dagster._core.storage.db_io_manager import DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
+
+from sage_paytrace_pipeline.defs.dagster_internals import (
+    DbIOManager,
+    DbTypeHandler,
+    TableSlice,
+    use_db_client,
+)
 
 
 class WarehouseTypeHandler(DuckDBPandasTypeHandler):
@@ -59,9 +65,8 @@ class WarehouseIOManager(DuckDBIOManager):
         return pd.DataFrame
 
     def create_io_manager(self, context) -> DbIOManager:
-        manager = super().create_io_manager(context)
-        manager._db_client = ClosingDuckDbClient()  # the stock client leaks its connection on errors
-        return manager
+        # the stock client leaks its connection on errors
+        return use_db_client(super().create_io_manager(context), ClosingDuckDbClient())
 
 
 # dagster_duckdb's connection context managers close the connection only when the block ends

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import dagster as dg
-from dagster._utils.error import SerializableErrorInfo
 
+from sage_paytrace_pipeline.defs.dagster_internals import SerializableErrorInfo
 from sage_paytrace_pipeline.domain.pci import FILTERED, scrub_text
 
 # Secrets the pipeline itself reads; channel secrets are added by the channels that use them.

@@ -3,7 +3,8 @@
 PayTrace closes the day's batch at the merchant's cutoff (merchant.batch_cutoff); the schedule
 runs `automation.close_delay_minutes` later, in the merchant's zone, for that day. A late cutoff
 plus the delay can pass midnight (23:30 + 60 min → 00:30), and then the day that closed is
-yesterday's. The run_key `close:<day>` makes each day's close run at most once.
+yesterday's. The run_key `close:<day>` makes each day's close run at most once. The schedule is built from the
+`@dg.definitions` function at the end, so importing this module reads no configuration.
 """
 
 from __future__ import annotations
@@ -67,4 +68,6 @@ def build_daily_close_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
     return daily_close_schedule
 
 
-daily_close_schedule = build_daily_close_schedule(load_time_config())
+@dg.definitions
+def daily_close() -> dg.Definitions:
+    return dg.Definitions(schedules=[build_daily_close_schedule(load_time_config())])

@@ -5,7 +5,8 @@ Each tick makes one export call for the watched window (today and the days befor
 (`day_watermark`). A day whose fingerprint differs from the cursor gets a run whose run_key carries
 the fingerprint, so a new sale, a void or the nightly settlement each start exactly one run, and a
 repeated tick starts none. The sensor touches PayTrace only: never the warehouse (DuckDB allows
-one writer, and runs hold it).
+one writer, and runs hold it). Built by `build_paytrace_activity_sensor(config)` from the
+`@dg.definitions` function below, so importing this module reads no configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import httpx
 
+from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
@@ -35,8 +37,6 @@ TRIGGER_TAG = "trigger"
 # so the sensor gives up quickly where a run step would keep retrying.
 SENSOR_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
 SENSOR_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-
-_CONFIG = load_time_config()
 
 
 def watched_days(today: date, lookback_days: int, first_business_day: date) -> list[date]:
@@ -87,52 +87,62 @@ def _sensor_client(paytrace: PayTraceResource):
     ).client(retry=SENSOR_RETRY, timeout=SENSOR_TIMEOUT)
 
 
-@dg.sensor(
-    name="paytrace_activity_sensor",
-    target=paytrace_daily_job,
-    minimum_interval_seconds=_CONFIG.automation.sensor_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the daily job for a business day when its PayTrace activity changes (one export call per tick).",
-)
-def paytrace_activity_sensor(context: dg.SensorEvaluationContext, paytrace: PayTraceResource):
-    previous = read_cursor(context.cursor)
-    client = _sensor_client(paytrace)
-    try:
-        # "Today" is PayTrace's: it files transactions under its own clock's date and closes batches
-        # by it. Around midnight our host may disagree, and a sandbox runs on a virtual clock (frozen
-        # in tests), so the sensor asks PayTrace. The ping needs no token and its Date header tells
-        # the client the server's time; if it fails, the export below reports why.
-        client.ping()
-        today = client.server_today()
-        days = watched_days(today, _CONFIG.automation.sensor_lookback_days,
-                            date.fromisoformat(_CONFIG.merchant.first_business_day))
-        if not days:
-            return dg.SkipReason(f"PayTrace's today {today} is before the first business day "
-                                 f"{_CONFIG.merchant.first_business_day}")
-        # Lenient: a malformed record must not stop the day's run (it becomes an exception row there).
-        transactions = client.read_transactions(days[0], days[-1], include_bin=False).transactions
-    except PayTraceError as error:  # scrubbed by construction; the cursor stays, the next tick retries
-        return dg.SkipReason(f"PayTrace unavailable: {type(error).__name__}: {scrub_text(str(error))}")
-    finally:
-        client.close()
+def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinition:
+    partitions = business_day_partitions(config)
+    first_day = date.fromisoformat(config.merchant.first_business_day)
 
-    # A day PayTrace has reached but Dagster's partitions have not (clock skew at midnight) waits,
-    # out of the cursor, until its partition exists.
-    last_partition = business_day_partitions.get_last_partition_key()
-    grouped = group_by_day(transactions, days, client.zone)
-    current = {day.isoformat(): day_watermark(records) for day, records in sorted(grouped.items())
-               if last_partition is not None and day.isoformat() <= last_partition}
-    changed = [day for day, mark in current.items() if previous.get(day) != mark]
-    cursor = json.dumps({"days": current, "today": today.isoformat()}, sort_keys=True)
-    requests = [
-        dg.RunRequest(partition_key=day, run_key=f"{day}:{current[day]}",
-                      tags={TRIGGER_TAG: "sensor", "paytrace/watermark": current[day]})
-        for day in changed
-    ]
-    if requests:
-        context.log.info("PayTrace activity changed on %s", ", ".join(changed))
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
-    window = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
-    reason = (f"no change in PayTrace activity for {window} ({len(transactions)} transactions)" if current
-              else f"no PayTrace activity for {window}")
-    return dg.SensorResult(skip_reason=reason, cursor=cursor)
+    @dg.sensor(
+        name="paytrace_activity_sensor",
+        target=paytrace_daily_job,
+        minimum_interval_seconds=config.automation.sensor_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Runs the daily job for a business day when its PayTrace activity changes (one export call per "
+                    "tick).",
+    )
+    def paytrace_activity_sensor(context: dg.SensorEvaluationContext, paytrace: PayTraceResource):
+        previous = read_cursor(context.cursor)
+        client = _sensor_client(paytrace)
+        try:
+            # "Today" is PayTrace's: it files transactions under its own clock's date and closes batches
+            # by it. Around midnight our host may disagree, and a sandbox runs on a virtual clock (frozen
+            # in tests), so the sensor asks PayTrace. The ping needs no token and its Date header tells
+            # the client the server's time; if it fails, the export below reports why.
+            client.ping()
+            today = client.server_today()
+            days = watched_days(today, config.automation.sensor_lookback_days, first_day)
+            if not days:
+                return dg.SkipReason(f"PayTrace's today {today} is before the first business day {first_day}")
+            # Lenient: a malformed record must not stop the day's run (it becomes an exception row there).
+            transactions = client.read_transactions(days[0], days[-1], include_bin=False).transactions
+        except PayTraceError as error:  # scrubbed by construction; the cursor stays, the next tick retries
+            return dg.SkipReason(f"PayTrace unavailable: {type(error).__name__}: {scrub_text(str(error))}")
+        finally:
+            client.close()
+
+        # A day PayTrace has reached but Dagster's partitions have not (clock skew at midnight) waits,
+        # out of the cursor, until its partition exists.
+        last_partition = partitions.get_last_partition_key()
+        grouped = group_by_day(transactions, days, client.zone)
+        current = {day.isoformat(): day_watermark(records) for day, records in sorted(grouped.items())
+                   if last_partition is not None and day.isoformat() <= last_partition}
+        changed = [day for day, mark in current.items() if previous.get(day) != mark]
+        cursor = json.dumps({"days": current, "today": today.isoformat()}, sort_keys=True)
+        requests = [
+            dg.RunRequest(partition_key=day, run_key=f"{day}:{current[day]}",
+                          tags={TRIGGER_TAG: "sensor", "paytrace/watermark": current[day]})
+            for day in changed
+        ]
+        if requests:
+            context.log.info("PayTrace activity changed on %s", ", ".join(changed))
+            return dg.SensorResult(run_requests=requests, cursor=cursor)
+        window = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
+        reason = (f"no change in PayTrace activity for {window} ({len(transactions)} transactions)" if current
+                  else f"no PayTrace activity for {window}")
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+
+    return paytrace_activity_sensor
+
+
+@dg.definitions
+def paytrace_activity() -> dg.Definitions:
+    return dg.Definitions(sensors=[build_paytrace_activity_sensor(load_time_config())])

@@ -1,14 +1,19 @@
-"""PayTrace source assets: the day's transactions, read with one export call per day."""
+"""PayTrace source assets: the day's transactions, read with one export call per day.
+
+Built by `build_paytrace_assets(config)` from the `@dg.definitions` function below, so importing
+this module reads no configuration (the partitions need the merchant's zone and first day).
+"""
 
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
+from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
-from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.money import from_cents
 from sage_paytrace_pipeline.paytrace.frames import (
     rejected_records_frame,
@@ -20,7 +25,6 @@ from sage_paytrace_pipeline.paytrace.frames import (
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 PAYTRACE_SOURCE = dict(
-    partitions_def=business_day_partitions,
     group_name="paytrace",
     kinds={"python", "duckdb"},
     owners=["team:accounts-receivable"],
@@ -37,19 +41,6 @@ def _source_out(description: str) -> dg.AssetOut:
                        description=description, is_required=True)
 
 
-@dg.multi_asset(
-    outs={
-        "paytrace_transactions": _source_out(
-            "Every PayTrace transaction created on the business day, with its current status (card-free)."),
-        "paytrace_record_exceptions": _source_out(
-            "Records of the day's PayTrace export that could not be loaded (malformed, or a repeated transaction "
-            "id): which record, which field, what is wrong, what to do."),
-    },
-    partitions_def=business_day_partitions,
-    pool="duckdb",
-    retry_policy=API_RETRY,
-    can_subset=False,
-)
 def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
     """Every PayTrace transaction created on the business day, with its current status.
 
@@ -74,7 +65,6 @@ def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame
 
 
-@dg.asset(**PAYTRACE_SOURCE)
 def paytrace_customers(
     context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings
 ) -> pd.DataFrame:
@@ -100,3 +90,26 @@ def _summary_metadata(frame: pd.DataFrame) -> dict:
         "preview": preview(frame, ["transaction_id", "transaction_type", "status", "amount_cents", "invoice_id",
                                    "card_brand", "card_last4"]),
     }
+
+
+def build_paytrace_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    partitions = business_day_partitions(config)
+    transactions = dg.multi_asset(
+        outs={
+            "paytrace_transactions": _source_out(
+                "Every PayTrace transaction created on the business day, with its current status (card-free)."),
+            "paytrace_record_exceptions": _source_out(
+                "Records of the day's PayTrace export that could not be loaded (malformed, or a repeated "
+                "transaction id): which record, which field, what is wrong, what to do."),
+        },
+        partitions_def=partitions,
+        pool="duckdb",
+        retry_policy=API_RETRY,
+        can_subset=False,
+    )(paytrace_transactions)
+    return [transactions, dg.asset(partitions_def=partitions, **PAYTRACE_SOURCE)(paytrace_customers)]
+
+
+@dg.definitions
+def paytrace_assets() -> dg.Definitions:
+    return dg.Definitions(assets=dg.with_source_code_references(build_paytrace_assets(load_time_config())))

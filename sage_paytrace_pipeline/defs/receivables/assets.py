@@ -1,7 +1,10 @@
 """Receivables: payments matched to Sage customers and invoices, posted as cash receipts, exceptions.
 
 Thin assets: read inputs, call `receivables/` and the matching core, write outputs, report
-metadata and check the invariants (inline checks, so each one sees only its partition).
+metadata and check the invariants (inline checks, so each one sees only its partition). The checks
+that guard money (`applications_sum_to_payment`, `no_transaction_posted_twice`) are blocking: when one
+fails, its step fails and nothing downstream of it runs. Built by `build_receivables_assets(config)`
+from the `@dg.definitions` function below, so importing this module reads no configuration.
 """
 
 from datetime import date
@@ -10,6 +13,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import (
     exception_metadata,
     money_total,
@@ -21,7 +25,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
 )
-from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -53,19 +57,6 @@ def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame
 
 
-@dg.multi_asset(
-    outs={
-        "customer_links": _out("Who paid: each payment's Sage customer (division, number) with method, score and why."),
-        "payment_applications": _out("The matched receipts: payment -> invoice(s) and amounts, with method, score "
-                                     "and a one-line explanation; `posted_earlier` rows come from the posting log."),
-        "matching_exceptions": _out("Payments matching could not place with confidence: kind, what is wrong, action."),
-    },
-    partitions_def=business_day_partitions,
-    pool="duckdb",
-    can_subset=False,
-    check_specs=[dg.AssetCheckSpec("applications_sum_to_payment", asset="payment_applications",
-                                   description="each payment's applications add up to its amount, to the cent")],
-)
 def match_payments(
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     paytrace_transactions: pd.DataFrame, paytrace_customers: pd.DataFrame, sage_customers: pd.DataFrame,
@@ -108,24 +99,6 @@ def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id:
     return {tid: logged.get(tid) or intent_from_sage(found[0], day) for tid, found in in_sage.items()}
 
 
-@dg.multi_asset(
-    outs={
-        "sage_cash_receipts": _out("Card cash receipts in Sage for the day's payments: deposit and entry numbers, "
-                                   "state (confirmed / written / rejected), from the posting log.",
-                                   kinds={"python", "duckdb", "sage"}),
-        "posting_exceptions": _out("Receipts Sage refused or could not take, with what to fix."),
-    },
-    partitions_def=business_day_partitions,
-    pool="duckdb",
-    retry_policy=SAGE_WRITE_RETRY,
-    can_subset=False,
-    check_specs=[
-        dg.AssetCheckSpec("no_transaction_posted_twice", asset="sage_cash_receipts",
-                          description="Sage holds at most one receipt per PayTrace transaction id"),
-        dg.AssetCheckSpec("receipts_in_sage_match_log", asset="sage_cash_receipts",
-                          description="every confirmed receipt in the log is in Sage with the same customer and amount"),
-    ],
-)
 def post_cash_receipts(
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     payment_applications: pd.DataFrame, customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
@@ -182,17 +155,6 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
     return create_customers(matching_exceptions, payments, policy=config.customers, sage=config.sage, writer=writer)
 
 
-@dg.asset(
-    partitions_def=business_day_partitions,
-    group_name="receivables",
-    kinds={"python", "duckdb"},
-    owners=OWNERS,
-    tags={"domain": "receivables"},
-    metadata={"partition_expr": "business_date"},
-    pool="duckdb",
-    check_specs=[dg.AssetCheckSpec("every_approved_sale_posted_or_excepted", asset="receivable_exceptions",
-                                   description="each approved sale of the day is in Sage or has an exception row")],
-)
 def receivable_exceptions(
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
@@ -206,3 +168,59 @@ def receivable_exceptions(
     yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)), metadata=exception_metadata(exceptions))
     yield checks.every_approved_sale_posted_or_excepted(
         paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
+
+
+def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    partitions = business_day_partitions(config)
+    match = dg.multi_asset(
+        outs={
+            "customer_links": _out("Who paid: each payment's Sage customer (division, number) with method, score "
+                                   "and why."),
+            "payment_applications": _out("The matched receipts: payment -> invoice(s) and amounts, with method, "
+                                         "score and a one-line explanation; `posted_earlier` rows come from the "
+                                         "posting log."),
+            "matching_exceptions": _out("Payments matching could not place with confidence: kind, what is wrong, "
+                                        "action."),
+        },
+        partitions_def=partitions,
+        pool="duckdb",
+        can_subset=False,
+        check_specs=[dg.AssetCheckSpec("applications_sum_to_payment", asset="payment_applications", blocking=True,
+                                       description="each payment's applications add up to its amount, to the cent")],
+    )(match_payments)
+    post = dg.multi_asset(
+        outs={
+            "sage_cash_receipts": _out("Card cash receipts in Sage for the day's payments: deposit and entry numbers, "
+                                       "state (confirmed / written / rejected), from the posting log.",
+                                       kinds={"python", "duckdb", "sage"}),
+            "posting_exceptions": _out("Receipts Sage refused or could not take, with what to fix."),
+        },
+        partitions_def=partitions,
+        pool="duckdb",
+        retry_policy=SAGE_WRITE_RETRY,
+        can_subset=False,
+        check_specs=[
+            dg.AssetCheckSpec("no_transaction_posted_twice", asset="sage_cash_receipts", blocking=True,
+                              description="Sage holds at most one receipt per PayTrace transaction id"),
+            dg.AssetCheckSpec("receipts_in_sage_match_log", asset="sage_cash_receipts",
+                              description="every confirmed receipt in the log is in Sage with the same customer and "
+                                          "amount"),
+        ],
+    )(post_cash_receipts)
+    exceptions = dg.asset(
+        partitions_def=partitions,
+        group_name="receivables",
+        kinds={"python", "duckdb"},
+        owners=OWNERS,
+        tags={"domain": "receivables"},
+        metadata={"partition_expr": "business_date"},
+        pool="duckdb",
+        check_specs=[dg.AssetCheckSpec("every_approved_sale_posted_or_excepted", asset="receivable_exceptions",
+                                       description="each approved sale of the day is in Sage or has an exception row")],
+    )(receivable_exceptions)
+    return [match, post, exceptions]
+
+
+@dg.definitions
+def receivables_assets() -> dg.Definitions:
+    return dg.Definitions(assets=dg.with_source_code_references(build_receivables_assets(load_time_config())))

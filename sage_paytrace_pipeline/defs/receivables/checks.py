@@ -1,5 +1,8 @@
 """The invariants of the receivables assets, as inline asset-check results (ERROR severity).
 
+`applications_sum_to_payment` and `no_transaction_posted_twice` guard money: their specs (in
+assets.py) are blocking, so a failure stops what depends on the asset.
+
 Each one reads only the partition at hand; Sage facts come from one read-back look-up by
 transaction id, so "posted" means what Sage holds, not what the log believes.
 """

@@ -1,22 +1,29 @@
-"""Sage 100 source assets: daily snapshots of what matching reads (customers, cards, open invoices)."""
+"""Sage 100 source assets: daily snapshots of what matching reads (customers, cards, open invoices).
 
+The three are one shape (read through the Sage reader, typed, dated, counted), so one factory
+makes them; `build_sage100_assets(config)` runs from the `@dg.definitions` function below, so
+importing this module reads no configuration.
+"""
+
+from collections.abc import Callable
 from datetime import date
 
 import dagster as dg
 import pandas as pd
 
+from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
-from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.matching.frames import (
     cards_frame,
     customers_frame,
     open_invoices_frame,
 )
 from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 SNAPSHOT = dict(
-    partitions_def=business_day_partitions,
     group_name="sage100",
     kinds={"python", "duckdb"},
     owners=["team:accounts-receivable"],
@@ -33,36 +40,46 @@ def _snapshot(frame: pd.DataFrame, partition_key: str) -> pd.DataFrame:
     return frame
 
 
-@dg.asset(**SNAPSHOT)
-def sage_customers(
-    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
-) -> pd.DataFrame:
-    """Sage customers (AR_Customer) with their default vault card, as of the business day."""
-    frame = _snapshot(customers_frame(sage100.reader().customers()), context.partition_key)
-    context.add_output_metadata({"customers": len(frame),
-                                 "active": int((frame["status"] == "A").sum())})
-    return frame
+def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], pd.DataFrame],
+                   summarize: Callable[[pd.DataFrame], dict], partitions: dg.PartitionsDefinition
+                   ) -> dg.AssetsDefinition:
+    """A daily snapshot asset: `read` the frame through the Sage reader, store it dated, report
+    `summarize(frame)` as its metadata."""
+
+    @dg.asset(name=name, description=description, partitions_def=partitions, **SNAPSHOT)
+    def _snapshot_asset(context: dg.AssetExecutionContext, sage100: Sage100Resource,
+                        settings: PipelineSettings) -> pd.DataFrame:
+        frame = _snapshot(read(sage100.reader()), context.partition_key)
+        context.add_output_metadata(summarize(frame))
+        return frame
+
+    return _snapshot_asset
 
 
-@dg.asset(**SNAPSHOT)
-def sage_customer_cards(
-    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
-) -> pd.DataFrame:
-    """Stored vault references (AR_CustomerCreditCard.CreditCardGUID = PayTrace vault id); no card data."""
-    frame = _snapshot(cards_frame(sage100.reader().customer_cards()), context.partition_key)
-    context.add_output_metadata({"cards": len(frame)})
-    return frame
-
-
-@dg.asset(**SNAPSHOT)
-def sage_open_invoices(
-    context: dg.AssetExecutionContext, sage100: Sage100Resource, settings: PipelineSettings
-) -> pd.DataFrame:
-    """Open AR items with a balance (AR_OpenInvoice), balances in integer cents."""
-    frame = _snapshot(open_invoices_frame(sage100.reader().open_invoices()), context.partition_key)
-    context.add_output_metadata({
+def _open_invoice_metadata(frame: pd.DataFrame) -> dict:
+    return {
         "open_items": len(frame),
         "open_balance": str(from_cents(int(frame["balance_cents"].sum()))),
         "by_type": dg.MetadataValue.json(frame.groupby("invoice_type")["balance_cents"].count().astype(int).to_dict()),
-    })
-    return frame
+    }
+
+
+def build_sage100_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    partitions = business_day_partitions(config)
+    return [
+        snapshot_asset("sage_customers", "Sage customers (AR_Customer) with their default vault card, as of the "
+                       "business day.", lambda reader: customers_frame(reader.customers()),
+                       lambda frame: {"customers": len(frame), "active": int((frame["status"] == "A").sum())},
+                       partitions),
+        snapshot_asset("sage_customer_cards", "Stored vault references (AR_CustomerCreditCard.CreditCardGUID = "
+                       "PayTrace vault id); no card data.", lambda reader: cards_frame(reader.customer_cards()),
+                       lambda frame: {"cards": len(frame)}, partitions),
+        snapshot_asset("sage_open_invoices", "Open AR items with a balance (AR_OpenInvoice), balances in integer "
+                       "cents.", lambda reader: open_invoices_frame(reader.open_invoices()),
+                       _open_invoice_metadata, partitions),
+    ]
+
+
+@dg.definitions
+def sage100_assets() -> dg.Definitions:
+    return dg.Definitions(assets=dg.with_source_code_references(build_sage100_assets(load_time_config())))

@@ -4,7 +4,8 @@ The folder sensor hashes files only (it never opens the warehouse) and keeps the
 sent in its cursor; the job stores each file once by the same hash. Deposits land one to a few
 business days after a batch, so the morning schedule re-runs every day of the lookback window:
 a run for a day whose batches are settled and posted changes nothing (journal entries are
-idempotent by reference).
+idempotent by reference). Both are built from the `@dg.definitions` function below, so importing
+this module reads no configuration.
 """
 
 import hashlib
@@ -15,13 +16,17 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
-from sage_paytrace_pipeline.config import ConfigError, load_config, statement_folder
+from sage_paytrace_pipeline.config import (
+    ConfigError,
+    PipelineConfig,
+    load_config,
+    statement_folder,
+)
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.jobs import bank_statements_job, settlement_daily_job
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, load_time_config
-from sage_paytrace_pipeline.defs.settlement.assets import LOOKBACK
+from sage_paytrace_pipeline.defs.settlement.assets import settlement_lookback
 
-_CONFIG = load_time_config()
 _KEPT_HASHES = 5000  # cursor size bound; older files are also refused by the job's own hash table
 
 
@@ -31,20 +36,26 @@ def settlement_days(today: date, lookback: int, first_business_day: date) -> lis
     return [day for day in days if day >= first_business_day]
 
 
-@dg.schedule(
-    name="settlement_schedule",
-    cron_schedule=f"{int(_CONFIG.automation.settlement_time[3:])} {int(_CONFIG.automation.settlement_time[:2])} * * *",
-    execution_timezone=_CONFIG.merchant.time_zone,
-    target=settlement_daily_job,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-    description="Every morning: reconcile the days whose deposits may still arrive and post their journal entries.",
-)
-def settlement_schedule(context: dg.ScheduleEvaluationContext):
-    zone = ZoneInfo(_CONFIG.merchant.time_zone)
-    tick = (context.scheduled_execution_time or datetime.now(zone)).astimezone(zone)
-    days = settlement_days(tick.date(), LOOKBACK, date.fromisoformat(_CONFIG.merchant.first_business_day))
-    return [dg.RunRequest(partition_key=day.isoformat(), run_key=f"settle:{day}:{tick.date()}",
-                          tags={TRIGGER_TAG: "schedule"}) for day in days]
+def build_settlement_schedule(config: PipelineConfig) -> dg.ScheduleDefinition:
+    merchant, at = config.merchant, config.automation.settlement_time
+    zone, days_back = ZoneInfo(merchant.time_zone), settlement_lookback(config)
+    first_day = date.fromisoformat(merchant.first_business_day)
+
+    @dg.schedule(
+        name="settlement_schedule",
+        cron_schedule=f"{int(at[3:])} {int(at[:2])} * * *",
+        execution_timezone=merchant.time_zone,
+        target=settlement_daily_job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description="Every morning: reconcile the days whose deposits may still arrive and post their journal entries.",
+    )
+    def settlement_schedule(context: dg.ScheduleEvaluationContext):
+        tick = (context.scheduled_execution_time or datetime.now(zone)).astimezone(zone)
+        days = settlement_days(tick.date(), days_back, first_day)
+        return [dg.RunRequest(partition_key=day.isoformat(), run_key=f"settle:{day}:{tick.date()}",
+                              tags={TRIGGER_TAG: "schedule"}) for day in days]
+
+    return settlement_schedule
 
 
 def file_hashes(folder) -> dict[str, str]:
@@ -57,13 +68,6 @@ def file_hashes(folder) -> dict[str, str]:
     return found
 
 
-@dg.sensor(
-    name="bank_statement_sensor",
-    target=bank_statements_job,
-    minimum_interval_seconds=_CONFIG.automation.statement_interval_seconds,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Loads bank statement files dropped into the statement folder, each once (by content hash).",
-)
 def bank_statement_sensor(context: dg.SensorEvaluationContext):
     config_path = os.environ.get(CONFIG_VARIABLE, "")
     if not config_path:
@@ -81,3 +85,19 @@ def bank_statement_sensor(context: dg.SensorEvaluationContext):
     run_key = "bank:" + hashlib.sha256("".join(new).encode()).hexdigest()[:16]
     context.log.info("new statement files: %s", ", ".join(current[h] for h in new))
     return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key, tags={TRIGGER_TAG: "sensor"})], cursor=cursor)
+
+
+def build_bank_statement_sensor(config: PipelineConfig) -> dg.SensorDefinition:
+    return dg.sensor(
+        name="bank_statement_sensor",
+        target=bank_statements_job,
+        minimum_interval_seconds=config.automation.statement_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Loads bank statement files dropped into the statement folder, each once (by content hash).",
+    )(bank_statement_sensor)
+
+
+@dg.definitions
+def settlement_automation() -> dg.Definitions:
+    config = load_time_config()
+    return dg.Definitions(schedules=[build_settlement_schedule(config)], sensors=[build_bank_statement_sensor(config)])

@@ -1,16 +1,18 @@
-"""Invariants of the settlement assets, as inline asset-check results (ERROR severity)."""
+"""Invariants of the settlement assets, as inline asset-check results (ERROR severity).
+
+`journals_balance` and `clearing_nets_to_zero` guard money: their specs are blocking, so a failure
+stops what depends on the asset.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.sage100.models import as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.settlement.ledger import clearing_nets
 
 _SHOWN = 20
-_GL_COLUMNS = ["AccountKey", "SourceJournal", "DocumentNo", "DebitAmount", "CreditAmount", "PostingComment"]
 
 
 def _result(name: str, asset: str, failing: list, checked: int, what: str, **metadata) -> dg.AssetCheckResult:
@@ -42,31 +44,11 @@ def journals_balance(lines: pd.DataFrame) -> dg.AssetCheckResult:
 
 def clearing_nets_to_zero(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
                           batch_transactions: pd.DataFrame) -> dg.AssetCheckResult:
-    """Per deposited batch, read back from GL_DetailPosting: the card-clearing debits of its
-    receipts (cash receipts journal, by transaction id) minus the clearing credits of its journal
-    entries (general journal, by entry number: the deposit entry, and the reclass of each parked sale
-    whose receipt has posted since) is zero."""
-    of_batches = posted[posted["batch_number"].notna()]
-    deposited = of_batches.loc[of_batches["kind"] == "deposit", "batch_number"]
-    deposits = of_batches[of_batches["batch_number"].isin(deposited)]
-    if deposits.empty:
+    """Per deposited batch, card clearing in Sage's GL_DetailPosting (its receipts' debits minus its
+    journal entries' credits, see `settlement.ledger.clearing_nets`) is zero."""
+    nets = clearing_nets(reader, lines, posted, batch_transactions)
+    if not nets:
         return _result("clearing_nets_to_zero", "sage_gl_postings", [], 0, "deposited batches")
-    clearing = set(lines.loc[lines["role"] == "clearing", "account"])
-    keys = {account.account_key for account in reader.gl_accounts() if account.account in clearing}
-    gl = pd.DataFrame([row for key in sorted(keys) for row in reader.rows_where("GL_DetailPosting", "AccountKey", key,
-                                                                                 _GL_COLUMNS)], columns=_GL_COLUMNS)
-    gl["net_cents"] = [to_cents(as_money(d)) - to_cents(as_money(c))
-                       for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
-    receipts = gl[gl["SourceJournal"] == "CR"]
-    by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])
-    journal = gl[gl["SourceJournal"] == "GJ"].groupby("DocumentNo")["net_cents"].sum()
-    failing, nets = [], {}
-    for batch, entries in deposits.groupby("batch_number"):
-        ids = set(batch_transactions.loc[batch_transactions["batch_number"] == batch, "transaction_id"].astype(str))
-        debits = int(by_transaction.loc[by_transaction["transaction_id"].isin(ids), "net_cents"].sum())
-        credits = int(journal.reindex(entries["entry_no"].astype(str)).fillna(0).sum())
-        nets[int(batch)] = debits + credits
-        if debits + credits != 0:
-            failing.append(f"batch {int(batch)}: clearing nets to {debits + credits} cents")
+    failing = [f"batch {batch}: clearing nets to {net} cents" for batch, net in nets.items() if net]
     return _result("clearing_nets_to_zero", "sage_gl_postings", failing, len(nets), "deposited batches",
                    net_cents_by_batch=dg.MetadataValue.json({str(k): v for k, v in nets.items()}))

@@ -18,6 +18,7 @@ from sage_paytrace_pipeline.defs.alerts import channels
 from sage_paytrace_pipeline.defs.alerts.channels import AlertDeliveryError
 from sage_paytrace_pipeline.defs.alerts.sensors import build_alert_sensors
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline_tests.defs.alerts.receivers import (
     self_signed_certificate,
     smtp_receiver,
@@ -30,7 +31,7 @@ PAYTRACE_PASSWORD = "paytrace-pass-1234"
 SMTP_PASSWORD = "smtp-pass-5678"
 
 
-@dg.asset(partitions_def=business_day_partitions)
+@dg.asset(partitions_def=business_day_partitions(load_time_config()))
 def paytrace_transactions_probe() -> None:
     """Fails like a careless client library would: card number and credentials in the message."""
     raise RuntimeError(f"export refused for card {PAN} (user demo_api, secret {PAYTRACE_PASSWORD}, "

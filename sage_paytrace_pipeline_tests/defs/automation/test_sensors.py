@@ -18,11 +18,12 @@ from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.defs.automation.sensors import (
+    build_paytrace_activity_sensor,
     day_watermark,
-    paytrace_activity_sensor,
     watched_days,
 )
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import (
     Address,
@@ -34,6 +35,7 @@ from sage_paytrace_pipeline.paytrace.models import (
 EXPORT = "/v1/transactions/export/by_date_range"
 TODAY, YESTERDAY = "2026-03-02", "2026-03-01"
 VISA = CardInput(number="4012000098765439", expiration_month=12, expiration_year=2030, csc="999")
+paytrace_activity_sensor = build_paytrace_activity_sensor(load_time_config())
 
 
 @pytest.fixture

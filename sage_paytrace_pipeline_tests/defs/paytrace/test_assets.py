@@ -5,8 +5,9 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from sage_paytrace_pipeline.defs.paytrace.assets import paytrace_transactions
+from sage_paytrace_pipeline.defs.paytrace.assets import build_paytrace_assets
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
 from sage_paytrace_pipeline.sandbox.paytrace.generator import (
@@ -17,6 +18,7 @@ from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline_tests.defs.conftest import example_settings
 
 DAY = date(2026, 3, 2)
+paytrace_transactions, _ = build_paytrace_assets(load_time_config())
 
 
 def load_two_days(handle) -> None:

@@ -6,21 +6,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from sage_paytrace_pipeline.defs.sage100.assets import (
-    sage_customer_cards,
-    sage_customers,
-    sage_open_invoices,
-)
+from sage_paytrace_pipeline.defs.sage100.assets import build_sage100_assets
 from sage_paytrace_pipeline.defs.sage100.resources import (
     Sage100Resource,
     is_odbc_connection_string,
 )
+from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.defs.conftest import example_settings
 
 DAY = "2026-03-02"
+sage_customers, sage_customer_cards, sage_open_invoices = build_sage100_assets(load_time_config())
 
 
 @pytest.mark.parametrize(

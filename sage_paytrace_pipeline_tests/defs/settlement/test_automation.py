@@ -7,11 +7,15 @@ from datetime import date, datetime
 
 import dagster as dg
 
+from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline.defs.settlement.automation import (
-    bank_statement_sensor,
+    build_bank_statement_sensor,
+    build_settlement_schedule,
     settlement_days,
-    settlement_schedule,
 )
+
+bank_statement_sensor = build_bank_statement_sensor(load_time_config())
+settlement_schedule = build_settlement_schedule(load_time_config())
 
 
 def test_a_new_statement_file_requests_one_load_and_the_same_file_never_again(tmp_path, monkeypatch):

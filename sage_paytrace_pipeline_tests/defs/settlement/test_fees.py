@@ -14,10 +14,10 @@ from dagster_duckdb import DuckDBResource
 from sage_paytrace_pipeline.banking import read_statement
 from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
-from sage_paytrace_pipeline.defs.settings import PipelineSettings
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement.fees import (
-    monthly_fee_reconciliation,
-    monthly_fees_schedule,
+    build_fee_assets,
+    build_monthly_fees_schedule,
 )
 from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.sandbox.bank import generate_bank_statements
@@ -30,6 +30,8 @@ from sage_paytrace_pipeline_tests.sandbox.bank.test_fee_statement import (
 )
 
 MARCH = "2026-03-01"
+[monthly_fee_reconciliation] = build_fee_assets()
+monthly_fees_schedule = build_monthly_fees_schedule(load_time_config())
 
 
 def setup(tmp_path):

@@ -1,4 +1,7 @@
-"""Frames the settlement core needs, built from what the warehouse and Sage hold (pure helpers)."""
+"""Frames the settlement core needs and the frames it hands back, reshaped (pure: no reads, no writes).
+
+What the settlement flow reads from Sage lives in `ledger.py`; from PayTrace, in `batches.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,11 @@ from datetime import date, timedelta
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.domain.settlement import (
-    GlAccountMap,
-    Reconciliation,
-    parked_sales,
-)
+from sage_paytrace_pipeline.domain.settlement import GlAccountMap, Reconciliation
 from sage_paytrace_pipeline.domain.settlement.frames import exception_rows
-from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType, as_money
-from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.models import GlAccount, PaymentType
+
+EXCEPTION_COLUMNS = ["kind", "severity", "batch_number", "source_ids", "problem", "action"]
 
 
 def lookback_days(window_business_days: int) -> int:
@@ -47,15 +46,6 @@ def account_map(config: PipelineConfig, payment_types: list[PaymentType], accoun
         unposted_sales=config.gl_accounts.unposted_sales, clearing_by_brand=clearing,
         active_accounts=frozenset(account.account for account in accounts if account.active),
     )
-
-
-def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
-    """The sales posted deposit entries parked in the unposted-sales account, read back from Sage's
-    GL detail (transaction_id, amount_cents); none when the account is not configured."""
-    keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
-    rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
-    return parked_sales([row["PostingComment"] for row in rows],
-                        [to_cents(as_money(row["CreditAmount"])) for row in rows])
 
 
 def not_configured_exception() -> pd.DataFrame:
@@ -89,3 +79,36 @@ def text_columns(frame: pd.DataFrame) -> pd.DataFrame:
         if frame[column].dtype == object and frame[column].map(lambda v: isinstance(v, (list, tuple))).any():
             frame[column] = frame[column].map(lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
     return frame
+
+
+def dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    """The frame as the warehouse holds it: list columns as text, the DATE partition column first."""
+    frame = text_columns(frame.reset_index(drop=True))
+    frame.insert(0, "business_date", day)
+    return frame
+
+
+def batch_input(brands: pd.DataFrame) -> pd.DataFrame:
+    """Per-brand batch rows (as `paytrace_settlement_batches` holds them) in the core's batch shape."""
+    frame = brands.assign(closed_date=pd.to_datetime(brands["business_date"]).dt.date)
+    return frame[["batch_number", "closed_date", "brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]]
+
+
+def no_receipts() -> pd.DataFrame:
+    """No posted receipts, typed: the batch tie-out reconciles with nothing posted yet."""
+    return pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "amount_cents": pd.Series(dtype="int64"),
+                         "payment_type": pd.Series(dtype=object), "state": pd.Series(dtype=object)})
+
+
+def no_deposits() -> pd.DataFrame:
+    """No bank lines, typed: the batch tie-out needs no deposit."""
+    return pd.DataFrame({"source_file": pd.Series(dtype=object), "source_line": pd.Series(dtype="int64"),
+                         "account_id": pd.Series(dtype=object), "posted_date": pd.Series(dtype=object),
+                         "amount_cents": pd.Series(dtype="int64"), "type_code": pd.Series(dtype=object),
+                         "bank_reference": pd.Series(dtype=object), "description": pd.Series(dtype=object)})
+
+
+def receipts_from_log(entries: pd.DataFrame) -> pd.DataFrame:
+    """Posting-log rows (receivables' log of Sage receipts) in the core's posted-receipt shape."""
+    return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
+        {"transaction_id": "int64", "amount_cents": "int64"})

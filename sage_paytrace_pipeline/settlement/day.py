@@ -1,0 +1,117 @@
+"""One business day's settlement: its batches against the posted receipts and the bank deposits,
+the journal entries that clear the deposited ones, and posting those entries to Sage once.
+
+A day's reconciliation looks at the batches of the lookback window too (`batch_window`), so a
+deposit is assigned to exactly one batch the same way whichever day is run; the day keeps only its
+own rows (`for_day`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.domain.settlement import (
+    JournalPlan,
+    SettlementPolicy,
+    journal_entries,
+    reconcile,
+    to_journal_entries,
+)
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.settlement.frames import (
+    EXCEPTION_COLUMNS,
+    account_map,
+    batch_input,
+    batch_window,
+    for_day,
+    line_keys,
+)
+from sage_paytrace_pipeline.settlement.ledger import parked_in_sage
+
+POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents_json"]
+
+
+@dataclass(frozen=True)
+class DayInputs:
+    """The window's batches and their transactions, and the bank lines that may pay them."""
+
+    batches: pd.DataFrame
+    transactions: pd.DataFrame
+    deposits: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class DaySettlement:
+    """The day's rows: expected deposits with their matches, journal lines, exceptions."""
+
+    expected: pd.DataFrame
+    matches: pd.DataFrame
+    reconciliation: pd.DataFrame
+    entries: pd.DataFrame
+    lines: pd.DataFrame
+    exceptions: pd.DataFrame
+
+
+def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
+                  bank_deposits: pd.DataFrame) -> DayInputs:
+    """The batches closed within the day's window, their transactions, and the bank lines posted
+    after the window opened."""
+    first, last = batch_window(day, policy.deposit_window_business_days)
+    batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
+    batches = batches[batches["business_date"].between(first, last)]
+    transactions = batch_transactions[batch_transactions["batch_number"].isin(batches["batch_number"])]
+    deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
+    deposits = deposits[deposits["posted_date"] > first]
+    return DayInputs(batches, transactions, deposits)
+
+
+def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, reader: Sage100Reader,
+               as_of: date) -> DaySettlement:
+    """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
+    from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
+    configured: without it nothing is reconciled (the caller reports `not_configured_exception`)."""
+    policy = config.settlement
+    if policy is None:
+        raise ValueError("settlement is not configured: there is no discount method to reconcile by")
+    recon = reconcile(batch_input(inputs.batches), inputs.transactions, receipts,
+                      inputs.deposits.drop(columns=["sha256", "currency"]), policy, as_of)
+    chart = reader.gl_accounts()
+    accounts = account_map(config, reader.payment_types(), chart)
+    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))
+    batches, deposits = inputs.batches, inputs.deposits
+    own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
+                  line_keys(deposits[deposits["posted_date"] == day]))
+    entries = plan.entries[plan.entries["batch_number"].isin(own["expected"]["batch_number"])
+                           | (plan.entries["batch_number"].isna() & (plan.entries["posting_date"] == day))]
+    lines = plan.lines[plan.lines["reference"].isin(entries["reference"])].merge(
+        entries.drop(columns=["debit_cents", "credit_cents"], errors="ignore"), on="reference", how="left")
+    journal_problems = plan.exceptions[plan.exceptions["batch_number"].isin(own["expected"]["batch_number"])]
+    exceptions = pd.concat([own["exceptions"], journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
+    reconciliation = own["expected"].merge(own["matches"], on=["batch_number", "funding_group"], how="left",
+                                           suffixes=("", "_match"))
+    return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions)
+
+
+def post_journal_entries(writer: Sage100Writer, gl_journal_entries: pd.DataFrame) -> pd.DataFrame:
+    """Post the day's journal lines to Sage's general ledger, each entry once (idempotent by
+    reference); one row per entry: Sage's entry number and whether this call created it."""
+    entries = gl_journal_entries.drop_duplicates("reference")
+    plan = JournalPlan(entries=entries.assign(posting_date=pd.to_datetime(entries["posting_date"]).dt.date),
+                       lines=gl_journal_entries, exceptions=pd.DataFrame(), held=pd.DataFrame())
+    rows = []
+    for document in to_journal_entries(plan):
+        result = writer.post_journal_entry(document)
+        rows.append({"reference": document.reference, "posting_date": document.posting_date,
+                     "entry_no": result.documents.get("EntryNo", ""), "created": result.created,
+                     "documents_json": json.dumps(result.documents, sort_keys=True)})
+    flush = getattr(writer, "flush", None)
+    if callable(flush):
+        flush()
+    posted = pd.DataFrame(rows, columns=POSTED_COLUMNS)
+    return posted.merge(entries[["reference", "kind", "batch_number", "funding_group"]], on="reference", how="left")

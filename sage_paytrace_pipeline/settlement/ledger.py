@@ -1,0 +1,54 @@
+"""What the settlement flow reads back from Sage's general ledger (through the Sage reader).
+
+Sage is the book of record: parked sales and the card-clearing balance are read from
+GL_DetailPosting, not from what the pipeline believes it posted.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.settlement import GlAccountMap, parked_sales
+from sage_paytrace_pipeline.sage100.models import GlAccount, as_money
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+
+_GL_COLUMNS = ["AccountKey", "SourceJournal", "DocumentNo", "DebitAmount", "CreditAmount", "PostingComment"]
+
+
+def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
+    """The sales posted deposit entries parked in the unposted-sales account, read back from Sage's
+    GL detail (transaction_id, amount_cents); none when the account is not configured."""
+    keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
+    rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
+    return parked_sales([row["PostingComment"] for row in rows],
+                        [to_cents(as_money(row["CreditAmount"])) for row in rows])
+
+
+def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
+                  batch_transactions: pd.DataFrame) -> dict[int, int]:
+    """Card clearing per deposited batch (cents; zero when the batch is cleared), read back from
+    GL_DetailPosting: the card-clearing debits of its receipts (cash receipts journal, by
+    transaction id) minus the clearing credits of its journal entries (general journal, by entry
+    number: the deposit entry, and the reclass of each parked sale whose receipt has posted since)."""
+    of_batches = posted[posted["batch_number"].notna()]
+    deposited = of_batches.loc[of_batches["kind"] == "deposit", "batch_number"]
+    deposits = of_batches[of_batches["batch_number"].isin(deposited)]
+    if deposits.empty:
+        return {}
+    clearing = set(lines.loc[lines["role"] == "clearing", "account"])
+    keys = {account.account_key for account in reader.gl_accounts() if account.account in clearing}
+    gl = pd.DataFrame([row for key in sorted(keys) for row in reader.rows_where("GL_DetailPosting", "AccountKey", key,
+                                                                                 _GL_COLUMNS)], columns=_GL_COLUMNS)
+    gl["net_cents"] = [to_cents(as_money(d)) - to_cents(as_money(c))
+                       for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
+    receipts = gl[gl["SourceJournal"] == "CR"]
+    by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])
+    journal = gl[gl["SourceJournal"] == "GJ"].groupby("DocumentNo")["net_cents"].sum()
+    nets = {}
+    for batch, entries in deposits.groupby("batch_number"):
+        ids = set(batch_transactions.loc[batch_transactions["batch_number"] == batch, "transaction_id"].astype(str))
+        debits = int(by_transaction.loc[by_transaction["transaction_id"].isin(ids), "net_cents"].sum())
+        credits = int(journal.reindex(entries["entry_no"].astype(str)).fillna(0).sum())
+        nets[int(batch)] = debits + credits
+    return nets

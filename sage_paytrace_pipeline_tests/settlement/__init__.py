@@ -1,0 +1,1 @@
+"""Tests of the settlement application layer (`sage_paytrace_pipeline/settlement/`)."""

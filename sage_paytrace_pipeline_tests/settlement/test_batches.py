@@ -1,0 +1,44 @@
+"""Card brands for batch transactions come from one transaction export, and only when some are missing."""
+
+from datetime import date, datetime
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from sage_paytrace_pipeline.settlement.batches import with_brands
+
+LA = ZoneInfo("America/Los_Angeles")
+
+
+class FakeClient:
+    """What `with_brands` uses of the PayTrace client: its zone and the transaction export."""
+
+    zone = LA
+
+    def __init__(self, brands: dict[int, str]) -> None:
+        self.brands, self.calls = brands, []
+
+    def read_transactions(self, start: date, end: date, *, include_bin: bool):
+        self.calls.append((start, end, include_bin))
+        return SimpleNamespace(transactions=[SimpleNamespace(transaction_id=tid, card=SimpleNamespace(brand=brand))
+                                             for tid, brand in self.brands.items()])
+
+
+def transactions(brands: list[str | None]) -> pd.DataFrame:
+    created = [datetime(2026, 3, day, 23, 30, tzinfo=LA) for day in range(1, len(brands) + 1)]
+    return pd.DataFrame({"transaction_id": range(1, len(brands) + 1), "card_brand": brands,
+                         "created_at": pd.to_datetime(created, utc=True)})
+
+
+def test_missing_brands_are_read_in_one_call_over_the_days_created():
+    client = FakeClient({1: "VISA", 2: "AMEX", 3: "DISCOVER"})
+    out = with_brands(client, transactions(["UNKNOWN", "MASTERCARD", None]))
+    assert out["card_brand"].tolist() == ["VISA", "MASTERCARD", "DISCOVER"]
+    assert client.calls == [(date(2026, 3, 1), date(2026, 3, 3), True)]  # merchant days, not UTC ones
+
+
+def test_known_brands_need_no_call_and_an_unfound_one_stays_as_it_was():
+    client = FakeClient({})
+    assert with_brands(client, transactions(["VISA"]))["card_brand"].tolist() == ["VISA"] and client.calls == []
+    assert with_brands(client, transactions([""]))["card_brand"].tolist() == [""] and len(client.calls) == 1
