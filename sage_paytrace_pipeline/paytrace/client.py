@@ -322,8 +322,8 @@ class PayTraceClient:
         phone: str | None = None,
         discretionary_data: Mapping[str, Any] | None = None,
     ) -> CustomerResult:
-        profile = VaultProfile(card, billing_address, shipping_address, email, phone, discretionary_data)
-        return self._recovery.create_customer(CUSTOMER_CREATE, CustomerCreate(customer_id, profile))
+        profile = VaultProfile(None, billing_address, shipping_address, email, phone, discretionary_data)
+        return self._recovery.create_customer(CUSTOMER_CREATE, CustomerCreate(customer_id, card, profile))
 
     def update_customer(
         self,
@@ -360,7 +360,7 @@ class PayTraceClient:
         request = KeyedSale(card, amount, invoice_id=invoice_id, billing_address=billing_address, email=email,
                             description=description, tax_amount=tax_amount,
                             customer_reference_id=customer_reference_id)
-        expected = ExpectedTransaction("SALE", request.invoice_id, request.amount, customer_id=None)
+        expected = ExpectedTransaction("SALE", request.sent_invoice_id, request.amount, customer_id=None)
         return self._recovery.new_transaction(SALE_KEYED, request.payload(), expected)
 
     def sale_by_customer(
@@ -403,7 +403,7 @@ class PayTraceClient:
     ) -> TransactionResult:
         """Refund a settled transaction (full when amount is None). Unsettled ones must be voided (817)."""
         request = TransactionRefund(transaction_id, amount, invoice_id)
-        expected = ExpectedTransaction("REFUND", request.invoice_id, request.amount, customer_id=None)
+        expected = ExpectedTransaction("REFUND", request.sent_invoice_id, request.amount, customer_id=None)
         return self._recovery.new_transaction(REFUND_FOR_TRANSACTION, request.payload(), expected)
 
     def capture(self, transaction_id: int, amount: Decimal | None = None) -> TransactionResult:
@@ -418,5 +418,5 @@ class PayTraceClient:
 
     def _by_customer(self, route: str, transaction_type: str, request: CustomerTransaction) -> TransactionResult:
         """A sale, authorization or refund on a vault customer's card, found by invoice_id if its answer is lost."""
-        expected = ExpectedTransaction(transaction_type, request.invoice_id, request.amount, request.customer_id)
+        expected = ExpectedTransaction(transaction_type, request.sent_invoice_id, request.amount, request.customer_id)
         return self._recovery.new_transaction(route, request.payload(), expected)

@@ -107,7 +107,9 @@ class LostAnswerRecovery:
 
     # ------------------------------------------------------------------ the calls
 
-    def new_transaction(self, route: str, payload: Mapping[str, Any], expected: ExpectedTransaction) -> TransactionResult:
+    def new_transaction(
+        self, route: str, payload: Mapping[str, Any], expected: ExpectedTransaction
+    ) -> TransactionResult:
         """A sale, authorization or refund; after a lost answer it is looked up by invoice_id."""
         not_before = self._lookup_horizon()
         return self.send(
@@ -120,8 +122,9 @@ class LostAnswerRecovery:
     def capture(self, route: str, request: Capture) -> TransactionResult:
         def captured_already() -> TransactionResult | None:
             record = self._existing(request.transaction_id)
-            captured = record is not None and record.status in (TransactionStatus.PENDING, TransactionStatus.SETTLED)
-            return adopted(record, 112) if captured else None
+            if record is not None and record.status in (TransactionStatus.PENDING, TransactionStatus.SETTLED):
+                return adopted(record, 112)
+            return None
 
         return self.send(
             route,
@@ -134,8 +137,9 @@ class LostAnswerRecovery:
     def void(self, route: str, transaction_id: int) -> TransactionResult:
         def voided_already() -> TransactionResult | None:
             record = self._existing(transaction_id)
-            voided = record is not None and record.status is TransactionStatus.VOIDED
-            return adopted(record, 109) if voided else None
+            if record is not None and record.status is TransactionStatus.VOIDED:
+                return adopted(record, 109)
+            return None
 
         return self.send(
             route,
@@ -150,13 +154,12 @@ class LostAnswerRecovery:
         return self.send(route, {}, on_success=parse_settle_result, recover=None)
 
     def create_customer(self, route: str, request: CustomerCreate) -> CustomerResult:
-        customer_id, card = request.customer_id, request.profile.card
+        customer_id, card = request.customer_id, request.card
 
         def created_already() -> CustomerResult | None:
             existing = self._vault_customer(customer_id)
-            same_card = existing is not None and existing.card is not None and existing.card.last4 == card.masked[-4:]
-            if not same_card:
-                return None
+            if existing is None or existing.card is None or existing.card.last4 != card.masked[-4:]:
+                return None  # not there, or another card under the same id: not our create
             return CustomerResult(customer_id=customer_id, masked_card_number=existing.card.masked_number,
                                   response_code=160, status_message=RECOVERED)
 

@@ -11,7 +11,7 @@ Card number and CSC stay secret: `CardInput` hides them, and the CSC field is ke
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -71,15 +71,22 @@ class KeyedSale:
         _set(self, "amount", positive_amount(self.amount))
         _set(self, "invoice_id", lookup_key(self.invoice_id))
 
+    @property
+    def sent_invoice_id(self) -> str:
+        """The invoice_id the call is sent with (generated at construction when none was given)."""
+        assert self.invoice_id is not None  # __post_init__ always sets it
+        return self.invoice_id
+
     def payload(self) -> dict[str, Any]:
         return {
             **_transaction_fields(
-                self.amount, self.invoice_id, self.description, self.tax_amount, self.customer_reference_id
+                self.amount, self.sent_invoice_id, self.description, self.tax_amount, self.customer_reference_id
             ),
             **self.card.to_wire(),
-            **compact(
-                {"billing_address": self.billing_address.to_wire() if self.billing_address else None, "email": self.email}
-            ),
+            **compact({
+                "billing_address": self.billing_address.to_wire() if self.billing_address else None,
+                "email": self.email,
+            }),
         }
 
 
@@ -99,10 +106,16 @@ class CustomerTransaction:
         _set(self, "amount", positive_amount(self.amount))
         _set(self, "invoice_id", lookup_key(self.invoice_id))
 
+    @property
+    def sent_invoice_id(self) -> str:
+        """The invoice_id the call is sent with (generated at construction when none was given)."""
+        assert self.invoice_id is not None  # __post_init__ always sets it
+        return self.invoice_id
+
     def payload(self) -> dict[str, Any]:
         return {
             **_transaction_fields(
-                self.amount, self.invoice_id, self.description, self.tax_amount, self.customer_reference_id
+                self.amount, self.sent_invoice_id, self.description, self.tax_amount, self.customer_reference_id
             ),
             **compact({"customer_id": self.customer_id, "csc": self.csc}),
         }
@@ -121,12 +134,18 @@ class TransactionRefund:
             _set(self, "amount", positive_amount(self.amount))
         _set(self, "invoice_id", lookup_key(self.invoice_id))
 
+    @property
+    def sent_invoice_id(self) -> str:
+        """The invoice_id the call is sent with (generated at construction when none was given)."""
+        assert self.invoice_id is not None  # __post_init__ always sets it
+        return self.invoice_id
+
     def payload(self) -> dict[str, Any]:
         return compact(
             {
                 "transaction_id": self.transaction_id,
                 "amount": format_money(self.amount) if self.amount is not None else None,
-                "invoice_id": self.invoice_id,
+                "invoice_id": self.sent_invoice_id,
             }
         )
 
@@ -179,13 +198,14 @@ class VaultProfile:
 
 @dataclass(frozen=True)
 class CustomerCreate:
-    """A new vault customer; ``profile.card`` is the card stored under it."""
+    """A new vault customer with the card stored under it (``profile`` carries the other fields)."""
 
     customer_id: str
-    profile: VaultProfile
+    card: CardInput
+    profile: VaultProfile = VaultProfile()
 
     def payload(self) -> dict[str, Any]:
-        return {"customer_id": self.customer_id, **self.profile.payload()}
+        return {"customer_id": self.customer_id, **replace(self.profile, card=self.card).payload()}
 
 
 @dataclass(frozen=True)
