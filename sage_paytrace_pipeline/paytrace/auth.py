@@ -21,7 +21,11 @@ from sage_paytrace_pipeline.paytrace.errors import (
     PayTraceTransientError,
     error_from_body,
 )
-from sage_paytrace_pipeline.paytrace.session import ROUTE_EXTENSION, decoded_body, is_transient_status
+from sage_paytrace_pipeline.paytrace.session import (
+    ROUTE_EXTENSION,
+    decoded_body,
+    is_transient_status,
+)
 
 if TYPE_CHECKING:
     from sage_paytrace_pipeline.paytrace.session import PayTraceSession

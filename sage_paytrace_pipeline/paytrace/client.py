@@ -29,7 +29,11 @@ import httpx
 
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.auth import PayTraceAuth
-from sage_paytrace_pipeline.paytrace.errors import PayTraceError, PayTraceNotFound, PayTraceTransientError
+from sage_paytrace_pipeline.paytrace.errors import (
+    PayTraceError,
+    PayTraceNotFound,
+    PayTraceTransientError,
+)
 from sage_paytrace_pipeline.paytrace.models import (
     Address,
     Batch,
@@ -48,7 +52,10 @@ from sage_paytrace_pipeline.paytrace.records import (
     TransactionExport,
     parse_transaction_export,
 )
-from sage_paytrace_pipeline.paytrace.recovery import ExpectedTransaction, LostAnswerRecovery
+from sage_paytrace_pipeline.paytrace.recovery import (
+    ExpectedTransaction,
+    LostAnswerRecovery,
+)
 from sage_paytrace_pipeline.paytrace.requests import (
     Capture,
     CustomerCreate,

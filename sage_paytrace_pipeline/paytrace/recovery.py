@@ -54,7 +54,11 @@ from sage_paytrace_pipeline.paytrace.models import (
     parse_settle_result,
     parse_transaction_result,
 )
-from sage_paytrace_pipeline.paytrace.requests import Capture, CustomerCreate, CustomerUpdate
+from sage_paytrace_pipeline.paytrace.requests import (
+    Capture,
+    CustomerCreate,
+    CustomerUpdate,
+)
 from sage_paytrace_pipeline.paytrace.session import PayTraceSession
 
 # Export timestamps have one-second resolution and the Date header may come from another host.

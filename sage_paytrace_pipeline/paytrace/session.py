@@ -32,7 +32,10 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter
-from sage_paytrace_pipeline.paytrace.errors import PayTraceTransientError, error_from_body
+from sage_paytrace_pipeline.paytrace.errors import (
+    PayTraceTransientError,
+    error_from_body,
+)
 from sage_paytrace_pipeline.paytrace.models import RetryPolicy
 from sage_paytrace_pipeline.paytrace.retry import backoff_delay, parse_retry_after
 
