@@ -141,9 +141,12 @@ class PayTraceAuth(httpx.Auth):
         if not self._rejected(response):
             return
         self._tokens.invalidate()
-        # Rejected before processing, so replaying is safe even for money calls.
-        request.headers["Authorization"] = f"Bearer {self._token_for(route)}"
-        response = yield request
+        # Rejected before processing, so replaying is safe even for money calls. The replay is a
+        # request of its own (same body), so whoever saw the first one keeps what was sent.
+        replay = httpx.Request(request.method, request.url, headers=request.headers, content=request.content,
+                               extensions=dict(request.extensions))
+        replay.headers["Authorization"] = f"Bearer {self._token_for(route)}"
+        response = yield replay
         if self._rejected(response):
             self._tokens.invalidate()
             raise PayTraceAuthenticationError(

@@ -82,6 +82,14 @@ def looks_like_no_records(body: Mapping[str, Any]) -> bool:
     return any(word in t.lower() for t in texts for word in _NO_RECORDS_WORDS)
 
 
+def _failed_request(exc: httpx.TransportError, sent: httpx.Request) -> httpx.Request:
+    """The request that failed: the auth's replay, when it was the one in flight."""
+    try:
+        return exc.request
+    except RuntimeError:  # an error raised without its request (test transports do that)
+        return sent
+
+
 def default_logger() -> logging.Logger:
     logger = logging.getLogger(DEFAULT_LOGGER_NAME)
     if not any(isinstance(f, ScrubbingLogFilter) for f in logger.filters):
@@ -119,6 +127,12 @@ class PayTraceSession:
             event_hooks={"request": [self._on_request], "response": [self._on_response]},
         )
 
+    def __enter__(self) -> PayTraceSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self.http.close()
 
@@ -145,7 +159,7 @@ class PayTraceSession:
         try:
             response = self.http.send(request, auth=auth)
         except httpx.TransportError as exc:
-            self._log_call(request, None, None, outcome=type(exc).__name__)
+            self._log_call(_failed_request(exc, request), None, None, outcome=type(exc).__name__)
             # Connect failures (incl. connect/pool timeouts) never delivered the request.
             not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
             raise PayTraceTransientError(
