@@ -16,7 +16,11 @@ from sage_paytrace_pipeline.sandbox.paytrace.generator import (
     MerchantProfile,
     generate_activity,
 )
-from sage_paytrace_pipeline.sandbox.paytrace.live import _TEST_CARDS, WebStore, live_payments
+from sage_paytrace_pipeline.sandbox.paytrace.live import (
+    _TEST_CARDS,
+    WebStore,
+    live_payments,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
