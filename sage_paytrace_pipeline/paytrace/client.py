@@ -192,10 +192,11 @@ class PayTraceClient:
     def server_today(self) -> date:
         return self.server_now().date()
 
-    def _read(self, route: str, payload: Mapping[str, Any], *, no_records_ok: bool = False) -> dict:
-        return self._session.read(route, payload, auth=self._auth, no_records_ok=no_records_ok)
-
     # ------------------------------------------------------------------ reads
+
+    def _read(self, route: str, payload: Mapping[str, Any], *, no_records_ok: bool = False) -> dict:
+        """A read-only call (token attached, retried with backoff on transient failures)."""
+        return self._session.read(route, payload, auth=self._auth, no_records_ok=no_records_ok)
 
     def ping(self) -> bool:
         """True when PayTrace answers /v1/ping (no token needed); False when it stays unreachable."""
