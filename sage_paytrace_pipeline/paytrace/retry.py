@@ -1,4 +1,4 @@
-"""Backoff delays for retrying reads and token calls (money-moving calls reconcile instead, see client)."""
+"""Backoff delays for retrying reads and token calls (money-moving calls reconcile instead, see recovery)."""
 
 from __future__ import annotations
 

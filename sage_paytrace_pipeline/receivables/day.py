@@ -15,7 +15,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
-from sage_paytrace_pipeline.paytrace.client import GENERATED_INVOICE_ID_PATTERN
+from sage_paytrace_pipeline.paytrace.ids import GENERATED_INVOICE_ID_PATTERN
 from sage_paytrace_pipeline.receivables.posting_log import Intent
 
 _VAULT_DETAILS = ["billing_name", "billing_zip", "email"]

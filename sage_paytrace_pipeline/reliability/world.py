@@ -45,7 +45,7 @@ WEB_STORE_AT = time(12, 30)  # when the web store's own payments of the day are 
 SALE_KEYED = "/v1/transactions/sale/keyed"
 WEB_STORE_READ_TIMEOUT = 1.0  # seconds the store's client waits for an answer
 # A keyed sale's answer lost after PayTrace committed it, or refused before: the client must look
-# the sale up by its invoice_id before charging again (paytrace/client.py, _guarded). The day's
+# the sale up by its invoice_id before charging again (paytrace/recovery.py). The day's
 # first three sales meet one each: the answer comes after the client gave up waiting (a real read
 # timeout), the connection drops after the commit, a 503 before processing; then a random share.
 MONEY_ROUTE_FAULTS = [

@@ -56,7 +56,7 @@ def test_refuses_plain_http_except_loopback():
 
 def test_default_read_timeout_is_generous():
     with PayTraceClient(username="u", password="p") as client:
-        assert client._http.timeout.read >= 60
+        assert client._session.http.timeout.read >= 60
 
 
 # ------------------------------------------------------------------ auth
@@ -468,7 +468,7 @@ def test_no_secret_reaches_logs_errors_or_reprs(client, fake, card, caplog):
         client.sale_keyed(card, Decimal("26.00"), invoice_id="INV-LOG2")
     token = next(iter(fake.valid_tokens))
     texts = [caplog.text, str(caught.value), repr(caught.value), repr(client), str(vars(client)),
-             repr(client._tokens), repr(card), str(card.model_dump())]
+             repr(client._auth), repr(card), str(card.model_dump())]
     for text in texts:
         for secret in (VISA, PASSWORD, token, token.split(":")[-1], '"999"', "'999'"):
             assert secret not in text

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from sage_paytrace_pipeline.paytrace.client import BATCH_EXPORT
 from sage_paytrace_pipeline.paytrace.models import Batch, parse_batch
 from sage_paytrace_pipeline.sandbox.bank.funding import (
     BankEntry,
@@ -30,6 +29,8 @@ if TYPE_CHECKING:
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
 
 StatementFormatName = Literal["bai2", "ofx"]
+# The v1 route the batches are read from (called on the sandbox engine directly, no HTTP client).
+BATCH_EXPORT = "/v1/batches/export"
 TRUTH_FILE = "truth.json"
 
 

@@ -1,25 +1,34 @@
 """Live card payments against a running sandbox, paying the Sage demo company's open invoices.
 
 For the Dagster UI demo: every few seconds a customer pays an open invoice through the sandbox's
-real v1 HTTP API (the same `PayTraceClient` the pipeline uses), so the activity sensor sees new
-activity and the run it starts has something to match. Invoice numbers are typed the way the
-generated history types them (`typed_reference`); billing name, e-mail and ZIP come from the Sage
-customer; customers whose saved card is a PayTrace vault profile sometimes pay with it.
+real v1 HTTP API, so the activity sensor sees new activity and the run it starts has something to
+match. The payments are sent by `WebStore`, a fake web store's checkout speaking plain HTTP: it does
+not use the pipeline's `PayTraceClient`, so the sandbox is fed by a reading of the wire of its own.
+Invoice numbers are typed the way the generated history types them (`typed_reference`); billing
+name, e-mail and ZIP come from the Sage customer; customers whose saved card is a PayTrace vault
+profile sometimes pay with it.
 
 Only the sandbox's public test card numbers are used, and they are never printed or logged.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
 
 from sage_paytrace_pipeline.domain.money import format_money
-from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.models import Customer, OpenInvoice
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -38,6 +47,106 @@ _TEST_CARDS = (("4012000098765439", "999"), ("5499740000000057", "999"),
 _PARTIAL_SHARES = (Decimal("0.25"), Decimal("0.40"), Decimal("0.50"))
 # The sandbox declines these amounts on purpose; a live payment should not hit them by accident.
 _DECLINE_AMOUNTS = frozenset(MerchantProfile().decline_amounts)
+# The merchant's zone, whose date the sandbox's clock is read in (cards expire two years after it).
+_MERCHANT_ZONE = ZoneInfo("America/Los_Angeles")
+
+
+class WebStoreError(RuntimeError):
+    """The sandbox refused a store call (its message is scrubbed of card data)."""
+
+
+class WebStore:
+    """A web store's checkout talking to the sandbox's v1 API over plain httpx.
+
+    Password-grant token, Bearer header, ``integrator_id`` on every call; a sale either comes back
+    approved with its transaction id or raises `WebStoreError`. No retries and no lost-answer
+    recovery: a demo store against a local sandbox stops on the first failure instead.
+    """
+
+    def __init__(self, url: str, *, username: str, password: str, integrator_id: str = "",
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=url.rstrip("/"), transport=transport, timeout=60.0,
+                                  headers={"Accept": "application/json", "User-Agent": "sandbox-web-store"})
+        self._form = {"grant_type": "password", "username": username, "password": password}
+        self._integrator_id = integrator_id
+        self._token: str | None = None
+        self._today: date | None = None
+
+    def __enter__(self) -> WebStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"WebStore(url={str(self._http.base_url)!r})"
+
+    def today(self) -> date:
+        """The sandbox's date (from the ``Date`` header of its last answer)."""
+        if self._today is None:
+            self._call("/v1/customer/export", {})
+        assert self._today is not None
+        return self._today
+
+    def vault_customer_ids(self) -> set[str]:
+        body = self._call("/v1/customer/export", {})
+        return {str(c["customer_id"]) for c in body.get("customers") or [] if isinstance(c, Mapping)}
+
+    def sale_keyed(self, card: CardInput, amount: Decimal, *, invoice_id: str, billing_address: Address,
+                   email: str | None, description: str | None) -> int:
+        payload = {"amount": format_money(amount), "invoice_id": invoice_id, "description": description,
+                   **card.to_wire(), "billing_address": billing_address.to_wire(), "email": email}
+        return self._sale("/v1/transactions/sale/keyed", payload)
+
+    def sale_by_customer(self, customer_id: str, amount: Decimal, *, invoice_id: str,
+                         description: str | None) -> int:
+        payload = {"amount": format_money(amount), "invoice_id": invoice_id, "description": description,
+                   "customer_id": customer_id}
+        return self._sale("/v1/transactions/sale/by_customer", payload)
+
+    def _sale(self, route: str, payload: dict[str, Any]) -> int:
+        body = self._call(route, {key: value for key, value in payload.items() if value is not None})
+        if not isinstance(body.get("transaction_id"), int):
+            raise WebStoreError(f"{route}: approved sale without a transaction_id")
+        return body["transaction_id"]
+
+    def _call(self, route: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One v1 call; a token the sandbox no longer knows is replaced once (it processed nothing)."""
+        for renewed in (False, True):
+            if self._token is None or renewed:
+                self._token = self._new_token()
+            response = self._http.post(route, json={**payload, "integrator_id": self._integrator_id},
+                                       headers={"Authorization": f"Bearer {self._token}"})
+            body = self._answer(route, response)
+            if body.get("error") != "invalid_token":
+                break
+        if body.get("success") is not True:
+            message = body.get("status_message") or body.get("error_description") or body.get("error")
+            detail = f"{route}: HTTP {response.status_code} {message} {body.get('errors') or ''}"
+            raise WebStoreError(scrub_text(detail.strip()))
+        return body
+
+    def _new_token(self) -> str:
+        response = self._http.post("/oauth/token", data=self._form)
+        token = self._answer("/oauth/token", response).get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WebStoreError(f"/oauth/token: HTTP {response.status_code}, no access token")
+        return token
+
+    def _answer(self, route: str, response: httpx.Response) -> dict[str, Any]:
+        dates = response.headers.get_list("date")
+        if dates:  # the sandbox's own (virtual) clock is the last Date header
+            self._today = parsedate_to_datetime(dates[-1]).astimezone(_MERCHANT_ZONE).date()
+        try:
+            body = json.loads(response.text, parse_float=Decimal)
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise WebStoreError(f"{route}: HTTP {response.status_code} without a JSON object")
+        return body
 
 
 @dataclass(frozen=True)
@@ -60,11 +169,11 @@ class LivePayment:
                 f"typed {typed!r}  {self.method} {kind}  customer {self.customer}")
 
 
-def live_payments(client: PayTraceClient, reader: Sage100Reader, rng: random.Random, *,
+def live_payments(store: WebStore, reader: Sage100Reader, rng: random.Random, *,
                   vault_share: float = 0.4, partial_share: float = 0.2) -> Iterator[LivePayment]:
     """Pay open invoices one by one until none has a balance left (as far as this run knows)."""
     customers: dict[tuple[str, str], Customer] = {c.key: c for c in reader.customers()}
-    vault_ids = {profile.customer_id for profile in client.export_customers()}
+    vault_ids = store.vault_customer_ids()
     vault_of: dict[tuple[str, str], list[str]] = {}
     for card in reader.customer_cards():
         if card.credit_card_guid in vault_ids:
@@ -80,18 +189,19 @@ def live_payments(client: PayTraceClient, reader: Sage100Reader, rng: random.Ran
         invoice_id, description = typed_reference(rng, [key[2]], blank_invoice_id=False)
         vault = vault_of.get(key[:2])
         if vault and rng.random() < vault_share:
-            method, result = "vault", client.sale_by_customer(rng.choice(vault), amount, invoice_id=invoice_id,
-                                                              description=description or None)
+            method, transaction_id = "vault", store.sale_by_customer(rng.choice(vault), amount, invoice_id=invoice_id,
+                                                                     description=description or None)
         else:
             number, csc = rng.choice(_TEST_CARDS)
-            card = CardInput(number=number, expiration_month=12, expiration_year=client.server_today().year + 2, csc=csc)
+            card = CardInput(number=number, expiration_month=12, expiration_year=store.today().year + 2, csc=csc)
             billing = Address(name=customer.name, zip=customer.zip_code)
-            method, result = "keyed", client.sale_keyed(card, amount, invoice_id=invoice_id, billing_address=billing,
-                                                        email=customer.email or None, description=description or None)
+            method, transaction_id = "keyed", store.sale_keyed(card, amount, invoice_id=invoice_id,
+                                                               billing_address=billing, email=customer.email or None,
+                                                               description=description or None)
         balances[key] -= amount
         if balances[key] <= 0:
             del balances[key]
-        yield LivePayment(int(result.transaction_id or 0), amount, key[2], invoice_id, description,
+        yield LivePayment(transaction_id, amount, key[2], invoice_id, description,
                           f"{key[0]}-{key[1]}", method, partial)
 
 
@@ -126,8 +236,8 @@ def run_live(
         raise FileNotFoundError(f"{sage_db}: no Sage demo company (create one with `sandbox sage100 create`)")
     reader = Sage100Reader.for_sqlite(sage_db)
     made: list[LivePayment] = []
-    with PayTraceClient(url, username=username, password=password, integrator_id=integrator_id) as client:
-        for payment in live_payments(client, reader, random.Random(seed)):
+    with WebStore(url, username=username, password=password, integrator_id=integrator_id) as store:
+        for payment in live_payments(store, reader, random.Random(seed)):
             made.append(payment)
             echo(payment.line())
             if count is not None and len(made) >= count:

@@ -16,7 +16,11 @@ from sage_paytrace_pipeline.sandbox.paytrace.generator import (
     MerchantProfile,
     generate_activity,
 )
-from sage_paytrace_pipeline.sandbox.paytrace.live import _TEST_CARDS, live_payments
+from sage_paytrace_pipeline.sandbox.paytrace.live import (
+    _TEST_CARDS,
+    WebStore,
+    live_payments,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
@@ -41,6 +45,13 @@ def client(paytrace_sandbox):
     with PayTraceClient(paytrace_sandbox.base_url, username=paytrace_sandbox.username,
                         password=paytrace_sandbox.password) as paytrace:
         yield paytrace
+
+
+@pytest.fixture
+def store(paytrace_sandbox):
+    with WebStore(paytrace_sandbox.base_url, username=paytrace_sandbox.username,
+                  password=paytrace_sandbox.password) as web_store:
+        yield web_store
 
 
 def invoice_number(invoice_id: str) -> str:
@@ -73,20 +84,20 @@ def test_live_count_3_makes_3_approved_sales_for_open_sage_invoices(paytrace_san
         assert number not in output.out + output.err
 
 
-def test_vault_customers_pay_with_their_vault_profile(paytrace_sandbox, sage_db, client):
+def test_vault_customers_pay_with_their_vault_profile(paytrace_sandbox, sage_db, client, store):
     reader = Sage100Reader.for_sqlite(sage_db)
     vault_owner = {card.credit_card_guid: (card.division, card.customer_no) for card in reader.customer_cards()}
-    payments = live_payments(client, reader, random.Random(1), vault_share=1.0)
+    payments = live_payments(store, reader, random.Random(1), vault_share=1.0)
     vault = next(p for p in (next(payments) for _ in range(20)) if p.method == "vault")
     [record] = client.export_transactions(TODAY, TODAY, transaction_id=vault.transaction_id)
     assert f"{vault_owner[record.customer_id][0]}-{vault_owner[record.customer_id][1]}" == vault.customer
     assert record.amount == vault.amount
 
 
-def test_partial_payments_never_exceed_the_balance(sage_db, client):
+def test_partial_payments_never_exceed_the_balance(sage_db, store):
     reader = Sage100Reader.for_sqlite(sage_db)
     balances = {i.invoice_no: i.balance for i in reader.open_invoices() if i.invoice_type == "IN"}
-    payments = live_payments(client, reader, random.Random(2), vault_share=0.0, partial_share=1.0)
+    payments = live_payments(store, reader, random.Random(2), vault_share=0.0, partial_share=1.0)
     made = [next(payments) for _ in range(6)]
     assert all(p.partial and p.method == "keyed" for p in made)
     for payment in made:
