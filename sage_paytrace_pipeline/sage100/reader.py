@@ -391,6 +391,12 @@ class Sage100Reader:
         return Sage100SchemaError(f"reading table {table.name} from {self.source} failed: {message}")
 
 
+def is_odbc_connection_string(database: str) -> bool:
+    """`DSN=SOTAMAS90;...` or `Driver={...};...` rather than a demo company file path."""
+    head = database.strip().split("=", 1)[0].strip().lower()
+    return "=" in database and head in ("dsn", "driver", "filedsn")
+
+
 def describe_connection_string(connection_string: str) -> str:
     """A name for messages (DSN, company, server) that never includes the user or password."""
     parts = {}

@@ -304,7 +304,7 @@ def sage_gl_postings(context: dg.AssetExecutionContext, settings: PipelineSettin
     entries = gl_journal_entries.drop_duplicates("reference")
     plan = JournalPlan(entries=entries.assign(posting_date=pd.to_datetime(entries["posting_date"]).dt.date),
                        lines=gl_journal_entries, exceptions=pd.DataFrame(), held=pd.DataFrame())
-    writer = sage100.writer()
+    writer = sage100.open_writer()
     rows = []
     for document in to_journal_entries(plan):
         result = writer.post_journal_entry(document)

@@ -154,7 +154,7 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
     else:
         months = months_to_reconcile(statements, as_of, policy.discount_method,
                                      date.fromisoformat(config.merchant.first_business_day))
-    writer = sage100.writer() if statements and months else None
+    writer = sage100.open_writer() if statements and months else None
     for month in months:
         of_month = [statement for statement in statements if statement.month == month]
         summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config, policy, accounts, as_of,

@@ -14,7 +14,7 @@ import pytest
 from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.domain.money import from_cents
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
 from sage_paytrace_pipeline.sandbox.bank.statements import (

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import (
     CardRefund,
     CreditMemo,

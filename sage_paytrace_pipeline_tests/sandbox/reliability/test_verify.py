@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import duckdb
 
-from sage_paytrace_pipeline.reliability.verify import ApprovedSale, verify_books
-from sage_paytrace_pipeline.reliability.world import (
+from sage_paytrace_pipeline.sandbox.reliability.verify import ApprovedSale, verify_books
+from sage_paytrace_pipeline.sandbox.reliability.world import (
     PlannedPayment,
     open_invoice_balances,
 )

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import ReceiptLine
 from sage_paytrace_pipeline.sage100.errors import (
     AmountExceedsBalanceError,
