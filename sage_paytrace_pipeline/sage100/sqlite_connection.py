@@ -38,10 +38,37 @@ def open_demo_database(path: str | Path, *, read_only: bool = False, create: boo
             f"Sage 100 demo company {path} does not exist; create it with "
             f"`sage-paytrace sandbox sage100 create --db {path}` or fix the path"
         )
+    if read_only:
+        _roll_back_an_interrupted_write(path)
     mode = "ro" if read_only else ("rwc" if create else "rw")
-    uri = f"{path.resolve().as_uri()}?mode={mode}"
-    connection = sqlite3.connect(uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES)
+    connection = _connect(path, mode)
     if not read_only:
         # Deleted entry rows (posted receipts) are zeroed on disk, so no old value lingers in free space.
         connection.execute("PRAGMA secure_delete = ON")
     return connection
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+    return sqlite3.connect(uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES)
+
+
+def _roll_back_an_interrupted_write(path: Path) -> None:
+    """A process killed inside a write leaves its rollback journal (`<file>-journal`, "hot") beside
+    the file, and a `mode=ro` connection cannot roll it back ("attempt to write a readonly
+    database"). So when a journal is there, one read-write connection reads first: SQLite rolls a
+    hot journal back on that read, and leaves alone the journal of a write still in progress in
+    another process (it holds its lock; the read then waits or sees the last commit)."""
+    journal = path.with_name(path.name + "-journal")
+    if not journal.exists():
+        return
+    try:
+        connection = _connect(path, "rw")
+        try:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise Sage100ConnectionError(
+            f"Sage 100 demo company {path}: a write was interrupted and its journal {journal.name} could not "
+            f"be rolled back ({exc}); the reader needs write access to the file and its folder once") from exc
