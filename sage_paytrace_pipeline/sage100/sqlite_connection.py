@@ -1,18 +1,28 @@
 """SQLite connections to the demo company with explicit type adapters.
 
 Python 3.12 deprecated sqlite3's implicit date adapters, so they are registered here by name:
-dates travel as ISO 'YYYY-MM-DD' text, `Decimal` as its exact text (stored with NUMERIC affinity),
-and columns declared DATE / DECIMAL come back as `date` / `Decimal`.
+dates travel as ISO 'YYYY-MM-DD' text, `Decimal` as its exact text, and columns declared DATE /
+DECIMAL come back as `date` / `Decimal`. Money and quantity columns are declared ``DECIMAL
+TEXT(p,s)`` (schema.py): TEXT affinity keeps the text exactly as written (`decimal_text`), where
+NUMERIC affinity would store '12.30' as the double 12.3. SQL over them compares text: sums and
+comparisons of amounts are done on `Decimal`s in Python.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError
+
+
+def decimal_text(value: Decimal, scale: int) -> str:
+    """How the demo company stores a decimal: rounded half-up to the column's scale (as
+    domain/money rounds), as plain text with exactly `scale` decimals, never "-0.00"."""
+    rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP) + 0  # + 0 drops a negative zero
+    return f"{rounded:.{scale}f}"
 
 
 def _convert_date(raw: bytes) -> date | None:

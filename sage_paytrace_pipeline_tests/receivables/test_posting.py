@@ -33,7 +33,7 @@ def open_invoices(company: Path) -> dict[tuple[str, str], list[tuple[str, Decima
     rows = query(company, """
         SELECT o.ARDivisionNo, o.CustomerNo, o.InvoiceNo, o.Balance FROM AR_OpenInvoice o
         JOIN AR_Customer c ON c.ARDivisionNo = o.ARDivisionNo AND c.CustomerNo = o.CustomerNo
-        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND o.Balance > 1
+        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND CAST(o.Balance AS NUMERIC) > 1
         ORDER BY o.ARDivisionNo, o.CustomerNo, o.InvoiceNo""")
     found: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
     for division, customer, invoice, balance in rows:

@@ -124,7 +124,7 @@ def run_operations(writer, company: Path) -> list[DocumentResult]:
 def customer_with_open_invoices_except(company: Path, excluded: str):
     rows = query(company, "SELECT o.ARDivisionNo, o.CustomerNo, o.InvoiceNo FROM AR_OpenInvoice o JOIN AR_Customer c "
                  "USING (ARDivisionNo, CustomerNo) WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' "
-                 "AND o.Balance > 30 AND o.CustomerNo <> ? ORDER BY 1, 2, 3 LIMIT 1", (excluded,))
+                 "AND CAST(o.Balance AS NUMERIC) > 30 AND o.CustomerNo <> ? ORDER BY 1, 2, 3 LIMIT 1", (excluded,))
     division, customer, invoice = rows[0]
     return division, customer, [(invoice, None)]
 
