@@ -9,8 +9,8 @@ with keys from `UNCERTAIN_NAMES` (or any other table key / ``"Table.Column"``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Literal
 
 ColumnKind = Literal["str", "decimal", "int", "date", "flag"]

@@ -68,7 +68,6 @@ from sage_paytrace_pipeline.sage100.vi_layouts import (
     sha256_hex,
     write_atomically,
 )
-from sage_paytrace_pipeline.sage100.writers import WriterTarget
 from sage_paytrace_pipeline.sage100.writer import (
     CREATE_CREDIT_MEMO,
     CREATE_SALES_ORDER,
@@ -81,6 +80,7 @@ from sage_paytrace_pipeline.sage100.writer import (
     check_journal_balanced,
     check_receipt_distribution,
 )
+from sage_paytrace_pipeline.sage100.writers import WriterTarget
 
 CONFIRMED = "confirmed"
 PENDING = "pending"

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from sage_paytrace_pipeline.sage100 import vi_layouts
-from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import (
     CardRefund,
     CreditMemo,
@@ -29,6 +28,7 @@ from sage_paytrace_pipeline.sage100.errors import DistributionOutOfBalanceError,
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.visual_integrator import LAYOUTS, VisualIntegratorWriter
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.vi_import import import_visual_integrator_folder
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,

@@ -24,6 +24,11 @@ from datetime import date
 from pathlib import Path
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
+from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+)
 from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 from sage_paytrace_pipeline.sandbox.reliability.runs import Runner
 from sage_paytrace_pipeline.sandbox.reliability.verify import (
@@ -40,11 +45,6 @@ from sage_paytrace_pipeline.sandbox.reliability.world import (
     resolve_web_sales,
 )
 from sage_paytrace_pipeline.sandbox.sage100.faults import fault_state, write_fault_file
-from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
-from sage_paytrace_pipeline.sandbox.paytrace.settings import (
-    DEFAULT_PASSWORD,
-    DEFAULT_USERNAME,
-)
 
 SCENARIOS = ("sage_write_fails", "worker_killed", "sensor_and_schedule")
 DAILY_JOB, SETTLEMENT_JOB, BANK_JOB = "paytrace_daily_job", "settlement_daily_job", "bank_statements_job"

@@ -24,12 +24,6 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from sage_paytrace_pipeline.sandbox.sage100.company import credits as demo_credits
-from sage_paytrace_pipeline.sandbox.sage100.company import customers as demo_customers
-from sage_paytrace_pipeline.sandbox.sage100.company import ledger as demo_ledger
-from sage_paytrace_pipeline.sandbox.sage100.company import orders as demo_orders
-from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
-from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, transaction
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -45,7 +39,6 @@ from sage_paytrace_pipeline.sage100.reader import is_odbc_connection_string
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 from sage_paytrace_pipeline.sage100.udf import ensure_udf_columns
-from sage_paytrace_pipeline.sage100.writers import WriterTarget
 from sage_paytrace_pipeline.sage100.writer import (
     CREATE_CREDIT_MEMO,
     CREATE_SALES_ORDER,
@@ -56,6 +49,13 @@ from sage_paytrace_pipeline.sage100.writer import (
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
 )
+from sage_paytrace_pipeline.sage100.writers import WriterTarget
+from sage_paytrace_pipeline.sandbox.sage100.company import credits as demo_credits
+from sage_paytrace_pipeline.sandbox.sage100.company import customers as demo_customers
+from sage_paytrace_pipeline.sandbox.sage100.company import ledger as demo_ledger
+from sage_paytrace_pipeline.sandbox.sage100.company import orders as demo_orders
+from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, transaction
 
 Posting = Literal["post", "entry"]
 _Doc = TypeVar("_Doc", bound=BaseModel)

@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
-from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import (
     CardRefund,
     CreditMemo,
@@ -35,6 +34,7 @@ from sage_paytrace_pipeline.sage100.errors import (
 )
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.sandbox.sage100.card_scan import card_numbers_in_database
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     TODAY,

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import ReceiptLine
 from sage_paytrace_pipeline.sage100.errors import (
     AmountExceedsBalanceError,
@@ -18,6 +17,7 @@ from sage_paytrace_pipeline.sage100.errors import (
     UnknownBankCodeError,
     UnknownPaymentTypeError,
 )
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     account_key,
