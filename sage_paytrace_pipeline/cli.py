@@ -265,7 +265,7 @@ def _create_sage_company(args: argparse.Namespace) -> int:
 
 
 def _import_visual_integrator(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.sage100.visual_integrator import (
+    from sage_paytrace_pipeline.sandbox.sage100.vi_import import (
         import_visual_integrator_folder,
     )
 
@@ -427,7 +427,7 @@ def _add_faults_command(areas: argparse._SubParsersAction) -> None:
 
 
 def _run_fault_campaign(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.reliability.campaign import (
+    from sage_paytrace_pipeline.sandbox.reliability.campaign import (
         CampaignOptions,
         format_report,
         run_campaign,

@@ -90,6 +90,9 @@ class SageSettings(_Section):
     division: str = Field(default="01", pattern=r"^\d{2}$")
     bank_code: str = Field(default="A", pattern=r"^[A-Z0-9]$")
     posting: Literal["post", "entry"] = "post"
+    # Which writer puts documents into Sage: demo_company (the sandbox's SQLite company) or
+    # visual_integrator (import files for a real company); an entry point name (sage100/writers.py).
+    writer: str = "demo_company"
     # One deposit per business day and payment type; {date} and {payment_type} are filled in.
     deposit_description: str = Field(default="PAYTRACE {date} {payment_type}", max_length=30)
     # Card brand (as PayTrace's BIN says) -> Sage AR_PaymentType.
@@ -97,6 +100,16 @@ class SageSettings(_Section):
         default_factory=lambda: {"VISA": "VISA", "MASTERCARD": "MC", "AMEX": "AMEX", "DISCOVER": "DISC"})
     # Site corrections of table/column names the reference marks uncertain (sage100/schema.py).
     names: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("writer")
+    @classmethod
+    def _registered_writer(cls, value: str) -> str:
+        from sage_paytrace_pipeline.sage100.writers import available_writers
+
+        available = available_writers()
+        if value not in available:
+            raise ValueError(f"unknown Sage writer {value!r}; available: {', '.join(available) or 'none installed'}")
+        return value
 
     @field_validator("payment_types")
     @classmethod

@@ -48,6 +48,7 @@ def resources() -> dg.Definitions:
                 database=dg.EnvVar("SAGE100_DATABASE"),
                 names=dict(config.sage.names),
                 posting=config.sage.posting,
+                writer=config.sage.writer,
                 vi_folder=_optional("SAGE100_VI_FOLDER"),
             ),
             "warehouse": WarehouseResource(database=warehouse_path()),

@@ -15,12 +15,17 @@ class Sage100SchemaError(Sage100Error):
     """The company is reachable but a table or column the connector needs is not there."""
 
 
+class Sage100ConfigurationError(Sage100Error):
+    """The site's Sage settings do not fit together (an unknown writer, a writer that cannot write
+    to this company, a missing folder); nothing was opened."""
+
+
 class Sage100WriteError(Sage100Error):
     """Sage did not complete a write (a lost session, a locked file, a BOI error); the document was
     rolled back, nothing of it was written. Transient: the same call may be repeated."""
 
 
-# --- writer errors (sage100/writer.py, demo_writer.py) ------------------------------------
+# --- writer errors (sage100/writer.py and its implementations) ------------------------------------
 
 
 class Sage100ValidationError(Sage100Error):

@@ -8,7 +8,7 @@ into exact `Decimal`, `date` or stripped `str` so the models never see driver di
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -28,13 +28,13 @@ def as_money(value: object) -> Decimal:
     """Exact cents; via str() so a double like 12.299999 from ODBC becomes 12.30, not 12.29."""
     if value is None or value == "":
         return Decimal("0.00")
-    return Decimal(str(value)).quantize(CENT)
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def as_quantity(value: object) -> Decimal:
     if value is None or value == "":
         return Decimal("0")
-    quantity = Decimal(str(value)).quantize(_QUANTITY).normalize()
+    quantity = Decimal(str(value)).quantize(_QUANTITY, rounding=ROUND_HALF_UP).normalize()
     # normalize() writes 100 as 1E+2; keep plain integers plain
     return quantity.quantize(Decimal(1)) if quantity.as_tuple().exponent > 0 else quantity
 

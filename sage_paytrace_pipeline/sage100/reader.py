@@ -121,11 +121,10 @@ class Sage100Reader:
     def open_invoices(
         self, division: str | None = None, customer_no: str | None = None, *, with_balance_only: bool = True
     ) -> list[OpenInvoice]:
-        conditions = [("Balance", "<>", 0)] if with_balance_only else []
-        rows = self._select(
-            "AR_OpenInvoice", _OPEN_INVOICE_COLUMNS, {"ARDivisionNo": division, "CustomerNo": customer_no}, conditions
-        )
-        invoices = (_open_invoice(row) for row in rows)
+        # Zero balances are dropped here, on Decimals: an SQL `Balance <> 0` would compare text on
+        # the demo company, where amounts are stored as exact text ('0.00' <> '0').
+        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE_COLUMNS, {"ARDivisionNo": division, "CustomerNo": customer_no})
+        invoices = (invoice for invoice in map(_open_invoice, rows) if invoice.balance != 0 or not with_balance_only)
         return sorted(invoices, key=lambda i: (i.division, i.customer_no, i.invoice_no, i.invoice_type))
 
     def open_invoice(
@@ -389,6 +388,12 @@ class Sage100Reader:
                 f"or set its site name in sage100 names ('{table.key}: <site table name>')"
             )
         return Sage100SchemaError(f"reading table {table.name} from {self.source} failed: {message}")
+
+
+def is_odbc_connection_string(database: str) -> bool:
+    """`DSN=SOTAMAS90;...` or `Driver={...};...` rather than a demo company file path."""
+    head = database.strip().split("=", 1)[0].strip().lower()
+    return "=" in database and head in ("dsn", "driver", "filedsn")
 
 
 def describe_connection_string(connection_string: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Literal
 
 ColumnKind = Literal["str", "decimal", "int", "date", "flag"]
@@ -1040,9 +1041,25 @@ def _sqlite_column(column: Column) -> str:
     limit = 10 ** ((column.length or 18) - column.scale)  # refuse what the Sage field cannot hold
     if column.kind == "int":
         return f"{name} INTEGER NOT NULL DEFAULT 0 CHECK (typeof({name}) = 'integer' AND abs({name}) < {limit})"
+    return _sqlite_decimal_column(column, limit)
+
+
+def _sqlite_decimal_column(column: Column, limit: int) -> str:
+    """Money and quantities as their exact decimal text at the column's scale ("12.30", "-5.00").
+
+    The declared type decides SQLite's affinity: a plain DECIMAL has NUMERIC affinity, which would
+    turn '12.30' into the double 12.3; a declared type containing TEXT gives TEXT affinity, while
+    Python's PARSE_DECLTYPES still reads its first word, DECIMAL, and converts the value to a
+    `Decimal` (sqlite_connection.py). The check refuses anything but that exact form.
+    """
+    name, scale = column.name, column.scale
+    digits = "." + "[0-9]" * scale if scale else ""
     return (
-        f"{name} DECIMAL({column.length},{column.scale}) NOT NULL DEFAULT 0"
-        f" CHECK (typeof({name}) IN ('integer', 'real') AND abs({name}) < {limit})"
+        f"{name} DECIMAL TEXT({column.length},{scale}) NOT NULL DEFAULT '{Decimal(0):.{scale}f}'"
+        f" CHECK (typeof({name}) = 'text' AND ltrim({name}, '-') GLOB '[0-9]*{digits}'"
+        f" AND ltrim({name}, '-') NOT GLOB '*[^0-9.]*' AND {name} NOT GLOB '--*'"
+        f" AND length({name}) - length(replace({name}, '.', '')) = {1 if scale else 0}"
+        f" AND abs({name}) < {limit})"
     )
 
 

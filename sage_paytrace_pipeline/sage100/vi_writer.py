@@ -44,7 +44,7 @@ from sage_paytrace_pipeline.sage100.documents import (
     SalesOrder,
     VaultCard,
 )
-from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
+from sage_paytrace_pipeline.sage100.errors import Sage100ConfigurationError, Sage100ValidationError
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.vi_layouts import (
@@ -80,6 +80,7 @@ from sage_paytrace_pipeline.sage100.writer import (
     check_journal_balanced,
     check_receipt_distribution,
 )
+from sage_paytrace_pipeline.sage100.writers import WriterTarget
 
 CONFIRMED = "confirmed"
 PENDING = "pending"
@@ -334,3 +335,13 @@ def reference_in_sage(reader: Sage100Reader, operation: str, reference: str) -> 
         raise VisualIntegratorError(f"unknown operation {operation!r} in a manifest")
     return any(reader.rows_where(table_key, column, reference, (column,))
                for table_key, column in _REFERENCE_COLUMNS[operation])
+
+
+def open_visual_integrator_writer(target: WriterTarget) -> VisualIntegratorWriter:
+    """Entry point `visual_integrator` (sage100/writers.py): files in SAGE100_VI_FOLDER, confirmed
+    by reading the company back."""
+    if not target.vi_folder:
+        raise Sage100ConfigurationError(
+            "sage.writer is visual_integrator: set SAGE100_VI_FOLDER to the folder Sage's Visual Integrator "
+            "jobs import from")
+    return VisualIntegratorWriter(target.vi_folder, target.reader())

@@ -1,4 +1,4 @@
-"""Visual Integrator (VI) import files for Sage 100: the writer, the layouts and the demo import.
+"""Visual Integrator (VI) import files for Sage 100: the writer and the layouts.
 
 For sites that import with VI jobs on Sage's scheduler instead of BOI (reference/sage100.md §5.4):
 
@@ -7,14 +7,12 @@ For sites that import with VI jobs on Sage's scheduler instead of BOI (reference
   back through the reader (`confirm`). See vi_writer.py.
 - The CSV layouts, the file conventions (dates, amounts, formula-injection guard, record types)
   and the manifest are documented in vi_layouts.py, the one place both sides use.
-- `import_visual_integrator_folder(folder, db_path)` does what the VI jobs would do, on the demo
-  company, through `DemoCompanyWriter`; the round-trip test proves that importing the files gives
-  the same company as calling the demo writer directly. See vi_import.py.
+- What the VI jobs would do, played on the demo company, is a stand-in:
+  `import_visual_integrator_folder` in sandbox/sage100/vi_import.py.
 """
 
 from __future__ import annotations
 
-from sage_paytrace_pipeline.sage100.vi_import import ImportReport, RefusedItem, import_visual_integrator_folder
 from sage_paytrace_pipeline.sage100.vi_layouts import (
     LAYOUTS,
     Layout,
@@ -28,12 +26,9 @@ __all__ = [
     "CONFIRMED",
     "LAYOUTS",
     "PENDING",
-    "ImportReport",
     "Layout",
-    "RefusedItem",
     "SalesOrderInvoice",
     "VisualIntegratorError",
     "VisualIntegratorFileError",
     "VisualIntegratorWriter",
-    "import_visual_integrator_folder",
 ]

@@ -10,7 +10,8 @@ import shutil
 import pytest
 
 from sage_paytrace_pipeline.sage100.documents import CustomerRecord
-from sage_paytrace_pipeline.sage100.visual_integrator import VisualIntegratorWriter, import_visual_integrator_folder
+from sage_paytrace_pipeline.sage100.visual_integrator import VisualIntegratorWriter
+from sage_paytrace_pipeline.sandbox.sage100.vi_import import import_visual_integrator_folder
 from sage_paytrace_pipeline_tests.hostile.corpus import LONG, load
 from sage_paytrace_pipeline_tests.sage100.conftest import company_template  # noqa: F401 - fixture
 from sage_paytrace_pipeline_tests.sage100.writer_support import NOW, query

@@ -18,8 +18,8 @@ from sage_paytrace_pipeline.config import SageSettings
 from sage_paytrace_pipeline.domain.matching.invoices import APPLICATION_COLUMNS
 from sage_paytrace_pipeline.paytrace.frames import TRANSACTION_COLUMNS
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.sage100.conftest import company, writer  # noqa: F401 (fixtures)
 from sage_paytrace_pipeline_tests.sage100.writer_support import TODAY

@@ -20,7 +20,8 @@ from sage_paytrace_pipeline.config import SageSettings
 from sage_paytrace_pipeline.receivables.posting import intent_for, intent_from_sage, post_receipts, receipts_in_sage
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.receivables.receipts import plan_receipts
-from sage_paytrace_pipeline.sage100.visual_integrator import VisualIntegratorWriter, import_visual_integrator_folder
+from sage_paytrace_pipeline.sage100.visual_integrator import VisualIntegratorWriter
+from sage_paytrace_pipeline.sandbox.sage100.vi_import import import_visual_integrator_folder
 from sage_paytrace_pipeline_tests.receivables.conftest import DAY, applications, payments
 from sage_paytrace_pipeline_tests.sage100.writer_support import NOW, dump, money, query
 
@@ -32,7 +33,7 @@ def open_invoices(company: Path) -> dict[tuple[str, str], list[tuple[str, Decima
     rows = query(company, """
         SELECT o.ARDivisionNo, o.CustomerNo, o.InvoiceNo, o.Balance FROM AR_OpenInvoice o
         JOIN AR_Customer c ON c.ARDivisionNo = o.ARDivisionNo AND c.CustomerNo = o.CustomerNo
-        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND o.Balance > 1
+        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND CAST(o.Balance AS NUMERIC) > 1
         ORDER BY o.ARDivisionNo, o.CustomerNo, o.InvoiceNo""")
     found: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
     for division, customer, invoice, balance in rows:

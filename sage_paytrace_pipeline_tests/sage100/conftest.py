@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.sage100.writer_support import NOW, TODAY
 

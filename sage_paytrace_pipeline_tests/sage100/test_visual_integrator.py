@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from sage_paytrace_pipeline.sage100 import vi_layouts
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import (
     CardRefund,
     CreditMemo,
@@ -27,12 +26,10 @@ from sage_paytrace_pipeline.sage100.documents import (
 )
 from sage_paytrace_pipeline.sage100.errors import DistributionOutOfBalanceError, UnbalancedJournalEntryError
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.sage100.visual_integrator import (
-    LAYOUTS,
-    VisualIntegratorWriter,
-    import_visual_integrator_folder,
-)
+from sage_paytrace_pipeline.sage100.visual_integrator import LAYOUTS, VisualIntegratorWriter
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.vi_import import import_visual_integrator_folder
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     TODAY,
@@ -127,7 +124,7 @@ def run_operations(writer, company: Path) -> list[DocumentResult]:
 def customer_with_open_invoices_except(company: Path, excluded: str):
     rows = query(company, "SELECT o.ARDivisionNo, o.CustomerNo, o.InvoiceNo FROM AR_OpenInvoice o JOIN AR_Customer c "
                  "USING (ARDivisionNo, CustomerNo) WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' "
-                 "AND o.Balance > 30 AND o.CustomerNo <> ? ORDER BY 1, 2, 3 LIMIT 1", (excluded,))
+                 "AND CAST(o.Balance AS NUMERIC) > 30 AND o.CustomerNo <> ? ORDER BY 1, 2, 3 LIMIT 1", (excluded,))
     division, customer, invoice = rows[0]
     return division, customer, [(invoice, None)]
 

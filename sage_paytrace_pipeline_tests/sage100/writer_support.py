@@ -42,7 +42,7 @@ def customer_with_open_invoices(path: Path, count: int = 2) -> tuple[str, str, l
     rows = query(path, """
         SELECT o.ARDivisionNo, o.CustomerNo, o.InvoiceNo, o.Balance FROM AR_OpenInvoice o
         JOIN AR_Customer c ON c.ARDivisionNo = o.ARDivisionNo AND c.CustomerNo = o.CustomerNo
-        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND o.Balance > 1
+        WHERE c.CustomerStatus = 'A' AND o.InvoiceType = 'IN' AND CAST(o.Balance AS NUMERIC) > 1
         ORDER BY o.ARDivisionNo, o.CustomerNo, o.InvoiceNo""")
     by_customer: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
     for division, customer, invoice, balance in rows:

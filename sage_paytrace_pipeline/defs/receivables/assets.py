@@ -111,7 +111,7 @@ def post_cash_receipts(
     """
     day = date.fromisoformat(context.partition_key)
     config = settings.config()
-    writer = sage100.writer()
+    writer = sage100.open_writer()
     earlier = payment_applications["posted_earlier"].astype(bool)
     new = payment_applications[~earlier]
     created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)

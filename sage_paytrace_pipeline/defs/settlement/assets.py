@@ -156,7 +156,7 @@ def sage_gl_postings(context: dg.AssetExecutionContext, settings: PipelineSettin
                      gl_journal_entries: pd.DataFrame, paytrace_batch_transactions: pd.DataFrame):
     """The day's journal entries posted to Sage's general ledger, each once (idempotent by reference)."""
     day = date.fromisoformat(context.partition_key)
-    posted = post_journal_entries(sage100.writer(), gl_journal_entries)
+    posted = post_journal_entries(sage100.open_writer(), gl_journal_entries)
     yield dg.Output(dated(posted, day), metadata={
         "entries": len(posted), "created_now": int(posted["created"].sum()) if len(posted) else 0})
     yield checks.clearing_nets_to_zero(sage100.reader(), gl_journal_entries, posted, paytrace_batch_transactions)

@@ -26,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
-from sage_paytrace_pipeline.sage100.schema import CARD_TYPE_BY_BRAND, DEFAULT_SCHEMA, Sage100Schema
-from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
+from sage_paytrace_pipeline.sage100.schema import CARD_TYPE_BY_BRAND, DEFAULT_SCHEMA, Column, Sage100Schema
+from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_demo_database
 from sage_paytrace_pipeline.sandbox.paytrace.generator import GeneratedActivity, GeneratedCustomer, GeneratedInvoice
 from sage_paytrace_pipeline.sandbox.sage100 import catalog
 from sage_paytrace_pipeline.sandbox.sage100.catalog import account_key
@@ -122,9 +122,18 @@ def _insert(connection, schema: Sage100Schema, key: str, rows: list[dict[str, An
     for column_keys, group in by_columns.items():
         names = ", ".join(table.col(k) for k in column_keys)
         marks = ", ".join("?" for _ in column_keys)
+        columns = [table.column(k) for k in column_keys]
         connection.executemany(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks})", [tuple(r[k] for k in column_keys) for r in group]
+            f"INSERT INTO {table.name} ({names}) VALUES ({marks})",
+            [tuple(_stored(column, r[column.key]) for column in columns) for r in group],
         )
+
+
+def _stored(column: Column, value: Any) -> Any:
+    """Decimals as the exact text the demo company keeps (one rule with the writer's store)."""
+    if column.kind == "decimal" and value is not None:
+        return decimal_text(Decimal(str(value)), column.scale)
+    return value
 
 
 def _money(value: Decimal) -> Decimal:

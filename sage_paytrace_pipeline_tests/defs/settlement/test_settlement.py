@@ -14,7 +14,6 @@ import pytest
 from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.domain.money import from_cents
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
 from sage_paytrace_pipeline.sandbox.bank.statements import (
@@ -32,6 +31,7 @@ from sage_paytrace_pipeline.sandbox.paytrace.settings import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
 )
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.conftest import SANDBOX_START
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO

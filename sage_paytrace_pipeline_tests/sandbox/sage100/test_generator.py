@@ -66,7 +66,7 @@ def test_counts_and_masters(shared):
     assert summary.counts["AR_OpenInvoice"] == summary.counts["AR_InvoiceHistoryHeader"]
     statuses = Counter(_rows(path, "SELECT CustomerStatus, CreditHold FROM AR_Customer"))
     assert statuses[("I", "N")] > 0 and statuses[("A", "Y")] > 0 and statuses[("A", "N")] > 100
-    assert _rows(path, "SELECT COUNT(*) FROM AR_OpenInvoice WHERE InvoiceType = 'CM' AND Balance < 0")[0][0] > 0
+    assert _rows(path, "SELECT COUNT(*) FROM AR_OpenInvoice WHERE InvoiceType = 'CM' AND CAST(Balance AS NUMERIC) < 0")[0][0] > 0
     divisions = dict(_rows(path, "SELECT ARDivisionNo, AccountsReceivableAcctKey FROM AR_Division"))
     accounts = dict(_rows(path, "SELECT AccountKey, Account FROM GL_Account"))
     assert {accounts[key] for key in divisions.values()} == {"1200-00", "1210-00"}

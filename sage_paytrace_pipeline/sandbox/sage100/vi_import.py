@@ -27,7 +27,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter, Posting
 from sage_paytrace_pipeline.sage100.documents import DocumentResult
 from sage_paytrace_pipeline.sage100.errors import DocumentStateError, Sage100ValidationError
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -57,6 +56,7 @@ from sage_paytrace_pipeline.sage100.writer import (
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
 )
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter, Posting
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from sage_paytrace_pipeline.domain.money import format_money
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput, RetryPolicy
-from sage_paytrace_pipeline.reliability.control import SandboxControl
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
 from sage_paytrace_pipeline.sandbox.paytrace.generator import (
@@ -37,6 +36,7 @@ from sage_paytrace_pipeline.sandbox.paytrace.settings import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
 )
+from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 
 TIME_ZONE = "America/Los_Angeles"

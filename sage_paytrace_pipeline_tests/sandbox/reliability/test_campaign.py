@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage_paytrace_pipeline.reliability.campaign import CampaignOptions, run_campaign
+from sage_paytrace_pipeline.sandbox.reliability.campaign import CampaignOptions, run_campaign
 
 pytestmark = pytest.mark.slow  # about three minutes on two cores
 

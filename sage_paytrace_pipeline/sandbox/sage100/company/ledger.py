@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sage_paytrace_pipeline.sage100.demo_master import Ctx, resolve_account
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession
 from sage_paytrace_pipeline.sage100.documents import DocumentResult, JournalEntry
-from sage_paytrace_pipeline.sage100.numbers import next_number
 from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.writer import POST_JOURNAL_ENTRY, check_journal_balanced, total
+from sage_paytrace_pipeline.sandbox.sage100.company.master import Ctx, resolve_account
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession
 
 ZERO = Decimal("0.00")
 GENERAL_JOURNAL = "GJ"

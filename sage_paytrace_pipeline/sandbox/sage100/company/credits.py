@@ -19,8 +19,24 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sage_paytrace_pipeline.sage100.demo_ledger import GLLine, post_gl
-from sage_paytrace_pipeline.sage100.demo_master import (
+from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo, DocumentResult
+from sage_paytrace_pipeline.sage100.errors import (
+    AmountExceedsBalanceError,
+    DocumentStateError,
+    InvoiceNotOpenError,
+    InvoiceOfAnotherCustomerError,
+    Sage100ValidationError,
+)
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
+from sage_paytrace_pipeline.sage100.writer import (
+    CREATE_CREDIT_MEMO,
+    RECORD_CARD_REFUND,
+    check_amount_within_balance,
+    money_text,
+    total,
+)
+from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_gl
+from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     available,
     open_item,
@@ -31,24 +47,8 @@ from sage_paytrace_pipeline.sage100.demo_master import (
     require_open_invoice,
     resolve_account,
 )
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
-from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo, DocumentResult
-from sage_paytrace_pipeline.sage100.errors import (
-    AmountExceedsBalanceError,
-    DocumentStateError,
-    InvoiceNotOpenError,
-    InvoiceOfAnotherCustomerError,
-    Sage100ValidationError,
-)
-from sage_paytrace_pipeline.sage100.numbers import next_number
-from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
-from sage_paytrace_pipeline.sage100.writer import (
-    CREATE_CREDIT_MEMO,
-    RECORD_CARD_REFUND,
-    check_amount_within_balance,
-    money_text,
-    total,
-)
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 SALES_JOURNAL = "SJ"
 ZERO = Decimal("0.00")

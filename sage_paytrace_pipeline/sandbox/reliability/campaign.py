@@ -24,14 +24,19 @@ from datetime import date
 from pathlib import Path
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
-from sage_paytrace_pipeline.reliability.control import SandboxControl
-from sage_paytrace_pipeline.reliability.runs import Runner
-from sage_paytrace_pipeline.reliability.verify import (
+from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
+from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+)
+from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
+from sage_paytrace_pipeline.sandbox.reliability.runs import Runner
+from sage_paytrace_pipeline.sandbox.reliability.verify import (
     Verdict,
     approved_sales,
     verify_books,
 )
-from sage_paytrace_pipeline.reliability.world import (
+from sage_paytrace_pipeline.sandbox.reliability.world import (
     INTEGRATOR_ID,
     TIME_ZONE,
     World,
@@ -39,16 +44,7 @@ from sage_paytrace_pipeline.reliability.world import (
     fresh_home,
     resolve_web_sales,
 )
-from sage_paytrace_pipeline.sage100.demo_faults import (
-    FAULTS_VARIABLE,
-    fault_state,
-    write_fault_file,
-)
-from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
-from sage_paytrace_pipeline.sandbox.paytrace.settings import (
-    DEFAULT_PASSWORD,
-    DEFAULT_USERNAME,
-)
+from sage_paytrace_pipeline.sandbox.sage100.faults import fault_state, write_fault_file
 
 SCENARIOS = ("sage_write_fails", "worker_killed", "sensor_and_schedule")
 DAILY_JOB, SETTLEMENT_JOB, BANK_JOB = "paytrace_daily_job", "settlement_daily_job", "bank_statements_job"
@@ -120,7 +116,7 @@ def run_campaign(options: CampaignOptions) -> dict:
         control = SandboxControl(base_url)
         web_store_stats = control.stats()
         faults_file = write_fault_file(home / "sage_faults.json", [])
-        with _environment({**world.environment, "PAYTRACE_API_URL": base_url, FAULTS_VARIABLE: str(faults_file)}):
+        with _environment({**world.environment, "PAYTRACE_API_URL": base_url}):
             runner, sage_fired, gave_up = _run_pipeline(world, control, options, faults_file)
         control.clear_faults()
         stats = control.stats()
@@ -139,7 +135,7 @@ def _run_pipeline(world: World, control: SandboxControl, options: CampaignOption
     sage_fired: Counter = Counter()
     gave_up: list[str] = []
     with dg.DagsterInstance.get() as instance:
-        runner = Runner(instance, defs(), control, max_attempts=options.max_attempts,
+        runner = Runner(instance, defs(), control, sage_faults=faults_file, max_attempts=options.max_attempts,
                         expire_tokens_every=options.expire_tokens_every, log_dir=world.home / "worker_logs")
         for index, day in enumerate(world.days()):
             scenario = SCENARIOS[index % len(SCENARIOS)]

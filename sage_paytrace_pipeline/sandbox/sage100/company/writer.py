@@ -8,8 +8,11 @@ the way Sage's journal updates would post them; with ``posting="entry"`` they st
 tables for review until `update_cash_receipts_journal` (receipts) runs. Invoices, credit memos
 and refunds are always posted (the demo keeps no AR/SO invoice entry tables).
 
-The operations live in one module each: demo_receipts, demo_customers, demo_orders,
-demo_credits, demo_ledger; row access in demo_store, master-data checks in demo_master.
+The operations live in one module each (this package): receipts, customers, orders, credits,
+ledger; row access in store, master-data checks in master, document numbers in numbers.
+
+This writer never fails on purpose. The fault campaign's faults live in sandbox/sage100/faults.py
+(`FaultInjectingDemoWriter`, a subclass that hooks `_run`), installed only by the campaign.
 """
 
 from __future__ import annotations
@@ -21,15 +24,6 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
-from sage_paytrace_pipeline.sage100 import (
-    demo_credits,
-    demo_customers,
-    demo_faults,
-    demo_ledger,
-    demo_orders,
-    demo_receipts,
-)
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, transaction
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -40,10 +34,28 @@ from sage_paytrace_pipeline.sage100.documents import (
     SalesOrder,
     VaultCard,
 )
+from sage_paytrace_pipeline.sage100.errors import Sage100ConfigurationError
+from sage_paytrace_pipeline.sage100.reader import is_odbc_connection_string
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 from sage_paytrace_pipeline.sage100.udf import ensure_udf_columns
-from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
+from sage_paytrace_pipeline.sage100.writer import (
+    CREATE_CREDIT_MEMO,
+    CREATE_SALES_ORDER,
+    INVOICE_SALES_ORDER,
+    POST_CARD_RECEIPT,
+    POST_JOURNAL_ENTRY,
+    RECORD_CARD_REFUND,
+    STORE_VAULT_CARD,
+    UPSERT_CUSTOMER,
+)
+from sage_paytrace_pipeline.sage100.writers import WriterTarget
+from sage_paytrace_pipeline.sandbox.sage100.company import credits as demo_credits
+from sage_paytrace_pipeline.sandbox.sage100.company import customers as demo_customers
+from sage_paytrace_pipeline.sandbox.sage100.company import ledger as demo_ledger
+from sage_paytrace_pipeline.sandbox.sage100.company import orders as demo_orders
+from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, transaction
 
 Posting = Literal["post", "entry"]
 _Doc = TypeVar("_Doc", bound=BaseModel)
@@ -87,22 +99,11 @@ class DemoCompanyWriter:
         finally:
             connection.close()
 
-    def _run(self, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
+    def _run(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
+        """One document in one transaction. `name` is the operation (sage100/writer.py constants),
+        for subclasses that observe each document (the fault campaign's writer)."""
         with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
             return operation(session)
-
-    def _run_with_faults(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
-        """`_run` with the demo company's injected faults (sage100/demo_faults.py; inert unless armed)."""
-        def faulted(session: DemoSession) -> DocumentResult:
-            result = operation(session)
-            if result.created:
-                demo_faults.before_commit(name)
-            return result
-
-        result = self._run(faulted)
-        if result.created:
-            demo_faults.after_commit(name)
-        return result
 
     @property
     def _post(self) -> bool:
@@ -110,31 +111,33 @@ class DemoCompanyWriter:
 
     # --- Sage100Writer ----------------------------------------------------------------
     def post_card_receipt(self, receipt: CardReceipt) -> DocumentResult:
-        return self._run_with_faults(
+        return self._run(
             POST_CARD_RECEIPT, lambda s: demo_receipts.enter_card_receipt(s, _checked(receipt), post=self._post))
 
     def upsert_customer(self, customer: CustomerRecord) -> DocumentResult:
-        return self._run(lambda s: demo_customers.upsert_customer(s, _checked(customer)))
+        return self._run(UPSERT_CUSTOMER, lambda s: demo_customers.upsert_customer(s, _checked(customer)))
 
     def store_vault_card(self, card: VaultCard) -> DocumentResult:
-        return self._run(lambda s: demo_customers.store_vault_card(s, _checked(card)))
+        return self._run(STORE_VAULT_CARD, lambda s: demo_customers.store_vault_card(s, _checked(card)))
 
     def create_sales_order(self, order: SalesOrder) -> DocumentResult:
-        return self._run(lambda s: demo_orders.create_sales_order(s, _checked(order)))
+        return self._run(CREATE_SALES_ORDER, lambda s: demo_orders.create_sales_order(s, _checked(order)))
 
     def invoice_sales_order(self, sales_order_no: str, *, reference: str, invoice_date: date) -> DocumentResult:
-        return self._run(lambda s: demo_orders.invoice_sales_order(s, sales_order_no, reference, invoice_date))
+        return self._run(INVOICE_SALES_ORDER,
+                         lambda s: demo_orders.invoice_sales_order(s, sales_order_no, reference, invoice_date))
 
     def create_credit_memo(self, memo: CreditMemo) -> DocumentResult:
         return self._run(
+            CREATE_CREDIT_MEMO,
             lambda s: demo_credits.create_credit_memo(s, _checked(memo), default_account=self.credit_memo_account)
         )
 
     def record_card_refund(self, refund: CardRefund) -> DocumentResult:
-        return self._run(lambda s: demo_credits.record_card_refund(s, _checked(refund)))
+        return self._run(RECORD_CARD_REFUND, lambda s: demo_credits.record_card_refund(s, _checked(refund)))
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
-        return self._run_with_faults(
+        return self._run(
             POST_JOURNAL_ENTRY, lambda s: demo_ledger.post_journal_entry(s, _checked(entry), post=self._post))
 
     # --- journal updates --------------------------------------------------------------
@@ -142,3 +145,12 @@ class DemoCompanyWriter:
         """Post every receipt in entry, as Sage's Daily Transaction Register update; returns deposit numbers."""
         with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
             return demo_receipts.update_cash_receipts_journal(session)
+
+
+def open_demo_company_writer(target: WriterTarget) -> DemoCompanyWriter:
+    """Entry point `demo_company` (sage100/writers.py): the writer of a demo company file."""
+    if is_odbc_connection_string(target.database):
+        raise Sage100ConfigurationError(
+            "sage.writer is demo_company but SAGE100_DATABASE is an ODBC connection string: a real company is "
+            "written through sage.writer: visual_integrator (or point SAGE100_DATABASE at a demo company file)")
+    return DemoCompanyWriter(target.database, posting=target.posting, schema=target.schema)

@@ -21,7 +21,7 @@ import duckdb
 from sage_paytrace_pipeline.domain.money import CENT
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import Transaction, TransactionStatus
-from sage_paytrace_pipeline.reliability.world import (
+from sage_paytrace_pipeline.sandbox.reliability.world import (
     PlannedPayment,
     open_invoice_balances,
 )

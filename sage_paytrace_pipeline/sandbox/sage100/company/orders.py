@@ -18,20 +18,20 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from sage_paytrace_pipeline.domain.money import CENT
-from sage_paytrace_pipeline.sage100.demo_ledger import GLLine, post_gl
-from sage_paytrace_pipeline.sage100.demo_master import (
+from sage_paytrace_pipeline.sage100.documents import DocumentResult, SalesOrder
+from sage_paytrace_pipeline.sage100.errors import DocumentStateError, InsufficientStockError, UnknownItemError
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
+from sage_paytrace_pipeline.sage100.writer import CREATE_SALES_ORDER, INVOICE_SALES_ORDER, total
+from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_gl
+from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     require_account_key,
     require_customer,
     require_division,
     require_item,
 )
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
-from sage_paytrace_pipeline.sage100.documents import DocumentResult, SalesOrder
-from sage_paytrace_pipeline.sage100.errors import DocumentStateError, InsufficientStockError, UnknownItemError
-from sage_paytrace_pipeline.sage100.numbers import next_number
-from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
-from sage_paytrace_pipeline.sage100.writer import CREATE_SALES_ORDER, INVOICE_SALES_ORDER, total
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 SALES_ORDER_JOURNAL = "SO"
 ZERO = Decimal("0.00")

@@ -17,8 +17,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sage_paytrace_pipeline.sage100.demo_ledger import GLLine, post_gl
-from sage_paytrace_pipeline.sage100.demo_master import (
+from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult
+from sage_paytrace_pipeline.sage100.errors import DocumentStateError
+from sage_paytrace_pipeline.sage100.writer import (
+    POST_CARD_RECEIPT,
+    check_amount_within_balance,
+    check_receipt_distribution,
+    total,
+)
+from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_gl
+from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     available,
     open_item,
@@ -28,16 +36,8 @@ from sage_paytrace_pipeline.sage100.demo_master import (
     require_division,
     require_open_invoice,
 )
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
-from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult
-from sage_paytrace_pipeline.sage100.errors import DocumentStateError
-from sage_paytrace_pipeline.sage100.numbers import next_number
-from sage_paytrace_pipeline.sage100.writer import (
-    POST_CARD_RECEIPT,
-    check_amount_within_balance,
-    check_receipt_distribution,
-    total,
-)
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 CASH_RECEIPTS_JOURNAL = "CR"
 CARD_DEPOSIT = "R"

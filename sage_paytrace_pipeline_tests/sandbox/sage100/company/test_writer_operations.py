@@ -9,7 +9,6 @@ import pytest
 from pydantic import ValidationError
 
 from sage_paytrace_pipeline.domain.cards import find_card_numbers
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import (
     CardRefund,
     CreditMemo,
@@ -35,6 +34,7 @@ from sage_paytrace_pipeline.sage100.errors import (
 )
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.sandbox.sage100.card_scan import card_numbers_in_database
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     TODAY,
@@ -140,7 +140,7 @@ def test_sales_order_then_invoice_posts_ar_stock_and_gl(company, writer):
     so = writer.create_sales_order(order)
     so_no = so.documents["SalesOrderNo"]
     assert query(company, "SELECT UnitPrice, ExtensionAmt FROM SO_SalesOrderDetail WHERE SalesOrderNo=? "
-                 "ORDER BY LineKey", (so_no,)) == [(149, 298), (12.5, 12.5)]
+                 "ORDER BY LineKey", (so_no,)) == [("149.000000", "298.00"), ("12.500000", "12.50")]
     assert _stock(company, "DRILL-18V") == (on_hand, on_order + 2, total)
     assert writer.create_sales_order(order).created is False
 
@@ -152,7 +152,7 @@ def test_sales_order_then_invoice_posts_ar_stock_and_gl(company, writer):
                  "WHERE CustomerNo='RIVE0001'")[0][0]
     due = (date(2026, 3, 3) + timedelta(days=days)).isoformat()
     assert query(company, "SELECT InvoiceType, Balance, InvoiceDueDate FROM AR_OpenInvoice WHERE InvoiceNo=?",
-                 (invoice_no,)) == [("IN", 310.5, due)]
+                 (invoice_no,)) == [("IN", "310.50", due)]
     assert query(company, "SELECT ModuleCode, SalesOrderNo, UDF_PAYTRACE_REF FROM AR_InvoiceHistoryHeader "
                  "WHERE InvoiceNo=?", (invoice_no,)) == [("S/O", so_no, "web-5001-inv")]
     assert query(company, "SELECT COUNT(*) FROM AR_InvoiceHistoryDetail WHERE InvoiceNo=?", (invoice_no,)) == [(2,)]
@@ -212,7 +212,7 @@ def test_open_credit_memo_then_card_refund_goes_out_through_clearing(company, wr
                                                 memo_date=TODAY, amount="40.00", account="4950-00"))
     memo_no = memo.documents["InvoiceNo"]
     assert query(company, "SELECT InvoiceType, Balance FROM AR_OpenInvoice WHERE InvoiceNo=?", (memo_no,)) == [
-        ("CM", -40)]
+        ("CM", "-40.00")]
     balance_before = money(query(company, "SELECT CurrentBalance FROM AR_Customer WHERE CustomerNo='RIVE0001'")[0][0])
     refund = CardRefund(transaction_id="880001", division="01", customer_no="RIVE0001", refund_date=TODAY,
                         amount="40.00", payment_type="VISA", credit_memo_no=memo_no, last4="5439",
@@ -221,9 +221,9 @@ def test_open_credit_memo_then_card_refund_goes_out_through_clearing(company, wr
     result = writer.record_card_refund(refund)
 
     assert result.documents["AppliedTo"] == f"CM:{memo_no}"
-    assert query(company, "SELECT Balance FROM AR_OpenInvoice WHERE InvoiceNo=?", (memo_no,)) == [(0,)]
+    assert query(company, "SELECT Balance FROM AR_OpenInvoice WHERE InvoiceNo=?", (memo_no,)) == [("0.00",)]
     assert query(company, "SELECT TransactionType, TransactionAmt, Last4UnencryptedCreditCardNos FROM "
-                 "AR_TransactionPaymentHistory WHERE CreditCardTransactionID='880001'") == [("P", -40, "5439")]
+                 "AR_TransactionPaymentHistory WHERE CreditCardTransactionID='880001'") == [("P", "-40.00", "5439")]
     assert money(query(company, "SELECT CurrentBalance FROM AR_Customer WHERE CustomerNo='RIVE0001'")[0][0]) == (
         balance_before + Decimal("40.00"))
     refund_gl = query(company, "SELECT AccountKey, DebitAmount, CreditAmount FROM GL_DetailPosting "

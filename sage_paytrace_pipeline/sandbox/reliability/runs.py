@@ -1,7 +1,7 @@
 """Dagster runs for the campaign, on a real instance (DAGSTER_HOME, SQLite storage).
 
 Three ways a day runs: in this process (`execute_in_process`, what a run worker does); in a worker
-process (`python -m sage_paytrace_pipeline.reliability.worker`), which an armed demo-company fault
+process (`python -m sage_paytrace_pipeline.sandbox.reliability.worker`), which a demo-company fault
 may kill mid-posting; and as two workers on the same day at once (the activity sensor and the
 daily close racing; production's per-partition run limit would queue one, the code must be safe
 without it). A failed run is re-run as an operator would (or the daemon, for a killed worker:
@@ -24,10 +24,11 @@ import dagster as dg
 from dagster import DagsterEventType, DagsterRunStatus, RunsFilter
 
 from sage_paytrace_pipeline.domain.pci import scrub_text
-from sage_paytrace_pipeline.reliability.control import SandboxControl
-from sage_paytrace_pipeline.sage100.demo_faults import CRASH_EXIT_CODE
+from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
+from sage_paytrace_pipeline.sandbox.reliability.faulty_sage import sage_fault_resources
+from sage_paytrace_pipeline.sandbox.sage100.faults import CRASH_EXIT_CODE
 
-WORKER_MODULE = "sage_paytrace_pipeline.reliability.worker"
+WORKER_MODULE = "sage_paytrace_pipeline.sandbox.reliability.worker"
 TRIGGER_TAG = "campaign/trigger"
 
 
@@ -52,9 +53,12 @@ class Runner:
     """Runs jobs on one instance, keeps a record of every run, re-runs failures."""
 
     def __init__(self, instance: dg.DagsterInstance, definitions: dg.Definitions, control: SandboxControl, *,
-                 max_attempts: int = 4, expire_tokens_every: float = 2.0, log_dir: Path | None = None) -> None:
+                 sage_faults: Path, max_attempts: int = 4, expire_tokens_every: float = 2.0,
+                 log_dir: Path | None = None) -> None:
         self.instance = instance
         self.definitions = definitions
+        self.sage_faults = sage_faults
+        self.resources = sage_fault_resources(definitions, sage_faults)
         self.control = control
         self.max_attempts = max_attempts
         self.expire_tokens_every = expire_tokens_every
@@ -66,7 +70,8 @@ class Runner:
     def in_process(self, job: str, partition: str | None, *, attempt: int = 1, trigger: str = "operator") -> RunRecord:
         with self._tokens_expiring():
             result = self.definitions.resolve_job_def(job).execute_in_process(
-                partition_key=partition, instance=self.instance, raise_on_error=False, tags={TRIGGER_TAG: trigger})
+                partition_key=partition, instance=self.instance, raise_on_error=False, tags={TRIGGER_TAG: trigger},
+                resources=self.resources)
         return self._record(RunRecord(job, partition, "in_process", attempt), result.run_id, result.success)
 
     def in_worker(self, job: str, partition: str | None, *, attempt: int = 1, trigger: str = "operator") -> RunRecord:
@@ -148,7 +153,8 @@ class Runner:
         self.tokens_expired += expirer.expired
 
     def _start_worker(self, job: str, partition: str | None, trigger: str) -> subprocess.Popen:
-        command = [sys.executable, "-m", WORKER_MODULE, "--job", job, "--trigger", trigger]
+        command = [sys.executable, "-m", WORKER_MODULE, "--job", job, "--trigger", trigger,
+                   "--sage-faults", str(self.sage_faults)]
         if partition:
             command += ["--partition", partition]
         if self.log_dir is None:

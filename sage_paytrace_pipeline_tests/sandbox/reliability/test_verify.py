@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import duckdb
 
-from sage_paytrace_pipeline.reliability.verify import ApprovedSale, verify_books
-from sage_paytrace_pipeline.reliability.world import (
+from sage_paytrace_pipeline.sage100.documents import ReceiptLine
+from sage_paytrace_pipeline.sandbox.reliability.verify import ApprovedSale, verify_books
+from sage_paytrace_pipeline.sandbox.reliability.world import (
     PlannedPayment,
     open_invoice_balances,
 )
-from sage_paytrace_pipeline.sage100.documents import ReceiptLine
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     TODAY,
     customer_with_open_invoices,

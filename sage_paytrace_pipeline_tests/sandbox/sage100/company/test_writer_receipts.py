@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import ReceiptLine
 from sage_paytrace_pipeline.sage100.errors import (
     AmountExceedsBalanceError,
@@ -18,6 +17,7 @@ from sage_paytrace_pipeline.sage100.errors import (
     UnknownBankCodeError,
     UnknownPaymentTypeError,
 )
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
     account_key,
@@ -121,7 +121,7 @@ def test_lines_not_summing_to_the_amount_are_refused_and_nothing_is_written(comp
 def test_invoice_of_another_customer_is_refused_and_nothing_is_written(company, writer):
     division, customer, _ = customer_with_open_invoices(company)
     other_invoice, other_customer = query(
-        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice WHERE InvoiceType='IN' AND Balance > 0 AND NOT "
+        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice WHERE InvoiceType='IN' AND CAST(Balance AS NUMERIC) > 0 AND NOT "
         "(ARDivisionNo=? AND CustomerNo=?) LIMIT 1", (division, customer))[0]
     document = receipt(division, customer, [ReceiptLine(invoice_no=other_invoice, amount="1.00")])
     before = dump(company)

@@ -2,7 +2,7 @@
 
 Code names tables and columns by their schema keys (``"AR_OpenInvoice"``, ``"Balance"``); this
 module turns them into the site's names (`Sage100Schema` overrides), converts values explicitly
-(money as the text of a two-decimal `Decimal`, quantities to six decimals, dates as ISO text,
+(money and quantities as exact decimal text at their column's scale, rounded half-up, dates as ISO text,
 ints as int) and fills Sage's audit columns (date, decimal-hour time, user).
 """
 
@@ -19,7 +19,7 @@ from typing import Any, Iterator
 from sage_paytrace_pipeline.sage100.errors import Sage100SchemaError
 from sage_paytrace_pipeline.sage100.models import as_date, as_money, as_quantity, as_text
 from sage_paytrace_pipeline.sage100.schema import Column, Sage100Schema, Table
-from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
+from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_demo_database
 from sage_paytrace_pipeline.sage100.udf import UDF_COLUMNS
 
 Row = dict[str, Any]
@@ -40,8 +40,7 @@ def to_db(column: Column, value: Any) -> Any:
             raise TypeError(f"{column.name}: expected a date, got {type(value).__name__}")
         return value.isoformat()
     if column.kind == "decimal":
-        number = Decimal("0") if value in (None, "") else Decimal(str(value))
-        return f"{number.quantize(Decimal(1).scaleb(-column.scale)):.{column.scale}f}"
+        return decimal_text(Decimal("0") if value in (None, "") else Decimal(str(value)), column.scale)
     if column.kind == "int":
         return int(value or 0)
     text = "" if value is None else str(value)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession
 
 
 @dataclass(frozen=True)

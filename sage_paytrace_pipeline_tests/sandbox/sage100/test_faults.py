@@ -1,9 +1,10 @@
-"""The demo company's injected faults: a write that fails inside its transaction writes nothing, and
-a worker killed right after Sage commits leaves a receipt the next posting confirms, never repeats."""
+"""The demo company's injected faults: only the fault-injecting writer fails; a write that fails inside
+its transaction writes nothing, and a worker killed right after Sage commits leaves a receipt the next
+posting confirms, never repeats."""
 
 from __future__ import annotations
 
-import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,19 +12,21 @@ from pathlib import Path
 import duckdb
 import pytest
 
+import sage_paytrace_pipeline
+from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.receivables.posting import post_receipts, receipts_in_sage
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
-from sage_paytrace_pipeline.sage100.demo_faults import (
-    CRASH_EXIT_CODE,
-    FAULTS_VARIABLE,
-    fault_state,
-    write_fault_file,
-)
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.documents import ReceiptLine
 from sage_paytrace_pipeline.sage100.errors import Sage100WriteError
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
+from sage_paytrace_pipeline.sandbox.sage100.faults import (
+    CRASH_EXIT_CODE,
+    FaultInjectingDemoWriter,
+    fault_state,
+    write_fault_file,
+)
 from sage_paytrace_pipeline_tests.receivables.test_posting import Day
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
     NOW,
@@ -40,15 +43,27 @@ def two_receipts(company: Path):
             for tid, (invoice, amount) in zip((810001, 810002), invoices)]
 
 
-def test_unarmed_hooks_do_nothing(company, writer, monkeypatch):
-    monkeypatch.delenv(FAULTS_VARIABLE, raising=False)
+def test_the_plain_demo_writer_has_no_fault_hook(company, writer, tmp_path):
+    """Rules waiting in a fault file change nothing for the demo writer: only the campaign's writer reads one."""
+    write_fault_file(tmp_path / "faults.json", [{"operation": POST_CARD_RECEIPT, "kind": "fail", "at": 1}])
     assert all(writer.post_card_receipt(document).created for document in two_receipts(company))
+    assert fault_state(tmp_path / "faults.json")["fired"] == []
 
 
-def test_a_failing_write_in_the_middle_of_a_deposit_rolls_back_only_itself_and_fires_once(
-        company, writer, tmp_path, monkeypatch):
+def test_no_production_path_reaches_a_fault_hook(company):
+    """The code location's resource opens the plain writer, and only the campaign names the faulty one."""
+    assert type(Sage100Resource(database=str(company)).open_writer()) is DemoCompanyWriter
+    package = Path(sage_paytrace_pipeline.__file__).parent
+    importers = sorted(str(path.relative_to(package)) for path in package.rglob("*.py")
+                       if re.search(r"^\s*from \S+(sandbox\.sage100\.faults|\.faulty_sage) import",
+                                    path.read_text(encoding="utf-8"), re.M))
+    assert importers == ["sandbox/reliability/campaign.py", "sandbox/reliability/faulty_sage.py",
+                         "sandbox/reliability/runs.py", "sandbox/reliability/worker.py"]
+
+
+def test_a_failing_write_in_the_middle_of_a_deposit_rolls_back_only_itself_and_fires_once(company, tmp_path):
     faults = write_fault_file(tmp_path / "faults.json", [{"operation": POST_CARD_RECEIPT, "kind": "fail", "at": 2}])
-    monkeypatch.setenv(FAULTS_VARIABLE, str(faults))
+    writer = FaultInjectingDemoWriter(company, faults_file=faults, clock=lambda: NOW)
     first, second = two_receipts(company)
     deposit = writer.post_card_receipt(first).documents["DepositNo"]
     before = dump(company)
@@ -67,28 +82,30 @@ import sys
 from pathlib import Path
 
 import duckdb
+import sage_paytrace_pipeline
+from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.receivables.posting import post_receipts
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
-from sage_paytrace_pipeline.sage100.demo_writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sandbox.sage100.faults import FaultInjectingDemoWriter
 from sage_paytrace_pipeline_tests.receivables.test_posting import Day
 
-company, warehouse = sys.argv[1], sys.argv[2]
+company, warehouse, faults = sys.argv[1], sys.argv[2], sys.argv[3]
 day = Day(Path(company))
 with duckdb.connect(warehouse) as connection:
-    post_receipts(day.receipts, day.intents, writer=DemoCompanyWriter(company), reader=Sage100Reader.for_sqlite(company),
-                  log=PostingLog(connection, "killed-run"))
+    post_receipts(day.receipts, day.intents, writer=FaultInjectingDemoWriter(company, faults_file=faults),
+                  reader=Sage100Reader.for_sqlite(company), log=PostingLog(connection, "killed-run"))
 """
 
 
 def test_a_worker_killed_after_sage_commits_leaves_an_intent_the_next_run_confirms_without_writing(
-        company, tmp_path, monkeypatch):
+        company, tmp_path):
     DemoCompanyWriter(company)  # the UDF columns, before the worker's clock starts
     day = Day(company)  # planned on the untouched company, exactly as the worker plans it
     faults = write_fault_file(tmp_path / "faults.json", [{"operation": POST_CARD_RECEIPT, "kind": "crash", "at": 1}])
     warehouse = tmp_path / "warehouse.duckdb"
-    worker = subprocess.run([sys.executable, "-c", _KILLED_WORKER, str(company), str(warehouse)], check=False,
-                            env={**os.environ, FAULTS_VARIABLE: str(faults)}, capture_output=True)
+    worker = subprocess.run([sys.executable, "-c", _KILLED_WORKER, str(company), str(warehouse), str(faults)],
+                            check=False, capture_output=True)
     assert worker.returncode == CRASH_EXIT_CODE, worker.stderr.decode()[-2000:]
 
     reader = Sage100Reader.for_sqlite(company)
@@ -97,7 +114,6 @@ def test_a_worker_killed_after_sage_commits_leaves_an_intent_the_next_run_confir
     with duckdb.connect(str(warehouse)) as connection:
         log = PostingLog(connection, "re-run")
         assert log.entries(transaction_ids=[first])["state"].tolist() == ["intent"], "the warehouse never heard back"
-        monkeypatch.delenv(FAULTS_VARIABLE, raising=False)
         outcome = post_receipts(day.receipts, day.intents, writer=DemoCompanyWriter(company, clock=lambda: NOW),
                                 reader=reader, log=log)
         states = dict(zip(*log.entries(transaction_ids=list(day.receipts))[["transaction_id", "state"]].T.values))

@@ -13,20 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sage_paytrace_pipeline.sage100.demo_master import (
+from sage_paytrace_pipeline.sage100.documents import CustomerRecord, DocumentResult, VaultCard
+from sage_paytrace_pipeline.sage100.errors import DocumentStateError, Sage100ValidationError
+from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
+from sage_paytrace_pipeline.sage100.writer import STORE_VAULT_CARD, UPSERT_CUSTOMER
+from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     payment_type_exists,
     require_card_payment_type,
     require_customer,
     require_division,
 )
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
-from sage_paytrace_pipeline.sage100.documents import CustomerRecord, DocumentResult, VaultCard
-from sage_paytrace_pipeline.sage100.errors import DocumentStateError, Sage100ValidationError
-from sage_paytrace_pipeline.sage100.numbers import next_number
-from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
-from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
-from sage_paytrace_pipeline.sage100.writer import STORE_VAULT_CARD, UPSERT_CUSTOMER
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 _FIELDS = {  # CustomerRecord field -> AR_Customer column
     "name": "CustomerName",

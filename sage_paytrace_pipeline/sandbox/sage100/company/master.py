@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sage_paytrace_pipeline.sage100.demo_store import DemoSession, Row
 from sage_paytrace_pipeline.sage100.errors import (
     InactiveAccountError,
     InactiveCustomerError,
@@ -23,6 +22,7 @@ from sage_paytrace_pipeline.sage100.errors import (
     UnknownItemError,
     UnknownPaymentTypeError,
 )
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """Faults of the demo company: it plays Sage, so it can fail the way a Sage write fails.
 
-Armed only when SAGE100_DEMO_FAULTS names a JSON file (the fault campaign writes it); otherwise
-every hook returns at once. The file holds rules and what they have seen, shared by every process
-that writes the company (a run worker that is killed, the run that repairs it):
+Only `FaultInjectingDemoWriter` fails, and only the fault campaign builds it (its resource override
+in sandbox/reliability/runs.py, for in-process runs and for its worker processes). The plain
+`DemoCompanyWriter` has no hook, and no setting or environment variable reaches this module.
+
+The writer is given a fault file: rules and what they have seen, shared by every process that
+writes the company (a run worker that is killed, the run that repairs it):
 
     {"rules": [{"operation": "post_card_receipt", "kind": "fail", "at": 3},
                {"operation": "post_card_receipt", "kind": "crash", "at": 7}],
@@ -21,13 +24,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from sage_paytrace_pipeline.sage100.documents import DocumentResult
 from sage_paytrace_pipeline.sage100.errors import Sage100WriteError
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 
-FAULTS_VARIABLE = "SAGE100_DEMO_FAULTS"
 CRASH_EXIT_CODE = 86  # distinctive, so a campaign can tell an injected crash from a real one
 
 
@@ -42,19 +48,37 @@ def fault_state(path: str | Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def before_commit(operation: str) -> None:
+class FaultInjectingDemoWriter(DemoCompanyWriter):
+    """The demo company writer with the fault file's rules applied to every created document."""
+
+    def __init__(self, db_path: str | Path, *, faults_file: str | Path, **options: Any) -> None:
+        super().__init__(db_path, **options)
+        self.faults_file = Path(faults_file)
+
+    def _run(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
+        def faulted(session: DemoSession) -> DocumentResult:
+            result = operation(session)
+            if result.created:
+                before_commit(self.faults_file, name)
+            return result
+
+        result = super()._run(name, faulted)
+        if result.created:
+            after_commit(self.faults_file, name)
+        return result
+
+
+def before_commit(faults_file: Path, operation: str) -> None:
     """Inside the document's transaction, after its rows: fail here when a `fail` rule is due."""
-    with _armed_state() as state:
-        if state is not None and _due(state, operation, "fail", state["created"].get(operation, 0) + 1):
+    with _locked_state(faults_file) as state:
+        if _due(state, operation, "fail", state["created"].get(operation, 0) + 1):
             raise Sage100WriteError(f"{operation}: injected demo-company fault: the session was lost before "
                                     "the document was committed; nothing of it was written")
 
 
-def after_commit(operation: str) -> None:
+def after_commit(faults_file: Path, operation: str) -> None:
     """After the document is committed: count it, and end the process when a `crash` rule is due."""
-    with _armed_state() as state:
-        if state is None:
-            return
+    with _locked_state(faults_file) as state:
         created = state["created"][operation] = state["created"].get(operation, 0) + 1
         crash = _due(state, operation, "crash", created)
     if crash:
@@ -71,12 +95,8 @@ def _due(state: dict, operation: str, kind: str, number: int) -> bool:
 
 
 @contextmanager
-def _armed_state() -> Iterator[dict | None]:
-    """The fault file's state under an exclusive lock, written back on exit; None when unarmed."""
-    path = os.environ.get(FAULTS_VARIABLE)
-    if not path:
-        yield None
-        return
+def _locked_state(path: Path) -> Iterator[dict]:
+    """The fault file's state under an exclusive lock, written back on exit."""
     with open(path, "r+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         state = json.load(handle)
