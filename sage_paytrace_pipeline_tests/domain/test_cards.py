@@ -55,3 +55,12 @@ def test_card_numbers_in_free_text_are_found_and_masked_but_invoice_numbers_are_
     masked = mask_card_numbers_in_text(text)
     assert "4012" not in masked and "xxxxxxxxxxxx5439" in masked and "0001234" in masked
     assert mask_card_numbers_in_text(None) is None
+
+
+def test_a_compact_timestamp_is_no_card_number_but_a_diners_card_still_is():
+    # OFX's <DTSERVER>20261208120000 is Luhn-valid: a statement file written that day held a "card number".
+    assert luhn_valid("20261208120000")
+    assert find_card_numbers("<DTSERVER>20261208120000[-8:PST]") == []
+    assert find_card_numbers("Diners 36148900647913 paid") == ["36148900647913"]
+    # Not a valid time of day, so it is not a stamp: still found.
+    assert luhn_valid("20261299999908") and find_card_numbers("20261299999908") == ["20261299999908"]
