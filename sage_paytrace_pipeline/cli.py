@@ -78,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+        CONTROL_TOKEN_VARIABLE,
         DEFAULT_PASSWORD,
         DEFAULT_USERNAME,
     )
@@ -88,7 +89,15 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     commands = paytrace.add_subparsers(dest="command")
 
     serve = commands.add_parser("serve", help="serve the PayTrace v1 API over HTTP")
-    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1; the control API has no auth)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="bind address (default 127.0.0.1); beyond loopback only with --allow-remote and a "
+                            "control token, since the control API can reset and reshape the sandbox")
+    serve.add_argument("--allow-remote", action="store_true",
+                       help="allow a --host beyond loopback (needs a control token)")
+    serve.add_argument("--control-token", default=os.environ.get(CONTROL_TOKEN_VARIABLE),
+                       help=f"token the control API (/_sandbox/*) then requires in the X-Sandbox-Control-Token "
+                            f"header; at least 16 characters (default {CONTROL_TOKEN_VARIABLE}, which keeps it "
+                            f"out of the process list)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
     serve.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"SQLite state file (default {DEFAULT_STATE})")
     serve.add_argument("--username", default=os.environ.get("PAYTRACE_SANDBOX_USERNAME", DEFAULT_USERNAME),
@@ -111,6 +120,8 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     target = generate.add_mutually_exclusive_group()
     target.add_argument("--state", type=Path, help=f"write into this state file directly (default {DEFAULT_STATE})")
     target.add_argument("--url", help="load into a running sandbox, e.g. http://127.0.0.1:8765")
+    generate.add_argument("--control-token", default=os.environ.get(CONTROL_TOKEN_VARIABLE),
+                          help=f"with --url: the sandbox's control token (default {CONTROL_TOKEN_VARIABLE})")
     generate.add_argument("--summary-out", type=Path, help="write the card-free summary (customers, invoices) as JSON")
     generate.set_defaults(handler=_generate_activity)
 
@@ -190,13 +201,15 @@ def _sandbox_settings(args: argparse.Namespace) -> dict:
 
 
 def _serve_sandbox(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.sandbox.paytrace import server
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
-    from sage_paytrace_pipeline.sandbox.paytrace.server import serve
 
+    server.check_bind(args.host, allow_remote=args.allow_remote, control_token=args.control_token)
     args.state.parent.mkdir(parents=True, exist_ok=True)
-    app = create_app(args.state, username=args.username, password=args.password, settings=_sandbox_settings(args))
+    app = create_app(args.state, username=args.username, password=args.password, settings=_sandbox_settings(args),
+                     control_token=args.control_token or None)
     print(f"PayTrace sandbox on http://{args.host}:{args.port} (state {args.state}, user {args.username})", flush=True)
-    serve(app, args.host, args.port)
+    server.serve(app, args.host, args.port)
     return 0
 
 
@@ -212,7 +225,7 @@ def _generate_activity(args: argparse.Namespace) -> int:
     profile = MerchantProfile(customers=args.customers, payments_per_weekday=args.per_day)
     plan, summary = generate_activity(start, end, seed=args.seed, profile=profile)
     if args.url:
-        outcome = _load_over_http(args.url, plan)
+        outcome = _load_over_http(args.url, plan, args.control_token)
     else:
         outcome = _load_into_file(args.state or DEFAULT_STATE, plan)
     if args.summary_out:
@@ -241,11 +254,16 @@ def _load_into_file(state: Path, plan) -> dict:
     return apply_plan(PayTraceSandbox(state), plan).model_dump()
 
 
-def _load_over_http(url: str, plan) -> dict:
+def _load_over_http(url: str, plan, control_token: str | None = None) -> dict:
     import httpx
 
+    from sage_paytrace_pipeline.sandbox.paytrace.settings import CONTROL_TOKEN_HEADER
+
+    headers = {"Content-Type": "application/json"}
+    if control_token:
+        headers[CONTROL_TOKEN_HEADER] = control_token
     response = httpx.post(url.rstrip("/") + "/_sandbox/load", content=plan.model_dump_json(),
-                          headers={"Content-Type": "application/json"}, timeout=600)
+                          headers=headers, timeout=600)
     response.raise_for_status()
     return response.json()
 

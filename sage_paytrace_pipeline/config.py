@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -320,9 +320,13 @@ def require_environment(environ: Mapping[str, str] | None = None,
     environ = os.environ if environ is None else environ
     missing = [name for name in names if not environ.get(name)]
     if missing:
-        raise ConfigError("missing environment variables: " + "; ".join(f"{name} ({ENVIRONMENT[name]})"
-                                                                        for name in missing))
+        raise ConfigError(missing_environment(missing))
     return {name: environ[name] for name in names}
+
+
+def missing_environment(names: Sequence[str]) -> str:
+    """One line naming each missing variable and what to set it to."""
+    return "missing environment variables: " + "; ".join(f"{name} ({ENVIRONMENT[name]})" for name in names)
 
 
 def add_customer_link(path: str | os.PathLike, vault_id: str, target: str) -> PipelineConfig:

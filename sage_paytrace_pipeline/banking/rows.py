@@ -9,8 +9,8 @@ import pandas as pd
 from ofxtools.models.i18n import CURRENCY_CODES
 
 from sage_paytrace_pipeline.banking.errors import StatementError
-from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 from sage_paytrace_pipeline.domain.money import MAX_MONEY, from_cents, to_cents
+from sage_paytrace_pipeline.domain.text import storable_text
 
 _MAX_CENTS = to_cents(MAX_MONEY)
 
@@ -47,8 +47,8 @@ def statement_row(path: Path, line: int, *, account_id: str, posted_date: date, 
         "type_code": type_code,
         "bank_reference": bank_reference,
         # One line of single spaces (BAI2 continuations and quoted CSV fields break lines), then any
-        # card number masked: descriptions are free text typed by payers and processors.
-        "description": mask_card_numbers_in_text(" ".join(description.split())) or "",
+        # free text typed by payers and processors: bidi and control characters go, card numbers masked
+        "description": storable_text(description),
         "currency": currency,
     }
 

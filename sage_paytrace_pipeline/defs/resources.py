@@ -1,4 +1,10 @@
-"""Resources of the code location, wired from environment variables (never literal secrets)."""
+"""Resources of the code location, wired from environment variables (never literal secrets).
+
+A variable missing when the definitions load is wired as an empty value instead of `dg.EnvVar`, so
+the UI still loads and a run fails in `PipelineSettings` with one line naming every missing variable
+and what it is for, rather than with Dagster's config-resolution traceback. Runs load the
+definitions in their own process and environment, so the two always agree.
+"""
 
 import os
 from pathlib import Path
@@ -18,13 +24,13 @@ WAREHOUSE_SCHEMA = "pipeline"
 
 
 def warehouse_path() -> str:
-    """The DuckDB file; its folder is created so a first `dagster dev` does not fail on it."""
-    path = Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return str(path)
+    """The DuckDB file. Its folder is made when the warehouse is first opened (defs/warehouse.py)."""
+    return str(Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb")))
 
 
-def _optional(variable: str) -> dg.EnvVar | str:
+def _from_environment(variable: str) -> dg.EnvVar | str:
+    """`dg.EnvVar` when the variable is set; otherwise empty: optional ones stay off, required ones
+    fail the run at `PipelineSettings` with the one-line message (see the module docstring)."""
     return dg.EnvVar(variable) if os.environ.get(variable) else ""
 
 
@@ -36,20 +42,20 @@ def resources() -> dg.Definitions:
         # one process per step would only add seconds of imports to each.
         executor=dg.in_process_executor,
         resources={
-            "settings": PipelineSettings(config_path=dg.EnvVar(CONFIG_VARIABLE)),
+            "settings": PipelineSettings(config_path=_from_environment(CONFIG_VARIABLE)),
             "paytrace": PayTraceResource(
-                api_url=dg.EnvVar("PAYTRACE_API_URL"),
-                username=dg.EnvVar("PAYTRACE_USERNAME"),
-                password=dg.EnvVar("PAYTRACE_PASSWORD"),
-                integrator_id=_optional("PAYTRACE_INTEGRATOR_ID"),
+                api_url=_from_environment("PAYTRACE_API_URL"),
+                username=_from_environment("PAYTRACE_USERNAME"),
+                password=_from_environment("PAYTRACE_PASSWORD"),
+                integrator_id=_from_environment("PAYTRACE_INTEGRATOR_ID"),
                 time_zone=config.merchant.time_zone,
             ),
             "sage100": Sage100Resource(
-                database=dg.EnvVar("SAGE100_DATABASE"),
+                database=_from_environment("SAGE100_DATABASE"),
                 names=dict(config.sage.names),
                 posting=config.sage.posting,
                 writer=config.sage.writer,
-                vi_folder=_optional("SAGE100_VI_FOLDER"),
+                vi_folder=_from_environment("SAGE100_VI_FOLDER"),
             ),
             "warehouse": WarehouseResource(database=warehouse_path()),
             "io_manager": WarehouseIOManager(database=warehouse_path(), schema=WAREHOUSE_SCHEMA),

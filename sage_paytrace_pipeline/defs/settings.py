@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from sage_paytrace_pipeline.config import (
+    ConfigError,
     PipelineConfig,
     load_config,
     require_environment,
@@ -29,6 +30,11 @@ def load_time_config() -> PipelineConfig:
     """The config the definitions are built from (read once per process)."""
     path = os.environ.get(CONFIG_VARIABLE)
     return load_config(path) if path else PipelineConfig()
+
+
+class MissingEnvironmentError(ConfigError, dg.DagsterError):
+    """Required variables are not set. A `DagsterError`, so Dagster reports this one line as the
+    run's error instead of wrapping it in "Error executing resource_fn on ResourceDefinition"."""
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -46,7 +52,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.check_environment:
-            require_environment()
+            try:
+                require_environment()
+            except ConfigError as error:
+                raise MissingEnvironmentError(str(error)) from None
         self._config = load_config(self.config_path)
 
     def config(self) -> PipelineConfig:

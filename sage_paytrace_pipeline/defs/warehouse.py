@@ -15,6 +15,7 @@ It differs from `DuckDBPandasIOManager` in ways that matter for a ledger pipelin
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 from dagster import OutputContext
@@ -79,6 +80,7 @@ class ClosingDuckDbClient(DuckDbClient):
     @staticmethod
     @contextmanager
     def connect(context, table_slice):
+        make_folder_for(context.resource_config["database"])
         with _closing(DuckDbClient.connect(context, table_slice)) as connection:
             yield connection
 
@@ -88,8 +90,16 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def get_connection(self):
+        make_folder_for(self.database)
         with _closing(super().get_connection()) as connection:
             yield connection
+
+
+def make_folder_for(database: str) -> None:
+    """The warehouse file's folder, made when the warehouse is first opened (so a first run does not
+    fail on it) and not when the definitions load (loading them must create nothing)."""
+    if database and database != ":memory:" and not database.startswith("md:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 @contextmanager

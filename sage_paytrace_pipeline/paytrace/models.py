@@ -25,12 +25,11 @@ from sage_paytrace_pipeline.domain.cards import (
     parse_masked_number,
 )
 from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
+from sage_paytrace_pipeline.domain.text import without_controls
 
 _FROZEN = ConfigDict(frozen=True)
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 _BATCH_IN_STATUS = re.compile(r"^GB\s*(\d+)$", re.IGNORECASE)
-# Control characters (NUL, escapes, line breaks) have no place in a stored name or description.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Outside free text is capped here: far above any PayTrace field, far below a payload meant to hurt.
 MAX_TEXT = 1000
 # Types PayTrace's export and its `transaction_type` filter use; anything else is not understood.
@@ -52,7 +51,7 @@ class RecordProblem(ValueError):
 
 def shown(value: Any, limit: int = 40) -> str:
     """A value as an error message may quote it: card numbers masked, cut to `limit` characters."""
-    text_value = mask_card_numbers_in_text(_CONTROL.sub(" ", str(value))) or ""
+    text_value = mask_card_numbers_in_text(without_controls(str(value))) or ""
     return repr(text_value if len(text_value) <= limit else text_value[:limit] + "...")
 
 
@@ -295,8 +294,10 @@ def plain_text(value: Any, field: str) -> str:
 
 
 def free_text(value: Any, field: str) -> str:
-    """Outside free text as it may be stored: control characters blanked, card numbers masked, capped."""
-    cleaned = _CONTROL.sub(" ", plain_text(value, field))
+    """Outside free text as it may be stored: bidi controls removed, other control characters blanked
+    (domain/text.py), card numbers masked, capped. Formula starts stay literal here: the warehouse is no
+    spreadsheet; files a person may open and Sage's fields neutralise them."""
+    cleaned = without_controls(plain_text(value, field))
     return (mask_card_numbers_in_text(cleaned) or "")[:MAX_TEXT]
 
 

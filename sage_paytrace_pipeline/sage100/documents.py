@@ -8,8 +8,13 @@ Conventions (reference/sage100.md):
 - Key fields (division, customer, invoice, payment type, bank code, item, transaction id) are
   stripped and refused when longer than Sage's column; divisions and customer numbers are
   upper-cased as Sage stores them.
-- Descriptive free text (names, comments, descriptions) is masked for card numbers
-  (`mask_card_numbers_in_text`) and cut to Sage's length, as Sage's own entry screens do.
+- Descriptive free text (names, comments, descriptions) loses bidi and control characters, is
+  masked for card numbers (`domain.text.storable_text`) and cut to Sage's length, as Sage's own
+  entry screens do. A value a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``@SUM``,
+  ``+cmd``) is stored with a leading apostrophe (`domain.text.sheet_safe`): these fields carry
+  outside text (a cardholder types the billing name that becomes an auto-created customer's name)
+  and Sage users export customer lists and reports to Excel, which Sage does not guard. Names like
+  ``O'Brien`` and plain numbers (``-5.00``) are unchanged.
 - Money is `Decimal` with two decimals (`parse_money`: floats are refused); quantities and unit
   prices allow six decimals (Sage `15.6`).
 - Nothing here can carry a full card number: key fields that look like one are refused, and
@@ -24,8 +29,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sage_paytrace_pipeline.domain.cards import find_card_numbers, mask_card_numbers_in_text
+from sage_paytrace_pipeline.domain.cards import find_card_numbers
 from sage_paytrace_pipeline.domain.money import parse_money
+from sage_paytrace_pipeline.domain.text import sheet_safe, storable_text
 from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE, CARD_TYPE_BY_BRAND
 
 _CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, str_strip_whitespace=True)
@@ -40,8 +46,7 @@ def _max_len(value: str, length: int, what: str) -> str:
 
 
 def _free_text(value: Any, length: int) -> str:
-    text = mask_card_numbers_in_text("" if value is None else str(value)) or ""
-    return " ".join(text.split())[:length]
+    return sheet_safe(storable_text(value))[:length]
 
 
 def _money(value: Any, field: str, *, positive: bool = True) -> Decimal:

@@ -14,10 +14,12 @@ File format
   (``1234.50``, no thousands separator, no currency sign). Quantities and unit prices: plain
   decimals, up to six places. Expiration month two digits (``04``). Empty cell: Sage's default
   (blank text, today's next number, the item's price...).
-- Formula injection: a text cell starting with ``=``, ``+``, ``-``, ``@``, tab, carriage return
-  or ``'`` is written with one extra leading ``'`` (``=HYPERLINK("x")`` -> ``'=HYPERLINK("x")``),
+- Formula injection: a text cell a spreadsheet would run as a formula (starting with ``=``, ``+``,
+  ``-``, ``@``, tab, carriage return or their full-width forms; `domain.text.sheet_safe`) or starting
+  with ``'`` is written with one extra leading ``'`` (``=HYPERLINK("x")`` -> ``'=HYPERLINK("x")``),
   so a spreadsheet opening the file shows text instead of running a formula. Numbers and dates
-  are never prefixed (a negative amount stays ``-5.00``). The importer removes exactly one leading
+  are never prefixed (a negative amount stays ``-5.00``, in a text cell too); free text already
+  holds Sage's neutralised form (sage100/documents.py), so its cell has two. The importer removes exactly one leading
   ``'`` from every text cell. At a real site give each text column of the VI job the calculated
   assignment ``IF MID(IMP$[n],1,1)="'" THEN IMP$[n]=MID(IMP$[n],2)`` (or accept the apostrophe).
 - No card numbers: documents refuse them in key fields and mask them in free text
@@ -120,6 +122,7 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 from sage_paytrace_pipeline.domain.money import parse_money
+from sage_paytrace_pipeline.domain.text import sheet_safe
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -149,9 +152,6 @@ MANIFEST_FORMAT = "sage-paytrace-vi-manifest/1"
 MANIFEST_GLOB = "manifest-*.json"
 IMPORTED_DIR = "imported"
 RECORD_TYPE = "RecordType"
-# A text cell starting with one of these would be read as a formula by a spreadsheet ("'" itself
-# is included so that removing one leading "'" on import gives back the exact text).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 class VisualIntegratorError(Sage100Error):
@@ -175,8 +175,9 @@ class VisualIntegratorFileError(VisualIntegratorError):
 
 
 def guard_text(text: str) -> str:
-    """Neutralise formula injection (see the module docstring)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    """Neutralise formula injection (see the module docstring). A text starting with "'" gets one
+    more, so that removing one leading "'" on import gives back the exact text."""
+    return "'" + text if text.startswith("'") else sheet_safe(text)
 
 
 def unguard_text(text: str) -> str:

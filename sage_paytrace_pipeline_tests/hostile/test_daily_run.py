@@ -20,7 +20,7 @@ from sage_paytrace_pipeline_tests.hostile.hostile_paytrace import HostileProxy, 
 
 DAY = datetime(2026, 3, 4).date()
 RECORD_CASES = [case for case in paytrace_cases("rejected", "kept", "duplicate")]
-HOSTILE_NAME = "=1+2 4111 1111 1111 1111 O'Brien'); DROP TABLE AR_Customer;-- Zoë " + "long " * 20
+HOSTILE_NAME = "\u202e=1+2 4111 1111 1111 1111 O'Brien'); DROP TABLE AR_Customer;-- Zoë " + "long " * 20
 
 
 def values_of_duckdb(path) -> list[str]:
@@ -79,14 +79,15 @@ def test_a_day_full_of_hostile_records_runs_and_reports_each_one(hostile_day):
 
 
 @pytest.mark.slow
-def test_hostile_text_reaches_sage_literally_and_no_store_holds_a_card_number(hostile_day):
+def test_hostile_text_reaches_sage_safely_and_no_store_holds_a_card_number(hostile_day):
     day_world, result, sale = hostile_day
     assert result.success
     receipt = day_world.reader().receipt_for_transaction_id(str(sale.transaction_id))
     assert receipt is not None and receipt.amount == Decimal("42.00")
     customer = next(c for c in day_world.reader().customers() if c.customer_no == receipt.customer_no)
-    # Masked, then cut to Sage's CustomerName width (50); quotes, SQL and the formula kept as text.
-    assert customer.name == "=1+2 xxxxxxxxxxxx1111 O'Brien'); DROP TABLE AR_Customer;--"[:50]
+    # Masked, the formula start neutralised (Sage's lists are exported to Excel), then cut to Sage's
+    # CustomerName width (50); quotes and SQL kept as text.
+    assert customer.name == "'=1+2 xxxxxxxxxxxx1111 O'Brien'); DROP TABLE AR_Customer;--"[:50]
     with sqlite3.connect(day_world.sage_db) as connection:
         assert connection.execute("SELECT count(*) FROM AR_Customer").fetchone()[0] > 0  # the table survived
     found = [(store, number) for store, values in (("warehouse", values_of_duckdb(day_world.warehouse)),

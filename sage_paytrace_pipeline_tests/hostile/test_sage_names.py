@@ -1,5 +1,6 @@
-"""Hostile customer names through the Visual Integrator files into Sage: formula starts neutralised in
-the CSV, card numbers masked, Sage's width kept, everything else literal after the import."""
+"""Hostile customer names through the Visual Integrator files into Sage: bidi and control characters
+gone, formula starts neutralised in Sage's field and once more in the CSV, card numbers masked, Sage's
+width kept, everything else literal after the import."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def expanded(text: str) -> str:
 
 
 @pytest.mark.parametrize("case", CASES, ids=str)
-def test_a_hostile_name_is_safe_in_the_file_and_literal_in_sage(case, company_template, tmp_path):  # noqa: F811
+def test_a_hostile_name_is_safe_in_the_file_and_in_sage(case, company_template, tmp_path):  # noqa: F811
     company = tmp_path / "company.db"
     shutil.copy(company_template, company)
     folder = tmp_path / "vi"

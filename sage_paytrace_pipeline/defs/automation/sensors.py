@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import httpx
 
-from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.config import PipelineConfig, missing_environment
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
@@ -30,7 +30,10 @@ from sage_paytrace_pipeline.domain.money import format_money
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.models import RetryPolicy, Transaction
-from sage_paytrace_pipeline.paytrace.settings import PayTraceConnection
+from sage_paytrace_pipeline.paytrace.settings import (
+    ENVIRONMENT_VARIABLES,
+    PayTraceConnection,
+)
 
 TRIGGER_TAG = "trigger"
 # A tick must finish well inside Dagster's 60 s sensor timeout and the next tick retries anyway,
@@ -100,6 +103,11 @@ def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinitio
                     "tick).",
     )
     def paytrace_activity_sensor(context: dg.SensorEvaluationContext, paytrace: PayTraceResource):
+        # A variable missing when the code location loaded is wired empty (defs/resources.py): say which.
+        missing = [ENVIRONMENT_VARIABLES[field] for field in ("api_url", "username", "password")
+                   if not getattr(paytrace, field)]
+        if missing:
+            return dg.SkipReason(missing_environment(missing))
         previous = read_cursor(context.cursor)
         client = _sensor_client(paytrace)
         try:

@@ -8,6 +8,7 @@ they run in Starlette's thread pool (each opens its own connection).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
@@ -40,7 +41,11 @@ from sage_paytrace_pipeline.sandbox.paytrace.faults import (
     fault_status,
 )
 from sage_paytrace_pipeline.sandbox.paytrace.plan import ActivityPlan, apply_plan
-from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sage_paytrace_pipeline.sandbox.paytrace.settings import (
+    CONTROL_TOKEN_HEADER,
+    DEFAULT_PASSWORD,
+    DEFAULT_USERNAME,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -225,10 +230,28 @@ def make_v1_endpoint(engine: PayTraceSandbox) -> Callable[[Request], Awaitable[R
     return v1
 
 
-# ----------------------------------------------------------------------------- control API (no auth)
+# ----------------------------------------------------------------------------- control API
 
 
-def make_control_routes(engine: PayTraceSandbox) -> list[Route]:
+def require_control_token(token: str | None,
+                          handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    """`handler` behind the control token, when one is set (compared in constant time); open otherwise,
+    which `serve` allows on loopback only (server.check_bind)."""
+    if not token:
+        return handler
+    expected = token.encode()
+
+    async def guarded(request: Request) -> Response:
+        given = request.headers.get(CONTROL_TOKEN_HEADER, "").encode()
+        if not hmac.compare_digest(given, expected):
+            return json_response(401, {"error": f"the control API needs the {CONTROL_TOKEN_HEADER} header "
+                                                "with the sandbox's control token"})
+        return await handler(request)
+
+    return guarded
+
+
+def make_control_routes(engine: PayTraceSandbox, control_token: str | None = None) -> list[Route]:
     async def health(request: Request) -> Response:
         return json_response(200, {"ok": True})
 
@@ -289,15 +312,19 @@ def make_control_routes(engine: PayTraceSandbox) -> list[Route]:
         outcome = await run_in_threadpool(lambda: apply_plan(engine, plan))
         return json_response(200, outcome.model_dump())
 
+    def guard(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        return require_control_token(control_token, handler)
+
     return [
+        # health stays open: liveness checks need no secret and it reveals nothing
         Route("/_sandbox/health", health, methods=["GET"]),
-        Route("/_sandbox/clock", clock, methods=["GET", "POST"]),
-        Route("/_sandbox/settings", settings, methods=["GET", "POST"]),
-        Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
-        Route("/_sandbox/tokens/expire", expire_tokens, methods=["POST"]),
-        Route("/_sandbox/stats", stats, methods=["GET"]),
-        Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/load", load, methods=["POST"]),
+        Route("/_sandbox/clock", guard(clock), methods=["GET", "POST"]),
+        Route("/_sandbox/settings", guard(settings), methods=["GET", "POST"]),
+        Route("/_sandbox/faults", guard(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/tokens/expire", guard(expire_tokens), methods=["POST"]),
+        Route("/_sandbox/stats", guard(stats), methods=["GET"]),
+        Route("/_sandbox/reset", guard(reset), methods=["POST"]),
+        Route("/_sandbox/load", guard(load), methods=["POST"]),
     ]
 
 
@@ -307,15 +334,17 @@ def create_app(
     username: str = DEFAULT_USERNAME,
     password: str = DEFAULT_PASSWORD,
     settings: dict | None = None,
+    control_token: str | None = None,
 ) -> Starlette:
-    """The sandbox app over the state file at `state_path` (created if missing), with one API user."""
+    """The sandbox app over the state file at `state_path` (created if missing), with one API user.
+    With `control_token`, the control API (`/_sandbox/*` but health) requires it."""
     engine = PayTraceSandbox(state_path, settings=settings)
     engine.ensure_user(username, password)
     logging.getLogger("uvicorn.error").addFilter(_QUIET_DROPS)
     routes = [
         Route("/oauth/token", make_token_endpoint(engine), methods=ALL_METHODS),
         Route("/v1/{path:path}", make_v1_endpoint(engine), methods=ALL_METHODS),
-        *make_control_routes(engine),
+        *make_control_routes(engine, control_token),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SandboxHeaders, engine=engine)

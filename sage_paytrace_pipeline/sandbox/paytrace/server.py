@@ -1,8 +1,14 @@
-"""Run the sandbox app with uvicorn: blocking (`serve`) or in a background thread (`serve_in_thread`)."""
+"""Run the sandbox app with uvicorn: blocking (`serve`) or in a background thread (`serve_in_thread`).
+
+The control API (`/_sandbox/*`) resets, loads and reshapes the sandbox, so `check_bind` allows an
+address beyond loopback only when asked explicitly (`allow_remote`) and with a control token the
+app then requires.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import socket
 import threading
 import time
@@ -11,7 +17,34 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from sage_paytrace_pipeline.sandbox.paytrace.settings import CONTROL_TOKEN_VARIABLE
+
 STARTUP_TIMEOUT_SECONDS = 15.0
+MIN_CONTROL_TOKEN_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`; any other name or address reaches beyond this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, *, allow_remote: bool, control_token: str | None) -> None:
+    """Raise a one-line ValueError unless binding `host` is safe (see the module docstring)."""
+    if control_token is not None and control_token != "" and len(control_token) < MIN_CONTROL_TOKEN_LENGTH:
+        raise ValueError(f"the control token must be at least {MIN_CONTROL_TOKEN_LENGTH} characters")
+    if is_loopback(host):
+        return
+    needed = [] if allow_remote else ["--allow-remote"]
+    if not control_token:
+        needed.append(f"--control-token (or {CONTROL_TOKEN_VARIABLE})")
+    if needed:
+        raise ValueError(f"--host {host} is beyond loopback and the control API can reset the sandbox: "
+                         f"add {' and '.join(needed)}, or bind 127.0.0.1")
 
 
 def _config(app: ASGIApp, host: str, port: int, log_level: str) -> uvicorn.Config:

@@ -15,6 +15,9 @@ from sage_paytrace_pipeline.domain.money import MoneyError, format_money, parse_
 
 DEFAULT_USERNAME = "demo_api"
 DEFAULT_PASSWORD = "demo-password"
+# With a control token set, every control call but health must carry it in this header.
+CONTROL_TOKEN_HEADER = "X-Sandbox-Control-Token"
+CONTROL_TOKEN_VARIABLE = "PAYTRACE_SANDBOX_CONTROL_TOKEN"
 
 
 class SandboxSettings(BaseModel):

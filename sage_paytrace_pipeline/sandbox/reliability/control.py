@@ -6,12 +6,15 @@ from datetime import datetime
 
 import httpx
 
+from sage_paytrace_pipeline.sandbox.paytrace.settings import CONTROL_TOKEN_HEADER
+
 
 class SandboxControl:
-    """`/_sandbox/*` calls on a running sandbox (no auth: the sandbox listens on loopback only)."""
+    """`/_sandbox/*` calls on a running sandbox: open on loopback, or with the sandbox's control token."""
 
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+    def __init__(self, base_url: str, control_token: str | None = None) -> None:
+        headers = {CONTROL_TOKEN_HEADER: control_token} if control_token else {}
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers=headers)
 
     def close(self) -> None:
         self.http.close()
