@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.domain.settlement import (
     GlAccountMap,
     Reconciliation,
@@ -55,7 +55,7 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
     keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
     rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
     return parked_sales([row["PostingComment"] for row in rows],
-                        [to_cents(as_money(row["CreditAmount"])) for row in rows])
+                        [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
 
 
 def not_configured_exception() -> pd.DataFrame:

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import SecretStr
 
-from sage_paytrace_pipeline.domain.money import MoneyError, format_money, parse_money
+from sage_paytrace_pipeline.domain.money import MoneyError, format_decimal, parse_money
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 from sage_paytrace_pipeline.paytrace.auth import TOKEN_ROUTE, TokenCache, token_from_body
 from sage_paytrace_pipeline.paytrace.errors import (
@@ -733,14 +733,14 @@ class PayTraceClient:
         payload = _compact(
             {
                 "transaction_id": transaction_id,
-                "amount": format_money(value) if value is not None else None,
+                "amount": format_decimal(value) if value is not None else None,
                 "invoice_id": invoice_id,
             }
         )
         return self._new_transaction(REFUND_FOR_TRANSACTION, payload, "REFUND", value, invoice_id, customer_id=None)
 
     def capture(self, transaction_id: int, amount: Decimal | None = None) -> TransactionResult:
-        wire_amount = format_money(_positive_amount(amount)) if amount is not None else None
+        wire_amount = format_decimal(_positive_amount(amount)) if amount is not None else None
         payload = _compact({"transaction_id": transaction_id, "amount": wire_amount})
 
         def captured_already() -> TransactionResult | None:
@@ -798,10 +798,10 @@ class PayTraceClient:
     def _transaction_fields(
         amount: Decimal, invoice_id: str, description: str | None, tax_amount: Decimal | None, reference: str | None
     ) -> dict[str, Any]:
-        tax = format_money(parse_money(tax_amount, field="tax_amount")) if tax_amount is not None else None
+        tax = format_decimal(parse_money(tax_amount, field="tax_amount")) if tax_amount is not None else None
         return _compact(
             {
-                "amount": format_money(amount),
+                "amount": format_decimal(amount),
                 "invoice_id": invoice_id,
                 "description": description,
                 "tax_amount": tax,

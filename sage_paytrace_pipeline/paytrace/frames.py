@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.exceptions import EXCEPTION_COLUMNS, empty_exceptions
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals, Transaction, VaultCustomer
 from sage_paytrace_pipeline.paytrace.records import RejectedRecord
 
@@ -57,8 +57,8 @@ def transaction_row(transaction: Transaction, business_date: date) -> dict:
         "status": str(transaction.status.value),
         "status_code": transaction.status_code,
         "batch_number": transaction.batch_number,
-        "amount_cents": to_cents(transaction.amount),
-        "tax_amount_cents": to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
+        "amount_cents": decimal_to_cents(transaction.amount),
+        "tax_amount_cents": decimal_to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
         "created_at": transaction.created_at,
         "settled_at": transaction.settled_at,
         "created_raw": transaction.created_raw,
@@ -149,8 +149,8 @@ def batch_brands_frame(batches: Sequence[Batch], business_date: date) -> pd.Data
         for brand, brand_totals in sorted(totals.items()):
             rows.append({
                 "business_date": business_date, "batch_number": batch.number, "closed_at": batch.created_at,
-                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": to_cents(brand_totals.sales_amount),
-                "refund_count": brand_totals.refund_count, "refund_cents": to_cents(brand_totals.refund_amount),
+                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": decimal_to_cents(brand_totals.sales_amount),
+                "refund_count": brand_totals.refund_count, "refund_cents": decimal_to_cents(brand_totals.refund_amount),
             })
     frame = pd.DataFrame(rows, columns=list(BATCH_BRAND_COLUMNS))
     frame["closed_at"] = pd.to_datetime(frame["closed_at"], utc=True)

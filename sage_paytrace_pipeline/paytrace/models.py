@@ -317,14 +317,14 @@ def four_digit_year(value: Any) -> int | None:
     return 2000 + year if 0 <= year < 100 else year
 
 
-def money(value: Any, *, field: str = "amount") -> Decimal:
+def parse_signed_money(value: Any, *, field: str = "amount") -> Decimal:
     return parse_money(value, field=field, allow_negative=True)
 
 
 def optional_money(value: Any, *, field: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return money(value, field=field)
+    return parse_signed_money(value, field=field)
 
 
 def parse_timestamp(raw: Any, zone: ZoneInfo) -> datetime | None:
@@ -559,9 +559,9 @@ def _customer_id(raw: Mapping[str, Any]) -> str | None:
 def _parse_brand_totals(raw: Mapping[str, Any]) -> BrandTotals:
     return BrandTotals(
         sales_count=optional_int(raw.get("sales_count")) or 0,
-        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        sales_amount=parse_signed_money(raw.get("sales_amount") or 0, field="sales_amount"),
         refund_count=optional_int(raw.get("refund_count")) or 0,
-        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+        refund_amount=parse_signed_money(raw.get("refund_amount") or 0, field="refund_amount"),
     )
 
 
@@ -579,11 +579,11 @@ def parse_batch(raw: Mapping[str, Any], zone: ZoneInfo) -> Batch:
         created_at=parse_timestamp(created_raw, zone),
         created_raw=created_raw,
         transaction_count=optional_int(raw.get("transaction_count")) or 0,
-        net_amount=money(raw.get("net_amount") or 0, field="net_amount"),
+        net_amount=parse_signed_money(raw.get("net_amount") or 0, field="net_amount"),
         sales_count=optional_int(raw.get("sales_count")) or 0,
-        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        sales_amount=parse_signed_money(raw.get("sales_amount") or 0, field="sales_amount"),
         refund_count=optional_int(raw.get("refund_count")) or 0,
-        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+        refund_amount=parse_signed_money(raw.get("refund_amount") or 0, field="refund_amount"),
         brands=brands,
     )
 
@@ -649,5 +649,5 @@ def parse_settle_result(body: Mapping[str, Any]) -> SettleResult:
         status_message=text(body.get("status_message")),
         batch_number=optional_int(body.get("batch_number")),
         transaction_count=optional_int(body.get("transaction_count")) or 0,
-        net_amount=money(body.get("net_amount") or 0, field="net_amount"),
+        net_amount=parse_signed_money(body.get("net_amount") or 0, field="net_amount"),
     )

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from sage_paytrace_pipeline.domain.money import round_to_cent
 from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
 
-CENT = Decimal("0.01")
 _QUANTITY = Decimal("0.000001")
 _BLANK_DATES = {date(1753, 1, 1), date(1900, 1, 1)}  # Premium and some ODBC clients' "no date"
 
@@ -28,7 +28,7 @@ def as_money(value: object) -> Decimal:
     """Exact cents; via str() so a double like 12.299999 from ODBC becomes 12.30, not 12.29."""
     if value is None or value == "":
         return Decimal("0.00")
-    return Decimal(str(value)).quantize(CENT)
+    return round_to_cent(Decimal(str(value)))
 
 
 def as_quantity(value: object) -> Decimal:

@@ -119,7 +119,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
-from sage_paytrace_pipeline.domain.money import parse_money
+from sage_paytrace_pipeline.domain.money import format_decimal, parse_money
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -139,7 +139,6 @@ from sage_paytrace_pipeline.sage100.writer import (
     RECORD_CARD_REFUND,
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
-    money_text,
 )
 
 Kind = Literal["text", "money", "quantity", "date", "int", "month"]
@@ -187,7 +186,7 @@ def encode_cell(kind: Kind, value: Any) -> str:
     if value is None or value == "":
         return ""
     if kind == "money":
-        return money_text(value)
+        return format_decimal(value)
     if kind == "quantity":
         return format(Decimal(value).normalize(), "f")
     if kind == "date":

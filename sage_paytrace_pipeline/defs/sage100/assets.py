@@ -13,7 +13,7 @@ from sage_paytrace_pipeline.domain.matching.frames import (
     customers_frame,
     open_invoices_frame,
 )
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 
 SNAPSHOT = dict(
     partitions_def=business_day_partitions,
@@ -62,7 +62,7 @@ def sage_open_invoices(
     frame = _snapshot(open_invoices_frame(sage100.reader().open_invoices()), context.partition_key)
     context.add_output_metadata({
         "open_items": len(frame),
-        "open_balance": str(from_cents(int(frame["balance_cents"].sum()))),
+        "open_balance": str(cents_to_decimal(int(frame["balance_cents"].sum()))),
         "by_type": dg.MetadataValue.json(frame.groupby("invoice_type")["balance_cents"].count().astype(int).to_dict()),
     })
     return frame

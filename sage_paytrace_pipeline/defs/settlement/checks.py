@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.sage100.models import as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
@@ -55,7 +55,7 @@ def clearing_nets_to_zero(reader: Sage100Reader, lines: pd.DataFrame, posted: pd
     keys = {account.account_key for account in reader.gl_accounts() if account.account in clearing}
     gl = pd.DataFrame([row for key in sorted(keys) for row in reader.rows_where("GL_DetailPosting", "AccountKey", key,
                                                                                  _GL_COLUMNS)], columns=_GL_COLUMNS)
-    gl["net_cents"] = [to_cents(as_money(d)) - to_cents(as_money(c))
+    gl["net_cents"] = [decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
                        for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
     receipts = gl[gl["SourceJournal"] == "CR"]
     by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])

@@ -250,9 +250,6 @@ def typed_exceptions(frame: pd.DataFrame) -> pd.DataFrame:
 
 Part = str | Sequence[str] | np.ndarray | pd.Series
 
-_SIGN = np.array(["$", "-$"], dtype=object)
-_CENT_TEXT = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
-
 
 def _column(part: Part, rows: int) -> np.ndarray:
     if isinstance(part, str):
@@ -271,13 +268,6 @@ def join_text(*parts: Part) -> list[str]:
 
 def numbers_text(values: Sequence | np.ndarray | pd.Series) -> list[str]:
     return list(map(str, np.asarray(values).tolist()))
-
-
-def money_text(cents: Sequence | np.ndarray | pd.Series) -> list[str]:
-    """Integer cents as '$1234.56' / '-$12.34' (exact: no floats)."""
-    values = np.asarray(cents, dtype="int64")
-    size = np.abs(values)
-    return join_text(_SIGN[(values < 0).astype("int64")], numbers_text(size // 100), _CENT_TEXT[size % 100])
 
 
 def dates_text(values: pd.Series | np.ndarray) -> list[str]:

@@ -39,14 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
     concat_exceptions,
     dates_text,
     empty_exceptions,
     exception_rows,
     join_text,
-    money_text,
     numbers_text,
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
@@ -302,7 +301,7 @@ def _unmapped(lines: pd.DataFrame, entries: pd.DataFrame,
     key = bad["role"].map(CONFIG_KEYS).to_numpy(dtype=object)
     what = np.where(clearing, join_text("the clearing account of ", bad["brand"], " receipts"),
                     join_text("the ", bad["role"], " account"))
-    amount = money_text(np.abs(bad["amount"].to_numpy()))
+    amount = format_cents(np.abs(bad["amount"].to_numpy()))
     problem = np.where(
         is_missing,
         join_text("entry ", bad["reference"], " needs ", what, " (", amount, ") but ", key, " is not set",
@@ -395,7 +394,7 @@ def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     for entry in plan.entries.itertuples(index=False):
         rows = grouped[entry.reference].sort_values("line_no")
         lines = tuple(
-            JournalLine(account=account, debit=from_cents(int(debit)), credit=from_cents(int(credit)), comment=comment)
+            JournalLine(account=account, debit=cents_to_decimal(int(debit)), credit=cents_to_decimal(int(credit)), comment=comment)
             for account, debit, credit, comment in zip(rows["account"], rows["debit_cents"], rows["credit_cents"],
                                                        rows["comment"]))
         documents.append(JournalEntry(reference=entry.reference, posting_date=entry.posting_date,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from sage_paytrace_pipeline.domain.money import format_money
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.models import Customer, OpenInvoice
@@ -56,7 +56,7 @@ class LivePayment:
     def line(self) -> str:
         kind = "partial" if self.partial else "full"
         typed = self.invoice_id or self.description
-        return (f"transaction {self.transaction_id}  {format_money(self.amount):>10}  invoice {self.invoice_no} "
+        return (f"transaction {self.transaction_id}  {format_decimal(self.amount):>10}  invoice {self.invoice_no} "
                 f"typed {typed!r}  {self.method} {kind}  customer {self.customer}")
 
 
@@ -103,7 +103,7 @@ def _payable(invoices: list[OpenInvoice]) -> list[OpenInvoice]:
 def _amount(balance: Decimal, rng: random.Random, partial_share: float) -> tuple[Decimal, bool]:
     if rng.random() < partial_share:
         part = (balance * rng.choice(_PARTIAL_SHARES)).quantize(Decimal("0.01"))
-        if part > 0 and format_money(part) not in _DECLINE_AMOUNTS:
+        if part > 0 and format_decimal(part) not in _DECLINE_AMOUNTS:
             return part, True
     return balance, False
 
