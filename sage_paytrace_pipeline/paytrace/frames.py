@@ -11,7 +11,11 @@ from datetime import date
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.exceptions import EXCEPTION_COLUMNS, empty_exceptions
+from sage_paytrace_pipeline.domain.matching.exceptions import (
+    EXCEPTION_COLUMNS,
+    TRANSACTION_EXCEPTIONS,
+    empty_exceptions,
+)
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals, Transaction, VaultCustomer
 from sage_paytrace_pipeline.paytrace.records import RejectedRecord
@@ -167,8 +171,7 @@ def rejected_records_frame(rejected: Sequence[RejectedRecord], business_date: da
     rows = [_rejection_row(record, business_date) for record in rejected]
     if not rows:
         return empty_exceptions()
-    frame = pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
-    return frame.astype({column: ("Int64" if column == "transaction_id" else object) for column in EXCEPTION_COLUMNS})
+    return TRANSACTION_EXCEPTIONS.typed(pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS)))
 
 
 def _rejection_row(record: RejectedRecord, business_date: date) -> dict:

@@ -39,12 +39,12 @@ from sage_paytrace_pipeline.domain.matching.open_invoices import (
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 from sage_paytrace_pipeline.domain.matching.text import (
-    choose,
     join_runs,
     render,
     where_text,
 )
 from sage_paytrace_pipeline.domain.money import format_cents
+from sage_paytrace_pipeline.domain.text import choose
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
                        "method", "score", "explanation")

@@ -43,11 +43,6 @@ def _compiled(template: str, names: tuple[str, ...]):
     return eval(f"lambda {columns}: [f{template!r} for ({', '.join(used)},) in zip({columns})]", {}), used
 
 
-def choose(condition: Column, when_true: str, when_false: str) -> np.ndarray:
-    """One of two constant texts per row (the two str objects are shared, not copied per row)."""
-    return np.array([when_false, when_true], dtype=object)[np.asarray(condition, dtype=bool).astype("int64")]
-
-
 def where_text(condition: Column, text: Sequence[str]) -> np.ndarray:
     """`text` (one entry per row where condition holds) on those rows, "" on the others."""
     column = np.full(len(condition), "", dtype=object)

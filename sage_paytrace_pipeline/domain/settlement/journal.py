@@ -394,7 +394,8 @@ def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     for entry in plan.entries.itertuples(index=False):
         rows = grouped[entry.reference].sort_values("line_no")
         lines = tuple(
-            JournalLine(account=account, debit=cents_to_decimal(int(debit)), credit=cents_to_decimal(int(credit)), comment=comment)
+            JournalLine(account=account, debit=cents_to_decimal(int(debit)), credit=cents_to_decimal(int(credit)),
+                        comment=comment)
             for account, debit, credit, comment in zip(rows["account"], rows["debit_cents"], rows["credit_cents"],
                                                        rows["comment"]))
         documents.append(JournalEntry(reference=entry.reference, posting_date=entry.posting_date,

@@ -37,7 +37,6 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
-    choose,
     concat_exceptions,
     dates_text,
     empty_exceptions,
@@ -54,6 +53,7 @@ from sage_paytrace_pipeline.domain.settlement.policy import (
     PRINTED_AMOUNT_PATTERN,
     SettlementPolicy,
 )
+from sage_paytrace_pipeline.domain.text import choose
 
 CARDS, AMEX = "CARDS", "AMEX"
 
@@ -677,8 +677,8 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
                     + " but another credit matched better", "")
     source = join_text(credits["source_file"], ":", numbers_text(credits["source_line"]), " ref ",
                        credits["bank_reference"])
-    problem = join_text("bank credit ", format_cents(credits["amount_cents"]), " on ", dates_text(credits["posted_date"]),
-                        " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
+    problem = join_text("bank credit ", format_cents(credits["amount_cents"]), " on ",
+                        dates_text(credits["posted_date"]), " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
     action = choose(looks_like_cards,
                     "it looks like a card deposit: check that every PayTrace batch of the days before it was "
                     "loaded (batches/export) and its window (settlement.deposit_window_business_days); "
@@ -731,8 +731,8 @@ def _tie_out_exceptions(tie_out: pd.DataFrame) -> pd.DataFrame:
     bad = tie_out[~tie_out["ties"]]
     if bad.empty:
         return empty_exceptions()
-    summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ", format_cents(bad["summary_sales_cents"]),
-                             " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
+    summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ",
+                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
                              format_cents(bad["summary_refund_cents"]))
     detail_text = join_text(numbers_text(bad["detail_sales_count"]), " sales ", format_cents(bad["detail_sales_cents"]),
                             " / ", numbers_text(bad["detail_refund_count"]), " refunds ",
