@@ -1,4 +1,4 @@
-"""Sage models as the frames matching expects (pure: lists of models in, DataFrames out)."""
+"""The ledger's models as the frames matching expects (pure: lists of models in, DataFrames out)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.ledger import Customer, CustomerCard, OpenInvoice
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
-from sage_paytrace_pipeline.sage100.models import Customer, CustomerCard, OpenInvoice
 
 CUSTOMER_COLUMNS = ("division", "customer_no", "name", "zip_code", "email", "status", "credit_card_guid")
 CARD_COLUMNS = ("division", "customer_no", "credit_card_guid")

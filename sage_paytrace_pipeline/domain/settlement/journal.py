@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.ledger import JOURNAL_REFERENCE_LENGTH, JournalEntry, JournalLine
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
     concat_exceptions,
@@ -56,11 +57,10 @@ from sage_paytrace_pipeline.domain.settlement.reconcile import (
     UNPOSTED_REASON,
     Reconciliation,
 )
-from sage_paytrace_pipeline.sage100.documents import JournalEntry, JournalLine
 
 GL_ACCOUNT_UNMAPPED = "gl_account_unmapped"
 POSTING_DATE_RULES = ("deposit_date", "closed_date")
-REFERENCE_LENGTH = 30  # GL_GeneralJournalHeader.UDF_PAYTRACE_REF (JournalEntry.reference)
+REFERENCE_LENGTH = JOURNAL_REFERENCE_LENGTH
 
 ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_number", "funding_group",
                  "source_ids", "debit_cents", "credit_cents", "line_count")
@@ -388,7 +388,7 @@ def _yymmdd(dates: pd.Series) -> list[str]:
 
 
 def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
-    """The plan's entries as Sage `JournalEntry` documents (Decimal dollars), in the plan's order."""
+    """The plan's entries as the ledger's `JournalEntry` documents (Decimal dollars), in the plan's order."""
     documents = []
     grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}
     for entry in plan.entries.itertuples(index=False):
