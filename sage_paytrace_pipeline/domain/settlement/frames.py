@@ -106,18 +106,21 @@ def _per_unique(series: pd.Series, clean) -> pd.Series:
     return pd.Series(cleaned[codes], index=series.index, dtype=object)  # code -1 (empty) takes the last
 
 
+def _missing(value: object) -> bool:
+    """An empty cell as pandas hands it over: None, NA, or a float NaN."""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _text(series: pd.Series, *, upper: bool = False) -> pd.Series:
     def clean(value: object) -> str:
-        text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
-            else str(value).strip()
+        text = "" if _missing(value) else str(value).strip()
         return text.upper() if upper else text
 
     return _per_unique(series, clean)
 
 
 def normalize_brand_text(value: object) -> str:
-    text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
-        else " ".join(str(value).split()).upper()
+    text = "" if _missing(value) else " ".join(str(value).split()).upper()
     return BRAND_ALIASES.get(text, text)
 
 

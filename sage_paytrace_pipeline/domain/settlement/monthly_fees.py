@@ -186,21 +186,23 @@ def reconcile_fee_statement(statement_lines: pd.DataFrame, bank_lines: pd.DataFr
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _statement(lines: pd.DataFrame) -> pd.DataFrame:
-    missing = [column for column in STATEMENT_COLUMNS if column not in lines.columns]
+def _columns_of(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """`columns` of an input frame, in order, indexed 0..n-1; a missing one is named."""
+    missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ValueError(f"statement_lines is missing column(s) {', '.join(missing)}")
-    frame = lines.loc[:, list(STATEMENT_COLUMNS)].reset_index(drop=True)
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
+    return frame.loc[:, list(columns)].reset_index(drop=True)
+
+
+def _statement(lines: pd.DataFrame) -> pd.DataFrame:
+    frame = _columns_of(lines, "statement_lines", STATEMENT_COLUMNS)
     return frame.assign(amount_cents=frame["amount_cents"].astype("int64"),
                         brand=frame["brand"].fillna("").astype(str), description=frame["description"].fillna("").astype(str))
 
 
 def _candidates(bank_lines: pd.DataFrame, month: date, policy: SettlementPolicy, total: int) -> pd.DataFrame:
     """The next month's processor fee lines on the side of the total, closest first, then earliest."""
-    missing = [column for column in BANK_COLUMNS if column not in bank_lines.columns]
-    if missing:
-        raise ValueError(f"bank_lines is missing column(s) {', '.join(missing)}")
-    lines = bank_lines.loc[:, list(BANK_COLUMNS)].reset_index(drop=True)
+    lines = _columns_of(bank_lines, "bank_lines", BANK_COLUMNS)
     if lines.empty:
         return lines.assign(difference=pd.Series(dtype="int64"))
     posted = pd.to_datetime(lines["posted_date"]).dt.date
