@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from sage_paytrace_pipeline.domain.money import format_money, from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
 
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded demo instance: Dagster's default SQLite storage under this folder.
@@ -175,11 +175,11 @@ def warehouse_summary(warehouse: Path) -> dict:
             "SELECT kind, count(*) FROM pipeline.settlement_exceptions GROUP BY kind ORDER BY kind").fetchall())
         journals = connection.execute("SELECT count(*) FROM pipeline.sage_gl_postings").fetchall()[0][0]
     return {
-        "receipts": {"posted": count, "amount": format_money(from_cents(int(cents))), "deposits": deposits,
+        "receipts": {"posted": count, "amount": format_decimal(cents_to_decimal(int(cents))), "deposits": deposits,
                      "posted_twice": twice},
         "exceptions": {"total": sum(by_kind.values()), "by_kind": by_kind},
-        "settlement": {"expected_deposits": by_status, "deposited": format_money(from_cents(int(deposited))),
-                       "fees": format_money(from_cents(int(fees))), "journal_entries_posted": journals,
+        "settlement": {"expected_deposits": by_status, "deposited": format_decimal(cents_to_decimal(int(deposited))),
+                       "fees": format_decimal(cents_to_decimal(int(fees))), "journal_entries_posted": journals,
                        "exceptions_by_kind": settlement_kinds},
     }
 

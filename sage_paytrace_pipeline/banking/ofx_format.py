@@ -18,7 +18,7 @@ from ofxtools.Parser import TreeBuilder
 
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.banking.rows import statement_row
-from sage_paytrace_pipeline.domain.money import MoneyError, parse_money, to_cents
+from sage_paytrace_pipeline.domain.money import MoneyError, decimal_to_cents, parse_money
 
 _REDOWNLOAD = "download the statement from the bank again (OFX/QFX files are machine-made)"
 _STATEMENTS = ("STMTRS", "CCSTMTRS")  # bank and credit-card statements; investment ones are not bank cash
@@ -85,7 +85,7 @@ def _statement_rows(path: Path, element: ElementTree.Element, line_of: dict) -> 
     for trn_element, transaction in zip(element.iter("STMTTRN"), transactions, strict=True):
         line = line_of.get(trn_element, 1)
         try:
-            cents = to_cents(parse_money(transaction.trnamt, field="TRNAMT", allow_negative=True))
+            cents = decimal_to_cents(parse_money(transaction.trnamt, field="TRNAMT", allow_negative=True))
         except MoneyError as error:
             raise StatementError(path, line, str(error), _REDOWNLOAD) from None
         name = transaction.name or (transaction.payee.name if transaction.payee else "")

@@ -9,10 +9,10 @@ import pandas as pd
 from ofxtools.models.i18n import CURRENCY_CODES
 
 from sage_paytrace_pipeline.banking.errors import StatementError
-from sage_paytrace_pipeline.domain.money import MAX_MONEY, from_cents, to_cents
-from sage_paytrace_pipeline.domain.text import storable_text
+from sage_paytrace_pipeline.domain.money import MAX_MONEY, cents_to_decimal, decimal_to_cents
+from sage_paytrace_pipeline.domain.free_text import storable_text
 
-_MAX_CENTS = to_cents(MAX_MONEY)
+_MAX_CENTS = decimal_to_cents(MAX_MONEY)
 
 BANK_TRANSACTION_COLUMNS = {
     "source_file": "string",
@@ -35,7 +35,7 @@ def check_currency(code: str) -> bool:
 def statement_row(path: Path, line: int, *, account_id: str, posted_date: date, amount_cents: int, type_code: str,
                   bank_reference: str, description: str, currency: str) -> dict:
     if abs(amount_cents) > _MAX_CENTS:
-        raise StatementError(path, line, f"amount {from_cents(amount_cents):,} is larger than {MAX_MONEY:,}, the most "
+        raise StatementError(path, line, f"amount {cents_to_decimal(amount_cents):,} is larger than {MAX_MONEY:,}, the most "
                              "a Sage 100 amount holds", "check the file with the bank; a statement line this large "
                              "is not a card deposit")
     return {

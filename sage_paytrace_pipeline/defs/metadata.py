@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import format_money, from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
 
 
 def money_total(cents: pd.Series) -> str:
-    return format_money(from_cents(int(cents.sum()))) if len(cents) else "0.00"
+    return format_decimal(cents_to_decimal(int(cents.sum()))) if len(cents) else "0.00"
 
 
 def preview(frame: pd.DataFrame, columns: list[str], rows: int = 10) -> dg.MetadataValue:

@@ -1,17 +1,38 @@
-"""Money as `Decimal` dollars (or integer cents) from parsing to posting; never float."""
+"""Money as `Decimal` dollars (or integer cents) from parsing to posting; never float.
+
+One set of conversions, each named for its direction, and one rounding rule (`round_to_cent`):
+
+    parse_money       outside value (wire text, int, Decimal) -> Decimal dollars, strictly checked
+    decimal_to_cents  Decimal dollars -> int cents
+    cents_to_decimal  int cents -> Decimal dollars
+    format_decimal    Decimal dollars -> "12.30" (the wire and file form)
+    format_cents      a column of int cents -> "$12.30" / "-$12.30" texts (messages, vectorized)
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import numpy as np
+import pandas as pd
 
 CENT = Decimal("0.01")
 # The largest amount Sage 100's narrowest money columns (12.2, e.g. TransactionAmt) hold. Anything
 # larger is no real payment, and beyond ~26 digits `quantize` itself would fail.
 MAX_MONEY = Decimal("9999999999.99")
 
+_SIGNED_DOLLAR = np.array(["$", "-$"], dtype=object)
+_CENT_DIGITS = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
+
 
 class MoneyError(ValueError):
     """An amount that cannot be money: not a number, not finite, or finer than a cent."""
+
+
+def round_to_cent(amount: Decimal) -> Decimal:
+    """The project's one rounding rule: to the cent, halves away from zero (ROUND_HALF_UP)."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def parse_money(value: object, *, field: str = "amount", allow_negative: bool = False) -> Decimal:
@@ -32,22 +53,37 @@ def parse_money(value: object, *, field: str = "amount", allow_negative: bool = 
         raise MoneyError(f"{field}: {str(value)[:40]!r} is not a finite amount")
     if abs(amount) > MAX_MONEY:
         raise MoneyError(f"{field}: {str(value)[:40]} is larger than {MAX_MONEY:,}, the most a Sage 100 amount holds")
-    if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
+    exact = round_to_cent(amount)
+    if amount != exact:
         raise MoneyError(f"{field}: {value} has more than two decimals; amounts are whole cents")
     if amount < 0 and not allow_negative:
         raise MoneyError(f"{field}: {value} is negative; send a positive amount")
-    return amount.quantize(CENT)
+    return exact
 
 
-def to_cents(amount: Decimal) -> int:
-    """Exact integer cents of a two-decimal amount."""
-    return int((amount.quantize(CENT) * 100).to_integral_value())
+def decimal_to_cents(amount: Decimal) -> int:
+    """Exact integer cents of a dollar amount (rounded to the cent first)."""
+    return int((round_to_cent(amount) * 100).to_integral_value())
 
 
-def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
+def cents_to_decimal(cents: int) -> Decimal:
+    """Integer cents as dollars with two decimals."""
+    return round_to_cent(Decimal(cents) / 100)
 
 
-def format_money(amount: Decimal) -> str:
-    """The wire form PayTrace accepts in requests: plain dollars with two decimals."""
-    return f"{amount.quantize(CENT):.2f}"
+def format_decimal(amount: Decimal) -> str:
+    """Plain dollars with two decimals ("12.30"): what PayTrace requests and Sage import files carry."""
+    return f"{round_to_cent(amount):.2f}"
+
+
+def format_cents(cents: Sequence[int] | np.ndarray | pd.Series) -> list[str]:
+    """Integer cents as '$1234.56' / '-$12.34', one text per value (exact: integer arithmetic, no floats)."""
+    values = np.asarray(cents, dtype="int64")
+    if len(values) > 1000:  # amounts repeat: each distinct amount is written once, then shared
+        code, distinct = pd.factorize(values)
+        if len(distinct) < len(values) * 0.9:
+            return np.asarray(format_cents(distinct), dtype=object)[code].tolist()
+    size = np.abs(values)
+    signs = _SIGNED_DOLLAR[(values < 0).astype("int64")].tolist()
+    return [f"{sign}{dollars}{digits}"
+            for sign, dollars, digits in zip(signs, (size // 100).tolist(), _CENT_DIGITS[size % 100].tolist())]

@@ -11,8 +11,12 @@ from datetime import date
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.exceptions import EXCEPTION_COLUMNS, empty_exceptions
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.matching.exceptions import (
+    EXCEPTION_COLUMNS,
+    TRANSACTION_EXCEPTIONS,
+    empty_exceptions,
+)
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals, Transaction, VaultCustomer
 from sage_paytrace_pipeline.paytrace.records import RejectedRecord
 
@@ -57,8 +61,8 @@ def transaction_row(transaction: Transaction, business_date: date) -> dict:
         "status": str(transaction.status.value),
         "status_code": transaction.status_code,
         "batch_number": transaction.batch_number,
-        "amount_cents": to_cents(transaction.amount),
-        "tax_amount_cents": to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
+        "amount_cents": decimal_to_cents(transaction.amount),
+        "tax_amount_cents": decimal_to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
         "created_at": transaction.created_at,
         "settled_at": transaction.settled_at,
         "created_raw": transaction.created_raw,
@@ -149,8 +153,8 @@ def batch_brands_frame(batches: Sequence[Batch], business_date: date) -> pd.Data
         for brand, brand_totals in sorted(totals.items()):
             rows.append({
                 "business_date": business_date, "batch_number": batch.number, "closed_at": batch.created_at,
-                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": to_cents(brand_totals.sales_amount),
-                "refund_count": brand_totals.refund_count, "refund_cents": to_cents(brand_totals.refund_amount),
+                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": decimal_to_cents(brand_totals.sales_amount),
+                "refund_count": brand_totals.refund_count, "refund_cents": decimal_to_cents(brand_totals.refund_amount),
             })
     frame = pd.DataFrame(rows, columns=list(BATCH_BRAND_COLUMNS))
     frame["closed_at"] = pd.to_datetime(frame["closed_at"], utc=True)
@@ -167,8 +171,7 @@ def rejected_records_frame(rejected: Sequence[RejectedRecord], business_date: da
     rows = [_rejection_row(record, business_date) for record in rejected]
     if not rows:
         return empty_exceptions()
-    frame = pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS))
-    return frame.astype({column: ("Int64" if column == "transaction_id" else object) for column in EXCEPTION_COLUMNS})
+    return TRANSACTION_EXCEPTIONS.typed(pd.DataFrame(rows, columns=list(EXCEPTION_COLUMNS)))
 
 
 def _rejection_row(record: RejectedRecord, business_date: date) -> dict:

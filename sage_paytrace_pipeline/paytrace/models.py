@@ -25,7 +25,7 @@ from sage_paytrace_pipeline.domain.cards import (
     parse_masked_number,
 )
 from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
-from sage_paytrace_pipeline.domain.text import without_controls
+from sage_paytrace_pipeline.domain.free_text import without_controls
 
 _FROZEN = ConfigDict(frozen=True)
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
@@ -295,7 +295,7 @@ def plain_text(value: Any, field: str) -> str:
 
 def free_text(value: Any, field: str) -> str:
     """Outside free text as it may be stored: bidi controls removed, other control characters blanked
-    (domain/text.py), card numbers masked, capped. Formula starts stay literal here: the warehouse is no
+    (domain/free_text.py), card numbers masked, capped. Formula starts stay literal here: the warehouse is no
     spreadsheet; files a person may open and Sage's fields neutralise them."""
     cleaned = without_controls(plain_text(value, field))
     return (mask_card_numbers_in_text(cleaned) or "")[:MAX_TEXT]
@@ -318,14 +318,14 @@ def four_digit_year(value: Any) -> int | None:
     return 2000 + year if 0 <= year < 100 else year
 
 
-def money(value: Any, *, field: str = "amount") -> Decimal:
+def parse_signed_money(value: Any, *, field: str = "amount") -> Decimal:
     return parse_money(value, field=field, allow_negative=True)
 
 
 def optional_money(value: Any, *, field: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    return money(value, field=field)
+    return parse_signed_money(value, field=field)
 
 
 def parse_timestamp(raw: Any, zone: ZoneInfo) -> datetime | None:
@@ -560,9 +560,9 @@ def _customer_id(raw: Mapping[str, Any]) -> str | None:
 def _parse_brand_totals(raw: Mapping[str, Any]) -> BrandTotals:
     return BrandTotals(
         sales_count=optional_int(raw.get("sales_count")) or 0,
-        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        sales_amount=parse_signed_money(raw.get("sales_amount") or 0, field="sales_amount"),
         refund_count=optional_int(raw.get("refund_count")) or 0,
-        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+        refund_amount=parse_signed_money(raw.get("refund_amount") or 0, field="refund_amount"),
     )
 
 
@@ -580,11 +580,11 @@ def parse_batch(raw: Mapping[str, Any], zone: ZoneInfo) -> Batch:
         created_at=parse_timestamp(created_raw, zone),
         created_raw=created_raw,
         transaction_count=optional_int(raw.get("transaction_count")) or 0,
-        net_amount=money(raw.get("net_amount") or 0, field="net_amount"),
+        net_amount=parse_signed_money(raw.get("net_amount") or 0, field="net_amount"),
         sales_count=optional_int(raw.get("sales_count")) or 0,
-        sales_amount=money(raw.get("sales_amount") or 0, field="sales_amount"),
+        sales_amount=parse_signed_money(raw.get("sales_amount") or 0, field="sales_amount"),
         refund_count=optional_int(raw.get("refund_count")) or 0,
-        refund_amount=money(raw.get("refund_amount") or 0, field="refund_amount"),
+        refund_amount=parse_signed_money(raw.get("refund_amount") or 0, field="refund_amount"),
         brands=brands,
     )
 
@@ -650,5 +650,5 @@ def parse_settle_result(body: Mapping[str, Any]) -> SettleResult:
         status_message=text(body.get("status_message")),
         batch_number=optional_int(body.get("batch_number")),
         transaction_count=optional_int(body.get("transaction_count")) or 0,
-        net_amount=money(body.get("net_amount") or 0, field="net_amount"),
+        net_amount=parse_signed_money(body.get("net_amount") or 0, field="net_amount"),
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sage_paytrace_pipeline.domain.money import MoneyError, format_money, parse_money
+from sage_paytrace_pipeline.domain.money import MoneyError, format_decimal, parse_money
 from sage_paytrace_pipeline.paytrace.ids import lookup_key
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 
@@ -39,10 +39,10 @@ def _set(instance: object, name: str, value: Any) -> None:
 def _transaction_fields(
     amount: Decimal, invoice_id: str, description: str | None, tax_amount: Decimal | None, reference: str | None
 ) -> dict[str, Any]:
-    tax = format_money(parse_money(tax_amount, field="tax_amount")) if tax_amount is not None else None
+    tax = format_decimal(parse_money(tax_amount, field="tax_amount")) if tax_amount is not None else None
     return compact(
         {
-            "amount": format_money(amount),
+            "amount": format_decimal(amount),
             "invoice_id": invoice_id,
             "description": description,
             "tax_amount": tax,
@@ -144,7 +144,7 @@ class TransactionRefund:
         return compact(
             {
                 "transaction_id": self.transaction_id,
-                "amount": format_money(self.amount) if self.amount is not None else None,
+                "amount": format_decimal(self.amount) if self.amount is not None else None,
                 "invoice_id": self.sent_invoice_id,
             }
         )
@@ -165,7 +165,7 @@ class Capture:
             _set(self, "amount", positive_amount(self.amount))
 
     def payload(self) -> dict[str, Any]:
-        wire_amount = format_money(self.amount) if self.amount is not None else None
+        wire_amount = format_decimal(self.amount) if self.amount is not None else None
         return compact({"transaction_id": self.transaction_id, "amount": wire_amount})
 
 

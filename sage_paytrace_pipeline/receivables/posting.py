@@ -19,7 +19,7 @@ from datetime import date
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.receivables.posting_log import Intent, PostingLog
 from sage_paytrace_pipeline.sage100.documents import CardReceipt
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
@@ -46,7 +46,7 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
     link_fields = {} if link is None else {field: _plain(link[field]) for field in _LINK_FIELDS}
     return Intent(
         transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
-        customer_no=receipt.customer_no, amount_cents=to_cents(receipt.amount), payment_type=receipt.payment_type,
+        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount), payment_type=receipt.payment_type,
         payload_sha256=hashlib.sha256(payload.encode()).hexdigest(),
         applications_json=json.dumps([{field: _plain(row[field]) for field in _APPLICATION_FIELDS}
                                       for _, row in applications.iterrows()]),
@@ -108,12 +108,12 @@ def receipts_in_sage(reader: Sage100Reader, transaction_ids: list[int]) -> dict[
 def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
     """A log row for a receipt found in Sage that the log never saw (a crash before the intent)."""
     applications = [{"invoice_no": line.invoice_no, "invoice_type": line.invoice_type,  # as Sage holds it (PP too)
-                     "amount_cents": to_cents(line.amount), "method": "found_in_sage", "score": 100.0,
+                     "amount_cents": decimal_to_cents(line.amount), "method": "found_in_sage", "score": 100.0,
                      "explanation": f"posted earlier: Sage deposit {receipt.deposit_no} applies {line.amount} "
                                     f"to {line.invoice_no}"} for line in receipt.lines]
     return Intent(
         transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
-        customer_no=receipt.customer_no, amount_cents=to_cents(receipt.amount), payment_type=receipt.payment_type,
+        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount), payment_type=receipt.payment_type,
         payload_sha256="", applications_json=json.dumps(applications),
         link_json=json.dumps({"method": "found_in_sage", "score": 100.0,
                               "explanation": f"Sage receipt in deposit {receipt.deposit_no} is for "

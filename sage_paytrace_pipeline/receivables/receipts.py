@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from sage_paytrace_pipeline.config import SageSettings
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, empty_exceptions, make_exceptions
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 
 PREPAYMENT_METHOD = "prepayment"
@@ -74,7 +74,7 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         bank_code=settings.bank_code,
         deposit_description=deposit_description(settings, business_date, payment_type),
         payment_type=payment_type,
-        amount=from_cents(int(lines["amount_cents"].sum())),
+        amount=cents_to_decimal(int(lines["amount_cents"].sum())),
         authorization_no=text_or_blank(payment["approval_code"]),
         last4=text_or_blank(payment["card_last4"]),
         expiration_year=_number(payment["card_expiration_year"]),
@@ -85,7 +85,7 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         comment=f"PayTrace {transaction_id}",
         lines=tuple(
             ReceiptLine(invoice_no=row.invoice_no, invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
-                        amount=from_cents(int(row.amount_cents)), prepayment=row.method == PREPAYMENT_METHOD)
+                        amount=cents_to_decimal(int(row.amount_cents)), prepayment=row.method == PREPAYMENT_METHOD)
             for row in lines.itertuples(index=False)
         ),
     )

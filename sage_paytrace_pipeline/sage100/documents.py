@@ -9,9 +9,9 @@ Conventions (reference/sage100.md):
   stripped and refused when longer than Sage's column; divisions and customer numbers are
   upper-cased as Sage stores them.
 - Descriptive free text (names, comments, descriptions) loses bidi and control characters, is
-  masked for card numbers (`domain.text.storable_text`) and cut to Sage's length, as Sage's own
+  masked for card numbers (`domain.free_text.storable_text`) and cut to Sage's length, as Sage's own
   entry screens do. A value a spreadsheet would run as a formula (``=HYPERLINK(...)``, ``@SUM``,
-  ``+cmd``) is stored with a leading apostrophe (`domain.text.sheet_safe`): these fields carry
+  ``+cmd``) is stored with a leading apostrophe (`domain.free_text.sheet_safe`): these fields carry
   outside text (a cardholder types the billing name that becomes an auto-created customer's name)
   and Sage users export customer lists and reports to Excel, which Sage does not guard. Names like
   ``O'Brien`` and plain numbers (``-5.00``) are unchanged.
@@ -19,6 +19,9 @@ Conventions (reference/sage100.md):
   prices allow six decimals (Sage `15.6`).
 - Nothing here can carry a full card number: key fields that look like one are refused, and
   `VaultCard` refuses one in any field. Validation errors never echo the input.
+
+The shared base (`LedgerDocument`: key lengths, free text, the card-number guard) and the journal
+documents (`JournalEntry`, `JournalLine`) are the domain's (`domain.ledger`), re-exported here.
 """
 
 from __future__ import annotations
@@ -29,24 +32,18 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sage_paytrace_pipeline.domain.cards import find_card_numbers
+from sage_paytrace_pipeline.domain.ledger import (
+    BRAND_BY_CARD_TYPE,
+    CARD_TYPE_BY_BRAND,
+    LedgerDocument,
+    key_field,
+    max_length,
+)
+from sage_paytrace_pipeline.domain.ledger import JournalEntry as JournalEntry
+from sage_paytrace_pipeline.domain.ledger import JournalLine as JournalLine
 from sage_paytrace_pipeline.domain.money import parse_money
-from sage_paytrace_pipeline.domain.text import sheet_safe, storable_text
-from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE, CARD_TYPE_BY_BRAND
-
-_CONFIG = ConfigDict(frozen=True, hide_input_in_errors=True, str_strip_whitespace=True)
 
 RECEIPT_INVOICE_TYPES = frozenset({"IN", "DM", "FC"})  # open items a payment can reduce
-
-
-def _max_len(value: str, length: int, what: str) -> str:
-    if len(value) > length:
-        raise ValueError(f"{what} is {len(value)} characters; Sage allows {length}")
-    return value
-
-
-def _free_text(value: Any, length: int) -> str:
-    return sheet_safe(storable_text(value))[:length]
 
 
 def _money(value: Any, field: str, *, positive: bool = True) -> Decimal:
@@ -69,7 +66,7 @@ def _quantity(value: Any, field: str) -> Decimal:
 
 
 def card_type_code(value: str) -> str:
-    """Sage's 1-char CardType (schema.CARD_TYPE_BY_BRAND) from a brand name (``VISA``) or a code.
+    """Sage's 1-char CardType (CARD_TYPE_BY_BRAND) from a brand name (``VISA``) or a code.
 
     Unknown brands give '' (Sage leaves the field blank rather than guess).
     """
@@ -77,51 +74,6 @@ def card_type_code(value: str) -> str:
     if text in BRAND_BY_CARD_TYPE or not text:
         return text
     return CARD_TYPE_BY_BRAND.get(text, "")
-
-
-class _Document(BaseModel):
-    """Shared configuration and the card-number guard for every input document."""
-
-    model_config = _CONFIG
-
-    # Fields that are descriptive text (masked, truncated); every other str field is a key.
-    _free_text_fields: ClassVar[dict[str, int]] = {}
-    # True on documents that refuse a card number even in free text (vault records).
-    _refuse_card_numbers_everywhere: ClassVar[bool] = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _mask_free_text(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or cls._refuse_card_numbers_everywhere:
-            return data
-        cleaned = dict(data)
-        for name, length in cls._free_text_fields.items():
-            if name in cleaned:
-                cleaned[name] = _free_text(cleaned[name], length)
-        return cleaned
-
-    @model_validator(mode="after")
-    def _no_card_numbers(self) -> _Document:
-        for name, value in self:
-            if isinstance(value, str) and find_card_numbers(value):
-                raise ValueError(
-                    f"{name} looks like a full card number; Sage stores only the vault id, last 4 and expiry"
-                )
-        return self
-
-
-def _key(length: int, *, upper: bool = False, required: bool = True):
-    """A field validator body for a Sage key column of `length` characters."""
-
-    def check(value: Any, info: Any) -> str:
-        text = "" if value is None else str(value).strip()
-        if upper:
-            text = text.upper()
-        if required and not text:
-            raise ValueError(f"{info.field_name} is required")
-        return _max_len(text, length, info.field_name)
-
-    return check
 
 
 def _division(value: Any) -> str:
@@ -151,7 +103,7 @@ def _year(value: Any) -> int | None:
 # ------------------------------------------------------------------------------- cash receipts
 
 
-class ReceiptLine(_Document):
+class ReceiptLine(LedgerDocument):
     """One distribution line: `amount` applied to an open invoice, or a prepayment (``PP``)."""
 
     invoice_no: str
@@ -159,7 +111,7 @@ class ReceiptLine(_Document):
     amount: Decimal
     prepayment: bool = False  # True -> a PP open item under invoice_no (negative balance)
 
-    _check_invoice = field_validator("invoice_no", mode="before")(_key(7, upper=True))
+    _check_invoice = field_validator("invoice_no", mode="before")(key_field(7, upper=True))
 
     @field_validator("invoice_type", mode="before")
     @classmethod
@@ -180,7 +132,7 @@ class ReceiptLine(_Document):
         return "PP" if self.prepayment else self.invoice_type
 
 
-class CardReceipt(_Document):
+class CardReceipt(LedgerDocument):
     """A card payment captured by PayTrace, to be entered as a Sage cash receipt (deposit type R)."""
 
     _free_text_fields: ClassVar[dict[str, int]] = {
@@ -207,13 +159,13 @@ class CardReceipt(_Document):
     comment: str = ""
     lines: tuple[ReceiptLine, ...] = Field(min_length=1)
 
-    _check_tx = field_validator("transaction_id", mode="before")(_key(15))
+    _check_tx = field_validator("transaction_id", mode="before")(key_field(15))
     _check_division = field_validator("division", mode="before")(_division)
-    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
-    _check_bank = field_validator("bank_code", mode="before")(_key(1, upper=True))
-    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
-    _check_auth = field_validator("authorization_no", mode="before")(_key(16, required=False))
-    _check_guid = field_validator("credit_card_guid", mode="before")(_key(32, required=False))
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_bank = field_validator("bank_code", mode="before")(key_field(1, upper=True))
+    _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True))
+    _check_auth = field_validator("authorization_no", mode="before")(key_field(16, required=False))
+    _check_guid = field_validator("credit_card_guid", mode="before")(key_field(32, required=False))
     _check_last4 = field_validator("last4", mode="before")(_last4)
     _check_year = field_validator("expiration_year", mode="before")(_year)
 
@@ -238,7 +190,7 @@ class CardReceipt(_Document):
 # ------------------------------------------------------------------------- customers and cards
 
 
-class CustomerRecord(_Document):
+class CustomerRecord(LedgerDocument):
     """A customer to create (``customer_no`` None -> Sage's next number) or update.
 
     On update, empty strings keep Sage's current value: the pipeline never blanks a Sage field.
@@ -268,22 +220,22 @@ class CustomerRecord(_Document):
     terms_code: str = ""
     payment_type: str = ""  # DefaultPaymentType; empty on create -> CHECK when the company has it
 
-    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_reference = field_validator("reference", mode="before")(key_field(30))
     _check_division = field_validator("division", mode="before")(_division)
-    _check_state = field_validator("state", mode="before")(_key(2, upper=True, required=False))
-    _check_zip = field_validator("zip_code", mode="before")(_key(10, required=False))
-    _check_country = field_validator("country_code", mode="before")(_key(3, upper=True, required=False))
-    _check_phone = field_validator("phone", mode="before")(_key(20, required=False))
-    _check_email = field_validator("email", mode="before")(_key(250, required=False))
-    _check_terms = field_validator("terms_code", mode="before")(_key(2, upper=True, required=False))
-    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True, required=False))
+    _check_state = field_validator("state", mode="before")(key_field(2, upper=True, required=False))
+    _check_zip = field_validator("zip_code", mode="before")(key_field(10, required=False))
+    _check_country = field_validator("country_code", mode="before")(key_field(3, upper=True, required=False))
+    _check_phone = field_validator("phone", mode="before")(key_field(20, required=False))
+    _check_email = field_validator("email", mode="before")(key_field(250, required=False))
+    _check_terms = field_validator("terms_code", mode="before")(key_field(2, upper=True, required=False))
+    _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True, required=False))
 
     @field_validator("customer_no", mode="before")
     @classmethod
     def _customer_no(cls, value: Any) -> str | None:
         if value is None or not str(value).strip():
             return None
-        return _max_len(str(value).strip().upper(), 20, "customer_no")
+        return max_length(str(value).strip().upper(), 20, "customer_no")
 
     @field_validator("name")
     @classmethod
@@ -293,7 +245,7 @@ class CustomerRecord(_Document):
         return value
 
 
-class VaultCard(_Document):
+class VaultCard(LedgerDocument):
     """A PayTrace vault profile saved on a Sage customer (AR_CustomerCreditCard); never a card number."""
 
     _refuse_card_numbers_everywhere: ClassVar[bool] = True
@@ -309,11 +261,11 @@ class VaultCard(_Document):
     cardholder_name: str = ""
 
     _check_division = field_validator("division", mode="before")(_division)
-    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
-    _check_guid = field_validator("credit_card_guid", mode="before")(_key(32))
-    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_guid = field_validator("credit_card_guid", mode="before")(key_field(32))
+    _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True))
     _check_year = field_validator("expiration_year", mode="before")(_year)
-    _check_name = field_validator("cardholder_name", mode="before")(_key(30, required=False))
+    _check_name = field_validator("cardholder_name", mode="before")(key_field(30, required=False))
 
     @field_validator("last4", mode="before")
     @classmethod
@@ -332,12 +284,12 @@ class VaultCard(_Document):
 # ------------------------------------------------------------------------- orders and invoices
 
 
-class SalesOrderLine(_Document):
+class SalesOrderLine(LedgerDocument):
     item_code: str
     quantity: Decimal
     unit_price: Decimal | None = None  # None -> CI_Item.StandardUnitPrice
 
-    _check_item = field_validator("item_code", mode="before")(_key(30))
+    _check_item = field_validator("item_code", mode="before")(key_field(30))
 
     @field_validator("quantity", mode="before")
     @classmethod
@@ -358,7 +310,7 @@ class SalesOrderLine(_Document):
         return price
 
 
-class SalesOrder(_Document):
+class SalesOrder(LedgerDocument):
     _free_text_fields: ClassVar[dict[str, int]] = {"customer_po_no": 30}
 
     reference: str  # SO_SalesOrderHeader.UDF_PAYTRACE_REF (e.g. the web store order id)
@@ -369,13 +321,13 @@ class SalesOrder(_Document):
     lines: tuple[SalesOrderLine, ...] = Field(min_length=1)
     warehouse_code: str = "000"
 
-    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_reference = field_validator("reference", mode="before")(key_field(30))
     _check_division = field_validator("division", mode="before")(_division)
-    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
-    _check_warehouse = field_validator("warehouse_code", mode="before")(_key(3, upper=True))
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_warehouse = field_validator("warehouse_code", mode="before")(key_field(3, upper=True))
 
 
-class CreditMemo(_Document):
+class CreditMemo(LedgerDocument):
     """An AR credit memo: applied to an invoice (reduces its balance) or left open (CM, negative)."""
 
     _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
@@ -391,9 +343,9 @@ class CreditMemo(_Document):
     # sales account of the applied invoice's first line, else the writer's default returns account.
     account: str | None = None
 
-    _check_reference = field_validator("reference", mode="before")(_key(30))
+    _check_reference = field_validator("reference", mode="before")(key_field(30))
     _check_division = field_validator("division", mode="before")(_division)
-    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
 
     @field_validator("amount", mode="before")
     @classmethod
@@ -406,10 +358,10 @@ class CreditMemo(_Document):
         if value is None or not str(value).strip():
             return None
         length = 7 if info.field_name == "apply_to_invoice_no" else 41
-        return _max_len(str(value).strip().upper(), length, info.field_name)
+        return max_length(str(value).strip().upper(), length, info.field_name)
 
 
-class CardRefund(_Document):
+class CardRefund(LedgerDocument):
     """Money returned to a card by PayTrace: consumes a credit (CM, or the customer's credits)."""
 
     _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
@@ -425,11 +377,11 @@ class CardRefund(_Document):
     last4: str = ""
     comment: str = ""
 
-    _check_tx = field_validator("transaction_id", mode="before")(_key(15))
+    _check_tx = field_validator("transaction_id", mode="before")(key_field(15))
     _check_division = field_validator("division", mode="before")(_division)
-    _check_customer = field_validator("customer_no", mode="before")(_key(20, upper=True))
-    _check_payment = field_validator("payment_type", mode="before")(_key(5, upper=True))
-    _check_auth = field_validator("authorization_no", mode="before")(_key(16, required=False))
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True))
+    _check_auth = field_validator("authorization_no", mode="before")(key_field(16, required=False))
     _check_last4 = field_validator("last4", mode="before")(_last4)
 
     @field_validator("amount", mode="before")
@@ -442,43 +394,7 @@ class CardRefund(_Document):
     def _memo(cls, value: Any) -> str | None:
         if value is None or not str(value).strip():
             return None
-        return _max_len(str(value).strip().upper(), 7, "credit_memo_no")
-
-
-# ---------------------------------------------------------------------------- general ledger
-
-
-class JournalLine(_Document):
-    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
-
-    account: str  # formatted Account ("1010-00") or AccountKey
-    debit: Decimal = Decimal("0.00")
-    credit: Decimal = Decimal("0.00")
-    comment: str = ""
-
-    _check_account = field_validator("account", mode="before")(_key(41, upper=True))
-
-    @field_validator("debit", "credit", mode="before")
-    @classmethod
-    def _side(cls, value: Any, info: Any) -> Decimal:
-        return parse_money(value, field=info.field_name)
-
-    @model_validator(mode="after")
-    def _one_side(self) -> JournalLine:
-        if (self.debit > 0) == (self.credit > 0):
-            raise ValueError("a journal line has either a debit or a credit amount, not both or neither")
-        return self
-
-
-class JournalEntry(_Document):
-    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
-
-    reference: str  # GL_GeneralJournalHeader/History.UDF_PAYTRACE_REF
-    posting_date: date
-    comment: str = ""
-    lines: tuple[JournalLine, ...] = Field(min_length=1)
-
-    _check_reference = field_validator("reference", mode="before")(_key(30))
+        return max_length(str(value).strip().upper(), 7, "credit_memo_no")
 
 
 # ---------------------------------------------------------------------------------- results

@@ -1,5 +1,8 @@
 """Typed, read-only views of Sage 100 rows, and the value conversions every driver needs.
 
+The views the domain works with (`Customer`, `CustomerCard`, `OpenInvoice`) are the domain's
+(`domain.ledger`), re-exported here; the others are what only the Sage adapter and its callers read.
+
 ProvideX ODBC returns doubles and right-padded strings, SQL Server returns Decimal and
 1753-01-01 for blank dates, SQLite returns what was stored: the `as_*` helpers turn all of them
 into exact `Decimal`, `date` or stripped `str` so the models never see driver differences.
@@ -10,11 +13,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from pydantic import BaseModel, ConfigDict
+from sage_paytrace_pipeline.domain.ledger import Customer as Customer
+from sage_paytrace_pipeline.domain.ledger import CustomerCard as CustomerCard
+from sage_paytrace_pipeline.domain.ledger import OpenInvoice as OpenInvoice
+from sage_paytrace_pipeline.domain.ledger import ReadModel
+from sage_paytrace_pipeline.domain.money import round_to_cent
 
-from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
-
-CENT = Decimal("0.01")
 _QUANTITY = Decimal("0.000001")
 _BLANK_DATES = {date(1753, 1, 1), date(1900, 1, 1)}  # Premium and some ODBC clients' "no date"
 
@@ -28,7 +32,7 @@ def as_money(value: object) -> Decimal:
     """Exact cents; via str() so a double like 12.299999 from ODBC becomes 12.30, not 12.29."""
     if value is None or value == "":
         return Decimal("0.00")
-    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    return round_to_cent(Decimal(str(value)))
 
 
 def as_quantity(value: object) -> Decimal:
@@ -57,76 +61,7 @@ def as_flag(value: object) -> bool:
     return as_text(value).upper() == "Y"
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class Customer(_Model):
-    division: str
-    customer_no: str
-    name: str
-    address_line1: str = ""
-    address_line2: str = ""
-    address_line3: str = ""
-    city: str = ""
-    state: str = ""
-    zip_code: str = ""
-    country_code: str = ""
-    phone: str = ""
-    email: str = ""
-    terms_code: str = ""
-    status: str = "A"  # A active, I inactive, T temporary
-    credit_hold: bool = False
-    credit_limit: Decimal = Decimal("0.00")
-    current_balance: Decimal = Decimal("0.00")
-    date_last_payment: date | None = None
-    last_payment_amt: Decimal = Decimal("0.00")
-    default_payment_type: str = ""
-    default_credit_card_payment_type: str = ""
-    credit_card_guid: str = ""
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.division, self.customer_no
-
-    @property
-    def active(self) -> bool:
-        return self.status != "I"
-
-
-class CustomerCard(_Model):
-    """A saved card: a vault token plus display data; Sage never holds the card number."""
-
-    division: str
-    customer_no: str
-    credit_card_guid: str  # = PayTrace vault customer_id
-    credit_card_id: str = ""
-    payment_type: str = ""
-    card_type: str = ""
-    last4: str = ""
-    expiration_year: str = ""
-    expiration_month: str = ""
-    cardholder_name: str = ""
-
-    @property
-    def brand(self) -> str:
-        return BRAND_BY_CARD_TYPE.get(self.card_type, "UNKNOWN")
-
-
-class OpenInvoice(_Model):
-    division: str
-    customer_no: str
-    invoice_no: str
-    invoice_type: str  # IN, CM, DM, FC, PP ...
-    invoice_date: date | None
-    due_date: date | None
-    balance: Decimal
-    original_amount: Decimal  # taxable + nontaxable + freight + sales tax - discount
-    terms_code: str = ""
-    customer_po_no: str = ""
-
-
-class PaymentType(_Model):
+class PaymentType(ReadModel):
     payment_type: str
     description: str
     payment_method: str  # C check, O other, R credit card, D COD, A ACH [?]
@@ -138,7 +73,7 @@ class PaymentType(_Model):
         return self.payment_method == "R"
 
 
-class GlAccount(_Model):
+class GlAccount(ReadModel):
     account_key: str
     account: str  # formatted, e.g. "1010-00"
     description: str
@@ -150,19 +85,19 @@ class GlAccount(_Model):
         return self.status == "A"
 
 
-class BankCode(_Model):
+class BankCode(ReadModel):
     bank_code: str
     description: str = ""
     cash_account_key: str = ""
 
 
-class ReceiptLine(_Model):
+class ReceiptLine(ReadModel):
     invoice_no: str
     invoice_type: str
     amount: Decimal
 
 
-class PostedReceipt(_Model):
+class PostedReceipt(ReadModel):
     """A receipt Sage already holds for one gateway transaction id (entered or posted)."""
 
     transaction_id: str
@@ -181,7 +116,7 @@ class PostedReceipt(_Model):
     last4: str = ""
 
 
-class SalesOrderLine(_Model):
+class SalesOrderLine(ReadModel):
     line_key: str
     line_seq_no: str
     item_code: str
@@ -194,7 +129,7 @@ class SalesOrderLine(_Model):
     extension_amt: Decimal
 
 
-class SalesOrder(_Model):
+class SalesOrder(ReadModel):
     sales_order_no: str
     order_date: date | None
     order_type: str

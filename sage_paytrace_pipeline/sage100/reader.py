@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
+from sage_paytrace_pipeline.domain.ledger import ReadModel
 from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError, Sage100Error, Sage100SchemaError
 from sage_paytrace_pipeline.sage100.models import (
     BankCode,
@@ -35,7 +37,7 @@ from sage_paytrace_pipeline.sage100.models import (
     as_quantity,
     as_text,
 )
-from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
+from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Column, Sage100Schema
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 
 # Drivers cap parameters per statement (SQL Server 2100, SQLite 32766 / 999 on old builds);
@@ -46,6 +48,7 @@ _MISSING_COLUMN = re.compile(r"no such column|column not found|invalid column|un
 _MISSING_TABLE = re.compile(r"no such table|table not found|invalid object name|not found|does not exist", re.I)
 
 Row = dict[str, Any]
+M = TypeVar("M", bound=ReadModel)
 
 
 class Sage100Reader:
@@ -89,17 +92,17 @@ class Sage100Reader:
     # ------------------------------------------------------------------ customers and cards
 
     def customers(self, division: str | None = None) -> list[Customer]:
-        rows = self._select("AR_Customer", _CUSTOMER_COLUMNS, {"ARDivisionNo": division})
-        return sorted((_customer(row) for row in rows), key=lambda c: c.key)
+        rows = self._select("AR_Customer", _CUSTOMER.columns, {"ARDivisionNo": division})
+        return sorted((_CUSTOMER.read(row) for row in rows), key=lambda c: c.key)
 
     def customer(self, division: str, customer_no: str) -> Customer | None:
-        rows = self._select("AR_Customer", _CUSTOMER_COLUMNS, {"ARDivisionNo": division, "CustomerNo": customer_no})
-        return _customer(rows[0]) if rows else None
+        rows = self._select("AR_Customer", _CUSTOMER.columns, {"ARDivisionNo": division, "CustomerNo": customer_no})
+        return _CUSTOMER.read(rows[0]) if rows else None
 
     def customer_cards(self, division: str | None = None, customer_no: str | None = None) -> list[CustomerCard]:
         key = {"ARDivisionNo": division, "CustomerNo": customer_no}
-        rows = self._select("AR_CustomerCreditCard", _CARD_COLUMNS, key)
-        cards = (_card(row) for row in rows)
+        rows = self._select("AR_CustomerCreditCard", _CARD.columns, key)
+        cards = (_CARD.read(row) for row in rows)
         return sorted(cards, key=lambda c: (c.division, c.customer_no, c.credit_card_guid))
 
     def customers_by_card_guid(self, guid: str) -> list[Customer]:
@@ -123,7 +126,7 @@ class Sage100Reader:
     ) -> list[OpenInvoice]:
         # Zero balances are dropped here, on Decimals: an SQL `Balance <> 0` would compare text on
         # the demo company, where amounts are stored as exact text ('0.00' <> '0').
-        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE_COLUMNS, {"ARDivisionNo": division, "CustomerNo": customer_no})
+        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns, {"ARDivisionNo": division, "CustomerNo": customer_no})
         invoices = (invoice for invoice in map(_open_invoice, rows) if invoice.balance != 0 or not with_balance_only)
         return sorted(invoices, key=lambda i: (i.division, i.customer_no, i.invoice_no, i.invoice_type))
 
@@ -132,41 +135,20 @@ class Sage100Reader:
     ) -> OpenInvoice | None:
         key = {"ARDivisionNo": division, "CustomerNo": customer_no,
                "InvoiceNo": invoice_no, "InvoiceType": invoice_type}
-        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE_COLUMNS, key)
+        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns, key)
         return _open_invoice(rows[0]) if rows else None
 
     def payment_types(self) -> list[PaymentType]:
-        rows = self._select("AR_PaymentType", _PAYMENT_TYPE_COLUMNS)
-        types = (
-            PaymentType(
-                payment_type=as_text(r["PaymentType"]), description=as_text(r["PaymentDesc"]),
-                payment_method=as_text(r["PaymentMethod"]), asset_account_key=as_text(r["AssetAcctKey"]),
-                accrual_account_key=as_text(r["CreditCardAccrualAcctKey"]),
-            )
-            for r in rows
-        )
-        return sorted(types, key=lambda t: t.payment_type)
+        rows = self._select("AR_PaymentType", _PAYMENT_TYPE.columns)
+        return sorted((_PAYMENT_TYPE.read(row) for row in rows), key=lambda t: t.payment_type)
 
     def gl_accounts(self) -> list[GlAccount]:
-        rows = self._select("GL_Account", _GL_ACCOUNT_COLUMNS)
-        accounts = (
-            GlAccount(
-                account_key=as_text(r["AccountKey"]), account=as_text(r["Account"]),
-                description=as_text(r["AccountDesc"]), status=as_text(r["Status"]),
-                account_type=as_text(r["AccountType"]),
-            )
-            for r in rows
-        )
-        return sorted(accounts, key=lambda a: a.account)
+        rows = self._select("GL_Account", _GL_ACCOUNT.columns)
+        return sorted((_GL_ACCOUNT.read(row) for row in rows), key=lambda a: a.account)
 
     def bank_codes(self) -> list[BankCode]:
-        rows = self._select("bank_codes", _BANK_CODE_COLUMNS)
-        codes = (
-            BankCode(bank_code=as_text(r["BankCode"]), description=as_text(r["BankName"]),
-                     cash_account_key=as_text(r["CashAcctKey"]))
-            for r in rows
-        )
-        return sorted(codes, key=lambda b: b.bank_code)
+        rows = self._select("bank_codes", _BANK_CODE.columns)
+        return sorted((_BANK_CODE.read(row) for row in rows), key=lambda b: b.bank_code)
 
     # ------------------------------------------------------------------ receipts (idempotency look-up)
 
@@ -182,40 +164,27 @@ class Sage100Reader:
         return receipts[0] if receipts else None
 
     def _entered_receipts(self, ids: list[str]) -> list[PostedReceipt]:
-        headers = self._select_in("AR_CashReceiptsHeader", _RECEIPT_HEADER_COLUMNS, "CreditCardTransactionID", ids)
+        headers = self._select_in("AR_CashReceiptsHeader", _ENTERED_RECEIPT.columns, "CreditCardTransactionID", ids)
         if not headers:
             return []
         deposit_nos = sorted({as_text(h["DepositNo"]) for h in headers})
         deposits = {
             as_text(d["DepositNo"]): d
-            for d in self._select_in("AR_CashReceiptsDeposit", _DEPOSIT_COLUMNS, "DepositNo", deposit_nos)
+            for d in self._select_in("AR_CashReceiptsDeposit", _DEPOSIT.columns, "DepositNo", deposit_nos)
         }
         lines: dict[tuple[str, ...], list[ReceiptLine]] = defaultdict(list)
-        detail_rows = self._select_in("AR_CashReceiptsDetail", _RECEIPT_DETAIL_COLUMNS, "DepositNo", deposit_nos)
+        detail_rows = self._select_in("AR_CashReceiptsDetail", _ENTERED_LINE.columns, "DepositNo", deposit_nos)
         for row in sorted(detail_rows, key=lambda r: (as_text(r["LineSeqNo"]), as_text(r["LineKey"]))):
-            lines[_receipt_key(row)].append(
-                ReceiptLine(invoice_no=as_text(row["InvoiceNo"]), invoice_type=as_text(row["InvoiceType"]),
-                            amount=as_money(row["AmountPosted"]))
-            )
-        receipts = []
-        for header in headers:
-            deposit = deposits.get(as_text(header["DepositNo"]), {})
-            receipts.append(
-                PostedReceipt(
-                    transaction_id=as_text(header["CreditCardTransactionID"]), posted=False,
-                    deposit_no=as_text(header["DepositNo"]), division=as_text(header["ARDivisionNo"]),
-                    customer_no=as_text(header["CustomerNo"]), entry_no=as_text(header["CreditCardEntryNo"]),
-                    check_no=as_text(header["CheckNo"]), amount=as_money(header["PostingAmt"]),
-                    lines=tuple(lines.get(_receipt_key(header), ())), bank_code=as_text(deposit.get("BankCode")),
-                    deposit_date=as_date(deposit.get("DepositDate")), payment_type=as_text(header["PaymentType"]),
-                    authorization_no=as_text(header["CreditCardAuthorizationNo"]),
-                    last4=as_text(header["Last4UnencryptedCreditCardNos"]),
-                )
-            )
+            lines[_receipt_key(row)].append(_ENTERED_LINE.read(row))
+        receipts = [
+            _ENTERED_RECEIPT.read(header, posted=False, lines=tuple(lines.get(_receipt_key(header), ())),
+                                  **_DEPOSIT.values(deposits.get(as_text(header["DepositNo"]), {})))
+            for header in headers
+        ]
         return sorted(receipts, key=lambda r: (r.transaction_id, r.deposit_no, r.entry_no))
 
     def _posted_receipts(self, ids: list[str]) -> list[PostedReceipt]:
-        rows = self._select_in("AR_CashReceiptsHistory", _RECEIPT_HISTORY_COLUMNS, "CreditCardTransactionID", ids)
+        rows = self._select_in("AR_CashReceiptsHistory", _POSTED_RECEIPT.columns, "CreditCardTransactionID", ids)
         groups: dict[tuple, list[Row]] = defaultdict(list)
         for row in rows:
             key = (as_text(row["CreditCardTransactionID"]), as_text(row["BankCode"]), as_date(row["DepositDate"]),
@@ -224,23 +193,9 @@ class Sage100Reader:
         receipts = []
         for key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
             group.sort(key=lambda r: as_text(r["SequenceNo"]))
-            first = group[0]
-            lines = tuple(
-                ReceiptLine(invoice_no=as_text(r["InvoiceNo"]), invoice_type=as_text(r["InvoiceType"]),
-                            amount=as_money(r["CashAmountApplied"]))
-                for r in group
-            )
-            receipts.append(
-                PostedReceipt(
-                    transaction_id=key[0], posted=True, deposit_no=as_text(first["DepositNo"]),
-                    division=as_text(first["ARDivisionNo"]), customer_no=as_text(first["CustomerNo"]),
-                    entry_no=as_text(first["CreditCardEntryNo"]), check_no=as_text(first["CheckNo"]),
-                    amount=sum((line.amount for line in lines), as_money(0)), lines=lines, bank_code=key[1],
-                    deposit_date=key[2], payment_type=as_text(first["PaymentType"]),
-                    authorization_no=as_text(first["CreditCardAuthorizationNo"]),
-                    last4=as_text(first["Last4UnencryptedCreditCardNos"]),
-                )
-            )
+            lines = tuple(_POSTED_LINE.read(row) for row in group)
+            amount = sum((line.amount for line in lines), as_money(0))
+            receipts.append(_POSTED_RECEIPT.read(group[0], posted=True, amount=amount, lines=lines))
         return receipts
 
     # ------------------------------------------------------------------ sales orders
@@ -257,17 +212,18 @@ class Sage100Reader:
         equals = {"ARDivisionNo": division, "CustomerNo": customer_no}
         conditions = [("OrderDate", ">=", since)] if since else []
         if sales_order_nos is not None:
-            headers = self._select_in("SO_SalesOrderHeader", _ORDER_COLUMNS, "SalesOrderNo",
+            headers = self._select_in("SO_SalesOrderHeader", _ORDER.columns, "SalesOrderNo",
                                       sorted(set(sales_order_nos)), equals, conditions)
         else:
-            headers = self._select("SO_SalesOrderHeader", _ORDER_COLUMNS, equals, conditions)
+            headers = self._select("SO_SalesOrderHeader", _ORDER.columns, equals, conditions)
         if not headers:
             return []
         numbers = sorted({as_text(h["SalesOrderNo"]) for h in headers})
         lines: dict[str, list[SalesOrderLine]] = defaultdict(list)
-        for row in self._select_in("SO_SalesOrderDetail", _ORDER_LINE_COLUMNS, "SalesOrderNo", numbers):
-            lines[as_text(row["SalesOrderNo"])].append(_order_line(row))
-        orders = [_order(h, sorted(lines[as_text(h["SalesOrderNo"])], key=lambda l: (l.line_seq_no, l.line_key)))
+        for row in self._select_in("SO_SalesOrderDetail", _ORDER_LINE.columns, "SalesOrderNo", numbers):
+            lines[as_text(row["SalesOrderNo"])].append(_ORDER_LINE.read(row))
+        orders = [_ORDER.read(h, lines=tuple(sorted(lines[as_text(h["SalesOrderNo"])],
+                                                    key=lambda line: (line.line_seq_no, line.line_key))))
                   for h in headers]
         return sorted(orders, key=lambda o: o.sales_order_no)
 
@@ -420,121 +376,135 @@ def _first_line(exc: Exception) -> str:
 
 # ---------------------------------------------------------------------- row -> model
 
-_CUSTOMER_COLUMNS = (
-    "ARDivisionNo", "CustomerNo", "CustomerName", "AddressLine1", "AddressLine2", "AddressLine3", "City", "State",
-    "ZipCode", "CountryCode", "TelephoneNo", "EmailAddress", "TermsCode", "CustomerStatus", "CreditHold",
-    "CreditLimit", "CurrentBalance", "DateLastPayment", "LastPaymentAmt", "DefaultPaymentType",
-    "DefaultCreditCardPmtType", "CreditCardGUID",
-)
-_CARD_COLUMNS = (
-    "ARDivisionNo", "CustomerNo", "CreditCardGUID", "CreditCardID", "PaymentType", "CardType",
-    "Last4UnencryptedCreditCardNos", "ExpirationDateYear", "ExpirationDateMonth", "CardholderName",
-)
-_OPEN_INVOICE_COLUMNS = (
-    "ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType", "InvoiceDate", "InvoiceDueDate", "Balance",
-    "TaxableAmt", "NonTaxableAmt", "FreightAmt", "SalesTaxAmt", "DiscountAmt", "TermsCode", "CustomerPONo",
-)
-_RECEIPT_HEADER_COLUMNS = (
-    "DepositNo", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo", "CheckNo", "PostingAmt", "PaymentType",
-    "CreditCardTransactionID", "CreditCardAuthorizationNo", "Last4UnencryptedCreditCardNos",
-)
-_RECEIPT_DETAIL_COLUMNS = (
-    "DepositNo", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo", "CheckNo", "LineKey", "LineSeqNo",
-    "InvoiceNo", "InvoiceType", "AmountPosted",
-)
-_RECEIPT_HISTORY_COLUMNS = (
-    "BankCode", "DepositDate", "DepositNo", "DepositType", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo",
-    "CheckNo", "SequenceNo", "InvoiceNo", "InvoiceType", "CashAmountApplied", "PaymentType",
-    "CreditCardTransactionID", "CreditCardAuthorizationNo", "Last4UnencryptedCreditCardNos",
-)
-_ORDER_COLUMNS = (
-    "SalesOrderNo", "OrderDate", "OrderType", "OrderStatus", "ARDivisionNo", "CustomerNo", "BillToName",
-    "CustomerPONo", "TermsCode", "PaymentType", "TaxableAmt", "NonTaxableAmt", "SalesTaxAmt", "FreightAmt",
-    "DiscountAmt", "DepositAmt",
-)
-_ORDER_LINE_COLUMNS = (
-    "SalesOrderNo", "LineKey", "LineSeqNo", "ItemCode", "ItemType", "ItemCodeDesc", "WarehouseCode",
-    "QuantityOrdered", "QuantityShipped", "UnitPrice", "ExtensionAmt",
-)
-_PAYMENT_TYPE_COLUMNS = ("PaymentType", "PaymentDesc", "PaymentMethod", "AssetAcctKey", "CreditCardAccrualAcctKey")
-_GL_ACCOUNT_COLUMNS = ("AccountKey", "Account", "AccountDesc", "Status", "AccountType")
-_BANK_CODE_COLUMNS = ("BankCode", "BankName", "CashAcctKey")
-_DEPOSIT_COLUMNS = ("DepositNo", "BankCode", "DepositDate")
-# What each table is read with, so `check_tables` proves exactly those columns exist.
+
+@dataclass(frozen=True)
+class RowMapping(Generic[M]):
+    """A table's row as a model: the columns read, in SELECT order, and the model field each fills.
+
+    The column's kind in `schema.py` picks the conversion (`_converter`), so a column's type is
+    stated once. A column mapped to None is read for the caller, who builds from it what no single
+    column holds (an invoice's original amount, a receipt's lines). A column absent from the row (a
+    receipt whose deposit row is missing) reads as None: "", 0.00 or no date.
+    """
+
+    table: str
+    model: type[M]
+    fields: Mapping[str, str | None]  # column key -> model field (None: read for the caller)
+    _converters: tuple[tuple[str, str, Callable[[object], Any]], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table = DEFAULT_SCHEMA.table(self.table)
+        converters = tuple((name, key, _converter(table.column(key))) for key, name in self.fields.items() if name)
+        object.__setattr__(self, "_converters", converters)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+    def values(self, row: Row) -> dict[str, Any]:
+        return {name: convert(row.get(key)) for name, key, convert in self._converters}
+
+    def read(self, row: Row, **derived: Any) -> M:
+        return self.model(**self.values(row), **derived)
+
+
+_CONVERT_BY_KIND: dict[str, Callable[[object], Any]] = {"str": as_text, "date": as_date, "flag": as_flag}
+
+
+def _converter(column: Column) -> Callable[[object], Any]:
+    if column.kind == "decimal":
+        return as_money if column.scale == 2 else as_quantity  # money 12.2/13.2; quantities, prices 15.6
+    if column.kind not in _CONVERT_BY_KIND:
+        raise ValueError(f"no conversion for {column.name} ({column.kind}); add one to _CONVERT_BY_KIND")
+    return _CONVERT_BY_KIND[column.kind]
+
+
+_RECEIPT_KEY = ("DepositNo", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo", "CheckNo")
+_ORIGINAL_AMOUNT = ("TaxableAmt", "NonTaxableAmt", "FreightAmt", "SalesTaxAmt", "DiscountAmt")
+
+_CUSTOMER = RowMapping("AR_Customer", Customer, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "CustomerName": "name", "AddressLine1": "address_line1",
+    "AddressLine2": "address_line2", "AddressLine3": "address_line3", "City": "city", "State": "state",
+    "ZipCode": "zip_code", "CountryCode": "country_code", "TelephoneNo": "phone", "EmailAddress": "email",
+    "TermsCode": "terms_code", "CustomerStatus": "status", "CreditHold": "credit_hold", "CreditLimit": "credit_limit",
+    "CurrentBalance": "current_balance", "DateLastPayment": "date_last_payment", "LastPaymentAmt": "last_payment_amt",
+    "DefaultPaymentType": "default_payment_type", "DefaultCreditCardPmtType": "default_credit_card_payment_type",
+    "CreditCardGUID": "credit_card_guid",
+})
+_CARD = RowMapping("AR_CustomerCreditCard", CustomerCard, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "CreditCardGUID": "credit_card_guid",
+    "CreditCardID": "credit_card_id", "PaymentType": "payment_type", "CardType": "card_type",
+    "Last4UnencryptedCreditCardNos": "last4", "ExpirationDateYear": "expiration_year",
+    "ExpirationDateMonth": "expiration_month", "CardholderName": "cardholder_name",
+})
+_OPEN_INVOICE = RowMapping("AR_OpenInvoice", OpenInvoice, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "invoice_no", "InvoiceType": "invoice_type",
+    "InvoiceDate": "invoice_date", "InvoiceDueDate": "due_date", "Balance": "balance",
+    **dict.fromkeys(_ORIGINAL_AMOUNT), "TermsCode": "terms_code", "CustomerPONo": "customer_po_no",
+})
+_PAYMENT_TYPE = RowMapping("AR_PaymentType", PaymentType, {
+    "PaymentType": "payment_type", "PaymentDesc": "description", "PaymentMethod": "payment_method",
+    "AssetAcctKey": "asset_account_key", "CreditCardAccrualAcctKey": "accrual_account_key",
+})
+_GL_ACCOUNT = RowMapping("GL_Account", GlAccount, {
+    "AccountKey": "account_key", "Account": "account", "AccountDesc": "description", "Status": "status",
+    "AccountType": "account_type",
+})
+_BANK_CODE = RowMapping("bank_codes", BankCode, {
+    "BankCode": "bank_code", "BankName": "description", "CashAcctKey": "cash_account_key",
+})
+# A receipt still in entry: its header, the bank and date of its deposit, its detail lines.
+_ENTERED_RECEIPT = RowMapping("AR_CashReceiptsHeader", PostedReceipt, {
+    "DepositNo": "deposit_no", "ARDivisionNo": "division", "CustomerNo": "customer_no",
+    "CreditCardEntryNo": "entry_no", "CheckNo": "check_no", "PostingAmt": "amount", "PaymentType": "payment_type",
+    "CreditCardTransactionID": "transaction_id", "CreditCardAuthorizationNo": "authorization_no",
+    "Last4UnencryptedCreditCardNos": "last4",
+})
+_DEPOSIT = RowMapping("AR_CashReceiptsDeposit", PostedReceipt, {  # the receipt fields its deposit gives
+    "DepositNo": None, "BankCode": "bank_code", "DepositDate": "deposit_date",
+})
+_ENTERED_LINE = RowMapping("AR_CashReceiptsDetail", ReceiptLine, {
+    **dict.fromkeys(_RECEIPT_KEY), "LineKey": None, "LineSeqNo": None, "InvoiceNo": "invoice_no",
+    "InvoiceType": "invoice_type", "AmountPosted": "amount",
+})
+# A posted receipt: one history row per line, the receipt's fields repeated on each.
+_POSTED_RECEIPT = RowMapping("AR_CashReceiptsHistory", PostedReceipt, {
+    "BankCode": "bank_code", "DepositDate": "deposit_date", "DepositNo": "deposit_no", "DepositType": None,
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "CreditCardEntryNo": "entry_no", "CheckNo": "check_no",
+    "SequenceNo": None, "InvoiceNo": None, "InvoiceType": None, "CashAmountApplied": None,
+    "PaymentType": "payment_type", "CreditCardTransactionID": "transaction_id",
+    "CreditCardAuthorizationNo": "authorization_no", "Last4UnencryptedCreditCardNos": "last4",
+})
+_POSTED_LINE = RowMapping("AR_CashReceiptsHistory", ReceiptLine, {
+    "InvoiceNo": "invoice_no", "InvoiceType": "invoice_type", "CashAmountApplied": "amount",
+})
+_ORDER = RowMapping("SO_SalesOrderHeader", SalesOrder, {
+    "SalesOrderNo": "sales_order_no", "OrderDate": "order_date", "OrderType": "order_type",
+    "OrderStatus": "order_status", "ARDivisionNo": "division", "CustomerNo": "customer_no",
+    "BillToName": "bill_to_name", "CustomerPONo": "customer_po_no", "TermsCode": "terms_code",
+    "PaymentType": "payment_type", "TaxableAmt": "taxable_amt", "NonTaxableAmt": "non_taxable_amt",
+    "SalesTaxAmt": "sales_tax_amt", "FreightAmt": "freight_amt", "DiscountAmt": "discount_amt",
+    "DepositAmt": "deposit_amt",
+})
+_ORDER_LINE = RowMapping("SO_SalesOrderDetail", SalesOrderLine, {
+    "SalesOrderNo": None, "LineKey": "line_key", "LineSeqNo": "line_seq_no", "ItemCode": "item_code",
+    "ItemType": "item_type", "ItemCodeDesc": "description", "WarehouseCode": "warehouse_code",
+    "QuantityOrdered": "quantity_ordered", "QuantityShipped": "quantity_shipped", "UnitPrice": "unit_price",
+    "ExtensionAmt": "extension_amt",
+})
+# What each table is read with, so `check_tables` proves exactly those columns exist (the history's
+# line mapping reads a subset of the receipt's columns, from the same rows).
 _READ_COLUMNS = {
-    "AR_PaymentType": _PAYMENT_TYPE_COLUMNS,
-    "GL_Account": _GL_ACCOUNT_COLUMNS,
-    "bank_codes": _BANK_CODE_COLUMNS,
-    "AR_CashReceiptsDeposit": _DEPOSIT_COLUMNS,
-    "AR_Customer": _CUSTOMER_COLUMNS,
-    "AR_CustomerCreditCard": _CARD_COLUMNS,
-    "AR_OpenInvoice": _OPEN_INVOICE_COLUMNS,
-    "AR_CashReceiptsHeader": _RECEIPT_HEADER_COLUMNS,
-    "AR_CashReceiptsDetail": _RECEIPT_DETAIL_COLUMNS,
-    "AR_CashReceiptsHistory": _RECEIPT_HISTORY_COLUMNS,
-    "SO_SalesOrderHeader": _ORDER_COLUMNS,
-    "SO_SalesOrderDetail": _ORDER_LINE_COLUMNS,
+    mapping.table: mapping.columns
+    for mapping in (_PAYMENT_TYPE, _GL_ACCOUNT, _BANK_CODE, _DEPOSIT, _CUSTOMER, _CARD, _OPEN_INVOICE,
+                    _ENTERED_RECEIPT, _ENTERED_LINE, _POSTED_RECEIPT, _ORDER, _ORDER_LINE)
 }
 
 
 def _receipt_key(row: Row) -> tuple[str, ...]:
-    return tuple(as_text(row[k]) for k in ("DepositNo", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo", "CheckNo"))
+    return tuple(as_text(row[k]) for k in _RECEIPT_KEY)
 
 
-def _customer(r: Row) -> Customer:
-    return Customer(
-        division=as_text(r["ARDivisionNo"]), customer_no=as_text(r["CustomerNo"]), name=as_text(r["CustomerName"]),
-        address_line1=as_text(r["AddressLine1"]), address_line2=as_text(r["AddressLine2"]),
-        address_line3=as_text(r["AddressLine3"]), city=as_text(r["City"]), state=as_text(r["State"]),
-        zip_code=as_text(r["ZipCode"]), country_code=as_text(r["CountryCode"]), phone=as_text(r["TelephoneNo"]),
-        email=as_text(r["EmailAddress"]), terms_code=as_text(r["TermsCode"]), status=as_text(r["CustomerStatus"]),
-        credit_hold=as_flag(r["CreditHold"]), credit_limit=as_money(r["CreditLimit"]),
-        current_balance=as_money(r["CurrentBalance"]), date_last_payment=as_date(r["DateLastPayment"]),
-        last_payment_amt=as_money(r["LastPaymentAmt"]), default_payment_type=as_text(r["DefaultPaymentType"]),
-        default_credit_card_payment_type=as_text(r["DefaultCreditCardPmtType"]),
-        credit_card_guid=as_text(r["CreditCardGUID"]),
-    )
-
-
-def _card(r: Row) -> CustomerCard:
-    return CustomerCard(
-        division=as_text(r["ARDivisionNo"]), customer_no=as_text(r["CustomerNo"]),
-        credit_card_guid=as_text(r["CreditCardGUID"]), credit_card_id=as_text(r["CreditCardID"]),
-        payment_type=as_text(r["PaymentType"]), card_type=as_text(r["CardType"]),
-        last4=as_text(r["Last4UnencryptedCreditCardNos"]), expiration_year=as_text(r["ExpirationDateYear"]),
-        expiration_month=as_text(r["ExpirationDateMonth"]), cardholder_name=as_text(r["CardholderName"]),
-    )
-
-
-def _open_invoice(r: Row) -> OpenInvoice:
-    original = (as_money(r["TaxableAmt"]) + as_money(r["NonTaxableAmt"]) + as_money(r["FreightAmt"])
-                + as_money(r["SalesTaxAmt"]) - as_money(r["DiscountAmt"]))
-    return OpenInvoice(
-        division=as_text(r["ARDivisionNo"]), customer_no=as_text(r["CustomerNo"]), invoice_no=as_text(r["InvoiceNo"]),
-        invoice_type=as_text(r["InvoiceType"]), invoice_date=as_date(r["InvoiceDate"]),
-        due_date=as_date(r["InvoiceDueDate"]), balance=as_money(r["Balance"]), original_amount=original,
-        terms_code=as_text(r["TermsCode"]), customer_po_no=as_text(r["CustomerPONo"]),
-    )
-
-
-def _order_line(r: Row) -> SalesOrderLine:
-    return SalesOrderLine(
-        line_key=as_text(r["LineKey"]), line_seq_no=as_text(r["LineSeqNo"]), item_code=as_text(r["ItemCode"]),
-        item_type=as_text(r["ItemType"]), description=as_text(r["ItemCodeDesc"]),
-        warehouse_code=as_text(r["WarehouseCode"]), quantity_ordered=as_quantity(r["QuantityOrdered"]),
-        quantity_shipped=as_quantity(r["QuantityShipped"]), unit_price=as_quantity(r["UnitPrice"]),
-        extension_amt=as_money(r["ExtensionAmt"]),
-    )
-
-
-def _order(h: Row, lines: list[SalesOrderLine]) -> SalesOrder:
-    return SalesOrder(
-        sales_order_no=as_text(h["SalesOrderNo"]), order_date=as_date(h["OrderDate"]),
-        order_type=as_text(h["OrderType"]), order_status=as_text(h["OrderStatus"]),
-        division=as_text(h["ARDivisionNo"]), customer_no=as_text(h["CustomerNo"]),
-        bill_to_name=as_text(h["BillToName"]), customer_po_no=as_text(h["CustomerPONo"]),
-        terms_code=as_text(h["TermsCode"]), payment_type=as_text(h["PaymentType"]),
-        taxable_amt=as_money(h["TaxableAmt"]), non_taxable_amt=as_money(h["NonTaxableAmt"]),
-        sales_tax_amt=as_money(h["SalesTaxAmt"]), freight_amt=as_money(h["FreightAmt"]),
-        discount_amt=as_money(h["DiscountAmt"]), deposit_amt=as_money(h["DepositAmt"]), lines=tuple(lines),
-    )
+def _open_invoice(row: Row) -> OpenInvoice:
+    taxable, non_taxable, freight, sales_tax, discount = (as_money(row[key]) for key in _ORIGINAL_AMOUNT)
+    return _OPEN_INVOICE.read(row, original_amount=taxable + non_taxable + freight + sales_tax - discount)

@@ -13,6 +13,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Literal
 
+# AR_CustomerCreditCard.CardType codes: defined with the card model the domain reads (domain.ledger)
+from sage_paytrace_pipeline.domain.ledger import BRAND_BY_CARD_TYPE as BRAND_BY_CARD_TYPE
+from sage_paytrace_pipeline.domain.ledger import CARD_TYPE_BY_BRAND as CARD_TYPE_BY_BRAND
+
 ColumnKind = Literal["str", "decimal", "int", "date", "flag"]
 Certainty = Literal["confirmed", "inferred", "uncertain"]
 
@@ -962,12 +966,6 @@ UNCERTAIN_NAMES: dict[str, str] = {
     "GL_GeneralJournalDetail.Comment": "Comment",
     "GL_GeneralJournalHistory.JournalRegisterNo": "JournalRegisterNo",
 }
-
-# AR_CustomerCreditCard.CardType codes [?]: Sage shows the brand; the stored code is taken here
-# as the leading digit of the brand's numbers (4 Visa, 5 MasterCard, 3 Amex, 6 Discover).
-CARD_TYPE_BY_BRAND: dict[str, str] = {"VISA": "4", "MASTERCARD": "5", "AMEX": "3", "DISCOVER": "6"}
-BRAND_BY_CARD_TYPE: dict[str, str] = {code: brand for brand, code in CARD_TYPE_BY_BRAND.items()}
-
 
 class Sage100Schema:
     """The tables with a site's name corrections applied.

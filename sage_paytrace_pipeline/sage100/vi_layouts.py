@@ -15,7 +15,7 @@ File format
   decimals, up to six places. Expiration month two digits (``04``). Empty cell: Sage's default
   (blank text, today's next number, the item's price...).
 - Formula injection: a text cell a spreadsheet would run as a formula (starting with ``=``, ``+``,
-  ``-``, ``@``, tab, carriage return or their full-width forms; `domain.text.sheet_safe`) or starting
+  ``-``, ``@``, tab, carriage return or their full-width forms; `domain.free_text.sheet_safe`) or starting
   with ``'`` is written with one extra leading ``'`` (``=HYPERLINK("x")`` -> ``'=HYPERLINK("x")``),
   so a spreadsheet opening the file shows text instead of running a formula. Numbers and dates
   are never prefixed (a negative amount stays ``-5.00``, in a text cell too); free text already
@@ -121,8 +121,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
-from sage_paytrace_pipeline.domain.money import parse_money
-from sage_paytrace_pipeline.domain.text import sheet_safe
+from sage_paytrace_pipeline.domain.free_text import sheet_safe
+from sage_paytrace_pipeline.domain.money import format_decimal, parse_money
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -142,7 +142,6 @@ from sage_paytrace_pipeline.sage100.writer import (
     RECORD_CARD_REFUND,
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
-    money_text,
 )
 
 Kind = Literal["text", "money", "quantity", "date", "int", "month"]
@@ -188,7 +187,7 @@ def encode_cell(kind: Kind, value: Any) -> str:
     if value is None or value == "":
         return ""
     if kind == "money":
-        return money_text(value)
+        return format_decimal(value)
     if kind == "quantity":
         return format(Decimal(value).normalize(), "f")
     if kind == "date":

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from sage_paytrace_pipeline.domain.money import CENT
+from sage_paytrace_pipeline.domain.money import format_decimal, round_to_cent
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -91,13 +91,8 @@ class Sage100Writer(Protocol):
 # ----------------------------------------------------------------------------- shared checks
 
 
-def money_text(amount: Decimal) -> str:
-    """How amounts are written: the text of a two-decimal Decimal ("12.30")."""
-    return f"{amount.quantize(CENT):.2f}"
-
-
 def total(amounts: Iterable[Decimal]) -> Decimal:
-    return sum(amounts, Decimal("0.00")).quantize(CENT)
+    return round_to_cent(sum(amounts, Decimal("0.00")))
 
 
 def check_receipt_distribution(receipt: CardReceipt) -> None:
@@ -110,13 +105,13 @@ def check_receipt_distribution(receipt: CardReceipt) -> None:
             reference=receipt.transaction_id,
             field="lines",
             problem=(
-                f"the distribution is out of balance: lines sum to {money_text(distributed)} "
-                f"but the receipt amount (PostingAmt) is {money_text(receipt.amount)}"
+                f"the distribution is out of balance: lines sum to {format_decimal(distributed)} "
+                f"but the receipt amount (PostingAmt) is {format_decimal(receipt.amount)}"
             ),
             fix=(
-                f"apply the remaining {money_text(difference)} to an open invoice or as a prepayment line"
+                f"apply the remaining {format_decimal(difference)} to an open invoice or as a prepayment line"
                 if difference > 0
-                else f"reduce the lines by {money_text(-difference)} so they equal the amount received"
+                else f"reduce the lines by {format_decimal(-difference)} so they equal the amount received"
             ),
         )
 
@@ -138,8 +133,8 @@ def check_journal_balanced(entry: JournalEntry) -> None:
             operation=POST_JOURNAL_ENTRY,
             reference=entry.reference,
             field="lines",
-            problem=f"the entry is out of balance: debits {money_text(debits)}, credits {money_text(credits)}",
-            fix=f"add or correct lines so debits equal credits (difference {money_text(debits - credits)})",
+            problem=f"the entry is out of balance: debits {format_decimal(debits)}, credits {format_decimal(credits)}",
+            fix=f"add or correct lines so debits equal credits (difference {format_decimal(debits - credits)})",
         )
 
 
@@ -153,11 +148,11 @@ def check_amount_within_balance(
             reference=reference,
             field=field,
             problem=(
-                f"{money_text(amount)} is applied to invoice {invoice_no} whose open balance is "
-                f"{money_text(balance)}"
+                f"{format_decimal(amount)} is applied to invoice {invoice_no} whose open balance is "
+                f"{format_decimal(balance)}"
             ),
             fix=(
-                f"apply at most {money_text(balance)} to {invoice_no} and put the remaining "
-                f"{money_text(amount - balance)} on another invoice or a prepayment line"
+                f"apply at most {format_decimal(balance)} to {invoice_no} and put the remaining "
+                f"{format_decimal(amount - balance)} on another invoice or a prepayment line"
             ),
         )

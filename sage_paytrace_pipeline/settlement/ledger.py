@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.domain.settlement import GlAccountMap, parked_sales
 from sage_paytrace_pipeline.sage100.models import GlAccount, as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -22,7 +22,7 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
     keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
     rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
     return parked_sales([row["PostingComment"] for row in rows],
-                        [to_cents(as_money(row["CreditAmount"])) for row in rows])
+                        [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
 
 
 def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
@@ -40,7 +40,7 @@ def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFra
     keys = {account.account_key for account in reader.gl_accounts() if account.account in clearing}
     gl = pd.DataFrame([row for key in sorted(keys) for row in reader.rows_where("GL_DetailPosting", "AccountKey", key,
                                                                                  _GL_COLUMNS)], columns=_GL_COLUMNS)
-    gl["net_cents"] = [to_cents(as_money(d)) - to_cents(as_money(c))
+    gl["net_cents"] = [decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
                        for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
     receipts = gl[gl["SourceJournal"] == "CR"]
     by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])

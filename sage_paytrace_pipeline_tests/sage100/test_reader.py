@@ -340,3 +340,24 @@ def test_driver_values_are_normalized():
     assert invoice.customer_no == "ABC"
     assert invoice.invoice_date == date(2026, 1, 5) and invoice.due_date is None
     assert invoice.balance == Decimal("12.30") and invoice.original_amount == Decimal("100.10")
+
+
+def test_row_mappings_fill_model_fields_from_schema_columns():
+    """The generic row -> model mapping: every mapped name is a field of its model (pydantic would
+    ignore a misspelt one), every column is in the schema, and its conversion follows the column's kind."""
+    from sage_paytrace_pipeline.sage100 import reader as reader_module
+
+    mappings = [value for value in vars(reader_module).values() if isinstance(value, reader_module.RowMapping)]
+    assert len(mappings) == 13
+    for mapping in mappings:
+        table = DEFAULT_SCHEMA.table(mapping.table)
+        named = [name for name in mapping.fields.values() if name]
+        assert set(named) <= set(mapping.model.model_fields), mapping.table
+        assert len(named) == len(set(named)), mapping.table
+        for key in mapping.columns:
+            table.column(key)
+    row = {"CreditHold": "Y", "CreditLimit": 10.1, "DateLastPayment": "20260105", "CustomerName": "Ann  "}
+    values = reader_module._CUSTOMER.values(row)
+    assert (values["credit_hold"], values["credit_limit"], values["date_last_payment"], values["name"]) == (
+        True, Decimal("10.10"), date(2026, 1, 5), "Ann")
+    assert reader_module._ORDER_LINE.values({"UnitPrice": "2.500000"})["unit_price"] == Decimal("2.5")

@@ -26,7 +26,7 @@ from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import load_time_config
-from sage_paytrace_pipeline.domain.money import format_money
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.models import RetryPolicy, Transaction
@@ -57,7 +57,7 @@ def business_day(transaction: Transaction, zone: ZoneInfo) -> date | None:
 def day_watermark(transactions: Iterable[Transaction]) -> str:
     """A short fingerprint of a day's records: count, highest id and a digest of (id, status,
     amount, batch). A new payment, a void, a capture or a settlement changes it; a re-read does not."""
-    rows = sorted((t.transaction_id, t.status.value, format_money(t.amount), t.batch_number) for t in transactions)
+    rows = sorted((t.transaction_id, t.status.value, format_decimal(t.amount), t.batch_number) for t in transactions)
     digest = hashlib.sha256(json.dumps(rows).encode()).hexdigest()[:12]
     return f"{len(rows)}-{rows[-1][0] if rows else 0}-{digest}"
 

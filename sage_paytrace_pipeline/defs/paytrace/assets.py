@@ -14,7 +14,7 @@ from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.paytrace.frames import (
     rejected_records_frame,
     transactions_frame,
@@ -84,7 +84,7 @@ def _summary_metadata(frame: pd.DataFrame) -> dict:
     return {
         "transactions": dg.MetadataValue.int(len(frame)),
         "by_status": dg.MetadataValue.json(
-            {status: {"count": int(row["count"]), "amount": str(from_cents(int(row["sum"])))}
+            {status: {"count": int(row["count"]), "amount": str(cents_to_decimal(int(row["sum"])))}
              for status, row in by_status.iterrows()}
         ),
         "preview": preview(frame, ["transaction_id", "transaction_type", "status", "amount_cents", "invoice_id",

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy, split_eligible
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.sage100.models import PostedReceipt
 
 POSTED_STATES = ("confirmed", "written")
@@ -53,7 +53,7 @@ def receipts_in_sage_match_log(receipts: pd.DataFrame, in_sage: dict[int, list[P
 
 
 def _same(row, found: list[PostedReceipt]) -> bool:
-    return len(found) == 1 and (found[0].division, found[0].customer_no, to_cents(found[0].amount)) == (
+    return len(found) == 1 and (found[0].division, found[0].customer_no, decimal_to_cents(found[0].amount)) == (
         row.division, row.customer_no, int(row.amount_cents))
 
 

@@ -20,7 +20,7 @@ from sage_paytrace_pipeline.domain.matching.frames import (
     customers_frame,
     open_invoices_frame,
 )
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 SNAPSHOT = dict(
@@ -59,7 +59,7 @@ def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], 
 def _open_invoice_metadata(frame: pd.DataFrame) -> dict:
     return {
         "open_items": len(frame),
-        "open_balance": str(from_cents(int(frame["balance_cents"].sum()))),
+        "open_balance": str(cents_to_decimal(int(frame["balance_cents"].sum()))),
         "by_type": dg.MetadataValue.json(frame.groupby("invoice_type")["balance_cents"].count().astype(int).to_dict()),
     }
 

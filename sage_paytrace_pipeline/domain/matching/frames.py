@@ -1,4 +1,4 @@
-"""Sage models as the frames matching expects (pure: lists of models in, DataFrames out)."""
+"""The ledger's models as the frames matching expects (pure: lists of models in, DataFrames out)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import to_cents
-from sage_paytrace_pipeline.sage100.models import Customer, CustomerCard, OpenInvoice
+from sage_paytrace_pipeline.domain.ledger import Customer, CustomerCard, OpenInvoice
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 
 CUSTOMER_COLUMNS = ("division", "customer_no", "name", "zip_code", "email", "status", "credit_card_guid")
 CARD_COLUMNS = ("division", "customer_no", "credit_card_guid")
@@ -24,7 +24,7 @@ def cards_frame(cards: Iterable[CustomerCard]) -> pd.DataFrame:
 
 
 def open_invoices_frame(invoices: Iterable[OpenInvoice]) -> pd.DataFrame:
-    rows = [[i.division, i.customer_no, i.invoice_no, i.invoice_type, to_cents(i.balance)] for i in invoices]
+    rows = [[i.division, i.customer_no, i.invoice_no, i.invoice_type, decimal_to_cents(i.balance)] for i in invoices]
     frame = _frame(rows, OPEN_INVOICE_COLUMNS)
     return frame.astype({"balance_cents": "int64"})
 

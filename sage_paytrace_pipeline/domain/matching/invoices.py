@@ -39,12 +39,12 @@ from sage_paytrace_pipeline.domain.matching.open_invoices import (
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 from sage_paytrace_pipeline.domain.matching.text import (
-    choose,
     join_runs,
-    money,
     render,
     where_text,
 )
+from sage_paytrace_pipeline.domain.money import format_cents
+from sage_paytrace_pipeline.domain.text import choose
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
                        "method", "score", "explanation")
@@ -350,9 +350,9 @@ class _InvoiceApplications:
         partial = left_open > 0
         explanation = render(
             "invoice {invoice_no} of {label} {how}: {applied}{partial}", invoice_no=invoice_no,
-            label=self.resolved.label(payer), how=_HOW[method], applied=money(applied),
+            label=self.resolved.label(payer), how=_HOW[method], applied=format_cents(applied),
             partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
-                                               left_open=money(left_open[partial]))))
+                                               left_open=format_cents(left_open[partial]))))
         return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
                 "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
                 "method": _METHODS[method], "score": _SCORES[method], "explanation": explanation}
@@ -381,7 +381,7 @@ class _Prepayments:
         generated = pd.isna(invoice_no)
         invoice_no[generated] = ["P" + str(tid)[-6:].zfill(6) for tid in transaction_id[generated].tolist()]
         explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
-                             remainder=money(remainder), amount=money(self.resolved.amount_cents[payer]),
+                             remainder=format_cents(remainder), amount=format_cents(self.resolved.amount_cents[payer]),
                              invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
         return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
                 "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
@@ -400,7 +400,7 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
     back[by_id] = np.arange(len(by_id))
     payer, invoices = rows.payer[by_id], np.asarray(rows.invoices, dtype=object)[by_id]
     fields = {"tid": transaction_id[by_id], "invoices": invoices, "label": resolved.label(payer),
-              "remainder": money(rows.remainder_cents[by_id])}
+              "remainder": format_cents(rows.remainder_cents[by_id])}
 
     def text(template: str, **more) -> np.ndarray:
         return np.asarray(render(template, **fields, **more), dtype=object)[back]
@@ -409,8 +409,8 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
         "overpayment", "warning", transaction_id,
         source_ids=text("paytrace:{tid} invoices:{invoices}"),
         problem=text("transaction {tid} paid {amount} but invoice(s) {invoices} of {label} had only {taken} open; "
-                     "{remainder} posted as a prepayment", amount=money(resolved.amount_cents[payer]),
-                     taken=money(rows.taken_cents[by_id])),
+                     "{remainder} posted as a prepayment", amount=format_cents(resolved.amount_cents[payer]),
+                     taken=format_cents(rows.taken_cents[by_id])),
         action=text("Apply the prepayment of {label} to its next invoice in Sage, or refund {remainder} in PayTrace "
                     "if it was paid twice"),
     )
@@ -441,7 +441,7 @@ def _owners(invoice_key: np.ndarray, index: OpenInvoiceIndex) -> np.ndarray:
 
 def _held_fields(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Resolved) -> dict:
     return {"tid": resolved.transaction_id[payer], "invoice_no": invoice_no, "label": resolved.label(payer),
-            "amount": money(resolved.amount_cents[payer])}
+            "amount": format_cents(resolved.amount_cents[payer])}
 
 
 def _invoice_of_another_customer(payer: np.ndarray, invoice_no: np.ndarray, owner: np.ndarray,
@@ -480,7 +480,7 @@ def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, p
         "unapplied_payment", "warning" if posted else "error", transaction_id,
         source_ids=render("paytrace:{tid} customer:{label}", **fields),
         problem=render("transaction {tid} of {label} ({amount}) names no invoice and {why}{posted}",
-                       **fields, amount=money(resolved.amount_cents[payer]), why=why,
+                       **fields, amount=format_cents(resolved.amount_cents[payer]), why=why,
                        posted="; posted as a prepayment" if posted else "; not posted"),
         action=(np.full(len(payer), "Apply the prepayment to the right invoice in Sage", dtype=object) if posted else
                 render("Enter the receipt by hand in Sage for {label} against the right invoice(s), "

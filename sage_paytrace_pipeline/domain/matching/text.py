@@ -3,7 +3,7 @@
 At a million rows the messages are most of what matching produces. Chained pandas string
 concatenations build a new string per operation and row, and `str.format` parses its template
 for every row; a template compiled into one f-string list comprehension does neither. Repeated
-pieces (customer labels, method wording, cents digits) are made once and only referenced.
+pieces (customer labels, method wording) are made once and only referenced.
 """
 
 from __future__ import annotations
@@ -19,9 +19,6 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.matching.arrays import run_starts
 
 Column = Sequence | np.ndarray | pd.Series
-
-_SIGN = np.array(["", "-"], dtype=object)
-_CENTS = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
 
 
 def render(template: str, **fields: Column | str) -> list[str]:
@@ -44,23 +41,6 @@ def _compiled(template: str, names: tuple[str, ...]):
     columns = ", ".join(f"column_{i}" for i in range(len(used)))
     # the template is our own constant text: compiled once, it costs one f-string per row
     return eval(f"lambda {columns}: [f{template!r} for ({', '.join(used)},) in zip({columns})]", {}), used
-
-
-def money(cents: Column) -> list[str]:
-    """Integer cents as '$1234.56' / '-$12.34' (exact: integer arithmetic, no floats)."""
-    cents = np.asarray(cents, dtype="int64")
-    if len(cents) > 1000:  # amounts repeat: each distinct amount is written once, then shared
-        code, distinct = pd.factorize(cents)
-        if len(distinct) < len(cents) * 0.9:
-            return np.asarray(money(distinct), dtype=object)[code].tolist()
-    size = np.abs(cents)
-    return render("{sign}${dollars}{cents}", sign=_SIGN[(cents < 0).astype("int64")], dollars=size // 100,
-                  cents=_CENTS[size % 100])
-
-
-def choose(condition: Column, when_true: str, when_false: str) -> np.ndarray:
-    """One of two constant texts per row (the two str objects are shared, not copied per row)."""
-    return np.array([when_false, when_true], dtype=object)[np.asarray(condition, dtype=bool).astype("int64")]
 
 
 def where_text(condition: Column, text: Sequence[str]) -> np.ndarray:

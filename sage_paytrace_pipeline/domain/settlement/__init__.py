@@ -3,7 +3,7 @@ journal entries that clear each deposited batch. Pure and vectorized (pandas/num
 
     recon = reconcile(batches, batch_transactions, posted_receipts, deposits, policy, as_of)
     plan = journal_entries(recon, accounts=GlAccountMap(...))
-    documents = to_journal_entries(plan)  # sage100.documents.JournalEntry, balanced
+    documents = to_journal_entries(plan)  # domain.ledger.JournalEntry, balanced
 """
 
 from sage_paytrace_pipeline.domain.settlement.frames import (

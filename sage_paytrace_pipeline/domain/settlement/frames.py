@@ -1,4 +1,4 @@
-"""Input contracts of settlement reconciliation, the exception frame, and column-wise message text.
+"""Input contracts of settlement reconciliation, its exception frames, and column-wise message text.
 
 Each input frame is checked once (`normalize_*`): a missing column is named, money must be whole
 cents, keys must be unique. After that the core works on typed columns only: money int64 cents,
@@ -13,15 +13,15 @@ from itertools import repeat
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
+from sage_paytrace_pipeline.domain.text import Text, text_column
+
 BATCH_COLUMNS = ("batch_number", "closed_date", "brand", "sales_count", "sales_cents", "refund_count",
                  "refund_cents")
 TRANSACTION_COLUMNS = ("transaction_id", "batch_number", "transaction_type", "card_brand", "amount_cents", "status")
 RECEIPT_COLUMNS = ("transaction_id", "amount_cents", "payment_type", "state")
 DEPOSIT_COLUMNS = ("source_file", "source_line", "account_id", "posted_date", "amount_cents", "type_code",
                    "bank_reference", "description")
-
-EXCEPTION_COLUMNS = ("kind", "severity", "batch_number", "source_ids", "problem", "action")
-SEVERITIES = ("error", "warning", "info")
 
 BRAND_ALIASES = {
     "": "UNKNOWN",
@@ -106,18 +106,21 @@ def _per_unique(series: pd.Series, clean) -> pd.Series:
     return pd.Series(cleaned[codes], index=series.index, dtype=object)  # code -1 (empty) takes the last
 
 
+def _missing(value: object) -> bool:
+    """An empty cell as pandas hands it over: None, NA, or a float NaN."""
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
 def _text(series: pd.Series, *, upper: bool = False) -> pd.Series:
     def clean(value: object) -> str:
-        text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
-            else str(value).strip()
+        text = "" if _missing(value) else str(value).strip()
         return text.upper() if upper else text
 
     return _per_unique(series, clean)
 
 
 def normalize_brand_text(value: object) -> str:
-    text = "" if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)) \
-        else " ".join(str(value).split()).upper()
+    text = "" if _missing(value) else " ".join(str(value).split()).upper()
     return BRAND_ALIASES.get(text, text)
 
 
@@ -202,70 +205,20 @@ def normalize_deposits(deposits: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------ exceptions
 
+BATCH_EXCEPTIONS = ExceptionFrames("batch_number")
+EXCEPTION_COLUMNS = BATCH_EXCEPTIONS.columns
 
-def empty_exceptions() -> pd.DataFrame:
-    return exception_rows("none", "info", None, size=0, source_ids=[], problem=[], action=[])
-
-
-def exception_rows(kind: str, severity: str, batch_number: Sequence | np.ndarray | pd.Series | None, *,
-                   source_ids: Part, problem: Part, action: Part, size: int | None = None) -> pd.DataFrame:
-    """One exception per row; text arguments are columns aligned to the rows, or one str for all."""
-    if severity not in SEVERITIES:
-        raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
-    if batch_number is None:
-        rows = int(size or 0)
-        numbers = pd.array(np.zeros(rows, dtype="int64"), dtype="Int64")
-        numbers[:] = pd.NA
-    else:
-        numbers = pd.array(np.asarray(batch_number), dtype="Int64")
-        rows = len(numbers)
-    return pd.DataFrame({
-        "kind": np.full(rows, kind, dtype=object),
-        "severity": np.full(rows, severity, dtype=object),
-        "batch_number": numbers,
-        "source_ids": _column(source_ids, rows),
-        "problem": _column(problem, rows),
-        "action": _column(action, rows),
-    })
-
-
-def concat_exceptions(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
-        return empty_exceptions()
-    return typed_exceptions(pd.concat(frames, ignore_index=True))
-
-
-_EXCEPTION_TYPES = {column: ("Int64" if column == "batch_number" else object) for column in EXCEPTION_COLUMNS}
-
-
-def typed_exceptions(frame: pd.DataFrame) -> pd.DataFrame:
-    if list(frame.columns) == list(EXCEPTION_COLUMNS) and all(
-            frame[column].dtype == dtype for column, dtype in _EXCEPTION_TYPES.items()):
-        return frame.reset_index(drop=True)
-    return frame.loc[:, list(EXCEPTION_COLUMNS)].astype(_EXCEPTION_TYPES).reset_index(drop=True)
+empty_exceptions = BATCH_EXCEPTIONS.empty
+exception_rows = BATCH_EXCEPTIONS.rows
+concat_exceptions = BATCH_EXCEPTIONS.concat
+typed_exceptions = BATCH_EXCEPTIONS.typed
 
 
 # ------------------------------------------------------------------------------------------ text
 
-Part = str | Sequence[str] | np.ndarray | pd.Series
-
-_SIGN = np.array(["$", "-$"], dtype=object)
-_CENT_TEXT = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
-
-
-def _column(part: Part, rows: int) -> np.ndarray:
-    if isinstance(part, str):
-        return np.full(rows, part, dtype=object)
-    values = part.to_numpy(dtype=object) if isinstance(part, pd.Series) else np.asarray(part, dtype=object)
-    if len(values) != rows:
-        raise ValueError(f"a text column has {len(values)} rows, expected {rows}")
-    return values
-
-
-def join_text(*parts: Part) -> list[str]:
+def join_text(*parts: Text) -> list[str]:
     """"".join of each row's parts: a str repeats on every row, any other part is a column of str."""
-    columns = [repeat(part) if isinstance(part, str) else _column(part, len(part)) for part in parts]
+    columns = [repeat(part) if isinstance(part, str) else text_column(part, len(part)) for part in parts]
     return list(map("".join, zip(*columns)))
 
 
@@ -273,19 +226,8 @@ def numbers_text(values: Sequence | np.ndarray | pd.Series) -> list[str]:
     return list(map(str, np.asarray(values).tolist()))
 
 
-def money_text(cents: Sequence | np.ndarray | pd.Series) -> list[str]:
-    """Integer cents as '$1234.56' / '-$12.34' (exact: no floats)."""
-    values = np.asarray(cents, dtype="int64")
-    size = np.abs(values)
-    return join_text(_SIGN[(values < 0).astype("int64")], numbers_text(size // 100), _CENT_TEXT[size % 100])
-
-
 def dates_text(values: pd.Series | np.ndarray) -> list[str]:
     return list(pd.DatetimeIndex(values).strftime("%Y-%m-%d"))
-
-
-def choose(condition: np.ndarray | pd.Series, when_true: str, when_false: str) -> np.ndarray:
-    return np.array([when_false, when_true], dtype=object)[np.asarray(condition, dtype=bool).astype("int64")]
 
 
 def limited_list(ids: Sequence[str], limit: int = 20) -> str:

@@ -39,14 +39,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.ledger import JOURNAL_REFERENCE_LENGTH, JournalEntry, JournalLine
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
     concat_exceptions,
     dates_text,
     empty_exceptions,
     exception_rows,
     join_text,
-    money_text,
     numbers_text,
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
@@ -57,11 +57,10 @@ from sage_paytrace_pipeline.domain.settlement.reconcile import (
     UNPOSTED_REASON,
     Reconciliation,
 )
-from sage_paytrace_pipeline.sage100.documents import JournalEntry, JournalLine
 
 GL_ACCOUNT_UNMAPPED = "gl_account_unmapped"
 POSTING_DATE_RULES = ("deposit_date", "closed_date")
-REFERENCE_LENGTH = 30  # GL_GeneralJournalHeader.UDF_PAYTRACE_REF (JournalEntry.reference)
+REFERENCE_LENGTH = JOURNAL_REFERENCE_LENGTH
 
 ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_number", "funding_group",
                  "source_ids", "debit_cents", "credit_cents", "line_count")
@@ -302,7 +301,7 @@ def _unmapped(lines: pd.DataFrame, entries: pd.DataFrame,
     key = bad["role"].map(CONFIG_KEYS).to_numpy(dtype=object)
     what = np.where(clearing, join_text("the clearing account of ", bad["brand"], " receipts"),
                     join_text("the ", bad["role"], " account"))
-    amount = money_text(np.abs(bad["amount"].to_numpy()))
+    amount = format_cents(np.abs(bad["amount"].to_numpy()))
     problem = np.where(
         is_missing,
         join_text("entry ", bad["reference"], " needs ", what, " (", amount, ") but ", key, " is not set",
@@ -389,13 +388,14 @@ def _yymmdd(dates: pd.Series) -> list[str]:
 
 
 def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
-    """The plan's entries as Sage `JournalEntry` documents (Decimal dollars), in the plan's order."""
+    """The plan's entries as the ledger's `JournalEntry` documents (Decimal dollars), in the plan's order."""
     documents = []
     grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}
     for entry in plan.entries.itertuples(index=False):
         rows = grouped[entry.reference].sort_values("line_no")
         lines = tuple(
-            JournalLine(account=account, debit=from_cents(int(debit)), credit=from_cents(int(credit)), comment=comment)
+            JournalLine(account=account, debit=cents_to_decimal(int(debit)), credit=cents_to_decimal(int(credit)),
+                        comment=comment)
             for account, debit, credit, comment in zip(rows["account"], rows["debit_cents"], rows["credit_cents"],
                                                        rows["comment"]))
         documents.append(JournalEntry(reference=entry.reference, posting_date=entry.posting_date,

@@ -26,11 +26,11 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
     concat_exceptions,
     empty_exceptions,
     exception_rows,
-    money_text,
 )
 from sage_paytrace_pipeline.domain.settlement.journal import (
     ENTRY_COLUMNS,
@@ -153,15 +153,15 @@ def reconcile_fee_statement(statement_lines: pd.DataFrame, bank_lines: pd.DataFr
             exceptions = _exception(
                 FEE_STATEMENT_VARIANCE, "error", f"{name} / {best.source_file}:{best.source_line} ref "
                 f"{best.bank_reference}",
-                f"the {month:%Y-%m} fee statement totals {money_text([total])[0]} but the bank's fee debit on "
-                f"{best.posted_date:%Y-%m-%d} ('{best.description}') is {money_text([-best.amount_cents])[0]} "
-                f"(difference {money_text([-best.amount_cents - total])[0]})",
+                f"the {month:%Y-%m} fee statement totals {format_cents([total])[0]} but the bank's fee debit on "
+                f"{best.posted_date:%Y-%m-%d} ('{best.description}') is {format_cents([-best.amount_cents])[0]} "
+                f"(difference {format_cents([-best.amount_cents - total])[0]})",
                 "ask the processor which statement is right; book the difference by hand or load the corrected "
                 f"statement; entry {reference} is held until the amounts agree")
             return result("variance", exceptions, best, held_reason="fee debit differs from the fee statement")
         exceptions = _exception(
             FEE_DEBIT_MISSING, "error" if late else "warning", name,
-            f"no bank debit of {money_text([total])[0]} for the {month:%Y-%m} fee statement in "
+            f"no bank debit of {format_cents([total])[0]} for the {month:%Y-%m} fee statement in "
             f"{_next_month(month):%Y-%m} (description matching settlement.fee_pattern and processor_pattern)",
             (f"expected by {deadline:%Y-%m-%d}: check that the bank statements of {_next_month(month):%Y-%m} are "
              "loaded and that the fee debit's description matches settlement.fee_pattern / processor_pattern"
@@ -186,21 +186,23 @@ def reconcile_fee_statement(statement_lines: pd.DataFrame, bank_lines: pd.DataFr
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _statement(lines: pd.DataFrame) -> pd.DataFrame:
-    missing = [column for column in STATEMENT_COLUMNS if column not in lines.columns]
+def _columns_of(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> pd.DataFrame:
+    """`columns` of an input frame, in order, indexed 0..n-1; a missing one is named."""
+    missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ValueError(f"statement_lines is missing column(s) {', '.join(missing)}")
-    frame = lines.loc[:, list(STATEMENT_COLUMNS)].reset_index(drop=True)
+        raise ValueError(f"{name} is missing column(s) {', '.join(missing)}")
+    return frame.loc[:, list(columns)].reset_index(drop=True)
+
+
+def _statement(lines: pd.DataFrame) -> pd.DataFrame:
+    frame = _columns_of(lines, "statement_lines", STATEMENT_COLUMNS)
     return frame.assign(amount_cents=frame["amount_cents"].astype("int64"),
                         brand=frame["brand"].fillna("").astype(str), description=frame["description"].fillna("").astype(str))
 
 
 def _candidates(bank_lines: pd.DataFrame, month: date, policy: SettlementPolicy, total: int) -> pd.DataFrame:
     """The next month's processor fee lines on the side of the total, closest first, then earliest."""
-    missing = [column for column in BANK_COLUMNS if column not in bank_lines.columns]
-    if missing:
-        raise ValueError(f"bank_lines is missing column(s) {', '.join(missing)}")
-    lines = bank_lines.loc[:, list(BANK_COLUMNS)].reset_index(drop=True)
+    lines = _columns_of(bank_lines, "bank_lines", BANK_COLUMNS)
     if lines.empty:
         return lines.assign(difference=pd.Series(dtype="int64"))
     posted = pd.to_datetime(lines["posted_date"]).dt.date

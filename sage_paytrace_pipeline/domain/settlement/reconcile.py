@@ -35,15 +35,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.settlement.frames import (
-    choose,
     concat_exceptions,
     dates_text,
     empty_exceptions,
     exception_rows,
     join_text,
     limited_list,
-    money_text,
     normalize_batches,
     normalize_deposits,
     normalize_receipts,
@@ -54,6 +53,7 @@ from sage_paytrace_pipeline.domain.settlement.policy import (
     PRINTED_AMOUNT_PATTERN,
     SettlementPolicy,
 )
+from sage_paytrace_pipeline.domain.text import choose
 
 CARDS, AMEX = "CARDS", "AMEX"
 
@@ -306,7 +306,7 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
         unposted = unposted.assign(
             id_text=numbers_text(unposted["transaction_id"]),
             label=join_text(numbers_text(unposted["transaction_id"]), " (", state.astype(str), " ",
-                            money_text(unposted["amount_cents"]), ")"))
+                            format_cents(unposted["amount_cents"]), ")"))
         groups = unposted.groupby(_KEY, sort=True)
         ids = groups["id_text"].agg(", ".join)
         expected.loc[ids.index, "unposted_transaction_ids"] = ids
@@ -397,7 +397,7 @@ def _drop_repeated_lines(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     dropped = lines[repeated].merge(kept[key + ["occurrence", "source_file", "source_line"]],
                                     on=key + ["occurrence"], suffixes=("", "_kept"))
     problem = join_text("bank line ", dropped["source_file"], ":", numbers_text(dropped["source_line"]), " (",
-                        dates_text(dropped["posted_date"]), " ", money_text(dropped["amount_cents"]),
+                        dates_text(dropped["posted_date"]), " ", format_cents(dropped["amount_cents"]),
                         ") repeats ", dropped["source_file_kept"], ":", numbers_text(dropped["source_line_kept"]),
                         "; it is counted once")
     source = join_text(dropped["source_file"], ":", numbers_text(dropped["source_line"]))
@@ -677,8 +677,8 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
                     + " but another credit matched better", "")
     source = join_text(credits["source_file"], ":", numbers_text(credits["source_line"]), " ref ",
                        credits["bank_reference"])
-    problem = join_text("bank credit ", money_text(credits["amount_cents"]), " on ", dates_text(credits["posted_date"]),
-                        " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
+    problem = join_text("bank credit ", format_cents(credits["amount_cents"]), " on ",
+                        dates_text(credits["posted_date"]), " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
     action = choose(looks_like_cards,
                     "it looks like a card deposit: check that every PayTrace batch of the days before it was "
                     "loaded (batches/export) and its window (settlement.deposit_window_business_days); "
@@ -697,7 +697,7 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
         UNMATCHED_DEBIT, "warning", None, size=len(odd_lines),
         source_ids=join_text(odd_lines["source_file"], ":", numbers_text(odd_lines["source_line"]), " ref ",
                              odd_lines["bank_reference"]),
-        problem=join_text("bank debit ", money_text(odd_lines["amount_cents"]), " on ",
+        problem=join_text("bank debit ", format_cents(odd_lines["amount_cents"]), " on ",
                           dates_text(odd_lines["posted_date"]), " ('", odd_lines["description"],
                           "') looks like the card processor's but is neither a fee nor a chargeback"),
         action="find it on the processor statement and book it by hand, or widen settlement.fee_pattern / "
@@ -731,12 +731,12 @@ def _tie_out_exceptions(tie_out: pd.DataFrame) -> pd.DataFrame:
     bad = tie_out[~tie_out["ties"]]
     if bad.empty:
         return empty_exceptions()
-    summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ", money_text(bad["summary_sales_cents"]),
-                             " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
-                             money_text(bad["summary_refund_cents"]))
-    detail_text = join_text(numbers_text(bad["detail_sales_count"]), " sales ", money_text(bad["detail_sales_cents"]),
+    summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ",
+                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
+                             format_cents(bad["summary_refund_cents"]))
+    detail_text = join_text(numbers_text(bad["detail_sales_count"]), " sales ", format_cents(bad["detail_sales_cents"]),
                             " / ", numbers_text(bad["detail_refund_count"]), " refunds ",
-                            money_text(bad["detail_refund_cents"]))
+                            format_cents(bad["detail_refund_cents"]))
     missing = ~bad["in_summary"].to_numpy()
     what = choose(missing, "no batch summary was loaded for this batch; its transactions add up to ", "")
     said = np.where(missing, "", np.array(join_text("the batch summary says ", summary_text,
@@ -761,7 +761,7 @@ def _transaction_exceptions(transactions: pd.DataFrame) -> pd.DataFrame:
             NO_BATCH, "warning", None, size=len(loose),
             source_ids=join_text("transaction ", numbers_text(loose["transaction_id"])),
             problem=join_text("settled ", loose["kind"], " ", numbers_text(loose["transaction_id"]), " (",
-                              loose["card_brand"], " ", money_text(loose["amount_cents"]),
+                              loose["card_brand"], " ", format_cents(loose["amount_cents"]),
                               ") is in no settlement batch, so no deposit can clear it"),
             action="load the batch it settled in (export/by_id shows status GB<batch>); if PayTrace shows no batch, "
                    "ask PayTrace support which batch funded it"),
@@ -783,7 +783,7 @@ def _posting_exceptions(expected: pd.DataFrame, sales: pd.DataFrame) -> pd.DataF
         source_ids=[limited_list(ids.split(", ")) for ids in unposted["unposted_transaction_ids"]],
         problem=join_text(_label(unposted), " closed ", dates_text(unposted["closed_date"]), ": ",
                           numbers_text(unposted["unposted_count"]), " of ", numbers_text(unposted["sales_count"]),
-                          " sales (", money_text(unposted["unposted_cents"]),
+                          " sales (", format_cents(unposted["unposted_cents"]),
                           ") are not confirmed receipts in Sage: ", labels),
         action=join_text("post them (or resolve their receivable exceptions) so that Sage's clearing account holds "
                          "them. Until then the deposit entry of ", _label(unposted), " parks them in "
@@ -794,8 +794,8 @@ def _posting_exceptions(expected: pd.DataFrame, sales: pd.DataFrame) -> pd.DataF
         RECEIPT_AMOUNT_MISMATCH, "error", differing["batch_number"],
         source_ids=join_text("transaction ", numbers_text(differing["transaction_id"])),
         problem=join_text("transaction ", numbers_text(differing["transaction_id"]), " settled for ",
-                          money_text(differing["amount_cents"]), " but its Sage receipt is ",
-                          money_text(differing["posted_cents"])),
+                          format_cents(differing["amount_cents"]), " but its Sage receipt is ",
+                          format_cents(differing["posted_cents"])),
         action=join_text("correct the Sage receipt to the settled amount; the settlement entry of batch ",
                          numbers_text(differing["batch_number"]), " is held until they agree"))
     return concat_exceptions([not_posted, mismatch])
@@ -807,14 +807,14 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
     daily = policy.discount_method == "daily"
     scheduled = expected["scheduled"].to_numpy(dtype=bool)
     cap = expected["sales_cents"].to_numpy() * policy.max_fee_bps // 10_000 if daily else np.zeros(len(expected))
-    fee_text = (np.array(join_text(", or up to ", money_text(cap), " less net of daily discount"), dtype=object)
+    fee_text = (np.array(join_text(", or up to ", format_cents(cap), " less net of daily discount"), dtype=object)
                 if daily and len(expected) else np.full(len(expected), "", dtype=object))
     fee_text = np.where((expected["gross_cents"].to_numpy() > 0) & ~scheduled, fee_text, "")
     scheduled_text = np.where(scheduled, np.array(join_text(
-        " - scheduled fees ", money_text(expected["scheduled_fee_cents"])), dtype=object), "")
+        " - scheduled fees ", format_cents(expected["scheduled_fee_cents"])), dtype=object), "")
     expectation = join_text(_label(expected), " closed ", dates_text(expected["closed_date"]), ": expected ",
-                            money_text(expected["target_cents"]), " (sales ", money_text(expected["sales_cents"]),
-                            " - refunds ", money_text(expected["refund_cents"]), scheduled_text.astype(str), ")",
+                            format_cents(expected["target_cents"]), " (sales ", format_cents(expected["sales_cents"]),
+                            " - refunds ", format_cents(expected["refund_cents"]), scheduled_text.astype(str), ")",
                             fee_text.astype(str))
     source = join_text("batch ", numbers_text(expected["batch_number"]), " ", expected["funding_group"])
     status = expected["deposit_status"].to_numpy()
@@ -838,18 +838,18 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
     off = matches[matches["status"].isin(["short", "over"])]
     if len(off):
         found = off.merge(expected.assign(expectation=expectation)[_KEY + ["expectation"]], on=_KEY, how="left")
-        got = join_text(found["expectation"].astype(str), "; got ", money_text(found["deposit_cents"]), " on ",
+        got = join_text(found["expectation"].astype(str), "; got ", format_cents(found["deposit_cents"]), " on ",
                         dates_text(found["posted_date"]), " (", found["source_file"], ":",
                         numbers_text(found["source_line"].astype("int64")), ", '", found["description"], "'), ",
-                        money_text(found["variance_cents"]), " outside what was expected")
+                        format_cents(found["variance_cents"]), " outside what was expected")
         netted = (found["method"] == NETTED).to_numpy()
         fee = found["fee_cents"].to_numpy()
         rounding = found["rounding_cents"].to_numpy()
         printed = found["printed_cents"].to_numpy()
-        fee_part = np.where(fee != 0, np.array(join_text(", the fee ", money_text(fee)), dtype=object), "")
-        rounding_part = np.where(rounding != 0, np.array(join_text(", rounding ", money_text(rounding)),
+        fee_part = np.where(fee != 0, np.array(join_text(", the fee ", format_cents(fee)), dtype=object), "")
+        rounding_part = np.where(rounding != 0, np.array(join_text(", rounding ", format_cents(rounding)),
                                                          dtype=object), "")
-        booked = join_text("; the description names an adjustment, so ", money_text(found["adjustment_cents"]),
+        booked = join_text("; the description names an adjustment, so ", format_cents(found["adjustment_cents"]),
                            np.where(printed > 0, " (the amount it prints)", " (the shortfall)"),
                            " is booked to chargebacks",
                            np.where((fee != 0) | (rounding != 0), join_text(" (and to merchant fees",
@@ -857,7 +857,7 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
                                                                             rounding_part.astype(str), ")"),
                                     "").astype(str))
         unexplained = np.where((printed > 0) & ~netted, np.array(join_text(
-            "; the description prints an adjustment of ", money_text(printed),
+            "; the description prints an adjustment of ", format_cents(printed),
             ", which does not account for the difference"), dtype=object), "")
         got = join_text(got, unexplained.astype(str))
         frames.append(exception_rows(
@@ -918,8 +918,8 @@ def _ambiguity_exceptions(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd
         DEPOSIT_MATCH_AMBIGUOUS, "warning", first["batch_number"],
         source_ids=join_text(_label(first), " / ", _label(second)),
         problem=join_text(_label(first), " and ", _label(second),
-                          " could each have taken the other's deposit (", money_text(amount[swap["b"].to_numpy()]),
-                          " / ", money_text(amount[swap["b2"].to_numpy()]),
+                          " could each have taken the other's deposit (", format_cents(amount[swap["b"].to_numpy()]),
+                          " / ", format_cents(amount[swap["b2"].to_numpy()]),
                           "); the earlier batch took the earlier credit, so their fees may be swapped"),
         action="check the processor's funding report for which deposit funded which batch; if swapped, "
                "correct the two fee amounts by hand")

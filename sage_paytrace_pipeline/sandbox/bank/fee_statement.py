@@ -13,7 +13,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Batch
 from sage_paytrace_pipeline.sandbox.bank.funding import (
     FundingProfile,
@@ -34,7 +34,7 @@ def fee_statement_lines(batches: Sequence[Batch], profile: FundingProfile, month
             continue
         for brand, totals in batch.brands.items():
             fee = profile.fee_for(brand)
-            sales_cents = to_cents(totals.sales_amount)
+            sales_cents = decimal_to_cents(totals.sales_amount)
             cents = (Decimal(sales_cents) * fee.rate_bps / 10000).quantize(Decimal(1), ROUND_HALF_UP)
             discount[brand] = discount.get(brand, 0) + int(cents)
             sales[brand] = sales.get(brand, 0) + sales_cents

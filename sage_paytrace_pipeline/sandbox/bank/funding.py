@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sage_paytrace_pipeline.domain.money import format_money, from_cents, to_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.paytrace.models import Batch, BrandTotals
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -122,7 +122,7 @@ def nth_business_day(year: int, month: int, n: int) -> date:
 
 def brand_fee_cents(totals: BrandTotals, fee: BrandFee) -> int:
     """Discount rate on sales (a refund does not return it) plus a per-item fee on sales and refunds."""
-    discount = (Decimal(to_cents(totals.sales_amount)) * fee.rate_bps / 10000).quantize(Decimal(1), ROUND_HALF_UP)
+    discount = (Decimal(decimal_to_cents(totals.sales_amount)) * fee.rate_bps / 10000).quantize(Decimal(1), ROUND_HALF_UP)
     return int(discount) + fee.per_item_cents * (totals.sales_count + totals.refund_count)
 
 
@@ -144,7 +144,7 @@ def group_totals(batch: Batch, profile: FundingProfile) -> dict[str, tuple[int, 
     groups: dict[str, tuple[int, int]] = {}
     for brand, totals in sorted(batch.brands.items()):
         gross, fees = groups.get(_group_of(brand, profile), (0, 0))
-        groups[_group_of(brand, profile)] = (gross + to_cents(totals.sales_amount) - to_cents(totals.refund_amount),
+        groups[_group_of(brand, profile)] = (gross + decimal_to_cents(totals.sales_amount) - decimal_to_cents(totals.refund_amount),
                                              fees + brand_fee_cents(totals, profile.fee_for(brand)))
     return groups
 
@@ -202,4 +202,4 @@ def _plant_problems(entries: list[dict], problems: PlantedProblems, rng: random.
     if short_by and candidates:
         short = rng.choice(candidates)
         short.update(amount_cents=short["expected_net_cents"] - short_by, problems=[*short["problems"], "short"],
-                     memo=f"{short['memo']} {problems.short_reason} -{format_money(from_cents(short_by))}")
+                     memo=f"{short['memo']} {problems.short_reason} -{format_decimal(cents_to_decimal(short_by))}")

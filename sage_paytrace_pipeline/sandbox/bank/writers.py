@@ -44,7 +44,7 @@ from ofxtools.models import (
     STMTTRNRS,
 )
 
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sandbox.bank.funding import PAYEE, BankEntry
 
 BANK_ROUTING = "121000248"  # the demo bank's ABA number (sender of the files)
@@ -141,10 +141,10 @@ def write_ofx(entries: Sequence[BankEntry], path: Path) -> Path:
 
 def _ofx_statement(account: str, entries: list[BankEntry], first: datetime, last: datetime) -> STMTRS:
     transactions = [STMTTRN(trntype="CREDIT" if e.amount_cents > 0 else "DEBIT", dtposted=_noon(e.posted_date),
-                            trnamt=from_cents(e.amount_cents), fitid=e.bank_reference, name=PAYEE, memo=e.memo)
+                            trnamt=cents_to_decimal(e.amount_cents), fitid=e.bank_reference, name=PAYEE, memo=e.memo)
                     for e in entries]
     # The ledger balance is not known to the generator; the sum of the listed entries stands in.
-    balance = from_cents(sum(e.amount_cents for e in entries))
+    balance = cents_to_decimal(sum(e.amount_cents for e in entries))
     return STMTRS(curdef=entries[0].currency,
                   bankacctfrom=BANKACCTFROM(bankid=BANK_ROUTING, acctid=account, accttype="CHECKING"),
                   banktranlist=BANKTRANLIST(*transactions, dtstart=first, dtend=last),

@@ -24,7 +24,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sage_paytrace_pipeline.domain.cards import MaskedCard, brand_from_digits, luhn_valid, mask_card_numbers_in_text
-from sage_paytrace_pipeline.domain.money import MoneyError, format_money, from_cents, parse_money, to_cents
+from sage_paytrace_pipeline.domain.money import (
+    MoneyError,
+    cents_to_decimal,
+    decimal_to_cents,
+    format_decimal,
+    parse_money,
+)
 from sage_paytrace_pipeline.sandbox.paytrace import faults as fault_rules
 from sage_paytrace_pipeline.sandbox.paytrace.clock import describe, move_clock, read_clock, virtual_now, wall_now, write_clock
 from sage_paytrace_pipeline.sandbox.paytrace.settings import SandboxSettings
@@ -326,12 +332,12 @@ def export_record(data: dict, zone: ZoneInfo, include_bin: bool) -> dict:
         "credit_card": _card_export(data["card"], include_bin),
         "transaction_type": data["type"],
         "description": data["description"],
-        "amount": from_cents(data["amount_cents"]),
+        "amount": cents_to_decimal(data["amount_cents"]),
         "invoice_id": data["invoice_id"],
         "shipping_address": data["shipping_address"],
         "billing_address": data["billing_address"],
         "receipt_emailed_to": data["receipt_emailed_to"],
-        "tax_amount": format_money(from_cents(data["tax_cents"])) if data["tax_cents"] is not None else "",
+        "tax_amount": format_decimal(cents_to_decimal(data["tax_cents"])) if data["tax_cents"] is not None else "",
         "customer_reference_id": data["customer_reference_id"],
         "approval_code": data["approval_code"],
         "approval_message": data["approval_message"],
@@ -377,14 +383,14 @@ def batch_summary(number: int, closed_at: datetime | str, records: list[dict], z
         "number": number,
         "created": paytrace_time(closed_at, zone),
         "transaction_count": totals["sales_count"] + totals["refund_count"],
-        "net_amount": from_cents(totals["sales_amount"] - totals["refund_amount"]),
+        "net_amount": cents_to_decimal(totals["sales_amount"] - totals["refund_amount"]),
         **_money_fields(totals),
         "card_brands": {brand: _money_fields(brands[brand]) for brand in BRAND_KEYS if brand in brands},
     }
 
 
 def _money_fields(bucket: dict[str, int]) -> dict:
-    return {key: from_cents(value) if key.endswith("_amount") else value for key, value in bucket.items()}
+    return {key: cents_to_decimal(value) if key.endswith("_amount") else value for key, value in bucket.items()}
 
 
 def error_envelope(errors: dict[str, list[str]], route: str) -> dict:
@@ -468,7 +474,7 @@ class CallContext:
     def insert_transaction(self, kind: str, state: str, amount: Decimal, card: Card, details: dict,
                            **columns: Any) -> int:
         transaction_id = next_counter(self.conn, "next_transaction_id", self.settings.first_transaction_id)
-        cents = to_cents(amount)
+        cents = decimal_to_cents(amount)
         details = {"customer_id": "", "receipt_emailed_to": "", **details, "created_by": self.user,
                    "from_ip": self.from_ip}
         values = {
@@ -498,7 +504,7 @@ class CallContext:
         if self.body.get("tax_amount") in (None, ""):
             return None
         try:
-            return to_cents(parse_money(str(self.body["tax_amount"])))
+            return decimal_to_cents(parse_money(str(self.body["tax_amount"])))
         except MoneyError:
             errors.add(self.settings.amount_error_code, "amount")
             return None
@@ -529,7 +535,7 @@ def _charge(ctx: CallContext, kind: str, card: Card, amount: Decimal, *, masked:
     """A sale or authorization: approved (101), declined by amount (102) or auto-voided by AVS (103)."""
     details = {**ctx.details(fallback), "customer_id": customer_id}
     avs, csc = _verification(ctx, details["billing_address"], card)
-    declined = format_money(amount) in ctx.settings.decline_amounts
+    declined = format_decimal(amount) in ctx.settings.decline_amounts
     auto_void = not declined and avs == "No Match" and ctx.settings.auto_void_on_avs_no_match
     state = "declined" if declined else "voided" if auto_void else "pending" if kind == "SALE" else "authorized"
     transaction_id = ctx.insert_transaction(kind, state, amount, card, details, tax_cents=tax_cents,
@@ -605,7 +611,7 @@ def capture(ctx: CallContext) -> tuple[int, dict]:
     errors.raise_if_any()
     if original["type"] != "AUTHORIZATION" or original["state"] != "authorized":
         raise reject("816")
-    cents = to_cents(amount) if amount is not None else original["authorized_cents"]
+    cents = decimal_to_cents(amount) if amount is not None else original["authorized_cents"]
     if cents > original["authorized_cents"]:
         raise reject(ctx.settings.amount_error_code, "amount")
     # A capture waits for the batch after the capture, not after the authorization.
@@ -632,10 +638,10 @@ def refund_for_transaction(ctx: CallContext) -> tuple[int, dict]:
     if original["state"] != "settled" or original["type"] == "REFUND":
         raise reject("817")
     remaining = original["amount_cents"] - _refunded_cents(ctx.conn, original["id"])
-    cents = to_cents(amount) if amount is not None else remaining
+    cents = decimal_to_cents(amount) if amount is not None else remaining
     if remaining <= 0 or cents > remaining:
         raise reject("817")
-    return _refund(ctx, from_cents(cents), original["card"], masked=True, customer_id=original["customer_id"],
+    return _refund(ctx, cents_to_decimal(cents), original["card"], masked=True, customer_id=original["customer_id"],
                    original_id=original["id"], fallback=original)
 
 

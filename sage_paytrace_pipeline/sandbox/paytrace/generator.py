@@ -21,7 +21,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 
 from sage_paytrace_pipeline.domain.cards import luhn_valid
-from sage_paytrace_pipeline.domain.money import format_money
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.sandbox.paytrace.plan import ActivityPlan, PlanCall
 
 # Test BINs per brand (PayTrace's documented sandbox cards share these prefixes).
@@ -258,7 +258,7 @@ def _amount(state: _State) -> Decimal:
     while True:
         cents = int(state.rng.lognormvariate(10.2, 1.0))
         amount = Decimal(max(cents, 500)) / 100
-        if format_money(amount) not in state.profile.decline_amounts and amount < Decimal("50000"):
+        if format_decimal(amount) not in state.profile.decline_amounts and amount < Decimal("50000"):
             return amount.quantize(Decimal("0.01"))
 
 
@@ -293,7 +293,7 @@ def _payment_amount(state: _State, invoices: list[GeneratedInvoice]) -> tuple[De
     due = sum((invoice.amount - invoice.paid for invoice in invoices), Decimal("0.00"))
     if len(invoices) == 1 and state.rng.random() < state.profile.share_partial:
         part = (due * Decimal(state.rng.choice(("0.25", "0.5", "0.4")))).quantize(Decimal("0.01"))
-        if part > 0 and format_money(part) not in state.profile.decline_amounts:
+        if part > 0 and format_decimal(part) not in state.profile.decline_amounts:
             return part, "partial"
     return due, "full"
 
@@ -318,7 +318,7 @@ def _plan_phone_sale(state: _State, at: datetime) -> None:
     ref = state.ref("sale")
     state.calls.append(
         PlanCall(at=at, route="/v1/transactions/sale/by_customer", ref=ref,
-                 body={"customer_id": customer.customer_id, "amount": format_money(amount),
+                 body={"customer_id": customer.customer_id, "amount": format_decimal(amount),
                        "invoice_id": invoice_id, "description": description})
     )
     _apply_payment(state, ref, invoices, amount)
@@ -335,7 +335,7 @@ def _plan_web_sale(state: _State, at: datetime) -> None:
     ref = state.ref("web")
     state.calls.append(
         PlanCall(at=at, route="/v1/transactions/sale/keyed", ref=ref,
-                 body={"amount": format_money(invoice.amount),
+                 body={"amount": format_decimal(invoice.amount),
                        "credit_card": {"number": _card_number(rng, brand), "expiration_month": rng.randrange(1, 13),
                                        "expiration_year": at.year + rng.randrange(1, 4)},
                        "csc": "999" if brand != "AMEX" else "9997",
@@ -365,7 +365,7 @@ def _plan_authorization(state: _State, at: datetime) -> None:
     ref = state.ref("auth")
     state.calls.append(
         PlanCall(at=at, route="/v1/transactions/authorization/by_customer", ref=ref,
-                 body={"customer_id": customer.customer_id, "amount": format_money(invoice.amount),
+                 body={"customer_id": customer.customer_id, "amount": format_decimal(invoice.amount),
                        "invoice_id": f"INV-{invoice.invoice_no}", "description": "Order hold"})
     )
     later = at + timedelta(hours=rng.randrange(1, 30))
@@ -373,7 +373,7 @@ def _plan_authorization(state: _State, at: datetime) -> None:
         captured = invoice.amount if rng.random() < 0.8 else (invoice.amount * Decimal("0.9")).quantize(Decimal("0.01"))
         state.calls.append(
             PlanCall(at=later, route="/v1/transactions/authorization/capture", uses={"transaction_id": ref},
-                     body={"amount": format_money(captured)})
+                     body={"amount": format_decimal(captured)})
         )
         _apply_payment(state, ref, [invoice], captured)
         state.refundable.append((ref, later, captured))
@@ -419,12 +419,12 @@ def _plan_refunds(state: _State, day: date) -> None:
             continue
         partial = rng.random() < 0.4
         refund_amount = (amount * Decimal("0.3")).quantize(Decimal("0.01")) if partial else amount
-        if refund_amount <= 0 or format_money(refund_amount) in state.profile.decline_amounts:
+        if refund_amount <= 0 or format_decimal(refund_amount) in state.profile.decline_amounts:
             continue
         at = datetime.combine(day, time(9, 0)) + timedelta(minutes=rng.randrange(8 * 60))
         refund_ref = state.ref("refund")
         state.calls.append(
             PlanCall(at=at, route="/v1/transactions/refund/for_transaction", uses={"transaction_id": ref},
-                     ref=refund_ref, body={"amount": format_money(refund_amount), "invoice_id": f"RF-{refund_ref}"})
+                     ref=refund_ref, body={"amount": format_decimal(refund_amount), "invoice_id": f"RF-{refund_ref}"})
         )
         state.count("refund_partial" if partial else "refund_full")

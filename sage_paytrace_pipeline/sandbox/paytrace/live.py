@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from sage_paytrace_pipeline.domain.money import format_money
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.models import Customer, OpenInvoice
@@ -97,13 +97,13 @@ class WebStore:
 
     def sale_keyed(self, card: CardInput, amount: Decimal, *, invoice_id: str, billing_address: Address,
                    email: str | None, description: str | None) -> int:
-        payload = {"amount": format_money(amount), "invoice_id": invoice_id, "description": description,
+        payload = {"amount": format_decimal(amount), "invoice_id": invoice_id, "description": description,
                    **card.to_wire(), "billing_address": billing_address.to_wire(), "email": email}
         return self._sale("/v1/transactions/sale/keyed", payload)
 
     def sale_by_customer(self, customer_id: str, amount: Decimal, *, invoice_id: str,
                          description: str | None) -> int:
-        payload = {"amount": format_money(amount), "invoice_id": invoice_id, "description": description,
+        payload = {"amount": format_decimal(amount), "invoice_id": invoice_id, "description": description,
                    "customer_id": customer_id}
         return self._sale("/v1/transactions/sale/by_customer", payload)
 
@@ -165,7 +165,7 @@ class LivePayment:
     def line(self) -> str:
         kind = "partial" if self.partial else "full"
         typed = self.invoice_id or self.description
-        return (f"transaction {self.transaction_id}  {format_money(self.amount):>10}  invoice {self.invoice_no} "
+        return (f"transaction {self.transaction_id}  {format_decimal(self.amount):>10}  invoice {self.invoice_no} "
                 f"typed {typed!r}  {self.method} {kind}  customer {self.customer}")
 
 
@@ -213,7 +213,7 @@ def _payable(invoices: list[OpenInvoice]) -> list[OpenInvoice]:
 def _amount(balance: Decimal, rng: random.Random, partial_share: float) -> tuple[Decimal, bool]:
     if rng.random() < partial_share:
         part = (balance * rng.choice(_PARTIAL_SHARES)).quantize(Decimal("0.01"))
-        if part > 0 and format_money(part) not in _DECLINE_AMOUNTS:
+        if part > 0 and format_decimal(part) not in _DECLINE_AMOUNTS:
             return part, True
     return balance, False
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from sage_paytrace_pipeline.domain.money import MoneyError, format_money, parse_money
+from sage_paytrace_pipeline.domain.money import MoneyError, format_decimal, parse_money
 
 DEFAULT_USERNAME = "demo_api"
 DEFAULT_PASSWORD = "demo-password"
@@ -65,7 +65,7 @@ class SandboxSettings(BaseModel):
     def _two_decimals(cls, values: list[str]) -> list[str]:
         # Normalised so "1.1" and "1.10" trigger the same way the amount on the wire does.
         try:
-            return [format_money(parse_money(str(value), field="decline_amounts")) for value in values]
+            return [format_decimal(parse_money(str(value), field="decline_amounts")) for value in values]
         except MoneyError as exc:
             raise ValueError(str(exc)) from None
 

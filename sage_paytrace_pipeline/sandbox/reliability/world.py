@@ -21,7 +21,7 @@ from sage_paytrace_pipeline.demo import (
     write_bank_statements,
     write_demo_config,
 )
-from sage_paytrace_pipeline.domain.money import format_money
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput, RetryPolicy
@@ -194,7 +194,7 @@ def _untouched_invoices(reader: Sage100Reader, world: World) -> list[tuple[str, 
     for invoice in reader.open_invoices():
         customer = customers.get((invoice.division, invoice.customer_no))
         if (customer and invoice.invoice_type == "IN" and invoice.balance > 0 and invoice.invoice_no.isdigit()
-                and int(invoice.invoice_no) < generated_from and format_money(invoice.balance) not in ("1.12", "0.29")):
+                and int(invoice.invoice_no) < generated_from and format_decimal(invoice.balance) not in ("1.12", "0.29")):
             found.append((invoice.invoice_no, invoice.balance, customer.name, customer.zip_code))
     return sorted(found)
 

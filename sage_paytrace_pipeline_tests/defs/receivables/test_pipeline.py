@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from dagster import DagsterInvalidConfigError
 
-from sage_paytrace_pipeline.domain.money import to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import FIRST_DAY, REPO, SECOND_DAY
 
@@ -41,14 +41,14 @@ def test_a_day_posts_each_approved_payment_once_and_balances_are_right(world):
     receipts = {r.transaction_id: r for r in world.reader().receipts_for_transaction_ids(str(t) for t, _ in approved)}
     excepted = {row[0] for row in warehouse_rows(world, "SELECT transaction_id FROM pipeline.receivable_exceptions")}
     assert approved and all(str(t) in receipts or t in excepted for t, _ in approved)
-    assert all(to_cents(receipts[str(t)].amount) == cents for t, cents in approved if str(t) in receipts)
+    assert all(decimal_to_cents(receipts[str(t)].amount) == cents for t, cents in approved if str(t) in receipts)
 
     applied = warehouse_rows(world, "SELECT customer_no, invoice_no, invoice_type, sum(amount_cents) "
                                     "FROM pipeline.payment_applications WHERE invoice_type <> 'PP' GROUP BY ALL")
     after = {(i.customer_no, i.invoice_no, i.invoice_type): i.balance for i in world.reader().open_invoices()}
     for customer_no, invoice_no, invoice_type, cents in applied:
         key = (customer_no, invoice_no, invoice_type)
-        assert to_cents(before[key]) - cents == to_cents(after.get(key, Decimal("0.00")))
+        assert decimal_to_cents(before[key]) - cents == decimal_to_cents(after.get(key, Decimal("0.00")))
 
 
 def test_running_a_day_again_or_from_both_triggers_changes_nothing_in_sage(world):
@@ -102,8 +102,8 @@ def test_written_invoice_numbers_are_applied_and_unknown_payers_become_exception
     assert result.success and all(checks_of(result).values())
     applied = dict(((t, i), c) for t, i, c in warehouse_rows(
         world, "SELECT transaction_id, invoice_no, amount_cents FROM pipeline.payment_applications"))
-    assert applied == {(partial_sale.transaction_id, partial.invoice_no): to_cents(half),
-                       (whole_sale.transaction_id, whole.invoice_no): to_cents(whole.balance)}
+    assert applied == {(partial_sale.transaction_id, partial.invoice_no): decimal_to_cents(half),
+                       (whole_sale.transaction_id, whole.invoice_no): decimal_to_cents(whole.balance)}
     after = {(i.customer_no, i.invoice_no): i.balance for i in world.reader().open_invoices()}
     assert after[(partial.customer_no, partial.invoice_no)] == partial.balance - half
     assert (whole.customer_no, whole.invoice_no) not in after

@@ -13,7 +13,7 @@ import pytest
 
 from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.definitions import defs
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
 from sage_paytrace_pipeline.sandbox.bank.statements import (
@@ -193,7 +193,7 @@ def post_by_hand(path, transaction_id: int) -> None:
     receipt = CardReceipt(
         transaction_id=str(transaction_id), division=division, customer_no=customer, deposit_date=day,
         bank_code=config.sage.bank_code, deposit_description=f"CLERK {day}", payment_type=config.sage.payment_types[brand],
-        amount=from_cents(cents), lines=(ReceiptLine(invoice_no="HAND01", amount=from_cents(cents), prepayment=True),))
+        amount=cents_to_decimal(cents), lines=(ReceiptLine(invoice_no="HAND01", amount=cents_to_decimal(cents), prepayment=True),))
     assert DemoCompanyWriter(path / "sage.sqlite3").post_card_receipt(receipt).created
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.domain.matching.arrays import join_codes, join_values, position_in_run, sorted_positions
-from sage_paytrace_pipeline.domain.matching.text import join_runs, money, render, where_text
+from sage_paytrace_pipeline.domain.matching.text import join_runs, render, where_text
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -40,11 +40,6 @@ def test_render_fills_each_row_and_ignores_unused_fields():
         render("{missing}", present=["a"])
     with pytest.raises(ValueError):
         render("{x}", x="only constants")
-
-
-def test_money_is_exact_and_signed():
-    assert money(np.array([0, 5, 1234, 100000, -5, -123456])) == ["$0.00", "$0.05", "$12.34", "$1000.00", "-$0.05",
-                                                                 "-$1234.56"]
 
 
 def test_text_helpers():

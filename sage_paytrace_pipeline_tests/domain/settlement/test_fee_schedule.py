@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from sage_paytrace_pipeline.domain.money import from_cents
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.domain.settlement import (
     BrandFeeRate,
     SettlementPolicy,
@@ -108,9 +108,9 @@ def test_the_scheduled_fee_is_the_sandbox_fee_rounded_half_up_per_brand_per_batc
         scenario.sale(number, "AMEX", cents + 7)
         for _ in range(refunds):
             scenario.refund(number, "VISA", 100)
-        visa = BrandTotals(sales_count=1, sales_amount=from_cents(cents), refund_count=refunds,
-                           refund_amount=from_cents(100 * refunds))
-        amex = BrandTotals(sales_count=1, sales_amount=from_cents(cents + 7))
+        visa = BrandTotals(sales_count=1, sales_amount=cents_to_decimal(cents), refund_count=refunds,
+                           refund_amount=cents_to_decimal(100 * refunds))
+        amex = BrandTotals(sales_count=1, sales_amount=cents_to_decimal(cents + 7))
         cases.append((number, brand_fee_cents(visa, BrandFee(rate_bps=250, per_item_cents=10)),
                       brand_fee_cents(amex, BrandFee(rate_bps=350, per_item_cents=15))))
     recon = reconcile(*scenario.frames(), SCHEDULED, NEXT_MON)
@@ -327,8 +327,8 @@ def test_a_brand_without_a_rate_keeps_the_fee_window_and_says_so():
 
 def _batch(number: int, day: date, brands: dict[str, tuple[int, int, int, int]]) -> Batch:
     """brands: brand -> (sales count, sales cents, refund count, refund cents)."""
-    totals = {brand: BrandTotals(sales_count=sc, sales_amount=from_cents(s), refund_count=rc,
-                                 refund_amount=from_cents(r)) for brand, (sc, s, rc, r) in brands.items()}
+    totals = {brand: BrandTotals(sales_count=sc, sales_amount=cents_to_decimal(s), refund_count=rc,
+                                 refund_amount=cents_to_decimal(r)) for brand, (sc, s, rc, r) in brands.items()}
     return Batch(number=number, created_at=datetime.combine(day, time(22, 0)),
                  sales_count=sum(v[0] for v in brands.values()), refund_count=sum(v[2] for v in brands.values()),
                  sales_amount=sum((t.sales_amount for t in totals.values()), Decimal("0.00")),

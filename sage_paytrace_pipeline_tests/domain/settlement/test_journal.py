@@ -7,6 +7,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
+from sage_paytrace_pipeline.domain.ledger import JournalEntry
 from sage_paytrace_pipeline.domain.settlement import (
     GlAccountMap,
     JournalPlan,
@@ -17,7 +18,6 @@ from sage_paytrace_pipeline.domain.settlement import (
     reconcile,
     to_journal_entries,
 )
-from sage_paytrace_pipeline.sage100.documents import JournalEntry
 from sage_paytrace_pipeline.sage100.writer import check_journal_balanced
 from sage_paytrace_pipeline_tests.domain.settlement.builders import (
     CLEARING,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo, DocumentResult
 from sage_paytrace_pipeline.sage100.errors import (
     AmountExceedsBalanceError,
@@ -32,7 +33,6 @@ from sage_paytrace_pipeline.sage100.writer import (
     CREATE_CREDIT_MEMO,
     RECORD_CARD_REFUND,
     check_amount_within_balance,
-    money_text,
     total,
 )
 from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_gl
@@ -227,8 +227,8 @@ def _credits_to_consume(session: DemoSession, ctx: Ctx, refund: CardRefund) -> l
     available_credit = total(-row["Balance"] for row in credits)
     if refund.amount > available_credit:
         raise ctx.error(AmountExceedsBalanceError, "amount",
-                        f"refund of {money_text(refund.amount)} exceeds the customer's open credits"
-                        f" ({money_text(available_credit)} in credit memos and prepayments)",
+                        f"refund of {format_decimal(refund.amount)} exceeds the customer's open credits"
+                        f" ({format_decimal(available_credit)} in credit memos and prepayments)",
                         "enter the credit memo for the returned goods first (create_credit_memo), then the refund")
     portions, left = [], refund.amount
     for row in credits:

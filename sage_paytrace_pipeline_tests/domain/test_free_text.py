@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sage_paytrace_pipeline.domain.text import (
+from sage_paytrace_pipeline.domain.free_text import (
     sheet_safe,
     storable_text,
     without_controls,
