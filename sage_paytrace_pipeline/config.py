@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -232,6 +233,36 @@ class AlertSettings(_Section):
         return self
 
 
+class RefundSettings(_Section):
+    """`refunds:` the refund and void flow, both directions (README "Refunds and voids").
+
+    Absent: refunds stay `refund_not_posted` exceptions and the settlement entry expenses them, as
+    before this flow existed.
+    """
+
+    # PayTrace refunds and voids created before this business day keep the old treatment (the
+    # settlement entry expensed them): days posted before the flow was turned on are not rewritten.
+    start_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    # Sage-initiated refunds up to this amount are approved without a person; 0: every one needs one.
+    auto_approve_up_to: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=12, decimal_places=2)
+    # Show what would be sent to PayTrace and send nothing.
+    dry_run: bool = False
+    # How a clerk asks for a card refund in Sage: a credit memo applied to the invoice a PayTrace
+    # receipt paid, with one of the card payment types (sage.payment_types) as its PaymentType, as
+    # Sage's own card integration marks a memo to be credited to the card.
+    request_marker: Literal["card_payment_type"] = "card_payment_type"
+    # GL account the credit memos the pipeline writes for PayTrace-side refunds debit (sales
+    # returns); default gl_accounts.refunds.
+    credit_memo_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+
+    @field_validator("auto_approve_up_to", mode="before")
+    @classmethod
+    def _exact_amount(cls, value: Any) -> Any:
+        # YAML reads 250.50 as a float; its shortest repr is the text that was written, so the
+        # amount stays exact (a value with more than two decimals is still refused).
+        return Decimal(repr(value)) if isinstance(value, float) else value
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
@@ -247,6 +278,8 @@ class PipelineConfig(_Section):
     customer_links: dict[str, str] = Field(default_factory=dict)
     # Run-failure alerts; absent = no alert sensors.
     alerts: AlertSettings | None = None
+    # The refund and void flow; absent = refunds are exceptions and expensed by settlement.
+    refunds: RefundSettings | None = None
 
     @field_validator("matching", mode="before")
     @classmethod
