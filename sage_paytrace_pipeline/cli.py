@@ -306,12 +306,13 @@ def _bank_statements(args: argparse.Namespace) -> int:
         generate_bank_statements,
         sandbox_batches,
     )
+    from sage_paytrace_pipeline.sandbox.bank.statements import StatementFormatName
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
 
     if not args.state.is_file():  # opening a missing state would create an empty sandbox
         raise ValueError(f"no PayTrace sandbox state at {args.state}; run `sandbox paytrace generate` first")
     batches = sandbox_batches(PayTraceSandbox(args.state))
-    formats = ("bai2", "ofx") if args.format == "both" else (args.format,)
+    formats: tuple[StatementFormatName, ...] = ("bai2", "ofx") if args.format == "both" else (args.format,)
     truth = generate_bank_statements(batches, FundingProfile(discount_method=args.discount, seed=args.seed),
                                      args.out, formats=formats)
     print(json.dumps({"batches": len(batches), "entries": len(truth.entries), "files": truth.files,

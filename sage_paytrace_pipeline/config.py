@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeGuard, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -53,6 +53,16 @@ REQUIRED_ENVIRONMENT = ("PAYTRACE_API_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSW
 _ACCOUNT = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,40}$")
 _VARIABLE_NAME = r"^[A-Z_][A-Z0-9_]*$"
 _EMAIL_ADDRESS = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+
+# Card brands (as PayTrace's BIN says) that sage.payment_types may map to a Sage payment type.
+PaymentTypeBrand = Literal["VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "UNKNOWN"]
+_DEFAULT_PAYMENT_TYPES: dict[PaymentTypeBrand, str] = {"VISA": "VISA", "MASTERCARD": "MC", "AMEX": "AMEX",
+                                                       "DISCOVER": "DISC"}
+
+
+def is_payment_type_brand(brand: str) -> TypeGuard[PaymentTypeBrand]:
+    """Whether sage.payment_types can hold `brand` (upper case) as a key."""
+    return brand in get_args(PaymentTypeBrand)
 
 
 class ConfigError(ValueError):
@@ -97,8 +107,7 @@ class SageSettings(_Section):
     # One deposit per business day and payment type; {date} and {payment_type} are filled in.
     deposit_description: str = Field(default="PAYTRACE {date} {payment_type}", max_length=30)
     # Card brand (as PayTrace's BIN says) -> Sage AR_PaymentType.
-    payment_types: dict[Literal["VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "UNKNOWN"], str] = Field(
-        default_factory=lambda: {"VISA": "VISA", "MASTERCARD": "MC", "AMEX": "AMEX", "DISCOVER": "DISC"})
+    payment_types: dict[PaymentTypeBrand, str] = Field(default_factory=_DEFAULT_PAYMENT_TYPES.copy)
     # Site corrections of table/column names the reference marks uncertain (sage100/schema.py).
     names: dict[str, str] = Field(default_factory=dict)
 
@@ -223,6 +232,7 @@ class AlertSettings(_Section):
     def _default_webhook_variable(cls, value: Any, info: ValidationInfo) -> Any:
         """`slack: {}` reads SAGE_PAYTRACE_SLACK_WEBHOOK_URL (and likewise for teams)."""
         if isinstance(value, Mapping) and "webhook_url_env" not in value:
+            assert info.field_name is not None  # a field validator is always told its field
             return {**value, "webhook_url_env": f"SAGE_PAYTRACE_{info.field_name.upper()}_WEBHOOK_URL"}
         return value
 

@@ -51,8 +51,8 @@ def parse_bai2(path: Path, text: str) -> list[dict]:
         parsed = Bai2FileParser(records).parse()
     except Exception as error:  # the library raises ValueError, KeyError, its own exceptions...
         index = records.completed if isinstance(error, IntegrityException) else records.position
-        line, code = record_starts[index]
-        raise StatementError(path, line, f"{code} {RECORD_NAMES[code]}: {type(error).__name__}: {error}",
+        number, code = record_starts[index]
+        raise StatementError(path, number, f"{code} {RECORD_NAMES[code]}: {type(error).__name__}: {error}",
                              _RESEND) from None
     if records.position != len(record_starts) - 1:
         raise StatementError(path, record_starts[records.position][0], "records after the 99 file trailer", _RESEND)

@@ -157,6 +157,7 @@ def _row(path: Path, line: int, record: dict[str, str], layout: CsvFormat) -> di
     if layout.amount_column:
         cents = amount(layout.amount_column, required=True)
     else:
+        assert layout.credit_column is not None and layout.debit_column is not None  # CsvFormat._complete
         # Debit columns hold the size of the debit; some banks also sign it, so the sign is ignored.
         credit = abs(amount(layout.credit_column, required=False))
         debit = abs(amount(layout.debit_column, required=False))

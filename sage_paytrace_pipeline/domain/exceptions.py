@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from sage_paytrace_pipeline.domain.text import Text, text_column
 
 SEVERITIES = ("error", "warning", "info")
 
-Keys = Sequence | np.ndarray | pd.Series
+Keys: TypeAlias = Sequence | np.ndarray | pd.Series
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class ExceptionFrames:
         return frame.loc[:, list(self.columns)].astype(self.dtypes).reset_index(drop=True)
 
 
-def _aligned(text: Text, index: pd.Index) -> np.ndarray | str:
+def _aligned(text: Text, index: pd.Index) -> Text:
     if isinstance(text, pd.Series):
         return text.astype(str).reindex(index).to_numpy(dtype=object)
     return text

@@ -7,11 +7,12 @@ shared objects, never copied per row.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
-Text = str | Sequence[str] | np.ndarray | pd.Series
+Text: TypeAlias = str | Sequence[str] | np.ndarray | pd.Series
 
 
 def text_column(text: Text, rows: int) -> np.ndarray:

@@ -13,7 +13,7 @@ duplicate customer (171) > generic validation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from sage_paytrace_pipeline.domain.pci import scrub_text
 
@@ -141,6 +141,16 @@ _CODE_PRECEDENCE: tuple[tuple[frozenset[int], type[PayTraceValidationError]], ..
 )
 
 
+class _ErrorContext(TypedDict):
+    """The keyword arguments every `PayTraceError` made from a response body gets."""
+
+    response_code: int | None
+    errors: dict[str, list[str]]
+    http_status: int | None
+    route: str | None
+    transaction_id: int | None
+
+
 def _as_int(value: Any) -> int | None:
     try:
         return int(value)
@@ -168,7 +178,7 @@ def error_from_body(body: Mapping[str, Any], *, http_status: int | None, route: 
 
     code = _as_int(body.get("response_code"))
     success = body.get("success") is True
-    context = dict(
+    context = _ErrorContext(
         response_code=code,
         errors=_errors_map(body),
         http_status=http_status,

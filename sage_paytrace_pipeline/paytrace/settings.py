@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -43,7 +44,7 @@ class PayTraceConnection(BaseModel):
                 "see README 'Configuration'"
             )
         values = {key: environ[name] for key, name in ENVIRONMENT_VARIABLES.items() if environ.get(name)}
-        return cls(**values)
+        return cls.model_validate(values)
 
     def client(self, **overrides):
         """A `PayTraceClient` for these settings; keyword overrides go to the client."""
@@ -51,7 +52,7 @@ class PayTraceConnection(BaseModel):
 
         from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 
-        options = {
+        options: dict[str, Any] = {
             "username": self.username,
             "password": self.password.get_secret_value(),
             "integrator_id": self.integrator_id,

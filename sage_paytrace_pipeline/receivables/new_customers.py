@@ -46,7 +46,9 @@ def create_customers(exceptions: pd.DataFrame, payments: pd.DataFrame, *, policy
                      sage: SageSettings, writer: Sage100Writer) -> NewCustomers:
     wanted = set(exceptions.loc[exceptions["kind"] == TO_CREATE, "transaction_id"].dropna().astype("int64"))
     todo = payments[payments["transaction_id"].isin(wanted)].sort_values("transaction_id")
-    links, applications, failures = [], [], {}
+    links: list[dict[str, object]] = []
+    applications: list[dict[str, object]] = []
+    failures: dict[int, str] = {}
     if todo.empty:
         return NewCustomers(pd.DataFrame(links), pd.DataFrame(applications), failures)
     for reference, group in todo.groupby(todo.apply(payer_reference, axis=1), sort=True):
@@ -89,7 +91,7 @@ def _create(reference: str, payment: pd.Series, policy: CustomerPolicy, sage: Sa
     return division, customer_no
 
 
-def _reason(error: Exception) -> str:
+def _reason(error: Sage100ValidationError | ValidationError) -> str:
     if isinstance(error, Sage100ValidationError):
         return f"{error.field}: {error.problem}. Fix: {error.fix}"
     return "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors(include_url=False))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -55,7 +56,7 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
 
 
 def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], *, writer: Sage100Writer,
-                  reader: Sage100Reader, log: PostingLog, posted_earlier: list[int] = (),
+                  reader: Sage100Reader, log: PostingLog, posted_earlier: Iterable[int] = (),
                   business_date: date | None = None) -> PostingOutcome:
     """Write `receipts` that Sage does not hold yet; confirm those it holds and `posted_earlier` ones
     (payments matching found in Sage already, which a new or restored warehouse may not have logged).

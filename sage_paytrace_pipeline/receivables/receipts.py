@@ -15,7 +15,7 @@ from datetime import date
 import pandas as pd
 from pydantic import ValidationError
 
-from sage_paytrace_pipeline.config import SageSettings
+from sage_paytrace_pipeline.config import SageSettings, is_payment_type_brand
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, empty_exceptions, make_exceptions
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
@@ -33,8 +33,8 @@ class ReceiptPlan:
 
 def payment_type_for(brand: str | None, settings: SageSettings) -> str | None:
     """Sage payment type of a card brand, or None when the config maps none."""
-    types = settings.payment_types
-    return types.get((brand or "UNKNOWN").upper()) or None
+    types, key = settings.payment_types, (brand or "UNKNOWN").upper()
+    return (types.get(key) if is_payment_type_brand(key) else None) or None
 
 
 def deposit_description(settings: SageSettings, business_date: date, payment_type: str) -> str:

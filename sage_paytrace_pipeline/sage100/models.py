@@ -39,8 +39,9 @@ def as_quantity(value: object) -> Decimal:
     if value is None or value == "":
         return Decimal("0")
     quantity = Decimal(str(value)).quantize(_QUANTITY, rounding=ROUND_HALF_UP).normalize()
-    # normalize() writes 100 as 1E+2; keep plain integers plain
-    return quantity.quantize(Decimal(1)) if quantity.as_tuple().exponent > 0 else quantity
+    # normalize() writes 100 as 1E+2; keep plain integers plain (a NaN's exponent is a letter: left as is)
+    exponent = quantity.as_tuple().exponent
+    return quantity.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else quantity
 
 
 def as_date(value: object) -> date | None:

@@ -14,10 +14,12 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy, reconcile
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.frames import (
     batch_brands_frame,
     transactions_frame,
 )
+from sage_paytrace_pipeline.paytrace.models import Batch
 from sage_paytrace_pipeline.settlement.frames import (
     batch_input,
     no_deposits,
@@ -43,7 +45,7 @@ def read_closed_batches(client: PayTraceClient, day: date, policy: SettlementPol
     left out (masked, listed in `rejected`): its batch then does not tie out, so its entry is held
     and the tie-out says which batch and brand to check."""
     batches = client.export_batches(day, day)
-    exports = {batch.number: client.read_batch_transactions(batch.number) for batch in batches}
+    exports = {number: client.read_batch_transactions(number) for number in map(_closed_number, batches)}
     rejected = [f"batch {number}: {record.describe()}" for number, export in exports.items() for record in export.rejected]
     transactions = with_brands(client, transactions_frame(
         [record for export in exports.values() for record in export.transactions], day))
@@ -51,6 +53,13 @@ def read_closed_batches(client: PayTraceClient, day: date, policy: SettlementPol
     recon = reconcile(batch_input(brands), transactions, no_receipts(), no_deposits(), policy, day)
     summary = text_columns(brands.merge(recon.tie_out, on=["batch_number", "brand"], how="left"))
     return ClosedBatches(len(batches), summary, brands, transactions, recon.tie_out, rejected)
+
+
+def _closed_number(batch: Batch) -> int:
+    """A listed batch's number: PayTrace numbers every batch it closes, and one without cannot be read."""
+    if batch.number is None:
+        raise PayTraceError("PayTrace listed a closed batch without a batch number")
+    return batch.number
 
 
 def with_brands(client: PayTraceClient, transactions: pd.DataFrame) -> pd.DataFrame:

@@ -112,6 +112,7 @@ def reconcile_fee_months(config: PipelineConfig, statements: list[FeeStatement],
                                      date.fromisoformat(config.merchant.first_business_day))
     writer = open_writer() if statements and months else None
     for month in months:
+        assert policy is not None  # without a settlement policy there is no month to reconcile
         of_month = [statement for statement in statements if statement.month == month]
         summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config, policy, accounts, as_of,
                                                       writer)
@@ -167,6 +168,7 @@ def _reconcile_month(month: date, statements: list[FeeStatement], bank_lines: pd
 
     posted = {"entry_no": "", "created": False, "documents_json": ""}
     if len(entries):
+        assert writer is not None  # entries come from the month's statement, and with one the writer is open
         for document in to_journal_entries(result.plan):
             outcome = writer.post_journal_entry(document)
             posted = {"entry_no": outcome.documents.get("EntryNo", ""), "created": bool(outcome.created),

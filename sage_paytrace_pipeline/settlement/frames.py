@@ -35,7 +35,7 @@ def account_map(config: PipelineConfig, payment_types: list[PaymentType], accoun
     (where the pipeline's receipts debited it), else `gl_accounts.card_clearing`."""
     by_key = {account.account_key: account.account for account in accounts}
     types = {payment_type.payment_type: payment_type for payment_type in payment_types}
-    clearing = {}
+    clearing: dict[str, str] = {}
     for brand, code in config.sage.payment_types.items():
         payment_type = types.get(code)
         clearing[brand] = by_key.get(payment_type.asset_account_key, "") if payment_type else ""

@@ -26,7 +26,8 @@ from sage_paytrace_pipeline.defs.settings import load_time_config
 
 
 class Channel(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def secret_variables(self) -> tuple[str, ...]: ...

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import httpx
+from pydantic import SecretStr
 
 from sage_paytrace_pipeline.config import PipelineConfig, missing_environment
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
@@ -85,7 +86,7 @@ def read_cursor(cursor: str | None) -> dict[str, str]:
 
 def _sensor_client(paytrace: PayTraceResource):
     return PayTraceConnection(
-        api_url=paytrace.api_url, username=paytrace.username, password=paytrace.password,
+        api_url=paytrace.api_url, username=paytrace.username, password=SecretStr(paytrace.password),
         integrator_id=paytrace.integrator_id, time_zone=paytrace.time_zone,
     ).client(retry=SENSOR_RETRY, timeout=SENSOR_TIMEOUT)
 

@@ -5,6 +5,7 @@ this module reads no configuration (the partitions need the merchant's zone and 
 """
 
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -24,7 +25,8 @@ from sage_paytrace_pipeline.paytrace.frames import (
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
-PAYTRACE_SOURCE = dict(
+# keyword arguments of dg.asset shared by the assets below
+PAYTRACE_SOURCE: dict[str, Any] = dict(
     group_name="paytrace",
     kinds={"python", "duckdb"},
     owners=["team:accounts-receivable"],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL, PayTraceConnection
@@ -27,7 +27,7 @@ class PayTraceResource(dg.ConfigurableResource):
             self._client = PayTraceConnection(
                 api_url=self.api_url,
                 username=self.username,
-                password=self.password,
+                password=SecretStr(self.password),
                 integrator_id=self.integrator_id,
                 time_zone=self.time_zone,
                 read_timeout_seconds=self.read_timeout_seconds,

@@ -7,6 +7,7 @@ importing this module reads no configuration.
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -23,7 +24,8 @@ from sage_paytrace_pipeline.domain.matching.frames import (
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
-SNAPSHOT = dict(
+# keyword arguments of dg.asset shared by the assets below
+SNAPSHOT: dict[str, Any] = dict(
     group_name="sage100",
     kinds={"python", "duckdb"},
     owners=["team:accounts-receivable"],

@@ -34,16 +34,16 @@ class Sage100Resource(dg.ConfigurableResource):
     writer: str = Field(DEFAULT_WRITER, description="sage.writer: demo_company or visual_integrator (entry point name)")
     vi_folder: str = Field("", description="Visual Integrator import folder (SAGE100_VI_FOLDER)")
 
-    def schema(self) -> Sage100Schema:
+    def sage_schema(self) -> Sage100Schema:
         return Sage100Schema(self.names)
 
     def reader(self) -> Sage100Reader:
         if is_odbc_connection_string(self.database):
-            return Sage100Reader.for_odbc(self.database, schema=self.schema())
-        return Sage100Reader.for_sqlite(self.database, schema=self.schema())
+            return Sage100Reader.for_odbc(self.database, schema=self.sage_schema())
+        return Sage100Reader.for_sqlite(self.database, schema=self.sage_schema())
 
     def writer_target(self) -> WriterTarget:
-        return WriterTarget(database=self.database, schema=self.schema(), posting=self.posting,
+        return WriterTarget(database=self.database, schema=self.sage_schema(), posting=self.posting,
                             vi_folder=self.vi_folder, reader=self.reader)
 
     def open_writer(self) -> Sage100Writer:

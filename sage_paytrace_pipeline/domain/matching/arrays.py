@@ -8,8 +8,12 @@ is a pointer to chase). These helpers keep pandas' semantics where the stages re
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 import pandas as pd
+
+SortKind = Literal["quicksort", "mergesort", "heapsort", "stable"]  # np.argsort's kinds
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:
@@ -78,7 +82,7 @@ def factorize_keeping_na(values) -> tuple[np.ndarray, np.ndarray]:
     return codes, uniques
 
 
-def sorted_positions(keys: list[np.ndarray], kind: str) -> list[np.ndarray]:
+def sorted_positions(keys: list[np.ndarray], kind: SortKind) -> list[np.ndarray]:
     """For pieces whose rows are sorted together by key (np.argsort of the concatenation, `kind`):
     each piece's rows' positions in the result, so each column is written once, piece by piece."""
     order = np.argsort(np.concatenate(keys), kind=kind)

@@ -220,7 +220,7 @@ class _Context:
 def _clean_per_distinct(column: pd.Series, clean) -> np.ndarray:
     """clean() of a Series, computed once per distinct value (missing values row by row: None and NaN differ)."""
     codes, distinct = pd.factorize(column)
-    cleaned = np.append(clean(pd.Series(distinct, dtype=object)).to_numpy(dtype=object), None)[codes]
+    cleaned = np.append(clean(pd.Series(distinct, dtype=object)).to_numpy(dtype=object), [None])[codes]
     missing = codes < 0
     if missing.any():
         cleaned[missing] = clean(pd.Series(column.to_numpy(dtype=object)[missing], dtype=object)).to_numpy(dtype=object)

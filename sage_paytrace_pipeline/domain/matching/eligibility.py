@@ -43,10 +43,10 @@ def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.D
 
 def _skipped_reasons(kind: np.ndarray, status: np.ndarray) -> dict[str, int]:
     """How many skipped transactions per reason (declined, voided, authorization_open, other)."""
-    kind, status = pd.Series(kind, dtype=object), pd.Series(status, dtype=object)
-    reason = pd.Series("other", index=kind.index, dtype=object)
-    reason = reason.mask(status == "DECLINED", "declined").mask(status == "VOIDED", "voided")
-    reason = reason.mask((kind == "AUTHORIZATION") & (status == "AUTHORIZED"), "authorization_open")
+    kinds, statuses = pd.Series(kind, dtype=object), pd.Series(status, dtype=object)
+    reason = pd.Series("other", index=kinds.index, dtype=object)
+    reason = reason.mask(statuses == "DECLINED", "declined").mask(statuses == "VOIDED", "voided")
+    reason = reason.mask((kinds == "AUTHORIZATION") & (statuses == "AUTHORIZED"), "authorization_open")
     return {str(k): int(v) for k, v in reason.value_counts().sort_index().items()}
 
 

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from functools import cache
 from itertools import pairwise, repeat
 from string import Formatter
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.arrays import run_starts
 
-Column = Sequence | np.ndarray | pd.Series
+Column: TypeAlias = Sequence | np.ndarray | pd.Series
 
 
 def render(template: str, **fields: Column | str) -> list[str]:

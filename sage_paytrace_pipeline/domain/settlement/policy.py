@@ -8,8 +8,9 @@ needs it (`journal.py`), it is never replaced by another account.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -173,7 +174,7 @@ class GlAccountMap(BaseModel):
     @field_validator("active_accounts", mode="before")
     @classmethod
     def _active(cls, value: object) -> frozenset[str]:
-        return frozenset(str(account).strip().upper() for account in (value or ()))  # type: ignore[union-attr]
+        return frozenset(str(account).strip().upper() for account in cast("Iterable[object]", value or ()))
 
     def account(self, role: str, brand: str | None = None) -> str | None:
         if role == "clearing":

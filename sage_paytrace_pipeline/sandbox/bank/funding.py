@@ -156,11 +156,12 @@ def plan_bank_entries(batches: Sequence[Batch], profile: FundingProfile) -> list
     month_batches: dict[tuple[int, int], list[int]] = {}
     for batch in sorted(batches, key=lambda b: (batch_business_date(b), b.number)):
         closed = batch_business_date(batch)
-        month = (closed.year, closed.month)
+        assert batch.number is not None  # batch_business_date refused a batch without one
+        closed_month = (closed.year, closed.month)
         for group, (gross, fees) in group_totals(batch, profile).items():
             if profile.discount_method == "monthly":  # deposited gross; the fees wait for the month's debit
-                month_fees[month] = month_fees.get(month, 0) + fees
-                month_batches.setdefault(month, []).append(batch.number)
+                month_fees[closed_month] = month_fees.get(closed_month, 0) + fees
+                month_batches.setdefault(closed_month, []).append(batch.number)
                 fees = 0
             if gross - fees == 0:
                 continue  # nothing moves (e.g. a batch of voids only)

@@ -6,10 +6,11 @@ counts), OFX 2.2 XML through `ofxtools`' models (validated on construction).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from pathlib import Path
+from typing import TypeVar
 from xml.etree import ElementTree
 
 from bai2.constants import AsOfDateModifier, FundsType, GroupStatus, TypeCodes
@@ -50,6 +51,7 @@ from sage_paytrace_pipeline.sandbox.bank.funding import PAYEE, BankEntry
 BANK_ROUTING = "121000248"  # the demo bank's ABA number (sender of the files)
 MERCHANT_ID = "SAGEPAYTRACE"
 CREDIT_CODE, DEBIT_CODE = "165", "455"  # Preauthorized ACH credit / debit: how processors fund and bill
+_Key = TypeVar("_Key", str, date)  # what entries are grouped by: the account, the posting date
 _TEXT_MAX = 77  # one 88 record of 80 characters; longer text would wrap, and wrapped text reads back altered
 
 
@@ -75,6 +77,13 @@ class _FileWriter(Bai2FileWriter):
 def _shown(entries: Sequence[BankEntry]) -> list[BankEntry]:
     """The entries on the statement (a planted missing deposit is not), in posting order."""
     return sorted((e for e in entries if e.amount_cents is not None), key=lambda e: e.posted_date)
+
+
+def _cents(entry: BankEntry) -> int:
+    """The amount the statement shows for an entry `_shown` kept."""
+    if entry.amount_cents is None:
+        raise ValueError(f"entry {entry.bank_reference} is missing from the statement: it has no amount")
+    return entry.amount_cents
 
 
 def write_bai2(entries: Sequence[BankEntry], path: Path) -> Path:
@@ -105,11 +114,11 @@ def _bai2_account(entries: list[BankEntry]) -> Account:
         if len(entry.description) > _TEXT_MAX:
             raise ValueError(f"description longer than {_TEXT_MAX} characters: {entry.description!r}")
         details.append(TransactionDetail(
-            type_code=TypeCodes[CREDIT_CODE if entry.amount_cents > 0 else DEBIT_CODE], amount=abs(entry.amount_cents),
+            type_code=TypeCodes[CREDIT_CODE if _cents(entry) > 0 else DEBIT_CODE], amount=abs(_cents(entry)),
             funds_type=FundsType.immediate_availability, bank_reference=entry.bank_reference, customer_reference="",
             text=entry.description))
-    credits = [e.amount_cents for e in entries if e.amount_cents > 0]
-    debits = [-e.amount_cents for e in entries if e.amount_cents < 0]
+    credits = [_cents(e) for e in entries if _cents(e) > 0]
+    debits = [-_cents(e) for e in entries if _cents(e) < 0]
     summaries = [Summary(type_code=TypeCodes["100"], amount=sum(credits), item_count=len(credits),
                          funds_type=FundsType.unknown_availability),
                  Summary(type_code=TypeCodes["400"], amount=sum(debits), item_count=len(debits),
@@ -140,11 +149,11 @@ def write_ofx(entries: Sequence[BankEntry], path: Path) -> Path:
 
 
 def _ofx_statement(account: str, entries: list[BankEntry], first: datetime, last: datetime) -> STMTRS:
-    transactions = [STMTTRN(trntype="CREDIT" if e.amount_cents > 0 else "DEBIT", dtposted=_noon(e.posted_date),
-                            trnamt=cents_to_decimal(e.amount_cents), fitid=e.bank_reference, name=PAYEE, memo=e.memo)
+    transactions = [STMTTRN(trntype="CREDIT" if _cents(e) > 0 else "DEBIT", dtposted=_noon(e.posted_date),
+                            trnamt=cents_to_decimal(_cents(e)), fitid=e.bank_reference, name=PAYEE, memo=e.memo)
                     for e in entries]
     # The ledger balance is not known to the generator; the sum of the listed entries stands in.
-    balance = cents_to_decimal(sum(e.amount_cents for e in entries))
+    balance = cents_to_decimal(sum(_cents(e) for e in entries))
     return STMTRS(curdef=entries[0].currency,
                   bankacctfrom=BANKACCTFROM(bankid=BANK_ROUTING, acctid=account, accttype="CHECKING"),
                   banktranlist=BANKTRANLIST(*transactions, dtstart=first, dtend=last),
@@ -156,5 +165,5 @@ def _noon(day: date) -> datetime:
     return datetime.combine(day, time(12, 0), tzinfo=UTC)
 
 
-def _grouped(entries: list[BankEntry], key) -> list[tuple[object, list[BankEntry]]]:
+def _grouped(entries: list[BankEntry], key: Callable[[BankEntry], _Key]) -> list[tuple[_Key, list[BankEntry]]]:
     return [(value, list(items)) for value, items in groupby(sorted(entries, key=key), key=key)]

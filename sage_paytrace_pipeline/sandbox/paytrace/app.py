@@ -140,7 +140,9 @@ def fault_response(fault: dict) -> Response:
 async def with_faults(engine: PayTraceSandbox, route: str, process: Callable[[], Awaitable[Response]]) -> Response:
     """Apply the fault that fires for this request (if any) around processing it."""
     fault = await run_in_threadpool(engine.draw_fault, route)
-    kind = fault["kind"] if fault else None
+    if not fault:
+        return await process()
+    kind = fault["kind"]
     if kind is not None and kind not in AFTER_COMMIT_KINDS:
         await asyncio.sleep(fault["latency_seconds"])  # e.g. a slow 504, or plain latency
     if kind in REPLACING_KINDS:

@@ -568,6 +568,7 @@ def _keyed(kind: str) -> Callable[[CallContext], tuple[int, dict]]:
         card = parse_card(ctx.body.get("credit_card"), ctx.today, errors)
         tax = ctx.tax_cents(errors)
         errors.raise_if_any()
+        assert amount is not None and card is not None  # raise_if_any refused a call without them
         return _charge(ctx, kind, card, amount, masked=True, tax_cents=tax)
 
     return handler
@@ -579,6 +580,7 @@ def _by_customer(kind: str) -> Callable[[CallContext], tuple[int, dict]]:
         amount = parse_amount(ctx.body.get("amount"), errors, ctx.settings.amount_error_code)
         tax = ctx.tax_cents(errors)
         errors.raise_if_any()
+        assert amount is not None  # raise_if_any refused a call without it
         customer = ctx.customer(ctx.body.get("customer_id"))
         return _charge(ctx, kind, customer["card"], amount, masked=False, customer_id=customer["customer_id"],
                        fallback=_contact_defaults(customer), tax_cents=tax)
@@ -597,6 +599,7 @@ def _by_transaction(kind: str) -> Callable[[CallContext], tuple[int, dict]]:
         amount = parse_amount(ctx.body.get("amount"), errors, ctx.settings.amount_error_code)
         tax = ctx.tax_cents(errors)
         errors.raise_if_any()
+        assert amount is not None  # raise_if_any refused a call without it
         source = ctx.transaction(ctx.body.get("transaction_id"))
         return _charge(ctx, kind, source["card"], amount, masked=False, fallback=_contact_defaults(source),
                        tax_cents=tax)
@@ -658,6 +661,7 @@ def refund_to_customer(ctx: CallContext) -> tuple[int, dict]:
     errors = ErrorList()
     amount = parse_amount(ctx.body.get("amount"), errors, ctx.settings.amount_error_code)
     errors.raise_if_any()
+    assert amount is not None  # raise_if_any refused a call without it
     customer = ctx.customer(ctx.body.get("customer_id"))
     return _refund(ctx, amount, customer["card"], masked=False, customer_id=customer["customer_id"],
                    fallback=_contact_defaults(customer))
@@ -668,6 +672,7 @@ def refund_keyed(ctx: CallContext) -> tuple[int, dict]:
     amount = parse_amount(ctx.body.get("amount"), errors, ctx.settings.amount_error_code)
     card = parse_card(ctx.body.get("credit_card"), ctx.today, errors)
     errors.raise_if_any()
+    assert amount is not None and card is not None  # raise_if_any refused a call without them
     return _refund(ctx, amount, card, masked=True)
 
 
@@ -747,7 +752,8 @@ def export_by_date_range(ctx: CallContext) -> tuple[int, dict]:
     first = parse_request_date(body.get("start_date"), "840")
     last = parse_request_date(body.get("end_date"), "841")
     start, end = local_day_bounds(first, last, ctx.zone)
-    where, params = ["created_at >= ?", "created_at < ?"], [start, end]
+    where = ["created_at >= ?", "created_at < ?"]
+    params: list[str | int] = [start, end]
     if body.get("transaction_id") not in (None, ""):
         where.append("id = ?")
         params.append(_int_or_none(body["transaction_id"]) or -1)
@@ -852,6 +858,7 @@ def customer_create(ctx: CallContext) -> tuple[int, dict]:
     customer_id = _customer_id(ctx.body.get("customer_id"), errors)
     card = parse_card(ctx.body.get("credit_card"), ctx.today, errors)
     errors.raise_if_any()
+    assert card is not None  # raise_if_any refused a call without it
     if ctx.conn.execute("SELECT 1 FROM customers WHERE customer_id = ?", (customer_id,)).fetchone():
         raise reject("171")
     profile = _profile(ctx.body)
@@ -897,8 +904,9 @@ def _updated_card(ctx: CallContext, stored: Card, errors: ErrorList) -> Card:
             errors.add(code)
     if "43" in probe.errors or "44" in probe.errors:
         return stored
-    return replace(stored, exp_month=_int_or_none(expiry["expiration_month"]),
-                   exp_year=_expiry_year(expiry["expiration_year"]))
+    month, year = _int_or_none(expiry["expiration_month"]), _expiry_year(expiry["expiration_year"])
+    assert month is not None and year is not None  # parse_card found neither 43 nor 44 in them
+    return replace(stored, exp_month=month, exp_year=year)
 
 
 def customer_delete(ctx: CallContext) -> tuple[int, dict]:

@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+from pydantic import SecretStr
 
 from sage_paytrace_pipeline.domain.money import format_decimal
 from sage_paytrace_pipeline.domain.pci import scrub_text
@@ -193,9 +194,10 @@ def live_payments(store: WebStore, reader: Sage100Reader, rng: random.Random, *,
                                                                      description=description or None)
         else:
             number, csc = rng.choice(_TEST_CARDS)
-            card = CardInput(number=number, expiration_month=12, expiration_year=store.today().year + 2, csc=csc)
+            test_card = CardInput(number=SecretStr(number), expiration_month=12,
+                                  expiration_year=store.today().year + 2, csc=SecretStr(csc))
             billing = Address(name=customer.name, zip=customer.zip_code)
-            method, transaction_id = "keyed", store.sale_keyed(card, amount, invoice_id=invoice_id,
+            method, transaction_id = "keyed", store.sale_keyed(test_card, amount, invoice_id=invoice_id,
                                                                billing_address=billing, email=customer.email or None,
                                                                description=description or None)
         balances[key] -= amount

@@ -66,7 +66,7 @@ class CampaignOptions:
 
 # One of each kind for the day's first PayTrace calls, so that every kind is met even in a short
 # campaign; a fast `latency` between failures keeps the client's attempts for a call from running out.
-EVERY_KIND_ONCE = [
+EVERY_KIND_ONCE: list[dict[str, object]] = [
     {"kind": "http_500"}, {"kind": "http_502"}, {"kind": "latency", "latency_seconds": 0.2},
     {"kind": "http_503"}, {"kind": "http_504"}, {"kind": "latency", "latency_seconds": 0.2},
     {"kind": "http_429"}, {"kind": "html_block"}, {"kind": "latency", "latency_seconds": 0.2},

@@ -32,11 +32,11 @@ class FaultInjectingSage100Resource(Sage100Resource):
             raise Sage100ConfigurationError("the fault campaign injects faults into the demo company only "
                                             f"(sage.writer is {self.writer!r})")
         return FaultInjectingDemoWriter(self.database, faults_file=self.faults_file, posting=self.posting,
-                                        schema=self.schema())
+                                        schema=self.sage_schema())
 
 
 def sage_fault_resources(definitions: dg.Definitions, faults_file: str | Path) -> dict[str, Sage100Resource]:
     """The run's resource override: the bound `sage100` resource's settings, plus the fault file."""
-    bound = definitions.resources[SAGE_RESOURCE]
+    bound = (definitions.resources or {})[SAGE_RESOURCE]
     settings = {name: getattr(bound, name) for name in Sage100Resource.model_fields}
     return {SAGE_RESOURCE: FaultInjectingSage100Resource(**settings, faults_file=str(faults_file))}

@@ -130,14 +130,16 @@ class Runner:
     def _record(self, record: RunRecord, run_id: str | None, success: bool) -> RunRecord:
         record.run_id, record.success = run_id, success
         if run_id is not None:
-            self._read_step_events(record)
+            self._read_step_events(record, run_id)
         self.records.append(record)
         return record
 
-    def _read_step_events(self, record: RunRecord) -> None:
+    def _read_step_events(self, record: RunRecord, run_id: str) -> None:
         kinds = {DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_UP_FOR_RETRY}
-        for entry in self.instance.all_logs(record.run_id, of_type=kinds):
+        for entry in self.instance.all_logs(run_id, of_type=kinds):
             event = entry.dagster_event
+            if event is None or event.step_key is None:
+                continue  # of_type gives step events only, and a step event names its step
             if event.event_type == DagsterEventType.STEP_UP_FOR_RETRY:
                 record.retried_steps.append(event.step_key)
             else:

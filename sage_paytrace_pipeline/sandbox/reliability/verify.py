@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -80,7 +81,7 @@ def _local_day(record: Transaction) -> date | None:
 
 
 def verify_books(sage_db: Path, warehouse: Path, sales: list[ApprovedSale], planned: dict[int, PlannedPayment],
-                 opening_balances: dict[str, Decimal], web_invoice_ids: set[str] = frozenset()) -> Verdict:
+                 opening_balances: dict[str, Decimal], web_invoice_ids: Collection[str] = frozenset()) -> Verdict:
     verdict = Verdict(approved_sales=len(sales))
     receipts = card_receipts(sage_db)
     excepted = exception_transaction_ids(warehouse)
@@ -228,7 +229,7 @@ def _check_journals(verdict: Verdict, sage_db: Path) -> None:
     verdict.duplicate_journal_entries = [reference for reference, count in entries if count > 1]
 
 
-def _check_single_charges(verdict: Verdict, sales: list[ApprovedSale], web_invoice_ids: set[str]) -> None:
+def _check_single_charges(verdict: Verdict, sales: list[ApprovedSale], web_invoice_ids: Collection[str]) -> None:
     """A web-store payment whose answer was lost is charged once: at most one approved sale per invoice_id."""
     charges: dict[str, int] = defaultdict(int)
     for sale in sales:

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import httpx
+from pydantic import SecretStr
 
 from sage_paytrace_pipeline.demo import (
     prepare_dagster_home,
@@ -174,8 +175,8 @@ class WebStore:
         invoice_id = f"INV-{invoice_no}"
         planned = PlannedPayment(balance, {invoice_no: balance}, "web_store")
         self.world.web_invoice_ids.add(invoice_id)
-        card = CardInput(number=_TEST_CARD[0], expiration_month=12, expiration_year=client.server_today().year + 2,
-                         csc=_TEST_CARD[1])
+        card = CardInput(number=SecretStr(_TEST_CARD[0]), expiration_month=12,
+                         expiration_year=client.server_today().year + 2, csc=SecretStr(_TEST_CARD[1]))
         try:
             result = client.sale_keyed(card, balance, invoice_id=invoice_id,
                                        billing_address=Address(name=name, zip=zip_code), description="Web store order")
@@ -183,6 +184,7 @@ class WebStore:
             # Outcome unknown to the store (a lookup that failed too): PayTrace is asked afterwards.
             self.world.unresolved_web_sales[invoice_id] = planned
             return
+        assert result.transaction_id is not None  # the sandbox numbers every sale it answers
         self.world.planned[int(result.transaction_id)] = planned
 
 

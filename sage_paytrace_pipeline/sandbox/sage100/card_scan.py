@@ -63,7 +63,9 @@ def _encode(value: object) -> bytes:
         return struct.pack(">d", value)
     if isinstance(value, str):
         return value.encode()
-    return bytes(value)  # type: ignore[arg-type]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)  # BLOB
+    raise TypeError(f"{type(value).__name__} is not a SQLite value")
 
 
 def _record_bodies(connection: sqlite3.Connection) -> list[str]:

@@ -104,7 +104,8 @@ def create_sales_order(session: DemoSession, order: SalesOrder) -> DocumentResul
 
 
 def _validate_lines(session: DemoSession, ctx: Ctx, order: SalesOrder) -> list[Row]:
-    items, wanted = [], defaultdict(Decimal)
+    items: list[Row] = []
+    wanted: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for number, line in enumerate(order.lines):
         field = f"lines[{number}].item_code"
         item = require_item(session, ctx, line.item_code, field)
@@ -260,7 +261,7 @@ def _open_order(session: DemoSession, ctx: Ctx, sales_order_no: str) -> tuple[Ro
 
 
 def _validate_shipment(session: DemoSession, ctx: Ctx, lines: list[Row]) -> None:
-    wanted = defaultdict(Decimal)
+    wanted: defaultdict[tuple[str, str, int], Decimal] = defaultdict(Decimal)
     for number, line in enumerate(lines):
         item = require_item(session, ctx, line["ItemCode"], f"lines[{number}].item_code")
         require_account_key(session, ctx, line["SalesAcctKey"], f"CI_Item {line['ItemCode']} sales account")
@@ -347,7 +348,8 @@ def _post_sales_gl(session: DemoSession, doc: _InvoiceDoc, header: Row, lines: l
     division = session.select_one("AR_Division", {"ARDivisionNo": header["ARDivisionNo"]})
     assert division is not None
     comment = f"Invoice {doc.invoice_no} SO {header['SalesOrderNo']} {header['ARDivisionNo']}-{header['CustomerNo']}"
-    sales, costs = defaultdict(Decimal), defaultdict(Decimal)
+    sales: defaultdict[str, Decimal] = defaultdict(Decimal)
+    costs: defaultdict[tuple[str, str], Decimal] = defaultdict(Decimal)
     for line in lines:
         sales[line["SalesAcctKey"]] += line["ExtensionAmt"]
         item = session.select_one("CI_Item", {"ItemCode": line["ItemCode"]})
