@@ -9,8 +9,8 @@ import pandas as pd
 from ofxtools.models.i18n import CURRENCY_CODES
 
 from sage_paytrace_pipeline.banking.errors import StatementError
-from sage_paytrace_pipeline.domain.money import MAX_MONEY, cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.domain.free_text import storable_text
+from sage_paytrace_pipeline.domain.money import MAX_MONEY, cents_to_decimal, decimal_to_cents
 
 _MAX_CENTS = decimal_to_cents(MAX_MONEY)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
@@ -118,7 +118,7 @@ class FakePayTrace:
         return self._dated(response)
 
     def _dated(self, response: httpx.Response) -> httpx.Response:
-        response.headers["Date"] = format_datetime(self.server_now.astimezone(timezone.utc), usegmt=True)
+        response.headers["Date"] = format_datetime(self.server_now.astimezone(UTC), usegmt=True)
         return response
 
     @staticmethod

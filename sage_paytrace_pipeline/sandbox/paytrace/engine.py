@@ -32,7 +32,14 @@ from sage_paytrace_pipeline.domain.money import (
     parse_money,
 )
 from sage_paytrace_pipeline.sandbox.paytrace import faults as fault_rules
-from sage_paytrace_pipeline.sandbox.paytrace.clock import describe, move_clock, read_clock, virtual_now, wall_now, write_clock
+from sage_paytrace_pipeline.sandbox.paytrace.clock import (
+    describe,
+    move_clock,
+    read_clock,
+    virtual_now,
+    wall_now,
+    write_clock,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.settings import SandboxSettings
 from sage_paytrace_pipeline.sandbox.paytrace.store import (
     STATE_TABLES,

@@ -20,7 +20,7 @@ INVOICES = invoices(
 
 def apply(*rows, customer="A", policy=None, open_invoices=INVOICES):
     frame = payments(*rows)
-    owners = {tid: customer for tid in frame["transaction_id"]}
+    owners = dict.fromkeys(frame["transaction_id"], customer)
     return apply_payments(frame, links_for(owners), open_invoices, policy or MatchingPolicy())
 
 

@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from sage_paytrace_pipeline import cli
-from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 from sage_paytrace_pipeline.sandbox.paytrace.app import CONTROL_TOKEN_HEADER, create_app
 from sage_paytrace_pipeline.sandbox.paytrace.server import check_bind, serve_in_thread
+from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 
 TOKEN = "control-token-for-tests-0123456789"
 # Every control call that changes or reveals the sandbox (health stays open for liveness checks).
