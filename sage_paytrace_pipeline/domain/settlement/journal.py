@@ -183,12 +183,12 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
                np.where(postable["method"].to_numpy() == NETTED, "Netted chargeback/adjustment", "")),
         _lines(reference, "refunds", None, postable["refund_cents"], join_text("Refunds batch ", batch_text)),
     ]
-    unposted = _unposted_sales(reconciliation.sales).merge(postable[_KEY + ["reference"]], on=_KEY, how="inner")
+    unposted = _unposted_sales(reconciliation.sales).merge(postable[[*_KEY, "reference"]], on=_KEY, how="inner")
     parts.append(_lines(unposted["reference"], "unposted_sales", unposted["brand"], -unposted["amount_cents"],
                         join_text(_PARKED_COMMENT, numbers_text(unposted["transaction_id"]))))
-    parked_by_brand = unposted.groupby(_KEY + ["brand"])["amount_cents"].sum().rename("parked_cents")
-    brands = postable[_KEY + ["reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
-    brands = brands.join(parked_by_brand, on=_KEY + ["brand"])
+    parked_by_brand = unposted.groupby([*_KEY, "brand"])["amount_cents"].sum().rename("parked_cents")
+    brands = postable[[*_KEY, "reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
+    brands = brands.join(parked_by_brand, on=[*_KEY, "brand"])
     receipts_cents = brands["sales_cents"] - brands["parked_cents"].fillna(0).astype("int64")
     parts.append(_lines(brands["reference"], "clearing", brands["brand"], -receipts_cents,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))

@@ -342,7 +342,7 @@ def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataF
     rates = pd.DataFrame(
         [(brand, rate.rate_bps, rate.per_item_cents, rate.per_refund_item_cents) for brand, rate in schedule.items()],
         columns=["brand", "rate_bps", "item_cents", "refund_item_cents"])
-    rows = summary[_KEY + ["brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]].merge(
+    rows = summary[[*_KEY, "brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]].merge(
         rates, on="brand", how="left")
     priced = rows["rate_bps"].notna().to_numpy()
     other = policy.other_brand_fee
@@ -363,7 +363,7 @@ def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataF
                          "scheduled": groups["priced"].all().astype(bool)})
     fees["unscheduled_brands"] = ""
     if not priced.all():
-        missing = rows[~priced].sort_values(_KEY + ["brand"]).groupby(_KEY, sort=True)["brand"].agg(", ".join)
+        missing = rows[~priced].sort_values([*_KEY, "brand"]).groupby(_KEY, sort=True)["brand"].agg(", ".join)
         fees.loc[missing.index, "unscheduled_brands"] = missing
     fees.loc[~fees["scheduled"], "scheduled_fee_cents"] = 0
     return fees
@@ -389,13 +389,13 @@ def _drop_repeated_lines(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     """
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     lines = lines.sort_values(["source_file", "source_line"], ignore_index=True)
-    lines["occurrence"] = lines.groupby(key + ["source_file"], sort=False).cumcount()
-    repeated = lines.duplicated(subset=key + ["occurrence"], keep="first")
+    lines["occurrence"] = lines.groupby([*key, "source_file"], sort=False).cumcount()
+    repeated = lines.duplicated(subset=[*key, "occurrence"], keep="first")
     if not repeated.any():
         return lines, empty_exceptions()
     kept = lines[~repeated]
-    dropped = lines[repeated].merge(kept[key + ["occurrence", "source_file", "source_line"]],
-                                    on=key + ["occurrence"], suffixes=("", "_kept"))
+    dropped = lines[repeated].merge(kept[[*key, "occurrence", "source_file", "source_line"]],
+                                    on=[*key, "occurrence"], suffixes=("", "_kept"))
     problem = join_text("bank line ", dropped["source_file"], ":", numbers_text(dropped["source_line"]), " (",
                         dates_text(dropped["posted_date"]), " ", format_cents(dropped["amount_cents"]),
                         ") repeats ", dropped["source_file_kept"], ":", numbers_text(dropped["source_line_kept"]),
@@ -711,7 +711,7 @@ def _bank_item_references(items: pd.DataFrame) -> list[str]:
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     occurrence = items.groupby(key, sort=False).cumcount().to_numpy() if len(items) else np.zeros(0, dtype=int)
     references = []
-    for row, nth in zip(items[key + ["kind"]].itertuples(index=False), occurrence.tolist()):
+    for row, nth in zip(items[[*key, "kind"]].itertuples(index=False), occurrence.tolist()):
         text = "|".join([row.account_id, pd.Timestamp(row.posted_date).strftime("%Y-%m-%d"),
                          str(row.amount_cents), row.type_code, row.bank_reference,
                          " ".join(row.description.upper().split()), str(nth)])
@@ -837,7 +837,7 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
 
     off = matches[matches["status"].isin(["short", "over"])]
     if len(off):
-        found = off.merge(expected.assign(expectation=expectation)[_KEY + ["expectation"]], on=_KEY, how="left")
+        found = off.merge(expected.assign(expectation=expectation)[[*_KEY, "expectation"]], on=_KEY, how="left")
         got = join_text(found["expectation"].astype(str), "; got ", format_cents(found["deposit_cents"]), " on ",
                         dates_text(found["posted_date"]), " (", found["source_file"], ":",
                         numbers_text(found["source_line"].astype("int64")), ", '", found["description"], "'), ",

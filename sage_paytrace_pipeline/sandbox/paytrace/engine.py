@@ -197,7 +197,7 @@ ADDRESS_KEYS = ("name", "street_address", "street_address2", "city", "state", "z
 
 
 def clean_address(value: Any, *, shipping: bool = False) -> dict[str, str]:
-    keys = ADDRESS_KEYS[:4] + ("county",) + ADDRESS_KEYS[4:] if shipping else ADDRESS_KEYS
+    keys = (*ADDRESS_KEYS[:4], "county", *ADDRESS_KEYS[4:]) if shipping else ADDRESS_KEYS
     given = value if isinstance(value, dict) else {}
     return {key: clean_text(given.get(key), 200) for key in keys}
 

@@ -81,7 +81,8 @@ def paytrace_rules(burst: bool, every_kind_once: bool) -> list[dict]:
     rules = [{"route": EXPORT_ROUTE, "kind": "http_503", "rate": 1.0, "count": CLIENT_ATTEMPTS}] if burst else []
     if every_kind_once:
         rules += [{"route": "*", "rate": 1.0, "count": 1, **rule} for rule in EVERY_KIND_ONCE]
-    return rules + [
+    return [
+        *rules,
         {"route": "*", "kind": "http_500", "rate": 0.04},
         {"route": "*", "kind": "http_502", "rate": 0.04},
         {"route": "*", "kind": "http_503", "rate": 0.04},

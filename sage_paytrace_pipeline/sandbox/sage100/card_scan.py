@@ -35,7 +35,7 @@ def card_numbers_in_database(path: str | Path) -> list[str]:
 
 def _tables(connection: sqlite3.Connection) -> list[str]:
     rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    return ["sqlite_master"] + sorted(name for (name,) in rows if not name.startswith("sqlite_"))
+    return ["sqlite_master", *sorted(name for (name,) in rows if not name.startswith("sqlite_"))]
 
 
 def _scan_values(connection: sqlite3.Connection) -> list[str]:

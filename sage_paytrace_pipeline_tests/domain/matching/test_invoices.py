@@ -152,7 +152,7 @@ def test_property_applications_sum_to_payments_and_never_exceed_balances():
     for n in range(600):
         customer = int(rng.integers(0, 20))
         own = [i for i in range(1, 200) if i % 20 == customer]
-        named = rng.choice(own + [0, 0, 9999999], size=int(rng.integers(0, 4)), replace=False)
+        named = rng.choice([*own, 0, 0, 9999999], size=int(rng.integers(0, 4)), replace=False)
         rows.append({"invoice_id": ", ".join(str(int(i)) for i in named), "amount_cents": int(rng.integers(1, 60000))})
         owners[1000 + n] = customers[customer]
     frame = payments(*rows)

@@ -242,8 +242,8 @@ def test_a_parked_sale_moves_to_clearing_once_its_receipt_is_in_sage():
     scenario, written, missing = batch_with_unposted_sales()
     _, first = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
     deposit_lines = first.lines_of("PT-B1-260302-CARDS")
-    parked = parked_sales(list(deposit_lines["comment"]) + ["Now in AR: sale 1", "other"],
-                          list(deposit_lines["credit_cents"]) + [500, 700])
+    parked = parked_sales([*deposit_lines["comment"], "Now in AR: sale 1", "other"],
+                          [*deposit_lines["credit_cents"], 500, 700])
     assert parked.values.tolist() == [[written, 2_500], [missing, 1_000]]
 
     next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
