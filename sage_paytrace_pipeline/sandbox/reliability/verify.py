@@ -64,7 +64,7 @@ class Verdict:
                     or self.double_charges)
 
     def as_dict(self) -> dict:
-        figures = {name: value for name, value in vars(self).items()}
+        figures = dict(vars(self))
         return {"ok": self.ok, **figures}
 
 

@@ -100,8 +100,8 @@ def test_written_invoice_numbers_are_applied_and_unknown_payers_become_exception
 
     result = world.run_day(CRAFTED_DAY)
     assert result.success and all(checks_of(result).values())
-    applied = dict(((t, i), c) for t, i, c in warehouse_rows(
-        world, "SELECT transaction_id, invoice_no, amount_cents FROM pipeline.payment_applications"))
+    applied = {(t, i): c for t, i, c in warehouse_rows(
+        world, "SELECT transaction_id, invoice_no, amount_cents FROM pipeline.payment_applications")}
     assert applied == {(partial_sale.transaction_id, partial.invoice_no): decimal_to_cents(half),
                        (whole_sale.transaction_id, whole.invoice_no): decimal_to_cents(whole.balance)}
     after = {(i.customer_no, i.invoice_no): i.balance for i in world.reader().open_invoices()}

@@ -92,13 +92,13 @@ def rows(path, sql):
 def test_every_funded_batch_is_matched_and_the_planted_missing_deposit_is_an_exception(settled):
     truth = settled["truth"]
     missing = {tuple(entry.batch_numbers) for entry in truth.entries if entry.amount_cents is None}
-    statuses = dict(((batch, group), status) for batch, group, status in rows(
-        settled["path"], "SELECT batch_number, funding_group, deposit_status FROM pipeline.settlement_reconciliation"))
+    statuses = {(batch, group): status for batch, group, status in rows(
+        settled["path"], "SELECT batch_number, funding_group, deposit_status FROM pipeline.settlement_reconciliation")}
     assert missing and all(statuses[(batches[0], "CARDS")] == "missing" for batches in missing)
     funded = [entry for entry in truth.entries if entry.kind == "deposit" and entry.amount_cents is not None]
-    matched = dict(((batch, deposit), fee) for batch, deposit, fee in rows(
+    matched = {(batch, deposit): fee for batch, deposit, fee in rows(
         settled["path"], "SELECT batch_number, deposit_cents, fee_cents FROM pipeline.settlement_reconciliation "
-                         "WHERE deposit_status = 'matched'"))
+                         "WHERE deposit_status = 'matched'")}
     for entry in funded:
         if not entry.problems or entry.problems == ["amex_separate"]:
             # the fee booked is exactly gross minus what the bank deposited

@@ -117,7 +117,7 @@ def test_partial_refunds_up_to_the_remaining_amount(paytrace_api):
     refund = "/v1/transactions/refund/for_transaction"
     assert paytrace_api.post(refund, {"transaction_id": sale, "amount": "4.00"})[1]["response_code"] == 106
     assert "817" in paytrace_api.post(refund, {"transaction_id": sale, "amount": "6.01"})[1]["errors"]
-    status, body = paytrace_api.post(refund, {"transaction_id": sale})  # the rest: 6.00
+    _status, body = paytrace_api.post(refund, {"transaction_id": sale})  # the rest: 6.00
     assert body["response_code"] == 106
     assert record(paytrace_api, body["transaction_id"])["amount"] == Decimal("6")
     assert "817" in paytrace_api.post(refund, {"transaction_id": sale, "amount": "0.01"})[1]["errors"]
@@ -185,14 +185,14 @@ def test_refund_to_customer_and_keyed_refund(paytrace_api):
         "number": VISA, "expiration_month": 5, "expiration_year": 2029}})
     assert paytrace_api.post("/v1/transactions/refund/to_customer",
                              {"customer_id": "C-2", "amount": "7.25"})[1]["response_code"] == 106
-    status, body = paytrace_api.post("/v1/transactions/refund/keyed", keyed("8.00"))
+    _status, body = paytrace_api.post("/v1/transactions/refund/keyed", keyed("8.00"))
     assert body["response_code"] == 106 and body["masked_card_number"] == "xxxxxxxxxxxx5439"
 
 
 def test_email_receipt_is_149_and_recorded(paytrace_api):
     sale = paytrace_api.post("/v1/transactions/sale/keyed", keyed())[1]["transaction_id"]
-    status, body = paytrace_api.post("/v1/transactions/email_receipt",
-                                     {"transaction_id": sale, "email": "kevin@example.com"})
+    _status, body = paytrace_api.post("/v1/transactions/email_receipt",
+                                      {"transaction_id": sale, "email": "kevin@example.com"})
     assert body == {"success": True, "response_code": 149, "status_message":
                     f"The receipt for transaction ID {sale} was successfully emailed to kevin@example.com."}
     assert record(paytrace_api, sale)["receipt_emailed_to"] == "kevin@example.com"

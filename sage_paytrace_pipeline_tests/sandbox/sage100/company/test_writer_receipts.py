@@ -169,7 +169,7 @@ def test_remainder_as_prepayment_opens_a_pp_item_with_negative_balance(company, 
 
 def test_entry_mode_keeps_receipts_for_review_until_the_journal_update(company):
     writer = DemoCompanyWriter(company, posting="entry", clock=lambda: NOW)
-    document, [(first, first_balance), (second, _)] = _two_invoice_receipt(company)
+    document, [(first, first_balance), (_second, _)] = _two_invoice_receipt(company)
     division, customer = document.division, document.customer_no
     other = receipt(division, customer, [ReceiptLine(invoice_no="W-1001", amount="10.00", prepayment=True)],
                     transaction_id="700002")
