@@ -191,7 +191,7 @@ class Sage100Reader:
                    *_receipt_key(row))
             groups[key].append(row)
         receipts = []
-        for key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
+        for _key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
             group.sort(key=lambda r: as_text(r["SequenceNo"]))
             lines = tuple(_POSTED_LINE.read(row) for row in group)
             amount = sum((line.amount for line in lines), as_money(0))

@@ -40,7 +40,7 @@ def open_url(tmp_path):
         yield url
 
 
-@pytest.mark.parametrize(("method", "path", "body"), GUARDED, ids=lambda item: str(item))
+@pytest.mark.parametrize(("method", "path", "body"), GUARDED, ids=str)
 def test_with_a_token_set_each_control_call_needs_it(guarded_url, method, path, body):
     with httpx.Client(base_url=guarded_url) as client:
         missing = client.request(method, path, json=body)

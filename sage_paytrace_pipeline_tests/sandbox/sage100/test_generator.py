@@ -184,7 +184,7 @@ def test_card_scan_finds_a_planted_number(tmp_path):
 def test_existing_file_is_refused_unless_overwrite(tmp_path):
     path = tmp_path / "demo.db"
     create_demo_company(path, seed=1, customers=5, today=TODAY)
-    with pytest.raises(FileExistsError, match="demo.db"):
+    with pytest.raises(FileExistsError, match=r"demo\.db"):
         create_demo_company(path, seed=1, customers=5, today=TODAY)
     summary = create_demo_company(path, seed=1, customers=8, today=TODAY, overwrite=True)
     assert summary.counts["AR_Customer"] == 8
