@@ -82,8 +82,8 @@ def synthetic(payments: int, invoices: int, seed: int = 1) -> dict[str, pd.DataF
 def run_vectorized(data: dict[str, pd.DataFrame]) -> dict:
     from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
 
-    result = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], data["links"],
-                       MatchingPolicy())
+    result = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], links=data["links"],
+                       policy=MatchingPolicy())
     return {"applied": int(result.applications["transaction_id"].nunique()), "exceptions": len(result.exceptions)}
 
 

@@ -57,13 +57,14 @@ def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: 
             problems.append(_unmapped_brand(transaction_id, text_or_blank(payment["card_brand"]) or "UNKNOWN"))
             continue
         try:
-            receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings, business_date)
+            receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings=settings,
+                                                business_date=business_date)
         except ValidationError as exc:
             problems.append(_invalid_receipt(transaction_id, exc))
     return ReceiptPlan(receipts, concat_exceptions(problems))
 
 
-def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str,
+def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str, *,
              settings: SageSettings, business_date: date) -> CardReceipt:
     first = lines.iloc[0]
     return CardReceipt(

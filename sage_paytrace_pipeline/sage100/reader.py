@@ -213,7 +213,7 @@ class Sage100Reader:
         conditions = [("OrderDate", ">=", since)] if since else []
         if sales_order_nos is not None:
             headers = self._select_in("SO_SalesOrderHeader", _ORDER.columns, "SalesOrderNo",
-                                      sorted(set(sales_order_nos)), equals, conditions)
+                                      sorted(set(sales_order_nos)), equals=equals, conditions=conditions)
         else:
             headers = self._select("SO_SalesOrderHeader", _ORDER.columns, equals, conditions)
         if not headers:
@@ -287,6 +287,7 @@ class Sage100Reader:
         column_keys: Sequence[str],
         in_column: str,
         values: Sequence[Any],
+        *,
         equals: dict[str, Any] | None = None,
         conditions: Sequence[tuple[str, str, Any]] = (),
     ) -> list[Row]:

@@ -57,7 +57,7 @@ def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame
 
 
-def match_payments(
+def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     paytrace_transactions: pd.DataFrame, paytrace_customers: pd.DataFrame, sage_customers: pd.DataFrame,
     sage_customer_cards: pd.DataFrame, sage_open_invoices: pd.DataFrame,
@@ -67,7 +67,7 @@ def match_payments(
     earlier = _posted_earlier(sage100, warehouse, context.run.run_id, paytrace_transactions, day)
     result = match_business_day(
         paytrace_transactions, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
-        links_frame(config.customer_links), config.matching_policy(), earlier)
+        links=links_frame(config.customer_links), policy=config.matching_policy(), earlier=earlier)
     applications = result.applications
     yield dg.Output(_dated(result.customer_links, day), output_name="customer_links", metadata={
         "links": len(result.customer_links),
@@ -99,7 +99,7 @@ def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id:
     return {tid: logged.get(tid) or intent_from_sage(found[0], day) for tid, found in in_sage.items()}
 
 
-def post_cash_receipts(
+def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     payment_applications: pd.DataFrame, customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
     matching_exceptions: pd.DataFrame,
@@ -155,7 +155,7 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
     return create_customers(matching_exceptions, payments, policy=config.customers, sage=config.sage, writer=writer)
 
 
-def receivable_exceptions(
+def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
     paytrace_record_exceptions: pd.DataFrame,

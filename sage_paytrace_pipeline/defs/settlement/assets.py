@@ -109,7 +109,7 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
     })
 
 
-def settlement_reconciliation(
+def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     batches: pd.DataFrame, batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame,
 ):
@@ -124,7 +124,7 @@ def settlement_reconciliation(
             transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
     receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    settled = settle_day(day, config, inputs, receipts, sage100.reader(), as_of)
+    settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of)
     expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
     yield dg.Output(dated(settled.reconciliation, day), output_name="settlement_reconciliation", metadata={
         "expected_deposits": len(expected),

@@ -390,7 +390,8 @@ def _yymmdd(dates: pd.Series) -> list[str]:
 def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     """The plan's entries as the ledger's `JournalEntry` documents (Decimal dollars), in the plan's order."""
     documents = []
-    grouped = dict(plan.lines.groupby("reference", sort=False))
+    # not dict(groupby): a GroupBy has a .keys attribute, so dict() would take it for a mapping
+    grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}  # noqa: C416
     for entry in plan.entries.itertuples(index=False):
         rows = grouped[entry.reference].sort_values("line_no")
         lines = tuple(

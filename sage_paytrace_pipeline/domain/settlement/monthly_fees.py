@@ -169,7 +169,8 @@ def reconcile_fee_statement(statement_lines: pd.DataFrame, bank_lines: pd.DataFr
         return result("debit_missing", exceptions)
 
     match = _match(exact.iloc[0])
-    plan, unmapped, quarantined = _entry(statement, match, month, reference, total, name, accounts)
+    plan, unmapped, quarantined = _entry(statement, match, month, reference=reference, total=total, name=name,
+                                         accounts=accounts)
     if not policy.fee_debits_from_statement:
         not_booked = _exception(
             FEE_STATEMENT_NOT_BOOKED, "warning", f"{name} / {match.source_file}:{match.source_line}",
@@ -230,7 +231,7 @@ def _match(row: pd.Series) -> FeeDebitMatch:
                          description="" if pd.isna(row["description"]) else str(row["description"]))
 
 
-def _entry(statement: pd.DataFrame, match: FeeDebitMatch, month: date, reference: str, total: int, name: str,
+def _entry(statement: pd.DataFrame, match: FeeDebitMatch, month: date, *, reference: str, total: int, name: str,
            accounts: GlAccountMap):
     debit = -match.amount_cents  # what left the bank (positive for a debit)
     entries = pd.DataFrame({

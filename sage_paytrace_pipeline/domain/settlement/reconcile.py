@@ -150,7 +150,7 @@ class Reconciliation:
 
 
 def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_receipts: pd.DataFrame,
-              deposits: pd.DataFrame, policy: SettlementPolicy, as_of: date) -> Reconciliation:
+              deposits: pd.DataFrame, *, policy: SettlementPolicy, as_of: date) -> Reconciliation:
     """Reconcile settlement batches with the receipts in Sage and the bank's deposits, as of `as_of`.
 
     `batch_transactions` holds the settled transactions of the batches; a settled transaction with

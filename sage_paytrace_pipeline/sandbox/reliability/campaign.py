@@ -123,8 +123,8 @@ def run_campaign(options: CampaignOptions) -> dict:
         stats = control.stats()
         control.close()
         verdict = _verify(world, base_url)
-    return _report(options, world, runner, verdict, sage_fired, gave_up, web_store_stats, stats,
-                   time.monotonic() - started)
+    return _report(options, world, runner, verdict, sage_fired=sage_fired, gave_up=gave_up,
+                   web_store_stats=web_store_stats, stats=stats, seconds=time.monotonic() - started)
 
 
 def _run_pipeline(world: World, control: SandboxControl, options: CampaignOptions, faults_file: Path
@@ -183,7 +183,7 @@ def _verify(world: World, base_url: str) -> Verdict:
         by_invoice_id.setdefault(sale.invoice_id, []).append(sale.transaction_id)
     resolve_web_sales(world, by_invoice_id)
     return verify_books(world.sage_db, world.warehouse, sales, world.planned, world.opening_balances,
-                        world.web_invoice_ids)
+                        web_invoice_ids=world.web_invoice_ids)
 
 
 @contextmanager
@@ -204,7 +204,7 @@ def _environment(variables: dict[str, str]):
 # ------------------------------------------------------------------------------ the report
 
 
-def _report(options: CampaignOptions, world: World, runner: Runner, verdict: Verdict, sage_fired: Counter,
+def _report(options: CampaignOptions, world: World, runner: Runner, verdict: Verdict, *, sage_fired: Counter,
             gave_up: list[str], web_store_stats: dict, stats: dict, seconds: float) -> dict:
     records = runner.records
     web_store_faults = web_store_stats["faults_by_kind"]

@@ -80,7 +80,7 @@ def _local_day(record: Transaction) -> date | None:
 
 
 def verify_books(sage_db: Path, warehouse: Path, sales: list[ApprovedSale], planned: dict[int, PlannedPayment],
-                 opening_balances: dict[str, Decimal], web_invoice_ids: set[str] = frozenset()) -> Verdict:
+                 opening_balances: dict[str, Decimal], *, web_invoice_ids: set[str] = frozenset()) -> Verdict:
     verdict = Verdict(approved_sales=len(sales))
     receipts = card_receipts(sage_db)
     excepted = exception_transaction_ids(warehouse)

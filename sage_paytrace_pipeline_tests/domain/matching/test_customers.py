@@ -26,7 +26,8 @@ NO_LINKS = links()
 
 
 def resolve(*rows, links_frame=NO_LINKS, policy=None):
-    return resolve_customers(payments(*rows), CUSTOMERS, CARDS, INVOICES, links_frame, policy or MatchingPolicy())
+    return resolve_customers(payments(*rows), CUSTOMERS, CARDS, INVOICES, links=links_frame,
+                             policy=policy or MatchingPolicy())
 
 
 def only(frame: pd.DataFrame) -> dict:

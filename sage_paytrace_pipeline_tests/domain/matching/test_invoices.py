@@ -21,7 +21,7 @@ INVOICES = invoices(
 def apply(*rows, customer="A", policy=None, open_invoices=INVOICES):
     frame = payments(*rows)
     owners = dict.fromkeys(frame["transaction_id"], customer)
-    return apply_payments(frame, links_for(owners), open_invoices, policy or MatchingPolicy())
+    return apply_payments(frame, links_for(owners), open_invoices, policy=policy or MatchingPolicy())
 
 
 def lines(applications: pd.DataFrame) -> list[tuple]:

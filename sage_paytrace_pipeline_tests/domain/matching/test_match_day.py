@@ -60,13 +60,14 @@ def messy_day(seed: int):
                                                                          post_unapplied_as_prepayment=True)])
 def test_match_day_equals_the_public_stages(seed, policy):
     payments, customers, cards, invoices, links = messy_day(seed)
-    result = match_day(payments, customers, cards, invoices, links, policy)
+    result = match_day(payments, customers, cards, invoices, links=links, policy=policy)
 
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
-    customer_links, customer_problems = resolve_customers(eligible, customers, cards, invoices, links, policy,
-                                                          references=references)
-    applications, invoice_problems = apply_payments(eligible, customer_links, invoices, policy, references=references)
+    customer_links, customer_problems = resolve_customers(eligible, customers, cards, invoices, links=links,
+                                                          policy=policy, references=references)
+    applications, invoice_problems = apply_payments(eligible, customer_links, invoices, policy=policy,
+                                                    references=references)
     pd.testing.assert_frame_equal(result.customer_links, customer_links)
     pd.testing.assert_frame_equal(result.applications, applications)
     pd.testing.assert_frame_equal(result.exceptions, concat_exceptions([refunds, customer_problems, invoice_problems]))

@@ -58,7 +58,7 @@ def one_batch(closed: date = MON) -> Scenario:
 
 
 def run(scenario: Scenario, policy: SettlementPolicy = SCHEDULED, as_of: date = NEXT_MON):
-    recon = reconcile(*scenario.frames(), policy, as_of)
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=as_of)
     return recon, journal_entries(recon, accounts=gl_accounts())
 
 
@@ -113,7 +113,7 @@ def test_the_scheduled_fee_is_the_sandbox_fee_rounded_half_up_per_brand_per_batc
         amex = BrandTotals(sales_count=1, sales_amount=cents_to_decimal(cents + 7))
         cases.append((number, brand_fee_cents(visa, BrandFee(rate_bps=250, per_item_cents=10)),
                       brand_fee_cents(amex, BrandFee(rate_bps=350, per_item_cents=15))))
-    recon = reconcile(*scenario.frames(), SCHEDULED, NEXT_MON)
+    recon = reconcile(*scenario.frames(), policy=SCHEDULED, as_of=NEXT_MON)
     fees = recon.expected.set_index(["batch_number", "funding_group"])["expected_fee_cents"]
     assert [(n, fees[(n, "CARDS")], fees[(n, "AMEX")]) for n, _, _ in cases] == cases
     assert str(recon.expected["expected_fee_cents"].dtype) == "Int64"
@@ -373,7 +373,7 @@ def test_the_sandbox_banks_deposits_reconcile_exactly_with_the_equivalent_schedu
 
     policy = SettlementPolicy(discount_method="daily", fee_schedule={b: rate(f) for b, f in profile.fees.items()},
                               other_brand_fee=rate(profile.other_brand_fee))
-    recon = reconcile(*scenario.frames(), policy, date(2026, 3, 31))
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=date(2026, 3, 31))
     matches = recon.matches.set_index(["batch_number", "funding_group"])
     status = recon.expected.set_index(["batch_number", "funding_group"])["deposit_status"]
     for entry in truth:

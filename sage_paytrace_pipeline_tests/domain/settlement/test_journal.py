@@ -36,7 +36,7 @@ MONTHLY = SettlementPolicy(discount_method="monthly")
 
 def plan_for(scenario: Scenario, policy: SettlementPolicy = MONTHLY, accounts: GlAccountMap | None = None,
              **options) -> tuple[object, JournalPlan]:
-    recon = reconcile(*scenario.frames(), policy, NEXT_MON)
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON)
     return recon, journal_entries(recon, accounts=accounts or gl_accounts(), **options)
 
 
@@ -162,7 +162,7 @@ def test_posting_date_rule(rule, posting_date):
 
 
 def test_unknown_posting_date_rule_is_refused():
-    recon = reconcile(*Scenario().frames(), MONTHLY, NEXT_MON)
+    recon = reconcile(*Scenario().frames(), policy=MONTHLY, as_of=NEXT_MON)
     with pytest.raises(ValueError, match="posting_date_rule"):
         journal_entries(recon, accounts=gl_accounts(), posting_date_rule="today")
 

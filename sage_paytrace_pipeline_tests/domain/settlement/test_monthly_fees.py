@@ -137,7 +137,7 @@ def test_fee_debits_from_statement_keeps_the_daily_journal_from_booking_fee_debi
     scenario.deposit(TUE, 10_000).deposit(WED, -4_523, "MERCHANT BANKCARD FEES").deposit(WED, -2_000, "CHARGEBACK 1")
 
     def kinds(policy: SettlementPolicy) -> list[str]:
-        plan: JournalPlan = journal_entries(reconcile(*scenario.frames(), policy, NEXT_MON), accounts=gl_accounts())
+        plan: JournalPlan = journal_entries(reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON), accounts=gl_accounts())
         return sorted(plan.entries["kind"])
 
     assert kinds(SettlementPolicy(discount_method="monthly")) == ["chargeback", "deposit", "monthly_fees"]

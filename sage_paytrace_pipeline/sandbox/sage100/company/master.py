@@ -162,7 +162,7 @@ def available(row: Row) -> Decimal:
 
 
 def require_open_invoice(
-    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, invoice_type: str, field: str
+    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, *, invoice_type: str, field: str
 ) -> Row:
     """An open item of *this* customer with something left to pay."""
     row = open_item(session, division, customer_no, invoice_no, invoice_type)
