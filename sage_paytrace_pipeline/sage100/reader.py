@@ -126,7 +126,8 @@ class Sage100Reader:
     ) -> list[OpenInvoice]:
         # Zero balances are dropped here, on Decimals: an SQL `Balance <> 0` would compare text on
         # the demo company, where amounts are stored as exact text ('0.00' <> '0').
-        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns, {"ARDivisionNo": division, "CustomerNo": customer_no})
+        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns,
+                            {"ARDivisionNo": division, "CustomerNo": customer_no})
         invoices = (invoice for invoice in map(_open_invoice, rows) if invoice.balance != 0 or not with_balance_only)
         return sorted(invoices, key=lambda i: (i.division, i.customer_no, i.invoice_no, i.invoice_type))
 

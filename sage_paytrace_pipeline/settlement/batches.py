@@ -44,7 +44,8 @@ def read_closed_batches(client: PayTraceClient, day: date, policy: SettlementPol
     and the tie-out says which batch and brand to check."""
     batches = client.export_batches(day, day)
     exports = {batch.number: client.read_batch_transactions(batch.number) for batch in batches}
-    rejected = [f"batch {number}: {record.describe()}" for number, export in exports.items() for record in export.rejected]
+    rejected = [f"batch {number}: {record.describe()}"
+                for number, export in exports.items() for record in export.rejected]
     transactions = with_brands(client, transactions_frame(
         [record for export in exports.values() for record in export.transactions], day))
     brands = batch_brands_frame(batches, day)

@@ -116,7 +116,8 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     new = payment_applications[~earlier]
     created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
     new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
-    customer_links = pd.concat([customer_links, created.links], ignore_index=True) if not created.links.empty else customer_links
+    if not created.links.empty:
+        customer_links = pd.concat([customer_links, created.links], ignore_index=True)
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
@@ -125,9 +126,9 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     reader = sage100.reader()
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run.run_id)
+        posted_earlier = sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int)))
         outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
-                                posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))),
-                                business_date=day)
+                                posted_earlier=posted_earlier, business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
     exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures)],
@@ -165,7 +166,8 @@ def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
               posting_exceptions.assign(stage="posting")]
     exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
     exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
-    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)), metadata=exception_metadata(exceptions))
+    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)),
+                    metadata=exception_metadata(exceptions))
     yield checks.every_approved_sale_posted_or_excepted(
         paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
 

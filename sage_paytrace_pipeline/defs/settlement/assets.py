@@ -147,7 +147,8 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
 def _settlement_not_configured(day: date):
     problem = not_configured_exception()
     yield dg.Output(dated(problem[EXCEPTION_COLUMNS], day), output_name="settlement_exceptions",
-                    metadata={"exceptions": 1, "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
+                    metadata={"exceptions": 1,
+                              "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
     yield dg.AssetCheckResult(check_name="journals_balance", asset_key="gl_journal_entries", passed=True,
                               description="settlement is not configured: no journal entries")
 

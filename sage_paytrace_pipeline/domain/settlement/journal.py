@@ -371,7 +371,8 @@ def _check(entries: pd.DataFrame, lines: pd.DataFrame) -> None:
     if len(short):
         raise UnbalancedPlanError(f"entry {short['reference'].iloc[0]} has fewer than two lines")
     if entries["reference"].duplicated().any():
-        raise UnbalancedPlanError(f"duplicate journal reference {entries.loc[entries['reference'].duplicated(), 'reference'].iloc[0]}")
+        duplicate = entries.loc[entries["reference"].duplicated(), "reference"].iloc[0]
+        raise UnbalancedPlanError(f"duplicate journal reference {duplicate}")
     too_long = entries[entries["reference"].str.len() > REFERENCE_LENGTH]
     if len(too_long):
         raise ValueError(f"journal reference {too_long['reference'].iloc[0]!r} is longer than {REFERENCE_LENGTH} "

@@ -198,7 +198,8 @@ def _columns_of(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> pd.
 def _statement(lines: pd.DataFrame) -> pd.DataFrame:
     frame = _columns_of(lines, "statement_lines", STATEMENT_COLUMNS)
     return frame.assign(amount_cents=frame["amount_cents"].astype("int64"),
-                        brand=frame["brand"].fillna("").astype(str), description=frame["description"].fillna("").astype(str))
+                        brand=frame["brand"].fillna("").astype(str),
+                        description=frame["description"].fillna("").astype(str))
 
 
 def _candidates(bank_lines: pd.DataFrame, month: date, policy: SettlementPolicy, total: int) -> pd.DataFrame:

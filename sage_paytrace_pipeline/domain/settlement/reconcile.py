@@ -678,7 +678,8 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
     source = join_text(credits["source_file"], ":", numbers_text(credits["source_line"]), " ref ",
                        credits["bank_reference"])
     problem = join_text("bank credit ", format_cents(credits["amount_cents"]), " on ",
-                        dates_text(credits["posted_date"]), " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
+                        dates_text(credits["posted_date"]), " ('", credits["description"],
+                        "') matches no settlement batch", hint.astype(str))
     action = choose(looks_like_cards,
                     "it looks like a card deposit: check that every PayTrace batch of the days before it was "
                     "loaded (batches/export) and its window (settlement.deposit_window_business_days); "
@@ -732,8 +733,8 @@ def _tie_out_exceptions(tie_out: pd.DataFrame) -> pd.DataFrame:
     if bad.empty:
         return empty_exceptions()
     summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ",
-                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
-                             format_cents(bad["summary_refund_cents"]))
+                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]),
+                             " refunds ", format_cents(bad["summary_refund_cents"]))
     detail_text = join_text(numbers_text(bad["detail_sales_count"]), " sales ", format_cents(bad["detail_sales_cents"]),
                             " / ", numbers_text(bad["detail_refund_count"]), " refunds ",
                             format_cents(bad["detail_refund_cents"]))
@@ -831,8 +832,9 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
         frames.append(exception_rows(
             kind, severity, expected["batch_number"].to_numpy()[rows],
             source_ids=np.asarray(source, dtype=object)[rows],
-            problem=np.array(join_text(np.asarray(expectation, dtype=object)[rows], np.asarray(window, dtype=object)[rows],
-                                       tail), dtype=object) if len(rows) else [],
+            problem=np.array(join_text(np.asarray(expectation, dtype=object)[rows],
+                                       np.asarray(window, dtype=object)[rows], tail),
+                             dtype=object) if len(rows) else [],
             action=action))
 
     off = matches[matches["status"].isin(["short", "over"])]

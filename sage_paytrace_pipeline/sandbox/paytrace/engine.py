@@ -741,7 +741,8 @@ def email_receipt(ctx: CallContext) -> tuple[int, dict]:
     ctx.conn.execute("UPDATE transactions SET details_json = json_set(details_json, '$.receipt_emailed_to', ?) "
                      "WHERE id = ?", (email, original["id"]))
     return 200, {"success": True, "response_code": 149,
-                 "status_message": f"The receipt for transaction ID {original['id']} was successfully emailed to {email}."}
+                 "status_message": f"The receipt for transaction ID {original['id']} was successfully emailed "
+                                   f"to {email}."}
 
 
 def export_by_id(ctx: CallContext) -> tuple[int, dict]:

@@ -257,7 +257,8 @@ def format_report(report: dict) -> str:
         f"  PayTrace faults during web-store sales: {_counts(faults['paytrace_during_web_store_sales']) or 'none'}",
         f"  tokens expired {faults['tokens_expired']} times ({faults['tokens_issued']} tokens issued to the runs)",
         (f"  Sage demo company: {sage}; workers killed {faults['workers_killed']}; concurrent runs "
-         f"{faults['concurrent_runs']}; Sage faults not seen as a failed or retried step: {faults['sage_faults_unseen']}"),
+         f"{faults['concurrent_runs']}; Sage faults not seen as a failed or retried step: "
+         f"{faults['sage_faults_unseen']}"),
         (f"  runs: {runs['total']} ({runs['succeeded']} succeeded, {runs['failed']} failed, {runs['re_runs']} "
          f"re-runs); steps failed {runs['failed_steps']}, retried {runs['retried_steps']}; gave up: "
          f"{', '.join(runs['gave_up']) or 'none'}"),
