@@ -37,7 +37,8 @@ def test_a_day_posts_each_approved_payment_once_and_balances_are_right(world):
             "every_approved_sale_posted_or_excepted"} <= set(checks_of(result))
 
     approved = warehouse_rows(world, "SELECT transaction_id, amount_cents FROM pipeline.paytrace_transactions "
-                                     "WHERE transaction_type IN ('SALE', 'AUTHORIZATION') AND status IN ('PENDING', 'SETTLED')")
+                                     "WHERE transaction_type IN ('SALE', 'AUTHORIZATION') "
+                                     "AND status IN ('PENDING', 'SETTLED')")
     receipts = {r.transaction_id: r for r in world.reader().receipts_for_transaction_ids(str(t) for t, _ in approved)}
     excepted = {row[0] for row in warehouse_rows(world, "SELECT transaction_id FROM pipeline.receivable_exceptions")}
     assert approved and all(str(t) in receipts or t in excepted for t, _ in approved)

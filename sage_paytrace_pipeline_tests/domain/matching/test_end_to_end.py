@@ -53,7 +53,8 @@ def test_generated_week_is_matched_correctly(paytrace_sandbox, tmp_path):
     applied = on_invoices.groupby("transaction_id")["invoice_no"].agg(list)
     assert len(named) > 0.75 * len(eligible)
     for transaction_id, numbers in named.items():
-        assert applied.get(transaction_id) == numbers, (transaction_id, numbers, problems[problems.transaction_id == transaction_id])
+        assert applied.get(transaction_id) == numbers, (
+            transaction_id, numbers, problems[problems.transaction_id == transaction_id])
 
     # applications sum to the payment; a payment without applications has an error saying why
     sums = apps.groupby("transaction_id")["amount_cents"].sum()

@@ -57,7 +57,8 @@ def test_partial_payment_says_what_stays_open():
 
 def test_overpayment_posts_the_rest_as_prepayment_with_a_warning():
     applications, problems = apply({"invoice_id": "1235", "amount_cents": 6234})
-    assert lines(applications) == [(1000, "0001235", "IN", 5000, "invoice_id_exact"), (1000, "0001235", "PP", 1234, "prepayment")]
+    assert lines(applications) == [(1000, "0001235", "IN", 5000, "invoice_id_exact"),
+                                   (1000, "0001235", "PP", 1234, "prepayment")]
     row = problems.iloc[0]
     assert (len(problems), row["kind"], row["severity"]) == (1, "overpayment", "warning")
     assert "$12.34" in row["problem"] and "$62.34" in row["problem"]
@@ -120,7 +121,8 @@ def test_processing_order_is_created_time_then_id():
     frame = payments({"invoice_id": "1235", "amount_cents": 5000}, {"invoice_id": "1235", "amount_cents": 5000})
     frame.loc[0, "created_at"] = frame.loc[1, "created_at"] + pd.Timedelta(minutes=1)  # 1000 came later
     applications, _ = apply_payments(frame, links_for({1000: "A", 1001: "A"}), INVOICES)
-    assert lines(applications) == [(1000, "0001235", "PP", 5000, "prepayment"), (1001, "0001235", "IN", 5000, "invoice_id_exact")]
+    assert lines(applications) == [(1000, "0001235", "PP", 5000, "prepayment"),
+                                   (1001, "0001235", "IN", 5000, "invoice_id_exact")]
 
 
 def test_chained_payments_sharing_invoices():

@@ -212,7 +212,8 @@ def gl_detail(plans: list[JournalPlan], receipts: pd.DataFrame) -> pd.DataFrame:
                 posted.add(reference)
                 lines = plan.lines_of(reference)
                 rows += list(zip(lines["account"], lines["debit_cents"] - lines["credit_cents"], lines["comment"]))
-    rows += [(CLEARING[brand], cents, "receipt") for brand, cents in zip(receipts["card_brand"], receipts["amount_cents"])]
+    rows += [(CLEARING[brand], cents, "receipt")
+             for brand, cents in zip(receipts["card_brand"], receipts["amount_cents"])]
     return pd.DataFrame(rows, columns=["account", "cents", "comment"])
 
 
@@ -383,7 +384,8 @@ def test_every_entry_balances_and_clearing_nets_to_zero_per_brand(policy):
 
     # And the bank account moves by exactly the statement's card lines.
     bank = plan.lines[plan.lines["account"] == "1010-00"]
-    assert int((bank["debit_cents"] - bank["credit_cents"]).sum()) == int(scenario.deposits_frame()["amount_cents"].sum())
+    deposited = int(scenario.deposits_frame()["amount_cents"].sum())
+    assert int((bank["debit_cents"] - bank["credit_cents"]).sum()) == deposited
 
 
 def test_documents_carry_decimal_amounts_and_sage_limits():

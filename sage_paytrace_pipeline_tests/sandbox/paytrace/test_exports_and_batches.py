@@ -71,7 +71,8 @@ def test_nightly_batch_closes_at_the_cutoff_when_the_clock_moves(paytrace_api):
     assert records[before]["status_code"] == "GB1" and records[before]["settled"] == "3/2/2026 8:00:00 PM"
     assert records[after_cutoff]["status_code"] == "GB2" and records[after_cutoff]["settled"] == "3/3/2026 8:00:00 PM"
     _status, body = paytrace_api.post("/v1/batches/export", {"start_date": "03/01/2026", "end_date": "03/31/2026"})
-    assert [(b["number"], b["created"]) for b in body["batches"]] == [(1, "3/2/2026 8:00:00 PM"), (2, "3/3/2026 8:00:00 PM")]
+    assert [(b["number"], b["created"]) for b in body["batches"]] == [(1, "3/2/2026 8:00:00 PM"),
+                                                                      (2, "3/3/2026 8:00:00 PM")]
 
 
 def test_batches_close_lazily_on_the_next_call_in_real_or_offset_time(paytrace_api):

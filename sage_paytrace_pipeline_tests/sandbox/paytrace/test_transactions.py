@@ -92,7 +92,8 @@ def test_void_while_pending_then_818_after_settlement(paytrace_api):
     sale = paytrace_api.post("/v1/transactions/sale/keyed", keyed())[1]["transaction_id"]
     settle(paytrace_api)
     status, body = paytrace_api.post("/v1/transactions/void", {"transaction_id": sale})
-    assert status == 400 and body["errors"]["818"][0].startswith("The Transaction ID that you provided could not be voided")
+    assert status == 400
+    assert body["errors"]["818"][0].startswith("The Transaction ID that you provided could not be voided")
 
 
 def test_refund_is_817_before_settlement_and_106_with_a_new_id_after(paytrace_api):
@@ -137,7 +138,8 @@ def test_capture_once_then_816_and_partial_capture(paytrace_api):
     assert auth["response_code"] == 101
     assert record(paytrace_api, auth["transaction_id"])["status_message"] == "Authorization Only"
     capture = "/v1/transactions/authorization/capture"
-    assert "39" in paytrace_api.post(capture, {"transaction_id": auth["transaction_id"], "amount": "50.01"})[1]["errors"]
+    too_much = {"transaction_id": auth["transaction_id"], "amount": "50.01"}
+    assert "39" in paytrace_api.post(capture, too_much)[1]["errors"]
     status, body = paytrace_api.post(capture, {"transaction_id": auth["transaction_id"], "amount": "30.00"})
     assert status == 200 and body["response_code"] == 112 and body["transaction_id"] == auth["transaction_id"]
     captured = record(paytrace_api, auth["transaction_id"])

@@ -121,7 +121,8 @@ def test_lines_not_summing_to_the_amount_are_refused_and_nothing_is_written(comp
 def test_invoice_of_another_customer_is_refused_and_nothing_is_written(company, writer):
     division, customer, _ = customer_with_open_invoices(company)
     other_invoice, other_customer = query(
-        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice WHERE InvoiceType='IN' AND CAST(Balance AS NUMERIC) > 0 AND NOT "
+        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice "
+        "WHERE InvoiceType='IN' AND CAST(Balance AS NUMERIC) > 0 AND NOT "
         "(ARDivisionNo=? AND CustomerNo=?) LIMIT 1", (division, customer))[0]
     document = receipt(division, customer, [ReceiptLine(invoice_no=other_invoice, amount="1.00")])
     before = dump(company)
