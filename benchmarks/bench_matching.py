@@ -64,7 +64,8 @@ def synthetic(payments: int, invoices: int, seed: int = 1) -> dict[str, pd.DataF
         "transaction_id": np.arange(100_000_000, 100_000_000 + payments, dtype="int64"),
         "transaction_type": "SALE", "status": "SETTLED",
         "amount_cents": np.where(rng.random(payments) < 0.15, balance[pick] // 2, balance[pick]).astype("int64"),
-        "created_at": pd.Timestamp("2026-03-02", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400, payments), unit="s"),
+        "created_at": pd.Timestamp("2026-03-02", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 86400, payments), unit="s"),
         "invoice_id": typed.where(referenced & ~in_description, ""),
         "description": ("Payment for invoice " + padded).where(referenced & in_description, "Card payment 4012 ****"),
         "customer_id": guid.to_numpy()[payer],
@@ -82,8 +83,8 @@ def synthetic(payments: int, invoices: int, seed: int = 1) -> dict[str, pd.DataF
 def run_vectorized(data: dict[str, pd.DataFrame]) -> dict:
     from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
 
-    result = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], data["links"],
-                       MatchingPolicy())
+    result = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], links=data["links"],
+                       policy=MatchingPolicy())
     return {"applied": int(result.applications["transaction_id"].nunique()), "exceptions": len(result.exceptions)}
 
 
@@ -121,7 +122,8 @@ def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
         if customer is None:
             customer = by_email.get(p["email"])
         if customer is None:
-            scored = [(fuzz.token_sort_ratio(p["billing_name"], c["name"], processor=utils.default_process), c["customer_no"])
+            scored = [(fuzz.token_sort_ratio(p["billing_name"], c["name"], processor=utils.default_process),
+                       c["customer_no"])
                       for c in by_zip.get(p["billing_zip"], [])]
             best = max(scored, default=(0, None))
             customer = best[1] if best[0] >= 90 else None
@@ -129,7 +131,8 @@ def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
             exceptions += 1
             continue
         balances = open_by_customer.get(customer, {})
-        targets = [n for n in numbers if n in balances] or [n for n, b in balances.items() if b == p["amount_cents"]][:1]
+        targets = ([n for n in numbers if n in balances]
+                   or [n for n, b in balances.items() if b == p["amount_cents"]][:1])
         left = p["amount_cents"]
         for n in targets:
             take = min(left, balances[n])
@@ -171,7 +174,8 @@ def main() -> None:
     baseline_10k = None
     for implementation, size in runs:
         if implementation == "row_by_row" and size > 10_000 and baseline_10k and baseline_10k * size / 10_000 > 60:
-            print(f"| row_by_row | {size:,} | — | skipped: projected {baseline_10k * size / 10_000:.0f} s > 60 s | | | | | |")
+            projected = baseline_10k * size / 10_000
+            print(f"| row_by_row | {size:,} | — | skipped: projected {projected:.0f} s > 60 s | | | | | |")
             continue
         out = subprocess.run([sys.executable, "-m", "benchmarks.bench_matching", "--one", implementation, str(size),
                               "--invoices", str(args.invoices)], capture_output=True, text=True, check=True)

@@ -140,18 +140,21 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     sage100 = systems.add_parser("sage100", help="the Sage 100 demo company")
     sage_commands = sage100.add_subparsers(dest="command")
     create = sage_commands.add_parser("create", help="create a demo company (SQLite with Sage's tables and columns)")
-    create.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB, help=f"demo company file (default {DEFAULT_SAGE_DB})")
+    create.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB,
+                        help=f"demo company file (default {DEFAULT_SAGE_DB})")
     create.add_argument("--seed", type=int, default=1, help="random seed; same seed, same company")
     create.add_argument("--customers", type=int, default=300, help="customers besides those shared with PayTrace")
     create.add_argument("--paytrace-summary", type=Path,
                         help="the summary written by `sandbox paytrace generate --summary-out`: its vault customers "
                              "and invoices become Sage customers and open invoices, so generated payments pay them")
-    create.add_argument("--today", type=_iso_date, help="the company's business date (default: the summary's end, or today)")
+    create.add_argument("--today", type=_iso_date,
+                        help="the company's business date (default: the summary's end, or today)")
     create.add_argument("--force", action="store_true", help="replace an existing file")
     create.set_defaults(handler=_create_sage_company)
 
     import_vi = sage_commands.add_parser("import-vi", help="import Visual Integrator files into a demo company")
-    import_vi.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB, help=f"demo company file (default {DEFAULT_SAGE_DB})")
+    import_vi.add_argument("--db", type=Path, default=DEFAULT_SAGE_DB,
+                           help=f"demo company file (default {DEFAULT_SAGE_DB})")
     import_vi.add_argument("--folder", type=Path, required=True, help="the VI import folder (CSV files + manifests)")
     import_vi.add_argument("--posting", choices=("post", "entry"), default="post",
                            help="post receipts at once (default) or leave them in the entry tables for review")
@@ -161,11 +164,14 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     bank_commands = bank.add_subparsers(dest="command")
     statements = bank_commands.add_parser(
         "statements", help="write the bank statements (and a truth file) for a PayTrace sandbox's closed batches")
-    statements.add_argument("--state", type=Path, default=DEFAULT_STATE, help=f"PayTrace sandbox state (default {DEFAULT_STATE})")
+    statements.add_argument("--state", type=Path, default=DEFAULT_STATE,
+                            help=f"PayTrace sandbox state (default {DEFAULT_STATE})")
     statements.add_argument("--out", type=Path, required=True, help="folder for bai2/, ofx/ and truth.json")
-    statements.add_argument("--format", choices=("bai2", "ofx", "both"), default="both", help="file format(s) (default both)")
+    statements.add_argument("--format", choices=("bai2", "ofx", "both"), default="both",
+                            help="file format(s) (default both)")
     statements.add_argument("--discount", choices=("daily", "monthly"), default="daily",
-                            help="daily: fees netted from each deposit; monthly: gross deposits, one fee debit next month")
+                            help="daily: fees netted from each deposit; "
+                                 "monthly: gross deposits, one fee debit next month")
     statements.add_argument("--seed", type=int, default=1, help="random seed for references and planted problems")
     statements.set_defaults(handler=_bank_statements)
 

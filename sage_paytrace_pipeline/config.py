@@ -313,7 +313,8 @@ class PipelineConfig(_Section):
     def _links(cls, value: dict[str, str]) -> dict[str, str]:
         for vault_id, target in value.items():
             if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
-                raise ValueError(f"{vault_id}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-ABF (got {target!r})")
+                raise ValueError(f"{vault_id}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-ABF "
+                                 f"(got {target!r})")
         return value
 
 

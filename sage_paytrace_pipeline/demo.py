@@ -73,7 +73,8 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
 
 def _uncomment_fee_schedule(text: str) -> str:
     lines = text.splitlines(keepends=True)
-    keys = ("  # fee_schedule:", "  #   VISA:", "  #   MASTERCARD:", "  #   DISCOVER:", "  #   AMEX:", "  # other_brand_fee:")
+    keys = ("  # fee_schedule:", "  #   VISA:", "  #   MASTERCARD:", "  #   DISCOVER:", "  #   AMEX:",
+            "  # other_brand_fee:")
     return "".join(line.replace("# ", "", 1) if line.startswith(keys) else line for line in lines)
 
 
@@ -123,8 +124,10 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
         stats = PayTraceSandbox(state).stats()
     return {
         "success": all(run["success"] for run in runs) and not outcome.failures,
-        "days": {"first": first.isoformat(), "last": last.isoformat(), "count": (last - first).days + 1, "runs": len(runs),
-                 "failed_runs": [f"{run['job']} {run['partition'] or ''}".strip() for run in runs if not run["success"]],
+        "days": {"first": first.isoformat(), "last": last.isoformat(), "count": (last - first).days + 1,
+                 "runs": len(runs),
+                 "failed_runs": [f"{run['job']} {run['partition'] or ''}".strip()
+                                 for run in runs if not run["success"]],
                  "failed_checks": sorted({check for run in runs for check in run["failed_checks"]})},
         "paytrace": {"generated": summary.counts, "batches_closed": len(outcome.batches_closed),
                      "calls": sum(stats["calls_by_route"].values())},
@@ -167,9 +170,11 @@ def warehouse_summary(warehouse: Path) -> dict:
         by_kind = dict(connection.execute(
             "SELECT kind, count(*) FROM pipeline.receivable_exceptions GROUP BY kind ORDER BY kind").fetchall())
         by_status = dict(connection.execute(
-            "SELECT deposit_status, count(*) FROM pipeline.settlement_reconciliation GROUP BY ALL ORDER BY 1").fetchall())
+            "SELECT deposit_status, count(*) FROM pipeline.settlement_reconciliation "
+            "GROUP BY ALL ORDER BY 1").fetchall())
         deposited, fees = connection.execute(
-            "SELECT coalesce(sum(deposit_cents), 0), coalesce(sum(fee_cents), 0) FROM pipeline.settlement_reconciliation "
+            "SELECT coalesce(sum(deposit_cents), 0), coalesce(sum(fee_cents), 0) "
+            "FROM pipeline.settlement_reconciliation "
             "WHERE deposit_status = 'matched'").fetchall()[0]
         settlement_kinds = dict(connection.execute(
             "SELECT kind, count(*) FROM pipeline.settlement_exceptions GROUP BY kind ORDER BY kind").fetchall())
@@ -235,6 +240,7 @@ def _run_jobs(first: date, last: date) -> list[dict]:
                 "partition": day.isoformat() if day else None,
                 "run_id": result.run_id,
                 "success": result.success,
-                "failed_checks": [check.check_name for check in result.get_asset_check_evaluations() if not check.passed],
+                "failed_checks": [check.check_name for check in result.get_asset_check_evaluations()
+                                  if not check.passed],
             })
     return runs

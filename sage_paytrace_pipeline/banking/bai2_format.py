@@ -74,11 +74,12 @@ def _rows(path: Path, parsed, lines: list[tuple[int, str]]) -> list[dict]:
             if not check_currency(currency):
                 raise StatementError(path, account_line, f"unknown currency {currency!r}", _RESEND)
             for detail in account.children:
-                rows.append(_detail_row(path, next(detail_lines), detail, account.header, group.header, currency))
+                rows.append(_detail_row(path, next(detail_lines), detail, account=account.header, group=group.header,
+                                        currency=currency))
     return rows
 
 
-def _detail_row(path: Path, line: int, detail, account, group, currency: str) -> dict:
+def _detail_row(path: Path, line: int, detail, *, account, group, currency: str) -> dict:
     if detail.amount is None:
         raise StatementError(path, line, "the 16 transaction record has no amount", _RESEND)
     if detail.type_code is None:

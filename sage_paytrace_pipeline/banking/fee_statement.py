@@ -125,7 +125,8 @@ def _month(path: Path, line: int, value: str, fmt: FeeStatementFormat) -> date:
         except ValueError:
             continue
     raise StatementError(path, line, f"month {value!r} in column {fmt.month_column!r} matches none of "
-                         f"{', '.join(fmt.month_formats)}", "correct the month, or set bank.fee_statement_csv.month_formats")
+                         f"{', '.join(fmt.month_formats)}",
+                         "correct the month, or set bank.fee_statement_csv.month_formats")
 
 
 __all__ = ["FEE_STATEMENT_COLUMNS", "FeeStatement", "FeeStatementFormat", "empty_fee_lines", "parse_fee_statement",

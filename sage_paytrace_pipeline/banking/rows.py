@@ -9,8 +9,8 @@ import pandas as pd
 from ofxtools.models.i18n import CURRENCY_CODES
 
 from sage_paytrace_pipeline.banking.errors import StatementError
-from sage_paytrace_pipeline.domain.money import MAX_MONEY, cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.domain.free_text import storable_text
+from sage_paytrace_pipeline.domain.money import MAX_MONEY, cents_to_decimal, decimal_to_cents
 
 _MAX_CENTS = decimal_to_cents(MAX_MONEY)
 
@@ -35,9 +35,9 @@ def check_currency(code: str) -> bool:
 def statement_row(path: Path, line: int, *, account_id: str, posted_date: date, amount_cents: int, type_code: str,
                   bank_reference: str, description: str, currency: str) -> dict:
     if abs(amount_cents) > _MAX_CENTS:
-        raise StatementError(path, line, f"amount {cents_to_decimal(amount_cents):,} is larger than {MAX_MONEY:,}, the most "
-                             "a Sage 100 amount holds", "check the file with the bank; a statement line this large "
-                             "is not a card deposit")
+        raise StatementError(path, line, f"amount {cents_to_decimal(amount_cents):,} is larger than {MAX_MONEY:,}, "
+                             "the most a Sage 100 amount holds",
+                             "check the file with the bank; a statement line this large is not a card deposit")
     return {
         "source_file": path.name,
         "source_line": line,

@@ -131,7 +131,7 @@ def _create_typed(connection, table: str, obj: pd.DataFrame, partition_columns: 
         connection.unregister("warehouse_prototype")
     for name, data_type in connection.execute("SELECT column_name, data_type FROM information_schema.columns "
                                               "WHERE table_schema || '.' || table_name = ?", [table]).fetchall():
-        if data_type == '"NULL"' or data_type == "NULL":
+        if data_type in ('"NULL"', "NULL"):
             wanted = "DATE" if name in partition_columns or _holds_dates(obj[name]) else "VARCHAR"
             connection.execute(f'ALTER TABLE {table} ALTER "{name}" TYPE {wanted}')
 

@@ -55,7 +55,8 @@ _TEXT_PATTERNS = (
     (re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&;\s]+"), r"\1" + FILTERED),
     # YAML / log style `password: hunter2` (quoted values and bearer headers are handled above)
     (
-        re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")\s*:\s*)(?!\[FILTERED\]|(?:bearer|basic)\s)[^\s,;'\"]+"),
+        re.compile(r"(?i)\b((?:" + "|".join(sorted(SECRET_KEYS)) + r")\s*:\s*)"
+                   r"(?!\[FILTERED\]|(?:bearer|basic)\s)[^\s,;'\"]+"),
         r"\1" + FILTERED,
     ),
     # credentials inside URLs: scheme://user:password@host

@@ -43,6 +43,9 @@ from sage_paytrace_pipeline.paytrace.records import RejectedRecord, TransactionE
 from sage_paytrace_pipeline.paytrace.retry import backoff_delay
 
 __all__ = [
+    "DECLINE_CODES",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
     "AccessToken",
     "Address",
     "Batch",
@@ -50,9 +53,6 @@ __all__ = [
     "CardInput",
     "CardSummary",
     "CustomerResult",
-    "DECLINE_CODES",
-    "DEFAULT_BASE_URL",
-    "DEFAULT_TIMEOUT",
     "PayTraceAuthenticationError",
     "PayTraceClient",
     "PayTraceCustomerNotFound",

@@ -68,9 +68,9 @@ def token_from_body(
         expires_in = 7200.0
     start = requested_at
     created_at = body.get("created_at")
-    if isinstance(created_at, (int, float)) and not isinstance(created_at, bool):
-        if requested_at - expires_in / 2 < float(created_at) < requested_at:
-            start = float(created_at)
+    if (isinstance(created_at, (int, float)) and not isinstance(created_at, bool)
+            and requested_at - expires_in / 2 < float(created_at) < requested_at):
+        start = float(created_at)
     # A margin larger than the lifetime would renew on every call; keep at least half the lifetime.
     effective_margin = min(margin, expires_in / 2)
     return AccessToken(value=access_token, renew_at=start + expires_in - effective_margin)

@@ -149,11 +149,13 @@ def batch_brands_frame(batches: Sequence[Batch], business_date: date) -> pd.Data
     rows = []
     for batch in batches:
         totals = batch.brands or {"ALL": BrandTotals(sales_count=batch.sales_count, sales_amount=batch.sales_amount,
-                                                     refund_count=batch.refund_count, refund_amount=batch.refund_amount)}
+                                                     refund_count=batch.refund_count,
+                                                     refund_amount=batch.refund_amount)}
         for brand, brand_totals in sorted(totals.items()):
             rows.append({
                 "business_date": business_date, "batch_number": batch.number, "closed_at": batch.created_at,
-                "brand": brand, "sales_count": brand_totals.sales_count, "sales_cents": decimal_to_cents(brand_totals.sales_amount),
+                "brand": brand, "sales_count": brand_totals.sales_count,
+                "sales_cents": decimal_to_cents(brand_totals.sales_amount),
                 "refund_count": brand_totals.refund_count, "refund_cents": decimal_to_cents(brand_totals.refund_amount),
             })
     frame = pd.DataFrame(rows, columns=list(BATCH_BRAND_COLUMNS))

@@ -24,8 +24,8 @@ from sage_paytrace_pipeline.domain.cards import (
     mask_pan,
     parse_masked_number,
 )
-from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
 from sage_paytrace_pipeline.domain.free_text import without_controls
+from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
 
 _FROZEN = ConfigDict(frozen=True)
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")

@@ -10,7 +10,7 @@ from sage_paytrace_pipeline.paytrace.models import RetryPolicy
 # A server asking for a longer pause than this is treated as "down"; waiting longer helps nobody.
 MAX_RETRY_AFTER_SECONDS = 120.0
 
-__all__ = ["RetryPolicy", "backoff_delay", "parse_retry_after", "MAX_RETRY_AFTER_SECONDS"]
+__all__ = ["MAX_RETRY_AFTER_SECONDS", "RetryPolicy", "backoff_delay", "parse_retry_after"]
 
 
 def backoff_delay(

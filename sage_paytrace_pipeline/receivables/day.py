@@ -52,12 +52,12 @@ def without_generated_keys(payments: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame,
-                       open_invoices: pd.DataFrame, links: pd.DataFrame, policy: MatchingPolicy,
+                       open_invoices: pd.DataFrame, *, links: pd.DataFrame, policy: MatchingPolicy,
                        earlier: dict[int, Intent]) -> DayMatch:
     """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id)."""
     payments = without_generated_keys(with_vault_details(payments, vault))
     posted = payments["transaction_id"].isin(list(earlier))
-    result = match_day(payments[~posted], customers, cards, open_invoices, links, policy)
+    result = match_day(payments[~posted], customers, cards, open_invoices, links=links, policy=policy)
     carried_links, carried_applications = carried_forward(earlier)
     return DayMatch(
         customer_links=_flagged(result.customer_links, carried_links),

@@ -38,7 +38,8 @@ def payer_reference(payment: pd.Series) -> str:
     vault = text_or_blank(payment.get("customer_id"))
     if vault and len(vault) <= 30:
         return vault
-    key = vault or text_or_blank(payment.get("email")).lower() or f"{text_or_blank(payment.get('billing_name')).upper()}|{text_or_blank(payment.get('billing_zip'))}"
+    by_name = f"{text_or_blank(payment.get('billing_name')).upper()}|{text_or_blank(payment.get('billing_zip'))}"
+    key = vault or text_or_blank(payment.get("email")).lower() or by_name
     return "PT-" + hashlib.sha256(key.encode()).hexdigest()[:20].upper()
 
 
@@ -75,14 +76,17 @@ def create_customers(exceptions: pd.DataFrame, payments: pd.DataFrame, *, policy
 def _create(reference: str, payment: pd.Series, policy: CustomerPolicy, sage: SageSettings,
             writer: Sage100Writer) -> tuple[str, str]:
     record = CustomerRecord(
-        reference=reference, division=policy.division, name=text_or_blank(payment.get("billing_name")) or "PayTrace customer",
-        zip_code=text_or_blank(payment.get("billing_zip"))[:10], email=text_or_blank(payment.get("email")), terms_code=policy.terms_code,
+        reference=reference, division=policy.division,
+        name=text_or_blank(payment.get("billing_name")) or "PayTrace customer",
+        zip_code=text_or_blank(payment.get("billing_zip"))[:10], email=text_or_blank(payment.get("email")),
+        terms_code=policy.terms_code,
     )
     result = writer.upsert_customer(record)
     division, customer_no = result.documents["ARDivisionNo"], result.documents["CustomerNo"]
     vault = text_or_blank(payment.get("customer_id"))
     payment_type = payment_type_for(text_or_blank(payment.get("card_brand")), sage)
-    if vault and payment_type and text_or_blank(payment.get("card_last4")) and not pd.isna(payment.get("card_expiration_year")):
+    has_card = bool(text_or_blank(payment.get("card_last4"))) and not pd.isna(payment.get("card_expiration_year"))
+    if vault and payment_type and has_card:
         writer.store_vault_card(VaultCard(
             division=division, customer_no=customer_no, credit_card_guid=vault, payment_type=payment_type,
             last4=text_or_blank(payment.get("card_last4")), expiration_year=int(payment["card_expiration_year"]),
@@ -94,7 +98,8 @@ def _create(reference: str, payment: pd.Series, policy: CustomerPolicy, sage: Sa
 def _reason(error: Sage100ValidationError | ValidationError) -> str:
     if isinstance(error, Sage100ValidationError):
         return f"{error.field}: {error.problem}. Fix: {error.fix}"
-    return "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}" for item in error.errors(include_url=False))
+    return "; ".join(f"{'.'.join(str(p) for p in item['loc'])}: {item['msg']}"
+                     for item in error.errors(include_url=False))
 
 
 

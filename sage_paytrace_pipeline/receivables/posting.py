@@ -47,7 +47,8 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
     link_fields = {} if link is None else {field: _plain(link[field]) for field in _LINK_FIELDS}
     return Intent(
         transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
-        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount), payment_type=receipt.payment_type,
+        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount),
+        payment_type=receipt.payment_type,
         payload_sha256=hashlib.sha256(payload.encode()).hexdigest(),
         applications_json=json.dumps([{field: _plain(row[field]) for field in _APPLICATION_FIELDS}
                                       for _, row in applications.iterrows()]),
@@ -70,7 +71,8 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
                for row in entries[entries["state"] == "confirmed"].itertuples(index=False)}
     for transaction_id, found in sorted(in_sage.items()):
         if (transaction_id, found[0].deposit_no, found[0].entry_no) not in settled:
-            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True, business_date=business_date)
+            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True,
+                     business_date=business_date)
     to_write = [transaction_id for transaction_id in sorted(receipts) if transaction_id not in in_sage]
     log.record_intents([intents[transaction_id] for transaction_id in to_write])
     written, accepted = [], []  # created by this call / taken by the writer (created now or found by it)
@@ -114,7 +116,8 @@ def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
                                     f"to {line.invoice_no}"} for line in receipt.lines]
     return Intent(
         transaction_id=int(receipt.transaction_id), business_date=business_date, division=receipt.division,
-        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount), payment_type=receipt.payment_type,
+        customer_no=receipt.customer_no, amount_cents=decimal_to_cents(receipt.amount),
+        payment_type=receipt.payment_type,
         payload_sha256="", applications_json=json.dumps(applications),
         link_json=json.dumps({"method": "found_in_sage", "score": 100.0,
                               "explanation": f"Sage receipt in deposit {receipt.deposit_no} is for "

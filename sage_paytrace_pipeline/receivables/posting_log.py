@@ -76,7 +76,8 @@ class PostingLog:
             self.connection.register("wanted_ids", ids)
             try:
                 return self.connection.execute(
-                    f"SELECT log.* FROM {TABLE} log JOIN wanted_ids USING (transaction_id) ORDER BY transaction_id").df()
+                    f"SELECT log.* FROM {TABLE} log JOIN wanted_ids USING (transaction_id) "
+                    "ORDER BY transaction_id").df()
             finally:
                 self.connection.unregister("wanted_ids")
         return self.connection.execute(

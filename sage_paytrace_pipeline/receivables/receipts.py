@@ -57,13 +57,14 @@ def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: 
             problems.append(_unmapped_brand(transaction_id, text_or_blank(payment["card_brand"]) or "UNKNOWN"))
             continue
         try:
-            receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings, business_date)
+            receipts[transaction_id] = _receipt(transaction_id, lines, payment, payment_type, settings=settings,
+                                                business_date=business_date)
         except ValidationError as exc:
             problems.append(_invalid_receipt(transaction_id, exc))
     return ReceiptPlan(receipts, concat_exceptions(problems))
 
 
-def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str,
+def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str, *,
              settings: SageSettings, business_date: date) -> CardReceipt:
     first = lines.iloc[0]
     return CardReceipt(
@@ -84,7 +85,8 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         credit_card_guid=text_or_blank(payment["customer_id"])[:32],
         comment=f"PayTrace {transaction_id}",
         lines=tuple(
-            ReceiptLine(invoice_no=row.invoice_no, invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
+            ReceiptLine(invoice_no=row.invoice_no,
+                        invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
                         amount=cents_to_decimal(int(row.amount_cents)), prepayment=row.method == PREPAYMENT_METHOD)
             for row in lines.itertuples(index=False)
         ),
@@ -119,5 +121,6 @@ def _invalid_receipt(transaction_id: int, error: ValidationError) -> pd.DataFram
         source_ids=f"paytrace:{transaction_id}",
         problem=f"the cash receipt for transaction {transaction_id} is not a valid Sage document ({reasons}); "
                 "nothing was posted",
-        action="Correct the customer, invoice or payment type named above in Sage or in the config, then re-run the day",
+        action="Correct the customer, invoice or payment type named above in Sage or in the config, "
+               "then re-run the day",
     )

@@ -35,13 +35,30 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sage_paytrace_pipeline.domain.ledger import (
     BRAND_BY_CARD_TYPE,
     CARD_TYPE_BY_BRAND,
+    JournalEntry,
+    JournalLine,
     LedgerDocument,
     key_field,
     max_length,
 )
-from sage_paytrace_pipeline.domain.ledger import JournalEntry as JournalEntry
-from sage_paytrace_pipeline.domain.ledger import JournalLine as JournalLine
 from sage_paytrace_pipeline.domain.money import parse_money
+
+# Public names: the domain's journal documents, re-exported beside the Sage documents defined here.
+__all__ = [
+    "RECEIPT_INVOICE_TYPES",
+    "CardReceipt",
+    "CardRefund",
+    "CreditMemo",
+    "CustomerRecord",
+    "DocumentResult",
+    "JournalEntry",
+    "JournalLine",
+    "ReceiptLine",
+    "SalesOrder",
+    "SalesOrderLine",
+    "VaultCard",
+    "card_type_code",
+]
 
 RECEIPT_INVOICE_TYPES = frozenset({"IN", "DM", "FC"})  # open items a payment can reduce
 

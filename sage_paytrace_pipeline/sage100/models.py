@@ -13,11 +13,27 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sage_paytrace_pipeline.domain.ledger import Customer as Customer
-from sage_paytrace_pipeline.domain.ledger import CustomerCard as CustomerCard
-from sage_paytrace_pipeline.domain.ledger import OpenInvoice as OpenInvoice
-from sage_paytrace_pipeline.domain.ledger import ReadModel
+from sage_paytrace_pipeline.domain.ledger import Customer, CustomerCard, OpenInvoice, ReadModel
 from sage_paytrace_pipeline.domain.money import round_to_cent
+
+# Public names: the domain's ledger views (re-exported for the adapter's callers) and what is defined here.
+__all__ = [
+    "BankCode",
+    "Customer",
+    "CustomerCard",
+    "GlAccount",
+    "OpenInvoice",
+    "PaymentType",
+    "PostedReceipt",
+    "ReceiptLine",
+    "SalesOrder",
+    "SalesOrderLine",
+    "as_date",
+    "as_flag",
+    "as_money",
+    "as_quantity",
+    "as_text",
+]
 
 _QUANTITY = Decimal("0.000001")
 _BLANK_DATES = {date(1753, 1, 1), date(1900, 1, 1)}  # Premium and some ODBC clients' "no date"

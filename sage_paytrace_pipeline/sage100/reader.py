@@ -126,7 +126,8 @@ class Sage100Reader:
     ) -> list[OpenInvoice]:
         # Zero balances are dropped here, on Decimals: an SQL `Balance <> 0` would compare text on
         # the demo company, where amounts are stored as exact text ('0.00' <> '0').
-        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns, {"ARDivisionNo": division, "CustomerNo": customer_no})
+        rows = self._select("AR_OpenInvoice", _OPEN_INVOICE.columns,
+                            {"ARDivisionNo": division, "CustomerNo": customer_no})
         invoices = (invoice for invoice in map(_open_invoice, rows) if invoice.balance != 0 or not with_balance_only)
         return sorted(invoices, key=lambda i: (i.division, i.customer_no, i.invoice_no, i.invoice_type))
 
@@ -191,7 +192,7 @@ class Sage100Reader:
                    *_receipt_key(row))
             groups[key].append(row)
         receipts = []
-        for key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
+        for _key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
             group.sort(key=lambda r: as_text(r["SequenceNo"]))
             lines = tuple(_POSTED_LINE.read(row) for row in group)
             amount = sum((line.amount for line in lines), as_money(0))
@@ -213,7 +214,7 @@ class Sage100Reader:
         conditions = [("OrderDate", ">=", since)] if since else []
         if sales_order_nos is not None:
             headers = self._select_in("SO_SalesOrderHeader", _ORDER.columns, "SalesOrderNo",
-                                      sorted(set(sales_order_nos)), equals, conditions)
+                                      sorted(set(sales_order_nos)), equals=equals, conditions=conditions)
         else:
             headers = self._select("SO_SalesOrderHeader", _ORDER.columns, equals, conditions)
         if not headers:
@@ -287,6 +288,7 @@ class Sage100Reader:
         column_keys: Sequence[str],
         in_column: str,
         values: Sequence[Any],
+        *,
         equals: dict[str, Any] | None = None,
         conditions: Sequence[tuple[str, str, Any]] = (),
     ) -> list[Row]:

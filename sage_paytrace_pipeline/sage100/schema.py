@@ -14,8 +14,27 @@ from decimal import Decimal
 from typing import Literal
 
 # AR_CustomerCreditCard.CardType codes: defined with the card model the domain reads (domain.ledger)
-from sage_paytrace_pipeline.domain.ledger import BRAND_BY_CARD_TYPE as BRAND_BY_CARD_TYPE
-from sage_paytrace_pipeline.domain.ledger import CARD_TYPE_BY_BRAND as CARD_TYPE_BY_BRAND
+from sage_paytrace_pipeline.domain.ledger import BRAND_BY_CARD_TYPE, CARD_TYPE_BY_BRAND
+
+# Public names: the card-type codes of domain.ledger (re-exported with the layouts using them) and the schema.
+__all__ = [
+    "AUDIT",
+    "AUDIT_CREATED",
+    "BRAND_BY_CARD_TYPE",
+    "CARD_TYPE_BY_BRAND",
+    "DEFAULT_SCHEMA",
+    "UNCERTAIN_NAMES",
+    "Certainty",
+    "Column",
+    "ColumnKind",
+    "D",
+    "F",
+    "I",
+    "N",
+    "S",
+    "Sage100Schema",
+    "Table",
+]
 
 ColumnKind = Literal["str", "decimal", "int", "date", "flag"]
 Certainty = Literal["confirmed", "inferred", "uncertain"]

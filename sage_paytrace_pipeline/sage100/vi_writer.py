@@ -282,7 +282,7 @@ class VisualIntegratorWriter:
             return [layout.row(record) for record in layout.to_records(document)]
         except ValueError as exc:  # a key with a line break: Sage would refuse it too
             raise Sage100ValidationError(operation=layout.operation, reference=reference, field=layout.name,
-                                         problem=str(exc), fix="remove line breaks from the document's fields")
+                                         problem=str(exc), fix="remove line breaks from the document's fields") from exc
 
     def _open_batch(self) -> _Batch:
         if self._batch is None:

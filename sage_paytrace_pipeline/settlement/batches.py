@@ -46,11 +46,12 @@ def read_closed_batches(client: PayTraceClient, day: date, policy: SettlementPol
     and the tie-out says which batch and brand to check."""
     batches = client.export_batches(day, day)
     exports = {number: client.read_batch_transactions(number) for number in map(_closed_number, batches)}
-    rejected = [f"batch {number}: {record.describe()}" for number, export in exports.items() for record in export.rejected]
+    rejected = [f"batch {number}: {record.describe()}"
+                for number, export in exports.items() for record in export.rejected]
     transactions = with_brands(client, transactions_frame(
         [record for export in exports.values() for record in export.transactions], day))
     brands = batch_brands_frame(batches, day)
-    recon = reconcile(batch_input(brands), transactions, no_receipts(), no_deposits(), policy, day)
+    recon = reconcile(batch_input(brands), transactions, no_receipts(), no_deposits(), policy=policy, as_of=day)
     summary = text_columns(brands.merge(recon.tie_out, on=["batch_number", "brand"], how="left"))
     return ClosedBatches(len(batches), summary, brands, transactions, recon.tie_out, rejected)
 

@@ -71,8 +71,8 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
     return DayInputs(batches, transactions, deposits)
 
 
-def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, reader: Sage100Reader,
-               as_of: date) -> DaySettlement:
+def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,
+               reader: Sage100Reader, as_of: date) -> DaySettlement:
     """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
     from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
     configured: without it nothing is reconciled (the caller reports `not_configured_exception`)."""
@@ -80,7 +80,7 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     if policy is None:
         raise ValueError("settlement is not configured: there is no discount method to reconcile by")
     recon = reconcile(batch_input(inputs.batches), inputs.transactions, receipts,
-                      inputs.deposits.drop(columns=["sha256", "currency"]), policy, as_of)
+                      inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of)
     chart = reader.gl_accounts()
     accounts = account_map(config, reader.payment_types(), chart)
     plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))

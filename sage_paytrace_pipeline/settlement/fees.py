@@ -97,7 +97,7 @@ def months_to_reconcile(statements: list[FeeStatement], as_of: date, discount_me
 
 
 def reconcile_fee_months(config: PipelineConfig, statements: list[FeeStatement], errors: list[StatementError],
-                         bank_lines: pd.DataFrame, accounts: GlAccountMap, as_of: date,
+                         bank_lines: pd.DataFrame, *, accounts: GlAccountMap, as_of: date,
                          open_writer: Callable[[], Sage100Writer]) -> FeeRun:
     """Every month to reconcile, each entry posted once; the Sage writer is opened only when there is
     a statement to book. Without `settlement`, nothing is booked (and, given statements, that is said)."""
@@ -114,8 +114,8 @@ def reconcile_fee_months(config: PipelineConfig, statements: list[FeeStatement],
     for month in months:
         assert policy is not None  # without a settlement policy there is no month to reconcile
         of_month = [statement for statement in statements if statement.month == month]
-        summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config, policy, accounts, as_of,
-                                                      writer)
+        summary, exceptions, lines = _reconcile_month(month, of_month, bank_lines, config=config, policy=policy,
+                                                      accounts=accounts, as_of=as_of, writer=writer)
         summaries.append(summary)
         exception_frames.append(_with_month(exceptions, month))
         all_lines.append(lines)
@@ -149,8 +149,8 @@ def _ambiguous(month: date, statements: list[FeeStatement]) -> pd.DataFrame:
     return concat_exceptions(frames)
 
 
-def _reconcile_month(month: date, statements: list[FeeStatement], bank_lines: pd.DataFrame, config: PipelineConfig,
-                     policy: SettlementPolicy, accounts: GlAccountMap, as_of: date,
+def _reconcile_month(month: date, statements: list[FeeStatement], bank_lines: pd.DataFrame, *,
+                     config: PipelineConfig, policy: SettlementPolicy, accounts: GlAccountMap, as_of: date,
                      writer: Sage100Writer | None) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """One month: its statement (exactly one, else an exception) against the bank's fee debit, and
     the entry posted once. Returns (summary row as a dict, exceptions, journal lines)."""

@@ -64,7 +64,8 @@ def for_day(recon: Reconciliation, day_batches: set[int], day_lines: set[str]) -
     matches = recon.matches[recon.matches["batch_number"].isin(day_batches)]
     exceptions = recon.exceptions
     own = exceptions["batch_number"].isin(day_batches)
-    bank_level = exceptions["batch_number"].isna() & exceptions["source_ids"].astype(str).str.split(" ").str[0].isin(day_lines)
+    first_source_id = exceptions["source_ids"].astype(str).str.split(" ").str[0]
+    bank_level = exceptions["batch_number"].isna() & first_source_id.isin(day_lines)
     return {"expected": expected, "matches": matches, "exceptions": exceptions[own | bank_level]}
 
 

@@ -20,7 +20,8 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
     """The sales posted deposit entries parked in the unposted-sales account, read back from Sage's
     GL detail (transaction_id, amount_cents); none when the account is not configured."""
     keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
-    rows = reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"]) if keys else []
+    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"])
+            if keys else [])
     return parked_sales([row["PostingComment"] for row in rows],
                         [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
 

@@ -42,7 +42,8 @@ def test_a_configured_layout_without_brand(tmp_path):
     fmt = FeeStatementFormat(month_column="Period", description_column="Item", amount_column="Fee",
                              brand_column=None, delimiter=";")
     statement = read_fee_statement(write(tmp_path, "Period;Item;Fee\n03/2026;Monthly fees;1,234.56\n"), fmt)
-    assert (statement.month, statement.total_cents, statement.lines["brand"].tolist()) == (date(2026, 3, 1), 123_456, [""])
+    assert (statement.month, statement.total_cents, statement.lines["brand"].tolist()) == (
+        date(2026, 3, 1), 123_456, [""])
 
 
 @pytest.mark.parametrize("text, line, words", [

@@ -73,7 +73,7 @@ def test_amounts_that_are_not_money_are_refused(text):
 @pytest.mark.parametrize("fields", [
     dict(amount_column="A", credit_column="C", debit_column="D"),  # both ways
     dict(credit_column="C"),  # half a pair
-    dict(),  # no amount at all
+    {},  # no amount at all
     dict(amount_column="A", account_id=None),  # no account
     dict(amount_column="A", currency="ABC"),
     dict(amount_column="A", colour="blue"),  # typo'd option

@@ -75,7 +75,8 @@ def test_dagster_asset_materialize_names_the_missing_variable(environment, tmp_p
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "sage_paytrace_pipeline.definitions",
+        [str(Path(sys.executable).parent / "dagster"), "asset", "materialize",
+         "-m", "sage_paytrace_pipeline.definitions",
          "--select", "paytrace_transactions,paytrace_record_exceptions", "--partition", DAY],
         check=False, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env,
     )

@@ -23,7 +23,8 @@ def test_luhn(number, valid):
     ("leading", "brand"),
     [("401200", "VISA"), ("4", "VISA"), ("549974", "MASTERCARD"), ("222100", "MASTERCARD"),
      ("371449", "AMEX"), ("341111", "AMEX"), ("601100", "DISCOVER"), ("650000", "DISCOVER"),
-     ("360000", "DINERS"), ("353011", "JCB"), ("5", "MASTERCARD"), ("6", "DISCOVER"), ("9", "UNKNOWN"), ("", "UNKNOWN")],
+     ("360000", "DINERS"), ("353011", "JCB"), ("5", "MASTERCARD"), ("6", "DISCOVER"), ("9", "UNKNOWN"),
+     ("", "UNKNOWN")],
 )
 def test_brand_from_leading_digits(leading, brand):
     assert brand_from_digits(leading) == brand

@@ -28,7 +28,8 @@ def test_c0_c1_controls_and_line_separators_become_spaces(control):
     assert without_controls(f"Bad{control}Name") == "Bad Name"
 
 
-@pytest.mark.parametrize("text", ["Zoë Ångström 山田太郎 🙂", "O'Brien", "👨\u200d👩\u200d👧 family", "Ærøskøbing Café"])
+@pytest.mark.parametrize(
+    "text", ["Zoë Ångström 山田太郎 🙂", "O'Brien", "👨\u200d👩\u200d👧 family", "Ærøskøbing Café"])
 def test_ordinary_text_is_kept(text):
     assert without_controls(text) == text
     assert storable_text(text) == text

@@ -19,7 +19,7 @@ from sage_paytrace_pipeline_tests.hostile.corpus import case_id, paytrace_cases,
 from sage_paytrace_pipeline_tests.hostile.hostile_paytrace import HostileProxy, serve_proxy
 
 DAY = datetime(2026, 3, 4).date()
-RECORD_CASES = [case for case in paytrace_cases("rejected", "kept", "duplicate")]
+RECORD_CASES = list(paytrace_cases("rejected", "kept", "duplicate"))
 HOSTILE_NAME = "\u202e=1+2 4111 1111 1111 1111 O'Brien'); DROP TABLE AR_Customer;-- Zoë " + "long " * 20
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
@@ -35,7 +35,8 @@ Outcome = httpx.Response | Exception | Callable[[httpx.Request], httpx.Response]
 
 def wire_json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
     body = json.dumps(payload, default=lambda d: float(d) if isinstance(d, Decimal) else str(d))
-    return httpx.Response(status, text=body, headers={"content-type": "application/json; charset=utf-8", **(headers or {})})
+    return httpx.Response(status, text=body,
+                          headers={"content-type": "application/json; charset=utf-8", **(headers or {})})
 
 
 def wire_error(code: str, message: str, status: int = 400) -> httpx.Response:
@@ -118,7 +119,7 @@ class FakePayTrace:
         return self._dated(response)
 
     def _dated(self, response: httpx.Response) -> httpx.Response:
-        response.headers["Date"] = format_datetime(self.server_now.astimezone(timezone.utc), usegmt=True)
+        response.headers["Date"] = format_datetime(self.server_now.astimezone(UTC), usegmt=True)
         return response
 
     @staticmethod
@@ -145,7 +146,8 @@ class FakePayTrace:
 
     def _token(self, body: dict[str, Any]) -> httpx.Response:
         if body.get("username") != USERNAME or body.get("password") != PASSWORD:
-            return wire_json({"error": "invalid_grant", "error_description": "The provided authorization grant is invalid."}, 400)
+            return wire_json({"error": "invalid_grant",
+                              "error_description": "The provided authorization grant is invalid."}, 400)
         self.token_count += 1
         token = f"{TOKEN_PREFIX}tok{self.token_count:040d}"
         self.valid_tokens.add(token)
@@ -168,9 +170,12 @@ class FakePayTrace:
             "credit_card": {"masked_number": "************5439", "expiration_month": 12, "expiration_year": 28},
             "transaction_type": "SALE", "description": "", "amount": Decimal("10.00"), "invoice_id": "",
             "shipping_address": {}, "billing_address": {"name": "Kevin"}, "receipt_emailed_to": "", "tax_amount": "",
-            "customer_reference_id": "", "approval_code": "TAS123", "approval_message": "APPROVAL TAS123 - Approved and completed",
-            "avs_response": "Full Exact Match", "csc_response": "Match", "status_code": "Y", "status_message": "Pending Settlement",
-            "created": {"through": "API", "at": paytrace_timestamp(self.server_now), "by": USERNAME, "from_ip": "10.0.0.1"},
+            "customer_reference_id": "", "approval_code": "TAS123",
+            "approval_message": "APPROVAL TAS123 - Approved and completed",
+            "avs_response": "Full Exact Match", "csc_response": "Match", "status_code": "Y",
+            "status_message": "Pending Settlement",
+            "created": {"through": "API", "at": paytrace_timestamp(self.server_now), "by": USERNAME,
+                        "from_ip": "10.0.0.1"},
             "settled": "", "customer_id": "", "email": "",
         }
         record.update(fields)
@@ -190,7 +195,8 @@ class FakePayTrace:
         record = self.add_transaction(**(fields if declined else {**fields, **extra}))
         return wire_json(
             {"success": not declined, "response_code": 102 if declined else 101,
-             "status_message": "Your transaction was not approved." if declined else "Your transaction was successfully approved.",
+             "status_message": "Your transaction was not approved." if declined
+                               else "Your transaction was successfully approved.",
              "transaction_id": record["transaction_id"], "approval_code": record["approval_code"],
              "approval_message": record["approval_message"], "avs_response": "No Match", "csc_response": "",
              "external_transaction_id": "", "masked_card_number": "xxxxxxxxxxxx5439"}
@@ -219,7 +225,8 @@ class FakePayTrace:
                                      "transactions can be refunded.  Please try to void the transaction instead.")
         amount = Decimal(str(body.get("amount", original["amount"])))
         record = self.add_transaction(transaction_type="REFUND", amount=amount, invoice_id=body.get("invoice_id", ""))
-        return wire_json({"success": True, "response_code": 106, "status_message": "Your transaction was successfully refunded.",
+        return wire_json({"success": True, "response_code": 106,
+                          "status_message": "Your transaction was successfully refunded.",
                           "transaction_id": record["transaction_id"], "external_transaction_id": "",
                           "masked_card_number": "xxxxxxxxxxxx5439"})
 
@@ -231,7 +238,8 @@ class FakePayTrace:
             return wire_error("818", "The Transaction ID that you provided could not be voided. Only transactions "
                                      "that are pending settlement can be voided.")
         record.update(status_code="N", status_message="Voided")
-        return wire_json({"success": True, "response_code": 109, "status_message": "Your transaction was successfully voided.",
+        return wire_json({"success": True, "response_code": 109,
+                          "status_message": "Your transaction was successfully voided.",
                           "transaction_id": record["transaction_id"]})
 
     def _transactions_authorization_capture(self, body: dict[str, Any]) -> httpx.Response:
@@ -240,28 +248,33 @@ class FakePayTrace:
             return wire_error("811", "The Transaction ID that you provided was not found.")
         if record["status_message"] != "Authorization Only":
             return wire_error("816", "The Transaction ID that you provided could not be captured.")
-        record.update(status_code="Y", status_message="Pending Settlement", amount=Decimal(str(body.get("amount", record["amount"]))))
-        return wire_json({"success": True, "response_code": 112, "status_message": "Your transaction was successfully captured.",
+        record.update(status_code="Y", status_message="Pending Settlement",
+                      amount=Decimal(str(body.get("amount", record["amount"]))))
+        return wire_json({"success": True, "response_code": 112,
+                          "status_message": "Your transaction was successfully captured.",
                           "transaction_id": record["transaction_id"], "external_transaction_id": ""})
 
     def _transactions_settle(self, body: dict[str, Any]) -> httpx.Response:
         pending = [t for t in self.transactions.values() if t["status_code"] == "Y"]
         if not pending:
-            return wire_json({"success": True, "response_code": 175, "status_message": "There were no transactions to settle.",
+            return wire_json({"success": True, "response_code": 175,
+                              "status_message": "There were no transactions to settle.",
                               "batch_number": None, "transaction_count": 0, "net_amount": 0})
         self.batch_number += 1
         for record in pending:
             record.update(status_code=f"GB{self.batch_number}", status_message=f"GB{self.batch_number}",
                           settled=paytrace_timestamp(self.server_now))
         net = sum((t["amount"] if t["transaction_type"] != "REFUND" else -t["amount"]) for t in pending)
-        return wire_json({"success": True, "response_code": 175, "status_message": "The batch was successfully settled.",
+        return wire_json({"success": True, "response_code": 175,
+                          "status_message": "The batch was successfully settled.",
                           "batch_number": self.batch_number, "transaction_count": len(pending), "net_amount": net})
 
     def _transactions_export_by_id(self, body: dict[str, Any]) -> httpx.Response:
         record = self.transactions.get(int(body.get("transaction_id") or 0))
         if record is None:
             return wire_error("811", "The Transaction ID that you provided was not found.")
-        return wire_json({"success": True, "response_code": 1, "status_message": "Your request has been successfully completed.",
+        return wire_json({"success": True, "response_code": 1,
+                          "status_message": "Your request has been successfully completed.",
                           "transactions": [record]})
 
     def _transactions_export_by_date_range(self, body: dict[str, Any]) -> httpx.Response:
@@ -273,7 +286,8 @@ class FakePayTrace:
             if start <= datetime.strptime(t["created"]["at"], "%m/%d/%Y %I:%M:%S %p").date() <= end
             and (not text or text in (t["invoice_id"] + " " + t["description"]).lower())
         ]
-        return wire_json({"success": True, "response_code": 1, "status_message": "Your request has been successfully completed.",
+        return wire_json({"success": True, "response_code": 1,
+                          "status_message": "Your request has been successfully completed.",
                           "transactions": found})
 
     # ---------------------------------------------------------------- vault
@@ -285,7 +299,8 @@ class FakePayTrace:
         number = str(body["credit_card"]["number"])
         self.customers[customer_id] = {
             "customer_id": customer_id,
-            "credit_card": {"masked_number": "x" * (len(number) - 4) + number[-4:], "expiration_month": 12, "expiration_year": 28},
+            "credit_card": {"masked_number": "x" * (len(number) - 4) + number[-4:], "expiration_month": 12,
+                            "expiration_year": 28},
             "billing_address": body.get("billing_address", {}), "email": body.get("email", ""), "phone": "", "fax": "",
             "created": paytrace_timestamp(self.server_now),
         }
@@ -304,7 +319,8 @@ class FakePayTrace:
         if wanted and wanted not in self.customers:
             return wire_error("30", f"Customer ID, {wanted}, was not found or is incomplete.")
         items = [c for c in self.customers.values() if not wanted or c["customer_id"] == wanted]
-        return wire_json({"success": True, "response_code": 1, "status_message": "Your request has been successfully completed.",
+        return wire_json({"success": True, "response_code": 1,
+                          "status_message": "Your request has been successfully completed.",
                           "customers": items})
 
 

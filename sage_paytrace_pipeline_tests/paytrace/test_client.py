@@ -124,7 +124,8 @@ def test_invalid_token_reauthenticates_and_replays_once(client, fake):
 
 
 def test_invalid_token_twice_is_an_authentication_error(client, fake):
-    fake.fail(EXPORT, wire_json({"error": "invalid_token", "error_description": "The access token is invalid"}, 401), times=5)
+    fake.fail(EXPORT, wire_json({"error": "invalid_token", "error_description": "The access token is invalid"}, 401),
+              times=5)
     with pytest.raises(PayTraceAuthenticationError):
         client.export_transactions(DAY, DAY)
     assert len(fake.calls(EXPORT)) == 2 and fake.token_count == 2
@@ -271,8 +272,9 @@ def test_decline_is_raised_not_retried(client, fake, card):
 
 
 def test_decline_with_http_400_is_still_a_decline(client, fake, card):
-    fake.respond(SALE, wire_json({"success": False, "response_code": 102, "status_message": "Your transaction was not approved.",
-                                  "transaction_id": 392501201, "approval_code": "", "approval_message": "DECLINE"}, 400))
+    fake.respond(SALE, wire_json({"success": False, "response_code": 102,
+                                  "status_message": "Your transaction was not approved.", "transaction_id": 392501201,
+                                  "approval_code": "", "approval_message": "DECLINE"}, 400))
     with pytest.raises(PayTraceDeclined):
         client.sale_keyed(card, Decimal("3.00"), invoice_id="INV-D4")
 
@@ -292,11 +294,13 @@ def test_sale_answer_lost_after_commit_is_adopted(client, fake, card):
     assert result.adopted and result.approved and result.transaction_id == committed[0]["transaction_id"]
     lookup = fake.calls(EXPORT)[0]
     # The server's business day (Date header: 11/24) ±1, not our clock's (11/18).
-    assert (lookup["start_date"], lookup["end_date"], lookup["including_text"]) == ("11/23/2026", "11/25/2026", "INV-LOST")
+    assert (lookup["start_date"], lookup["end_date"], lookup["including_text"]) == (
+        "11/23/2026", "11/25/2026", "INV-LOST")
 
 
 def test_refund_answer_lost_after_commit_is_adopted(client, fake):
-    original = fake.add_transaction(amount=Decimal("40.00"), status_code="GB571", status_message="GB571", invoice_id="INV-R")
+    original = fake.add_transaction(amount=Decimal("40.00"), status_code="GB571", status_message="GB571",
+                                    invoice_id="INV-R")
     fake.lose_answer(REFUND)
     result = client.refund_transaction(original["transaction_id"], Decimal("15.00"), invoice_id="RFD-1")
     refunds = fake.committed(transaction_type="REFUND")
@@ -407,7 +411,8 @@ def test_capture_refused_as_already_done_after_a_lost_answer_is_adopted(client, 
     auth = fake.add_transaction(transaction_type="AUTHORIZATION", status_code="N", status_message="Authorization Only")
     stale = dict(auth)  # the first lookup still sees the authorization open (e.g. replication lag)
     fake.lose_answer("/v1/transactions/authorization/capture")
-    fake.respond("/v1/transactions/export/by_id", wire_json({"success": True, "response_code": 1, "transactions": [stale]}))
+    fake.respond("/v1/transactions/export/by_id",
+                 wire_json({"success": True, "response_code": 1, "transactions": [stale]}))
     result = client.capture(auth["transaction_id"])
     assert result.adopted and len(fake.calls("/v1/transactions/authorization/capture")) == 2
 

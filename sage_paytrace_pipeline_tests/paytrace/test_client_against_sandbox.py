@@ -149,7 +149,7 @@ def test_a_third_of_calls_failing_still_completes_a_day(sandbox, connect, card):
     assert stats["calls_by_route"]["/v1/transactions/export/by_date_range"] > 1
 
     sandbox.engine.clear_faults()
-    truth = [t for t in client.export_transactions(BUSINESS_DAY, BUSINESS_DAY, including_text=tag)]
+    truth = list(client.export_transactions(BUSINESS_DAY, BUSINESS_DAY, including_text=tag))
     assert sorted(t.invoice_id for t in truth) == sorted(f"{tag}-{n}" for n in range(len(amounts)))  # each once
     assert {t.transaction_id for t in truth} == {r.transaction_id for r in results}
     assert set(exported) == {t.invoice_id for t in truth}

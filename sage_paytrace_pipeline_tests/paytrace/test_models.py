@@ -81,7 +81,8 @@ def test_decimal_amounts_never_pass_through_float():
     ],
 )
 def test_masks_with_x_or_star_and_optional_bin(masked, bin_, brand, normalised):
-    card = parse_transaction(recorded_record(credit_card={"masked_number": masked, "expiration_month": 1, "expiration_year": 9}), ZONE).card
+    masked_card = {"masked_number": masked, "expiration_month": 1, "expiration_year": 9}
+    card = parse_transaction(recorded_record(credit_card=masked_card), ZONE).card
     assert (card.bin, card.brand, card.masked_number, card.last4) == (bin_, brand, normalised, masked[-4:])
     assert card.expiration_year == 2009
 
@@ -155,7 +156,8 @@ def test_batch_with_brand_breakdown():
 
 def test_vault_customer_and_results():
     customer = parse_vault_customer(
-        {"customer_id": "C1", "credit_card": {"masked_number": "xxxxxxxxxxxx5439", "expiration_month": 3, "expiration_year": 27},
+        {"customer_id": "C1",
+         "credit_card": {"masked_number": "xxxxxxxxxxxx5439", "expiration_month": 3, "expiration_year": 27},
          "email": "a@b.c", "created": "11/24/2026 2:00:00 PM"},
         ZONE,
     )
@@ -168,7 +170,8 @@ def test_vault_customer_and_results():
     )
     assert result.transaction_id == 125391271 and result.csc_response is None
     assert result.masked_card_number == "************5439" and not result.adopted
-    settle = parse_settle_result({"success": True, "response_code": 175, "batch_number": None, "transaction_count": 0, "net_amount": 0})
+    settle = parse_settle_result({"success": True, "response_code": 175, "batch_number": None,
+                                  "transaction_count": 0, "net_amount": 0})
     assert settle.batch_number is None and settle.net_amount == Decimal("0.00")
 
 

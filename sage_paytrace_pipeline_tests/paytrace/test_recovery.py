@@ -125,7 +125,8 @@ def test_two_candidates_are_indeterminate_and_nothing_is_resent(recovery, lookup
 
 
 def test_a_failed_lookup_is_indeterminate_and_nothing_is_resent(recovery, lookups, fake):
-    lookups.failure = PayTraceTransientError("PayTrace answered HTTP 503", route="/v1/transactions/export/by_date_range")
+    lookups.failure = PayTraceTransientError("PayTrace answered HTTP 503",
+                                             route="/v1/transactions/export/by_date_range")
     fake.fail(SALE, lost)
     with pytest.raises(PayTraceIndeterminateError) as caught:
         recovery.new_transaction(SALE, PAYLOAD, EXPECTED)

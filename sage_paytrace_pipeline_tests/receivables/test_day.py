@@ -83,8 +83,8 @@ def test_no_vault_or_no_payments_is_a_no_op():
 
 
 def day(paid: pd.DataFrame, earlier: dict[int, Intent], details: pd.DataFrame | None = None):
-    return match_business_day(paid, vault() if details is None else details, CUSTOMERS, CARDS, OPEN, links(),
-                              MatchingPolicy(), earlier)
+    return match_business_day(paid, vault() if details is None else details, CUSTOMERS, CARDS, OPEN, links=links(),
+                              policy=MatchingPolicy(), earlier=earlier)
 
 
 def test_payments_in_sage_are_carried_from_the_log_and_the_rest_matched():

@@ -209,7 +209,8 @@ def test_payments_posted_earlier_are_confirmed_from_sage_and_left_alone_after(co
 
 
 @pytest.mark.parametrize("override, problem, fix", [
-    ({"amount_cents": None}, "is applied to invoice {invoice} whose open balance is {balance}", "apply at most {balance}"),
+    ({"amount_cents": None}, "is applied to invoice {invoice} whose open balance is {balance}",
+     "apply at most {balance}"),
     ({"customer_no": "NOSUCH"}, "NOSUCH", ""),
 ], ids=["above-balance", "unknown-customer"])
 def test_a_receipt_sage_refuses_is_rejected_and_the_others_are_posted(company, writer, reader, log, override,
@@ -220,7 +221,8 @@ def test_a_receipt_sage_refuses_is_rejected_and_the_others_are_posted(company, w
         over = balance(company, plain.receipts[B].division, plain.receipts[B].customer_no, invoice)
         override = {"amount_cents": cents(over) + 1}  # one cent more than is open
     day = Day(company, overrides={B: override})
-    sage_rows_of_b = query(company, "SELECT COUNT(*) FROM AR_CashReceiptsHistory WHERE CreditCardTransactionID = '7002'")
+    sage_rows_of_b = query(company,
+                           "SELECT COUNT(*) FROM AR_CashReceiptsHistory WHERE CreditCardTransactionID = '7002'")
 
     outcome = post_receipts(day.receipts, day.intents, writer=writer, reader=reader, log=log)
 

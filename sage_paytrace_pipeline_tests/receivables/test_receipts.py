@@ -116,7 +116,8 @@ def test_application_sage_would_refuse_is_receipt_invalid_and_others_go_on(setti
     plan = plan_receipts(apps, payments({}, {}), settings, DAY)
 
     assert list(plan.receipts) == [5001]
-    assert plan.exceptions[["kind", "severity", "transaction_id"]].values.tolist() == [["receipt_invalid", "error", 5000]]
+    assert plan.exceptions[["kind", "severity", "transaction_id"]].values.tolist() == [
+        ["receipt_invalid", "error", 5000]]
     problem = plan.exceptions.iloc[0]["problem"]
     assert field in problem and "nothing was posted" in problem
 

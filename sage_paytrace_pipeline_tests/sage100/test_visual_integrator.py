@@ -259,7 +259,7 @@ def test_the_same_receipt_twice_gives_one_row_and_importing_twice_applies_once(f
 
 
 def only_file_name(writer: VisualIntegratorWriter) -> str:
-    [pending] = writer._batch.files.values()  # noqa: SLF001 - the name before flush
+    [pending] = writer._batch.files.values()  # private on purpose: the name before flush
     return pending.name
 
 

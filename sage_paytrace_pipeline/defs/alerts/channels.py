@@ -156,4 +156,5 @@ class TeamsChannel:
         except requests.RequestException as error:
             # requests' messages quote the URL; it is redacted along with any other secret.
             raise AlertDeliveryError(f"alerts.teams: webhook ({self.settings.webhook_url_env}) failed: "
-                                     f"{type(error).__name__}: {redact(str(error)[:200], self.secret_variables)}") from None
+                                     f"{type(error).__name__}: "
+                                     f"{redact(str(error)[:200], self.secret_variables)}") from None

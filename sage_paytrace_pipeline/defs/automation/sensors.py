@@ -63,7 +63,8 @@ def day_watermark(transactions: Iterable[Transaction]) -> str:
     return f"{len(rows)}-{rows[-1][0] if rows else 0}-{digest}"
 
 
-def group_by_day(transactions: Sequence[Transaction], days: Sequence[date], zone: ZoneInfo) -> dict[date, list[Transaction]]:
+def group_by_day(transactions: Sequence[Transaction], days: Sequence[date],
+                 zone: ZoneInfo) -> dict[date, list[Transaction]]:
     """The watched days' records. One without a parseable timestamp counts for every watched day:
     we cannot tell its day, and a spurious re-run is harmless where a missed one is not."""
     grouped: dict[date, list[Transaction]] = defaultdict(list)

@@ -57,7 +57,7 @@ def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
     return frame
 
 
-def match_payments(
+def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     paytrace_transactions: pd.DataFrame, paytrace_customers: pd.DataFrame, sage_customers: pd.DataFrame,
     sage_customer_cards: pd.DataFrame, sage_open_invoices: pd.DataFrame,
@@ -67,7 +67,7 @@ def match_payments(
     earlier = _posted_earlier(sage100, warehouse, context.run.run_id, paytrace_transactions, day)
     result = match_business_day(
         paytrace_transactions, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
-        links_frame(config.customer_links), config.matching_policy(), earlier)
+        links=links_frame(config.customer_links), policy=config.matching_policy(), earlier=earlier)
     applications = result.applications
     yield dg.Output(_dated(result.customer_links, day), output_name="customer_links", metadata={
         "links": len(result.customer_links),
@@ -99,7 +99,7 @@ def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id:
     return {tid: logged.get(tid) or intent_from_sage(found[0], day) for tid, found in in_sage.items()}
 
 
-def post_cash_receipts(
+def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     payment_applications: pd.DataFrame, customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
     matching_exceptions: pd.DataFrame,
@@ -116,7 +116,8 @@ def post_cash_receipts(
     new = payment_applications[~earlier]
     created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
     new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
-    customer_links = pd.concat([customer_links, created.links], ignore_index=True) if not created.links.empty else customer_links
+    if not created.links.empty:
+        customer_links = pd.concat([customer_links, created.links], ignore_index=True)
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
@@ -125,9 +126,9 @@ def post_cash_receipts(
     reader = sage100.reader()
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run.run_id)
+        posted_earlier = sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int)))
         outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
-                                posted_earlier=sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int))),
-                                business_date=day)
+                                posted_earlier=posted_earlier, business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
     exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures)],
@@ -155,7 +156,7 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
     return create_customers(matching_exceptions, payments, policy=config.customers, sage=config.sage, writer=writer)
 
 
-def receivable_exceptions(
+def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
     paytrace_record_exceptions: pd.DataFrame,
@@ -165,7 +166,8 @@ def receivable_exceptions(
               posting_exceptions.assign(stage="posting")]
     exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
     exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
-    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)), metadata=exception_metadata(exceptions))
+    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)),
+                    metadata=exception_metadata(exceptions))
     yield checks.every_approved_sale_posted_or_excepted(
         paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
 

@@ -109,7 +109,7 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
     })
 
 
-def settlement_reconciliation(
+def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     batches: pd.DataFrame, batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame,
 ):
@@ -124,7 +124,7 @@ def settlement_reconciliation(
             transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
     receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    settled = settle_day(day, config, inputs, receipts, sage100.reader(), as_of)
+    settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of)
     expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
     yield dg.Output(dated(settled.reconciliation, day), output_name="settlement_reconciliation", metadata={
         "expected_deposits": len(expected),
@@ -147,7 +147,8 @@ def settlement_reconciliation(
 def _settlement_not_configured(day: date):
     problem = not_configured_exception()
     yield dg.Output(dated(problem[EXCEPTION_COLUMNS], day), output_name="settlement_exceptions",
-                    metadata={"exceptions": 1, "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
+                    metadata={"exceptions": 1,
+                              "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
     yield dg.AssetCheckResult(check_name="journals_balance", asset_key="gl_journal_entries", passed=True,
                               description="settlement is not configured: no journal entries")
 

@@ -50,7 +50,8 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
     reader = sage100.reader()
     accounts = account_map(config, reader.payment_types(), reader.gl_accounts())
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    run = reconcile_fee_months(config, statements, errors, bank_lines, accounts, as_of, sage100.open_writer)
+    run = reconcile_fee_months(config, statements, errors, bank_lines, accounts=accounts, as_of=as_of,
+                               open_writer=sage100.open_writer)
     summary, exceptions = run.summary, run.exceptions
     yield dg.Output(summary, output_name="fee_statement_reconciliation", metadata={
         "months": len(summary),

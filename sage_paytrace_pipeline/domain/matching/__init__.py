@@ -50,6 +50,7 @@ def match_day(
     customers: pd.DataFrame,
     cards: pd.DataFrame,
     open_invoices: pd.DataFrame,
+    *,
     links: pd.DataFrame,
     policy: MatchingPolicy | None = None,
 ) -> MatchResult:
@@ -60,7 +61,9 @@ def match_day(
     # built once and shared by both stages: the open invoices indexed, each referenced number looked up
     index = index_open_invoices(open_invoices, policy)
     located = index.locate(references)
-    customer_links, customer_problems = resolve(eligible, customers, cards, links, policy, references, located, index)
-    applications, invoice_problems = apply(eligible, customer_links, policy, references, located, index)
+    customer_links, customer_problems = resolve(eligible, customers, cards, links=links, policy=policy,
+                                                  references=references, located=located, index=index)
+    applications, invoice_problems = apply(eligible, customer_links, policy=policy, references=references,
+                                             located=located, index=index)
     exceptions = concat_exceptions([refunds, customer_problems, invoice_problems])
     return MatchResult(customer_links.frame, applications, exceptions, skipped)

@@ -59,6 +59,7 @@ def resolve_customers(
     customers: pd.DataFrame,
     cards: pd.DataFrame,
     open_invoices: pd.DataFrame,
+    *,
     links: pd.DataFrame,
     policy: MatchingPolicy | None = None,
     references: pd.DataFrame | None = None,
@@ -69,7 +70,8 @@ def resolve_customers(
     if references is None:
         references = extract_invoice_references(payments, policy)
     index = index or index_open_invoices(open_invoices, policy)
-    linked, problems = resolve(payments, customers, cards, links, policy, references, index.locate(references), index)
+    linked, problems = resolve(payments, customers, cards, links=links, policy=policy, references=references,
+                               located=index.locate(references), index=index)
     return linked.frame, problems
 
 
@@ -88,7 +90,7 @@ class CustomerLinks:
         return cls(frame, index.customer_key_of(division, customer_no), _label(division, customer_no))
 
 
-def resolve(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, links: pd.DataFrame,
+def resolve(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, *, links: pd.DataFrame,
             policy: MatchingPolicy, references: pd.DataFrame, located: LocatedReferences,
             index: OpenInvoiceIndex) -> tuple[CustomerLinks, pd.DataFrame]:
     """resolve_customers on prepared inputs; the links come with what apply needs (CustomerLinks)."""
@@ -285,7 +287,7 @@ class _Links:
     explanation: list[str]
 
     @classmethod
-    def of(cls, transaction_id, division, customer_no, method: str, score, customer_key, explanation: str,
+    def of(cls, transaction_id, division, customer_no, *, method: str, score, customer_key, explanation: str,
            label: np.ndarray | None = None, **fields) -> _Links:
         """The links, explained by the template (which may name the customer's {label})."""
         if label is None:
@@ -369,8 +371,9 @@ def _by_vault(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
     conflicts = _conflicts(unique[conflicting], context)
 
     linked = unique[~conflicting]
-    return (_Links.of(linked["transaction_id"], linked["division"], linked["customer_no"], "vault_id", 100.0,
-                      key[~conflicting], "vault id {vault_id} is {via} {label}", vault_id=linked["vault_id"],
+    return (_Links.of(linked["transaction_id"], linked["division"], linked["customer_no"], method="vault_id",
+                      score=100.0, customer_key=key[~conflicting],
+                      explanation="vault id {vault_id} is {via} {label}", vault_id=linked["vault_id"],
                       via=linked["via"].map({"stored link": "linked to", "card GUID": "stored on"})),
             concat_exceptions([ambiguous, conflicts]))
 
@@ -421,8 +424,9 @@ def _by_invoice(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_
     ambiguous = _ambiguous(tid[several], _label(index.division(key[several]), index.customer_no(key[several])),
                            render("invoice {invoice_no}", invoice_no=invoice_no[several]), "the referenced")
     key = key[unique]
-    return (_Links.of(tid[unique], index.division(key), index.customer_no(key), "invoice_reference", 100.0, key,
-                      "invoice {invoice_no} is open only for {label}", label=_key_label(index, key),
+    return (_Links.of(tid[unique], index.division(key), index.customer_no(key), method="invoice_reference",
+                      score=100.0, customer_key=key,
+                      explanation="invoice {invoice_no} is open only for {label}", label=_key_label(index, key),
                       invoice_no=invoice_no[unique]), ambiguous)
 
 
@@ -441,8 +445,9 @@ def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
                            render("e-mail {email}", email=address[several]), "the")
     customer = customer[unique]
     division, customer_no = directory.division[customer], directory.customer_no[customer]
-    return (_Links.of(transaction_id[unique], division, customer_no, "email", 100.0,
-                      context.index.customer_key_of(division, customer_no), "e-mail {email} is the address of {label}",
+    return (_Links.of(transaction_id[unique], division, customer_no, method="email", score=100.0,
+                      customer_key=context.index.customer_key_of(division, customer_no),
+                      explanation="e-mail {email} is the address of {label}",
                       label=directory.label(customer), email=address[unique]), ambiguous)
 
 
@@ -452,7 +457,7 @@ def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tu
     named = np.flatnonzero(name.present() & (zip5.present() | (not policy.fuzzy_requires_zip)))
     payer, customer, score = _near_names(
         name.codes[named], name.values, zip5.values[zip5.codes[named]] if policy.fuzzy_requires_zip else None,
-        directory.name, directory.zip5, policy.fuzzy_name_threshold - policy.fuzzy_ambiguity_margin)
+        directory.name, directory.zip5, cutoff=policy.fuzzy_name_threshold - policy.fuzzy_ambiguity_margin)
     transaction_id = payers.transaction_id[rows[named][payer]]
     # per payment the best score first (ties in directory order); a runner-up within the margin is ambiguous
     by_score = np.lexsort((-score, transaction_id))
@@ -470,16 +475,17 @@ def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tu
                                   zip5=directory.zip5[customer[several]]), "the")
     customer = customer[unique]
     division, customer_no = directory.division[customer], directory.customer_no[customer]
-    return (_Links.of(transaction_id[unique], division, customer_no, "fuzzy_name_zip", score[unique].astype(float),
-                      context.index.customer_key_of(division, customer_no),
-                      "billing name '{billing_name}' matches '{name}' ({rounded}) in ZIP {zip5}: {label}",
+    return (_Links.of(transaction_id[unique], division, customer_no, method="fuzzy_name_zip",
+                      score=score[unique].astype(float),
+                      customer_key=context.index.customer_key_of(division, customer_no),
+                      explanation="billing name '{billing_name}' matches '{name}' ({rounded}) in ZIP {zip5}: {label}",
                       label=directory.label(customer),
                       billing_name=billing_name[unique], name=directory.name[customer],
                       rounded=pd.Series(score[unique]).round(1).astype(str), zip5=directory.zip5[customer]), ambiguous)
 
 
 def _near_names(name_code: np.ndarray, names: np.ndarray, payer_zip: np.ndarray | None, directory_name: np.ndarray,
-                directory_zip: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                directory_zip: np.ndarray, *, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(payer, directory row, score) of every pair whose name score reaches the cutoff, by payer then row.
 
     Names are compared within a ZIP only (`payer_zip` None: everyone with everyone). Per ZIP, each

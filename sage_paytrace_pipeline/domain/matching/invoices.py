@@ -63,6 +63,7 @@ def apply_payments(
     payments: pd.DataFrame,
     customer_links: pd.DataFrame,
     open_invoices: pd.DataFrame,
+    *,
     policy: MatchingPolicy | None = None,
     references: pd.DataFrame | None = None,
     index: OpenInvoiceIndex | None = None,
@@ -73,10 +74,11 @@ def apply_payments(
     if references is None:
         references = extract_invoice_references(
             payments[payments["transaction_id"].isin(customer_links["transaction_id"])], policy)
-    return apply(payments, CustomerLinks.of(customer_links, index), policy, references, index.locate(references), index)
+    return apply(payments, CustomerLinks.of(customer_links, index), policy=policy, references=references,
+                 located=index.locate(references), index=index)
 
 
-def apply(payments: pd.DataFrame, links: CustomerLinks, policy: MatchingPolicy, references: pd.DataFrame,
+def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolicy, references: pd.DataFrame,
           located: LocatedReferences, index: OpenInvoiceIndex) -> tuple[pd.DataFrame, pd.DataFrame]:
     """apply_payments on prepared inputs: the links with their keys and labels, the references located."""
     resolved = _Resolved.of(payments, links)
@@ -90,7 +92,8 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, policy: MatchingPolicy, 
     amount_payer, amount_entry, unapplied, candidates = _unique_amount_matches(unreferenced, resolved, index, policy)
     problems.append(_unapplied(unapplied, candidates, resolved, policy))
 
-    pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer, amount_entry, index)
+    pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer=amount_payer,
+                           amount_entry=amount_entry, index=index)
     applied = _allocate(resolved.amount_cents[pairs.payer], index.balance_cents[pairs.entry],
                         resolved.transaction_id[pairs.payer], pairs.entry)
     remainders = _Remainders.of(pairs, applied, resolved, refs)
@@ -250,7 +253,7 @@ class _Pairs:
     index: OpenInvoiceIndex
 
     @classmethod
-    def combine(cls, refs: _References, reference: np.ndarray, entry: np.ndarray, amount_payer: np.ndarray,
+    def combine(cls, refs: _References, reference: np.ndarray, entry: np.ndarray, *, amount_payer: np.ndarray,
                 amount_entry: np.ndarray, index: OpenInvoiceIndex) -> _Pairs:
         payer = np.concatenate([refs.payer[reference], amount_payer])
         position = np.concatenate([refs.position[reference], np.zeros(len(amount_payer), dtype="int64")])

@@ -1,7 +1,7 @@
 """Settlement reconciliation: PayTrace batches <-> Sage card clearing <-> bank deposits, and the GL
 journal entries that clear each deposited batch. Pure and vectorized (pandas/numpy), no I/O.
 
-    recon = reconcile(batches, batch_transactions, posted_receipts, deposits, policy, as_of)
+    recon = reconcile(batches, batch_transactions, posted_receipts, deposits, policy=policy, as_of=as_of)
     plan = journal_entries(recon, accounts=GlAccountMap(...))
     documents = to_journal_entries(plan)  # domain.ledger.JournalEntry, balanced
 """

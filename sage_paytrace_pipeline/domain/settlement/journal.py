@@ -183,12 +183,12 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
                np.where(postable["method"].to_numpy() == NETTED, "Netted chargeback/adjustment", "")),
         _lines(reference, "refunds", None, postable["refund_cents"], join_text("Refunds batch ", batch_text)),
     ]
-    unposted = _unposted_sales(reconciliation.sales).merge(postable[_KEY + ["reference"]], on=_KEY, how="inner")
+    unposted = _unposted_sales(reconciliation.sales).merge(postable[[*_KEY, "reference"]], on=_KEY, how="inner")
     parts.append(_lines(unposted["reference"], "unposted_sales", unposted["brand"], -unposted["amount_cents"],
                         join_text(_PARKED_COMMENT, numbers_text(unposted["transaction_id"]))))
-    parked_by_brand = unposted.groupby(_KEY + ["brand"])["amount_cents"].sum().rename("parked_cents")
-    brands = postable[_KEY + ["reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
-    brands = brands.join(parked_by_brand, on=_KEY + ["brand"])
+    parked_by_brand = unposted.groupby([*_KEY, "brand"])["amount_cents"].sum().rename("parked_cents")
+    brands = postable[[*_KEY, "reference"]].merge(reconciliation.brand_totals, on=_KEY, how="inner")
+    brands = brands.join(parked_by_brand, on=[*_KEY, "brand"])
     receipts_cents = brands["sales_cents"] - brands["parked_cents"].fillna(0).astype("int64")
     parts.append(_lines(brands["reference"], "clearing", brands["brand"], -receipts_cents,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
@@ -371,7 +371,8 @@ def _check(entries: pd.DataFrame, lines: pd.DataFrame) -> None:
     if len(short):
         raise UnbalancedPlanError(f"entry {short['reference'].iloc[0]} has fewer than two lines")
     if entries["reference"].duplicated().any():
-        raise UnbalancedPlanError(f"duplicate journal reference {entries.loc[entries['reference'].duplicated(), 'reference'].iloc[0]}")
+        duplicate = entries.loc[entries["reference"].duplicated(), "reference"].iloc[0]
+        raise UnbalancedPlanError(f"duplicate journal reference {duplicate}")
     too_long = entries[entries["reference"].str.len() > REFERENCE_LENGTH]
     if len(too_long):
         raise ValueError(f"journal reference {too_long['reference'].iloc[0]!r} is longer than {REFERENCE_LENGTH} "
@@ -390,7 +391,8 @@ def _yymmdd(dates: pd.Series) -> list[str]:
 def to_journal_entries(plan: JournalPlan) -> list[JournalEntry]:
     """The plan's entries as the ledger's `JournalEntry` documents (Decimal dollars), in the plan's order."""
     documents = []
-    grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}
+    # not dict(groupby): a GroupBy has a .keys attribute, so dict() would take it for a mapping
+    grouped = {reference: frame for reference, frame in plan.lines.groupby("reference", sort=False)}  # noqa: C416
     for entry in plan.entries.itertuples(index=False):
         rows = grouped[entry.reference].sort_values("line_no")
         lines = tuple(

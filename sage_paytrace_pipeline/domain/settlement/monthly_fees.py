@@ -169,7 +169,8 @@ def reconcile_fee_statement(statement_lines: pd.DataFrame, bank_lines: pd.DataFr
         return result("debit_missing", exceptions)
 
     match = _match(exact.iloc[0])
-    plan, unmapped, quarantined = _entry(statement, match, month, reference, total, name, accounts)
+    plan, unmapped, quarantined = _entry(statement, match, month, reference=reference, total=total, name=name,
+                                         accounts=accounts)
     if not policy.fee_debits_from_statement:
         not_booked = _exception(
             FEE_STATEMENT_NOT_BOOKED, "warning", f"{name} / {match.source_file}:{match.source_line}",
@@ -197,7 +198,8 @@ def _columns_of(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> pd.
 def _statement(lines: pd.DataFrame) -> pd.DataFrame:
     frame = _columns_of(lines, "statement_lines", STATEMENT_COLUMNS)
     return frame.assign(amount_cents=frame["amount_cents"].astype("int64"),
-                        brand=frame["brand"].fillna("").astype(str), description=frame["description"].fillna("").astype(str))
+                        brand=frame["brand"].fillna("").astype(str),
+                        description=frame["description"].fillna("").astype(str))
 
 
 def _candidates(bank_lines: pd.DataFrame, month: date, policy: SettlementPolicy, total: int) -> pd.DataFrame:
@@ -230,7 +232,7 @@ def _match(row: pd.Series) -> FeeDebitMatch:
                          description="" if pd.isna(row["description"]) else str(row["description"]))
 
 
-def _entry(statement: pd.DataFrame, match: FeeDebitMatch, month: date, reference: str, total: int, name: str,
+def _entry(statement: pd.DataFrame, match: FeeDebitMatch, month: date, *, reference: str, total: int, name: str,
            accounts: GlAccountMap):
     debit = -match.amount_cents  # what left the bank (positive for a debit)
     entries = pd.DataFrame({

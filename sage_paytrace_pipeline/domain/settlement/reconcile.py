@@ -150,7 +150,7 @@ class Reconciliation:
 
 
 def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_receipts: pd.DataFrame,
-              deposits: pd.DataFrame, policy: SettlementPolicy, as_of: date) -> Reconciliation:
+              deposits: pd.DataFrame, *, policy: SettlementPolicy, as_of: date) -> Reconciliation:
     """Reconcile settlement batches with the receipts in Sage and the bank's deposits, as of `as_of`.
 
     `batch_transactions` holds the settled transactions of the batches; a settled transaction with
@@ -342,7 +342,7 @@ def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataF
     rates = pd.DataFrame(
         [(brand, rate.rate_bps, rate.per_item_cents, rate.per_refund_item_cents) for brand, rate in schedule.items()],
         columns=["brand", "rate_bps", "item_cents", "refund_item_cents"])
-    rows = summary[_KEY + ["brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]].merge(
+    rows = summary[[*_KEY, "brand", "sales_count", "sales_cents", "refund_count", "refund_cents"]].merge(
         rates, on="brand", how="left")
     priced = rows["rate_bps"].notna().to_numpy()
     other = policy.other_brand_fee
@@ -363,7 +363,7 @@ def _scheduled_fees(summary: pd.DataFrame, policy: SettlementPolicy) -> pd.DataF
                          "scheduled": groups["priced"].all().astype(bool)})
     fees["unscheduled_brands"] = ""
     if not priced.all():
-        missing = rows[~priced].sort_values(_KEY + ["brand"]).groupby(_KEY, sort=True)["brand"].agg(", ".join)
+        missing = rows[~priced].sort_values([*_KEY, "brand"]).groupby(_KEY, sort=True)["brand"].agg(", ".join)
         fees.loc[missing.index, "unscheduled_brands"] = missing
     fees.loc[~fees["scheduled"], "scheduled_fee_cents"] = 0
     return fees
@@ -389,13 +389,13 @@ def _drop_repeated_lines(lines: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     """
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     lines = lines.sort_values(["source_file", "source_line"], ignore_index=True)
-    lines["occurrence"] = lines.groupby(key + ["source_file"], sort=False).cumcount()
-    repeated = lines.duplicated(subset=key + ["occurrence"], keep="first")
+    lines["occurrence"] = lines.groupby([*key, "source_file"], sort=False).cumcount()
+    repeated = lines.duplicated(subset=[*key, "occurrence"], keep="first")
     if not repeated.any():
         return lines, empty_exceptions()
     kept = lines[~repeated]
-    dropped = lines[repeated].merge(kept[key + ["occurrence", "source_file", "source_line"]],
-                                    on=key + ["occurrence"], suffixes=("", "_kept"))
+    dropped = lines[repeated].merge(kept[[*key, "occurrence", "source_file", "source_line"]],
+                                    on=[*key, "occurrence"], suffixes=("", "_kept"))
     problem = join_text("bank line ", dropped["source_file"], ":", numbers_text(dropped["source_line"]), " (",
                         dates_text(dropped["posted_date"]), " ", format_cents(dropped["amount_cents"]),
                         ") repeats ", dropped["source_file_kept"], ":", numbers_text(dropped["source_line_kept"]),
@@ -678,7 +678,8 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
     source = join_text(credits["source_file"], ":", numbers_text(credits["source_line"]), " ref ",
                        credits["bank_reference"])
     problem = join_text("bank credit ", format_cents(credits["amount_cents"]), " on ",
-                        dates_text(credits["posted_date"]), " ('", credits["description"], "') matches no settlement batch", hint.astype(str))
+                        dates_text(credits["posted_date"]), " ('", credits["description"],
+                        "') matches no settlement batch", hint.astype(str))
     action = choose(looks_like_cards,
                     "it looks like a card deposit: check that every PayTrace batch of the days before it was "
                     "loaded (batches/export) and its window (settlement.deposit_window_business_days); "
@@ -711,7 +712,7 @@ def _bank_item_references(items: pd.DataFrame) -> list[str]:
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     occurrence = items.groupby(key, sort=False).cumcount().to_numpy() if len(items) else np.zeros(0, dtype=int)
     references = []
-    for row, nth in zip(items[key + ["kind"]].itertuples(index=False), occurrence.tolist()):
+    for row, nth in zip(items[[*key, "kind"]].itertuples(index=False), occurrence.tolist()):
         text = "|".join([row.account_id, pd.Timestamp(row.posted_date).strftime("%Y-%m-%d"),
                          str(row.amount_cents), row.type_code, row.bank_reference,
                          " ".join(row.description.upper().split()), str(nth)])
@@ -732,8 +733,8 @@ def _tie_out_exceptions(tie_out: pd.DataFrame) -> pd.DataFrame:
     if bad.empty:
         return empty_exceptions()
     summary_text = join_text(numbers_text(bad["summary_sales_count"]), " sales ",
-                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]), " refunds ",
-                             format_cents(bad["summary_refund_cents"]))
+                             format_cents(bad["summary_sales_cents"]), " / ", numbers_text(bad["summary_refund_count"]),
+                             " refunds ", format_cents(bad["summary_refund_cents"]))
     detail_text = join_text(numbers_text(bad["detail_sales_count"]), " sales ", format_cents(bad["detail_sales_cents"]),
                             " / ", numbers_text(bad["detail_refund_count"]), " refunds ",
                             format_cents(bad["detail_refund_cents"]))
@@ -831,13 +832,14 @@ def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: S
         frames.append(exception_rows(
             kind, severity, expected["batch_number"].to_numpy()[rows],
             source_ids=np.asarray(source, dtype=object)[rows],
-            problem=np.array(join_text(np.asarray(expectation, dtype=object)[rows], np.asarray(window, dtype=object)[rows],
-                                       tail), dtype=object) if len(rows) else [],
+            problem=np.array(join_text(np.asarray(expectation, dtype=object)[rows],
+                                       np.asarray(window, dtype=object)[rows], tail),
+                             dtype=object) if len(rows) else [],
             action=action))
 
     off = matches[matches["status"].isin(["short", "over"])]
     if len(off):
-        found = off.merge(expected.assign(expectation=expectation)[_KEY + ["expectation"]], on=_KEY, how="left")
+        found = off.merge(expected.assign(expectation=expectation)[[*_KEY, "expectation"]], on=_KEY, how="left")
         got = join_text(found["expectation"].astype(str), "; got ", format_cents(found["deposit_cents"]), " on ",
                         dates_text(found["posted_date"]), " (", found["source_file"], ":",
                         numbers_text(found["source_line"].astype("int64")), ", '", found["description"], "'), ",

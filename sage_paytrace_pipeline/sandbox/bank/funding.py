@@ -122,7 +122,8 @@ def nth_business_day(year: int, month: int, n: int) -> date:
 
 def brand_fee_cents(totals: BrandTotals, fee: BrandFee) -> int:
     """Discount rate on sales (a refund does not return it) plus a per-item fee on sales and refunds."""
-    discount = (Decimal(decimal_to_cents(totals.sales_amount)) * fee.rate_bps / 10000).quantize(Decimal(1), ROUND_HALF_UP)
+    sales_cents = Decimal(decimal_to_cents(totals.sales_amount))
+    discount = (sales_cents * fee.rate_bps / 10000).quantize(Decimal(1), ROUND_HALF_UP)
     return int(discount) + fee.per_item_cents * (totals.sales_count + totals.refund_count)
 
 
@@ -144,8 +145,8 @@ def group_totals(batch: Batch, profile: FundingProfile) -> dict[str, tuple[int, 
     groups: dict[str, tuple[int, int]] = {}
     for brand, totals in sorted(batch.brands.items()):
         gross, fees = groups.get(_group_of(brand, profile), (0, 0))
-        groups[_group_of(brand, profile)] = (gross + decimal_to_cents(totals.sales_amount) - decimal_to_cents(totals.refund_amount),
-                                             fees + brand_fee_cents(totals, profile.fee_for(brand)))
+        net = decimal_to_cents(totals.sales_amount) - decimal_to_cents(totals.refund_amount)
+        groups[_group_of(brand, profile)] = (gross + net, fees + brand_fee_cents(totals, profile.fee_for(brand)))
     return groups
 
 

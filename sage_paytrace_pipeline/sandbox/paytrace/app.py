@@ -235,8 +235,9 @@ def make_v1_endpoint(engine: PayTraceSandbox) -> Callable[[Request], Awaitable[R
 # ----------------------------------------------------------------------------- control API
 
 
-def require_control_token(token: str | None,
-                          handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+def require_control_token(
+    token: str | None, handler: Callable[[Request], Awaitable[Response]]
+) -> Callable[[Request], Awaitable[Response]]:
     """`handler` behind the control token, when one is set (compared in constant time); open otherwise,
     which `serve` allows on loopback only (server.check_bind)."""
     if not token:
@@ -279,7 +280,8 @@ def make_control_routes(engine: PayTraceSandbox, control_token: str | None = Non
         try:
             updated = await run_in_threadpool(lambda: engine.update_settings(**body))
         except ValidationError as exc:
-            return json_response(400, {"error": exc.errors(include_url=False, include_input=False, include_context=False)})
+            errors = exc.errors(include_url=False, include_input=False, include_context=False)
+            return json_response(400, {"error": errors})
         return json_response(200, updated.model_dump())
 
     async def faults(request: Request) -> Response:
@@ -310,7 +312,8 @@ def make_control_routes(engine: PayTraceSandbox, control_token: str | None = Non
         try:
             plan = ActivityPlan.model_validate(body)
         except ValidationError as exc:  # never echo the input: a plan may carry card numbers
-            return json_response(400, {"error": exc.errors(include_url=False, include_input=False, include_context=False)})
+            errors = exc.errors(include_url=False, include_input=False, include_context=False)
+            return json_response(400, {"error": errors})
         outcome = await run_in_threadpool(lambda: apply_plan(engine, plan))
         return json_response(200, outcome.model_dump())
 

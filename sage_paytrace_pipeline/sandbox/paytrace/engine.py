@@ -32,7 +32,14 @@ from sage_paytrace_pipeline.domain.money import (
     parse_money,
 )
 from sage_paytrace_pipeline.sandbox.paytrace import faults as fault_rules
-from sage_paytrace_pipeline.sandbox.paytrace.clock import describe, move_clock, read_clock, virtual_now, wall_now, write_clock
+from sage_paytrace_pipeline.sandbox.paytrace.clock import (
+    describe,
+    move_clock,
+    read_clock,
+    virtual_now,
+    wall_now,
+    write_clock,
+)
 from sage_paytrace_pipeline.sandbox.paytrace.settings import SandboxSettings
 from sage_paytrace_pipeline.sandbox.paytrace.store import (
     STATE_TABLES,
@@ -190,7 +197,7 @@ ADDRESS_KEYS = ("name", "street_address", "street_address2", "city", "state", "z
 
 
 def clean_address(value: Any, *, shipping: bool = False) -> dict[str, str]:
-    keys = ADDRESS_KEYS[:4] + ("county",) + ADDRESS_KEYS[4:] if shipping else ADDRESS_KEYS
+    keys = (*ADDRESS_KEYS[:4], "county", *ADDRESS_KEYS[4:]) if shipping else ADDRESS_KEYS
     given = value if isinstance(value, dict) else {}
     return {key: clean_text(given.get(key), 200) for key in keys}
 
@@ -739,7 +746,8 @@ def email_receipt(ctx: CallContext) -> tuple[int, dict]:
     ctx.conn.execute("UPDATE transactions SET details_json = json_set(details_json, '$.receipt_emailed_to', ?) "
                      "WHERE id = ?", (email, original["id"]))
     return 200, {"success": True, "response_code": 149,
-                 "status_message": f"The receipt for transaction ID {original['id']} was successfully emailed to {email}."}
+                 "status_message": f"The receipt for transaction ID {original['id']} was successfully emailed "
+                                   f"to {email}."}
 
 
 def export_by_id(ctx: CallContext) -> tuple[int, dict]:

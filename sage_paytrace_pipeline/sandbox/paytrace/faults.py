@@ -112,4 +112,5 @@ def fault_status(kind: str) -> int:
 
 def fault_page(status: int) -> str:
     title, text = HTML_PAGES.get(status, HTML_PAGES[500])
-    return f"<!DOCTYPE html>\n<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{text}</p></body></html>\n"
+    return (f"<!DOCTYPE html>\n<html><head><title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{text}</p></body></html>\n")

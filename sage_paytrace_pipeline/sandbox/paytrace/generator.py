@@ -237,7 +237,8 @@ def _plan_payment(state: _State, at: datetime) -> None:
 
 
 def _new_invoice(
-    state: _State, customer: GeneratedCustomer | None, at: datetime, *, name: str = "", email: str = "", zip_code: str = ""
+    state: _State, customer: GeneratedCustomer | None, at: datetime, *,
+    name: str = "", email: str = "", zip_code: str = "",
 ) -> GeneratedInvoice:
     """An invoice billed to a vault customer (its company) or to a web buyer (name, e-mail, ZIP)."""
     amount = _amount(state)

@@ -81,7 +81,8 @@ def paytrace_rules(burst: bool, every_kind_once: bool) -> list[dict]:
     rules = [{"route": EXPORT_ROUTE, "kind": "http_503", "rate": 1.0, "count": CLIENT_ATTEMPTS}] if burst else []
     if every_kind_once:
         rules += [{"route": "*", "rate": 1.0, "count": 1, **rule} for rule in EVERY_KIND_ONCE]
-    return rules + [
+    return [
+        *rules,
         {"route": "*", "kind": "http_500", "rate": 0.04},
         {"route": "*", "kind": "http_502", "rate": 0.04},
         {"route": "*", "kind": "http_503", "rate": 0.04},
@@ -122,8 +123,8 @@ def run_campaign(options: CampaignOptions) -> dict:
         stats = control.stats()
         control.close()
         verdict = _verify(world, base_url)
-    return _report(options, world, runner, verdict, sage_fired, gave_up, web_store_stats, stats,
-                   time.monotonic() - started)
+    return _report(options, world, runner, verdict, sage_fired=sage_fired, gave_up=gave_up,
+                   web_store_stats=web_store_stats, stats=stats, seconds=time.monotonic() - started)
 
 
 def _run_pipeline(world: World, control: SandboxControl, options: CampaignOptions, faults_file: Path
@@ -182,7 +183,7 @@ def _verify(world: World, base_url: str) -> Verdict:
         by_invoice_id.setdefault(sale.invoice_id, []).append(sale.transaction_id)
     resolve_web_sales(world, by_invoice_id)
     return verify_books(world.sage_db, world.warehouse, sales, world.planned, world.opening_balances,
-                        world.web_invoice_ids)
+                        web_invoice_ids=world.web_invoice_ids)
 
 
 @contextmanager
@@ -203,7 +204,7 @@ def _environment(variables: dict[str, str]):
 # ------------------------------------------------------------------------------ the report
 
 
-def _report(options: CampaignOptions, world: World, runner: Runner, verdict: Verdict, sage_fired: Counter,
+def _report(options: CampaignOptions, world: World, runner: Runner, verdict: Verdict, *, sage_fired: Counter,
             gave_up: list[str], web_store_stats: dict, stats: dict, seconds: float) -> dict:
     records = runner.records
     web_store_faults = web_store_stats["faults_by_kind"]
@@ -256,7 +257,8 @@ def format_report(report: dict) -> str:
         f"  PayTrace faults during web-store sales: {_counts(faults['paytrace_during_web_store_sales']) or 'none'}",
         f"  tokens expired {faults['tokens_expired']} times ({faults['tokens_issued']} tokens issued to the runs)",
         (f"  Sage demo company: {sage}; workers killed {faults['workers_killed']}; concurrent runs "
-         f"{faults['concurrent_runs']}; Sage faults not seen as a failed or retried step: {faults['sage_faults_unseen']}"),
+         f"{faults['concurrent_runs']}; Sage faults not seen as a failed or retried step: "
+         f"{faults['sage_faults_unseen']}"),
         (f"  runs: {runs['total']} ({runs['succeeded']} succeeded, {runs['failed']} failed, {runs['re_runs']} "
          f"re-runs); steps failed {runs['failed_steps']}, retried {runs['retried_steps']}; gave up: "
          f"{', '.join(runs['gave_up']) or 'none'}"),

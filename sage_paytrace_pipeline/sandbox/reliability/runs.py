@@ -80,7 +80,8 @@ class Runner:
             output, _ = process.communicate()
         return self._from_worker(RunRecord(job, partition, "worker", attempt), process.returncode, output)
 
-    def concurrently(self, job: str, partition: str, triggers: tuple[str, ...] = ("sensor", "schedule")) -> list[RunRecord]:
+    def concurrently(self, job: str, partition: str,
+                     triggers: tuple[str, ...] = ("sensor", "schedule")) -> list[RunRecord]:
         with self._tokens_expiring():
             processes = [self._start_worker(job, partition, trigger) for trigger in triggers]
             outputs = [process.communicate()[0] for process in processes]

@@ -65,7 +65,7 @@ class Verdict:
                     or self.double_charges)
 
     def as_dict(self) -> dict:
-        figures = {name: value for name, value in vars(self).items()}
+        figures = dict(vars(self))
         return {"ok": self.ok, **figures}
 
 
@@ -81,7 +81,8 @@ def _local_day(record: Transaction) -> date | None:
 
 
 def verify_books(sage_db: Path, warehouse: Path, sales: list[ApprovedSale], planned: dict[int, PlannedPayment],
-                 opening_balances: dict[str, Decimal], web_invoice_ids: Collection[str] = frozenset()) -> Verdict:
+                 opening_balances: dict[str, Decimal], *,
+                 web_invoice_ids: Collection[str] = frozenset()) -> Verdict:
     verdict = Verdict(approved_sales=len(sales))
     receipts = card_receipts(sage_db)
     excepted = exception_transaction_ids(warehouse)

@@ -94,7 +94,8 @@ def build_world(home: Path, engine: PayTraceSandbox, base_url: str, *, first: da
     last = first + timedelta(days=days - 1)
     plan, summary = generate_activity(first, last, seed=seed, profile=MerchantProfile(customers=customers))
     company = create_demo_company(home / "sage100.sqlite3", seed=seed, activity=summary, customers=60)
-    world = World(home, first, last, Path(engine.state_path), Path(company.db_path), home / "warehouse.duckdb", {}, generated_counts=summary.counts)
+    world = World(home, first, last, Path(engine.state_path), Path(company.db_path), home / "warehouse.duckdb", {},
+                  generated_counts=summary.counts)
     world.opening_balances = open_invoice_balances(world.sage_db)
     web_store = WebStore(base_url, world, random.Random(seed))
     ids = replay(engine, plan, web_store, web_sales_per_day)
@@ -196,7 +197,8 @@ def _untouched_invoices(reader: Sage100Reader, world: World) -> list[tuple[str, 
     for invoice in reader.open_invoices():
         customer = customers.get((invoice.division, invoice.customer_no))
         if (customer and invoice.invoice_type == "IN" and invoice.balance > 0 and invoice.invoice_no.isdigit()
-                and int(invoice.invoice_no) < generated_from and format_decimal(invoice.balance) not in ("1.12", "0.29")):
+                and int(invoice.invoice_no) < generated_from
+                and format_decimal(invoice.balance) not in ("1.12", "0.29")):
             found.append((invoice.invoice_no, invoice.balance, customer.name, customer.zip_code))
     return sorted(found)
 

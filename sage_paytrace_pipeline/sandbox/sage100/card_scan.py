@@ -35,7 +35,7 @@ def card_numbers_in_database(path: str | Path) -> list[str]:
 
 def _tables(connection: sqlite3.Connection) -> list[str]:
     rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    return ["sqlite_master"] + sorted(name for (name,) in rows if not name.startswith("sqlite_"))
+    return ["sqlite_master", *sorted(name for (name,) in rows if not name.startswith("sqlite_"))]
 
 
 def _scan_values(connection: sqlite3.Connection) -> list[str]:
@@ -53,7 +53,7 @@ def _scan_values(connection: sqlite3.Connection) -> list[str]:
 
 def _encode(value: object) -> bytes:
     """A value as it sits in a SQLite record body (serial types of the file format 4)."""
-    if value is None or value in (0, 1) and isinstance(value, int):
+    if value is None or (value in (0, 1) and isinstance(value, int)):
         return b""  # NULL, 0 and 1 live in the record header only
     if isinstance(value, int):
         for size in (1, 2, 3, 4, 6, 8):

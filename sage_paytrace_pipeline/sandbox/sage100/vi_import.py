@@ -109,7 +109,7 @@ def import_visual_integrator_folder(
     reader = Sage100Reader.for_sqlite(db_path)
     report = ImportReport()
     for path, manifest in _manifests_to_import(folder, report):
-        _import_manifest(folder, path, manifest, writer, reader, report, clock)
+        _import_manifest(folder, path, manifest, writer=writer, reader=reader, report=report, clock=clock)
     return report
 
 
@@ -126,7 +126,7 @@ def _manifests_to_import(folder: Path, report: ImportReport) -> list[tuple[Path,
     return sorted(found, key=lambda item: (int(item[1].get("sequence", 0)), item[0].name))
 
 
-def _import_manifest(folder: Path, path: Path, manifest: dict[str, Any], writer: DemoCompanyWriter,
+def _import_manifest(folder: Path, path: Path, manifest: dict[str, Any], *, writer: DemoCompanyWriter,
                      reader: Sage100Reader, report: ImportReport, clock: Callable[[], datetime]) -> None:
     report.manifests.append(path.name)
     refused_before, applied_before = len(report.refused), len(report.applied)

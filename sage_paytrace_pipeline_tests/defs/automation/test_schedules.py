@@ -50,10 +50,11 @@ def test_the_code_location_schedule_closes_the_day_at_21_00():
     schedule = defs().resolve_schedule_def("daily_close_schedule")
     assert schedule.cron_schedule == "0 21 * * *" and schedule.execution_timezone == "America/Los_Angeles"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING and schedule.job_name == "paytrace_daily_job"
-    data = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 5, 21, tzinfo=LA),
-                                                            repository_def=defs().get_repository_def()))
+    data = schedule.evaluate_tick(dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 3, 5, 21, tzinfo=LA), repository_def=defs().get_repository_def()))
     [request] = data.run_requests
-    assert (request.partition_key, request.run_key, request.tags["trigger"]) == ("2026-03-05", "close:2026-03-05", "schedule")
+    assert (request.partition_key, request.run_key, request.tags["trigger"]) == (
+        "2026-03-05", "close:2026-03-05", "schedule")
 
 
 def test_a_late_cutoff_wraps_to_the_previous_day():

@@ -56,7 +56,8 @@ def test_one_export_call_per_day_and_typed_rows(paytrace_sandbox, tmp_path):
                                  "where table_name = 'paytrace_transactions'").fetchall())
         rows = con.execute("select count(*), count(distinct transaction_id), min(business_date), "
                            "max(business_date) from pipeline.paytrace_transactions").fetchone()
-        statuses = {row[0] for row in con.execute("select distinct status from pipeline.paytrace_transactions").fetchall()}
+        statuses = {row[0] for row in con.execute(
+            "select distinct status from pipeline.paytrace_transactions").fetchall()}
     assert types["business_date"] == "DATE" and types["amount_cents"] == "BIGINT"
     assert types["created_at"].startswith("TIMESTAMP")
     assert rows[0] == rows[1] > 0 and rows[2] == rows[3] == DAY

@@ -37,7 +37,8 @@ def test_a_day_posts_each_approved_payment_once_and_balances_are_right(world):
             "every_approved_sale_posted_or_excepted"} <= set(checks_of(result))
 
     approved = warehouse_rows(world, "SELECT transaction_id, amount_cents FROM pipeline.paytrace_transactions "
-                                     "WHERE transaction_type IN ('SALE', 'AUTHORIZATION') AND status IN ('PENDING', 'SETTLED')")
+                                     "WHERE transaction_type IN ('SALE', 'AUTHORIZATION') "
+                                     "AND status IN ('PENDING', 'SETTLED')")
     receipts = {r.transaction_id: r for r in world.reader().receipts_for_transaction_ids(str(t) for t, _ in approved)}
     excepted = {row[0] for row in warehouse_rows(world, "SELECT transaction_id FROM pipeline.receivable_exceptions")}
     assert approved and all(str(t) in receipts or t in excepted for t, _ in approved)
@@ -100,8 +101,8 @@ def test_written_invoice_numbers_are_applied_and_unknown_payers_become_exception
 
     result = world.run_day(CRAFTED_DAY)
     assert result.success and all(checks_of(result).values())
-    applied = dict(((t, i), c) for t, i, c in warehouse_rows(
-        world, "SELECT transaction_id, invoice_no, amount_cents FROM pipeline.payment_applications"))
+    applied = {(t, i): c for t, i, c in warehouse_rows(
+        world, "SELECT transaction_id, invoice_no, amount_cents FROM pipeline.payment_applications")}
     assert applied == {(partial_sale.transaction_id, partial.invoice_no): decimal_to_cents(half),
                        (whole_sale.transaction_id, whole.invoice_no): decimal_to_cents(whole.balance)}
     after = {(i.customer_no, i.invoice_no): i.balance for i in world.reader().open_invoices()}

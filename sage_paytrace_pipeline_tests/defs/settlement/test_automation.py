@@ -41,7 +41,8 @@ def test_without_a_config_the_sensor_skips(monkeypatch):
 
 
 def test_the_morning_schedule_reconciles_every_day_whose_deposits_may_still_arrive():
-    assert settlement_days(date(2026, 3, 10), 2, date(2026, 1, 1)) == [date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)]
+    assert settlement_days(date(2026, 3, 10), 2, date(2026, 1, 1)) == [
+        date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)]
     assert settlement_days(date(2026, 1, 2), 5, date(2026, 1, 1)) == [date(2026, 1, 1)]
     requests = settlement_schedule(dg.build_schedule_context(scheduled_execution_time=datetime(2026, 3, 10, 7, 0)))
     keys = [request.partition_key for request in requests]

@@ -87,7 +87,10 @@ def test_a_matching_fee_debit_is_posted_once_per_brand_line(tmp_path):
     fees = [row for row in rows if row[0] == "6150-00"]
     bank = [row for row in rows if row[0] == "1010-00"]
     assert len(fees) > 1 and len(bank) == 1 and len(rows) == len(fees) + len(bank)
-    cents = lambda value: round(float(value or 0) * 100)
+
+    def cents(value):
+        return round(float(value or 0) * 100)
+
     assert sum(cents(d) for _, d, _ in fees) == cents(bank[0][2]) == debit.fees_cents
     assert sum(cents(d) - cents(c) for _, d, c in rows) == 0
     assert summary(tmp_path) == ([("matched", "PT-FEESTMT-202603", True, "DATE", -debit.fees_cents)], [])

@@ -92,13 +92,13 @@ def rows(path, sql):
 def test_every_funded_batch_is_matched_and_the_planted_missing_deposit_is_an_exception(settled):
     truth = settled["truth"]
     missing = {tuple(entry.batch_numbers) for entry in truth.entries if entry.amount_cents is None}
-    statuses = dict(((batch, group), status) for batch, group, status in rows(
-        settled["path"], "SELECT batch_number, funding_group, deposit_status FROM pipeline.settlement_reconciliation"))
+    statuses = {(batch, group): status for batch, group, status in rows(
+        settled["path"], "SELECT batch_number, funding_group, deposit_status FROM pipeline.settlement_reconciliation")}
     assert missing and all(statuses[(batches[0], "CARDS")] == "missing" for batches in missing)
     funded = [entry for entry in truth.entries if entry.kind == "deposit" and entry.amount_cents is not None]
-    matched = dict(((batch, deposit), fee) for batch, deposit, fee in rows(
+    matched = {(batch, deposit): fee for batch, deposit, fee in rows(
         settled["path"], "SELECT batch_number, deposit_cents, fee_cents FROM pipeline.settlement_reconciliation "
-                         "WHERE deposit_status = 'matched'"))
+                         "WHERE deposit_status = 'matched'")}
     for entry in funded:
         if not entry.problems or entry.problems == ["amex_separate"]:
             # the fee booked is exactly gross minus what the bank deposited
@@ -114,11 +114,13 @@ def test_journals_balance_clearing_nets_to_zero_and_a_rerun_posts_nothing(settle
     posted = rows(settled["path"], "SELECT count(*), count(DISTINCT reference) FROM pipeline.sage_gl_postings")[0]
     assert posted[0] == posted[1] > 0
     with sqlite3.connect(settled["path"] / "sage.sqlite3") as connection:
-        before = connection.execute("SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall()
+        before = connection.execute(
+            "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall()
     for day in days():
         settled["run"]("settlement_daily_job", day)
     with sqlite3.connect(settled["path"] / "sage.sqlite3") as connection:
-        assert connection.execute("SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall() == before
+        assert connection.execute(
+            "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting").fetchall() == before
 
 
 def test_a_malformed_statement_is_reported_with_its_line_and_the_others_still_load(settled):
@@ -144,13 +146,15 @@ def clearing_net_by_deposit(path) -> dict[tuple[int, str], int]:
     """Computed from Sage alone, per expected deposit (batch, CARDS/AMEX) whose entry is posted: its
     receipts' lines on the card clearing accounts (CreditCardTransactionID ends the comment) plus the
     lines of its journal entries (PT-B<batch>-<yymmdd>-<group>, PT-S<transaction>), in cents."""
-    clearing = {key for (key,) in sage_rows(path, "SELECT AccountKey FROM GL_Account WHERE AccountDesc LIKE '%Clearing'")}
+    clearing = {key for (key,) in sage_rows(
+        path, "SELECT AccountKey FROM GL_Account WHERE AccountDesc LIKE '%Clearing'")}
     lines = sage_rows(path, "SELECT AccountKey, SourceJournal, DocumentNo, PostingComment, "
                             "CAST(ROUND(DebitAmount * 100) AS INTEGER) - CAST(ROUND(CreditAmount * 100) AS INTEGER) "
                             "FROM GL_DetailPosting")
     references = dict(sage_rows(path, "SELECT EntryNo, UDF_PAYTRACE_REF FROM GL_GeneralJournalHistory "
                                       "WHERE UDF_PAYTRACE_REF LIKE 'PT-%'"))
-    deposit_of = {transaction: (int(batch), "AMEX" if brand == "AMEX" else "CARDS") for transaction, batch, brand in rows(
+    deposit_of = {transaction: (int(batch), "AMEX" if brand == "AMEX" else "CARDS")
+                  for transaction, batch, brand in rows(
         path, "SELECT DISTINCT CAST(transaction_id AS VARCHAR), batch_number, card_brand "
               "FROM pipeline.paytrace_batch_transactions")}
     nets: dict[tuple[int, str], int] = {}
@@ -187,13 +191,16 @@ def post_by_hand(path, transaction_id: int) -> None:
     """What an AR clerk does for an unidentified payment: enter it in Sage on a customer's account,
     with PayTrace's transaction id on the receipt."""
     config = load_config(path / "config.yaml")
-    (day, brand, cents), = rows(path, "SELECT business_date, card_brand, amount_cents FROM pipeline.paytrace_transactions "
+    (day, brand, cents), = rows(path, "SELECT business_date, card_brand, amount_cents "
+                                      "FROM pipeline.paytrace_transactions "
                                       f"WHERE transaction_id = {transaction_id}")
-    (division, customer), = sage_rows(path, "SELECT ARDivisionNo, CustomerNo FROM AR_Customer ORDER BY CustomerNo LIMIT 1")
+    (division, customer), = sage_rows(
+        path, "SELECT ARDivisionNo, CustomerNo FROM AR_Customer ORDER BY CustomerNo LIMIT 1")
     receipt = CardReceipt(
         transaction_id=str(transaction_id), division=division, customer_no=customer, deposit_date=day,
-        bank_code=config.sage.bank_code, deposit_description=f"CLERK {day}", payment_type=config.sage.payment_types[brand],
-        amount=cents_to_decimal(cents), lines=(ReceiptLine(invoice_no="HAND01", amount=cents_to_decimal(cents), prepayment=True),))
+        bank_code=config.sage.bank_code, deposit_description=f"CLERK {day}",
+        payment_type=config.sage.payment_types[brand], amount=cents_to_decimal(cents),
+        lines=(ReceiptLine(invoice_no="HAND01", amount=cents_to_decimal(cents), prepayment=True),))
     assert DemoCompanyWriter(path / "sage.sqlite3").post_card_receipt(receipt).created
 
 
@@ -210,7 +217,8 @@ def test_sales_not_in_sage_are_parked_then_moved_to_clearing_when_their_receipt_
 
     transaction_id = min(parked)
     post_by_hand(path, transaction_id)
-    (day,), = rows(path, f"SELECT business_date FROM pipeline.paytrace_transactions WHERE transaction_id = {transaction_id}")
+    (day,), = rows(path, "SELECT business_date FROM pipeline.paytrace_transactions "
+                         f"WHERE transaction_id = {transaction_id}")
     settled["run"]("paytrace_daily_job", day)  # the log confirms it from Sage
     result = settled["run"]("settlement_daily_job", day)
 

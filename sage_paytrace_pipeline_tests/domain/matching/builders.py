@@ -26,7 +26,8 @@ def customers(*rows: dict) -> pd.DataFrame:
 
 
 def cards(*rows: dict) -> pd.DataFrame:
-    return pd.DataFrame([{"division": "01", **row} for row in rows], columns=["division", "customer_no", "credit_card_guid"])
+    return pd.DataFrame([{"division": "01", **row} for row in rows],
+                        columns=["division", "customer_no", "credit_card_guid"])
 
 
 def invoices(*rows: dict) -> pd.DataFrame:

@@ -26,7 +26,8 @@ NO_LINKS = links()
 
 
 def resolve(*rows, links_frame=NO_LINKS, policy=None):
-    return resolve_customers(payments(*rows), CUSTOMERS, CARDS, INVOICES, links_frame, policy or MatchingPolicy())
+    return resolve_customers(payments(*rows), CUSTOMERS, CARDS, INVOICES, links=links_frame,
+                             policy=policy or MatchingPolicy())
 
 
 def only(frame: pd.DataFrame) -> dict:
@@ -68,7 +69,8 @@ def test_earlier_steps_win():
 
 
 def test_stored_link_beats_card_guid():
-    row = only(resolve({"customer_id": "SHARED"}, links_frame=links({"customer_id": "SHARED", "customer_no": "CASC0302"}))[0])
+    stored = links({"customer_id": "SHARED", "customer_no": "CASC0302"})
+    row = only(resolve({"customer_id": "SHARED"}, links_frame=stored)[0])
     assert (row["customer_no"], row["method"]) == ("CASC0302", "vault_id")
     assert "linked to" in row["explanation"]
 
@@ -98,7 +100,8 @@ def test_fuzzy_margin_decides_between_close_names():
 def test_fuzzy_requires_the_zip():
     found, problems = resolve({"billing_name": "Maya Nguyen", "billing_zip": "99999"})
     assert found.empty and only(problems)["kind"] == "unknown_customer"
-    found, _ = resolve({"billing_name": "Maya Nguyen", "billing_zip": ""}, policy=MatchingPolicy(fuzzy_requires_zip=False))
+    found, _ = resolve({"billing_name": "Maya Nguyen", "billing_zip": ""},
+                       policy=MatchingPolicy(fuzzy_requires_zip=False))
     assert only(found)["customer_no"] == "NGUY0305"
 
 
@@ -135,7 +138,8 @@ def test_unknown_customer_or_customer_to_create():
 
 
 def test_each_payment_gets_exactly_one_outcome():
-    rows = [{"customer_id": "CUST000012"}, {"invoice_id": "1236"}, {"email": "ap@evergreen.example"}, {}, {"invoice_id": "1235"}]
+    rows = [{"customer_id": "CUST000012"}, {"invoice_id": "1236"}, {"email": "ap@evergreen.example"}, {},
+            {"invoice_id": "1235"}]
     found, problems = resolve(*rows)
     assert sorted([*found["transaction_id"], *problems["transaction_id"]]) == [1000, 1001, 1002, 1003, 1004]
     assert list(found.columns) == ["transaction_id", "division", "customer_no", "method", "score", "explanation"]

@@ -31,7 +31,7 @@ def test_generated_week_is_matched_correctly(paytrace_sandbox, tmp_path):
     company = create_demo_company(tmp_path / "demo.sqlite3", seed=5, activity=summary)
     reader = Sage100Reader.for_sqlite(company.db_path)
     result = match_day(payments, customers_frame(reader.customers()), cards_frame(reader.customer_cards()),
-                       open_invoices_frame(reader.open_invoices()), links_frame({}), MatchingPolicy())
+                       open_invoices_frame(reader.open_invoices()), links=links_frame({}), policy=MatchingPolicy())
 
     eligible = payments[payments["transaction_type"].isin(["SALE", "AUTHORIZATION"])
                         & payments["status"].isin(["PENDING", "SETTLED"])]
@@ -53,7 +53,8 @@ def test_generated_week_is_matched_correctly(paytrace_sandbox, tmp_path):
     applied = on_invoices.groupby("transaction_id")["invoice_no"].agg(list)
     assert len(named) > 0.75 * len(eligible)
     for transaction_id, numbers in named.items():
-        assert applied.get(transaction_id) == numbers, (transaction_id, numbers, problems[problems.transaction_id == transaction_id])
+        assert applied.get(transaction_id) == numbers, (
+            transaction_id, numbers, problems[problems.transaction_id == transaction_id])
 
     # applications sum to the payment; a payment without applications has an error saying why
     sums = apps.groupby("transaction_id")["amount_cents"].sum()

@@ -20,8 +20,8 @@ INVOICES = invoices(
 
 def apply(*rows, customer="A", policy=None, open_invoices=INVOICES):
     frame = payments(*rows)
-    owners = {tid: customer for tid in frame["transaction_id"]}
-    return apply_payments(frame, links_for(owners), open_invoices, policy or MatchingPolicy())
+    owners = dict.fromkeys(frame["transaction_id"], customer)
+    return apply_payments(frame, links_for(owners), open_invoices, policy=policy or MatchingPolicy())
 
 
 def lines(applications: pd.DataFrame) -> list[tuple]:
@@ -57,7 +57,8 @@ def test_partial_payment_says_what_stays_open():
 
 def test_overpayment_posts_the_rest_as_prepayment_with_a_warning():
     applications, problems = apply({"invoice_id": "1235", "amount_cents": 6234})
-    assert lines(applications) == [(1000, "0001235", "IN", 5000, "invoice_id_exact"), (1000, "0001235", "PP", 1234, "prepayment")]
+    assert lines(applications) == [(1000, "0001235", "IN", 5000, "invoice_id_exact"),
+                                   (1000, "0001235", "PP", 1234, "prepayment")]
     row = problems.iloc[0]
     assert (len(problems), row["kind"], row["severity"]) == (1, "overpayment", "warning")
     assert "$12.34" in row["problem"] and "$62.34" in row["problem"]
@@ -120,7 +121,8 @@ def test_processing_order_is_created_time_then_id():
     frame = payments({"invoice_id": "1235", "amount_cents": 5000}, {"invoice_id": "1235", "amount_cents": 5000})
     frame.loc[0, "created_at"] = frame.loc[1, "created_at"] + pd.Timedelta(minutes=1)  # 1000 came later
     applications, _ = apply_payments(frame, links_for({1000: "A", 1001: "A"}), INVOICES)
-    assert lines(applications) == [(1000, "0001235", "PP", 5000, "prepayment"), (1001, "0001235", "IN", 5000, "invoice_id_exact")]
+    assert lines(applications) == [(1000, "0001235", "PP", 5000, "prepayment"),
+                                   (1001, "0001235", "IN", 5000, "invoice_id_exact")]
 
 
 def test_chained_payments_sharing_invoices():
@@ -152,7 +154,7 @@ def test_property_applications_sum_to_payments_and_never_exceed_balances():
     for n in range(600):
         customer = int(rng.integers(0, 20))
         own = [i for i in range(1, 200) if i % 20 == customer]
-        named = rng.choice(own + [0, 0, 9999999], size=int(rng.integers(0, 4)), replace=False)
+        named = rng.choice([*own, 0, 0, 9999999], size=int(rng.integers(0, 4)), replace=False)
         rows.append({"invoice_id": ", ".join(str(int(i)) for i in named), "amount_cents": int(rng.integers(1, 60000))})
         owners[1000 + n] = customers[customer]
     frame = payments(*rows)

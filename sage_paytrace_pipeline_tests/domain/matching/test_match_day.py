@@ -31,7 +31,8 @@ def messy_day(seed: int):
     cards = builders.cards(*[{"customer_no": f"C{i:03d}", "credit_card_guid": f"G{i % 7}"} for i in range(0, 30, 5)])
     invoices = builders.invoices(*[
         {"customer_no": f"C{int(rng.integers(0, 30)):03d}", "invoice_no": f"{int(rng.integers(1, 60)):07d}",
-         "invoice_type": str(rng.choice(["IN", "IN", "DM", "FC", "CM"])), "balance_cents": int(rng.integers(-100, 9000))}
+         "invoice_type": str(rng.choice(["IN", "IN", "DM", "FC", "CM"])),
+         "balance_cents": int(rng.integers(-100, 9000))}
         for _ in range(120)])
     forms = ["INV-{n}", "#{n}", "{n}, {m}", "inv {n} and {m}", "Payment for invoice {n}", "", "PO 123 order 77"]
     rows = []
@@ -56,17 +57,19 @@ def messy_day(seed: int):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("policy", [MatchingPolicy(), MatchingPolicy(amount_tolerance_cents=500, fuzzy_name_threshold=80,
-                                                                         post_unapplied_as_prepayment=True)])
+@pytest.mark.parametrize("policy", [MatchingPolicy(),
+                                    MatchingPolicy(amount_tolerance_cents=500, fuzzy_name_threshold=80,
+                                                   post_unapplied_as_prepayment=True)])
 def test_match_day_equals_the_public_stages(seed, policy):
     payments, customers, cards, invoices, links = messy_day(seed)
-    result = match_day(payments, customers, cards, invoices, links, policy)
+    result = match_day(payments, customers, cards, invoices, links=links, policy=policy)
 
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
-    customer_links, customer_problems = resolve_customers(eligible, customers, cards, invoices, links, policy,
-                                                          references=references)
-    applications, invoice_problems = apply_payments(eligible, customer_links, invoices, policy, references=references)
+    customer_links, customer_problems = resolve_customers(eligible, customers, cards, invoices, links=links,
+                                                          policy=policy, references=references)
+    applications, invoice_problems = apply_payments(eligible, customer_links, invoices, policy=policy,
+                                                    references=references)
     pd.testing.assert_frame_equal(result.customer_links, customer_links)
     pd.testing.assert_frame_equal(result.applications, applications)
     pd.testing.assert_frame_equal(result.exceptions, concat_exceptions([refunds, customer_problems, invoice_problems]))

@@ -58,7 +58,7 @@ def one_batch(closed: date = MON) -> Scenario:
 
 
 def run(scenario: Scenario, policy: SettlementPolicy = SCHEDULED, as_of: date = NEXT_MON):
-    recon = reconcile(*scenario.frames(), policy, as_of)
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=as_of)
     return recon, journal_entries(recon, accounts=gl_accounts())
 
 
@@ -113,7 +113,7 @@ def test_the_scheduled_fee_is_the_sandbox_fee_rounded_half_up_per_brand_per_batc
         amex = BrandTotals(sales_count=1, sales_amount=cents_to_decimal(cents + 7))
         cases.append((number, brand_fee_cents(visa, BrandFee(rate_bps=250, per_item_cents=10)),
                       brand_fee_cents(amex, BrandFee(rate_bps=350, per_item_cents=15))))
-    recon = reconcile(*scenario.frames(), SCHEDULED, NEXT_MON)
+    recon = reconcile(*scenario.frames(), policy=SCHEDULED, as_of=NEXT_MON)
     fees = recon.expected.set_index(["batch_number", "funding_group"])["expected_fee_cents"]
     assert [(n, fees[(n, "CARDS")], fees[(n, "AMEX")]) for n, _, _ in cases] == cases
     assert str(recon.expected["expected_fee_cents"].dtype) == "Int64"
@@ -231,7 +231,8 @@ def test_printed_amount_splits_the_shortfall_without_a_schedule(description):
     assert split(match) == ("netted_adjustment", "short", FEE, 2_500, 0)
     row = recon.exceptions[recon.exceptions["kind"] == "deposit_variance"].iloc[0]
     assert row["severity"] == "warning"
-    assert "$25.00 (the amount it prints) is booked to chargebacks (and to merchant fees, the fee $37.80)" in row["problem"]
+    assert ("$25.00 (the amount it prints) is booked to chargebacks (and to merchant fees, the fee $37.80)"
+            in row["problem"])
     assert lines_by_account(plan) == {"1010-00": NET - 2_500, "6150-00": FEE, "6160-00": 2_500, "4950-00": 20_000,
                                       "1060-00": -150_000}
 
@@ -342,7 +343,8 @@ def _pieces(count: int, cents: int) -> list[int]:
 def test_the_sandbox_banks_deposits_reconcile_exactly_with_the_equivalent_schedule():
     days = [date(2026, 3, day) for day in (2, 3, 4, 5, 6, 7, 9)]
     batches = [
-        _batch(101, days[0], {"VISA": (3, 41_003, 0, 0), "MASTERCARD": (2, 12_345, 1, 2_000), "AMEX": (1, 9_999, 0, 0)}),
+        _batch(101, days[0], {"VISA": (3, 41_003, 0, 0), "MASTERCARD": (2, 12_345, 1, 2_000),
+                              "AMEX": (1, 9_999, 0, 0)}),
         _batch(102, days[1], {"VISA": (4, 80_020, 1, 5_000), "DISCOVER": (1, 7_777, 0, 0), "JCB": (1, 3_330, 0, 0)}),
         _batch(103, days[2], {"VISA": (2, 55_555, 0, 0), "AMEX": (2, 20_002, 1, 1_000)}),
         _batch(104, days[3], {"VISA": (1, 2_000, 1, 5_000)}),  # refunds above sales: a debit
@@ -373,7 +375,7 @@ def test_the_sandbox_banks_deposits_reconcile_exactly_with_the_equivalent_schedu
 
     policy = SettlementPolicy(discount_method="daily", fee_schedule={b: rate(f) for b, f in profile.fees.items()},
                               other_brand_fee=rate(profile.other_brand_fee))
-    recon = reconcile(*scenario.frames(), policy, date(2026, 3, 31))
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=date(2026, 3, 31))
     matches = recon.matches.set_index(["batch_number", "funding_group"])
     status = recon.expected.set_index(["batch_number", "funding_group"])["deposit_status"]
     for entry in truth:

@@ -36,7 +36,7 @@ MONTHLY = SettlementPolicy(discount_method="monthly")
 
 def plan_for(scenario: Scenario, policy: SettlementPolicy = MONTHLY, accounts: GlAccountMap | None = None,
              **options) -> tuple[object, JournalPlan]:
-    recon = reconcile(*scenario.frames(), policy, NEXT_MON)
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON)
     return recon, journal_entries(recon, accounts=accounts or gl_accounts(), **options)
 
 
@@ -162,7 +162,7 @@ def test_posting_date_rule(rule, posting_date):
 
 
 def test_unknown_posting_date_rule_is_refused():
-    recon = reconcile(*Scenario().frames(), MONTHLY, NEXT_MON)
+    recon = reconcile(*Scenario().frames(), policy=MONTHLY, as_of=NEXT_MON)
     with pytest.raises(ValueError, match="posting_date_rule"):
         journal_entries(recon, accounts=gl_accounts(), posting_date_rule="today")
 
@@ -212,7 +212,8 @@ def gl_detail(plans: list[JournalPlan], receipts: pd.DataFrame) -> pd.DataFrame:
                 posted.add(reference)
                 lines = plan.lines_of(reference)
                 rows += list(zip(lines["account"], lines["debit_cents"] - lines["credit_cents"], lines["comment"]))
-    rows += [(CLEARING[brand], cents, "receipt") for brand, cents in zip(receipts["card_brand"], receipts["amount_cents"])]
+    rows += [(CLEARING[brand], cents, "receipt")
+             for brand, cents in zip(receipts["card_brand"], receipts["amount_cents"])]
     return pd.DataFrame(rows, columns=["account", "cents", "comment"])
 
 
@@ -242,8 +243,8 @@ def test_a_parked_sale_moves_to_clearing_once_its_receipt_is_in_sage():
     scenario, written, missing = batch_with_unposted_sales()
     _, first = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
     deposit_lines = first.lines_of("PT-B1-260302-CARDS")
-    parked = parked_sales(list(deposit_lines["comment"]) + ["Now in AR: sale 1", "other"],
-                          list(deposit_lines["credit_cents"]) + [500, 700])
+    parked = parked_sales([*deposit_lines["comment"], "Now in AR: sale 1", "other"],
+                          [*deposit_lines["credit_cents"], 500, 700])
     assert parked.values.tolist() == [[written, 2_500], [missing, 1_000]]
 
     next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
@@ -383,7 +384,8 @@ def test_every_entry_balances_and_clearing_nets_to_zero_per_brand(policy):
 
     # And the bank account moves by exactly the statement's card lines.
     bank = plan.lines[plan.lines["account"] == "1010-00"]
-    assert int((bank["debit_cents"] - bank["credit_cents"]).sum()) == int(scenario.deposits_frame()["amount_cents"].sum())
+    deposited = int(scenario.deposits_frame()["amount_cents"].sum())
+    assert int((bank["debit_cents"] - bank["credit_cents"]).sum()) == deposited
 
 
 def test_documents_carry_decimal_amounts_and_sage_limits():

@@ -65,7 +65,8 @@ def test_matching_debit_books_each_statement_line_to_fees_and_the_total_out_of_t
                       (date(2026, 4, 3), -TOTAL, "PAYTRACE MERCHANT FEES 2026-03"),
                       (date(2026, 4, 3), -TOTAL, "ACH BANK SERVICE FEE")))  # not the processor's
     assert result.status == "matched" and result.exceptions.empty and result.held.empty
-    assert (result.match.source_line, result.match.posted_date, result.match.amount_cents) == (2, date(2026, 4, 3), -TOTAL)
+    assert (result.match.source_line, result.match.posted_date, result.match.amount_cents) == (
+        2, date(2026, 4, 3), -TOTAL)
     entry = result.entries.iloc[0]
     assert (entry["reference"], entry["kind"], entry["posting_date"]) == ("PT-FEESTMT-202603", "fee_statement",
                                                                           date(2026, 4, 3))
@@ -137,7 +138,8 @@ def test_fee_debits_from_statement_keeps_the_daily_journal_from_booking_fee_debi
     scenario.deposit(TUE, 10_000).deposit(WED, -4_523, "MERCHANT BANKCARD FEES").deposit(WED, -2_000, "CHARGEBACK 1")
 
     def kinds(policy: SettlementPolicy) -> list[str]:
-        plan: JournalPlan = journal_entries(reconcile(*scenario.frames(), policy, NEXT_MON), accounts=gl_accounts())
+        recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON)
+        plan: JournalPlan = journal_entries(recon, accounts=gl_accounts())
         return sorted(plan.entries["kind"])
 
     assert kinds(SettlementPolicy(discount_method="monthly")) == ["chargeback", "deposit", "monthly_fees"]

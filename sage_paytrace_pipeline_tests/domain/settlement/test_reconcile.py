@@ -32,7 +32,7 @@ MONTHLY = SettlementPolicy(discount_method="monthly")
 
 
 def run(scenario: Scenario, policy: SettlementPolicy = MONTHLY, as_of: date = NEXT_MON):
-    return reconcile(*scenario.frames(), policy, as_of)
+    return reconcile(*scenario.frames(), policy=policy, as_of=as_of)
 
 
 def kinds(recon) -> list[str]:
@@ -293,9 +293,9 @@ def test_matching_is_deterministic_under_row_order():
     for posted, amount in ((TUE, 9_700), (WED, 9_750), (WED, 6_800), (THU, 9_990)):
         scenario.deposit(posted, amount)
     batches, transactions, receipts, deposits = scenario.frames()
-    first = reconcile(batches, transactions, receipts, deposits, DAILY, NEXT_MON)
+    first = reconcile(batches, transactions, receipts, deposits, policy=DAILY, as_of=NEXT_MON)
     shuffled = reconcile(batches.iloc[::-1], transactions.sample(frac=1, random_state=3), receipts.iloc[::-1],
-                         deposits.sample(frac=1, random_state=5), DAILY, NEXT_MON)
+                         deposits.sample(frac=1, random_state=5), policy=DAILY, as_of=NEXT_MON)
     pd.testing.assert_frame_equal(first.matches, shuffled.matches)
     pd.testing.assert_frame_equal(first.exceptions, shuffled.exceptions)
 
@@ -355,7 +355,8 @@ def test_transactions_of_a_batch_without_summary():
     scenario.sale(1, "VISA", 10_000)
     scenario.sale(2, "VISA", 3_000)
     batches, transactions, receipts, deposits = scenario.frames()
-    recon = reconcile(batches[batches["batch_number"] == 1], transactions, receipts, deposits, MONTHLY, MON)
+    recon = reconcile(batches[batches["batch_number"] == 1], transactions, receipts, deposits, policy=MONTHLY,
+                      as_of=MON)
     row = recon.exceptions[recon.exceptions["kind"] == "batch_totals_mismatch"].iloc[0]
     assert row["batch_number"] == 2 and "no batch summary was loaded" in row["problem"]
     assert list(recon.expected["batch_number"]) == [1]
@@ -378,8 +379,8 @@ def test_voided_transactions_do_not_count_and_unknown_types_are_reported():
     odd = scenario.sale(1, "VISA", 100, kind="STORE", state=None)
     batches, transactions, receipts, _ = scenario.frames()
     batches["sales_count"], batches["sales_cents"] = 1, 10_000  # PayTrace's summary leaves both out
-    recon = reconcile(batches, transactions, receipts, scenario.deposit(TUE, 10_000).deposits_frame(), MONTHLY,
-                      NEXT_MON)
+    recon = reconcile(batches, transactions, receipts, scenario.deposit(TUE, 10_000).deposits_frame(),
+                      policy=MONTHLY, as_of=NEXT_MON)
     assert kinds(recon) == ["unknown_transaction_type"]
     assert f"transaction {odd}" in recon.exceptions["source_ids"].iloc[0]
     assert match_of(recon)["method"] == "exact_gross"

@@ -7,9 +7,9 @@ import httpx
 import pytest
 
 from sage_paytrace_pipeline import cli
-from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 from sage_paytrace_pipeline.sandbox.paytrace.app import CONTROL_TOKEN_HEADER, create_app
 from sage_paytrace_pipeline.sandbox.paytrace.server import check_bind, serve_in_thread
+from sage_paytrace_pipeline.sandbox.reliability.control import SandboxControl
 
 TOKEN = "control-token-for-tests-0123456789"
 # Every control call that changes or reveals the sandbox (health stays open for liveness checks).
@@ -40,7 +40,7 @@ def open_url(tmp_path):
         yield url
 
 
-@pytest.mark.parametrize(("method", "path", "body"), GUARDED, ids=lambda item: str(item))
+@pytest.mark.parametrize(("method", "path", "body"), GUARDED, ids=str)
 def test_with_a_token_set_each_control_call_needs_it(guarded_url, method, path, body):
     with httpx.Client(base_url=guarded_url) as client:
         missing = client.request(method, path, json=body)

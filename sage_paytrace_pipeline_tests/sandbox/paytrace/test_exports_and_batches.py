@@ -70,8 +70,9 @@ def test_nightly_batch_closes_at_the_cutoff_when_the_clock_moves(paytrace_api):
     records = {r["transaction_id"]: r for r in day_export(paytrace_api)}
     assert records[before]["status_code"] == "GB1" and records[before]["settled"] == "3/2/2026 8:00:00 PM"
     assert records[after_cutoff]["status_code"] == "GB2" and records[after_cutoff]["settled"] == "3/3/2026 8:00:00 PM"
-    status, body = paytrace_api.post("/v1/batches/export", {"start_date": "03/01/2026", "end_date": "03/31/2026"})
-    assert [(b["number"], b["created"]) for b in body["batches"]] == [(1, "3/2/2026 8:00:00 PM"), (2, "3/3/2026 8:00:00 PM")]
+    _status, body = paytrace_api.post("/v1/batches/export", {"start_date": "03/01/2026", "end_date": "03/31/2026"})
+    assert [(b["number"], b["created"]) for b in body["batches"]] == [(1, "3/2/2026 8:00:00 PM"),
+                                                                      (2, "3/3/2026 8:00:00 PM")]
 
 
 def test_batches_close_lazily_on_the_next_call_in_real_or_offset_time(paytrace_api):
@@ -171,8 +172,8 @@ def test_export_filters(paytrace_api):
     assert ids(day="03/01/2026") == []
     at(engine, 2026, 3, 3, 9, 0)
     assert ids(transaction_type="SETTLED") == [vault_sale, keyed_sale]
-    status, body = paytrace_api.post("/v1/transactions/export/by_date_range", {"start_date": "03/03/2026",
-                                                                                "end_date": "03/03/2026"})
+    _status, body = paytrace_api.post("/v1/transactions/export/by_date_range", {"start_date": "03/03/2026",
+                                                                                 "end_date": "03/03/2026"})
     assert body == {"success": True, "response_code": 1,
                     "status_message": "Your request has been successfully completed.", "transactions": []}
 
@@ -184,8 +185,8 @@ def test_export_date_range_is_inclusive_local_days(paytrace_api):
     at(engine, 2026, 3, 3, 0, 0, 0)
     next_day = sale(paytrace_api)
     assert [r["transaction_id"] for r in day_export(paytrace_api, "03/02/2026")] == [late]
-    status, body = paytrace_api.post("/v1/transactions/export/by_date_range",
-                                     {"start_date": "3/2/2026", "end_date": "03/03/2026"})
+    _status, body = paytrace_api.post("/v1/transactions/export/by_date_range",
+                                      {"start_date": "3/2/2026", "end_date": "03/03/2026"})
     assert [r["transaction_id"] for r in body["transactions"]] == [late, next_day]
     assert body["transactions"][0]["created"]["at"] == "3/2/2026 11:59:59 PM"
     assert body["transactions"][1]["created"]["at"] == "3/3/2026 12:00:00 AM"

@@ -92,7 +92,8 @@ def test_void_while_pending_then_818_after_settlement(paytrace_api):
     sale = paytrace_api.post("/v1/transactions/sale/keyed", keyed())[1]["transaction_id"]
     settle(paytrace_api)
     status, body = paytrace_api.post("/v1/transactions/void", {"transaction_id": sale})
-    assert status == 400 and body["errors"]["818"][0].startswith("The Transaction ID that you provided could not be voided")
+    assert status == 400
+    assert body["errors"]["818"][0].startswith("The Transaction ID that you provided could not be voided")
 
 
 def test_refund_is_817_before_settlement_and_106_with_a_new_id_after(paytrace_api):
@@ -117,7 +118,7 @@ def test_partial_refunds_up_to_the_remaining_amount(paytrace_api):
     refund = "/v1/transactions/refund/for_transaction"
     assert paytrace_api.post(refund, {"transaction_id": sale, "amount": "4.00"})[1]["response_code"] == 106
     assert "817" in paytrace_api.post(refund, {"transaction_id": sale, "amount": "6.01"})[1]["errors"]
-    status, body = paytrace_api.post(refund, {"transaction_id": sale})  # the rest: 6.00
+    _status, body = paytrace_api.post(refund, {"transaction_id": sale})  # the rest: 6.00
     assert body["response_code"] == 106
     assert record(paytrace_api, body["transaction_id"])["amount"] == Decimal("6")
     assert "817" in paytrace_api.post(refund, {"transaction_id": sale, "amount": "0.01"})[1]["errors"]
@@ -137,7 +138,8 @@ def test_capture_once_then_816_and_partial_capture(paytrace_api):
     assert auth["response_code"] == 101
     assert record(paytrace_api, auth["transaction_id"])["status_message"] == "Authorization Only"
     capture = "/v1/transactions/authorization/capture"
-    assert "39" in paytrace_api.post(capture, {"transaction_id": auth["transaction_id"], "amount": "50.01"})[1]["errors"]
+    too_much = {"transaction_id": auth["transaction_id"], "amount": "50.01"}
+    assert "39" in paytrace_api.post(capture, too_much)[1]["errors"]
     status, body = paytrace_api.post(capture, {"transaction_id": auth["transaction_id"], "amount": "30.00"})
     assert status == 200 and body["response_code"] == 112 and body["transaction_id"] == auth["transaction_id"]
     captured = record(paytrace_api, auth["transaction_id"])
@@ -185,14 +187,14 @@ def test_refund_to_customer_and_keyed_refund(paytrace_api):
         "number": VISA, "expiration_month": 5, "expiration_year": 2029}})
     assert paytrace_api.post("/v1/transactions/refund/to_customer",
                              {"customer_id": "C-2", "amount": "7.25"})[1]["response_code"] == 106
-    status, body = paytrace_api.post("/v1/transactions/refund/keyed", keyed("8.00"))
+    _status, body = paytrace_api.post("/v1/transactions/refund/keyed", keyed("8.00"))
     assert body["response_code"] == 106 and body["masked_card_number"] == "xxxxxxxxxxxx5439"
 
 
 def test_email_receipt_is_149_and_recorded(paytrace_api):
     sale = paytrace_api.post("/v1/transactions/sale/keyed", keyed())[1]["transaction_id"]
-    status, body = paytrace_api.post("/v1/transactions/email_receipt",
-                                     {"transaction_id": sale, "email": "kevin@example.com"})
+    _status, body = paytrace_api.post("/v1/transactions/email_receipt",
+                                      {"transaction_id": sale, "email": "kevin@example.com"})
     assert body == {"success": True, "response_code": 149, "status_message":
                     f"The receipt for transaction ID {sale} was successfully emailed to kevin@example.com."}
     assert record(paytrace_api, sale)["receipt_emailed_to"] == "kevin@example.com"

@@ -44,7 +44,8 @@ def test_update_changes_fields_card_and_id(paytrace_api):
     [exported] = paytrace_api.post("/v1/customer/export", {"customer_id": "CUST-NEW"})[1]["customers"]
     assert exported["email"] == "n.w@example.com"
     assert exported["billing_address"]["city"] == "Spokane" and exported["billing_address"]["name"] == "Nathan Williams"
-    assert exported["credit_card"] == {"masked_number": "************0057", "expiration_month": 9, "expiration_year": 31}
+    assert exported["credit_card"] == {"masked_number": "************0057", "expiration_month": 9,
+                                       "expiration_year": 31}
     assert "30" in paytrace_api.post("/v1/customer/export", {"customer_id": "CUST000001"})[1]["errors"]
 
 
@@ -56,7 +57,8 @@ def test_update_expiry_only_and_rename_to_taken_id(paytrace_api):
     assert status == 200 and body["masked_card_number"] == "xxxxxxxxxxxx5439"
     [exported] = paytrace_api.post("/v1/customer/export", {"customer_id": "CUST000001"})[1]["customers"]
     assert exported["credit_card"]["expiration_year"] == 33 and exported["credit_card"]["expiration_month"] == 3
-    assert "171" in paytrace_api.post("/v1/customer/update", {"customer_id": "CUST000001", "new_id": "OTHER"})[1]["errors"]
+    renamed = {"customer_id": "CUST000001", "new_id": "OTHER"}
+    assert "171" in paytrace_api.post("/v1/customer/update", renamed)[1]["errors"]
     assert "43" in paytrace_api.post("/v1/customer/update", {"customer_id": "CUST000001",
                                                              "credit_card": {"expiration_month": 0}})[1]["errors"]
 

@@ -31,7 +31,8 @@ def a_posted_day(company, writer, tmp_path):
                                      transaction_id=str(POSTED)))
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as connection:
-        connection.execute("CREATE SCHEMA pipeline; CREATE TABLE pipeline.receivable_exceptions (transaction_id BIGINT)")
+        connection.execute("CREATE SCHEMA pipeline; "
+                           "CREATE TABLE pipeline.receivable_exceptions (transaction_id BIGINT)")
         connection.execute("INSERT INTO pipeline.receivable_exceptions VALUES (?)", [EXCEPTED])
     sales = [ApprovedSale(POSTED, paid, f"INV-{invoice}", TODAY), ApprovedSale(LOST, Decimal("5.00"), "", TODAY),
              ApprovedSale(EXCEPTED, Decimal("7.00"), "", TODAY)]

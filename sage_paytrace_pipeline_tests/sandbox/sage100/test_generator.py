@@ -66,7 +66,8 @@ def test_counts_and_masters(shared):
     assert summary.counts["AR_OpenInvoice"] == summary.counts["AR_InvoiceHistoryHeader"]
     statuses = Counter(_rows(path, "SELECT CustomerStatus, CreditHold FROM AR_Customer"))
     assert statuses[("I", "N")] > 0 and statuses[("A", "Y")] > 0 and statuses[("A", "N")] > 100
-    assert _rows(path, "SELECT COUNT(*) FROM AR_OpenInvoice WHERE InvoiceType = 'CM' AND CAST(Balance AS NUMERIC) < 0")[0][0] > 0
+    credit_memos = "SELECT COUNT(*) FROM AR_OpenInvoice WHERE InvoiceType = 'CM' AND CAST(Balance AS NUMERIC) < 0"
+    assert _rows(path, credit_memos)[0][0] > 0
     divisions = dict(_rows(path, "SELECT ARDivisionNo, AccountsReceivableAcctKey FROM AR_Division"))
     accounts = dict(_rows(path, "SELECT AccountKey, Account FROM GL_Account"))
     assert {accounts[key] for key in divisions.values()} == {"1200-00", "1210-00"}
@@ -137,7 +138,8 @@ def test_next_numbers_follow_the_highest_used(shared):
     rows = _rows(path, "SELECT ModuleCode, NumberType, NextNumber FROM SY_NextNumber")
     next_numbers = {(module, kind): number for module, kind, number in rows}
     assert next_numbers[("A/R", "InvoiceNo")] > _rows(path, "SELECT MAX(InvoiceNo) FROM AR_OpenInvoice")[0][0]
-    assert next_numbers[("S/O", "SalesOrderNo")] > _rows(path, "SELECT MAX(SalesOrderNo) FROM SO_SalesOrderHeader")[0][0]
+    assert (next_numbers[("S/O", "SalesOrderNo")]
+            > _rows(path, "SELECT MAX(SalesOrderNo) FROM SO_SalesOrderHeader")[0][0])
     assert int(next_numbers[("A/R", "CustomerNo")]) == summary.counts["AR_Customer"] + 1
     assert next_numbers[("A/R", "DepositNo")] == "00001" and len(next_numbers[("G/L", "EntryNo")]) == 6
     assert summary.next_numbers["A/R InvoiceNo"] == next_numbers[("A/R", "InvoiceNo")]
@@ -184,7 +186,7 @@ def test_card_scan_finds_a_planted_number(tmp_path):
 def test_existing_file_is_refused_unless_overwrite(tmp_path):
     path = tmp_path / "demo.db"
     create_demo_company(path, seed=1, customers=5, today=TODAY)
-    with pytest.raises(FileExistsError, match="demo.db"):
+    with pytest.raises(FileExistsError, match=r"demo\.db"):
         create_demo_company(path, seed=1, customers=5, today=TODAY)
     summary = create_demo_company(path, seed=1, customers=8, today=TODAY, overwrite=True)
     assert summary.counts["AR_Customer"] == 8

@@ -97,7 +97,7 @@ def create_credit_memo(session: DemoSession, memo: CreditMemo, *, default_accoun
     applied = None
     if memo.apply_to_invoice_no:
         applied = require_open_invoice(session, ctx, memo.division, memo.customer_no, memo.apply_to_invoice_no,
-                                       "IN", "apply_to_invoice_no")
+                                       invoice_type="IN", field="apply_to_invoice_no")
         check_amount_within_balance(operation=ctx.operation, reference=ctx.reference, field="amount",
                                     invoice_no=memo.apply_to_invoice_no, amount=memo.amount, balance=available(applied))
     account_key = _memo_account(session, ctx, memo, default_account)

@@ -68,7 +68,7 @@ def require_account_key(session: DemoSession, ctx: Ctx, account_key: str, what: 
     if row is None:
         raise ctx.error(
             UnknownAccountError, what, f"GL account key {account_key or '(blank)'} does not exist",
-            f"set a valid GL account on the {what.split(' ')[0]} record",
+            f"set a valid GL account on the {what.split(' ', maxsplit=1)[0]} record",
         )
     _require_active(ctx, row, what)
     return row
@@ -162,7 +162,7 @@ def available(row: Row) -> Decimal:
 
 
 def require_open_invoice(
-    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, invoice_type: str, field: str
+    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, *, invoice_type: str, field: str
 ) -> Row:
     """An open item of *this* customer with something left to pay."""
     row = open_item(session, division, customer_no, invoice_no, invoice_type)

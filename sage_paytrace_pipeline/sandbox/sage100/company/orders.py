@@ -56,7 +56,7 @@ def _warehouse(session: DemoSession, ctx: Ctx, item_code: str, warehouse: str, f
     return row
 
 
-def _check_stock(ctx: Ctx, field: str, item_code: str, warehouse: str, wanted: Decimal, available: Decimal) -> None:
+def _check_stock(ctx: Ctx, field: str, item_code: str, warehouse: str, *, wanted: Decimal, available: Decimal) -> None:
     if wanted > available:
         raise ctx.error(
             InsufficientStockError, field,
@@ -115,8 +115,8 @@ def _validate_lines(session: DemoSession, ctx: Ctx, order: SalesOrder) -> list[R
             wanted[item["ItemCode"], field] += line.quantity
     for (item_code, field), quantity in wanted.items():
         stock = _warehouse(session, ctx, item_code, order.warehouse_code, field)
-        _check_stock(ctx, field.replace("item_code", "quantity"), item_code, order.warehouse_code, quantity,
-                     stock["QuantityOnHand"] - stock["QuantityOnSalesOrder"])
+        _check_stock(ctx, field.replace("item_code", "quantity"), item_code, order.warehouse_code, wanted=quantity,
+                     available=stock["QuantityOnHand"] - stock["QuantityOnSalesOrder"])
     return items
 
 
@@ -270,7 +270,8 @@ def _validate_shipment(session: DemoSession, ctx: Ctx, lines: list[Row]) -> None
             _cost_accounts(session, ctx, item)
     for (item_code, warehouse, number), quantity in wanted.items():
         stock = _warehouse(session, ctx, item_code, warehouse, f"lines[{number}].item_code")
-        _check_stock(ctx, f"lines[{number}].quantity", item_code, warehouse, quantity, stock["QuantityOnHand"])
+        _check_stock(ctx, f"lines[{number}].quantity", item_code, warehouse, wanted=quantity,
+                     available=stock["QuantityOnHand"])
 
 
 def _cost_accounts(session: DemoSession, ctx: Ctx, item: Row) -> None:

@@ -100,7 +100,8 @@ def _validate(session: DemoSession, receipt: CardReceipt) -> None:
             continue
         field = f"lines[{number}].invoice_no"
         item = require_open_invoice(
-            session, ctx, receipt.division, receipt.customer_no, line.invoice_no, line.invoice_type, field
+            session, ctx, receipt.division, receipt.customer_no, line.invoice_no, invoice_type=line.invoice_type,
+            field=field,
         )
         check_amount_within_balance(
             operation=ctx.operation, reference=ctx.reference, field=f"lines[{number}].amount",
@@ -239,7 +240,7 @@ def post_receipt(session: DemoSession, header: Row, register_no: str) -> None:
     lines = session.select("AR_CashReceiptsDetail", key, order_by=("LineKey",))
     for sequence, line in enumerate(lines, start=1):
         balance_after = _apply_line(session, header, deposit, line)
-        _history_row(session, header, deposit, customer, line, sequence, balance_after)
+        _history_row(session, header, deposit, customer, line, sequence=sequence, balance_after=balance_after)
         _payment_history_row(session, header, deposit, line)
     _update_customer(session, customer, header, deposit)
     _post_gl(session, header, deposit, customer, register_no)
@@ -277,7 +278,7 @@ def _apply_line(session: DemoSession, header: Row, deposit: Row, line: Row) -> D
 
 
 def _history_row(
-    session: DemoSession, header: Row, deposit: Row, customer: Row, line: Row, sequence: int, balance_after: Decimal
+    session: DemoSession, header: Row, deposit: Row, customer: Row, line: Row, *, sequence: int, balance_after: Decimal
 ) -> None:
     session.insert(
         "AR_CashReceiptsHistory",

@@ -9,12 +9,12 @@ ints as int) and fills Sage's audit columns (date, decimal-hour time, user).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from sage_paytrace_pipeline.sage100.errors import Sage100SchemaError
 from sage_paytrace_pipeline.sage100.models import as_date, as_money, as_quantity, as_text

@@ -121,7 +121,8 @@ def test_lines_not_summing_to_the_amount_are_refused_and_nothing_is_written(comp
 def test_invoice_of_another_customer_is_refused_and_nothing_is_written(company, writer):
     division, customer, _ = customer_with_open_invoices(company)
     other_invoice, other_customer = query(
-        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice WHERE InvoiceType='IN' AND CAST(Balance AS NUMERIC) > 0 AND NOT "
+        company, "SELECT InvoiceNo, CustomerNo FROM AR_OpenInvoice "
+        "WHERE InvoiceType='IN' AND CAST(Balance AS NUMERIC) > 0 AND NOT "
         "(ARDivisionNo=? AND CustomerNo=?) LIMIT 1", (division, customer))[0]
     document = receipt(division, customer, [ReceiptLine(invoice_no=other_invoice, amount="1.00")])
     before = dump(company)
@@ -169,7 +170,7 @@ def test_remainder_as_prepayment_opens_a_pp_item_with_negative_balance(company, 
 
 def test_entry_mode_keeps_receipts_for_review_until_the_journal_update(company):
     writer = DemoCompanyWriter(company, posting="entry", clock=lambda: NOW)
-    document, [(first, first_balance), (second, _)] = _two_invoice_receipt(company)
+    document, [(first, first_balance), (_second, _)] = _two_invoice_receipt(company)
     division, customer = document.division, document.customer_no
     other = receipt(division, customer, [ReceiptLine(invoice_no="W-1001", amount="10.00", prepayment=True)],
                     transaction_id="700002")
