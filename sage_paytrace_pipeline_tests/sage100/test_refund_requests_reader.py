@@ -10,7 +10,7 @@ from sage_paytrace_pipeline_tests.sage100.writer_support import TODAY, customer_
 
 
 def test_marked_credit_memos_are_read_as_refund_requests_in_one_read(company, writer):
-    division, customer, [(invoice, balance)] = customer_with_open_invoices(company, 1)
+    division, customer, [(invoice, _)] = customer_with_open_invoices(company, 1)
     writer.post_card_receipt(receipt(division, customer, [ReceiptLine(invoice_no=invoice, amount="1.00")],
                                      transaction_id="700101"))
     marked = writer.create_credit_memo(CreditMemo(
