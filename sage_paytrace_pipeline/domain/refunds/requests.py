@@ -44,7 +44,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     AWAITING_APPROVAL: frozenset({APPROVED, REJECTED, FAILED}),
     APPROVED: frozenset({SENT, WAITING_FOR_SETTLEMENT, FAILED}),
     WAITING_FOR_SETTLEMENT: frozenset({SENT, FAILED, REJECTED}),
-    SENT: frozenset({CONFIRMED, FAILED}),
+    # -> waiting: PayTrace answered 817 (not settled yet) to a partial refund, so nothing moved
+    SENT: frozenset({CONFIRMED, FAILED, WAITING_FOR_SETTLEMENT}),
     CONFIRMED: frozenset({RECORDED}),
     RECORDED: frozenset(),
     REJECTED: frozenset(),
