@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
 );
 CREATE TABLE IF NOT EXISTS {EVENTS} (
     request_id VARCHAR NOT NULL,
-    at TIMESTAMPTZ NOT NULL,
+    "at" TIMESTAMPTZ NOT NULL,
     from_state VARCHAR NOT NULL,
     to_state VARCHAR NOT NULL,
     actor VARCHAR NOT NULL,
@@ -110,8 +110,8 @@ class RequestStore:
     def events(self, request_id: str | None = None) -> pd.DataFrame:
         where, params = ("WHERE request_id = ?", [request_id]) if request_id else ("", [])
         return self.connection.execute(
-            f"SELECT request_id, at, from_state, to_state, actor, reason FROM {EVENTS} {where} "
-            "ORDER BY at, rowid", params).df()
+            f'SELECT request_id, "at", from_state, to_state, actor, reason FROM {EVENTS} {where} '
+            'ORDER BY "at", rowid', params).df()
 
     # -------------------------------------------------------------- writes
 

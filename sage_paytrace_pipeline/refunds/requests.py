@@ -9,26 +9,34 @@ each run until the memo is fixed; a linked one is approved by "auto" up to
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
-from sage_paytrace_pipeline.domain.money import decimal_to_cents
+from sage_paytrace_pipeline.domain.money import decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.domain.refunds.requests import (
     APPROVED,
     AUTO_APPROVER,
+    REJECTED,
     REQUESTED,
+    approval_refusal,
     initial_approval,
+    rejection_refusal,
     request_id,
     request_invoice_id,
 )
+from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
+from sage_paytrace_pipeline.refunds.sending import SendOutcome, send_requests, warehouse_refunds
+from sage_paytrace_pipeline.sage100.documents import CreditMemo
 from sage_paytrace_pipeline.sage100.models import CreditMemoRequest, InvoiceCardPayment
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
 EXCEPTIONS = ExceptionFrames("transaction_id")
 SYSTEM = "pipeline"
@@ -126,3 +134,113 @@ def approve_linked(store: RequestStore, *, auto_approve_up_to_cents: int) -> lis
 
 def _cents(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
+
+
+# ------------------------------------------------------------------------------ an operator's request
+
+
+class RequestRefused(ValueError):
+    """A request the shell cannot make (unknown sale, amount above the invoice's payment...)."""
+
+
+@dataclass(frozen=True)
+class CreatedRequest:
+    request_id: str
+    memo_no: str
+    invoice_no: str
+    created: bool  # False: the same request was made before (same sale, amount and reason)
+
+
+def request_refund(
+    reader: Sage100Reader, writer: Sage100Writer, store: RequestStore, *, sale_transaction_id: int, amount: Decimal,
+    reason: str, requested_by: str, memo_date: date,
+) -> CreatedRequest:
+    """What `sage-paytrace refunds request` does: the credit memo a clerk would enter, then its request.
+
+    The memo is applied to the invoice the sale paid (the receipt Sage holds for the sale), carries
+    the sale's card payment type (the mark) and the requester; the request is linked to the sale at
+    once, and the next run applies the approval rule and sends it.
+    """
+    receipt = reader.receipt_for_transaction_id(str(sale_transaction_id))
+    if receipt is None:
+        raise RequestRefused(f"Sage holds no receipt for PayTrace transaction {sale_transaction_id}: only a sale "
+                             "posted to Sage can be refunded from here")
+    invoices = [line for line in receipt.lines if line.invoice_type in ("IN", "DM", "FC")]
+    invoice = next((line for line in invoices if line.amount >= amount), None)
+    if invoice is None:
+        paid = ", ".join(f"{line.invoice_no} {format_decimal(line.amount)}" for line in invoices) or "none"
+        raise RequestRefused(f"{format_decimal(amount)} is more than sale {sale_transaction_id} paid on any one "
+                             f"invoice (paid: {paid}); request at most that, one request per invoice")
+    digest = hashlib.sha256(reason.encode()).hexdigest()[:6]
+    reference = f"RQ-{sale_transaction_id}-{decimal_to_cents(amount)}-{digest}"
+    result = writer.create_credit_memo(CreditMemo(
+        reference=reference, division=receipt.division, customer_no=receipt.customer_no, memo_date=memo_date,
+        amount=amount, apply_to_invoice_no=invoice.invoice_no, comment=reason, payment_type=receipt.payment_type,
+        entered_by=requested_by[:10]))
+    memo_no = result.documents["InvoiceNo"]
+    memo = CreditMemoRequest(division=receipt.division, customer_no=receipt.customer_no, memo_no=memo_no,
+                             header_seq_no="000000", memo_date=memo_date, amount=amount,
+                             apply_to_invoice_no=invoice.invoice_no, payment_type=receipt.payment_type,
+                             reference=reference, entered_by=requested_by[:10], comment=reason)
+    request = replace(new_request(memo, reason=reason, requested_by=requested_by),
+                      sale_transaction_id=sale_transaction_id)
+    store.add(request, actor=requested_by, reason=f"requested from the shell: {reason}")
+    return CreatedRequest(request.request_id, memo_no, invoice.invoice_no, result.created)
+
+
+# ------------------------------------------------------------------------------ a person's decision
+
+
+def approve_request(store: RequestStore, request_id: str, *, approver: str) -> RefundRequest:
+    """`refunds approve ID --by NAME`: refused when NAME requested it, or it is not awaiting approval."""
+    request = _existing(store, request_id)
+    refusal = approval_refusal(request.state, request.requested_by, approver)
+    if refusal:
+        raise RequestRefused(f"cannot approve {request_id}: {refusal}")
+    return store.transition(request_id, APPROVED, actor=approver.strip(), approved_by=approver.strip(),
+                            reason=f"approved by {approver.strip()}")
+
+
+def reject_request(store: RequestStore, request_id: str, *, reason: str, by: str) -> RefundRequest:
+    """`refunds reject ID --reason TEXT`: only a request not sent yet; nothing goes to PayTrace."""
+    request = _existing(store, request_id)
+    refusal = rejection_refusal(request.state)
+    if refusal:
+        raise RequestRefused(f"cannot reject {request_id}: {refusal}")
+    if not reason.strip():
+        raise RequestRefused(f"cannot reject {request_id}: give the reason (--reason TEXT)")
+    return store.transition(request_id, REJECTED, actor=by.strip() or SYSTEM, error=reason.strip(),
+                            reason=f"rejected: {reason.strip()}")
+
+
+def _existing(store: RequestStore, request_id: str) -> RefundRequest:
+    request = store.get(request_id)
+    if request is None:
+        raise RequestRefused(f"no refund request {request_id} (see `sage-paytrace refunds list`)")
+    return request
+
+
+# ------------------------------------------------------------------------------ one run
+
+
+@dataclass(frozen=True)
+class RunResult:
+    discovery: Discovery
+    sending: SendOutcome
+
+    @property
+    def exceptions(self) -> pd.DataFrame:
+        return EXCEPTIONS.concat([self.discovery.exceptions, self.sending.exceptions])
+
+
+def run_requests(
+    reader: Sage100Reader, writer: Sage100Writer, client: PayTraceClient, store: RequestStore, *,
+    payment_types: Iterable[str], auto_approve_up_to: Decimal, dry_run: bool, today: date,
+    start_date: date | None = None,
+) -> RunResult:
+    """One run of the flow: discover, link, approve, send, record (the asset `sage_refund_requests`)."""
+    discovery = discover_requests(reader, store, payment_types=payment_types, auto_approve_up_to=auto_approve_up_to,
+                                  start_date=start_date)
+    sending = send_requests(store, client, writer, refunds=warehouse_refunds(store.connection), today=today,
+                            dry_run=dry_run)
+    return RunResult(discovery, sending)
