@@ -267,3 +267,51 @@ def test_lost_answer_after_commit_refunds_once_and_records_once(world):
     assert world.calls(REFUND_ROUTE) == calls and len(world.refunds_of(request.request_id)) == 1
     assert len(world.store.events()) == events
     assert [row[2] for row in world.sage_refund_rows(str(refund.transaction_id))] == ["-12.50"]
+
+
+# ------------------------------------------------------------------------------ the shell
+
+
+@pytest.fixture
+def shell(world, tmp_path, monkeypatch):
+    config = tmp_path / "pipeline.yaml"
+    config.write_text("refunds:\n  auto_approve_up_to: 0\n", encoding="utf-8")
+    monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config))
+    monkeypatch.setenv("SAGE100_DATABASE", str(world.company))
+    monkeypatch.setenv("SAGE_PAYTRACE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("USER", "alice")
+    return world
+
+
+def test_shell_request_list_approve_reject(shell, capsys):
+    from sage_paytrace_pipeline.cli import main
+
+    sale_id, _, _, invoice = shell.paid_sale("40.00")
+    assert main(["refunds", "request", "--transaction", str(sale_id), "--amount", "15.00",
+                 "--reason", "returned two items"]) == 0
+    printed = capsys.readouterr().out
+    request_id = printed.strip().rsplit(" ", 1)[-1]
+    assert printed.startswith("credit memo ") and f"on invoice {invoice}" in printed and request_id.startswith("CM-")
+    [memo] = shell.reader.card_refund_requests(PAYMENT_TYPES)
+    assert (memo.apply_to_invoice_no, memo.payment_type, memo.entered_by, memo.amount) == (
+        invoice, "VISA", "alice", Decimal("15.00"))
+
+    shell.run(auto="0")  # every refund needs a person
+    assert main(["refunds", "list", "--state", "awaiting_approval"]) == 0
+    assert request_id in capsys.readouterr().out
+
+    assert main(["refunds", "approve", request_id, "--by", "alice"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "maker-checker" in error
+    assert main(["refunds", "approve", request_id, "--by", "bob"]) == 0
+    assert main(["refunds", "approve", request_id, "--by", "carol"]) == 1
+    assert "not awaiting approval" in capsys.readouterr().err
+
+    second_sale, *_ = shell.paid_sale("40.00")
+    assert main(["refunds", "request", "--transaction", str(second_sale), "--amount", "5.00", "--reason", "dup",
+                 "--by", "dave"]) == 0
+    other = capsys.readouterr().out.strip().rsplit(" ", 1)[-1]
+    assert main(["refunds", "reject", other, "--reason", "duplicate request", "--by", "bob"]) == 0
+    assert shell.state(other) == "rejected"
+    assert main(["refunds", "request", "--transaction", "999999999", "--amount", "5.00", "--reason", "x"]) == 1
+    assert "no receipt" in capsys.readouterr().err
