@@ -315,3 +315,48 @@ def test_shell_request_list_approve_reject(shell, capsys):
     assert shell.state(other) == "rejected"
     assert main(["refunds", "request", "--transaction", "999999999", "--amount", "5.00", "--reason", "x"]) == 1
     assert "no receipt" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------ the asset
+
+
+def test_asset_sends_once_reports_and_checks(world, tmp_path):
+    import dagster as dg
+
+    from sage_paytrace_pipeline.config import PipelineConfig
+    from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+    from sage_paytrace_pipeline.defs.refunds.requests import build_refund_request_assets
+    from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
+    from sage_paytrace_pipeline.defs.settings import PipelineSettings
+    from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager, WarehouseResource
+
+    config = tmp_path / "pipeline.yaml"
+    config.write_text("merchant:\n  first_business_day: '2026-03-01'\nrefunds:\n  auto_approve_up_to: 25.00\n",
+                      encoding="utf-8")
+    sale_id, *_ = world.paid_sale("20.00")
+    request_id = world.request(sale_id, "7.25")
+    warehouse = str(tmp_path / "warehouse.duckdb")
+    sandbox = world.sandbox
+    resources = {
+        "settings": PipelineSettings(config_path=str(config), check_environment=False),
+        "sage100": Sage100Resource(database=str(world.company)),
+        "paytrace": PayTraceResource(api_url=sandbox.base_url, username=sandbox.username, password=sandbox.password,
+                                     integrator_id="SAGEPIPE0001"),
+        "warehouse": WarehouseResource(database=warehouse),
+        "io_manager": WarehouseIOManager(database=warehouse, schema="pipeline"),
+    }
+    assets = build_refund_request_assets(PipelineConfig.model_validate(
+        {"merchant": {"first_business_day": "2026-03-01"}}))
+    world.connection.close()  # the asset opens the warehouse itself
+
+    for _ in range(2):  # the second run changes nothing
+        result = dg.materialize(assets, resources=resources, partition_key=TODAY.isoformat())
+        assert result.success
+        checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+        assert checks == {"no_refund_sent_twice": True, "refunds_within_sale": True}
+    world.connection = duckdb.connect(warehouse)
+    world.store = RequestStore(world.connection)
+    [refund] = world.refunds_of(request_id)
+    assert refund.amount == Decimal("7.25") and world.calls(REFUND_ROUTE) == 1
+    metadata = result.asset_materializations_for_node("sage_refund_requests")[0].metadata
+    assert metadata["requests"].value == 1
