@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -184,8 +185,8 @@ def _now() -> datetime:
 
 
 def _request(row: dict) -> RefundRequest:
-    def optional_int(value: object) -> int | None:
-        return None if value is None or pd.isna(value) else int(value)  # type: ignore[arg-type]
+    def optional_int(value: Any) -> int | None:
+        return None if value is None or pd.isna(value) else int(value)
 
     return RefundRequest(**{
         **{column: row[column] for column in COLUMNS},
