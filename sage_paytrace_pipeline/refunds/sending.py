@@ -246,8 +246,9 @@ class RequestSender:
             self.outcome.sent.append({**self._row(request, request.action), "paytrace_transaction_id": found,
                                       "adopted": True})
         elif not self.dry_run:
-            # PayTrace holds no trace of it: the earlier call never committed, so it is made now
-            self._call(request, "void" if request.action == "void" else "refund", first=True)
+            # PayTrace holds no trace of it: the earlier call never committed, so it is decided and made
+            # now, from the sale as it is now (it may have settled meanwhile)
+            self._send(request)
 
     def _find_refund(self, request: RefundRequest) -> int | None:
         known = self.refunds[self.refunds["invoice_id"] == request.invoice_id]
