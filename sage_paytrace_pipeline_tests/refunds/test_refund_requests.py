@@ -145,6 +145,8 @@ def test_under_the_threshold_is_approved_sent_and_recorded(world):
     assert request is not None and request.approved_by == "auto" and request.action == "refund"
     [refund] = world.refunds_of(request_id)
     assert (refund.amount, request.paytrace_transaction_id) == (Decimal("12.50"), refund.transaction_id)
+    world.run()  # a re-run sends nothing again
+    assert world.calls(REFUND_ROUTE) == 1 and len(world.refunds_of(request_id)) == 1
     assert_recorded(world, request_id, str(refund.transaction_id))
 
 
@@ -320,7 +322,7 @@ def test_shell_request_list_approve_reject(shell, capsys):
 # ------------------------------------------------------------------------------ the asset
 
 
-def test_asset_sends_once_reports_and_checks(world, tmp_path):
+def _materialize(world: World, tmp_path: Path, refunds_yaml: str):
     import dagster as dg
 
     from sage_paytrace_pipeline.config import PipelineConfig
@@ -331,10 +333,7 @@ def test_asset_sends_once_reports_and_checks(world, tmp_path):
     from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager, WarehouseResource
 
     config = tmp_path / "pipeline.yaml"
-    config.write_text("merchant:\n  first_business_day: '2026-03-01'\nrefunds:\n  auto_approve_up_to: 25.00\n",
-                      encoding="utf-8")
-    sale_id, *_ = world.paid_sale("20.00")
-    request_id = world.request(sale_id, "7.25")
+    config.write_text("merchant:\n  first_business_day: '2026-03-01'\n" + refunds_yaml, encoding="utf-8")
     warehouse = str(tmp_path / "warehouse.duckdb")
     sandbox = world.sandbox
     resources = {
@@ -348,15 +347,35 @@ def test_asset_sends_once_reports_and_checks(world, tmp_path):
     assets = build_refund_request_assets(PipelineConfig.model_validate(
         {"merchant": {"first_business_day": "2026-03-01"}}))
     world.connection.close()  # the asset opens the warehouse itself
+    try:
+        return dg.materialize(assets, resources=resources, partition_key=TODAY.isoformat())
+    finally:
+        world.connection = duckdb.connect(warehouse)
+        world.store = RequestStore(world.connection)
+
+
+def test_asset_sends_once_reports_and_checks(world, tmp_path):
+    sale_id, *_ = world.paid_sale("20.00")
+    request_id = world.request(sale_id, "7.25")
 
     for _ in range(2):  # the second run changes nothing
-        result = dg.materialize(assets, resources=resources, partition_key=TODAY.isoformat())
+        result = _materialize(world, tmp_path, "refunds:\n  auto_approve_up_to: 25.00\n")
         assert result.success
         checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
         assert checks == {"no_refund_sent_twice": True, "refunds_within_sale": True}
-    world.connection = duckdb.connect(warehouse)
-    world.store = RequestStore(world.connection)
     [refund] = world.refunds_of(request_id)
     assert refund.amount == Decimal("7.25") and world.calls(REFUND_ROUTE) == 1
     metadata = result.asset_materializations_for_node("sage_refund_requests")[0].metadata
     assert metadata["requests"].value == 1
+
+
+def test_asset_with_refunds_off_does_nothing_and_says_so(world, tmp_path):
+    sale_id, *_ = world.paid_sale("20.00")
+    request_id = world.request(sale_id, "7.25")
+
+    result = _materialize(world, tmp_path, "")
+
+    assert result.success
+    metadata = result.asset_materializations_for_node("sage_refund_requests")[0].metadata
+    assert "refunds are off" in metadata["mode"].value
+    assert world.state(request_id) == "requested" and world.calls(REFUND_ROUTE) == 0
