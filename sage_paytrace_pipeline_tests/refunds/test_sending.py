@@ -146,3 +146,27 @@ def test_a_request_left_sent_without_a_trace_is_sent_again(store):
 
 def replace_invoice(record: Transaction, invoice_id: str) -> Transaction:
     return record.model_copy(update={"invoice_id": invoice_id, "transaction_id": record.transaction_id + 1})
+
+
+def test_paytrace_side_refunds_in_the_warehouse_count_against_the_sale(store):
+    from sage_paytrace_pipeline.paytrace.frames import transactions_frame
+    from sage_paytrace_pipeline.paytrace.models import CardSummary
+    from sage_paytrace_pipeline.refunds.sending import warehouse_refunds
+
+    card = CardSummary(masked_number="401200******5439", last4="5439", brand="VISA")
+    terminal_refund = Transaction(transaction_id=8500, transaction_type="REFUND", amount=Decimal("15.00"),
+                                  status_code="", status_message="", status=TransactionStatus.SETTLED,
+                                  invoice_id="INV1", card=card)
+    frame = transactions_frame([terminal_refund], TODAY)
+    store.connection.register("rows", frame)
+    store.connection.execute("CREATE TABLE pipeline.paytrace_transactions AS SELECT * FROM rows")
+    refunds = warehouse_refunds(store.connection)
+    assert refunds["transaction_id"].tolist() == [8500]
+
+    key = approved(store, amount_cents=600)  # 20.00 - 15.00 leaves 5.00
+    client = ScriptedPayTrace(["SETTLED"])
+    client.export_transaction = lambda transaction_id, include_bin=True: sale("SETTLED").model_copy(
+        update={"card": card})
+    result = send_requests(store, client, Ledger(), refunds=refunds, today=TODAY, dry_run=False)
+    assert client.calls == [] and store.get(key).state == "failed"
+    assert set(result.exceptions["kind"]) == {"refund_above_remaining"}
