@@ -40,6 +40,7 @@ from sage_paytrace_pipeline.sage100.models import (
     as_text,
 )
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Column, Sage100Schema
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 
 # Drivers cap parameters per statement (SQL Server 2100, SQLite 32766 / 999 on old builds);
@@ -209,8 +210,8 @@ class Sage100Reader:
         types = sorted({str(t).strip().upper() for t in payment_types if str(t).strip()})
         if not types:
             return []
-        rows = self._select_in("AR_InvoiceHistoryHeader", _MEMO_REQUEST.columns, "PaymentType", types,
-                               {"InvoiceType": "CM"})
+        rows = self._select_in("AR_InvoiceHistoryHeader", (*_MEMO_REQUEST.columns, UDF_PAYTRACE_REF), "PaymentType",
+                               types, {"InvoiceType": "CM"})
         memos = [_memo_request(row) for row in rows]
         return sorted((m for m in memos if not m.reference.startswith("PT-")),
                       key=lambda m: (m.division, m.customer_no, m.memo_no, m.header_seq_no))
@@ -536,8 +537,8 @@ _MEMO_AMOUNT = ("TaxableSalesAmt", "NonTaxableSalesAmt", "FreightAmt", "SalesTax
 _MEMO_REQUEST = RowMapping("AR_InvoiceHistoryHeader", CreditMemoRequest, {
     "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "memo_no", "HeaderSeqNo": "header_seq_no",
     "InvoiceDate": "memo_date", "ApplyToInvoiceNo": "apply_to_invoice_no", "PaymentType": "payment_type",
-    "UserCreatedKey": "entered_by", **dict.fromkeys(_MEMO_AMOUNT), "UDF_PAYTRACE_REF": None,
-})
+    "UserCreatedKey": "entered_by", **dict.fromkeys(_MEMO_AMOUNT),
+})  # + the user-defined UDF_PAYTRACE_REF (no schema column), read beside it
 _INVOICE_PAYMENT = RowMapping("AR_TransactionPaymentHistory", InvoiceCardPayment, {
     "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "invoice_no", "InvoiceType": None,
     "CreditCardTransactionID": "transaction_id", "TransactionAmt": "amount", "PaymentType": "payment_type",
@@ -555,7 +556,7 @@ _READ_COLUMNS = {
 def _memo_request(row: Row) -> CreditMemoRequest:
     """Credit memos are stored as negative amounts; the request carries the positive credit."""
     credit = abs(sum((as_money(row[key]) for key in _MEMO_AMOUNT), as_money(0)))
-    return _MEMO_REQUEST.read(row, amount=credit, reference=as_text(row.get("UDF_PAYTRACE_REF")))
+    return _MEMO_REQUEST.read(row, amount=credit, reference=as_text(row.get(UDF_PAYTRACE_REF)))
 
 
 def _receipt_key(row: Row) -> tuple[str, ...]:
