@@ -40,8 +40,8 @@ from sage_paytrace_pipeline.sage100.models import (
     as_text,
 )
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Column, Sage100Schema
-from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 
 # Drivers cap parameters per statement (SQL Server 2100, SQLite 32766 / 999 on old builds);
 # 500 keeps every IN-list well inside all of them.
