@@ -21,9 +21,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+
+if TYPE_CHECKING:  # imported where used: the shell starts fast
+    from sage_paytrace_pipeline.config import PipelineConfig
+    from sage_paytrace_pipeline.refunds.request_store import RequestStore
 
 DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
 DEFAULT_SAGE_DB = Path(".sage_paytrace") / "sage100_demo.sqlite3"
@@ -438,7 +443,7 @@ def _add_refund_commands(areas: argparse._SubParsersAction) -> None:
         command.set_defaults(handler=handler)
 
 
-def _refund_config(args: argparse.Namespace):
+def _refund_config(args: argparse.Namespace) -> PipelineConfig:
     from sage_paytrace_pipeline.config import load_config
 
     config = load_config(_config_path(args))
@@ -447,7 +452,7 @@ def _refund_config(args: argparse.Namespace):
     return config
 
 
-def _request_store():
+def _request_store() -> RequestStore:
     """The warehouse's request tables (the same file the pipeline uses: SAGE_PAYTRACE_WAREHOUSE)."""
     import duckdb
 
@@ -498,7 +503,7 @@ def _request_refund(args: argparse.Namespace) -> int:
     return 0
 
 
-def _merchant_today(config) -> date:
+def _merchant_today(config: PipelineConfig) -> date:
     from datetime import datetime
 
     return datetime.now(ZoneInfo(config.merchant.time_zone)).date()

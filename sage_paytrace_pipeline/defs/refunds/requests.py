@@ -9,6 +9,7 @@ Built by `build_refund_request_assets(config)` from the `@dg.definitions` functi
 importing this module reads no configuration.
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -47,7 +48,7 @@ def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
 def sage_refund_requests(
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource,
     paytrace: PayTraceResource, warehouse: DuckDBResource,
-):
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
     day = date.fromisoformat(context.partition_key)
     config = settings.config()
     with warehouse.get_connection() as connection:
