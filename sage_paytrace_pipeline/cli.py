@@ -7,6 +7,8 @@
     sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
     sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
     sage-paytrace faults campaign            days through the pipeline under injected faults, then the books
+    sage-paytrace refunds request|list|approve|reject
+                                             card refunds asked from Sage: create, review, approve (maker-checker)
 """
 
 from __future__ import annotations
@@ -19,9 +21,14 @@ import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+
+if TYPE_CHECKING:  # imported where used: the shell starts fast
+    from sage_paytrace_pipeline.config import PipelineConfig
+    from sage_paytrace_pipeline.refunds.request_store import RequestStore
 
 DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
 DEFAULT_SAGE_DB = Path(".sage_paytrace") / "sage100_demo.sqlite3"
@@ -70,6 +77,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_demo_command(areas)
     _add_faults_command(areas)
     _add_link_command(areas)
+    _add_refund_commands(areas)
     return parser
 
 
@@ -411,6 +419,139 @@ def _list_links(args: argparse.Namespace) -> int:
 
     for vault_id, customer in sorted(load_config(_config_path(args)).customer_links.items()):
         print(f"{vault_id}\t{customer}")
+    return 0
+
+
+# ---------------------------------------------------------------- refund requests
+
+
+def _add_refund_commands(areas: argparse._SubParsersAction) -> None:
+    refunds = areas.add_parser("refunds", help="card refunds asked from Sage (credit memos marked for the card)")
+    commands = refunds.add_subparsers(dest="command", required=True)
+    request = commands.add_parser("request", help="create the credit memo for a card refund of a PayTrace sale; "
+                                                  "the next run approves (or waits for approval) and sends it")
+    request.add_argument("--transaction", type=int, required=True, help="the PayTrace sale's transaction id")
+    request.add_argument("--amount", required=True, help="amount to refund, e.g. 12.50")
+    request.add_argument("--reason", required=True, help="why (stored on the memo and the request)")
+    request.add_argument("--by", default=None, help="who asks (default $USER); they cannot approve it too")
+    show = commands.add_parser("list", help="the refund requests and their state")
+    show.add_argument("--state", default=None, help="only this state, e.g. awaiting_approval")
+    approve = commands.add_parser("approve", help="approve a request awaiting approval (not your own)")
+    approve.add_argument("request_id")
+    approve.add_argument("--by", required=True, help="who approves")
+    reject = commands.add_parser("reject", help="reject a request not sent yet; nothing goes to PayTrace")
+    reject.add_argument("request_id")
+    reject.add_argument("--reason", required=True)
+    reject.add_argument("--by", default=None, help="who rejects (default $USER)")
+    for command, handler in ((request, _request_refund), (show, _list_refunds), (approve, _approve_refund),
+                             (reject, _reject_refund)):
+        command.add_argument("--config", type=Path, default=None,
+                             help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+        command.set_defaults(handler=handler)
+
+
+def _refund_config(args: argparse.Namespace) -> PipelineConfig:
+    from sage_paytrace_pipeline.config import load_config
+
+    config = load_config(_config_path(args))
+    if config.refunds is None:
+        raise ValueError("refunds are off in this config: add a `refunds:` section (README \"Refunds and voids\")")
+    return config
+
+
+def _request_store() -> RequestStore:
+    """The warehouse's request tables (the same file the pipeline uses: SAGE_PAYTRACE_WAREHOUSE)."""
+    import duckdb
+
+    from sage_paytrace_pipeline.refunds.request_store import RequestStore
+
+    path = Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return RequestStore(duckdb.connect(str(path)))
+
+
+def _operator(name: str | None) -> str:
+    who = (name or os.environ.get("USER") or os.environ.get("USERNAME") or "").strip()
+    if not who:
+        raise ValueError("say who you are: --by NAME (or set USER)")
+    return who
+
+
+def _request_refund(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.domain.money import parse_money
+    from sage_paytrace_pipeline.refunds.requests import request_refund
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader, is_odbc_connection_string
+    from sage_paytrace_pipeline.sage100.schema import Sage100Schema
+    from sage_paytrace_pipeline.sage100.writers import WriterTarget, open_writer
+
+    config = _refund_config(args)
+    database = os.environ.get("SAGE100_DATABASE", "")
+    if not database:
+        raise ValueError("set SAGE100_DATABASE to the Sage company (demo company file or ODBC connection string)")
+    schema = Sage100Schema(dict(config.sage.names))
+
+    def reader() -> Sage100Reader:
+        if is_odbc_connection_string(database):
+            return Sage100Reader.for_odbc(database, schema=schema)
+        return Sage100Reader.for_sqlite(database, schema=schema)
+
+    writer = open_writer(config.sage.writer, WriterTarget(
+        database=database, schema=schema, posting=config.sage.posting,
+        vi_folder=os.environ.get("SAGE100_VI_FOLDER", ""), reader=reader))
+    store = _request_store()
+    try:
+        created = request_refund(reader(), writer, store, sale_transaction_id=args.transaction,
+                                 amount=parse_money(args.amount, field="--amount"), reason=args.reason,
+                                 requested_by=_operator(args.by), memo_date=_merchant_today(config))
+    finally:
+        store.connection.close()
+    again = "" if created.created else " (made before: nothing new written)"
+    print(f"credit memo {created.memo_no} on invoice {created.invoice_no}; request {created.request_id}{again}")
+    return 0
+
+
+def _merchant_today(config: PipelineConfig) -> date:
+    from datetime import datetime
+
+    return datetime.now(ZoneInfo(config.merchant.time_zone)).date()
+
+
+def _list_refunds(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
+
+    store = _request_store()
+    try:
+        requests = store.all(args.state)
+    finally:
+        store.connection.close()
+    for r in requests:
+        print("\t".join([r.request_id, r.state, format_decimal(cents_to_decimal(r.amount_cents)),
+                         f"sale {r.sale_transaction_id or '-'}", r.action or "-", f"by {r.requested_by or '-'}",
+                         f"approved {r.approved_by or '-'}", r.error or r.reason]))
+    return 0
+
+
+def _approve_refund(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.refunds.requests import approve_request
+
+    store = _request_store()
+    try:
+        request = approve_request(store, args.request_id, approver=args.by)
+    finally:
+        store.connection.close()
+    print(f"{request.request_id} approved by {request.approved_by}; the next run sends it")
+    return 0
+
+
+def _reject_refund(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.refunds.requests import reject_request
+
+    store = _request_store()
+    try:
+        request = reject_request(store, args.request_id, reason=args.reason, by=_operator(args.by))
+    finally:
+        store.connection.close()
+    print(f"{request.request_id} rejected; nothing is sent to PayTrace")
     return 0
 
 

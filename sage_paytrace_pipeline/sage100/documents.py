@@ -359,10 +359,17 @@ class CreditMemo(LedgerDocument):
     # The GL account debited (sales returns / sales), formatted Account or AccountKey. None: the
     # sales account of the applied invoice's first line, else the writer's default returns account.
     account: str | None = None
+    # AR_InvoiceHistoryHeader.PaymentType: a card payment type marks "credit this to the card"
+    # (a refund request, Sage's own way); empty: an ordinary credit.
+    payment_type: str = ""
+    # AR_InvoiceHistoryHeader.UserCreatedKey: who asked (maker-checker); empty: the writer's user.
+    entered_by: str = ""
 
     _check_reference = field_validator("reference", mode="before")(key_field(30))
     _check_division = field_validator("division", mode="before")(_division)
     _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True, required=False))
+    _check_entered_by = field_validator("entered_by", mode="before")(key_field(10, required=False))
 
     @field_validator("amount", mode="before")
     @classmethod

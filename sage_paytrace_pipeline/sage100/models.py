@@ -168,3 +168,32 @@ class SalesOrder(ReadModel):
     @property
     def total(self) -> Decimal:
         return self.taxable_amt + self.non_taxable_amt + self.sales_tax_amt + self.freight_amt - self.discount_amt
+
+
+class CreditMemoRequest(ReadModel):
+    """A credit memo a clerk marked for a card refund (a card payment type in its PaymentType)."""
+
+    division: str
+    customer_no: str
+    memo_no: str
+    header_seq_no: str
+    memo_date: date | None
+    amount: Decimal  # positive: the credit to return to the card
+    apply_to_invoice_no: str = ""
+    payment_type: str = ""
+    reference: str = ""  # UDF_PAYTRACE_REF
+    entered_by: str = ""  # UserCreatedKey: the requester
+    comment: str = ""
+
+
+class InvoiceCardPayment(ReadModel):
+    """A posted card payment on an invoice (AR_TransactionPaymentHistory P row with a gateway id)."""
+
+    division: str
+    customer_no: str
+    invoice_no: str
+    transaction_id: str
+    amount: Decimal  # positive: what the payment applied to this invoice
+    payment_type: str = ""
+    payment_date: date | None = None
+    last4: str = ""

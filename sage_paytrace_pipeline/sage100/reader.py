@@ -22,9 +22,11 @@ from sage_paytrace_pipeline.domain.ledger import ReadModel
 from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError, Sage100Error, Sage100SchemaError
 from sage_paytrace_pipeline.sage100.models import (
     BankCode,
+    CreditMemoRequest,
     Customer,
     CustomerCard,
     GlAccount,
+    InvoiceCardPayment,
     OpenInvoice,
     PaymentType,
     PostedReceipt,
@@ -39,6 +41,7 @@ from sage_paytrace_pipeline.sage100.models import (
 )
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Column, Sage100Schema
 from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
+from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 
 # Drivers cap parameters per statement (SQL Server 2100, SQLite 32766 / 999 on old builds);
 # 500 keeps every IN-list well inside all of them.
@@ -198,6 +201,44 @@ class Sage100Reader:
             amount = sum((line.amount for line in lines), as_money(0))
             receipts.append(_POSTED_RECEIPT.read(group[0], posted=True, amount=amount, lines=lines))
         return receipts
+
+    # ------------------------------------------------------------------ refund requests
+
+    def card_refund_requests(self, payment_types: Iterable[str]) -> list[CreditMemoRequest]:
+        """Credit memos marked for a card refund: one read of the CM history headers whose PaymentType
+        is one of `payment_types`. Memos the pipeline wrote itself (UDF_PAYTRACE_REF "PT-...") are
+        left out: they record PayTrace-side refunds, they do not ask for one."""
+        types = sorted({str(t).strip().upper() for t in payment_types if str(t).strip()})
+        if not types:
+            return []
+        rows = self._select_in("AR_InvoiceHistoryHeader", (*_MEMO_REQUEST.columns, UDF_PAYTRACE_REF), "PaymentType",
+                               types, {"InvoiceType": "CM"})
+        memos = [_memo_request(row) for row in rows]
+        return sorted((m for m in memos if not m.reference.startswith("PT-")),
+                      key=lambda m: (m.division, m.customer_no, m.memo_no, m.header_seq_no))
+
+    def card_payments_on_invoices(
+        self, invoices: Iterable[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[InvoiceCardPayment]]:
+        """Which gateway transactions paid these (division, customer, invoice) keys: the posted ``P``
+        rows with a CreditCardTransactionID and a positive amount (refunds are negative), one
+        chunked read by invoice number."""
+        wanted = {(str(d).strip(), str(c).strip(), str(i).strip()) for d, c, i in invoices}
+        found: dict[tuple[str, str, str], list[InvoiceCardPayment]] = {key: [] for key in wanted}
+        if not wanted:
+            return found
+        numbers = sorted({invoice_no for _, _, invoice_no in wanted})
+        rows = self._select_in("AR_TransactionPaymentHistory", _INVOICE_PAYMENT.columns, "InvoiceNo", numbers,
+                               {"TransactionType": "P"})
+        for row in rows:
+            payment = _INVOICE_PAYMENT.read(row)
+            key = (payment.division, payment.customer_no, payment.invoice_no)
+            if key in found and payment.transaction_id and payment.amount > 0 \
+                    and as_text(row["InvoiceType"]) in ("IN", "DM", "FC"):
+                found[key].append(payment)
+        for payments in found.values():
+            payments.sort(key=lambda p: (p.payment_date or date.min, p.transaction_id))
+        return found
 
     # ------------------------------------------------------------------ sales orders
 
@@ -494,6 +535,17 @@ _ORDER_LINE = RowMapping("SO_SalesOrderDetail", SalesOrderLine, {
     "QuantityOrdered": "quantity_ordered", "QuantityShipped": "quantity_shipped", "UnitPrice": "unit_price",
     "ExtensionAmt": "extension_amt",
 })
+_MEMO_AMOUNT = ("TaxableSalesAmt", "NonTaxableSalesAmt", "FreightAmt", "SalesTaxAmt")
+_MEMO_REQUEST = RowMapping("AR_InvoiceHistoryHeader", CreditMemoRequest, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "memo_no", "HeaderSeqNo": "header_seq_no",
+    "InvoiceDate": "memo_date", "ApplyToInvoiceNo": "apply_to_invoice_no", "PaymentType": "payment_type",
+    "UserCreatedKey": "entered_by", **dict.fromkeys(_MEMO_AMOUNT),
+})  # + the user-defined UDF_PAYTRACE_REF (no schema column), read beside it
+_INVOICE_PAYMENT = RowMapping("AR_TransactionPaymentHistory", InvoiceCardPayment, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "invoice_no", "InvoiceType": None,
+    "CreditCardTransactionID": "transaction_id", "TransactionAmt": "amount", "PaymentType": "payment_type",
+    "PaymentDate": "payment_date", "Last4UnencryptedCreditCardNos": "last4",
+})
 # What each table is read with, so `check_tables` proves exactly those columns exist (the history's
 # line mapping reads a subset of the receipt's columns, from the same rows).
 _READ_COLUMNS = {
@@ -501,6 +553,12 @@ _READ_COLUMNS = {
     for mapping in (_PAYMENT_TYPE, _GL_ACCOUNT, _BANK_CODE, _DEPOSIT, _CUSTOMER, _CARD, _OPEN_INVOICE,
                     _ENTERED_RECEIPT, _ENTERED_LINE, _POSTED_RECEIPT, _ORDER, _ORDER_LINE)
 }
+
+
+def _memo_request(row: Row) -> CreditMemoRequest:
+    """Credit memos are stored as negative amounts; the request carries the positive credit."""
+    credit = abs(sum((as_money(row[key]) for key in _MEMO_AMOUNT), as_money(0)))
+    return _MEMO_REQUEST.read(row, amount=credit, reference=as_text(row.get(UDF_PAYTRACE_REF)))
 
 
 def _receipt_key(row: Row) -> tuple[str, ...]:

@@ -63,9 +63,11 @@ PAYTRACE-SO-INVOICE v1 (invoice_sales_order; so_invoices) -> S/O Invoice Data En
 
 PAYTRACE-AR-CREDIT-MEMO v1 (create_credit_memo; ar_credit_memos) -> A/R Invoice Data Entry, type CM
     Columns: UDF_PAYTRACE_REF, ARDivisionNo, CustomerNo, InvoiceType, InvoiceDate, ApplyToInvoiceNo,
-        NonTaxableSalesAmt, Account, Comment
+        NonTaxableSalesAmt, Account, Comment, PaymentType, UserCreatedKey
     InvoiceType is always CM; NonTaxableSalesAmt is the (positive) credit; ApplyToInvoiceNo empty
-    leaves the memo open; Account is the formatted GL account debited (empty: the writer's default).
+    leaves the memo open; Account is the formatted GL account debited (empty: the writer's default);
+    PaymentType a card payment type marks a refund request (empty: an ordinary credit);
+    UserCreatedKey the requester (empty: the VI job's user).
 
 PAYTRACE-AR-CASH-RECEIPTS v1 (post_card_receipt; ar_cash_receipts) -> AR_CashReceiptsDeposit/Header/Detail
     Columns: RecordType, BankCode, DepositDate, DepositDesc, DepositType, CreditCardTransactionID,
@@ -401,7 +403,8 @@ _INVOICE_MAP = {"reference": "UDF_PAYTRACE_REF", "sales_order_no": "SalesOrderNo
 def _memo_records(memo: CreditMemo) -> list[Record]:
     return [{"UDF_PAYTRACE_REF": memo.reference, "ARDivisionNo": memo.division, "CustomerNo": memo.customer_no,
              "InvoiceType": "CM", "InvoiceDate": memo.memo_date, "ApplyToInvoiceNo": memo.apply_to_invoice_no,
-             "NonTaxableSalesAmt": memo.amount, "Account": memo.account, "Comment": memo.comment}]
+             "NonTaxableSalesAmt": memo.amount, "Account": memo.account, "Comment": memo.comment,
+             "PaymentType": memo.payment_type, "UserCreatedKey": memo.entered_by}]
 
 
 def _memo_document(records: list[Record]) -> CreditMemo:
@@ -412,6 +415,7 @@ def _memo_document(records: list[Record]) -> CreditMemo:
         "reference": row["UDF_PAYTRACE_REF"], "division": row["ARDivisionNo"], "customer_no": row["CustomerNo"],
         "memo_date": row["InvoiceDate"], "apply_to_invoice_no": row["ApplyToInvoiceNo"],
         "amount": row["NonTaxableSalesAmt"], "account": row["Account"], "comment": row["Comment"],
+        "payment_type": row.get("PaymentType"), "entered_by": row.get("UserCreatedKey"),
     }))
 
 
@@ -524,7 +528,8 @@ ORDER_INVOICES = Layout(
 CREDIT_MEMOS = Layout(
     "PAYTRACE-AR-CREDIT-MEMO", 1, CREATE_CREDIT_MEMO, "ar_credit_memos",
     (*_text("UDF_PAYTRACE_REF", "ARDivisionNo", "CustomerNo", "InvoiceType"), Field("InvoiceDate", "date"),
-     Field("ApplyToInvoiceNo"), Field("NonTaxableSalesAmt", "money"), *_text("Account", "Comment")),
+     Field("ApplyToInvoiceNo"), Field("NonTaxableSalesAmt", "money"),
+     *_text("Account", "Comment", "PaymentType", "UserCreatedKey")),
     "UDF_PAYTRACE_REF", _memo_records, _memo_document,
 )
 CASH_RECEIPTS = Layout(

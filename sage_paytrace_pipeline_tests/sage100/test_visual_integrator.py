@@ -105,7 +105,8 @@ def run_operations(writer, company: Path) -> list[DocumentResult]:
                                    invoice_date=date(2026, 3, 3)),
         writer.create_credit_memo(CreditMemo(reference="rma-1", division=division, customer_no=payer,
                                              memo_date=TODAY, amount="1.00", apply_to_invoice_no=third,
-                                             account="4950-00", comment="@damaged")),
+                                             account="4950-00", comment="@damaged", payment_type="VISA",
+                                             entered_by="clerk1")),  # a refund request: the mark round-trips
         writer.create_credit_memo(CreditMemo(reference="rma-2", division="01", customer_no="RIVE0001",
                                              memo_date=TODAY, amount="40.00", account="4950-00")),
         writer.record_card_refund(CardRefund(transaction_id="880001", division="01", customer_no="RIVE0001",

@@ -140,7 +140,9 @@ def _memo_history(session: DemoSession, memo: CreditMemo, memo_no: str, register
         "ApplyToInvoiceNo": memo.apply_to_invoice_no or "", "SourceJournal": SALES_JOURNAL,
         "JournalNoGLBatchNo": register_no, "BillToName": customer["CustomerName"],
         "NonTaxableSalesAmt": -memo.amount, "EmailAddress": customer["EmailAddress"],
-        UDF_PAYTRACE_REF: memo.reference,
+        UDF_PAYTRACE_REF: memo.reference, "PaymentType": memo.payment_type,
+        # the requester (maker-checker); empty: the audit columns' user, the writer's own
+        **({"UserCreatedKey": memo.entered_by} if memo.entered_by else {}),
     })
 
 

@@ -1,0 +1,186 @@
+"""Refund requests from Sage: discover the marked credit memos, approve, send to PayTrace once, record in Sage.
+
+Thin: `refunds/requests.run_requests` does the work; this asset gives it the resources, reports
+what happened and checks the money invariants inline (blocking): `no_refund_sent_twice` and
+`refunds_within_sale`. Requests are not of a day: each partition's run works the whole queue from
+the stored states (so a re-run, or a backfill, resumes and never repeats a money call). With
+`refunds` absent from the config the asset exists, does nothing and says so.
+Built by `build_refund_request_assets(config)` from the `@dg.definitions` function below, so
+importing this module reads no configuration.
+"""
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import duckdb
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
+from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
+from sage_paytrace_pipeline.refunds.request_store import RequestStore
+from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
+from sage_paytrace_pipeline.refunds.sending import warehouse_refunds
+
+OWNERS = ["team:accounts-receivable"]
+_SHOWN = 20
+_MONEY_MOVED = (*IN_FLIGHT_STATES, RECORDED)
+
+
+def _out(description: str) -> dg.AssetOut:
+    return dg.AssetOut(group_name="refunds", kinds={"python", "duckdb", "sage"}, owners=OWNERS,
+                       tags={"domain": "refunds"}, metadata={"partition_expr": "business_date"},
+                       description=description, is_required=True)
+
+
+def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    frame = frame.copy()
+    frame.insert(0, "business_date", day)
+    return frame
+
+
+def sage_refund_requests(
+    context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource,
+    paytrace: PayTraceResource, warehouse: DuckDBResource,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    day = date.fromisoformat(context.partition_key)
+    config = settings.config()
+    with warehouse.get_connection() as connection:
+        store = RequestStore(connection)
+        if config.refunds is None:
+            requests, exceptions, sent, would_send = store.frame().head(0), EXCEPTIONS.empty(), [], []
+            note = "refunds are off (no `refunds:` section in the config): nothing read, nothing sent"
+        else:
+            client = paytrace.get_client()
+            start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
+            result = run_requests(
+                sage100.reader(), sage100.open_writer(), client, store,
+                payment_types=sorted(set(config.sage.payment_types.values())),
+                auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
+                today=client.server_today(), start_date=start)
+            requests, exceptions = store.frame(), result.exceptions
+            sent, would_send = result.sending.sent, result.sending.would_send
+            note = "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live"
+        refunds = warehouse_refunds(connection)
+        sales = _warehouse_sales(connection, requests)
+    yield dg.Output(_dated(requests, day), output_name="sage_refund_requests", metadata={
+        "mode": note,
+        "requests": len(requests),
+        "by_state": dg.MetadataValue.json(requests["state"].value_counts().to_dict()),
+        "amount_requested": money_total(requests["amount_cents"]),
+        "amount_moved": money_total(requests.loc[requests["state"].isin(_MONEY_MOVED), "amount_cents"]),
+        "sent_this_run": dg.MetadataValue.json(sent),
+        "would_send_dry_run": dg.MetadataValue.json(would_send),
+        "preview": preview(requests, ["request_id", "state", "amount_cents", "sale_transaction_id", "action",
+                                      "paytrace_transaction_id", "requested_by", "approved_by"]),
+    })
+    yield dg.Output(_dated(exceptions, day), output_name="refund_request_exceptions",
+                    metadata=exception_metadata(exceptions))
+    yield no_refund_sent_twice(requests, refunds)
+    yield refunds_within_sale(requests, refunds, sales)
+
+
+def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFrame) -> pd.DataFrame:
+    """The requests' sales as the warehouse holds them (latest row per id), one query."""
+    ids = pd.DataFrame({"transaction_id": requests["sale_transaction_id"].dropna().astype("int64").unique()})
+    exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
+                                "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
+    if not exists or ids.empty:
+        return pd.DataFrame(columns=["transaction_id", "amount_cents", "invoice_id", "card_last4", "status"])
+    connection.register("request_sales", ids)
+    try:
+        return connection.execute("""
+            SELECT t.transaction_id, t.amount_cents, t.invoice_id, t.card_last4, t.status
+            FROM pipeline.paytrace_transactions t JOIN request_sales USING (transaction_id)
+            QUALIFY row_number() OVER (PARTITION BY t.transaction_id ORDER BY t.business_date DESC) = 1
+        """).df()
+    finally:
+        connection.unregister("request_sales")
+
+
+def _live(refunds: pd.DataFrame) -> pd.DataFrame:
+    return refunds[~refunds["status"].isin(["VOIDED", "DECLINED"])]
+
+
+def no_refund_sent_twice(requests: pd.DataFrame, refunds: pd.DataFrame) -> dg.AssetCheckResult:
+    """At most one PayTrace refund per request (by its SPR invoice_id), and no refund id on two requests."""
+    spr = _live(refunds)[refunds["invoice_id"].map(is_request_invoice_id)] if len(refunds) else refunds
+    per_invoice = spr.groupby("invoice_id").size() if len(spr) else pd.Series(dtype="int64")
+    twice_in_paytrace = set(per_invoice[per_invoice > 1].index)
+    moved = requests[requests["paytrace_transaction_id"].notna()]
+    shared = moved[moved.duplicated("paytrace_transaction_id", keep=False)]
+    failing = sorted(set(requests.loc[requests["invoice_id"].isin(twice_in_paytrace), "request_id"])
+                     | set(shared["request_id"]))
+    return dg.AssetCheckResult(
+        check_name="no_refund_sent_twice", asset_key="sage_refund_requests", passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(failing)} requests were sent more than once" if failing
+        else f"each of {len(requests)} requests sent at most once",
+        metadata={"checked": len(requests), "failing_request_ids": dg.MetadataValue.json(failing[:_SHOWN])})
+
+
+def refunds_within_sale(requests: pd.DataFrame, refunds: pd.DataFrame, sales: pd.DataFrame) -> dg.AssetCheckResult:
+    """No sale refunded above its amount across PayTrace (warehouse) and requests not yet in the warehouse."""
+    live = _live(refunds) if len(refunds) else refunds
+    seen = set(live["invoice_id"]) if len(live) else set()
+    failing, checked = [], 0
+    for sale in sales.to_dict("records"):
+        checked += 1
+        mine = requests[(requests["sale_transaction_id"] == sale["transaction_id"])
+                        & requests["state"].isin(_MONEY_MOVED)]
+        voided = int(sale["amount_cents"]) if (mine["action"] == "void").any() else 0
+        mine = mine[mine["action"] == "refund"]
+        by_invoice = live["invoice_id"].isin(set(mine["invoice_id"]))
+        if sale["invoice_id"] and len(live):  # refunds made in PayTrace carry the sale's invoice_id and card
+            by_invoice |= (live["invoice_id"] == sale["invoice_id"]) & (live["card_last4"] == sale["card_last4"]) \
+                & ~live["invoice_id"].map(is_request_invoice_id)
+        in_warehouse = int(live.loc[by_invoice, "amount_cents"].sum()) if len(live) else 0
+        in_flight = int(mine.loc[~mine["invoice_id"].isin(seen), "amount_cents"].sum())
+        total = voided + in_warehouse + in_flight
+        if total > int(sale["amount_cents"]):
+            failing.append(int(sale["transaction_id"]))
+    unchecked = requests["sale_transaction_id"].dropna().nunique() - checked
+    return dg.AssetCheckResult(
+        check_name="refunds_within_sale", asset_key="sage_refund_requests", passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(failing)} sales refunded above their amount" if failing
+        else f"all {checked} sales with requests within their amount",
+        metadata={"checked": checked, "not_in_warehouse_yet": int(unchecked),
+                  "failing_sale_ids": dg.MetadataValue.json(failing[:_SHOWN])})
+
+
+def build_refund_request_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    requests = dg.multi_asset(
+        outs={
+            "sage_refund_requests": _out("Card refunds asked from Sage (credit memos with a card payment type): "
+                                         "state, approval, what was sent to PayTrace and recorded in Sage; every "
+                                         "transition is a row of pipeline.refund_request_events."),
+            "refund_request_exceptions": _out("Requests that cannot proceed (memo not on a card-paid invoice, above "
+                                              "what remains, declined, outcome unknown, Sage refused the record), "
+                                              "with what fixes each."),
+        },
+        partitions_def=business_day_partitions(config),
+        deps=["sage_cash_receipts"],
+        pool="duckdb",
+        retry_policy=SAGE_WRITE_RETRY,
+        can_subset=False,
+        check_specs=[
+            dg.AssetCheckSpec("no_refund_sent_twice", asset="sage_refund_requests", blocking=True,
+                              description="no request refunded twice in PayTrace; no refund id on two requests"),
+            dg.AssetCheckSpec("refunds_within_sale", asset="sage_refund_requests", blocking=True,
+                              description="no sale refunded above its amount across PayTrace refunds and requests"),
+        ],
+    )(sage_refund_requests)
+    return [requests]
+
+
+@dg.definitions
+def refund_request_assets() -> dg.Definitions:
+    return dg.Definitions(assets=dg.with_source_code_references(build_refund_request_assets(load_time_config())))
+

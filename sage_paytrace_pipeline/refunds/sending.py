@@ -1,0 +1,325 @@
+"""Send approved refund requests to PayTrace exactly once, then record them in Sage against the clerk's memo.
+
+For each request ready to go (approved, or waiting for its sale's batch to settle):
+
+1. what remains of the sale = its amount - PayTrace refunds of it in the warehouse (one query of
+   `pipeline.paytrace_transactions`) - requests in flight (sent/confirmed/recorded, not yet in the
+   warehouse); the sale itself is re-read (`export_transaction`) just before the call;
+2. the domain decides (domain/refunds/requests.py): void the untouched unsettled sale, refund a
+   settled one, wait for the batch, or refuse (above what remains: `refund_above_remaining`);
+3. dry run: an event saying what would be sent, nothing sent;
+4. `sent` (with the action and the SPR invoice_id) is committed, then the call is made;
+   817 / 818 -> the sale is re-read once and the other call made (never a loop); a decline ->
+   `failed` with PayTrace's message; a lost answer is settled by the client's own look-up (same
+   invoice_id); an outcome still unknown leaves the request `sent`, and the next run finds it by
+   its invoice_id (warehouse, then PayTrace's export) before anything is sent again;
+5. `confirmed` (the refund id; for a void the sale id), then `record_card_refund` in Sage against
+   the memo, CreditCardTransactionID = the refund id, or "V<sale id>" for a void -> `recorded`.
+
+The refund always goes to the sale's own card: `refund_transaction` refunds the original
+transaction, and a void cancels it; no card or customer is ever given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, format_decimal
+from sage_paytrace_pipeline.domain.refunds.requests import (
+    APPROVED,
+    CONFIRMED,
+    FAILED,
+    IN_FLIGHT_STATES,
+    RECORDED,
+    SENT,
+    WAITING_FOR_SETTLEMENT,
+    Action,
+    Decision,
+    SaleSnapshot,
+    decide,
+    fallback,
+    is_request_invoice_id,
+    void_key,
+)
+from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.paytrace.errors import (
+    PayTraceDeclined,
+    PayTraceError,
+    PayTraceNotRefundable,
+    PayTraceNotVoidable,
+)
+from sage_paytrace_pipeline.paytrace.models import Transaction, TransactionStatus
+from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
+from sage_paytrace_pipeline.sage100.documents import CardRefund
+from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+
+EXCEPTIONS = ExceptionFrames("transaction_id")
+SYSTEM = "pipeline"
+READY = (APPROVED, WAITING_FOR_SETTLEMENT)
+TRANSACTIONS_TABLE = "pipeline.paytrace_transactions"
+
+
+@dataclass
+class SendOutcome:
+    sent: list[dict] = field(default_factory=list)  # one per money call made (or adopted) this run
+    would_send: list[dict] = field(default_factory=list)  # dry run
+    recorded: list[str] = field(default_factory=list)
+    exception_frames: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def exceptions(self) -> pd.DataFrame:
+        return EXCEPTIONS.concat(self.exception_frames)
+
+
+def warehouse_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every PayTrace REFUND the warehouse holds (all partitions, latest row per id), one query."""
+    exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
+                                "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
+    columns = ["transaction_id", "invoice_id", "amount_cents", "status", "card_last4"]
+    if not exists:
+        return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
+    return connection.execute(f"""
+        SELECT {', '.join(columns)} FROM {TRANSACTIONS_TABLE} WHERE transaction_type = 'REFUND'
+        QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY business_date DESC) = 1
+    """).df()
+
+
+class RequestSender:
+    """One run's sending: the store, PayTrace, Sage and the warehouse's refunds (read once)."""
+
+    def __init__(self, store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *,
+                 refunds: pd.DataFrame, today: date, dry_run: bool) -> None:
+        self.store = store
+        self.client = client
+        self.writer = writer
+        self.refunds = refunds
+        self.today = today
+        self.dry_run = dry_run
+        self.outcome = SendOutcome()
+
+    def run(self) -> SendOutcome:
+        for request in self.store.all(SENT):
+            self._resolve_sent(request)
+        for request in self.store.all():
+            if request.state in READY and request.sale_transaction_id is not None:
+                self._send(request)
+        for request in self.store.all(CONFIRMED):
+            self._record(request)
+        return self.outcome
+
+    # -------------------------------------------------------------- amounts
+
+    def snapshot(self, request: RefundRequest, sale: Transaction) -> SaleSnapshot:
+        """The sale's status (just re-read), what PayTrace refunded of it and what is in flight."""
+        refunds = self.refunds[~self.refunds["status"].isin(["VOIDED", "DECLINED"])]
+        others = [r for r in self.store.all() if r.sale_transaction_id == sale.transaction_id
+                  and r.request_id != request.request_id and r.action == "refund"
+                  and r.state in (*IN_FLIGHT_STATES, RECORDED)]
+        ours = refunds["invoice_id"].isin([r.invoice_id for r in others])
+        last4 = sale.card.last4 if sale.card else None
+        # refunds made in PayTrace itself carry the sale's invoice_id (and card); ours an SPR id
+        same_sale = (refunds["invoice_id"] == sale.invoice_id) & (refunds["card_last4"] == last4) \
+            & ~refunds["invoice_id"].map(is_request_invoice_id) & bool(sale.invoice_id)
+        refunded = int(refunds.loc[ours | same_sale, "amount_cents"].sum())
+        seen = set(refunds["invoice_id"])
+        in_flight = sum(r.amount_cents for r in others if r.invoice_id not in seen)
+        return SaleSnapshot(transaction_id=sale.transaction_id, status=sale.status.value,
+                            amount_cents=decimal_to_cents(sale.amount), refunded_cents=refunded,
+                            in_flight_cents=in_flight)
+
+    # -------------------------------------------------------------- sending
+
+    def _send(self, request: RefundRequest) -> None:
+        sale_id = request.sale_transaction_id
+        assert sale_id is not None
+        try:
+            sale = self.client.export_transaction(sale_id, include_bin=False)
+        except PayTraceError as exc:
+            self._problem(request, "refund_sale_unreadable", "error", f"sale {sale_id} could not be read: {exc}",
+                          "check the PayTrace connection; the next run tries again")
+            return
+        decision = decide(self.snapshot(request, sale), request.amount_cents)
+        if decision.action == "refuse":
+            self._refuse(request, decision)
+        elif decision.action == "wait":
+            if request.state != WAITING_FOR_SETTLEMENT:
+                self.store.transition(request.request_id, WAITING_FOR_SETTLEMENT, actor=SYSTEM, reason=decision.reason)
+        elif self.dry_run:
+            self.store.note(request.request_id, actor=SYSTEM, reason=f"dry run: would {decision.action} "
+                            f"{_dollars(request.amount_cents)} of sale {sale_id} ({decision.reason})")
+            self.outcome.would_send.append(self._row(request, decision.action))
+        else:
+            self._call(request, decision.action, first=True)
+
+    def _call(self, request: RefundRequest, action: Action, *, first: bool) -> None:
+        sale_id = request.sale_transaction_id
+        assert sale_id is not None
+        paytrace_id = sale_id if action == "void" else None
+        if request.state != SENT:
+            request = self.store.transition(request.request_id, SENT, actor=SYSTEM, action=action,
+                                            paytrace_transaction_id=paytrace_id,
+                                            reason=f"sending {action} of sale {sale_id} "
+                                                   f"(invoice_id {request.invoice_id})")
+        elif request.action != action:
+            request = self.store.note(request.request_id, actor=SYSTEM, action=action,
+                                      paytrace_transaction_id=paytrace_id,
+                                      reason=f"PayTrace refused the {request.action}: sending {action} instead")
+        try:
+            if action == "void":
+                result = self.client.void(sale_id)
+                money_id = sale_id
+            else:
+                result = self.client.refund_transaction(sale_id, cents_to_decimal(request.amount_cents),
+                                                        invoice_id=request.invoice_id)
+                money_id = result.transaction_id or 0
+        except (PayTraceNotRefundable, PayTraceNotVoidable) as exc:
+            self._fall_back(request, action, exc, first=first)
+            return
+        except PayTraceDeclined as exc:
+            self._fail(request, "refund_declined", f"PayTrace declined the {action}: {exc.approval_message or exc}",
+                       "call the customer; refund by another means (check) after voiding the credit memo's card "
+                       "payment type")
+            return
+        except PayTraceError as exc:  # outcome unknown after the client's own look-up: stays `sent`
+            self._problem(request, "refund_outcome_unknown", "error",
+                          f"the {action} of sale {sale_id} was sent but its outcome is unknown: {exc}",
+                          f"nothing is sent again until the outcome is found; the next run looks up invoice_id "
+                          f"{request.invoice_id} in PayTrace")
+            return
+        how = " (found by look-up after a lost answer)" if result.adopted else ""
+        self.store.transition(request.request_id, CONFIRMED, actor=SYSTEM, paytrace_transaction_id=money_id,
+                              reason=f"PayTrace approved the {action}: transaction {money_id}{how}")
+        self.outcome.sent.append({**self._row(request, action), "paytrace_transaction_id": money_id,
+                                  "adopted": result.adopted})
+
+    def _fall_back(self, request: RefundRequest, action: Action, exc: PayTraceError, *, first: bool) -> None:
+        code = 817 if isinstance(exc, PayTraceNotRefundable) else 818
+        sale_id = request.sale_transaction_id
+        assert sale_id is not None
+        fresh: Decision | None = None
+        if first:
+            try:
+                fresh = decide(self.snapshot(request, self.client.export_transaction(sale_id, include_bin=False)),
+                               request.amount_cents)
+            except PayTraceError:
+                fresh = None
+        other = fallback(action, code, fresh) if fresh is not None else None
+        if other == "wait":
+            self.store.transition(request.request_id, WAITING_FOR_SETTLEMENT, actor=SYSTEM, action="",
+                                  paytrace_transaction_id=None,
+                                  reason=f"PayTrace answered {code} to the {action}: {fresh.reason if fresh else ''}")
+        elif other is not None:
+            self._call(request, other, first=False)
+        else:
+            self._fail(request, "refund_refused_by_paytrace",
+                       f"PayTrace refused the {action} of sale {sale_id} ({code}: {exc.message})"
+                       + ("" if first else " after the other call was refused too"),
+                       "look the sale up in PayTrace's virtual terminal; refund it there if still due, then record "
+                       "the refund against the credit memo")
+
+    # -------------------------------------------------------------- a `sent` request from an earlier run
+
+    def _resolve_sent(self, request: RefundRequest) -> None:
+        """The answer of an earlier run's call was lost (or the run died): find it before any resend."""
+        sale_id = request.sale_transaction_id
+        assert sale_id is not None
+        try:
+            if request.action == "void":
+                sale = self.client.export_transaction(sale_id, include_bin=False)
+                found = sale_id if sale.status is TransactionStatus.VOIDED else None
+            else:
+                found = self._find_refund(request)
+        except PayTraceError as exc:
+            self._problem(request, "refund_outcome_unknown", "error",
+                          f"the {request.action} of sale {sale_id} is unresolved and the look-up failed: {exc}",
+                          "nothing is sent again until the outcome is found; the next run looks again")
+            return
+        if found is not None:
+            self.store.transition(request.request_id, CONFIRMED, actor=SYSTEM, paytrace_transaction_id=found,
+                                  reason=f"found in PayTrace after a lost answer: transaction {found}")
+            self.outcome.sent.append({**self._row(request, request.action), "paytrace_transaction_id": found,
+                                      "adopted": True})
+        elif not self.dry_run:
+            # PayTrace holds no trace of it: the earlier call never committed, so it is decided and made
+            # now, from the sale as it is now (it may have settled meanwhile)
+            self._send(request)
+
+    def _find_refund(self, request: RefundRequest) -> int | None:
+        known = self.refunds[self.refunds["invoice_id"] == request.invoice_id]
+        if len(known):
+            return int(known["transaction_id"].iloc[0])
+        today = self.client.server_today()
+        start = min(request.updated_at.date(), today) - timedelta(days=1)
+        records = [t for t in self.client.export_transactions(start, today + timedelta(days=1),
+                                                              including_text=request.invoice_id, include_bin=False)
+                   if t.invoice_id == request.invoice_id and t.transaction_type == "REFUND"
+                   and t.status not in (TransactionStatus.DECLINED, TransactionStatus.VOIDED)]
+        if len(records) > 1:
+            ids = ", ".join(str(t.transaction_id) for t in records)
+            raise PayTraceError(f"{len(records)} refunds carry invoice_id {request.invoice_id} ({ids})")
+        return records[0].transaction_id if records else None
+
+    # -------------------------------------------------------------- Sage
+
+    def _record(self, request: RefundRequest) -> None:
+        """The card refund in Sage, consuming the clerk's memo; idempotent by the transaction id."""
+        if request.paytrace_transaction_id is None or request.sale_transaction_id is None:
+            return
+        void = request.action == "void"
+        key = void_key(request.sale_transaction_id) if void else str(request.paytrace_transaction_id)
+        refund = CardRefund(transaction_id=key, division=request.division, customer_no=request.customer_no,
+                            refund_date=self.today, amount=cents_to_decimal(request.amount_cents),
+                            payment_type=request.payment_type, credit_memo_no=request.memo_no,
+                            comment=f"{request.action} of sale {request.sale_transaction_id}")
+        try:
+            result = self.writer.record_card_refund(refund)
+        except Sage100ValidationError as exc:
+            self._problem(request, "refund_not_recorded", "error",
+                          f"PayTrace {'voided' if request.action == 'void' else 'refunded'} "
+                          f"{_dollars(request.amount_cents)} (transaction {key}) but Sage refused the card refund: "
+                          f"{exc}", "fix what Sage says; the next run records it (the money is not sent again)")
+            return
+        entry = result.documents.get("CreditCardEntryNo", "")
+        self.store.transition(request.request_id, RECORDED, actor=SYSTEM,
+                              reason=f"recorded in Sage as card refund {key} (entry {entry}) against credit memo "
+                                     f"{request.memo_no}")
+        self.outcome.recorded.append(request.request_id)
+
+    # -------------------------------------------------------------- helpers
+
+    def _refuse(self, request: RefundRequest, decision: Decision) -> None:
+        above = "above what remains" in decision.reason
+        self._fail(request, "refund_above_remaining" if above else "refund_sale_not_refundable", decision.reason,
+                   "lower the credit memo to what remains (a new memo) or check the PayTrace refunds already made "
+                   "for this sale; nothing was sent" if above else
+                   "nothing was sent; remove the card payment type from the memo or refund by another means")
+
+    def _fail(self, request: RefundRequest, kind: str, problem: str, action: str) -> None:
+        self.store.transition(request.request_id, FAILED, actor=SYSTEM, error=problem, reason=problem)
+        self._problem(request, kind, "error", problem, action)
+
+    def _problem(self, request: RefundRequest, kind: str, severity: str, problem: str, action: str) -> None:
+        self.outcome.exception_frames.append(EXCEPTIONS.rows(
+            kind, severity, [request.sale_transaction_id], source_ids=request.request_id,
+            problem=f"refund request {request.request_id} (credit memo {request.memo_no}): {problem}",
+            action=action))
+
+    @staticmethod
+    def _row(request: RefundRequest, action: str) -> dict:
+        return {"request_id": request.request_id, "action": action, "sale_transaction_id": request.sale_transaction_id,
+                "amount": format_decimal(cents_to_decimal(request.amount_cents))}
+
+
+def send_requests(store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *, refunds: pd.DataFrame,
+                  today: date, dry_run: bool) -> SendOutcome:
+    return RequestSender(store, client, writer, refunds=refunds, today=today, dry_run=dry_run).run()
+
+
+def _dollars(cents: int) -> str:
+    return "$" + format_decimal(cents_to_decimal(cents))
