@@ -212,7 +212,7 @@ class Sage100Reader:
         if not types:
             return []
         rows = self._select_in("AR_InvoiceHistoryHeader", (*_MEMO_REQUEST.columns, UDF_PAYTRACE_REF), "PaymentType",
-                               types, {"InvoiceType": "CM"})
+                               types, equals={"InvoiceType": "CM"})
         memos = [_memo_request(row) for row in rows]
         return sorted((m for m in memos if not m.reference.startswith("PT-")),
                       key=lambda m: (m.division, m.customer_no, m.memo_no, m.header_seq_no))
@@ -229,7 +229,7 @@ class Sage100Reader:
             return found
         numbers = sorted({invoice_no for _, _, invoice_no in wanted})
         rows = self._select_in("AR_TransactionPaymentHistory", _INVOICE_PAYMENT.columns, "InvoiceNo", numbers,
-                               {"TransactionType": "P"})
+                               equals={"TransactionType": "P"})
         for row in rows:
             payment = _INVOICE_PAYMENT.read(row)
             key = (payment.division, payment.customer_no, payment.invoice_no)
