@@ -151,3 +151,28 @@ class SalesOrder(ReadModel):
     @property
     def total(self) -> Decimal:
         return self.taxable_amt + self.non_taxable_amt + self.sales_tax_amt + self.freight_amt - self.discount_amt
+
+
+# ------------------------------------------------------------------ card refunds (PayTrace refunds recorded)
+
+
+class RefundPortion(ReadModel):
+    """Part of a recorded refund: the open item it consumed credit from (a memo's tag "CM<no>" when known)."""
+
+    invoice_no: str
+    invoice_type: str
+    amount: Decimal  # positive: the credit consumed
+    memo_tag: str = ""
+
+
+class RecordedRefund(ReadModel):
+    """A card refund Sage holds for one PayTrace refund id (AR_TransactionPaymentHistory P rows, negative)."""
+
+    transaction_id: str
+    division: str
+    customer_no: str
+    entry_no: str  # CreditCardEntryNo
+    refund_date: date | None
+    payment_type: str
+    amount: Decimal  # positive
+    portions: tuple[RefundPortion, ...] = ()

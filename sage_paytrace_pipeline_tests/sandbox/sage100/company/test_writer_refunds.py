@@ -19,6 +19,7 @@ from sage_paytrace_pipeline.sage100.errors import (
     InvoiceNotOpenError,
     Sage100ValidationError,
 )
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.vi_writer import VisualIntegratorWriter
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
@@ -190,3 +191,23 @@ def test_visual_integrator_refuses_the_reversals_and_a_refund_of_several_credits
     with pytest.raises(Sage100ValidationError, match="one credit memo only"):
         writer.record_card_refund(_refund("01", "RIVE0001", Decimal("1.00"), "0000001", more_credit_memo_nos=("2",)))
     assert writer.pending_documents == 0
+
+
+# ------------------------------------------------------------------------------ reading them back
+
+
+def test_reader_finds_recorded_refunds_and_reversals_in_one_read_each(company, writer, paid):
+    division, customer, invoice, amount = paid
+    memo_no = writer.create_credit_memo(_memo(division, customer, invoice, amount)).documents["InvoiceNo"]
+    writer.record_card_refund(_refund(division, customer, amount, memo_no))
+    writer.reverse_card_refund(RefundReversal(reference="PT-VR880001", transaction_id="880001", reversal_date=TODAY))
+    reader = Sage100Reader.for_sqlite(company)
+
+    [refund] = reader.card_refunds_for_transaction_ids(["880001", "700001", "999"])
+
+    assert (refund.transaction_id, refund.division, refund.customer_no, refund.amount) == (
+        "880001", division, customer, amount)
+    assert [(p.invoice_no, p.invoice_type, p.amount, p.memo_tag) for p in refund.portions] == [
+        (invoice, "IN", amount, f"CM{memo_no}")]
+    assert reader.reversals_for_references(["PT-VR880001", "PT-V700001"]) == {"PT-VR880001"}
+    assert reader.card_refunds_for_transaction_ids([]) == []
