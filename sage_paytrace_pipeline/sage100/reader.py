@@ -215,7 +215,7 @@ class Sage100Reader:
             if as_money(row["TransactionAmt"]) < 0:
                 groups[as_text(row["CreditCardTransactionID"])].append(row)
         refunds = []
-        for transaction_id, group in sorted(groups.items()):
+        for _id, group in sorted(groups.items()):
             group.sort(key=lambda r: (as_text(r["InvoiceNo"]), as_text(r["InvoiceType"]), as_text(r["SequenceNo"])))
             portions = tuple(RefundPortion(invoice_no=as_text(r["InvoiceNo"]), invoice_type=as_text(r["InvoiceType"]),
                                            amount=-as_money(r["TransactionAmt"]), memo_tag=as_text(r["CheckNo"]))
