@@ -1,0 +1,1 @@
+"""Refunds and voids between PayTrace and Sage: the application layer (no Dagster)."""
