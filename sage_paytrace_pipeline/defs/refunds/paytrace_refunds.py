@@ -61,7 +61,7 @@ def record_paytrace_refunds(
             yield from _flow_off(log, day)
             return
         flow = RefundFlowSettings(
-            start_date=date.fromisoformat(refunds_config.start_date) if refunds_config.start_date else day,
+            start_date=date.fromisoformat(refunds_config.start_date) if refunds_config.start_date else date.min,
             credit_memo_account=refunds_config.credit_memo_account or settings.config().gl_accounts.refunds)
         reader, writer = sage100.reader(), sage100.open_writer()
         earlier = warehouse_transactions(connection)
@@ -100,8 +100,8 @@ def _metadata(entries: pd.DataFrame, refunds: RefundOutcome, voids: ReversalOutc
         "amount_receipts_reversed": money_total(confirmed.loc[confirmed["kind"] == "receipt_reversal",
                                                               "amount_cents"]),
         "skipped": dg.MetadataValue.json(refunds.skipped),
-        "by_state": dg.MetadataValue.json(entries.groupby(["kind", "state"]).size().rename(
-            lambda key: f"{key[0]}:{key[1]}").to_dict() if len(entries) else {}),
+        "by_state": dg.MetadataValue.json((entries["kind"] + ":" + entries["state"]).value_counts().sort_index()
+                                          .to_dict()),
         "preview": preview(entries, ["transaction_id", "kind", "sale_transaction_id", "division", "customer_no",
                                      "amount_cents", "state"]),
     }
