@@ -69,7 +69,8 @@ class RefundLog:
 
     def entries(self, *, business_date: date | None = None, kind: str | None = None) -> pd.DataFrame:
         """Rows of one business day and/or one kind (all rows when neither is given)."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[object] = []
         if business_date is not None:
             where.append("business_date = ?")
             params.append(business_date)

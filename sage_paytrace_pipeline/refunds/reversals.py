@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 import duckdb
 import pandas as pd
@@ -87,19 +88,20 @@ def reverse_voids(transactions: pd.DataFrame, *, day: date, reader: Sage100Reade
     _confirm_found(log, receipts, refunds, reversed_already, day)
     for sale_id in sales:
         receipt = receipts[sale_id]
+        receipt_reversal = ReceiptReversal(reference=receipt_reversal_reference(sale_id), transaction_id=str(sale_id),
+                                           reversal_date=day, comment="voided in PayTrace")
         intent = RefundIntent(sale_id, RECEIPT_REVERSAL, sale_id, receipt.division, receipt.customer_no,
                               decimal_to_cents(receipt.amount), day, {})
-        reversal = ReceiptReversal(reference=receipt_reversal_reference(sale_id), transaction_id=str(sale_id),
-                                   reversal_date=day, comment="voided in PayTrace")
-        if _write(log, intent, lambda r=reversal: writer.reverse_card_receipt(r), outcome):
+        if _write(log, intent, partial(writer.reverse_card_receipt, receipt_reversal), outcome):
             outcome.receipts_reversed.append(sale_id)
     for refund_id in voided_refunds:
         refund = refunds[refund_id]
+        refund_reversal = RefundReversal(reference=refund_reversal_reference(refund_id),
+                                         transaction_id=str(refund_id), reversal_date=day,
+                                         comment="refund voided in PayTrace")
         intent = RefundIntent(refund_id, REFUND_REVERSAL, None, refund.division, refund.customer_no,
                               decimal_to_cents(refund.amount), day, {})
-        reversal = RefundReversal(reference=refund_reversal_reference(refund_id), transaction_id=str(refund_id),
-                                  reversal_date=day, comment="refund voided in PayTrace")
-        if _write(log, intent, lambda r=reversal: writer.reverse_card_refund(r), outcome):
+        if _write(log, intent, partial(writer.reverse_card_refund, refund_reversal), outcome):
             outcome.refunds_reversed.append(refund_id)
     _read_back(reader, log, outcome)
     return outcome
