@@ -19,7 +19,7 @@ from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.models import OpenInvoice
 from sage_paytrace_pipeline_tests.conftest import SandboxApi
-from sage_paytrace_pipeline_tests.defs.receivables.conftest import World
+from sage_paytrace_pipeline_tests.defs.receivables.conftest import FIRST_DAY, REPO, World
 
 DAY = date(2026, 3, 4)
 VISA = "4012000098765439"
@@ -127,3 +127,23 @@ def test_refunds_and_a_void_after_posting_land_in_sage_once(world):
     again = _run_refunds(DAY)
     assert again.success and all(_checks(again).values())
     assert world.sage_rows() == posted
+
+
+def test_without_a_refunds_section_the_assets_touch_nothing_and_say_so(world, tmp_path, monkeypatch):
+    text = (REPO / "config" / "example.yaml").read_text()
+    start = text.index("\nrefunds:")
+    end = text.index("\nbank:")
+    config = tmp_path / "no-refunds.yaml"
+    config.write_text(text[:start] + text[end:])
+    monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config))
+    assert world.run_day(FIRST_DAY).success
+    posted = world.sage_rows()
+
+    result = _run_refunds(FIRST_DAY)
+
+    assert result.success and all(_checks(result).values())
+    assert world.sage_rows() == posted
+    materialized = result.asset_materializations_for_node("record_paytrace_refunds")
+    flows = {m.asset_key.to_user_string(): m.metadata["flow"].value for m in materialized}
+    assert set(flows) == {"sage_card_refunds", "refund_exceptions"}
+    assert all(flow.startswith("off") for flow in flows.values())
