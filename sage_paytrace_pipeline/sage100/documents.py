@@ -413,12 +413,70 @@ class CardRefund(LedgerDocument):
     def _amount(cls, value: Any) -> Decimal:
         return _money(value, "amount")
 
-    @field_validator("credit_memo_no", mode="before")
+    # More credit memos this refund consumes after `credit_memo_no` (a refund of a sale that paid
+    # several invoices: one memo per invoice), then the open prepayment `prepayment_no` (a sale that sat
+    # as a PP credit). None of them given: the customer's open credits, oldest first.
+    more_credit_memo_nos: tuple[str, ...] = ()
+    prepayment_no: str | None = None
+
+    @field_validator("credit_memo_no", "prepayment_no", mode="before")
     @classmethod
-    def _memo(cls, value: Any) -> str | None:
+    def _memo(cls, value: Any, info: Any) -> str | None:
         if value is None or not str(value).strip():
             return None
-        return max_length(str(value).strip().upper(), 7, "credit_memo_no")
+        return max_length(str(value).strip().upper(), 7, info.field_name)
+
+    @field_validator("more_credit_memo_nos", mode="before")
+    @classmethod
+    def _more_memos(cls, value: Any) -> tuple[str, ...]:
+        return tuple(max_length(str(v).strip().upper(), 7, "more_credit_memo_nos") for v in value or ())
+
+    @property
+    def credit_memo_nos(self) -> tuple[str, ...]:
+        """Every memo this refund consumes, in order."""
+        return ((self.credit_memo_no,) if self.credit_memo_no else ()) + self.more_credit_memo_nos
+
+    @model_validator(mode="after")
+    def _memos_distinct(self) -> CardRefund:
+        if len(set(self.credit_memo_nos)) != len(self.credit_memo_nos):
+            raise ValueError("a credit memo is named twice")
+        if self.more_credit_memo_nos and not self.credit_memo_no:
+            raise ValueError("give the first memo as credit_memo_no")
+        return self
+
+
+class _Reversal(LedgerDocument):
+    """What both reversals share: their own reference (idempotency key) and the PayTrace id reversed."""
+
+    _free_text_fields: ClassVar[dict[str, int]] = {"comment": 30}
+
+    reference: str  # stored in CreditCardTransactionID of the reversal's rows (15 characters)
+    transaction_id: str  # the PayTrace transaction whose Sage document is reversed
+    reversal_date: date
+    comment: str = ""
+
+    _check_reference = field_validator("reference", mode="before")(key_field(15))
+    _check_tx = field_validator("transaction_id", mode="before")(key_field(15))
+
+    @model_validator(mode="after")
+    def _reference_is_not_the_id(self) -> _Reversal:
+        if self.reference == self.transaction_id:
+            raise ValueError("the reversal needs its own reference (e.g. PT-V<sale id>), not the transaction id")
+        return self
+
+
+class ReceiptReversal(_Reversal):
+    """A card receipt reversed in Sage because PayTrace voided the sale (KB 223924250030110).
+
+    The writer reverses exactly the lines of the receipt Sage holds for `transaction_id`: invoices
+    reinstated (or the prepayment withdrawn), customer balance up, GL Dr AR / Cr the payment type's
+    clearing account, in a cash-type deposit with a negative amount and check number CCREVERSE.
+    """
+
+
+class RefundReversal(_Reversal):
+    """A card refund reversed in Sage because PayTrace voided the refund: the credit it consumed comes
+    back where it was taken (memo or invoice), customer balance down, GL Dr clearing / Cr AR."""
 
 
 # ---------------------------------------------------------------------------------- results

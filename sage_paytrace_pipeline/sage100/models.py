@@ -197,3 +197,28 @@ class InvoiceCardPayment(ReadModel):
     payment_type: str = ""
     payment_date: date | None = None
     last4: str = ""
+
+
+# ------------------------------------------------------------------ card refunds (PayTrace refunds recorded)
+
+
+class RefundPortion(ReadModel):
+    """Part of a recorded refund: the open item it consumed credit from (a memo's tag "CM<no>" when known)."""
+
+    invoice_no: str
+    invoice_type: str
+    amount: Decimal  # positive: the credit consumed
+    memo_tag: str = ""
+
+
+class RecordedRefund(ReadModel):
+    """A card refund Sage holds for one PayTrace refund id (AR_TransactionPaymentHistory P rows, negative)."""
+
+    transaction_id: str
+    division: str
+    customer_no: str
+    entry_no: str  # CreditCardEntryNo
+    refund_date: date | None
+    payment_type: str
+    amount: Decimal  # positive
+    portions: tuple[RefundPortion, ...] = ()

@@ -31,6 +31,8 @@ from sage_paytrace_pipeline.sage100.models import (
     PaymentType,
     PostedReceipt,
     ReceiptLine,
+    RecordedRefund,
+    RefundPortion,
     SalesOrder,
     SalesOrderLine,
     as_date,
@@ -233,11 +235,48 @@ class Sage100Reader:
         for row in rows:
             payment = _INVOICE_PAYMENT.read(row)
             key = (payment.division, payment.customer_no, payment.invoice_no)
-            if key in found and payment.transaction_id and payment.amount > 0 \
+            # Gateway ids are numeric; reversals carry their PT-V... reference in the same column.
+            if key in found and payment.transaction_id.isdigit() and payment.amount > 0 \
                     and as_text(row["InvoiceType"]) in ("IN", "DM", "FC"):
                 found[key].append(payment)
         for payments in found.values():
             payments.sort(key=lambda p: (p.payment_date or date.min, p.transaction_id))
+        return found
+
+    # ------------------------------------------------------------------ card refunds and reversals
+
+    def card_refunds_for_transaction_ids(self, transaction_ids: Iterable[str]) -> list[RecordedRefund]:
+        """Card refunds Sage holds for these PayTrace refund ids (or "V<sale id>" voids): one chunked read of the
+        negative ``P`` rows of AR_TransactionPaymentHistory carrying them in CreditCardTransactionID."""
+        ids = sorted({str(i).strip() for i in transaction_ids if str(i).strip()})
+        if not ids:
+            return []
+        rows = self._select_in("AR_TransactionPaymentHistory", _REFUND_ROW.columns, "CreditCardTransactionID", ids,
+                               equals={"TransactionType": "P"})
+        groups: dict[str, list[Row]] = defaultdict(list)
+        for row in rows:
+            if as_money(row["TransactionAmt"]) < 0:
+                groups[as_text(row["CreditCardTransactionID"])].append(row)
+        refunds = []
+        for _id, group in sorted(groups.items()):
+            group.sort(key=lambda r: (as_text(r["InvoiceNo"]), as_text(r["InvoiceType"]), as_text(r["SequenceNo"])))
+            portions = tuple(RefundPortion(invoice_no=as_text(r["InvoiceNo"]), invoice_type=as_text(r["InvoiceType"]),
+                                           amount=-as_money(r["TransactionAmt"]), memo_tag=as_text(r["CheckNo"]))
+                             for r in group)
+            refunds.append(_REFUND_ROW.read(group[0], amount=sum((p.amount for p in portions), as_money(0)),
+                                            portions=portions))
+        return refunds
+
+    def reversals_for_references(self, references: Iterable[str]) -> set[str]:
+        """Which reversal references (``PT-V<sale id>`` receipt reversals, ``PT-VR<refund id>`` refund reversals)
+        Sage holds: one chunked read of each table a reversal writes its reference to."""
+        wanted = sorted({str(r).strip() for r in references if str(r).strip()})
+        if not wanted:
+            return set()
+        found = set()
+        for table in ("AR_CashReceiptsHistory", "AR_TransactionPaymentHistory"):
+            rows = self._select_in(table, ("CreditCardTransactionID",), "CreditCardTransactionID", wanted)
+            found |= {as_text(row["CreditCardTransactionID"]) for row in rows}
         return found
 
     # ------------------------------------------------------------------ sales orders
@@ -545,6 +584,12 @@ _INVOICE_PAYMENT = RowMapping("AR_TransactionPaymentHistory", InvoiceCardPayment
     "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "invoice_no", "InvoiceType": None,
     "CreditCardTransactionID": "transaction_id", "TransactionAmt": "amount", "PaymentType": "payment_type",
     "PaymentDate": "payment_date", "Last4UnencryptedCreditCardNos": "last4",
+})
+# A card refund: one negative P row per open item it consumed credit from.
+_REFUND_ROW = RowMapping("AR_TransactionPaymentHistory", RecordedRefund, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": None, "InvoiceType": None,
+    "SequenceNo": None, "CheckNo": None, "TransactionAmt": None, "CreditCardTransactionID": "transaction_id",
+    "CreditCardEntryNo": "entry_no", "PaymentDate": "refund_date", "PaymentType": "payment_type",
 })
 # What each table is read with, so `check_tables` proves exactly those columns exist (the history's
 # line mapping reads a subset of the receipt's columns, from the same rows).

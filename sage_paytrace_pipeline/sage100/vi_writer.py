@@ -41,6 +41,8 @@ from sage_paytrace_pipeline.sage100.documents import (
     CustomerRecord,
     DocumentResult,
     JournalEntry,
+    ReceiptReversal,
+    RefundReversal,
     SalesOrder,
     VaultCard,
 )
@@ -75,6 +77,8 @@ from sage_paytrace_pipeline.sage100.writer import (
     POST_CARD_RECEIPT,
     POST_JOURNAL_ENTRY,
     RECORD_CARD_REFUND,
+    REVERSE_CARD_RECEIPT,
+    REVERSE_CARD_REFUND,
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
     check_journal_balanced,
@@ -193,7 +197,24 @@ class VisualIntegratorWriter:
 
     def record_card_refund(self, refund: CardRefund) -> DocumentResult:
         refund = revalidated(refund)
+        if refund.more_credit_memo_nos or refund.prepayment_no:
+            raise Sage100ValidationError(
+                operation=RECORD_CARD_REFUND, reference=refund.transaction_id,
+                field="more_credit_memo_nos" if refund.more_credit_memo_nos else "prepayment_no",
+                problem="the card refund import layout (PAYTRACE-AR-CARD-REFUND v1) names one credit memo only",
+                fix="record this refund in Sage by hand (A/R Invoice Data Entry adjustment per consumed credit), "
+                    "or use the demo_company writer")
         return self._add(CARD_REFUNDS, refund, key=refund.transaction_id, reference=refund.transaction_id)
+
+    def reverse_card_receipt(self, reversal: ReceiptReversal) -> DocumentResult:
+        raise _no_layout(REVERSE_CARD_RECEIPT, reversal.reference,
+                         "in Cash Receipts Entry: a Cash deposit, check no. CCREVERSE, the original lines negative "
+                         "(Sage KB 223924250030110)")
+
+    def reverse_card_refund(self, reversal: RefundReversal) -> DocumentResult:
+        raise _no_layout(REVERSE_CARD_REFUND, reversal.reference,
+                         "in A/R Invoice Data Entry: a credit adjustment restoring the credit the refund consumed, "
+                         "distributed to the card payment type's clearing account")
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
         entry = revalidated(entry)
@@ -323,6 +344,15 @@ _REFERENCE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     RECORD_CARD_REFUND: (("AR_TransactionPaymentHistory", "CreditCardTransactionID"),),
     POST_JOURNAL_ENTRY: (("GL_GeneralJournalHistory", UDF_PAYTRACE_REF), ("GL_GeneralJournalHeader", UDF_PAYTRACE_REF)),
 }
+
+
+def _no_layout(operation: str, reference: str, how: str) -> Sage100ValidationError:
+    """Visual Integrator imports no negative receipt (KB 223924250030110: "import will bring in as zero"), so the
+    reversals have no layout: refused with what a clerk enters instead."""
+    return Sage100ValidationError(
+        operation=operation, reference=reference, field="writer",
+        problem="Visual Integrator has no import for this reversal (a negative receipt imports as zero)",
+        fix=f"enter it {how}, with reference {reference}, or use the demo_company writer")
 
 
 def reference_in_sage(reader: Sage100Reader, operation: str, reference: str) -> bool:

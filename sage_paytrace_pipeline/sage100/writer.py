@@ -31,6 +31,8 @@ from sage_paytrace_pipeline.sage100.documents import (
     CustomerRecord,
     DocumentResult,
     JournalEntry,
+    ReceiptReversal,
+    RefundReversal,
     SalesOrder,
     VaultCard,
 )
@@ -49,6 +51,8 @@ INVOICE_SALES_ORDER = "invoice_sales_order"
 CREATE_CREDIT_MEMO = "create_credit_memo"
 RECORD_CARD_REFUND = "record_card_refund"
 POST_JOURNAL_ENTRY = "post_journal_entry"
+REVERSE_CARD_RECEIPT = "reverse_card_receipt"
+REVERSE_CARD_REFUND = "reverse_card_refund"
 
 
 @runtime_checkable
@@ -80,7 +84,19 @@ class Sage100Writer(Protocol):
         ...
 
     def record_card_refund(self, refund: CardRefund) -> DocumentResult:
-        """Cash returned to a card: consumes a credit and takes the money out of card clearing."""
+        """Cash returned to a card: consumes a credit and takes the money out of card clearing.
+
+        With credit memos named, consumes the credit each one still carries wherever it sits (its own
+        open CM item, or the invoice it was applied to), never more than that credit.
+        """
+        ...
+
+    def reverse_card_receipt(self, reversal: ReceiptReversal) -> DocumentResult:
+        """A receipt whose sale PayTrace voided: its lines reversed, GL Dr AR / Cr clearing; once per reference."""
+        ...
+
+    def reverse_card_refund(self, reversal: RefundReversal) -> DocumentResult:
+        """A refund PayTrace voided: its credit restored, GL Dr clearing / Cr AR; once per reference."""
         ...
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:

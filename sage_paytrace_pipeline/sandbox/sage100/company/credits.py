@@ -7,8 +7,15 @@ account given) / Cr AR control. Applied to an invoice it lowers that invoice's b
 consumed (no open item of its own); otherwise it stays open as a ``CM`` item with a negative
 balance.
 
+Sage lets a memo be applied to an invoice that is already paid: the invoice then carries the credit
+as a negative balance until a refund (or another document) consumes it. So the applied amount may
+exceed the invoice's open balance; the invoice only has to be an open item of this customer.
+
 Card refund (the KB-manual-cc way of recording a credit processed outside Sage): consumes the
-given credit memo's open credit, or the customer's open credits (CM and PP items, oldest first);
+credit each named memo still carries, wherever it sits (its own open CM item, or the invoice it
+was applied to), then the named prepayment, or else the customer's open credits (CM and PP items,
+oldest first). A memo's remaining credit is its amount less what refunds took from it: their
+``P`` rows carry ``CheckNo = "CM<memo no>"`` (a reversed refund gives it back with a positive row);
 writes ``P`` rows with a negative TransactionAmt carrying the refund's CreditCardTransactionID
 and a new CreditCardEntryNo; raises the customer's balance; GL Dr AR control / Cr the payment
 type's asset (card clearing) account, so the cash leaves through clearing like the sale came in.
@@ -16,6 +23,7 @@ type's asset (card clearing) account, so the cash leaves through clearing like t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -32,13 +40,11 @@ from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.writer import (
     CREATE_CREDIT_MEMO,
     RECORD_CARD_REFUND,
-    check_amount_within_balance,
     total,
 )
 from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_gl
 from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
-    available,
     open_item,
     require_account_key,
     require_card_payment_type,
@@ -96,10 +102,7 @@ def create_credit_memo(session: DemoSession, memo: CreditMemo, *, default_accoun
     customer = require_customer(session, ctx, memo.division, memo.customer_no)
     applied = None
     if memo.apply_to_invoice_no:
-        applied = require_open_invoice(session, ctx, memo.division, memo.customer_no, memo.apply_to_invoice_no,
-                                       invoice_type="IN", field="apply_to_invoice_no")
-        check_amount_within_balance(operation=ctx.operation, reference=ctx.reference, field="amount",
-                                    invoice_no=memo.apply_to_invoice_no, amount=memo.amount, balance=available(applied))
+        applied = _invoice_to_credit(session, ctx, memo)
     account_key = _memo_account(session, ctx, memo, default_account)
     memo_no = next_number(session, "InvoiceNo")
     register_no = next_number(session, "JournalRegisterNo")
@@ -115,6 +118,16 @@ def create_credit_memo(session: DemoSession, memo: CreditMemo, *, default_accoun
     result = find_credit_memo(session, memo.reference)
     assert result is not None
     return result.model_copy(update={"created": True})
+
+
+def _invoice_to_credit(session: DemoSession, ctx: Ctx, memo: CreditMemo) -> Row:
+    """The invoice a memo is applied to: an IN open item of this customer, paid or not (Sage allows both)."""
+    row = open_item(session, memo.division, memo.customer_no, memo.apply_to_invoice_no or "", "IN")
+    if row is not None:
+        return row
+    # Same refusals as a receipt line: another customer's invoice, or no such open item.
+    return require_open_invoice(session, ctx, memo.division, memo.customer_no, memo.apply_to_invoice_no or "",
+                                invoice_type="IN", field="apply_to_invoice_no")
 
 
 def _memo_account(session: DemoSession, ctx: Ctx, memo: CreditMemo, default_account: str | None) -> str:
@@ -188,15 +201,18 @@ def record_card_refund(session: DemoSession, refund: CardRefund) -> DocumentResu
     payment_type = require_card_payment_type(session, ctx, refund.payment_type)
     portions = _credits_to_consume(session, ctx, refund)
     entry_no = next_number(session, "CreditCardEntryNo")
-    for item, portion in portions:
+    for portion in portions:
+        item = portion.item
         key = {k: item[k] for k in ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")}
-        session.update("AR_OpenInvoice", key, {"Balance": item["Balance"] + portion})
+        current = session.select_one("AR_OpenInvoice", key)  # two portions may touch one item
+        assert current is not None
+        session.update("AR_OpenInvoice", key, {"Balance": current["Balance"] + portion.amount})
         _payment_history(session, key, refund.refund_date, {
             "InvoiceHistoryHeaderSeqNo": item["InvoiceHistoryHeaderSeqNo"], "PaymentReference": f"REFUND-{entry_no}",
-            "TransactionType": "P", "PaymentDate": refund.refund_date, "PaymentType": refund.payment_type,
-            "CreditCardAuthorizationNo": refund.authorization_no, "Last4UnencryptedCreditCardNos": refund.last4,
-            "CreditCardTransactionID": refund.transaction_id, "TransactionAmt": -portion,
-            "CreditCardEntryNo": entry_no,
+            "CheckNo": portion.memo_tag, "TransactionType": "P", "PaymentDate": refund.refund_date,
+            "PaymentType": refund.payment_type, "CreditCardAuthorizationNo": refund.authorization_no,
+            "Last4UnencryptedCreditCardNos": refund.last4, "CreditCardTransactionID": refund.transaction_id,
+            "TransactionAmt": -portion.amount, "CreditCardEntryNo": entry_no,
         })
     _add_to_customer_balance(session, refund.division, refund.customer_no, refund.amount, refund.refund_date)
     comment = f"Card refund {refund.transaction_id} {refund.division}-{refund.customer_no} {refund.comment}".strip()
@@ -217,12 +233,22 @@ def _refuse_receipt_id(session: DemoSession, ctx: Ctx, transaction_id: str) -> N
                             "record the refund with the PayTrace id of the refund transaction")
 
 
-def _credits_to_consume(session: DemoSession, ctx: Ctx, refund: CardRefund) -> list[tuple[Row, Decimal]]:
-    if refund.credit_memo_no:
-        memo = _open_credit_memo(session, ctx, refund)
-        check_amount_within_balance(operation=ctx.operation, reference=ctx.reference, field="amount",
-                                    invoice_no=refund.credit_memo_no, amount=refund.amount, balance=-memo["Balance"])
-        return [(memo, refund.amount)]
+@dataclass(frozen=True)
+class Portion:
+    """Part of a refund taken from one open item; `memo_tag` ("CM<memo no>") when it consumes a memo's credit."""
+
+    item: Row
+    amount: Decimal
+    memo_tag: str = ""
+
+
+def memo_tag(memo_no: str) -> str:
+    return f"CM{memo_no}"
+
+
+def _credits_to_consume(session: DemoSession, ctx: Ctx, refund: CardRefund) -> list[Portion]:
+    if refund.credit_memo_nos or refund.prepayment_no:
+        return _named_credits(session, ctx, refund)
     credits = [row for row in session.select("AR_OpenInvoice", _customer_key(refund.division, refund.customer_no),
                                              order_by=("InvoiceDate", "InvoiceNo"))
                if row["InvoiceType"] in ("CM", "PP") and row["Balance"] < 0]
@@ -235,25 +261,64 @@ def _credits_to_consume(session: DemoSession, ctx: Ctx, refund: CardRefund) -> l
     portions, left = [], refund.amount
     for row in credits:
         portion = min(left, -row["Balance"])
-        portions.append((row, portion))
+        portions.append(Portion(row, portion))
         left -= portion
         if left == 0:
             break
     return portions
 
 
-def _open_credit_memo(session: DemoSession, ctx: Ctx, refund: CardRefund) -> Row:
-    memo = open_item(session, refund.division, refund.customer_no, refund.credit_memo_no or "", "CM")
-    if memo is None:
-        others = session.select("AR_OpenInvoice", {"InvoiceNo": refund.credit_memo_no, "InvoiceType": "CM"})
-        if others:
-            raise ctx.error(InvoiceOfAnotherCustomerError, "credit_memo_no",
-                            f"credit memo {refund.credit_memo_no} belongs to customer "
-                            f"{others[0]['ARDivisionNo']}-{others[0]['CustomerNo']}",
-                            "refund against this customer's own credit memo")
-    if memo is None or memo["Balance"] >= 0:
+def _named_credits(session: DemoSession, ctx: Ctx, refund: CardRefund) -> list[Portion]:
+    """The named memos' remaining credits in order, then the named prepayment; exactly the refund's amount."""
+    offers: list[Portion] = [_memo_credit(session, ctx, refund, memo_no) for memo_no in refund.credit_memo_nos]
+    if refund.prepayment_no:
+        offers.append(_prepayment_credit(session, ctx, refund))
+    portions, left = [], refund.amount
+    for offer in offers:
+        take = min(left, offer.amount)
+        if take > 0:
+            portions.append(Portion(offer.item, take, offer.memo_tag))
+            left -= take
+    if left > 0:
+        named = ", ".join(refund.credit_memo_nos + ((refund.prepayment_no,) if refund.prepayment_no else ()))
+        raise ctx.error(AmountExceedsBalanceError, "amount",
+                        f"refund of {format_decimal(refund.amount)} exceeds the credit left on {named}"
+                        f" ({format_decimal(refund.amount - left)})",
+                        "refund at most the credit those documents carry, or enter a credit memo for the rest")
+    return portions
+
+
+def _memo_credit(session: DemoSession, ctx: Ctx, refund: CardRefund, memo_no: str) -> Portion:
+    """What memo `memo_no` still carries, and the open item holding it (its own CM item or the invoice)."""
+    header = session.select_one("AR_InvoiceHistoryHeader", {"InvoiceNo": memo_no, "InvoiceType": "CM"})
+    if header is not None and (header["ARDivisionNo"], header["CustomerNo"]) != (refund.division, refund.customer_no):
+        raise ctx.error(InvoiceOfAnotherCustomerError, "credit_memo_no",
+                        f"credit memo {memo_no} belongs to customer {header['ARDivisionNo']}-{header['CustomerNo']}",
+                        "refund against this customer's own credit memo")
+    if header is None:
         raise ctx.error(InvoiceNotOpenError, "credit_memo_no",
-                        f"credit memo {refund.credit_memo_no} is not an open credit of customer"
+                        f"credit memo {memo_no} does not exist for customer {refund.division}-{refund.customer_no}",
+                        "enter the credit memo first (create_credit_memo), then the refund")
+    tag = memo_tag(memo_no)
+    applied_to = header["ApplyToInvoiceNo"]
+    item = open_item(session, refund.division, refund.customer_no, applied_to or memo_no, "IN" if applied_to else "CM")
+    taken = total(row["TransactionAmt"] for row in session.select(
+        "AR_TransactionPaymentHistory", {**_customer_key(refund.division, refund.customer_no), "CheckNo": tag}))
+    remaining = -header["NonTaxableSalesAmt"] + taken  # refund rows are negative, reversals positive
+    if item is not None and not applied_to:
+        remaining = min(remaining, -item["Balance"])
+    if item is None or remaining <= 0:
+        raise ctx.error(InvoiceNotOpenError, "credit_memo_no",
+                        f"credit memo {memo_no} carries no credit any more (already refunded or applied)",
+                        "refund against a credit memo that still carries credit, or omit credit_memo_no")
+    return Portion(item, remaining, tag)
+
+
+def _prepayment_credit(session: DemoSession, ctx: Ctx, refund: CardRefund) -> Portion:
+    item = open_item(session, refund.division, refund.customer_no, refund.prepayment_no or "", "PP")
+    if item is None or item["Balance"] >= 0:
+        raise ctx.error(InvoiceNotOpenError, "prepayment_no",
+                        f"prepayment {refund.prepayment_no} is not an open credit of customer"
                         f" {refund.division}-{refund.customer_no}",
-                        "refund against an open credit memo (an unapplied one), or omit credit_memo_no")
-    return memo
+                        "refund against an open prepayment, or omit prepayment_no")
+    return Portion(item, -item["Balance"])

@@ -9,7 +9,7 @@ tables for review until `update_cash_receipts_journal` (receipts) runs. Invoices
 and refunds are always posted (the demo keeps no AR/SO invoice entry tables).
 
 The operations live in one module each (this package): receipts, customers, orders, credits,
-ledger; row access in store, master-data checks in master, document numbers in numbers.
+ledger, reversals; row access in store, master-data checks in master, document numbers in numbers.
 
 This writer never fails on purpose. The fault campaign's faults live in sandbox/sage100/faults.py
 (`FaultInjectingDemoWriter`, a subclass that hooks `_run`), installed only by the campaign.
@@ -31,6 +31,8 @@ from sage_paytrace_pipeline.sage100.documents import (
     CustomerRecord,
     DocumentResult,
     JournalEntry,
+    ReceiptReversal,
+    RefundReversal,
     SalesOrder,
     VaultCard,
 )
@@ -46,6 +48,8 @@ from sage_paytrace_pipeline.sage100.writer import (
     POST_CARD_RECEIPT,
     POST_JOURNAL_ENTRY,
     RECORD_CARD_REFUND,
+    REVERSE_CARD_RECEIPT,
+    REVERSE_CARD_REFUND,
     STORE_VAULT_CARD,
     UPSERT_CUSTOMER,
 )
@@ -55,6 +59,7 @@ from sage_paytrace_pipeline.sandbox.sage100.company import customers as demo_cus
 from sage_paytrace_pipeline.sandbox.sage100.company import ledger as demo_ledger
 from sage_paytrace_pipeline.sandbox.sage100.company import orders as demo_orders
 from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
+from sage_paytrace_pipeline.sandbox.sage100.company import reversals as demo_reversals
 from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, transaction
 
 Posting = Literal["post", "entry"]
@@ -135,6 +140,14 @@ class DemoCompanyWriter:
 
     def record_card_refund(self, refund: CardRefund) -> DocumentResult:
         return self._run(RECORD_CARD_REFUND, lambda s: demo_credits.record_card_refund(s, _checked(refund)))
+
+    def reverse_card_receipt(self, reversal: ReceiptReversal) -> DocumentResult:
+        return self._run(REVERSE_CARD_RECEIPT,
+                         lambda s: demo_reversals.reverse_card_receipt(s, _checked(reversal)))
+
+    def reverse_card_refund(self, reversal: RefundReversal) -> DocumentResult:
+        return self._run(REVERSE_CARD_REFUND,
+                         lambda s: demo_reversals.reverse_card_refund(s, _checked(reversal)))
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
         return self._run(

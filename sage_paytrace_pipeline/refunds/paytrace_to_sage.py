@@ -1,0 +1,320 @@
+"""PayTrace -> Sage: every approved PayTrace REFUND recorded in Sage exactly once.
+
+For the day's refunds (and earlier days' refunds still waiting for their sale), in this order:
+
+1. select: approved (pending or settled), created on/after ``refunds.start_date``, not sent by a
+   Sage request (invoice id ``SPR...``: the request flow records those against the clerk's memo);
+2. link each to its sale (domain/refunds/linking.py) among every approved sale the warehouse holds
+   (one query over all partitions) less the refunds already linked (the refund log);
+3. look the refunds up in Sage (one read): found -> the log is confirmed, nothing written;
+4. the sale's receipt in Sage (one read for all sales): missing -> ``refund_awaiting_sale`` (the
+   refund posts on the first run after the receipt exists);
+5. plan (domain/refunds/plan.py), log the intent, write the credit memo(s) then the card refund
+   consuming them (each idempotent by its reference), log ``written``; at the end read every
+   written refund back (one read) and log ``confirmed``.
+
+Ambiguous or unknown sales become exceptions naming the candidates; Sage's refusals become
+``refund_rejected_by_sage`` with its message. Nothing here knows Dagster.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
+from sage_paytrace_pipeline.domain.refunds.linking import AMBIGUOUS, LINKED, link_refunds
+from sage_paytrace_pipeline.domain.refunds.plan import (
+    ReceiptApplication,
+    RefundNotPlannable,
+    RefundPlan,
+    SaleReceipt,
+    plan_refund,
+    select_refunds,
+    taken_by_earlier,
+)
+from sage_paytrace_pipeline.refunds.posting_log import RefundIntent, RefundLog
+from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo
+from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
+from sage_paytrace_pipeline.sage100.models import PostedReceipt
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+
+REFUND_EXCEPTIONS = ExceptionFrames("transaction_id")
+KIND = "refund"
+_WAREHOUSE_COLUMNS = ("transaction_id", "transaction_type", "status", "amount_cents", "invoice_id", "customer_id",
+                      "card_last4", "created_at", "approval_code", "business_date")
+
+
+@dataclass(frozen=True)
+class RefundFlowSettings:
+    start_date: date
+    credit_memo_account: str | None = None  # None: the writer's default returns account
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str
+    severity: str
+    transaction_id: int
+    source_ids: str
+    problem: str
+    action: str
+
+
+@dataclass
+class RefundOutcome:
+    links: pd.DataFrame
+    written: list[int] = field(default_factory=list)
+    confirmed_existing: list[int] = field(default_factory=list)
+    awaiting_sale: list[int] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    selected: list[int] = field(default_factory=list)  # the day's refunds this flow is responsible for
+
+    def exceptions(self) -> pd.DataFrame:
+        return problems_frame(self.problems)
+
+
+def problems_frame(problems: Sequence[Problem]) -> pd.DataFrame:
+    groups: dict[tuple[str, str], list[Problem]] = defaultdict(list)
+    for problem in problems:
+        groups[(problem.kind, problem.severity)].append(problem)
+    return REFUND_EXCEPTIONS.concat([
+        REFUND_EXCEPTIONS.rows(kind, severity, [p.transaction_id for p in group],
+                               source_ids=[p.source_ids for p in group], problem=[p.problem for p in group],
+                               action=[p.action for p in group])
+        for (kind, severity), group in sorted(groups.items())])
+
+
+# ------------------------------------------------------------------------------ warehouse reads
+
+
+def warehouse_transactions(connection: duckdb.DuckDBPyConnection, since: date | None = None) -> pd.DataFrame:
+    """Every sale and refund the warehouse holds (all partitions), one query; empty before the first day."""
+    exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
+                                "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
+    if not exists:
+        return pd.DataFrame({column: pd.Series(dtype=object) for column in _WAREHOUSE_COLUMNS})
+    condition = "AND business_date >= ?" if since else ""
+    return connection.execute(
+        f"SELECT {', '.join(_WAREHOUSE_COLUMNS)} FROM pipeline.paytrace_transactions "
+        f"WHERE upper(transaction_type) IN ('SALE', 'CAPTURE', 'FORCE', 'REFUND') {condition}",
+        [since] if since else []).df()
+
+
+def _combined(day_transactions: pd.DataFrame, warehouse: pd.DataFrame) -> pd.DataFrame:
+    """The warehouse's rows with the day's rows (as loaded for this run) taking precedence."""
+    columns = [c for c in _WAREHOUSE_COLUMNS if c in day_transactions]
+    frame = pd.concat([day_transactions[columns], warehouse[[c for c in columns if c in warehouse]]],
+                      ignore_index=True)
+    frame["transaction_id"] = frame["transaction_id"].astype("int64")
+    return frame.drop_duplicates("transaction_id", keep="first").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------------------------ the flow
+
+
+def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFrame, *, day: date,
+                          settings: RefundFlowSettings, reader: Sage100Reader, writer: Sage100Writer,
+                          log: RefundLog) -> RefundOutcome:
+    """Record the day's PayTrace refunds in Sage (see the module docstring); returns what happened."""
+    everything = _combined(day_transactions, warehouse)
+    today = select_refunds(day_transactions, settings.start_date)
+    carried = _carried_over(everything, day_transactions, settings.start_date, log)
+    refunds = pd.concat([today.to_post, carried], ignore_index=True).drop_duplicates("transaction_id")
+    outcome = RefundOutcome(links=pd.DataFrame(), skipped=today.skipped,
+                            selected=sorted(today.to_post["transaction_id"].astype("int64").tolist()))
+    if refunds.empty:
+        outcome.links = link_refunds(refunds, everything, _linked(log)).frame
+        return outcome
+    refund_ids = refunds["transaction_id"].astype("int64").tolist()
+    in_sage = {int(r.transaction_id) for r in reader.card_refunds_for_transaction_ids(map(str, refund_ids))}
+    links = link_refunds(refunds, everything, _linked(log))
+    outcome.links = links.frame
+    for refund_id in sorted(in_sage):  # written by an earlier run (or its lost answer): confirm, write nothing
+        if log.state_of(refund_id, KIND) != "confirmed":
+            _log_found(log, refund_id, links.frame, refunds, day)
+            outcome.confirmed_existing.append(refund_id)
+    day_ids = set(outcome.selected)
+    pending = links.frame[~links.frame["refund_id"].isin(in_sage)]
+    outcome.problems += _link_problems(pending[pending["outcome"] != LINKED], refunds, day_ids)
+    linked = pending[pending["outcome"] == LINKED]
+    receipts = _sale_receipts(reader, linked["sale_transaction_id"].astype("int64").tolist())
+    by_id = refunds.set_index(refunds["transaction_id"].astype("int64"))
+    for refund_id, sale_id in zip(linked["refund_id"].tolist(), linked["sale_transaction_id"].tolist(), strict=True):
+        refund = by_id.loc[int(refund_id)]
+        receipt = receipts.get(int(sale_id))
+        if receipt is None:
+            outcome.awaiting_sale.append(int(refund_id))
+            outcome.problems.append(_awaiting(int(refund_id), int(sale_id), int(refund["amount_cents"])))
+            continue
+        _post_one(int(refund_id), refund, receipt, day=day, settings=settings, writer=writer, log=log,
+                  outcome=outcome)
+    _read_back(reader, log, outcome)
+    return outcome
+
+
+def _carried_over(everything: pd.DataFrame, day_transactions: pd.DataFrame, start_date: date,
+                  log: RefundLog) -> pd.DataFrame:
+    """Earlier days' refunds Sage does not hold yet through this flow (waiting for their sale, or refused)."""
+    day_ids = set(day_transactions["transaction_id"].astype("int64").tolist()) if len(day_transactions) else set()
+    earlier = everything[~everything["transaction_id"].isin(day_ids)]
+    selected = select_refunds(earlier, start_date).to_post
+    if selected.empty:
+        return selected
+    done = log.entries(kind=KIND)
+    done_ids = set(done.loc[done["state"] == "confirmed", "transaction_id"].astype("int64").tolist())
+    return selected[~selected["transaction_id"].astype("int64").isin(done_ids)]
+
+
+def _linked(log: RefundLog) -> pd.DataFrame:
+    return log.linked_refunds()[["refund_id", "sale_transaction_id", "amount_cents"]]
+
+
+def _sale_receipts(reader: Sage100Reader, sale_ids: Iterable[int]) -> dict[int, SaleReceipt]:
+    """The posted receipt Sage holds for each sale (one read); receipts still in entry count too."""
+    found: dict[int, SaleReceipt] = {}
+    for receipt in reader.receipts_for_transaction_ids(str(s) for s in sale_ids):
+        sale_id = int(receipt.transaction_id)
+        if sale_id not in found:
+            found[sale_id] = _sale_receipt(sale_id, receipt)
+    return found
+
+
+def _sale_receipt(sale_id: int, receipt: PostedReceipt) -> SaleReceipt:
+    lines = tuple(ReceiptApplication(line.invoice_no, line.invoice_type, decimal_to_cents(line.amount))
+                  for line in receipt.lines)
+    return SaleReceipt(sale_id=sale_id, division=receipt.division, customer_no=receipt.customer_no,
+                       payment_type=receipt.payment_type, lines=lines)
+
+
+def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: date, settings: RefundFlowSettings,
+              writer: Sage100Writer, log: RefundLog, outcome: RefundOutcome) -> None:
+    earlier = log.linked_refunds()
+    same_sale = earlier[(earlier["sale_transaction_id"] == receipt.sale_id) & (earlier["refund_id"] != refund_id)]
+    taken = taken_by_earlier(json.loads(text) for text in same_sale["allocations_json"])
+    cents = int(refund["amount_cents"])
+    try:
+        plan = plan_refund(refund_id, cents, receipt, taken)
+    except RefundNotPlannable as exc:
+        outcome.problems.append(Problem("refund_not_plannable", "error", refund_id, f"paytrace:{refund_id}",
+                                        exc.problem, exc.action))
+        return
+    log.record_intent(RefundIntent(transaction_id=refund_id, kind=KIND, sale_transaction_id=receipt.sale_id,
+                                   division=receipt.division, customer_no=receipt.customer_no, amount_cents=cents,
+                                   business_date=_business_date(refund, day), allocations=plan.allocations()))
+    try:
+        documents = _write(plan, refund, day=day, settings=settings, writer=writer)
+    except Sage100ValidationError as exc:
+        log.record_rejected(refund_id, KIND, str(exc))
+        outcome.problems.append(Problem(
+            "refund_rejected_by_sage", "error", refund_id, f"paytrace:{refund_id} sale:{receipt.sale_id}",
+            f"Sage refused refund {refund_id}: {exc.problem}", exc.fix or "fix it in Sage; the next run retries"))
+        return
+    if documents is None:  # memos written as files, waiting for Sage's import: the refund follows next run
+        outcome.problems.append(Problem(
+            "refund_awaiting_import", "info", refund_id, f"paytrace:{refund_id}",
+            f"the credit memo(s) of refund {refund_id} wait for Sage's import", "run the VI import job"))
+        return
+    log.record_written(refund_id, KIND, documents)
+    outcome.written.append(refund_id)
+
+
+def _write(plan: RefundPlan, refund: pd.Series, *, day: date, settings: RefundFlowSettings,
+           writer: Sage100Writer) -> dict[str, str] | None:
+    """Memos (idempotent by reference) then the card refund (idempotent by the refund id)."""
+    memo_nos = []
+    for memo in plan.memos:
+        result = writer.create_credit_memo(CreditMemo(
+            reference=memo.reference, division=plan.division, customer_no=plan.customer_no, memo_date=day,
+            amount=cents_to_decimal(memo.amount_cents), apply_to_invoice_no=memo.invoice_no,
+            comment=f"PayTrace refund {plan.refund_id}", account=settings.credit_memo_account))
+        if "InvoiceNo" not in result.documents:
+            return None
+        memo_nos.append(result.documents["InvoiceNo"])
+    result = writer.record_card_refund(CardRefund(
+        transaction_id=str(plan.refund_id), division=plan.division, customer_no=plan.customer_no,
+        refund_date=day, amount=cents_to_decimal(plan.amount_cents), payment_type=plan.payment_type,
+        credit_memo_no=memo_nos[0] if memo_nos else None, more_credit_memo_nos=tuple(memo_nos[1:]),
+        prepayment_no=plan.prepayment_no, authorization_no=_text(refund.get("approval_code"))[:16],
+        last4=_last4(refund.get("card_last4")), comment=f"sale {plan.sale_id}"))
+    return {**result.documents, "CreditMemos": ",".join(memo_nos)}
+
+
+def _read_back(reader: Sage100Reader, log: RefundLog, outcome: RefundOutcome) -> None:
+    if not outcome.written:
+        return
+    found = {int(r.transaction_id): r for r in reader.card_refunds_for_transaction_ids(map(str, outcome.written))}
+    for refund_id in outcome.written:
+        if refund_id in found:
+            log.record_confirmed(refund_id, KIND)
+
+
+def _log_found(log: RefundLog, refund_id: int, links: pd.DataFrame, refunds: pd.DataFrame, day: date) -> None:
+    """Sage holds the refund already: make sure the log says so (a crash before the intent leaves no row)."""
+    if log.state_of(refund_id, KIND) is None:
+        link = links.set_index("refund_id").loc[refund_id] if refund_id in set(links["refund_id"]) else None
+        sale = link["sale_transaction_id"] if link is not None else pd.NA
+        row = refunds.set_index(refunds["transaction_id"].astype("int64")).loc[refund_id]
+        log.record_intent(RefundIntent(
+            transaction_id=refund_id, kind=KIND, sale_transaction_id=None if pd.isna(sale) else int(sale),
+            division="", customer_no="", amount_cents=int(row["amount_cents"]),
+            business_date=_business_date(row, day), allocations={}))
+    log.record_confirmed(refund_id, KIND)
+
+
+def _link_problems(unlinked: pd.DataFrame, refunds: pd.DataFrame, day_ids: set[int]) -> list[Problem]:
+    """Exceptions for the day's refunds that could not be linked (earlier days' ones were reported then)."""
+    amounts = dict(zip(refunds["transaction_id"].astype("int64"), refunds["amount_cents"].astype("int64"),
+                       strict=True))
+    problems = []
+    for row in unlinked.itertuples(index=False):
+        refund_id = int(row.refund_id)
+        if refund_id not in day_ids:
+            continue
+        amount = cents_to_decimal(int(amounts[refund_id]))
+        candidates = str(row.candidates)
+        sources = f"paytrace:{refund_id}" + (f" candidates:{candidates}" if candidates else "")
+        if row.outcome == AMBIGUOUS:
+            problems.append(Problem(
+                "refund_sale_ambiguous", "error", refund_id, sources,
+                f"refund {refund_id} of {amount} fits several sales ({candidates})",
+                "record it in Sage by hand against the right sale's invoice (credit memo + card refund with "
+                f"CreditCardTransactionID {refund_id})"))
+        else:
+            named = f"; sales with its keys: {candidates} (none with {amount} unrefunded)" if candidates else ""
+            problems.append(Problem(
+                "refund_sale_unknown", "error", refund_id, sources,
+                f"refund {refund_id} of {amount} matches no sale in the warehouse{named}",
+                "find the sale in PayTrace; record the refund in Sage by hand (credit memo + card refund with "
+                f"CreditCardTransactionID {refund_id})"))
+    return problems
+
+
+def _awaiting(refund_id: int, sale_id: int, cents: int) -> Problem:
+    return Problem("refund_awaiting_sale", "warning", refund_id, f"paytrace:{refund_id} sale:{sale_id}",
+                   f"refund {refund_id} of {cents_to_decimal(cents)} is of sale {sale_id}, whose receipt is not in "
+                   "Sage yet", f"post sale {sale_id}'s receipt (see its receivables exception); the refund then "
+                   "posts on the next run")
+
+
+def _business_date(row: pd.Series, day: date) -> date:
+    value = row.get("business_date")
+    return day if value is None or pd.isna(value) else pd.Timestamp(value).date()
+
+
+def _text(value: object) -> str:
+    return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value).strip()
+
+
+def _last4(value: object) -> str:
+    text = _text(value)
+    return text if len(text) == 4 and text.isdigit() else ""
