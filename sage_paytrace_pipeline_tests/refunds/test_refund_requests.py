@@ -3,10 +3,8 @@
 Each test pays part of a demo invoice with a sandbox card sale, posts the receipt in Sage, asks for
 a refund (a clerk's marked credit memo, or `request_refund` as the shell does) and runs the flow.
 
-TODO(R1): `record_card_refund` consuming the credit of a memo *applied to an invoice* is helper R1's
-change of the demo company; until it is merged, the Sage recording of such a request is expected to
-be refused (`assert_recorded` marks that xfail). The lost-answer test uses a memo left open (a CM
-item), which the demo company records today, so it proves the whole chain.
+The lost-answer test uses a memo left open (a CM item) linked to its sale by hand; the others use
+memos applied to the invoice the sale paid, as a clerk enters them.
 """
 
 from __future__ import annotations
@@ -126,11 +124,9 @@ def world(paytrace_sandbox, company_template, tmp_path) -> World:
 
 
 def assert_recorded(world: World, request_id: str, key: str) -> None:
-    """Recorded in Sage once under `key`; xfail while R1's record_card_refund change is missing."""
+    """Recorded in Sage once under `key`."""
     request = world.store.get(request_id)
     assert request is not None
-    if request.state == "confirmed":
-        pytest.xfail("TODO(R1): record_card_refund must consume the credit of a memo applied to an invoice")
     assert request.state == "recorded"
     assert len([row for row in world.sage_refund_rows(key) if Decimal(str(row[2])) < 0]) >= 1
 
