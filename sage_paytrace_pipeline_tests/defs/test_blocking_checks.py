@@ -11,6 +11,9 @@ MONEY_CHECKS = {
     ("sage_cash_receipts", "no_transaction_posted_twice"),
     ("gl_journal_entries", "journals_balance"),
     ("sage_gl_postings", "clearing_nets_to_zero"),
+    # Refund requests: money leaves only once and never above what a sale allows.
+    ("sage_refund_requests", "no_refund_sent_twice"),
+    ("sage_refund_requests", "refunds_within_sale"),
 }
 
 

@@ -133,10 +133,9 @@ def build_paytrace_refund_assets(config: PipelineConfig) -> list[dg.AssetsDefini
                                       {"python", "duckdb"}),
         },
         ins={"paytrace_transactions": dg.AssetIn("paytrace_transactions")},
-        # A refund needs its sale's receipt: the day's receipts post first.
-        # TODO(lead): add "sage_refund_requests" here once R2's asset exists (Sage-initiated refunds are
-        # recorded first, so their PayTrace refunds, SPR-keyed, are never taken for PayTrace-side ones).
-        deps=["sage_cash_receipts"],
+        # A refund needs its sale's receipt: the day's receipts post first. Sage-initiated requests are
+        # sent and recorded first too, so a sale a request voided is never also reversed here.
+        deps=["sage_cash_receipts", "sage_refund_requests"],
         partitions_def=business_day_partitions(config),
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
