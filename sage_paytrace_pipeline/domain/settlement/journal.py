@@ -16,8 +16,9 @@ deposit lands the entry is (reference §3.4, gross method):
 
 so that every brand's clearing account returns to zero for the batch and no refund is booked twice.
 A refund of the batch that the refund flow has not recorded yet holds the entry (the
-reconciliation's `batch_refunds_not_in_sage` says which); it posts on a later run, once recorded. A sale of the batch that is not a
-receipt in Sage yet (an open receivable exception) did not debit clearing; with
+reconciliation's `batch_refunds_not_in_sage` says which); it posts on a later run, once recorded.
+
+A sale of the batch that is not a receipt in Sage yet (an open receivable exception) did not debit clearing; with
 gl_accounts.unposted_sales set it is credited there instead (one line per sale, its transaction id in
 the comment), so the deposit, the fees and clearing are booked on time. When its receipt posts, the
 next run moves it: `PT-S<transaction id>` Dr unposted sales / Cr the brand's clearing. Which sales are
@@ -181,10 +182,11 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     reference = postable["reference"]
     # Refunds Sage holds as card refunds (they credited clearing): debited back to clearing, not expensed.
     recorded = reconciliation.refunds[reconciliation.refunds["treatment"] == THROUGH_CLEARING]
-    recorded = recorded.groupby(_KEY + ["brand"], as_index=False, sort=True)["amount_cents"].sum()
-    recorded = postable[_KEY + ["reference"]].merge(recorded, on=_KEY, how="inner")
-    recorded_cents = postable[_KEY].merge(recorded.groupby(_KEY, as_index=False)["amount_cents"].sum(),
-                                          on=_KEY, how="left")["amount_cents"].fillna(0).astype("int64").to_numpy()
+    recorded = recorded.groupby([*_KEY, "brand"], as_index=False, sort=True)["amount_cents"].sum()
+    recorded = postable[[*_KEY, "reference"]].merge(recorded, on=_KEY, how="inner")
+    recorded_by_group = recorded.groupby(_KEY, as_index=False)["amount_cents"].sum()
+    recorded_cents = postable[_KEY].merge(recorded_by_group, on=_KEY, how="left")["amount_cents"]
+    recorded_cents = recorded_cents.fillna(0).astype("int64").to_numpy()
     fee_comment = np.where(postable["fee_cents"].to_numpy() != 0, "Daily discount fees", "Deposit rounding")
     bank_reference = postable["bank_reference"].fillna("").astype(str)
     parts = [

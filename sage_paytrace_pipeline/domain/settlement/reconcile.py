@@ -211,8 +211,8 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
 
     tie_out = _tie_out(summary, counted)
     refunds = _refunds(counted, refund_flow)
-    expected, brand_totals, sales, posting_exceptions = _expected(summary, counted, receipts, refunds, tie_out,
-                                                                  policy)
+    expected, brand_totals, sales, posting_exceptions = _expected(summary, counted, receipts, tie_out, policy,
+                                                                  refunds=refunds)
     pairs = _candidates(expected, lines, policy)
     accepted = _assign(pairs)
     matches = _matches(expected, lines, pairs, accepted)
@@ -314,9 +314,9 @@ def _refunds(counted: pd.DataFrame, flow: RefundFlow | None) -> pd.DataFrame:
     return refunds
 
 
-def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFrame, refunds: pd.DataFrame,
-              tie_out: pd.DataFrame,
-              policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFrame, tie_out: pd.DataFrame,
+              policy: SettlementPolicy, *,
+              refunds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     amounts = ["sales_count", "sales_cents", "refund_count", "refund_cents"]
     by_group = summary.sort_values(["batch_number", "funding_group", "brand"]).groupby(_KEY, sort=True)
     expected = by_group[amounts].sum()
@@ -868,7 +868,7 @@ def _unrecorded_refund_exceptions(refunds: pd.DataFrame, expected: pd.DataFrame)
                                                                           "transaction_id"])
     if waiting.empty:
         return empty_exceptions()
-    waiting = waiting.merge(expected[_KEY + ["closed_date"]], on=_KEY, how="left")
+    waiting = waiting.merge(expected[[*_KEY, "closed_date"]], on=_KEY, how="left")
     ids = numbers_text(waiting["transaction_id"])
     return exception_rows(
         REFUNDS_NOT_IN_SAGE, "warning", waiting["batch_number"],
@@ -1017,4 +1017,4 @@ def _dated(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["RefundFlow", "Reconciliation", "reconcile"]
+__all__ = ["Reconciliation", "RefundFlow", "reconcile"]
