@@ -50,7 +50,8 @@ class DayInputs:
 
 @dataclass(frozen=True)
 class DaySettlement:
-    """The day's rows: expected deposits with their matches, journal lines, exceptions."""
+    """The day's rows: expected deposits with their matches, journal lines, exceptions, and its
+    batches' refunds with how their entries book them (expensed / through_clearing / not_in_sage)."""
 
     expected: pd.DataFrame
     matches: pd.DataFrame
@@ -58,6 +59,7 @@ class DaySettlement:
     entries: pd.DataFrame
     lines: pd.DataFrame
     exceptions: pd.DataFrame
+    refunds: pd.DataFrame
 
 
 def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
@@ -104,7 +106,8 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     exceptions = pd.concat([own["exceptions"], journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
     reconciliation = own["expected"].merge(own["matches"], on=["batch_number", "funding_group"], how="left",
                                            suffixes=("", "_match"))
-    return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions)
+    refunds = recon.refunds[recon.refunds["batch_number"].isin(own["expected"]["batch_number"])]
+    return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions, refunds)
 
 
 def refund_flow(config: PipelineConfig, recorded_refunds: frozenset[int]) -> RefundFlow | None:

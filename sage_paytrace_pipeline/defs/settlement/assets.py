@@ -135,6 +135,8 @@ def settlement_reconciliation(
         "by_status": dg.MetadataValue.json(expected["deposit_status"].value_counts().to_dict()),
         "deposited": money_total(matches["deposit_cents"]) if len(matches) else "0.00",
         "fees": money_total(matches["fee_cents"]) if len(matches) else "0.00",
+        # expensed (no refund flow, or before its start date), through_clearing (recorded in Sage), not_in_sage
+        "refunds_by_treatment": dg.MetadataValue.json(settled.refunds["treatment"].value_counts().to_dict()),
     })
     yield dg.Output(dated(settled.lines, day), output_name="gl_journal_entries", metadata={
         "entries": len(settled.entries), "lines": len(settled.lines),
