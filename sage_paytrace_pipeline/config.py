@@ -293,9 +293,11 @@ class PipelineConfig(_Section):
 
     @field_validator("matching", mode="before")
     @classmethod
-    def _no_second_auto_create(cls, value: Any) -> Any:
+    def _no_second_switch(cls, value: Any) -> Any:
         if isinstance(value, Mapping) and "auto_create_customers" in value:
             raise ValueError("set customers.auto_create instead (one switch for creating Sage customers)")
+        if isinstance(value, Mapping) and "refund_flow" in value:
+            raise ValueError("add the `refunds` section instead (one switch for the refund and void flow)")
         return value
 
     def settlement_policy(self) -> SettlementPolicy:
@@ -305,8 +307,9 @@ class PipelineConfig(_Section):
         return self.settlement
 
     def matching_policy(self) -> MatchingPolicy:
-        """The matching knobs with the customer policy folded in."""
-        return self.matching.model_copy(update={"auto_create_customers": self.customers.auto_create})
+        """The matching knobs with the customer policy and the refund flow's switch folded in."""
+        return self.matching.model_copy(update={"auto_create_customers": self.customers.auto_create,
+                                                "refund_flow": self.refunds is not None})
 
     @field_validator("customer_links")
     @classmethod

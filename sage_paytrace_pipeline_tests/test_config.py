@@ -43,6 +43,7 @@ def test_the_documented_example_loads():
         ("alerts:\n  email: {host: h, from: a@example.com, to: [b@example.com], user: u, security: none}\n",
          "alerts.email: Value error, security: none would send the SMTP password in clear"),
         ("alerts:\n  teams: {webhook_url_env: 'https://example.com/hook'}\n", "alerts.teams.webhook_url_env: String"),
+        ("matching:\n  refund_flow: true\n", "matching: Value error, add the `refunds` section instead"),
     ],
 )
 def test_mistakes_are_reported_with_their_key_path(tmp_path, yaml_text, expected):
@@ -51,6 +52,15 @@ def test_mistakes_are_reported_with_their_key_path(tmp_path, yaml_text, expected
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert str(caught.value).startswith(str(path)) and expected in str(caught.value)
+
+
+def test_the_refunds_section_switches_matching_to_the_refund_flow(tmp_path):
+    assert load_config(EXAMPLE).matching_policy().refund_flow  # the example turns the flow on
+    off = PipelineConfig()
+    assert off.refunds is None and not off.matching_policy().refund_flow
+    on = PipelineConfig.model_validate({"refunds": {"start_date": "2026-12-01"}, "customers": {"auto_create": True}})
+    policy = on.matching_policy()
+    assert policy.refund_flow and policy.auto_create_customers
 
 
 def test_a_missing_file_says_which_variable_points_to_it(tmp_path):

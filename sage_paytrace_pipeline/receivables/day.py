@@ -3,7 +3,9 @@
 A payment already in Sage (looked up by transaction id) is never matched again: its links and
 applications come from the posting log, as posted, so a re-run reproduces the day instead of
 re-deciding it against balances that payment itself already reduced. A posted payment that
-PayTrace now shows voided or declined is an exception: the receipt must be reversed in Sage.
+PayTrace now shows voided or declined is an exception: the receipt must be reversed in Sage. With the
+refund flow on (`policy.refund_flow`) a voided one is not: that flow reverses its receipt (and
+reports what it cannot); a declined one, which no flow reverses, still is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sage_paytrace_pipeline.receivables.posting_log import Intent
 
 _VAULT_DETAILS = ["billing_name", "billing_zip", "email"]
 _NOT_MONEY_ANY_MORE = ("VOIDED", "DECLINED")
+_REVERSED_BY_REFUND_FLOW = ("VOIDED",)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: p
     return DayMatch(
         customer_links=_flagged(result.customer_links, carried_links),
         applications=_flagged(result.applications, carried_applications),
-        exceptions=concat_exceptions([result.exceptions, _reversed_after_posting(payments[posted], earlier)]),
+        exceptions=concat_exceptions([result.exceptions,
+                                      _reversed_after_posting(payments[posted], earlier, policy.refund_flow)]),
         skipped_counts={**result.skipped_counts, "posted_earlier": int(posted.sum())},
     )
 
@@ -90,8 +94,11 @@ def _flagged(matched: pd.DataFrame, carried: pd.DataFrame) -> pd.DataFrame:
     return combined.sort_values("transaction_id", kind="stable", ignore_index=True)
 
 
-def _reversed_after_posting(posted: pd.DataFrame, earlier: dict[int, Intent]) -> pd.DataFrame:
-    gone = posted[posted["status"].astype(str).str.upper().isin(_NOT_MONEY_ANY_MORE)]
+def _reversed_after_posting(posted: pd.DataFrame, earlier: dict[int, Intent], refund_flow: bool) -> pd.DataFrame:
+    """`posted_then_voided` for each posted payment PayTrace no longer shows as money; voided ones are
+    left to the refund flow when it is on (it reverses their receipts)."""
+    status = posted["status"].astype(str).str.upper()
+    gone = posted[status.isin(_NOT_MONEY_ANY_MORE) & ~(refund_flow & status.isin(_REVERSED_BY_REFUND_FLOW))]
     if gone.empty:
         return concat_exceptions([])
     ids = gone["transaction_id"]

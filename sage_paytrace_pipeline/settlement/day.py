@@ -17,6 +17,7 @@ import pandas as pd
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.domain.settlement import (
     JournalPlan,
+    RefundFlow,
     SettlementPolicy,
     journal_entries,
     reconcile,
@@ -31,6 +32,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     batch_window,
     for_day,
     line_keys,
+    with_created_dates,
 )
 from sage_paytrace_pipeline.settlement.ledger import parked_in_sage
 
@@ -48,7 +50,8 @@ class DayInputs:
 
 @dataclass(frozen=True)
 class DaySettlement:
-    """The day's rows: expected deposits with their matches, journal lines, exceptions."""
+    """The day's rows: expected deposits with their matches, journal lines, exceptions, and its
+    batches' refunds with how their entries book them (expensed / through_clearing / not_in_sage)."""
 
     expected: pd.DataFrame
     matches: pd.DataFrame
@@ -56,6 +59,7 @@ class DaySettlement:
     entries: pd.DataFrame
     lines: pd.DataFrame
     exceptions: pd.DataFrame
+    refunds: pd.DataFrame
 
 
 def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
@@ -72,15 +76,23 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
 
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,
-               reader: Sage100Reader, as_of: date) -> DaySettlement:
+               reader: Sage100Reader, as_of: date, recorded_refunds: frozenset[int] = frozenset()) -> DaySettlement:
     """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
     from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
-    configured: without it nothing is reconciled (the caller reports `not_configured_exception`)."""
+    configured: without it nothing is reconciled (the caller reports `not_configured_exception`).
+
+    With the refund flow on (`config.refunds`), `recorded_refunds` are the window's refunds Sage holds
+    as card refunds (`settlement.refunds.refunds_recorded_in_sage`): their entries debit clearing."""
     policy = config.settlement
     if policy is None:
         raise ValueError("settlement is not configured: there is no discount method to reconcile by")
-    recon = reconcile(batch_input(inputs.batches), inputs.transactions, receipts,
-                      inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of)
+    flow = refund_flow(config, recorded_refunds)
+    transactions = inputs.transactions
+    if flow is not None:
+        transactions = with_created_dates(transactions, config.merchant.time_zone)
+    recon = reconcile(batch_input(inputs.batches), transactions, receipts,
+                      inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of,
+                      refund_flow=flow)
     chart = reader.gl_accounts()
     accounts = account_map(config, reader.payment_types(), chart)
     plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))
@@ -95,7 +107,17 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     exceptions = pd.concat([own["exceptions"], journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
     reconciliation = own["expected"].merge(own["matches"], on=["batch_number", "funding_group"], how="left",
                                            suffixes=("", "_match"))
-    return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions)
+    refunds = recon.refunds[recon.refunds["batch_number"].isin(own["expected"]["batch_number"])]
+    return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions, refunds)
+
+
+def refund_flow(config: PipelineConfig, recorded_refunds: frozenset[int]) -> RefundFlow | None:
+    """How the deposit entries treat refunds: None (expensed, as before the flow) while `refunds` is not
+    configured; else through clearing once recorded in Sage, expensed before `refunds.start_date`."""
+    if config.refunds is None:
+        return None
+    start = config.refunds.start_date
+    return RefundFlow(recorded=frozenset(recorded_refunds), start_date=date.fromisoformat(start) if start else None)
 
 
 def post_journal_entries(writer: Sage100Writer, gl_journal_entries: pd.DataFrame) -> pd.DataFrame:

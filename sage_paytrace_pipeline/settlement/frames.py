@@ -109,6 +109,14 @@ def no_deposits() -> pd.DataFrame:
                          "bank_reference": pd.Series(dtype=object), "description": pd.Series(dtype=object)})
 
 
+def with_created_dates(transactions: pd.DataFrame, time_zone: str) -> pd.DataFrame:
+    """The transactions with `created_date`: the business day each was created (its created_at in the
+    merchant's zone, the day PayTrace's export files it under); empty where created_at is."""
+    created = pd.to_datetime(transactions["created_at"], utc=True).dt.tz_convert(time_zone)
+    dates = pd.Series(created.dt.date.to_numpy(dtype=object), index=transactions.index).where(created.notna(), None)
+    return transactions.assign(created_date=dates)
+
+
 def receipts_from_log(entries: pd.DataFrame) -> pd.DataFrame:
     """Posting-log rows (receivables' log of Sage receipts) in the core's posted-receipt shape."""
     return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(

@@ -14,6 +14,10 @@ from sage_paytrace_pipeline.sage100.models import GlAccount, as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 _GL_COLUMNS = ["AccountKey", "SourceJournal", "DocumentNo", "DebitAmount", "CreditAmount", "PostingComment"]
+# A card refund (`record_card_refund`) posts through the sales journal, its comment starting with the
+# PayTrace refund id: "Card refund <transaction id> <division>-<customer> ...".
+_CARD_REFUND_JOURNAL = "SJ"
+_CARD_REFUND_COMMENT = "Card refund "
 
 
 def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
@@ -30,8 +34,10 @@ def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFra
                   batch_transactions: pd.DataFrame) -> dict[int, int]:
     """Card clearing per deposited batch (cents; zero when the batch is cleared), read back from
     GL_DetailPosting: the card-clearing debits of its receipts (cash receipts journal, by
-    transaction id) minus the clearing credits of its journal entries (general journal, by entry
-    number: the deposit entry, and the reclass of each parked sale whose receipt has posted since)."""
+    transaction id), the clearing credits of its refunds recorded in Sage as card refunds (sales
+    journal, by refund id; the refund flow), and the net of its journal entries (general journal,
+    by entry number: the deposit entry, which credits the sales and debits those refunds, and the
+    reclass of each parked sale whose receipt has posted since)."""
     of_batches = posted[posted["batch_number"].notna()]
     deposited = of_batches.loc[of_batches["kind"] == "deposit", "batch_number"]
     deposits = of_batches[of_batches["batch_number"].isin(deposited)]
@@ -45,11 +51,16 @@ def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFra
                        for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
     receipts = gl[gl["SourceJournal"] == "CR"]
     by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])
+    comments = gl["PostingComment"].astype(str)
+    card_refunds = gl[(gl["SourceJournal"] == _CARD_REFUND_JOURNAL) & comments.str.startswith(_CARD_REFUND_COMMENT)]
+    card_refunds = card_refunds.assign(
+        transaction_id=card_refunds["PostingComment"].astype(str).str.slice(len(_CARD_REFUND_COMMENT)).str.split().str[0])
     journal = gl[gl["SourceJournal"] == "GJ"].groupby("DocumentNo")["net_cents"].sum()
     nets = {}
     for batch, entries in deposits.groupby("batch_number"):
         ids = set(batch_transactions.loc[batch_transactions["batch_number"] == batch, "transaction_id"].astype(str))
         debits = int(by_transaction.loc[by_transaction["transaction_id"].isin(ids), "net_cents"].sum())
+        refunded = int(card_refunds.loc[card_refunds["transaction_id"].isin(ids), "net_cents"].sum())
         credits = int(journal.reindex(entries["entry_no"].astype(str)).fillna(0).sum())
-        nets[int(batch)] = debits + credits
+        nets[int(batch)] = debits + refunded + credits
     return nets

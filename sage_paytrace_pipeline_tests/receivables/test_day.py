@@ -82,9 +82,10 @@ def test_no_vault_or_no_payments_is_a_no_op():
 # --------------------------------------------------------------------------- match_business_day
 
 
-def day(paid: pd.DataFrame, earlier: dict[int, Intent], details: pd.DataFrame | None = None):
+def day(paid: pd.DataFrame, earlier: dict[int, Intent], details: pd.DataFrame | None = None,
+        policy: MatchingPolicy | None = None):
     return match_business_day(paid, vault() if details is None else details, CUSTOMERS, CARDS, OPEN, links=links(),
-                              policy=MatchingPolicy(), earlier=earlier)
+                              policy=policy or MatchingPolicy(), earlier=earlier)
 
 
 def test_payments_in_sage_are_carried_from_the_log_and_the_rest_matched():
@@ -168,6 +169,46 @@ def test_a_posted_payment_now_voided_is_an_exception_and_still_carried(status):
                               f"it {status.lower()}; the customer's balance is understated")
     assert "Reverse the receipt in Sage" in row["action"] and "5000" in row["action"]
     assert result.applications[["transaction_id", "posted_earlier"]].values.tolist() == [[5000, True]]
+
+
+REFUND_FLOW = MatchingPolicy(refund_flow=True)
+
+
+def test_with_the_refund_flow_a_posted_payment_now_voided_is_left_to_it_and_still_carried():
+    paid = payments({"transaction_id": 5000, "status": "VOIDED", "customer_id": "PTV-EVER", "invoice_id": "0001234"})
+
+    result = day(paid, {5000: posted()}, policy=REFUND_FLOW)
+
+    assert result.exceptions.empty  # the refund flow reverses the receipt (PT-V5000) and reports what it cannot
+    assert result.applications[["transaction_id", "posted_earlier"]].values.tolist() == [[5000, True]]
+
+
+def test_with_the_refund_flow_a_posted_payment_now_declined_is_still_an_exception():
+    paid = payments({"transaction_id": 5000, "status": "DECLINED", "customer_id": "PTV-EVER", "invoice_id": "0001234"})
+
+    result = day(paid, {5000: posted()}, policy=REFUND_FLOW)
+
+    assert result.exceptions[["kind", "transaction_id"]].values.tolist() == [["posted_then_voided", 5000]]
+
+
+@pytest.mark.parametrize("refund_flow", [False, True], ids=["flow_off", "flow_on"])
+def test_refunds_are_exceptions_only_without_the_refund_flow(refund_flow):
+    paid = payments(
+        {"transaction_id": 5000, "customer_id": "PTV-EVER", "invoice_id": "0001235", "amount_cents": 2500},
+        {"transaction_id": 5001, "transaction_type": "REFUND", "amount_cents": 1500, "customer_id": "PTV-EVER"},
+        {"transaction_id": 5002, "transaction_type": "REFUND", "status": "VOIDED", "amount_cents": 700},
+    )
+
+    result = day(paid, {}, policy=MatchingPolicy(refund_flow=refund_flow))
+
+    assert result.applications[["transaction_id", "invoice_no"]].values.tolist() == [[5000, "0001235"]]
+    if refund_flow:
+        assert result.exceptions.empty
+        assert result.skipped_counts == {"refund_flow": 1, "voided": 1, "posted_earlier": 0}
+    else:
+        assert result.exceptions[["kind", "severity", "transaction_id"]].values.tolist() == [
+            ["refund_not_posted", "warning", 5001]]
+        assert result.skipped_counts == {"voided": 1, "posted_earlier": 0}
 
 
 # ----------------------------------------------------------------------------- carried_forward

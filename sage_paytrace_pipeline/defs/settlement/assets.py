@@ -44,6 +44,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     not_configured_exception,
     receipts_from_log,
 )
+from sage_paytrace_pipeline.settlement.refunds import refunds_recorded_in_sage
 
 OWNERS = ["team:finance"]
 
@@ -122,15 +123,21 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
     with warehouse.get_connection() as connection:  # the window's receipts, as the posting log holds them
         logged = PostingLog(connection, context.run.run_id).entries(
             transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
+        # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
+        recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
+                    if config.refunds else frozenset())
     receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of)
+    settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of,
+                         recorded_refunds=recorded)
     expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
     yield dg.Output(dated(settled.reconciliation, day), output_name="settlement_reconciliation", metadata={
         "expected_deposits": len(expected),
         "by_status": dg.MetadataValue.json(expected["deposit_status"].value_counts().to_dict()),
         "deposited": money_total(matches["deposit_cents"]) if len(matches) else "0.00",
         "fees": money_total(matches["fee_cents"]) if len(matches) else "0.00",
+        # expensed (no refund flow, or before its start date), through_clearing (recorded in Sage), not_in_sage
+        "refunds_by_treatment": dg.MetadataValue.json(settled.refunds["treatment"].value_counts().to_dict()),
     })
     yield dg.Output(dated(settled.lines, day), output_name="gl_journal_entries", metadata={
         "entries": len(settled.entries), "lines": len(settled.lines),
@@ -208,7 +215,8 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
                                               "line, with method, fee and variance; status matched/short/over/"
                                               "pending/missing.", required=False),
             "gl_journal_entries": _out("Balanced journal lines that clear each deposited batch (Dr bank, Dr fees, "
-                                       "Dr refunds, Cr card clearing per brand) and fee/chargeback debits.",
+                                       "Dr refunds, or Dr card clearing for refunds the refund flow recorded in "
+                                       "Sage, Cr card clearing per brand) and fee/chargeback debits.",
                                        required=False),
             "settlement_exceptions": _out("Missing or short deposits, unposted batch transactions, transactions in "
                                           "no batch, unmapped GL accounts: what is wrong and what fixes it."),
@@ -217,8 +225,9 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
              "batch_transactions": _window_in("paytrace_batch_transactions", days),
              "bank_deposits": dg.AssetIn("bank_deposits")},
         # The day's receipts are posted first when both run together (e.g. `--select '*'`): a sale of the
-        # day's batch is then a confirmed receipt, not parked as unposted. Read from the posting log.
-        deps=["sage_cash_receipts"],
+        # day's batch is then a confirmed receipt, not parked as unposted. Read from the posting log. Its
+        # refunds are recorded first too, so they pass through clearing instead of holding the entry.
+        deps=["sage_cash_receipts", "sage_refund_requests", "sage_card_refunds"],
         partitions_def=partitions,
         pool="duckdb",
         can_subset=False,
@@ -235,8 +244,9 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
         check_specs=[dg.AssetCheckSpec("clearing_nets_to_zero", asset="sage_gl_postings", blocking=True,
-                                       description="for each deposited batch, its receipts' debits and the journal's "
-                                                   "credits to card clearing in GL_DetailPosting net to zero")],
+                                       description="for each deposited batch, its receipts' debits, its card "
+                                                   "refunds' credits and the journal's lines to card clearing in "
+                                                   "GL_DetailPosting net to zero")],
     )(sage_gl_postings)
     return [batches, statements, reconciliation, postings]
 

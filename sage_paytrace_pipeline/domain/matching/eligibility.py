@@ -1,8 +1,9 @@
 """Which PayTrace transactions become Sage receipts today, and what happens to the rest.
 
 Approved sales and captured authorizations (PENDING or SETTLED) are posted. Declines, voids and
-open authorizations never moved money: skipped silently, only counted. Refunds did move money, so
-they are reported (`refund_not_posted`) until the refund flow posts them.
+open authorizations never moved money: skipped silently, only counted. Refunds did move money: with
+the refund flow on (`policy.refund_flow`) they are left to it and counted as skipped (`refund_flow`);
+without it they are reported (`refund_not_posted`) for AR staff to enter by hand.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.D
     refund = money_moved & (kinds == "REFUND").to_numpy()[kind]
     skipped = np.flatnonzero(~eligible & ~refund)
     counts = _skipped_reasons(kinds.to_numpy()[kind[skipped]], statuses.to_numpy()[status[skipped]])
+    if policy.refund_flow:  # the refunds flow posts them (and reports what it cannot)
+        if refund.any():
+            counts = dict(sorted({**counts, "refund_flow": int(refund.sum())}.items()))
+        refund = np.zeros_like(refund)
 
     refunds = payments[refund]
     tid = refunds["transaction_id"]

@@ -19,6 +19,10 @@ class MatchingPolicy(BaseModel):
     auto_create_customers: bool = False
     # A payment with no identifiable invoice: exception only (default), or also post it as a prepayment.
     post_unapplied_as_prepayment: bool = False
+    # The refunds flow (config `refunds`) is on: it posts refunds and reverses receipts of sales voided
+    # after posting, so matching reports neither (no `refund_not_posted`, no `posted_then_voided`).
+    # Set from the `refunds` section (PipelineConfig.matching_policy), not in `matching`.
+    refund_flow: bool = False
     eligible_statuses: tuple[str, ...] = ("PENDING", "SETTLED")
     # AUTHORIZATION only counts once captured, i.e. when its status is one of eligible_statuses.
     eligible_types: tuple[str, ...] = ("SALE", "AUTHORIZATION")

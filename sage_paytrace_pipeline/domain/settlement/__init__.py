@@ -30,7 +30,7 @@ from sage_paytrace_pipeline.domain.settlement.policy import (
     GlAccountMap,
     SettlementPolicy,
 )
-from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation, reconcile
+from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation, RefundFlow, reconcile
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -45,6 +45,7 @@ __all__ = [
     "GlAccountMap",
     "JournalPlan",
     "Reconciliation",
+    "RefundFlow",
     "SettlementInputError",
     "SettlementPolicy",
     "UnbalancedPlanError",

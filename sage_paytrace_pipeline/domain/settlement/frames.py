@@ -170,9 +170,23 @@ def normalize_transactions(transactions: pd.DataFrame) -> pd.DataFrame:
         "amount_cents": _cents(transactions["amount_cents"], "batch_transactions.amount_cents",
                                allow_negative=False),
         "status": _text(transactions["status"], upper=True),
-    }).reset_index(drop=True)
+    })
+    if "created_date" in transactions:  # optional: the business day each was created (empty: unknown)
+        frame["created_date"] = _optional_dates(transactions["created_date"], "batch_transactions.created_date")
+    frame = frame.reset_index(drop=True)
     _duplicates(frame, ["transaction_id"], "batch_transactions")
     return frame
+
+
+def _optional_dates(series: pd.Series, name: str) -> pd.Series:
+    """Dates (midnight, no zone) where given, NaT where empty."""
+    try:
+        values = pd.to_datetime(series)
+    except (TypeError, ValueError) as exc:
+        raise SettlementInputError(f"{name}: not dates ({exc})") from None
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    return values.dt.normalize().astype("datetime64[ns]")
 
 
 def normalize_receipts(receipts: pd.DataFrame) -> pd.DataFrame:

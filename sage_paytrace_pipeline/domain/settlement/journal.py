@@ -8,11 +8,17 @@ deposit lands the entry is (reference §3.4, gross method):
                          the shortfall within max_fee_bps without one), and any tolerated rounding
     Dr chargebacks       a shortfall the deposit's description calls a chargeback/adjustment (the
                          amount it prints, when it prints one)
-    Dr refunds           the group's refunds (refunds are not posted to Sage elsewhere yet)
+    Dr refunds           the group's refunds that nothing else booked (without the refund flow, or
+                         created before its start date)
+    Dr clearing          each brand's refunds the refund flow recorded in Sage: their card refunds
+                         already credited the brand's clearing account (Dr AR / Cr clearing)
         Cr clearing      each brand's sales, to the brand's clearing account
 
-so that every brand's clearing account returns to zero for the batch. A sale of the batch that is not a
-receipt in Sage yet (an open receivable exception) did not debit clearing; with
+so that every brand's clearing account returns to zero for the batch and no refund is booked twice.
+A refund of the batch that the refund flow has not recorded yet holds the entry (the
+reconciliation's `batch_refunds_not_in_sage` says which); it posts on a later run, once recorded.
+
+A sale of the batch that is not a receipt in Sage yet (an open receivable exception) did not debit clearing; with
 gl_accounts.unposted_sales set it is credited there instead (one line per sale, its transaction id in
 the comment), so the deposit, the fees and clearing are booked on time. When its receipt posts, the
 next run moves it: `PT-S<transaction id>` Dr unposted sales / Cr the brand's clearing. Which sales are
@@ -54,6 +60,7 @@ from sage_paytrace_pipeline.domain.settlement.reconcile import (
     NETTED,
     NOTHING,
     POSTABLE_METHODS,
+    THROUGH_CLEARING,
     UNPOSTED_REASON,
     Reconciliation,
 )
@@ -173,6 +180,13 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     })
 
     reference = postable["reference"]
+    # Refunds Sage holds as card refunds (they credited clearing): debited back to clearing, not expensed.
+    recorded = reconciliation.refunds[reconciliation.refunds["treatment"] == THROUGH_CLEARING]
+    recorded = recorded.groupby([*_KEY, "brand"], as_index=False, sort=True)["amount_cents"].sum()
+    recorded = postable[[*_KEY, "reference"]].merge(recorded, on=_KEY, how="inner")
+    recorded_by_group = recorded.groupby(_KEY, as_index=False)["amount_cents"].sum()
+    recorded_cents = postable[_KEY].merge(recorded_by_group, on=_KEY, how="left")["amount_cents"]
+    recorded_cents = recorded_cents.fillna(0).astype("int64").to_numpy()
     fee_comment = np.where(postable["fee_cents"].to_numpy() != 0, "Daily discount fees", "Deposit rounding")
     bank_reference = postable["bank_reference"].fillna("").astype(str)
     parts = [
@@ -181,7 +195,8 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
         _lines(reference, "merchant_fees", None, postable["fee_cents"] + postable["rounding_cents"], fee_comment),
         _lines(reference, "chargebacks", None, postable["adjustment_cents"],
                np.where(postable["method"].to_numpy() == NETTED, "Netted chargeback/adjustment", "")),
-        _lines(reference, "refunds", None, postable["refund_cents"], join_text("Refunds batch ", batch_text)),
+        _lines(reference, "refunds", None, postable["refund_cents"].to_numpy() - recorded_cents,
+               join_text("Refunds batch ", batch_text)),
     ]
     unposted = _unposted_sales(reconciliation.sales).merge(postable[[*_KEY, "reference"]], on=_KEY, how="inner")
     parts.append(_lines(unposted["reference"], "unposted_sales", unposted["brand"], -unposted["amount_cents"],
@@ -192,6 +207,8 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     receipts_cents = brands["sales_cents"] - brands["parked_cents"].fillna(0).astype("int64")
     parts.append(_lines(brands["reference"], "clearing", brands["brand"], -receipts_cents,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
+    parts.append(_lines(recorded["reference"], "clearing", recorded["brand"], recorded["amount_cents"],
+                        join_text(recorded["brand"], " refunds batch ", numbers_text(recorded["batch_number"]))))
     return entries, pd.concat(parts, ignore_index=True), held
 
 

@@ -7,6 +7,12 @@ processor also keeps its fee: with a `fee_schedule` (the merchant's pricing per 
 known to the cent and the expected deposit is exact (gross - scheduled fee); without one the deposit
 may be below gross by up to `max_fee_bps` of the sales.
 
+Refunds: without the refund flow the deposit entry expenses a batch's refunds (Dr refunds). With it
+(`RefundFlow`), a refund the flow recorded in Sage as a card refund already took its money out of
+card clearing (Dr AR / Cr clearing), so the entry debits clearing for it instead; a refund created
+before the flow's start date keeps the old treatment; any other refund holds the batch's entry
+(`batch_refunds_not_in_sage`) until the flow records it, so no refund is booked twice or not at all.
+
 A short deposit whose description names a chargeback/adjustment is a netted adjustment. When the
 description prints the amount ("CHGBK ADJ -25.00"), that amount is the adjustment and only the rest
 of the shortfall can be a fee (or, with a schedule, rounding within tolerance); a printed amount that
@@ -71,6 +77,7 @@ UNMATCHED_CREDIT = "unmatched_bank_credit"
 UNMATCHED_DEBIT = "unmatched_processor_debit"
 DUPLICATE_BANK_LINE = "duplicate_bank_line"
 FEE_SCHEDULE_INCOMPLETE = "fee_schedule_missing_brand"
+REFUNDS_NOT_IN_SAGE = "batch_refunds_not_in_sage"
 
 # Match methods and statuses.
 EXACT = "exact_gross"
@@ -84,6 +91,12 @@ NOTHING = "nothing_to_deposit"
 # The hold reason of a batch whose sales are not all confirmed receipts in Sage (journal.py may post it
 # anyway, parking those sales in gl_accounts.unposted_sales).
 UNPOSTED_REASON = "sales not confirmed in Sage"
+# The hold reason of a batch with a refund the refund flow has not recorded in Sage yet.
+UNRECORDED_REFUNDS_REASON = "refunds not recorded in Sage"
+# How the deposit entry books each refund of a batch: expensed (Dr refunds: no refund flow, or created
+# before its start date), through clearing (Dr the brand's clearing: Sage holds it as a card refund
+# that credited clearing), or not yet (the refund flow has not recorded it: the entry waits).
+EXPENSED, THROUGH_CLEARING, NOT_IN_SAGE = "expensed", "through_clearing", "not_in_sage"
 # Methods whose journal entry is produced (the others are held for the operator).
 POSTABLE_METHODS = (EXACT, NET_OF_FEES, NET_OF_SCHEDULED_FEES, WITHIN_TOLERANCE, NETTED, NOTHING)
 
@@ -99,10 +112,26 @@ TIE_OUT_COLUMNS = ("batch_number", "closed_date", "brand", "summary_sales_count"
                    "summary_refund_cents", "detail_refund_cents", "ties")
 BRAND_TOTAL_COLUMNS = ("batch_number", "funding_group", "brand", "sales_cents", "refund_cents")
 SALE_COLUMNS = ("batch_number", "funding_group", "brand", "transaction_id", "amount_cents", "state")
+REFUND_COLUMNS = ("batch_number", "funding_group", "brand", "transaction_id", "amount_cents", "treatment")
 BANK_ITEM_COLUMNS = ("reference", "kind", "source_file", "source_line", "account_id", "posted_date",
                      "amount_cents", "type_code", "bank_reference", "description")
 
 _KEY = ["batch_number", "funding_group"]
+
+
+@dataclass(frozen=True)
+class RefundFlow:
+    """The refund flow is on (config `refunds`): how the deposit entries treat the batches' refunds.
+
+    - recorded: the PayTrace refund ids Sage holds as card refunds (they credited card clearing);
+      the entry debits clearing for them.
+    - start_date: refunds created before this business day (the `created_date` column of the batch
+      transactions) are expensed as before the flow existed; None: every refund goes through the flow.
+      A recorded refund goes through clearing whatever its date: Sage already took it out of clearing.
+    """
+
+    recorded: frozenset[int] = frozenset()
+    start_date: date | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +150,8 @@ class Reconciliation:
       (what the receipts debited to each brand's clearing account).
     - sales: every counted sale with its brand and its receipt's state in the posting log ("confirmed"
       = a receipt in Sage; NA = no receipt).
+    - refunds: every counted refund with its brand and treatment (EXPENSED, THROUGH_CLEARING,
+      NOT_IN_SAGE; see `RefundFlow`).
     - bank_items: unmatched bank debits classified as merchant fees or chargebacks, each with its
       journal reference.
     """
@@ -134,6 +165,7 @@ class Reconciliation:
     brand_totals: pd.DataFrame
     bank_items: pd.DataFrame
     sales: pd.DataFrame
+    refunds: pd.DataFrame
 
     def counts(self) -> dict[str, int]:
         """Row counts for run metadata."""
@@ -150,13 +182,16 @@ class Reconciliation:
 
 
 def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_receipts: pd.DataFrame,
-              deposits: pd.DataFrame, *, policy: SettlementPolicy, as_of: date) -> Reconciliation:
+              deposits: pd.DataFrame, *, policy: SettlementPolicy, as_of: date,
+              refund_flow: RefundFlow | None = None) -> Reconciliation:
     """Reconcile settlement batches with the receipts in Sage and the bank's deposits, as of `as_of`.
 
     `batch_transactions` holds the settled transactions of the batches; a settled transaction with
-    an empty batch_number is reported as `transaction_in_no_batch`. `posted_receipts` is the posting
-    log (state "confirmed" = read back from Sage). `deposits` are bank statement lines, credits
-    positive and debits negative.
+    an empty batch_number is reported as `transaction_in_no_batch`; an optional `created_date`
+    column (the business day each was created) dates refunds against `refund_flow.start_date`.
+    `posted_receipts` is the posting log (state "confirmed" = read back from Sage). `deposits` are
+    bank statement lines, credits positive and debits negative. `refund_flow` None: the refund flow
+    is off and every refund is expensed by the deposit entry.
     """
     if not isinstance(policy, SettlementPolicy):
         raise TypeError("policy must be a SettlementPolicy")
@@ -175,7 +210,9 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     summary["funding_group"] = _funding_group(summary["brand"], policy)
 
     tie_out = _tie_out(summary, counted)
-    expected, brand_totals, sales, posting_exceptions = _expected(summary, counted, receipts, tie_out, policy)
+    refunds = _refunds(counted, refund_flow)
+    expected, brand_totals, sales, posting_exceptions = _expected(summary, counted, receipts, tie_out, policy,
+                                                                  refunds=refunds)
     pairs = _candidates(expected, lines, policy)
     accepted = _assign(pairs)
     matches = _matches(expected, lines, pairs, accepted)
@@ -186,6 +223,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
         _tie_out_exceptions(tie_out),
         _transaction_exceptions(transactions),
         posting_exceptions,
+        _unrecorded_refund_exceptions(refunds, expected),
         _deposit_exceptions(expected, matches, policy),
         _schedule_exceptions(expected),
         _ambiguity_exceptions(expected, lines, pairs, accepted),
@@ -202,6 +240,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
         brand_totals=brand_totals.loc[:, list(BRAND_TOTAL_COLUMNS)].reset_index(drop=True),
         bank_items=_dated(bank_items.loc[:, list(BANK_ITEM_COLUMNS)], ("posted_date",)),
         sales=sales.rename(columns={"card_brand": "brand"}).loc[:, list(SALE_COLUMNS)].reset_index(drop=True),
+        refunds=refunds.rename(columns={"card_brand": "brand"}).loc[:, list(REFUND_COLUMNS)].reset_index(drop=True),
     )
 
 
@@ -259,8 +298,25 @@ def _sales_and_refunds(transactions: pd.DataFrame, keys: list[str]) -> pd.DataFr
     return frame.groupby(keys, as_index=False, sort=True).sum()
 
 
+def _refunds(counted: pd.DataFrame, flow: RefundFlow | None) -> pd.DataFrame:
+    """The counted refunds with how the deposit entry books each (see `RefundFlow`)."""
+    refunds = counted.loc[counted["kind"] == "refund", ["transaction_id", "batch_number", "funding_group",
+                                                        "card_brand", "amount_cents"]].copy()
+    if flow is None:
+        refunds["treatment"] = EXPENSED
+        return refunds
+    recorded = refunds["transaction_id"].isin(list(flow.recorded)).to_numpy()
+    before_start = np.zeros(len(refunds), dtype=bool)
+    if flow.start_date is not None and "created_date" in counted:
+        created = counted.loc[refunds.index, "created_date"]
+        before_start = (created < pd.Timestamp(flow.start_date)).fillna(False).to_numpy(dtype=bool)
+    refunds["treatment"] = np.select([recorded, before_start], [THROUGH_CLEARING, EXPENSED], NOT_IN_SAGE)
+    return refunds
+
+
 def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFrame, tie_out: pd.DataFrame,
-              policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+              policy: SettlementPolicy, *,
+              refunds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     amounts = ["sales_count", "sales_cents", "refund_count", "refund_cents"]
     by_group = summary.sort_values(["batch_number", "funding_group", "brand"]).groupby(_KEY, sort=True)
     expected = by_group[amounts].sum()
@@ -317,8 +373,13 @@ def _expected(summary: pd.DataFrame, counted: pd.DataFrame, receipts: pd.DataFra
     ties.index.names = _KEY
     expected["ties_out"] = ties.reindex(expected.index).fillna(True).astype(bool)
 
+    waiting = refunds[refunds["treatment"] == NOT_IN_SAGE]
+    unrecorded_count = (waiting.groupby(_KEY, sort=True).size().reindex(expected.index, fill_value=0).to_numpy()
+                        if len(waiting) else np.zeros(len(expected), dtype="int64"))
+
     expected["hold_reason"] = _reasons([
         (expected["unposted_count"] > 0, UNPOSTED_REASON),
+        (unrecorded_count > 0, UNRECORDED_REFUNDS_REASON),
         (expected["amount_differs"] > 0, "receipt amounts differ from PayTrace"),
         (~expected["ties_out"], "batch totals do not tie out"),
     ], len(expected))
@@ -802,6 +863,26 @@ def _posting_exceptions(expected: pd.DataFrame, sales: pd.DataFrame) -> pd.DataF
     return concat_exceptions([not_posted, mismatch])
 
 
+def _unrecorded_refund_exceptions(refunds: pd.DataFrame, expected: pd.DataFrame) -> pd.DataFrame:
+    """One per refund the refund flow has not recorded in Sage yet: its batch's entry waits for it."""
+    waiting = refunds[refunds["treatment"] == NOT_IN_SAGE].sort_values(["batch_number", "funding_group",
+                                                                          "transaction_id"])
+    if waiting.empty:
+        return empty_exceptions()
+    waiting = waiting.merge(expected[[*_KEY, "closed_date"]], on=_KEY, how="left")
+    ids = numbers_text(waiting["transaction_id"])
+    return exception_rows(
+        REFUNDS_NOT_IN_SAGE, "warning", waiting["batch_number"],
+        source_ids=join_text("transaction ", ids),
+        problem=join_text(_label(waiting), " closed ", dates_text(waiting["closed_date"]), ": refund ", ids, " (",
+                          waiting["card_brand"], " ", format_cents(waiting["amount_cents"]),
+                          ") is not recorded in Sage yet; the batch's deposit entry posts once the refunds flow "
+                          "records it"),
+        action=join_text("nothing to do while the refunds flow runs: it records refund ", ids, " in Sage (a card "
+                         "refund that takes it out of card clearing) and the next settlement run posts the entry of ",
+                         _label(waiting), "; if refund ", ids, " is in refund_exceptions, resolve that first"))
+
+
 def _deposit_exceptions(expected: pd.DataFrame, matches: pd.DataFrame, policy: SettlementPolicy) -> pd.DataFrame:
     window = join_text(" (posted after ", dates_text(expected["closed_date"]), " and by ",
                        dates_text(expected["window_end"]), ")")
@@ -938,4 +1019,4 @@ def _dated(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["Reconciliation", "reconcile"]
+__all__ = ["Reconciliation", "RefundFlow", "reconcile"]

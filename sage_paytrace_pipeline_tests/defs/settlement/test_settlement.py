@@ -144,8 +144,10 @@ def sage_rows(path, sql, parameters=()):
 
 def clearing_net_by_deposit(path) -> dict[tuple[int, str], int]:
     """Computed from Sage alone, per expected deposit (batch, CARDS/AMEX) whose entry is posted: its
-    receipts' lines on the card clearing accounts (CreditCardTransactionID ends the comment) plus the
-    lines of its journal entries (PT-B<batch>-<yymmdd>-<group>, PT-S<transaction>), in cents."""
+    receipts' lines on the card clearing accounts (CreditCardTransactionID ends the comment), its
+    refunds' card refunds recorded in Sage by the refund flow ("Card refund <id> ..." in the sales
+    journal), plus the lines of its journal entries (PT-B<batch>-<yymmdd>-<group>, PT-S<transaction>),
+    in cents."""
     clearing = {key for (key,) in sage_rows(
         path, "SELECT AccountKey FROM GL_Account WHERE AccountDesc LIKE '%Clearing'")}
     lines = sage_rows(path, "SELECT AccountKey, SourceJournal, DocumentNo, PostingComment, "
@@ -164,6 +166,8 @@ def clearing_net_by_deposit(path) -> dict[tuple[int, str], int]:
             continue
         if journal == "CR":
             key = deposit_of.get(str(comment or " ").split()[-1])
+        elif journal == "SJ" and str(comment or "").startswith("Card refund "):
+            key = deposit_of.get(str(comment).split()[2])
         elif reference.startswith("PT-B"):
             key = (int(reference.split("-")[1][1:]), reference.split("-")[-1])
         elif reference.startswith("PT-S"):

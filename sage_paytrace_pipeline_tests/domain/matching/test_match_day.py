@@ -57,9 +57,11 @@ def messy_day(seed: int):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("policy", [MatchingPolicy(),
-                                    MatchingPolicy(amount_tolerance_cents=500, fuzzy_name_threshold=80,
-                                                   post_unapplied_as_prepayment=True)])
+@pytest.mark.parametrize("policy", [
+    MatchingPolicy(),
+    MatchingPolicy(amount_tolerance_cents=500, fuzzy_name_threshold=80, post_unapplied_as_prepayment=True),
+    MatchingPolicy(refund_flow=True),
+])
 def test_match_day_equals_the_public_stages(seed, policy):
     payments, customers, cards, invoices, links = messy_day(seed)
     result = match_day(payments, customers, cards, invoices, links=links, policy=policy)

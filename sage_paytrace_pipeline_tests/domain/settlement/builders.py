@@ -50,10 +50,12 @@ class Scenario:
                                   "payment_type": brand[:4], "state": state})
         return self.next_id
 
-    def refund(self, batch: int, brand: str, cents: int) -> int:
+    def refund(self, batch: int, brand: str, cents: int, *, created: date | None = None) -> int:
+        """A settled refund; `created` (its business day) gives the transactions a created_date column."""
         self.next_id += 1
         self.transactions.append({"transaction_id": self.next_id, "batch_number": batch, "transaction_type": "REFUND",
-                                  "card_brand": brand, "amount_cents": cents, "status": "SETTLED"})
+                                  "card_brand": brand, "amount_cents": cents, "status": "SETTLED",
+                                  **({"created_date": created} if created else {})})
         return self.next_id
 
     def deposit(self, posted: date, cents: int, description: str = "BANKCARD DEPOSIT", *, reference: str = "",
@@ -71,8 +73,10 @@ class Scenario:
     # ------------------------------------------------------------------------------------ frames
 
     def transactions_frame(self) -> pd.DataFrame:
+        dated = any("created_date" in tx for tx in self.transactions)
         frame = pd.DataFrame(self.transactions, columns=["transaction_id", "batch_number", "transaction_type",
-                                                         "card_brand", "amount_cents", "status"])
+                                                         "card_brand", "amount_cents", "status"]
+                             + (["created_date"] if dated else []))
         frame["batch_number"] = frame["batch_number"].astype("Int64")
         return frame
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
@@ -11,6 +12,7 @@ from sage_paytrace_pipeline.domain.ledger import JournalEntry
 from sage_paytrace_pipeline.domain.settlement import (
     GlAccountMap,
     JournalPlan,
+    RefundFlow,
     SettlementPolicy,
     deposit_reference,
     journal_entries,
@@ -35,8 +37,8 @@ MONTHLY = SettlementPolicy(discount_method="monthly")
 
 
 def plan_for(scenario: Scenario, policy: SettlementPolicy = MONTHLY, accounts: GlAccountMap | None = None,
-             **options) -> tuple[object, JournalPlan]:
-    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON)
+             refund_flow: RefundFlow | None = None, **options) -> tuple[object, JournalPlan]:
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON, refund_flow=refund_flow)
     return recon, journal_entries(recon, accounts=accounts or gl_accounts(), **options)
 
 
@@ -348,6 +350,125 @@ def test_accounts_are_compared_as_sage_stores_them():
     scenario.sale(1, "VISA", 10_000)
     _, plan = plan_for(scenario.deposit(TUE, 10_000), accounts=accounts)
     assert len(plan.entries) == 1 and plan.exceptions.empty
+
+
+# ------------------------------------------------------------------------------ refund flow
+
+LAST_FRI = date(2026, 2, 27)  # before the refund flow's start date (MON)
+
+
+def card_refunds(scenario: Scenario, recorded: set[int]) -> pd.DataFrame:
+    """The GL of the recorded refunds' card refunds in Sage: Cr the brand's clearing account."""
+    refunds = scenario.transactions_frame()
+    refunds = refunds[refunds["transaction_id"].isin(recorded)]
+    return pd.DataFrame({"account": refunds["card_brand"].map(CLEARING), "cents": -refunds["amount_cents"],
+                         "comment": "card refund"})
+
+
+def clearing_balances(plans: list[JournalPlan], scenario: Scenario, recorded: set[int]) -> dict[str, int]:
+    """Each clearing account after the receipts, the card refunds and each entry posted once."""
+    detail = pd.concat([gl_detail(plans, confirmed_receipts(scenario)), card_refunds(scenario, recorded)])
+    detail = detail[detail["account"].isin(set(CLEARING.values()))]
+    return {account: int(cents) for account, cents in detail.groupby("account")["cents"].sum().items()}
+
+
+def test_refunds_recorded_in_sage_debit_clearing_instead_of_the_refunds_account():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.sale(1, "DISCOVER", 5_000)
+    visa = scenario.refund(1, "VISA", 2_000)
+    discover = scenario.refund(1, "DISCOVER", 500)
+    scenario.deposit(TUE, 12_500)
+
+    recon, plan = plan_for(scenario, refund_flow=RefundFlow(recorded=frozenset({visa, discover})))
+
+    reference = "PT-B1-260302-CARDS"
+    assert plan.held.empty and plan.exceptions.empty and recon.exceptions.empty
+    assert recon.refunds["treatment"].tolist() == ["through_clearing", "through_clearing"]
+    assert lines_by_account(plan, reference) == {"1010-00": 12_500, "1060-00": -8_000, "1061-00": -4_500}
+    lines = plan.lines_of(reference)
+    assert "refunds" not in set(lines["role"])  # nothing expensed: the card refunds already booked them
+    refund_lines = lines[(lines["role"] == "clearing") & (lines["debit_cents"] > 0)]
+    assert refund_lines[["brand", "account", "debit_cents", "comment"]].values.tolist() == [
+        ["DISCOVER", "1061-00", 500, "DISCOVER refunds batch 1"], ["VISA", "1060-00", 2_000, "VISA refunds batch 1"]]
+    # Sales receipts Dr clearing, card refunds Cr clearing, the entry the rest: every clearing account nets to zero.
+    assert clearing_balances([plan], scenario, {visa, discover}) == {"1060-00": 0, "1061-00": 0}
+    for document in to_journal_entries(plan):
+        check_journal_balanced(document)
+
+
+def test_refunds_created_before_the_start_date_keep_being_expensed():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    old = scenario.refund(1, "VISA", 1_000, created=LAST_FRI)
+    recorded = scenario.refund(1, "VISA", 2_000, created=MON)
+    scenario.deposit(TUE, 7_000)
+
+    recon, plan = plan_for(scenario, refund_flow=RefundFlow(recorded=frozenset({recorded}), start_date=MON))
+
+    assert recon.refunds.set_index("transaction_id")["treatment"].to_dict() == {
+        old: "expensed", recorded: "through_clearing"}
+    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {"1010-00": 7_000, "4950-00": 1_000, "1060-00": -8_000}
+    assert clearing_balances([plan], scenario, {recorded}) == {"1060-00": 0}
+
+
+def test_with_every_refund_before_the_start_date_the_entry_is_the_one_without_the_flow():
+    scenario = busy_day()
+    for tx in scenario.transactions:
+        if tx["transaction_type"] == "REFUND":
+            tx["created_date"] = LAST_FRI
+    _, without = plan_for(scenario, DAILY)
+    _, before_start = plan_for(scenario, DAILY, refund_flow=RefundFlow(start_date=MON))
+    pd.testing.assert_frame_equal(before_start.entries, without.entries)
+    pd.testing.assert_frame_equal(before_start.lines, without.lines)
+
+
+def test_a_refund_not_recorded_in_sage_holds_its_batch_until_it_is():
+    scenario = Scenario().batch(1, MON).batch(2, MON)
+    scenario.sale(1, "VISA", 10_000)
+    waiting = scenario.refund(1, "VISA", 2_000, created=MON)
+    scenario.sale(2, "MASTERCARD", 3_000)
+    scenario.deposit(TUE, 8_000).deposit(TUE, 3_000)
+    flow = RefundFlow(start_date=MON)
+
+    recon, plan = plan_for(scenario, refund_flow=flow)
+
+    assert list(plan.entries["reference"]) == ["PT-B2-260302-CARDS"]  # the other batch is not held
+    held = plan.held.set_index("reference")
+    assert held.loc["PT-B1-260302-CARDS", "reason"] == "refunds not recorded in Sage"
+    problem = recon.exceptions[recon.exceptions["kind"] == "batch_refunds_not_in_sage"]
+    assert problem[["severity", "batch_number", "source_ids"]].values.tolist() == [
+        ["warning", 1, f"transaction {waiting}"]]
+    assert (f"refund {waiting} (VISA $20.00) is not recorded in Sage yet; the batch's deposit entry posts once the "
+            "refunds flow records it") in problem["problem"].iloc[0]
+    assert "nothing to do while the refunds flow runs" in problem["action"].iloc[0]
+
+    # A later run, once the refunds flow has recorded it: the entry posts, the refund through clearing.
+    later_recon, later = plan_for(scenario, refund_flow=RefundFlow(recorded=frozenset({waiting}), start_date=MON))
+    assert later_recon.exceptions.empty and later.held.empty
+    assert lines_by_account(later, "PT-B1-260302-CARDS") == {"1010-00": 8_000, "1060-00": -8_000}
+    assert clearing_balances([plan, later], scenario, {waiting}) == {"1060-00": 0}
+
+
+def test_an_unrecorded_refund_holds_the_entry_even_with_an_unposted_sales_account():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000, state=None)  # would be parked
+    scenario.refund(1, "VISA", 1_000)  # no created date: not known to be before the start date
+    scenario.deposit(TUE, 9_000)
+    recon, plan = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE),
+                           refund_flow=RefundFlow(start_date=MON))
+    assert plan.entries.empty
+    assert plan.held["reason"].tolist() == ["sales not confirmed in Sage; refunds not recorded in Sage"]
+    assert {"batch_transactions_not_posted", "batch_refunds_not_in_sage"} <= set(recon.exceptions["kind"])
+
+
+def test_without_the_refund_flow_every_refund_is_expensed():
+    scenario = busy_day()
+    recon, plan = plan_for(scenario, DAILY)
+    assert set(recon.refunds["treatment"]) == {"expensed"}
+    refund_lines = plan.lines[plan.lines["role"] == "refunds"]
+    assert refund_lines["debit_cents"].sum() == 1_999
+    assert not ((plan.lines["role"] == "clearing") & (plan.lines["debit_cents"] > 0)).any()
 
 
 # ------------------------------------------------------------------------------- the invariants
