@@ -172,7 +172,9 @@ def request_refund(
         raise RequestRefused(f"{format_decimal(amount)} is more than sale {sale_transaction_id} paid on any one "
                              f"invoice (paid: {paid}); request at most that, one request per invoice")
     digest = hashlib.sha256(reason.encode()).hexdigest()[:6]
-    reference = f"RQ-{sale_transaction_id}-{decimal_to_cents(amount)}-{digest}"
+    # Letters between the numbers: dash-joined digit groups ("RQ-<sale>-<cents>") read as a typed card
+    # number whenever the digits happen to be Luhn-valid, and Sage's documents refuse those.
+    reference = f"RQ{sale_transaction_id}A{decimal_to_cents(amount)}H{digest}"
     result = writer.create_credit_memo(CreditMemo(
         reference=reference, division=receipt.division, customer_no=receipt.customer_no, memo_date=memo_date,
         amount=amount, apply_to_invoice_no=invoice.invoice_no, comment=reason, payment_type=receipt.payment_type,

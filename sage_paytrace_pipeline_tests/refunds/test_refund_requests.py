@@ -267,6 +267,27 @@ def test_lost_answer_after_commit_refunds_once_and_records_once(world):
     assert [row[2] for row in world.sage_refund_rows(str(refund.transaction_id))] == ["-12.50"]
 
 
+
+def test_lost_answer_after_commit_on_the_void_route_voids_once_and_records_once(world):
+    sale_id, *_ = world.paid_sale("40.00", settle=False)
+    request_id = world.request(sale_id, "40.00")
+    world.sandbox.engine.set_faults([{"route": VOID_ROUTE, "kind": "timeout_after_commit", "count": 1}], seed=5)
+
+    world.run(auto="100.00")
+    world.sandbox.engine.clear_faults()
+
+    assert world.sandbox.engine.stats()["faults_by_kind"].get("timeout_after_commit") == 1
+    assert world.client.export_transaction(sale_id).status is TransactionStatus.VOIDED
+    stored = world.store.get(request_id)
+    assert stored is not None and (stored.state, stored.action) == ("recorded", "void")
+    assert [row[2] for row in world.sage_refund_rows(f"V{sale_id}")] == ["-40.00"]
+    # The void was committed once; the lost answer was adopted, not re-sent into an 818.
+    calls = world.calls(VOID_ROUTE)
+    world.run(auto="100.00")
+    assert world.calls(VOID_ROUTE) == calls and world.state(request_id) == "recorded"
+    assert [row[2] for row in world.sage_refund_rows(f"V{sale_id}")] == ["-40.00"]
+
+
 # ------------------------------------------------------------------------------ the shell
 
 
