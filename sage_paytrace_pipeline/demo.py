@@ -10,7 +10,8 @@ The month is replayed in stages so that the pipeline runs in between, as it woul
 on the day(s) chosen for it an intraday run posts sales that PayTrace voids afterwards (the day's
 nightly run reverses their receipts), and a clerk's credit memos ask for card refunds in Sage
 (one refunded automatically under the demo's approval limit, one approved by a second person,
-one rejected) before PayTrace's own refunds of the month come through.
+one rejected, and a sale cancelled the day it was posted: voided, not refunded) next to
+PayTrace's own refunds of the month.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     import dagster as dg
 
     from sage_paytrace_pipeline.refunds.request_store import RequestStore
+    from sage_paytrace_pipeline.sage100.models import PostedReceipt
     from sage_paytrace_pipeline.sage100.reader import Sage100Reader
     from sage_paytrace_pipeline.sage100.writer import Sage100Writer
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
@@ -316,6 +318,8 @@ def refund_summary(connection: duckdb.DuckDBPyConnection) -> dict:
         "refund_voids_reversed": {"count": reversed_refunds[0], "amount": money(reversed_refunds[1])},
         "requests": {"count": len(listed), "by_state": dict(sorted(by_state.items())),
                      "sent": sum(by_state[state] for state in ("sent", "confirmed", "recorded")),
+                     "voids": sum(1 for row in listed if row["action"] == "void"
+                                  and row["state"] in ("sent", "confirmed", "recorded")),
                      "details": listed},
         "exceptions_by_kind": dict(sorted(exceptions.items())),
     }
@@ -348,9 +352,14 @@ def _refunds_line(refunds: dict) -> str:
     requests, states = refunds["requests"], refunds["requests"]["by_state"]
     paytrace, voids = refunds["paytrace_refunds_recorded"], refunds["voids_reversed"]
     return (f"  Refunds: {paytrace['count']} PayTrace refunds recorded in Sage (${paytrace['amount']}), "
-            f"{requests['count']} Sage requests (sent {requests['sent']}, rejected {states.get('rejected', 0)}, "
+            f"{requests['count']} Sage requests (sent {requests['sent']}{_as_voids(requests['voids'])}, "
+            f"rejected {states.get('rejected', 0)}, "
             f"awaiting approval {states.get('awaiting_approval', 0)}), {voids['count']} voids reversed "
             f"(${voids['amount']}); refund exceptions: {_counts(refunds['exceptions_by_kind']) or 'none'}")
+
+
+def _as_voids(voids: int) -> str:
+    return ", 1 of them a void" if voids == 1 else f", {voids} of them voids" if voids else ""
 
 
 def _counts(counts: dict) -> str:
@@ -382,7 +391,8 @@ class DemoMonth:
     day on run (that day again: its sales voided meanwhile are reversed in Sage). Two days before
     the first intraday day a clerk asks for three card refunds in Sage; the next run approves the
     small one automatically and sends it, the demo's approver approves one and rejects the other,
-    and the run after sends the approved one.
+    and the run after sends the approved one. After the first intraday run the clerk asks back the
+    whole of a small sale it posted, and a second intraday run voids it (its batch has not closed).
     """
 
     sandbox: PayTraceSandbox
@@ -423,6 +433,8 @@ class DemoMonth:
             self._replay(ActivityPlan(calls=self._calls(applied_until, moment), finish_at=moment))
             applied_until = moment
             runs += self._days(next_day, moment.date(), hooks)
+            if moment == self.intraday[0] and self._ask_for_a_void(moment):
+                runs += self.jobs.run([("paytrace_daily_job", moment.date())])  # the next intraday run voids it
             next_day = moment.date()  # run again tonight, after the voids
         self._replay(ActivityPlan(calls=self._calls(applied_until, None)))
         self.sandbox.set_clock(mode="real")  # back on real time: every batch of the month closes
@@ -461,14 +473,29 @@ class DemoMonth:
 
     def _ask_for_refunds(self, day: date) -> None:
         """A clerk's three credit memos on sales of `day` or before (created as `refunds request` does)."""
+        self._ask(self._pick_asks(day), memo_date=day + timedelta(days=1))
+
+    def _ask_for_a_void(self, moment: datetime) -> bool:
+        """After an intraday run: the whole of a sale it posted, within the approval limit, asked back the
+        same day; its batch has not closed, so the next run voids it instead of refunding it."""
+        limit = Decimal(DEMO_AUTO_APPROVE_UP_TO)
+        for sale_id, receipt in self._posted_sales(lambda call: call.at.date() == moment.date() and call.at < moment):
+            if receipt.amount <= limit and any(line.invoice_type == "IN" and line.amount == receipt.amount
+                                               for line in receipt.lines):
+                self._ask([RefundAsk(sale_id, receipt.amount, "order cancelled the same day", "auto")],
+                          memo_date=moment.date())
+                return True
+        return False
+
+    def _ask(self, asks: list[RefundAsk], *, memo_date: date) -> None:
         from sage_paytrace_pipeline.refunds.requests import request_refund
 
         reader, writer = self._sage()
         with self._requests() as store:
-            for ask in self._pick_asks(day):
+            for ask in asks:
                 created = request_refund(reader, writer, store, sale_transaction_id=ask.sale_transaction_id,
                                          amount=ask.amount, reason=ask.reason, requested_by=DEMO_CLERK,
-                                         memo_date=day + timedelta(days=1))
+                                         memo_date=memo_date)
                 self.asks[created.request_id] = ask
 
     def _decide(self) -> None:
@@ -487,16 +514,22 @@ class DemoMonth:
                     reject_request(store, request_id, reason="goods not returned yet: no refund before they are",
                                    by=DEMO_APPROVER)
 
-    def _pick_asks(self, day: date) -> list[RefundAsk]:
-        """Sales of `day` or before that no later call of the plan touches, posted to Sage on an invoice."""
-        assert self.outcome is not None
+    def _posted_sales(self, chosen: Callable[[PlanCall], bool]) -> list[tuple[int, PostedReceipt]]:
+        """The plan's sales that `chosen` picks, no later call touches and Sage holds a receipt for (newest
+        first), with their receipts: one read."""
         touched = {ref for call in self.plan.calls for ref in call.uses.values()}
-        refs = [call.ref for call in sorted(self.plan.calls, key=lambda c: c.at, reverse=True)
-                if call.route in _SALE_ROUTES and call.ref and call.ref not in touched and call.at.date() <= day
-                and call.ref in self.outcome.transaction_ids]
-        ids = [self.outcome.transaction_ids[ref] for ref in refs]
+        ids = [self.replayed.transaction_ids[call.ref]
+               for call in sorted(self.plan.calls, key=lambda c: c.at, reverse=True)
+               if call.route in _SALE_ROUTES and call.ref and call.ref not in touched
+               and call.ref in self.replayed.transaction_ids and chosen(call)]
         reader, _ = self._sage()
         receipts = {int(r.transaction_id): r for r in reader.receipts_for_transaction_ids([str(i) for i in ids])}
+        return [(sale_id, receipts[sale_id]) for sale_id in ids if sale_id in receipts]
+
+    def _pick_asks(self, day: date) -> list[RefundAsk]:
+        """Sales of `day` or before that no later call of the plan touches, posted to Sage on an invoice."""
+        receipts = dict(self._posted_sales(lambda call: call.at.date() <= day))
+        ids = list(receipts)
         limit = Decimal(DEMO_AUTO_APPROVE_UP_TO)
         wanted = [("auto", Decimal("0.01"), "damaged on arrival: partial refund agreed"),
                   ("approve", limit * 2, "order returned in full"),

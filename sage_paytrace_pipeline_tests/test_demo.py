@@ -59,7 +59,8 @@ def test_demo_month_refunds_both_ways_once_and_a_second_run_changes_nothing(tmp_
     assert report["days"]["failed_checks"] == []  # clearing_nets_to_zero, no_refund_sent_twice, ...
     assert report["days"]["intraday_runs"], "the seed's plan must void a sale after an intraday run"
     refunds = report["refunds"]
-    requests = {row["approved_by"] or row["state"]: row for row in refunds["requests"]["details"]}
+    requests = {row["approved_by"] or row["state"]: row for row in refunds["requests"]["details"]
+                if row["action"] != "void"}  # a same-day cancellation the demo may add is a void
     assert sorted(requests) == sorted(["auto", DEMO_APPROVER, "rejected"]), requests
     assert requests["auto"]["state"] == requests[DEMO_APPROVER]["state"] == "recorded"
     assert Decimal(requests["auto"]["amount"]) <= Decimal("100.00") < Decimal(requests[DEMO_APPROVER]["amount"])
