@@ -5,19 +5,42 @@ the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB wareho
 config, `demo.env` (the variables that point `dagster dev` at the same data) and a Dagster home
 whose instance keeps Dagster's own SQLite storage (the root `dagster.yaml` is the production
 instance, not this one).
+
+The month is replayed in stages so that the pipeline runs in between, as it would in production:
+on the day(s) chosen for it an intraday run posts sales that PayTrace voids afterwards (the day's
+nightly run reverses their receipts), and a clerk's credit memos ask for card refunds in Sage
+(one refunded automatically under the demo's approval limit, one approved by a second person,
+one rejected, and a sale cancelled the day it was posted: voided, not refunded) next to
+PayTrace's own refunds of the month.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
+
+if TYPE_CHECKING:
+    import dagster as dg
+
+    from sage_paytrace_pipeline.refunds.request_store import RequestStore
+    from sage_paytrace_pipeline.sage100.models import PostedReceipt
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+    from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+    from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
+    from sage_paytrace_pipeline.sandbox.paytrace.plan import ActivityPlan, PlanCall, PlanOutcome
 
 EMBEDDED_INSTANCE_YAML = """\
 # Embedded demo instance: Dagster's default SQLite storage under this folder.
@@ -38,6 +61,11 @@ telemetry:
   enabled: false
 """
 UI_SANDBOX_PORT = 8765  # where README's "watch it live" serves the sandbox for `dagster dev`
+DEMO_AUTO_APPROVE_UP_TO = "100.00"  # the demo's approval limit for refunds asked from Sage
+DEMO_CLERK, DEMO_APPROVER = "mjones", "controller"  # who asks for the demo's refunds in Sage, who approves
+_SALE_ROUTES = ("/v1/transactions/sale/by_customer", "/v1/transactions/sale/keyed")
+_VOID_ROUTE = "/v1/transactions/void"
+_MAX_INTRADAY_DAYS = 2
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -60,6 +88,7 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
         text = text.replace("time_zone: America/Los_Angeles", f"time_zone: {time_zone}")
         text = text.replace('first_business_day: "2026-01-01"', f'first_business_day: "{first_day.isoformat()}"')
         text = _uncomment_fee_schedule(text)  # the sandbox bank charges exactly the example's pricing
+        text = text.replace("auto_approve_up_to: 0 ", f'auto_approve_up_to: "{DEMO_AUTO_APPROVE_UP_TO}"', 1)
         path.write_text(text, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
@@ -83,7 +112,6 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
     from sage_paytrace_pipeline.sandbox.paytrace.generator import generate_activity
-    from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
     from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
     from sage_paytrace_pipeline.sandbox.paytrace.settings import (
         DEFAULT_PASSWORD,
@@ -103,32 +131,38 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
     first, last = today - timedelta(days=days), today - timedelta(days=1)
     plan, summary = generate_activity(first, last, seed=seed)
     settings = {"time_zone": time_zone}
-    outcome = apply_plan(PayTraceSandbox(state, settings=settings), plan)
     # The Sage demo company shares the generated customers and invoices, so payments pay invoices.
     sage = create_demo_company(home / "sage100_demo.sqlite3", seed=seed, activity=summary, overwrite=True)
+    config_path = write_demo_config(home, time_zone=time_zone, first_day=first)
     environment = {
         "PAYTRACE_USERNAME": DEFAULT_USERNAME,
         "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
         "PAYTRACE_INTEGRATOR_ID": os.environ.get("PAYTRACE_INTEGRATOR_ID", "SPPDEMO00001"),
         "SAGE_PAYTRACE_WAREHOUSE": str(warehouse),
         "SAGE100_DATABASE": str(Path(sage.db_path).resolve()),
-        "SAGE_PAYTRACE_CONFIG": str(write_demo_config(home, time_zone=time_zone, first_day=first)),
+        "SAGE_PAYTRACE_CONFIG": str(config_path),
         "DAGSTER_HOME": str(prepare_dagster_home(home)),
     }
     _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}"})
-    bank = write_bank_statements(PayTraceSandbox(state), home, seed=seed)
+    month = DemoMonth(PayTraceSandbox(state, settings=settings), plan, first, last, warehouse=warehouse,
+                      sage_database=str(Path(sage.db_path).resolve()), config_path=config_path)
     app = create_app(state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings=settings)
     with serve_in_thread(app) as base_url:
         os.environ.update(environment, PAYTRACE_API_URL=base_url)
-        runs = _run_jobs(first, last)
+        runs = month.run_daily_jobs()
+        # The bank's statements once every batch of the month is closed (refunds sent from Sage included).
+        bank = write_bank_statements(PayTraceSandbox(state), home, seed=seed)
+        runs += month.jobs.run([("bank_statements_job", None)] + [("settlement_daily_job", day) for day in month.days])
         stats = PayTraceSandbox(state).stats()
+    outcome = month.replayed
     return {
         "success": all(run["success"] for run in runs) and not outcome.failures,
         "days": {"first": first.isoformat(), "last": last.isoformat(), "count": (last - first).days + 1,
                  "runs": len(runs),
                  "failed_runs": [f"{run['job']} {run['partition'] or ''}".strip()
                                  for run in runs if not run["success"]],
-                 "failed_checks": sorted({check for run in runs for check in run["failed_checks"]})},
+                 "failed_checks": sorted({check for run in runs for check in run["failed_checks"]}),
+                 "intraday_runs": [moment.isoformat(timespec="minutes") for moment in month.intraday]},
         "paytrace": {"generated": summary.counts, "batches_closed": len(outcome.batches_closed),
                      "calls": sum(stats["calls_by_route"].values())},
         "sage100": {"db": sage.db_path, "customers": sage.counts["AR_Customer"],
@@ -138,6 +172,63 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
         "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
                   "dagster_home": environment["DAGSTER_HOME"]},
     }
+
+
+# ---------------------------------------------------------------- the month, replayed in stages
+
+
+def intraday_moments(plan: ActivityPlan, first: date, last: date, *,
+                     limit: int = _MAX_INTRADAY_DAYS) -> list[datetime]:
+    """When to run a day's job intraday so that sales posted by it are voided afterwards.
+
+    The generator voids some sales before their nightly batch closes. For each day from the fourth
+    on, the moment one minute before one of that day's voids that the most sales of that day
+    straddle (sold before it, voided after it); the `limit` days with the most such voids.
+    """
+    sold_at = {call.ref: call.at for call in plan.calls if call.route in _SALE_ROUTES and call.ref}
+    voids = [(sold_at[call.uses["transaction_id"]], call.at) for call in plan.calls
+             if call.route == _VOID_ROUTE and call.uses.get("transaction_id") in sold_at]
+    best: dict[date, tuple[int, datetime]] = {}
+    for voided in sorted(v for _, v in voids):
+        if not first + timedelta(days=3) <= voided.date() <= last:
+            continue
+        moment = (voided - timedelta(minutes=1)).replace(second=0, microsecond=0)
+        straddled = sum(1 for s, v in voids if s < moment < v and s.date() == moment.date())
+        if straddled and straddled > best.get(moment.date(), (0, moment))[0]:
+            best[moment.date()] = (straddled, moment)
+    chosen = sorted(best.values(), key=lambda item: (-item[0], item[1]))[:limit]
+    return sorted(moment for _, moment in chosen)
+
+
+class JobRunner:
+    """Runs jobs in-process on the demo's Dagster instance; the definitions load once, at the first run
+    (after the demo's variables are set)."""
+
+    def __init__(self) -> None:
+        self._definitions: dg.Definitions | None = None
+
+    def run(self, plan: list[tuple[str, date | None]]) -> list[dict]:
+        """Run each (job, business day) in order; what each run did."""
+        import dagster as dg
+
+        from sage_paytrace_pipeline.definitions import defs
+
+        if self._definitions is None:
+            self._definitions = defs()
+        runs = []
+        with dg.DagsterInstance.get() as instance:
+            for job, day in plan:
+                result = self._definitions.resolve_job_def(job).execute_in_process(
+                    partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False)
+                runs.append({
+                    "job": job,
+                    "partition": day.isoformat() if day else None,
+                    "run_id": result.run_id,
+                    "success": result.success,
+                    "failed_checks": [check.check_name for check in result.get_asset_check_evaluations()
+                                      if not check.passed],
+                })
+        return runs
 
 
 def write_bank_statements(sandbox, home: Path, *, seed: int) -> dict:
@@ -179,6 +270,7 @@ def warehouse_summary(warehouse: Path) -> dict:
         settlement_kinds = dict(connection.execute(
             "SELECT kind, count(*) FROM pipeline.settlement_exceptions GROUP BY kind ORDER BY kind").fetchall())
         journals = connection.execute("SELECT count(*) FROM pipeline.sage_gl_postings").fetchall()[0][0]
+        refunds = refund_summary(connection)
     return {
         "receipts": {"posted": count, "amount": format_decimal(cents_to_decimal(int(cents))), "deposits": deposits,
                      "posted_twice": twice},
@@ -186,6 +278,50 @@ def warehouse_summary(warehouse: Path) -> dict:
         "settlement": {"expected_deposits": by_status, "deposited": format_decimal(cents_to_decimal(int(deposited))),
                        "fees": format_decimal(cents_to_decimal(int(fees))), "journal_entries_posted": journals,
                        "exceptions_by_kind": settlement_kinds},
+        "refunds": refunds,
+    }
+
+
+def refund_summary(connection: duckdb.DuckDBPyConnection) -> dict:
+    """The refund flow's outcome: PayTrace-side refunds and void reversals recorded in Sage (the refund
+    log), the requests asked from Sage with their state, and the flow's exceptions by kind."""
+    def table(name: str) -> bool:
+        return bool(connection.execute("SELECT count(*) FROM information_schema.tables "
+                                       "WHERE table_schema = 'pipeline' AND table_name = ?", [name]).fetchall()[0][0])
+
+    def money(cents: int | None) -> str:
+        return format_decimal(cents_to_decimal(int(cents or 0)))
+
+    logged = {kind: (count, cents, ids) for kind, count, cents, ids in connection.execute(
+        "SELECT kind, count(*), sum(amount_cents), list(transaction_id ORDER BY transaction_id) "
+        "FROM pipeline.sage_refund_log WHERE state = 'confirmed' GROUP BY kind").fetchall()} \
+        if table("sage_refund_log") else {}
+    columns = ("request_id", "state", "action", "amount_cents", "sale_transaction_id", "paytrace_transaction_id",
+               "requested_by", "approved_by", "error")
+    rows = connection.execute(f"SELECT {', '.join(columns)} FROM pipeline.refund_requests "
+                              "ORDER BY requested_at, request_id").fetchall() if table("refund_requests") else []
+    exceptions: Counter[str] = Counter()
+    for name in ("refund_exceptions", "refund_request_exceptions"):
+        if table(name):
+            exceptions.update(dict(connection.execute(f"SELECT kind, count(*) FROM pipeline.{name} GROUP BY kind")
+                                   .fetchall()))
+    listed = [{key: value for key, value in zip(columns, row, strict=True) if key != "amount_cents"}
+              | {"amount": money(row[3])} for row in rows]
+    by_state = Counter(row["state"] for row in listed)
+    refunded, reversed_receipts, reversed_refunds = (logged.get(kind, (0, 0, []))
+                                                     for kind in ("refund", "receipt_reversal", "refund_reversal"))
+    return {
+        "paytrace_refunds_recorded": {"count": refunded[0], "amount": money(refunded[1]),
+                                      "transaction_ids": [int(i) for i in refunded[2]]},
+        "voids_reversed": {"count": reversed_receipts[0], "amount": money(reversed_receipts[1]),
+                           "sale_transaction_ids": [int(i) for i in reversed_receipts[2]]},
+        "refund_voids_reversed": {"count": reversed_refunds[0], "amount": money(reversed_refunds[1])},
+        "requests": {"count": len(listed), "by_state": dict(sorted(by_state.items())),
+                     "sent": sum(by_state[state] for state in ("sent", "confirmed", "recorded")),
+                     "voids": sum(1 for row in listed if row["action"] == "void"
+                                  and row["state"] in ("sent", "confirmed", "recorded")),
+                     "details": listed},
+        "exceptions_by_kind": dict(sorted(exceptions.items())),
     }
 
 
@@ -205,10 +341,25 @@ def format_summary(report: dict) -> str:
         f"  Settlement: deposits {_counts(settlement['expected_deposits'])}; ${settlement['deposited']} deposited, "
         f"${settlement['fees']} fees; {settlement['journal_entries_posted']} GL journal entries posted",
         f"  Settlement exceptions: {_counts(settlement['exceptions_by_kind']) or 'none'}",
+        _refunds_line(report["refunds"]),
         f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
         f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
     ]
     return "\n".join(lines)
+
+
+def _refunds_line(refunds: dict) -> str:
+    requests, states = refunds["requests"], refunds["requests"]["by_state"]
+    paytrace, voids = refunds["paytrace_refunds_recorded"], refunds["voids_reversed"]
+    return (f"  Refunds: {paytrace['count']} PayTrace refunds recorded in Sage (${paytrace['amount']}), "
+            f"{requests['count']} Sage requests (sent {requests['sent']}{_as_voids(requests['voids'])}, "
+            f"rejected {states.get('rejected', 0)}, "
+            f"awaiting approval {states.get('awaiting_approval', 0)}), {voids['count']} voids reversed "
+            f"(${voids['amount']}); refund exceptions: {_counts(refunds['exceptions_by_kind']) or 'none'}")
+
+
+def _as_voids(voids: int) -> str:
+    return ", 1 of them a void" if voids == 1 else f", {voids} of them voids" if voids else ""
 
 
 def _counts(counts: dict) -> str:
@@ -220,27 +371,207 @@ def _write_env_file(path: Path, variables: dict[str, str]) -> None:
     path.write_text("".join(f"{key}={value}\n" for key, value in sorted(variables.items())), encoding="utf-8")
 
 
-def _run_jobs(first: date, last: date) -> list[dict]:
-    """The nightly daily job for every day, the bank statements once, then each day's settlement."""
-    import dagster as dg
+@dataclass(frozen=True)
+class RefundAsk:
+    """A card refund a clerk asks for in Sage (a credit memo marked with the sale's card payment type)."""
 
-    from sage_paytrace_pipeline.definitions import defs
+    sale_transaction_id: int
+    amount: Decimal
+    reason: str
+    decision: str  # "auto" (within the limit), "approve" (by a second person) or "reject"
 
-    definitions = defs()
-    days = [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
-    plan = ([("paytrace_daily_job", day) for day in days] + [("bank_statements_job", None)]
-            + [("settlement_daily_job", day) for day in days])
-    runs = []
-    with dg.DagsterInstance.get() as instance:
-        for job, day in plan:
-            result = definitions.resolve_job_def(job).execute_in_process(
-                partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False)
-            runs.append({
-                "job": job,
-                "partition": day.isoformat() if day else None,
-                "run_id": result.run_id,
-                "success": result.success,
-                "failed_checks": [check.check_name for check in result.get_asset_check_evaluations()
-                                  if not check.passed],
-            })
-    return runs
+
+@dataclass
+class DemoMonth:
+    """The demo's month: the plan replayed in stages with the daily job run in between.
+
+    Stage boundaries are the intraday moments: the plan is replayed up to one (the sandbox clock
+    stays there), the days up to that day run (that day's run is the intraday one), then the next
+    stage; after the last stage the clock returns to real time and the days from the last intraday
+    day on run (that day again: its sales voided meanwhile are reversed in Sage). Two days before
+    the first intraday day a clerk asks for three card refunds in Sage; the next run approves the
+    small one automatically and sends it, the demo's approver approves one and rejects the other,
+    and the run after sends the approved one. After the first intraday run the clerk asks back the
+    whole of a small sale it posted, and a second intraday run voids it (its batch has not closed).
+    """
+
+    sandbox: PayTraceSandbox
+    plan: ActivityPlan
+    first: date
+    last: date
+    warehouse: Path
+    sage_database: str
+    config_path: Path
+    intraday: list[datetime] = field(default_factory=list)
+    asks: dict[str, RefundAsk] = field(default_factory=dict)  # request id -> what the clerk asked
+    outcome: PlanOutcome | None = None
+    jobs: JobRunner = field(default_factory=JobRunner)
+
+    def __post_init__(self) -> None:
+        self.intraday = intraday_moments(self.plan, self.first, self.last)
+
+    @property
+    def replayed(self) -> PlanOutcome:
+        assert self.outcome is not None, "run_daily_jobs replays the plan"
+        return self.outcome
+
+    @property
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=offset) for offset in range((self.last - self.first).days + 1)]
+
+    def run_daily_jobs(self) -> list[dict]:
+        from sage_paytrace_pipeline.sandbox.paytrace.plan import ActivityPlan
+
+        ask_day = (self.intraday[0].date() if self.intraday else self.last) - timedelta(days=2)
+        ask_day = max(ask_day, self.first)
+        hooks: dict[date, Callable[[], None]] = {ask_day: lambda: self._ask_for_refunds(ask_day),
+                                                 ask_day + timedelta(days=1): self._decide}
+        runs: list[dict] = []
+        applied_until: datetime | None = None
+        next_day = self.first
+        for moment in self.intraday:
+            self._replay(ActivityPlan(calls=self._calls(applied_until, moment), finish_at=moment))
+            applied_until = moment
+            runs += self._days(next_day, moment.date(), hooks)
+            if moment == self.intraday[0] and self._ask_for_a_void(moment):
+                runs += self.jobs.run([("paytrace_daily_job", moment.date())])  # the next intraday run voids it
+            next_day = moment.date()  # run again tonight, after the voids
+        self._replay(ActivityPlan(calls=self._calls(applied_until, None)))
+        self.sandbox.set_clock(mode="real")  # back on real time: every batch of the month closes
+        runs += self._days(next_day, self.last, hooks)
+        return runs
+
+    def _calls(self, after: datetime | None, until: datetime | None) -> list[PlanCall]:
+        return [call for call in self.plan.calls
+                if (after is None or call.at >= after) and (until is None or call.at < until)]
+
+    def _replay(self, stage: ActivityPlan) -> None:
+        from sage_paytrace_pipeline.sandbox.paytrace.plan import PlanOutcome, apply_plan
+
+        done = apply_plan(self.sandbox, stage, known=self.outcome.transaction_ids if self.outcome else None)
+        if self.outcome is None:
+            self.outcome = done
+            return
+        responses = Counter(self.outcome.responses) + Counter(done.responses)
+        self.outcome = PlanOutcome(
+            calls=self.outcome.calls + done.calls, responses=dict(sorted(responses.items())),
+            transaction_ids=done.transaction_ids, failures=self.outcome.failures + done.failures,
+            batches_closed=self.outcome.batches_closed + done.batches_closed)
+
+    def _days(self, start: date, end: date, hooks: dict[date, Callable[[], None]]) -> list[dict]:
+        runs = []
+        day = start
+        while day <= end:
+            runs += self.jobs.run([("paytrace_daily_job", day)])
+            hook = hooks.pop(day, None)
+            if hook:
+                hook()
+            day += timedelta(days=1)
+        return runs
+
+    # ------------------------------------------------------------ refunds asked from Sage
+
+    def _ask_for_refunds(self, day: date) -> None:
+        """A clerk's three credit memos on sales of `day` or before (created as `refunds request` does)."""
+        self._ask(self._pick_asks(day), memo_date=day + timedelta(days=1))
+
+    def _ask_for_a_void(self, moment: datetime) -> bool:
+        """After an intraday run: the whole of a sale it posted, within the approval limit, asked back the
+        same day; its batch has not closed, so the next run voids it instead of refunding it."""
+        limit = Decimal(DEMO_AUTO_APPROVE_UP_TO)
+        for sale_id, receipt in self._posted_sales(lambda call: call.at.date() == moment.date() and call.at < moment):
+            if receipt.amount <= limit and any(line.invoice_type == "IN" and line.amount == receipt.amount
+                                               for line in receipt.lines):
+                self._ask([RefundAsk(sale_id, receipt.amount, "order cancelled the same day", "auto")],
+                          memo_date=moment.date())
+                return True
+        return False
+
+    def _ask(self, asks: list[RefundAsk], *, memo_date: date) -> None:
+        from sage_paytrace_pipeline.refunds.requests import request_refund
+
+        reader, writer = self._sage()
+        with self._requests() as store:
+            for ask in asks:
+                created = request_refund(reader, writer, store, sale_transaction_id=ask.sale_transaction_id,
+                                         amount=ask.amount, reason=ask.reason, requested_by=DEMO_CLERK,
+                                         memo_date=memo_date)
+                self.asks[created.request_id] = ask
+
+    def _decide(self) -> None:
+        """The second person's decisions (`refunds approve` / `refunds reject`) on what awaits approval."""
+        from sage_paytrace_pipeline.domain.refunds.requests import AWAITING_APPROVAL
+        from sage_paytrace_pipeline.refunds.requests import approve_request, reject_request
+
+        with self._requests() as store:
+            for request_id, ask in self.asks.items():
+                request = store.get(request_id)
+                if request is None or request.state != AWAITING_APPROVAL:
+                    continue
+                if ask.decision == "approve":
+                    approve_request(store, request_id, approver=DEMO_APPROVER)
+                elif ask.decision == "reject":
+                    reject_request(store, request_id, reason="goods not returned yet: no refund before they are",
+                                   by=DEMO_APPROVER)
+
+    def _posted_sales(self, chosen: Callable[[PlanCall], bool]) -> list[tuple[int, PostedReceipt]]:
+        """The plan's sales that `chosen` picks, no later call touches and Sage holds a receipt for (newest
+        first), with their receipts: one read."""
+        touched = {ref for call in self.plan.calls for ref in call.uses.values()}
+        ids = [self.replayed.transaction_ids[call.ref]
+               for call in sorted(self.plan.calls, key=lambda c: c.at, reverse=True)
+               if call.route in _SALE_ROUTES and call.ref and call.ref not in touched
+               and call.ref in self.replayed.transaction_ids and chosen(call)]
+        reader, _ = self._sage()
+        receipts = {int(r.transaction_id): r for r in reader.receipts_for_transaction_ids([str(i) for i in ids])}
+        return [(sale_id, receipts[sale_id]) for sale_id in ids if sale_id in receipts]
+
+    def _pick_asks(self, day: date) -> list[RefundAsk]:
+        """Sales of `day` or before that no later call of the plan touches, posted to Sage on an invoice."""
+        receipts = dict(self._posted_sales(lambda call: call.at.date() <= day))
+        ids = list(receipts)
+        limit = Decimal(DEMO_AUTO_APPROVE_UP_TO)
+        wanted = [("auto", Decimal("0.01"), "damaged on arrival: partial refund agreed"),
+                  ("approve", limit * 2, "order returned in full"),
+                  ("reject", limit * 2, "customer asks to cancel the order")]
+        asks: list[RefundAsk] = []
+        used: set[int] = set()
+        for decision, at_least, reason in wanted:
+            for sale_id in ids:
+                receipt = receipts.get(sale_id)
+                lines = [line.amount for line in receipt.lines if line.invoice_type == "IN"] if receipt else []
+                if sale_id in used or not lines or max(lines) < at_least:
+                    continue
+                amount = min(max(lines), limit * Decimal("0.6")) if decision == "auto" else max(lines)
+                asks.append(RefundAsk(sale_id, amount.quantize(Decimal("0.01")), reason, decision))
+                used.add(sale_id)
+                break
+        return asks
+
+    def _sage(self) -> tuple[Sage100Reader, Sage100Writer]:
+        """A reader and the configured writer on the demo company, as `refunds request` builds them."""
+        from sage_paytrace_pipeline.config import load_config
+        from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+        from sage_paytrace_pipeline.sage100.schema import Sage100Schema
+        from sage_paytrace_pipeline.sage100.writers import WriterTarget, open_writer
+
+        config = load_config(self.config_path)
+        schema = Sage100Schema(dict(config.sage.names))
+
+        def reader() -> Sage100Reader:
+            return Sage100Reader.for_sqlite(self.sage_database, schema=schema)
+
+        writer = open_writer(config.sage.writer, WriterTarget(
+            database=self.sage_database, schema=schema, posting=config.sage.posting, vi_folder="", reader=reader))
+        return reader(), writer
+
+    @contextmanager
+    def _requests(self) -> Iterator[RequestStore]:
+        """The warehouse's request store (between runs: no run holds the file), closed on exit."""
+        from sage_paytrace_pipeline.refunds.request_store import RequestStore
+
+        connection = duckdb.connect(str(self.warehouse))
+        try:
+            yield RequestStore(connection)
+        finally:
+            connection.close()

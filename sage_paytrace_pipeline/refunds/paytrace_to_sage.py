@@ -98,7 +98,8 @@ def problems_frame(problems: Sequence[Problem]) -> pd.DataFrame:
 
 
 def warehouse_transactions(connection: duckdb.DuckDBPyConnection, since: date | None = None) -> pd.DataFrame:
-    """Every sale and refund the warehouse holds (all partitions), one query; empty before the first day."""
+    """Every sale (captured authorizations included) and refund the warehouse holds (all partitions), one query;
+    empty before the first day."""
     exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
                                 "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
     if not exists:
@@ -106,7 +107,7 @@ def warehouse_transactions(connection: duckdb.DuckDBPyConnection, since: date | 
     condition = "AND business_date >= ?" if since else ""
     return connection.execute(
         f"SELECT {', '.join(_WAREHOUSE_COLUMNS)} FROM pipeline.paytrace_transactions "
-        f"WHERE upper(transaction_type) IN ('SALE', 'CAPTURE', 'FORCE', 'REFUND') {condition}",
+        f"WHERE upper(transaction_type) IN ('SALE', 'AUTHORIZATION', 'CAPTURE', 'FORCE', 'REFUND') {condition}",
         [since] if since else []).df()
 
 

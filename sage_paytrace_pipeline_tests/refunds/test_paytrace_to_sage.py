@@ -148,3 +148,20 @@ def test_two_sales_with_the_same_keys_make_an_ambiguous_refund(writer, reader, w
     [row] = refunds.exceptions().to_dict("records")
     assert (row["kind"], row["source_ids"]) == ("refund_sale_ambiguous", "paytrace:9001 candidates:5001,5002")
     assert refunds.written == []
+
+
+
+def test_warehouse_sales_include_captured_authorizations():
+    """PayTrace exports a captured authorization as AUTHORIZATION (settled): a refund may come from it."""
+    import duckdb
+
+    from sage_paytrace_pipeline.refunds.paytrace_to_sage import _WAREHOUSE_COLUMNS, warehouse_transactions
+
+    connection = duckdb.connect()
+    types = {"transaction_id": "BIGINT", "amount_cents": "BIGINT", "business_date": "DATE"}
+    columns = ", ".join(f"{c} {types.get(c, 'VARCHAR')}" for c in dict.fromkeys(("business_date", *_WAREHOUSE_COLUMNS)))
+    connection.execute(f"CREATE SCHEMA pipeline; CREATE TABLE pipeline.paytrace_transactions ({columns})")
+    for tid, kind in ((1, "SALE"), (2, "AUTHORIZATION"), (3, "REFUND"), (4, "VOID")):
+        connection.execute("INSERT INTO pipeline.paytrace_transactions (business_date, transaction_id, "
+                           "transaction_type) VALUES ('2026-03-01', ?, ?)", [tid, kind])
+    assert sorted(warehouse_transactions(connection)["transaction_id"]) == [1, 2, 3]

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-SALE_TYPES = frozenset({"SALE", "CAPTURE", "FORCE"})
+# A captured authorization keeps its type AUTHORIZATION in the export (status pending or settled once captured,
+# AUTHORIZED before): receivables posts it as a sale, so a refund may come from it.
+SALE_TYPES = frozenset({"SALE", "AUTHORIZATION", "CAPTURE", "FORCE"})
 MONEY_STATUSES = frozenset({"PENDING", "SETTLED"})
 LINKED, AMBIGUOUS, UNKNOWN = "linked", "ambiguous", "unknown"
 LINK_COLUMNS = ("refund_id", "sale_transaction_id", "outcome", "method", "candidates")
@@ -60,7 +62,8 @@ def _keys(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def sale_candidates(sales: pd.DataFrame) -> pd.DataFrame:
-    """The approved sales a refund may come from (types SALE / CAPTURE / FORCE, status pending or settled)."""
+    """The approved sales a refund may come from (types SALE / captured AUTHORIZATION / CAPTURE / FORCE, status
+    pending or settled)."""
     if sales.empty:
         return _keys(sales.assign(amount_cents=pd.Series(dtype="int64")))
     kind = _text(sales["transaction_type"]).str.upper()

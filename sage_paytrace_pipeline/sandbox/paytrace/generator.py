@@ -423,9 +423,9 @@ def _plan_refunds(state: _State, day: date) -> None:
         if refund_amount <= 0 or format_decimal(refund_amount) in state.profile.decline_amounts:
             continue
         at = datetime.combine(day, time(9, 0)) + timedelta(minutes=rng.randrange(8 * 60))
-        refund_ref = state.ref("refund")
+        # No invoice_id of its own: PayTrace copies the sale's, the key the refund is linked back to its sale by.
         state.calls.append(
             PlanCall(at=at, route="/v1/transactions/refund/for_transaction", uses={"transaction_id": ref},
-                     ref=refund_ref, body={"amount": format_decimal(refund_amount), "invoice_id": f"RF-{refund_ref}"})
+                     ref=state.ref("refund"), body={"amount": format_decimal(refund_amount)})
         )
         state.count("refund_partial" if partial else "refund_full")

@@ -12,6 +12,7 @@ written to disk by this project.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -51,10 +52,14 @@ class PlanOutcome(BaseModel):
     batches_closed: list[int]
 
 
-def apply_plan(sandbox: PayTraceSandbox, plan: ActivityPlan) -> PlanOutcome:
-    """Replay a plan call by call; a call whose ref target is missing is skipped and reported."""
+def apply_plan(sandbox: PayTraceSandbox, plan: ActivityPlan, *, known: Mapping[str, int] | None = None) -> PlanOutcome:
+    """Replay a plan call by call; a call whose ref target is missing is skipped and reported.
+
+    `known`: the ids earlier parts of the same plan received (a plan replayed in stages, with the
+    pipeline running in between, refers to transactions an earlier stage created).
+    """
     previous_mode = sandbox.set_clock()["mode"]
-    ids: dict[str, int] = {}
+    ids: dict[str, int] = dict(known or {})
     responses: Counter[str] = Counter()
     failures: list[str] = []
     batches: list[int] = []

@@ -79,3 +79,13 @@ def test_other_card_or_declined_sale_is_not_a_candidate():
 def test_original_transaction_id_wins_when_the_export_gives_it(original, expected):
     refunds = _tx([_refund(900, 5000, "INV-2", "C-9", "2222")]).assign(original_transaction_id=[original])
     assert _outcome(link_refunds(refunds, SALES, NOTHING), 900)[:2] == expected
+
+
+def test_a_captured_authorization_is_a_sale_an_open_one_is_not():
+    # PayTrace exports a captured authorization with its type AUTHORIZATION, settled like a sale.
+    sales = _tx([(200, "AUTHORIZATION", "SETTLED", 8000, "INV-8", "C-8", "8888", "2026-03-01 10:00"),
+                 (201, "AUTHORIZATION", "AUTHORIZED", 8000, "INV-9", "C-8", "8888", "2026-03-01 10:00")])
+    links = link_refunds(_tx([_refund(900, 8000, "INV-8", "C-8", "8888"), _refund(901, 8000, "INV-9", "C-8", "8888")]),
+                         sales, NOTHING)
+    assert _outcome(links, 900)[:2] == (LINKED, 200)
+    assert _outcome(links, 901)[:2] == (UNKNOWN, None)
