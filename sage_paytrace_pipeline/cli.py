@@ -80,6 +80,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_demo_command(areas)
     _add_faults_command(areas)
     _add_link_command(areas)
+    _add_exceptions_command(areas)
     _add_refund_commands(areas)
     return parser
 
@@ -484,6 +485,33 @@ def _list_links(args: argparse.Namespace) -> int:
 
     for vault_id, customer in sorted(load_config(_config_path(args)).customer_links.items()):
         print(f"{vault_id}\t{customer}")
+    return 0
+
+
+# ---------------------------------------------------------------- exceptions across days
+
+
+def _add_exceptions_command(areas: argparse._SubParsersAction) -> None:
+    exceptions = areas.add_parser("exceptions", help="the exceptions of every day in the warehouse")
+    commands = exceptions.add_subparsers(dest="command", required=True)
+    show = commands.add_parser(
+        "list", help="each flow's exceptions as each day's latest run left them ($SAGE_PAYTRACE_WAREHOUSE, read-only)")
+    show.add_argument("--open", action="store_true",
+                      help="only what still needs someone: errors and warnings (info rows clear by themselves), "
+                           "an exception reported on several days once, on its latest day")
+    show.add_argument("--kind", default=None, help="only this kind, e.g. unknown_customer")
+    show.add_argument("--since", type=_iso_date, default=None, help="only business days from this one (YYYY-MM-DD)")
+    show.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="table (default), csv (safe to open in a spreadsheet) or json")
+    show.set_defaults(handler=_list_exceptions)
+
+
+def _list_exceptions(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.exception_list import list_exceptions, render
+
+    warehouse = os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb")
+    rows = list_exceptions(warehouse, open_only=args.open, kind=args.kind, since=args.since)
+    sys.stdout.write(render(rows, args.format))
     return 0
 
 
