@@ -50,8 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one scrubbed line for the operator, never a card number
+        from sage_paytrace_pipeline.config import debugging
+
         print(f"error: {scrub_text(str(error))}", file=sys.stderr)
-        if args.verbose:
+        if args.verbose or debugging():
             raise
         return 1
 
@@ -73,7 +75,8 @@ def _iso_date(text: str) -> date:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sage-paytrace", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging and tracebacks (SAGE_PAYTRACE_DEBUG=1 gives the tracebacks too)")
     areas = parser.add_subparsers(dest="area")
     _add_sandbox_commands(areas)
     _add_paytrace_commands(areas)

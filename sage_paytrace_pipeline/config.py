@@ -361,6 +361,15 @@ def _describe(source: Path, error: ValidationError) -> str:
     return "\n".join(problems)
 
 
+DEBUG_VARIABLE = "SAGE_PAYTRACE_DEBUG"
+
+
+def debugging(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the operator asked for tracebacks with the one-line errors (SAGE_PAYTRACE_DEBUG=1)."""
+    value = (os.environ if environ is None else environ).get(DEBUG_VARIABLE, "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def require_environment(environ: Mapping[str, str] | None = None,
                         names: tuple[str, ...] = REQUIRED_ENVIRONMENT) -> dict[str, str]:
     """The required variables, or one error naming every missing one and what it is for."""
