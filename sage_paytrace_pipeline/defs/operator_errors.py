@@ -50,8 +50,8 @@ def one_line(error: BaseException) -> str | None:
     for link in _chain(error):
         if isinstance(link, ConfigError):
             return str(link)
-        if isinstance(link, dg.DagsterInvalidSubsetError):
-            return subset_sentence(str(link))
+        if isinstance(link, dg.DagsterInvalidSubsetError):  # Dagster's own sentence when not a multi-asset's
+            return subset_sentence(str(link)) or str(link).strip().splitlines()[0]
     return None
 
 
