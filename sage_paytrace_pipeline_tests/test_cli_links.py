@@ -84,3 +84,18 @@ def test_a_link_without_a_sage_company_names_the_variable(config, capsys, monkey
     monkeypatch.delenv("SAGE100_DATABASE")
     assert main(["link", "add", "CUST000021", README_CUSTOMER]) == 1
     assert "SAGE100_DATABASE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["link", "list"], ["link", "add", "CUST000021", README_CUSTOMER],
+                                     ["link", "remove", "CUST000021"],
+                                     ["refunds", "request", "--transaction", "1", "--amount", "1.00", "--reason", "x"]])
+def test_a_misspelled_key_is_one_line_from_every_command_that_reads_the_config(config, capsys, monkeypatch, command):
+    config.write_text(config.read_text().replace("\nmerchant:", "\nmerchnat:", 1))
+    monkeypatch.delenv("SAGE_PAYTRACE_DEBUG", raising=False)
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {config}: merchnat: unknown key (check the spelling against config/example.yaml)\n"
+
+    monkeypatch.setenv("SAGE_PAYTRACE_DEBUG", "1")
+    with pytest.raises(ValueError, match="merchnat: unknown key"):
+        main(command)
