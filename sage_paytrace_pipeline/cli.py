@@ -7,6 +7,8 @@
     sage-paytrace paytrace ping|export       talk to PayTrace (or the sandbox) from the shell
     sage-paytrace demo                       sandbox + generated activity + the daily job, end to end
     sage-paytrace faults campaign            days through the pipeline under injected faults, then the books
+    sage-paytrace link add|remove|list       link PayTrace payers to Sage customers (checked in Sage)
+    sage-paytrace exceptions list            the exceptions of every day in the warehouse (open ones, a kind...)
     sage-paytrace refunds request|list|approve|reject
                                              card refunds asked from Sage: create, review, approve (maker-checker)
 """
@@ -29,6 +31,7 @@ from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 if TYPE_CHECKING:  # imported where used: the shell starts fast
     from sage_paytrace_pipeline.config import PipelineConfig
     from sage_paytrace_pipeline.refunds.request_store import RequestStore
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
 DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
 DEFAULT_SAGE_DB = Path(".sage_paytrace") / "sage100_demo.sqlite3"
@@ -47,8 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # one scrubbed line for the operator, never a card number
+        from sage_paytrace_pipeline.config import debugging
+
         print(f"error: {scrub_text(str(error))}", file=sys.stderr)
-        if args.verbose:
+        if args.verbose or debugging():
             raise
         return 1
 
@@ -70,13 +75,15 @@ def _iso_date(text: str) -> date:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sage-paytrace", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and tracebacks")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging and tracebacks (SAGE_PAYTRACE_DEBUG=1 gives the tracebacks too)")
     areas = parser.add_subparsers(dest="area")
     _add_sandbox_commands(areas)
     _add_paytrace_commands(areas)
     _add_demo_command(areas)
     _add_faults_command(areas)
     _add_link_command(areas)
+    _add_exceptions_command(areas)
     _add_refund_commands(areas)
     return parser
 
@@ -388,14 +395,21 @@ def _paytrace_batches(args: argparse.Namespace) -> int:
 def _add_link_command(areas: argparse._SubParsersAction) -> None:
     link = areas.add_parser("link", help="link PayTrace payers to Sage customers (resolves customer exceptions)")
     commands = link.add_subparsers(dest="command", required=True)
-    add = commands.add_parser("add", help="link a PayTrace vault customer id to a Sage customer; the next run uses it")
+    add = commands.add_parser("add", help="link a PayTrace vault customer id to an active Sage customer "
+                                          "(checked in SAGE100_DATABASE); the next run uses it")
     add.add_argument("vault_id", help="PayTrace vault customer id (see the exception's source ids)")
-    add.add_argument("customer", help="Sage customer as DIVISION-CUSTOMERNO, e.g. 01-ABF")
-    add.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    add.add_argument("customer", help="Sage customer as DIVISION-CUSTOMERNO, e.g. 01-BAYV0067")
+    add.add_argument("--replace", action="store_true", help="replace the vault id's link to another customer")
     add.set_defaults(handler=_add_link)
+    remove = commands.add_parser("remove", help="remove a vault customer id's link; its payments are exceptions "
+                                                "again until linked (receipts already in Sage stay)")
+    remove.add_argument("vault_id", help="PayTrace vault customer id")
+    remove.set_defaults(handler=_remove_link)
     show = commands.add_parser("list", help="the links in the config")
-    show.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
     show.set_defaults(handler=_list_links)
+    for command in (add, remove, show):
+        command.add_argument("--config", type=Path, default=None,
+                             help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
 
 
 def _config_path(args: argparse.Namespace) -> Path:
@@ -405,12 +419,67 @@ def _config_path(args: argparse.Namespace) -> Path:
     return Path(path)
 
 
-def _add_link(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.config import add_customer_link
+def _sage_reader(config: PipelineConfig) -> Sage100Reader:
+    """A reader of the configured Sage company (SAGE100_DATABASE), with the config's table names."""
+    from sage_paytrace_pipeline.config import ConfigError, missing_environment
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader, is_odbc_connection_string
+    from sage_paytrace_pipeline.sage100.schema import Sage100Schema
 
-    config = add_customer_link(_config_path(args), args.vault_id, args.customer)
-    print(f"linked {args.vault_id} -> {config.customer_links[args.vault_id.strip()]}; "
+    database = os.environ.get("SAGE100_DATABASE", "")
+    if not database:
+        raise ConfigError(missing_environment(["SAGE100_DATABASE"]))
+    schema = Sage100Schema(dict(config.sage.names))
+    if is_odbc_connection_string(database):
+        return Sage100Reader.for_odbc(database, schema=schema)
+    if not Path(database).is_file():
+        raise ConfigError(f"SAGE100_DATABASE: {database} is not a file (a demo company file, "
+                          "or an ODBC connection string DSN=...;)")
+    return Sage100Reader.for_sqlite(database, schema=schema)
+
+
+def _check_link_target(config: PipelineConfig, target: str) -> str:
+    """The Sage customer's name; refuses a customer that does not exist or is not active."""
+    division, _, customer_no = target.strip().upper().partition("-")
+    customer = _sage_reader(config).customer(division, customer_no)
+    where = f"Sage customer {division}-{customer_no}"
+    if customer is None:
+        raise ValueError(f"{where} does not exist in division {division} of SAGE100_DATABASE; "
+                         "nothing linked (check the number in Sage: Customer Maintenance)")
+    if customer.status != "A":
+        raise ValueError(f"{where} ({customer.name}) is not active (status {customer.status}); "
+                         "nothing linked (link an active customer, or activate it in Sage first)")
+    return customer.name
+
+
+def _add_link(args: argparse.Namespace) -> int:
+    import re
+
+    from sage_paytrace_pipeline.config import add_customer_link, load_config
+
+    path = _config_path(args)
+    config = load_config(path)
+    target = args.customer.strip().upper()
+    if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
+        raise ValueError(f"{args.customer!r}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-BAYV0067")
+    vault_id = args.vault_id.strip()
+    existing = config.customer_links.get(vault_id)
+    if existing is not None and existing != target and not args.replace:
+        raise ValueError(f"{vault_id} is already linked to {existing}; pass --replace to link it to {target} "
+                         "instead (nothing changed)")
+    name = _check_link_target(config, target)
+    add_customer_link(path, vault_id, target, replace=args.replace)
+    was = f" (was {existing})" if existing is not None and existing != target else ""
+    print(f"linked {vault_id} -> {target} {name}{was}; "
           "its payments post when the day runs again (the daily close, or materialize the day in the UI)")
+    return 0
+
+
+def _remove_link(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import remove_customer_link
+
+    removed = remove_customer_link(_config_path(args), args.vault_id)
+    print(f"removed the link {args.vault_id.strip()} -> {removed}; its next payments are customer exceptions "
+          "until linked again (receipts already in Sage stay)")
     return 0
 
 
@@ -419,6 +488,33 @@ def _list_links(args: argparse.Namespace) -> int:
 
     for vault_id, customer in sorted(load_config(_config_path(args)).customer_links.items()):
         print(f"{vault_id}\t{customer}")
+    return 0
+
+
+# ---------------------------------------------------------------- exceptions across days
+
+
+def _add_exceptions_command(areas: argparse._SubParsersAction) -> None:
+    exceptions = areas.add_parser("exceptions", help="the exceptions of every day in the warehouse")
+    commands = exceptions.add_subparsers(dest="command", required=True)
+    show = commands.add_parser(
+        "list", help="each flow's exceptions as each day's latest run left them ($SAGE_PAYTRACE_WAREHOUSE, read-only)")
+    show.add_argument("--open", action="store_true",
+                      help="only what still needs someone: errors and warnings (info rows clear by themselves), "
+                           "an exception reported on several days once, on its latest day")
+    show.add_argument("--kind", default=None, help="only this kind, e.g. unknown_customer")
+    show.add_argument("--since", type=_iso_date, default=None, help="only business days from this one (YYYY-MM-DD)")
+    show.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="table (default), csv (safe to open in a spreadsheet) or json")
+    show.set_defaults(handler=_list_exceptions)
+
+
+def _list_exceptions(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.exception_list import list_exceptions, render
+
+    warehouse = os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb")
+    rows = list_exceptions(warehouse, open_only=args.open, kind=args.kind, since=args.since)
+    sys.stdout.write(render(rows, args.format))
     return 0
 
 

@@ -361,6 +361,15 @@ def _describe(source: Path, error: ValidationError) -> str:
     return "\n".join(problems)
 
 
+DEBUG_VARIABLE = "SAGE_PAYTRACE_DEBUG"
+
+
+def debugging(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether the operator asked for tracebacks with the one-line errors (SAGE_PAYTRACE_DEBUG=1)."""
+    value = (os.environ if environ is None else environ).get(DEBUG_VARIABLE, "")
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 def require_environment(environ: Mapping[str, str] | None = None,
                         names: tuple[str, ...] = REQUIRED_ENVIRONMENT) -> dict[str, str]:
     """The required variables, or one error naming every missing one and what it is for."""
@@ -376,20 +385,50 @@ def missing_environment(names: Sequence[str]) -> str:
     return "missing environment variables: " + "; ".join(f"{name} ({ENVIRONMENT[name]})" for name in names)
 
 
-def add_customer_link(path: str | os.PathLike, vault_id: str, target: str) -> PipelineConfig:
+def add_customer_link(path: str | os.PathLike, vault_id: str, target: str, *,
+                      replace: bool = False) -> PipelineConfig:
     """Record an operator's link (PayTrace vault id -> "DIVISION-CUSTOMERNO") in the YAML file.
 
+    A vault id already linked to another customer is refused unless `replace`: a link decides
+    where money posts, so changing one is a deliberate act, never a side effect of a typo.
     The file is edited as text so its comments survive; the result is validated before it replaces
     the file (atomically), so a typo never leaves a broken config behind.
     """
     source = Path(path)
     current = load_config(source)
     target = target.strip().upper()
-    vault_id = vault_id.strip()
+    vault_id = _vault_id(vault_id)
+    existing = current.customer_links.get(vault_id)
+    if existing is not None and existing != target and not replace:
+        raise ConfigError(f"{source}: customer_links: {vault_id} is already linked to {existing}; "
+                          f"pass --replace to link it to {target} instead")
+    return _write_links(source, {**current.customer_links, vault_id: target})
+
+
+def remove_customer_link(path: str | os.PathLike, vault_id: str) -> str:
+    """Remove an operator's link; returns the customer it pointed to (an unknown id is an error)."""
+    source = Path(path)
+    current = load_config(source)
+    vault_id = _vault_id(vault_id)
+    if vault_id not in current.customer_links:
+        raise ConfigError(f"{source}: customer_links: no link for {vault_id} (`sage-paytrace link list` shows them)")
+    links = dict(current.customer_links)
+    removed = links.pop(vault_id)
+    _write_links(source, links)
+    return removed
+
+
+def _vault_id(text: str) -> str:
+    vault_id = text.strip()
     if not vault_id or '"' in vault_id or "\n" in vault_id:
-        raise ConfigError(f"{vault_id!r} is not a PayTrace vault customer id")
-    links = {**current.customer_links, vault_id: target}
-    block = "customer_links:" + "".join(f'\n  "{key}": "{value}"' for key, value in sorted(links.items())) + "\n"
+        raise ConfigError(f"{text!r} is not a PayTrace vault customer id")
+    return vault_id
+
+
+def _write_links(source: Path, links: Mapping[str, str]) -> PipelineConfig:
+    """Rewrite the `customer_links` block of the file, validated before it replaces the file."""
+    block = "customer_links:" + ("".join(f'\n  "{key}": "{value}"' for key, value in sorted(links.items()))
+                                 if links else " {}") + "\n"
     text = source.read_text(encoding="utf-8")
     section = re.search(r"^customer_links:.*(?:\n(?:[ \t]+.*|[ \t]*#.*|[ \t]*))*", text, flags=re.MULTILINE)
     updated = (text[:section.start()] + block + text[section.end():].lstrip("\n")) if section else (

@@ -84,8 +84,9 @@ def test_dagster_asset_materialize_names_the_missing_variable(environment, tmp_p
     assert result.returncode != 0
     assert "PostProcessingError" not in output and "You have attempted to fetch the environment variable" not in output
     [line] = {line.strip() for line in output.splitlines() if "missing environment variable" in line
-              and line.strip().startswith(("sage_paytrace_pipeline", "missing"))} or [output[-2000:]]
+              and line.strip().startswith("error: missing")} or [output[-2000:]]
     assert "PAYTRACE_PASSWORD (PayTrace API password)" in line, line
+    assert "Traceback" not in output and "Stack Trace" not in output, "checked before the run: one line"
 
 
 def test_loading_the_definitions_creates_no_warehouse_folder(tmp_path, monkeypatch):

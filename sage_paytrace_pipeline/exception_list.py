@@ -1,0 +1,177 @@
+"""Every flow's exceptions across days, read from the warehouse for `sage-paytrace exceptions list`.
+
+Each flow's exception asset is a warehouse table partitioned by business day, and the I/O manager
+replaces a day's rows on every run: the tables hold exactly what each day's latest run found. A
+problem a re-run resolved is gone from them; what is left is what someone may still have to act on.
+Informational rows (a deposit still inside its window, a receipt waiting for Sage's import, a
+duplicate record already dropped) clear by themselves, so `open_only` leaves them out; an exception
+a day's window reports again on later days (a batch still missing its deposit) is shown once, on
+the latest day that reports it.
+
+The warehouse is opened read-only: listing never takes the lock a running step needs for long.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.free_text import sheet_safe
+
+SCHEMA = "pipeline"
+COLUMNS = ("business_day", "area", "kind", "severity", "source_ids", "problem", "action")
+FORMATS = ("table", "csv", "json")
+
+
+@dataclass(frozen=True)
+class ExceptionTable:
+    """A flow's exception table and how its rows read as the list's columns."""
+
+    table: str
+    area: str
+    key: str | None = None  # the id column the source ids fall back to
+    kind: str | None = None  # for tables without a kind column: what every row is
+    severity: str = "warning"  # for tables without a severity column
+
+
+TABLES = (
+    ExceptionTable("receivable_exceptions", "receivables", key="transaction_id"),
+    ExceptionTable("settlement_exceptions", "settlement", key="batch_number"),
+    ExceptionTable("bank_statement_exceptions", "bank statements", kind="unreadable_statement_file"),
+    ExceptionTable("fee_statement_exceptions", "fee statements"),
+    ExceptionTable("refund_exceptions", "refunds", key="transaction_id"),
+    ExceptionTable("refund_request_exceptions", "refund requests", key="transaction_id"),
+)
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
+
+def list_exceptions(warehouse: str | Path, *, open_only: bool = False, kind: str | None = None,
+                    since: date | None = None) -> pd.DataFrame:
+    """One row per exception (COLUMNS), newest day first, errors before warnings within a day."""
+    path = Path(warehouse)
+    if not path.is_file():
+        raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
+    connection = duckdb.connect(str(path), read_only=True)
+    try:
+        present = _tables(connection)
+        frames = [_read(connection, spec) for spec in TABLES if spec.table in present]
+    finally:
+        connection.close()
+    rows = pd.concat([pd.DataFrame(columns=list(COLUMNS)), *[f for f in frames if len(f)]], ignore_index=True)
+    if kind:
+        rows = rows[rows["kind"] == kind]
+    if since is not None:
+        rows = rows[rows["business_day"].fillna("9999") >= since.isoformat()]
+    if open_only:
+        rows = _open(rows)
+    order = rows.assign(_day=rows["business_day"].fillna(""), _severity=rows["severity"].map(SEVERITY_ORDER))
+    order = order.sort_values(["_day", "_severity", "area", "kind", "source_ids"],
+                              ascending=[False, True, True, True, True], kind="stable")
+    return order[list(COLUMNS)].reset_index(drop=True)
+
+
+def _tables(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    found = connection.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+                               [SCHEMA]).fetchall()
+    return {name for (name,) in found}
+
+
+def _read(connection: duckdb.DuckDBPyConnection, spec: ExceptionTable) -> pd.DataFrame:
+    frame = connection.execute(f'SELECT * FROM {SCHEMA}."{spec.table}"').df()
+    count = len(frame)
+
+    def text(column: str, default: str = "") -> pd.Series:
+        if column not in frame.columns:
+            return pd.Series([default] * count, dtype=object)
+        return frame[column].map(lambda value: default if _missing(value) else str(value)).astype(object)
+
+    return pd.DataFrame({
+        "business_day": _days(frame),
+        "area": [spec.area] * count,
+        "kind": pd.Series([spec.kind] * count, dtype=object) if spec.kind else text("kind"),
+        "severity": text("severity", spec.severity),
+        "source_ids": _source_ids(frame, spec),
+        "problem": text("problem"),
+        "action": text("action"),
+    })
+
+
+def _days(frame: pd.DataFrame) -> pd.Series:
+    """The business day (YYYY-MM-DD); a monthly table gives its month (YYYY-MM), a table without a day None."""
+    for column in ("business_date", "month"):
+        if column in frame.columns:
+            return frame[column].map(lambda value: None if _missing(value) else str(value)[:10]).astype(object)
+    return pd.Series([None] * len(frame), dtype=object)
+
+
+def _source_ids(frame: pd.DataFrame, spec: ExceptionTable) -> pd.Series:
+    def row_ids(row: pd.Series) -> str:
+        if "source_ids" in row and not _missing(row["source_ids"]) and str(row["source_ids"]):
+            return str(row["source_ids"])
+        if "file" in row and not _missing(row["file"]):
+            line = "" if "line" not in row or _missing(row["line"]) else f":{int(row['line'])}"
+            return f"file:{row['file']}{line}"
+        if spec.key and spec.key in row and not _missing(row[spec.key]):
+            return f"{spec.key}:{int(row[spec.key])}"
+        return ""
+
+    if frame.empty:
+        return pd.Series([], dtype=object)
+    return frame.apply(row_ids, axis=1).astype(object)
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _open(rows: pd.DataFrame) -> pd.DataFrame:
+    """Error and warning rows, each exception once: on the latest day that still reports it."""
+    actionable = rows[rows["severity"] != "info"]
+    latest_first = actionable.sort_values("business_day", ascending=False, na_position="last", kind="stable")
+    return latest_first.drop_duplicates(["area", "kind", "source_ids"])
+
+
+def render(rows: pd.DataFrame, output_format: str) -> str:
+    """The rows as a table for the terminal, CSV a spreadsheet opens safely (no cell runs as a
+    formula), or a JSON list."""
+    if output_format == "json":
+        records = [{column: _none_if_missing(row[column]) for column in COLUMNS} for _, row in rows.iterrows()]
+        return json.dumps(records, indent=2) + "\n"
+    if output_format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(COLUMNS)
+        for _, row in rows.iterrows():
+            writer.writerow([sheet_safe(str(_none_if_missing(row[column]) or "")) for column in COLUMNS])
+        return buffer.getvalue()
+    if output_format == "table":
+        return _table(rows)
+    raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(FORMATS)}")
+
+
+def _none_if_missing(value: object) -> object:
+    return None if _missing(value) else value
+
+
+def _table(rows: pd.DataFrame) -> str:
+    """Day, area, kind, severity and source ids aligned; problem and action in full below each row
+    (the action is what the operator came for: it is never cut)."""
+    if rows.empty:
+        return "no exceptions\n"
+    heads = ("business_day", "area", "kind", "severity", "source_ids")
+    cells = [[str(_none_if_missing(row[column]) or "-") for column in heads] for _, row in rows.iterrows()]
+    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(heads)]
+    out = ["  ".join(column.ljust(width) for column, width in zip(heads, widths, strict=True)).rstrip()]
+    for line, (_, row) in zip(cells, rows.iterrows(), strict=True):
+        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        out.append(f"    problem: {row['problem']}")
+        out.append(f"    action:  {row['action']}")
+    out.append(f"{len(rows)} exception{'s' if len(rows) != 1 else ''}")
+    return "\n".join(out) + "\n"
