@@ -108,6 +108,7 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
         "files_refused": len(errors),
         "preview": preview(errors, ["file", "line", "problem", "action"]),
     })
+    yield checks.statement_files_loaded(errors, files_read=len(scan.loaded) + len(errors))
 
 
 def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
@@ -207,6 +208,10 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         },
         pool="duckdb",
         can_subset=False,
+        check_specs=[dg.AssetCheckSpec("statement_files_loaded", asset="bank_deposits",
+                                       description="every new file in the statement folder loads; a refused "
+                                                   "file (warning) names its line, what is wrong and the fix, "
+                                                   "and reaches the alert channels")],
     )(bank_statements)
     reconciliation = dg.multi_asset(
         outs={

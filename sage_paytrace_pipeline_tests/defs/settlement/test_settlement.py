@@ -135,6 +135,10 @@ def test_a_malformed_statement_is_reported_with_its_line_and_the_others_still_lo
                     if m.asset_key.to_user_string() == "bank_deposits")
     assert metadata["files_loaded_now"].value == 0 and metadata["files_already_loaded"].value > 0
     assert json.dumps(metadata["lines"].value)
+    (check,) = result.get_asset_check_evaluations()  # a warning: the run succeeds, the alert sensors see it
+    assert (check.check_name, check.passed, check.severity) == ("statement_files_loaded", False,
+                                                                dg.AssetCheckSeverity.WARN)
+    assert "2 statement files refused" in check.description and "under bank.csv in the config" in check.description
 
 
 def sage_rows(path, sql, parameters=()):
