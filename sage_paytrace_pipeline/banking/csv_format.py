@@ -16,6 +16,9 @@ from sage_paytrace_pipeline.banking.rows import check_currency, statement_row
 
 # Optional sign, optional $, digits with correct thousands grouping (so a European "12,34" is refused,
 # not read as 1234), at most two decimals. Parentheses (accounting negatives) are removed first.
+# Where the layout lives in the config YAML: every fix text names the keys an operator sets there.
+SETTING = "bank.csv"
+
 _AMOUNT = re.compile(r"^(?P<sign>[-+]?)\$?(?P<sign2>[-+]?)(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d*))?$")
 
 
@@ -91,23 +94,26 @@ def parse_csv(path: Path, data: bytes, layout: CsvFormat) -> list[dict]:
         header = next(reader)
     except StopIteration:
         raise StatementError(path, skipped + 1, "no header row (the file is empty after the skipped rows)",
-                             "check skip_rows and that this is the bank's CSV export") from None
+                             f"check {SETTING}.skip_rows in the config and that this is the bank's CSV "
+                             "export") from None
     except csv.Error as error:
         raise StatementError(path, skipped + 1, f"unreadable CSV header: {error}",
-                             "check delimiter and quoting") from None
+                             f"check {SETTING}.delimiter in the config and the file's quoting") from None
     header = [name.strip() for name in header]
     missing = [column for column in layout.required_columns if column not in header]
     if missing:
         raise StatementError(path, skipped + 1, f"column(s) {', '.join(map(repr, missing))} not in the header "
-                             f"(found: {', '.join(header)})", "set the CsvFormat column names to the header's, "
-                             "or skip_rows to the number of lines above the header")
+                             f"(found: {', '.join(header)})", f"set the {SETTING} *_column keys in the config to the "
+                             f"header's names, or {SETTING}.skip_rows to the number of lines above the header")
     return [_row(path, line, record, layout)
-            for line, record in csv_records(path, reader, header, delimiter=layout.delimiter, lines_above=skipped)]
+            for line, record in csv_records(path, reader, header, delimiter=layout.delimiter, lines_above=skipped,
+                                            setting=SETTING)]
 
 
-def csv_records(path: Path, reader, header: list[str], *, delimiter: str,
+def csv_records(path: Path, reader, header: list[str], *, delimiter: str, setting: str,
                 lines_above: int = 0) -> Iterator[tuple[int, dict[str, str]]]:
-    """(file line, stripped fields by header name) of each non-blank row after the header.
+    """(file line, stripped fields by header name) of each non-blank row after the header; `setting`
+    is the config key of the layout, named in the fixes.
 
     Lines are counted in the file (`lines_above` skipped before the header), so a quoted field
     spanning lines still points the error at the row's first line.
@@ -126,20 +132,22 @@ def csv_records(path: Path, reader, header: list[str], *, delimiter: str,
             continue
         if len(fields) != len(header):
             raise StatementError(path, line, f"row has {len(fields)} fields, the header has {len(header)}",
-                                 f"check the delimiter ({delimiter!r}) and that fields with it are quoted")
+                                 f"check {setting}.delimiter ({delimiter!r}) in the config and that fields "
+                                 "holding it are quoted")
         yield line, dict(zip(header, (field.strip() for field in fields)))
 
 
-def decode_text(path: Path, data: bytes, encoding: str, setting: str = "CsvFormat.encoding") -> str:
+def decode_text(path: Path, data: bytes, encoding: str, setting: str = f"{SETTING}.encoding") -> str:
     """The file's text; a wrong encoding names the byte's line and the `setting` that fixes it."""
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         raise StatementError(path, line, f"byte {data[error.start]:#04x} is not valid {encoding}",
-                             f"set {setting} to the file's encoding (e.g. cp1252)") from None
+                             f"set {setting} in the config to the file's encoding (e.g. cp1252)") from None
     except LookupError:
-        raise StatementError(path, 1, f"unknown encoding {encoding!r}", f"set {setting} to e.g. utf-8-sig") from None
+        raise StatementError(path, 1, f"unknown encoding {encoding!r}",
+                             f"set {setting} in the config to e.g. utf-8-sig") from None
 
 
 def _row(path: Path, line: int, record: dict[str, str], layout: CsvFormat) -> dict:
@@ -168,7 +176,7 @@ def _row(path: Path, line: int, record: dict[str, str], layout: CsvFormat) -> di
     account = (record[layout.account_column] if layout.account_column else "") or layout.account_id
     if not account:
         raise StatementError(path, line, f"no account in column {layout.account_column!r}",
-                             "fill in the account, or set CsvFormat.account_id for rows without one")
+                             f"fill in the account, or set {SETTING}.account_id in the config for rows without one")
     return statement_row(
         path, line,
         account_id=account,
@@ -186,4 +194,6 @@ def _date(path: Path, line: int, value: str, layout: CsvFormat) -> date:
         return datetime.strptime(value, layout.date_format).date()
     except ValueError:
         raise StatementError(path, line, f"date {value!r} in column {layout.date_column!r} does not match "
-                             f"{layout.date_format!r}", "correct the date, or set CsvFormat.date_format") from None
+                             f"{layout.date_format!r}",
+                             f"correct the date, or set {SETTING}.date_format in the config to the bank's "
+                             "(e.g. \"%m/%d/%Y\")") from None

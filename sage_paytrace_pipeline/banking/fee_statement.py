@@ -25,6 +25,9 @@ from sage_paytrace_pipeline.banking.csv_format import csv_records, decode_text, 
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 
+# The layout's key in the config YAML, named in the fixes.
+SETTING = "bank.fee_statement_csv"
+
 FEE_STATEMENT_COLUMNS = {
     "source_file": "string",
     "source_line": "int64",
@@ -70,7 +73,7 @@ def read_fee_statement(path: str | Path, fmt: FeeStatementFormat | None = None) 
 
 
 def parse_fee_statement(path: Path, data: bytes, fmt: FeeStatementFormat) -> FeeStatement:
-    text = decode_text(path, data, fmt.encoding, "bank.fee_statement_csv.encoding")
+    text = decode_text(path, data, fmt.encoding, f"{SETTING}.encoding")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=fmt.delimiter)
     try:
         header = [name.strip() for name in next(reader)]
@@ -78,14 +81,15 @@ def parse_fee_statement(path: Path, data: bytes, fmt: FeeStatementFormat) -> Fee
         raise StatementError(path, 1, "the file is empty", "export the processor's monthly fee statement as CSV "
                              "with a header row") from None
     except csv.Error as error:
-        raise StatementError(path, 1, f"unreadable CSV header: {error}", "check delimiter and quoting") from None
+        raise StatementError(path, 1, f"unreadable CSV header: {error}",
+                             f"check {SETTING}.delimiter in the config and the file's quoting") from None
     missing = [column for column in fmt.required_columns if column not in header]
     if missing:
         raise StatementError(path, 1, f"column(s) {', '.join(map(repr, missing))} not in the header "
                              f"(found: {', '.join(header)})",
-                             "set bank.fee_statement_csv column names to the header's")
+                             f"set the {SETTING} *_column keys in the config to the header's names")
     rows: list[dict] = []
-    for line, record in csv_records(path, reader, header, delimiter=fmt.delimiter):
+    for line, record in csv_records(path, reader, header, delimiter=fmt.delimiter, setting=SETTING):
         row = _row(path, line, record, fmt)
         if rows and row["month"] != rows[0]["month"]:
             raise StatementError(path, line, f"month {row['month']:%Y-%m} differs from the file's first row "
@@ -126,7 +130,7 @@ def _month(path: Path, line: int, value: str, fmt: FeeStatementFormat) -> date:
             continue
     raise StatementError(path, line, f"month {value!r} in column {fmt.month_column!r} matches none of "
                          f"{', '.join(fmt.month_formats)}",
-                         "correct the month, or set bank.fee_statement_csv.month_formats")
+                         f"correct the month, or set {SETTING}.month_formats in the config")
 
 
 __all__ = ["FEE_STATEMENT_COLUMNS", "FeeStatement", "FeeStatementFormat", "empty_fee_lines", "parse_fee_statement",

@@ -10,6 +10,7 @@ from typing import Literal
 import pandas as pd
 
 from sage_paytrace_pipeline.banking.bai2_format import parse_bai2
+from sage_paytrace_pipeline.banking.csv_format import SETTING as CSV_SETTING
 from sage_paytrace_pipeline.banking.csv_format import CsvFormat, parse_csv
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.banking.ofx_format import parse_ofx
@@ -17,6 +18,10 @@ from sage_paytrace_pipeline.banking.rows import transactions_frame
 
 StatementFormat = Literal["bai2", "ofx", "csv"]
 _SNIFF_BYTES = 4096
+_NO_CSV_LAYOUT = (f"if it is the bank's CSV export, describe its columns under {CSV_SETTING} in the config "
+                  "(date_column, description_column, amount_column or credit_column and debit_column, account_id "
+                  "or account_column; see config/example.yaml); otherwise move the file out of the statement "
+                  "folder")
 
 
 @dataclass(frozen=True, eq=False)
@@ -86,8 +91,8 @@ def _parse(path: Path, data: bytes, csv_format: CsvFormat | None) -> StatementFi
     elif kind == "ofx":
         rows = parse_ofx(path, data)
     elif csv_format is None:
-        raise StatementError(path, 1, "not BAI2 (01 record) or OFX (OFXHEADER), and no CSV layout was given",
-                             "pass csv_format=CsvFormat(...) naming the bank's CSV columns, or check the file")
+        raise StatementError(path, 1, "not BAI2 (01 record) or OFX (OFXHEADER), and the config has no bank.csv "
+                             "layout for CSV statements", _NO_CSV_LAYOUT)
     else:
         rows = parse_csv(path, data, csv_format)
     return StatementFile(path=path, sha256=hashlib.sha256(data).hexdigest(), format=kind,

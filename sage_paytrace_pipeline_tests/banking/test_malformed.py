@@ -59,13 +59,22 @@ def test_malformed_input_names_file_line_and_fix(tmp_path, case):
     assert (error.path, error.line) == (path, line), str(error)
     assert phrase in error.problem, str(error)
     assert str(error).startswith(f"{path.name}:{line}: ") and ". Fix: " in str(error) and error.fix
+    assert_speaks_config(error.fix)
+
+
+def assert_speaks_config(fix: str) -> None:
+    """A fix names what an operator sets in the YAML, never a Python class or argument."""
+    for python in ("CsvFormat", "FeeStatementFormat", "csv_format", "pass ", "("+")"):
+        assert python not in fix, fix
 
 
 def test_a_csv_needs_its_layout(tmp_path):
     path = tmp_path / "export.csv"
     path.write_text(SAMPLES["csv_amount"].content)
-    with pytest.raises(StatementError, match=r"export.csv:1: .*no CSV layout"):
+    with pytest.raises(StatementError, match=r"export.csv:1: .*no bank.csv layout") as caught:
         read_statement(path)
+    assert "under bank.csv in the config" in caught.value.fix
+    assert_speaks_config(caught.value.fix)
 
 
 def test_csv_in_the_wrong_encoding_names_the_line(tmp_path):
@@ -74,6 +83,6 @@ def test_csv_in_the_wrong_encoding_names_the_line(tmp_path):
     path.write_bytes(sample.content.replace("AMEX", "AMEX caf\xe9").encode("cp1252"))
     with pytest.raises(StatementError) as caught:
         read_statement(path, csv_format=sample.layout)
-    assert caught.value.line == 3 and "encoding" in caught.value.fix
+    assert caught.value.line == 3 and "set bank.csv.encoding in the config" in caught.value.fix
     cp1252 = sample.layout.model_copy(update={"encoding": "cp1252"})
     assert read_statement(path, csv_format=cp1252).transactions["description"][1].endswith("café")

@@ -1,4 +1,5 @@
-"""What an alert says about a failed run: job, run, partition, failing steps and their errors.
+"""What an alert says about a failed run (job, run, partition, failing steps and their errors) or
+about a run that succeeded with failed asset checks (WARN severity: a bank statement file refused).
 
 Everything that came from a run (error messages above all) is scrubbed before it leaves the
 process: card numbers are masked, tokens and passwords hidden, and the values of the secret
@@ -23,6 +24,7 @@ SECRET_VARIABLES = ("PAYTRACE_PASSWORD", "DAGSTER_PG_PASSWORD")
 _SHORTEST_SECRET = 6
 _MAX_ERROR_CHARS = 600
 _MAX_STEPS = 5
+_MAX_CHECKS = 5
 _PARTITION_TAG = "dagster/partition"
 _RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 
@@ -101,10 +103,53 @@ def build_alert_message(context: dg.RunFailureSensorContext, *, webserver_base_u
         f"Partition: {partition or 'none'}",
         *step_failure_lines(context.get_step_failure_events()),
         f"Run failure: {context.failure_event.message or 'no message'}",
+        *failed_check_lines(failed_checks(context.instance, run.run_id)),
     ]
     lines += [line for line in (retry_line(run),) if line]
     if webserver_base_url:
         lines.append(f"Open: {webserver_base_url.rstrip('/')}/runs/{run.run_id}")
     secrets = tuple(secret_variables)
     return AlertMessage(subject=redact(f"[sage-paytrace] {run.job_name} failed{where}", secrets),
+                        lines=tuple(redact(line, secrets) for line in lines))
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dg.AssetCheckEvaluation]:
+    """The asset checks that failed in the run, in the order they were evaluated."""
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    events = [record.event_log_entry.dagster_event for record in records]
+    evaluations = [event.event_specific_data for event in events if event is not None]
+    return [evaluation for evaluation in evaluations
+            if isinstance(evaluation, dg.AssetCheckEvaluation) and not evaluation.passed]
+
+
+def failed_check_lines(failed: Sequence[dg.AssetCheckEvaluation]) -> list[str]:
+    lines = []
+    for evaluation in failed[:_MAX_CHECKS]:
+        what = " ".join((evaluation.description or "no description").split())
+        if len(what) > _MAX_ERROR_CHARS:
+            what = what[:_MAX_ERROR_CHARS] + "..."
+        lines.append(f"Failed check ({evaluation.severity.value}): {evaluation.asset_key.to_user_string()} "
+                     f"{evaluation.check_name}: {what}")
+    if len(failed) > _MAX_CHECKS:
+        lines.append(f"... and {len(failed) - _MAX_CHECKS} more failed checks")
+    return lines
+
+
+def build_check_alert_message(context: dg.RunStatusSensorContext, *, webserver_base_url: str | None = None,
+                              secret_variables: Iterable[str] = ()) -> AlertMessage | None:
+    """For a successful run with failed asset checks (a failed run's own alert lists them); None without."""
+    run = context.dagster_run
+    failed = failed_checks(context.instance, run.run_id)
+    if not failed:
+        return None
+    partition = partition_of(run)
+    where = f" for {partition}" if partition else ""
+    lines = [f"Job: {run.job_name}", f"Run: {run.run_id}", f"Partition: {partition or 'none'}",
+             *failed_check_lines(failed)]
+    if webserver_base_url:
+        lines.append(f"Open: {webserver_base_url.rstrip('/')}/runs/{run.run_id}")
+    secrets = tuple(secret_variables)
+    checks = "check" if len(failed) == 1 else "checks"
+    return AlertMessage(subject=redact(f"[sage-paytrace] {run.job_name}: {len(failed)} failed {checks}{where}",
+                                       secrets),
                         lines=tuple(redact(line, secrets) for line in lines))

@@ -1,4 +1,6 @@
-"""Run-failure alert sensors, one per channel configured in the `alerts` section (none without it).
+"""Alert sensors, two per channel configured in the `alerts` section (none without it): one for
+failed runs, one for successful runs with failed asset checks (WARN checks do not fail a run, so
+without it a refused bank statement file would only show in the UI).
 
 Built on Dagster's `run_failure_sensor` rather than its ready-made factories: the e-mail factory
 (`make_email_on_run_failure_sensor`) always logs in over TLS with a password fixed when the code
@@ -21,7 +23,11 @@ from sage_paytrace_pipeline.defs.alerts.channels import (
     SlackChannel,
     TeamsChannel,
 )
-from sage_paytrace_pipeline.defs.alerts.message import AlertMessage, build_alert_message
+from sage_paytrace_pipeline.defs.alerts.message import (
+    AlertMessage,
+    build_alert_message,
+    build_check_alert_message,
+)
 from sage_paytrace_pipeline.defs.settings import load_time_config
 
 
@@ -64,8 +70,33 @@ def alert_sensor(channel: Channel, settings: AlertSettings) -> dg.SensorDefiniti
     return _alert
 
 
+def check_alert_sensor(channel: Channel, settings: AlertSettings) -> dg.SensorDefinition:
+    @dg.run_status_sensor(
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        name=f"failed_check_{channel.name}_alert",
+        minimum_interval_seconds=settings.minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Sends a {channel.name} alert naming the job, run, partition and the failed asset checks "
+                    "of every successful run that has some (e.g. a bank statement file that could not be "
+                    "loaded), with what is wrong and the fix.",
+    )
+    def _alert(context: dg.RunStatusSensorContext) -> None:
+        message = build_check_alert_message(context, webserver_base_url=settings.webserver_base_url,
+                                            secret_variables=channel.secret_variables)
+        if message is None:
+            return
+        channel.send(message)
+        context.log.info("Sent a %s alert for the failed checks of run %s", channel.name, context.dagster_run.run_id)
+
+    return _alert
+
+
 def build_alert_sensors(settings: AlertSettings | None) -> list[dg.SensorDefinition]:
-    return [alert_sensor(channel, settings) for channel in configured_channels(settings)] if settings else []
+    if not settings:
+        return []
+    channels = configured_channels(settings)
+    return ([alert_sensor(channel, settings) for channel in channels]
+            + [check_alert_sensor(channel, settings) for channel in channels])
 
 
 @dg.definitions

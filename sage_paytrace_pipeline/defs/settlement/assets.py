@@ -19,7 +19,12 @@ from dagster_duckdb import DuckDBResource
 from sage_paytrace_pipeline.banking import read_statement_folder
 from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import PipelineConfig, statement_folder
-from sage_paytrace_pipeline.defs.metadata import money_total, preview
+from sage_paytrace_pipeline.defs.metadata import (
+    batch_preview,
+    exception_list,
+    money_total,
+    preview,
+)
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
@@ -106,8 +111,9 @@ def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSetting
     })
     yield dg.Output(errors, output_name="bank_statement_exceptions", metadata={
         "files_refused": len(errors),
-        "preview": preview(errors, ["file", "line", "problem", "action"]),
+        "preview": exception_list(errors, ["file", "line"]),
     })
+    yield checks.statement_files_loaded(errors, files_read=len(scan.loaded) + len(errors))
 
 
 def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
@@ -138,6 +144,8 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         "fees": money_total(matches["fee_cents"]) if len(matches) else "0.00",
         # expensed (no refund flow, or before its start date), through_clearing (recorded in Sage), not_in_sage
         "refunds_by_treatment": dg.MetadataValue.json(settled.refunds["treatment"].value_counts().to_dict()),
+        # per batch and funding group: did the deposit come, what fee was booked, from which bank line
+        "batches": batch_preview(settled.reconciliation),
     })
     yield dg.Output(dated(settled.lines, day), output_name="gl_journal_entries", metadata={
         "entries": len(settled.entries), "lines": len(settled.lines),
@@ -146,7 +154,7 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
     yield dg.Output(dated(exceptions, day), output_name="settlement_exceptions", metadata={
         "exceptions": len(exceptions),
         "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
-        "preview": preview(exceptions, ["kind", "severity", "batch_number", "problem", "action"]),
+        "preview": exception_list(exceptions, ["batch_number"]),
     })
     yield checks.journals_balance(settled.lines)
 
@@ -155,7 +163,8 @@ def _settlement_not_configured(day: date):
     problem = not_configured_exception()
     yield dg.Output(dated(problem[EXCEPTION_COLUMNS], day), output_name="settlement_exceptions",
                     metadata={"exceptions": 1,
-                              "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict())})
+                              "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict()),
+                              "preview": exception_list(problem, [])})
     yield dg.AssetCheckResult(check_name="journals_balance", asset_key="gl_journal_entries", passed=True,
                               description="settlement is not configured: no journal entries")
 
@@ -207,6 +216,10 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         },
         pool="duckdb",
         can_subset=False,
+        check_specs=[dg.AssetCheckSpec("statement_files_loaded", asset="bank_deposits",
+                                       description="every new file in the statement folder loads; a refused "
+                                                   "file (warning) names its line, what is wrong and the fix, "
+                                                   "and reaches the alert channels")],
     )(bank_statements)
     reconciliation = dg.multi_asset(
         outs={

@@ -1,7 +1,9 @@
-"""Invariants of the settlement assets, as inline asset-check results (ERROR severity).
+"""Invariants of the settlement assets, as inline asset-check results (ERROR severity), and the
+bank statement folder's health (WARN severity).
 
 `journals_balance` and `clearing_nets_to_zero` guard money: their specs are blocking, so a failure
-stops what depends on the asset.
+stops what depends on the asset. `statement_files_loaded` is a warning: the other files' deposits
+still reconcile, and the alert sensors send its failure to the alert channels.
 """
 
 from __future__ import annotations
@@ -52,3 +54,18 @@ def clearing_nets_to_zero(reader: Sage100Reader, lines: pd.DataFrame, posted: pd
     failing = [f"batch {batch}: clearing nets to {net} cents" for batch, net in nets.items() if net]
     return _result("clearing_nets_to_zero", "sage_gl_postings", failing, len(nets), "deposited batches",
                    net_cents_by_batch=dg.MetadataValue.json({str(k): v for k, v in nets.items()}))
+
+
+def statement_files_loaded(refused: pd.DataFrame, files_read: int) -> dg.AssetCheckResult:
+    """Every new file in the statement folder loaded; `refused` holds file, line, problem, action."""
+    shown = [f"{row.file} line {row.line}: {row.problem}. Fix: {row.action}"
+             for row in refused.head(_SHOWN).itertuples()]
+    files = "file" if len(refused) == 1 else "files"
+    description = (f"{len(refused)} statement {files} refused (their lines are not loaded): " + "; ".join(shown)
+                   if len(refused) else f"all {files_read} new statement files loaded")
+    return dg.AssetCheckResult(
+        check_name="statement_files_loaded", asset_key="bank_deposits", passed=refused.empty,
+        severity=dg.AssetCheckSeverity.WARN, description=description,
+        metadata={"files_read": files_read, "refused": len(refused),
+                  "refused_files": dg.MetadataValue.json(shown)},
+    )

@@ -19,7 +19,7 @@ from sage_paytrace_pipeline.banking.fee_statement import FeeStatementFormat
 from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import PipelineConfig, fee_statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
-from sage_paytrace_pipeline.defs.metadata import preview
+from sage_paytrace_pipeline.defs.metadata import exception_list, preview
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
@@ -64,7 +64,7 @@ def monthly_fee_reconciliation(context: dg.AssetExecutionContext, settings: Pipe
     yield dg.Output(exceptions, output_name="fee_statement_exceptions", metadata={
         "exceptions": len(exceptions),
         "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
-        "preview": preview(exceptions, ["month", "kind", "severity", "problem", "action"]),
+        "preview": exception_list(exceptions, ["month"]),
     })
     yield fee_entry_balances(run.lines)
 

@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.domain.matching.arrays import (
     first_in_run,
     join_codes,
     join_values,
+    position_in_run,
     run_starts,
 )
 from sage_paytrace_pipeline.domain.matching.customers import CustomerLinks
@@ -90,7 +91,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
     by_reference = ~held[refs.payer[own_ref]]
     unreferenced = np.flatnonzero(np.bincount(refs.payer, minlength=len(resolved)) == 0)
     amount_payer, amount_entry, unapplied, candidates = _unique_amount_matches(unreferenced, resolved, index, policy)
-    problems.append(_unapplied(unapplied, candidates, resolved, policy))
+    problems.append(_unapplied(unapplied, candidates, resolved, policy, index))
 
     pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer=amount_payer,
                            amount_entry=amount_entry, index=index)
@@ -382,7 +383,7 @@ class _Prepayments:
         transaction_id = self.resolved.transaction_id[payer]
         invoice_no = self.first_invoice[rows].copy()
         generated = pd.isna(invoice_no)
-        invoice_no[generated] = ["P" + str(tid)[-6:].zfill(6) for tid in transaction_id[generated].tolist()]
+        invoice_no[generated] = prepayment_numbers(transaction_id[generated])
         explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
                              remainder=format_cents(remainder), amount=format_cents(self.resolved.amount_cents[payer]),
                              invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
@@ -473,19 +474,62 @@ def _invoice_not_open(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Reso
     )
 
 
-def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, policy: MatchingPolicy) -> pd.DataFrame:
+def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, policy: MatchingPolicy,
+              index: OpenInvoiceIndex) -> pd.DataFrame:
+    """unapplied_payment: a known customer's payment that names no invoice and matches no single amount.
+
+    Posted on account (a prepayment) by default, so the cash reaches AR; the exception then lists the
+    customer's open invoices it could apply to and how to apply it in Sage. Off: held for keying by hand.
+    """
     transaction_id = resolved.transaction_id[payer]
-    fields = {"tid": transaction_id, "label": resolved.label(payer)}
-    posted = policy.post_unapplied_as_prepayment
+    fields = {"tid": transaction_id, "label": resolved.label(payer),
+              "amount": format_cents(resolved.amount_cents[payer])}
     why = choose(candidates == 0, "no open invoice has exactly that amount",
                  "several open invoices have exactly that amount")
+    if not policy.post_unapplied_as_prepayment:
+        return exception_rows(
+            "unapplied_payment", "error", transaction_id,
+            source_ids=render("paytrace:{tid} customer:{label}", **fields),
+            problem=render("transaction {tid} of {label} ({amount}) names no invoice and {why}; not posted "
+                           "(matching.post_unapplied_as_prepayment is false)", **fields, why=why),
+            action=render("Enter the receipt by hand in Sage for {label} against the right invoice(s), "
+                          "with credit card transaction id {tid} so the pipeline sees it as posted", **fields))
+    fields["prepayment"] = prepayment_numbers(transaction_id)
     return exception_rows(
-        "unapplied_payment", "warning" if posted else "error", transaction_id,
-        source_ids=render("paytrace:{tid} customer:{label}", **fields),
-        problem=render("transaction {tid} of {label} ({amount}) names no invoice and {why}{posted}",
-                       **fields, amount=format_cents(resolved.amount_cents[payer]), why=why,
-                       posted="; posted as a prepayment" if posted else "; not posted"),
-        action=(np.full(len(payer), "Apply the prepayment to the right invoice in Sage", dtype=object) if posted else
-                render("Enter the receipt by hand in Sage for {label} against the right invoice(s), "
-                       "with credit card transaction id {tid} so the pipeline sees it as posted", **fields)),
+        "unapplied_payment", "warning", transaction_id,
+        source_ids=render("paytrace:{tid} customer:{label} prepayment:{prepayment}", **fields),
+        problem=render("transaction {tid} of {label} ({amount}) names no invoice and {why}; posted on account "
+                       "as prepayment {prepayment}. {open}", **fields, why=why,
+                       open=_open_invoices_text(resolved.customer_key[payer], index)),
+        action=render("Apply prepayment {prepayment} in Sage: A/R Cash Receipts Entry, a zero-amount receipt "
+                      "for {label} (check no. APPLY) with a line for {prepayment} at minus the amount to apply "
+                      "and a line per invoice it pays; or refund the payment in PayTrace if nothing is owed",
+                      **fields),
     )
+
+
+# open invoices listed in an unapplied payment's exception; the rest are counted
+_LISTED_INVOICES = 3
+
+
+def _open_invoices_text(customer_key: np.ndarray, index: OpenInvoiceIndex) -> np.ndarray:
+    """Per payer, "Open invoices of 01-A it could apply to: 0001234 ($100.00), ... and 2 more" (balances as
+    read from Sage before this run), or that the customer has none."""
+    keys, which = np.unique(customer_key, return_inverse=True)
+    position, entry = index.invoices_of(keys)  # per customer, its invoices in index order
+    listed = position_in_run(position) < _LISTED_INVOICES
+    text = np.full(len(keys), "The customer has no open invoice in Sage", dtype=object)
+    if listed.any():
+        shown = np.asarray(render("{invoice_no} ({balance})", invoice_no=index.invoice_number(entry[listed]),
+                                  balance=format_cents(index.balance_cents[entry[listed]])), dtype=object)
+        having = position[listed][run_starts(position[listed])]
+        more = np.bincount(position, minlength=len(keys))[having] - _LISTED_INVOICES
+        text[having] = render("Open invoices it could apply to: {invoices}{more}",
+                              invoices=join_runs(position[listed], shown),
+                              more=where_text(more > 0, render(" and {more} more", more=more[more > 0])))
+    return text[which.reshape(-1)]
+
+
+def prepayment_numbers(transaction_id: np.ndarray) -> list[str]:
+    """The prepayment invoice number of a payment that names none: P + the last six digits of its id."""
+    return ["P" + str(tid)[-6:].zfill(6) for tid in np.asarray(transaction_id).tolist()]

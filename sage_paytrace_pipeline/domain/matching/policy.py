@@ -1,4 +1,5 @@
-"""The knobs of matching, validated once; defaults are the safe ones (never guess, never create)."""
+"""The knobs of matching, validated once; defaults are the safe ones (never guess a customer or an
+invoice, never create a customer)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ class MatchingPolicy(BaseModel):
     # Exact-amount rule: |balance - amount| within this tolerance counts as "that amount".
     amount_tolerance_cents: int = Field(0, ge=0)
     auto_create_customers: bool = False
-    # A payment with no identifiable invoice: exception only (default), or also post it as a prepayment.
-    post_unapplied_as_prepayment: bool = False
+    # A known customer's payment with no identifiable invoice posts on account (a prepayment, with an
+    # `unapplied_payment` warning listing the invoices it could apply to), so the cash reaches AR;
+    # false: held as an error for keying by hand. Unknown customers are never posted (see auto_create).
+    post_unapplied_as_prepayment: bool = True
     # The refunds flow (config `refunds`) is on: it posts refunds and reverses receipts of sales voided
     # after posting, so matching reports neither (no `refund_not_posted`, no `posted_then_voided`).
     # Set from the `refunds` section (PipelineConfig.matching_policy), not in `matching`.

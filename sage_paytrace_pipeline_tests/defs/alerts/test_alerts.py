@@ -63,7 +63,10 @@ def failed_run(monkeypatch) -> Iterator[FailedRun]:
 
 
 def only_sensor(alerts: dict) -> dg.SensorDefinition:
-    (sensor,) = build_alert_sensors(AlertSettings.model_validate(alerts))
+    """The run-failure sensor of the one channel configured (its failed-check sensor is tested with the
+    bank statement checks, defs/settlement/test_bad_statement_files.py)."""
+    (sensor,) = [sensor for sensor in build_alert_sensors(AlertSettings.model_validate(alerts))
+                 if sensor.name.startswith("run_failure_")]
     return sensor
 
 
@@ -172,7 +175,8 @@ def test_each_configured_channel_is_a_running_sensor_that_loads():
         {"email": {"host": "smtp.example.com", "from": "a@example.com", "to": ["b@example.com"]},
          "slack": {}, "teams": {}, "minimum_interval_seconds": 60}))
     assert [sensor.name for sensor in sensors] == ["run_failure_email_alert", "run_failure_slack_alert",
-                                                   "run_failure_teams_alert"]
+                                                   "run_failure_teams_alert", "failed_check_email_alert",
+                                                   "failed_check_slack_alert", "failed_check_teams_alert"]
     assert all(sensor.default_status == dg.DefaultSensorStatus.RUNNING and sensor.minimum_interval_seconds == 60
                for sensor in sensors)
     dg.Definitions.validate_loadable(dg.Definitions.merge(defs(), dg.Definitions(sensors=sensors)))

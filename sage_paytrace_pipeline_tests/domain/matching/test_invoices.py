@@ -17,6 +17,8 @@ INVOICES = invoices(
     {"customer_no": "C", "invoice_no": "0005555", "balance_cents": 4200},
 )
 
+HOLD_UNAPPLIED = MatchingPolicy(post_unapplied_as_prepayment=False)
+
 
 def apply(*rows, customer="A", policy=None, open_invoices=INVOICES):
     frame = payments(*rows)
@@ -82,7 +84,7 @@ def test_never_another_customers_invoice_nor_a_closed_one(payment, kind):
 
 @pytest.mark.parametrize(("amount", "candidates"), [(1, 0), (5000, 1), (7500, 2)])
 def test_exact_amount_rule_needs_exactly_one_candidate(amount, candidates):
-    applications, problems = apply({"amount_cents": amount})
+    applications, problems = apply({"amount_cents": amount}, policy=HOLD_UNAPPLIED)
     if candidates == 1:
         assert lines(applications) == [(1000, "0001235", "IN", 5000, "customer_amount_unique")] and problems.empty
     else:
@@ -97,10 +99,30 @@ def test_amount_tolerance():
     assert list(problems["kind"]) == ["overpayment"]
 
 
-def test_unapplied_can_post_as_prepayment_when_the_policy_says_so():
-    applications, problems = apply({"amount_cents": 1}, policy=MatchingPolicy(post_unapplied_as_prepayment=True))
-    assert lines(applications) == [(1000, "P001000", "PP", 1, "prepayment")]
-    assert (problems["kind"].tolist(), problems["severity"].tolist()) == (["unapplied_payment"], ["warning"])
+def test_a_known_customers_payment_naming_no_invoice_posts_on_account_by_default():
+    applications, problems = apply({"amount_cents": 7500})  # two open invoices of 75.00: no guess
+    assert lines(applications) == [(1000, "P001000", "PP", 7500, "prepayment")]
+    row = problems.iloc[0]
+    assert (len(problems), row["kind"], row["severity"]) == (1, "unapplied_payment", "warning")
+    assert "posted on account as prepayment P001000" in row["problem"]
+    # the customer's open invoices with their balances, a few of them (A has four payable ones)
+    assert ("Open invoices it could apply to: 0001234 ($100.00), 0001235 ($50.00), 0001236 ($75.00) and 1 more"
+            in row["problem"])
+    assert "A/R Cash Receipts Entry" in row["action"] and "P001000" in row["action"]
+
+
+def test_unapplied_lists_all_open_invoices_when_few_or_says_there_is_none():
+    _, few = apply({"amount_cents": 1}, customer="C")
+    assert few["problem"].iloc[0].endswith("Open invoices it could apply to: 0005555 ($42.00)")
+    _, none = apply({"amount_cents": 1}, customer="Z")
+    assert none["problem"].iloc[0].endswith("The customer has no open invoice in Sage")
+
+
+def test_unapplied_is_held_as_an_error_when_the_policy_turns_posting_off():
+    applications, problems = apply({"amount_cents": 1}, policy=HOLD_UNAPPLIED)
+    assert applications.empty
+    assert (problems["kind"].tolist(), problems["severity"].tolist()) == (["unapplied_payment"], ["error"])
+    assert "matching.post_unapplied_as_prepayment is false" in problems["problem"].iloc[0]
 
 
 def test_two_payments_on_one_invoice_in_one_run():
