@@ -22,7 +22,7 @@ from sage_paytrace_pipeline.config import PipelineConfig, statement_folder
 from sage_paytrace_pipeline.defs.metadata import money_total, preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
-from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource, failing_fast_when_unreachable
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
@@ -69,7 +69,8 @@ def _tie_out_policy(settings: PipelineSettings) -> SettlementPolicy:
 
 def settlement_batches(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
     day = date.fromisoformat(context.partition_key)
-    closed = read_closed_batches(paytrace.get_client(), day, _tie_out_policy(settings))
+    with failing_fast_when_unreachable():
+        closed = read_closed_batches(paytrace.get_client(), day, _tie_out_policy(settings))
     for problem in closed.rejected:
         context.log.warning("PayTrace batch record left out: %s", problem)
     brands, summary = closed.brands, closed.summary
