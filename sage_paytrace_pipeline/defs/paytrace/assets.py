@@ -12,8 +12,9 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
+from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource, failing_fast_when_unreachable
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.paytrace.frames import (
@@ -23,7 +24,7 @@ from sage_paytrace_pipeline.paytrace.frames import (
 )
 
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
-# Not when PayTrace is unreachable: that fails at once, without step retries (failing_fast_when_unreachable).
+# Not when PayTrace is unreachable: that fails at once, without step retries (outages_fail_the_step).
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 # keyword arguments of dg.asset shared by the assets below
@@ -53,7 +54,7 @@ def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceR
     the others: it becomes a `paytrace_record_exceptions` row (shown in `receivable_exceptions`).
     """
     day = date.fromisoformat(context.partition_key)
-    with failing_fast_when_unreachable():
+    with outages_fail_the_step():
         export = paytrace.get_client().read_transactions(day, day)
     frame = transactions_frame(export.transactions, day)
     rejected = rejected_records_frame(export.rejected, day)
@@ -77,7 +78,7 @@ def paytrace_customers(
     Matching uses it to fill a vault payment's missing name, e-mail or ZIP; cards appear only as
     brand, last 4 and expiry.
     """
-    with failing_fast_when_unreachable():
+    with outages_fail_the_step():
         customers = paytrace.get_client().export_customers()
     frame = vault_customers_frame(customers, date.fromisoformat(context.partition_key))
     context.add_output_metadata({"vault_customers": dg.MetadataValue.int(len(frame)),

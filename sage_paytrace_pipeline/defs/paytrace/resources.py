@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import dagster as dg
 from pydantic import Field, PrivateAttr, SecretStr
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
-from sage_paytrace_pipeline.paytrace.errors import PayTraceUnreachable
 from sage_paytrace_pipeline.paytrace.settings import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
     DEFAULT_OUTAGE_BUDGET_SECONDS,
@@ -56,17 +52,3 @@ class PayTraceResource(dg.ConfigurableResource):
             self._client.close()
             self._client = None
 
-
-@contextmanager
-def failing_fast_when_unreachable() -> Iterator[None]:
-    """Turn "PayTrace is not there" into a step failure Dagster does not retry, with the one sentence.
-
-    The client has already spent its outage budget retrying the connection; a step retry policy
-    (API_RETRY) would multiply that by its retries and delays, and an operator would learn of the
-    outage ten minutes late. Transient answers (5xx, 429, lost answers) still fail with their own
-    error and keep their step retries.
-    """
-    try:
-        yield
-    except PayTraceUnreachable as outage:
-        raise dg.Failure(description=outage.message, allow_retries=False) from None

@@ -19,8 +19,9 @@ from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
+from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource, failing_fast_when_unreachable
+from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
@@ -59,7 +60,7 @@ def sage_refund_requests(
         else:
             client = paytrace.get_client()
             start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
-            with failing_fast_when_unreachable():
+            with outages_fail_the_step():
                 result = run_requests(
                     sage100.reader(), sage100.open_writer(), client, store,
                     payment_types=sorted(set(config.sage.payment_types.values())),
