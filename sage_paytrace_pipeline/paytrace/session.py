@@ -111,7 +111,7 @@ def _causes(exc: BaseException) -> list[BaseException]:
 def connection_failure_reason(exc: httpx.TransportError) -> tuple[str, str]:
     """(what went wrong, what to check) for a failure to connect, read from the exception chain."""
     chain = _causes(exc)
-    if any(isinstance(c, ssl.SSLError) for c in chain) or any("ssl" in str(c).lower() for c in chain):
+    if any(isinstance(c, ssl.SSLError) for c in chain):
         return "TLS handshake failed", "check PAYTRACE_API_URL and the server's certificate"
     if isinstance(exc, httpx.ConnectTimeout):
         return "no answer to connect (timed out)", "check PAYTRACE_API_URL, the network and any firewall"
