@@ -198,8 +198,8 @@ class PayTraceSession:
             self._log_call(_failed_request(exc, request), None, None, outcome=type(exc).__name__)
             if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
                 raise self._unreachable(exc, route) from None
-            # Connect failures (incl. connect/pool timeouts) never delivered the request.
-            not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+            # A pool timeout never delivered the request either (connect failures are handled above).
+            not_sent = isinstance(exc, httpx.PoolTimeout)
             raise PayTraceTransientError(
                 f"{type(exc).__name__} talking to PayTrace", route=route, request_sent=not not_sent
             ) from None
