@@ -38,6 +38,10 @@ class OutageState:
     error: str = ""  # the latest failure's sentence (scrubbed)
 
 
+def _ticks(count: int) -> str:
+    return f"{count} tick" if count == 1 else f"{count} ticks"
+
+
 def outage_sentence(error: PayTraceError) -> str:
     """One scrubbed sentence: an unreachable server's own ("PayTrace at URL: ...; check ..."), else the kind."""
     if isinstance(error, PayTraceUnreachable):
@@ -116,7 +120,8 @@ class OutageWatch:
         since = previous.since or self.now().isoformat(timespec="seconds")
         state = replace(previous, failures=previous.failures + 1, since=since, error=outage_sentence(error))
         if state.alerted:
-            raise PayTraceOutage(f"{state.error} (failing since {state.since}, {state.failures} ticks; alert sent)")
+            alerted = "alert sent" if self.channels else "no alert channel configured"
+            raise PayTraceOutage(f"{state.error} (failing since {state.since}, {_ticks(state.failures)}; {alerted})")
         if state.failures < self.alert_after_ticks:
             left = self.alert_after_ticks - state.failures
             return (f"{state.error} (failing tick {state.failures}; alert after {left} more)",
@@ -127,7 +132,7 @@ class OutageWatch:
         else:
             sent = f"alert delivery failed: {'; '.join(failures)}" if failures else "alert sent"
         state = replace(state, alerted=True)
-        return (f"{state.error} (failing since {state.since}, {state.failures} ticks; {sent}; further failing "
+        return (f"{state.error} (failing since {state.since}, {_ticks(state.failures)}; {sent}; further failing "
                 "ticks fail)", with_outage(cursor, state))
 
     def answered(self, cursor: str | None) -> tuple[str | None, str | None]:

@@ -74,7 +74,7 @@ def test_an_outage_is_skipped_twice_alerted_once_then_fails_ticks_and_recovery_i
     assert read_outage(third.cursor).alerted
 
     for _ in range(2):  # the UI shows failed ticks with the sentence; no second alert
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(PayTraceOutage) as caught:
             tick(sensor, down, third.cursor)
         assert f"PayTrace at {down}: connection refused" in str(caught.value)
     assert len(slack.posts) == 1
@@ -93,7 +93,7 @@ def test_an_unknown_host_without_alert_channels_still_fails_its_ticks():
     only = tick(sensor, "https://paytrace.invalid", None)
     assert "PayTrace at https://paytrace.invalid: host name not found" in only.skip_message
     assert "no alert channel configured" in only.skip_message
-    with pytest.raises(Exception, match="host name not found"):
+    with pytest.raises(PayTraceOutage, match=r"host name not found.*2 ticks; no alert channel configured\)$"):
         tick(sensor, "https://paytrace.invalid", only.cursor)
 
 
