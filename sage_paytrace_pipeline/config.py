@@ -171,6 +171,9 @@ class AutomationSettings(_Section):
     settlement_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     # The bank statement folder sensor's poll interval.
     statement_interval_seconds: int = Field(default=300, ge=10, le=86400)
+    # PayTrace unreachable for this many activity-sensor ticks in a row: one alert to the `alerts`
+    # channels, then every further failing tick fails in the UI; one more alert when it answers again.
+    outage_alert_after_ticks: int = Field(default=3, ge=1, le=100)
 
 
 class BankSettings(_Section):

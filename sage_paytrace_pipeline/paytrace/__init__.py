@@ -22,6 +22,7 @@ from sage_paytrace_pipeline.paytrace.errors import (
     PayTraceNotRefundable,
     PayTraceNotVoidable,
     PayTraceTransientError,
+    PayTraceUnreachable,
     PayTraceValidationError,
     error_from_body,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "PayTraceNotRefundable",
     "PayTraceNotVoidable",
     "PayTraceTransientError",
+    "PayTraceUnreachable",
     "PayTraceValidationError",
     "RejectedRecord",
     "RetryPolicy",

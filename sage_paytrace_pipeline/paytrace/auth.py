@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sage_paytrace_pipeline.paytrace.errors import (
     PayTraceAuthenticationError,
     PayTraceTransientError,
+    PayTraceUnreachable,
     error_from_body,
 )
 from sage_paytrace_pipeline.paytrace.session import (
@@ -167,6 +168,8 @@ class PayTraceAuth(httpx.Auth):
     def _token_for(self, route: str) -> str:
         try:
             return self.access_token()
+        except PayTraceUnreachable:
+            raise  # already one sentence naming the URL; "no token" would hide the outage
         except PayTraceTransientError as exc:  # the call itself was never sent (or not processed)
             raise PayTraceTransientError(
                 f"could not obtain a token: {exc.message}", route=route, request_sent=False

@@ -66,7 +66,11 @@ from sage_paytrace_pipeline.paytrace.requests import (
     VaultProfile,
     compact,
 )
-from sage_paytrace_pipeline.paytrace.session import DEFAULT_LOGGER_NAME, PayTraceSession
+from sage_paytrace_pipeline.paytrace.session import (
+    DEFAULT_LOGGER_NAME,
+    DEFAULT_OUTAGE_BUDGET_SECONDS,
+    PayTraceSession,
+)
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_LOGGER_NAME", "DEFAULT_TIMEOUT", "PayTraceClient"]
 
@@ -146,6 +150,7 @@ class PayTraceClient:
         token_refresh_margin: float = 300.0,
         allow_insecure_http: bool = False,
         logger: logging.Logger | None = None,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET_SECONDS,
     ) -> None:
         url = httpx.URL(base_url)
         if url.scheme not in ("https", "http") or not url.host:
@@ -165,6 +170,7 @@ class PayTraceClient:
             sleep=sleep,
             clock=clock,
             logger=logger,
+            outage_budget=outage_budget,
         )
         self._auth = PayTraceAuth(
             self._session, username=username, password=password, clock=clock, refresh_margin=token_refresh_margin

@@ -125,6 +125,24 @@ class PayTraceTransientError(PayTraceError):
         self.request_sent = request_sent
 
 
+class PayTraceUnreachable(PayTraceTransientError):
+    """No connection at all: refused, host name not resolved, TLS handshake failed, connect timed out.
+
+    Nothing was sent, so nothing is in doubt, but a server that is not there does not come back in
+    the seconds a retry waits: the session retries these only within its outage budget, and the
+    Dagster steps fail without step retries. The message is one sentence naming the URL and what
+    to check; it carries no route, card data or secret.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str, **kwargs: Any) -> None:
+        super().__init__(message, request_sent=False, **kwargs)
+        self.url = url
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
 class PayTraceIndeterminateError(PayTraceError):
     """A money-moving call's outcome is unknown (lost response, lookup failed or ambiguous). Never resend
     blindly: reconcile by hand or from a later export."""

@@ -236,6 +236,8 @@ class LostAnswerRecovery:
                 return on_success(self._session.exchange(route, payload, attempt=attempt, auth=self._auth))
             except PayTraceTransientError as exc:
                 last_error = exc
+                if self._session.outage_budget_spent(exc):
+                    raise  # nothing was sent (no connection), so nothing is in doubt
                 self._session.back_off(attempt, exc)
                 if exc.request_sent and recover is not None:
                     in_doubt = True

@@ -10,7 +10,10 @@ What it does for every call, once:
   lost transaction is looked up);
 * writes one log line per HTTP call (route, status, response_code, duration, attempt), never a body;
 * retries reads and token calls with backoff and jitter (`with_retries`). Money-moving calls are
-  never retried here: `paytrace.recovery` decides whether one may be sent again.
+  never retried here: `paytrace.recovery` decides whether one may be sent again;
+* tells an outage from a hiccup: no connection at all (refused, name not resolved, TLS failure,
+  connect timeout) is a `PayTraceUnreachable` naming the URL, retried only within the outage budget
+  (a few seconds, for a service restarting), then every further call of the session fails at once.
 
 Authentication is pluggable: a call passes an `httpx.Auth` (`paytrace.auth.PayTraceAuth`), whose
 requests (the invalid-token replay included) are logged and clocked like any other.
@@ -21,6 +24,8 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import socket
+import ssl
 import time
 import weakref
 from collections.abc import Callable, Mapping
@@ -34,6 +39,7 @@ import httpx
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter
 from sage_paytrace_pipeline.paytrace.errors import (
     PayTraceTransientError,
+    PayTraceUnreachable,
     error_from_body,
 )
 from sage_paytrace_pipeline.paytrace.models import RetryPolicy
@@ -48,6 +54,9 @@ STARTED_EXTENSION = "sage_paytrace.started"
 
 _NO_RECORDS_WORDS = ("no record", "no transaction", "no batch", "no customer", "no result", "no data", "not any")
 _T = TypeVar("_T")
+# How long a session keeps retrying a server it cannot connect to at all, by default: long enough for
+# a restart or a network blip, short enough that an outage fails its step in well under a minute.
+DEFAULT_OUTAGE_BUDGET_SECONDS = 15.0
 _decoded: weakref.WeakKeyDictionary[httpx.Response, dict[str, Any] | None] = weakref.WeakKeyDictionary()
 
 
@@ -90,6 +99,29 @@ def _failed_request(exc: httpx.TransportError, sent: httpx.Request) -> httpx.Req
         return sent
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def connection_failure_reason(exc: httpx.TransportError) -> tuple[str, str]:
+    """(what went wrong, what to check) for a failure to connect, read from the exception chain."""
+    chain = _causes(exc)
+    if any(isinstance(c, ssl.SSLError) for c in chain):
+        return "TLS handshake failed", "check PAYTRACE_API_URL and the server's certificate"
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "no answer to connect (timed out)", "check PAYTRACE_API_URL, the network and any firewall"
+    if any(isinstance(c, socket.gaierror) for c in chain):
+        return "host name not found", "check the spelling of PAYTRACE_API_URL and DNS"
+    if any(isinstance(c, ConnectionRefusedError) for c in chain) or "refused" in str(exc).lower():
+        return "connection refused", "check PAYTRACE_API_URL and that the service is running and reachable"
+    return "no connection", "check PAYTRACE_API_URL and that the service is reachable"
+
+
 def default_logger() -> logging.Logger:
     logger = logging.getLogger(DEFAULT_LOGGER_NAME)
     if not any(isinstance(f, ScrubbingLogFilter) for f in logger.filters):
@@ -111,8 +143,12 @@ class PayTraceSession:
         sleep: Callable[[float], None],
         clock: Callable[[], float],
         logger: logging.Logger | None = None,
+        outage_budget: float = DEFAULT_OUTAGE_BUDGET_SECONDS,
     ) -> None:
+        self.base_url = base_url
         self.integrator_id = integrator_id
+        self.outage_budget = outage_budget
+        self._unreachable_since: float | None = None  # monotonic time of the first failed connect
         self.retry = retry
         self.clock = clock
         self._sleep = sleep
@@ -160,8 +196,10 @@ class PayTraceSession:
             response = self.http.send(request, auth=auth)
         except httpx.TransportError as exc:
             self._log_call(_failed_request(exc, request), None, None, outcome=type(exc).__name__)
-            # Connect failures (incl. connect/pool timeouts) never delivered the request.
-            not_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout))
+            if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                raise self._unreachable(exc, route) from None
+            # A pool timeout never delivered the request either (connect failures are handled above).
+            not_sent = isinstance(exc, httpx.PoolTimeout)
             raise PayTraceTransientError(
                 f"{type(exc).__name__} talking to PayTrace", route=route, request_sent=not not_sent
             ) from None
@@ -180,6 +218,14 @@ class PayTraceSession:
                 route=route,
             )
         return body, response.status_code
+
+    def _unreachable(self, exc: httpx.TransportError, route: str) -> PayTraceUnreachable:
+        """The one-sentence outage error; starts the outage clock of this session."""
+        if self._unreachable_since is None:
+            self._unreachable_since = time.monotonic()
+        reason, check = connection_failure_reason(exc)
+        return PayTraceUnreachable(f"PayTrace at {self.base_url}: {reason}; {check}",
+                                   url=self.base_url, reason=reason, route=route)
 
     def exchange(
         self, route: str, payload: Mapping[str, Any], *, attempt: int, auth: httpx.Auth, no_records_ok: bool = False
@@ -203,7 +249,7 @@ class PayTraceSession:
             try:
                 return operation(attempt)
             except PayTraceTransientError as exc:
-                if attempt == attempts:
+                if attempt == attempts or self.outage_budget_spent(exc):
                     raise
                 self.back_off(attempt, exc)
         raise AssertionError("unreachable")
@@ -217,8 +263,19 @@ class PayTraceSession:
         )
 
     def back_off(self, attempt: int, failure: PayTraceTransientError) -> None:
-        """Wait after failed attempt number ``attempt`` (a server's Retry-After is a floor)."""
-        self._sleep(backoff_delay(self.retry, attempt, retry_after=failure.retry_after))
+        """Wait after failed attempt number ``attempt`` (a server's Retry-After is a floor).
+
+        While the server is unreachable, never past the end of the outage budget."""
+        delay = backoff_delay(self.retry, attempt, retry_after=failure.retry_after)
+        if isinstance(failure, PayTraceUnreachable) and self._unreachable_since is not None:
+            delay = min(delay, max(0.0, self._unreachable_since + self.outage_budget - time.monotonic()))
+        self._sleep(delay)
+
+    def outage_budget_spent(self, failure: PayTraceTransientError) -> bool:
+        """True when ``failure`` is a failed connect and the server has been unreachable for the whole
+        outage budget: retrying (here, in an outer loop, or as a step retry) only delays the alarm."""
+        return (isinstance(failure, PayTraceUnreachable) and self._unreachable_since is not None
+                and time.monotonic() - self._unreachable_since >= self.outage_budget)
 
     # ------------------------------------------------------------------ server clock
 
@@ -249,6 +306,7 @@ class PayTraceSession:
     def _on_response(self, response: httpx.Response) -> None:
         """Every answer, the auth's rejected first try included: learn the clock, log one line."""
         response.read()
+        self._unreachable_since = None  # any answer ends an outage
         self._learn_server_time(response)
         body = decoded_body(response)
         code = body.get("response_code") if body is not None else None

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from sage_paytrace_pipeline.paytrace.session import DEFAULT_OUTAGE_BUDGET_SECONDS
+
 PRODUCTION_URL = "https://api.paytrace.com"
 PAYTRACE_SANDBOX_URL = "https://api.sandbox.paytrace.com"
 
@@ -18,7 +20,12 @@ ENVIRONMENT_VARIABLES = {
     "integrator_id": "PAYTRACE_INTEGRATOR_ID",
     "time_zone": "PAYTRACE_TIME_ZONE",
     "read_timeout_seconds": "PAYTRACE_READ_TIMEOUT_SECONDS",
+    "connect_timeout_seconds": "PAYTRACE_CONNECT_TIMEOUT_SECONDS",
+    "outage_budget_seconds": "PAYTRACE_OUTAGE_BUDGET_SECONDS",
 }
+# A server that does not accept a connection in this long is treated as down (an outage), not slow.
+DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
+
 
 
 class PayTraceConnection(BaseModel):
@@ -32,6 +39,8 @@ class PayTraceConnection(BaseModel):
     integrator_id: str = ""
     time_zone: str = "America/Los_Angeles"
     read_timeout_seconds: float = Field(default=90.0, ge=1.0)
+    connect_timeout_seconds: float = Field(default=DEFAULT_CONNECT_TIMEOUT_SECONDS, gt=0.0)
+    outage_budget_seconds: float = Field(default=DEFAULT_OUTAGE_BUDGET_SECONDS, ge=0.0)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> PayTraceConnection:
@@ -57,7 +66,8 @@ class PayTraceConnection(BaseModel):
             "password": self.password.get_secret_value(),
             "integrator_id": self.integrator_id,
             "time_zone": self.time_zone,
-            "timeout": httpx.Timeout(30.0, connect=10.0, read=self.read_timeout_seconds),
+            "timeout": httpx.Timeout(30.0, connect=self.connect_timeout_seconds, read=self.read_timeout_seconds),
+            "outage_budget": self.outage_budget_seconds,
         }
         options.update(overrides)
         return PayTraceClient(self.api_url, **options)

@@ -50,6 +50,10 @@ from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 MAX_PARAMETERS = 500
 
 _MISSING_COLUMN = re.compile(r"no such column|column not found|invalid column|unknown column", re.I)
+# The company is there but cannot be read now: another program holds it (SQLite's busy timeout has
+# passed), or the ODBC link dropped. Not a schema problem: say what holds it, fail without retries.
+_LOCKED = re.compile(r"database is locked|database is busy|file is locked|locked by another", re.I)
+_LINK_LOST = re.compile(r"communication link failure|08S01|connection (was )?(lost|closed|reset)", re.I)
 _MISSING_TABLE = re.compile(r"no such table|table not found|invalid object name|not found|does not exist", re.I)
 
 Row = dict[str, Any]
@@ -389,7 +393,7 @@ class Sage100Reader:
             except Sage100Error:
                 raise
             except Exception as exc:  # DB-API drivers share no exception hierarchy
-                raise self._schema_error(table_key, column_keys, exc) from exc
+                raise self._unavailable(exc) or self._schema_error(table_key, column_keys, exc) from exc
             finally:
                 cursor.close()
         return [dict(zip(column_keys, row, strict=True)) for row in fetched]
@@ -410,6 +414,19 @@ class Sage100Reader:
             yield connection
         finally:
             connection.close()
+
+    def _unavailable(self, exc: Exception) -> Sage100ConnectionError | None:
+        """A lock or a lost link while reading, as one sentence naming the company (no password)."""
+        message = _first_line(exc)
+        if _LOCKED.search(message):
+            return Sage100ConnectionError(
+                f"{self.source} is locked by another program ({message}); close whatever holds it (Sage's "
+                "own update, a database browser, a second pipeline run) and run again")
+        if _LINK_LOST.search(message):
+            return Sage100ConnectionError(
+                f"lost the connection to {self.source} ({message}); check the Sage server and the network, "
+                "then run again")
+        return None
 
     def _schema_error(self, table_key: str, column_keys: Sequence[str], exc: Exception) -> Sage100SchemaError:
         table = self.schema.table(table_key)

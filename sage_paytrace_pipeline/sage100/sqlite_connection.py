@@ -45,8 +45,8 @@ def open_demo_database(path: str | Path, *, read_only: bool = False, create: boo
     path = Path(path)
     if not create and not path.exists():
         raise Sage100ConnectionError(
-            f"Sage 100 demo company {path} does not exist; create it with "
-            f"`sage-paytrace sandbox sage100 create --db {path}` or fix the path"
+            f"Sage 100 demo company {path} does not exist; check SAGE100_DATABASE, or create it with "
+            f"`sage-paytrace sandbox sage100 create --db {path}`"
         )
     if read_only:
         _roll_back_an_interrupted_write(path)

@@ -7,6 +7,10 @@ the fingerprint, so a new sale, a void or the nightly settlement each start exac
 repeated tick starts none. The sensor touches PayTrace only: never the warehouse (DuckDB allows
 one writer, and runs hold it). Built by `build_paytrace_activity_sensor(config)` from the
 `@dg.definitions` function below, so importing this module reads no configuration.
+
+PayTrace down is loud (`defs/automation/outage.py`): the failing ticks are counted in the cursor,
+after `automation.outage_alert_after_ticks` of them the alert channels get one alert and every
+further failing tick fails in the UI with the sentence; the first answer sends one recovery alert.
 """
 
 from __future__ import annotations
@@ -23,12 +27,12 @@ import httpx
 from pydantic import SecretStr
 
 from sage_paytrace_pipeline.config import PipelineConfig, missing_environment
+from sage_paytrace_pipeline.defs.automation.outage import OutageWatch
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import load_time_config
 from sage_paytrace_pipeline.domain.money import format_decimal
-from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.models import RetryPolicy, Transaction
 from sage_paytrace_pipeline.paytrace.settings import (
@@ -41,6 +45,8 @@ TRIGGER_TAG = "trigger"
 # so the sensor gives up quickly where a run step would keep retrying.
 SENSOR_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
 SENSOR_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+# A tick retries a server it cannot connect to for this long at most (the next tick comes anyway).
+SENSOR_OUTAGE_BUDGET_SECONDS = 2.0
 
 
 def watched_days(today: date, lookback_days: int, first_business_day: date) -> list[date]:
@@ -89,12 +95,13 @@ def _sensor_client(paytrace: PayTraceResource):
     return PayTraceConnection(
         api_url=paytrace.api_url, username=paytrace.username, password=SecretStr(paytrace.password),
         integrator_id=paytrace.integrator_id, time_zone=paytrace.time_zone,
-    ).client(retry=SENSOR_RETRY, timeout=SENSOR_TIMEOUT)
+    ).client(retry=SENSOR_RETRY, timeout=SENSOR_TIMEOUT, outage_budget=SENSOR_OUTAGE_BUDGET_SECONDS)
 
 
 def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinition:
     partitions = business_day_partitions(config)
     first_day = date.fromisoformat(config.merchant.first_business_day)
+    watch = OutageWatch.from_settings(config.automation.outage_alert_after_ticks, config.alerts)
 
     @dg.sensor(
         name="paytrace_activity_sensor",
@@ -124,11 +131,16 @@ def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinitio
                 return dg.SkipReason(f"PayTrace's today {today} is before the first business day {first_day}")
             # Lenient: a malformed record must not stop the day's run (it becomes an exception row there).
             transactions = client.read_transactions(days[0], days[-1], include_bin=False).transactions
-        except PayTraceError as error:  # scrubbed by construction; the cursor stays, the next tick retries
-            return dg.SkipReason(f"PayTrace unavailable: {type(error).__name__}: {scrub_text(str(error))}")
+        except PayTraceError as error:  # scrubbed by construction; the day watermarks stay, the next tick retries
+            reason, cursor = watch.failed(context.cursor, error)  # raises PayTraceOutage once alerted
+            context.log.warning(reason)
+            return dg.SensorResult(skip_reason=reason, cursor=cursor)
         finally:
             client.close()
 
+        recovered, _ = watch.answered(context.cursor)
+        if recovered:
+            context.log.info(recovered)
         # A day PayTrace has reached but Dagster's partitions have not (clock skew at midnight) waits,
         # out of the cursor, until its partition exists.
         last_partition = partitions.get_last_partition_key()
@@ -148,7 +160,7 @@ def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinitio
         window = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
         reason = (f"no change in PayTrace activity for {window} ({len(transactions)} transactions)" if current
                   else f"no PayTrace activity for {window}")
-        return dg.SensorResult(skip_reason=reason, cursor=cursor)
+        return dg.SensorResult(skip_reason=f"{recovered}; {reason}" if recovered else reason, cursor=cursor)
 
     return paytrace_activity_sensor
 

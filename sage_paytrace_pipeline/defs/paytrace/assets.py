@@ -12,6 +12,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
+from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
@@ -23,6 +24,7 @@ from sage_paytrace_pipeline.paytrace.frames import (
 )
 
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
+# Not when PayTrace is unreachable: that fails at once, without step retries (outages_fail_the_step).
 API_RETRY = dg.RetryPolicy(max_retries=3, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 
 # keyword arguments of dg.asset shared by the assets below
@@ -52,7 +54,8 @@ def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceR
     the others: it becomes a `paytrace_record_exceptions` row (shown in `receivable_exceptions`).
     """
     day = date.fromisoformat(context.partition_key)
-    export = paytrace.get_client().read_transactions(day, day)
+    with outages_fail_the_step():
+        export = paytrace.get_client().read_transactions(day, day)
     frame = transactions_frame(export.transactions, day)
     rejected = rejected_records_frame(export.rejected, day)
     yield dg.Output(frame, output_name="paytrace_transactions",
@@ -75,7 +78,9 @@ def paytrace_customers(
     Matching uses it to fill a vault payment's missing name, e-mail or ZIP; cards appear only as
     brand, last 4 and expiry.
     """
-    frame = vault_customers_frame(paytrace.get_client().export_customers(), date.fromisoformat(context.partition_key))
+    with outages_fail_the_step():
+        customers = paytrace.get_client().export_customers()
+    frame = vault_customers_frame(customers, date.fromisoformat(context.partition_key))
     context.add_output_metadata({"vault_customers": dg.MetadataValue.int(len(frame)),
                                  "with_email": dg.MetadataValue.int(int(frame["email"].fillna("").ne("").sum()))})
     return frame

@@ -6,7 +6,12 @@ import dagster as dg
 from pydantic import Field, PrivateAttr, SecretStr
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
-from sage_paytrace_pipeline.paytrace.settings import PRODUCTION_URL, PayTraceConnection
+from sage_paytrace_pipeline.paytrace.settings import (
+    DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_OUTAGE_BUDGET_SECONDS,
+    PRODUCTION_URL,
+    PayTraceConnection,
+)
 
 
 class PayTraceResource(dg.ConfigurableResource):
@@ -18,6 +23,12 @@ class PayTraceResource(dg.ConfigurableResource):
     integrator_id: str = ""
     time_zone: str = "America/Los_Angeles"
     read_timeout_seconds: float = 90.0
+    connect_timeout_seconds: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT_SECONDS, description="Seconds to wait for a connection before PayTrace "
+        "counts as unreachable")
+    outage_budget_seconds: float = Field(
+        default=DEFAULT_OUTAGE_BUDGET_SECONDS, description="Seconds a step keeps retrying a PayTrace it cannot "
+        "connect to (refused, name not found, TLS failure) before it fails, without step retries")
 
     _client: PayTraceClient | None = PrivateAttr(default=None)
 
@@ -31,6 +42,8 @@ class PayTraceResource(dg.ConfigurableResource):
                 integrator_id=self.integrator_id,
                 time_zone=self.time_zone,
                 read_timeout_seconds=self.read_timeout_seconds,
+                connect_timeout_seconds=self.connect_timeout_seconds,
+                outage_budget_seconds=self.outage_budget_seconds,
             ).client()
         return self._client
 
@@ -38,3 +51,4 @@ class PayTraceResource(dg.ConfigurableResource):
         if self._client is not None:
             self._client.close()
             self._client = None
+

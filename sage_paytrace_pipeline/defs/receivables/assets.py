@@ -19,6 +19,7 @@ from sage_paytrace_pipeline.defs.metadata import (
     money_total,
     preview,
 )
+from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.receivables import checks
 from sage_paytrace_pipeline.defs.sage100.resources import (
@@ -208,7 +209,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
                               description="every confirmed receipt in the log is in Sage with the same customer and "
                                           "amount"),
         ],
-    )(post_cash_receipts)
+    )(fails_fast_on_outage(post_cash_receipts))
     exceptions = dg.asset(
         partitions_def=partitions,
         group_name="receivables",

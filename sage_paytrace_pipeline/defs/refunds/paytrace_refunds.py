@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
+from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
@@ -143,7 +144,7 @@ def build_paytrace_refund_assets(config: PipelineConfig) -> list[dg.AssetsDefini
         check_specs=[dg.AssetCheckSpec("every_refund_in_sage_or_excepted", asset="sage_card_refunds",
                                        description="each PayTrace refund of the day the flow owns is in Sage or "
                                                    "has an exception row")],
-    )(record_paytrace_refunds)
+    )(fails_fast_on_outage(record_paytrace_refunds))
     return [refunds]
 
 

@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
+from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
@@ -59,11 +60,12 @@ def sage_refund_requests(
         else:
             client = paytrace.get_client()
             start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
-            result = run_requests(
-                sage100.reader(), sage100.open_writer(), client, store,
-                payment_types=sorted(set(config.sage.payment_types.values())),
-                auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
-                today=client.server_today(), start_date=start)
+            with outages_fail_the_step():
+                result = run_requests(
+                    sage100.reader(), sage100.open_writer(), client, store,
+                    payment_types=sorted(set(config.sage.payment_types.values())),
+                    auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
+                    today=client.server_today(), start_date=start)
             requests, exceptions = store.frame(), result.exceptions
             sent, would_send = result.sending.sent, result.sending.would_send
             note = "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live"

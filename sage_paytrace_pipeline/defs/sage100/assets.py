@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
@@ -49,6 +50,7 @@ def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], 
     `summarize(frame)` as its metadata."""
 
     @dg.asset(name=name, description=description, partitions_def=partitions, **SNAPSHOT)
+    @fails_fast_on_outage
     def _snapshot_asset(context: dg.AssetExecutionContext, sage100: Sage100Resource,
                         settings: PipelineSettings) -> pd.DataFrame:
         frame = _snapshot(read(sage100.reader()), context.partition_key)

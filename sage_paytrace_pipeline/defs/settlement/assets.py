@@ -25,6 +25,7 @@ from sage_paytrace_pipeline.defs.metadata import (
     money_total,
     preview,
 )
+from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage, outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
@@ -74,7 +75,8 @@ def _tie_out_policy(settings: PipelineSettings) -> SettlementPolicy:
 
 def settlement_batches(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
     day = date.fromisoformat(context.partition_key)
-    closed = read_closed_batches(paytrace.get_client(), day, _tie_out_policy(settings))
+    with outages_fail_the_step():
+        closed = read_closed_batches(paytrace.get_client(), day, _tie_out_policy(settings))
     for problem in closed.rejected:
         context.log.warning("PayTrace batch record left out: %s", problem)
     brands, summary = closed.brands, closed.summary
@@ -260,7 +262,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
                                        description="for each deposited batch, its receipts' debits, its card "
                                                    "refunds' credits and the journal's lines to card clearing in "
                                                    "GL_DetailPosting net to zero")],
-    )(sage_gl_postings)
+    )(fails_fast_on_outage(sage_gl_postings))
     return [batches, statements, reconciliation, postings]
 
 

@@ -20,6 +20,7 @@ from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import PipelineConfig, fee_statement_folder
 from sage_paytrace_pipeline.defs.automation.sensors import TRIGGER_TAG
 from sage_paytrace_pipeline.defs.metadata import exception_list, preview
+from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
@@ -94,7 +95,7 @@ def build_fee_assets() -> list[dg.AssetsDefinition]:
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("fee_entry_balances", asset="fee_statement_reconciliation",
                                        description="each fee statement's journal entry debits equal its credits")],
-    )(monthly_fee_reconciliation)]
+    )(fails_fast_on_outage(monthly_fee_reconciliation))]
 
 
 monthly_fees_job = dg.define_asset_job(

@@ -1,5 +1,7 @@
 """`paytrace_transactions` reads one business day from the sandbox into DuckDB, card-free."""
 
+import socket
+import time
 from datetime import date
 
 import dagster as dg
@@ -76,3 +78,28 @@ def test_rematerializing_a_day_replaces_its_rows(paytrace_sandbox, tmp_path):
                                       "from pipeline.paytrace_transactions").fetchone()
     assert total == distinct
     assert find_card_numbers(warehouse.read_bytes().decode("latin-1")) == []
+
+
+def test_paytrace_unreachable_fails_the_step_at_once_without_step_retries(tmp_path):
+    """Connection refused: one sentence with the URL and what to check, no step retry (API_RETRY skipped)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    resources = {
+        "settings": example_settings(),
+        "paytrace": PayTraceResource(api_url=url, username="demo", password="never-shown-99",
+                                     outage_budget_seconds=1.0),
+        "io_manager": WarehouseIOManager(database=str(tmp_path / "wh.duckdb"), schema="pipeline"),
+    }
+    started = time.monotonic()
+    result = dg.materialize([paytrace_transactions], partition_key=DAY.isoformat(), resources=resources,
+                            raise_on_error=False)
+    assert not result.success and time.monotonic() - started < 15
+    events = result.all_events
+    assert not [e for e in events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = [e for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    data = failure.step_failure_data
+    assert data.user_failure_data.description == (
+        f"PayTrace at {url}: connection refused; check PAYTRACE_API_URL and that the service is running and "
+        "reachable")
+    assert "never-shown-99" not in str(data.error)
