@@ -3,8 +3,8 @@
 Nothing here talks to a real system. State lives under one folder (default `.sage_paytrace/`):
 the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse, the YAML
 config, `demo.env` (the variables that point `dagster dev` at the same data) and a Dagster home
-whose instance keeps Dagster's own SQLite storage (the root `dagster.yaml` is the production
-instance, not this one).
+whose instance keeps Dagster's own SQLite storage (`deploy/dagster.yaml` is the production
+instance, not this one), and demo.log, Dagster's logs of the demo's runs.
 
 The month is replayed in stages so that the pipeline runs in between, as it would in production:
 on the day(s) chosen for it an intraday run posts sales that PayTrace voids afterwards (the day's
@@ -77,6 +77,7 @@ _QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}
 
 
 def prepare_dagster_home(home: Path) -> Path:
+    """The demo's DAGSTER_HOME, with its dagster.yaml (SQLite storage, telemetry off) unless one is there."""
     dagster_home = (home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
