@@ -660,14 +660,32 @@ def _add_demo_command(areas: argparse._SubParsersAction) -> None:
     demo.add_argument("--days", type=int, default=30, help="days of activity to generate and process (default 30)")
     demo.add_argument("--json", action="store_true", help="print the full report as JSON instead of the summary")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                      help="Dagster's logs on the terminal, as they come, instead of a progress line (and the "
+                           "logs in demo.log under --home)")
     demo.set_defaults(handler=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from sage_paytrace_pipeline.demo import format_summary, run_demo
+    """The summary (or the JSON report) on stdout; meanwhile a progress line (on stderr with --json, so
+    stdout stays JSON) and Dagster's logs in --home's demo.log, or today's full logs with --verbose."""
+    from sage_paytrace_pipeline.demo import DEMO_LOG, ProgressPrinter, format_summary, run_demo
 
-    report = run_demo(args.home, days=args.days, seed=args.seed)
-    print(json.dumps(report, indent=2, default=str) if args.json else format_summary(report))
+    if args.verbose:
+        report = run_demo(args.home, days=args.days, seed=args.seed)
+        print(json.dumps(report, indent=2, default=str) if args.json else format_summary(report))
+        return 0 if report.get("success") else 1
+    log_file = (args.home / DEMO_LOG).resolve()
+    printer = ProgressPrinter(sys.stderr if args.json else sys.stdout)
+    try:
+        report = run_demo(args.home, days=args.days, seed=args.seed, log_file=log_file, progress=printer)
+    finally:
+        printer.close()
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_summary(report))
+        print(f"  Dagster's logs: {log_file}")
     return 0 if report.get("success") else 1
 
 

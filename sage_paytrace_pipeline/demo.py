@@ -3,8 +3,8 @@
 Nothing here talks to a real system. State lives under one folder (default `.sage_paytrace/`):
 the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse, the YAML
 config, `demo.env` (the variables that point `dagster dev` at the same data) and a Dagster home
-whose instance keeps Dagster's own SQLite storage (the root `dagster.yaml` is the production
-instance, not this one).
+whose instance keeps Dagster's own SQLite storage (`deploy/dagster.yaml` is the production
+instance, not this one), and demo.log, Dagster's logs of the demo's runs.
 
 The month is replayed in stages so that the pipeline runs in between, as it would in production:
 on the day(s) chosen for it an intraday run posts sales that PayTrace voids afterwards (the day's
@@ -16,8 +16,11 @@ PayTrace's own refunds of the month.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,12 +28,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
+from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -66,9 +70,14 @@ DEMO_CLERK, DEMO_APPROVER = "mjones", "controller"  # who asks for the demo's re
 _SALE_ROUTES = ("/v1/transactions/sale/by_customer", "/v1/transactions/sale/keyed")
 _VOID_ROUTE = "/v1/transactions/void"
 _MAX_INTRADAY_DAYS = 2
+DEMO_LOG = "demo.log"  # under the demo's home: Dagster's run logs and the demo's Python logging
+# Dagster's console logger for the demo's runs when their logs go to the file: only CRITICAL reaches
+# the terminal (a failed run is an ERROR, in the file and in the summary's failed runs).
+_QUIET_RUN_CONFIG = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def prepare_dagster_home(home: Path) -> Path:
+    """The demo's DAGSTER_HOME, with its dagster.yaml (SQLite storage, telemetry off) unless one is there."""
     dagster_home = (home / "dagster_home").resolve()
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
@@ -107,8 +116,23 @@ def _uncomment_fee_schedule(text: str) -> str:
     return "".join(line.replace("# ", "", 1) if line.startswith(keys) else line for line in lines)
 
 
-def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "America/Los_Angeles") -> dict:
-    """Generate `days` days of activity ending yesterday, run the daily job on each, summarize."""
+def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "America/Los_Angeles",
+             log_file: Path | None = None, progress: Callable[[DemoProgress], None] | None = None) -> dict:
+    """Generate `days` days of activity ending yesterday, run the daily job on each, summarize.
+
+    With `log_file`, Dagster's logs of every run and the demo's Python logging go to that file instead
+    of the terminal; `progress` is told after every run how far the demo is.
+    """
+    if log_file is None:
+        return _run_demo(home, days=days, seed=seed, time_zone=time_zone, log_file=None, progress=progress)
+    log_file = log_file.resolve()
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with logging_to(log_file):
+        return _run_demo(home, days=days, seed=seed, time_zone=time_zone, log_file=log_file, progress=progress)
+
+
+def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Path | None,
+              progress: Callable[[DemoProgress], None] | None) -> dict:
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
     from sage_paytrace_pipeline.sandbox.paytrace.engine import PayTraceSandbox
     from sage_paytrace_pipeline.sandbox.paytrace.generator import generate_activity
@@ -144,8 +168,10 @@ def run_demo(home: Path, *, days: int = 30, seed: int = 7, time_zone: str = "Ame
         "DAGSTER_HOME": str(prepare_dagster_home(home)),
     }
     _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}"})
+    tracker = DemoProgress(days=(last - first).days + 1, warehouse=warehouse, listener=progress)
     month = DemoMonth(PayTraceSandbox(state, settings=settings), plan, first, last, warehouse=warehouse,
-                      sage_database=str(Path(sage.db_path).resolve()), config_path=config_path)
+                      sage_database=str(Path(sage.db_path).resolve()), config_path=config_path,
+                      jobs=JobRunner(log_file=log_file, on_run=tracker.run_done))
     app = create_app(state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings=settings)
     with serve_in_thread(app) as base_url:
         os.environ.update(environment, PAYTRACE_API_URL=base_url)
@@ -202,10 +228,17 @@ def intraday_moments(plan: ActivityPlan, first: date, last: date, *,
 
 class JobRunner:
     """Runs jobs in-process on the demo's Dagster instance; the definitions load once, at the first run
-    (after the demo's variables are set)."""
+    (after the demo's variables are set).
 
-    def __init__(self) -> None:
+    With a `log_file`, Dagster's console logger stays quiet and each run's logs (every level, as the
+    console would have shown them) are appended to the file once the run ends; `on_run` hears of each
+    run as it ends.
+    """
+
+    def __init__(self, *, log_file: Path | None = None, on_run: Callable[[dict], None] | None = None) -> None:
         self._definitions: dg.Definitions | None = None
+        self.log_file = log_file
+        self.on_run = on_run
 
     def run(self, plan: list[tuple[str, date | None]]) -> list[dict]:
         """Run each (job, business day) in order; what each run did."""
@@ -219,16 +252,129 @@ class JobRunner:
         with dg.DagsterInstance.get() as instance:
             for job, day in plan:
                 result = self._definitions.resolve_job_def(job).execute_in_process(
-                    partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False)
-                runs.append({
+                    partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False,
+                    run_config=_QUIET_RUN_CONFIG if self.log_file else None)
+                if self.log_file:
+                    append_run_log(self.log_file, instance, result.run_id)
+                run = {
                     "job": job,
                     "partition": day.isoformat() if day else None,
                     "run_id": result.run_id,
                     "success": result.success,
                     "failed_checks": [check.check_name for check in result.get_asset_check_evaluations()
                                       if not check.passed],
-                })
+                }
+                runs.append(run)
+                if self.on_run:
+                    self.on_run(run)
         return runs
+
+
+def append_run_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> None:
+    """A run's log entries from the instance's event log, one line each as Dagster's console prints them."""
+    lines = []
+    for entry in instance.all_logs(run_id):
+        when = datetime.fromtimestamp(entry.timestamp).isoformat(sep=" ", timespec="milliseconds")
+        event = entry.dagster_event.event_type_value if entry.dagster_event else None
+        fields = [entry.job_name, entry.run_id, entry.step_key, event, entry.message]
+        lines.append(f"{when} - dagster - {logging.getLevelName(entry.level)} - "
+                     + " - ".join(str(value) for value in fields if value) + "\n")
+    with path.open("a", encoding="utf-8") as log:
+        log.write(scrub_text("".join(lines)))
+
+
+@contextmanager
+def logging_to(path: Path) -> Iterator[None]:
+    """Python logging (and warnings) into `path` instead of the terminal, scrubbed; restored on exit."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level, logging.getLogger("py.warnings").propagate)
+    path.write_text("", encoding="utf-8")  # each demo's log starts empty; appended to from here on,
+    handler = logging.FileHandler(path, mode="a", encoding="utf-8")  # by the runs' logs too
+    handler.addFilter(ScrubbingLogFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        root.handlers, root.level = saved[0], saved[1]
+        logging.getLogger("py.warnings").propagate = saved[2]
+        handler.close()
+
+
+@dataclass
+class DemoProgress:
+    """How far the demo is: business days through the daily job and through settlement, Dagster runs,
+    Sage receipts posted (read from the warehouse between runs, when no run holds it)."""
+
+    days: int
+    warehouse: Path
+    listener: Callable[[DemoProgress], None] | None = None
+    runs: int = 0
+    receipts: int = 0
+    daily: set[str] = field(default_factory=set)
+    settled: set[str] = field(default_factory=set)
+
+    def run_done(self, run: dict) -> None:
+        self.runs += 1
+        if run["partition"] and run["job"] == "paytrace_daily_job":
+            self.daily.add(run["partition"])
+        elif run["partition"] and run["job"] == "settlement_daily_job":
+            self.settled.add(run["partition"])
+        self.receipts = posted_receipts(self.warehouse, default=self.receipts)
+        if self.listener:
+            self.listener(self)
+
+    @property
+    def finished(self) -> bool:
+        return len(self.settled) >= self.days
+
+    def line(self, width: int = 24) -> str:
+        done = min(len(self.daily), self.days) + min(len(self.settled), self.days)
+        filled = round(width * done / (2 * self.days)) if self.days else width
+        return (f"[{'#' * filled}{'.' * (width - filled)}] days {min(len(self.daily), self.days)}/{self.days} "
+                f"run, {min(len(self.settled), self.days)}/{self.days} settled; {self.runs} Dagster runs; "
+                f"{self.receipts} receipts posted")
+
+
+def posted_receipts(warehouse: Path, *, default: int = 0) -> int:
+    """Confirmed Sage cash receipts in the warehouse so far (`default` while it cannot be read)."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            return int(connection.execute(
+                "SELECT count(*) FROM pipeline.sage_posting_log WHERE state = 'confirmed'").fetchall()[0][0])
+    except duckdb.Error:  # no warehouse or no posting log yet
+        return default
+
+
+class ProgressPrinter:
+    """Prints the demo's progress: one line rewritten in place on a terminal, otherwise (CI, a file) a
+    plain line every `interval` seconds and the last one."""
+
+    def __init__(self, stream: TextIO | None = None, *, interval: float = 15.0) -> None:
+        self.stream = stream or sys.stdout
+        self.interval = interval
+        self.tty = self.stream.isatty()
+        self._printed_at: float | None = None
+        self._width = 0
+
+    def __call__(self, progress: DemoProgress) -> None:
+        line = progress.line()
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self._width))
+            self._width = len(line)
+        elif progress.finished or self._printed_at is None or time.monotonic() - self._printed_at >= self.interval:
+            self.stream.write(line + "\n")
+            self._printed_at = time.monotonic()
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Ends the rewritten line, so what follows starts on a line of its own."""
+        if self.tty and self._width:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def write_bank_statements(sandbox, home: Path, *, seed: int) -> dict:

@@ -4,8 +4,11 @@ Each tick makes one export call for the watched window (today and the days befor
 `automation.sensor_lookback_days`), groups the records by business day and fingerprints each day
 (`day_watermark`). A day whose fingerprint differs from the cursor gets a run whose run_key carries
 the fingerprint, so a new sale, a void or the nightly settlement each start exactly one run, and a
-repeated tick starts none. The sensor touches PayTrace only: never the warehouse (DuckDB allows
-one writer, and runs hold it). Built by `build_paytrace_activity_sensor(config)` from the
+repeated tick starts none. A changed day whose run is still queued or running gets no second run
+(it would only queue behind that one): its cursor entry stays as it was, so the first tick after
+that run ends asks for one (a run that finds nothing new to post if the last one took the change).
+The sensor reads PayTrace and the instance's runs only: never the warehouse (DuckDB allows one
+writer, and runs hold it). Built by `build_paytrace_activity_sensor(config)` from the
 `@dg.definitions` function below, so importing this module reads no configuration.
 
 PayTrace down is loud (`defs/automation/outage.py`): the failing ticks are counted in the cursor,
@@ -47,6 +50,9 @@ SENSOR_RETRY = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=2.0)
 SENSOR_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 # A tick retries a server it cannot connect to for this long at most (the next tick comes anyway).
 SENSOR_OUTAGE_BUDGET_SECONDS = 2.0
+# A run in one of these holds its day: another one for it would only queue behind it.
+IN_PROGRESS = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+               dg.DagsterRunStatus.STARTED)
 
 
 def watched_days(today: date, lookback_days: int, first_business_day: date) -> list[date]:
@@ -89,6 +95,22 @@ def read_cursor(cursor: str | None) -> dict[str, str]:
     except (ValueError, AttributeError):
         return {}
     return {str(day): str(mark) for day, mark in days.items()} if isinstance(days, Mapping) else {}
+
+
+def days_in_progress(instance: dg.DagsterInstance, job_name: str, days: Sequence[str]) -> set[str]:
+    """Which of `days` (partition keys) have a run of `job_name` queued or running on the instance."""
+    if not days:
+        return set()
+    runs = instance.get_runs(dg.RunsFilter(job_name=job_name, statuses=list(IN_PROGRESS),
+                                           tags={"dagster/partition": list(days)}))
+    return {run.tags["dagster/partition"] for run in runs} & set(days)
+
+
+def hold_days(current: Mapping[str, str], previous: Mapping[str, str], held: set[str]) -> dict[str, str]:
+    """The new cursor's watermarks, held days kept at their previous one (or left out): the next tick
+    sees them as changed again."""
+    kept = {day: mark for day, mark in current.items() if day not in held}
+    return kept | {day: previous[day] for day in held if day in previous}
 
 
 def _sensor_client(paytrace: PayTraceResource):
@@ -148,6 +170,11 @@ def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinitio
         current = {day.isoformat(): day_watermark(records) for day, records in sorted(grouped.items())
                    if last_partition is not None and day.isoformat() <= last_partition}
         changed = [day for day, mark in current.items() if previous.get(day) != mark]
+        busy = days_in_progress(context.instance, paytrace_daily_job.name, changed)
+        if busy:
+            context.log.info("A run is queued or running for %s: asked again after it", ", ".join(sorted(busy)))
+            changed = [day for day in changed if day not in busy]
+            current = hold_days(current, previous, busy)
         cursor = json.dumps({"days": current, "today": today.isoformat()}, sort_keys=True)
         requests = [
             dg.RunRequest(partition_key=day, run_key=f"{day}:{current[day]}",
@@ -160,6 +187,8 @@ def build_paytrace_activity_sensor(config: PipelineConfig) -> dg.SensorDefinitio
         window = f"{days[0]}..{days[-1]}" if len(days) > 1 else str(days[0])
         reason = (f"no change in PayTrace activity for {window} ({len(transactions)} transactions)" if current
                   else f"no PayTrace activity for {window}")
+        if busy:
+            reason = f"PayTrace activity changed on {', '.join(sorted(busy))}, whose run is queued or running"
         return dg.SensorResult(skip_reason=f"{recovered}; {reason}" if recovered else reason, cursor=cursor)
 
     return paytrace_activity_sensor

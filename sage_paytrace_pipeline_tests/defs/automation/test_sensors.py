@@ -61,14 +61,17 @@ def yesterday_and_today(handle, client) -> tuple[int, int]:
     return settled, pending
 
 
-def tick(handle, cursor: str | None = None, password: str | None = None, **resources):
-    """One evaluation as the daemon does it: the code location's sensor, run requests resolved."""
+def tick(handle, cursor: str | None = None, password: str | None = None,
+         instance: dg.DagsterInstance | None = None, **resources):
+    """One evaluation as the daemon does it: the code location's sensor, run requests resolved (on an
+    instance without runs unless one is given)."""
     paytrace = PayTraceResource(api_url=handle.base_url, username=handle.username,
                                 password=password or handle.password)
     definitions = code_location()
     sensor = definitions.resolve_sensor_def("paytrace_activity_sensor")
     with dg.build_sensor_context(cursor=cursor, resources={"paytrace": paytrace, **resources},
-                                 definitions=definitions) as context:
+                                 definitions=definitions,
+                                 instance=instance or dg.DagsterInstance.ephemeral()) as context:
         return sensor.evaluate_tick(context)
 
 

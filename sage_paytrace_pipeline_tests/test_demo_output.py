@@ -1,0 +1,91 @@
+"""What the demo shows on the terminal (sage_paytrace_pipeline/demo.py, `sage-paytrace demo`).
+
+A progress line and the summary; Dagster's own logs (thousands of DEBUG lines for a month) go to
+demo.log under the demo's home, whose path the summary ends with. On a terminal the progress line is
+rewritten in place; elsewhere (CI, a file) it is a plain line now and then and the last one.
+"""
+
+import io
+from pathlib import Path
+
+from sage_paytrace_pipeline.cli import main
+from sage_paytrace_pipeline.demo import DemoProgress, ProgressPrinter
+from sage_paytrace_pipeline_tests.test_demo import DEMO_VARIABLES
+
+
+def test_a_short_demo_prints_progress_and_summary_and_keeps_dagsters_logs_in_a_file(tmp_path, monkeypatch, capsys):
+    for name in DEMO_VARIABLES:  # the demo sets them for its runs; restore them afterwards
+        monkeypatch.setenv(name, "unset")
+    home = tmp_path / "demo"
+
+    assert main(["demo", "--home", str(home), "--days", "2"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "DEBUG" not in out and "DEBUG" not in err
+    assert "dagster - " not in out + err
+    lines = out.splitlines()
+    assert lines[0].startswith("[") and "days 1/2 run" in lines[0], lines[:3]  # plain lines: not a terminal
+    progress = [line for line in lines if line.startswith("[")]
+    assert progress[-1].startswith("[" + "#" * 24 + "]") and "2/2 settled" in progress[-1], progress
+    assert "receipts posted" in progress[-1] and "\r" not in out
+    assert any(line.startswith("sage-paytrace demo: 2 business days") for line in lines)
+    log = (home / "demo.log").resolve()
+    assert lines[-1] == f"  Dagster's logs: {log}"
+    text = log.read_text(encoding="utf-8")
+    assert text.count("dagster - DEBUG - paytrace_daily_job") > 50
+    assert "STEP_SUCCESS" in text and "settlement_daily_job" in text
+    assert " INFO " in text  # the demo's own Python logging (the sandbox's HTTP calls, storage setup)
+
+
+def progress(days: int = 4) -> DemoProgress:
+    return DemoProgress(days=days, warehouse=Path("/nonexistent/warehouse.duckdb"))
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_on_a_terminal_one_line_is_rewritten_in_place():
+    stream = Terminal()
+    printer = ProgressPrinter(stream)
+    state = progress(days=2)
+    state.listener = printer
+    state.run_done({"job": "paytrace_daily_job", "partition": "2026-11-02"})
+    state.run_done({"job": "paytrace_daily_job", "partition": "2026-11-03"})
+    printer.close()
+
+    written = stream.getvalue()
+    assert written.count("\r") == 2 and written.endswith("\n") and written.count("\n") == 1
+    assert written.split("\r")[-1].strip() == state.line()
+    assert "days 2/2 run, 0/2 settled; 2 Dagster runs; 0 receipts posted" in state.line()
+
+
+def test_elsewhere_a_plain_line_now_and_then_and_the_last_one():
+    stream = io.StringIO()
+    state = progress(days=2)
+    state.listener = ProgressPrinter(stream, interval=3600)
+    for job in ("paytrace_daily_job", "settlement_daily_job"):
+        for day in ("2026-11-02", "2026-11-03"):
+            state.run_done({"job": job, "partition": day})
+    state.run_done({"job": "bank_statements_job", "partition": None})
+
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3, lines  # the first, the one that finished settlement, the run after it
+    assert "days 1/2 run" in lines[0] and "2/2 settled; 4 Dagster runs" in lines[1]
+    assert "\r" not in stream.getvalue()
+
+
+def test_the_instances_the_project_writes_turn_telemetry_off_and_none_sits_in_the_root(tmp_path):
+    """`dagster dev -w workspace.yaml` from the repository's root warns that a dagster.yaml there is
+    ignored when DAGSTER_HOME is elsewhere (the demo's): the production instance lives in deploy/."""
+    import yaml
+
+    from sage_paytrace_pipeline.demo import prepare_dagster_home
+
+    repo = Path(__file__).resolve().parents[1]
+    assert not (repo / "dagster.yaml").exists() and not (repo / "dagster.yml").exists()
+    production = yaml.safe_load((repo / "deploy" / "dagster.yaml").read_text(encoding="utf-8"))
+    demo = yaml.safe_load((prepare_dagster_home(tmp_path) / "dagster.yaml").read_text(encoding="utf-8"))
+    assert production["telemetry"] == demo["telemetry"] == {"enabled": False}
+    assert "postgres" in production["storage"] and "storage" not in demo  # the demo: SQLite under its home
