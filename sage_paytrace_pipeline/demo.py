@@ -3,7 +3,7 @@
 Nothing here talks to a real system. State lives under one folder (default `.sage_paytrace/`):
 the PayTrace sandbox's SQLite file, the Sage 100 demo company, the DuckDB warehouse, the YAML
 config, `demo.env` (the variables that point `dagster dev` at the same data) and a Dagster home
-whose instance keeps Dagster's own SQLite storage (`deploy/dagster.yaml` is the production
+whose instance keeps Dagster's own SQLite storage (the root `dagster.yaml` is the production
 instance, not this one), and demo.log, Dagster's logs of the demo's runs.
 
 The month is replayed in stages so that the pipeline runs in between, as it would in production:

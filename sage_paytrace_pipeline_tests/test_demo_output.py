@@ -76,16 +76,17 @@ def test_elsewhere_a_plain_line_now_and_then_and_the_last_one():
     assert "\r" not in stream.getvalue()
 
 
-def test_the_instances_the_project_writes_turn_telemetry_off_and_none_sits_in_the_root(tmp_path):
-    """`dagster dev -w workspace.yaml` from the repository's root warns that a dagster.yaml there is
-    ignored when DAGSTER_HOME is elsewhere (the demo's): the production instance lives in deploy/."""
+def test_the_instances_the_project_writes_turn_telemetry_off_and_the_readme_starts_dev_beside_none(tmp_path):
+    """`dagster dev` warns when the folder it starts in holds a dagster.yaml that is not DAGSTER_HOME's;
+    the root holds the production instance's, so the README starts `dagster dev` from the demo's folder."""
     import yaml
 
     from sage_paytrace_pipeline.demo import prepare_dagster_home
 
     repo = Path(__file__).resolve().parents[1]
-    assert not (repo / "dagster.yaml").exists() and not (repo / "dagster.yml").exists()
-    production = yaml.safe_load((repo / "deploy" / "dagster.yaml").read_text(encoding="utf-8"))
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    assert "(cd .sage_paytrace && ../.venv/bin/dagster dev -w ../workspace.yaml)" in readme
+    production = yaml.safe_load((repo / "dagster.yaml").read_text(encoding="utf-8"))
     demo = yaml.safe_load((prepare_dagster_home(tmp_path) / "dagster.yaml").read_text(encoding="utf-8"))
     assert production["telemetry"] == demo["telemetry"] == {"enabled": False}
     assert "postgres" in production["storage"] and "storage" not in demo  # the demo: SQLite under its home

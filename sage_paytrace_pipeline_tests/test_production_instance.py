@@ -1,4 +1,4 @@
-"""deploy/dagster.yaml is a working production instance on the local PostgreSQL.
+"""The root dagster.yaml is a working production instance on the local PostgreSQL.
 
 Each test gets a database of its own (created here, dropped after), so runs left by earlier CI
 runs or by other tests never count. The daemon tests run the daemons the run queue and run
@@ -83,7 +83,7 @@ def postgres_instance_home(tmp_path, monkeypatch) -> Iterator[Path]:
         pytest.skip(f"no PostgreSQL at {os.environ['DAGSTER_PG_HOST']}:{os.environ['DAGSTER_PG_PORT']}: {error}")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")  # artifacts stay out of the repo
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # artifacts stay out of the repo
     with fresh_database(os.environ["DAGSTER_PG_DB"]) as database:
         monkeypatch.setenv("DAGSTER_PG_DB", database)
         monkeypatch.setenv("DAGSTER_HOME", str(home))
