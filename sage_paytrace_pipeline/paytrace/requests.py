@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sage_paytrace_pipeline.domain.money import MoneyError, format_decimal, parse_money
 from sage_paytrace_pipeline.paytrace.ids import lookup_key
@@ -54,8 +54,30 @@ def _transaction_fields(
 # ------------------------------------------------------------------ new transactions
 
 
+class _NewTransaction:
+    """What every money-moving request that creates a transaction shares: its amount is positive money
+    (None where it means the whole of the original) and it always carries an invoice_id, generated
+    when omitted, the key a lost answer is found by."""
+
+    amount: Decimal | None
+    invoice_id: str | None
+    # Only a refund may leave its amount out (refund the whole transaction); a sale must name it.
+    _amount_optional: ClassVar[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.amount is not None or not self._amount_optional:
+            _set(self, "amount", positive_amount(self.amount))  # type: ignore[arg-type]  # None: refused there
+        _set(self, "invoice_id", lookup_key(self.invoice_id))
+
+    @property
+    def sent_invoice_id(self) -> str:
+        """The invoice_id the call is sent with (generated at construction when none was given)."""
+        assert self.invoice_id is not None  # __post_init__ always sets it
+        return self.invoice_id
+
+
 @dataclass(frozen=True)
-class KeyedSale:
+class KeyedSale(_NewTransaction):
     """A sale on a card typed in (``/v1/transactions/sale/keyed``)."""
 
     card: CardInput
@@ -66,16 +88,6 @@ class KeyedSale:
     description: str | None = None
     tax_amount: Decimal | None = None
     customer_reference_id: str | None = None
-
-    def __post_init__(self) -> None:
-        _set(self, "amount", positive_amount(self.amount))
-        _set(self, "invoice_id", lookup_key(self.invoice_id))
-
-    @property
-    def sent_invoice_id(self) -> str:
-        """The invoice_id the call is sent with (generated at construction when none was given)."""
-        assert self.invoice_id is not None  # __post_init__ always sets it
-        return self.invoice_id
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -91,7 +103,7 @@ class KeyedSale:
 
 
 @dataclass(frozen=True)
-class CustomerTransaction:
+class CustomerTransaction(_NewTransaction):
     """A sale, authorization or refund on a vault customer's stored card (``…/by_customer``, ``to_customer``)."""
 
     customer_id: str
@@ -101,16 +113,6 @@ class CustomerTransaction:
     tax_amount: Decimal | None = None
     customer_reference_id: str | None = None
     csc: str | None = field(default=None, repr=False)  # a secret, like the card number
-
-    def __post_init__(self) -> None:
-        _set(self, "amount", positive_amount(self.amount))
-        _set(self, "invoice_id", lookup_key(self.invoice_id))
-
-    @property
-    def sent_invoice_id(self) -> str:
-        """The invoice_id the call is sent with (generated at construction when none was given)."""
-        assert self.invoice_id is not None  # __post_init__ always sets it
-        return self.invoice_id
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -122,23 +124,14 @@ class CustomerTransaction:
 
 
 @dataclass(frozen=True)
-class TransactionRefund:
+class TransactionRefund(_NewTransaction):
     """A refund of a settled transaction; the full amount when ``amount`` is None."""
+
+    _amount_optional: ClassVar[bool] = True
 
     transaction_id: int
     amount: Decimal | None = None
     invoice_id: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.amount is not None:
-            _set(self, "amount", positive_amount(self.amount))
-        _set(self, "invoice_id", lookup_key(self.invoice_id))
-
-    @property
-    def sent_invoice_id(self) -> str:
-        """The invoice_id the call is sent with (generated at construction when none was given)."""
-        assert self.invoice_id is not None  # __post_init__ always sets it
-        return self.invoice_id
 
     def payload(self) -> dict[str, Any]:
         return compact(
