@@ -18,7 +18,7 @@ import argparse
 import json
 import math
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -27,7 +27,7 @@ def _ro(path: str) -> sqlite3.Connection:
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
 
 
 def sales(state: str, since: datetime) -> dict[str, datetime]:
@@ -45,7 +45,7 @@ def receipts(sage_db: str, zone: ZoneInfo) -> dict[str, datetime]:
                 "WHERE CreditCardTransactionID IS NOT NULL AND CreditCardTransactionID != ''"
             ):
                 local = datetime.fromisoformat(day) + timedelta(hours=float(hours))
-                moment = local.replace(tzinfo=zone).astimezone(timezone.utc)
+                moment = local.replace(tzinfo=zone).astimezone(UTC)
                 found[str(tid)] = min(moment, found.get(str(tid), moment))
     return found
 
