@@ -510,10 +510,10 @@ def _add_exceptions_command(areas: argparse._SubParsersAction) -> None:
 
 
 def _list_exceptions(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import warehouse_file
     from sage_paytrace_pipeline.exception_list import list_exceptions, render
 
-    warehouse = os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb")
-    rows = list_exceptions(warehouse, open_only=args.open, kind=args.kind, since=args.since)
+    rows = list_exceptions(warehouse_file(), open_only=args.open, kind=args.kind, since=args.since)
     sys.stdout.write(render(rows, args.format))
     return 0
 
@@ -559,9 +559,10 @@ def _request_store() -> RequestStore:
     """The warehouse's request tables (the same file the pipeline uses: SAGE_PAYTRACE_WAREHOUSE)."""
     import duckdb
 
+    from sage_paytrace_pipeline.config import warehouse_file
     from sage_paytrace_pipeline.refunds.request_store import RequestStore
 
-    path = Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
+    path = warehouse_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     return RequestStore(duckdb.connect(str(path)))
 

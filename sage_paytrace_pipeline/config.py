@@ -373,6 +373,11 @@ def debugging(environ: Mapping[str, str] | None = None) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def warehouse_file() -> Path:
+    """The DuckDB warehouse file the pipeline and the operator commands share (SAGE_PAYTRACE_WAREHOUSE)."""
+    return Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
+
+
 def require_environment(environ: Mapping[str, str] | None = None,
                         names: tuple[str, ...] = REQUIRED_ENVIRONMENT) -> dict[str, str]:
     """The required variables, or one error naming every missing one and what it is for."""

@@ -12,13 +12,12 @@ from sage_paytrace_pipeline.defs.operator_errors import (
 )
 from sage_paytrace_pipeline.defs.settings import load_time_config
 
-# `dagster asset materialize -m ...` loads this module in its own process: a config mistake or a
-# selection Dagster refuses is printed there as one sentence, not a traceback (defs/operator_errors.py)
-install_excepthook()
-
-
 @dg.definitions
 def defs() -> dg.Definitions:
+    # `dagster asset materialize -m ...` builds these in its own process: a config mistake or a
+    # selection Dagster refuses is printed there as one sentence, not a traceback
+    # (defs/operator_errors.py). Installed when the definitions are built, not when imported.
+    install_excepthook()
     # The config first: a bad key stops the load with its own message, not inside Dagster's
     # report of which file under defs/ failed to build.
     load_time_config()

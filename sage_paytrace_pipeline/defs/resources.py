@@ -7,10 +7,10 @@ definitions in their own process and environment, so the two always agree.
 """
 
 import os
-from pathlib import Path
 
 import dagster as dg
 
+from sage_paytrace_pipeline.config import warehouse_file
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import (
@@ -25,7 +25,7 @@ WAREHOUSE_SCHEMA = "pipeline"
 
 def warehouse_path() -> str:
     """The DuckDB file. Its folder is made when the warehouse is first opened (defs/warehouse.py)."""
-    return str(Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb")))
+    return str(warehouse_file())
 
 
 def _from_environment(variable: str) -> dg.EnvVar | str:

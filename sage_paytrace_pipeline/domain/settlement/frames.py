@@ -88,15 +88,10 @@ def _int(series: pd.Series, name: str, *, nullable: bool = False) -> pd.Series:
 
 
 def _dates(series: pd.Series, name: str) -> pd.Series:
-    try:
-        values = pd.to_datetime(series)
-    except (TypeError, ValueError) as exc:
-        raise SettlementInputError(f"{name}: not dates ({exc})") from None
-    if getattr(values.dt, "tz", None) is not None:
-        values = values.dt.tz_localize(None)
+    values = _optional_dates(series, name)
     if values.isna().any():
         raise SettlementInputError(f"{name}: {int(values.isna().sum())} empty date(s)")
-    return values.dt.normalize().astype("datetime64[ns]")
+    return values
 
 
 def _per_unique(series: pd.Series, clean) -> pd.Series:
