@@ -12,6 +12,7 @@ from sage_paytrace_pipeline.defs.operator_errors import (
 )
 from sage_paytrace_pipeline.defs.settings import load_time_config
 
+
 @dg.definitions
 def defs() -> dg.Definitions:
     # `dagster asset materialize -m ...` builds these in its own process: a config mistake or a
