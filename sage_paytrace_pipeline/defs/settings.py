@@ -10,6 +10,8 @@ variable, so nothing runs half-configured.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import dagster as dg
@@ -18,9 +20,11 @@ from pydantic import PrivateAttr
 from sage_paytrace_pipeline.config import (
     ConfigError,
     PipelineConfig,
+    debugging,
     load_config,
     require_environment,
 )
+from sage_paytrace_pipeline.defs.dagster_internals import OperatorError
 
 CONFIG_VARIABLE = "SAGE_PAYTRACE_CONFIG"
 
@@ -29,12 +33,30 @@ CONFIG_VARIABLE = "SAGE_PAYTRACE_CONFIG"
 def load_time_config() -> PipelineConfig:
     """The config the definitions are built from (read once per process)."""
     path = os.environ.get(CONFIG_VARIABLE)
-    return load_config(path) if path else PipelineConfig()
+    with operator_errors(ConfigLoadError):
+        return load_config(path) if path else PipelineConfig()
 
 
-class MissingEnvironmentError(ConfigError, dg.DagsterError):
-    """Required variables are not set. A `DagsterError`, so Dagster reports this one line as the
-    run's error instead of wrapping it in "Error executing resource_fn on ResourceDefinition"."""
+@contextmanager
+def operator_errors(shown_as: type[OperatorError]) -> Iterator[None]:
+    """A `ConfigError` inside becomes `shown_as`: its sentence alone wherever Dagster shows it (the
+    code location's error, a run's failure). SAGE_PAYTRACE_DEBUG=1 keeps the original and its traceback."""
+    try:
+        yield
+    except ConfigError as error:
+        if debugging() or isinstance(error, OperatorError):
+            raise
+        raise shown_as(str(error)) from None
+
+
+class MissingEnvironmentError(OperatorError, ConfigError):
+    """Required variables are not set. An `OperatorError`, so Dagster reports this one line as the
+    run's error (in the UI too, with no stack under it) instead of wrapping it in "Error executing
+    resource_fn on ResourceDefinition"."""
+
+
+class ConfigLoadError(OperatorError, ConfigError):
+    """The config file cannot be used: the code location does not load, and the UI says why in one line."""
 
 
 class PipelineSettings(dg.ConfigurableResource):
@@ -52,11 +74,10 @@ class PipelineSettings(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.check_environment:
-            try:
+            with operator_errors(MissingEnvironmentError):
                 require_environment()
-            except ConfigError as error:
-                raise MissingEnvironmentError(str(error)) from None
-        self._config = load_config(self.config_path)
+        with operator_errors(ConfigLoadError):
+            self._config = load_config(self.config_path)
 
     def config(self) -> PipelineConfig:
         if self._config is None:  # direct calls in tests skip setup_for_execution

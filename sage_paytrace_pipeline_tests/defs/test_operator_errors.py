@@ -123,3 +123,33 @@ def test_a_single_asset_of_a_multi_asset_is_refused_with_what_to_select(tmp_path
         "(--select paytrace_transactions,paytrace_record_exceptions), select its group (--select group:paytrace) "
         "or select the whole day (--select '*')")
     assert "DagsterInvalidSubsetError" not in line
+
+
+def _code_location_error(monkeypatch, **environment: str):
+    """The code location's load error as the UI gets it: the workspace file's code server (a real
+    gRPC subprocess, as under `dagster dev`) loads the definitions and reports what failed."""
+    from dagster._core.workspace.context import WorkspaceProcessContext
+    from dagster._core.workspace.load_target import WorkspaceFileTarget
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance, WorkspaceProcessContext(
+            instance, WorkspaceFileTarget([str(REPO / "workspace.yaml")])) as workspace:
+        [entry] = workspace.create_request_context().get_code_location_entries().values()
+        return entry.load_error
+
+
+@pytest.mark.slow
+def test_the_ui_shows_a_misspelled_key_as_one_line_without_a_stack(tmp_path, monkeypatch):
+    bad = tmp_path / "config.yaml"
+    bad.write_text((REPO / "config" / "example.yaml").read_text().replace("\nmerchant:", "\nmerchnat:", 1))
+    monkeypatch.delenv("SAGE_PAYTRACE_DEBUG", raising=False)
+    error = _code_location_error(monkeypatch, SAGE_PAYTRACE_CONFIG=str(bad))
+    assert error is not None
+    assert error.message == f"{bad}: merchnat: unknown key (check the spelling against config/example.yaml)\n"
+    assert error.stack == [] and error.cause is None and error.context is None
+
+    debug = _code_location_error(monkeypatch, SAGE_PAYTRACE_CONFIG=str(bad), SAGE_PAYTRACE_DEBUG="1")
+    assert debug is not None
+    frames = "".join(debug.stack) + "".join((debug.cause.stack if debug.cause else []))
+    assert "merchnat: unknown key" in debug.to_string() and "load_time_config" in frames

@@ -132,3 +132,21 @@ def test_the_activity_sensor_skips_naming_the_missing_variables(environment, mon
     assert data.run_requests == []
     assert data.skip_message == ("missing environment variables: PAYTRACE_USERNAME (PayTrace API user); "
                                  "PAYTRACE_PASSWORD (PayTrace API password)")
+
+
+def test_the_run_failure_the_ui_shows_has_no_stack_under_the_line(environment, monkeypatch):
+    monkeypatch.delenv("SAGE100_DATABASE")
+    monkeypatch.delenv("SAGE_PAYTRACE_DEBUG", raising=False)
+    result = defs().resolve_job_def("paytrace_daily_job").execute_in_process(partition_key=DAY, raise_on_error=False)
+    error = result.get_run_failure_event().event_specific_data.error
+    assert error.message.startswith("missing environment variables: SAGE100_DATABASE (")
+    assert error.stack == [] and error.cause is None
+
+
+def test_the_debug_flag_brings_the_traceback_back(environment, monkeypatch):
+    monkeypatch.delenv("SAGE100_DATABASE")
+    monkeypatch.setenv("SAGE_PAYTRACE_DEBUG", "1")
+    result = defs().resolve_job_def("paytrace_daily_job").execute_in_process(partition_key=DAY, raise_on_error=False)
+    error = result.get_run_failure_event().event_specific_data.error
+    text = error.to_string()
+    assert "SAGE100_DATABASE" in text and "require_environment" in text
