@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+from sage_paytrace_pipeline.store.commands import add_store_commands
 
 if TYPE_CHECKING:  # imported where used: the shell starts fast
     from sage_paytrace_pipeline.config import PipelineConfig
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_link_command(areas)
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
+    add_store_commands(areas)
     return parser
 
 
