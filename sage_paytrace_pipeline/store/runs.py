@@ -1,0 +1,90 @@
+"""One store run: the inbox's orders into Sage, with PayTrace consulted once for the sales that paid them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+from sqlalchemy.engine import Engine
+
+from sage_paytrace_pipeline.config import PipelineConfig, StoreSettings
+from sage_paytrace_pipeline.domain.money import decimal_to_cents
+from sage_paytrace_pipeline.domain.store_orders import StoreOrder
+from sage_paytrace_pipeline.domain.store_posting import PostingRules
+from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.store.inbox import changed_orders, delivery_rows
+from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, post_store_orders
+
+_MONEY_IN = ("SALE", "AUTHORIZATION")
+_NOT_MONEY = ("VOIDED", "DECLINED")
+ORDER_COLUMNS = ("order_key", "platform", "order_id", "number", "status", "paid", "guest", "email", "billing_zip",
+                 "modified_at", "lines", "skus", "shipping_cents", "tax_cents", "discount_cents", "total_cents",
+                 "paytrace_transaction_id", "paytrace_invoice_id", "refunded_cents")
+
+
+def posting_rules(config: PipelineConfig, store: StoreSettings) -> PostingRules:
+    catch_all = tuple(store.catch_all_customer.split("-", 1)) if store.catch_all_customer else None
+    return PostingRules(division=config.customers.division, shipping_item=store.shipping_item,
+                        tax_item=store.tax_item, unknown_customers=store.unknown_customers,
+                        catch_all=(catch_all[0], catch_all[1]) if catch_all else None)
+
+
+def inbox_orders(engine: Engine) -> list[StoreOrder]:
+    return [entry.order for entry in changed_orders(engine)]
+
+
+def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
+    """The normalized orders, one row each (lines summarized; the inbox keeps the full payload)."""
+    return pd.DataFrame([{
+        "order_key": o.key, "platform": o.platform, "order_id": o.order_id, "number": o.number, "status": o.status,
+        "paid": o.paid, "guest": o.guest, "email": o.email, "billing_zip": o.billing.postcode,
+        "modified_at": o.modified_at, "lines": len(o.lines),
+        "skus": ", ".join(f"{line.quantity.normalize()}x{line.sku}" for line in o.lines),
+        "shipping_cents": decimal_to_cents(o.shipping_total), "tax_cents": decimal_to_cents(o.tax_total),
+        "discount_cents": decimal_to_cents(o.discount_total), "total_cents": decimal_to_cents(o.total),
+        "paytrace_transaction_id": o.paytrace_transaction_id, "paytrace_invoice_id": o.paytrace_invoice_id,
+        "refunded_cents": decimal_to_cents(o.refunded_total())} for o in orders], columns=list(ORDER_COLUMNS))
+
+
+def paytrace_sales(client: PayTraceClient, orders: list[StoreOrder], zone: str) -> Mapping[str, Decimal]:
+    """Approved sales over the paid orders' dates (one export call), by transaction id."""
+    paid = [order for order in orders if order.paid]
+    if not paid:
+        return {}
+    local = ZoneInfo(zone)
+    start = min(order.created_at for order in paid).astimezone(local).date() - timedelta(days=1)
+    end = max(order.modified_at for order in paid).astimezone(local).date() + timedelta(days=1)
+    return {str(t.transaction_id): t.amount for t in client.export_transactions(start, end)
+            if t.transaction_type.upper() in _MONEY_IN and t.status.value not in _NOT_MONEY}
+
+
+@dataclass(frozen=True)
+class StoreRun:
+    orders: pd.DataFrame
+    result: PostingResult
+    exceptions: pd.DataFrame
+
+
+def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Writer, config: PipelineConfig,
+                     store: StoreSettings, *, client: PayTraceClient | None, today: date) -> StoreRun:
+    orders = inbox_orders(engine)
+    sales = paytrace_sales(client, orders, config.merchant.time_zone) if client is not None else None
+    result = post_store_orders(orders, reader, writer, posting_rules(config, store), sales=sales,
+                               terms_code=config.customers.terms_code, warehouse=store.warehouse, today=today)
+    unusable = pd.DataFrame([{
+        "order_key": f"{row['platform']}:delivery:{row['delivery_id']}", "number": "", "kind": "invalid_delivery",
+        "problem": f"a signed {row['platform']} {row['topic']} delivery could not be read: {row['error']}",
+        "action": "check the store's webhook payload; the order comes again with the reconcile poll"}
+        for row in delivery_rows(engine, "invalid")], columns=list(EXCEPTION_COLUMNS))
+    exceptions = pd.concat([result.exception_frame(), unusable], ignore_index=True)
+    return StoreRun(orders_frame(orders), result, exceptions)
+
+
+def now_in(zone: str) -> datetime:
+    return datetime.now(ZoneInfo(zone))
