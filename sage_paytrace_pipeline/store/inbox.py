@@ -78,6 +78,24 @@ refunds = sa.Table(
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Orders in Sage: written by the Dagster run after the Sage writer confirmed order + invoice. The
+# writer's references make a lost row harmless (the next run finds the documents and writes this).
+postings = sa.Table(
+    "store_postings", metadata,
+    sa.Column("platform", sa.String(20), primary_key=True),
+    sa.Column("order_id", sa.String(60), primary_key=True),
+    sa.Column("number", sa.String(60), nullable=False),
+    sa.Column("reference", sa.String(30), nullable=False),
+    sa.Column("division", sa.String(2), nullable=False),
+    sa.Column("customer_no", sa.String(20), nullable=False),
+    sa.Column("customer_method", sa.String(20), nullable=False),
+    sa.Column("sales_order_no", sa.String(7), nullable=False),
+    sa.Column("invoice_no", sa.String(7), nullable=False),
+    sa.Column("total_cents", sa.BigInteger, nullable=False),
+    sa.Column("paytrace_transaction_id", sa.String(40), nullable=False),
+    sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 Outcome = Literal["applied", "unchanged", "refund", "invalid", "ignored", "duplicate"]
 
 
@@ -252,6 +270,34 @@ def changed_orders(engine: Engine, after_seq: int = 0) -> Iterator[InboxOrder]:
     for platform, payload, seq in rows:
         decoded = json.loads(payload, parse_float=Decimal)
         yield InboxOrder(parse_store_order(platform, decoded), int(seq), decoded)
+
+
+def unposted_orders(engine: Engine) -> list[StoreOrder]:
+    """Orders not yet recorded as in Sage, oldest change first (one query)."""
+    query = (sa.select(orders.c.platform, orders.c.payload)
+             .select_from(orders.outerjoin(postings, sa.and_(postings.c.platform == orders.c.platform,
+                                                             postings.c.order_id == orders.c.order_id)))
+             .where(postings.c.order_id.is_(None)).order_by(orders.c.delivery_seq))
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [parse_store_order(platform, json.loads(payload, parse_float=Decimal)) for platform, payload in rows]
+
+
+def record_postings(engine: Engine, rows: list[dict[str, Any]], *, now: datetime | None = None) -> None:
+    """Remember orders the Sage writer confirmed (a row already there is kept)."""
+    if not rows:
+        return
+    columns = [column.name for column in postings.columns if column.name != "posted_at"]
+    values = [{**{column: row[column] for column in columns}, "posted_at": now or datetime.now(UTC)} for row in rows]
+    with engine.begin() as connection:
+        connection.execute(_dialect_insert(connection, postings).values(values)
+                           .on_conflict_do_nothing(index_elements=["platform", "order_id"]))
+
+
+def posting_rows(engine: Engine) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(
+            sa.select(postings).order_by(postings.c.posted_at, postings.c.order_id))]
 
 
 def refund_rows(engine: Engine) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -16,9 +17,17 @@ from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.domain.store_orders import StoreOrder
 from sage_paytrace_pipeline.domain.store_posting import PostingRules
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.paytrace.errors import PayTraceNotFound
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
-from sage_paytrace_pipeline.store.inbox import changed_orders, delivery_rows
+from sage_paytrace_pipeline.store.inbox import (
+    changed_orders,
+    delivery_rows,
+    posting_rows,
+    postings,
+    record_postings,
+    unposted_orders,
+)
 from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, post_store_orders
 
 _MONEY_IN = ("SALE", "AUTHORIZATION")
@@ -53,14 +62,26 @@ def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
 
 
 def paytrace_sales(client: PayTraceClient, orders: list[StoreOrder], zone: str) -> Mapping[str, Decimal]:
-    """Approved sales over the paid orders' dates (one export call), by transaction id."""
+    """Approved sales that paid the orders, by transaction id.
+
+    One export over the orders' days up to PayTrace's today; a sale it misses (charged on another
+    day than the store dated the order) is looked up by id, so the usual run makes one call.
+    """
     paid = [order for order in orders if order.paid]
     if not paid:
         return {}
     local = ZoneInfo(zone)
-    start = min(order.created_at for order in paid).astimezone(local).date() - timedelta(days=1)
-    end = max(order.modified_at for order in paid).astimezone(local).date() + timedelta(days=1)
-    return {str(t.transaction_id): t.amount for t in client.export_transactions(start, end)
+    days = [order.created_at.astimezone(local).date() for order in paid] + [client.server_today()]
+    start, end = min(days) - timedelta(days=1), max(days) + timedelta(days=1)
+    found = list(client.export_transactions(start, end))
+    known = {str(t.transaction_id) for t in found}
+    for order in paid:
+        wanted = order.paytrace_transaction_id
+        if wanted.isdigit() and wanted not in known:
+            with contextlib.suppress(PayTraceNotFound):
+                found.append(client.export_transaction(int(wanted)))
+            known.add(wanted)
+    return {str(t.transaction_id): t.amount for t in found
             if t.transaction_type.upper() in _MONEY_IN and t.status.value not in _NOT_MONEY}
 
 
@@ -69,21 +90,30 @@ class StoreRun:
     orders: pd.DataFrame
     result: PostingResult
     exceptions: pd.DataFrame
+    in_sage: pd.DataFrame  # every order in Sage, `created_this_run` marking this run's
+
+
+def in_sage_frame(engine: Engine, result: PostingResult) -> pd.DataFrame:
+    created = {row["order_key"] for row in result.posted if row["created"]}
+    frame = pd.DataFrame(posting_rows(engine), columns=[column.name for column in postings.columns])
+    keys = frame["platform"] + ":" + frame["order_id"]
+    return frame.assign(created_this_run=keys.isin(created))
 
 
 def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Writer, config: PipelineConfig,
                      store: StoreSettings, *, client: PayTraceClient | None, today: date) -> StoreRun:
-    orders = inbox_orders(engine)
+    orders = unposted_orders(engine)
     sales = paytrace_sales(client, orders, config.merchant.time_zone) if client is not None else None
     result = post_store_orders(orders, reader, writer, posting_rules(config, store), sales=sales,
                                terms_code=config.customers.terms_code, warehouse=store.warehouse, today=today)
+    record_postings(engine, result.posted)
     unusable = pd.DataFrame([{
         "order_key": f"{row['platform']}:delivery:{row['delivery_id']}", "number": "", "kind": "invalid_delivery",
         "problem": f"a signed {row['platform']} {row['topic']} delivery could not be read: {row['error']}",
         "action": "check the store's webhook payload; the order comes again with the reconcile poll"}
         for row in delivery_rows(engine, "invalid")], columns=list(EXCEPTION_COLUMNS))
     exceptions = pd.concat([result.exception_frame(), unusable], ignore_index=True)
-    return StoreRun(orders_frame(orders), result, exceptions)
+    return StoreRun(orders_frame(inbox_orders(engine)), result, exceptions, in_sage_frame(engine, result))
 
 
 def now_in(zone: str) -> datetime:

@@ -22,12 +22,13 @@ from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, PipelineSettings, load_time_config
-from sage_paytrace_pipeline.store.inbox import last_seq, open_inbox
-from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, POSTED_COLUMNS
+from sage_paytrace_pipeline.store.inbox import last_seq, open_inbox, postings
+from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS
 from sage_paytrace_pipeline.store.runs import ORDER_COLUMNS, now_in, run_store_orders
 from sage_paytrace_pipeline.store.setup import inbox_url
 
 OWNERS = ["team:accounts-receivable"]
+POSTING_COLUMNS = [column.name for column in postings.columns]
 GROUP = "store"
 
 
@@ -42,7 +43,7 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
     if config.store is None:
         note = "the store flow is off (no `store:` section in the config): nothing read, nothing written"
         yield dg.Output(pd.DataFrame(columns=list(ORDER_COLUMNS)), output_name="store_orders", metadata={"mode": note})
-        yield dg.Output(pd.DataFrame(columns=list(POSTED_COLUMNS)), output_name="sage_sales_orders",
+        yield dg.Output(pd.DataFrame(columns=[*POSTING_COLUMNS, "created_this_run"]), output_name="sage_sales_orders",
                         metadata={"mode": note})
         yield dg.Output(pd.DataFrame(columns=list(EXCEPTION_COLUMNS)), output_name="store_exceptions",
                         metadata={"mode": note})
@@ -55,14 +56,14 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
                                    client=client, today=now_in(config.merchant.time_zone).date())
     finally:
         engine.dispose()
-    posted = run.result.posted_frame()
-    context.log.info(f"store: {len(posted)} orders in Sage ({int(posted['created'].sum())} new this run), "
+    posted = run.in_sage
+    context.log.info(f"store: {len(posted)} orders in Sage ({int(posted['created_this_run'].sum())} new this run), "
                      f"{len(run.exceptions)} exceptions, {len(run.result.waiting)} not paid yet")
     yield dg.Output(run.orders, output_name="store_orders", metadata={
         "orders": len(run.orders), "not_paid_yet": len(run.result.waiting),
         "preview": preview(run.orders, ["order_key", "number", "status", "total_cents", "skus"])})
     yield dg.Output(posted, output_name="sage_sales_orders", metadata={
-        "in_sage": len(posted), "created_this_run": int(posted["created"].sum()),
+        "in_sage": len(posted), "created_this_run": int(posted["created_this_run"].sum()),
         "preview": preview(posted, ["number", "customer_no", "sales_order_no", "invoice_no", "total_cents"])})
     yield dg.Output(run.exceptions, output_name="store_exceptions", metadata={
         "exceptions": len(run.exceptions),
