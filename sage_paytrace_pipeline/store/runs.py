@@ -26,9 +26,11 @@ from sage_paytrace_pipeline.store.inbox import (
     posting_rows,
     postings,
     record_postings,
+    refund_rows,
     unposted_orders,
 )
 from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, post_store_orders
+from sage_paytrace_pipeline.store.refunds import RefundOutcome, request_store_refunds
 
 _MONEY_IN = ("SALE", "AUTHORIZATION")
 _NOT_MONEY = ("VOIDED", "DECLINED")
@@ -61,19 +63,24 @@ def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
         "refunded_cents": decimal_to_cents(o.refunded_total())} for o in orders], columns=list(ORDER_COLUMNS))
 
 
-def paytrace_sales(client: PayTraceClient, orders: list[StoreOrder], zone: str) -> Mapping[str, Decimal]:
-    """Approved sales that paid the orders, by transaction id.
+@dataclass(frozen=True)
+class PayTraceActivity:
+    sales: Mapping[str, Decimal]  # approved sales by transaction id
+    refunded_invoice_ids: set[str]  # invoice ids of live PayTrace refunds (the store's plugin uses the order's)
 
-    One export over the orders' days up to PayTrace's today; a sale it misses (charged on another
-    day than the store dated the order) is looked up by id, so the usual run makes one call.
-    """
+
+REFUND_LOOKBACK_DAYS = 30
+
+
+def paytrace_activity(client: PayTraceClient, orders: list[StoreOrder], zone: str) -> PayTraceActivity:
+    """PayTrace's view of the store's money: one export from the unposted orders' first day (or a month
+    back, for refunds) to PayTrace's today; a sale it misses (charged on another day than the store
+    dated the order) is looked up by id, so the usual run makes one call."""
     paid = [order for order in orders if order.paid]
-    if not paid:
-        return {}
     local = ZoneInfo(zone)
-    days = [order.created_at.astimezone(local).date() for order in paid] + [client.server_today()]
-    start, end = min(days) - timedelta(days=1), max(days) + timedelta(days=1)
-    found = list(client.export_transactions(start, end))
+    today = client.server_today()
+    days = [order.created_at.astimezone(local).date() for order in paid] + [today - timedelta(REFUND_LOOKBACK_DAYS)]
+    found = list(client.export_transactions(min(days) - timedelta(days=1), today + timedelta(days=1)))
     known = {str(t.transaction_id) for t in found}
     for order in paid:
         wanted = order.paytrace_transaction_id
@@ -81,8 +88,10 @@ def paytrace_sales(client: PayTraceClient, orders: list[StoreOrder], zone: str) 
             with contextlib.suppress(PayTraceNotFound):
                 found.append(client.export_transaction(int(wanted)))
             known.add(wanted)
-    return {str(t.transaction_id): t.amount for t in found
-            if t.transaction_type.upper() in _MONEY_IN and t.status.value not in _NOT_MONEY}
+    live = [t for t in found if t.status.value not in _NOT_MONEY]
+    return PayTraceActivity(
+        sales={str(t.transaction_id): t.amount for t in live if t.transaction_type.upper() in _MONEY_IN},
+        refunded_invoice_ids={t.invoice_id for t in live if t.transaction_type.upper() == "REFUND" and t.invoice_id})
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class StoreRun:
     result: PostingResult
     exceptions: pd.DataFrame
     in_sage: pd.DataFrame  # every order in Sage, `created_this_run` marking this run's
+    refunds: RefundOutcome
 
 
 def in_sage_frame(engine: Engine, result: PostingResult) -> pd.DataFrame:
@@ -103,17 +113,23 @@ def in_sage_frame(engine: Engine, result: PostingResult) -> pd.DataFrame:
 def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Writer, config: PipelineConfig,
                      store: StoreSettings, *, client: PayTraceClient | None, today: date) -> StoreRun:
     orders = unposted_orders(engine)
-    sales = paytrace_sales(client, orders, config.merchant.time_zone) if client is not None else None
-    result = post_store_orders(orders, reader, writer, posting_rules(config, store), sales=sales,
-                               terms_code=config.customers.terms_code, warehouse=store.warehouse, today=today)
+    activity = paytrace_activity(client, orders, config.merchant.time_zone) if client is not None else None
+    result = post_store_orders(orders, reader, writer, posting_rules(config, store),
+                               sales=activity.sales if activity else None, terms_code=config.customers.terms_code,
+                               warehouse=store.warehouse, today=today)
     record_postings(engine, result.posted)
+    in_sage = {(row["platform"], row["order_id"]): row for row in posting_rows(engine)}
+    refunds = request_store_refunds(refund_rows(engine), in_sage, reader, writer,
+                                    refunded_invoice_ids=activity.refunded_invoice_ids if activity else set(),
+                                    flow_on=config.refunds is not None, today=today)
     unusable = pd.DataFrame([{
         "order_key": f"{row['platform']}:delivery:{row['delivery_id']}", "number": "", "kind": "invalid_delivery",
         "problem": f"a signed {row['platform']} {row['topic']} delivery could not be read: {row['error']}",
         "action": "check the store's webhook payload; the order comes again with the reconcile poll"}
         for row in delivery_rows(engine, "invalid")], columns=list(EXCEPTION_COLUMNS))
-    exceptions = pd.concat([result.exception_frame(), unusable], ignore_index=True)
-    return StoreRun(orders_frame(inbox_orders(engine)), result, exceptions, in_sage_frame(engine, result))
+    exceptions = pd.concat([result.exception_frame(), unusable,
+                            pd.DataFrame(refunds.exceptions, columns=list(EXCEPTION_COLUMNS))], ignore_index=True)
+    return StoreRun(orders_frame(inbox_orders(engine)), result, exceptions, in_sage_frame(engine, result), refunds)
 
 
 def now_in(zone: str) -> datetime:

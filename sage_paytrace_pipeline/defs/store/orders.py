@@ -67,6 +67,9 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
         "preview": preview(posted, ["number", "customer_no", "sales_order_no", "invoice_no", "total_cents"])})
     yield dg.Output(run.exceptions, output_name="store_exceptions", metadata={
         "exceptions": len(run.exceptions),
+        "refund_requests_written": len(run.refunds.requested),
+        "refunds_already_in_paytrace": len(run.refunds.left_to_paytrace_flow),
+        "refunds_waiting": len(run.refunds.waiting),
         "by_kind": dg.MetadataValue.json(run.exceptions["kind"].value_counts().to_dict()),
         "preview": preview(run.exceptions, ["number", "kind", "problem"])})
 

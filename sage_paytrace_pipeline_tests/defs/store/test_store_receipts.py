@@ -74,7 +74,8 @@ def world(paytrace_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     ensure_misc_item(company)
     config_path = tmp_path / "config.yaml"
     config_path.write_text((REPO / "config" / "example.yaml").read_text()
-                           + f"\nstore:\n  inbox_file: {tmp_path / 'inbox.sqlite'}\n  receipt_grace_minutes: 30\n")
+                           + f"\nstore:\n  inbox_file: {tmp_path / 'inbox.sqlite'}\n  receipt_grace_minutes: 30\n"
+                           + "refunds:\n  auto_approve_up_to: 500.00\n")
     monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config_path))
     return {"company": company, "config": config_path, "inbox": sqlite_url(str(tmp_path / "inbox.sqlite")),
             "warehouse": tmp_path / "warehouse.duckdb", "paytrace": paytrace_sandbox, "day": local_now.date()}
@@ -116,3 +117,17 @@ def test_each_store_sale_pays_its_invoice_once_whichever_comes_first(world: dict
         [(balance,)] = _query(world["company"], "SELECT o.Balance FROM AR_OpenInvoice o JOIN AR_InvoiceHistoryHeader h "
                               "ON h.InvoiceNo = o.InvoiceNo WHERE h.UDF_PAYTRACE_REF = ?", f"WOO-{order['id']}")
         assert Decimal(str(balance)) == 0
+
+    # a refund in the store becomes a refund request (credit memo) that the refund flow sends once
+    refunded = shop.refund(orders[0]["id"], Decimal("10.00"), "one box damaged")
+    assert sender.send(refunded, "order.refunded").status_code == 200
+    for _ in range(2):
+        assert dg.materialize(build_store_assets(), resources=_resources(world)).success
+    memos = _query(world["company"], "SELECT InvoiceType, PaymentType FROM AR_InvoiceHistoryHeader "
+                                     "WHERE UDF_PAYTRACE_REF LIKE 'WEBR-%'")
+    assert [memo[0] for memo in memos] == ["CM"]
+    for _ in range(2):  # one request, in the refund flow's hands: it waits for the sale to settle before refunding
+        daily = _daily(world)
+        assert daily.success
+        requests = daily.output_for_node("sage_refund_requests", "sage_refund_requests")
+        assert (requests["state"].tolist(), requests["amount_cents"].tolist()) == (["waiting_for_settlement"], [1000])
