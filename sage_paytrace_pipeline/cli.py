@@ -192,6 +192,10 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     statements.add_argument("--seed", type=int, default=1, help="random seed for references and planted problems")
     statements.set_defaults(handler=_bank_statements)
 
+    from sage_paytrace_pipeline.sandbox.store.commands import add_store_sandbox_commands
+
+    add_store_sandbox_commands(systems)
+
 
 def host_time_zone() -> str:
     """The IANA name of this host's zone (TZ, /etc/timezone, /etc/localtime), else UTC."""
