@@ -256,6 +256,16 @@ class InboxOrder:
     payload: dict
 
 
+def last_poll_at(engine: Engine) -> datetime | None:
+    """When the reconcile poll last brought a delivery (its cursor: the poll re-reads from a day before)."""
+    with engine.connect() as connection:
+        value = connection.execute(sa.select(sa.func.max(deliveries.c.received_at))
+                                   .where(deliveries.c.topic == "poll")).scalar_one()
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def last_seq(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(deliveries.c.seq), 0))).scalar_one())

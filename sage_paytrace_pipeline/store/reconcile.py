@@ -33,6 +33,7 @@ class PollReport:
     unchanged: int = 0
     invalid: int = 0
     newest_modified: datetime | None = None
+    error: str = ""  # the store could not be read: the webhooks' orders still go on
 
 
 def rest_credentials(settings: StoreSettings, environ: Mapping[str, str] | None = None) -> tuple[str, str]:

@@ -9,11 +9,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import httpx
 import pandas as pd
 from sqlalchemy.engine import Engine
 
 from sage_paytrace_pipeline.config import PipelineConfig, StoreSettings
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
+from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.domain.store_orders import StoreOrder
 from sage_paytrace_pipeline.domain.store_posting import PostingRules
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
@@ -23,6 +25,7 @@ from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.store.inbox import (
     changed_orders,
     delivery_rows,
+    last_poll_at,
     posting_rows,
     postings,
     record_postings,
@@ -30,6 +33,7 @@ from sage_paytrace_pipeline.store.inbox import (
     unposted_orders,
 )
 from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, post_store_orders
+from sage_paytrace_pipeline.store.reconcile import PollReport, poll_woocommerce, rest_credentials
 from sage_paytrace_pipeline.store.refunds import RefundOutcome, request_store_refunds
 
 _MONEY_IN = ("SALE", "AUTHORIZATION")
@@ -101,6 +105,7 @@ class StoreRun:
     exceptions: pd.DataFrame
     in_sage: pd.DataFrame  # every order in Sage, `created_this_run` marking this run's
     refunds: RefundOutcome
+    polled: PollReport | None = None
 
 
 def in_sage_frame(engine: Engine, result: PostingResult) -> pd.DataFrame:
@@ -110,8 +115,26 @@ def in_sage_frame(engine: Engine, result: PostingResult) -> pd.DataFrame:
     return frame.assign(created_this_run=keys.isin(created))
 
 
+POLL_OVERLAP = timedelta(days=1)
+FIRST_POLL_LOOKBACK = timedelta(days=7)
+
+
+def reconcile_poll(engine: Engine, store: StoreSettings, *, now: datetime) -> PollReport | None:
+    """The REST poll for orders the webhooks missed, when `store.rest_url` is set: from a day before
+    the last poll (a week back the first time); an order already known changes nothing."""
+    if not store.rest_url:
+        return None
+    previous = last_poll_at(engine)
+    since = (previous - POLL_OVERLAP) if previous else now - FIRST_POLL_LOOKBACK
+    try:
+        return poll_woocommerce(engine, store.rest_url, since, auth=rest_credentials(store))
+    except httpx.HTTPError as error:  # a store that is down must not stop the orders its webhooks brought
+        return PollReport(error=f"{type(error).__name__}: {scrub_text(str(error))[:200]}")
+
+
 def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Writer, config: PipelineConfig,
                      store: StoreSettings, *, client: PayTraceClient | None, today: date) -> StoreRun:
+    polled = reconcile_poll(engine, store, now=now_in(config.merchant.time_zone))
     orders = unposted_orders(engine)
     activity = paytrace_activity(client, orders, config.merchant.time_zone) if client is not None else None
     result = post_store_orders(orders, reader, writer, posting_rules(config, store),
@@ -129,7 +152,8 @@ def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Write
         for row in delivery_rows(engine, "invalid")], columns=list(EXCEPTION_COLUMNS))
     exceptions = pd.concat([result.exception_frame(), unusable,
                             pd.DataFrame(refunds.exceptions, columns=list(EXCEPTION_COLUMNS))], ignore_index=True)
-    return StoreRun(orders_frame(inbox_orders(engine)), result, exceptions, in_sage_frame(engine, result), refunds)
+    return StoreRun(orders_frame(inbox_orders(engine)), result, exceptions, in_sage_frame(engine, result), refunds,
+                    polled)
 
 
 def now_in(zone: str) -> datetime:

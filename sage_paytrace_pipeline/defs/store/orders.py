@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, PipelineSettings, load_time_config
 from sage_paytrace_pipeline.store.inbox import last_seq, open_inbox, postings
 from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS
+from sage_paytrace_pipeline.store.reconcile import PollReport
 from sage_paytrace_pipeline.store.runs import ORDER_COLUMNS, now_in, run_store_orders
 from sage_paytrace_pipeline.store.setup import inbox_url
 
@@ -61,6 +62,7 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
                      f"{len(run.exceptions)} exceptions, {len(run.result.waiting)} not paid yet")
     yield dg.Output(run.orders, output_name="store_orders", metadata={
         "orders": len(run.orders), "not_paid_yet": len(run.result.waiting),
+        "reconcile_poll": _poll_note(run.polled),
         "preview": preview(run.orders, ["order_key", "number", "status", "total_cents", "skus"])})
     yield dg.Output(posted, output_name="sage_sales_orders", metadata={
         "in_sage": len(posted), "created_this_run": int(posted["created_this_run"].sum()),
@@ -72,6 +74,14 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
         "refunds_waiting": len(run.refunds.waiting),
         "by_kind": dg.MetadataValue.json(run.exceptions["kind"].value_counts().to_dict()),
         "preview": preview(run.exceptions, ["number", "kind", "problem"])})
+
+
+def _poll_note(polled: PollReport | None) -> str:
+    if polled is None:
+        return "off (no store.rest_url)"
+    if polled.error:
+        return f"the store could not be read ({polled.error}); the next run polls again"
+    return f"{polled.read} read, {polled.applied} new or newer"
 
 
 def build_store_assets() -> list[dg.AssetsDefinition]:
@@ -121,10 +131,21 @@ def build_store_sensor(config: PipelineConfig) -> dg.SensorDefinition | None:
     return store_order_sensor
 
 
+def build_store_reconcile_schedule(config: PipelineConfig) -> dg.ScheduleDefinition | None:
+    """Hourly run, whose reconcile poll catches orders whose webhook never came (store.rest_url set)."""
+    if config.store is None or not config.store.rest_url:
+        return None
+    return dg.ScheduleDefinition(name="store_reconcile_schedule", job=store_orders_job, cron_schedule="17 * * * *",
+                                 execution_timezone=config.merchant.time_zone,
+                                 default_status=dg.DefaultScheduleStatus.RUNNING,
+                                 description="Hourly: poll the store's REST orders for missed webhooks, post them.")
+
+
 def build_store_definitions(config: PipelineConfig) -> dg.Definitions:
     sensor = build_store_sensor(config)
+    schedule = build_store_reconcile_schedule(config)
     return dg.Definitions(assets=dg.with_source_code_references(build_store_assets()), jobs=[store_orders_job],
-                          sensors=[sensor] if sensor else [])
+                          sensors=[sensor] if sensor else [], schedules=[schedule] if schedule else [])
 
 
 @dg.definitions

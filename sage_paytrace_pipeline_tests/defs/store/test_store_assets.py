@@ -18,6 +18,7 @@ from sage_paytrace_pipeline.defs.settings import PipelineSettings
 from sage_paytrace_pipeline.defs.store.orders import build_store_assets, build_store_sensor
 from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
 from sage_paytrace_pipeline.sandbox.paytrace.live import WebStore
+from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline.sandbox.store.app import create_shop_app
@@ -27,7 +28,6 @@ from sage_paytrace_pipeline.sandbox.store.shop import Buyer, Shop, catalogue_fro
 from sage_paytrace_pipeline.sandbox.store.webhooks import WebhookSender
 from sage_paytrace_pipeline.store.inbox import open_inbox, sqlite_url
 from sage_paytrace_pipeline.store.receiver import create_receiver_app
-from sage_paytrace_pipeline.store.reconcile import poll_woocommerce
 
 REPO = Path(__file__).resolve().parents[3]
 SECRET = "woo-secret-e2e"
@@ -48,7 +48,9 @@ def world(paytrace_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     config_path.write_text((REPO / "config" / "example.yaml").read_text()
                            + f"\nstore:\n  inbox_file: {tmp_path / 'inbox.sqlite'}\n  receipt_grace_minutes: 30\n")
     monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config_path))
-    return {"company": company, "config": config_path, "inbox": sqlite_url(str(tmp_path / "inbox.sqlite")),
+    customers = _query(company, "SELECT count(*) FROM AR_Customer")[0][0]
+    return {"customers": customers, "company": company, "config": config_path,
+            "inbox": sqlite_url(str(tmp_path / "inbox.sqlite")),
             "warehouse": tmp_path / "warehouse.duckdb", "paytrace": paytrace_sandbox}
 
 
@@ -66,7 +68,7 @@ def _existing_customer(company: Path) -> Buyer:
     return Buyer("Known", "Guest", email, "1 Main St", "Seattle", "WA", zip_code)
 
 
-def test_the_store_day_lands_in_sage_once(world: dict) -> None:
+def test_the_store_day_lands_in_sage_once(world: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     handle = world["paytrace"]
     engine = open_inbox(world["inbox"])
     with WebStore(handle.base_url, username=handle.username, password=handle.password) as paytrace:
@@ -76,14 +78,15 @@ def test_the_store_day_lands_in_sage_once(world: dict) -> None:
         report = run_scenario(shop, sender, existing_customer=_existing_customer(world["company"]), orders=7)
     assert report.statuses["bad_signature"] == [401]
     assert set(report.statuses["ping"] + report.statuses["replay"] + report.statuses["paid"]) == {200}
-    rest = TestClient(create_shop_app(shop, consumer_key="ck", consumer_secret="cs"), base_url="http://shop")
-    from datetime import UTC, datetime
-    assert poll_woocommerce(engine, "http://shop", datetime(2020, 1, 1, tzinfo=UTC), auth=("ck", "cs"),
-                            client=rest).applied == len(report.poll_only_orders)
-
-    customers_before = _query(world["company"], "SELECT count(*) FROM AR_Customer")[0][0]
-    first = dg.materialize(build_store_assets(), resources=_resources(world))
+    # the poll-only order comes in through the reconcile poll the run makes (store.rest_url)
+    with serve_in_thread(create_shop_app(shop, consumer_key="ck", consumer_secret="cs")) as shop_url:
+        world["config"].write_text(world["config"].read_text() + f"  rest_url: {shop_url}\n")
+        monkeypatch.setenv("SAGE_PAYTRACE_WOOCOMMERCE_KEY", "ck:cs")
+        first = dg.materialize(build_store_assets(), resources=_resources(world))
     assert first.success
+    poll = first.asset_materializations_for_node("store_assets")[0].metadata["reconcile_poll"].value
+    assert poll == f"{len(report.valid_orders) + 1} read, {len(report.poll_only_orders)} new or newer"
+
     posted = first.output_for_node("store_assets", "sage_sales_orders")
     exceptions = first.output_for_node("store_assets", "store_exceptions")
 
@@ -96,13 +99,15 @@ def test_the_store_day_lands_in_sage_once(world: dict) -> None:
         assert (invoices, Decimal(str(total))) == (1, Decimal(shop.get(order_id)["total"]))
     assert posted["created_this_run"].all()
     assert "email_zip" in set(posted["customer_method"])
-    new_customers = _query(world["company"], "SELECT count(*) FROM AR_Customer")[0][0] - customers_before
+    new_customers = _query(world["company"], "SELECT count(*) FROM AR_Customer")[0][0] - world["customers"]
     assert new_customers == len(set(posted.loc[posted["customer_method"] == "created", "customer_no"]))
 
     tables = ("AR_Customer", "SO_SalesOrderHeader", "AR_InvoiceHistoryHeader", "IM_ItemWarehouse", "GL_DetailPosting")
     before = {table: _query(world["company"], f"SELECT * FROM {table} ORDER BY 1") for table in tables}
-    second = dg.materialize(build_store_assets(), resources=_resources(world))
+    second = dg.materialize(build_store_assets(), resources=_resources(world))  # the shop is down now
     assert second.success
+    poll = second.asset_materializations_for_node("store_assets")[0].metadata["reconcile_poll"].value
+    assert poll.startswith("the store could not be read (ConnectError")
     again = second.output_for_node("store_assets", "sage_sales_orders")
     assert (len(again), int(again["created_this_run"].sum())) == (len(posted), 0)
     assert {table: _query(world["company"], f"SELECT * FROM {table} ORDER BY 1") for table in tables} == before
