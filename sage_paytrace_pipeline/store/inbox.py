@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,8 +149,21 @@ def epoch_us(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+# SQLite has one writer at a time; waiting in its busy handler (sleeps of up to 100 ms) made the
+# receiver's slowest answers seconds long under concurrent deliveries, so a process queues its own
+# writers here instead. PostgreSQL needs no such thing.
+_SQLITE_WRITES = threading.Lock()
+
+
 def accept(engine: Engine, delivery: Delivery, *, now: datetime | None = None) -> Accepted:
     """Store one verified delivery durably (one transaction) and say what it changed."""
+    if engine.dialect.name == "sqlite":
+        with _SQLITE_WRITES:
+            return _accept(engine, delivery, now=now)
+    return _accept(engine, delivery, now=now)
+
+
+def _accept(engine: Engine, delivery: Delivery, *, now: datetime | None) -> Accepted:
     received_at = now or datetime.now(UTC)
     digest = body_hash(delivery.body)
     try:
