@@ -280,6 +280,15 @@ def last_poll_at(engine: Engine) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def posting_count(engine: Engine) -> tuple[int, datetime | None]:
+    """How many orders are in Sage, and when the last one got there."""
+    with engine.connect() as connection:
+        count, last = connection.execute(sa.select(sa.func.count(), sa.func.max(postings.c.posted_at))).one()
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    return int(count), last
+
+
 def last_seq(engine: Engine) -> int:
     with engine.connect() as connection:
         return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(deliveries.c.seq), 0))).scalar_one())

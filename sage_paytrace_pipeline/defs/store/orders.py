@@ -10,19 +10,23 @@ this module reads no configuration.
 """
 
 
+import json
 import os
 from collections.abc import Iterator
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
+from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import CONFIG_VARIABLE, PipelineSettings, load_time_config
-from sage_paytrace_pipeline.store.inbox import last_seq, open_inbox, postings
+from sage_paytrace_pipeline.store.inbox import last_seq, open_inbox, posting_count, postings
 from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS
 from sage_paytrace_pipeline.store.reconcile import PollReport
 from sage_paytrace_pipeline.store.runs import ORDER_COLUMNS, now_in, run_store_orders
@@ -113,22 +117,47 @@ def build_store_sensor(config: PipelineConfig) -> dg.SensorDefinition | None:
         return None
     url = inbox_url(config.store, os.environ.get(CONFIG_VARIABLE))
 
-    @dg.sensor(name="store_order_sensor", job=store_orders_job,
+    partitions = business_day_partitions(config)
+    zone = ZoneInfo(config.merchant.time_zone)
+
+    @dg.sensor(name="store_order_sensor", jobs=[store_orders_job, paytrace_daily_job],
                minimum_interval_seconds=config.store.sensor_interval_seconds,
                default_status=dg.DefaultSensorStatus.RUNNING,
-               description="Starts a store run when the inbox received a delivery since the last run.")
+               description="Starts a store run when the inbox received a delivery since the last run, and the "
+                           "day's receivables run when orders reached Sage (their sales can now be receipted).")
     def store_order_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         engine = open_inbox(url)
         try:
             seq = last_seq(engine)
+            posted, last_posted = posting_count(engine)
         finally:
             engine.dispose()
-        seen = int(context.cursor or 0)
-        if seq <= seen:
-            return dg.SensorResult(skip_reason=f"no delivery since #{seen}", cursor=str(seen))
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=f"store:{seq}")], cursor=str(seq))
+        seen = read_store_cursor(context.cursor)
+        requests = []
+        if seq > seen["seq"]:
+            requests.append(dg.RunRequest(job_name=store_orders_job.name, run_key=f"store:{seq}"))
+        day = last_posted.astimezone(zone).date().isoformat() if last_posted else None
+        last_partition = partitions.get_last_partition_key()
+        if posted > seen["posted"] and day and last_partition and day <= last_partition:
+            # a sale seen before its invoice was held back from matching: the day's run receipts it now
+            requests.append(dg.RunRequest(job_name=paytrace_daily_job.name, partition_key=day,
+                                          run_key=f"store-receipts:{day}:{posted}"))
+        cursor = json.dumps({"seq": seq, "posted": posted})
+        if not requests:
+            return dg.SensorResult(skip_reason=f"no delivery since #{seen['seq']}", cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return store_order_sensor
+
+
+def read_store_cursor(cursor: str | None) -> dict[str, int]:
+    try:
+        value = json.loads(cursor or "{}")
+    except ValueError:
+        value = {}
+    if not isinstance(value, dict):
+        value = {}
+    return {"seq": int(value.get("seq", 0)), "posted": int(value.get("posted", 0))}
 
 
 def build_store_reconcile_schedule(config: PipelineConfig) -> dg.ScheduleDefinition | None:

@@ -4,6 +4,7 @@ store assets put each valid order in the demo company once, as order + invoice, 
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from sage_paytrace_pipeline.config import load_config
+from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings
@@ -26,7 +28,7 @@ from sage_paytrace_pipeline.sandbox.store.company import ensure_misc_item
 from sage_paytrace_pipeline.sandbox.store.scenario import run_scenario
 from sage_paytrace_pipeline.sandbox.store.shop import Buyer, Shop, catalogue_from_company
 from sage_paytrace_pipeline.sandbox.store.webhooks import WebhookSender
-from sage_paytrace_pipeline.store.inbox import open_inbox, sqlite_url
+from sage_paytrace_pipeline.store.inbox import open_inbox, record_postings, sqlite_url
 from sage_paytrace_pipeline.store.receiver import create_receiver_app
 
 REPO = Path(__file__).resolve().parents[3]
@@ -119,16 +121,25 @@ def test_the_sensor_asks_for_a_run_only_after_a_new_delivery(world: dict) -> Non
     assert sensor is not None
     engine = open_inbox(world["inbox"])
     idle = sensor.evaluate_tick(dg.build_sensor_context(cursor=None))
-    assert (idle.run_requests, idle.cursor) == ([], "0")
+    assert (idle.run_requests, idle.cursor) == ([], '{"seq": 0, "posted": 0}')
     shop = Shop(catalogue_from_company(world["company"]))
     sender = WebhookSender("http://receiver/webhooks/woocommerce", SECRET,
                            client=TestClient(create_receiver_app(engine, {"woocommerce": [SECRET]})))
     sender.send(shop.place(Buyer("A", "B", "a@b.example", "1 St", "X", "WA", "98101"), [("BOLT-1420", 1)]),
                 "order.created")
-    ticked = sensor.evaluate_tick(dg.build_sensor_context(cursor="0"))
+    ticked = sensor.evaluate_tick(dg.build_sensor_context(cursor=idle.cursor))
     assert [request.run_key for request in ticked.run_requests or []] == ["store:1"]
     again = sensor.evaluate_tick(dg.build_sensor_context(cursor=ticked.cursor))
     assert again.run_requests == []
+    # an order reached Sage: the day's receivables run is asked for (a held sale is receipted now)
+    posted_at = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
+    record_postings(engine, [{"platform": "woocommerce", "order_id": "1", "number": "1", "reference": "WOO-1",
+                              "division": "01", "customer_no": "ABF", "customer_method": "email_zip",
+                              "sales_order_no": "0000001", "invoice_no": "0000001", "total_cents": 100,
+                              "paytrace_transaction_id": "7"}], now=posted_at)
+    receipts = sensor.evaluate_tick(dg.build_sensor_context(cursor=again.cursor, definitions=defs()))
+    assert [(request.job_name, request.partition_key) for request in receipts.run_requests or []] == [
+        ("paytrace_daily_job", "2026-03-02")]
 
 
 def test_with_the_store_off_the_sensor_is_not_built() -> None:
