@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+from sage_paytrace_pipeline.store.commands import add_store_commands
 
 if TYPE_CHECKING:  # imported where used: the shell starts fast
     from sage_paytrace_pipeline.config import PipelineConfig
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_link_command(areas)
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
+    add_store_commands(areas)
     return parser
 
 
@@ -189,6 +191,10 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
                                  "monthly: gross deposits, one fee debit next month")
     statements.add_argument("--seed", type=int, default=1, help="random seed for references and planted problems")
     statements.set_defaults(handler=_bank_statements)
+
+    from sage_paytrace_pipeline.sandbox.store.commands import add_store_sandbox_commands
+
+    add_store_sandbox_commands(systems)
 
 
 def host_time_zone() -> str:

@@ -46,6 +46,11 @@ ENVIRONMENT = {
     "SAGE_PAYTRACE_SMTP_PASSWORD": "password of the SMTP user that sends alert e-mail (alerts.email.password_env)",
     "SAGE_PAYTRACE_SLACK_WEBHOOK_URL": "Slack incoming webhook URL for alerts (alerts.slack.webhook_url_env)",
     "SAGE_PAYTRACE_TEAMS_WEBHOOK_URL": "Microsoft Teams webhook URL for alerts (alerts.teams.webhook_url_env)",
+    # Web-store orders (the `store` section names the variables; these are its defaults).
+    "SAGE_PAYTRACE_STORE_INBOX_URL": "store inbox database URL (PostgreSQL); unset: the SQLite file store.inbox_file",
+    "SAGE_PAYTRACE_WOOCOMMERCE_SECRET": "WooCommerce webhook secret(s), comma-separated during a rotation",
+    "SAGE_PAYTRACE_SHOPIFY_SECRET": "Shopify app client secret(s), comma-separated during a rotation",
+    "SAGE_PAYTRACE_WOOCOMMERCE_KEY": "WooCommerce REST consumer key:secret for the reconcile poll",
 }
 REQUIRED_ENVIRONMENT = ("PAYTRACE_API_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSWORD", "SAGE100_DATABASE",
                         "SAGE_PAYTRACE_WAREHOUSE", "SAGE_PAYTRACE_CONFIG")
@@ -276,6 +281,36 @@ class RefundSettings(_Section):
         return Decimal(repr(value)) if isinstance(value, float) else value
 
 
+class StoreSettings(_Section):
+    """`store:` web-store orders into Sage (README "Web-store orders"); absent: off."""
+
+    # The inbox: a PostgreSQL URL in this variable, else the SQLite file (relative to the config file).
+    inbox_url_env: str = Field(default="SAGE_PAYTRACE_STORE_INBOX_URL", pattern=_VARIABLE_NAME)
+    inbox_file: str = "store-inbox.sqlite"
+    woocommerce_secret_env: str = Field(default="SAGE_PAYTRACE_WOOCOMMERCE_SECRET", pattern=_VARIABLE_NAME)
+    shopify_secret_env: str = Field(default="SAGE_PAYTRACE_SHOPIFY_SECRET", pattern=_VARIABLE_NAME)
+    # The reconcile poll: the store's base URL (GET {rest_url}/wp-json/wc/v3/orders) and its key.
+    rest_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    rest_key_env: str = Field(default="SAGE_PAYTRACE_WOOCOMMERCE_KEY", pattern=_VARIABLE_NAME)
+    # Customers: match by e-mail + billing ZIP, else create one (`create`) or use the catch-all.
+    unknown_customers: Literal["create", "catch_all"] = "create"
+    catch_all_customer: str | None = Field(default=None, pattern=r"^\d{2}-[A-Z0-9]{1,20}$")
+    warehouse: str = Field(default="000", pattern=r"^[A-Z0-9]{3}$")
+    # Sage miscellaneous items the store's shipping and sales tax are posted to.
+    shipping_item: str = Field(default="/FREIGHT", max_length=30)
+    tax_item: str = Field(default="/TAX", max_length=30)
+    # A PayTrace sale naming a store order whose Sage invoice does not exist yet waits this long
+    # before it becomes an exception.
+    receipt_grace_minutes: int = Field(default=30, ge=0, le=1440)
+    sensor_interval_seconds: int = Field(default=30, ge=5, le=3600)
+
+    @model_validator(mode="after")
+    def _catch_all_named(self) -> StoreSettings:
+        if self.unknown_customers == "catch_all" and not self.catch_all_customer:
+            raise ValueError("unknown_customers is catch_all: name the catch_all_customer as DIVISION-CUSTOMERNO")
+        return self
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
@@ -293,6 +328,8 @@ class PipelineConfig(_Section):
     alerts: AlertSettings | None = None
     # The refund and void flow; absent = refunds are exceptions and expensed by settlement.
     refunds: RefundSettings | None = None
+    # Web-store orders into Sage; absent = off.
+    store: StoreSettings | None = None
 
     @field_validator("matching", mode="before")
     @classmethod

@@ -27,6 +27,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
     Sage100Resource,
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.store.receipts import store_sales_for_matching
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -66,8 +67,11 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     day = date.fromisoformat(context.partition_key)
     config = settings.config()
     earlier = _posted_earlier(sage100, warehouse, context.run.run_id, paytrace_transactions, day)
+    # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
+    store = store_sales_for_matching(config, settings.config_path, paytrace_transactions, sage_open_invoices,
+                                     in_sage=set(earlier))
     result = match_business_day(
-        paytrace_transactions, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
+        store.payments, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
         links=links_frame(config.customer_links), policy=config.matching_policy(), earlier=earlier)
     applications = result.applications
     yield dg.Output(_dated(result.customer_links, day), output_name="customer_links", metadata={
@@ -80,7 +84,7 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
         "amount": money_total(applications["amount_cents"]),
         "posted_earlier": int(applications.drop_duplicates("transaction_id")["posted_earlier"].sum()),
         "by_method": dg.MetadataValue.json(applications["method"].value_counts().to_dict()),
-        "skipped": dg.MetadataValue.json(result.skipped_counts),
+        "skipped": dg.MetadataValue.json({**result.skipped_counts, "store_sale_waiting": len(store.held)}),
         "preview": preview(applications, ["transaction_id", "division", "customer_no", "invoice_no", "amount_cents",
                                           "method", "explanation"]),
     })

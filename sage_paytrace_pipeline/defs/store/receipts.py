@@ -1,0 +1,31 @@
+"""The hook of the store flow in the receivables matching (store/receipts.py says what it does).
+
+`store_sales_for_matching` is called by `match_payments` before matching; with no `store:` section
+it returns the payments unchanged and opens nothing.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+
+from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.store.inbox import open_inbox, posting_rows, unposted_orders
+from sage_paytrace_pipeline.store.receipts import StoreSaleLinks, link_store_sales
+from sage_paytrace_pipeline.store.setup import inbox_url
+
+
+def store_sales_for_matching(config: PipelineConfig, config_path: str, payments: pd.DataFrame,
+                             open_invoices: pd.DataFrame, *, in_sage: set[int],
+                             now: datetime | None = None) -> StoreSaleLinks:
+    if config.store is None or payments.empty:
+        return StoreSaleLinks(payments, payments.head(0), 0)
+    engine = open_inbox(inbox_url(config.store, config_path))
+    try:
+        postings = pd.DataFrame(posting_rows(engine), columns=["paytrace_transaction_id", "invoice_no"])
+        pending = {order.paytrace_transaction_id for order in unposted_orders(engine)
+                   if order.paid and order.paytrace_transaction_id}
+    finally:
+        engine.dispose()
+    open_numbers = set(open_invoices["invoice_no"].astype(str)) if len(open_invoices) else set()
+    return link_store_sales(payments, postings, pending, open_numbers, in_sage=in_sage, now=now or datetime.now(UTC),
+                            grace=timedelta(minutes=config.store.receipt_grace_minutes))

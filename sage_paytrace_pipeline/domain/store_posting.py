@@ -1,0 +1,205 @@
+"""What a paid store order becomes in Sage, decided before anything is written (pure).
+
+`plan_order` checks everything that can be checked without writing: every SKU a Sage item, the
+store's catalogue price equal to CI_Item's, the store's total equal to its lines + shipping + tax,
+the PayTrace sale that paid it known and of the same amount. A problem gives `StoreProblem`s and no
+plan, so nothing is half-created. A plan's lines are priced so each Sage extension is the store's
+line total after coupons (unit price = line total / quantity, to Sage's six decimals), and shipping
+and tax go to their configured miscellaneous items: the Sage invoice total is the store's total to
+the cent, which `plan_order` verifies with Sage's own rounding before returning.
+
+The customer: e-mail and billing ZIP both equal (normalized) to one Sage customer's; else a new
+customer (its reference derived from e-mail + ZIP, so a retry finds the one it created), or the
+configured catch-all web customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+
+from sage_paytrace_pipeline.domain.money import CENT, format_decimal
+from sage_paytrace_pipeline.domain.store_orders import StoreOrder
+
+SIX_PLACES = Decimal("0.000001")
+ProblemKind = Literal["unknown_sku", "price_mismatch", "total_mismatch", "unknown_customer",
+                      "unknown_paytrace_transaction", "sage_refused"]
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    item_code: str
+    price: Decimal
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class StoreProblem:
+    kind: ProblemKind
+    problem: str
+    action: str
+
+
+@dataclass(frozen=True)
+class PlannedLine:
+    item_code: str
+    quantity: Decimal
+    unit_price: Decimal
+
+    @property
+    def extension(self) -> Decimal:
+        return (self.quantity * self.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class CustomerChoice:
+    """`customer_no` set: an existing customer; None: create one with `reference`."""
+
+    division: str
+    customer_no: str | None
+    reference: str
+    method: Literal["email_zip", "created", "catch_all"]
+
+
+@dataclass(frozen=True)
+class OrderPlan:
+    reference: str  # UDF_PAYTRACE_REF of the Sage order and invoice
+    customer: CustomerChoice
+    lines: tuple[PlannedLine, ...]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.extension for line in self.lines), Decimal("0.00"))
+
+
+@dataclass(frozen=True)
+class PostingRules:
+    division: str
+    shipping_item: str
+    tax_item: str
+    unknown_customers: Literal["create", "catch_all"] = "create"
+    catch_all: tuple[str, str] | None = None  # (division, customer_no)
+
+
+def order_reference(order: StoreOrder) -> str:
+    """The Sage reference (30 chars): WOO-<id> / SHOP-<id>."""
+    prefix = {"woocommerce": "WOO", "shopify": "SHOP"}[order.platform]
+    return f"{prefix}-{order.order_id}"[:30]
+
+
+def normalized_zip(text: str) -> str:
+    return "".join(text.split()).upper()[:5] if text else ""
+
+
+def customer_key(email: str, zip_code: str) -> tuple[str, str]:
+    return email.strip().lower(), normalized_zip(zip_code)
+
+
+def new_customer_reference(order: StoreOrder) -> str:
+    digest = hashlib.sha256("|".join(customer_key(order.email, order.billing.postcode)).encode()).hexdigest()
+    return f"WEB-{digest[:20]}"
+
+
+def plan_order(order: StoreOrder, items: Mapping[str, ItemInfo], customers: Mapping[tuple[str, str], tuple[str, str]],
+               rules: PostingRules, *, sales: Mapping[str, Decimal] | None) -> OrderPlan | list[StoreProblem]:
+    """The plan for a paid order, or every problem that stops it (`sales`: PayTrace sale id -> amount;
+    None when PayTrace was not consulted)."""
+    problems = (_line_problems(order, items) + _misc_item_problems(order, items, rules) + _total_problems(order)
+                + _sale_problems(order, sales))
+    customer = _customer(order, customers, rules)
+    if isinstance(customer, StoreProblem):
+        problems.append(customer)
+    if problems:
+        return problems
+    assert isinstance(customer, CustomerChoice)
+    lines = [PlannedLine(line.sku, line.quantity, (line.total / line.quantity).quantize(SIX_PLACES))
+             for line in order.lines]
+    if order.shipping_total:
+        lines.append(PlannedLine(rules.shipping_item, Decimal(1), order.shipping_total))
+    if order.tax_total:
+        lines.append(PlannedLine(rules.tax_item, Decimal(1), order.tax_total))
+    plan = OrderPlan(order_reference(order), customer, tuple(lines))
+    if plan.total != order.total:
+        return [StoreProblem("total_mismatch",
+                             f"order {order.number}: Sage's rounding of the lines gives {format_decimal(plan.total)}, "
+                             f"the store charged {format_decimal(order.total)}",
+                             "enter the order in Sage by hand with a rounding line, then mark this exception resolved")]
+    return plan
+
+
+def _line_problems(order: StoreOrder, items: Mapping[str, ItemInfo]) -> list[StoreProblem]:
+    problems = []
+    for number, line in enumerate(order.lines, start=1):
+        item = items.get(line.sku)
+        if not line.sku or item is None or not item.active:
+            what = "has no SKU" if not line.sku else f"SKU {line.sku!r} is not an active Sage item"
+            problems.append(StoreProblem(
+                "unknown_sku", f"order {order.number} line {number} ({line.name}): {what}",
+                "give the store product the SKU of its CI_Item code (or add the item in Sage), then reconcile"))
+        elif item.price != line.unit_price:
+            problems.append(StoreProblem(
+                "price_mismatch",
+                f"order {order.number} line {number} {line.sku}: the store sold at {format_decimal(line.unit_price)}, "
+                f"Sage's price is {format_decimal(item.price)}",
+                "correct the store's price or CI_Item.StandardUnitPrice; post this order by hand if the sale stands"))
+    if not order.lines:
+        problems.append(StoreProblem("unknown_sku", f"order {order.number} has no line items",
+                                     "check the order in the store"))
+    return problems
+
+
+def _misc_item_problems(order: StoreOrder, items: Mapping[str, ItemInfo], rules: PostingRules) -> list[StoreProblem]:
+    needed = [(what, code) for what, code, amount in (("shipping", rules.shipping_item, order.shipping_total),
+                                                       ("sales tax", rules.tax_item, order.tax_total))
+              if amount and code not in items]
+    return [StoreProblem("unknown_sku", f"order {order.number}: the {what} item {code} is not a Sage item",
+                         f"add the miscellaneous item {code} in Sage, or set store.{what.replace('sales ', '')}_item")
+            for what, code in needed]
+
+
+def _total_problems(order: StoreOrder) -> list[StoreProblem]:
+    if order.computed_total() == order.total:
+        return []
+    return [StoreProblem(
+        "total_mismatch",
+        f"order {order.number}: lines {format_decimal(order.lines_total())} + shipping "
+        f"{format_decimal(order.shipping_total)} + tax {format_decimal(order.tax_total)} = "
+        f"{format_decimal(order.computed_total())}, but the order total is {format_decimal(order.total)}",
+        "check the order's fees or refunds in the store; enter it in Sage by hand if it is right")]
+
+
+def _sale_problems(order: StoreOrder, sales: Mapping[str, Decimal] | None) -> list[StoreProblem]:
+    if sales is None:
+        return []
+    transaction_id = order.paytrace_transaction_id
+    if not transaction_id or transaction_id not in sales:
+        return [StoreProblem(
+            "unknown_paytrace_transaction",
+            f"order {order.number} says it was paid by PayTrace transaction {transaction_id or '(none)'}, "
+            "which PayTrace does not show as an approved sale",
+            "check the payment in PayTrace and the store; a paid order needs its PayTrace sale")]
+    if sales[transaction_id] != order.total:
+        return [StoreProblem(
+            "total_mismatch",
+            f"order {order.number} totals {format_decimal(order.total)} but PayTrace transaction {transaction_id} "
+            f"is {format_decimal(sales[transaction_id])}",
+            "settle the difference with the buyer (refund or second charge), then post the order by hand")]
+    return []
+
+
+def _customer(order: StoreOrder, customers: Mapping[tuple[str, str], tuple[str, str]],
+              rules: PostingRules) -> CustomerChoice | StoreProblem:
+    found = customers.get(customer_key(order.email, order.billing.postcode)) if order.email else None
+    if found is not None:
+        return CustomerChoice(found[0], found[1], "", "email_zip")
+    if rules.unknown_customers == "catch_all" or not order.email:
+        if rules.catch_all is None:
+            return StoreProblem("unknown_customer",
+                                f"order {order.number}: no Sage customer has e-mail {order.email or '(none)'} and "
+                                f"ZIP {order.billing.postcode or '(none)'}, and no catch-all web customer is set",
+                                "set store.catch_all_customer, or link the buyer to a customer in Sage")
+        return CustomerChoice(rules.catch_all[0], rules.catch_all[1], "", "catch_all")
+    return CustomerChoice(rules.division, None, new_customer_reference(order), "created")
