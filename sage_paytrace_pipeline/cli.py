@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sage_paytrace_pipeline.cli_customers import add_customers_command
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 
 if TYPE_CHECKING:  # imported where used: the shell starts fast
@@ -85,6 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_link_command(areas)
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
+    add_customers_command(areas)
     return parser
 
 
