@@ -152,6 +152,9 @@ class GlAccounts(_Section):
         return value
 
 
+SyncFieldName = Literal["name", "address_line1", "address_line2", "city", "state", "zip_code", "phone", "email"]
+
+
 class CustomerSyncSettings(_Section):
     """`customers.sync:` vault profiles and Sage customers kept in sync both ways (README "Customer sync").
 
@@ -167,6 +170,10 @@ class CustomerSyncSettings(_Section):
     # AR_Customer.UserUpdatedKey of the pipeline's own Sage writes: edits stamped with it are not
     # sent back to PayTrace (no echo).
     integration_user: str = Field(default="PAYTRACE", min_length=1, max_length=10)
+    # The billing fields kept in sync (CustomerName <-> billing name, address, phone, e-mail); a
+    # field left out keeps each side's own value (e.g. leave out `name` where Sage holds company
+    # names and PayTrace cardholders).
+    fields: list[SyncFieldName] = Field(default_factory=lambda: list(get_args(SyncFieldName)))
 
 
 class CustomerPolicy(_Section):

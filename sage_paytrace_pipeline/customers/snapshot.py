@@ -59,9 +59,17 @@ def vault(client: PayTraceClient, business_date: date) -> pd.DataFrame:
     return vault_customers_frame(client.export_customers(), business_date)
 
 
+def operator_links_frame(operator_links: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame([[vault_id, *target.split("-", 1)] for vault_id, target in operator_links.items()],
+                        columns=["vault_id", "division", "customer_no"]).astype(object)
+
+
+def inputs_from(vault_frame: pd.DataFrame, reader: Sage100Reader, operator_links: dict[str, str]) -> SyncInputs:
+    """The sync's inputs around a vault frame already read (the daily job's `paytrace_customers`)."""
+    return SyncInputs(vault=vault_frame, customers=sage_customers(reader), cards=sage_cards(reader),
+                      operator_links=operator_links_frame(operator_links))
+
+
 def read_inputs(client: PayTraceClient, reader: Sage100Reader, operator_links: dict[str, str],
                 business_date: date) -> SyncInputs:
-    links = pd.DataFrame([[vault_id, *target.split("-", 1)] for vault_id, target in operator_links.items()],
-                         columns=["vault_id", "division", "customer_no"]).astype(object)
-    return SyncInputs(vault=vault(client, business_date), customers=sage_customers(reader), cards=sage_cards(reader),
-                      operator_links=links)
+    return inputs_from(vault(client, business_date), reader, operator_links)

@@ -43,6 +43,7 @@ def sync_policy(config: PipelineConfig) -> SyncPolicy:
     return SyncPolicy(conflict=settings.conflict, inactive_customer=settings.inactive_customer,
                       auto_create=config.customers.auto_create, new_customer_division=config.customers.division,
                       integration_user=settings.integration_user, payment_types=payment_types,
+                      fields=tuple(settings.fields),
                       matching=config.matching_policy())
 
 
@@ -53,6 +54,7 @@ class SyncOutcome:
     written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(WRITE_KINDS, 0))
     failures: list[pd.DataFrame] = field(default_factory=list)
     failed_customers: set[tuple[str, str]] = field(default_factory=set)
+    created_references: list[str] = field(default_factory=list)  # AR_Customer.UDF_PAYTRACE_REF of new customers
 
     @property
     def exceptions(self) -> pd.DataFrame:
@@ -111,6 +113,7 @@ def _create_customers(plan: SyncPlan, writer: Sage100Writer, terms_code: str, ou
             outcome.refused("customer_create_failed", vault_id=row.vault_ids, error=error)
             continue
         outcome.written["customers_created"] += int(result.created)
+        outcome.created_references.append(row.reference)
         links += [[vault_id, result.documents["ARDivisionNo"], result.documents["CustomerNo"]]
                   for vault_id in row.vault_ids.split()]
     return pd.DataFrame(links, columns=["vault_id", "division", "customer_no"]).astype(object)

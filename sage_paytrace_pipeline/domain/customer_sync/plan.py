@@ -68,10 +68,14 @@ class SyncPolicy:
     integration_user: str = "PAYTRACE"  # AR_Customer.UserUpdatedKey of the pipeline's own writes
     payment_types: Mapping[str, str] = field(default_factory=dict)  # card brand -> Sage card payment type
     matching: MatchingPolicy | None = None
+    fields: tuple[str, ...] = FIELD_NAMES  # the billing fields kept in sync (the others are left alone)
 
     def __post_init__(self) -> None:
         if self.conflict not in CONFLICT_POLICIES:
             raise ValueError(f"conflict must be one of {CONFLICT_POLICIES}, not {self.conflict!r}")
+        unknown = set(self.fields) - set(FIELD_NAMES)
+        if unknown:
+            raise ValueError(f"fields: {', '.join(sorted(unknown))} not among {', '.join(FIELD_NAMES)}")
         if self.inactive_customer not in INACTIVE_POLICIES:
             raise ValueError(f"inactive_customer must be one of {INACTIVE_POLICIES}, not {self.inactive_customer!r}")
 
@@ -203,7 +207,7 @@ def _merge_fields(vault: pd.DataFrame, customers: pd.DataFrame, active: pd.DataF
     clerk = _clerk_edited(sage, state.watermark, policy.integration_user)
     position = pd.MultiIndex.from_frame(customer_rows).get_indexer(pd.MultiIndex.from_frame(rows.loc[:, KEY]))
     decided_columns, decisions, sage_updates, paytrace_updates, problems = {}, [], [], [], []
-    for sync_field in FIELDS:
+    for sync_field in (f for f in FIELDS if f.name in policy.fields):
         outcome = _merge_one(sync_field, p=clean(rows[sync_field.vault_column], sync_field), position=position,
                              s=clean(sage[sync_field.sage_column], sync_field),
                              b=clean(base[sync_field.name], sync_field), has_base=has_base, clerk=clerk,
@@ -228,9 +232,10 @@ def _merge_fields(vault: pd.DataFrame, customers: pd.DataFrame, active: pd.DataF
             "decision": decision[shown], "value": decided[shown]}))
         problems.append(_field_problems(sync_field, customer_rows, decision, sage_value, pt_value))
     new_base = customer_rows.copy()
-    for name, values in decided_columns.items():
+    for name in FIELD_NAMES:
         old = clean(base[name], BY_NAME[name])
-        new_base[name] = np.where(pd.isna(values), old, values)
+        values = decided_columns.get(name)
+        new_base[name] = old if values is None else np.where(pd.isna(values), old, values)
     untouched = state.base.merge(customer_rows, on=KEY, how="left", indicator=True)
     untouched = untouched[untouched["_merge"] == "left_only"].drop(columns="_merge")
     merged_base = pd.concat([untouched, new_base], ignore_index=True).loc[:, list(BASE_COLUMNS)].astype(object)
@@ -351,16 +356,22 @@ def _desired_cards(vault: pd.DataFrame, active: pd.DataFrame, cards: pd.DataFram
         "expiration_year": rows["card_expiration_year"].astype("int64").map(lambda y: y + 2000 if y < 100 else y)
         .astype(str).to_numpy(),
         "expiration_month": rows["card_expiration_month"].astype("int64").astype(str).str.zfill(2).to_numpy(),
-        "cardholder_name": text(rows["billing_name"]).str[:30].str.strip().to_numpy(),
+        # The name PayTrace will hold after the sync (Sage's when the name is synced), as for the AVS address.
+        "cardholder_name": _after_sync(rows, "name", 30),
     })
     for column, name, length in _AVS:
-        after = rows[f"{name}_decided"] if f"{name}_decided" in rows else rows[name]
-        own = clean(rows[BY_NAME[name].vault_column], BY_NAME[name])
-        chosen = np.where(pd.isna(after.to_numpy(dtype=object)) | (after.fillna("").to_numpy(dtype=object) == ""),
-                          own, after.fillna("").to_numpy(dtype=object))
-        desired[column] = pd.Series(chosen, dtype=object).astype(str).str[:length].str.strip().to_numpy(dtype=object)
+        desired[column] = _after_sync(rows, name, length)
     desired["change"] = _card_change(desired, cards)
     return desired.loc[:, list(CARD_COLUMNS)], problems
+
+
+def _after_sync(rows: pd.DataFrame, name: str, length: int) -> np.ndarray:
+    """A profile field as PayTrace holds it after the sync: the decided value, else the profile's own."""
+    own = clean(rows[BY_NAME[name].vault_column], BY_NAME[name])
+    after = rows[name].to_numpy(dtype=object) if name in rows else np.full(len(rows), None, dtype=object)
+    missing = pd.isna(after) | (pd.Series(after, dtype=object).fillna("").to_numpy(dtype=object) == "")
+    chosen = np.where(missing, own, after)
+    return pd.Series(chosen, dtype=object).astype(str).str[:length].str.strip().to_numpy(dtype=object)
 
 
 def _card_change(desired: pd.DataFrame, cards: pd.DataFrame) -> np.ndarray:

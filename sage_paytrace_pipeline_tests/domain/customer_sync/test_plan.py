@@ -156,3 +156,14 @@ def test_auto_create_makes_one_customer_for_a_person_with_two_profiles():
     [created] = plan.customers_to_create.itertuples()
     assert created.vault_ids == "V1 V2" and created.name == "Dee Park" and len(created.reference) <= 30
     assert plan_sync(sync, SyncState(), SyncPolicy(payment_types=PAYMENT_TYPES)).customers_to_create.empty
+
+
+def test_a_field_left_out_of_the_sync_keeps_each_sides_value():
+    policy = SyncPolicy(payment_types=PAYMENT_TYPES,
+                        fields=("address_line1", "city", "state", "zip_code"))
+    sync = inputs([profile("V1", "Tara Ito", email="tara@x.example", street="9 Old Rd")],
+                  [customer("SUNR", "Sunrise Bakery", email="tara@x.example", street="1 Main St")])
+    plan = plan_sync(sync, SyncState(), policy)
+    assert plan.paytrace_updates[["field", "value"]].values.tolist() == [["address_line1", "1 Main St"]]
+    assert plan.card_upserts["cardholder_name"].tolist() == ["Tara Ito"]
+    assert plan_sync(_apply(sync, plan), plan.state, policy).writes == 0
