@@ -40,13 +40,23 @@ BY_NAME = {f.name: f for f in FIELDS}
 
 
 def clean(values: pd.Series | np.ndarray, field: SyncField) -> np.ndarray:
-    """The comparable form of a column's values (object array of str)."""
-    series = pd.Series(values, dtype=object).fillna("").astype(str).str.strip().str[: field.length].str.strip()
-    if field.upper:
-        series = series.str.upper()
-    return series.to_numpy(dtype=object)
+    """The comparable form of a column's values (object array of str), computed once per distinct value."""
+    return _per_distinct(values, lambda value: _cleaned(value, field.length, field.upper))
 
 
 def text(values: pd.Series) -> pd.Series:
     """A text column with missing values as "" and no surrounding blanks."""
-    return values.astype(object).where(values.notna(), "").astype(str).str.strip()
+    return pd.Series(_per_distinct(values, lambda value: str(value).strip()), index=values.index, dtype=object)
+
+
+def _cleaned(value: object, length: int, upper: bool) -> str:
+    cleaned = str(value).strip()[:length].strip()
+    return cleaned.upper() if upper else cleaned
+
+
+def _per_distinct(values: pd.Series | np.ndarray, clean_one) -> np.ndarray:
+    """clean_one per distinct value (plain Python per value: pandas' .str chains cost far more per
+    element); missing values (None, NaN, NA) become ""."""
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object))
+    cleaned = np.array([clean_one(value) for value in distinct] + [""], dtype=object)
+    return cleaned[codes]

@@ -208,14 +208,14 @@ def _merge_fields(vault: pd.DataFrame, customers: pd.DataFrame, active: pd.DataF
     position = pd.MultiIndex.from_frame(customer_rows).get_indexer(pd.MultiIndex.from_frame(rows.loc[:, KEY]))
     decided_columns, decisions, sage_updates, paytrace_updates, problems = {}, [], [], [], []
     for sync_field in (f for f in FIELDS if f.name in policy.fields):
-        outcome = _merge_one(sync_field, p=clean(rows[sync_field.vault_column], sync_field), position=position,
+        p = clean(rows[sync_field.vault_column], sync_field)
+        outcome = _merge_one(sync_field, p=p, position=position,
                              s=clean(sage[sync_field.sage_column], sync_field),
                              b=clean(base[sync_field.name], sync_field), has_base=has_base, clerk=clerk,
                              policy=policy)
         decided, decision, pt_value, sage_changed, pt_changed, sage_value, base_value = outcome
         decided_columns[sync_field.name] = decided
         row_decided = decided[position]
-        p = clean(rows[sync_field.vault_column], sync_field)
         write_sage = (decided != None) & (decided != "") & (decided != sage_value)  # noqa: E711
         write_pt = (row_decided != None) & (row_decided != "") & (row_decided != p)  # noqa: E711
         sage_updates.append(pd.DataFrame({"division": customer_rows["division"].to_numpy()[write_sage],
