@@ -353,8 +353,12 @@ class PayTraceClient:
         email: str | None = None,
         phone: str | None = None,
         discretionary_data: Mapping[str, Any] | None = None,
+        expiry: tuple[int, int] | None = None,
     ) -> CustomerResult:
-        profile = VaultProfile(card, billing_address, shipping_address, email, phone, discretionary_data)
+        """Changes to a vault profile: only what is given. `expiry` (month, year) renews the card on file
+        without its number; `card` replaces the card."""
+        profile = VaultProfile(card, billing_address, shipping_address, email, phone, discretionary_data,
+                               expiry=expiry)
         return self._recovery.update_customer(CUSTOMER_UPDATE, CustomerUpdate(customer_id, profile, new_id=new_id))
 
     def delete_customer(self, customer_id: str) -> CustomerResult:
