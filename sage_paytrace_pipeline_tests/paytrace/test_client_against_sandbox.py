@@ -218,3 +218,12 @@ def test_the_vault_export_asks_for_the_bin_so_brands_and_addresses_reach_the_fra
                                                     "509-555-0100")
     assert VISA not in frame.to_csv() and "401200" not in frame.to_csv()
     assert client.export_customers(customer_id, include_bin=False)[0].card.brand == "UNKNOWN"
+
+
+def test_a_vault_card_is_renewed_without_its_number(connect, card):
+    client = connect()
+    customer_id = unique("RENEW")
+    client.create_customer(customer_id, card, billing_address=Address(name="Ana Chen", zip="99201"))
+    client.update_customer(customer_id, expiry=(3, 2033))
+    renewed = client.export_customers(customer_id)[0].card
+    assert (renewed.last4, renewed.expiration_month, renewed.expiration_year) == ("5439", 3, 2033)
