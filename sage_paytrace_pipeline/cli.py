@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sage_paytrace_pipeline.cli_customers import add_customers_command
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 from sage_paytrace_pipeline.store.commands import add_store_commands
 
@@ -87,6 +88,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
     add_store_commands(areas)
+    add_customers_command(areas)
     return parser
 
 

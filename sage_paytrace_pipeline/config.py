@@ -157,10 +157,36 @@ class GlAccounts(_Section):
         return value
 
 
+SyncFieldName = Literal["name", "address_line1", "address_line2", "city", "state", "zip_code", "phone", "email"]
+
+
+class CustomerSyncSettings(_Section):
+    """`customers.sync:` vault profiles and Sage customers kept in sync both ways (README "Customer sync").
+
+    Absent: vault profiles are only read to match payments, as before the sync existed.
+    """
+
+    # A billing field changed in Sage and in PayTrace since the last sync: which side wins, or
+    # `exception` (neither is written; an exception row holds both values).
+    conflict: Literal["sage_wins", "paytrace_wins", "exception"] = "sage_wins"
+    # A profile linked to an inactive (or deleted) Sage customer: delete it in PayTrace, or keep it
+    # and list an exception.
+    inactive_customer: Literal["delete_profile", "exception"] = "exception"
+    # AR_Customer.UserUpdatedKey of the pipeline's own Sage writes: edits stamped with it are not
+    # sent back to PayTrace (no echo).
+    integration_user: str = Field(default="PAYTRACE", min_length=1, max_length=10)
+    # The billing fields kept in sync (CustomerName <-> billing name, address, phone, e-mail); a
+    # field left out keeps each side's own value (e.g. leave out `name` where Sage holds company
+    # names and PayTrace cardholders).
+    fields: list[SyncFieldName] = Field(default_factory=lambda: list(get_args(SyncFieldName)))
+
+
 class CustomerPolicy(_Section):
     auto_create: bool = False
     division: str = Field(default="01", pattern=r"^\d{2}$")
     terms_code: str = Field(default="00", max_length=2)
+    # The customer/vault sync; absent = off.
+    sync: CustomerSyncSettings | None = None
 
 
 class AutomationSettings(_Section):

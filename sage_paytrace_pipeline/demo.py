@@ -98,6 +98,7 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
         text = text.replace('first_business_day: "2026-01-01"', f'first_business_day: "{first_day.isoformat()}"')
         text = _uncomment_fee_schedule(text)  # the sandbox bank charges exactly the example's pricing
         text = text.replace("auto_approve_up_to: 0 ", f'auto_approve_up_to: "{DEMO_AUTO_APPROVE_UP_TO}"', 1)
+        text = text.replace('  terms_code: "00"\n', '  terms_code: "00"\n  sync: {}\n', 1)  # the customer sync on
         path.write_text(text, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
@@ -417,6 +418,7 @@ def warehouse_summary(warehouse: Path) -> dict:
             "SELECT kind, count(*) FROM pipeline.settlement_exceptions GROUP BY kind ORDER BY kind").fetchall())
         journals = connection.execute("SELECT count(*) FROM pipeline.sage_gl_postings").fetchall()[0][0]
         refunds = refund_summary(connection)
+        customers = customer_summary(connection)
     return {
         "receipts": {"posted": count, "amount": format_decimal(cents_to_decimal(int(cents))), "deposits": deposits,
                      "posted_twice": twice},
@@ -425,7 +427,25 @@ def warehouse_summary(warehouse: Path) -> dict:
                        "fees": format_decimal(cents_to_decimal(int(fees))), "journal_entries_posted": journals,
                        "exceptions_by_kind": settlement_kinds},
         "refunds": refunds,
+        "customers": customers,
     }
+
+
+def customer_summary(connection: duckdb.DuckDBPyConnection) -> dict:
+    """What the customer sync wrote over the month (its tables hold each day's latest run)."""
+    def count(table: str, where: str = "") -> int:
+        exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
+                                    "AND table_name = ?", [table]).fetchall()[0][0]
+        return int(connection.execute(f"SELECT count(*) FROM pipeline.{table} {where}").fetchall()[0][0]) \
+            if exists else 0
+
+    return {"linked": count("customer_sync_links"), "sage_changes": count("sage_customer_updates"),
+            "cards_saved": count("sage_customer_updates", "WHERE change LIKE 'card_%' AND change <> 'card_removed'"),
+            "cards_removed": count("sage_customer_updates", "WHERE change = 'card_removed'"),
+            "paytrace_changes": count("paytrace_customer_updates"),
+            "conflicts": count("customer_sync_decisions", "WHERE decision IN ('sage_wins', 'paytrace_wins', "
+                                                            "'exception')"),
+            "exceptions": count("customer_sync_exceptions")}
 
 
 def refund_summary(connection: duckdb.DuckDBPyConnection) -> dict:
@@ -488,6 +508,7 @@ def format_summary(report: dict) -> str:
         f"${settlement['fees']} fees; {settlement['journal_entries_posted']} GL journal entries posted",
         f"  Settlement exceptions: {_counts(settlement['exceptions_by_kind']) or 'none'}",
         _refunds_line(report["refunds"]),
+        _customers_line(report.get("customers", {})),
         f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
         f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
     ]
@@ -502,6 +523,15 @@ def _refunds_line(refunds: dict) -> str:
             f"rejected {states.get('rejected', 0)}, "
             f"awaiting approval {states.get('awaiting_approval', 0)}), {voids['count']} voids reversed "
             f"(${voids['amount']}); refund exceptions: {_counts(refunds['exceptions_by_kind']) or 'none'}")
+
+
+def _customers_line(customers: dict) -> str:
+    if not customers.get("linked"):
+        return "  Customers: sync off or nothing linked"
+    return (f"  Customers: {customers['linked']} vault profiles linked to Sage customers; {customers['cards_saved']} "
+            f"cards saved and {customers['cards_removed']} removed in Sage, {customers['sage_changes']} Sage and "
+            f"{customers['paytrace_changes']} PayTrace changes in all; conflicts {customers['conflicts']}, "
+            f"exceptions {customers['exceptions']}")
 
 
 def _as_voids(voids: int) -> str:
@@ -572,6 +602,7 @@ class DemoMonth:
         ask_day = max(ask_day, self.first)
         hooks: dict[date, Callable[[], None]] = {ask_day: lambda: self._ask_for_refunds(ask_day),
                                                  ask_day + timedelta(days=1): self._decide}
+        self._add_customer_changes(hooks)
         runs: list[dict] = []
         applied_until: datetime | None = None
         next_day = self.first
@@ -614,6 +645,21 @@ class DemoMonth:
                 hook()
             day += timedelta(days=1)
         return runs
+
+    def _add_customer_changes(self, hooks: dict[date, Callable[[], None]]) -> None:
+        """Halfway through the month, customers change on both sides (demo_customers.py)."""
+        from sage_paytrace_pipeline.demo_customers import change_customers
+        from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+        day = self.first + (self.last - self.first) // 2
+        before = hooks.get(day)
+
+        def changes() -> None:
+            if before:
+                before()
+            change_customers(self.sage_database, os.environ["PAYTRACE_API_URL"], username=DEFAULT_USERNAME,
+                             password=DEFAULT_PASSWORD, clerk_clock=datetime.now())
+        hooks[day] = changes
 
     # ------------------------------------------------------------ refunds asked from Sage
 

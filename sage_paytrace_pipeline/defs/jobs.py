@@ -4,9 +4,10 @@ import dagster as dg
 
 paytrace_daily_job = dg.define_asset_job(
     "paytrace_daily_job",
-    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds")
+    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds", "customers")
     | dg.AssetSelection.assets("paytrace_settlement_batches", "paytrace_batch_transactions"),
-    description="Read the business day's PayTrace activity and the Sage snapshot, match the payments, post them "
+    description="Read the business day's PayTrace activity, sync vault profiles and Sage customers (when "
+                "customers.sync is on), read the Sage snapshot, match the payments, post them "
                 "as Sage cash receipts, send approved refund requests and record every refund and void in Sage, "
                 "list every exception, and read the batches PayTrace closed that day.",
     tags={"dagster/max_retries": 1},
@@ -25,4 +26,12 @@ bank_statements_job = dg.define_asset_job(
     "bank_statements_job",
     selection=dg.AssetSelection.assets("bank_deposits", "bank_statement_exceptions"),
     description="Load new bank statement files from the statement folder (each file once, by content hash).",
+)
+
+customer_sync_job = dg.define_asset_job(
+    "customer_sync_job",
+    selection=dg.AssetSelection.assets("paytrace_customers") | dg.AssetSelection.groups("customers"),
+    description="Read the PayTrace vault and sync it with Sage's customers and saved cards, both ways (started by "
+                "customer_sync_sensor when Sage's customers or the vault change).",
+    tags={"dagster/max_retries": 1},
 )

@@ -85,6 +85,11 @@ class CustomerCard(ReadModel):
     expiration_year: str = ""
     expiration_month: str = ""
     cardholder_name: str = ""
+    avs_address_line1: str = ""
+    avs_address_line2: str = ""
+    avs_city: str = ""
+    avs_state: str = ""
+    avs_zip_code: str = ""
 
     @property
     def brand(self) -> str:

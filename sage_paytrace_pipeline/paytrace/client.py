@@ -305,8 +305,11 @@ class PayTraceClient:
         body = self._read(BATCH_TRANSACTIONS, {"batch_number": batch_number}, no_records_ok=True)
         return self._transaction_export(body, "transactions", BATCH_TRANSACTIONS)
 
-    def export_customers(self, customer_id: str | None = None) -> list[VaultCustomer]:
-        body = self._read(CUSTOMER_EXPORT, compact({"customer_id": customer_id}), no_records_ok=customer_id is None)
+    def export_customers(self, customer_id: str | None = None, *, include_bin: bool = True) -> list[VaultCustomer]:
+        """The vault (one profile when `customer_id` is given). With the BIN the brand is known
+        (PayTrace's export carries no brand field); without it every brand would read UNKNOWN."""
+        payload = compact({"customer_id": customer_id, "include_bin": include_bin or None})
+        body = self._read(CUSTOMER_EXPORT, payload, no_records_ok=customer_id is None)
         return self._parse_all(body, "customers", parse_vault_customer, CUSTOMER_EXPORT)
 
     def _parse_all(
@@ -350,8 +353,12 @@ class PayTraceClient:
         email: str | None = None,
         phone: str | None = None,
         discretionary_data: Mapping[str, Any] | None = None,
+        expiry: tuple[int, int] | None = None,
     ) -> CustomerResult:
-        profile = VaultProfile(card, billing_address, shipping_address, email, phone, discretionary_data)
+        """Changes to a vault profile: only what is given. `expiry` (month, year) renews the card on file
+        without its number; `card` replaces the card."""
+        profile = VaultProfile(card, billing_address, shipping_address, email, phone, discretionary_data,
+                               expiry=expiry)
         return self._recovery.update_customer(CUSTOMER_UPDATE, CustomerUpdate(customer_id, profile, new_id=new_id))
 
     def delete_customer(self, customer_id: str) -> CustomerResult:

@@ -101,7 +101,12 @@ VAULT_CUSTOMER_COLUMNS = {
     "business_date": "object",
     "customer_id": "string",
     "billing_name": "string",
+    "billing_address1": "string",
+    "billing_address2": "string",
+    "billing_city": "string",
+    "billing_state": "string",
     "billing_zip": "string",
+    "phone": "string",
     "email": "string",
     "card_brand": "string",
     "card_last4": "string",
@@ -112,12 +117,18 @@ VAULT_CUSTOMER_COLUMNS = {
 
 
 def vault_customers_frame(customers: Sequence[VaultCustomer], business_date: date) -> pd.DataFrame:
-    """The vault as of `business_date`: who each customer id is, with masked card facts only."""
+    """The vault as of `business_date`: who each customer id is (billing name and address, phone,
+    e-mail), with masked card facts only (brand, last 4, expiry; never the number or the BIN)."""
     rows = [{
         "business_date": business_date,
         "customer_id": customer.customer_id,
         "billing_name": customer.billing_address.name,
+        "billing_address1": customer.billing_address.street_address,
+        "billing_address2": customer.billing_address.street_address2,
+        "billing_city": customer.billing_address.city,
+        "billing_state": customer.billing_address.state,
         "billing_zip": customer.billing_address.zip,
+        "phone": customer.phone,
         "email": customer.email,
         "card_brand": customer.card.brand if customer.card else None,
         "card_last4": customer.card.last4 if customer.card else None,

@@ -175,11 +175,15 @@ class VaultProfile:
     email: str | None = None
     phone: str | None = None
     discretionary_data: Mapping[str, Any] | None = None
+    # A new expiry for the card on file (update only; no card number needed): (month, 4-digit year).
+    expiry: tuple[int, int] | None = None
 
     def payload(self) -> dict[str, Any]:
+        expiry = {"credit_card": {"expiration_month": self.expiry[0], "expiration_year": self.expiry[1]}} \
+            if self.expiry and not self.card else {}
         return compact(
             {
-                **(self.card.to_wire() if self.card else {}),
+                **(self.card.to_wire() if self.card else expiry),
                 "billing_address": self.billing_address.to_wire() if self.billing_address else None,
                 "shipping_address": self.shipping_address.to_wire() if self.shipping_address else None,
                 "email": self.email,

@@ -38,6 +38,7 @@ from sage_paytrace_pipeline.domain.ledger import (
     JournalEntry,
     JournalLine,
     LedgerDocument,
+    free_text,
     key_field,
     max_length,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "CardReceipt",
     "CardRefund",
     "CreditMemo",
+    "CustomerBillingUpdate",
     "CustomerRecord",
     "DocumentResult",
     "JournalEntry",
@@ -262,6 +264,59 @@ class CustomerRecord(LedgerDocument):
         return value
 
 
+class CustomerBillingUpdate(LedgerDocument):
+    """New billing fields for an existing customer (name, address, phone, e-mail), by customer key.
+
+    A field left None keeps Sage's value; an empty string is refused so the pipeline never blanks
+    a Sage field. ``reference`` names the change in results and errors (e.g. the sync decision).
+    """
+
+    # Descriptive text is cleaned like CustomerRecord's (masked, cut), but None must stay None here.
+    _text_lengths: ClassVar[dict[str, int]] = {"name": 50, "address_line1": 40, "address_line2": 40, "city": 30}
+
+    reference: str
+    division: str
+    customer_no: str
+    name: str | None = None
+    address_line1: str | None = None
+    address_line2: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip_code: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+    _check_division = field_validator("division", mode="before")(_division)
+    _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
+    _check_reference = field_validator("reference", mode="before")(key_field(60))
+
+    @field_validator("name", "address_line1", "address_line2", "city", mode="before")
+    @classmethod
+    def _descriptive(cls, value: Any, info: Any) -> str | None:
+        return None if value is None else free_text(value, cls._text_lengths[info.field_name])
+
+    @field_validator("state", "zip_code", "phone", "email", mode="before")
+    @classmethod
+    def _key_text(cls, value: Any, info: Any) -> str | None:
+        if value is None:
+            return None
+        limits = {"state": 2, "zip_code": 10, "phone": 20, "email": 250}
+        text = max_length(str(value).strip(), limits[info.field_name], info.field_name)
+        return text.upper() if info.field_name == "state" else text
+
+    @model_validator(mode="after")
+    def _no_blanks(self) -> CustomerBillingUpdate:
+        blank = [name for name in self.changes() if not self.changes()[name]]
+        if blank:
+            raise ValueError(f"{', '.join(blank)}: an empty value would blank Sage's field; leave it None to keep it")
+        return self
+
+    def changes(self) -> dict[str, str]:
+        """The fields to write (those not None)."""
+        fields = ("name", "address_line1", "address_line2", "city", "state", "zip_code", "phone", "email")
+        return {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
+
+
 class VaultCard(LedgerDocument):
     """A PayTrace vault profile saved on a Sage customer (AR_CustomerCreditCard); never a card number."""
 
@@ -276,10 +331,21 @@ class VaultCard(LedgerDocument):
     expiration_month: int = Field(ge=1, le=12)
     card_type: str = ""
     cardholder_name: str = ""
+    # The billing address PayTrace checks AVS against (AR_CustomerCreditCard.AVS*); empty keeps Sage's.
+    avs_address_line1: str = ""
+    avs_address_line2: str = ""
+    avs_city: str = ""
+    avs_state: str = ""
+    avs_zip_code: str = ""
 
     _check_division = field_validator("division", mode="before")(_division)
     _check_customer = field_validator("customer_no", mode="before")(key_field(20, upper=True))
     _check_guid = field_validator("credit_card_guid", mode="before")(key_field(32))
+    _check_avs1 = field_validator("avs_address_line1", mode="before")(key_field(30, required=False))
+    _check_avs2 = field_validator("avs_address_line2", mode="before")(key_field(30, required=False))
+    _check_avs_city = field_validator("avs_city", mode="before")(key_field(20, required=False))
+    _check_avs_state = field_validator("avs_state", mode="before")(key_field(2, upper=True, required=False))
+    _check_avs_zip = field_validator("avs_zip_code", mode="before")(key_field(10, required=False))
     _check_payment = field_validator("payment_type", mode="before")(key_field(5, upper=True))
     _check_year = field_validator("expiration_year", mode="before")(_year)
     _check_name = field_validator("cardholder_name", mode="before")(key_field(30, required=False))

@@ -20,6 +20,11 @@ class Sage100ConfigurationError(Sage100Error):
     to this company, a missing folder); nothing was opened."""
 
 
+class Sage100UnsupportedOperation(Sage100Error):
+    """This writer cannot do the operation at all (e.g. Visual Integrator cannot delete a saved card);
+    the message says which operation, why, and how to do it instead. Nothing was written."""
+
+
 class Sage100WriteError(Sage100Error):
     """Sage did not complete a write (a lost session, a locked file, a BOI error); the document was
     rolled back, nothing of it was written. Transient: the same call may be repeated."""

@@ -21,6 +21,7 @@ __all__ = [
     "BankCode",
     "Customer",
     "CustomerCard",
+    "CustomerStamp",
     "GlAccount",
     "OpenInvoice",
     "PaymentType",
@@ -76,6 +77,18 @@ def as_date(value: object) -> date | None:
 
 def as_flag(value: object) -> bool:
     return as_text(value).upper() == "Y"
+
+
+class CustomerStamp(ReadModel):
+    """AR_Customer's audit columns: when (Sage's own clock, no zone) and by whom a customer last changed."""
+
+    division: str
+    customer_no: str
+    date_created: date | None = None
+    time_created: str = ""  # decimal hours, e.g. "15.5" = 15:30
+    date_updated: date | None = None
+    time_updated: str = ""
+    user_updated: str = ""
 
 
 class PaymentType(ReadModel):

@@ -25,6 +25,7 @@ from sage_paytrace_pipeline.sage100.models import (
     CreditMemoRequest,
     Customer,
     CustomerCard,
+    CustomerStamp,
     GlAccount,
     InvoiceCardPayment,
     OpenInvoice,
@@ -113,6 +114,11 @@ class Sage100Reader:
         rows = self._select("AR_CustomerCreditCard", _CARD.columns, key)
         cards = (_CARD.read(row) for row in rows)
         return sorted(cards, key=lambda c: (c.division, c.customer_no, c.credit_card_guid))
+
+    def customer_stamps(self, division: str | None = None) -> list[CustomerStamp]:
+        """When and by whom each customer last changed (AR_Customer's audit columns, Sage's clock)."""
+        rows = self._select("AR_Customer", _STAMP.columns, {"ARDivisionNo": division})
+        return [_STAMP.read(row) for row in rows]
 
     def customers_by_card_guid(self, guid: str) -> list[Customer]:
         """Every customer holding this vault token (saved card or default card); normally one."""
@@ -535,6 +541,13 @@ _CARD = RowMapping("AR_CustomerCreditCard", CustomerCard, {
     "CreditCardID": "credit_card_id", "PaymentType": "payment_type", "CardType": "card_type",
     "Last4UnencryptedCreditCardNos": "last4", "ExpirationDateYear": "expiration_year",
     "ExpirationDateMonth": "expiration_month", "CardholderName": "cardholder_name",
+    "AVSAddressLine1": "avs_address_line1", "AVSAddressLine2": "avs_address_line2", "AVSCity": "avs_city",
+    "AVSState": "avs_state", "AVSZipCode": "avs_zip_code",
+})
+_STAMP = RowMapping("AR_Customer", CustomerStamp, {
+    "ARDivisionNo": "division", "CustomerNo": "customer_no", "DateCreated": "date_created",
+    "TimeCreated": "time_created", "DateUpdated": "date_updated", "TimeUpdated": "time_updated",
+    "UserUpdatedKey": "user_updated",
 })
 _OPEN_INVOICE = RowMapping("AR_OpenInvoice", OpenInvoice, {
     "ARDivisionNo": "division", "CustomerNo": "customer_no", "InvoiceNo": "invoice_no", "InvoiceType": "invoice_type",

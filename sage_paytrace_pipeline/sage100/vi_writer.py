@@ -38,6 +38,7 @@ from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
     CreditMemo,
+    CustomerBillingUpdate,
     CustomerRecord,
     DocumentResult,
     JournalEntry,
@@ -46,7 +47,11 @@ from sage_paytrace_pipeline.sage100.documents import (
     SalesOrder,
     VaultCard,
 )
-from sage_paytrace_pipeline.sage100.errors import Sage100ConfigurationError, Sage100ValidationError
+from sage_paytrace_pipeline.sage100.errors import (
+    Sage100ConfigurationError,
+    Sage100UnsupportedOperation,
+    Sage100ValidationError,
+)
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
 from sage_paytrace_pipeline.sage100.vi_layouts import (
@@ -176,6 +181,24 @@ class VisualIntegratorWriter:
         card = revalidated(card)
         key = f"{card.division}-{card.customer_no}-{card.credit_card_guid}"  # the demo's AR_CustomerCreditCard key
         return self._add(VAULT_CARDS, card, key=key, reference=card.credit_card_guid)
+
+    # The customer sync's operations: the import layouts here only add and update rows by reference,
+    # so these are refused in one sentence rather than half-done.
+    def update_customer_billing(self, update: CustomerBillingUpdate) -> DocumentResult:
+        raise Sage100UnsupportedOperation(
+            "update_customer_billing: the Visual Integrator writer updates customers only by their PayTrace "
+            "reference (upsert_customer); change the billing fields in AR Customer Maintenance (the sync lists "
+            "them as exceptions) or write through a BOI bridge")
+
+    def delete_vault_card(self, credit_card_guid: str) -> DocumentResult:
+        raise Sage100UnsupportedOperation(
+            "delete_vault_card: a Visual Integrator import cannot delete a saved card; remove it in Customer "
+            "Credit Card Maintenance (the sync lists it as an exception) or use a BOI bridge")
+
+    def set_default_card(self, division: str, customer_no: str, credit_card_guid: str) -> DocumentResult:
+        raise Sage100UnsupportedOperation(
+            "set_default_card: the Visual Integrator layouts do not carry AR_Customer.CreditCardGUID; set the "
+            "default card in AR Customer Maintenance or use a BOI bridge")
 
     def create_sales_order(self, order: SalesOrder) -> DocumentResult:
         order = revalidated(order)

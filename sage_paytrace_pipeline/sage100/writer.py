@@ -28,6 +28,7 @@ from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
     CreditMemo,
+    CustomerBillingUpdate,
     CustomerRecord,
     DocumentResult,
     JournalEntry,
@@ -46,6 +47,9 @@ from sage_paytrace_pipeline.sage100.errors import (
 POST_CARD_RECEIPT = "post_card_receipt"
 UPSERT_CUSTOMER = "upsert_customer"
 STORE_VAULT_CARD = "store_vault_card"
+UPDATE_CUSTOMER_BILLING = "update_customer_billing"
+DELETE_VAULT_CARD = "delete_vault_card"
+SET_DEFAULT_CARD = "set_default_card"
 CREATE_SALES_ORDER = "create_sales_order"
 INVOICE_SALES_ORDER = "invoice_sales_order"
 CREATE_CREDIT_MEMO = "create_credit_memo"
@@ -68,7 +72,24 @@ class Sage100Writer(Protocol):
         ...
 
     def store_vault_card(self, card: VaultCard) -> DocumentResult:
-        """Save a PayTrace vault profile (token, last 4, expiry) on the customer; never a card number."""
+        """Save or update a PayTrace vault profile (token, brand, last 4, expiry, AVS address) on the
+        customer; never a card number. Keyed by the vault id alone: a vault id saved on another
+        customer is refused (`DocumentStateError`), never saved twice. The first card saved on a
+        customer without a default card becomes its default (AR_Customer.CreditCardGUID)."""
+        ...
+
+    def update_customer_billing(self, update: CustomerBillingUpdate) -> DocumentResult:
+        """Set an existing customer's billing fields (name, address, phone, e-mail); ``updated`` names
+        the columns that changed (empty: Sage already held these values, nothing written)."""
+        ...
+
+    def delete_vault_card(self, credit_card_guid: str) -> DocumentResult:
+        """Remove the saved card of this vault id, and clear it as its customer's default card.
+        ``created`` False with no ``updated``: no such card (already removed), nothing written."""
+        ...
+
+    def set_default_card(self, division: str, customer_no: str, credit_card_guid: str) -> DocumentResult:
+        """Make a saved card of the customer its default card; an empty vault id clears the default."""
         ...
 
     def create_sales_order(self, order: SalesOrder) -> DocumentResult:

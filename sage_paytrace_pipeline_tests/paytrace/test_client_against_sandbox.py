@@ -201,3 +201,29 @@ def test_an_omitted_invoice_id_is_generated_so_lost_answers_can_still_be_found(s
     record = client.export_transaction(result.transaction_id)
     assert record.invoice_id.startswith("SPP") and len(record.invoice_id) == 20
     assert len(client.export_transactions(BUSINESS_DAY, BUSINESS_DAY, including_text=record.invoice_id)) == 1
+
+
+def test_the_vault_export_asks_for_the_bin_so_brands_and_addresses_reach_the_frame(connect, card):
+    from sage_paytrace_pipeline.paytrace.frames import vault_customers_frame
+
+    client = connect()
+    customer_id = unique("BRAND")
+    address = Address(name="Nathan Williams", street_address="8320 E. West St.", city="Spokane", state="WA",
+                      zip="85284")
+    client.create_customer(customer_id, card, billing_address=address, email="nw@example.com", phone="509-555-0100")
+    frame = vault_customers_frame(client.export_customers(customer_id), BUSINESS_DAY)
+    row = frame.iloc[0]
+    assert (row["card_brand"], row["card_last4"], row["billing_address1"], row["billing_city"],
+            row["billing_state"], row["phone"]) == ("VISA", "5439", "8320 E. West St.", "Spokane", "WA",
+                                                    "509-555-0100")
+    assert VISA not in frame.to_csv() and "401200" not in frame.to_csv()
+    assert client.export_customers(customer_id, include_bin=False)[0].card.brand == "UNKNOWN"
+
+
+def test_a_vault_card_is_renewed_without_its_number(connect, card):
+    client = connect()
+    customer_id = unique("RENEW")
+    client.create_customer(customer_id, card, billing_address=Address(name="Ana Chen", zip="99201"))
+    client.update_customer(customer_id, expiry=(3, 2033))
+    renewed = client.export_customers(customer_id)[0].card
+    assert (renewed.last4, renewed.expiration_month, renewed.expiration_year) == ("5439", 3, 2033)

@@ -348,7 +348,8 @@ def test_row_mappings_fill_model_fields_from_schema_columns():
     from sage_paytrace_pipeline.sage100 import reader as reader_module
 
     mappings = [value for value in vars(reader_module).values() if isinstance(value, reader_module.RowMapping)]
-    assert len(mappings) == 16  # 13 + the memo requests and invoice card payments + the card refund rows (issue 12)
+    assert len(mappings) == 17  # 13 + the memo requests and invoice card payments + the card refund rows (issue 12)
+    # + the customer change stamps (issue 15)
     for mapping in mappings:
         table = DEFAULT_SCHEMA.table(mapping.table)
         named = [name for name in mapping.fields.values() if name]

@@ -5,7 +5,7 @@ makes them; `build_sage100_assets(config)` runs from the `@dg.definitions` funct
 importing this module reads no configuration.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -24,6 +24,9 @@ from sage_paytrace_pipeline.domain.matching.frames import (
 )
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+
+# The customer sync saves cards and creates customers: matching reads the snapshot taken after it.
+AFTER_CUSTOMER_SYNC = ("customer_sync_plan",)
 
 # keyword arguments of dg.asset shared by the assets below
 SNAPSHOT: dict[str, Any] = dict(
@@ -44,12 +47,12 @@ def _snapshot(frame: pd.DataFrame, partition_key: str) -> pd.DataFrame:
 
 
 def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], pd.DataFrame],
-                   summarize: Callable[[pd.DataFrame], dict], partitions: dg.PartitionsDefinition
-                   ) -> dg.AssetsDefinition:
+                   summarize: Callable[[pd.DataFrame], dict], partitions: dg.PartitionsDefinition,
+                   *, deps: Sequence[str] = ()) -> dg.AssetsDefinition:
     """A daily snapshot asset: `read` the frame through the Sage reader, store it dated, report
-    `summarize(frame)` as its metadata."""
+    `summarize(frame)` as its metadata. `deps`: assets that write what it reads, run first."""
 
-    @dg.asset(name=name, description=description, partitions_def=partitions, **SNAPSHOT)
+    @dg.asset(name=name, description=description, partitions_def=partitions, deps=list(deps), **SNAPSHOT)
     @fails_fast_on_outage
     def _snapshot_asset(context: dg.AssetExecutionContext, sage100: Sage100Resource,
                         settings: PipelineSettings) -> pd.DataFrame:
@@ -74,10 +77,10 @@ def build_sage100_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
         snapshot_asset("sage_customers", "Sage customers (AR_Customer) with their default vault card, as of the "
                        "business day.", lambda reader: customers_frame(reader.customers()),
                        lambda frame: {"customers": len(frame), "active": int((frame["status"] == "A").sum())},
-                       partitions),
+                       partitions, deps=AFTER_CUSTOMER_SYNC),
         snapshot_asset("sage_customer_cards", "Stored vault references (AR_CustomerCreditCard.CreditCardGUID = "
                        "PayTrace vault id); no card data.", lambda reader: cards_frame(reader.customer_cards()),
-                       lambda frame: {"cards": len(frame)}, partitions),
+                       lambda frame: {"cards": len(frame)}, partitions, deps=AFTER_CUSTOMER_SYNC),
         snapshot_asset("sage_open_invoices", "Open AR items with a balance (AR_OpenInvoice), balances in integer "
                        "cents.", lambda reader: open_invoices_frame(reader.open_invoices()),
                        _open_invoice_metadata, partitions),

@@ -5,19 +5,36 @@ creates it with the next customer number when missing, and otherwise updates the
 record carries (empty fields keep Sage's value). Balances are never touched here.
 
 `store_vault_card` saves a PayTrace vault profile in AR_CustomerCreditCard (``CreditCardGUID`` =
-the vault id, a ``CreditCardID`` label, last 4, expiry, card type; no card number exists to
-store). The first card saved on a customer becomes its default card (AR_Customer.CreditCardGUID).
+the vault id, a ``CreditCardID`` label, last 4, expiry, card type, AVS address; no card number
+exists to store), keyed by the vault id alone: one vault id is never on two customers. The first
+card saved on a customer becomes its default card (AR_Customer.CreditCardGUID).
+`update_customer_billing`, `delete_vault_card` and `set_default_card` serve the customer sync.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sage_paytrace_pipeline.sage100.documents import CustomerRecord, DocumentResult, VaultCard
-from sage_paytrace_pipeline.sage100.errors import DocumentStateError, Sage100ValidationError
+from sage_paytrace_pipeline.sage100.documents import (
+    CustomerBillingUpdate,
+    CustomerRecord,
+    DocumentResult,
+    VaultCard,
+)
+from sage_paytrace_pipeline.sage100.errors import (
+    DocumentStateError,
+    Sage100ValidationError,
+    UnknownCustomerError,
+)
 from sage_paytrace_pipeline.sage100.schema import BRAND_BY_CARD_TYPE
 from sage_paytrace_pipeline.sage100.udf import UDF_PAYTRACE_REF
-from sage_paytrace_pipeline.sage100.writer import STORE_VAULT_CARD, UPSERT_CUSTOMER
+from sage_paytrace_pipeline.sage100.writer import (
+    DELETE_VAULT_CARD,
+    SET_DEFAULT_CARD,
+    STORE_VAULT_CARD,
+    UPDATE_CUSTOMER_BILLING,
+    UPSERT_CUSTOMER,
+)
 from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     payment_type_exists,
@@ -127,11 +144,29 @@ def _update_customer(session: DemoSession, record: CustomerRecord, row: Row) -> 
     return _customer_result(row, record.reference, created=False, updated=tuple(changes))
 
 
+def update_customer_billing(session: DemoSession, update: CustomerBillingUpdate) -> DocumentResult:
+    ctx = Ctx(UPDATE_CUSTOMER_BILLING, update.reference)
+    key = {"ARDivisionNo": update.division, "CustomerNo": update.customer_no}
+    row = session.select_one("AR_Customer", key)
+    if row is None:
+        raise ctx.error(UnknownCustomerError, "customer_no", f"customer {update.division}-{update.customer_no} "
+                        "does not exist", "link the vault profile to an existing customer (customers link)")
+    changes = {_FIELDS[name]: value for name, value in update.changes().items() if row[_FIELDS[name]] != value}
+    if changes:
+        session.update("AR_Customer", key, changes)
+    return DocumentResult(operation=UPDATE_CUSTOMER_BILLING, reference=update.reference, documents=_key_text(key),
+                          created=False, updated=tuple(changes))
+
+
+def _key_text(key: dict[str, str]) -> dict[str, str]:
+    return {column: str(value) for column, value in key.items()}
+
+
 # ------------------------------------------------------------------------------ vault cards
 
 
 def _card_values(card: VaultCard) -> dict[str, str]:
-    return {
+    values = {
         "PaymentType": card.payment_type,
         "ExpirationDateYear": str(card.expiration_year),
         "ExpirationDateMonth": str(card.expiration_month).zfill(2),
@@ -139,16 +174,27 @@ def _card_values(card: VaultCard) -> dict[str, str]:
         "CardholderName": card.cardholder_name,
         "Last4UnencryptedCreditCardNos": card.last4,
     }
+    avs = {"AVSAddressLine1": card.avs_address_line1, "AVSAddressLine2": card.avs_address_line2,
+           "AVSCity": card.avs_city, "AVSState": card.avs_state, "AVSZipCode": card.avs_zip_code}
+    return {**values, **{column: value for column, value in avs.items() if value}}  # empty keeps Sage's
 
 
 def store_vault_card(session: DemoSession, card: VaultCard) -> DocumentResult:
     ctx = Ctx(STORE_VAULT_CARD, card.credit_card_guid)
     customer = require_customer(session, ctx, card.division, card.customer_no)
     require_card_payment_type(session, ctx, card.payment_type)
+    saved = session.select("AR_CustomerCreditCard", {"CreditCardGUID": card.credit_card_guid})
+    elsewhere = [row for row in saved if (row["ARDivisionNo"], row["CustomerNo"]) != (card.division, card.customer_no)]
+    if elsewhere:
+        holder = f"{elsewhere[0]['ARDivisionNo']}-{elsewhere[0]['CustomerNo']}"
+        raise ctx.error(
+            DocumentStateError, "credit_card_guid", f"vault id {card.credit_card_guid} is saved on customer {holder}",
+            f"one vault id belongs to one customer: remove the card from {holder} first (delete_vault_card), "
+            "or keep the profile linked to that customer")
     key = {"ARDivisionNo": card.division, "CustomerNo": card.customer_no, "CreditCardGUID": card.credit_card_guid}
     values = _card_values(card)
-    existing = session.select_one("AR_CustomerCreditCard", key)
-    if existing is not None:
+    if saved:
+        existing = saved[0]
         changes = {column: value for column, value in values.items() if existing[column] != value}
         if changes:
             session.update("AR_CustomerCreditCard", key, changes)
@@ -162,6 +208,41 @@ def store_vault_card(session: DemoSession, card: VaultCard) -> DocumentResult:
             {"CreditCardGUID": card.credit_card_guid, "DefaultCreditCardPmtType": card.payment_type},
         )
     return _card_result(card, label, created=True)
+
+
+def delete_vault_card(session: DemoSession, credit_card_guid: str) -> DocumentResult:
+    """Every saved row of the vault id goes (normally one), and it stops being any customer's default."""
+    guid = str(credit_card_guid).strip()
+    saved = session.select("AR_CustomerCreditCard", {"CreditCardGUID": guid}) if guid else []
+    defaults = session.select("AR_Customer", {"CreditCardGUID": guid}) if guid else []
+    for row in defaults:
+        session.update("AR_Customer", {"ARDivisionNo": row["ARDivisionNo"], "CustomerNo": row["CustomerNo"]},
+                       {"CreditCardGUID": ""})
+    removed = session.delete("AR_CustomerCreditCard", {"CreditCardGUID": guid}) if saved else 0
+    holder = saved[0] if saved else (defaults[0] if defaults else None)
+    documents = {"ARDivisionNo": holder["ARDivisionNo"], "CustomerNo": holder["CustomerNo"]} if holder else {}
+    updated = (("AR_CustomerCreditCard",) if removed else ()) + (("CreditCardGUID",) if defaults else ())
+    return DocumentResult(operation=DELETE_VAULT_CARD, reference=guid, documents=documents, created=False,
+                          updated=updated)
+
+
+def set_default_card(session: DemoSession, division: str, customer_no: str, credit_card_guid: str) -> DocumentResult:
+    guid = str(credit_card_guid).strip()
+    ctx = Ctx(SET_DEFAULT_CARD, guid or f"{division}-{customer_no}")
+    key = {"ARDivisionNo": division, "CustomerNo": customer_no}
+    customer = session.select_one("AR_Customer", key)
+    if customer is None:
+        raise ctx.error(UnknownCustomerError, "customer_no", f"customer {division}-{customer_no} does not exist",
+                        "correct the customer number")
+    if guid and session.select_one("AR_CustomerCreditCard", {**key, "CreditCardGUID": guid}) is None:
+        raise ctx.error(DocumentStateError, "credit_card_guid",
+                        f"vault id {guid} is not a saved card of customer {division}-{customer_no}",
+                        "save the card on the customer first (store_vault_card)")
+    changed = customer["CreditCardGUID"] != guid
+    if changed:
+        session.update("AR_Customer", key, {"CreditCardGUID": guid})
+    return DocumentResult(operation=SET_DEFAULT_CARD, reference=guid, documents=_key_text(key), created=False,
+                          updated=("CreditCardGUID",) if changed else ())
 
 
 def _card_result(card: VaultCard, label: str, *, created: bool, updated: tuple[str, ...] = ()) -> DocumentResult:

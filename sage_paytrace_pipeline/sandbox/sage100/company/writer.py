@@ -28,6 +28,7 @@ from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
     CreditMemo,
+    CustomerBillingUpdate,
     CustomerRecord,
     DocumentResult,
     JournalEntry,
@@ -44,13 +45,16 @@ from sage_paytrace_pipeline.sage100.udf import ensure_udf_columns
 from sage_paytrace_pipeline.sage100.writer import (
     CREATE_CREDIT_MEMO,
     CREATE_SALES_ORDER,
+    DELETE_VAULT_CARD,
     INVOICE_SALES_ORDER,
     POST_CARD_RECEIPT,
     POST_JOURNAL_ENTRY,
     RECORD_CARD_REFUND,
     REVERSE_CARD_RECEIPT,
     REVERSE_CARD_REFUND,
+    SET_DEFAULT_CARD,
     STORE_VAULT_CARD,
+    UPDATE_CUSTOMER_BILLING,
     UPSERT_CUSTOMER,
 )
 from sage_paytrace_pipeline.sage100.writers import WriterTarget
@@ -124,6 +128,17 @@ class DemoCompanyWriter:
 
     def store_vault_card(self, card: VaultCard) -> DocumentResult:
         return self._run(STORE_VAULT_CARD, lambda s: demo_customers.store_vault_card(s, _checked(card)))
+
+    def update_customer_billing(self, update: CustomerBillingUpdate) -> DocumentResult:
+        return self._run(UPDATE_CUSTOMER_BILLING,
+                         lambda s: demo_customers.update_customer_billing(s, _checked(update)))
+
+    def delete_vault_card(self, credit_card_guid: str) -> DocumentResult:
+        return self._run(DELETE_VAULT_CARD, lambda s: demo_customers.delete_vault_card(s, credit_card_guid))
+
+    def set_default_card(self, division: str, customer_no: str, credit_card_guid: str) -> DocumentResult:
+        return self._run(SET_DEFAULT_CARD,
+                         lambda s: demo_customers.set_default_card(s, division, customer_no, credit_card_guid))
 
     def create_sales_order(self, order: SalesOrder) -> DocumentResult:
         return self._run(CREATE_SALES_ORDER, lambda s: demo_orders.create_sales_order(s, _checked(order)))
