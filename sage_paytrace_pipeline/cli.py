@@ -437,39 +437,14 @@ def _sage_reader(config: PipelineConfig) -> Sage100Reader:
     return Sage100Reader.for_sqlite(database, schema=schema)
 
 
-def _check_link_target(config: PipelineConfig, target: str) -> str:
-    """The Sage customer's name; refuses a customer that does not exist or is not active."""
-    division, _, customer_no = target.strip().upper().partition("-")
-    customer = _sage_reader(config).customer(division, customer_no)
-    where = f"Sage customer {division}-{customer_no}"
-    if customer is None:
-        raise ValueError(f"{where} does not exist in division {division} of SAGE100_DATABASE; "
-                         "nothing linked (check the number in Sage: Customer Maintenance)")
-    if customer.status != "A":
-        raise ValueError(f"{where} ({customer.name}) is not active (status {customer.status}); "
-                         "nothing linked (link an active customer, or activate it in Sage first)")
-    return customer.name
-
-
 def _add_link(args: argparse.Namespace) -> int:
-    import re
-
-    from sage_paytrace_pipeline.config import add_customer_link, load_config
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.receivables.customer_links import link_payer
 
     path = _config_path(args)
-    config = load_config(path)
-    target = args.customer.strip().upper()
-    if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
-        raise ValueError(f"{args.customer!r}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-BAYV0067")
-    vault_id = args.vault_id.strip()
-    existing = config.customer_links.get(vault_id)
-    if existing is not None and existing != target and not args.replace:
-        raise ValueError(f"{vault_id} is already linked to {existing}; pass --replace to link it to {target} "
-                         "instead (nothing changed)")
-    name = _check_link_target(config, target)
-    add_customer_link(path, vault_id, target, replace=args.replace)
-    was = f" (was {existing})" if existing is not None and existing != target else ""
-    print(f"linked {vault_id} -> {target} {name}{was}; "
+    link = link_payer(path, _sage_reader(load_config(path)), args.vault_id, args.customer, replace=args.replace)
+    was = f" (was {link.previous})" if link.previous else ""
+    print(f"linked {link.vault_id} -> {link.customer} {link.name}{was}; "
           "its payments post when the day runs again (the daily close, or materialize the day in the UI)")
     return 0
 
