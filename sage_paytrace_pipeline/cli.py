@@ -11,6 +11,8 @@
     sage-paytrace exceptions list            the exceptions of every day in the warehouse (open ones, a kind...)
     sage-paytrace refunds request|list|approve|reject
                                              card refunds asked from Sage: create, review, approve (maker-checker)
+    sage-paytrace console serve|hash-password
+                                             the operations console (web): exceptions queue, approvals, audit
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_link_command(areas)
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
+    _add_console_commands(areas)
     return parser
 
 
@@ -624,6 +627,44 @@ def _reject_refund(args: argparse.Namespace) -> int:
     finally:
         store.connection.close()
     print(f"{request.request_id} rejected; nothing is sent to PayTrace")
+    return 0
+
+
+# ---------------------------------------------------------------- the operations console
+
+
+def _add_console_commands(areas: argparse._SubParsersAction) -> None:
+    console = areas.add_parser("console", help="the operations console (web): exceptions queue, approvals, audit")
+    commands = console.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the console (config: SAGE_PAYTRACE_CONFIG's `console:` section)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8780)
+    serve.set_defaults(handler=_serve_console)
+    hashing = commands.add_parser("hash-password", help="read a password (twice, not echoed) and print the argon2 "
+                                                        "hash to put in console.users.NAME.password_hash")
+    hashing.set_defaults(handler=_hash_console_password)
+
+
+def _serve_console(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.console.server import serve
+
+    print(f"the operations console: http://{args.host}:{args.port}/")
+    serve(args.host, args.port)
+    return 0
+
+
+def _hash_console_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sage_paytrace_pipeline.console.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ; nothing printed")
+    else:  # piped: the first line (for scripts; never a command-line argument, which `ps` would show)
+        password = sys.stdin.readline().rstrip("\n")
+    print(hash_password(password))
     return 0
 
 

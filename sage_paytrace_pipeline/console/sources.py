@@ -116,7 +116,7 @@ def awaiting_approval(context: SourceContext) -> pd.DataFrame:
 
 
 # The actions of the warehouse areas' kinds, beyond "mark reviewed".
-WAREHOUSE_ACTIONS = {"receivables": {"unknown_customer": ("link_payer",)}}
+WAREHOUSE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {"receivables": {"unknown_customer": ("link_payer",)}}
 
 
 def register_builtin_sources() -> None:

@@ -83,7 +83,9 @@ class ConsoleStore:
             connection.execute(AUDIT.insert().values(
                 at=now, actor=decision.actor, action=decision.decision, subject=_subject(decision),
                 before=_text(before), after=_text(after), outcome="done", address=address))
-            return int(inserted.inserted_primary_key[0])
+            key = inserted.inserted_primary_key
+            assert key is not None
+            return int(key[0])
 
     def audit(self, *, actor: str, action: str, subject: str, outcome: str, before: object = "",
               after: object = "", address: str = "") -> None:
