@@ -178,8 +178,10 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         if item is None:
             return _render(request, user, "gone.html", {}, status_code=404)
         form = await request.form()
+        # a customer typed in wins over the picked suggestion
+        customer = str(form.get("other_customer", "")).strip() or str(form.get("customer", ""))
         try:
-            made = console.actions.link_payer(_actor(request, user), item, str(form.get("customer", "")),
+            made = console.actions.link_payer(_actor(request, user), item, customer,
                                               replace=form.get("replace") == "1")
         except Refused as refused:
             return await exception_detail(request, user, error=str(refused))
