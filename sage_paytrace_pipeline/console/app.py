@@ -35,7 +35,7 @@ from sage_paytrace_pipeline.console.roles import allowed
 from sage_paytrace_pipeline.console.sources import SourceContext, actions_for, open_items, register_builtin_sources
 from sage_paytrace_pipeline.console.store import ConsoleStore
 from sage_paytrace_pipeline.console.throttle import LoginThrottle
-from sage_paytrace_pipeline.console.warehouse import WarehouseBusy, read_requests
+from sage_paytrace_pipeline.console.warehouse import WarehouseBusy, awaiting_refunds
 from sage_paytrace_pipeline.domain.free_text import storable_text
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
 from sage_paytrace_pipeline.domain.pci import scrub_text
@@ -224,7 +224,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
 
     async def approvals(request: Request, user: security.User, message: str = "", error: str = "") -> Response:
         try:
-            waiting = read_requests(console.warehouse, "awaiting_approval")
+            waiting = awaiting_refunds(console.warehouse)
         except WarehouseBusy as busy:
             waiting, error = [], str(busy)
         return _render(request, user, "approvals.html", {

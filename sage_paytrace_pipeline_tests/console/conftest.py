@@ -96,6 +96,21 @@ def write_exceptions(warehouse: Path, reader: Sage100Reader, today: date) -> Non
         connection.close()
 
 
+def add_sale_and_refund(warehouse: Path) -> None:
+    """Sale 555001 (200.00, settled) and a 30.00 refund of it made in PayTrace's own terminal: the columns
+    of pipeline.paytrace_transactions that what-remains reads."""
+    frame = pd.DataFrame({
+        "business_date": [date(2026, 11, 18), date(2026, 11, 19)], "transaction_id": [555001, 555002],
+        "transaction_type": ["SALE", "REFUND"], "status": ["SETTLED", "SETTLED"], "amount_cents": [20000, 3000],
+        "invoice_id": ["0100042", "0100042"], "card_last4": ["1111", "1111"]})
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.register("frame", frame)
+        connection.execute("CREATE OR REPLACE TABLE pipeline.paytrace_transactions AS SELECT * FROM frame")
+    finally:
+        connection.close()
+
+
 def add_refund_request(warehouse: Path, requested_by: str) -> str:
     memo = CreditMemoRequest(division="01", customer_no="BAYV0067", memo_no="CM0001", header_seq_no="000000",
                              memo_date=date(2026, 11, 20), amount=Decimal("125.40"), apply_to_invoice_no="0100042",
@@ -116,6 +131,7 @@ def home(tmp_path, password_hashes, demo_company) -> Home:
     write_config(config, password_hashes)
     warehouse = tmp_path / "warehouse.duckdb"
     write_exceptions(warehouse, Sage100Reader.for_sqlite(demo_company), date.today())
+    add_sale_and_refund(warehouse)
     request_id = add_refund_request(warehouse, REQUESTER)
     environ = {"SAGE_PAYTRACE_CONFIG": str(config), "SAGE_PAYTRACE_WAREHOUSE": str(warehouse),
                "SAGE100_DATABASE": str(demo_company), "SAGE_PAYTRACE_CONSOLE_SECRET": "s" * 40,

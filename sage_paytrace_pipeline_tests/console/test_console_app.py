@@ -129,7 +129,9 @@ def test_approval_is_maker_checker_and_by_role(client, home):
     assert client.post(f"/approvals/{home.request_id}/approve", data={"csrf": token}).status_code == 403
     token = log_in(client, REQUESTER)
     page = client.get("/approvals").text
-    assert home.request_id in page and "125.40" in page and "555001" in page
+    assert home.request_id in page and "555001" in page and f"<td>{REQUESTER}" in page
+    assert re.search(r"200\.00.*125\.40.*170\.00", page, flags=re.DOTALL), "the sale, the refund asked, and what "\
+        "remains of the sale after PayTrace's 30.00 refund"
     response = client.post(f"/approvals/{home.request_id}/approve", data={"csrf": token})
     assert "cannot approve it too (maker-checker)" in response.text
     assert _state(home, home.request_id) == "awaiting_approval"
