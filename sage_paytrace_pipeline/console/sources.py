@@ -81,9 +81,12 @@ def actions_for(kind: str) -> tuple[str, ...]:
 
 
 def _warehouse_exceptions(context: SourceContext) -> pd.DataFrame:
+    from sage_paytrace_pipeline.console.warehouse import cached
+
     if "warehouse" not in context.memo:
         try:
-            context.memo["warehouse"] = exception_list.list_exceptions(context.warehouse, open_only=True)
+            context.memo["warehouse"] = cached("exceptions", context.warehouse, lambda: exception_list.list_exceptions(
+                context.warehouse, open_only=True))
         except FileNotFoundError:
             context.notices.append(f"the warehouse {context.warehouse} does not exist yet: no run has written it")
             context.memo["warehouse"] = pd.DataFrame(columns=list(COLUMNS))

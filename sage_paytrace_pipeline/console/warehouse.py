@@ -17,7 +17,7 @@ import duckdb
 
 from sage_paytrace_pipeline.domain.refunds.requests import AWAITING_APPROVAL
 from sage_paytrace_pipeline.refunds.remaining import TRANSACTIONS_TABLE, sale_snapshot, warehouse_refunds
-from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
+from sage_paytrace_pipeline.refunds.request_store import TABLE, RefundRequest, RequestStore
 
 _LOCK = threading.Lock()
 T = TypeVar("T")
@@ -42,12 +42,54 @@ def request_store(warehouse: Path) -> Iterator[RequestStore]:
             connection.close()
 
 
+def file_state(warehouse: Path) -> tuple:
+    """What changes when anything writes the warehouse (the file and its write-ahead log)."""
+    def state(path: Path) -> tuple[int, int] | None:
+        try:
+            found = path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_mtime_ns, found.st_size
+
+    return str(warehouse.resolve()), state(warehouse), state(warehouse.with_name(warehouse.name + ".wal"))
+
+
+_CACHE: dict[tuple, object] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached(name: str, warehouse: Path, read: Callable[[], T]) -> T:
+    """`read()`'s result, kept until the warehouse changes: between runs, pages do not read it again."""
+    key = (name, *file_state(warehouse))
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]  # type: ignore[return-value]
+    value = read()
+    with _CACHE_LOCK:
+        for stale in [k for k in _CACHE if k[0] == name and k[1] == key[1]]:
+            del _CACHE[stale]
+        _CACHE[key] = value
+    return value
+
+
 def read_requests(warehouse: Path, state: str | None = None) -> list[RefundRequest]:
     """The refund requests (in `state`); none before the pipeline has written the warehouse."""
     if not warehouse.is_file():
         return []
-    with request_store(warehouse) as store:
-        return store.all(state)
+
+    def read() -> list[RefundRequest]:
+        # read-only: a read changes nothing in the file (so the cache holds) and waits on no writer's lock
+        with _LOCK:
+            connection = duckdb.connect(str(warehouse), read_only=True)
+            try:
+                schema, _, table = TABLE.partition(".")
+                present = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = ? "
+                                             "AND table_name = ?", [schema, table]).fetchall()[0][0]
+                return RequestStore(connection, create=False).all() if present else []
+            finally:
+                connection.close()
+
+    return [r for r in cached("requests", warehouse, read) if state is None or r.state == state]
 
 
 def with_request_store(warehouse: Path, action: Callable[[RequestStore], T]) -> T:
