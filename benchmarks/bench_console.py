@@ -15,7 +15,7 @@ import re
 import statistics
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -25,7 +25,7 @@ from starlette.testclient import TestClient
 from sage_paytrace_pipeline.console.passwords import hash_password
 from sage_paytrace_pipeline.console.server import app_from_environment
 from sage_paytrace_pipeline.console.sources import item_key
-from sage_paytrace_pipeline.console.store import ConsoleStore, Decision
+from sage_paytrace_pipeline.console.store import DECISIONS, ConsoleStore
 from sage_paytrace_pipeline.domain.matching.exceptions import TRANSACTION_EXCEPTIONS
 from sage_paytrace_pipeline.domain.settlement.frames import BATCH_EXCEPTIONS
 
@@ -60,10 +60,12 @@ def build(folder: Path, exceptions: int, days: int) -> dict[str, str]:
     database = f"sqlite:///{folder / 'console.sqlite3'}"
     store = ConsoleStore(database)
     decided = rng.choice(receivable_count, receivable_count // 10, replace=False)
-    for index in decided:
-        row = receivables.iloc[int(index)]
-        store.record(Decision("carl", "mark_reviewed", item_key("receivables", row["kind"], row["source_ids"])),
-                     before="", after="")
+    now = datetime.now(UTC)
+    kinds, ids = receivables["kind"].to_numpy(), receivables["source_ids"].to_numpy()
+    rows = [dict(decided_at=now, actor="carl", decision="mark_reviewed", area="receivables", kind=kinds[i],
+                 source_ids=ids[i], item_key=item_key("receivables", kinds[i], ids[i]), detail="{}") for i in decided]
+    with store.engine.begin() as connection:  # the benchmark's setup: one bulk insert, not a decision each
+        connection.execute(DECISIONS.insert(), rows)
     store.close()
     config = folder / "config.yaml"
     config.write_text(EXAMPLE.read_text() + "\nconsole:\n  secure_cookies: false\n  users:\n    carl:\n"

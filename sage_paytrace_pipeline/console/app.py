@@ -150,15 +150,18 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
                              day=params.get("day", "").strip(), min_age_days=_int(params.get("age")),
                              show_reviewed=params.get("reviewed") == "1")
         context = SourceContext(console.warehouse)
-        items = queue(context, console.store, wanted, console.today())
-        pages = max(1, math.ceil(len(items) / PAGE_SIZE))
-        number = min(max(1, _int(params.get("page")) or 1), pages)
-        shown_items = items.iloc[(number - 1) * PAGE_SIZE:number * PAGE_SIZE]
-        rows = [{**row, "actions": actions_for(str(row["kind"]))} for row in shown_items.to_dict("records")]
+        number = max(1, _int(params.get("page")) or 1)
+        found = queue(context, console.store, wanted, console.today(), offset=(number - 1) * PAGE_SIZE,
+                      limit=PAGE_SIZE)
+        pages = max(1, math.ceil(found.total / PAGE_SIZE))
+        if number > pages:  # past the last page (the queue shrank): show the last
+            number = pages
+            found = queue(context, console.store, wanted, console.today(), offset=(number - 1) * PAGE_SIZE,
+                          limit=PAGE_SIZE)
+        rows = [{**row, "actions": actions_for(str(row["kind"]))} for row in found.rows]
         return _render(request, user, "exceptions.html", {
-            "items": rows, "total": len(items), "page": number, "pages": pages, "wanted": wanted,
-            "kinds": sorted(set(items["kind"].dropna())) if len(items) else [], "notices": context.notices,
-            "query": _query(params)})
+            "items": rows, "total": found.total, "page": number, "pages": pages, "wanted": wanted,
+            "kinds": found.kinds, "notices": context.notices, "query": _query(params)})
 
     async def exception_detail(request: Request, user: security.User, message: str = "",
                                error: str = "") -> Response:

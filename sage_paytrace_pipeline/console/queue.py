@@ -1,10 +1,17 @@
 """The exceptions queue: every source's open items with their latest decision, filtered and sorted by
-what to do first (errors before warnings, then the oldest, then area and kind)."""
+what to do first (errors before warnings, then the oldest, then area and kind).
+
+The order depends only on the items (the oldest day is the greatest age whatever today is), so the
+sorted items are kept while the sources return the same frames (the warehouse's, until a run rewrites
+it); a page then costs its filters (whole columns) and the decisions of the rows it shows.
+"""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,14 +31,20 @@ class QueueFilter:
     show_reviewed: bool = False
 
 
-def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, today: date) -> pd.DataFrame:
-    """The open items (sources.COLUMNS + key, age_days, decision, decided_by, decision_note), sorted."""
-    items = open_items(context)
-    items["age_days"] = _ages(items["business_day"], today)
-    decided = store.latest_decisions(items["key"])
-    items["decision"] = [decided[key]["decision"] if key in decided else "" for key in items["key"]]
-    items["decided_by"] = [decided[key]["actor"] if key in decided else "" for key in items["key"]]
-    items["decision_detail"] = [decided[key]["detail"] if key in decided else "" for key in items["key"]]
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[dict[str, Any]]  # sources.COLUMNS + key, age_days, decision, decided_by, decision_detail
+    total: int  # items matching the filter
+    kinds: list[str]  # every open kind (for the filter's choices)
+
+
+_SORTED: dict[str, Any] = {}
+_LOCK = threading.Lock()
+
+
+def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, today: date, *, offset: int = 0,
+          limit: int = 200) -> QueuePage:
+    items = _sorted(open_items(context))
     keep = np.ones(len(items), dtype=bool)
     if wanted.kind:
         keep &= (items["kind"] == wanted.kind).to_numpy()
@@ -40,20 +53,43 @@ def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, toda
     if wanted.day:
         keep &= items["business_day"].fillna("").astype(str).str.startswith(wanted.day).to_numpy()
     if wanted.min_age_days is not None:
-        keep &= (items["age_days"].fillna(-1) >= wanted.min_age_days).to_numpy()
+        newest = np.datetime64(today) - np.timedelta64(wanted.min_age_days, "D")
+        keep &= (items["_day"].to_numpy() <= newest)
     if not wanted.show_reviewed:
-        keep &= (items["decision"] != "mark_reviewed").to_numpy()
+        keep &= ~items["key"].isin(store.reviewed_keys()).to_numpy()
     chosen = items[keep]
-    order = chosen.assign(_severity=chosen["severity"].map(SEVERITY_RANK).fillna(9),
-                          _age=-chosen["age_days"].fillna(-1))
-    order = order.sort_values(["_severity", "_age", "area", "kind", "source_ids"], kind="stable")
-    return order.drop(columns=["_severity", "_age"]).reset_index(drop=True)
+    page = chosen.iloc[offset:offset + limit].drop(columns=["_rank", "_day"])
+    decided = store.latest_decisions(page["key"])
+    rows = []
+    for row in page.to_dict("records"):
+        decision = decided.get(row["key"], {})
+        rows.append({**row, "age_days": age_days(row["business_day"], today),
+                     "decision": decision.get("decision", ""), "decided_by": decision.get("actor", ""),
+                     "decision_detail": decision.get("detail", "")})
+    return QueuePage(rows, len(chosen), sorted(set(items["kind"].dropna())))
 
 
-def _ages(days: pd.Series, today: date) -> pd.Series:
-    """Days since each item's business day (a month counts from its first day); None without a day."""
-    text = days.fillna("").astype(str)
-    text = text.where(text.str.len() >= 10, text.str.slice(0, 7) + "-01")
-    parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-    age = (pd.Timestamp(today) - parsed).dt.days
-    return age.astype("Int64")
+def _sorted(items: pd.DataFrame) -> pd.DataFrame:
+    """The items in queue order, with `_rank` (severity) and `_day` (datetime64) columns; kept per frame."""
+    with _LOCK:
+        if _SORTED.get("source") is items:
+            return _SORTED["sorted"]
+    days = items["business_day"].fillna("").astype(str)
+    days = days.where(days.str.len() >= 10, days.str.slice(0, 7) + "-01")
+    ordered = items.assign(_rank=items["severity"].map(SEVERITY_RANK).fillna(9).astype(int),
+                           _day=pd.to_datetime(days, format="%Y-%m-%d", errors="coerce"))
+    # no day sorts last within its severity (NaT after every date)
+    ordered = ordered.sort_values(["_rank", "_day", "area", "kind", "source_ids"], kind="stable",
+                                  na_position="last").reset_index(drop=True)
+    with _LOCK:
+        _SORTED.update(source=items, sorted=ordered)
+    return ordered
+
+
+def age_days(business_day: object, today: date) -> int | None:
+    """Days since the business day (a month counts from its first day); None without a day."""
+    text = "" if business_day is None or business_day is pd.NA else str(business_day)
+    try:
+        return (today - date.fromisoformat(text[:10] if len(text) >= 10 else f"{text[:7]}-01")).days
+    except ValueError:
+        return None

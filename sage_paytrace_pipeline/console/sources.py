@@ -10,9 +10,9 @@ person come from the refund request store.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +54,33 @@ def sources() -> list[Source]:
     return list(_SOURCES.values())
 
 
+_ITEMS: dict[str, Any] = {}
+_ITEMS_LOCK = threading.Lock()
+
+
 def open_items(context: SourceContext) -> pd.DataFrame:
-    """Every registered source's open exceptions, each with its key (COLUMNS + key)."""
+    """Every registered source's open exceptions, each with its key (COLUMNS + key).
+
+    While every source returns the very frames it returned before (the warehouse's are kept until a
+    run rewrites the file), the result is the one made before: keys are not hashed again."""
     frames = []
     for source in sources():
         try:
             frames.append(source.read(context))
         except (OSError, RuntimeError, ValueError) as error:  # one unreadable area does not empty the queue
             context.notices.append(f"{source.name}: {error}")
+    with _ITEMS_LOCK:
+        previous = _ITEMS.get("frames")
+        if previous is not None and len(previous) == len(frames) and all(
+                a is b for a, b in zip(previous, frames, strict=True)):
+            return _ITEMS["items"]
     items = pd.concat([pd.DataFrame(columns=list(COLUMNS)), *[f for f in frames if len(f)]], ignore_index=True)
     items = items[list(COLUMNS)].astype(object)
     items["key"] = [item_key(a, k, s) for a, k, s in zip(items["area"], items["kind"], items["source_ids"])]
-    return items.drop_duplicates("key").reset_index(drop=True)
+    items = items.drop_duplicates("key").reset_index(drop=True)
+    with _ITEMS_LOCK:
+        _ITEMS.update(frames=frames, items=items)
+    return items
 
 
 def item_key(area: object, kind: object, source_ids: object) -> str:
@@ -96,17 +111,23 @@ def _warehouse_exceptions(context: SourceContext) -> pd.DataFrame:
 def warehouse_area(area: str) -> Source:
     """The source of one area whose exceptions are a warehouse exception table (exception_list.TABLES)."""
     def read(context: SourceContext) -> pd.DataFrame:
+        from sage_paytrace_pipeline.console.warehouse import cached
+
         rows = _warehouse_exceptions(context)
-        return rows[rows["area"] == area]
+        return cached(f"exceptions of {area}", context.warehouse, lambda: rows[rows["area"] == area])
 
     return Source(area, read)
 
 
 def awaiting_approval(context: SourceContext) -> pd.DataFrame:
     """Refund requests waiting for a person: an item each, approved or rejected on the Approvals page."""
-    from sage_paytrace_pipeline.console.warehouse import read_requests
+    from sage_paytrace_pipeline.console.warehouse import cached, read_requests
 
-    requests = read_requests(context.warehouse, "awaiting_approval")
+    return cached("awaiting approval", context.warehouse, lambda: _awaiting_items(
+        read_requests(context.warehouse, "awaiting_approval")))
+
+
+def _awaiting_items(requests: list) -> pd.DataFrame:
     return pd.DataFrame([{
         "business_day": request.requested_at.date().isoformat(), "area": "refund requests",
         "kind": "refund_awaiting_approval", "severity": "warning", "source_ids": request.request_id,
@@ -127,11 +148,3 @@ def register_builtin_sources() -> None:
         register(warehouse_area(spec.area), actions=WAREHOUSE_ACTIONS.get(spec.area))
     register(Source("refund approvals", awaiting_approval),
              actions={"refund_awaiting_approval": ("approve_refund", "reject_refund")})
-
-
-def age_days(business_day: object, today: date) -> int | None:
-    text = "" if business_day is None else str(business_day)
-    try:
-        return (today - date.fromisoformat(text[:10] if len(text) >= 10 else f"{text[:7]}-01")).days
-    except ValueError:
-        return None

@@ -115,6 +115,14 @@ class ConsoleStore:
         wanted = set(keys)
         return {key: row for key, row in found.items() if key in wanted}
 
+    def reviewed_keys(self) -> list[str]:
+        """The items whose latest decision is "mark reviewed" (the queue leaves them out unless asked)."""
+        latest = sa.select(sa.func.max(DECISIONS.c.id)).group_by(DECISIONS.c.item_key).scalar_subquery()
+        query = sa.select(DECISIONS.c.item_key).where(DECISIONS.c.id.in_(latest),
+                                                      DECISIONS.c.decision == "mark_reviewed")
+        with self.engine.connect() as connection:
+            return list(connection.execute(query).scalars())
+
     def audit_rows(self, *, limit: int = 200, offset: int = 0, actor: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(AUDIT).order_by(AUDIT.c.id.desc())
         if actor:
