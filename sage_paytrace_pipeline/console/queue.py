@@ -47,18 +47,18 @@ def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, toda
     items = _sorted(open_items(context))
     keep = np.ones(len(items), dtype=bool)
     if wanted.kind:
-        keep &= (items["kind"] == wanted.kind).to_numpy()
+        keep &= (items["_kind"] == wanted.kind).to_numpy()
     if wanted.severity:
-        keep &= (items["severity"] == wanted.severity).to_numpy()
+        keep &= (items["_severity"] == wanted.severity).to_numpy()
     if wanted.day:
         keep &= items["business_day"].fillna("").astype(str).str.startswith(wanted.day).to_numpy()
     if wanted.min_age_days is not None:
         newest = np.datetime64(today) - np.timedelta64(wanted.min_age_days, "D")
         keep &= (items["_day"].to_numpy() <= newest)
     if not wanted.show_reviewed:
-        keep &= ~items["key"].isin(store.reviewed_keys()).to_numpy()
+        keep &= ~_reviewed(items, store)
     chosen = items[keep]
-    page = chosen.iloc[offset:offset + limit].drop(columns=["_rank", "_day"])
+    page = chosen.iloc[offset:offset + limit].drop(columns=["_rank", "_day", "_kind", "_severity"])
     decided = store.latest_decisions(page["key"])
     rows = []
     for row in page.to_dict("records"):
@@ -77,13 +77,27 @@ def _sorted(items: pd.DataFrame) -> pd.DataFrame:
     days = items["business_day"].fillna("").astype(str)
     days = days.where(days.str.len() >= 10, days.str.slice(0, 7) + "-01")
     ordered = items.assign(_rank=items["severity"].map(SEVERITY_RANK).fillna(9).astype(int),
-                           _day=pd.to_datetime(days, format="%Y-%m-%d", errors="coerce"))
+                           _day=pd.to_datetime(days, format="%Y-%m-%d", errors="coerce"),
+                           # categorical copies: a filter compares small integer codes, not 100k strings
+                           _kind=items["kind"].astype("category"), _severity=items["severity"].astype("category"))
     # no day sorts last within its severity (NaT after every date)
     ordered = ordered.sort_values(["_rank", "_day", "area", "kind", "source_ids"], kind="stable",
                                   na_position="last").reset_index(drop=True)
     with _LOCK:
         _SORTED.update(source=items, sorted=ordered)
     return ordered
+
+
+def _reviewed(items: pd.DataFrame, store: ConsoleStore) -> np.ndarray:
+    """Which items are marked reviewed; kept until a decision is made (or the items change)."""
+    version = store.decisions_version()
+    with _LOCK:
+        if _SORTED.get("reviewed_items") is items and _SORTED.get("reviewed_version") == version:
+            return _SORTED["reviewed"]
+    mask = items["key"].isin(store.reviewed_keys()).to_numpy()
+    with _LOCK:
+        _SORTED.update(reviewed_items=items, reviewed_version=version, reviewed=mask)
+    return mask
 
 
 def age_days(business_day: object, today: date) -> int | None:

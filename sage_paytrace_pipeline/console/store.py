@@ -115,6 +115,11 @@ class ConsoleStore:
         wanted = set(keys)
         return {key: row for key, row in found.items() if key in wanted}
 
+    def decisions_version(self) -> int:
+        """The latest decision's id: changes whenever a decision is recorded."""
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(DECISIONS.c.id))).scalar() or 0)
+
     def reviewed_keys(self) -> list[str]:
         """The items whose latest decision is "mark reviewed" (the queue leaves them out unless asked)."""
         latest = sa.select(sa.func.max(DECISIONS.c.id)).group_by(DECISIONS.c.item_key).scalar_subquery()
