@@ -51,7 +51,7 @@ def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, toda
     if wanted.severity:
         keep &= (items["_severity"] == wanted.severity).to_numpy()
     if wanted.day:
-        keep &= items["business_day"].fillna("").astype(str).str.startswith(wanted.day).to_numpy()
+        keep &= _on_day(items, wanted.day)
     if wanted.min_age_days is not None:
         newest = np.datetime64(today) - np.timedelta64(wanted.min_age_days, "D")
         keep &= (items["_day"].to_numpy() <= newest)
@@ -86,6 +86,17 @@ def _sorted(items: pd.DataFrame) -> pd.DataFrame:
     with _LOCK:
         _SORTED.update(source=items, sorted=ordered)
     return ordered
+
+
+def _on_day(items: pd.DataFrame, day: str) -> np.ndarray:
+    """Items of a business day (YYYY-MM-DD) or of a month (YYYY-MM): date comparisons on whole columns."""
+    try:
+        start = pd.Timestamp(day if len(day) > 7 else f"{day}-01")
+    except ValueError:
+        return np.zeros(len(items), dtype=bool)
+    end = start + (pd.DateOffset(days=1) if len(day) > 7 else pd.DateOffset(months=1))
+    days = items["_day"]
+    return ((days >= start) & (days < end)).to_numpy()
 
 
 def _reviewed(items: pd.DataFrame, store: ConsoleStore) -> np.ndarray:
