@@ -11,6 +11,8 @@
     sage-paytrace exceptions list            the exceptions of every day in the warehouse (open ones, a kind...)
     sage-paytrace refunds request|list|approve|reject
                                              card refunds asked from Sage: create, review, approve (maker-checker)
+    sage-paytrace console serve|hash-password
+                                             the operations console (web): exceptions queue, approvals, audit
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_refund_commands(areas)
     add_store_commands(areas)
     add_customers_command(areas)
+    _add_console_commands(areas)
     return parser
 
 
@@ -445,39 +448,14 @@ def _sage_reader(config: PipelineConfig) -> Sage100Reader:
     return Sage100Reader.for_sqlite(database, schema=schema)
 
 
-def _check_link_target(config: PipelineConfig, target: str) -> str:
-    """The Sage customer's name; refuses a customer that does not exist or is not active."""
-    division, _, customer_no = target.strip().upper().partition("-")
-    customer = _sage_reader(config).customer(division, customer_no)
-    where = f"Sage customer {division}-{customer_no}"
-    if customer is None:
-        raise ValueError(f"{where} does not exist in division {division} of SAGE100_DATABASE; "
-                         "nothing linked (check the number in Sage: Customer Maintenance)")
-    if customer.status != "A":
-        raise ValueError(f"{where} ({customer.name}) is not active (status {customer.status}); "
-                         "nothing linked (link an active customer, or activate it in Sage first)")
-    return customer.name
-
-
 def _add_link(args: argparse.Namespace) -> int:
-    import re
-
-    from sage_paytrace_pipeline.config import add_customer_link, load_config
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.receivables.customer_links import link_payer
 
     path = _config_path(args)
-    config = load_config(path)
-    target = args.customer.strip().upper()
-    if not re.fullmatch(r"\d{2}-[A-Z0-9]{1,20}", target):
-        raise ValueError(f"{args.customer!r}: link to a Sage customer as DIVISION-CUSTOMERNO like 01-BAYV0067")
-    vault_id = args.vault_id.strip()
-    existing = config.customer_links.get(vault_id)
-    if existing is not None and existing != target and not args.replace:
-        raise ValueError(f"{vault_id} is already linked to {existing}; pass --replace to link it to {target} "
-                         "instead (nothing changed)")
-    name = _check_link_target(config, target)
-    add_customer_link(path, vault_id, target, replace=args.replace)
-    was = f" (was {existing})" if existing is not None and existing != target else ""
-    print(f"linked {vault_id} -> {target} {name}{was}; "
+    link = link_payer(path, _sage_reader(load_config(path)), args.vault_id, args.customer, replace=args.replace)
+    was = f" (was {link.previous})" if link.previous else ""
+    print(f"linked {link.vault_id} -> {link.customer} {link.name}{was}; "
           "its payments post when the day runs again (the daily close, or materialize the day in the UI)")
     return 0
 
@@ -657,6 +635,44 @@ def _reject_refund(args: argparse.Namespace) -> int:
     finally:
         store.connection.close()
     print(f"{request.request_id} rejected; nothing is sent to PayTrace")
+    return 0
+
+
+# ---------------------------------------------------------------- the operations console
+
+
+def _add_console_commands(areas: argparse._SubParsersAction) -> None:
+    console = areas.add_parser("console", help="the operations console (web): exceptions queue, approvals, audit")
+    commands = console.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the console (config: SAGE_PAYTRACE_CONFIG's `console:` section)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8780)
+    serve.set_defaults(handler=_serve_console)
+    hashing = commands.add_parser("hash-password", help="read a password (twice, not echoed) and print the argon2 "
+                                                        "hash to put in console.users.NAME.password_hash")
+    hashing.set_defaults(handler=_hash_console_password)
+
+
+def _serve_console(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.console.server import serve
+
+    print(f"the operations console: http://{args.host}:{args.port}/")
+    serve(args.host, args.port)
+    return 0
+
+
+def _hash_console_password(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sage_paytrace_pipeline.console.passwords import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            raise ValueError("the two passwords differ; nothing printed")
+    else:  # piped: the first line (for scripts; never a command-line argument, which `ps` would show)
+        password = sys.stdin.readline().rstrip("\n")
+    print(hash_password(password))
     return 0
 
 

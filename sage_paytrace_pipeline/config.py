@@ -337,6 +337,46 @@ class StoreSettings(_Section):
         return self
 
 
+ConsoleRole = Literal["viewer", "clerk", "approver", "admin"]
+
+
+class ConsoleUser(_Section):
+    """One console user: a role and an argon2 hash (`sage-paytrace console hash-password`), never a password.
+
+    No hash: the user can only come in through the trusted reverse-proxy header."""
+
+    role: ConsoleRole
+    password_hash: str | None = Field(default=None, pattern=r"^\$argon2(id|i|d)\$")
+
+
+class ConsoleSettings(_Section):
+    """`console:` the operations console (README "The operations console")."""
+
+    users: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9._@-]{1,64}$")], ConsoleUser] = Field(min_length=1)
+    # The variable holding the key that signs session cookies (32+ characters; never in this file).
+    secret_key_env: str = Field(default="SAGE_PAYTRACE_CONSOLE_SECRET", pattern=_VARIABLE_NAME)
+    # The variable holding the SQLAlchemy URL of the decisions store (postgresql://... in production);
+    # unset: a SQLite file beside the warehouse.
+    database_url_env: str = Field(default="SAGE_PAYTRACE_CONSOLE_DATABASE", pattern=_VARIABLE_NAME)
+    session_minutes: int = Field(default=480, ge=5, le=24 * 60)
+    # Cookies only over HTTPS; turn off only for a console on localhost.
+    secure_cookies: bool = True
+    # A reverse proxy that authenticates users may name them in this header; trusted only from
+    # `trusted_proxies` (the user must still be listed here, for the role).
+    trusted_header: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,64}$")
+    trusted_proxies: list[str] = Field(default_factory=list)
+    # Failed log-ins per user and address within login_window_seconds before further tries are refused.
+    login_attempts: int = Field(default=5, ge=1, le=100)
+    login_window_seconds: int = Field(default=300, ge=10, le=86400)
+
+    @model_validator(mode="after")
+    def _proxy_header_needs_proxies(self) -> ConsoleSettings:
+        if self.trusted_header and not self.trusted_proxies:
+            raise ValueError("trusted_header needs trusted_proxies: the addresses of the proxy that sets it "
+                             "(anyone else could send the header)")
+        return self
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
@@ -356,6 +396,8 @@ class PipelineConfig(_Section):
     refunds: RefundSettings | None = None
     # Web-store orders into Sage; absent = off.
     store: StoreSettings | None = None
+    # The operations console; absent = `sage-paytrace console serve` refuses to start.
+    console: ConsoleSettings | None = None
 
     @field_validator("matching", mode="before")
     @classmethod

@@ -89,9 +89,7 @@ def _read(connection: duckdb.DuckDBPyConnection, spec: ExceptionTable) -> pd.Dat
     count = len(frame)
 
     def text(column: str, default: str = "") -> pd.Series:
-        if column not in frame.columns:
-            return pd.Series([default] * count, dtype=object)
-        return frame[column].map(lambda value: default if _missing(value) else str(value)).astype(object)
+        return _text(frame, column, default)
 
     return pd.DataFrame({
         "business_day": _days(frame),
@@ -104,28 +102,33 @@ def _read(connection: duckdb.DuckDBPyConnection, spec: ExceptionTable) -> pd.Dat
     })
 
 
+def _text(frame: pd.DataFrame, column: str, default: str = "") -> pd.Series:
+    """The column as text (a missing value or column: `default`), whole columns at a time."""
+    if column not in frame.columns:
+        return pd.Series([default] * len(frame), index=frame.index, dtype=object)
+    return frame[column].astype("string").fillna(default).astype(object)
+
+
 def _days(frame: pd.DataFrame) -> pd.Series:
     """The business day (YYYY-MM-DD); a monthly table gives its month (YYYY-MM), a table without a day None."""
     for column in ("business_date", "month"):
         if column in frame.columns:
-            return frame[column].map(lambda value: None if _missing(value) else str(value)[:10]).astype(object)
-    return pd.Series([None] * len(frame), dtype=object)
+            days = frame[column].astype("string").str.slice(0, 10)
+            return days.astype(object).where(days.notna(), None)
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
 
 
 def _source_ids(frame: pd.DataFrame, spec: ExceptionTable) -> pd.Series:
-    def row_ids(row: pd.Series) -> str:
-        if "source_ids" in row and not _missing(row["source_ids"]) and str(row["source_ids"]):
-            return str(row["source_ids"])
-        if "file" in row and not _missing(row["file"]):
-            line = "" if "line" not in row or _missing(row["line"]) else f":{int(row['line'])}"
-            return f"file:{row['file']}{line}"
-        if spec.key and spec.key in row and not _missing(row[spec.key]):
-            return f"{spec.key}:{int(row[spec.key])}"
-        return ""
-
-    if frame.empty:
-        return pd.Series([], dtype=object)
-    return frame.apply(row_ids, axis=1).astype(object)
+    """The row's source ids; else its file (and line); else the key column as `key:value`; else ""."""
+    ids = _text(frame, "source_ids")
+    if "file" in frame.columns:
+        file = frame["file"].astype("string")
+        line = (":" + frame["line"].astype("Int64").astype("string")).fillna("") if "line" in frame.columns else ""
+        ids = ids.where(ids != "", ("file:" + file + line).fillna("").astype(object))
+    if spec.key and spec.key in frame.columns:
+        key = (f"{spec.key}:" + frame[spec.key].astype("Int64").astype("string")).fillna("").astype(object)
+        ids = ids.where(ids != "", key)
+    return ids.astype(object)
 
 
 def _missing(value: object) -> bool:

@@ -86,9 +86,10 @@ COLUMNS = tuple(f.name for f in fields(RefundRequest))
 class RequestStore:
     """The two tables on one DuckDB connection (the caller holds the duckdb pool)."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, *, create: bool = True) -> None:
         self.connection = connection
-        connection.execute(_DDL)
+        if create:  # create=False: a reader's read-only connection, on tables that exist
+            connection.execute(_DDL)
 
     # -------------------------------------------------------------- reads
 

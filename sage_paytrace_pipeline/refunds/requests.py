@@ -31,8 +31,9 @@ from sage_paytrace_pipeline.domain.refunds.requests import (
     request_invoice_id,
 )
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
-from sage_paytrace_pipeline.refunds.sending import SendOutcome, send_requests, warehouse_refunds
+from sage_paytrace_pipeline.refunds.sending import SendOutcome, send_requests
 from sage_paytrace_pipeline.sage100.documents import CreditMemo
 from sage_paytrace_pipeline.sage100.models import CreditMemoRequest, InvoiceCardPayment
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader

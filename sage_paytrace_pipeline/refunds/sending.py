@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import duckdb
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
@@ -34,7 +33,6 @@ from sage_paytrace_pipeline.domain.refunds.requests import (
     APPROVED,
     CONFIRMED,
     FAILED,
-    IN_FLIGHT_STATES,
     RECORDED,
     SENT,
     WAITING_FOR_SETTLEMENT,
@@ -43,7 +41,6 @@ from sage_paytrace_pipeline.domain.refunds.requests import (
     SaleSnapshot,
     decide,
     fallback,
-    is_request_invoice_id,
     void_key,
 )
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
@@ -54,6 +51,7 @@ from sage_paytrace_pipeline.paytrace.errors import (
     PayTraceNotVoidable,
 )
 from sage_paytrace_pipeline.paytrace.models import Transaction, TransactionStatus
+from sage_paytrace_pipeline.refunds.remaining import sale_snapshot
 from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
 from sage_paytrace_pipeline.sage100.documents import CardRefund
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
@@ -62,7 +60,6 @@ from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 EXCEPTIONS = ExceptionFrames("transaction_id")
 SYSTEM = "pipeline"
 READY = (APPROVED, WAITING_FOR_SETTLEMENT)
-TRANSACTIONS_TABLE = "pipeline.paytrace_transactions"
 
 
 @dataclass
@@ -75,19 +72,6 @@ class SendOutcome:
     @property
     def exceptions(self) -> pd.DataFrame:
         return EXCEPTIONS.concat(self.exception_frames)
-
-
-def warehouse_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Every PayTrace REFUND the warehouse holds (all partitions, latest row per id), one query."""
-    exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
-                                "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
-    columns = ["transaction_id", "invoice_id", "amount_cents", "status", "card_last4"]
-    if not exists:
-        return pd.DataFrame({column: pd.Series(dtype="object") for column in columns})
-    return connection.execute(f"""
-        SELECT {', '.join(columns)} FROM {TRANSACTIONS_TABLE} WHERE transaction_type = 'REFUND'
-        QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY business_date DESC) = 1
-    """).df()
 
 
 class RequestSender:
@@ -117,21 +101,9 @@ class RequestSender:
 
     def snapshot(self, request: RefundRequest, sale: Transaction) -> SaleSnapshot:
         """The sale's status (just re-read), what PayTrace refunded of it and what is in flight."""
-        refunds = self.refunds[~self.refunds["status"].isin(["VOIDED", "DECLINED"])]
-        others = [r for r in self.store.all() if r.sale_transaction_id == sale.transaction_id
-                  and r.request_id != request.request_id and r.action == "refund"
-                  and r.state in (*IN_FLIGHT_STATES, RECORDED)]
-        ours = refunds["invoice_id"].isin([r.invoice_id for r in others])
-        last4 = sale.card.last4 if sale.card else None
-        # refunds made in PayTrace itself carry the sale's invoice_id (and card); ours an SPR id
-        same_sale = (refunds["invoice_id"] == sale.invoice_id) & (refunds["card_last4"] == last4) \
-            & ~refunds["invoice_id"].map(is_request_invoice_id) & bool(sale.invoice_id)
-        refunded = int(refunds.loc[ours | same_sale, "amount_cents"].sum())
-        seen = set(refunds["invoice_id"])
-        in_flight = sum(r.amount_cents for r in others if r.invoice_id not in seen)
-        return SaleSnapshot(transaction_id=sale.transaction_id, status=sale.status.value,
-                            amount_cents=decimal_to_cents(sale.amount), refunded_cents=refunded,
-                            in_flight_cents=in_flight)
+        return sale_snapshot(request, self.store.all(), self.refunds, transaction_id=sale.transaction_id,
+                             status=sale.status.value, amount_cents=decimal_to_cents(sale.amount),
+                             invoice_id=sale.invoice_id, card_last4=sale.card.last4 if sale.card else None)
 
     # -------------------------------------------------------------- sending
 

@@ -151,7 +151,7 @@ def replace_invoice(record: Transaction, invoice_id: str) -> Transaction:
 def test_paytrace_side_refunds_in_the_warehouse_count_against_the_sale(store):
     from sage_paytrace_pipeline.paytrace.frames import transactions_frame
     from sage_paytrace_pipeline.paytrace.models import CardSummary
-    from sage_paytrace_pipeline.refunds.sending import warehouse_refunds
+    from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 
     card = CardSummary(masked_number="401200******5439", last4="5439", brand="VISA")
     terminal_refund = Transaction(transaction_id=8500, transaction_type="REFUND", amount=Decimal("15.00"),

@@ -25,9 +25,9 @@ from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
+from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
-from sage_paytrace_pipeline.refunds.sending import warehouse_refunds
 
 OWNERS = ["team:accounts-receivable"]
 _SHOWN = 20

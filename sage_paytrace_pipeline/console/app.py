@@ -1,0 +1,321 @@
+"""The console's web application (Starlette, Jinja2 with autoescape, no script but one small file).
+
+Every page needs a user; every POST needs the session's CSRF token and a same-site origin; every
+action is authorized by role in actions.py, server-side. Text from exceptions is shown through the
+`shown` filter (controls removed, card numbers masked to their last four, secrets filtered) and
+escaped by Jinja: hostile text renders inert.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from sage_paytrace_pipeline.config import ConsoleSettings
+from sage_paytrace_pipeline.console import security
+from sage_paytrace_pipeline.console.actions import Actions, Actor, Item, Refused
+from sage_paytrace_pipeline.console.candidates import Candidate, ranked_customers
+from sage_paytrace_pipeline.console.passwords import verify_password
+from sage_paytrace_pipeline.console.queue import QueueFilter, queue
+from sage_paytrace_pipeline.console.roles import allowed
+from sage_paytrace_pipeline.console.sources import SourceContext, actions_for, open_items, register_builtin_sources
+from sage_paytrace_pipeline.console.store import ConsoleStore
+from sage_paytrace_pipeline.console.throttle import LoginThrottle
+from sage_paytrace_pipeline.console.warehouse import WarehouseBusy, awaiting_refunds
+from sage_paytrace_pipeline.domain.free_text import storable_text
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
+from sage_paytrace_pipeline.domain.pci import scrub_text
+
+HERE = Path(__file__).parent
+PAGE_SIZE = 200
+
+
+@dataclass
+class Console:
+    """What the pages work with (built once by `create_app`)."""
+
+    settings: ConsoleSettings
+    store: ConsoleStore
+    actions: Actions
+    warehouse: Path
+    today: Callable[[], date]
+    throttle: LoginThrottle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.throttle = LoginThrottle(self.settings.login_attempts, self.settings.login_window_seconds)
+
+
+def shown(value: object) -> str:
+    """Outside text as the console shows it: no controls, card numbers masked, secrets filtered."""
+    return scrub_text(storable_text(value))
+
+
+def _templates() -> Jinja2Templates:
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                                     undefined=jinja2.StrictUndefined)
+    environment.filters["shown"] = shown
+    environment.filters["money"] = lambda cents: format_decimal(cents_to_decimal(int(cents)))
+    return Jinja2Templates(env=environment)
+
+
+TEMPLATES = _templates()
+Handler = Callable[[Request, security.User], Awaitable[Response]]
+
+
+def create_app(console: Console, *, secret_key: str) -> Starlette:
+    register_builtin_sources()
+    if len(secret_key) < 32:
+        raise ValueError(f"the console's secret key ({console.settings.secret_key_env}) must be 32 characters or more")
+
+    def page(permission: str, handler: Handler, *, post: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            user = security.current_user(request, console.settings)
+            if user is None:
+                if post:
+                    return PlainTextResponse("log in first", status_code=401)
+                return RedirectResponse("/login", status_code=303)
+            if post:
+                form = await request.form()
+                refusal = security.csrf_refusal(request, form.get("csrf"))
+                if refusal:
+                    console.store.audit(actor=user.name, action="csrf", subject=request.url.path, outcome="refused",
+                                        after=refusal, address=_address(request))
+                    return PlainTextResponse(f"refused: {refusal}", status_code=403)
+            if not allowed(user.role, permission):
+                console.store.audit(actor=user.name, action=permission, subject=request.url.path, outcome="refused",
+                                    after=f"role {user.role}", address=_address(request))
+                return _render(request, user, "refused.html", {"reason": f"your role ({user.role}) may not do this"},
+                               status_code=403)
+            return await handler(request, user)
+
+        return endpoint
+
+    # -------------------------------------------------------------- log-in
+
+    async def login_form(request: Request) -> Response:
+        return TEMPLATES.TemplateResponse(request, "login.html", {"csrf": security.csrf_token(request), "error": ""})
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        address = _address(request)
+        name = str(form.get("username", "")).strip()[:64]
+        refusal = security.csrf_refusal(request, form.get("csrf"))
+        if refusal:
+            return PlainTextResponse(f"refused: {refusal}", status_code=403)
+        if console.throttle.refused(name, address):
+            console.store.audit(actor=name, action="login", subject="", outcome="refused", after="too many tries",
+                                address=address)
+            return TEMPLATES.TemplateResponse(request, "login.html", {
+                "csrf": security.csrf_token(request),
+                "error": "too many failed log-ins: wait a few minutes"}, status_code=429)
+        user = console.settings.users.get(name)
+        password_hash = user.password_hash if user is not None else None
+        if not verify_password(password_hash, str(form.get("password", ""))):
+            console.throttle.failed(name, address)
+            console.store.audit(actor=name, action="login", subject="", outcome="refused", after="wrong name or "
+                                "password", address=address)
+            return TEMPLATES.TemplateResponse(request, "login.html", {
+                "csrf": security.csrf_token(request), "error": "wrong name or password"}, status_code=401)
+        console.throttle.succeeded(name, address)
+        security.start_session(request, name)
+        console.store.audit(actor=name, action="login", subject="", outcome="done", address=address)
+        return RedirectResponse("/exceptions", status_code=303)
+
+    async def logout(request: Request, user: security.User) -> Response:
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    async def home(request: Request, user: security.User) -> Response:
+        return RedirectResponse("/exceptions", status_code=303)
+
+    # -------------------------------------------------------------- exceptions
+
+    async def exceptions(request: Request, user: security.User) -> Response:
+        params = request.query_params
+        wanted = QueueFilter(kind=params.get("kind", "").strip(), severity=params.get("severity", "").strip(),
+                             day=params.get("day", "").strip(), min_age_days=_int(params.get("age")),
+                             show_reviewed=params.get("reviewed") == "1")
+        context = SourceContext(console.warehouse)
+        number = max(1, _int(params.get("page")) or 1)
+        found = queue(context, console.store, wanted, console.today(), offset=(number - 1) * PAGE_SIZE,
+                      limit=PAGE_SIZE)
+        pages = max(1, math.ceil(found.total / PAGE_SIZE))
+        if number > pages:  # past the last page (the queue shrank): show the last
+            number = pages
+            found = queue(context, console.store, wanted, console.today(), offset=(number - 1) * PAGE_SIZE,
+                          limit=PAGE_SIZE)
+        rows = [{**row, "actions": actions_for(str(row["kind"]))} for row in found.rows]
+        return _render(request, user, "exceptions.html", {
+            "items": rows, "total": found.total, "page": number, "pages": pages, "wanted": wanted,
+            "kinds": found.kinds, "notices": context.notices, "query": _query(params)})
+
+    async def exception_detail(request: Request, user: security.User, message: str = "",
+                               error: str = "") -> Response:
+        item = _item(request.path_params["key"])
+        if item is None:
+            return _render(request, user, "gone.html", {}, status_code=404)
+        candidates: list[Candidate] = []
+        if "link_payer" in actions_for(item.kind) and console.actions.sage_reader is not None:
+            candidates = ranked_customers(console.actions.sage_reader(), item.problem)
+        decided = console.store.latest_decisions([item.key]).get(item.key)
+        return _render(request, user, "exception.html", {
+            "item": item, "actions": actions_for(item.kind), "candidates": candidates, "decided": decided,
+            "message": message, "error": error, "row": _row(item.key)}, status_code=400 if error else 200)
+
+    async def link(request: Request, user: security.User) -> Response:
+        item = _item(request.path_params["key"])
+        if item is None:
+            return _render(request, user, "gone.html", {}, status_code=404)
+        form = await request.form()
+        # a customer typed in wins over the picked suggestion
+        customer = str(form.get("other_customer", "")).strip() or str(form.get("customer", ""))
+        try:
+            made = console.actions.link_payer(_actor(request, user), item, customer,
+                                              replace=form.get("replace") == "1")
+        except Refused as refused:
+            return await exception_detail(request, user, error=str(refused))
+        return await exception_detail(request, user, message=(
+            f"linked {made.vault_id} to {made.customer} {made.name}: its payments post when the day runs again"))
+
+    async def review(request: Request, user: security.User) -> Response:
+        form = await request.form()
+        keys = [str(key) for key in form.getlist("key")][:1000]
+        found = {item.key: item for item in map(_item_from_row, _rows(keys))}
+        chosen = [found[key] for key in keys if key in found]
+        if not chosen:
+            return _render(request, user, "refused.html", {"reason": "choose at least one open exception"},
+                           status_code=400)
+        if len(chosen) > 1 and any(_row(item.key)["severity"] == "error" for item in chosen):
+            return _render(request, user, "refused.html", {
+                "reason": "errors are reviewed one at a time (open each): only warnings can be marked in bulk"},
+                status_code=400)
+        try:
+            count = console.actions.mark_reviewed(_actor(request, user), chosen, str(form.get("reason", "")))
+        except Refused as refused:
+            return _render(request, user, "refused.html", {"reason": str(refused)}, status_code=400)
+        back = str(form.get("back", "")) or "/exceptions"
+        return RedirectResponse(back if back.startswith("/exceptions") else "/exceptions", status_code=303,
+                                headers={"X-Reviewed": str(count)})
+
+    def _rows(keys: list[str]) -> list[dict[str, Any]]:
+        items = open_items(SourceContext(console.warehouse))
+        return items[items["key"].isin(keys)].to_dict("records")
+
+    def _row(key: str) -> dict[str, Any]:
+        rows = _rows([key])
+        return rows[0] if rows else {}
+
+    def _item(key: str) -> Item | None:
+        row = _row(key)
+        return _item_from_row(row) if row else None
+
+    # -------------------------------------------------------------- approvals
+
+    async def approvals(request: Request, user: security.User, message: str = "", error: str = "") -> Response:
+        try:
+            waiting = awaiting_refunds(console.warehouse)
+        except WarehouseBusy as busy:
+            waiting, error = [], str(busy)
+        return _render(request, user, "approvals.html", {
+            "requests": waiting, "message": message, "error": error,
+            "may_approve": allowed(user.role, "approve")}, status_code=400 if error and not message else 200)
+
+    async def decide_refund(request: Request, user: security.User) -> Response:
+        request_id = request.path_params["request_id"]
+        form = await request.form()
+        actor = _actor(request, user)
+        try:
+            if request.path_params["decision"] == "approve":
+                done = console.actions.approve_refund(actor, request_id)
+                message = f"{done.request_id} approved by {done.approved_by}: the next run sends it"
+            else:
+                done = console.actions.reject_refund(actor, request_id, str(form.get("reason", "")))
+                message = f"{done.request_id} rejected: nothing is sent to PayTrace"
+        except (Refused, WarehouseBusy) as refused:
+            return await approvals(request, user, error=str(refused))
+        return await approvals(request, user, message=message)
+
+    # -------------------------------------------------------------- audit
+
+    async def audit(request: Request, user: security.User) -> Response:
+        number = max(1, _int(request.query_params.get("page")) or 1)
+        rows = console.store.audit_rows(limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+        return _render(request, user, "audit.html", {"rows": rows, "page": number,
+                                                     "may_export": allowed(user.role, "export")})
+
+    async def audit_csv(request: Request, user: security.User) -> Response:
+        console.store.audit(actor=user.name, action="export_audit", subject="audit.csv", outcome="done",
+                            address=_address(request))
+        return Response(console.store.audit_csv(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="console-audit.csv"'})
+
+    def _render(request: Request, user: security.User, name: str, context: dict[str, Any],
+                status_code: int = 200) -> Response:
+        return TEMPLATES.TemplateResponse(request, name, {
+            **context, "user": user, "csrf": security.csrf_token(request),
+            "can": {permission: allowed(user.role, permission) for permission in ("resolve", "approve", "export")},
+        }, status_code=status_code)
+
+    routes = [
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", page("view", logout, post=True), methods=["POST"]),
+        Route("/", page("view", home), methods=["GET"]),
+        Route("/exceptions", page("view", exceptions), methods=["GET"]),
+        Route("/exceptions/review", page("resolve", review, post=True), methods=["POST"]),
+        Route("/exceptions/{key:str}", page("view", exception_detail), methods=["GET"]),
+        Route("/exceptions/{key:str}/link", page("resolve", link, post=True), methods=["POST"]),
+        Route("/approvals", page("view", approvals), methods=["GET"]),
+        Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
+              methods=["POST"]),
+        Route("/audit", page("view", audit), methods=["GET"]),
+        Route("/audit.csv", page("export", audit_csv), methods=["GET"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    middleware = [
+        Middleware(security.SecurityHeaders),
+        Middleware(SessionMiddleware, secret_key=secret_key, session_cookie="console_session",
+                   max_age=console.settings.session_minutes * 60, same_site="strict",
+                   https_only=console.settings.secure_cookies),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _item_from_row(row: dict[str, Any]) -> Item:
+    return Item(key=str(row["key"]), area=str(row["area"]), kind=str(row["kind"]),
+                source_ids=str(row["source_ids"] or ""), problem=str(row["problem"] or ""))
+
+
+def _actor(request: Request, user: security.User) -> Actor:
+    return Actor(user.name, user.role, _address(request))
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _query(params) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode({key: value for key, value in params.items() if key != "page" and value})
