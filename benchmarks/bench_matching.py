@@ -107,6 +107,19 @@ def run_vectorized(data: dict[str, pd.DataFrame]) -> dict:
 
 def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
     """The straightforward implementation: dict look-ups and a Python loop per payment."""
+    decisions = row_by_row_decisions(data)
+    applied = sum(bool(applications) for _, applications, _ in decisions.values())
+    exceptions = sum(customer is None or left > 0 or not applications
+                     for customer, applications, left in decisions.values())
+    return {"applied": applied, "exceptions": exceptions}
+
+
+def row_by_row_decisions(data: dict[str, pd.DataFrame]) -> dict[int, tuple[str | None, list[tuple[str, int]], int]]:
+    """Per payment, in processing order: (customer_no or None, [(invoice_no, cents applied)], cents left over).
+
+    The oracle a test compares the vectorized core with on a sample: the same cascade (card GUID,
+    invoice owner, e-mail, best name in the ZIP) and running balances, one payment at a time.
+    """
     from rapidfuzz import fuzz, utils
 
     from sage_paytrace_pipeline.domain.matching.references import (
@@ -122,11 +135,13 @@ def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
         by_zip.setdefault(c["zip_code"], []).append(c)
     owners: dict[str, list[str]] = {}
     open_by_customer: dict[str, dict[str, int]] = {}
+    read_balances: dict[str, dict[str, int]] = {}
     for row in data["open_invoices"].itertuples(index=False):
         owners.setdefault(row.invoice_no, []).append(row.customer_no)
         open_by_customer.setdefault(row.customer_no, {})[row.invoice_no] = row.balance_cents
+        read_balances.setdefault(row.customer_no, {})[row.invoice_no] = row.balance_cents
     junk, keyword, digits = re.compile(_NOT_INVOICES), re.compile(_KEYWORD), re.compile(r"\d+")
-    applied = exceptions = 0
+    decisions = {}
     for p in data["payments"].sort_values(["created_at", "transaction_id"]).to_dict("records"):
         numbers = []
         for text in (p["invoice_id"], p["description"]):
@@ -145,19 +160,20 @@ def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
             best = max(scored, default=(0, None))
             customer = best[1] if best[0] >= 90 else None
         if customer is None:
-            exceptions += 1
+            decisions[p["transaction_id"]] = (None, [], p["amount_cents"])
             continue
         balances = open_by_customer.get(customer, {})
-        targets = ([n for n in numbers if n in balances]
-                   or [n for n, b in balances.items() if b == p["amount_cents"]][:1])
-        left = p["amount_cents"]
+        same_amount = [n for n, b in read_balances.get(customer, {}).items() if b == p["amount_cents"]]
+        targets = [n for n in dict.fromkeys(numbers) if n in balances] or same_amount[:len(same_amount) == 1]
+        left, applications = p["amount_cents"], []
         for n in targets:
             take = min(left, balances[n])
             balances[n] -= take
             left -= take
-        applied += bool(targets)
-        exceptions += left > 0 or not targets
-    return {"applied": applied, "exceptions": exceptions}
+            if take:
+                applications.append((n, take))
+        decisions[p["transaction_id"]] = (customer, applications, left)
+    return decisions
 
 
 _DUCKDB_REFERENCE = r"""
