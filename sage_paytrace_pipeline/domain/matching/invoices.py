@@ -258,7 +258,8 @@ class _Pairs:
                 amount_entry: np.ndarray, index: OpenInvoiceIndex) -> _Pairs:
         payer = np.concatenate([refs.payer[reference], amount_payer])
         position = np.concatenate([refs.position[reference], np.zeros(len(amount_payer), dtype="int64")])
-        order = np.lexsort((position, payer))
+        # one stable int64 sort on (payer, position) packed in a key: several times cheaper than lexsort
+        order = np.argsort(payer * (int(position.max(initial=0)) + 1) + position, kind="stable")
         return cls(payer[order], np.concatenate([entry, amount_entry])[order],
                    np.concatenate([refs.method[reference], np.full(len(amount_payer), _BY_AMOUNT)])[order],
                    np.concatenate([reference, np.full(len(amount_payer), -1)])[order], refs, index)

@@ -6,8 +6,9 @@
 are blanked out first so they can never be read as an invoice.
 
 Payers retype a few shapes and one description is often on most payments, so each distinct text
-of a column is parsed once (a Python regex per distinct string) and the numbers found are spread
-back over the rows with integer arrays.
+of a column is parsed once and the numbers found are spread back over the rows with integer arrays.
+Most distinct texts are one plain number: those are read in one columnar pass (`engine.py`, the
+patterns `_SIMPLE_RE` spelled for DuckDB); only the others get the Python clean-up below.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.arrays import position_in_run, run_sizes
+from sage_paytrace_pipeline.domain.matching.engine import plain_invoice_numbers
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 REFERENCE_COLUMNS = ("transaction_id", "invoice_no", "source", "position")
@@ -120,34 +122,21 @@ def _parse_column(column: pd.Series, source: str, width: int) -> _ParsedColumn:
     counts = np.zeros(len(texts), dtype="int64")
     inherited = np.zeros(len(texts), dtype="int64")
     # A lone plain number is a head that counts ("#" lead); the other texts get the full clean-up.
-    plain = np.array(_plain_numbers(source, texts), dtype=object)
-    is_plain = pd.notna(plain)
+    is_plain, padded = plain_invoice_numbers(source, texts, width)
+    valid = padded != ""  # only plain texts have one; "" also where it is all zeros or too long
     last_head = np.where(is_plain, 1, -1).astype("int8")
-    padded = np.array(_padded(plain[is_plain].tolist(), width), dtype=object)
-    counts[is_plain] = pd.notna(padded)
+    counts[valid] = 1
     other = {}
-    for t in np.flatnonzero(~is_plain):
+    for t in np.flatnonzero(~is_plain).tolist():
         other[t], inherited[t], last_head[t] = _qualified_numbers(source, _numbers_in(texts[t]), width)
         counts[t] = len(other[t])
     offsets = np.concatenate([[0], np.cumsum(counts)])
     numbers = np.empty(offsets[-1], dtype=object)
-    numbers[offsets[:-1][is_plain][pd.notna(padded)]] = padded[pd.notna(padded)]
+    numbers[offsets[:-1][valid]] = padded[valid]
     for t, found in other.items():
         numbers[offsets[t]:offsets[t + 1]] = found
     return _ParsedColumn(source=_SOURCES.index(source), row_text=np.where(row_text >= 0, row_text, len(texts) - 1),
                          numbers=numbers, offsets=offsets, inherited=inherited, last_head=last_head)
-
-
-def _plain_numbers(source: str, texts: np.ndarray) -> list[str | None]:
-    """The digits of each text that is one plain number ("INV-0001234", "#1234", "Payment for invoice
-    0001234"), else None: one anchored regex, ~10x cheaper than the full clean-up. ASCII text only."""
-    match = _SIMPLE_RE[source].match
-    # no Match object is kept: millions of live tracked objects would make the garbage collector crawl
-    texts = texts.tolist()  # a list iterates several times faster than an object array
-    if source == "invoice_id":  # a bare run of up to ten ASCII digits is its own number: no regex needed
-        return [text if text.isdigit() and text.isascii() and len(text) <= 10
-                else found[1] if text.isascii() and (found := match(text)) else None for text in texts]
-    return [found[1] if text.isascii() and (found := match(text)) else None for text in texts]
 
 
 def _numbers_in(text: str) -> list[tuple[str, str]]:
