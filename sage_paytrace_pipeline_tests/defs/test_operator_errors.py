@@ -151,5 +151,5 @@ def test_the_ui_shows_a_misspelled_key_as_one_line_without_a_stack(tmp_path, mon
 
     debug = _code_location_error(monkeypatch, SAGE_PAYTRACE_CONFIG=str(bad), SAGE_PAYTRACE_DEBUG="1")
     assert debug is not None
-    frames = "".join(debug.stack) + "".join((debug.cause.stack if debug.cause else []))
+    frames = "".join(debug.stack) + "".join(debug.cause.stack if debug.cause else [])
     assert "merchnat: unknown key" in debug.to_string() and "load_time_config" in frames
