@@ -26,3 +26,10 @@ bank_statements_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("bank_deposits", "bank_statement_exceptions"),
     description="Load new bank statement files from the statement folder (each file once, by content hash).",
 )
+
+disputes_job = dg.define_asset_job(
+    "disputes_job",
+    selection=dg.AssetSelection.groups("disputes"),
+    description="Load new dispute reports, rebuild the cases, post each case stage's GL entry once and send the "
+                "deadline alerts.",
+)

@@ -1,9 +1,9 @@
 """Cases and their stages in the warehouse, rebuilt from the loaded reports each run.
 
-`pipeline.dispute_stages` holds every stage of every case once (with the money it moves);
-`pipeline.dispute_cases` one row per case (current stage, status, due dates, sale, what to send).
+`pipeline.dispute_stage_store` holds every stage of every case once (with the money it moves);
+`pipeline.dispute_case_store` one row per case (current stage, status, due dates, sale, what to send).
 Both are derived from the report rows and the warehouse's PayTrace sales, so they are replaced
-whole in one transaction. Other flows read `pipeline.dispute_cases` by SQL (the refund flow's
+whole in one transaction. Other flows read `pipeline.dispute_case_store` by SQL (the refund flow's
 block: `sales_under_dispute`).
 """
 
@@ -15,8 +15,8 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.disputes.cases import case_summary, stage_history
 from sage_paytrace_pipeline.domain.disputes.linking import approved_sales, link_cases
 
-CASES = "pipeline.dispute_cases"
-STAGES = "pipeline.dispute_stages"
+CASES = "pipeline.dispute_case_store"
+STAGES = "pipeline.dispute_stage_store"
 _TRANSACTIONS = "pipeline.paytrace_transactions"
 
 
@@ -62,7 +62,7 @@ def save(connection: duckdb.DuckDBPyConnection, stages: pd.DataFrame, cases: pd.
 
 
 def saved_cases(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    if not _exists(connection, "dispute_cases"):
+    if not _exists(connection, "dispute_case_store"):
         return pd.DataFrame()
     frame = connection.execute(f"SELECT * FROM {CASES} ORDER BY merchant_due_date NULLS LAST, case_number").df()
     for column in ("merchant_due_date", "network_due_date", "received_date", "last_activity_date", "transaction_date"):
@@ -75,7 +75,7 @@ def sales_under_dispute(connection: duckdb.DuckDBPyConnection) -> dict[int, str]
     """Sale id -> a case disputing it that the merchant has not won: open (the money is taken or may
     be), lost or accepted (the cardholder has it back already); a linked case's sale, and every
     candidate of a case whose sale is ambiguous (any of them may be the one)."""
-    if not _exists(connection, "dispute_cases"):
+    if not _exists(connection, "dispute_case_store"):
         return {}
     rows = connection.execute(f"SELECT case_number, sale_transaction_id, link, candidates FROM {CASES} "
                               "WHERE status <> 'won' ORDER BY case_number").fetchall()

@@ -23,7 +23,7 @@ from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cen
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
-LOG = "pipeline.dispute_postings"
+LOG = "pipeline.dispute_posting_log"
 _DDL = f"""
 CREATE SCHEMA IF NOT EXISTS pipeline;
 CREATE TABLE IF NOT EXISTS {LOG} (

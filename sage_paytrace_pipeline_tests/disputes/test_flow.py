@@ -69,7 +69,7 @@ def test_a_crash_after_sage_posted_is_adopted_not_posted_again(tmp_path, warehou
     folder = tmp_path / "dispute_reports"
     _drop(folder, "week1.csv", samples.CHARGEBACK)
     run_disputes(warehouse, config, folder, writer, as_of=AS_OF, run_id="r1")
-    warehouse.execute("UPDATE pipeline.dispute_postings SET state = 'intent'")  # the answer was lost
+    warehouse.execute("UPDATE pipeline.dispute_posting_log SET state = 'intent'")  # the answer was lost
     before = dump(company)
     again = run_disputes(warehouse, config, folder, writer, as_of=AS_OF, run_id="r2")
     assert again.posting.posted == ["PT-DC200-CB"]  # sent again, Sage answers with the entry it has

@@ -65,7 +65,8 @@ def link_cases(cases: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     out = keys[["case_number"]].merge(grouped, left_on="case_number", right_index=True, how="left")
     count = out["count"].fillna(0).to_numpy()
     out["link"] = np.select([count == 1, count > 1], [LINKED, AMBIGUOUS], default=UNKNOWN)
-    out["sale_transaction_id"] = pd.array(np.where(count == 1, out["first"].fillna(0), 0), dtype="Int64")
+    first = pd.to_numeric(out["first"], errors="coerce").fillna(0).astype("int64").to_numpy()
+    out["sale_transaction_id"] = pd.array(np.where(count == 1, first, 0), dtype="Int64")
     out.loc[count != 1, "sale_transaction_id"] = pd.NA
     out["link_rule"] = out["link_rule"].where(count == 1, "").fillna("")
     out["candidates"] = out["candidates"].fillna("")
