@@ -48,6 +48,7 @@ TABLES = (
     ExceptionTable("fee_statement_exceptions", "fee statements"),
     ExceptionTable("refund_exceptions", "refunds", key="transaction_id"),
     ExceptionTable("refund_request_exceptions", "refund requests", key="transaction_id"),
+    ExceptionTable("dispute_exceptions", "disputes", key="transaction_id"),
 )
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 

@@ -102,7 +102,10 @@ def family_of(networks: np.ndarray | pd.Series, reason_codes: pd.Series) -> np.n
 def evidence_for(families: np.ndarray | pd.Series, stages: np.ndarray | pd.Series) -> np.ndarray:
     """What to send for each case: a retrieval asks for the document, a dispute for its family's defence."""
     texts = pd.Series(np.asarray(families, dtype=object)).map(EVIDENCE).fillna(EVIDENCE[OTHER]).to_numpy(dtype=object)
-    return np.where(np.asarray(stages, dtype=object) == "retrieval", RETRIEVAL_EVIDENCE, texts)
+    stage = pd.Series(np.asarray(stages, dtype=object))
+    closed = ("nothing: the case is " + stage.astype(str)).to_numpy(dtype=object)
+    return np.select([stage == "retrieval", stage.isin(["won", "lost", "accepted"])], [RETRIEVAL_EVIDENCE, closed],
+                     default=texts)
 
 
 def _normalized(codes: pd.Series) -> pd.Series:
