@@ -71,6 +71,13 @@ def saved_cases(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame
 
 
+def saved_stages(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every stage of every case as the last dispute run saved them (none before the first)."""
+    if not _exists(connection, "dispute_stage_store"):
+        return pd.DataFrame(columns=["case_number", "stage", "taken_cents", "fee_cents"])
+    return connection.execute(f"SELECT * FROM {STAGES} ORDER BY chain, activity_date").df()
+
+
 def sales_under_dispute(connection: duckdb.DuckDBPyConnection) -> dict[int, str]:
     """Sale id -> a case disputing it that the merchant has not won: open (the money is taken or may
     be), lost or accepted (the cardholder has it back already); a linked case's sale, and every

@@ -122,3 +122,25 @@ def test_expense_model_posts_only_the_fee():
     lines = plan_postings(stage_history(_rows(samples.LOST_CB, samples.LOST)), accounts, case_fee_cents=1500)
     assert lines[["account", "debit_cents", "credit_cents"]].values.tolist() == [["6150-00", 1500, 0],
                                                                                   ["6160-00", 0, 1500]]
+
+
+def test_settlement_exception_of_a_netted_chargeback_names_its_case():
+    from sage_paytrace_pipeline.domain.disputes.settlement import name_netted_cases
+    from sage_paytrace_pipeline.domain.settlement.frames import EXCEPTION_COLUMNS
+
+    stages = stage_history(_rows(samples.CHARGEBACK, samples.LOST_CB))
+    exceptions = pd.DataFrame([
+        {"kind": "deposit_variance", "severity": "warning", "batch_number": 7, "source_ids": "b7",
+         "problem": "short by $1265.00", "action": "match it"},
+        {"kind": "deposit_variance", "severity": "warning", "batch_number": 8, "source_ids": "b8",
+         "problem": "short by $25.00", "action": "match it"},
+        {"kind": "deposit_missing", "severity": "error", "batch_number": 9, "source_ids": "b9",
+         "problem": "missing", "action": "wait"},
+    ])[list(EXCEPTION_COLUMNS)]
+    matches = pd.DataFrame({"batch_number": [7, 8], "method": ["netted_adjustment"] * 2,
+                            "adjustment_cents": [126_500, 2_500]})
+    named = name_netted_cases(exceptions, matches, stages)
+    assert list(named["problem"]) == ["short by $1265.00; dispute case C200",
+                                      "short by $25.00; no dispute case in the processor's reports takes $25.00",
+                                      "missing"]
+    assert list(named.columns) == list(exceptions.columns)
