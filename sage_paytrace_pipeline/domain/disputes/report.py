@@ -19,10 +19,11 @@ import csv
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -130,15 +131,14 @@ def read_report(path: Path, data: bytes, layout: DisputeReportFormat) -> Dispute
     records = _records(path, text, layout)
     header_line, header = _header(path, records, layout)
     body = _without_trailer([r for r in records if r[0] > header_line], len(header))
-    rows = []
     for line, fields in body:
         if len(fields) != len(header):
             raise DisputeReportError(path, line, f"row has {len(fields)} fields, the header has {len(header)}",
                                      f"check {SETTING}.delimiter ({layout.delimiter!r}) and that fields holding "
                                      "it are quoted; a trailer line may hold at most three filled fields")
-        rows.append(_row(path, line, dict(zip(header, (field.strip() for field in fields))), layout))
-    frame = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
-    frame = frame.astype({name: dtype for name, dtype in REPORT_COLUMNS.items() if dtype != "object"})
+    raw = pd.DataFrame([fields for _, fields in body], columns=header, dtype=object)
+    raw = raw.loc[:, ~raw.columns.duplicated()].apply(lambda column: column.str.strip())
+    frame = _columns(path, pd.Series([line for line, _ in body], dtype="int64"), raw, layout)
     return DisputeReport(path, hashlib.sha256(data).hexdigest(), frame)
 
 
@@ -188,46 +188,93 @@ def _without_trailer(records: list[tuple[int, list[str]]], width: int) -> list[t
     return records[:end]
 
 
-def _row(path: Path, line: int, record: dict[str, str], layout: DisputeReportFormat) -> dict:
-    def optional(column: str) -> str:
-        return record.get(column, "")
+def _columns(path: Path, lines: pd.Series, raw: pd.DataFrame, layout: DisputeReportFormat) -> pd.DataFrame:
+    """The typed rows, column by column; the first bad cell (lowest line) refuses the file."""
+    problems: list[tuple[int, int, str, str]] = []  # (line, check order, problem, fix): the first one is raised
 
-    def problem(what: str, fix: str) -> DisputeReportError:
-        return DisputeReportError(path, line, what, fix)
+    def text(column: str) -> pd.Series:
+        values = raw[column] if column in raw else pd.Series("", index=raw.index, dtype=object)
+        return values.fillna("").astype(object)
 
-    case_number = record[layout.case_number_column]
-    if not case_number:
-        raise problem(f"no case number in column {layout.case_number_column!r}", "fill in the processor's case number")
-    stage_text = record[layout.stage_column]
-    stage = normalize_stage(stage_text)
-    if stage is None:
-        raise problem(f"stage {stage_text[:40]!r} in column {layout.stage_column!r} is not one this pipeline knows",
-                      "use retrieval, chargeback, representment, pre-arbitration, arbitration, won, lost or accepted")
-    digits = re.sub(r"\D", "", record[layout.account_number_column])
-    if len(digits) < 4:
-        raise problem(f"column {layout.account_number_column!r} holds no card's last 4 digits",
-                      "the report must show the masked card number (e.g. 402155XXXXXX0001)")
-    return {
+    def flag(bad: pd.Series, order: int, problem: Callable[[str], str], fix: str, column: str) -> None:
+        if bad.any():
+            first = int(np.flatnonzero(bad.to_numpy())[0])
+            problems.append((int(lines.iloc[first]), order, problem(text(column).iloc[first]), fix))
+
+    case_number = text(layout.case_number_column)
+    flag(case_number == "", 0, lambda _: f"no case number in column {layout.case_number_column!r}",
+         "fill in the processor's case number", layout.case_number_column)
+    stage_text = text(layout.stage_column)
+    stage = stage_text.map({value: normalize_stage(value) for value in stage_text.unique()})
+    flag(stage.isna(), 1, lambda value: f"stage {value[:40]!r} in column {layout.stage_column!r} is not one this "
+         "pipeline knows", "use retrieval, chargeback, representment, pre-arbitration, arbitration, won, lost or "
+         "accepted", layout.stage_column)
+    digits = text(layout.account_number_column).str.replace(r"\D", "", regex=True)
+    flag(digits.str.len() < 4, 2, lambda _: f"column {layout.account_number_column!r} holds no card's last 4 digits",
+         "the report must show the masked card number (e.g. 402155XXXXXX0001)", layout.account_number_column)
+    dates = {column: _dates(text(column), column, layout, flag, order=3 + i,
+                            required=column in (layout.activity_date_column, layout.transaction_date_column))
+             for i, column in enumerate((layout.activity_date_column, layout.transaction_date_column,
+                                         layout.network_due_date_column, layout.merchant_due_date_column))}
+    amounts = {column: _amounts(text(column), column, flag, order=7 + i, required=column == layout.amount_column)
+               for i, column in enumerate((layout.amount_column, layout.transaction_amount_column, layout.fee_column))}
+    if problems:
+        line, _, problem, fix = min(problems)
+        raise DisputeReportError(path, line, problem, fix)
+    frame = pd.DataFrame({
         "source_file": path.name,
-        "source_line": line,
-        "case_number": storable_text(case_number),
-        "original_case_number": storable_text(optional(layout.original_case_column)),
-        "stage": stage,
-        "activity_date": _date(path, line, record, layout.activity_date_column, layout, required=True),
-        "card_type": storable_text(optional(layout.card_type_column)),
-        "reason_code": storable_text(record[layout.reason_code_column]).upper(),
-        "reason_text": storable_text(optional(layout.reason_text_column)),
-        "amount_cents": abs(_cents(path, line, record, layout.amount_column, required=True) or 0),
-        "transaction_amount_cents": _abs(_cents(path, line, record, layout.transaction_amount_column)),
-        "transaction_date": _date(path, line, record, layout.transaction_date_column, layout, required=True),
-        "card_last4": digits[-4:],
-        "authorization_code": storable_text(optional(layout.authorization_code_column)).upper(),
-        "reference": storable_text(optional(layout.reference_column)),
-        "arn": storable_text(optional(layout.arn_column)),
-        "network_due_date": _date(path, line, record, layout.network_due_date_column, layout),
-        "merchant_due_date": _date(path, line, record, layout.merchant_due_date_column, layout),
-        "fee_cents": _abs(_cents(path, line, record, layout.fee_column)),
-    }
+        "source_line": lines.to_numpy(),
+        "case_number": _storable(case_number),
+        "original_case_number": _storable(text(layout.original_case_column)),
+        "stage": stage.to_numpy(),
+        "activity_date": dates[layout.activity_date_column],
+        "card_type": _storable(text(layout.card_type_column)),
+        "reason_code": _storable(text(layout.reason_code_column)).str.upper(),
+        "reason_text": _storable(text(layout.reason_text_column)),
+        "amount_cents": amounts[layout.amount_column].abs(),
+        "transaction_amount_cents": amounts[layout.transaction_amount_column].abs(),
+        "transaction_date": dates[layout.transaction_date_column],
+        "card_last4": digits.str[-4:].to_numpy(),
+        "authorization_code": _storable(text(layout.authorization_code_column)).str.upper(),
+        "reference": _storable(text(layout.reference_column)),
+        "arn": _storable(text(layout.arn_column)),
+        "network_due_date": dates[layout.network_due_date_column],
+        "merchant_due_date": dates[layout.merchant_due_date_column],
+        "fee_cents": amounts[layout.fee_column].abs(),
+    }, index=raw.index)
+    return frame.astype({name: dtype for name, dtype in REPORT_COLUMNS.items() if dtype != "object"})
+
+
+def _storable(values: pd.Series) -> pd.Series:
+    """Free text as the project stores it (controls out, card numbers masked), once per distinct value."""
+    return values.map({value: storable_text(value) for value in values.unique()}).astype(object)
+
+
+def _dates(values: pd.Series, column: str, layout: DisputeReportFormat, flag: Callable, *, order: int,
+           required: bool) -> np.ndarray:
+    parsed = pd.to_datetime(values.where(values != ""), format=layout.date_format, errors="coerce")
+    flag((values == "") if required else pd.Series(False, index=values.index), order,
+         lambda _: f"no date in column {column!r}", "fill in the date", column)
+    flag((values != "") & parsed.isna(), order, lambda value: f"date {value[:40]!r} in column {column!r} does not "
+         f"match {layout.date_format!r}", f"correct the date, or set {SETTING}.date_format in the config to the "
+         "report's (e.g. \"%Y-%m-%d\")", column)
+    return np.array([None if pd.isna(day) else day.date() for day in parsed], dtype=object)
+
+
+def _amounts(values: pd.Series, column: str, flag: Callable, *, order: int, required: bool) -> pd.Series:
+    flag((values == "") if required else pd.Series(False, index=values.index), order,
+         lambda _: f"no amount in column {column!r}", "fill in the case amount", column)
+    cents: dict[str, int | None] = {"": None}
+    errors: dict[str, str] = {}
+    for value in values.unique():  # distinct amounts only: a report repeats them
+        if value and value not in cents:
+            try:
+                cents[value] = parse_amount_cents(value)
+            except ValueError as error:
+                errors[value] = str(error)
+    flag(values.isin(list(errors)), order, lambda value: f"column {column!r}: {errors[value]}", "correct the amount",
+         column)
+    return pd.Series(pd.array([cents.get(value) for value in values], dtype="Int64"), index=values.index)
 
 
 def parse_amount_cents(text: str) -> int:
@@ -244,35 +291,3 @@ def parse_amount_cents(text: str) -> int:
     if cents > _MAX_CENTS:
         raise ValueError(f"{text.strip()[:40]!r} is larger than {MAX_MONEY:,}, the most a Sage 100 amount holds")
     return -cents if negative else cents
-
-
-def _cents(path: Path, line: int, record: dict[str, str], column: str, *, required: bool = False) -> int | None:
-    value = record.get(column, "")
-    if not value:
-        if required:
-            raise DisputeReportError(path, line, f"no amount in column {column!r}", "fill in the case amount")
-        return None
-    try:
-        return parse_amount_cents(value)
-    except ValueError as error:
-        raise DisputeReportError(path, line, f"column {column!r}: {error}", "correct the amount") from None
-
-
-def _abs(cents: int | None) -> int | None:
-    return None if cents is None else abs(cents)
-
-
-def _date(path: Path, line: int, record: dict[str, str], column: str, layout: DisputeReportFormat, *,
-          required: bool = False) -> date | None:
-    value = record.get(column, "")
-    if not value:
-        if required:
-            raise DisputeReportError(path, line, f"no date in column {column!r}", "fill in the date")
-        return None
-    try:
-        return datetime.strptime(value, layout.date_format).date()
-    except ValueError:
-        raise DisputeReportError(
-            path, line, f"date {value[:40]!r} in column {column!r} does not match {layout.date_format!r}",
-            f"correct the date, or set {SETTING}.date_format in the config to the report's "
-            "(e.g. \"%Y-%m-%d\")") from None
