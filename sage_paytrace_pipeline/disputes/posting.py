@@ -100,10 +100,11 @@ def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writ
     lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=decimal_to_cents(settings.case_fee)) \
         if len(stages) else plan_postings(stages, dispute_accounts(config))
     due = lines[pd.to_datetime(lines["posting_date"]).dt.date <= as_of] if len(lines) else lines
-    done = log.posted()
+    todo = due[~due["reference"].isin(log.posted())]
+    heads = todo.drop_duplicates("reference").set_index("reference")
     posted, problems = [], []
-    for entry in journal_entries(due[~due["reference"].isin(done)]):
-        first = due[due["reference"] == entry.reference].iloc[0]
+    for entry in journal_entries(todo):
+        first = heads.loc[entry.reference]
         amount = sum(decimal_to_cents(line.debit) for line in entry.lines)
         log.intent(entry.reference, str(first["case_number"]), str(first["stage"]), entry.posting_date, amount)
         try:
