@@ -59,9 +59,11 @@ def link_cases(cases: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     referenced = set(by_reference["case_number"])
     found = pd.concat([by_reference.assign(link_rule="reference"),
                        by_card[~by_card["case_number"].isin(referenced)].assign(link_rule="card_amount_date")])
-    grouped = found.groupby("case_number").agg(
-        count=("transaction_id", "nunique"), first=("transaction_id", "min"), link_rule=("link_rule", "first"),
-        candidates=("transaction_id", lambda ids: ", ".join(map(str, sorted(set(ids))))))
+    found = found.drop_duplicates(["case_number", "transaction_id"]).sort_values(["case_number", "transaction_id"])
+    grouped = found.groupby("case_number").agg(count=("transaction_id", "size"), first=("transaction_id", "min"),
+                                               link_rule=("link_rule", "first"))
+    grouped["candidates"] = found.assign(id_text=found["transaction_id"].astype(str)).groupby("case_number")[
+        "id_text"].agg(", ".join)
     out = keys[["case_number"]].merge(grouped, left_on="case_number", right_index=True, how="left")
     count = out["count"].fillna(0).to_numpy()
     out["link"] = np.select([count == 1, count > 1], [LINKED, AMBIGUOUS], default=UNKNOWN)
