@@ -13,6 +13,7 @@
                                              card refunds asked from Sage: create, review, approve (maker-checker)
     sage-paytrace console serve|hash-password
                                              the operations console (web): exceptions queue, approvals, audit
+    sage-paytrace disputes list              chargeback cases: deadlines and what to send (--open, --due-within N)
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_store_commands(areas)
     add_customers_command(areas)
     _add_console_commands(areas)
+    _add_dispute_commands(areas)
     return parser
 
 
@@ -500,6 +502,33 @@ def _list_exceptions(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.exception_list import list_exceptions, render
 
     rows = list_exceptions(warehouse_file(), open_only=args.open, kind=args.kind, since=args.since)
+    sys.stdout.write(render(rows, args.format))
+    return 0
+
+
+# ---------------------------------------------------------------- dispute cases
+
+
+def _add_dispute_commands(areas: argparse._SubParsersAction) -> None:
+    disputes = areas.add_parser("disputes", help="chargeback cases from the processor's dispute reports")
+    commands = disputes.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("list", help="each case with its merchant due date and what to send "
+                                            "($SAGE_PAYTRACE_WAREHOUSE, read-only)")
+    show.add_argument("--open", action="store_true", help="only cases not won, lost or accepted yet")
+    show.add_argument("--due-within", type=int, default=None, metavar="N",
+                      help="only cases whose merchant due date is at most N days away (overdue ones included)")
+    show.add_argument("--today", type=_iso_date, default=None, help="count days from this date (default today)")
+    show.add_argument("--format", choices=("table", "csv", "json"), default="table",
+                      help="table (default), csv (safe to open in a spreadsheet) or json")
+    show.set_defaults(handler=_list_disputes)
+
+
+def _list_disputes(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import warehouse_file
+    from sage_paytrace_pipeline.dispute_list import list_cases, render
+
+    rows = list_cases(warehouse_file(), today=args.today or date.today(), open_only=args.open,
+                      due_within=args.due_within)
     sys.stdout.write(render(rows, args.format))
     return 0
 

@@ -30,6 +30,7 @@ from pydantic import (
 from sage_paytrace_pipeline.banking.csv_format import CsvFormat
 from sage_paytrace_pipeline.banking.fee_statement import FeeStatementFormat
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
+from sage_paytrace_pipeline.domain.disputes.report import DisputeReportFormat
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
 
@@ -375,6 +376,35 @@ class ConsoleSettings(_Section):
             raise ValueError("trusted_header needs trusted_proxies: the addresses of the proxy that sets it "
                              "(anyone else could send the header)")
         return self
+class DisputeSettings(_Section):
+    """`disputes:` chargeback cases from the processor's dispute report (README "Chargebacks").
+
+    Absent: no report is read; netted chargebacks stay lines of the settlement entries.
+    """
+
+    # Where the processor's dispute reports (CSV) are dropped; relative to this config file's folder.
+    report_folder: str = "dispute_reports"
+    csv: DisputeReportFormat = DisputeReportFormat()
+    # Where a case is kept once the processor took the money: a receivable (open chargebacks on
+    # the balance sheet) or an expense. Default gl_accounts.chargebacks, where the settlement entries
+    # book the processor's chargeback debits: then only the fee is posted per case.
+    chargeback_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # The processor's case fee (expense); default gl_accounts.merchant_fees.
+    fee_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # With a receivable chargeback_account: where a lost or accepted case goes (bad debt / sales
+    # returns). None: it stays in chargeback_account.
+    loss_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # The fee per chargeback when the report prints none.
+    case_fee: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=12, decimal_places=2)
+    # The alert channels warn this many days before a case's merchant due date (and on a new case).
+    warn_days_before_due: int = Field(default=5, ge=0, le=60)
+    # The folder sensor's poll interval.
+    report_interval_seconds: int = Field(default=300, ge=10, le=86400)
+
+    @field_validator("case_fee", mode="before")
+    @classmethod
+    def _exact_amount(cls, value: Any) -> Any:
+        return Decimal(repr(value)) if isinstance(value, float) else value
 
 
 class PipelineConfig(_Section):
@@ -398,6 +428,8 @@ class PipelineConfig(_Section):
     store: StoreSettings | None = None
     # The operations console; absent = `sage-paytrace console serve` refuses to start.
     console: ConsoleSettings | None = None
+    # Chargeback cases from the processor's dispute report; absent = off.
+    disputes: DisputeSettings | None = None
 
     @field_validator("matching", mode="before")
     @classmethod
@@ -436,6 +468,13 @@ def statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> 
 
 def fee_statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:
     folder = Path(config.bank.fee_statement_folder).expanduser()
+    return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
+
+
+def dispute_report_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path | None:
+    if config.disputes is None:
+        return None
+    folder = Path(config.disputes.report_folder).expanduser()
     return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
 
 

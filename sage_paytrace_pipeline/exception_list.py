@@ -49,6 +49,7 @@ TABLES = (
     ExceptionTable("refund_exceptions", "refunds", key="transaction_id"),
     ExceptionTable("refund_request_exceptions", "refund requests", key="transaction_id"),
     ExceptionTable("customer_sync_exceptions", "customers", key="vault_id"),
+    ExceptionTable("dispute_exceptions", "disputes", key="transaction_id"),
 )
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 

@@ -35,3 +35,10 @@ customer_sync_job = dg.define_asset_job(
                 "customer_sync_sensor when Sage's customers or the vault change).",
     tags={"dagster/max_retries": 1},
 )
+
+disputes_job = dg.define_asset_job(
+    "disputes_job",
+    selection=dg.AssetSelection.groups("disputes"),
+    description="Load new dispute reports, rebuild the cases, post each case stage's GL entry once and send the "
+                "deadline alerts.",
+)

@@ -10,7 +10,7 @@ each run until the memo is fixed; a linked one is approved by "auto" up to
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -239,11 +239,12 @@ class RunResult:
 def run_requests(
     reader: Sage100Reader, writer: Sage100Writer, client: PayTraceClient, store: RequestStore, *,
     payment_types: Iterable[str], auto_approve_up_to: Decimal, dry_run: bool, today: date,
-    start_date: date | None = None,
+    start_date: date | None = None, disputed: Mapping[int, str] | None = None,
 ) -> RunResult:
-    """One run of the flow: discover, link, approve, send, record (the asset `sage_refund_requests`)."""
+    """One run of the flow: discover, link, approve, send, record (the asset `sage_refund_requests`);
+    `disputed` (sale id -> open dispute case) are sales no refund is sent for."""
     discovery = discover_requests(reader, store, payment_types=payment_types, auto_approve_up_to=auto_approve_up_to,
                                   start_date=start_date)
     sending = send_requests(store, client, writer, refunds=warehouse_refunds(store.connection), today=today,
-                            dry_run=dry_run)
+                            dry_run=dry_run, disputed=disputed)
     return RunResult(discovery, sending)

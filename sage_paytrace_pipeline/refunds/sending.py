@@ -22,6 +22,7 @@ transaction, and a void cancels it; no card or customer is ever given.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -78,8 +79,11 @@ class RequestSender:
     """One run's sending: the store, PayTrace, Sage and the warehouse's refunds (read once)."""
 
     def __init__(self, store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *,
-                 refunds: pd.DataFrame, today: date, dry_run: bool) -> None:
+                 refunds: pd.DataFrame, today: date, dry_run: bool, disputed: Mapping[int, str] | None = None) -> None:
         self.store = store
+        # Sale id -> its open dispute case: the chargeback took the money back already, a refund would
+        # lose it twice (disputes.md §5), so nothing is sent while the case is open.
+        self.disputed = dict(disputed or {})
         self.client = client
         self.writer = writer
         self.refunds = refunds
@@ -110,6 +114,13 @@ class RequestSender:
     def _send(self, request: RefundRequest) -> None:
         sale_id = request.sale_transaction_id
         assert sale_id is not None
+        if sale_id in self.disputed:
+            self._problem(request, "refund_blocked_sale_disputed", "error",
+                          f"sale {sale_id} is under dispute (case {self.disputed[sale_id]}): the chargeback took the "
+                          "money back already, a refund would give it twice",
+                          "leave the refund unsent; answer or accept the case (sage-paytrace disputes list), and "
+                          "reject this request if the case is lost or accepted")
+            return
         try:
             sale = self.client.export_transaction(sale_id, include_bin=False)
         except PayTraceError as exc:
@@ -289,8 +300,9 @@ class RequestSender:
 
 
 def send_requests(store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *, refunds: pd.DataFrame,
-                  today: date, dry_run: bool) -> SendOutcome:
-    return RequestSender(store, client, writer, refunds=refunds, today=today, dry_run=dry_run).run()
+                  today: date, dry_run: bool, disputed: Mapping[int, str] | None = None) -> SendOutcome:
+    return RequestSender(store, client, writer, refunds=refunds, today=today, dry_run=dry_run,
+                         disputed=disputed).run()
 
 
 def _dollars(cents: int) -> str:

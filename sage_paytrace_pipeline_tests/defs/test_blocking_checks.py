@@ -14,6 +14,9 @@ MONEY_CHECKS = {
     # Refund requests: money leaves only once and never above what a sale allows.
     ("sage_refund_requests", "no_refund_sent_twice"),
     ("sage_refund_requests", "refunds_within_sale"),
+    # Dispute cases: each case stage's GL entry balanced and posted once.
+    ("dispute_postings", "dispute_entries_balance"),
+    ("dispute_postings", "no_case_posted_twice"),
 }
 
 

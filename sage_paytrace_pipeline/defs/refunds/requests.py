@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.disputes.case_store import sales_under_dispute
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
 from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
@@ -65,7 +66,8 @@ def sage_refund_requests(
                     sage100.reader(), sage100.open_writer(), client, store,
                     payment_types=sorted(set(config.sage.payment_types.values())),
                     auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
-                    today=client.server_today(), start_date=start)
+                    today=client.server_today(), start_date=start,
+                    disputed=sales_under_dispute(connection) if config.disputes is not None else None)
             requests, exceptions = store.frame(), result.exceptions
             sent, would_send = result.sending.sent, result.sending.would_send
             note = "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live"

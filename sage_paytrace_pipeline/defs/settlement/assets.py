@@ -35,6 +35,8 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement import checks
+from sage_paytrace_pipeline.disputes.case_store import saved_stages
+from sage_paytrace_pipeline.domain.disputes.settlement import name_netted_cases
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement.batches import read_closed_batches
@@ -134,11 +136,14 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
         recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
                     if config.refunds else frozenset())
+        dispute_stages = saved_stages(connection) if config.disputes else None  # to name a netted chargeback's case
     receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
     settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of,
                          recorded_refunds=recorded)
     expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
+    if dispute_stages is not None:
+        exceptions = name_netted_cases(exceptions, matches, dispute_stages)
     yield dg.Output(dated(settled.reconciliation, day), output_name="settlement_reconciliation", metadata={
         "expected_deposits": len(expected),
         "by_status": dg.MetadataValue.json(expected["deposit_status"].value_counts().to_dict()),

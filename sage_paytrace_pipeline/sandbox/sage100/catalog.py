@@ -39,12 +39,13 @@ GL_CHART: tuple[tuple[str, str, str, str], ...] = (
     ("6999-00", "Suspense (closed)", "13", "I"),  # inactive: postings to it must be refused
     # appended, not sorted in: account keys are positions in this chart (see APPENDED_ACCOUNTS)
     ("2350-00", "Card Sales Awaiting AR Receipts", "05", "A"),
+    ("1250-00", "Chargebacks Receivable", "02", "A"),  # open dispute cases (README "Chargebacks")
 )
 
 
 # Accounts added to the chart after companies were generated from seeds: they get a fixed audit
 # stamp instead of one drawn from the seeded random stream, so a seed still makes the same company.
-APPENDED_ACCOUNTS = frozenset({"2350-00"})
+APPENDED_ACCOUNTS = frozenset({"2350-00", "1250-00"})
 
 
 def account_key(account: str) -> str:
