@@ -1,0 +1,61 @@
+"""Double payment: a payment naming an invoice that an earlier payment already paid.
+
+The payment names the invoice (invoice_id, else the description), applies nothing to it (matching
+found it closed), and another, earlier payment has an application to it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.anomalies.flags import empty_flags, flag_rows, money
+from sage_paytrace_pipeline.domain.anomalies.keys import is_sale, moved_money, text, timestamps
+from sage_paytrace_pipeline.domain.anomalies.policy import DoublePaymentRule
+
+RULE = "double_payment"
+
+
+def double_payments(transactions: pd.DataFrame, history: pd.DataFrame, applications: pd.DataFrame,
+                    rule: DoublePaymentRule) -> pd.DataFrame:
+    """`applications` (transaction_id, invoice_no, amount_cents): the day's and the earlier days'."""
+    del rule  # no thresholds: the rule is on or off
+    payments = transactions[is_sale(transactions) & moved_money(transactions)]
+    invoice = text(payments, "invoice_id").str.upper()
+    payments = payments.assign(invoice_no=invoice.to_numpy())[invoice.to_numpy() != ""]
+    if payments.empty or applications.empty:
+        return empty_flags()
+    applied = pd.DataFrame({"transaction_id": applications["transaction_id"].astype("int64").to_numpy(),
+                            "invoice_no": text(applications, "invoice_no").str.upper().to_numpy(),
+                            "applied_cents": applications["amount_cents"].astype("int64").to_numpy()})
+    times = pd.concat([history, transactions])[["transaction_id", "created_at"]].drop_duplicates("transaction_id")
+    times = pd.Series(timestamps(times), index=times["transaction_id"].astype("int64").to_numpy())
+    pairs = payments[["transaction_id", "invoice_no", "amount_cents", "created_at"]].merge(
+        applied, on="invoice_no", suffixes=("", "_earlier"))
+    own = pairs["transaction_id"] == pairs["transaction_id_earlier"]
+    paid_itself = set(pairs.loc[own, ["transaction_id", "invoice_no"]].itertuples(index=False, name=None))
+    pairs = pairs[~own]
+    earlier_time = times.reindex(pairs["transaction_id_earlier"].to_numpy()).to_numpy()
+    this_time = timestamps(pairs)
+    before = np.isnan(earlier_time.astype("float64")) | (earlier_time < this_time) | (
+        (earlier_time == this_time) & (pairs["transaction_id_earlier"].to_numpy() < pairs["transaction_id"].to_numpy()))
+    pairs = pairs[before]
+    if paid_itself:
+        mine = pd.MultiIndex.from_frame(pairs[["transaction_id", "invoice_no"]]).isin(list(paid_itself))
+        pairs = pairs[~mine]
+    if pairs.empty:
+        return empty_flags()
+    grouped = pairs.groupby(["transaction_id", "invoice_no"], sort=True).agg(
+        amount_cents=("amount_cents", "first"), created_at=("created_at", "first"),
+        earlier=("transaction_id_earlier", lambda ids: ",".join(map(str, sorted(set(ids))))),
+        applied=("applied_cents", "sum")).reset_index()
+    tid = grouped["transaction_id"].astype(str).to_numpy(dtype=object)
+    invoice_no = grouped["invoice_no"].to_numpy(dtype=object)
+    earlier = grouped["earlier"].to_numpy(dtype=object)
+    return flag_rows(
+        RULE, "error", transaction_id=grouped["transaction_id"], score=100.0 * np.ones(len(grouped)),
+        amount_cents=grouped["amount_cents"], occurred_at=grouped["created_at"], related_ids=earlier,
+        evidence="invoice " + invoice_no + " already received " + money(grouped["applied"]) + " from " + earlier,
+        explanation="Transaction " + tid + " (" + money(grouped["amount_cents"]) + ") pays invoice " + invoice_no
+                    + ", which transaction " + earlier + " already paid; ask the customer whether this was meant for "
+                    "another invoice, else refund it.")
