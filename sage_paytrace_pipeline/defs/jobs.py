@@ -4,7 +4,7 @@ import dagster as dg
 
 paytrace_daily_job = dg.define_asset_job(
     "paytrace_daily_job",
-    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds")
+    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds", "anomalies")
     | dg.AssetSelection.assets("paytrace_settlement_batches", "paytrace_batch_transactions"),
     description="Read the business day's PayTrace activity and the Sage snapshot, match the payments, post them "
                 "as Sage cash receipts, send approved refund requests and record every refund and void in Sage, "

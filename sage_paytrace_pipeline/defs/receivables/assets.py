@@ -29,6 +29,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import match_business_day
+from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.new_customers import (
     NewCustomers,
     create_customers,
@@ -119,6 +120,10 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
     if not created.links.empty:
         customer_links = pd.concat([customer_links, created.links], ignore_index=True)
+    held = None
+    if config.anomalies.hold_from_posting:  # off by default: posting does not wait for the flags
+        with warehouse.get_connection() as connection:
+            new, held = hold_flagged(new, flags_of_day(connection, day), config.anomaly_policy())
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
@@ -132,7 +137,7 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
                                 posted_earlier=posted_earlier, business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
-    exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures)],
+    exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures), held],
                            ignore_index=True)
     yield dg.Output(_dated(receipts, day), output_name="sage_cash_receipts", metadata={
         "receipts": len(receipts),
@@ -209,6 +214,8 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
                               description="every confirmed receipt in the log is in Sage with the same customer and "
                                           "amount"),
         ],
+        # anomalies.hold_from_posting: the day's flags decide what posts, so they come first
+        deps=["payment_anomalies"] if config.anomalies.hold_from_posting else None,
     )(fails_fast_on_outage(post_cash_receipts))
     exceptions = dg.asset(
         partitions_def=partitions,

@@ -94,6 +94,9 @@ class AnomalyPolicy(BaseModel):
     # Flags a person has cleared: "RULE:TRANSACTION_ID" (e.g. "duplicate_charge:1000123"); a cleared
     # flag is still reported but no longer holds its payment.
     cleared: tuple[str, ...] = ()
+    # Days of earlier activity the rules judge a day against (customer history, hours, refunds' sales).
+    history_days: int = Field(90, ge=1, le=3660)
+    # The merchant's zone (set from merchant.time_zone, not here).
     time_zone: str = "America/Los_Angeles"
 
     @model_validator(mode="after")

@@ -52,7 +52,8 @@ def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
 
 
 def refund_flags(transactions: pd.DataFrame, history: pd.DataFrame, policy: AnomalyPolicy) -> pd.DataFrame:
-    everything = pd.concat([history, transactions], ignore_index=True).drop_duplicates("transaction_id", keep="last")
+    everything = pd.concat([history, transactions], ignore_index=True) if len(history) else transactions
+    everything = everything.drop_duplicates("transaction_id", keep="last")
     money_moved = moved_money(everything)
     refunds = transactions[is_refund(transactions) & moved_money(transactions)]
     if refunds.empty:

@@ -25,6 +25,12 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("string").fillna("").str.strip().astype(object)
 
 
+def _domain(email: pd.Series) -> np.ndarray:
+    """The part after the last @ ("" without one); an empty column stays empty (partition would drop columns)."""
+    after = email.str.split("@").str[-1].fillna("")
+    return np.where(email.str.contains("@", regex=False), after, "").astype(object)
+
+
 def payers_frame(payments: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
     """The payer's facts; `reference` is the first invoice number the payer wrote (matching's reading)."""
     email = _text(payments, "email").str.lower()
@@ -32,7 +38,7 @@ def payers_frame(payments: pd.DataFrame, references: pd.DataFrame) -> pd.DataFra
     written = pd.Series(payments["transaction_id"].astype("int64").map(first), dtype=object).fillna("")
     return pd.DataFrame({
         "transaction_id": payments["transaction_id"].astype("int64").to_numpy(),
-        "email": email.to_numpy(), "domain": email.str.partition("@")[2].to_numpy(),
+        "email": email.to_numpy(), "domain": _domain(email),
         "name": _text(payments, "billing_name").to_numpy(), "zip5": _text(payments, "billing_zip").str[:5].to_numpy(),
         "vault": _text(payments, "customer_id").to_numpy(),
         "reference": written.astype(str).str.upper().to_numpy(dtype=object),
@@ -45,7 +51,7 @@ def directory_frame(customers: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "division": _text(customers, "division").to_numpy(), "customer_no": _text(customers, "customer_no").to_numpy(),
         "c_name": _text(customers, "name").to_numpy(), "c_email": email.to_numpy(),
-        "c_domain": email.str.partition("@")[2].to_numpy(), "c_zip5": _text(customers, "zip_code").str[:5].to_numpy(),
+        "c_domain": _domain(email), "c_zip5": _text(customers, "zip_code").str[:5].to_numpy(),
         "c_vault": _text(customers, "credit_card_guid").to_numpy(),
         "c_status": _text(customers, "status").str.upper().to_numpy(),
     })

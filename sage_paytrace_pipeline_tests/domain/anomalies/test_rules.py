@@ -179,3 +179,9 @@ def test_flags_come_in_rule_order_and_hold_only_listed_uncleared_rules():
     assert held_payments(flags, cleared).empty
     with pytest.raises(ValidationError, match="turned off"):
         AnomalyPolicy.model_validate({"hold_from_posting": ["card_testing"], "card_testing": {"enabled": False}})
+
+
+def test_an_empty_day_has_no_flags_and_every_column():
+    flags = detect_anomalies(AnomalyInputs(frame([]), frame([]), pd.DataFrame(
+        {"transaction_id": [], "invoice_no": [], "amount_cents": []})), AnomalyPolicy())
+    assert flags.empty and list(flags.columns) == list(FLAG_COLUMNS)

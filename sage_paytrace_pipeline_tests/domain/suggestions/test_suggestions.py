@@ -100,3 +100,8 @@ def test_at_most_the_configured_number_of_candidates_and_other_kinds_ignored():
                 [payer(1, 123_456, email="ap@acme-ind.com", name="Baker"), payer(8, 50_000, name="Baker Plumbing")],
                 policy=SuggestionPolicy(candidates=1))
     assert found["transaction_id"].tolist() == [1] and found["rank"].tolist() == [1]
+
+
+def test_payers_without_email_or_name_get_no_candidates_and_nothing_breaks():
+    found = run({9: "unknown_customer"}, [payer(9, 1)])
+    assert found.empty and list(found.columns)[:3] == ["transaction_id", "exception_kind", "rank"]
