@@ -85,6 +85,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_link_command(areas)
     _add_exceptions_command(areas)
     _add_refund_commands(areas)
+    _add_anomaly_commands(areas)
     return parser
 
 
@@ -724,3 +725,37 @@ def _run_fault_campaign(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     raise SystemExit(main())
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+def _add_anomaly_commands(areas: argparse._SubParsersAction) -> None:
+    anomalies = areas.add_parser("anomalies", help="anomaly rules over the stored PayTrace activity")
+    commands = anomalies.add_subparsers(dest="command", required=True)
+    backtest = commands.add_parser("backtest", help="replay the rules over stored days and print what each rule "
+                                                    "would have flagged ($SAGE_PAYTRACE_WAREHOUSE, read-only)")
+    backtest.add_argument("--start", type=_iso_date, required=True, help="first business day (YYYY-MM-DD)")
+    backtest.add_argument("--end", type=_iso_date, required=True, help="last business day (YYYY-MM-DD)")
+    backtest.add_argument("--shown", type=int, default=10, help="flags printed per rule (default 10)")
+    backtest.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    backtest.set_defaults(handler=_anomaly_backtest)
+
+
+def _anomaly_backtest(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from sage_paytrace_pipeline.anomalies.backtest import backtest, report, stored_days
+    from sage_paytrace_pipeline.config import load_config, warehouse_file
+
+    if args.end < args.start:
+        raise ValueError(f"--end {args.end} is before --start {args.start}")
+    policy = load_config(_config_path(args)).anomaly_policy()
+    path = warehouse_file()
+    if not path.is_file():
+        raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
+    with duckdb.connect(str(path), read_only=True) as connection:
+        days = stored_days(connection, args.start, args.end)
+        flags = backtest(connection, args.start, args.end, policy)
+    print(report(flags, args.start, args.end, len(days), policy, shown=args.shown))
+    return 0
