@@ -19,6 +19,7 @@ from sage_paytrace_pipeline.domain.anomalies.double_payment import double_paymen
 from sage_paytrace_pipeline.domain.anomalies.duplicates import duplicate_charges
 from sage_paytrace_pipeline.domain.anomalies.flags import FLAG_COLUMNS, concat_flags, empty_flags
 from sage_paytrace_pipeline.domain.anomalies.hours import unusual_hours
+from sage_paytrace_pipeline.domain.anomalies.keys import prepare
 from sage_paytrace_pipeline.domain.anomalies.outliers import amount_outliers, fee_rate_outliers
 from sage_paytrace_pipeline.domain.anomalies.policy import RULES, AnomalyPolicy
 from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
@@ -26,6 +27,10 @@ from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
 __all__ = ["FLAG_COLUMNS", "RULES", "AnomalyInputs", "AnomalyPolicy", "detect_anomalies", "empty_flags",
            "held_payments"]
 
+# the columns the rules read: the rest of the export is not copied through every step
+_USED = ("business_date", "transaction_id", "transaction_type", "status", "amount_cents", "created_at", "customer_id",
+         "email", "card_brand", "card_bin", "card_last4", "card_expiration_month", "card_expiration_year",
+         "invoice_id", "description")
 _BATCH_COLUMNS = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "sales_cents": "int64",
                   "fee_cents": "int64"}
 
@@ -52,8 +57,13 @@ class AnomalyInputs:
 def detect_anomalies(inputs: AnomalyInputs, policy: AnomalyPolicy | None = None) -> pd.DataFrame:
     """Every flag of the day, in rule order then transaction id."""
     policy = policy or AnomalyPolicy()
-    day, earlier = inputs.transactions, inputs.earlier()
-    both = pd.concat([earlier, day], ignore_index=True) if len(earlier) else day
+    # keys are computed once over the day and its history, so the codes agree between them
+    earlier = inputs.earlier()
+    earlier = earlier[[column for column in _USED if column in earlier]]
+    transactions = inputs.transactions[[column for column in _USED if column in inputs.transactions]]
+    both = prepare(pd.concat([earlier, transactions], ignore_index=True) if len(earlier)
+                   else transactions.reset_index(drop=True))
+    earlier, day = both.iloc[:len(earlier)], both.iloc[len(earlier):]
     ours = day["transaction_id"].astype("int64").to_numpy()
     parts = []
     if policy.enabled("duplicate_charge"):
@@ -71,6 +81,7 @@ def detect_anomalies(inputs: AnomalyInputs, policy: AnomalyPolicy | None = None)
     if policy.enabled("unusual_hour"):
         parts.append(unusual_hours(day, earlier, policy.unusual_hour, policy.time_zone))
     flags = concat_flags(parts)
+    flags = flags[flags["transaction_id"].isna() | flags["transaction_id"].isin(ours)]
     order = pd.Categorical(flags["rule"], categories=list(RULES), ordered=True)
     flags = flags.assign(_order=order).sort_values(["_order", "transaction_id", "batch_number"], kind="stable")
     return flags.drop(columns="_order").reset_index(drop=True)

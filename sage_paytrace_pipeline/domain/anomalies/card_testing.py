@@ -33,10 +33,10 @@ def card_testing(transactions: pd.DataFrame, rule: CardTestingRule) -> pd.DataFr
     return _flags(bursts)
 
 
-def _bursts(small: pd.DataFrame, key: pd.Series, by: str, rule: CardTestingRule) -> pd.DataFrame:
+def _bursts(small: pd.DataFrame, key: np.ndarray, by: str, rule: CardTestingRule) -> pd.DataFrame:
     """The attempts inside a burst of one key, with the burst's size, declines and ids."""
-    known = (key != "").to_numpy()
-    group = pd.factorize(key.to_numpy()[known])[0]
+    known = key >= 0
+    group = key[known]
     seconds = seconds_of(timestamps(small)[known])
     sorted_rows = np.lexsort((small["transaction_id"].to_numpy()[known], seconds, group))
     group, seconds = group[sorted_rows], seconds[sorted_rows]
@@ -54,7 +54,7 @@ def _bursts(small: pd.DataFrame, key: pd.Series, by: str, rule: CardTestingRule)
     rows = small.iloc[np.flatnonzero(known)[sorted_rows][inside]]
     members = pd.DataFrame({"transaction_id": rows["transaction_id"].astype("int64").to_numpy(), "run": run[inside],
                             "declined": declined[inside], "amount_cents": rows["amount_cents"].astype("int64"),
-                            "created_at": rows["created_at"].to_numpy(), "by": by})
+                            "created_at": rows["created_at"].array, "by": by})
     per_run = members.groupby("run").agg(attempts=("transaction_id", "size"), declines=("declined", "sum"),
                                          ids=("transaction_id", lambda ids: ",".join(map(str, ids))),
                                          first=("created_at", "min"), last=("created_at", "max"))

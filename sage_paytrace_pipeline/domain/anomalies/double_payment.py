@@ -21,12 +21,12 @@ def double_payments(transactions: pd.DataFrame, history: pd.DataFrame, applicati
     """`applications` (transaction_id, invoice_no, amount_cents): the day's and the earlier days'."""
     del rule  # no thresholds: the rule is on or off
     payments = transactions[is_sale(transactions) & moved_money(transactions)]
-    invoice = text(payments, "invoice_id").str.upper()
+    invoice = text(payments, "invoice_id", lambda s: s.str.upper())
     payments = payments.assign(invoice_no=invoice.to_numpy())[invoice.to_numpy() != ""]
     if payments.empty or applications.empty:
         return empty_flags()
     applied = pd.DataFrame({"transaction_id": applications["transaction_id"].astype("int64").to_numpy(),
-                            "invoice_no": text(applications, "invoice_no").str.upper().to_numpy(),
+                            "invoice_no": text(applications, "invoice_no", lambda s: s.str.upper()).to_numpy(),
                             "applied_cents": applications["amount_cents"].astype("int64").to_numpy()})
     times = pd.concat([history, transactions])[["transaction_id", "created_at"]].drop_duplicates("transaction_id")
     times = pd.Series(timestamps(times), index=times["transaction_id"].astype("int64").to_numpy())

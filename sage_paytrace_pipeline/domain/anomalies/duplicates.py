@@ -25,7 +25,7 @@ RULE = "duplicate_charge"
 
 
 def duplicate_charges(transactions: pd.DataFrame, rule: DuplicateChargeRule) -> pd.DataFrame:
-    sales = transactions[is_sale(transactions) & moved_money(transactions)]
+    sales = transactions[is_sale(transactions) & moved_money(transactions)].reset_index(drop=True)
     if sales.empty:
         return empty_flags()
     found = [pair for pair in (_repeats(sales, card_key(sales), "card", rule),
@@ -33,30 +33,34 @@ def duplicate_charges(transactions: pd.DataFrame, rule: DuplicateChargeRule) -> 
     if not found:
         return empty_flags()
     pairs = pd.concat(found, ignore_index=True)
+    # the references of the paired charges only: the exact stage needs them, the other charges do not
+    involved = np.unique(np.concatenate([pairs["later"].to_numpy(), pairs["earlier"].to_numpy()]))
+    written = pd.Series(reference(sales.iloc[involved]).to_numpy(), index=involved)
+    later_reference = written.loc[pairs["later"].to_numpy()].to_numpy()
+    earlier_reference = written.loc[pairs["earlier"].to_numpy()].to_numpy()
+    pairs["exact"] = (later_reference != "") & (later_reference == earlier_reference)
+    pairs["transaction_id"] = sales["transaction_id"].astype("int64").to_numpy()[pairs["later"].to_numpy()]
+    pairs["earlier_id"] = sales["transaction_id"].astype("int64").to_numpy()[pairs["earlier"].to_numpy()]
+    pairs["amount_cents"] = sales["amount_cents"].astype("int64").to_numpy()[pairs["later"].to_numpy()]
+    pairs["created_at"] = sales["created_at"].array[pairs["later"].to_numpy()]
     pairs = pairs.sort_values(["transaction_id", "exact", "by"], ascending=[True, False, True])
-    pairs = pairs.drop_duplicates("transaction_id")
-    return _flags(pairs)
+    return _flags(pairs.drop_duplicates("transaction_id"))
 
 
-def _repeats(sales: pd.DataFrame, key: pd.Series, by: str, rule: DuplicateChargeRule) -> pd.DataFrame:
-    """(later, earlier) charge pairs: neighbours in (key, amount, time) order within the window."""
-    frame = pd.DataFrame({"key": key.to_numpy(), "amount_cents": sales["amount_cents"].astype("int64").to_numpy(),
-                          "time": timestamps(sales), "transaction_id": sales["transaction_id"].astype("int64"),
-                          "reference": reference(sales).to_numpy(), "created_at": sales["created_at"].to_numpy()})
-    frame = frame[frame["key"] != ""].sort_values(["key", "amount_cents", "time", "transaction_id"],
-                                                 ignore_index=True)
-    keys, amounts, times = (frame[c].to_numpy() for c in ("key", "amount_cents", "time"))
+def _repeats(sales: pd.DataFrame, key: np.ndarray, by: str, rule: DuplicateChargeRule) -> pd.DataFrame:
+    """(later, earlier) positions in `sales` of charges next to each other in (key, amount, time) order
+    within the window."""
+    known = np.flatnonzero(key >= 0)
+    keys = key[known]
+    amounts = sales["amount_cents"].astype("int64").to_numpy()[known]
+    times = timestamps(sales)[known]
+    order = np.lexsort((sales["transaction_id"].to_numpy()[known], times, amounts, keys))
+    keys, amounts, times, rows = keys[order], amounts[order], times[order], known[order]
     window = int(rule.window_hours * 3600 * 1_000_000_000)
-    same = np.zeros(len(frame), dtype=bool)
-    same[1:] = (keys[1:] == keys[:-1]) & (amounts[1:] == amounts[:-1]) & (times[1:] - times[:-1] <= window)
-    later = np.flatnonzero(same)
-    hits = frame.iloc[later].copy()
-    references = frame["reference"].to_numpy()
-    hits["earlier_id"] = frame["transaction_id"].to_numpy()[later - 1]
-    hits["minutes"] = (times[later] - times[later - 1]) / 6e10
-    hits["exact"] = (references[later] != "") & (references[later] == references[later - 1])
-    hits["by"] = by
-    return hits
+    same = (keys[1:] == keys[:-1]) & (amounts[1:] == amounts[:-1]) & (times[1:] - times[:-1] <= window)
+    later = np.flatnonzero(same) + 1
+    return pd.DataFrame({"later": rows[later], "earlier": rows[later - 1],
+                         "minutes": (times[later] - times[later - 1]) / 6e10, "by": by})
 
 
 def _flags(pairs: pd.DataFrame) -> pd.DataFrame:

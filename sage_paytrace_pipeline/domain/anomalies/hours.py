@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.anomalies.flags import empty_flags, flag_rows, money
-from sage_paytrace_pipeline.domain.anomalies.keys import is_refund, is_sale
+from sage_paytrace_pipeline.domain.anomalies.keys import is_refund, is_sale, utc
 from sage_paytrace_pipeline.domain.anomalies.policy import UnusualHourRule
 
 RULE = "unusual_hour"
 
 
 def local_hours(frame: pd.DataFrame, time_zone: str) -> np.ndarray:
-    return pd.to_datetime(frame["created_at"], utc=True).dt.tz_convert(time_zone).dt.hour.to_numpy()
+    return utc(frame["created_at"]).dt.tz_convert(time_zone).dt.hour.to_numpy()
 
 
 def unusual_hours(transactions: pd.DataFrame, history: pd.DataFrame, rule: UnusualHourRule,
@@ -39,7 +39,7 @@ def unusual_hours(transactions: pd.DataFrame, history: pd.DataFrame, rule: Unusu
     if not hit.any():
         return empty_flags()
     rows, hour = rows[hit], hour[hit]
-    local = pd.to_datetime(rows["created_at"], utc=True).dt.tz_convert(time_zone).dt.strftime("%H:%M").to_numpy(
+    local = utc(rows["created_at"]).dt.tz_convert(time_zone).dt.strftime("%H:%M").to_numpy(
         dtype=object)
     hour_share = share[hour]
     return flag_rows(

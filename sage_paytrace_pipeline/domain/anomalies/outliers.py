@@ -37,14 +37,16 @@ def amount_outliers(transactions: pd.DataFrame, history: pd.DataFrame, rule: Amo
     if payments.empty or earlier.empty:
         return empty_flags()
     stats = robust_spread(earlier["amount_cents"], customer_key(earlier))
-    stats = stats[(stats.index != "") & (stats["count"] >= rule.min_history) & (stats["scale"] > 0)]
+    stats = stats[(stats.index >= 0) & (stats["count"] >= rule.min_history) & (stats["scale"] > 0)]
     key = customer_key(payments)
-    known = key.isin(stats.index).to_numpy()
+    known = np.isin(key, stats.index.to_numpy())
     payments, key = payments[known], key[known]
-    row = stats.loc[key.to_numpy()]
+    row = stats.loc[key]
     amount = payments["amount_cents"].astype("int64").to_numpy()
     z = (amount - row["median"].to_numpy()) / row["scale"].to_numpy()
-    far = (np.abs(z) if rule.two_sided else z) > rule.threshold
+    median = row["median"].to_numpy()
+    ratio = np.where(amount >= median, amount / np.maximum(median, 1), median / np.maximum(amount, 1))
+    far = ((np.abs(z) if rule.two_sided else z) > rule.threshold) & (ratio >= rule.min_ratio)
     if not far.any():
         return empty_flags()
     payments, row, z = payments[far], row[far], z[far]

@@ -45,6 +45,9 @@ class AmountOutlierRule(_Rule):
     min_history: int = Field(5, ge=3)
     # Small partial payments are common in AR: by default only amounts far above the usual are flagged.
     two_sided: bool = False
+    # ... and only when also at least this many times the customer's median (small histories have a
+    # small MAD by chance: +20 % on a steady customer is not worth a clerk's time).
+    min_ratio: float = Field(2.0, ge=1)
 
 
 class DoublePaymentRule(_Rule):

@@ -27,11 +27,11 @@ ABOVE, OTHER_CARD, WITHOUT, QUICK = "refund_above_sale", "refund_to_other_card",
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"transaction_id": frame["transaction_id"].astype("int64").to_numpy(),
-                         "invoice": text(frame, "invoice_id").str.upper().to_numpy(),
-                         "customer": customer_key(frame).to_numpy(), "card": card_key(frame).to_numpy(),
+                         "invoice": text(frame, "invoice_id", lambda s: s.str.upper()).to_numpy(),
+                         "customer": customer_key(frame), "card": card_key(frame),
                          "last4": text(frame, "card_last4").to_numpy(),
                          "amount_cents": frame["amount_cents"].astype("int64").to_numpy(),
-                         "time": timestamps(frame), "created_at": frame["created_at"].to_numpy()})
+                         "time": timestamps(frame), "created_at": frame["created_at"].array})
 
 
 def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
@@ -39,7 +39,9 @@ def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     left, right = _keyed(refunds), _keyed(sales)
     found = []
     for rank, key in enumerate(("invoice", "customer", "card")):
-        pairs = left[left[key] != ""].merge(right[right[key] != ""], on=key, suffixes=("", "_sale"))
+        known_left = left[key] != "" if key == "invoice" else left[key] >= 0
+        known_right = right[key] != "" if key == "invoice" else right[key] >= 0
+        pairs = left[known_left].merge(right[known_right], on=key, suffixes=("", "_sale"))
         pairs = pairs[pairs["time_sale"] <= pairs["time"]]
         found.append(pairs.assign(rank=rank))
     pairs = pd.concat(found, ignore_index=True).sort_values(["transaction_id", "rank", "time_sale"],
@@ -123,14 +125,20 @@ def _other_card(rows: pd.DataFrame) -> pd.DataFrame:
                     "card that paid, so confirm it with whoever issued it.")
 
 
+def _party(rows: pd.DataFrame) -> pd.Series:
+    """The customer (even codes) or, without one, the card (odd codes); -1 when neither is known."""
+    customer, card = rows["customer"].to_numpy(), rows["card"].to_numpy()
+    return pd.Series(np.where(customer >= 0, customer * 2, np.where(card >= 0, card * 2 + 1, -1)), index=rows.index)
+
+
 def _quick(rows: pd.DataFrame, all_tied: pd.DataFrame, hours: float, min_count: int) -> pd.DataFrame:
     window = int(hours * 3600 * 1_000_000_000)
     linked = all_tied[all_tied["transaction_id_sale"].notna()]
     quick = linked[(linked["time"] - linked["time_sale"].astype("int64")) <= window]
-    party = quick["customer"].where(quick["customer"] != "", quick["card"])
-    counts = party[party != ""].value_counts()
+    party = _party(quick)
+    counts = party[party >= 0].value_counts()
     these = rows[(rows["time"] - rows["time_sale"].astype("int64")) <= window]
-    these_party = these["customer"].where(these["customer"] != "", these["card"])
+    these_party = _party(these)
     count = these_party.map(counts).fillna(0).astype("int64").to_numpy()
     keep = count >= min_count
     these, count = these[keep], count[keep]

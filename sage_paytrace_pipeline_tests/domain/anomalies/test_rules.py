@@ -84,11 +84,13 @@ def _history(customer: str, amounts: list[int]) -> list[dict]:
 def test_amount_outlier_over_mad():
     history = _history("C1", [10_000, 10_500, 9_800, 10_200, 9_900, 10_100])
     # median 10,050, MAD 150 -> z = 0.6745 (x - 10,050) / 150; 3.5 at x ~ 10,828
-    flags = flags_of([tx(1, 11_200, customer_id="C1"), tx(2, 10_800, customer_id="C1"),
-                      tx(3, 2_000, customer_id="C1")], history)
+    day = [tx(1, 11_200, customer_id="C1"), tx(2, 10_800, customer_id="C1"), tx(3, 2_000, customer_id="C1")]
+    flags = flags_of(day, history, amount_outlier={"min_ratio": 1})
     outliers = by_rule(flags, "amount_outlier")
     assert set(outliers) == {1}
     assert outliers[1]["score"] == pytest.approx(0.6745 * (11_200 - 10_050) / 150, rel=1e-6)
+    assert by_rule(flags_of(day, history), "amount_outlier") == {}  # by default also 2x the median
+    assert set(by_rule(flags_of([tx(4, 20_100, customer_id="C1")], history), "amount_outlier")) == {4}
     both = flags_of([tx(3, 2_000, customer_id="C1")], history, amount_outlier={"two_sided": True})
     assert set(by_rule(both, "amount_outlier")) == {3}
     short = flags_of([tx(1, 50_000, customer_id="C1")], history[:4])
