@@ -153,6 +153,7 @@ def _timed(function):
 
 
 def bench_rules(payments: int, customers: int) -> None:
+    customers = min(customers, max(1_000, payments // 20))  # about 20 earlier payments a customer: a history
     base = world(payments, customers)
     policy = AnomalyPolicy()
     clean, clean_s = _timed(lambda: detect_anomalies(AnomalyInputs(base["day"], base["history"],

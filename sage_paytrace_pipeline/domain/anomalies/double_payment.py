@@ -21,28 +21,33 @@ def double_payments(transactions: pd.DataFrame, history: pd.DataFrame, applicati
     """`applications` (transaction_id, invoice_no, amount_cents): the day's and the earlier days'."""
     del rule  # no thresholds: the rule is on or off
     payments = transactions[is_sale(transactions) & moved_money(transactions)]
-    invoice = text(payments, "invoice_id", lambda s: s.str.upper())
-    payments = payments.assign(invoice_no=invoice.to_numpy())[invoice.to_numpy() != ""]
+    invoice = text(payments, "invoice_id", lambda s: s.str.upper()).to_numpy()
+    payments = payments.assign(invoice_no=invoice)[invoice != ""]
     if payments.empty or applications.empty:
         return empty_flags()
-    applied = pd.DataFrame({"transaction_id": applications["transaction_id"].astype("int64").to_numpy(),
-                            "invoice_no": text(applications, "invoice_no", lambda s: s.str.upper()).to_numpy(),
-                            "applied_cents": applications["amount_cents"].astype("int64").to_numpy()})
-    times = pd.concat([history, transactions])[["transaction_id", "created_at"]].drop_duplicates("transaction_id")
-    times = pd.Series(timestamps(times), index=times["transaction_id"].astype("int64").to_numpy())
-    pairs = payments[["transaction_id", "invoice_no", "amount_cents", "created_at"]].merge(
-        applied, on="invoice_no", suffixes=("", "_earlier"))
+    # only the applications to invoices the day's payments name
+    numbers = text(applications, "invoice_no", lambda s: s.str.upper())
+    wanted = numbers.isin(set(payments["invoice_no"])).to_numpy()
+    named = applications[wanted]
+    if named.empty:
+        return empty_flags()
+    applied = pd.DataFrame({"transaction_id_earlier": named["transaction_id"].astype("int64").to_numpy(),
+                            "invoice_no": numbers.to_numpy()[wanted],
+                            "applied_cents": named["amount_cents"].astype("int64").to_numpy()})
+    pairs = payments[["transaction_id", "invoice_no", "amount_cents", "created_at"]].merge(applied, on="invoice_no")
     own = pairs["transaction_id"] == pairs["transaction_id_earlier"]
-    paid_itself = set(pairs.loc[own, ["transaction_id", "invoice_no"]].itertuples(index=False, name=None))
-    pairs = pairs[~own]
-    earlier_time = times.reindex(pairs["transaction_id_earlier"].to_numpy()).to_numpy()
-    this_time = timestamps(pairs)
-    before = np.isnan(earlier_time.astype("float64")) | (earlier_time < this_time) | (
+    paid_itself = pairs.loc[own, ["transaction_id", "invoice_no"]].assign(itself=True)
+    pairs = pairs[~own].merge(paid_itself, on=["transaction_id", "invoice_no"], how="left")
+    pairs = pairs[pairs["itself"].isna()]
+    everything = pd.concat([history[["transaction_id", "created_at"]], transactions[["transaction_id", "created_at"]]])
+    when = everything[everything["transaction_id"].isin(pairs["transaction_id_earlier"])].drop_duplicates(
+        "transaction_id")
+    when = pd.Series(timestamps(when), index=when["transaction_id"].astype("int64").to_numpy())
+    earlier_time = when.reindex(pairs["transaction_id_earlier"].to_numpy()).to_numpy(dtype="float64")
+    this_time = timestamps(pairs).astype("float64")
+    before = np.isnan(earlier_time) | (earlier_time < this_time) | (
         (earlier_time == this_time) & (pairs["transaction_id_earlier"].to_numpy() < pairs["transaction_id"].to_numpy()))
     pairs = pairs[before]
-    if paid_itself:
-        mine = pd.MultiIndex.from_frame(pairs[["transaction_id", "invoice_no"]]).isin(list(paid_itself))
-        pairs = pairs[~mine]
     if pairs.empty:
         return empty_flags()
     grouped = pairs.groupby(["transaction_id", "invoice_no"], sort=True).agg(
