@@ -28,6 +28,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
+from sage_paytrace_pipeline.domain.suggestions import best_suggestions
 from sage_paytrace_pipeline.receivables.day import match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -165,17 +166,30 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
 def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
-    paytrace_record_exceptions: pd.DataFrame,
+    paytrace_record_exceptions: pd.DataFrame, exception_suggestions: pd.DataFrame,
 ):
-    """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it."""
+    """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it,
+    and for customer and unapplied-payment exceptions the best suggestion (`exception_suggestions`)."""
     stages = [paytrace_record_exceptions.assign(stage="paytrace"), matching_exceptions.assign(stage="matching"),
               posting_exceptions.assign(stage="posting")]
     exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
     exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
+    exceptions["best_suggestion"] = _best_suggestion(exceptions, exception_suggestions)
     yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)),
                     metadata=exception_metadata(exceptions))
     yield checks.every_approved_sale_posted_or_excepted(
         paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
+
+
+def _best_suggestion(exceptions: pd.DataFrame, suggestions: pd.DataFrame) -> pd.Series:
+    """The first-ranked candidate of the exception's kind ("" where there is none)."""
+    if suggestions.empty:
+        return pd.Series("", index=exceptions.index, dtype=object)
+    best = best_suggestions(suggestions)
+    kinds = suggestions[suggestions["rank"] == 1].set_index("transaction_id")["exception_kind"]
+    tid = exceptions["transaction_id"]
+    found = tid.map(best).where(tid.map(kinds) == exceptions["kind"])
+    return found.fillna("").astype(object)
 
 
 def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:

@@ -62,6 +62,8 @@ def test_a_day_flags_the_duplicate_and_suggests_the_customer(world):
     top = [s for s in suggestions if s[0] == stranger.transaction_id and s[1] == 1]
     assert top and (top[0][2], top[0][3]) == (owner.division, owner.customer_no)
     assert "name similarity" in top[0][4] and "amount equals" in top[0][4]
+    best = dict(rows(world, "SELECT transaction_id, best_suggestion FROM pipeline.receivable_exceptions"))
+    assert best[stranger.transaction_id].startswith(f"{owner.division}-{owner.customer_no} (")
     materialized = result.asset_materializations_for_node("payment_anomalies")[0].metadata
     assert materialized["by_rule"].value["duplicate_charge"] == 1
 
