@@ -17,6 +17,7 @@ from rapidfuzz.fuzz import token_sort_ratio
 from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
 
 _NAME_BLOCK_CELLS = 4_000_000
+_NAME_HITS = 20  # per payer name, the most similar names of its block (a common name is no evidence past that)
 
 
 def _text(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -103,15 +104,19 @@ def _blocked_pairs(payers: pd.DataFrame, directory: pd.DataFrame, open_invoices:
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
-def _deletions(numbers: pd.Series) -> pd.DataFrame:
-    """Each number with itself and every one-character deletion of it: two numbers one edit apart share one."""
+def _deletions(numbers: pd.Series, keep: set | None = None) -> pd.DataFrame:
+    """Each number with itself and every one-character deletion of it (two numbers one edit apart share
+    one); with `keep`, only the variants in it (the other side's), so a ledger's numbers make no big frame."""
     numbers = numbers.astype(str)
     longest = int(numbers.str.len().max()) if len(numbers) else 0
-    variants = [pd.DataFrame({"position": numbers.index, "variant": numbers.to_numpy()})]
-    for cut in range(longest):  # over character positions, not rows
-        long_enough = numbers[numbers.str.len() > cut]
-        variants.append(pd.DataFrame({"position": long_enough.index,
-                                      "variant": (long_enough.str[:cut] + long_enough.str[cut + 1:]).to_numpy()}))
+    variants = []
+    for cut in range(-1, longest):  # over character positions (-1: the number itself), not rows
+        long_enough = numbers if cut < 0 else numbers[numbers.str.len() > cut]
+        variant = long_enough if cut < 0 else long_enough.str[:cut] + long_enough.str[cut + 1:]
+        if keep is not None:
+            wanted = variant.isin(keep).to_numpy()
+            long_enough, variant = long_enough[wanted], variant[wanted]
+        variants.append(pd.DataFrame({"position": long_enough.index, "variant": variant.to_numpy()}))
     return pd.concat(variants, ignore_index=True).drop_duplicates()
 
 
@@ -121,8 +126,9 @@ def _near_references(payers: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFra
     if written.empty or invoices.empty:
         return pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "row": pd.Series(dtype="int64")})
     numbers = invoices[["invoice_no", "row"]].drop_duplicates().reset_index(drop=True)
-    near = _deletions(written["reference"]).merge(_deletions(numbers["invoice_no"]), on="variant",
-                                                  suffixes=("_payer", "_invoice"))
+    asked = _deletions(written["reference"])
+    near = asked.merge(_deletions(numbers["invoice_no"], set(asked["variant"])), on="variant",
+                       suffixes=("_payer", "_invoice"))
     return pd.DataFrame({"transaction_id": written["transaction_id"].to_numpy()[near["position_payer"].to_numpy()],
                          "row": numbers["row"].to_numpy()[near["position_invoice"].to_numpy()]})
 
@@ -154,7 +160,10 @@ def _name_block_pairs(payers: pd.DataFrame, directory: pd.DataFrame, floor: floa
             chunk = asked[first:first + step]
             scores = process.cdist(distinct[chunk].tolist(), directory_names.to_numpy(dtype=str)[rows].tolist(),
                                    scorer=token_sort_ratio, score_cutoff=floor, workers=-1)
-            name_hit, row_hit = np.nonzero(scores >= floor)
+            if scores.shape[1] > _NAME_HITS:  # keep each name's best hits only
+                weakest = np.argpartition(-scores, _NAME_HITS, axis=1)[:, _NAME_HITS:]
+                np.put_along_axis(scores, weakest, 0, axis=1)
+            name_hit, row_hit = np.nonzero(scores >= max(floor, 1e-9))
             hits.append(pd.DataFrame({"name_code": chunk[name_hit], "row": rows[row_hit]}))
     if not hits:
         return pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "row": pd.Series(dtype="int64")})
@@ -176,12 +185,13 @@ def _score(pairs: pd.DataFrame, open_invoices: pd.DataFrame, vault_links: pd.Dat
     zip_code = (pairs["zip5"] != "") & (pairs["zip5"] == pairs["c_zip5"])
     vault = (pairs["vault"] != "") & (pairs["vault"] == pairs["c_vault"])
     if not vault_links.empty:
-        linked = pd.MultiIndex.from_frame(vault_links[["customer_id", "division", "customer_no"]].astype(str))
-        vault |= pd.MultiIndex.from_frame(pairs[["vault", "division", "customer_no"]].astype(str)).isin(linked)
-    balances = _balances(open_invoices)
-    with_amount = pd.MultiIndex.from_frame(pairs[["division", "customer_no", "amount_cents"]])
-    one_invoice = with_amount.isin(balances["single"])
-    total = ~one_invoice & with_amount.isin(balances["total"])
+        linked = vault_links[["customer_id", "division", "customer_no"]].astype(str).drop_duplicates().rename(
+            columns={"customer_id": "vault"})
+        vault |= _found_in(pairs, linked, ["vault", "division", "customer_no"])
+    single, totals = _balances(open_invoices.merge(pairs[["division", "customer_no"]].drop_duplicates(),
+                                                   on=["division", "customer_no"]))
+    one_invoice = _found_in(pairs, single, ["division", "customer_no", "amount_cents"])
+    total = ~one_invoice & _found_in(pairs, totals, ["division", "customer_no", "amount_cents"])
     reference_distance = _reference_distance(pairs, open_invoices)
     reference_exact, reference_near = reference_distance == 0, reference_distance == 1
     inactive = pairs["c_status"].isin(["I"]).to_numpy()
@@ -216,14 +226,19 @@ def _score(pairs: pd.DataFrame, open_invoices: pd.DataFrame, vault_links: pd.Dat
                          "reasons": pd.Series(reasons[useful]).str[2:].to_numpy(dtype=object)})
 
 
-def _balances(open_invoices: pd.DataFrame) -> dict[str, pd.MultiIndex]:
+def _found_in(pairs: pd.DataFrame, keys: pd.DataFrame, on: list[str]) -> np.ndarray:
+    """Whether each pair's `on` values are a row of `keys` (a merge, not a MultiIndex built per call)."""
+    marked = pairs[on].reset_index(drop=True).merge(keys[on].drop_duplicates().assign(_hit=True), on=on, how="left")
+    return marked["_hit"].notna().to_numpy()
+
+
+def _balances(open_invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(division, customer_no, amount_cents) of each open balance, and of each customer's total (2+ invoices)."""
     invoices = open_invoices[open_invoices["balance_cents"].astype("int64") > 0]
-    single = pd.MultiIndex.from_frame(invoices[["division", "customer_no", "balance_cents"]].astype(
-        {"balance_cents": "int64"}))
+    single = invoices[["division", "customer_no"]].assign(amount_cents=invoices["balance_cents"].astype("int64"))
     totals = invoices.groupby(["division", "customer_no"])["balance_cents"].agg(["sum", "size"]).reset_index()
     totals = totals[totals["size"] > 1]
-    total = pd.MultiIndex.from_frame(totals[["division", "customer_no", "sum"]].astype({"sum": "int64"}))
-    return {"single": single, "total": total}
+    return single, totals[["division", "customer_no"]].assign(amount_cents=totals["sum"].astype("int64"))
 
 
 def _reference_distance(pairs: pd.DataFrame, open_invoices: pd.DataFrame) -> np.ndarray:

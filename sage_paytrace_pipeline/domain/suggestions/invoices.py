@@ -27,6 +27,8 @@ def invoice_candidates(payers: pd.DataFrame, links: pd.DataFrame, open_invoices:
     if "invoice_date" not in invoices:
         invoices["invoice_date"] = pd.NaT
     asked = payers.merge(links[["transaction_id", "division", "customer_no"]], on="transaction_id")
+    # only the asked customers' invoices: the day's few exceptions, not the whole ledger
+    invoices = invoices.merge(asked[["division", "customer_no"]].drop_duplicates(), on=["division", "customer_no"])
     singles = asked.merge(invoices[["division", "customer_no", "invoice_no", "balance_cents", "invoice_date"]],
                           on=["division", "customer_no"])
     scored = [_singles(singles, policy), _pairs(asked, invoices, policy), _all_open(asked, invoices, policy)]
