@@ -723,8 +723,6 @@ def _run_fault_campaign(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
 
 
 # ---------------------------------------------------------------- anomalies
@@ -797,3 +795,7 @@ def _accept_suggestion(args: argparse.Namespace) -> int:
 
 def _reject_suggestion(args: argparse.Namespace) -> int:
     return _decide(args, accepting=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
