@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,6 +94,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_customers_command(areas)
     _add_console_commands(areas)
     _add_dispute_commands(areas)
+    _add_anomaly_commands(areas)
     return parser
 
 
@@ -773,6 +774,80 @@ def _run_fault_campaign(args: argparse.Namespace) -> int:
     report = run_campaign(CampaignOptions(days=args.days, seed=args.seed, start=args.start, home=args.home))
     print(json.dumps(report, indent=2, default=str) if args.json else format_report(report))
     return 0 if report["ok"] else 1
+
+
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+def _add_anomaly_commands(areas: argparse._SubParsersAction) -> None:
+    anomalies = areas.add_parser("anomalies", help="anomaly rules over the stored PayTrace activity")
+    commands = anomalies.add_subparsers(dest="command", required=True)
+    backtest = commands.add_parser("backtest", help="replay the rules over stored days and print what each rule "
+                                                    "would have flagged ($SAGE_PAYTRACE_WAREHOUSE, read-only)")
+    backtest.add_argument("--start", type=_iso_date, required=True, help="first business day (YYYY-MM-DD)")
+    backtest.add_argument("--end", type=_iso_date, required=True, help="last business day (YYYY-MM-DD)")
+    backtest.add_argument("--shown", type=int, default=10, help="flags printed per rule (default 10)")
+    backtest.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    backtest.set_defaults(handler=_anomaly_backtest)
+
+    suggestions = areas.add_parser("suggestions", help="decide on the ranked candidates of exceptions")
+    choices = suggestions.add_subparsers(dest="command", required=True)
+    for name, handler, text in (("accept", _accept_suggestion, "link the payer to the candidate customer (the next "
+                                 "run posts the payment to it) and record the decision"),
+                                ("reject", _reject_suggestion, "record that the candidate is wrong")):
+        choice = choices.add_parser(name, help=text)
+        choice.add_argument("exception_id", type=int, help="the exception's PayTrace transaction id")
+        choice.add_argument("--candidate", type=int, default=1, help="the candidate's rank (default 1)")
+        choice.add_argument("--by", default=None, help="who decides (default $USER)")
+        choice.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+        choice.set_defaults(handler=handler)
+
+
+def _anomaly_backtest(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from sage_paytrace_pipeline.anomalies.backtest import backtest, report, stored_days
+    from sage_paytrace_pipeline.config import load_config, warehouse_file
+
+    if args.end < args.start:
+        raise ValueError(f"--end {args.end} is before --start {args.start}")
+    policy = load_config(_config_path(args)).anomaly_policy()
+    path = warehouse_file()
+    if not path.is_file():
+        raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
+    with duckdb.connect(str(path), read_only=True) as connection:
+        days = stored_days(connection, args.start, args.end)
+        flags = backtest(connection, args.start, args.end, policy)
+    print(report(flags, args.start, args.end, len(days), policy, shown=args.shown))
+    return 0
+
+
+def _decide(args: argparse.Namespace, accepting: bool) -> int:
+    import duckdb
+
+    from sage_paytrace_pipeline.anomalies.decisions import accept, reject
+    from sage_paytrace_pipeline.config import warehouse_file
+
+    path = warehouse_file()
+    if not path.is_file():
+        raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
+    by = args.by or os.environ.get("USER") or "unknown"
+    now = datetime.now(UTC)
+    with duckdb.connect(str(path)) as connection:
+        done = (accept(connection, _config_path(args), args.exception_id, args.candidate, by=by, now=now)
+                if accepting else reject(connection, args.exception_id, args.candidate, by=by, now=now))
+    print(done)
+    return 0
+
+
+def _accept_suggestion(args: argparse.Namespace) -> int:
+    return _decide(args, accepting=True)
+
+
+def _reject_suggestion(args: argparse.Namespace) -> int:
+    return _decide(args, accepting=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,10 +29,12 @@ from pydantic import (
 
 from sage_paytrace_pipeline.banking.csv_format import CsvFormat
 from sage_paytrace_pipeline.banking.fee_statement import FeeStatementFormat
+from sage_paytrace_pipeline.domain.anomalies.policy import AnomalyPolicy
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 from sage_paytrace_pipeline.domain.disputes.report import DisputeReportFormat
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.settlement.policy import SettlementPolicy
+from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
 
 # Every variable the pipeline reads, with what it is for (README "Configuration" mirrors this).
 ENVIRONMENT = {
@@ -430,6 +432,10 @@ class PipelineConfig(_Section):
     console: ConsoleSettings | None = None
     # Chargeback cases from the processor's dispute report; absent = off.
     disputes: DisputeSettings | None = None
+    # Anomaly rules (flags are warnings; `hold_from_posting` makes a rule's flags hold the payment).
+    anomalies: AnomalyPolicy = AnomalyPolicy()
+    # How exceptions' candidates are ranked (README "Anomalies and suggestions").
+    suggestions: SuggestionPolicy = SuggestionPolicy()
 
     @field_validator("matching", mode="before")
     @classmethod
@@ -445,6 +451,17 @@ class PipelineConfig(_Section):
             raise ConfigError("settlement.discount_method: not configured; choose daily (fees deducted from each "
                               "deposit) or monthly (fees debited once a month), as your merchant statement shows")
         return self.settlement
+
+    @field_validator("anomalies", mode="before")
+    @classmethod
+    def _one_time_zone(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "time_zone" in value:
+            raise ValueError("set merchant.time_zone instead (one time zone for the merchant)")
+        return value
+
+    def anomaly_policy(self) -> AnomalyPolicy:
+        """The anomaly rules in the merchant's time zone."""
+        return self.anomalies.model_copy(update={"time_zone": self.merchant.time_zone})
 
     def matching_policy(self) -> MatchingPolicy:
         """The matching knobs with the customer policy and the refund flow's switch folded in."""

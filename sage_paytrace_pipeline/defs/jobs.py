@@ -4,7 +4,7 @@ import dagster as dg
 
 paytrace_daily_job = dg.define_asset_job(
     "paytrace_daily_job",
-    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds", "customers")
+    selection=dg.AssetSelection.groups("paytrace", "sage100", "receivables", "refunds", "customers", "anomalies")
     | dg.AssetSelection.assets("paytrace_settlement_batches", "paytrace_batch_transactions"),
     description="Read the business day's PayTrace activity, sync vault profiles and Sage customers (when "
                 "customers.sync is on), read the Sage snapshot, match the payments, post them "

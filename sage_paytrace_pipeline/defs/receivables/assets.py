@@ -29,7 +29,9 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.store.receipts import store_sales_for_matching
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
+from sage_paytrace_pipeline.domain.suggestions import best_suggestions
 from sage_paytrace_pipeline.receivables.day import match_business_day
+from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.new_customers import (
     NewCustomers,
     create_customers,
@@ -123,6 +125,10 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
     if not created.links.empty:
         customer_links = pd.concat([customer_links, created.links], ignore_index=True)
+    held = None
+    if config.anomalies.hold_from_posting:  # off by default: posting does not wait for the flags
+        with warehouse.get_connection() as connection:
+            new, held = hold_flagged(new, flags_of_day(connection, day), config.anomaly_policy())
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
@@ -136,7 +142,7 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
                                 posted_earlier=posted_earlier, business_date=day)
         receipts = log.entries(business_date=day)
     receipts = receipts.drop(columns=["business_date"])
-    exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures)],
+    exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures), held],
                            ignore_index=True)
     yield dg.Output(_dated(receipts, day), output_name="sage_cash_receipts", metadata={
         "receipts": len(receipts),
@@ -164,17 +170,30 @@ def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataF
 def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     context: dg.AssetExecutionContext, settings: PipelineSettings, matching_exceptions: pd.DataFrame,
     posting_exceptions: pd.DataFrame, sage_cash_receipts: pd.DataFrame, paytrace_transactions: pd.DataFrame,
-    paytrace_record_exceptions: pd.DataFrame,
+    paytrace_record_exceptions: pd.DataFrame, exception_suggestions: pd.DataFrame,
 ):
-    """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it."""
+    """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it,
+    and for customer and unapplied-payment exceptions the best suggestion (`exception_suggestions`)."""
     stages = [paytrace_record_exceptions.assign(stage="paytrace"), matching_exceptions.assign(stage="matching"),
               posting_exceptions.assign(stage="posting")]
     exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
     exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
+    exceptions["best_suggestion"] = _best_suggestion(exceptions, exception_suggestions)
     yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)),
                     metadata=exception_metadata(exceptions))
     yield checks.every_approved_sale_posted_or_excepted(
         paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
+
+
+def _best_suggestion(exceptions: pd.DataFrame, suggestions: pd.DataFrame) -> pd.Series:
+    """The first-ranked candidate of the exception's kind ("" where there is none)."""
+    if suggestions.empty:
+        return pd.Series("", index=exceptions.index, dtype=object)
+    best = best_suggestions(suggestions)
+    kinds = suggestions[suggestions["rank"] == 1].set_index("transaction_id")["exception_kind"]
+    tid = exceptions["transaction_id"]
+    found = tid.map(best).where(tid.map(kinds) == exceptions["kind"])
+    return found.fillna("").astype(object)
 
 
 def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
@@ -213,6 +232,8 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
                               description="every confirmed receipt in the log is in Sage with the same customer and "
                                           "amount"),
         ],
+        # anomalies.hold_from_posting: the day's flags decide what posts, so they come first
+        deps=["payment_anomalies"] if config.anomalies.hold_from_posting else None,
     )(fails_fast_on_outage(post_cash_receipts))
     exceptions = dg.asset(
         partitions_def=partitions,

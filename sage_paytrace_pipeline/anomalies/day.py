@@ -1,0 +1,44 @@
+"""One business day's anomaly flags and exception suggestions, with the history read from the warehouse."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from sage_paytrace_pipeline.anomalies.history import (
+    applications_between,
+    batch_fees_between,
+    earlier_transactions,
+    vault_links_before,
+)
+from sage_paytrace_pipeline.domain.anomalies import AnomalyInputs, AnomalyPolicy, detect_anomalies
+from sage_paytrace_pipeline.domain.matching import MatchingPolicy
+from sage_paytrace_pipeline.domain.matching.frames import LINK_COLUMNS
+from sage_paytrace_pipeline.domain.suggestions import SuggestionPolicy, suggest
+
+
+def flag_day(connection: duckdb.DuckDBPyConnection, day: date, transactions: pd.DataFrame,
+             applications: pd.DataFrame, policy: AnomalyPolicy) -> pd.DataFrame:
+    """The day's flags; `applications` are the day's (earlier days' come from the warehouse)."""
+    start = day - timedelta(days=policy.history_days)
+    earlier_applications = applications_between(connection, start, day - timedelta(days=1))
+    columns = ["transaction_id", "invoice_no", "amount_cents"]
+    all_applications = pd.concat([earlier_applications[columns], applications[columns]], ignore_index=True)
+    fees = batch_fees_between(connection, start, day)
+    today = fees["business_date"].astype(str) == day.isoformat()
+    inputs = AnomalyInputs(transactions, earlier_transactions(connection, day, policy.history_days),
+                           all_applications, batches=fees[today], batch_history=fees[~today])
+    return detect_anomalies(inputs, policy)
+
+
+def suggest_day(connection: duckdb.DuckDBPyConnection, day: date, *, exceptions: pd.DataFrame,
+                transactions: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
+                customer_links: pd.DataFrame, operator_links: pd.DataFrame, history_days: int,
+                policy: SuggestionPolicy, matching: MatchingPolicy) -> pd.DataFrame:
+    """Ranked candidates for the day's unknown / ambiguous customers and unapplied payments."""
+    learned = vault_links_before(connection, day, history_days)
+    vault_links = pd.concat([operator_links.loc[:, list(LINK_COLUMNS)], learned], ignore_index=True)
+    return suggest(exceptions, transactions, customers, open_invoices, customer_links=customer_links,
+                   vault_links=vault_links.drop_duplicates(), policy=policy, matching=matching)

@@ -1,0 +1,89 @@
+"""A person's decision on a suggestion: accepted (a customer link the next run uses) or rejected, recorded with
+who and when in the warehouse (`pipeline.suggestion_decisions`), so the ranking can learn from them later.
+
+Accepting a customer for a payment with a PayTrace vault customer id writes the operator link
+(config `customer_links`, as `sage-paytrace link add` does): the next run posts the payment to that
+customer, once. A payment without a vault id, or an invoice suggestion, cannot be turned into a
+link: the decision is refused with what to do in Sage instead, and nothing is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from sage_paytrace_pipeline.config import add_customer_link
+
+_TABLE = """CREATE TABLE IF NOT EXISTS pipeline.suggestion_decisions (
+    transaction_id BIGINT, business_date DATE, rank BIGINT, target VARCHAR, division VARCHAR, customer_no VARCHAR,
+    invoice_nos VARCHAR, score DOUBLE, reasons VARCHAR, decision VARCHAR, decided_by VARCHAR,
+    decided_at TIMESTAMPTZ)"""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    transaction_id: int
+    business_date: object
+    rank: int
+    target: str
+    division: str
+    customer_no: str
+    invoice_nos: str
+    score: float
+    reasons: str
+    vault_id: str
+
+
+def suggestion_of(connection: duckdb.DuckDBPyConnection, transaction_id: int, rank: int) -> Suggestion:
+    """The candidate `rank` of the latest day that suggested any for the transaction."""
+    rows = connection.execute(
+        "SELECT s.transaction_id, s.business_date, s.rank, s.target, s.division, s.customer_no, s.invoice_nos, "
+        "s.score, s.reasons, coalesce((SELECT max(t.customer_id) FROM pipeline.paytrace_transactions t "
+        "WHERE t.transaction_id = s.transaction_id), '') FROM pipeline.exception_suggestions s "
+        "WHERE s.transaction_id = ? AND s.business_date = (SELECT max(business_date) FROM "
+        "pipeline.exception_suggestions WHERE transaction_id = ?) ORDER BY s.rank", [transaction_id, transaction_id],
+    ).fetchall()
+    if not rows:
+        raise LookupError(f"transaction {transaction_id} has no suggestions in the warehouse (is it an unknown or "
+                          "ambiguous customer or an unapplied payment of a day that has run?)")
+    chosen = [row for row in rows if row[2] == rank]
+    if not chosen:
+        raise LookupError(f"transaction {transaction_id} has {len(rows)} candidate(s); --candidate {rank} is not one")
+    return Suggestion(*chosen[0])
+
+
+def accept(connection: duckdb.DuckDBPyConnection, config: Path, transaction_id: int, rank: int, *, by: str,
+           now: datetime) -> str:
+    """Link the payer to the candidate customer (the next run posts it) and record the decision; what was done."""
+    chosen = suggestion_of(connection, transaction_id, rank)
+    target = f"{chosen.division}-{chosen.customer_no}"
+    if chosen.target != "customer":
+        raise ValueError(f"candidate {rank} of transaction {transaction_id} is invoice(s) {chosen.invoice_nos} of "
+                         f"{target}: apply the prepayment in Sage (A/R Cash Receipts Entry) to them; invoice "
+                         "suggestions are not applied by the pipeline")
+    if not chosen.vault_id:
+        raise ValueError(f"transaction {transaction_id} has no PayTrace vault customer id, so no link can carry it to "
+                         f"{target}: enter the receipt by hand in Sage for {target} with credit card transaction id "
+                         f"{transaction_id}")
+    add_customer_link(config, chosen.vault_id, target)
+    record(connection, chosen, "accepted", by=by, now=now)
+    return (f"linked vault customer {chosen.vault_id} to {target}; the next run of {chosen.business_date} posts "
+            f"transaction {transaction_id} to it")
+
+
+def reject(connection: duckdb.DuckDBPyConnection, transaction_id: int, rank: int, *, by: str, now: datetime) -> str:
+    chosen = suggestion_of(connection, transaction_id, rank)
+    record(connection, chosen, "rejected", by=by, now=now)
+    return f"recorded: candidate {rank} ({chosen.division}-{chosen.customer_no}) rejected for {transaction_id}"
+
+
+def record(connection: duckdb.DuckDBPyConnection, chosen: Suggestion, decision: str, *, by: str,
+           now: datetime) -> None:
+    connection.execute("CREATE SCHEMA IF NOT EXISTS pipeline")
+    connection.execute(_TABLE)
+    connection.execute("INSERT INTO pipeline.suggestion_decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       [chosen.transaction_id, chosen.business_date, chosen.rank, chosen.target, chosen.division,
+                        chosen.customer_no, chosen.invoice_nos, chosen.score, chosen.reasons, decision, by, now])

@@ -1,0 +1,143 @@
+"""Anomaly flags and exception suggestions for a business day.
+
+Thin: `payment_anomalies` reads the day's transactions and applications and the warehouse's
+history (anomalies/history.py), runs the ordered rules (domain/anomalies) and writes one row per
+flag; `exception_suggestions` ranks candidates for the day's unknown / ambiguous customers and
+unapplied payments (domain/suggestions). Built by `build_anomaly_assets(config)` from the
+`@dg.definitions` function below, so importing this module reads no configuration.
+"""
+
+from collections.abc import Iterator
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
+from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.metadata import preview
+from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
+from sage_paytrace_pipeline.domain.matching.frames import links_frame
+from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS
+
+OWNERS = ["team:accounts-receivable"]
+GROUP = "anomalies"
+
+
+def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
+    frame = frame.drop(columns=["business_date"], errors="ignore").copy()
+    frame.insert(0, "business_date", day)
+    return frame
+
+
+def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBResource,
+                      paytrace_transactions: pd.DataFrame, payment_applications: pd.DataFrame,
+                      ) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """The day's anomaly flags: rule, severity, score, evidence and a sentence for the clerk."""
+    day = date.fromisoformat(context.partition_key)
+    policy = settings.config().anomaly_policy()
+    with warehouse.get_connection() as connection:
+        flags = flag_day(connection, day, paytrace_transactions, payment_applications, policy)
+    held = held_payments(flags, policy)
+    yield dg.Output(_dated(flags, day), metadata={
+        "flags": len(flags),
+        "by_rule": dg.MetadataValue.json({rule: int((flags["rule"] == rule).sum()) for rule in RULES
+                                          if policy.enabled(rule)}),
+        "by_severity": dg.MetadataValue.json(flags["severity"].value_counts().to_dict()),
+        "rules_off": dg.MetadataValue.json([rule for rule in RULES if not policy.enabled(rule)]),
+        "payments_held": int(held["transaction_id"].nunique()),
+        "preview": preview(flags, ["rule", "severity", "transaction_id", "batch_number", "score", "explanation"]),
+    })
+    yield flags_are_explained(flags, paytrace_transactions)
+
+
+def flags_are_explained(flags: pd.DataFrame, transactions: pd.DataFrame) -> dg.AssetCheckResult:
+    """Every flag names a known rule, says why in a sentence, and is about one of the day's transactions (or a
+    batch)."""
+    known = flags["rule"].isin(RULES) & (flags["explanation"].astype(str).str.len() > 0)
+    ours = flags["transaction_id"].isna() | flags["transaction_id"].isin(transactions["transaction_id"])
+    failing = flags[~(known & ours)]
+    return dg.AssetCheckResult(
+        check_name="flags_are_explained", asset_key="payment_anomalies", passed=failing.empty,
+        description=f"{len(failing)} of {len(flags)} flags unexplained or about another day" if len(failing)
+        else f"all {len(flags)} flags explained",
+        metadata={"checked": len(flags), "failing": len(failing)})
+
+
+def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
+    context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBResource,
+    matching_exceptions: pd.DataFrame, paytrace_transactions: pd.DataFrame, sage_customers: pd.DataFrame,
+    sage_open_invoices: pd.DataFrame, customer_links: pd.DataFrame,
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Up to three ranked candidates per unknown / ambiguous customer and unapplied payment, with reasons."""
+    day = date.fromisoformat(context.partition_key)
+    config = settings.config()
+    wanted = matching_exceptions[matching_exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
+    if not config.suggestions.enabled:
+        wanted = wanted.iloc[:0]
+    with warehouse.get_connection() as connection:
+        suggestions = suggest_day(connection, day, exceptions=wanted, transactions=paytrace_transactions,
+                                  customers=sage_customers, open_invoices=sage_open_invoices,
+                                  customer_links=customer_links, operator_links=links_frame(config.customer_links),
+                                  history_days=config.anomalies.history_days, policy=config.suggestions,
+                                  matching=config.matching_policy())
+    with_candidate = int(suggestions["transaction_id"].nunique())
+    yield dg.Output(_dated(suggestions, day), metadata={
+        "exceptions": len(wanted),
+        "with_a_candidate": with_candidate,
+        "without_a_candidate": len(wanted) - with_candidate,
+        "by_kind": dg.MetadataValue.json(wanted["kind"].value_counts().to_dict()),
+        "preview": preview(suggestions[suggestions["rank"] == 1],
+                           ["transaction_id", "exception_kind", "division", "customer_no", "invoice_nos", "score",
+                            "reasons"]),
+    })
+    yield suggestions_are_ranked(suggestions, wanted, config.suggestions.candidates)
+
+
+def suggestions_are_ranked(suggestions: pd.DataFrame, exceptions: pd.DataFrame, limit: int) -> dg.AssetCheckResult:
+    """Each suggestion answers one of the day's exceptions, ranks run 1..n <= limit, scores never rise with rank."""
+    ranks_ok = suggestions.groupby("transaction_id")["rank"].agg(
+        lambda ranks: list(ranks) == list(range(1, len(ranks) + 1)) and len(ranks) <= limit)
+    falling = suggestions.groupby("transaction_id")["score"].agg(lambda scores: scores.is_monotonic_decreasing)
+    answered = suggestions["transaction_id"].isin(exceptions["transaction_id"])
+    failing = int((~ranks_ok).sum() + (~falling).sum() + (~answered).sum())
+    return dg.AssetCheckResult(
+        check_name="suggestions_are_ranked", asset_key="exception_suggestions", passed=failing == 0,
+        description=f"{failing} problems in the ranking" if failing else
+        f"{len(suggestions)} suggestions for {suggestions['transaction_id'].nunique()} exceptions, ranked",
+        metadata={"suggestions": len(suggestions), "failing": failing})
+
+
+def _asset(partitions: dg.PartitionsDefinition, description: str, check: dg.AssetCheckSpec):
+    return dg.asset(partitions_def=partitions, group_name=GROUP, owners=OWNERS, tags={"domain": "anomalies"},
+                    metadata={"partition_expr": "business_date"}, pool="duckdb", kinds={"python", "duckdb"},
+                    description=description, check_specs=[check])
+
+
+def build_anomaly_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
+    partitions = business_day_partitions(config)
+    anomalies = _asset(
+        partitions,
+        "Anomaly flags of the day's PayTrace activity (duplicate charges, card testing, outliers, double payments, "
+        "odd refunds, fee band, unusual hours): rule, severity, score, evidence and a sentence for the clerk; "
+        "rules in `anomalies.hold_from_posting` hold the payment.",
+        dg.AssetCheckSpec("flags_are_explained", asset="payment_anomalies",
+                          description="every flag names its rule, explains itself and is about the day's activity"),
+    )(payment_anomalies)
+    suggestions = _asset(
+        partitions,
+        "Up to three ranked candidates (Sage customers or open invoices) with score and reasons for every "
+        "unknown-customer, ambiguous-customer and unapplied-payment exception of the day.",
+        dg.AssetCheckSpec("suggestions_are_ranked", asset="exception_suggestions",
+                          description="ranks 1..n within the limit, scores falling, each answering an exception "
+                                      "of the day"),
+    )(exception_suggestions)
+    return [anomalies, suggestions]
+
+
+@dg.definitions
+def anomaly_assets() -> dg.Definitions:
+    return dg.Definitions(assets=dg.with_source_code_references(build_anomaly_assets(load_time_config())))
