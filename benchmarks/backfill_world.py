@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import dagster as dg
@@ -96,12 +97,22 @@ def serving(world: World) -> Iterator[dict[str, str]]:
                     os.environ[name] = value
 
 
+# what the definitions read when they are built (the warehouse path, the config); the rest is read per run
+_LOAD_TIME_VARIABLES = ("SAGE_PAYTRACE_WAREHOUSE", "SAGE_PAYTRACE_CONFIG", "SAGE100_DATABASE", "PAYTRACE_API_URL")
+
+
+@cache
+def _definitions(*_load_time_values: str) -> dg.Definitions:
+    """The code location's definitions, built once per world (as a code server keeps them loaded)."""
+    from sage_paytrace_pipeline.definitions import defs
+
+    return defs()
+
+
 def run_job(job_name: str, instance: dg.DagsterInstance, *, day: date | None = None,
             days: tuple[date, date] | None = None) -> dg.ExecuteInProcessResult:
     """One run of a job of the code location: one business day, a range of days (one run), or unpartitioned."""
-    from sage_paytrace_pipeline.definitions import defs
-
-    job = defs().resolve_job_def(job_name)
+    job = _definitions(*(os.environ.get(name, "") for name in _LOAD_TIME_VARIABLES)).resolve_job_def(job_name)
     tags = {RANGE_START: days[0].isoformat(), RANGE_END: days[1].isoformat()} if days else None
     return job.execute_in_process(partition_key=day.isoformat() if day else None, tags=tags, instance=instance,
                                   raise_on_error=False)

@@ -80,8 +80,9 @@ def _step_seconds(instance: dg.DagsterInstance, runs: list) -> dict[str, float]:
 def exactly_once(world: World) -> dict:
     """Sage receipts per PayTrace transaction, and every approved sale posted or excepted."""
     with sqlite3.connect(world.sage_db) as connection:
+        # a posted receipt's lines are in the history under its card entry number: two numbers = posted twice
         per_transaction = connection.execute(
-            "SELECT CreditCardTransactionID, count(*) FROM AR_CashReceiptsHeader "
+            "SELECT CreditCardTransactionID, count(DISTINCT CreditCardEntryNo) FROM AR_CashReceiptsHistory "
             "WHERE coalesce(CreditCardTransactionID, '') <> '' GROUP BY 1").fetchall()
     twice = sum(1 for _, count in per_transaction if count > 1)
     with duckdb.connect(str(world.warehouse), read_only=True) as connection:

@@ -30,6 +30,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
     Sage100Resource,
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -245,7 +246,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("applications_sum_to_payment", asset="payment_applications", blocking=True,
                                        description="each payment's applications add up to its amount, to the cent")],
-    )(match_payments)
+    )(holding_the_warehouse(match_payments))
     post = dg.multi_asset(
         outs={
             "sage_cash_receipts": _out("Card cash receipts in Sage for the day's payments: deposit and entry numbers, "
@@ -265,7 +266,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
                               description="every confirmed receipt in the log is in Sage with the same customer and "
                                           "amount"),
         ],
-    )(fails_fast_on_outage(post_cash_receipts))
+    )(holding_the_warehouse(fails_fast_on_outage(post_cash_receipts)))
     exceptions = dg.asset(
         partitions_def=partitions,
         group_name="receivables",

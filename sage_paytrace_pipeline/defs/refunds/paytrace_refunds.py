@@ -23,6 +23,7 @@ from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     REFUND_EXCEPTIONS,
     RefundFlowSettings,
@@ -171,7 +172,7 @@ def build_paytrace_refund_assets(config: PipelineConfig) -> list[dg.AssetsDefini
         check_specs=[dg.AssetCheckSpec("every_refund_in_sage_or_excepted", asset="sage_card_refunds",
                                        description="each PayTrace refund of the day the flow owns is in Sage or "
                                                    "has an exception row")],
-    )(fails_fast_on_outage(record_paytrace_refunds))
+    )(holding_the_warehouse(fails_fast_on_outage(record_paytrace_refunds)))
     return [refunds]
 
 

@@ -26,6 +26,7 @@ from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
@@ -199,7 +200,7 @@ def build_refund_request_assets(config: PipelineConfig) -> list[dg.AssetsDefinit
             dg.AssetCheckSpec("refunds_within_sale", asset="sage_refund_requests", blocking=True,
                               description="no sale refunded above its amount across PayTrace refunds and requests"),
         ],
-    )(sage_refund_requests)
+    )(holding_the_warehouse(sage_refund_requests))
     return [requests]
 
 

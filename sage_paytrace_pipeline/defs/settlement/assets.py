@@ -36,6 +36,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement import checks
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement.batches import read_closed_batches
@@ -246,7 +247,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
                                        description="every new file in the statement folder loads; a refused "
                                                    "file (warning) names its line, what is wrong and the fix, "
                                                    "and reaches the alert channels")],
-    )(bank_statements)
+    )(holding_the_warehouse(bank_statements))
     reconciliation = dg.multi_asset(
         outs={
             # Not materialized (and nothing posted downstream) while settlement is not configured.
@@ -273,7 +274,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("journals_balance", asset="gl_journal_entries", blocking=True,
                                        description="every journal entry's debits equal its credits")],
-    )(settlement_reconciliation)
+    )(holding_the_warehouse(settlement_reconciliation))
     postings = dg.asset(
         partitions_def=partitions,
         group_name="settlement",
