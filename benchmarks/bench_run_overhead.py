@@ -7,8 +7,9 @@ run before (so every run posts its day) in a fresh Python process, as `dagster a
 does: interpreter start, `import sage_paytrace_pipeline.definitions`, `defs()` (loading the defs
 folder), then `execute_in_process`. From the run's event log: time to the first step, the steps'
 own time, and the gaps between one step's end and the next one's start (input loading, output
-handling outside the step's compute, Dagster's bookkeeping). Medians of the repetitions, with the
-machine's load average at start and end (the machine is shared: read the figures with it).
+handling outside the step's compute, Dagster's bookkeeping), and the process's CPU seconds per
+phase (steadier than wall time when the machine is shared). Medians of the repetitions, with the
+machine's load average at start and end.
 """
 
 from __future__ import annotations
@@ -30,18 +31,19 @@ FIRST = date(2026, 3, 2)
 
 def _worker(day: str) -> dict:
     """In a fresh process: import, build the definitions, run one day; timings from the event log."""
-    started = time.time()
+    started, cpu_started = time.time(), time.process_time()
     import dagster as dg
 
-    imported_dagster = time.time()
+    imported_dagster, cpu_dagster = time.time(), time.process_time()
     from sage_paytrace_pipeline.definitions import defs
 
-    imported = time.time()
+    imported, cpu_imported = time.time(), time.process_time()
     definitions = defs()
-    built = time.time()
+    built, cpu_built = time.time(), time.process_time()
     job = definitions.resolve_job_def("paytrace_daily_job")
     with dg.DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
+        cpu_ran = time.process_time()
         events = instance.all_logs(result.run_id)
     finished = time.time()
     steps: dict[str, dict[str, float]] = {}
@@ -68,6 +70,12 @@ def _worker(day: str) -> dict:
         "between_steps_median_s": statistics.median(gaps) if gaps else 0.0,
         "last_step_to_return_s": finished - ordered[-1]["end"],
         "in_process_total_s": finished - started,
+        # CPU seconds of the process (user + system): steadier than wall time on a shared machine
+        "cpu_import_dagster_s": cpu_dagster - cpu_started,
+        "cpu_import_ours_s": cpu_imported - cpu_dagster,
+        "cpu_build_definitions_s": cpu_built - cpu_imported,
+        "cpu_run_s": cpu_ran - cpu_built,
+        "cpu_total_s": cpu_ran - cpu_started,
     }
 
 
