@@ -70,6 +70,8 @@ DEMO_CLERK, DEMO_APPROVER = "mjones", "controller"  # who asks for the demo's re
 _SALE_ROUTES = ("/v1/transactions/sale/by_customer", "/v1/transactions/sale/keyed")
 _VOID_ROUTE = "/v1/transactions/void"
 _MAX_INTRADAY_DAYS = 2
+# Run tags of a run over a range of partitions (one run for many business days, see defs/ranges.py)
+RANGE_START_TAG, RANGE_END_TAG = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 DEMO_LOG = "demo.log"  # under the demo's home: Dagster's run logs and the demo's Python logging
 # Dagster's console logger for the demo's runs when their logs go to the file: only CRITICAL reaches
 # the terminal (a failed run is an ERROR, in the file and in the summary's failed runs).
@@ -179,7 +181,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         runs = month.run_daily_jobs()
         # The bank's statements once every batch of the month is closed (refunds sent from Sage included).
         bank = write_bank_statements(PayTraceSandbox(state), home, seed=seed)
-        runs += month.jobs.run([("bank_statements_job", None)] + [("settlement_daily_job", day) for day in month.days])
+        runs += month.jobs.run([("bank_statements_job", None), ("settlement_daily_job", (first, last))])
         stats = PayTraceSandbox(state).stats()
     outcome = month.replayed
     return {
@@ -241,8 +243,8 @@ class JobRunner:
         self.log_file = log_file
         self.on_run = on_run
 
-    def run(self, plan: list[tuple[str, date | None]]) -> list[dict]:
-        """Run each (job, business day) in order; what each run did."""
+    def run(self, plan: list[tuple[str, date | tuple[date, date] | None]]) -> list[dict]:
+        """Run each (job, business day or (first, last) days in one run, or None) in order; what each run did."""
         import dagster as dg
 
         from sage_paytrace_pipeline.definitions import defs
@@ -251,15 +253,21 @@ class JobRunner:
             self._definitions = defs()
         runs = []
         with dg.DagsterInstance.get() as instance:
-            for job, day in plan:
+            for job, days in plan:
+                first, last = days if isinstance(days, tuple) else (days, days)
+                ranged = first is not None and last is not None and first != last
                 result = self._definitions.resolve_job_def(job).execute_in_process(
-                    partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False,
-                    run_config=_QUIET_RUN_CONFIG if self.log_file else None)
+                    partition_key=first.isoformat() if first and not ranged else None,
+                    tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+                    if ranged and first and last else None,
+                    instance=instance, raise_on_error=False, run_config=_QUIET_RUN_CONFIG if self.log_file else None)
                 if self.log_file:
                     append_run_log(self.log_file, instance, result.run_id)
+                covered = _days_between(first, last) if first and last else []
                 run = {
                     "job": job,
-                    "partition": day.isoformat() if day else None,
+                    "partition": f"{first}...{last}" if ranged else first.isoformat() if first else None,
+                    "partitions": [day.isoformat() for day in covered],
                     "run_id": result.run_id,
                     "success": result.success,
                     "failed_checks": [check.check_name for check in result.get_asset_check_evaluations()
@@ -269,6 +277,10 @@ class JobRunner:
                 if self.on_run:
                     self.on_run(run)
         return runs
+
+
+def _days_between(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
 def append_run_log(path: Path, instance: dg.DagsterInstance, run_id: str) -> None:
@@ -320,10 +332,11 @@ class DemoProgress:
 
     def run_done(self, run: dict) -> None:
         self.runs += 1
-        if run["partition"] and run["job"] == "paytrace_daily_job":
-            self.daily.add(run["partition"])
-        elif run["partition"] and run["job"] == "settlement_daily_job":
-            self.settled.add(run["partition"])
+        days = run.get("partitions") or ([run["partition"]] if run["partition"] else [])
+        if run["job"] == "paytrace_daily_job":
+            self.daily.update(days)
+        elif run["job"] == "settlement_daily_job":
+            self.settled.update(days)
         self.receipts = posted_receipts(self.warehouse, default=self.receipts)
         if self.listener:
             self.listener(self)
@@ -636,14 +649,16 @@ class DemoMonth:
             batches_closed=self.outcome.batches_closed + done.batches_closed)
 
     def _days(self, start: date, end: date, hooks: dict[date, Callable[[], None]]) -> list[dict]:
+        """The days from `start` to `end` in as few runs as the story allows: one run up to each day with
+        a hook (a clerk's request, an approver's decision), the hook, then the next run."""
         runs = []
-        day = start
-        while day <= end:
-            runs += self.jobs.run([("paytrace_daily_job", day)])
-            hook = hooks.pop(day, None)
+        while start <= end:
+            stop = min([day for day in hooks if start <= day <= end], default=end)
+            runs += self.jobs.run([("paytrace_daily_job", (start, stop))])
+            hook = hooks.pop(stop, None)
             if hook:
                 hook()
-            day += timedelta(days=1)
+            start = stop + timedelta(days=1)
         return runs
 
     def _add_customer_changes(self, hooks: dict[date, Callable[[], None]]) -> None:

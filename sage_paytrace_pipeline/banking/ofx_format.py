@@ -12,10 +12,6 @@ from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ofxtools.header import parse_header
-from ofxtools.models.base import Aggregate
-from ofxtools.Parser import TreeBuilder
-
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.banking.rows import statement_row
 from sage_paytrace_pipeline.domain.money import MoneyError, decimal_to_cents, parse_money
@@ -25,6 +21,8 @@ _STATEMENTS = ("STMTRS", "CCSTMTRS")  # bank and credit-card statements; investm
 
 
 def parse_ofx(path: Path, data: bytes) -> list[dict]:
+    from ofxtools.models.base import Aggregate  # on first use: seconds to import, and rarely needed (see rows.py)
+
     root, text = _element_tree(path, data)
     tag_lines = [_line(text, match.start()) for match in re.finditer(r"<STMTTRN>", text)]
     line_of = dict(zip(root.iter("STMTTRN"), tag_lines, strict=False))
@@ -40,6 +38,9 @@ def parse_ofx(path: Path, data: bytes) -> list[dict]:
 
 
 def _element_tree(path: Path, data: bytes) -> tuple[ElementTree.Element, str]:
+    from ofxtools.header import parse_header
+    from ofxtools.Parser import TreeBuilder
+
     try:
         header, body = parse_header(io.BytesIO(data))
     except Exception as error:
@@ -64,6 +65,8 @@ def _element_tree(path: Path, data: bytes) -> tuple[ElementTree.Element, str]:
 
 def _located(path: Path, error: Exception, line_of: dict, fallback_line: int) -> StatementError:
     """The first transaction that fails on its own names the line; otherwise the document does."""
+    from ofxtools.models.base import Aggregate
+
     for element, line in line_of.items():
         try:
             Aggregate.from_etree(element)
@@ -79,6 +82,8 @@ def _describe(error: Exception) -> str:
 
 
 def _statement_rows(path: Path, element: ElementTree.Element, line_of: dict) -> list[dict]:
+    from ofxtools.models.base import Aggregate
+
     statement = Aggregate.from_etree(element)
     transactions = statement.banktranlist or []
     rows = []

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from ofxtools.models.i18n import CURRENCY_CODES
 
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.domain.free_text import storable_text
@@ -29,6 +28,10 @@ BANK_TRANSACTION_COLUMNS = {
 
 def check_currency(code: str) -> bool:
     """An ISO 4217 code (the list ofxtools validates OFX against, so all formats agree)."""
+    # ofxtools is imported on first use: importing it costs seconds, and the config (which every run and
+    # the code location load) imports this module
+    from ofxtools.models.i18n import CURRENCY_CODES
+
     return code in CURRENCY_CODES
 
 

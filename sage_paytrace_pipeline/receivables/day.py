@@ -112,3 +112,24 @@ def _reversed_after_posting(posted: pd.DataFrame, earlier: dict[int, Intent], re
         action="Reverse the receipt in Sage (AR Cash Receipts: NSF/reversal of the deposit holding transaction "
                + ids.astype(str) + ") so the invoices are open again",
     )
+
+
+_INVOICE_KEY = ["division", "customer_no", "invoice_no", "invoice_type"]
+
+
+def after_receipts(open_invoices: pd.DataFrame, applications: pd.DataFrame) -> pd.DataFrame:
+    """The open invoices once the day's new receipts are posted: each invoice's balance less what they
+    apply to it, paid-off invoices gone (as Sage's open items read the next day). Lets a run over many
+    days match each day against the balances the earlier days leave, without reading Sage in between.
+    Receipts posted earlier (`posted_earlier`) are already in the balances and change nothing."""
+    new = applications
+    if "posted_earlier" in new.columns:
+        new = new[~new["posted_earlier"].astype(bool)]
+    new = new[new["invoice_no"].notna() & (new["invoice_no"].astype(str) != "")]
+    if new.empty or open_invoices.empty:
+        return open_invoices
+    applied = new.groupby(_INVOICE_KEY, dropna=False)["amount_cents"].sum().rename("applied_cents")
+    joined = open_invoices.join(applied, on=_INVOICE_KEY)
+    balance = open_invoices["balance_cents"] - joined["applied_cents"].fillna(0).astype("int64")
+    remaining = open_invoices.assign(balance_cents=balance.astype(open_invoices["balance_cents"].dtype))
+    return remaining[remaining["balance_cents"] != 0].reset_index(drop=True)

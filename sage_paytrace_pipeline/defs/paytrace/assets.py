@@ -15,6 +15,7 @@ from sage_paytrace_pipeline.defs.metadata import exception_metadata, preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.paytrace.frames import (
@@ -36,6 +37,7 @@ PAYTRACE_SOURCE: dict[str, Any] = dict(
     metadata={"partition_expr": "business_date"},
     pool="duckdb",
     retry_policy=API_RETRY,
+    backfill_policy=BACKFILL_POLICY,
 )
 
 
@@ -53,15 +55,19 @@ def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceR
     card numbers typed into free text are masked. A record that cannot be read does not hold back
     the others: it becomes a `paytrace_record_exceptions` row (shown in `receivable_exceptions`).
     """
-    day = date.fromisoformat(context.partition_key)
-    with outages_fail_the_step():
-        export = paytrace.get_client().read_transactions(day, day)
-    frame = transactions_frame(export.transactions, day)
-    rejected = rejected_records_frame(export.rejected, day)
+    days = run_days(context)
+    client = paytrace.get_client()
+    frames, rejections = [], []
+    for day in days:  # one export call per day, as a single-day run makes it
+        with outages_fail_the_step():
+            export = client.read_transactions(day, day)
+        frames.append(transactions_frame(export.transactions, day))
+        rejections.append(_dated(rejected_records_frame(export.rejected, day), day))
+    frame, rejected = stacked(frames), stacked(rejections)
     yield dg.Output(frame, output_name="paytrace_transactions",
-                    metadata={**_summary_metadata(frame), "rejected_records": len(rejected)})
-    yield dg.Output(_dated(rejected, day), output_name="paytrace_record_exceptions",
-                    metadata=exception_metadata(rejected))
+                    metadata=with_days({**_summary_metadata(frame), "rejected_records": len(rejected)}, days))
+    yield dg.Output(rejected, output_name="paytrace_record_exceptions",
+                    metadata=with_days(exception_metadata(rejected), days))
 
 
 def _dated(frame: pd.DataFrame, day: date) -> pd.DataFrame:
@@ -80,10 +86,14 @@ def paytrace_customers(
     """
     with outages_fail_the_step():
         customers = paytrace.get_client().export_customers()
-    frame = vault_customers_frame(customers, date.fromisoformat(context.partition_key))
-    context.add_output_metadata({"vault_customers": dg.MetadataValue.int(len(frame)),
-                                 "with_email": dg.MetadataValue.int(int(frame["email"].fillna("").ne("").sum()))})
-    return frame
+    # one export for the run: a range run's days all see the vault as it is now, as each day's own run would
+    days = run_days(context)
+    frames = [vault_customers_frame(customers, day) for day in days]
+    frame = frames[0]
+    context.add_output_metadata(with_days(
+        {"vault_customers": dg.MetadataValue.int(len(frame)),
+         "with_email": dg.MetadataValue.int(int(frame["email"].fillna("").ne("").sum()))}, days))
+    return stacked(frames)
 
 
 def _summary_metadata(frame: pd.DataFrame) -> dict:
@@ -112,6 +122,7 @@ def build_paytrace_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
         partitions_def=partitions,
         pool="duckdb",
         retry_policy=API_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
     )(paytrace_transactions)
     return [transactions, dg.asset(partitions_def=partitions, **PAYTRACE_SOURCE)(paytrace_customers)]

@@ -7,6 +7,8 @@ fails, its step fails and nothing downstream of it runs. Built by `build_receiva
 from the `@dg.definitions` function below, so importing this module reads no configuration.
 """
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -21,6 +23,7 @@ from sage_paytrace_pipeline.defs.metadata import (
 )
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.receivables import checks
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
@@ -28,9 +31,10 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.store.receipts import store_sales_for_matching
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import best_suggestions
-from sage_paytrace_pipeline.receivables.day import match_business_day
+from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.new_customers import (
     NewCustomers,
@@ -38,6 +42,7 @@ from sage_paytrace_pipeline.receivables.new_customers import (
     failure_exceptions,
 )
 from sage_paytrace_pipeline.receivables.posting import (
+    PostingOutcome,
     intent_for,
     intent_from_sage,
     post_receipts,
@@ -66,33 +71,54 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     paytrace_transactions: pd.DataFrame, paytrace_customers: pd.DataFrame, sage_customers: pd.DataFrame,
     sage_customer_cards: pd.DataFrame, sage_open_invoices: pd.DataFrame,
 ):
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     config = settings.config()
-    earlier = _posted_earlier(sage100, warehouse, context.run.run_id, paytrace_transactions, day)
-    # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
-    store = store_sales_for_matching(config, settings.config_path, paytrace_transactions, sage_open_invoices,
-                                     in_sage=set(earlier))
-    result = match_business_day(
-        store.payments, paytrace_customers, sage_customers, sage_customer_cards, sage_open_invoices,
-        links=links_frame(config.customer_links), policy=config.matching_policy(), earlier=earlier)
-    applications = result.applications
-    yield dg.Output(_dated(result.customer_links, day), output_name="customer_links", metadata={
-        "links": len(result.customer_links),
-        "by_method": dg.MetadataValue.json(result.customer_links["method"].value_counts().to_dict()),
-    })
-    yield dg.Output(_dated(applications, day), output_name="payment_applications", metadata={
+    links, policy = links_frame(config.customer_links), config.matching_policy()
+    open_invoices = of_day(sage_open_invoices, days[0], days)
+    matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
+    waiting = 0
+    for day in days:
+        payments = of_day(paytrace_transactions, day, days)
+        earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
+        # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
+        store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier))
+        waiting += len(store.held)
+        result = match_business_day(
+            store.payments, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
+            of_day(sage_customer_cards, day, days), open_invoices, links=links, policy=policy, earlier=earlier)
+        matched.append((day, result, payments))
+        # the next day of a range sees the balances this day's receipts will leave, as its own run would
+        open_invoices = after_receipts(open_invoices, result.applications)
+    links_out = stacked(_dated(result.customer_links, day) for day, result, _ in matched)
+    applications = stacked(_dated(result.applications, day) for day, result, _ in matched)
+    exceptions = stacked(_dated(result.exceptions, day) for day, result, _ in matched)
+    skipped = _summed(result.skipped_counts for _, result, _ in matched)
+    yield dg.Output(links_out, output_name="customer_links", metadata=with_days({
+        "links": len(links_out),
+        "by_method": dg.MetadataValue.json(links_out["method"].value_counts().to_dict()),
+    }, days))
+    yield dg.Output(applications, output_name="payment_applications", metadata=with_days({
         "applications": len(applications),
         "payments": int(applications["transaction_id"].nunique()),
         "amount": money_total(applications["amount_cents"]),
         "posted_earlier": int(applications.drop_duplicates("transaction_id")["posted_earlier"].sum()),
         "by_method": dg.MetadataValue.json(applications["method"].value_counts().to_dict()),
-        "skipped": dg.MetadataValue.json({**result.skipped_counts, "store_sale_waiting": len(store.held)}),
+        "skipped": dg.MetadataValue.json({**skipped, "store_sale_waiting": waiting}),
         "preview": preview(applications, ["transaction_id", "division", "customer_no", "invoice_no", "amount_cents",
                                           "method", "explanation"]),
-    })
-    yield dg.Output(_dated(result.exceptions, day), output_name="matching_exceptions",
-                    metadata=exception_metadata(result.exceptions))
-    yield checks.applications_sum_to_payment(applications, paytrace_transactions)
+    }, days))
+    yield dg.Output(exceptions, output_name="matching_exceptions", metadata=with_days(exception_metadata(exceptions),
+                                                                                       days))
+    yield combined_check([(day, checks.applications_sum_to_payment(result.applications, payments))
+                          for day, result, payments in matched])
+
+
+def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for day_counts in counts:
+        for key, value in day_counts.items():
+            total[key] = total.get(key, 0) + int(value)
+    return total
 
 
 def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id: str, payments: pd.DataFrame,
@@ -116,9 +142,49 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     With `customers.auto_create`, payers matching could not place are first created as Sage
     customers and their payments post on account (receivables/new_customers.py).
     """
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     config = settings.config()
-    writer = sage100.open_writer()
+    writer, reader = sage100.open_writer(), sage100.reader()
+    posted: list[tuple[date, PostedDay]] = []
+    with warehouse.get_connection() as connection:  # one connection for every day of the run
+        log = PostingLog(connection, context.run.run_id)
+        for day in days:  # in order: a day's receipts take the deposit and entry numbers after the day before's
+            posted.append((day, _post_day(
+                day, config, writer, reader, log, of_day(payment_applications, day, days),
+                of_day(customer_links, day, days), of_day(paytrace_transactions, day, days),
+                of_day(matching_exceptions, day, days))))
+    receipts = stacked(_dated(day_posted.receipts, day) for day, day_posted in posted)
+    exceptions = stacked(_dated(day_posted.exceptions, day) for day, day_posted in posted)
+    yield dg.Output(receipts, output_name="sage_cash_receipts", metadata=with_days({
+        "receipts": len(receipts),
+        "written_this_run": sum(len(p.outcome.written) for _, p in posted),
+        "found_in_sage_before_writing": sum(len(p.outcome.confirmed_existing) for _, p in posted),
+        "awaiting_import": sum(len(p.outcome.awaiting_import) for _, p in posted),
+        "customers_created": sum(p.customers_created for _, p in posted),
+        "amount_confirmed": money_total(receipts.loc[receipts["state"] == "confirmed", "amount_cents"]),
+        "by_state": dg.MetadataValue.json(receipts["state"].value_counts().to_dict()),
+        "preview": preview(receipts, ["transaction_id", "division", "customer_no", "amount_cents", "payment_type",
+                                      "deposit_no", "entry_no", "state"]),
+    }, days))
+    yield dg.Output(exceptions, output_name="posting_exceptions",
+                    metadata=with_days(exception_metadata(exceptions), days))
+    in_sage = [(day, p.receipts, receipts_in_sage(reader, p.receipts["transaction_id"].astype("int64").tolist()))
+               for day, p in posted]
+    yield combined_check([(day, checks.no_transaction_posted_twice(found)) for day, _, found in in_sage])
+    yield combined_check([(day, checks.receipts_in_sage_match_log(rows, found)) for day, rows, found in in_sage])
+
+
+@dataclass(frozen=True)
+class PostedDay:
+    receipts: pd.DataFrame  # the day's posting-log rows (without business_date)
+    exceptions: pd.DataFrame
+    outcome: PostingOutcome
+    customers_created: int
+
+
+def _post_day(day: date, config, writer, reader, log: PostingLog, payment_applications: pd.DataFrame,  # noqa: PLR0917
+              customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
+              matching_exceptions: pd.DataFrame) -> PostedDay:
     earlier = payment_applications["posted_earlier"].astype(bool)
     new = payment_applications[~earlier]
     created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
@@ -127,38 +193,20 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
         customer_links = pd.concat([customer_links, created.links], ignore_index=True)
     held = None
     if config.anomalies.hold_from_posting:  # off by default: posting does not wait for the flags
-        with warehouse.get_connection() as connection:
-            new, held = hold_flagged(new, flags_of_day(connection, day), config.anomaly_policy())
+        new, held = hold_flagged(new, flags_of_day(log.connection, day), config.anomaly_policy())
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
     links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
     lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
     intents = {tid: intent_for(receipt, lines[tid], links.loc[tid] if tid in links.index else None, day)
                for tid, receipt in plan.receipts.items()}
-    reader = sage100.reader()
-    with warehouse.get_connection() as connection:
-        log = PostingLog(connection, context.run.run_id)
-        posted_earlier = sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int)))
-        outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
-                                posted_earlier=posted_earlier, business_date=day)
-        receipts = log.entries(business_date=day)
-    receipts = receipts.drop(columns=["business_date"])
+    posted_earlier = sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int)))
+    outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
+                            posted_earlier=posted_earlier, business_date=day)
+    receipts = log.entries(business_date=day).drop(columns=["business_date"])
     exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures), held],
                            ignore_index=True)
-    yield dg.Output(_dated(receipts, day), output_name="sage_cash_receipts", metadata={
-        "receipts": len(receipts),
-        "written_this_run": len(outcome.written),
-        "found_in_sage_before_writing": len(outcome.confirmed_existing),
-        "awaiting_import": len(outcome.awaiting_import),
-        "customers_created": int(created.links["customer_no"].nunique()) if not created.links.empty else 0,
-        "amount_confirmed": money_total(receipts.loc[receipts["state"] == "confirmed", "amount_cents"]),
-        "by_state": dg.MetadataValue.json(receipts["state"].value_counts().to_dict()),
-        "preview": preview(receipts, ["transaction_id", "division", "customer_no", "amount_cents", "payment_type",
-                                      "deposit_no", "entry_no", "state"]),
-    })
-    yield dg.Output(_dated(exceptions, day), output_name="posting_exceptions", metadata=exception_metadata(exceptions))
-    in_sage = receipts_in_sage(reader, receipts["transaction_id"].astype("int64").tolist())
-    yield checks.no_transaction_posted_twice(in_sage)
-    yield checks.receipts_in_sage_match_log(receipts, in_sage)
+    customers = int(created.links["customer_no"].nunique()) if not created.links.empty else 0
+    return PostedDay(receipts, exceptions, outcome, customers)
 
 
 def _new_customers(config, matching_exceptions: pd.DataFrame, payments: pd.DataFrame, writer) -> NewCustomers:
@@ -174,15 +222,22 @@ def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
 ):
     """Every exception of the day for AR staff: kind, severity, source ids, what is wrong, the action that fixes it,
     and for customer and unapplied-payment exceptions the best suggestion (`exception_suggestions`)."""
-    stages = [paytrace_record_exceptions.assign(stage="paytrace"), matching_exceptions.assign(stage="matching"),
-              posting_exceptions.assign(stage="posting")]
-    exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
-    exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
-    exceptions["best_suggestion"] = _best_suggestion(exceptions, exception_suggestions)
-    yield dg.Output(_dated(exceptions, date.fromisoformat(context.partition_key)),
-                    metadata=exception_metadata(exceptions))
-    yield checks.every_approved_sale_posted_or_excepted(
-        paytrace_transactions, sage_cash_receipts, exceptions, settings.config().matching_policy())
+    days = run_days(context)
+    policy = settings.config().matching_policy()
+    per_day, results = [], []
+    for day in days:
+        stages = [of_day(paytrace_record_exceptions, day, days).assign(stage="paytrace"),
+                  of_day(matching_exceptions, day, days).assign(stage="matching"),
+                  of_day(posting_exceptions, day, days).assign(stage="posting")]
+        exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
+        exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
+        exceptions["best_suggestion"] = _best_suggestion(exceptions, of_day(exception_suggestions, day, days))
+        per_day.append(_dated(exceptions, day))
+        results.append((day, checks.every_approved_sale_posted_or_excepted(
+            of_day(paytrace_transactions, day, days), of_day(sage_cash_receipts, day, days), exceptions, policy)))
+    exceptions = stacked(per_day)
+    yield dg.Output(exceptions, metadata=with_days(exception_metadata(exceptions), days))
+    yield combined_check(results)
 
 
 def _best_suggestion(exceptions: pd.DataFrame, suggestions: pd.DataFrame) -> pd.Series:
@@ -210,10 +265,11 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
         },
         partitions_def=partitions,
         pool="duckdb",
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("applications_sum_to_payment", asset="payment_applications", blocking=True,
                                        description="each payment's applications add up to its amount, to the cent")],
-    )(match_payments)
+    )(holding_the_warehouse(match_payments))
     post = dg.multi_asset(
         outs={
             "sage_cash_receipts": _out("Card cash receipts in Sage for the day's payments: deposit and entry numbers, "
@@ -224,6 +280,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
         partitions_def=partitions,
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[
             dg.AssetCheckSpec("no_transaction_posted_twice", asset="sage_cash_receipts", blocking=True,
@@ -234,7 +291,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
         ],
         # anomalies.hold_from_posting: the day's flags decide what posts, so they come first
         deps=["payment_anomalies"] if config.anomalies.hold_from_posting else None,
-    )(fails_fast_on_outage(post_cash_receipts))
+    )(holding_the_warehouse(fails_fast_on_outage(post_cash_receipts)))
     exceptions = dg.asset(
         partitions_def=partitions,
         group_name="receivables",
@@ -243,6 +300,7 @@ def build_receivables_assets(config: PipelineConfig) -> list[dg.AssetsDefinition
         tags={"domain": "receivables"},
         metadata={"partition_expr": "business_date"},
         pool="duckdb",
+        backfill_policy=BACKFILL_POLICY,
         check_specs=[dg.AssetCheckSpec("every_approved_sale_posted_or_excepted", asset="receivable_exceptions",
                                        description="each approved sale of the day is in Sage or has an exception row")],
     )(receivable_exceptions)

@@ -20,8 +20,10 @@ from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     REFUND_EXCEPTIONS,
     RefundFlowSettings,
@@ -54,53 +56,78 @@ def record_paytrace_refunds(
     warehouse: DuckDBResource, paytrace_transactions: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Record the day's PayTrace refunds in Sage and reverse the voids that came after posting."""
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     refunds_config = settings.config().refunds
     with warehouse.get_connection() as connection:
         log = RefundLog(connection, context.run.run_id)
         if refunds_config is None:
-            yield from _flow_off(log, day)
+            yield from _flow_off(log, days)
             return
         flow = RefundFlowSettings(
             start_date=date.fromisoformat(refunds_config.start_date) if refunds_config.start_date else date.min,
             credit_memo_account=refunds_config.credit_memo_account or settings.config().gl_accounts.refunds)
         reader, writer = sage100.reader(), sage100.open_writer()
-        earlier = warehouse_transactions(connection)
-        refunds = post_paytrace_refunds(paytrace_transactions, earlier, day=day, settings=flow, reader=reader,
-                                        writer=writer, log=log)
-        voids = reverse_voids(paytrace_transactions, day=day, reader=reader, writer=writer, log=log,
-                              voided_by_requests=lambda ids: sales_voided_by_requests(connection, ids))
-        entries = log.entries(business_date=day)
-    exceptions = REFUND_EXCEPTIONS.concat([refunds.exceptions(), problems_frame(voids.problems)])
-    yield dg.Output(_dated(entries, day), output_name="sage_card_refunds", metadata=_metadata(entries, refunds, voids))
-    yield dg.Output(_dated(exceptions, day), output_name="refund_exceptions", metadata=exception_metadata(exceptions))
-    in_sage = {int(r.transaction_id) for r in reader.card_refunds_for_transaction_ids(map(str, refunds.selected))}
-    yield every_refund_in_sage_or_excepted(refunds.selected, in_sage, exceptions)
+        recorded = []
+        # read once: the transactions step stored every day of the run before this step started
+        stored = warehouse_transactions(connection)
+        stored_day = pd.to_datetime(stored["business_date"]).dt.date
+        for day in days:  # in order: a refund of a sale sold earlier in the range finds its receipt posted
+            transactions = of_day(paytrace_transactions, day, days)
+            # as the day's own run saw the warehouse: the run's later days are not stored yet
+            earlier = stored[~stored_day.isin([later for later in days if later > day]).to_numpy()]
+            refunds = post_paytrace_refunds(transactions, earlier, day=day, settings=flow, reader=reader,
+                                            writer=writer, log=log)
+            voids = reverse_voids(transactions, day=day, reader=reader, writer=writer, log=log,
+                                  voided_by_requests=lambda ids: sales_voided_by_requests(connection, ids))
+            recorded.append((day, refunds, voids, log.entries(business_date=day)))
+    per_day = [(day, refunds, voids, entries,
+                REFUND_EXCEPTIONS.concat([refunds.exceptions(), problems_frame(voids.problems)]))
+               for day, refunds, voids, entries in recorded]
+    entries = stacked(_dated(day_entries, day) for day, _, _, day_entries, _ in per_day)
+    exceptions = stacked(_dated(day_exceptions, day) for day, _, _, _, day_exceptions in per_day)
+    yield dg.Output(entries, output_name="sage_card_refunds",
+                    metadata=with_days(_metadata(entries, [r for _, r, _, _, _ in per_day],
+                                                 [v for _, _, v, _, _ in per_day]), days))
+    yield dg.Output(exceptions, output_name="refund_exceptions",
+                    metadata=with_days(exception_metadata(exceptions), days))
+    results = []
+    for day, refunds, _, _, day_exceptions in per_day:
+        in_sage = {int(r.transaction_id) for r in reader.card_refunds_for_transaction_ids(map(str, refunds.selected))}
+        results.append((day, every_refund_in_sage_or_excepted(refunds.selected, in_sage, day_exceptions)))
+    yield combined_check(results)
 
 
-def _flow_off(log: RefundLog, day: date) -> Iterator[dg.Output | dg.AssetCheckResult]:
+def _flow_off(log: RefundLog, days: list[date]) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """No `refunds:` section: nothing read or written; refunds stay receivables' `refund_not_posted` exceptions."""
     off = {"flow": "off: no refunds section in the config; refunds stay refund_not_posted exceptions"}
-    entries = log.entries(business_date=day)
-    exceptions = REFUND_EXCEPTIONS.empty()
-    yield dg.Output(_dated(entries, day), output_name="sage_card_refunds", metadata={**off, "refunds": 0})
-    yield dg.Output(_dated(exceptions, day), output_name="refund_exceptions", metadata={**off, "exceptions": 0})
+    entries = stacked(_dated(log.entries(business_date=day), day) for day in days)
+    exceptions = stacked(_dated(REFUND_EXCEPTIONS.empty(), day) for day in days)
+    yield dg.Output(entries, output_name="sage_card_refunds", metadata={**off, "refunds": 0})
+    yield dg.Output(exceptions, output_name="refund_exceptions", metadata={**off, "exceptions": 0})
     yield every_refund_in_sage_or_excepted([], set(), exceptions)
 
 
-def _metadata(entries: pd.DataFrame, refunds: RefundOutcome, voids: ReversalOutcome) -> dict:
+def _metadata(entries: pd.DataFrame, refunds_by_day: list[RefundOutcome], voids_by_day: list[ReversalOutcome]) -> dict:
     confirmed = entries[entries["state"] == "confirmed"]
+
+    def total(outcomes: list, attribute: str) -> int:
+        return sum(len(getattr(outcome, attribute)) for outcome in outcomes)
+
+    skipped: dict = {}
+    for refunds in refunds_by_day:
+        for key, value in refunds.skipped.items():
+            skipped[key] = skipped.get(key, 0) + value
     return {
-        "refunds_of_the_day": len(refunds.selected),
-        "written_this_run": len(refunds.written),
-        "found_in_sage_before_writing": len(refunds.confirmed_existing),
-        "awaiting_sale": len(refunds.awaiting_sale),
-        "receipts_reversed": len(voids.receipts_reversed),
-        "refunds_reversed": len(voids.refunds_reversed),
+        "refunds_of_the_day": total(refunds_by_day, "selected"),
+        "written_this_run": total(refunds_by_day, "written"),
+        "found_in_sage_before_writing": total(refunds_by_day, "confirmed_existing"),
+        "awaiting_sale": total(refunds_by_day, "awaiting_sale"),
+        "receipts_reversed": total(voids_by_day, "receipts_reversed"),
+        "refunds_reversed": total(voids_by_day, "refunds_reversed"),
         "amount_refunded_confirmed": money_total(confirmed.loc[confirmed["kind"] == "refund", "amount_cents"]),
         "amount_receipts_reversed": money_total(confirmed.loc[confirmed["kind"] == "receipt_reversal",
                                                               "amount_cents"]),
-        "skipped": dg.MetadataValue.json(refunds.skipped),
+        "skipped": dg.MetadataValue.json(skipped),
         "by_state": dg.MetadataValue.json((entries["kind"] + ":" + entries["state"]).value_counts().sort_index()
                                           .to_dict()),
         "preview": preview(entries, ["transaction_id", "kind", "sale_transaction_id", "division", "customer_no",
@@ -140,11 +167,12 @@ def build_paytrace_refund_assets(config: PipelineConfig) -> list[dg.AssetsDefini
         partitions_def=business_day_partitions(config),
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("every_refund_in_sage_or_excepted", asset="sage_card_refunds",
                                        description="each PayTrace refund of the day the flow owns is in Sage or "
                                                    "has an exception row")],
-    )(fails_fast_on_outage(record_paytrace_refunds))
+    )(holding_the_warehouse(fails_fast_on_outage(record_paytrace_refunds)))
     return [refunds]
 
 

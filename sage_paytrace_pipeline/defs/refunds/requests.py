@@ -10,6 +10,7 @@ importing this module reads no configuration.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
@@ -22,8 +23,10 @@ from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.disputes.case_store import sales_under_dispute
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
 from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
@@ -51,43 +54,61 @@ def sage_refund_requests(
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource,
     paytrace: PayTraceResource, warehouse: DuckDBResource,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     config = settings.config()
+    worked = []
     with warehouse.get_connection() as connection:
         store = RequestStore(connection)
-        if config.refunds is None:
-            requests, exceptions, sent, would_send = store.frame().head(0), EXCEPTIONS.empty(), [], []
-            note = "refunds are off (no `refunds:` section in the config): nothing read, nothing sent"
-        else:
-            client = paytrace.get_client()
-            start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
-            with outages_fail_the_step():
-                result = run_requests(
-                    sage100.reader(), sage100.open_writer(), client, store,
-                    payment_types=sorted(set(config.sage.payment_types.values())),
-                    auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
-                    today=client.server_today(), start_date=start,
-                    disputed=sales_under_dispute(connection) if config.disputes is not None else None)
-            requests, exceptions = store.frame(), result.exceptions
-            sent, would_send = result.sending.sent, result.sending.would_send
-            note = "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live"
+        for day in days:  # the queue as each day's own run would have worked it (usually nothing new after the first)
+            worked.append((day, _work_queue(config, store, sage100, paytrace, connection)))
         refunds = warehouse_refunds(connection)
-        sales = _warehouse_sales(connection, requests)
-    yield dg.Output(_dated(requests, day), output_name="sage_refund_requests", metadata={
-        "mode": note,
-        "requests": len(requests),
-        "by_state": dg.MetadataValue.json(requests["state"].value_counts().to_dict()),
-        "amount_requested": money_total(requests["amount_cents"]),
-        "amount_moved": money_total(requests.loc[requests["state"].isin(_MONEY_MOVED), "amount_cents"]),
-        "sent_this_run": dg.MetadataValue.json(sent),
-        "would_send_dry_run": dg.MetadataValue.json(would_send),
-        "preview": preview(requests, ["request_id", "state", "amount_cents", "sale_transaction_id", "action",
-                                      "paytrace_transaction_id", "requested_by", "approved_by"]),
-    })
-    yield dg.Output(_dated(exceptions, day), output_name="refund_request_exceptions",
-                    metadata=exception_metadata(exceptions))
-    yield no_refund_sent_twice(requests, refunds)
-    yield refunds_within_sale(requests, refunds, sales)
+        sales = [_warehouse_sales(connection, queue.requests) for _, queue in worked]
+    requests = stacked(_dated(queue.requests, day) for day, queue in worked)
+    exceptions = stacked(_dated(queue.exceptions, day) for day, queue in worked)
+    last = worked[-1][1]
+    yield dg.Output(requests, output_name="sage_refund_requests", metadata=with_days({
+        "mode": last.note,
+        "requests": len(last.requests),
+        "by_state": dg.MetadataValue.json(last.requests["state"].value_counts().to_dict()),
+        "amount_requested": money_total(last.requests["amount_cents"]),
+        "amount_moved": money_total(last.requests.loc[last.requests["state"].isin(_MONEY_MOVED), "amount_cents"]),
+        "sent_this_run": dg.MetadataValue.json([sent for _, queue in worked for sent in queue.sent]),
+        "would_send_dry_run": dg.MetadataValue.json([would for _, queue in worked for would in queue.would_send]),
+        "preview": preview(last.requests, ["request_id", "state", "amount_cents", "sale_transaction_id", "action",
+                                           "paytrace_transaction_id", "requested_by", "approved_by"]),
+    }, days))
+    yield dg.Output(exceptions, output_name="refund_request_exceptions",
+                    metadata=with_days(exception_metadata(exceptions), days))
+    yield combined_check([(day, no_refund_sent_twice(queue.requests, refunds)) for day, queue in worked])
+    yield combined_check([(day, refunds_within_sale(queue.requests, refunds, day_sales))
+                          for (day, queue), day_sales in zip(worked, sales, strict=True)])
+
+
+@dataclass(frozen=True)
+class WorkedQueue:
+    requests: pd.DataFrame  # every request as the store holds it after the pass
+    exceptions: pd.DataFrame
+    sent: list
+    would_send: list
+    note: str
+
+
+def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Resource,
+                paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection) -> WorkedQueue:
+    if config.refunds is None:
+        return WorkedQueue(store.frame().head(0), EXCEPTIONS.empty(), [], [],
+                           "refunds are off (no `refunds:` section in the config): nothing read, nothing sent")
+    client = paytrace.get_client()
+    start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
+    with outages_fail_the_step():
+        result = run_requests(
+            sage100.reader(), sage100.open_writer(), client, store,
+            payment_types=sorted(set(config.sage.payment_types.values())),
+            auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
+            today=client.server_today(), start_date=start,
+            disputed=sales_under_dispute(connection) if config.disputes is not None else None)
+    return WorkedQueue(store.frame(), result.exceptions, result.sending.sent, result.sending.would_send,
+                       "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live")
 
 
 def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFrame) -> pd.DataFrame:
@@ -173,6 +194,7 @@ def build_refund_request_assets(config: PipelineConfig) -> list[dg.AssetsDefinit
         deps=["sage_cash_receipts"],
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[
             dg.AssetCheckSpec("no_refund_sent_twice", asset="sage_refund_requests", blocking=True,
@@ -180,7 +202,7 @@ def build_refund_request_assets(config: PipelineConfig) -> list[dg.AssetsDefinit
             dg.AssetCheckSpec("refunds_within_sale", asset="sage_refund_requests", blocking=True,
                               description="no sale refunded above its amount across PayTrace refunds and requests"),
         ],
-    )(sage_refund_requests)
+    )(holding_the_warehouse(sage_refund_requests))
     return [requests]
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.matching.frames import (
@@ -36,6 +37,7 @@ SNAPSHOT: dict[str, Any] = dict(
     tags={"domain": "erp"},
     metadata={"partition_expr": "business_date"},
     pool="duckdb",
+    backfill_policy=BACKFILL_POLICY,
 )
 
 
@@ -56,9 +58,13 @@ def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], 
     @fails_fast_on_outage
     def _snapshot_asset(context: dg.AssetExecutionContext, sage100: Sage100Resource,
                         settings: PipelineSettings) -> pd.DataFrame:
-        frame = _snapshot(read(sage100.reader()), context.partition_key)
-        context.add_output_metadata(summarize(frame))
-        return frame
+        # one read for the run: each day of a range stores Sage as the run found it (matching then
+        # carries the range's own earlier receipts forward, defs/receivables/assets.py)
+        days = run_days(context)
+        read_now = read(sage100.reader())
+        frames = [_snapshot(read_now, day.isoformat()) for day in days]
+        context.add_output_metadata(with_days(summarize(frames[0]), days))
+        return stacked(frames)
 
     return _snapshot_asset
 

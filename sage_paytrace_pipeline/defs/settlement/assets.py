@@ -29,12 +29,14 @@ from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage, outages_fa
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.settlement import checks
+from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.disputes.case_store import saved_stages
 from sage_paytrace_pipeline.domain.disputes.settlement import name_netted_cases
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy
@@ -76,21 +78,28 @@ def _tie_out_policy(settings: PipelineSettings) -> SettlementPolicy:
 
 
 def settlement_batches(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
-    day = date.fromisoformat(context.partition_key)
-    with outages_fail_the_step():
-        closed = read_closed_batches(paytrace.get_client(), day, _tie_out_policy(settings))
-    for problem in closed.rejected:
-        context.log.warning("PayTrace batch record left out: %s", problem)
-    brands, summary = closed.brands, closed.summary
-    yield dg.Output(summary, output_name="paytrace_settlement_batches", metadata={
-        "batches": closed.batch_count, "sales": money_total(brands["sales_cents"]),
-        "refunds": money_total(brands["refund_cents"]), "rejected_records": dg.MetadataValue.json(closed.rejected),
+    days = run_days(context)
+    client, policy = paytrace.get_client(), _tie_out_policy(settings)
+    read = []
+    for day in days:
+        with outages_fail_the_step():
+            closed = read_closed_batches(client, day, policy)
+        for problem in closed.rejected:
+            context.log.warning("PayTrace batch record left out: %s", problem)
+        read.append((day, closed))
+    brands = stacked(closed.brands for _, closed in read)
+    summary = stacked(closed.summary for _, closed in read)
+    yield dg.Output(summary, output_name="paytrace_settlement_batches", metadata=with_days({
+        "batches": sum(closed.batch_count for _, closed in read), "sales": money_total(brands["sales_cents"]),
+        "refunds": money_total(brands["refund_cents"]),
+        "rejected_records": dg.MetadataValue.json([problem for _, closed in read for problem in closed.rejected]),
         "preview": preview(summary, ["batch_number", "brand", "sales_count", "sales_cents", "refund_cents"]),
-    })
-    yield dg.Output(closed.transactions, output_name="paytrace_batch_transactions",
-                    metadata={"transactions": len(closed.transactions)})
-    yield checks.batch_totals_equal_transactions(closed.tie_out)
-    yield checks.settled_transaction_in_one_batch(closed.transactions)
+    }, days))
+    transactions = stacked(closed.transactions for _, closed in read)
+    yield dg.Output(transactions, output_name="paytrace_batch_transactions",
+                    metadata=with_days({"transactions": len(transactions)}, days))
+    yield combined_check([(day, checks.batch_totals_equal_transactions(closed.tie_out)) for day, closed in read])
+    yield combined_check([(day, checks.settled_transaction_in_one_batch(closed.transactions)) for day, closed in read])
 
 
 def bank_statements(context: dg.AssetExecutionContext, settings: PipelineSettings, warehouse: DuckDBResource):
@@ -124,53 +133,62 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource, warehouse: DuckDBResource,
     batches: pd.DataFrame, batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame,
 ):
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     config = settings.config()
     if config.settlement is None:  # a receivables-only deployment: say so, guess nothing, post nothing
-        yield from _settlement_not_configured(day)
+        yield from _settlement_not_configured(days)
         return
-    inputs = window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits)
-    with warehouse.get_connection() as connection:  # the window's receipts, as the posting log holds them
-        logged = PostingLog(connection, context.run.run_id).entries(
-            transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
-        # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
-        recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
-                    if config.refunds else frozenset())
-        dispute_stages = saved_stages(connection) if config.disputes else None  # to name a netted chargeback's case
-    receipts = receipts_from_log(logged)
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
-    settled = settle_day(day, config, inputs, receipts, reader=sage100.reader(), as_of=as_of,
-                         recorded_refunds=recorded)
-    expected, matches, exceptions = settled.expected, settled.matches, settled.exceptions
-    if dispute_stages is not None:
+    reader, settled_days = sage100.reader(), []
+    with warehouse.get_connection() as connection:
+        log = PostingLog(connection, context.run.run_id)
+        dispute_stages = saved_stages(connection) if config.disputes else None
+        for day in days:
+            inputs = window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits)
+            # the window's receipts, as the posting log holds them
+            logged = log.entries(transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
+            # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
+            recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
+                        if config.refunds else frozenset())
+            settled_days.append((day, settle_day(day, config, inputs, receipts_from_log(logged), reader=reader,
+                                                 as_of=as_of, recorded_refunds=recorded)))
+    reconciliation = stacked(dated(settled.reconciliation, day) for day, settled in settled_days)
+    expected = stacked(settled.expected for _, settled in settled_days)
+    matches = stacked(settled.matches for _, settled in settled_days)
+    refunds = stacked(settled.refunds for _, settled in settled_days)
+    lines = stacked(dated(settled.lines, day) for day, settled in settled_days)
+    entries = stacked(settled.entries for _, settled in settled_days)
+    exceptions = stacked(dated(settled.exceptions, day) for day, settled in settled_days)
+    if dispute_stages is not None:  # a netted chargeback's exception names its dispute case
         exceptions = name_netted_cases(exceptions, matches, dispute_stages)
-    yield dg.Output(dated(settled.reconciliation, day), output_name="settlement_reconciliation", metadata={
+    yield dg.Output(reconciliation, output_name="settlement_reconciliation", metadata=with_days({
         "expected_deposits": len(expected),
         "by_status": dg.MetadataValue.json(expected["deposit_status"].value_counts().to_dict()),
         "deposited": money_total(matches["deposit_cents"]) if len(matches) else "0.00",
         "fees": money_total(matches["fee_cents"]) if len(matches) else "0.00",
         # expensed (no refund flow, or before its start date), through_clearing (recorded in Sage), not_in_sage
-        "refunds_by_treatment": dg.MetadataValue.json(settled.refunds["treatment"].value_counts().to_dict()),
+        "refunds_by_treatment": dg.MetadataValue.json(refunds["treatment"].value_counts().to_dict()),
         # per batch and funding group: did the deposit come, what fee was booked, from which bank line
-        "batches": batch_preview(settled.reconciliation),
-    })
-    yield dg.Output(dated(settled.lines, day), output_name="gl_journal_entries", metadata={
-        "entries": len(settled.entries), "lines": len(settled.lines),
-        "by_kind": dg.MetadataValue.json(settled.entries["kind"].value_counts().to_dict()),
-    })
-    yield dg.Output(dated(exceptions, day), output_name="settlement_exceptions", metadata={
+        "batches": batch_preview(reconciliation),
+    }, days))
+    yield dg.Output(lines, output_name="gl_journal_entries", metadata=with_days({
+        "entries": len(entries), "lines": len(lines),
+        "by_kind": dg.MetadataValue.json(entries["kind"].value_counts().to_dict()),
+    }, days))
+    yield dg.Output(exceptions, output_name="settlement_exceptions", metadata=with_days({
         "exceptions": len(exceptions),
         "by_kind": dg.MetadataValue.json(exceptions["kind"].value_counts().sort_index().to_dict()),
         "preview": exception_list(exceptions, ["batch_number"]),
-    })
-    yield checks.journals_balance(settled.lines)
+    }, days))
+    yield combined_check([(day, checks.journals_balance(settled.lines)) for day, settled in settled_days])
 
 
-def _settlement_not_configured(day: date):
+def _settlement_not_configured(days: list[date]):
     problem = not_configured_exception()
-    yield dg.Output(dated(problem[EXCEPTION_COLUMNS], day), output_name="settlement_exceptions",
-                    metadata={"exceptions": 1,
-                              "by_kind": dg.MetadataValue.json(problem["kind"].value_counts().to_dict()),
+    yield dg.Output(stacked(dated(problem[EXCEPTION_COLUMNS], day) for day in days),
+                    output_name="settlement_exceptions",
+                    metadata={"exceptions": len(days),
+                              "by_kind": dg.MetadataValue.json((problem["kind"].value_counts() * len(days)).to_dict()),
                               "preview": exception_list(problem, [])})
     yield dg.AssetCheckResult(check_name="journals_balance", asset_key="gl_journal_entries", passed=True,
                               description="settlement is not configured: no journal entries")
@@ -179,11 +197,17 @@ def _settlement_not_configured(day: date):
 def sage_gl_postings(context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource,
                      gl_journal_entries: pd.DataFrame, paytrace_batch_transactions: pd.DataFrame):
     """The day's journal entries posted to Sage's general ledger, each once (idempotent by reference)."""
-    day = date.fromisoformat(context.partition_key)
-    posted = post_journal_entries(sage100.open_writer(), gl_journal_entries)
-    yield dg.Output(dated(posted, day), metadata={
-        "entries": len(posted), "created_now": int(posted["created"].sum()) if len(posted) else 0})
-    yield checks.clearing_nets_to_zero(sage100.reader(), gl_journal_entries, posted, paytrace_batch_transactions)
+    days = run_days(context)
+    writer, reader, done = sage100.open_writer(), sage100.reader(), []
+    for day in days:  # in order: an entry two days' windows share is created by the earlier day
+        lines = of_day(gl_journal_entries, day, days)
+        done.append((day, lines, post_journal_entries(writer, lines)))
+    posted = stacked(dated(day_posted, day) for day, _, day_posted in done)
+    yield dg.Output(posted, metadata=with_days({
+        "entries": len(posted), "created_now": int(posted["created"].sum()) if len(posted) else 0}, days))
+    yield combined_check([(day, checks.clearing_nets_to_zero(reader, lines, day_posted,
+                                                             of_day(paytrace_batch_transactions, day, days)))
+                          for day, lines, day_posted in done])
 
 
 def _window_in(key: str, days: int) -> dg.AssetIn:
@@ -205,6 +229,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         partitions_def=partitions,
         pool="duckdb",
         retry_policy=API_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[
             dg.AssetCheckSpec("batch_totals_equal_transactions", asset="paytrace_settlement_batches",
@@ -227,7 +252,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
                                        description="every new file in the statement folder loads; a refused "
                                                    "file (warning) names its line, what is wrong and the fix, "
                                                    "and reaches the alert channels")],
-    )(bank_statements)
+    )(holding_the_warehouse(bank_statements))
     reconciliation = dg.multi_asset(
         outs={
             # Not materialized (and nothing posted downstream) while settlement is not configured.
@@ -250,10 +275,11 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         deps=["sage_cash_receipts", "sage_refund_requests", "sage_card_refunds"],
         partitions_def=partitions,
         pool="duckdb",
+        backfill_policy=BACKFILL_POLICY,
         can_subset=False,
         check_specs=[dg.AssetCheckSpec("journals_balance", asset="gl_journal_entries", blocking=True,
                                        description="every journal entry's debits equal its credits")],
-    )(settlement_reconciliation)
+    )(holding_the_warehouse(settlement_reconciliation))
     postings = dg.asset(
         partitions_def=partitions,
         group_name="settlement",
@@ -263,6 +289,7 @@ def build_settlement_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]
         metadata={"partition_expr": "business_date"},
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
+        backfill_policy=BACKFILL_POLICY,
         check_specs=[dg.AssetCheckSpec("clearing_nets_to_zero", asset="sage_gl_postings", blocking=True,
                                        description="for each deposited batch, its receipts' debits, its card "
                                                    "refunds' credits and the journal's lines to card clearing in "

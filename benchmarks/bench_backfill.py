@@ -1,0 +1,159 @@
+"""Backfill throughput: N days at ~1,000 payments a day backfilled into a fresh demo company in one run per job.
+
+    python -m benchmarks.bench_backfill [--days 365] [--per-day 1000] [--chunk-days 0] [--profile FILE]
+
+Generates the days (sales, authorizations, declines, voids, refunds, their nightly batches and the
+bank's deposits) into a fresh PayTrace sandbox state and Sage demo company, then runs what the
+pipeline needs for a backfill: the daily job over the whole range in one run (or in runs of
+`--chunk-days`), the bank statement job, and settlement over the range in one run. Prints the total
+and per-day seconds (and per phase), the load average at start and end, and the exactly-once
+verification: no PayTrace transaction held by two Sage receipts, every approved sale either posted
+or listed as an exception, and every run's asset checks passed. `--profile FILE` writes a cProfile
+of the runs (not of the generation) to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import sqlite3
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+
+from benchmarks.backfill_world import ZONE, World, build_world, run_job, serving
+
+
+def _chunks(first: date, last: date, chunk_days: int) -> list[tuple[date, date]]:
+    if chunk_days <= 0:
+        return [(first, last)]
+    chunks, start = [], first
+    while start <= last:
+        end = min(start + timedelta(days=chunk_days - 1), last)
+        chunks.append((start, end))
+        start = end + timedelta(days=1)
+    return chunks
+
+
+def backfill(world: World, chunk_days: int = 0) -> dict:
+    """The daily job over the world's days (one run, or one per chunk), bank statements, settlement."""
+    timings: dict[str, float] = {}
+    runs = []
+    with serving(world), dg.DagsterInstance.ephemeral() as instance:
+        started = time.perf_counter()
+        for chunk in _chunks(world.first, world.last, chunk_days):
+            runs.append(run_job("paytrace_daily_job", instance, days=chunk))
+        timings["daily_job_s"] = time.perf_counter() - started
+        mark = time.perf_counter()
+        runs.append(run_job("bank_statements_job", instance))
+        timings["bank_statements_s"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        runs.append(run_job("settlement_daily_job", instance, days=(world.first, world.last)))
+        timings["settlement_s"] = time.perf_counter() - mark
+        steps = _step_seconds(instance, runs)
+    failed = [check.check_name for run in runs for check in run.get_asset_check_evaluations() if not check.passed]
+    return {"runs": len(runs), "all_succeeded": all(run.success for run in runs), "failed_checks": failed,
+            "timings": timings, "step_seconds": steps}
+
+
+def _step_seconds(instance: dg.DagsterInstance, runs: list) -> dict[str, float]:
+    """Seconds per step, added up over the runs (STEP_START to STEP_SUCCESS)."""
+    totals: dict[str, float] = {}
+    for run in runs:
+        started: dict[str, float] = {}
+        for event in instance.all_logs(run.run_id):
+            kind = event.dagster_event.event_type_value if event.dagster_event else None
+            if kind == "STEP_START":
+                started[event.step_key] = event.timestamp
+            elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and event.step_key in started:
+                totals[event.step_key] = totals.get(event.step_key, 0.0) + event.timestamp - started[event.step_key]
+    return {key: round(value, 2) for key, value in sorted(totals.items(), key=lambda item: -item[1])}
+
+
+def exactly_once(world: World) -> dict:
+    """Sage receipts per PayTrace transaction, and every approved sale posted or excepted."""
+    with sqlite3.connect(world.sage_db) as connection:
+        # a posted receipt's lines are in the history under its card entry number: two numbers = posted twice
+        per_transaction = connection.execute(
+            "SELECT CreditCardTransactionID, count(DISTINCT CreditCardEntryNo) FROM AR_CashReceiptsHistory "
+            "WHERE coalesce(CreditCardTransactionID, '') <> '' GROUP BY 1").fetchall()
+    twice = sum(1 for _, count in per_transaction if count > 1)
+    with duckdb.connect(str(world.warehouse), read_only=True) as connection:
+        approved, unaccounted = connection.execute("""
+            WITH sales AS (
+                SELECT DISTINCT transaction_id FROM pipeline.paytrace_transactions
+                WHERE upper(transaction_type) IN ('SALE', 'AUTHORIZATION', 'CAPTURE', 'FORCE')
+                  AND upper(status) IN ('PENDING', 'SETTLED')),
+            posted AS (SELECT DISTINCT transaction_id FROM pipeline.sage_cash_receipts
+                       WHERE state IN ('confirmed', 'written')),
+            excepted AS (SELECT DISTINCT transaction_id FROM pipeline.receivable_exceptions
+                         WHERE transaction_id IS NOT NULL)
+            SELECT count(*), count(*) FILTER (WHERE transaction_id NOT IN (SELECT transaction_id FROM posted)
+                                               AND transaction_id NOT IN (SELECT transaction_id FROM excepted))
+            FROM sales""").fetchone()
+        posted = connection.execute("SELECT count(DISTINCT transaction_id) FROM pipeline.sage_cash_receipts "
+                                    "WHERE state IN ('confirmed', 'written')").fetchone()[0]
+    return {"receipts_in_sage": len(per_transaction), "posted_twice": twice, "approved_sales": approved,
+            "posted": posted, "neither_posted_nor_excepted": unaccounted}
+
+
+def run(*, days: int = 365, per_day: int = 1000, chunk_days: int = 0, seed: int = 11,
+        folder: Path | None = None, profile: Path | None = None) -> dict:
+    """Generate, backfill, verify; every figure as a dict."""
+    last = datetime_today() - timedelta(days=1)
+    first = last - timedelta(days=days - 1)
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory() as scratch:
+        root = folder or Path(scratch)
+        generating = time.perf_counter()
+        world = build_world(root / "world", first, last, seed=seed, per_day=per_day)
+        generated = time.perf_counter() - generating
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        done = backfill(world, chunk_days)
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
+        total = time.perf_counter() - started
+        verified = exactly_once(world)
+    return {
+        "days": days, "per_day": per_day, "payments_generated": world.payments, "first": first.isoformat(),
+        "last": last.isoformat(), "chunk_days": chunk_days, "generation_s": round(generated, 1),
+        "backfill_s": round(total, 1), "per_day_s": round(total / days, 2),
+        "timings": {key: round(value, 1) for key, value in done["timings"].items()},
+        "step_seconds": done["step_seconds"], "runs": done["runs"], "all_succeeded": done["all_succeeded"],
+        "failed_checks": done["failed_checks"], "exactly_once": verified,
+        "load_average_start": [round(x, 2) for x in load_start],
+        "load_average_end": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def datetime_today() -> date:
+    from datetime import datetime
+
+    return datetime.now(ZoneInfo(ZONE)).date()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--per-day", type=int, default=1000)
+    parser.add_argument("--chunk-days", type=int, default=0, help="days per daily-job run (0: the whole range)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--profile", type=Path)
+    args = parser.parse_args()
+    print(json.dumps(run(days=args.days, per_day=args.per_day, chunk_days=args.chunk_days, seed=args.seed,
+                         profile=args.profile), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Range runs: many business days in one run, each asset working the days in order.
+
+The daily assets declare `BACKFILL_POLICY` (one run for a range), so `dagster asset materialize
+--partition-range A...B`, a UI backfill or `execute_in_process(partition_key_range=...)` is one
+process and one step per asset instead of one run per day. Each asset loops `run_days(context)`
+oldest first and computes every day exactly as a single-day run would; the step order gives the
+order between assets (all receipts of the range are posted before any settlement day of it). A
+single-partition run (the sensor's, the schedule's) is a range of one day: same code, same output.
+
+Dagster keeps one set of metadata and one result per check for a step, whatever the number of
+partitions (dagster-io/dagster#21072): a range run reports totals over its days, and each check
+is evaluated per day and reported once, failing when any day fails (`combined_check`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+# One run for any range: the days are processed in order inside each step.
+BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+_SHOWN_DAYS = 20
+
+
+def run_days(context: dg.AssetExecutionContext) -> list[date]:
+    """The run's business days, oldest first (one for a single-partition run)."""
+    return sorted(date.fromisoformat(key) for key in context.partition_keys)
+
+
+def of_day(frame: pd.DataFrame, day: date, days: list[date], column: str = "business_date") -> pd.DataFrame:
+    """The rows of `day` in an input loaded for the run's `days` (the frame itself when the run has one day,
+    so a single-day run sees exactly what it always saw)."""
+    if len(days) == 1 or column not in frame.columns:
+        return frame
+    dates = pd.to_datetime(frame[column]).dt.date
+    return frame[(dates == day).to_numpy()].reset_index(drop=True)
+
+
+def stacked(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """The days' frames as one output (the first frame alone when there is one: types untouched)."""
+    frames = list(frames)
+    if len(frames) == 1:
+        return frames[0]
+    filled = [frame for frame in frames if not frame.empty]
+    return pd.concat(filled or frames[:1], ignore_index=True)
+
+
+def with_days(metadata: dict, days: list[date]) -> dict:
+    """A range run's metadata says which days its totals cover; a single day's is unchanged."""
+    if len(days) == 1:
+        return metadata
+    return {**metadata, "days": len(days), "first_day": days[0].isoformat(), "last_day": days[-1].isoformat()}
+
+
+def combined_check(results: list[tuple[date, dg.AssetCheckResult]]) -> dg.AssetCheckResult:
+    """One result for a check evaluated per day: the day's own result for a single day; else passed
+    when every day passed, described by the failing days (each with its own description)."""
+    if len(results) == 1:
+        return results[0][1]
+    first = results[0][1]
+    failing = [(day, result) for day, result in results if not result.passed]
+    description = (
+        f"{len(failing)} of {len(results)} days fail: "
+        + "; ".join(f"{day}: {result.description}" for day, result in failing[:_SHOWN_DAYS])
+        if failing else f"all {len(results)} days pass")
+    shown = failing[0][1] if failing else first
+    return dg.AssetCheckResult(
+        check_name=first.check_name, asset_key=first.asset_key, passed=not failing, severity=first.severity,
+        description=description,
+        metadata={**dict(shown.metadata or {}), **_counts_summed([result for _, result in results]),
+                  "days": len(results),
+                  "failing_days": dg.MetadataValue.json([day.isoformat() for day, _ in failing[:_SHOWN_DAYS]])})
+
+
+def _counts_summed(results: list[dg.AssetCheckResult]) -> dict:
+    """Integer metadata (checked, failing, ...) added up over the days."""
+    totals: dict[str, int] = {}
+    for result in results:
+        for key, value in (result.metadata or {}).items():
+            number = value.value if isinstance(value, dg.IntMetadataValue) else value
+            if isinstance(number, int) and not isinstance(number, bool):
+                totals[key] = totals.get(key, 0) + number
+    return totals
