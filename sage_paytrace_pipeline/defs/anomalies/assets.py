@@ -18,6 +18,7 @@ from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
@@ -37,12 +38,17 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
                       paytrace_transactions: pd.DataFrame, payment_applications: pd.DataFrame,
                       ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """The day's anomaly flags: rule, severity, score, evidence and a sentence for the clerk."""
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     policy = settings.config().anomaly_policy()
+    flagged = []
     with warehouse.get_connection() as connection:
-        flags = flag_day(connection, day, paytrace_transactions, payment_applications, policy)
+        for day in days:  # oldest first, each day as its own run would flag it
+            transactions = of_day(paytrace_transactions, day, days)
+            day_flags = flag_day(connection, day, transactions, of_day(payment_applications, day, days), policy)
+            flagged.append((day, day_flags, transactions))
+    flags = stacked(_dated(day_flags, day) for day, day_flags, _ in flagged)
     held = held_payments(flags, policy)
-    yield dg.Output(_dated(flags, day), metadata={
+    yield dg.Output(flags, metadata=with_days({
         "flags": len(flags),
         "by_rule": dg.MetadataValue.json({rule: int((flags["rule"] == rule).sum()) for rule in RULES
                                           if policy.enabled(rule)}),
@@ -50,8 +56,9 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
         "rules_off": dg.MetadataValue.json([rule for rule in RULES if not policy.enabled(rule)]),
         "payments_held": int(held["transaction_id"].nunique()),
         "preview": preview(flags, ["rule", "severity", "transaction_id", "batch_number", "score", "explanation"]),
-    })
-    yield flags_are_explained(flags, paytrace_transactions)
+    }, days))
+    yield combined_check([(day, flags_are_explained(day_flags, transactions))
+                          for day, day_flags, transactions in flagged])
 
 
 def flags_are_explained(flags: pd.DataFrame, transactions: pd.DataFrame) -> dg.AssetCheckResult:
@@ -73,19 +80,26 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     sage_open_invoices: pd.DataFrame, customer_links: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """Up to three ranked candidates per unknown / ambiguous customer and unapplied payment, with reasons."""
-    day = date.fromisoformat(context.partition_key)
+    days = run_days(context)
     config = settings.config()
-    wanted = matching_exceptions[matching_exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
-    if not config.suggestions.enabled:
-        wanted = wanted.iloc[:0]
+    suggested = []
     with warehouse.get_connection() as connection:
-        suggestions = suggest_day(connection, day, exceptions=wanted, transactions=paytrace_transactions,
-                                  customers=sage_customers, open_invoices=sage_open_invoices,
-                                  customer_links=customer_links, operator_links=links_frame(config.customer_links),
-                                  history_days=config.anomalies.history_days, policy=config.suggestions,
-                                  matching=config.matching_policy())
-    with_candidate = int(suggestions["transaction_id"].nunique())
-    yield dg.Output(_dated(suggestions, day), metadata={
+        for day in days:
+            exceptions = of_day(matching_exceptions, day, days)
+            wanted = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
+            if not config.suggestions.enabled:
+                wanted = wanted.iloc[:0]
+            day_suggestions = suggest_day(
+                connection, day, exceptions=wanted, transactions=of_day(paytrace_transactions, day, days),
+                customers=of_day(sage_customers, day, days), open_invoices=of_day(sage_open_invoices, day, days),
+                customer_links=of_day(customer_links, day, days),
+                operator_links=links_frame(config.customer_links), history_days=config.anomalies.history_days,
+                policy=config.suggestions, matching=config.matching_policy())
+            suggested.append((day, day_suggestions, wanted))
+    suggestions = stacked(_dated(day_suggestions, day) for day, day_suggestions, _ in suggested)
+    wanted = stacked(day_wanted for _, _, day_wanted in suggested)
+    with_candidate = len(suggestions.drop_duplicates(["business_date", "transaction_id"]))
+    yield dg.Output(suggestions, metadata=with_days({
         "exceptions": len(wanted),
         "with_a_candidate": with_candidate,
         "without_a_candidate": len(wanted) - with_candidate,
@@ -93,8 +107,9 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
         "preview": preview(suggestions[suggestions["rank"] == 1],
                            ["transaction_id", "exception_kind", "division", "customer_no", "invoice_nos", "score",
                             "reasons"]),
-    })
-    yield suggestions_are_ranked(suggestions, wanted, config.suggestions.candidates)
+    }, days))
+    yield combined_check([(day, suggestions_are_ranked(day_suggestions, day_wanted, config.suggestions.candidates))
+                          for day, day_suggestions, day_wanted in suggested])
 
 
 def suggestions_are_ranked(suggestions: pd.DataFrame, exceptions: pd.DataFrame, limit: int) -> dg.AssetCheckResult:
@@ -114,6 +129,7 @@ def suggestions_are_ranked(suggestions: pd.DataFrame, exceptions: pd.DataFrame, 
 def _asset(partitions: dg.PartitionsDefinition, description: str, check: dg.AssetCheckSpec):
     return dg.asset(partitions_def=partitions, group_name=GROUP, owners=OWNERS, tags={"domain": "anomalies"},
                     metadata={"partition_expr": "business_date"}, pool="duckdb", kinds={"python", "duckdb"},
+                    backfill_policy=BACKFILL_POLICY,
                     description=description, check_specs=[check])
 
 

@@ -25,6 +25,7 @@ from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, of_day, run_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.customer_sync.linking import EXCEPTION_COLUMNS
@@ -60,8 +61,13 @@ def sync_customer_records(  # noqa: PLR0917 - Dagster passes the context, resour
     context: dg.AssetExecutionContext, settings: PipelineSettings, sage100: Sage100Resource,
     paytrace: PayTraceResource, warehouse: DuckDBResource, paytrace_customers: pd.DataFrame,
 ) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Plan the day's customer sync and write its differences to Sage and PayTrace."""
-    day = date.fromisoformat(context.partition_key)
+    """Plan the day's customer sync and write its differences to Sage and PayTrace.
+
+    The sync brings both sides to their current state, so a range run syncs once, as of its last day
+    (the rows are dated that day): replaying older days' vault would only undo newer changes."""
+    days = run_days(context)
+    day = days[-1]
+    paytrace_customers = of_day(paytrace_customers, day, days)
     config = settings.config()
     if config.customers.sync is None:
         yield from _flow_off(day)
@@ -167,6 +173,7 @@ def build_customer_sync_assets(config: PipelineConfig) -> list[dg.AssetsDefiniti
         },
         ins={"paytrace_customers": dg.AssetIn("paytrace_customers")},
         partitions_def=business_day_partitions(config),
+        backfill_policy=BACKFILL_POLICY,
         pool="duckdb",
         retry_policy=SAGE_WRITE_RETRY,
         can_subset=False,
