@@ -9,10 +9,11 @@ ints as int) and fills Sage's audit columns (date, decimal-hour time, user).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ def from_db(column: Column, value: Any) -> Any:
     return as_text(value)
 
 
+def _as_read(value: Any) -> Any:
+    return value
+
+
 class DemoSession:
     """One open transaction on the demo company; every read and write goes through it."""
 
@@ -68,12 +73,22 @@ class DemoSession:
         self.user = user[:10]
         self.now = now
         self.today = now.date()
+        # Name resolution is pure and asked for thousands of times a chunk: resolved once per session.
+        self._columns: dict[tuple[str, str], Column] = {}
+        self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
     # --- names ------------------------------------------------------------------------
     def table(self, key: str) -> Table:
         return self.schema.table(key)
 
     def column(self, table_key: str, column_key: str) -> Column:
+        found = self._columns.get((table_key, column_key))
+        if found is None:
+            found = self._columns[table_key, column_key] = self._resolve_column(table_key, column_key)
+        return found
+
+    def _resolve_column(self, table_key: str, column_key: str) -> Column:
         try:
             return self.table(table_key).column(column_key)
         except KeyError:
@@ -90,6 +105,18 @@ class DemoSession:
             udf.table_key == table_key and udf.name == column_key for udf in UDF_COLUMNS
         )
 
+    def _row_reader(
+        self, table_key: str, names: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]:
+        """Row keys and value converters for a result's column names (columns outside the schema as read)."""
+        found = self._readers.get((table_key, names))
+        if found is None:
+            by_name = {column.name: column for column in self.table(table_key).columns}
+            keys = tuple(by_name[name].key if name in by_name else name for name in names)
+            converters = tuple(partial(from_db, by_name[name]) if name in by_name else _as_read for name in names)
+            found = self._readers[table_key, names] = (keys, converters)
+        return found
+
     def _where(self, table_key: str, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
         if not where:
             return "", []
@@ -102,25 +129,23 @@ class DemoSession:
 
     # --- reads ------------------------------------------------------------------------
     def select(
-        self, table_key: str, where: Mapping[str, Any] | None = None, *, order_by: Sequence[str] = ()
+        self, table_key: str, where: Mapping[str, Any] | None = None, *, order_by: Sequence[str] = (),
+        limit: int | None = None,
     ) -> list[Row]:
         table = self.table(table_key)
         clause, params = self._where(table_key, where or {})
         order = (" ORDER BY " + ", ".join(self.column(table_key, k).name for k in order_by)) if order_by else ""
-        cursor = self.connection.execute(f"SELECT * FROM {table.name}{clause}{order}", params)
-        names = [description[0] for description in cursor.description]
-        by_name = {column.name: column for column in table.columns}
-        rows = []
-        for raw in cursor.fetchall():
-            row = {}
-            for name, value in zip(names, raw):
-                column = by_name.get(name)
-                row[column.key if column else name] = from_db(column, value) if column else value
-            rows.append(row)
-        return rows
+        bound = f" LIMIT {int(limit)}" if limit is not None else ""
+        cursor = self.connection.execute(f"SELECT * FROM {table.name}{clause}{order}{bound}", params)
+        keys, converters = self._row_reader(table_key, tuple(description[0] for description in cursor.description))
+        return [
+            {key: convert(value) for key, convert, value in zip(keys, converters, raw, strict=True)}
+            for raw in cursor.fetchall()
+        ]
 
     def select_one(self, table_key: str, where: Mapping[str, Any]) -> Row | None:
-        rows = self.select(table_key, where)
+        """One row (the first in the index SQLite seeks with), never a read of every match."""
+        rows = self.select(table_key, where, limit=1)
         return rows[0] if rows else None
 
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
@@ -135,8 +160,12 @@ class DemoSession:
 
     # --- writes -----------------------------------------------------------------------
     def _audit(self, table_key: str, prefix: str) -> Row:
+        keys = self._audit_keys.get((table_key, prefix))
+        if keys is None:
+            wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
+            keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
         stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
-        return {key: value for key, value in stamp.items() if self.has_column(table_key, key)}
+        return {key: stamp[key] for key in keys}
 
     def insert(self, table_key: str, row: Mapping[str, Any]) -> None:
         values = {**self._audit(table_key, "Created"), **row}
@@ -163,20 +192,56 @@ class DemoSession:
         return self.connection.execute(f"DELETE FROM {self.table(table_key).name}{clause}", params).rowcount
 
 
+    # --- documents inside a longer transaction -----------------------------------------
+    @contextmanager
+    def document(self) -> Iterator[None]:
+        """One document as a savepoint of the open transaction: kept when the block ends; on any
+        error only its own rows are rolled back (the documents before it stay), and the error goes on."""
+        self.connection.execute("SAVEPOINT document")
+        try:
+            yield
+        except BaseException:
+            if self.connection.in_transaction:  # SQLite may already have rolled everything back (disk full)
+                self.connection.execute("ROLLBACK TO document")
+                self.connection.execute("RELEASE document")
+            raise
+        self.connection.execute("RELEASE document")
+
+
+def open_writer_connection(db_path: str | Path) -> sqlite3.Connection:
+    """A read-write connection for explicit BEGIN/COMMIT. The company keeps its rollback journal and
+    ``synchronous = FULL``: a chunk of documents is one commit, so the syncs are paid once a chunk,
+    and readers keep opening the file ``mode=ro`` and rolling back a hot journal (sqlite_connection.py)."""
+    connection = open_demo_database(db_path)
+    connection.isolation_level = None  # explicit BEGIN/COMMIT only
+    connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: a day's open items and history pages stay cached
+    return connection
+
+
+@contextmanager
+def transaction_on(
+    connection: sqlite3.Connection, schema: Sage100Schema, *, user: str, now: datetime
+) -> Iterator[DemoSession]:
+    """One ``BEGIN IMMEDIATE`` transaction on an open connection: committed when the block ends,
+    rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield DemoSession(connection, schema, user=user, now=now)
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
 @contextmanager
 def transaction(
     db_path: str | Path, schema: Sage100Schema, *, user: str, now: datetime
 ) -> Iterator[DemoSession]:
-    """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back on any error."""
-    connection = open_demo_database(db_path)
-    connection.isolation_level = None  # explicit BEGIN/COMMIT only
+    """One ``BEGIN IMMEDIATE`` transaction on its own connection (one document, or a journal update)."""
+    connection = open_writer_connection(db_path)
     try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield DemoSession(connection, schema, user=user, now=now)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with transaction_on(connection, schema, user=user, now=now) as session:
+            yield session
     finally:
         connection.close()
