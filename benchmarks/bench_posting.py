@@ -114,13 +114,13 @@ def post_one_day(template: Path, folder: Path, size: int, *, profile: cProfile.P
     try:
         log = PostingLog(warehouse, "bench")
         writer, reader = DemoCompanyWriter(company), Sage100Reader.for_sqlite(company)
-        posting_started = time.perf_counter()
+        posting_started, cpu_started = time.perf_counter(), time.process_time()
         if profile is not None:
             profile.enable()
         outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log, business_date=DAY)
         if profile is not None:
             profile.disable()
-        posted = time.perf_counter()
+        posted, cpu = time.perf_counter(), time.process_time() - cpu_started
         states = log.entries(business_date=DAY)["state"].value_counts().to_dict()
     finally:
         warehouse.close()
@@ -128,12 +128,13 @@ def post_one_day(template: Path, folder: Path, size: int, *, profile: cProfile.P
         raise SystemExit(f"posting {size} receipts went wrong: {len(outcome.written)} written, log {states}")
     for leftover in folder.glob(f"*-{size}.*"):
         leftover.unlink()
-    return {"plan_seconds": planned - started, "post_seconds": posted - posting_started}
+    return {"plan_seconds": planned - started, "post_seconds": posted - posting_started, "post_cpu_seconds": cpu}
 
 
 def run(sizes: tuple[int, ...] = SIZES, runs: int = 3) -> dict:
     """Medians of `runs` runs per size: seconds and ms a receipt of posting (the writer, the log,
-    the read-back) and of planning (receipts and intents), with the load at start and end."""
+    the read-back; wall clock and this process's CPU) and of planning (receipts and intents),
+    with the load at start and end."""
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-posting-") as temporary:
         folder = Path(temporary)
@@ -143,8 +144,10 @@ def run(sizes: tuple[int, ...] = SIZES, runs: int = 3) -> dict:
             timings = [post_one_day(template, folder, size) for _ in range(runs)]
             post = statistics.median(t["post_seconds"] for t in timings)
             plan = statistics.median(t["plan_seconds"] for t in timings)
+            cpu = statistics.median(t["post_cpu_seconds"] for t in timings)
             figures[size] = {"receipts": size, "post_seconds": round(post, 3),
                              "post_ms_per_receipt": round(post * 1000 / size, 3),
+                             "post_cpu_seconds": round(cpu, 3),
                              "plan_seconds": round(plan, 3), "plan_ms_per_receipt": round(plan * 1000 / size, 3),
                              "post_runs": [round(t["post_seconds"], 3) for t in timings]}
     return {"sizes": figures, "runs": runs, "load_start": load_start, "load_end": os.getloadavg(),
@@ -172,9 +175,10 @@ def main(argv: list[str] | None = None) -> dict | None:
         return None
     figures = run(tuple(args.sizes), args.runs)
     print(f"load average at start {figures['load_start']}, at end {figures['load_end']}")
-    print(f"{'receipts':>9} {'post s':>8} {'ms/receipt':>11} {'plan s':>8} {'plan ms/r':>10}  post runs")
+    print(f"{'receipts':>9} {'post s':>8} {'ms/receipt':>11} {'CPU s':>7} {'plan s':>8} {'plan ms/r':>10}  post runs")
     for size in figures["sizes"].values():
         print(f"{size['receipts']:>9,} {size['post_seconds']:>8.2f} {size['post_ms_per_receipt']:>11.2f} "
+              f"{size['post_cpu_seconds']:>7.2f} "
               f"{size['plan_seconds']:>8.2f} {size['plan_ms_per_receipt']:>10.2f}  {size['post_runs']}")
     print(f"before (issue 14): {BEFORE['receipts']:,} receipts in {BEFORE['seconds']} s, "
           f"{BEFORE['ms_per_receipt']} ms a receipt and rising")
