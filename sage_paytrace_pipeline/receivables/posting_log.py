@@ -8,6 +8,10 @@ receipt but before the log recorded it leaves an `intent` row, and the next run'
 States: `intent` (about to write), `written` (the writer returned; for Visual Integrator files,
 waiting for Sage's import), `confirmed` (read back from Sage), `rejected` (Sage refused it: an
 exception says why; a later run may try again once it is fixed).
+
+Posting logs a chunk at a time: intents in one insert before the chunk is written, its outcomes
+(`record_outcomes`) and the read-back's confirmations (`record_confirmations`) in one update each
+after Sage committed them, never two statements per receipt.
 """
 
 from __future__ import annotations
