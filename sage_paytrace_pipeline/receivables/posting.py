@@ -6,6 +6,9 @@ means posted earlier (perhaps by a run that died before logging it), so it is on
 (2) commit the intent to the log; (3) write through the writer, which checks Sage once more
 inside its own transaction; (4) read back and confirm. A refusal by Sage is an exception row and
 the other payments go on; any other failure stops the step, and the next run resumes at (1).
+Steps (2)-(4) go chunk by chunk, not receipt by receipt: the writer takes a chunk in one
+transaction (`ChunkedReceiptWriter`) and the log records the chunk's outcomes in one update
+after that; a crash in between leaves intents that step (1) of the next run settles from Sage.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,15 +24,16 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
-from sage_paytrace_pipeline.receivables.posting_log import Intent, PostingLog
+from sage_paytrace_pipeline.receivables.posting_log import Confirmation, Intent, PostingLog
 from sage_paytrace_pipeline.sage100.documents import CardReceipt
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
 from sage_paytrace_pipeline.sage100.models import PostedReceipt
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.sage100.writer import ChunkedReceiptWriter, ReceiptOutcome, Sage100Writer
 
 _APPLICATION_FIELDS = ["invoice_no", "invoice_type", "amount_cents", "method", "score", "explanation"]
 _LINK_FIELDS = ["method", "score", "explanation"]
+LOG_CHUNK = 500  # receipts a log update for writers that take one receipt a call
 
 
 @dataclass(frozen=True)
@@ -69,30 +73,32 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
     logged = set(entries["transaction_id"].tolist())
     settled = {(int(row.transaction_id), row.deposit_no, row.entry_no)  # confirmed by an earlier run: left as is
                for row in entries[entries["state"] == "confirmed"].itertuples(index=False)}
-    for transaction_id, found in sorted(in_sage.items()):
-        if (transaction_id, found[0].deposit_no, found[0].entry_no) not in settled:
-            _confirm(log, logged, intents.get(transaction_id), found[0], found_in_sage=True,
-                     business_date=business_date)
+    log.record_confirmations([
+        _confirmation(logged, intents.get(transaction_id), found[0], found_in_sage=True, business_date=business_date)
+        for transaction_id, found in sorted(in_sage.items())
+        if (transaction_id, found[0].deposit_no, found[0].entry_no) not in settled])
     to_write = [transaction_id for transaction_id in sorted(receipts) if transaction_id not in in_sage]
     log.record_intents([intents[transaction_id] for transaction_id in to_write])
     written, accepted = [], []  # created by this call / taken by the writer (created now or found by it)
-    for transaction_id in to_write:
-        try:
-            result = writer.post_card_receipt(receipts[transaction_id])
-        except Sage100ValidationError as refusal:
-            log.record_rejected(transaction_id, str(refusal))
-            problems.append(_rejected(transaction_id, refusal))
-            continue
-        log.record_written(transaction_id, result.documents)
-        accepted.append(transaction_id)
-        if result.created:  # created=False: the writer found it already (in Sage, or in a pending import file)
-            written.append(transaction_id)
+    for outcomes in _write(writer, [receipts[transaction_id] for transaction_id in to_write]):
+        taken, refused = {}, {}  # logged once the chunk is in Sage: one update each
+        for receipt, outcome in outcomes:
+            transaction_id = int(receipt.transaction_id)
+            if isinstance(outcome, Sage100ValidationError):
+                refused[transaction_id] = str(outcome)
+                problems.append(_rejected(transaction_id, outcome))
+                continue
+            taken[transaction_id] = outcome.documents
+            accepted.append(transaction_id)
+            if outcome.created:  # created=False: the writer found it already (in Sage, or in a pending import file)
+                written.append(transaction_id)
+        log.record_outcomes(taken, refused)
     flush = getattr(writer, "flush", None)
     if callable(flush):  # Visual Integrator: the batch becomes files only now, atomically
         flush()
     read_back = receipts_in_sage(reader, accepted)
-    for found in read_back.values():
-        _confirm(log, set(accepted), None, found[0], found_in_sage=False, business_date=business_date)
+    log.record_confirmations([_confirmation(set(accepted), None, found[0], found_in_sage=False,
+                                            business_date=business_date) for found in read_back.values()])
     awaiting = [transaction_id for transaction_id in accepted if transaction_id not in read_back]
     problems.append(_awaiting_import(awaiting))
     return PostingOutcome(written=written, confirmed_existing=sorted(set(in_sage) & set(receipts)),
@@ -125,14 +131,37 @@ def intent_from_sage(receipt: PostedReceipt, business_date: date) -> Intent:
     )
 
 
-def _confirm(log: PostingLog, logged: set[int], intent: Intent | None, receipt: PostedReceipt, *,
-             found_in_sage: bool, business_date: date | None) -> None:
-    """Mark confirmed; a payment the log never saw gets its row first (from the plan, else from Sage)."""
+def _write(writer: Sage100Writer, receipts: list[CardReceipt]) -> Iterator[list[ReceiptOutcome]]:
+    """The writer's outcomes chunk by chunk, each chunk once the writer has taken it; a writer
+    without `post_card_receipts` is called receipt by receipt. A failure other than a refusal is
+    raised after the outcomes before it, so they are logged first."""
+    if isinstance(writer, ChunkedReceiptWriter):
+        yield from writer.post_card_receipts(receipts)
+        return
+    for start in range(0, len(receipts), LOG_CHUNK):
+        outcomes: list[ReceiptOutcome] = []
+        failure: Exception | None = None
+        for receipt in receipts[start:start + LOG_CHUNK]:
+            try:
+                outcomes.append((receipt, writer.post_card_receipt(receipt)))
+            except Sage100ValidationError as refusal:
+                outcomes.append((receipt, refusal))
+            except Exception as error:
+                failure = error
+                break
+        yield outcomes
+        if failure is not None:
+            raise failure
+
+
+def _confirmation(logged: set[int], intent: Intent | None, receipt: PostedReceipt, *,
+                  found_in_sage: bool, business_date: date | None) -> Confirmation:
+    """Confirmed; a payment the log never saw gets its row first (from the plan, else from Sage)."""
     transaction_id = int(receipt.transaction_id)
     if transaction_id not in logged and intent is None:
         intent = intent_from_sage(receipt, receipt.deposit_date or business_date or date.today())
-    log.record_confirmed(None if transaction_id in logged else intent, transaction_id, deposit_no=receipt.deposit_no,
-                         entry_no=receipt.entry_no, found_in_sage=found_in_sage)
+    return Confirmation(transaction_id, deposit_no=receipt.deposit_no, entry_no=receipt.entry_no,
+                        found_in_sage=found_in_sage, intent=None if transaction_id in logged else intent)
 
 
 def _plain(value):

@@ -8,6 +8,10 @@ receipt but before the log recorded it leaves an `intent` row, and the next run'
 States: `intent` (about to write), `written` (the writer returned; for Visual Integrator files,
 waiting for Sage's import), `confirmed` (read back from Sage), `rejected` (Sage refused it: an
 exception says why; a later run may try again once it is fixed).
+
+Posting logs a chunk at a time: intents in one insert before the chunk is written, its outcomes
+(`record_outcomes`) and the read-back's confirmations (`record_confirmations`) in one update each
+after Sage committed them, never two statements per receipt.
 """
 
 from __future__ import annotations
@@ -106,6 +110,27 @@ class PostingLog:
         finally:
             self.connection.unregister("new_intents")
 
+    def record_outcomes(self, written: dict[int, dict[str, str]], rejected: dict[int, str]) -> None:
+        """A chunk's outcomes in two statements: written (with Sage's document numbers) and rejected."""
+        self._set_many(pd.DataFrame({
+            "transaction_id": pd.Series(list(written), dtype="int64"), "state": "written",
+            "documents_json": [json.dumps(documents, sort_keys=True) for documents in written.values()],
+            "deposit_no": [documents.get("DepositNo") for documents in written.values()],
+            "entry_no": [documents.get("CreditCardEntryNo") for documents in written.values()]}))
+        self._set_many(pd.DataFrame({"transaction_id": pd.Series(list(rejected), dtype="int64"),
+                                     "state": "rejected", "error": pd.Series(list(rejected.values()), dtype="object")}))
+
+    def record_confirmations(self, confirmations: list[Confirmation]) -> None:
+        """Many `record_confirmed` at once: the missing rows' intents in one insert, the states in one update."""
+        self.record_intents([c.intent for c in confirmations if c.intent is not None])
+        self._set_many(pd.DataFrame({
+            "transaction_id": pd.Series([c.transaction_id for c in confirmations], dtype="int64"),
+            "state": "confirmed", "deposit_no": [c.deposit_no for c in confirmations],
+            "entry_no": [c.entry_no for c in confirmations], "error": pd.Series([None] * len(confirmations),
+                                                                                 dtype="object"),
+            "found_in_sage": pd.Series([c.found_in_sage for c in confirmations], dtype="bool"),
+            "confirmed_at": pd.Series([_now()] * len(confirmations), dtype="datetime64[us, UTC]")}))
+
     def record_written(self, transaction_id: int, documents: dict[str, str]) -> None:
         self._set(transaction_id, state="written", documents_json=json.dumps(documents, sort_keys=True),
                   deposit_no=documents.get("DepositNo"), entry_no=documents.get("CreditCardEntryNo"))
@@ -127,6 +152,33 @@ class PostingLog:
         assignments = ", ".join(f"{column} = ?" for column in values)
         self.connection.execute(f"UPDATE {TABLE} SET {assignments} WHERE transaction_id = ?",
                                 [*values.values(), transaction_id])
+
+
+    def _set_many(self, values: pd.DataFrame) -> None:
+        """One UPDATE of every row named in `values` (transaction_id + the columns to set)."""
+        if values.empty:
+            return
+        values = values.assign(run_id=self.run_id, updated_at=pd.Series([_now()] * len(values),
+                                                                         dtype="datetime64[us, UTC]"))
+        columns = [column for column in values.columns if column != "transaction_id"]
+        assignments = ", ".join(f"{column} = new_values.{column}" for column in columns)
+        self.connection.register("new_values", values)
+        try:
+            self.connection.execute(f"UPDATE {TABLE} SET {assignments} FROM new_values "
+                                    f"WHERE {TABLE}.transaction_id = new_values.transaction_id")
+        finally:
+            self.connection.unregister("new_values")
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """Sage holds this receipt; `intent` makes the log row first when the log has none."""
+
+    transaction_id: int
+    deposit_no: str
+    entry_no: str
+    found_in_sage: bool
+    intent: Intent | None = None
 
 
 def _now() -> datetime:

@@ -48,10 +48,14 @@ def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: 
     problems = []
     if applications.empty:
         return ReceiptPlan(receipts, empty_exceptions())
-    cards = payments[_PAYMENT_COLUMNS].drop_duplicates("transaction_id").set_index("transaction_id")
-    for transaction_id, lines in applications.groupby("transaction_id", sort=True):
-        transaction_id = int(transaction_id)
-        payment = cards.loc[transaction_id]
+    # Plain records, read once: a pandas look-up per payment costs more than building its receipt.
+    cards = {int(card["transaction_id"]): card for card in
+             payments[_PAYMENT_COLUMNS].drop_duplicates("transaction_id").to_dict("records")}
+    by_payment: dict[int, list[dict]] = {}
+    for line in applications.sort_values("transaction_id", kind="stable").to_dict("records"):
+        by_payment.setdefault(int(line["transaction_id"]), []).append(line)
+    for transaction_id, lines in by_payment.items():
+        payment = cards[transaction_id]
         payment_type = payment_type_for(text_or_blank(payment["card_brand"]), settings)
         if payment_type is None:
             problems.append(_unmapped_brand(transaction_id, text_or_blank(payment["card_brand"]) or "UNKNOWN"))
@@ -64,9 +68,9 @@ def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: 
     return ReceiptPlan(receipts, concat_exceptions(problems))
 
 
-def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payment_type: str, *,
+def _receipt(transaction_id: int, lines: list[dict], payment: dict, payment_type: str, *,
              settings: SageSettings, business_date: date) -> CardReceipt:
-    first = lines.iloc[0]
+    first = lines[0]
     return CardReceipt(
         transaction_id=str(transaction_id),
         division=first["division"],
@@ -75,7 +79,7 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         bank_code=settings.bank_code,
         deposit_description=deposit_description(settings, business_date, payment_type),
         payment_type=payment_type,
-        amount=cents_to_decimal(int(lines["amount_cents"].sum())),
+        amount=cents_to_decimal(sum(int(line["amount_cents"]) for line in lines)),
         authorization_no=text_or_blank(payment["approval_code"]),
         last4=text_or_blank(payment["card_last4"]),
         expiration_year=_number(payment["card_expiration_year"]),
@@ -85,10 +89,11 @@ def _receipt(transaction_id: int, lines: pd.DataFrame, payment: pd.Series, payme
         credit_card_guid=text_or_blank(payment["customer_id"])[:32],
         comment=f"PayTrace {transaction_id}",
         lines=tuple(
-            ReceiptLine(invoice_no=row.invoice_no,
-                        invoice_type="IN" if row.method == PREPAYMENT_METHOD else row.invoice_type,
-                        amount=cents_to_decimal(int(row.amount_cents)), prepayment=row.method == PREPAYMENT_METHOD)
-            for row in lines.itertuples(index=False)
+            ReceiptLine(invoice_no=row["invoice_no"],
+                        invoice_type="IN" if row["method"] == PREPAYMENT_METHOD else row["invoice_type"],
+                        amount=cents_to_decimal(int(row["amount_cents"])),
+                        prepayment=row["method"] == PREPAYMENT_METHOD)
+            for row in lines
         ),
     )
 

@@ -742,7 +742,10 @@ _TABLES: tuple[Table, ...] = (
             "BankCode", "DepositDate", "DepositNo", "DepositType", "ARDivisionNo",
             "CustomerNo", "CreditCardEntryNo", "CheckNo", "SequenceNo",
         ),
-        (("ARDivisionNo", "CustomerNo", "InvoiceNo"), ("CheckNo",), ("CreditCardTransactionID",)),
+        (
+            ("ARDivisionNo", "CustomerNo", "InvoiceNo"), ("CheckNo",), ("CreditCardTransactionID",),
+            ("BankCode", "DepositDate", "DepositDesc"),  # a posted deposit found again by its description
+        ),
         note="one row per applied line; no CreditCardGUID, no fee column",
     ),
     Table(

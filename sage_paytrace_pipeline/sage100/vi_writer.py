@@ -19,8 +19,9 @@ row when the document differs from the last one written; ``updated`` then lists 
 row sets (Sage compares them with its values at import). One writer per folder at a time; an
 unreadable manifest stops the writer (without it, idempotency could not be promised).
 
-`confirm(manifest)` reads every document of a batch back through the reader and stores the
-answer in ``confirmation-<batch>.json`` next to the manifest.
+`confirm(manifest)` reads every document of a batch back through the reader (a batch's receipts in
+one chunked look-up) and stores the answer in ``confirmation-<batch>.json`` next to the manifest.
+A day's receipts thus cost one pass: added in memory, each file written once at `flush`.
 """
 
 from __future__ import annotations
@@ -277,9 +278,11 @@ class VisualIntegratorWriter:
         path = Path(manifest_path)
         manifest = read_manifest(path)
         statuses: dict[str, str] = {}
+        receipts_found = _receipts_in_sage(self.reader, manifest)
         for entry in manifest["files"]:
             for document in entry["documents"]:
-                found = reference_in_sage(self.reader, entry["operation"], document["reference"])
+                found = document["reference"] in receipts_found if entry["operation"] == POST_CARD_RECEIPT \
+                    else reference_in_sage(self.reader, entry["operation"], document["reference"])
                 if statuses.get(document["reference"]) != PENDING:  # shared reference: pending wins
                     statuses[document["reference"]] = CONFIRMED if found else PENDING
         record = {"batch": manifest["batch"], "checked_at": self.clock().isoformat(timespec="seconds"),
@@ -376,6 +379,14 @@ def _no_layout(operation: str, reference: str, how: str) -> Sage100ValidationErr
         operation=operation, reference=reference, field="writer",
         problem="Visual Integrator has no import for this reversal (a negative receipt imports as zero)",
         fix=f"enter it {how}, with reference {reference}, or use the demo_company writer")
+
+
+def _receipts_in_sage(reader: Sage100Reader, manifest: dict[str, Any]) -> set[str]:
+    """The batch's receipt references Sage holds, in one chunked look-up (a day's receipts)."""
+    references = [document["reference"] for entry in manifest["files"] if entry["operation"] == POST_CARD_RECEIPT
+                  for document in entry["documents"]]
+    return {receipt.transaction_id for receipt in reader.receipts_for_transaction_ids(references)} if references \
+        else set()
 
 
 def reference_in_sage(reader: Sage100Reader, operation: str, reference: str) -> bool:

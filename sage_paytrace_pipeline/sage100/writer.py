@@ -18,7 +18,7 @@ the same documents with the same errors.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -40,6 +40,7 @@ from sage_paytrace_pipeline.sage100.documents import (
 from sage_paytrace_pipeline.sage100.errors import (
     AmountExceedsBalanceError,
     DistributionOutOfBalanceError,
+    Sage100ValidationError,
     UnbalancedJournalEntryError,
 )
 
@@ -122,6 +123,21 @@ class Sage100Writer(Protocol):
 
     def post_journal_entry(self, entry: JournalEntry) -> DocumentResult:
         """A balanced general journal entry on active accounts."""
+        ...
+
+
+ReceiptOutcome = tuple[CardReceipt, DocumentResult | Sage100ValidationError]
+
+
+@runtime_checkable
+class ChunkedReceiptWriter(Protocol):
+    """A writer that also posts many card receipts in one pass (the demo company: one transaction
+    a chunk instead of one a receipt). Callers use it when offered, else `post_card_receipt`."""
+
+    def post_card_receipts(self, receipts: Sequence[CardReceipt]) -> Iterator[list[ReceiptOutcome]]:
+        """The receipts in order, in chunks. Each receipt is atomic on its own (a refused one wrote
+        nothing; its outcome is the refusal); each chunk's outcomes are yielded once the chunk is
+        committed. Any other error is raised after the outcomes of the receipts committed before it."""
         ...
 
 

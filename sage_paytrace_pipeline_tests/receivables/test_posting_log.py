@@ -10,7 +10,14 @@ import duckdb
 import pandas as pd
 import pytest
 
-from sage_paytrace_pipeline.receivables.posting_log import LOG_COLUMNS, TABLE, Intent, PostingLog, intents_of
+from sage_paytrace_pipeline.receivables.posting_log import (
+    LOG_COLUMNS,
+    TABLE,
+    Confirmation,
+    Intent,
+    PostingLog,
+    intents_of,
+)
 from sage_paytrace_pipeline_tests.receivables.conftest import DAY
 
 NEXT_DAY = date(2026, 3, 3)
@@ -161,3 +168,41 @@ def test_record_intents_of_nothing_is_a_no_op(log):
     log.record_intents([])
     assert log.entries(business_date=DAY).empty
     assert replace(intent(), amount_cents=1).amount_cents == 1  # Intent is a plain frozen dataclass
+
+
+def test_a_chunk_of_outcomes_is_logged_as_row_by_row_calls_log_it(warehouse):
+    """`record_outcomes` / `record_confirmations` (one update a chunk) leave the rows the per-receipt
+    calls leave, timestamps aside."""
+    batched = PostingLog(warehouse, "run-1")
+    other = duckdb.connect(":memory:")
+    try:
+        single = PostingLog(other, "run-1")
+        ids = [5000, 5001, 5002, 5003]
+        for log in (batched, single):
+            log.record_intents([intent(tid) for tid in ids])
+        documents = {5000: {"DepositNo": "00012", "CreditCardEntryNo": "000003"},
+                     5002: {"File": "cash-receipts.csv", "Line": "3"}}
+        batched.record_outcomes(documents, {5001: "refused: too much"})
+        for tid, written in documents.items():
+            single.record_written(tid, written)
+        single.record_rejected(5001, "refused: too much")
+        confirmations = [Confirmation(5000, "00012", "000003", found_in_sage=False),
+                         Confirmation(5004, "00012", "000004", found_in_sage=True, intent=intent(5004))]
+        batched.record_confirmations(confirmations)
+        for confirmation in confirmations:
+            single.record_confirmed(confirmation.intent, confirmation.transaction_id,
+                                    deposit_no=confirmation.deposit_no, entry_no=confirmation.entry_no,
+                                    found_in_sage=confirmation.found_in_sage)
+        batched.record_outcomes({}, {})
+        batched.record_confirmations([])
+
+        def rows(log: PostingLog) -> list[dict]:
+            frame = log.entries(business_date=DAY).drop(columns=["updated_at", "confirmed_at"])
+            return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+        assert rows(batched) == rows(single)
+        assert [r["state"] for r in rows(batched)] == ["confirmed", "rejected", "written", "intent", "confirmed"]
+        confirmed_at = batched.entries(business_date=DAY)["confirmed_at"]
+        assert confirmed_at.notna().tolist() == [True, False, False, False, True]
+    finally:
+        other.close()

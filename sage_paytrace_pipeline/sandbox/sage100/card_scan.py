@@ -77,10 +77,46 @@ def _record_bodies(connection: sqlite3.Connection) -> list[str]:
             [r[2] for r in connection.execute(f'PRAGMA index_info("{name}")')]
             for (_seq, name, *_rest) in connection.execute(f'PRAGMA index_list("{table}")')
         ]
+        plain = [index for index in indexes if None not in index]  # expression indexes: below
         for rowid, *values in connection.execute(f'SELECT rowid, * FROM "{table}"'):
             row = dict(zip(columns, values, strict=True))
             bodies.append(b"".join(_encode(v) for v in values).decode("latin-1"))
-            for index in indexes:
+            for index in plain:
                 body = b"".join(_encode(row[c]) for c in index) + _encode(rowid)
                 bodies.append(body.decode("latin-1"))
+        bodies += _expression_index_bodies(connection, table)
     return bodies
+
+
+def _expression_index_bodies(connection: sqlite3.Connection, table: str) -> list[str]:
+    """Entries of indexes on expressions (the demo writer's number indexes), computed by SQLite
+    itself from the index's own definition: its expressions over the rows its WHERE keeps."""
+    bodies = []
+    for (sql,) in connection.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                                     "AND sql IS NOT NULL", (table,)).fetchall():
+        terms, where = _index_terms(sql)
+        if not any("(" in term for term in terms):
+            continue
+        query = f'SELECT {", ".join(terms)}, rowid FROM "{table}"' + (f" WHERE {where}" if where else "")
+        for values in connection.execute(query):
+            bodies.append(b"".join(_encode(v) for v in values).decode("latin-1"))
+    return bodies
+
+
+def _index_terms(sql: str) -> tuple[list[str], str]:
+    """The indexed terms and the WHERE clause of a CREATE INDEX statement."""
+    start = sql.index("(", sql.upper().index(" ON "))
+    depth, terms, term = 0, [], ""
+    for position in range(start + 1, len(sql)):
+        char = sql[position]
+        if char == "," and depth == 0:
+            terms.append(term.strip())
+            term = ""
+            continue
+        if char == ")" and depth == 0:
+            terms.append(term.strip())
+            rest = sql[position + 1:].strip()
+            return terms, rest[len("WHERE"):].strip() if rest.upper().startswith("WHERE") else ""
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        term += char
+    raise ValueError(f"unreadable index definition: {sql}")

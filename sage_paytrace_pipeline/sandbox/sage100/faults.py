@@ -14,8 +14,13 @@ writes the company (a run worker that is killed, the run that repairs it):
 `at` counts documents the company *created* for that operation (1-based, across processes).
 - `fail`: the `at`-th document raises `Sage100WriteError` inside its transaction, after its rows
   are entered, so the rollback is exercised; earlier documents of the same deposit stay written.
-- `crash`: right after the `at`-th document is committed the process ends (`os._exit`), before
-  the caller can record that Sage took it: the run worker killed between Sage and the warehouse.
+- `crash`: right after the transaction holding the `at`-th document is committed the process ends
+  (`os._exit`), before the caller can record that Sage took it: the run worker killed between Sage
+  and the warehouse. Receipts are committed a chunk at a time (company/writer.py), so the whole
+  chunk is in Sage then.
+- `kill`: the process ends inside the transaction, after the `at`-th document's rows are entered
+  and before the commit: the worker killed mid-chunk, leaving a hot journal that the next
+  connection rolls back (nothing of the chunk is in Sage).
 Each rule fires once. Found-again documents (created=False) are not counted.
 """
 
@@ -54,25 +59,34 @@ class FaultInjectingDemoWriter(DemoCompanyWriter):
     def __init__(self, db_path: str | Path, *, faults_file: str | Path, **options: Any) -> None:
         super().__init__(db_path, **options)
         self.faults_file = Path(faults_file)
+        self._uncommitted: dict[str, int] = {}  # created documents entered in the open transaction
 
-    def _run(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
-        def faulted(session: DemoSession) -> DocumentResult:
-            result = operation(session)
-            if result.created:
-                before_commit(self.faults_file, name)
-            return result
-
-        result = super()._run(name, faulted)
+    def _enter(self, name: str, operation: Callable[[DemoSession], DocumentResult],
+               session: DemoSession) -> DocumentResult:
+        result = super()._enter(name, operation, session)
         if result.created:
-            after_commit(self.faults_file, name)
+            before_commit(self.faults_file, name, uncommitted=self._uncommitted.get(name, 0))
+            self._uncommitted[name] = self._uncommitted.get(name, 0) + 1
         return result
 
+    def _committed(self, name: str, result: DocumentResult) -> None:
+        super()._committed(name, result)
+        if result.created:
+            self._uncommitted[name] = max(0, self._uncommitted.get(name, 0) - 1)
+            after_commit(self.faults_file, name)
 
-def before_commit(faults_file: Path, operation: str) -> None:
-    """Inside the document's transaction, after its rows: fail here when a `fail` rule is due."""
+
+def before_commit(faults_file: Path, operation: str, *, uncommitted: int = 0) -> None:
+    """Inside the document's transaction, after its rows: fail (or die) here when a rule is due.
+    `uncommitted`: created documents before this one in the same, not yet committed, transaction."""
     with _locked_state(faults_file) as state:
-        if _due(state, operation, "fail", state["created"].get(operation, 0) + 1):
-            raise Sage100WriteError(f"{operation}: injected demo-company fault: the session was lost before "
+        number = state["created"].get(operation, 0) + uncommitted + 1
+        kill = _due(state, operation, "kill", number)
+        fail = not kill and _due(state, operation, "fail", number)
+    if kill:
+        os._exit(CRASH_EXIT_CODE)  # inside the open transaction: its journal is left hot
+    if fail:
+        raise Sage100WriteError(f"{operation}: injected demo-company fault: the session was lost before "
                                     "the document was committed; nothing of it was written")
 
 

@@ -31,6 +31,7 @@ from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_
 from sage_paytrace_pipeline.sandbox.paytrace.generator import GeneratedActivity, GeneratedCustomer, GeneratedInvoice
 from sage_paytrace_pipeline.sandbox.sage100 import catalog
 from sage_paytrace_pipeline.sandbox.sage100.catalog import account_key
+from sage_paytrace_pipeline.sandbox.sage100.company.indexes import ensure_lookup_indexes
 
 CENT = Decimal("0.01")
 USER_KEY = "0000000001"  # the demo's Sage user (UserCreatedKey is a 10-char key into SY_User)
@@ -100,6 +101,7 @@ def create_demo_company(
     connection = open_demo_database(path, create=True)
     try:
         schema.create_in(connection)
+        ensure_lookup_indexes(connection, schema)  # the writer's document-number indexes too
         with connection:
             for key, rows in company.rows.items():
                 _insert(connection, schema, key, rows)

@@ -109,16 +109,47 @@ def test_a_worker_killed_after_sage_commits_leaves_an_intent_the_next_run_confir
     assert worker.returncode == CRASH_EXIT_CODE, worker.stderr.decode()[-2000:]
 
     reader = Sage100Reader.for_sqlite(company)
-    first = min(day.receipts)
-    assert list(receipts_in_sage(reader, list(day.receipts))) == [first], "Sage took the first receipt, then death"
+    everything = sorted(day.receipts)  # one chunk: committed together, then death
+    assert list(receipts_in_sage(reader, everything)) == everything, "Sage took the chunk, then death"
     with duckdb.connect(str(warehouse)) as connection:
         log = PostingLog(connection, "re-run")
-        assert log.entries(transaction_ids=[first])["state"].tolist() == ["intent"], "the warehouse never heard back"
+        assert log.entries(transaction_ids=everything)["state"].tolist() == ["intent"] * len(everything), \
+            "the warehouse never heard back"
         outcome = post_receipts(day.receipts, day.intents, writer=DemoCompanyWriter(company, clock=lambda: NOW),
                                 reader=reader, log=log)
         states = dict(zip(*log.entries(transaction_ids=list(day.receipts))[["transaction_id", "state"]].T.values))
-    assert outcome.confirmed_existing == [first] and first not in outcome.written
+    assert outcome.confirmed_existing == everything and outcome.written == []
     assert set(states.values()) == {"confirmed"}
+    for transaction_id in day.receipts:
+        documents = query(company, "SELECT DISTINCT DepositNo, CreditCardEntryNo FROM AR_CashReceiptsHistory "
+                                   "WHERE CreditCardTransactionID = ?", (str(transaction_id),))
+        assert len(documents) == 1, f"transaction {transaction_id} is in Sage {len(documents)} times"
+
+
+def test_a_worker_killed_inside_a_chunk_leaves_nothing_of_it_and_the_replay_posts_each_receipt_once(
+        company, tmp_path):
+    """Killed after the 2nd receipt's rows are entered, before the chunk commits: the hot journal is
+    rolled back by the next connection, the log holds intents only, and the replay writes each once."""
+    DemoCompanyWriter(company)
+    day = Day(company)
+    before = dump(company)
+    faults = write_fault_file(tmp_path / "faults.json", [{"operation": POST_CARD_RECEIPT, "kind": "kill", "at": 2}])
+    warehouse = tmp_path / "warehouse.duckdb"
+    worker = subprocess.run([sys.executable, "-c", _KILLED_WORKER, str(company), str(warehouse), str(faults)],
+                            check=False, capture_output=True)
+    assert worker.returncode == CRASH_EXIT_CODE, worker.stderr.decode()[-2000:]
+    assert company.with_name(company.name + "-journal").exists(), "killed inside the transaction"
+
+    reader = Sage100Reader.for_sqlite(company)  # rolls the hot journal back on its first read
+    assert receipts_in_sage(reader, sorted(day.receipts)) == {}
+    assert dump(company) == before, "nothing of the chunk is in Sage"
+    with duckdb.connect(str(warehouse)) as connection:
+        log = PostingLog(connection, "re-run")
+        assert set(log.entries(transaction_ids=sorted(day.receipts))["state"]) == {"intent"}
+        outcome = post_receipts(day.receipts, day.intents, writer=DemoCompanyWriter(company, clock=lambda: NOW),
+                                reader=reader, log=log)
+        states = set(log.entries(transaction_ids=sorted(day.receipts))["state"])
+    assert (outcome.written, outcome.confirmed_existing, states) == (sorted(day.receipts), [], {"confirmed"})
     for transaction_id in day.receipts:
         documents = query(company, "SELECT DISTINCT DepositNo, CreditCardEntryNo FROM AR_CashReceiptsHistory "
                                    "WHERE CreditCardTransactionID = ?", (str(transaction_id),))

@@ -6,6 +6,7 @@ Each ``require_*`` returns the row (keyed by schema column keys) or raises the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,8 +48,12 @@ def require_division(session: DemoSession, ctx: Ctx, division: str) -> Row:
     return row
 
 
-def require_customer(session: DemoSession, ctx: Ctx, division: str, customer_no: str) -> Row:
-    row = session.select_one("AR_Customer", {"ARDivisionNo": division, "CustomerNo": customer_no})
+def require_customer(
+    session: DemoSession, ctx: Ctx, division: str, customer_no: str, *, columns: Sequence[str] | None = None
+) -> Row:
+    """The active customer; `columns` (besides the status) when the caller needs only those."""
+    wanted = None if columns is None else ("CustomerStatus", *columns)
+    row = session.select_one("AR_Customer", {"ARDivisionNo": division, "CustomerNo": customer_no}, columns=wanted)
     if row is None:
         raise ctx.error(
             UnknownCustomerError, "customer_no", f"customer {division}-{customer_no} does not exist",
@@ -149,10 +154,14 @@ def require_item(session: DemoSession, ctx: Ctx, item_code: str, field: str) -> 
     return row
 
 
-def open_item(session: DemoSession, division: str, customer_no: str, invoice_no: str, invoice_type: str) -> Row | None:
+def open_item(
+    session: DemoSession, division: str, customer_no: str, invoice_no: str, invoice_type: str, *,
+    columns: Sequence[str] | None = None,
+) -> Row | None:
     return session.select_one(
         "AR_OpenInvoice",
         {"ARDivisionNo": division, "CustomerNo": customer_no, "InvoiceNo": invoice_no, "InvoiceType": invoice_type},
+        columns=columns,
     )
 
 
@@ -162,10 +171,12 @@ def available(row: Row) -> Decimal:
 
 
 def require_open_invoice(
-    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, *, invoice_type: str, field: str
+    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, *, invoice_type: str, field: str,
+    columns: Sequence[str] | None = None,
 ) -> Row:
-    """An open item of *this* customer with something left to pay."""
-    row = open_item(session, division, customer_no, invoice_no, invoice_type)
+    """An open item of *this* customer with something left to pay (`columns`: only those, and the balances)."""
+    wanted = None if columns is None else ("Balance", "PaymentsToday", *columns)
+    row = open_item(session, division, customer_no, invoice_no, invoice_type, columns=wanted)
     if row is None:
         others = session.select("AR_OpenInvoice", {"InvoiceNo": invoice_no, "InvoiceType": invoice_type})
         if others:

@@ -5,7 +5,8 @@ Real Sage hands numbers out through its business objects (``nGetNextCustomerNo``
 next number of each series in the demo-only table ``SY_NextNumber`` (schema key
 ``next_numbers``: ModuleCode, NumberType, NextNumber). A number is never handed out twice: the
 next one is the larger of the stored counter and one past the highest number already used in the
-series' tables (so a company built by the generator, or by hand, stays consistent).
+series' tables (so a company built by the generator, or by hand, stays consistent). That highest
+number is read through an index on the number's value (indexes.py), never by scanning the table.
 
 Widths follow Sage: InvoiceNo / SalesOrderNo / CustomerNo 7, DepositNo 5, CreditCardEntryNo /
 EntryNo / JournalRegisterNo 6.
@@ -48,6 +49,13 @@ SERIES: dict[str, Series] = {
 }
 # Open items carry invoice numbers too, but PP rows may hold any reference; only real documents count.
 _INVOICE_TYPES = ("IN", "CM", "DM", "FC")
+
+
+def number_columns() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(table key, column key, equality prefix) of every "highest number used" look-up, for the
+    indexes that make each one a seek (indexes.py)."""
+    columns = [(table, column, ()) for series in SERIES.values() for table, column in series.used_in]
+    return [*dict.fromkeys(columns), ("AR_OpenInvoice", "InvoiceNo", ("InvoiceType",))]
 
 
 def _highest_used(session: DemoSession, number_type: str) -> int:

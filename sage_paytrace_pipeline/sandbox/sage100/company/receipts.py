@@ -43,12 +43,17 @@ CASH_RECEIPTS_JOURNAL = "CR"
 CARD_DEPOSIT = "R"
 ZERO = Decimal("0.00")
 _HEADER_KEY = ("DepositNo", "ARDivisionNo", "CustomerNo", "CreditCardEntryNo", "CheckNo")
+# What posting reads of an open item and of the customer (point look-ups read only these columns).
+_OPEN_ITEM_COLUMNS = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType", "Balance", "PaymentsToday")
+_CUSTOMER_COLUMNS = ("ARDivisionNo", "CustomerNo", "CustomerName", "OpenItemCustomer", "CurrentBalance",
+                     "DateLastPayment", "DateLastActivity")
 
 
 def find_receipt(session: DemoSession, transaction_id: str) -> DocumentResult | None:
     """The receipt already holding this PayTrace transaction id, entered or posted."""
     for table in ("AR_CashReceiptsHeader", "AR_CashReceiptsHistory"):
-        row = session.select_one(table, {"CreditCardTransactionID": transaction_id})
+        row = session.select_one(table, {"CreditCardTransactionID": transaction_id},
+                                 columns=("DepositNo", "CreditCardEntryNo"))
         if row is not None:
             documents = {"DepositNo": row["DepositNo"], "CreditCardEntryNo": row["CreditCardEntryNo"]}
             return DocumentResult(
@@ -66,16 +71,15 @@ def enter_card_receipt(session: DemoSession, receipt: CardReceipt, *, post: bool
     entry_no = next_number(session, "CreditCardEntryNo")
     header = _insert_header(session, receipt, deposit_no, entry_no)
     _insert_lines(session, receipt, header)
-    _refresh_deposit(session, deposit_no)
-    if post:
+    if post:  # the deposit's totals are refreshed once, after the receipt has left the entry tables
         register_no = next_number(session, "JournalRegisterNo")
         stored = session.select_one("AR_CashReceiptsHeader", {k: header[k] for k in _HEADER_KEY})
         assert stored is not None
         post_receipt(session, stored, register_no)
-        _refresh_deposit(session, deposit_no)
-    result = find_receipt(session, receipt.transaction_id)
-    assert result is not None
-    return result.model_copy(update={"created": True})
+    _refresh_deposit(session, deposit_no)
+    documents = {"DepositNo": deposit_no, "CreditCardEntryNo": entry_no}  # as find_receipt reads them back
+    return DocumentResult(operation=POST_CARD_RECEIPT, reference=receipt.transaction_id, documents=documents,
+                          created=True)
 
 
 # ------------------------------------------------------------------------------- validation
@@ -84,7 +88,8 @@ def enter_card_receipt(session: DemoSession, receipt: CardReceipt, *, post: bool
 def _validate(session: DemoSession, receipt: CardReceipt) -> None:
     """Sage's checks, cheapest first; the first failure is raised and nothing has been written."""
     ctx = Ctx(POST_CARD_RECEIPT, receipt.transaction_id)
-    if session.select_one("AR_TransactionPaymentHistory", {"CreditCardTransactionID": receipt.transaction_id}):
+    if session.select_one("AR_TransactionPaymentHistory", {"CreditCardTransactionID": receipt.transaction_id},
+                          columns=("CreditCardTransactionID",)):
         raise ctx.error(
             DocumentStateError, "transaction_id",
             f"transaction {receipt.transaction_id} is already recorded in Sage as a card refund",
@@ -92,7 +97,7 @@ def _validate(session: DemoSession, receipt: CardReceipt) -> None:
         )
     check_receipt_distribution(receipt)
     require_division(session, ctx, receipt.division)
-    require_customer(session, ctx, receipt.division, receipt.customer_no)
+    require_customer(session, ctx, receipt.division, receipt.customer_no, columns=())
     require_card_payment_type(session, ctx, receipt.payment_type)
     require_bank_code(session, ctx, receipt.bank_code)
     for number, line in enumerate(receipt.lines):
@@ -101,7 +106,7 @@ def _validate(session: DemoSession, receipt: CardReceipt) -> None:
         field = f"lines[{number}].invoice_no"
         item = require_open_invoice(
             session, ctx, receipt.division, receipt.customer_no, line.invoice_no, invoice_type=line.invoice_type,
-            field=field,
+            field=field, columns=(),
         )
         check_amount_within_balance(
             operation=ctx.operation, reference=ctx.reference, field=f"lines[{number}].amount",
@@ -120,10 +125,10 @@ def _deposit_no(session: DemoSession, receipt: CardReceipt) -> str:
         "DepositDesc": receipt.deposit_description,
         "DepositType": CARD_DEPOSIT,
     }
-    pending = session.select_one("AR_CashReceiptsDeposit", key)
+    pending = session.select_one("AR_CashReceiptsDeposit", key, columns=("DepositNo",))
     if pending is not None:
         return pending["DepositNo"]
-    posted = session.select_one("AR_CashReceiptsHistory", key)
+    posted = session.select_one("AR_CashReceiptsHistory", key, columns=("DepositNo",))
     deposit_no = posted["DepositNo"] if posted is not None else next_number(session, "DepositNo")
     session.insert("AR_CashReceiptsDeposit", {**key, "DepositNo": deposit_no})
     return deposit_no
@@ -165,13 +170,15 @@ def _saved_card_id(session: DemoSession, receipt: CardReceipt) -> str:
             "CustomerNo": receipt.customer_no,
             "CreditCardGUID": receipt.credit_card_guid,
         },
+        columns=("CreditCardID",),
     )
     return card["CreditCardID"] if card else ""
 
 
 def _insert_lines(session: DemoSession, receipt: CardReceipt, header: Row) -> None:
     for number, line in enumerate(receipt.lines, start=1):
-        item = open_item(session, receipt.division, receipt.customer_no, line.invoice_no, line.open_item_type)
+        item = open_item(session, receipt.division, receipt.customer_no, line.invoice_no, line.open_item_type,
+                         columns=_OPEN_ITEM_COLUMNS)
         session.insert(
             "AR_CashReceiptsDetail",
             {
@@ -198,7 +205,7 @@ def _change_open_item(session: DemoSession, item: Row, **values: Decimal) -> Non
 
 def _refresh_deposit(session: DemoSession, deposit_no: str) -> None:
     """Card deposit total = the receipts still in entry; an emptied deposit is removed."""
-    headers = session.select("AR_CashReceiptsHeader", {"DepositNo": deposit_no})
+    headers = session.select("AR_CashReceiptsHeader", {"DepositNo": deposit_no}, columns=("PostingAmt", "DepositType"))
     if not headers:
         session.delete("AR_CashReceiptsDeposit", {"DepositNo": deposit_no})
         return
@@ -234,7 +241,8 @@ def post_receipt(session: DemoSession, header: Row, register_no: str) -> None:
     key = {k: header[k] for k in _HEADER_KEY}
     deposit = session.select_one("AR_CashReceiptsDeposit", {"DepositNo": header["DepositNo"]})
     customer = session.select_one(
-        "AR_Customer", {"ARDivisionNo": header["ARDivisionNo"], "CustomerNo": header["CustomerNo"]}
+        "AR_Customer", {"ARDivisionNo": header["ARDivisionNo"], "CustomerNo": header["CustomerNo"]},
+        columns=_CUSTOMER_COLUMNS,
     )
     assert deposit is not None and customer is not None
     lines = session.select("AR_CashReceiptsDetail", key, order_by=("LineKey",))
@@ -250,7 +258,8 @@ def post_receipt(session: DemoSession, header: Row, register_no: str) -> None:
 
 def _apply_line(session: DemoSession, header: Row, deposit: Row, line: Row) -> Decimal:
     """Reduce the open item (or open/extend the prepayment); returns the balance after."""
-    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"])
+    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"],
+                     columns=_OPEN_ITEM_COLUMNS)
     amount = line["AmountPosted"]
     if item is not None:
         payments_today = max(ZERO, item["PaymentsToday"] - amount) if line["InvoiceType"] != "PP" else ZERO
@@ -331,7 +340,8 @@ def _payment_history_row(session: DemoSession, header: Row, deposit: Row, line: 
         "InvoiceType": line["InvoiceType"],
         "TransactionDate": deposit["DepositDate"],
     }
-    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"])
+    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"],
+                     columns=("InvoiceHistoryHeaderSeqNo",))
     session.insert(
         "AR_TransactionPaymentHistory",
         {

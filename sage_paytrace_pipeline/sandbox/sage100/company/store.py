@@ -9,10 +9,11 @@ ints as int) and fills Sage's audit columns (date, decimal-hour time, user).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_
 from sage_paytrace_pipeline.sage100.udf import UDF_COLUMNS
 
 Row = dict[str, Any]
+Converter = Callable[[Any], Any]
 
 
 def decimal_hours(moment: datetime) -> str:
@@ -59,6 +61,16 @@ def from_db(column: Column, value: Any) -> Any:
     return as_text(value)
 
 
+# Set up once and only read by the writer's documents (divisions, payment types, GL accounts, bank
+# codes, terms): a session reads each row once. Any write to one of them through the session
+# drops what was read.
+MASTER_TABLES = frozenset({"AR_Division", "AR_PaymentType", "GL_Account", "bank_codes", "AR_TermsCode"})
+
+
+def _as_read(value: Any) -> Any:
+    return value
+
+
 class DemoSession:
     """One open transaction on the demo company; every read and write goes through it."""
 
@@ -68,12 +80,24 @@ class DemoSession:
         self.user = user[:10]
         self.now = now
         self.today = now.date()
+        # Name resolution is pure and asked for thousands of times a chunk: resolved once per session.
+        self._columns: dict[tuple[str, str], Column] = {}
+        self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
+        self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
+        self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
     # --- names ------------------------------------------------------------------------
     def table(self, key: str) -> Table:
         return self.schema.table(key)
 
     def column(self, table_key: str, column_key: str) -> Column:
+        found = self._columns.get((table_key, column_key))
+        if found is None:
+            found = self._columns[table_key, column_key] = self._resolve_column(table_key, column_key)
+        return found
+
+    def _resolve_column(self, table_key: str, column_key: str) -> Column:
         try:
             return self.table(table_key).column(column_key)
         except KeyError:
@@ -90,38 +114,74 @@ class DemoSession:
             udf.table_key == table_key and udf.name == column_key for udf in UDF_COLUMNS
         )
 
+    def _row_reader(
+        self, table_key: str, names: tuple[str, ...]
+    ) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]:
+        """Row keys and value converters for a result's column names (columns outside the schema as read)."""
+        found = self._readers.get((table_key, names))
+        if found is None:
+            by_name = {column.name: column for column in self.table(table_key).columns}
+            keys = tuple(by_name[name].key if name in by_name else name for name in names)
+            converters = tuple(partial(from_db, by_name[name]) if name in by_name else _as_read for name in names)
+            found = self._readers[table_key, names] = (keys, converters)
+        return found
+
+    def _statement(self, kind: str, table_key: str, keys: tuple[str, ...]) -> tuple[str, tuple[Converter, ...]]:
+        """SQL text for `kind` ("where", "insert", "set") over these column keys, and the to-db
+        converter of each key's value; built once per session and shape."""
+        found = self._statements.get((kind, table_key, keys))
+        if found is None:
+            columns = [self.column(table_key, key) for key in keys]
+            names = [column.name for column in columns]
+            if kind == "where":
+                sql = " WHERE " + " AND ".join(f"{name} = ?" for name in names)
+            elif kind == "insert":
+                sql = (f"INSERT INTO {self.table(table_key).name} ({', '.join(names)}) "
+                       f"VALUES ({', '.join('?' for _ in names)})")
+            else:
+                sql = f"UPDATE {self.table(table_key).name} SET " + ", ".join(f"{name} = ?" for name in names)
+            found = self._statements[kind, table_key, keys] = (sql, tuple(partial(to_db, c) for c in columns))
+        return found
+
     def _where(self, table_key: str, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
         if not where:
             return "", []
-        parts, params = [], []
-        for key, value in where.items():
-            column = self.column(table_key, key)
-            parts.append(f"{column.name} = ?")
-            params.append(to_db(column, value))
-        return " WHERE " + " AND ".join(parts), params
+        clause, converters = self._statement("where", table_key, tuple(where))
+        return clause, [convert(value) for convert, value in zip(converters, where.values(), strict=True)]
 
     # --- reads ------------------------------------------------------------------------
     def select(
-        self, table_key: str, where: Mapping[str, Any] | None = None, *, order_by: Sequence[str] = ()
+        self, table_key: str, where: Mapping[str, Any] | None = None, *, order_by: Sequence[str] = (),
+        limit: int | None = None, columns: Sequence[str] | None = None,
     ) -> list[Row]:
+        """Rows by schema keys; `columns` (keys) reads only those, for look-ups that need a few of a
+        wide table's columns."""
         table = self.table(table_key)
         clause, params = self._where(table_key, where or {})
         order = (" ORDER BY " + ", ".join(self.column(table_key, k).name for k in order_by)) if order_by else ""
-        cursor = self.connection.execute(f"SELECT * FROM {table.name}{clause}{order}", params)
-        names = [description[0] for description in cursor.description]
-        by_name = {column.name: column for column in table.columns}
-        rows = []
-        for raw in cursor.fetchall():
-            row = {}
-            for name, value in zip(names, raw):
-                column = by_name.get(name)
-                row[column.key if column else name] = from_db(column, value) if column else value
-            rows.append(row)
-        return rows
+        bound = f" LIMIT {int(limit)}" if limit is not None else ""
+        wanted = ", ".join(self.column(table_key, key).name for key in columns) if columns else "*"
+        cursor = self.connection.execute(f"SELECT {wanted} FROM {table.name}{clause}{order}{bound}", params)
+        keys, converters = self._row_reader(table_key, tuple(description[0] for description in cursor.description))
+        return [
+            {key: convert(value) for key, convert, value in zip(keys, converters, raw, strict=True)}
+            for raw in cursor.fetchall()
+        ]
 
-    def select_one(self, table_key: str, where: Mapping[str, Any]) -> Row | None:
-        rows = self.select(table_key, where)
-        return rows[0] if rows else None
+    def select_one(
+        self, table_key: str, where: Mapping[str, Any], *, columns: Sequence[str] | None = None
+    ) -> Row | None:
+        """One row (the first in the index SQLite seeks with), never a read of every match. Master
+        data (`MASTER_TABLES`) is read once per session and handed out as copies."""
+        if table_key not in MASTER_TABLES or columns is not None:
+            rows = self.select(table_key, where, limit=1, columns=columns)
+            return rows[0] if rows else None
+        key = (table_key, tuple(where.items()))
+        if key not in self._master:
+            rows = self.select(table_key, where, limit=1)
+            self._master[key] = rows[0] if rows else None
+        found = self._master[key]
+        return None if found is None else dict(found)
 
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
         """Largest all-digit value of a document-number column (0 when none)."""
@@ -135,48 +195,93 @@ class DemoSession:
 
     # --- writes -----------------------------------------------------------------------
     def _audit(self, table_key: str, prefix: str) -> Row:
+        keys = self._audit_keys.get((table_key, prefix))
+        if keys is None:
+            wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
+            keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
         stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
-        return {key: value for key, value in stamp.items() if self.has_column(table_key, key)}
+        return {key: stamp[key] for key in keys}
+
+    def _forget(self, table_key: str) -> None:
+        """A write to a master table drops what was read of it."""
+        if table_key in MASTER_TABLES:
+            self._master.clear()
 
     def insert(self, table_key: str, row: Mapping[str, Any]) -> None:
+        self._forget(table_key)
         values = {**self._audit(table_key, "Created"), **row}
-        columns = [self.column(table_key, key) for key in values]
-        sql = (
-            f"INSERT INTO {self.table(table_key).name} ({', '.join(c.name for c in columns)}) "
-            f"VALUES ({', '.join('?' for _ in columns)})"
+        sql, converters = self._statement("insert", table_key, tuple(values))
+        self.connection.execute(
+            sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
         )
-        self.connection.execute(sql, [to_db(c, values[c.key]) for c in columns])
 
     def update(self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
+        self._forget(table_key)
         values = {**values, **self._audit(table_key, "Updated")}
-        columns = [self.column(table_key, key) for key in values]
-        assignments = ", ".join(f"{c.name} = ?" for c in columns)
+        sql, converters = self._statement("set", table_key, tuple(values))
         clause, params = self._where(table_key, where)
         cursor = self.connection.execute(
-            f"UPDATE {self.table(table_key).name} SET {assignments}{clause}",
-            [to_db(c, values[c.key]) for c in columns] + params,
+            sql + clause, [convert(value) for convert, value in zip(converters, values.values(), strict=True)] + params
         )
         return cursor.rowcount
 
     def delete(self, table_key: str, where: Mapping[str, Any]) -> int:
+        self._forget(table_key)
         clause, params = self._where(table_key, where)
         return self.connection.execute(f"DELETE FROM {self.table(table_key).name}{clause}", params).rowcount
+
+
+    # --- documents inside a longer transaction -----------------------------------------
+    @contextmanager
+    def document(self) -> Iterator[None]:
+        """One document as a savepoint of the open transaction: kept when the block ends; on any
+        error only its own rows are rolled back (the documents before it stay), and the error goes on."""
+        self.connection.execute("SAVEPOINT document")
+        try:
+            yield
+        except BaseException:
+            self._master.clear()  # what the document read of master data may be gone with it
+            if self.connection.in_transaction:  # SQLite may already have rolled everything back (disk full)
+                self.connection.execute("ROLLBACK TO document")
+                self.connection.execute("RELEASE document")
+            raise
+        self.connection.execute("RELEASE document")
+
+
+def open_writer_connection(db_path: str | Path) -> sqlite3.Connection:
+    """A read-write connection for explicit BEGIN/COMMIT. The company keeps its rollback journal and
+    ``synchronous = FULL``: a chunk of documents is one commit, so the syncs are paid once a chunk,
+    and readers keep opening the file ``mode=ro`` and rolling back a hot journal (sqlite_connection.py)."""
+    connection = open_demo_database(db_path)
+    connection.isolation_level = None  # explicit BEGIN/COMMIT only
+    connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: a day's open items and history pages stay cached
+    return connection
+
+
+@contextmanager
+def transaction_on(
+    connection: sqlite3.Connection, schema: Sage100Schema, *, user: str, now: datetime
+) -> Iterator[DemoSession]:
+    """One ``BEGIN IMMEDIATE`` transaction on an open connection: committed when the block ends,
+    rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield DemoSession(connection, schema, user=user, now=now)
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 @contextmanager
 def transaction(
     db_path: str | Path, schema: Sage100Schema, *, user: str, now: datetime
 ) -> Iterator[DemoSession]:
-    """One ``BEGIN IMMEDIATE`` transaction: committed when the block ends, rolled back on any error."""
-    connection = open_demo_database(db_path)
-    connection.isolation_level = None  # explicit BEGIN/COMMIT only
+    """One ``BEGIN IMMEDIATE`` transaction on its own connection (one document, or a journal update)."""
+    connection = open_writer_connection(db_path)
     try:
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield DemoSession(connection, schema, user=user, now=now)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        with transaction_on(connection, schema, user=user, now=now) as session:
+            yield session
     finally:
         connection.close()
