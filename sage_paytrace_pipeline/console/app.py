@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from sage_paytrace_pipeline.config import ConsoleSettings
+from sage_paytrace_pipeline.console import dashboard as figures
 from sage_paytrace_pipeline.console import security
 from sage_paytrace_pipeline.console.actions import Actions, Actor, Item, Refused
 from sage_paytrace_pipeline.console.candidates import Candidate, ranked_customers
@@ -249,6 +250,20 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
             return await approvals(request, user, error=str(refused))
         return await approvals(request, user, message=message)
 
+    # -------------------------------------------------------------- dashboard
+
+    async def dashboard(request: Request, user: security.User) -> Response:
+        context = SourceContext(console.warehouse)
+        items = open_items(context)
+        opened = items["business_day"].dropna().astype(str).str.slice(0, 10).value_counts()
+        days = figures.daily_figures(console.warehouse, opened[opened.index.str.len() == 10])
+        month = request.query_params.get("month", "").strip()[:7]
+        shown_days = days[days.index.str.startswith(month)] if month else days.head(62)
+        return _render(request, user, "dashboard.html", {
+            "months": figures.periods(figures.monthly_figures(days)), "days": figures.periods(shown_days),
+            "month": month, "chart": figures.bars(shown_days, "sales_cents", "receipts_cents"),
+            "notices": context.notices})
+
     # -------------------------------------------------------------- audit
 
     async def audit(request: Request, user: security.User) -> Response:
@@ -282,6 +297,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         Route("/approvals", page("view", approvals), methods=["GET"]),
         Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
               methods=["POST"]),
+        Route("/dashboard", page("view", dashboard), methods=["GET"]),
         Route("/audit", page("view", audit), methods=["GET"]),
         Route("/audit.csv", page("export", audit_csv), methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
