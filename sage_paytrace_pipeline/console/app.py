@@ -32,6 +32,7 @@ from sage_paytrace_pipeline.console.actions import Actions, Actor, Item, Refused
 from sage_paytrace_pipeline.console.candidates import Candidate, ranked_customers
 from sage_paytrace_pipeline.console.passwords import verify_password
 from sage_paytrace_pipeline.console.queue import QueueFilter, queue
+from sage_paytrace_pipeline.console.rerun import DagsterUnreachable, launch, rerun_request
 from sage_paytrace_pipeline.console.roles import allowed
 from sage_paytrace_pipeline.console.sources import SourceContext, actions_for, open_items, register_builtin_sources
 from sage_paytrace_pipeline.console.store import ConsoleStore
@@ -262,7 +263,26 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         return _render(request, user, "dashboard.html", {
             "months": figures.periods(figures.monthly_figures(days)), "days": figures.periods(shown_days),
             "month": month, "chart": figures.bars(shown_days, "sales_cents", "receipts_cents"),
+            "may_rerun": bool(console.settings.dagster_url) and allowed(user.role, "resolve"),
             "notices": context.notices})
+
+    async def rerun_day(request: Request, user: security.User) -> Response:
+        try:
+            day = date.fromisoformat(request.path_params["day"])
+        except ValueError:
+            return _render(request, user, "refused.html", {"reason": "not a day (YYYY-MM-DD)"}, status_code=400)
+        if not console.settings.dagster_url:
+            return _render(request, user, "refused.html", {
+                "reason": "no Dagster to re-run on: set console.dagster_url in the config"}, status_code=400)
+        try:
+            run = launch(rerun_request(console.settings.dagster_url, day, requested_by=user.name))
+        except DagsterUnreachable as unreachable:
+            console.store.audit(actor=user.name, action="rerun_day", subject=day.isoformat(), outcome="failed",
+                                after=str(unreachable), address=_address(request))
+            return _render(request, user, "refused.html", {"reason": str(unreachable)}, status_code=502)
+        console.store.audit(actor=user.name, action="rerun_day", subject=day.isoformat(), outcome="done",
+                            after={"run_id": run.run_id, "url": run.url}, address=_address(request))
+        return _render(request, user, "rerun.html", {"day": day.isoformat(), "run": run})
 
     # -------------------------------------------------------------- audit
 
@@ -298,6 +318,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
               methods=["POST"]),
         Route("/dashboard", page("view", dashboard), methods=["GET"]),
+        Route("/days/{day:str}/rerun", page("resolve", rerun_day, post=True), methods=["POST"]),
         Route("/audit", page("view", audit), methods=["GET"]),
         Route("/audit.csv", page("export", audit_csv), methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
