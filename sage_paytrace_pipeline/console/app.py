@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -257,13 +258,13 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         context = SourceContext(console.warehouse)
         items = open_items(context)
         opened = items["business_day"].dropna().astype(str).str.slice(0, 10).value_counts()
-        days = figures.daily_figures(console.warehouse, opened[opened.index.str.len() == 10])
+        decided = pd.Series(console.store.decisions_by_day(), dtype="int64")
+        days = figures.daily_figures(console.warehouse, opened[opened.index.str.len() == 10], decided)
         month = request.query_params.get("month", "").strip()[:7]
         shown_days = days[days.index.str.startswith(month)] if month else days.head(62)
         return _render(request, user, "dashboard.html", {
             "months": figures.periods(figures.monthly_figures(days)), "days": figures.periods(shown_days),
             "month": month, "chart": figures.bars(shown_days, "sales_cents", "receipts_cents"),
-            "may_rerun": bool(console.settings.dagster_url) and allowed(user.role, "resolve"),
             "notices": context.notices})
 
     async def rerun_day(request: Request, user: security.User) -> Response:
@@ -302,6 +303,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
                 status_code: int = 200) -> Response:
         return TEMPLATES.TemplateResponse(request, name, {
             **context, "user": user, "csrf": security.csrf_token(request),
+            "may_rerun": bool(console.settings.dagster_url) and allowed(user.role, "resolve"),
             "can": {permission: allowed(user.role, permission) for permission in ("resolve", "approve", "export")},
         }, status_code=status_code)
 

@@ -20,7 +20,8 @@ SCHEMA = "pipeline"
 # The figures of a period, in the order the page shows them; each is an integer (cents or a count).
 FIGURES = ("sales_count", "sales_cents", "receipts_count", "receipts_cents", "refund_count", "refund_cents",
            "batches_matched", "batches_short", "batches_missing", "batches_pending", "deposited_cents",
-           "fee_cents", "fee_base_cents", "chargeback_count", "chargeback_cents", "exceptions_opened")
+           "fee_cents", "fee_base_cents", "chargeback_count", "chargeback_cents", "exceptions_opened",
+           "exceptions_decided")
 _APPROVED = "upper(transaction_type) IN ('SALE', 'AUTHORIZATION') AND upper(status) IN ('PENDING', 'SETTLED')"
 _REFUND = "upper(transaction_type) = 'REFUND' AND upper(status) NOT IN ('VOIDED', 'DECLINED')"
 
@@ -77,13 +78,15 @@ class Period:
         return self.figures["sales_cents"] - self.figures["receipts_cents"]
 
 
-def daily_figures(warehouse: Path, opened: pd.Series | None = None) -> pd.DataFrame:
+def daily_figures(warehouse: Path, opened: pd.Series | None = None,
+                  decided: pd.Series | None = None) -> pd.DataFrame:
     """One row per day (index: the day as YYYY-MM-DD, newest first) with every FIGURE as int64.
 
-    `opened`: the queue's open exceptions counted by business day."""
+    `opened`: the queue's open exceptions counted by business day; `decided`: the console's decisions by day."""
     frames = [_read(warehouse)]
-    if opened is not None and len(opened):
-        frames.append(opened.rename("exceptions_opened").to_frame())
+    for name, counts in (("exceptions_opened", opened), ("exceptions_decided", decided)):
+        if counts is not None and len(counts):
+            frames.append(counts.rename(name).to_frame())
     days = pd.concat([f for f in frames if len(f)] or [frames[0]], axis=1).fillna(0)
     days = days.reindex(columns=list(FIGURES), fill_value=0).astype("int64")
     return days.groupby(level=0).sum().sort_index(ascending=False)

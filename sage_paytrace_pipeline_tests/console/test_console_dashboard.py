@@ -79,6 +79,22 @@ def test_the_dashboard_shows_the_tables_to_the_cent(client, home):
     assert "<svg" in page and "<rect" in page
 
 
+def test_decisions_count_as_decided_on_their_day(client, home):
+    token = log_in(client, "carl")
+    keys = re.findall(r'data-key="([0-9a-f]+)"', client.get("/exceptions?severity=warning").text)
+    from sage_paytrace_pipeline.console.sources import item_key
+
+    warnings = [k for k in keys if k in {item_key("settlement", "deposit_short", "batch:77"),
+                                         item_key("settlement", "deposit_late", "batch:78")}]
+    assert len(warnings) == 2
+    response = client.post("/exceptions/review", data={"csrf": token, "key": warnings, "reason": "bank fee",
+                                                       "back": "/exceptions"})
+    assert response.status_code == 303
+    page = client.get("/dashboard").text
+    today = date.today().isoformat()
+    assert _cell(page, today, "exceptions_decided") == "2"
+
+
 def test_a_month_shows_its_days_and_a_missing_warehouse_shows_nothing(client, home):
     _add_month(home.warehouse)
     log_in(client, "vera")

@@ -115,3 +115,13 @@ def test_a_clerk_reruns_a_day_on_a_real_dagster_webserver(home, password_hashes,
     tags = _run_tags(dagster_webserver, run_id)
     assert (tags["job"], tags[PARTITION_TAG], tags["console/requested_by"]) == (
         "paytrace_daily_job", DAY.isoformat(), "carl")
+
+
+def test_an_exception_offers_to_rerun_its_day(home, password_hashes):
+    from sage_paytrace_pipeline.console.sources import item_key
+    from sage_paytrace_pipeline_tests.console.conftest import VAULT_ID
+
+    client = _console(home, password_hashes, f"http://127.0.0.1:{_free_port()}")
+    log_in(client, "carl")
+    page = client.get(f"/exceptions/{item_key('receivables', 'unknown_customer', f'paytrace:900001 vault:{VAULT_ID}')}")
+    assert 'action="/days/' in page.text and "/rerun" in page.text
