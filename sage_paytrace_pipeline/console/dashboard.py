@@ -26,11 +26,13 @@ _APPROVED = "upper(transaction_type) IN ('SALE', 'AUTHORIZATION') AND upper(stat
 _REFUND = "upper(transaction_type) = 'REFUND' AND upper(status) NOT IN ('VOIDED', 'DECLINED')"
 
 _QUERIES = {
-    # approved: what matching posts (MatchingPolicy's eligible types and statuses); refunds not voided or declined
+    # approved: what matching posts (MatchingPolicy's eligible types and statuses); refunds not voided or declined.
+    # A transaction counts on the first day a run saw it, in the state the latest run saw.
     "paytrace_transactions": f"""
-        WITH latest AS (SELECT * FROM {SCHEMA}.paytrace_transactions
+        WITH latest AS (SELECT *, min(business_date) OVER (PARTITION BY transaction_id) AS first_day
+                        FROM {SCHEMA}.paytrace_transactions
                         QUALIFY row_number() OVER (PARTITION BY transaction_id ORDER BY business_date DESC) = 1)
-        SELECT CAST(business_date AS DATE) AS day,
+        SELECT CAST(first_day AS DATE) AS day,
                count(*) FILTER (WHERE {_APPROVED}) AS sales_count,
                coalesce(sum(amount_cents) FILTER (WHERE {_APPROVED}), 0) AS sales_cents,
                count(*) FILTER (WHERE {_REFUND}) AS refund_count,

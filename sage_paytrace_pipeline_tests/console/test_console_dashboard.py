@@ -107,3 +107,16 @@ def test_a_month_shows_its_days_and_a_missing_warehouse_shows_nothing(client, ho
 def test_the_dashboard_needs_a_user(client):
     response = client.get("/dashboard")
     assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_a_sale_seen_again_counts_once_on_its_first_day_in_its_latest_state(client, home):
+    with duckdb.connect(str(home.warehouse)) as connection:  # sale 555001 seen again settled, then voided the day after
+        connection.execute("INSERT INTO pipeline.paytrace_transactions VALUES "
+                           "('2026-11-20', 555001, 'SALE', 'SETTLED', 20000, '0100042', '1111'), "
+                           "('2026-11-21', 555001, 'SALE', 'VOIDED', 20000, '0100042', '1111'), "
+                           "('2026-11-20', 555009, 'SALE', 'SETTLED', 1234, '0100043', '4242')")
+    log_in(client, "vera")
+    page = client.get("/dashboard").text
+    assert _cell(page, "2026-11-18", "sales_count") == "0", "voided in the end: no longer an approved sale"
+    assert (_cell(page, "2026-11-20", "sales_count"), _cell(page, "2026-11-20", "sales_cents")) == ("1", "12.34")
+    assert 'data-period="2026-11-21"' not in page
