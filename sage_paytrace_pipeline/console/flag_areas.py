@@ -33,8 +33,9 @@ def anomaly_items(frame: pd.DataFrame) -> pd.DataFrame:
     return _items(frame, area="anomalies", kind="anomaly_" + _text(frame, "rule"),
                   severity=_text(frame, "severity", "warning"), source_ids=ids,
                   problem=_text(frame, "explanation"),
-                  action=pd.Series(["check the payment; mark reviewed with what you found (a held payment posts "
-                                    "once reviewed in the anomaly decisions)"] * len(frame), index=frame.index))
+                  action="check the payment and mark it reviewed with what you found; a payment held from "
+                         "posting is released by adding '" + _text(frame, "rule") + ":" + transaction
+                         + "' to anomalies.cleared in the config, then re-running the day")
 
 
 def read_table(warehouse: Path, table: str, to_items: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
