@@ -371,6 +371,8 @@ class ConsoleSettings(_Section):
     # Failed log-ins per user and address within login_window_seconds before further tries are refused.
     login_attempts: int = Field(default=5, ge=1, le=100)
     login_window_seconds: int = Field(default=300, ge=10, le=86400)
+    # The Dagster webserver "Re-run the day" launches runs on (its GraphQL API); unset: no re-run button.
+    dagster_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
 
     @model_validator(mode="after")
     def _proxy_header_needs_proxies(self) -> ConsoleSettings:

@@ -127,7 +127,10 @@ def _source_ids(frame: pd.DataFrame, spec: ExceptionTable) -> pd.Series:
         line = (":" + frame["line"].astype("Int64").astype("string")).fillna("") if "line" in frame.columns else ""
         ids = ids.where(ids != "", ("file:" + file + line).fillna("").astype(object))
     if spec.key and spec.key in frame.columns:
-        key = (f"{spec.key}:" + frame[spec.key].astype("Int64").astype("string")).fillna("").astype(object)
+        values = frame[spec.key]
+        if pd.api.types.is_numeric_dtype(values):  # a float column of ids with gaps reads as whole numbers
+            values = values.astype("Int64")
+        key = (f"{spec.key}:" + values.astype("string")).fillna("").astype(object)
         ids = ids.where(ids != "", key)
     return ids.astype(object)
 

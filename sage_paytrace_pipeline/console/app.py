@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -26,11 +27,13 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from sage_paytrace_pipeline.config import ConsoleSettings
+from sage_paytrace_pipeline.console import dashboard as figures
 from sage_paytrace_pipeline.console import security
 from sage_paytrace_pipeline.console.actions import Actions, Actor, Item, Refused
 from sage_paytrace_pipeline.console.candidates import Candidate, ranked_customers
 from sage_paytrace_pipeline.console.passwords import verify_password
 from sage_paytrace_pipeline.console.queue import QueueFilter, queue
+from sage_paytrace_pipeline.console.rerun import DagsterUnreachable, launch, rerun_request
 from sage_paytrace_pipeline.console.roles import allowed
 from sage_paytrace_pipeline.console.sources import SourceContext, actions_for, open_items, register_builtin_sources
 from sage_paytrace_pipeline.console.store import ConsoleStore
@@ -249,6 +252,39 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
             return await approvals(request, user, error=str(refused))
         return await approvals(request, user, message=message)
 
+    # -------------------------------------------------------------- dashboard
+
+    async def dashboard(request: Request, user: security.User) -> Response:
+        context = SourceContext(console.warehouse)
+        items = open_items(context)
+        opened = items["business_day"].dropna().astype(str).str.slice(0, 10).value_counts()
+        decided = pd.Series(console.store.decisions_by_day(), dtype="int64")
+        days = figures.daily_figures(console.warehouse, opened[opened.index.str.len() == 10], decided)
+        month = request.query_params.get("month", "").strip()[:7]
+        shown_days = days[days.index.str.startswith(month)] if month else days.head(62)
+        return _render(request, user, "dashboard.html", {
+            "months": figures.periods(figures.monthly_figures(days)), "days": figures.periods(shown_days),
+            "month": month, "chart": figures.bars(shown_days, "sales_cents", "receipts_cents"),
+            "notices": context.notices})
+
+    async def rerun_day(request: Request, user: security.User) -> Response:
+        try:
+            day = date.fromisoformat(request.path_params["day"])
+        except ValueError:
+            return _render(request, user, "refused.html", {"reason": "not a day (YYYY-MM-DD)"}, status_code=400)
+        if not console.settings.dagster_url:
+            return _render(request, user, "refused.html", {
+                "reason": "no Dagster to re-run on: set console.dagster_url in the config"}, status_code=400)
+        try:
+            run = launch(rerun_request(console.settings.dagster_url, day, requested_by=user.name))
+        except DagsterUnreachable as unreachable:
+            console.store.audit(actor=user.name, action="rerun_day", subject=day.isoformat(), outcome="failed",
+                                after=str(unreachable), address=_address(request))
+            return _render(request, user, "refused.html", {"reason": str(unreachable)}, status_code=502)
+        console.store.audit(actor=user.name, action="rerun_day", subject=day.isoformat(), outcome="done",
+                            after={"run_id": run.run_id, "url": run.url}, address=_address(request))
+        return _render(request, user, "rerun.html", {"day": day.isoformat(), "run": run})
+
     # -------------------------------------------------------------- audit
 
     async def audit(request: Request, user: security.User) -> Response:
@@ -267,6 +303,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
                 status_code: int = 200) -> Response:
         return TEMPLATES.TemplateResponse(request, name, {
             **context, "user": user, "csrf": security.csrf_token(request),
+            "may_rerun": bool(console.settings.dagster_url) and allowed(user.role, "resolve"),
             "can": {permission: allowed(user.role, permission) for permission in ("resolve", "approve", "export")},
         }, status_code=status_code)
 
@@ -282,6 +319,8 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         Route("/approvals", page("view", approvals), methods=["GET"]),
         Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
               methods=["POST"]),
+        Route("/dashboard", page("view", dashboard), methods=["GET"]),
+        Route("/days/{day:str}/rerun", page("resolve", rerun_day, post=True), methods=["POST"]),
         Route("/audit", page("view", audit), methods=["GET"]),
         Route("/audit.csv", page("export", audit_csv), methods=["GET"]),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -143,8 +143,23 @@ def _awaiting_items(requests: list) -> pd.DataFrame:
 WAREHOUSE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {"receivables": {"unknown_customer": ("link_payer",)}}
 
 
+def flag_area(name: str, table: str, to_items: Callable[[pd.DataFrame], pd.DataFrame]) -> Source:
+    """The source of an area whose table is not in the exception list (console/flag_areas.py)."""
+    def read(context: SourceContext) -> pd.DataFrame:
+        from sage_paytrace_pipeline.console.flag_areas import read_table
+        from sage_paytrace_pipeline.console.warehouse import cached
+
+        return cached(f"items of {name}", context.warehouse, lambda: read_table(context.warehouse, table, to_items))
+
+    return Source(name, read)
+
+
 def register_builtin_sources() -> None:
+    from sage_paytrace_pipeline.console.flag_areas import ANOMALY_TABLE, STORE_TABLE, anomaly_items, store_items
+
     for spec in exception_list.TABLES:
         register(warehouse_area(spec.area), actions=WAREHOUSE_ACTIONS.get(spec.area))
+    register(flag_area("store", STORE_TABLE, store_items))
+    register(flag_area("anomalies", ANOMALY_TABLE, anomaly_items))
     register(Source("refund approvals", awaiting_approval),
              actions={"refund_awaiting_approval": ("approve_refund", "reject_refund")})

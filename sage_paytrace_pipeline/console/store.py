@@ -128,6 +128,16 @@ class ConsoleStore:
         with self.engine.connect() as connection:
             return list(connection.execute(query).scalars())
 
+    def decisions_by_day(self) -> dict[str, int]:
+        """Items decided (linked, reviewed, approved, rejected) per day (UTC): what the console closed."""
+        with self.engine.connect() as connection:
+            stamps = connection.execute(sa.select(DECISIONS.c.decided_at)).scalars().all()
+        counts: dict[str, int] = {}
+        for stamp in stamps:
+            day = stamp.date().isoformat()
+            counts[day] = counts.get(day, 0) + 1
+        return counts
+
     def audit_rows(self, *, limit: int = 200, offset: int = 0, actor: str | None = None) -> list[dict[str, Any]]:
         query = sa.select(AUDIT).order_by(AUDIT.c.id.desc())
         if actor:

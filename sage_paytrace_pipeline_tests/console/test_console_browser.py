@@ -146,6 +146,12 @@ def test_a_clerk_resolves_an_unknown_payer_and_an_approver_approves(page, consol
     audit = page.inner_text("table.audit")
     assert "link_payer" in audit and "approve_refund" in audit and "refused" in audit
     page.screenshot(path=str(shots / "audit.png"), full_page=True)
+
+    page.goto(f"{url}/dashboard")  # the fixture's sale of 200.00 on 2026-11-18, the 30.00 refund the day after
+    assert page.inner_text("table.days tr[data-period='2026-11-18'] [data-figure='sales_cents']") == "200.00"
+    assert page.inner_text("table.months tr[data-period='2026-11'] [data-figure='refund_cents']") == "30.00"
+    assert page.locator("svg.chart rect").count() >= 2
+    page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     assert page.dialogs == [], "no hostile text ran"  # type: ignore[attr-defined]
 
 

@@ -59,3 +59,43 @@ def test_the_queue_follows_the_next_run(client, home):
     finally:
         connection.close()
     assert unknown not in _keys(client) and len(_keys(client)) == 4
+
+
+def _write(warehouse, table: str, frame: pd.DataFrame) -> None:
+    connection = duckdb.connect(str(warehouse))
+    try:
+        connection.register("frame", frame)
+        connection.execute(f"CREATE OR REPLACE TABLE pipeline.{table} AS SELECT * FROM frame")
+    finally:
+        connection.close()
+
+
+def test_store_anomaly_customer_and_dispute_areas_reach_the_queue(client, home):
+    from datetime import date
+
+    day = date(2026, 11, 20)
+    _write(home.warehouse, "store_exceptions", pd.DataFrame({
+        "order_key": ["shopify:1001"], "number": ["#1001"], "kind": ["unknown_sku"],
+        "problem": ["SKU ZZ-9 is not an item in Sage; card 4111111111111111"], "action": ["add the item"],
+        "business_date": [day]}))
+    _write(home.warehouse, "payment_anomalies", pd.DataFrame({
+        "rule": ["duplicate_charge", "small_test_charges"], "severity": ["error", "info"],
+        "transaction_id": pd.array([700001, 700002], dtype="Int64"), "batch_number": pd.array([None, None], "Int64"),
+        "explanation": ["charged twice within 5 minutes", "only informational"], "business_date": [day, day]}))
+    _write(home.warehouse, "customer_sync_exceptions", pd.DataFrame({
+        "kind": ["ambiguous_customer"], "severity": ["warning"], "vault_id": ["CUST9"], "customer": [""],
+        "source_ids": ["vault:CUST9"], "problem": ["two Sage customers match"], "action": ["link one"],
+        "business_date": [day]}))
+    _write(home.warehouse, "dispute_exceptions", pd.DataFrame({
+        "kind": ["chargeback_unlinked"], "severity": ["error"], "transaction_id": pd.array([None], "Int64"),
+        "source_ids": ["case:CB-7"], "problem": ["chargeback CB-7 matches no sale"], "action": ["find the sale"],
+        "business_date": [day]}))
+    log_in(client, "vera")
+    keys = _keys(client, "day=2026-11-20")
+    store = item_key("store", "unknown_sku", "order:shopify:1001")
+    anomaly = item_key("anomalies", "anomaly_duplicate_charge", "paytrace:700001")
+    assert {store, anomaly, item_key("customers", "ambiguous_customer", "vault:CUST9"),
+            item_key("disputes", "chargeback_unlinked", "case:CB-7")} == keys, "info flags are left out"
+    page = client.get(f"/exceptions/{store}").text
+    assert "order #1001: SKU ZZ-9 is not an item in Sage" in page and "4111111111111111" not in page
+    assert "charged twice within 5 minutes" in client.get(f"/exceptions/{anomaly}").text
