@@ -20,6 +20,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     RefundFlow,
     SettlementPolicy,
     journal_entries,
+    owed_by_processor,
     reconcile,
     to_journal_entries,
 )
@@ -104,7 +105,8 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     lines = plan.lines[plan.lines["reference"].isin(entries["reference"])].merge(
         entries.drop(columns=["debit_cents", "credit_cents"], errors="ignore"), on="reference", how="left")
     journal_problems = plan.exceptions[plan.exceptions["batch_number"].isin(own["expected"]["batch_number"])]
-    exceptions = pd.concat([own["exceptions"], journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
+    reconciled = owed_by_processor(own["exceptions"], plan)  # short/missing deposits: what is booked, how to clear it
+    exceptions = pd.concat([reconciled, journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
     reconciliation = own["expected"].merge(own["matches"], on=["batch_number", "funding_group"], how="left",
                                            suffixes=("", "_match"))
     refunds = recon.refunds[recon.refunds["batch_number"].isin(own["expected"]["batch_number"])]

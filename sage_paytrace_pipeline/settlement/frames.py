@@ -43,7 +43,8 @@ def account_map(config: PipelineConfig, payment_types: list[PaymentType], accoun
     return GlAccountMap(
         bank=config.gl_accounts.bank, merchant_fees=config.gl_accounts.merchant_fees,
         refunds=config.gl_accounts.refunds, chargebacks=config.gl_accounts.chargebacks,
-        unposted_sales=config.gl_accounts.unposted_sales, clearing_by_brand=clearing,
+        unposted_sales=config.gl_accounts.unposted_sales,
+        processor_receivable=config.gl_accounts.processor_receivable, clearing_by_brand=clearing,
         active_accounts=frozenset(account.account for account in accounts if account.active),
     )
 

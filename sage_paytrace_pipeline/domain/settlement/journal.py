@@ -57,9 +57,14 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
 from sage_paytrace_pipeline.domain.settlement.reconcile import (
+    DEPOSIT_MISSING,
+    DEPOSIT_VARIANCE,
+    DIFFERS_REASON,
     NETTED,
+    NO_DEPOSIT_REASON,
     NOTHING,
     POSTABLE_METHODS,
+    SHORT,
     THROUGH_CLEARING,
     UNPOSTED_REASON,
     Reconciliation,
@@ -74,7 +79,12 @@ ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_numb
 LINE_COLUMNS = ("reference", "line_no", "role", "brand", "account", "debit_cents", "credit_cents", "comment")
 HELD_COLUMNS = ("reference", "kind", "batch_number", "funding_group", "reason")
 
-_ROLE_ORDER = {"bank": 0, "merchant_fees": 1, "chargebacks": 2, "refunds": 3, "clearing": 4, "unposted_sales": 5}
+_ROLE_ORDER = {"bank": 0, "processor_receivable": 1, "merchant_fees": 2, "chargebacks": 3, "refunds": 4,
+               "clearing": 5, "unposted_sales": 6}
+# A deposit that never arrived (after its window) is booked to the processor receivable whole.
+MISSING = "missing_deposit"
+_RECEIVABLE_METHODS = (SHORT, MISSING)
+_RECEIVABLE_COMMENT = {SHORT: "Short deposit: processor owes", MISSING: "No deposit: processor owes"}
 UNPOSTED_SALE_RECLASS = "unposted_sale_reclass"
 # The comments of the unposted-sales lines end in the transaction id: Sage's GL detail is the record
 # of which sales a posted deposit entry parked (30 characters hold any 10-digit id).
@@ -118,7 +128,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
     if not isinstance(accounts, GlAccountMap):
         raise TypeError("accounts must be a GlAccountMap")
 
-    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None)
+    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
+                                            receivable=accounts.processor_receivable is not None)
     item_entries, item_lines = _bank_item_entries(reconciliation)
     reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
@@ -141,8 +152,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
 # ---------------------------------------------------------------------------------- deposits
 
 
-def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
-                     park: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, park: bool,
+                     receivable: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     expected = reconciliation.expected
     references = np.asarray(join_text(
         "PT-B", numbers_text(expected["batch_number"]), "-", _yymmdd(expected["closed_date"]), "-",
@@ -151,16 +162,15 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     if park:  # sales not in Sage yet no longer hold the entry: they are parked (only that reason)
         expected = expected.assign(hold_reason=expected["hold_reason"].where(
             expected["hold_reason"] != UNPOSTED_REASON, ""))
+    if receivable:  # a short deposit, or one missing after its window, books what arrived (if any)
+        expected = expected.assign(hold_reason=_owed_reasons_dropped(expected))
 
     held_rows = expected[expected["hold_reason"] != ""]
     held = pd.DataFrame({"reference": held_rows["reference"], "kind": "deposit",
                          "batch_number": held_rows["batch_number"], "funding_group": held_rows["funding_group"],
                          "reason": held_rows["hold_reason"]})
 
-    matches = reconciliation.matches
-    postable = expected[expected["hold_reason"] == ""].merge(
-        matches.drop(columns=["closed_date"]), on=_KEY, how="inner")
-    postable = postable[postable["method"].isin(POSTABLE_METHODS)].reset_index(drop=True)
+    postable = _postable(expected, reconciliation.matches)
 
     deposit_day = pd.to_datetime(postable["posted_date"])
     closed_day = pd.to_datetime(postable["closed_date"])
@@ -173,8 +183,9 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
         "description": join_text("PayTrace batch ", batch_text, " ", postable["funding_group"]),
         "batch_number": postable["batch_number"],
         "funding_group": postable["funding_group"],
-        "source_ids": join_text("batch ", batch_text, " ", postable["funding_group"], " / ", np.where(
-            postable["method"].to_numpy() == NOTHING, "nothing to deposit",
+        "source_ids": join_text("batch ", batch_text, " ", postable["funding_group"], " / ", np.select(
+            [postable["method"].to_numpy() == NOTHING, postable["method"].to_numpy() == MISSING],
+            ["nothing to deposit", "no deposit"],
             np.array(join_text(postable["source_file"].fillna(""), ":",
                                numbers_text(postable["source_line"].fillna(0).astype("int64"))), dtype=object))),
     })
@@ -209,7 +220,65 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
     parts.append(_lines(recorded["reference"], "clearing", recorded["brand"], recorded["amount_cents"],
                         join_text(recorded["brand"], " refunds batch ", numbers_text(recorded["batch_number"]))))
+    parts.append(_owed_lines(postable, pd.concat(parts, ignore_index=True)))
     return entries, pd.concat(parts, ignore_index=True), held
+
+
+def _owed_reasons_dropped(expected: pd.DataFrame) -> np.ndarray:
+    """The hold reasons without the one the processor receivable answers: a short deposit's difference
+    (not an over deposit), a deposit missing after its window (not one still pending) of a positive amount."""
+    status = expected["deposit_status"].to_numpy()
+    owed = (status == "short") | ((status == "missing") & (expected["gross_cents"].to_numpy() > 0))
+    reasons = expected["hold_reason"].to_numpy(dtype=object)
+    dropped = {DIFFERS_REASON, NO_DEPOSIT_REASON}
+    return np.array(["; ".join(part for part in str(text).split("; ") if part and part not in dropped) if flag
+                     else text for text, flag in zip(reasons, owed, strict=True)], dtype=object)
+
+
+def _postable(expected: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
+    """The groups whose entry is produced, with their match; a missing deposit (its hold reason dropped
+    for the processor receivable) gets an empty match: nothing in the bank."""
+    postable = expected[expected["hold_reason"] == ""].merge(
+        matches.drop(columns=["closed_date"]), on=_KEY, how="left")
+    missing = postable["method"].isna().to_numpy() & (postable["deposit_status"] == "missing").to_numpy()
+    postable["method"] = np.where(missing, MISSING, postable["method"].fillna("").to_numpy(dtype=object))
+    postable = postable[postable["method"].isin((*POSTABLE_METHODS, *_RECEIVABLE_METHODS))].reset_index(drop=True)
+    for column in ("deposit_cents", "fee_cents", "adjustment_cents", "rounding_cents"):
+        postable[column] = postable[column].fillna(0).astype("int64")
+    postable["source_file"] = postable["source_file"].fillna("")
+    return postable
+
+
+def _owed_lines(postable: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Dr processor receivable: what the processor still owes the group, the amount that balances its
+    entry (sales credited less the deposit, fees, adjustments and refunds debited)."""
+    owed = postable[postable["method"].isin(_RECEIVABLE_METHODS)]
+    balance = lines.groupby("reference")["amount"].sum().reindex(owed["reference"]).fillna(0).astype("int64")
+    return _lines(owed["reference"], "processor_receivable", None, -balance.to_numpy(),
+                  owed["method"].map(_RECEIVABLE_COMMENT).to_numpy(dtype=object))
+
+
+def owed_by_processor(exceptions: pd.DataFrame, plan: JournalPlan) -> pd.DataFrame:
+    """The reconciliation's exceptions, where a short or missing deposit is booked to the processor
+    receivable: the action says what is booked and how to clear it (not "the entry is held")."""
+    owed = plan.lines[plan.lines["role"] == "processor_receivable"].merge(
+        plan.entries[["reference", "batch_number"]], on="reference", how="inner")
+    if owed.empty or exceptions.empty:
+        return exceptions
+    by_batch = owed.groupby("batch_number").agg(reference=("reference", "; ".join), cents=("debit_cents", "sum"))
+    hit = (exceptions["kind"].isin([DEPOSIT_VARIANCE, DEPOSIT_MISSING]) & (exceptions["severity"] == "error")
+           & exceptions["batch_number"].isin(by_batch.index)).to_numpy()
+    if not hit.any():
+        return exceptions
+    found = by_batch.reindex(exceptions.loc[hit, "batch_number"].astype("int64"))
+    action = join_text("the cash that arrived is booked; ", format_cents(found["cents"]), " is in the processor "
+                       "receivable (entry ", found["reference"], "): find it on the processor statement (a chargeback "
+                       "case, a fee adjustment, a late deposit) and clear the receivable with a journal entry "
+                       "(Dr bank, chargebacks or merchant fees / Cr processor receivable), or write it off by a "
+                       "recorded decision")
+    exceptions = exceptions.copy()
+    exceptions.loc[hit, "action"] = np.asarray(action, dtype=object)
+    return exceptions
 
 
 def _unposted_sales(sales: pd.DataFrame) -> pd.DataFrame:
@@ -429,6 +498,7 @@ __all__ = [
     "UnbalancedPlanError",
     "deposit_reference",
     "journal_entries",
+    "owed_by_processor",
     "parked_sales",
     "to_journal_entries",
 ]
