@@ -96,7 +96,9 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
                       refund_flow=flow)
     chart = reader.gl_accounts()
     accounts = account_map(config, reader.payment_types(), chart)
-    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))
+    receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
+    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
+                           receipt_dates=receipt_dates)
     batches, deposits = inputs.batches, inputs.deposits
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))

@@ -120,5 +120,8 @@ def with_created_dates(transactions: pd.DataFrame, time_zone: str) -> pd.DataFra
 
 def receipts_from_log(entries: pd.DataFrame) -> pd.DataFrame:
     """Posting-log rows (receivables' log of Sage receipts) in the core's posted-receipt shape."""
-    return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
+    receipts = entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
         {"transaction_id": "int64", "amount_cents": "int64"})
+    if "business_date" in entries:  # the receipt's posting date in Sage: a PT-S reclass is dated with it
+        receipts = receipts.assign(posting_date=pd.to_datetime(entries["business_date"]).dt.date)
+    return receipts

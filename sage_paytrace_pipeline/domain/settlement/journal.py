@@ -120,9 +120,12 @@ def deposit_reference(batch_number: int, closed_date: object, funding_group: str
 
 
 def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
-                    posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None) -> JournalPlan:
+                    posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None,
+                    receipt_dates: pd.DataFrame | None = None) -> JournalPlan:
     """The balanced entries for every deposited, postable batch and every fee/chargeback debit, and
-    the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage."""
+    the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage,
+    dated its receipt's posting date (`receipt_dates`: transaction_id, posting_date; not before
+    the policy's first_open_date; the reconciliation's as_of for a receipt without one)."""
     if posting_date_rule not in POSTING_DATE_RULES:
         raise ValueError(f"posting_date_rule must be one of {POSTING_DATE_RULES}, got {posting_date_rule!r}")
     if not isinstance(accounts, GlAccountMap):
@@ -131,7 +134,7 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
     entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
                                             receivable=accounts.processor_receivable is not None)
     item_entries, item_lines = _bank_item_entries(reconciliation)
-    reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked)
+    reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked, receipt_dates)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
     lines = pd.concat([lines, item_lines, reclass_lines], ignore_index=True)
 
@@ -295,10 +298,11 @@ def parked_sales(comments: Iterable[str], credit_cents: Iterable[int]) -> pd.Dat
     return frame.groupby("transaction_id", as_index=False, sort=True)["amount_cents"].sum()
 
 
-def _reclass_entries(reconciliation: Reconciliation,
-                     parked: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _reclass_entries(reconciliation: Reconciliation, parked: pd.DataFrame | None,
+                     receipt_dates: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`PT-S<id>`: a parked sale whose receipt is now in Sage leaves unposted sales for its clearing
-    account (the receipt debited clearing), so both are back to what they hold for posted sales."""
+    account (the receipt debited clearing), so both are back to what they hold for posted sales.
+    Dated with the receipt (so a month's clearing and unposted-sales balances read right), not the run."""
     sales = reconciliation.sales[reconciliation.sales["state"].eq("confirmed").fillna(False)]
     if parked is None:
         parked = pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "amount_cents": pd.Series(dtype="int64")})
@@ -308,7 +312,7 @@ def _reclass_entries(reconciliation: Reconciliation,
     entries = pd.DataFrame({
         "reference": reference,
         "kind": UNPOSTED_SALE_RECLASS,
-        "posting_date": pd.Timestamp(reconciliation.as_of),
+        "posting_date": _reclass_dates(released["transaction_id"], receipt_dates, reconciliation),
         "description": join_text("Sale ", ids, " now in Sage AR"),
         "batch_number": released["batch_number"],
         "funding_group": released["funding_group"],
@@ -321,6 +325,22 @@ def _reclass_entries(reconciliation: Reconciliation,
                join_text(released["brand"], " sale ", ids)),
     ], ignore_index=True)
     return entries, lines
+
+
+def _reclass_dates(transaction_ids: pd.Series, receipt_dates: pd.DataFrame | None,
+                   reconciliation: Reconciliation) -> np.ndarray:
+    """Each receipt's posting date, moved to the first open day when it falls in a closed period."""
+    as_of = pd.Timestamp(reconciliation.as_of)
+    if receipt_dates is None or receipt_dates.empty:
+        dates = pd.Series(as_of, index=transaction_ids.index)
+    else:
+        by_id = receipt_dates.drop_duplicates("transaction_id").astype({"transaction_id": "int64"}).set_index(
+            "transaction_id")["posting_date"]
+        dates = pd.to_datetime(transaction_ids.astype("int64").map(by_id)).fillna(as_of)
+    first_open = reconciliation.policy.first_open_date
+    if first_open is not None:
+        dates = dates.clip(lower=pd.Timestamp(first_open))
+    return dates.to_numpy()
 
 
 def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -84,6 +84,9 @@ class SettlementPolicy(BaseModel):
     netted_adjustment_max_bps: int = Field(5_000, ge=0, le=10_000)
     # Only bank lines of this account (None: every account in the frame).
     bank_account_id: str | None = None
+    # The first day of the first open GL period (None: every period is open). A `PT-S` reclass is
+    # dated its receipt's posting date, or this day when the receipt posted in a closed period.
+    first_open_date: date | None = None
 
     # Transaction classification (upper-case PayTrace values).
     sale_types: tuple[str, ...] = ("SALE", "AUTHORIZATION", "CAPTURE", "FORCE")

@@ -277,6 +277,22 @@ def test_an_inactive_unposted_sales_account_quarantines_the_entry():
     assert "gl_accounts.unposted_sales" in plan.exceptions.iloc[0]["action"]
 
 
+
+@pytest.mark.parametrize(("first_open", "expected"), [(None, WED), (THU, THU)])
+def test_a_reclass_is_dated_its_receipts_posting_date_or_the_first_open_day(first_open, expected):
+    scenario, written, _ = batch_with_unposted_sales()
+    _, first = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
+    deposit_lines = first.lines_of("PT-B1-260302-CARDS")
+    parked = parked_sales(deposit_lines["comment"], deposit_lines["credit_cents"])
+    next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
+    policy = SettlementPolicy(discount_method="monthly", first_open_date=first_open)
+    receipt_dates = pd.DataFrame({"transaction_id": [written], "posting_date": [WED]})
+    _, second = plan_for(scenario, policy=policy, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked,
+                         receipt_dates=receipt_dates)
+    # WED: the receipt's posting date, not the run's as_of (NEXT_MON); a closed period moves it to the open one
+    assert second.entries.set_index("reference").loc[f"PT-S{written}", "posting_date"] == expected
+
+
 @pytest.mark.parametrize(("deposit", "reason"), [
     (10_700, "deposit differs from the batch"),  # over
     (9_500, "deposit differs from the batch"),  # short, no explanation
