@@ -35,7 +35,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     line_keys,
     with_created_dates,
 )
-from sage_paytrace_pipeline.settlement.ledger import parked_in_sage
+from sage_paytrace_pipeline.settlement.ledger import missing_in_sage, parked_in_sage
 
 POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents_json"]
 
@@ -98,7 +98,7 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     accounts = account_map(config, reader.payment_types(), chart)
     receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
     plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
-                           receipt_dates=receipt_dates)
+                           receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))
     batches, deposits = inputs.batches, inputs.deposits
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))

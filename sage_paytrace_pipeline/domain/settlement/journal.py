@@ -84,7 +84,11 @@ _ROLE_ORDER = {"bank": 0, "processor_receivable": 1, "merchant_fees": 2, "charge
 # A deposit that never arrived (after its window) is booked to the processor receivable whole.
 MISSING = "missing_deposit"
 _RECEIVABLE_METHODS = (SHORT, MISSING)
-_RECEIVABLE_COMMENT = {SHORT: "Short deposit: processor owes", MISSING: "No deposit: processor owes"}
+_RECEIVABLE_COMMENT = {SHORT: "Short deposit: processor owes"}
+# The receivable line of a missing deposit's entry (`PT-M…`) names its group: Sage's GL detail is the
+# record that it was booked, so a deposit matched later clears the receivable instead of clearing.
+_MISSING_COMMENT = "Missing batch "
+_MISSING_PATTERN = re.compile(r"^Missing batch (\d+) (\S+)$")
 UNPOSTED_SALE_RECLASS = "unposted_sale_reclass"
 # The comments of the unposted-sales lines end in the transaction id: Sage's GL detail is the record
 # of which sales a posted deposit entry parked (30 characters hold any 10-digit id).
@@ -121,18 +125,22 @@ def deposit_reference(batch_number: int, closed_date: object, funding_group: str
 
 def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
                     posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None,
-                    receipt_dates: pd.DataFrame | None = None) -> JournalPlan:
+                    receipt_dates: pd.DataFrame | None = None,
+                    missing_booked: pd.DataFrame | None = None) -> JournalPlan:
     """The balanced entries for every deposited, postable batch and every fee/chargeback debit, and
     the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage,
     dated its receipt's posting date (`receipt_dates`: transaction_id, posting_date; not before
-    the policy's first_open_date; the reconciliation's as_of for a receipt without one)."""
+    the policy's first_open_date; the reconciliation's as_of for a receipt without one).
+    `missing_booked` (batch_number, funding_group: `missing_deposits_booked`): the groups whose missing
+    deposit was booked to the processor receivable; their deposit, once matched, clears it."""
     if posting_date_rule not in POSTING_DATE_RULES:
         raise ValueError(f"posting_date_rule must be one of {POSTING_DATE_RULES}, got {posting_date_rule!r}")
     if not isinstance(accounts, GlAccountMap):
         raise TypeError("accounts must be a GlAccountMap")
 
     entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
-                                            receivable=accounts.processor_receivable is not None)
+                                            receivable=accounts.processor_receivable is not None,
+                                            missing_booked=missing_booked)
     item_entries, item_lines = _bank_item_entries(reconciliation)
     reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked, receipt_dates)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
@@ -155,8 +163,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
 # ---------------------------------------------------------------------------------- deposits
 
 
-def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, park: bool,
-                     receivable: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, park: bool, receivable: bool,
+                     missing_booked: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     expected = reconciliation.expected
     references = np.asarray(join_text(
         "PT-B", numbers_text(expected["batch_number"]), "-", _yymmdd(expected["closed_date"]), "-",
@@ -174,6 +182,10 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, par
                          "reason": held_rows["hold_reason"]})
 
     postable = _postable(expected, reconciliation.matches)
+    # A missing deposit's entry is `PT-M…`: a deposit matched later posts its own `PT-B…` entry
+    missing = (postable["method"] == MISSING).to_numpy()
+    postable["reference"] = np.where(missing, postable["reference"].str.replace("PT-B", "PT-M", n=1, regex=False),
+                                     postable["reference"])
 
     deposit_day = pd.to_datetime(postable["posted_date"])
     closed_day = pd.to_datetime(postable["closed_date"])
@@ -181,7 +193,7 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, par
     batch_text = numbers_text(postable["batch_number"])
     entries = pd.DataFrame({
         "reference": postable["reference"],
-        "kind": "deposit",
+        "kind": np.where(missing, MISSING, "deposit"),
         "posting_date": posting.to_numpy(),
         "description": join_text("PayTrace batch ", batch_text, " ", postable["funding_group"]),
         "batch_number": postable["batch_number"],
@@ -223,8 +235,32 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, par
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
     parts.append(_lines(recorded["reference"], "clearing", recorded["brand"], recorded["amount_cents"],
                         join_text(recorded["brand"], " refunds batch ", numbers_text(recorded["batch_number"]))))
-    parts.append(_owed_lines(postable, pd.concat(parts, ignore_index=True)))
-    return entries, pd.concat(parts, ignore_index=True), held
+    lines = _late_deposits(postable, pd.concat(parts, ignore_index=True), missing_booked)
+    return entries, pd.concat([lines, _owed_lines(postable, lines)], ignore_index=True), held
+
+
+def missing_deposits_booked(comments: Iterable[str], debit_cents: Iterable[int]) -> pd.DataFrame:
+    """batch_number, funding_group of the missing deposits posted entries booked to the processor
+    receivable, from that account's GL detail lines (comment, debit in cents; other lines ignored)."""
+    found = {(int(match.group(1)), match.group(2)) for comment, debit in zip(comments, debit_cents, strict=True)
+             if int(debit) > 0 and (match := _MISSING_PATTERN.match(str(comment or "").strip()))}
+    frame = pd.DataFrame(sorted(found), columns=["batch_number", "funding_group"])
+    return frame.astype({"batch_number": "int64", "funding_group": object})
+
+
+def _late_deposits(postable: pd.DataFrame, lines: pd.DataFrame, missing_booked: pd.DataFrame | None) -> pd.DataFrame:
+    """A deposit matched after its group was booked missing: the sales and refunds left clearing with
+    the `PT-M…` entry, so its `PT-B…` entry books the cash, fees and adjustments against the receivable."""
+    if missing_booked is None or missing_booked.empty:
+        return lines
+    late = postable[postable["method"] != MISSING].merge(missing_booked, on=_KEY, how="inner")["reference"]
+    if late.empty:
+        return lines
+    of_late = lines["reference"].isin(late).to_numpy()
+    kept = lines[~of_late | lines["role"].isin(["bank", "merchant_fees", "chargebacks"]).to_numpy()]
+    paid = kept[kept["reference"].isin(late)].groupby("reference")["amount"].sum().reindex(late).fillna(0)
+    return pd.concat([kept, _lines(late, "processor_receivable", None, -paid.astype("int64").to_numpy(),
+                                   "Late deposit received")], ignore_index=True)
 
 
 def _owed_reasons_dropped(expected: pd.DataFrame) -> np.ndarray:
@@ -257,8 +293,11 @@ def _owed_lines(postable: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     entry (sales credited less the deposit, fees, adjustments and refunds debited)."""
     owed = postable[postable["method"].isin(_RECEIVABLE_METHODS)]
     balance = lines.groupby("reference")["amount"].sum().reindex(owed["reference"]).fillna(0).astype("int64")
-    return _lines(owed["reference"], "processor_receivable", None, -balance.to_numpy(),
-                  owed["method"].map(_RECEIVABLE_COMMENT).to_numpy(dtype=object))
+    comment = np.where(owed["method"].to_numpy() == MISSING,
+                       np.asarray(join_text(_MISSING_COMMENT, numbers_text(owed["batch_number"]), " ",
+                                            owed["funding_group"]), dtype=object),
+                       owed["method"].map(_RECEIVABLE_COMMENT).fillna("").to_numpy(dtype=object))
+    return _lines(owed["reference"], "processor_receivable", None, -balance.to_numpy(), comment)
 
 
 def owed_by_processor(exceptions: pd.DataFrame, plan: JournalPlan) -> pd.DataFrame:
@@ -518,6 +557,7 @@ __all__ = [
     "UnbalancedPlanError",
     "deposit_reference",
     "journal_entries",
+    "missing_deposits_booked",
     "owed_by_processor",
     "parked_sales",
     "to_journal_entries",

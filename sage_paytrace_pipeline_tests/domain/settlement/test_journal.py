@@ -16,6 +16,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     SettlementPolicy,
     deposit_reference,
     journal_entries,
+    missing_deposits_booked,
     owed_by_processor,
     parked_sales,
     reconcile,
@@ -352,11 +353,20 @@ def test_a_deposit_missing_after_its_window_moves_the_batch_from_clearing_to_the
     assert recon.expected["deposit_status"].tolist() == ["missing"]
     assert plan.held.empty
     entry = plan.entries.iloc[0]
-    assert (entry["reference"], entry["posting_date"]) == ("PT-B1-260302-CARDS", MON)
+    assert (entry["reference"], entry["kind"], entry["posting_date"]) == ("PT-M1-260302-CARDS", "missing_deposit", MON)
     assert "no deposit" in entry["source_ids"]
-    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {RECEIVABLE: 6_000, "4950-00": 1_000, "1060-00": -7_000}
+    assert lines_by_account(plan, "PT-M1-260302-CARDS") == {RECEIVABLE: 6_000, "4950-00": 1_000, "1060-00": -7_000}
     [missing] = owed_by_processor(recon.exceptions, plan).query("kind == 'deposit_missing'").to_dict("records")
     assert "$60.00 is in the processor receivable" in missing["action"]
+
+    # The statement with the deposit is loaded late: its entry clears the receivable, not clearing again.
+    lines = plan.lines_of("PT-M1-260302-CARDS")
+    booked = missing_deposits_booked([*lines["comment"], "Missing batch x", "other"], [*lines["debit_cents"], 5, 5])
+    assert booked.values.tolist() == [[1, "CARDS"]]
+    late_recon, late = plan_for(scenario.deposit(TUE, 6_000), accounts=accounts, missing_booked=booked)
+    assert late_recon.expected["deposit_status"].tolist() == ["matched"]
+    assert list(late.entries["reference"]) == ["PT-B1-260302-CARDS"]
+    assert lines_by_account(late, "PT-B1-260302-CARDS") == {"1010-00": 6_000, RECEIVABLE: -6_000}
 
 
 def test_an_inactive_processor_receivable_quarantines_the_short_deposit_entry():
