@@ -29,6 +29,11 @@ statement (monthly discount, or daily discount's month-end rest) is Dr merchant 
 (unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
 debit is Dr chargebacks / Cr bank.
 
+With gl_accounts.processor_receivable set, a short deposit (not a netted chargeback) is not held:
+Dr bank the cash that arrived, Dr processor receivable the difference; a deposit still missing after
+its window is `PT-M…` Dr processor receivable / Cr clearing (its line names the group, so a deposit
+matched later posts `PT-B…` Dr bank, fees / Cr processor receivable, never clearing twice).
+
 Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
 produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
 open problem (sales not in Sage without an unposted-sales account, totals that do not tie out, a deposit
