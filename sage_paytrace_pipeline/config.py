@@ -151,6 +151,9 @@ class GlAccounts(_Section):
     # Optional: where a deposited batch parks sales that are not receipts in Sage yet (a liability
     # such as "card sales awaiting AR receipts"). Not set: that batch's settlement entry waits.
     unposted_sales: str | None = None
+    # What the processor owes: the part of a batch a short deposit did not pay, or a whole deposit
+    # missing after its window (README "Short and missing deposits"). None: such an entry waits.
+    processor_receivable: str | None = "1260-00"
 
     @field_validator("*")
     @classmethod

@@ -20,6 +20,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     RefundFlow,
     SettlementPolicy,
     journal_entries,
+    owed_by_processor,
     reconcile,
     to_journal_entries,
 )
@@ -34,7 +35,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     line_keys,
     with_created_dates,
 )
-from sage_paytrace_pipeline.settlement.ledger import parked_in_sage
+from sage_paytrace_pipeline.settlement.ledger import missing_in_sage, parked_in_sage
 
 POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents_json"]
 
@@ -95,7 +96,9 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
                       refund_flow=flow)
     chart = reader.gl_accounts()
     accounts = account_map(config, reader.payment_types(), chart)
-    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart))
+    receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
+    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
+                           receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))
     batches, deposits = inputs.batches, inputs.deposits
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))
@@ -104,7 +107,8 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     lines = plan.lines[plan.lines["reference"].isin(entries["reference"])].merge(
         entries.drop(columns=["debit_cents", "credit_cents"], errors="ignore"), on="reference", how="left")
     journal_problems = plan.exceptions[plan.exceptions["batch_number"].isin(own["expected"]["batch_number"])]
-    exceptions = pd.concat([own["exceptions"], journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
+    reconciled = owed_by_processor(own["exceptions"], plan)  # short/missing deposits: what is booked, how to clear it
+    exceptions = pd.concat([reconciled, journal_problems], ignore_index=True)[EXCEPTION_COLUMNS]
     reconciliation = own["expected"].merge(own["matches"], on=["batch_number", "funding_group"], how="left",
                                            suffixes=("", "_match"))
     refunds = recon.refunds[recon.refunds["batch_number"].isin(own["expected"]["batch_number"])]

@@ -43,7 +43,8 @@ def account_map(config: PipelineConfig, payment_types: list[PaymentType], accoun
     return GlAccountMap(
         bank=config.gl_accounts.bank, merchant_fees=config.gl_accounts.merchant_fees,
         refunds=config.gl_accounts.refunds, chargebacks=config.gl_accounts.chargebacks,
-        unposted_sales=config.gl_accounts.unposted_sales, clearing_by_brand=clearing,
+        unposted_sales=config.gl_accounts.unposted_sales,
+        processor_receivable=config.gl_accounts.processor_receivable, clearing_by_brand=clearing,
         active_accounts=frozenset(account.account for account in accounts if account.active),
     )
 
@@ -119,5 +120,8 @@ def with_created_dates(transactions: pd.DataFrame, time_zone: str) -> pd.DataFra
 
 def receipts_from_log(entries: pd.DataFrame) -> pd.DataFrame:
     """Posting-log rows (receivables' log of Sage receipts) in the core's posted-receipt shape."""
-    return entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
+    receipts = entries[["transaction_id", "amount_cents", "payment_type", "state"]].astype(
         {"transaction_id": "int64", "amount_cents": "int64"})
+    if "business_date" in entries:  # the receipt's posting date in Sage: a PT-S reclass is dated with it
+        receipts = receipts.assign(posting_date=pd.to_datetime(entries["business_date"]).dt.date)
+    return receipts

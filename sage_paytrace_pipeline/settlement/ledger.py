@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
-from sage_paytrace_pipeline.domain.settlement import GlAccountMap, parked_sales
+from sage_paytrace_pipeline.domain.settlement import GlAccountMap, missing_deposits_booked, parked_sales
+from sage_paytrace_pipeline.domain.settlement.journal import MISSING
 from sage_paytrace_pipeline.sage100.models import GlAccount, as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 
@@ -30,6 +31,16 @@ def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[Gl
                         [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
 
 
+def missing_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
+    """The groups (batch_number, funding_group) whose missing deposit posted entries booked to the
+    processor receivable, read back from Sage's GL detail; none when the account is not configured."""
+    keys = [account.account_key for account in chart if account.account == accounts.processor_receivable]
+    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "DebitAmount"])
+            if keys else [])
+    return missing_deposits_booked([row["PostingComment"] for row in rows],
+                                   [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows])
+
+
 def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
                   batch_transactions: pd.DataFrame) -> dict[int, int]:
     """Card clearing per deposited batch (cents; zero when the batch is cleared), read back from
@@ -39,7 +50,7 @@ def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFra
     by entry number: the deposit entry, which credits the sales and debits those refunds, and the
     reclass of each parked sale whose receipt has posted since)."""
     of_batches = posted[posted["batch_number"].notna()]
-    deposited = of_batches.loc[of_batches["kind"] == "deposit", "batch_number"]
+    deposited = of_batches.loc[of_batches["kind"].isin(["deposit", MISSING]), "batch_number"]
     deposits = of_batches[of_batches["batch_number"].isin(deposited)]
     if deposits.empty:
         return {}

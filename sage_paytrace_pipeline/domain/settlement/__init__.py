@@ -21,6 +21,8 @@ from sage_paytrace_pipeline.domain.settlement.journal import (
     UnbalancedPlanError,
     deposit_reference,
     journal_entries,
+    missing_deposits_booked,
+    owed_by_processor,
     parked_sales,
     to_journal_entries,
 )
@@ -51,6 +53,8 @@ __all__ = [
     "UnbalancedPlanError",
     "deposit_reference",
     "journal_entries",
+    "missing_deposits_booked",
+    "owed_by_processor",
     "parked_sales",
     "reconcile",
     "to_journal_entries",

@@ -29,6 +29,11 @@ statement (monthly discount, or daily discount's month-end rest) is Dr merchant 
 (unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
 debit is Dr chargebacks / Cr bank.
 
+With gl_accounts.processor_receivable set, a short deposit (not a netted chargeback) is not held:
+Dr bank the cash that arrived, Dr processor receivable the difference; a deposit still missing after
+its window is `PT-M…` Dr processor receivable / Cr clearing (its line names the group, so a deposit
+matched later posts `PT-B…` Dr bank, fees / Cr processor receivable, never clearing twice).
+
 Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
 produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
 open problem (sales not in Sage without an unposted-sales account, totals that do not tie out, a deposit
@@ -57,9 +62,14 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
 from sage_paytrace_pipeline.domain.settlement.reconcile import (
+    DEPOSIT_MISSING,
+    DEPOSIT_VARIANCE,
+    DIFFERS_REASON,
     NETTED,
+    NO_DEPOSIT_REASON,
     NOTHING,
     POSTABLE_METHODS,
+    SHORT,
     THROUGH_CLEARING,
     UNPOSTED_REASON,
     Reconciliation,
@@ -74,7 +84,16 @@ ENTRY_COLUMNS = ("reference", "kind", "posting_date", "description", "batch_numb
 LINE_COLUMNS = ("reference", "line_no", "role", "brand", "account", "debit_cents", "credit_cents", "comment")
 HELD_COLUMNS = ("reference", "kind", "batch_number", "funding_group", "reason")
 
-_ROLE_ORDER = {"bank": 0, "merchant_fees": 1, "chargebacks": 2, "refunds": 3, "clearing": 4, "unposted_sales": 5}
+_ROLE_ORDER = {"bank": 0, "processor_receivable": 1, "merchant_fees": 2, "chargebacks": 3, "refunds": 4,
+               "clearing": 5, "unposted_sales": 6}
+# A deposit that never arrived (after its window) is booked to the processor receivable whole.
+MISSING = "missing_deposit"
+_RECEIVABLE_METHODS = (SHORT, MISSING)
+_RECEIVABLE_COMMENT = {SHORT: "Short deposit: processor owes"}
+# The receivable line of a missing deposit's entry (`PT-M…`) names its group: Sage's GL detail is the
+# record that it was booked, so a deposit matched later clears the receivable instead of clearing.
+_MISSING_COMMENT = "Missing batch "
+_MISSING_PATTERN = re.compile(r"^Missing batch (\d+) (\S+)$")
 UNPOSTED_SALE_RECLASS = "unposted_sale_reclass"
 # The comments of the unposted-sales lines end in the transaction id: Sage's GL detail is the record
 # of which sales a posted deposit entry parked (30 characters hold any 10-digit id).
@@ -110,17 +129,25 @@ def deposit_reference(batch_number: int, closed_date: object, funding_group: str
 
 
 def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
-                    posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None) -> JournalPlan:
+                    posting_date_rule: str = "deposit_date", parked: pd.DataFrame | None = None,
+                    receipt_dates: pd.DataFrame | None = None,
+                    missing_booked: pd.DataFrame | None = None) -> JournalPlan:
     """The balanced entries for every deposited, postable batch and every fee/chargeback debit, and
-    the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage."""
+    the reclass of each `parked` sale (transaction_id, amount_cents: `parked_sales`) now in Sage,
+    dated its receipt's posting date (`receipt_dates`: transaction_id, posting_date; not before
+    the policy's first_open_date; the reconciliation's as_of for a receipt without one).
+    `missing_booked` (batch_number, funding_group: `missing_deposits_booked`): the groups whose missing
+    deposit was booked to the processor receivable; their deposit, once matched, clears it."""
     if posting_date_rule not in POSTING_DATE_RULES:
         raise ValueError(f"posting_date_rule must be one of {POSTING_DATE_RULES}, got {posting_date_rule!r}")
     if not isinstance(accounts, GlAccountMap):
         raise TypeError("accounts must be a GlAccountMap")
 
-    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None)
+    entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
+                                            receivable=accounts.processor_receivable is not None,
+                                            missing_booked=missing_booked)
     item_entries, item_lines = _bank_item_entries(reconciliation)
-    reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked)
+    reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked, receipt_dates)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
     lines = pd.concat([lines, item_lines, reclass_lines], ignore_index=True)
 
@@ -141,8 +168,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
 # ---------------------------------------------------------------------------------- deposits
 
 
-def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
-                     park: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str, park: bool, receivable: bool,
+                     missing_booked: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     expected = reconciliation.expected
     references = np.asarray(join_text(
         "PT-B", numbers_text(expected["batch_number"]), "-", _yymmdd(expected["closed_date"]), "-",
@@ -151,16 +178,19 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     if park:  # sales not in Sage yet no longer hold the entry: they are parked (only that reason)
         expected = expected.assign(hold_reason=expected["hold_reason"].where(
             expected["hold_reason"] != UNPOSTED_REASON, ""))
+    if receivable:  # a short deposit, or one missing after its window, books what arrived (if any)
+        expected = expected.assign(hold_reason=_owed_reasons_dropped(expected))
 
     held_rows = expected[expected["hold_reason"] != ""]
     held = pd.DataFrame({"reference": held_rows["reference"], "kind": "deposit",
                          "batch_number": held_rows["batch_number"], "funding_group": held_rows["funding_group"],
                          "reason": held_rows["hold_reason"]})
 
-    matches = reconciliation.matches
-    postable = expected[expected["hold_reason"] == ""].merge(
-        matches.drop(columns=["closed_date"]), on=_KEY, how="inner")
-    postable = postable[postable["method"].isin(POSTABLE_METHODS)].reset_index(drop=True)
+    postable = _postable(expected, reconciliation.matches)
+    # A missing deposit's entry is `PT-M…`: a deposit matched later posts its own `PT-B…` entry
+    missing = (postable["method"] == MISSING).to_numpy()
+    postable["reference"] = np.where(missing, postable["reference"].str.replace("PT-B", "PT-M", n=1, regex=False),
+                                     postable["reference"])
 
     deposit_day = pd.to_datetime(postable["posted_date"])
     closed_day = pd.to_datetime(postable["closed_date"])
@@ -168,13 +198,14 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
     batch_text = numbers_text(postable["batch_number"])
     entries = pd.DataFrame({
         "reference": postable["reference"],
-        "kind": "deposit",
+        "kind": np.where(missing, MISSING, "deposit"),
         "posting_date": posting.to_numpy(),
         "description": join_text("PayTrace batch ", batch_text, " ", postable["funding_group"]),
         "batch_number": postable["batch_number"],
         "funding_group": postable["funding_group"],
-        "source_ids": join_text("batch ", batch_text, " ", postable["funding_group"], " / ", np.where(
-            postable["method"].to_numpy() == NOTHING, "nothing to deposit",
+        "source_ids": join_text("batch ", batch_text, " ", postable["funding_group"], " / ", np.select(
+            [postable["method"].to_numpy() == NOTHING, postable["method"].to_numpy() == MISSING],
+            ["nothing to deposit", "no deposit"],
             np.array(join_text(postable["source_file"].fillna(""), ":",
                                numbers_text(postable["source_line"].fillna(0).astype("int64"))), dtype=object))),
     })
@@ -209,7 +240,92 @@ def _deposit_entries(reconciliation: Reconciliation, posting_date_rule: str,
                         join_text(brands["brand"], " sales batch ", numbers_text(brands["batch_number"]))))
     parts.append(_lines(recorded["reference"], "clearing", recorded["brand"], recorded["amount_cents"],
                         join_text(recorded["brand"], " refunds batch ", numbers_text(recorded["batch_number"]))))
-    return entries, pd.concat(parts, ignore_index=True), held
+    lines = _late_deposits(postable, pd.concat(parts, ignore_index=True), missing_booked)
+    return entries, pd.concat([lines, _owed_lines(postable, lines)], ignore_index=True), held
+
+
+def missing_deposits_booked(comments: Iterable[str], debit_cents: Iterable[int]) -> pd.DataFrame:
+    """batch_number, funding_group of the missing deposits posted entries booked to the processor
+    receivable, from that account's GL detail lines (comment, debit in cents; other lines ignored)."""
+    found = {(int(match.group(1)), match.group(2)) for comment, debit in zip(comments, debit_cents, strict=True)
+             if int(debit) > 0 and (match := _MISSING_PATTERN.match(str(comment or "").strip()))}
+    frame = pd.DataFrame(sorted(found), columns=["batch_number", "funding_group"])
+    return frame.astype({"batch_number": "int64", "funding_group": object})
+
+
+def _late_deposits(postable: pd.DataFrame, lines: pd.DataFrame, missing_booked: pd.DataFrame | None) -> pd.DataFrame:
+    """A deposit matched after its group was booked missing: the sales and refunds left clearing with
+    the `PT-M…` entry, so its `PT-B…` entry books the cash, fees and adjustments against the receivable."""
+    if missing_booked is None or missing_booked.empty:
+        return lines
+    late = postable[postable["method"] != MISSING].merge(missing_booked, on=_KEY, how="inner")["reference"]
+    if late.empty:
+        return lines
+    of_late = lines["reference"].isin(late).to_numpy()
+    kept = lines[~of_late | lines["role"].isin(["bank", "merchant_fees", "chargebacks"]).to_numpy()]
+    paid = kept[kept["reference"].isin(late)].groupby("reference")["amount"].sum().reindex(late).fillna(0)
+    return pd.concat([kept, _lines(late, "processor_receivable", None, -paid.astype("int64").to_numpy(),
+                                   "Late deposit received")], ignore_index=True)
+
+
+def _owed_reasons_dropped(expected: pd.DataFrame) -> np.ndarray:
+    """The hold reasons without the one the processor receivable answers: a short deposit's difference
+    (not an over deposit), a deposit missing after its window (not one still pending) of a positive amount."""
+    status = expected["deposit_status"].to_numpy()
+    owed = (status == "short") | ((status == "missing") & (expected["gross_cents"].to_numpy() > 0))
+    reasons = expected["hold_reason"].to_numpy(dtype=object)
+    dropped = {DIFFERS_REASON, NO_DEPOSIT_REASON}
+    return np.array(["; ".join(part for part in str(text).split("; ") if part and part not in dropped) if flag
+                     else text for text, flag in zip(reasons, owed, strict=True)], dtype=object)
+
+
+def _postable(expected: pd.DataFrame, matches: pd.DataFrame) -> pd.DataFrame:
+    """The groups whose entry is produced, with their match; a missing deposit (its hold reason dropped
+    for the processor receivable) gets an empty match: nothing in the bank."""
+    postable = expected[expected["hold_reason"] == ""].merge(
+        matches.drop(columns=["closed_date"]), on=_KEY, how="left")
+    missing = postable["method"].isna().to_numpy() & (postable["deposit_status"] == "missing").to_numpy()
+    postable["method"] = np.where(missing, MISSING, postable["method"].fillna("").to_numpy(dtype=object))
+    postable = postable[postable["method"].isin((*POSTABLE_METHODS, *_RECEIVABLE_METHODS))].reset_index(drop=True)
+    for column in ("deposit_cents", "fee_cents", "adjustment_cents", "rounding_cents"):
+        postable[column] = postable[column].fillna(0).astype("int64")
+    postable["source_file"] = postable["source_file"].fillna("")
+    return postable
+
+
+def _owed_lines(postable: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
+    """Dr processor receivable: what the processor still owes the group, the amount that balances its
+    entry (sales credited less the deposit, fees, adjustments and refunds debited)."""
+    owed = postable[postable["method"].isin(_RECEIVABLE_METHODS)]
+    balance = lines.groupby("reference")["amount"].sum().reindex(owed["reference"]).fillna(0).astype("int64")
+    comment = np.where(owed["method"].to_numpy() == MISSING,
+                       np.asarray(join_text(_MISSING_COMMENT, numbers_text(owed["batch_number"]), " ",
+                                            owed["funding_group"]), dtype=object),
+                       owed["method"].map(_RECEIVABLE_COMMENT).fillna("").to_numpy(dtype=object))
+    return _lines(owed["reference"], "processor_receivable", None, -balance.to_numpy(), comment)
+
+
+def owed_by_processor(exceptions: pd.DataFrame, plan: JournalPlan) -> pd.DataFrame:
+    """The reconciliation's exceptions, where a short or missing deposit is booked to the processor
+    receivable: the action says what is booked and how to clear it (not "the entry is held")."""
+    owed = plan.lines[plan.lines["role"] == "processor_receivable"].merge(
+        plan.entries[["reference", "batch_number"]], on="reference", how="inner")
+    if owed.empty or exceptions.empty:
+        return exceptions
+    by_batch = owed.groupby("batch_number").agg(reference=("reference", "; ".join), cents=("debit_cents", "sum"))
+    hit = (exceptions["kind"].isin([DEPOSIT_VARIANCE, DEPOSIT_MISSING]) & (exceptions["severity"] == "error")
+           & exceptions["batch_number"].isin(by_batch.index)).to_numpy()
+    if not hit.any():
+        return exceptions
+    found = by_batch.reindex(exceptions.loc[hit, "batch_number"].astype("int64"))
+    action = join_text("the cash that arrived is booked; ", format_cents(found["cents"]), " is in the processor "
+                       "receivable (entry ", found["reference"], "): find it on the processor statement (a chargeback "
+                       "case, a fee adjustment, a late deposit) and clear the receivable with a journal entry "
+                       "(Dr bank, chargebacks or merchant fees / Cr processor receivable), or write it off by a "
+                       "recorded decision")
+    exceptions = exceptions.copy()
+    exceptions.loc[hit, "action"] = np.asarray(action, dtype=object)
+    return exceptions
 
 
 def _unposted_sales(sales: pd.DataFrame) -> pd.DataFrame:
@@ -226,10 +342,11 @@ def parked_sales(comments: Iterable[str], credit_cents: Iterable[int]) -> pd.Dat
     return frame.groupby("transaction_id", as_index=False, sort=True)["amount_cents"].sum()
 
 
-def _reclass_entries(reconciliation: Reconciliation,
-                     parked: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _reclass_entries(reconciliation: Reconciliation, parked: pd.DataFrame | None,
+                     receipt_dates: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """`PT-S<id>`: a parked sale whose receipt is now in Sage leaves unposted sales for its clearing
-    account (the receipt debited clearing), so both are back to what they hold for posted sales."""
+    account (the receipt debited clearing), so both are back to what they hold for posted sales.
+    Dated with the receipt (so a month's clearing and unposted-sales balances read right), not the run."""
     sales = reconciliation.sales[reconciliation.sales["state"].eq("confirmed").fillna(False)]
     if parked is None:
         parked = pd.DataFrame({"transaction_id": pd.Series(dtype="int64"), "amount_cents": pd.Series(dtype="int64")})
@@ -239,7 +356,7 @@ def _reclass_entries(reconciliation: Reconciliation,
     entries = pd.DataFrame({
         "reference": reference,
         "kind": UNPOSTED_SALE_RECLASS,
-        "posting_date": pd.Timestamp(reconciliation.as_of),
+        "posting_date": _reclass_dates(released["transaction_id"], receipt_dates, reconciliation),
         "description": join_text("Sale ", ids, " now in Sage AR"),
         "batch_number": released["batch_number"],
         "funding_group": released["funding_group"],
@@ -252,6 +369,22 @@ def _reclass_entries(reconciliation: Reconciliation,
                join_text(released["brand"], " sale ", ids)),
     ], ignore_index=True)
     return entries, lines
+
+
+def _reclass_dates(transaction_ids: pd.Series, receipt_dates: pd.DataFrame | None,
+                   reconciliation: Reconciliation) -> np.ndarray:
+    """Each receipt's posting date, moved to the first open day when it falls in a closed period."""
+    as_of = pd.Timestamp(reconciliation.as_of)
+    if receipt_dates is None or receipt_dates.empty:
+        dates = pd.Series(as_of, index=transaction_ids.index)
+    else:
+        by_id = receipt_dates.drop_duplicates("transaction_id").astype({"transaction_id": "int64"}).set_index(
+            "transaction_id")["posting_date"]
+        dates = pd.to_datetime(transaction_ids.astype("int64").map(by_id)).fillna(as_of)
+    first_open = reconciliation.policy.first_open_date
+    if first_open is not None:
+        dates = dates.clip(lower=pd.Timestamp(first_open))
+    return dates.to_numpy()
 
 
 def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -429,6 +562,8 @@ __all__ = [
     "UnbalancedPlanError",
     "deposit_reference",
     "journal_entries",
+    "missing_deposits_booked",
+    "owed_by_processor",
     "parked_sales",
     "to_journal_entries",
 ]

@@ -84,6 +84,9 @@ class SettlementPolicy(BaseModel):
     netted_adjustment_max_bps: int = Field(5_000, ge=0, le=10_000)
     # Only bank lines of this account (None: every account in the frame).
     bank_account_id: str | None = None
+    # The first day of the first open GL period (None: every period is open). A `PT-S` reclass is
+    # dated its receipt's posting date, or this day when the receipt posted in a closed period.
+    first_open_date: date | None = None
 
     # Transaction classification (upper-case PayTrace values).
     sale_types: tuple[str, ...] = ("SALE", "AUTHORIZATION", "CAPTURE", "FORCE")
@@ -135,6 +138,7 @@ CONFIG_KEYS = {
     "chargebacks": "gl_accounts.chargebacks",
     "clearing": "gl_accounts.card_clearing",
     "unposted_sales": "gl_accounts.unposted_sales",
+    "processor_receivable": "gl_accounts.processor_receivable",
 }
 
 
@@ -146,6 +150,9 @@ class GlAccountMap(BaseModel):
     quarantined as `gl_account_unmapped`. `unposted_sales` is optional: with it, a deposited batch
     whose sales are not all receipts in Sage yet is posted with those sales parked there (and moved to
     clearing when their receipts post); without it, such a batch's entry waits.
+    `processor_receivable` is optional too: with it, a short deposit books the cash that arrived and
+    the difference there, and a deposit missing after its window books the whole amount there (the
+    exception says what to find); without it, such an entry waits.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -155,10 +162,12 @@ class GlAccountMap(BaseModel):
     refunds: str | None = None
     chargebacks: str | None = None
     unposted_sales: str | None = None
+    processor_receivable: str | None = None
     clearing_by_brand: dict[str, str] = Field(default_factory=dict)
     active_accounts: frozenset[str] = frozenset()
 
-    @field_validator("bank", "merchant_fees", "refunds", "chargebacks", "unposted_sales", mode="before")
+    @field_validator("bank", "merchant_fees", "refunds", "chargebacks", "unposted_sales", "processor_receivable",
+                     mode="before")
     @classmethod
     def _account(cls, value: object) -> str | None:
         text = "" if value is None else str(value).strip().upper()

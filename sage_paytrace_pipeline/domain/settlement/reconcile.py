@@ -91,6 +91,8 @@ NOTHING = "nothing_to_deposit"
 # The hold reason of a batch whose sales are not all confirmed receipts in Sage (journal.py may post it
 # anyway, parking those sales in gl_accounts.unposted_sales).
 UNPOSTED_REASON = "sales not confirmed in Sage"
+NO_DEPOSIT_REASON = "no deposit matched"
+DIFFERS_REASON = "deposit differs from the batch"
 # The hold reason of a batch with a refund the refund flow has not recorded in Sage yet.
 UNRECORDED_REFUNDS_REASON = "refunds not recorded in Sage"
 # How the deposit entry books each refund of a batch: expensed (Dr refunds: no refund flow, or created
@@ -699,8 +701,8 @@ def _deposit_status(expected: pd.DataFrame, matches: pd.DataFrame, as_of: pd.Tim
     expected["deposit_status"] = status
     method = matches.drop_duplicates(_KEY).set_index(_KEY)["method"].reindex(keys).to_numpy()
     expected["hold_reason"] = _reasons([
-        (np.isin(status, ["pending", "missing"]), "no deposit matched"),
-        (np.isin(status, ["over", "short"]) & (method != NETTED), "deposit differs from the batch"),
+        (np.isin(status, ["pending", "missing"]), NO_DEPOSIT_REASON),
+        (np.isin(status, ["over", "short"]) & (method != NETTED), DIFFERS_REASON),
     ], len(expected), expected["hold_reason"].to_numpy())
     return expected
 

@@ -40,12 +40,13 @@ GL_CHART: tuple[tuple[str, str, str, str], ...] = (
     # appended, not sorted in: account keys are positions in this chart (see APPENDED_ACCOUNTS)
     ("2350-00", "Card Sales Awaiting AR Receipts", "05", "A"),
     ("1250-00", "Chargebacks Receivable", "02", "A"),  # open dispute cases (README "Chargebacks")
+    ("1260-00", "Processor Receivable", "02", "A"),  # short/missing deposits (gl_accounts.processor_receivable)
 )
 
 
 # Accounts added to the chart after companies were generated from seeds: they get a fixed audit
 # stamp instead of one drawn from the seeded random stream, so a seed still makes the same company.
-APPENDED_ACCOUNTS = frozenset({"2350-00", "1250-00"})
+APPENDED_ACCOUNTS = frozenset({"2350-00", "1250-00", "1260-00"})
 
 
 def account_key(account: str) -> str:

@@ -110,6 +110,9 @@ def test_every_funded_batch_is_matched_and_the_planted_missing_deposit_is_an_exc
             assert matched[(entry.batch_numbers[0], entry.amount_cents)] == entry.gross_cents - entry.amount_cents
     kinds = {kind for (kind,) in rows(settled["path"], "SELECT kind FROM pipeline.settlement_exceptions")}
     assert "deposit_missing" in kinds
+    # the planted missing deposit's batch left clearing for the processor receivable (gl_accounts default 1260-00)
+    posted = {reference for (reference,) in rows(settled["path"], "SELECT reference FROM pipeline.sage_gl_postings")}
+    assert all(any(reference.startswith(f"PT-M{batches[0]}-") for reference in posted) for batches in missing)
 
 
 def test_journals_balance_clearing_nets_to_zero_and_a_rerun_posts_nothing(settled):

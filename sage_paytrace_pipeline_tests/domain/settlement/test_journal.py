@@ -16,6 +16,8 @@ from sage_paytrace_pipeline.domain.settlement import (
     SettlementPolicy,
     deposit_reference,
     journal_entries,
+    missing_deposits_booked,
+    owed_by_processor,
     parked_sales,
     reconcile,
     to_journal_entries,
@@ -276,12 +278,28 @@ def test_an_inactive_unposted_sales_account_quarantines_the_entry():
     assert "gl_accounts.unposted_sales" in plan.exceptions.iloc[0]["action"]
 
 
+
+@pytest.mark.parametrize(("first_open", "expected"), [(None, WED), (THU, THU)])
+def test_a_reclass_is_dated_its_receipts_posting_date_or_the_first_open_day(first_open, expected):
+    scenario, written, _ = batch_with_unposted_sales()
+    _, first = plan_for(scenario, accounts=gl_accounts(unposted_sales=SUSPENSE))
+    deposit_lines = first.lines_of("PT-B1-260302-CARDS")
+    parked = parked_sales(deposit_lines["comment"], deposit_lines["credit_cents"])
+    next(row for row in scenario.receipts if row["transaction_id"] == written)["state"] = "confirmed"
+    policy = SettlementPolicy(discount_method="monthly", first_open_date=first_open)
+    receipt_dates = pd.DataFrame({"transaction_id": [written], "posting_date": [WED]})
+    _, second = plan_for(scenario, policy=policy, accounts=gl_accounts(unposted_sales=SUSPENSE), parked=parked,
+                         receipt_dates=receipt_dates)
+    # WED: the receipt's posting date, not the run's as_of (NEXT_MON); a closed period moves it to the open one
+    assert second.entries.set_index("reference").loc[f"PT-S{written}", "posting_date"] == expected
+
+
 @pytest.mark.parametrize(("deposit", "reason"), [
     (10_700, "deposit differs from the batch"),  # over
     (9_500, "deposit differs from the batch"),  # short, no explanation
     (None, "no deposit matched"),
 ])
-def test_deposits_that_differ_or_are_missing_are_held(deposit, reason):
+def test_without_a_processor_receivable_deposits_that_differ_or_are_missing_are_held(deposit, reason):
     scenario = Scenario().batch(1, MON)
     scenario.sale(1, "VISA", 10_000)
     if deposit is not None:
@@ -289,6 +307,75 @@ def test_deposits_that_differ_or_are_missing_are_held(deposit, reason):
     _, plan = plan_for(scenario)
     assert plan.entries.empty
     assert plan.held["reason"].iloc[0] == reason
+
+
+RECEIVABLE = "1260-00"
+
+
+def test_a_short_deposit_books_the_cash_that_arrived_and_the_difference_as_owed_by_the_processor():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 6_000)
+    scenario.sale(1, "DISCOVER", 4_000)
+    recon, plan = plan_for(scenario.deposit(TUE, 9_500), accounts=gl_accounts(processor_receivable=RECEIVABLE))
+    assert plan.held.empty and plan.exceptions.empty
+    assert list(plan.entries["reference"]) == ["PT-B1-260302-CARDS"]
+    entry = plan.entries.iloc[0]
+    assert entry["debit_cents"] == entry["credit_cents"] == 10_000
+    assert entry["posting_date"] == TUE
+    assert lines_by_account(plan, "PT-B1-260302-CARDS") == {"1010-00": 9_500, RECEIVABLE: 500,
+                                                             "1060-00": -6_000, "1061-00": -4_000}
+    [document] = to_journal_entries(plan)
+    check_journal_balanced(document)
+    # the reconciliation still reports the variance; the action says what is booked and how to clear it
+    [variance] = owed_by_processor(recon.exceptions, plan).query("kind == 'deposit_variance'").to_dict("records")
+    assert variance["severity"] == "error"
+    assert "$5.00 is in the processor receivable (entry PT-B1-260302-CARDS)" in variance["action"]
+    assert "held" not in variance["action"]
+
+
+def test_an_over_deposit_is_still_held_with_a_processor_receivable():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    _, plan = plan_for(scenario.deposit(TUE, 10_700), accounts=gl_accounts(processor_receivable=RECEIVABLE))
+    assert plan.entries.empty and plan.held["reason"].tolist() == ["deposit differs from the batch"]
+
+
+def test_a_deposit_missing_after_its_window_moves_the_batch_from_clearing_to_the_processor_receivable():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 7_000)
+    scenario.refund(1, "VISA", 1_000)
+    accounts = gl_accounts(processor_receivable=RECEIVABLE)
+    waiting = reconcile(*scenario.frames(), policy=MONTHLY, as_of=TUE)
+    assert waiting.expected["deposit_status"].tolist() == ["pending"]
+    assert journal_entries(waiting, accounts=accounts).entries.empty  # within its window: nothing booked yet
+
+    recon, plan = plan_for(scenario, accounts=accounts)
+    assert recon.expected["deposit_status"].tolist() == ["missing"]
+    assert plan.held.empty
+    entry = plan.entries.iloc[0]
+    assert (entry["reference"], entry["kind"], entry["posting_date"]) == ("PT-M1-260302-CARDS", "missing_deposit", MON)
+    assert "no deposit" in entry["source_ids"]
+    assert lines_by_account(plan, "PT-M1-260302-CARDS") == {RECEIVABLE: 6_000, "4950-00": 1_000, "1060-00": -7_000}
+    [missing] = owed_by_processor(recon.exceptions, plan).query("kind == 'deposit_missing'").to_dict("records")
+    assert "$60.00 is in the processor receivable" in missing["action"]
+
+    # The statement with the deposit is loaded late: its entry clears the receivable, not clearing again.
+    lines = plan.lines_of("PT-M1-260302-CARDS")
+    booked = missing_deposits_booked([*lines["comment"], "Missing batch x", "other"], [*lines["debit_cents"], 5, 5])
+    assert booked.values.tolist() == [[1, "CARDS"]]
+    late_recon, late = plan_for(scenario.deposit(TUE, 6_000), accounts=accounts, missing_booked=booked)
+    assert late_recon.expected["deposit_status"].tolist() == ["matched"]
+    assert list(late.entries["reference"]) == ["PT-B1-260302-CARDS"]
+    assert lines_by_account(late, "PT-B1-260302-CARDS") == {"1010-00": 6_000, RECEIVABLE: -6_000}
+
+
+def test_an_inactive_processor_receivable_quarantines_the_short_deposit_entry():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    accounts = gl_accounts(processor_receivable=RECEIVABLE, active_accounts={"1010-00", "1060-00", "6150-00"})
+    _, plan = plan_for(scenario.deposit(TUE, 9_500), accounts=accounts)
+    assert plan.entries.empty
+    assert "gl_accounts.processor_receivable" in plan.exceptions.iloc[0]["action"]
 
 
 def test_batch_totals_mismatch_holds_the_entry():
