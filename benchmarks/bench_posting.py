@@ -4,7 +4,7 @@
 
 A demo company is generated once with enough open invoices (one per receipt, of active
 customers); each run copies it and posts `size` card receipts of one business day the way
-`post_cash_receipts` does: matched applications -> `plan_receipts` -> `intent_for` ->
+`post_cash_receipts` does: matched applications -> `plan_receipts` -> `intents_for` ->
 `post_receipts` with the demo company writer, the SQLite reader and the DuckDB posting log.
 Every fifth receipt pays its invoice in full, the others part of it; every tenth is a prepayment
 line. The figures are the medians of `runs` runs; the machine's load is printed at start and end.
@@ -94,7 +94,7 @@ def day_of_payments(invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]
 def post_one_day(template: Path, folder: Path, size: int, *, profile: cProfile.Profile | None = None) -> dict:
     """Copy the company, post `size` receipts of one day; seconds of planning and of posting."""
     from sage_paytrace_pipeline.config import SageSettings
-    from sage_paytrace_pipeline.receivables.posting import intent_for, post_receipts
+    from sage_paytrace_pipeline.receivables.posting import intents_for, post_receipts
     from sage_paytrace_pipeline.receivables.posting_log import PostingLog
     from sage_paytrace_pipeline.receivables.receipts import plan_receipts
     from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -107,8 +107,7 @@ def post_one_day(template: Path, folder: Path, size: int, *, profile: cProfile.P
     plan = plan_receipts(applications, payments, SageSettings(), DAY)
     if not plan.exceptions.empty:
         raise SystemExit(f"planning refused receipts: {plan.exceptions['problem'].head(3).tolist()}")
-    lines = dict(tuple(applications.groupby("transaction_id")))
-    intents = {tid: intent_for(receipt, lines[tid], None, DAY) for tid, receipt in plan.receipts.items()}
+    intents = intents_for(plan.receipts, applications, applications.iloc[:0], DAY)  # no customer links
     planned = time.perf_counter()
     warehouse = duckdb.connect(str(folder / f"warehouse-{size}.duckdb"))
     try:

@@ -17,6 +17,7 @@ BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "PRIVATE", 
 # still holds one.
 _DIGIT_RUN = re.compile(r"(?<![\d])\d+(?:[ -]\d+)*(?![\d])")
 _DIGIT_GROUP = re.compile(r"\d+")
+_SHORTEST_CARD = 13  # digits
 _MASKED = re.compile(r"^(?P<bin>\d{0,8})(?P<mask>[xX*•]+)(?P<last4>\d{4})$")
 
 
@@ -158,9 +159,15 @@ def find_card_numbers(text: str) -> list[str]:
     return [digits for _, _, digits in _card_spans(text)]
 
 
+def _too_few_digits(text: str) -> bool:
+    """No card number can be in a text with fewer than 13 digits: most free-text fields (names,
+    cities, invoice numbers) are, so they skip the span search. `str.isdigit` counts every `\\d`."""
+    return len(text) < _SHORTEST_CARD or sum(map(str.isdigit, text)) < _SHORTEST_CARD
+
+
 def mask_card_numbers_in_text(text: str | None) -> str | None:
     """Replace every Luhn-valid card number in free text by its masked form (last 4 kept)."""
-    if not text:
+    if not text or _too_few_digits(text):
         return text
     parts, position = [], 0
     for start, end, digits in _card_spans(text):

@@ -1,12 +1,13 @@
 """The batches PayTrace closed on a day, with their transactions, tied out against each other.
 
-Reads through the PayTrace client: one export call for the day's batches, one per batch for its
+Reads through the PayTrace client: one export call for the run's batches, one per batch for its
 transactions (not one per transaction), and one transaction export for the card brands the batch
-listing hides.
+listing hides; a range of days is read in those same calls and split into its days.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,6 +21,8 @@ from sage_paytrace_pipeline.paytrace.frames import (
     transactions_frame,
 )
 from sage_paytrace_pipeline.paytrace.models import Batch
+from sage_paytrace_pipeline.paytrace.ranges import batches_by_day
+from sage_paytrace_pipeline.paytrace.records import TransactionExport
 from sage_paytrace_pipeline.settlement.frames import (
     batch_input,
     no_deposits,
@@ -44,12 +47,28 @@ def read_closed_batches(client: PayTraceClient, day: date, policy: SettlementPol
     """The day's batches tied out against their transactions. A record PayTrace sends malformed is
     left out (masked, listed in `rejected`): its batch then does not tie out, so its entry is held
     and the tie-out says which batch and brand to check."""
-    batches = client.export_batches(day, day)
-    exports = {number: client.read_batch_transactions(number) for number in map(_closed_number, batches)}
+    return read_closed_batches_by_day(client, [day], policy)[day]
+
+
+def read_closed_batches_by_day(
+    client: PayTraceClient, days: Sequence[date], policy: SettlementPolicy
+) -> dict[date, ClosedBatches]:
+    """Each day's batches, as `read_closed_batches` gives them day by day, read for the whole range
+    at once: one batch export, one call per batch for its transactions, one transaction export for
+    the card brands of all of them; tied out day by day."""
+    listed = batches_by_day(client, days)
+    exports = {day: {number: client.read_batch_transactions(number) for number in map(_closed_number, batches)}
+               for day, batches in listed.items()}
+    records = {day: transactions_frame([record for export in by_batch.values() for record in export.transactions],
+                                       day) for day, by_batch in exports.items()}
+    branded = dict(zip(records, brands_for_each(client, list(records.values())), strict=True))
+    return {day: _tied_out(day, listed[day], exports[day], branded[day], policy) for day in days}
+
+
+def _tied_out(day: date, batches: list[Batch], exports: dict[int, TransactionExport], transactions: pd.DataFrame,
+              policy: SettlementPolicy) -> ClosedBatches:
     rejected = [f"batch {number}: {record.describe()}"
                 for number, export in exports.items() for record in export.rejected]
-    transactions = with_brands(client, transactions_frame(
-        [record for export in exports.values() for record in export.transactions], day))
     brands = batch_brands_frame(batches, day)
     recon = reconcile(batch_input(brands), transactions, no_receipts(), no_deposits(), policy=policy, as_of=day)
     summary = text_columns(brands.merge(recon.tie_out, on=["batch_number", "brand"], how="left"))
@@ -68,13 +87,25 @@ def with_brands(client: PayTraceClient, transactions: pd.DataFrame) -> pd.DataFr
     brand (which the tie-out and the per-brand clearing need) comes from the transaction export
     with the BIN: one call covering the days the batch's transactions were created. (The batch
     summary has per-brand totals only, so it cannot say which transaction is which brand.)"""
-    unknown = transactions["card_brand"].isna() | transactions["card_brand"].isin(["", "UNKNOWN"])
-    if not unknown.any():
-        return transactions
-    created = transactions.loc[unknown, "created_at"].dropna().dt.tz_convert(client.zone).dt.date
-    if created.empty:
-        return transactions
-    export = client.read_transactions(created.min(), created.max(), include_bin=True)  # bad records: no brand
+    return brands_for_each(client, [transactions])[0]
+
+
+def brands_for_each(client: PayTraceClient, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """`with_brands` for several days' frames with one transaction export covering all of them;
+    each frame comes back as `with_brands` alone would return it (untouched when it needs no brand)."""
+    unknown = [frame["card_brand"].isna() | frame["card_brand"].isin(["", "UNKNOWN"]) for frame in frames]
+    created = [frame.loc[mask, "created_at"].dropna().dt.tz_convert(client.zone).dt.date
+               for frame, mask in zip(frames, unknown, strict=True)]
+    needed = [dates for dates in created if not dates.empty]
+    if not needed:
+        return frames
+    first, last = min(dates.min() for dates in needed), max(dates.max() for dates in needed)
+    export = client.read_transactions(first, last, include_bin=True)  # bad records: no brand
     brands = {record.transaction_id: record.card.brand for record in export.transactions if record.card}
+    return [frame if dates.empty else _branded(frame, mask, brands)
+            for frame, mask, dates in zip(frames, unknown, created, strict=True)]
+
+
+def _branded(transactions: pd.DataFrame, unknown: pd.Series, brands: Mapping[int, object]) -> pd.DataFrame:
     found = transactions["transaction_id"].map(brands)
     return transactions.assign(card_brand=transactions["card_brand"].where(~unknown | found.isna(), found))

@@ -65,3 +65,12 @@ def test_a_compact_timestamp_is_no_card_number_but_a_diners_card_still_is():
     assert find_card_numbers("Diners 36148900647913 paid") == ["36148900647913"]
     # Not a valid time of day, so it is not a stamp: still found.
     assert luhn_valid("20261299999908") and find_card_numbers("20261299999908") == ["20261299999908"]
+
+
+def test_masking_skips_texts_too_short_for_a_card_yet_masks_the_shortest_card():
+    from sage_paytrace_pipeline.domain.cards import luhn_valid, mask_card_numbers_in_text
+
+    thirteen = next(f"401288888881{d}" for d in "0123456789" if luhn_valid(f"401288888881{d}"))
+    assert mask_card_numbers_in_text(f"paid with {thirteen}") == f"paid with xxxxxxxxx{thirteen[-4:]}"
+    assert mask_card_numbers_in_text(f"ref {thirteen[:12]} ok") == f"ref {thirteen[:12]} ok"  # 12 digits: no card
+    assert mask_card_numbers_in_text("Anne Example, Springfield") == "Anne Example, Springfield"

@@ -17,7 +17,13 @@ import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.config import SageSettings
-from sage_paytrace_pipeline.receivables.posting import intent_for, intent_from_sage, post_receipts, receipts_in_sage
+from sage_paytrace_pipeline.receivables.posting import (
+    intent_for,
+    intent_from_sage,
+    intents_for,
+    post_receipts,
+    receipts_in_sage,
+)
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.receivables.receipts import plan_receipts
 from sage_paytrace_pipeline.sage100.visual_integrator import VisualIntegratorWriter
@@ -362,3 +368,20 @@ def test_intent_from_sage_describes_the_receipt_sage_holds(company, writer, read
     assert [(line["invoice_no"], line["invoice_type"], line["amount_cents"], line["method"]) for line in lines] == [
         (line.invoice_no, "IN", cents(line.amount), "found_in_sage") for line in day.receipts[A].lines]
     assert found.deposit_no in json.loads(intent.link_json)["explanation"]
+
+
+def test_intents_for_a_day_equal_intent_for_each_receipt(company):
+    """The column-wise `intents_for` (what a day's posting uses) records what `intent_for` records per receipt."""
+    day = Day(company)
+    with_link, without_link = sorted(day.receipts)[:2]
+    links = pd.DataFrame({"transaction_id": [with_link, with_link], "method": ["vault_id", "email"],
+                          "score": [100.0, float("nan")], "explanation": ["vault id on file", "second, ignored"]})
+    intents = intents_for(day.receipts, day.applications, links, DAY)
+
+    assert set(intents) == set(day.receipts)
+    for tid, receipt in day.receipts.items():
+        link = links.iloc[0] if tid == with_link else None
+        assert intents[tid] == intent_for(receipt, day.applications[day.applications["transaction_id"] == tid],
+                                          link, DAY), tid
+    assert json.loads(intents[with_link].link_json)["method"] == "vault_id"
+    assert json.loads(intents[without_link].link_json) == {}

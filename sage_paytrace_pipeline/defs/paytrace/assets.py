@@ -1,4 +1,4 @@
-"""PayTrace source assets: the day's transactions, read with one export call per day.
+"""PayTrace source assets: the days' transactions, read with one export call per run (split into days).
 
 Built by `build_paytrace_assets(config)` from the `@dg.definitions` function below, so importing
 this module reads no configuration (the partitions need the merchant's zone and first day).
@@ -23,6 +23,7 @@ from sage_paytrace_pipeline.paytrace.frames import (
     transactions_frame,
     vault_customers_frame,
 )
+from sage_paytrace_pipeline.paytrace.ranges import transactions_by_day
 
 # Reads are idempotent, so a step may simply be retried; the client already retries single calls.
 # Not when PayTrace is unreachable: that fails at once, without step retries (outages_fail_the_step).
@@ -57,10 +58,11 @@ def paytrace_transactions(context: dg.AssetExecutionContext, paytrace: PayTraceR
     """
     days = run_days(context)
     client = paytrace.get_client()
+    with outages_fail_the_step():  # one export call for the range, split into its days as one-day calls give them
+        exports = transactions_by_day(client, days)
     frames, rejections = [], []
-    for day in days:  # one export call per day, as a single-day run makes it
-        with outages_fail_the_step():
-            export = client.read_transactions(day, day)
+    for day in days:
+        export = exports[day]
         frames.append(transactions_frame(export.transactions, day))
         rejections.append(_dated(rejected_records_frame(export.rejected, day), day))
     frame, rejected = stacked(frames), stacked(rejections)

@@ -43,8 +43,8 @@ from sage_paytrace_pipeline.receivables.new_customers import (
 )
 from sage_paytrace_pipeline.receivables.posting import (
     PostingOutcome,
-    intent_for,
     intent_from_sage,
+    intents_for,
     post_receipts,
     receipts_in_sage,
 )
@@ -195,10 +195,7 @@ def _post_day(day: date, config, writer, reader, log: PostingLog, payment_applic
     if config.anomalies.hold_from_posting:  # off by default: posting does not wait for the flags
         new, held = hold_flagged(new, flags_of_day(log.connection, day), config.anomaly_policy())
     plan = plan_receipts(new, paytrace_transactions, config.sage, day)
-    links = customer_links.drop_duplicates("transaction_id").set_index("transaction_id")
-    lines = dict(tuple(new.groupby("transaction_id"))) if not new.empty else {}
-    intents = {tid: intent_for(receipt, lines[tid], links.loc[tid] if tid in links.index else None, day)
-               for tid, receipt in plan.receipts.items()}
+    intents = intents_for(plan.receipts, new, customer_links, day)
     posted_earlier = sorted(set(payment_applications.loc[earlier, "transaction_id"].astype(int)))
     outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
                             posted_earlier=posted_earlier, business_date=day)

@@ -41,7 +41,7 @@ from sage_paytrace_pipeline.disputes.case_store import saved_stages
 from sage_paytrace_pipeline.domain.disputes.settlement import name_netted_cases
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
-from sage_paytrace_pipeline.settlement.batches import read_closed_batches
+from sage_paytrace_pipeline.settlement.batches import read_closed_batches_by_day
 from sage_paytrace_pipeline.settlement.day import (
     post_journal_entries,
     settle_day,
@@ -80,13 +80,11 @@ def _tie_out_policy(settings: PipelineSettings) -> SettlementPolicy:
 def settlement_batches(context: dg.AssetExecutionContext, paytrace: PayTraceResource, settings: PipelineSettings):
     days = run_days(context)
     client, policy = paytrace.get_client(), _tie_out_policy(settings)
-    read = []
-    for day in days:
-        with outages_fail_the_step():
-            closed = read_closed_batches(client, day, policy)
-        for problem in closed.rejected:
-            context.log.warning("PayTrace batch record left out: %s", problem)
-        read.append((day, closed))
+    with outages_fail_the_step():  # the range's batches in the calls one day needs, split into its days
+        by_day = read_closed_batches_by_day(client, days, policy)
+    read = [(day, by_day[day]) for day in days]
+    for problem in (problem for _, closed in read for problem in closed.rejected):
+        context.log.warning("PayTrace batch record left out: %s", problem)
     brands = stacked(closed.brands for _, closed in read)
     summary = stacked(closed.summary for _, closed in read)
     yield dg.Output(summary, output_name="paytrace_settlement_batches", metadata=with_days({
