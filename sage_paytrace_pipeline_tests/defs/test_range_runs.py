@@ -156,7 +156,8 @@ def materialize(command: list[str], variables: dict[str, str]) -> subprocess.Com
 @pytest.mark.timeout(1200)  # two merchants and a dozen runs: minutes on a busy two-core machine
 def test_partition_range_on_the_command_line_runs_once_and_a_rerun_posts_nothing_twice(tmp_path):
     world = build_world(tmp_path / "world", FIRST, FIRST + timedelta(days=2), seed=29, per_day=25, customers=20)
-    select = "group:paytrace or group:sage100 or group:receivables or group:refunds or group:customers or group:anomalies"
+    select = ("group:paytrace or group:sage100 or group:receivables or group:refunds or group:customers "
+              "or group:anomalies")
     command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "sage_paytrace_pipeline.definitions",
                "--select", select, "--partition-range", f"{FIRST}...{FIRST + timedelta(days=2)}"]
     with serving(world) as environment:
