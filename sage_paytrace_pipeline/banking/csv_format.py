@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -13,13 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from sage_paytrace_pipeline.banking.errors import StatementError
 from sage_paytrace_pipeline.banking.rows import check_currency, statement_row
+from sage_paytrace_pipeline.domain.money import parse_amount_cents
 
 # Optional sign, optional $, digits with correct thousands grouping (so a European "12,34" is refused,
 # not read as 1234), at most two decimals. Parentheses (accounting negatives) are removed first.
 # Where the layout lives in the config YAML: every fix text names the keys an operator sets there.
 SETTING = "bank.csv"
 
-_AMOUNT = re.compile(r"^(?P<sign>[-+]?)\$?(?P<sign2>[-+]?)(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d*))?$")
 
 
 class CsvFormat(BaseModel):
@@ -64,23 +63,6 @@ class CsvFormat(BaseModel):
         columns = [self.date_column, self.amount_column, self.credit_column, self.debit_column,
                    self.description_column, self.reference_column, self.type_column, self.account_column]
         return [column for column in columns if column is not None]
-
-
-def parse_amount_cents(text: str) -> int:
-    """``1,234.56``, ``(12.00)``, ``-12.00``, ``$12.00`` as exact integer cents; ValueError otherwise."""
-    value = text.strip().replace(" ", "")
-    negative = value.startswith("(") and value.endswith(")")
-    if negative:
-        value = value[1:-1]
-    match = _AMOUNT.match(value)
-    if not match or (match["sign"] and match["sign2"]):
-        raise ValueError(f"{text.strip()!r} is not an amount like 1,234.56, -12.00, (12.00) or $12.00")
-    frac = match["frac"] or ""
-    if len(frac) > 2:
-        raise ValueError(f"{text.strip()!r} has more than two decimals; amounts are whole cents")
-    cents = int(match["whole"].replace(",", "")) * 100 + int(frac.ljust(2, "0"))
-    negative ^= "-" in (match["sign"] + match["sign2"])
-    return -cents if negative else cents
 
 
 def parse_csv(path: Path, data: bytes, layout: CsvFormat) -> list[dict]:

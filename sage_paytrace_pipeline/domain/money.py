@@ -11,6 +11,7 @@ One set of conversions, each named for its direction, and one rounding rule (`ro
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -87,3 +88,29 @@ def format_cents(cents: Sequence[int] | np.ndarray | pd.Series) -> list[str]:
     signs = _SIGNED_DOLLAR[(values < 0).astype("int64")].tolist()
     return [f"{sign}{dollars}{digits}"
             for sign, dollars, digits in zip(signs, (size // 100).tolist(), _CENT_DIGITS[size % 100].tolist())]
+
+
+# An amount as statements and reports print it: thousands separators, a dollar sign, a sign on either
+# side of it, or accounting parentheses for a negative.
+_AMOUNT_TEXT = re.compile(r"^(?P<sign>[-+]?)\$?(?P<sign2>[-+]?)(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d*))?$")
+
+
+def parse_amount_cents(text: str) -> int:
+    """``1,234.56``, ``(12.00)``, ``-12.00``, ``$12.00`` as exact integer cents; ValueError saying what is
+    allowed otherwise (more than two decimals, more than a Sage 100 amount holds, not an amount)."""
+    shown = repr(text.strip()[:40])
+    value = text.strip().replace(" ", "")
+    negative = value.startswith("(") and value.endswith(")")
+    if negative:
+        value = value[1:-1]
+    match = _AMOUNT_TEXT.match(value)
+    if not match or (match["sign"] and match["sign2"]):
+        raise ValueError(f"{shown} is not an amount like 1,234.56, -12.00, (12.00) or $12.00")
+    frac = match["frac"] or ""
+    if len(frac) > 2:
+        raise ValueError(f"{shown} has more than two decimals; amounts are whole cents")
+    cents = int(match["whole"].replace(",", "")) * 100 + int(frac.ljust(2, "0"))
+    if cents > decimal_to_cents(MAX_MONEY):
+        raise ValueError(f"{shown} is larger than {MAX_MONEY:,}, the most a Sage 100 amount holds")
+    negative ^= "-" in (match["sign"] + match["sign2"])
+    return -cents if negative else cents

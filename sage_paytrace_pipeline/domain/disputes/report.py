@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sage_paytrace_pipeline.domain.cards import mask_card_numbers_in_text
 from sage_paytrace_pipeline.domain.disputes.stages import normalize_stage
 from sage_paytrace_pipeline.domain.free_text import storable_text
-from sage_paytrace_pipeline.domain.money import MAX_MONEY, decimal_to_cents
+from sage_paytrace_pipeline.domain.money import parse_amount_cents
 
 SETTING = "disputes.csv"
-_MAX_CENTS = decimal_to_cents(MAX_MONEY)
-_AMOUNT = re.compile(r"^(?P<sign>[-+]?)\$?(?P<sign2>[-+]?)(?P<whole>\d{1,3}(?:,\d{3})+|\d+)(?:\.(?P<frac>\d{0,2}))?$")
 _TRAILER_FIELDS = 3
 
 REPORT_COLUMNS = {
@@ -275,19 +272,3 @@ def _amounts(values: pd.Series, column: str, flag: Callable, *, order: int, requ
     flag(values.isin(list(errors)), order, lambda value: f"column {column!r}: {errors[value]}", "correct the amount",
          column)
     return pd.Series(pd.array([cents.get(value) for value in values], dtype="Int64"), index=values.index)
-
-
-def parse_amount_cents(text: str) -> int:
-    """``1,234.56``, ``(12.00)``, ``-12.00``, ``$12.00`` as exact integer cents; ValueError otherwise."""
-    value = text.strip().replace(" ", "")
-    negative = value.startswith("(") and value.endswith(")")
-    if negative:
-        value = value[1:-1]
-    match = _AMOUNT.match(value)
-    if not match or (match["sign"] and match["sign2"]):
-        raise ValueError(f"{text.strip()[:40]!r} is not an amount like 1,234.56, -12.00, (12.00) or $12.00")
-    cents = int(match["whole"].replace(",", "")) * 100 + int((match["frac"] or "").ljust(2, "0"))
-    negative ^= "-" in (match["sign"] + match["sign2"])
-    if cents > _MAX_CENTS:
-        raise ValueError(f"{text.strip()[:40]!r} is larger than {MAX_MONEY:,}, the most a Sage 100 amount holds")
-    return -cents if negative else cents
