@@ -12,7 +12,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.disputes.cases import case_summary, stage_history
+from sage_paytrace_pipeline.domain.disputes.cases import case_summary, no_cases, stage_history
 from sage_paytrace_pipeline.domain.disputes.linking import approved_sales, link_cases
 
 CASES = "pipeline.dispute_case_store"
@@ -41,7 +41,7 @@ def warehouse_sales(connection: duckdb.DuckDBPyConnection, card_last4: set[str])
 def build_cases(rows: pd.DataFrame, sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(stages, cases) of the report rows against the sales."""
     if rows.empty:
-        return rows.head(0), pd.DataFrame()
+        return rows.head(0), no_cases()
     history = stage_history(rows.drop(columns=["sha256"], errors="ignore"))
     cases = case_summary(history, link_cases(history, sales))
     return history, cases
@@ -63,7 +63,7 @@ def save(connection: duckdb.DuckDBPyConnection, stages: pd.DataFrame, cases: pd.
 
 def saved_cases(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if not _exists(connection, "dispute_case_store"):
-        return pd.DataFrame()
+        return no_cases()
     frame = connection.execute(f"SELECT * FROM {CASES} ORDER BY merchant_due_date NULLS LAST, case_number").df()
     for column in ("merchant_due_date", "network_due_date", "received_date", "last_activity_date", "transaction_date"):
         if column in frame:

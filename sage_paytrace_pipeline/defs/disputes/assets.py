@@ -29,6 +29,7 @@ from sage_paytrace_pipeline.disputes.deadlines import AlertLog, DeadlineAlert, d
 from sage_paytrace_pipeline.disputes.flow import run_disputes
 from sage_paytrace_pipeline.disputes.posting import PostingLog
 from sage_paytrace_pipeline.disputes.report_store import ReportStore
+from sage_paytrace_pipeline.domain.disputes.cases import no_cases
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
 from sage_paytrace_pipeline.domain.disputes.postings import POSTING_COLUMNS
 
@@ -50,11 +51,12 @@ def dispute_assets(
     sent: list[tuple[str, str, str]] = []
     alert_errors: list[str] = []
     loaded: list[str] = []
-    files, stages, cases, exceptions = pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), EXCEPTIONS.empty()
+    stages, cases, exceptions = pd.DataFrame(), no_cases(), EXCEPTIONS.empty()
     lines = pd.DataFrame(columns=POSTING_COLUMNS)
     log = pd.DataFrame(columns=["reference", "case_number", "stage", "state", "entry_no"])
     note = "disputes are off (no `disputes:` section in the config): nothing read, nothing posted"
     with warehouse.get_connection() as connection:
+        files = ReportStore(connection).files()  # (none while disputes are off: the table's shape)
         if config.disputes is not None:
             folder = dispute_report_folder(config, settings.config_path)
             assert folder is not None

@@ -29,6 +29,17 @@ def stage_history(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([history, money_moves(history)], axis=1)
 
 
+# The columns of `case_summary` (an empty frame of cases keeps them, so the warehouse table has a shape).
+CASE_COLUMNS = ["case_number", "chain", "stage", "stages", "status", "received_date", "last_activity_date",
+                "merchant_due_date", "network_due_date", "network", "reason_code", "reason_family", "reason_text",
+                "amount_cents", "transaction_amount_cents", "held_cents", "card_last4", "transaction_date",
+                "reference", "evidence", "sale_transaction_id", "link", "link_rule", "candidates"]
+
+
+def no_cases() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in CASE_COLUMNS})
+
+
 def case_summary(history: pd.DataFrame, links: pd.DataFrame) -> pd.DataFrame:
     """One row per case: its current stage and status, the stages it went through, dates, reason,
     sale link and what to send."""
