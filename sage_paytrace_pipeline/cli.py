@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sage_paytrace_pipeline.cli_customers import add_customers_command
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
+from sage_paytrace_pipeline.listing import FORMATS
 from sage_paytrace_pipeline.store.commands import add_store_commands
 
 if TYPE_CHECKING:  # imported where used: the shell starts fast
@@ -493,7 +494,7 @@ def _add_exceptions_command(areas: argparse._SubParsersAction) -> None:
                            "an exception reported on several days once, on its latest day")
     show.add_argument("--kind", default=None, help="only this kind, e.g. unknown_customer")
     show.add_argument("--since", type=_iso_date, default=None, help="only business days from this one (YYYY-MM-DD)")
-    show.add_argument("--format", choices=("table", "csv", "json"), default="table",
+    show.add_argument("--format", choices=FORMATS, default="table",
                       help="table (default), csv (safe to open in a spreadsheet) or json")
     show.set_defaults(handler=_list_exceptions)
 
@@ -519,7 +520,7 @@ def _add_dispute_commands(areas: argparse._SubParsersAction) -> None:
     show.add_argument("--due-within", type=int, default=None, metavar="N",
                       help="only cases whose merchant due date is at most N days away (overdue ones included)")
     show.add_argument("--today", type=_iso_date, default=None, help="count days from this date (default today)")
-    show.add_argument("--format", choices=("table", "csv", "json"), default="table",
+    show.add_argument("--format", choices=FORMATS, default="table",
                       help="table (default), csv (safe to open in a spreadsheet) or json")
     show.set_defaults(handler=_list_disputes)
 

@@ -13,9 +13,6 @@ The warehouse is opened read-only: listing never takes the lock a running step n
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -23,11 +20,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.free_text import sheet_safe
+from sage_paytrace_pipeline import listing
 
 SCHEMA = "pipeline"
 COLUMNS = ("business_day", "area", "kind", "severity", "source_ids", "problem", "action")
-FORMATS = ("table", "csv", "json")
+FORMATS = listing.FORMATS
 
 
 @dataclass(frozen=True)
@@ -57,15 +54,9 @@ SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 def list_exceptions(warehouse: str | Path, *, open_only: bool = False, kind: str | None = None,
                     since: date | None = None) -> pd.DataFrame:
     """One row per exception (COLUMNS), newest day first, errors before warnings within a day."""
-    path = Path(warehouse)
-    if not path.is_file():
-        raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
-    connection = duckdb.connect(str(path), read_only=True)
-    try:
+    with listing.warehouse_read_only(warehouse) as connection:
         present = _tables(connection)
         frames = [_read(connection, spec) for spec in TABLES if spec.table in present]
-    finally:
-        connection.close()
     rows = pd.concat([pd.DataFrame(columns=list(COLUMNS)), *[f for f in frames if len(f)]], ignore_index=True)
     if kind:
         rows = rows[rows["kind"] == kind]
@@ -135,10 +126,6 @@ def _source_ids(frame: pd.DataFrame, spec: ExceptionTable) -> pd.Series:
     return ids.astype(object)
 
 
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
 def _open(rows: pd.DataFrame) -> pd.DataFrame:
     """Error and warning rows, each exception once: on the latest day that still reports it."""
     actionable = rows[rows["severity"] != "info"]
@@ -147,39 +134,13 @@ def _open(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def render(rows: pd.DataFrame, output_format: str) -> str:
-    """The rows as a table for the terminal, CSV a spreadsheet opens safely (no cell runs as a
-    formula), or a JSON list."""
-    if output_format == "json":
-        records = [{column: _none_if_missing(row[column]) for column in COLUMNS} for _, row in rows.iterrows()]
-        return json.dumps(records, indent=2) + "\n"
-    if output_format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(COLUMNS)
-        for _, row in rows.iterrows():
-            writer.writerow([sheet_safe(str(_none_if_missing(row[column]) or "")) for column in COLUMNS])
-        return buffer.getvalue()
-    if output_format == "table":
-        return _table(rows)
-    raise ValueError(f"unknown format {output_format!r}; use one of {', '.join(FORMATS)}")
-
-
-def _none_if_missing(value: object) -> object:
-    return None if _missing(value) else value
+    """The rows as a table for the terminal, CSV a spreadsheet opens safely, or a JSON list."""
+    return listing.render(rows, COLUMNS, output_format, _table)
 
 
 def _table(rows: pd.DataFrame) -> str:
     """Day, area, kind, severity and source ids aligned; problem and action in full below each row
     (the action is what the operator came for: it is never cut)."""
-    if rows.empty:
-        return "no exceptions\n"
-    heads = ("business_day", "area", "kind", "severity", "source_ids")
-    cells = [[str(_none_if_missing(row[column]) or "-") for column in heads] for _, row in rows.iterrows()]
-    widths = [max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(heads)]
-    out = ["  ".join(column.ljust(width) for column, width in zip(heads, widths, strict=True)).rstrip()]
-    for line, (_, row) in zip(cells, rows.iterrows(), strict=True):
-        out.append("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
-        out.append(f"    problem: {row['problem']}")
-        out.append(f"    action:  {row['action']}")
-    out.append(f"{len(rows)} exception{'s' if len(rows) != 1 else ''}")
-    return "\n".join(out) + "\n"
+    return listing.aligned_table(
+        rows, ("business_day", "area", "kind", "severity", "source_ids"),
+        lambda row: [f"problem: {row['problem']}", f"action:  {row['action']}"], "exception")
