@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -248,6 +249,7 @@ class JobRunner:
         import dagster as dg
 
         from sage_paytrace_pipeline.definitions import defs
+        from sage_paytrace_pipeline.defs.dagster_internals import free_pool_slots
 
         if self._definitions is None:
             self._definitions = defs()
@@ -256,11 +258,16 @@ class JobRunner:
             for job, days in plan:
                 first, last = days if isinstance(days, tuple) else (days, days)
                 ranged = first is not None and last is not None and first != last
-                result = self._definitions.resolve_job_def(job).execute_in_process(
-                    partition_key=first.isoformat() if first and not ranged else None,
-                    tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
-                    if ranged and first and last else None,
-                    instance=instance, raise_on_error=False, run_config=_QUIET_RUN_CONFIG if self.log_file else None)
+                run_id = str(uuid.uuid4())  # known before the run starts, so its slots can be freed
+                try:
+                    result = self._definitions.resolve_job_def(job).execute_in_process(
+                        partition_key=first.isoformat() if first and not ranged else None,
+                        tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat()}
+                        if ranged and first and last else None, run_id=run_id,
+                        instance=instance, raise_on_error=False,
+                        run_config=_QUIET_RUN_CONFIG if self.log_file else None)
+                finally:  # an interrupted run keeps its slot, and every later run would wait on it
+                    free_pool_slots(instance, run_id)
                 if self.log_file:
                     append_run_log(self.log_file, instance, result.run_id)
                 covered = _days_between(first, last) if first and last else []

@@ -12,11 +12,15 @@ Dagster 1.13 exports no public name for these, and each is needed:
   (`serializable_error_info_from_exc_info` hoists it) instead of one it makes from the traceback.
   `OperatorError` uses it so that the UI shows an operator's mistake (a misspelled config key, a
   missing variable) as the project's one sentence, with no stack under it.
+- `event_log_storage.free_concurrency_slots_for_run`: a run in the caller's own process that is
+  interrupted (Ctrl-C, a test's timeout) keeps its pool slots; Dagster frees them only through run
+  monitoring, which in-process runs lack, so the next run would wait for the slot forever.
 
 Kept in one module so a Dagster upgrade that moves them breaks here, in one place, and the rest of
 the code imports only `dagster` and this module.
 """
 
+from dagster import DagsterInstance
 from dagster._core.errors import DagsterUserCodeProcessError
 from dagster._core.storage.db_io_manager import (
     DbClient,
@@ -26,7 +30,8 @@ from dagster._core.storage.db_io_manager import (
 )
 from dagster._utils.error import SerializableErrorInfo
 
-__all__ = ["DbIOManager", "DbTypeHandler", "OperatorError", "SerializableErrorInfo", "TableSlice", "use_db_client"]
+__all__ = ["DbIOManager", "DbTypeHandler", "OperatorError", "SerializableErrorInfo", "TableSlice", "free_pool_slots",
+           "use_db_client"]
 
 
 class OperatorError(DagsterUserCodeProcessError):
@@ -46,3 +51,8 @@ def use_db_client(manager: DbIOManager, client: DbClient) -> DbIOManager:
     """The manager, now reading and writing through `client`."""
     manager._db_client = client
     return manager
+
+
+def free_pool_slots(instance: DagsterInstance, run_id: str) -> None:
+    """Give back every pool slot the run still holds (none once a run ended normally)."""
+    instance.event_log_storage.free_concurrency_slots_for_run(run_id)
