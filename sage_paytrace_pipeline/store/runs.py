@@ -47,7 +47,9 @@ def posting_rules(config: PipelineConfig, store: StoreSettings) -> PostingRules:
     catch_all = tuple(store.catch_all_customer.split("-", 1)) if store.catch_all_customer else None
     return PostingRules(division=config.customers.division, shipping_item=store.shipping_item,
                         tax_item=store.tax_item, unknown_customers=store.unknown_customers,
-                        catch_all=(catch_all[0], catch_all[1]) if catch_all else None)
+                        catch_all=(catch_all[0], catch_all[1]) if catch_all else None,
+                        fee_item=store.fee_item, discount_item=store.discount_item,
+                        time_zone=config.merchant.time_zone)
 
 
 def inbox_orders(engine: Engine) -> list[StoreOrder]:
@@ -81,9 +83,8 @@ def paytrace_activity(client: PayTraceClient, orders: list[StoreOrder], zone: st
     back, for refunds) to PayTrace's today; a sale it misses (charged on another day than the store
     dated the order) is looked up by id, so the usual run makes one call."""
     paid = [order for order in orders if order.paid]
-    local = ZoneInfo(zone)
     today = client.server_today()
-    days = [order.created_at.astimezone(local).date() for order in paid] + [today - timedelta(REFUND_LOOKBACK_DAYS)]
+    days = [order.order_date(zone) for order in paid] + [today - timedelta(REFUND_LOOKBACK_DAYS)]
     found = list(client.export_transactions(min(days) - timedelta(days=1), today + timedelta(days=1)))
     known = {str(t.transaction_id) for t in found}
     for order in paid:
