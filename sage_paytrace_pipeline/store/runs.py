@@ -39,7 +39,8 @@ from sage_paytrace_pipeline.store.refunds import RefundOutcome, request_store_re
 _MONEY_IN = ("SALE", "AUTHORIZATION")
 _NOT_MONEY = ("VOIDED", "DECLINED")
 ORDER_COLUMNS = ("order_key", "platform", "order_id", "number", "status", "paid", "guest", "email", "billing_zip",
-                 "modified_at", "lines", "skus", "shipping_cents", "tax_cents", "discount_cents", "total_cents",
+                 "created_at", "paid_at", "modified_at", "lines", "skus", "shipping_cents", "fee_cents", "tax_cents",
+                 "discount_cents", "total_cents",
                  "paytrace_transaction_id", "paytrace_invoice_id", "refunded_cents")
 
 
@@ -58,15 +59,18 @@ def inbox_orders(engine: Engine) -> list[StoreOrder]:
 
 def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
     """The normalized orders, one row each (lines summarized; the inbox keeps the full payload)."""
-    return pd.DataFrame([{
+    frame = pd.DataFrame([{
         "order_key": o.key, "platform": o.platform, "order_id": o.order_id, "number": o.number, "status": o.status,
         "paid": o.paid, "guest": o.guest, "email": o.email, "billing_zip": o.billing.postcode,
-        "modified_at": o.modified_at, "lines": len(o.lines),
+        "created_at": o.created_at, "paid_at": o.paid_at, "modified_at": o.modified_at, "lines": len(o.lines),
         "skus": ", ".join(f"{line.quantity.normalize()}x{line.sku}" for line in o.lines),
-        "shipping_cents": decimal_to_cents(o.shipping_total), "tax_cents": decimal_to_cents(o.tax_total),
+        "shipping_cents": decimal_to_cents(o.shipping_total),
+        "fee_cents": decimal_to_cents(o.fee_total()), "tax_cents": decimal_to_cents(o.tax_total),
         "discount_cents": decimal_to_cents(o.discount_total), "total_cents": decimal_to_cents(o.total),
         "paytrace_transaction_id": o.paytrace_transaction_id, "paytrace_invoice_id": o.paytrace_invoice_id,
         "refunded_cents": decimal_to_cents(o.refunded_total())} for o in orders], columns=list(ORDER_COLUMNS))
+    # typed even when empty or all unpaid (the warehouse's column types must not depend on the day)
+    return frame.astype({"created_at": "datetime64[ns, UTC]", "paid_at": "datetime64[ns, UTC]"})
 
 
 @dataclass(frozen=True)
