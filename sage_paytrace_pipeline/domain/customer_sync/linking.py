@@ -77,11 +77,17 @@ def profile_fingerprints(profiles: pd.DataFrame) -> np.ndarray:
     return np.char.mod("%016x", hashes).astype(object)
 
 
+# What the linking steps and the payment cascade read of a Sage customer (a phone or street edit
+# does not make an unplaced profile worth trying again).
+_MATCHED_CUSTOMER_COLUMNS = ("division", "customer_no", "name", "email", "zip_code", "status", "credit_card_guid")
+
+
 def sage_fingerprint(customers: pd.DataFrame, cards: pd.DataFrame) -> str:
-    """Sage's customers and saved cards as the cascade sees them, hashed whatever their row order."""
+    """Sage's customers and saved cards as linking sees them, hashed whatever their row order."""
     digest = hashlib.sha256()
-    for frame in (customers, cards.loc[:, ["division", "customer_no", "credit_card_guid"]]):
-        rows = pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy()
+    read = customers.loc[:, [column for column in _MATCHED_CUSTOMER_COLUMNS if column in customers.columns]]
+    for frame in (read, cards.loc[:, ["division", "customer_no", "credit_card_guid"]]):
+        rows = pd.util.hash_pandas_object(frame.astype(object).fillna(""), index=False).to_numpy()
         digest.update(np.sort(rows).tobytes())
         digest.update(str(list(frame.columns)).encode())
     return digest.hexdigest()
