@@ -709,7 +709,7 @@ class DemoMonth:
 
     def _add_customer_changes(self, hooks: dict[date, Callable[[], None]]) -> None:
         """Halfway through the month a clerk edits customers in Sage (demo_customers.py); the same evening the
-        generated plan changes the vault (a card renewed, one replaced, a second profile, one deleted)."""
+        generated plan changes the vault (a card renewed, one replaced, a second profile, a spare one deleted)."""
         from sage_paytrace_pipeline.demo_customers import change_customers
         from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
 

@@ -5,10 +5,11 @@ store sales keyed with a card, invoice numbers typed the way people type them (`
 `#1234`, `1234`, `0001234, 0001235`, or only in the description), partial payments, declines
 (by the sandbox's trigger amounts), voids before the nightly batch, refunds of settled sales,
 authorizations captured later, and the nightly batches the sandbox closes at its cutoff. The vault
-changes too, through the v1 customer API: halfway through the range a card's expiry is renewed, a
-card is replaced by a new one, a person gets a second profile (a duplicate: same name, e-mail and
-billing address, another card), and a profile no later payment uses is deleted. These come from
-their own random stream, so the payments of a seed are the same with or without them.
+changes too, through the v1 customer API: on the first morning a customer saves a spare card as a
+second profile; halfway through the range a card's expiry is renewed, a card is replaced by a new
+one, another person gets a second profile (a duplicate: same name, e-mail and billing address,
+another card), and the spare profile (never paid with) is deleted. These come from their own
+random stream, so the payments of a seed are the same with or without them.
 
 The output is an `ActivityPlan` (replayed through the sandbox's own state machine) plus a
 `GeneratedActivity` summary without card data: the customers and the invoices the payments refer
@@ -124,8 +125,8 @@ class _State:
         self.next_ref += 1
         return f"{kind}-{self.next_ref}"
 
-    def count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+    def count(self, kind: str, times: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + times
 
 
 def generate_activity(
@@ -143,7 +144,7 @@ def generate_activity(
         _plan_day(state, day)
         day += timedelta(days=1)
     if state.profile.vault_changes:
-        _plan_vault_changes(state, start + (end - start) // 2, random.Random(f"vault-changes-{seed}"))
+        _plan_vault_changes(state, start, start + (end - start) // 2, random.Random(f"vault-changes-{seed}"))
     plan = ActivityPlan(calls=state.calls, finish_at=None)
     summary = GeneratedActivity(
         seed=seed, start=start, end=end, customers=state.customers, invoices=state.invoices,
@@ -218,20 +219,21 @@ def _plan_vault_customers(state: _State, at: datetime) -> None:
 
 
 _VAULT_CHANGE_AT = time(21, 15)  # after the nightly cutoff: the day's payments use the vault as it was
-_SALE_USES_PROFILE = frozenset({"/v1/transactions/sale/by_customer", "/v1/transactions/authorization/by_customer"})
 
 
-def _plan_vault_changes(state: _State, day: date, rng: random.Random) -> None:
-    """Four changes on `day` through the v1 customer API, on distinct profiles (ids in creation order):
-    expiry renewed, card replaced, a second profile for the same person, and a profile deleted that no
-    later call of the plan uses (skipped when none is free). Needs at least four profiles."""
+def _plan_vault_changes(state: _State, first_day: date, day: date, rng: random.Random) -> None:
+    """The vault's changes through the v1 customer API, on distinct profiles (picked in id order): a
+    spare profile saved on `first_day` for one person and deleted on `day` (no payment uses it, so a
+    deletion never leaves a payment without its profile), and on `day` an expiry renewed, a card
+    replaced and a second profile for another person. Needs at least four profiles."""
     created = {call.body["customer_id"]: call for call in state.calls if call.route == "/v1/customer/create"}
     if len(created) < 4:
         return
     at = datetime.combine(day, _VAULT_CHANGE_AT)
-    used_after = {str(call.body.get("customer_id")) for call in state.calls
-                  if call.route in _SALE_USES_PROFILE and call.at > at}
-    renewed, replaced, duplicated = rng.sample(sorted(created), 3)
+    renewed, replaced, duplicated, spare_owner = rng.sample(sorted(created), 4)
+    spare = f"SPARE{rng.getrandbits(40):010x}"
+    state.calls.append(_second_profile(created[spare_owner].body, spare, rng,
+                                       at=datetime.combine(first_day, time(6, 30))))
     card = created[renewed].body["credit_card"]
     state.calls.append(PlanCall(at=at, route="/v1/customer/update", body={
         "customer_id": renewed, "credit_card": {"expiration_month": card["expiration_month"],
@@ -242,19 +244,21 @@ def _plan_vault_changes(state: _State, day: date, rng: random.Random) -> None:
         "customer_id": replaced, "credit_card": {"number": _card_number(rng, brand), "expiration_month": 6,
                                                  "expiration_year": at.year + 4}}))
     state.count("vault_card_replaced")
-    person = created[duplicated].body
-    state.calls.append(PlanCall(at=at + timedelta(minutes=2), route="/v1/customer/create", body={
-        **{key: person[key] for key in ("billing_address", "email", "phone")},
-        "customer_id": f"DUP{rng.getrandbits(40):010x}",
+    state.calls.append(_second_profile(created[duplicated].body, f"DUP{rng.getrandbits(40):010x}", rng,
+                                       at=at + timedelta(minutes=2)))
+    state.count("vault_second_profile", 2)
+    state.calls.append(PlanCall(at=at + timedelta(minutes=3), route="/v1/customer/delete",
+                                body={"customer_id": spare}))
+    state.count("vault_profile_deleted")
+
+
+def _second_profile(person: dict, customer_id: str, rng: random.Random, *, at: datetime) -> PlanCall:
+    """Another profile for the person of `person` (a create body): same billing address, e-mail and
+    phone, another card."""
+    return PlanCall(at=at, route="/v1/customer/create", body={
+        **{key: person[key] for key in ("billing_address", "email", "phone")}, "customer_id": customer_id,
         "credit_card": {"number": _card_number(rng, _pick_brand(rng)), "expiration_month": rng.randrange(1, 13),
-                        "expiration_year": at.year + 3}}))
-    state.count("vault_second_profile")
-    free = [customer_id for customer_id in sorted(created)
-            if customer_id not in used_after and customer_id not in (renewed, replaced, duplicated)]
-    if free:
-        state.calls.append(PlanCall(at=at + timedelta(minutes=3), route="/v1/customer/delete",
-                                    body={"customer_id": rng.choice(free)}))
-        state.count("vault_profile_deleted")
+                        "expiration_year": at.year + 3}})
 
 
 # ---------------------------------------------------------------- one business day

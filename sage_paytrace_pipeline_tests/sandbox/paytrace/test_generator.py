@@ -81,14 +81,16 @@ def test_the_vault_changes_halfway_without_changing_any_payment():
     plan, summary = generate_activity(START, END, seed=3)
     still, _ = generate_activity(START, END, seed=3, profile=MerchantProfile(vault_changes=False))
     changes = [call for call in plan.calls if call not in still.calls]
-    assert [call.route for call in changes] == ["/v1/customer/update", "/v1/customer/update", "/v1/customer/create",
-                                                "/v1/customer/delete"]
+    assert [call.route for call in changes] == ["/v1/customer/create", "/v1/customer/update", "/v1/customer/update",
+                                                "/v1/customer/create", "/v1/customer/delete"]
     assert [call for call in plan.calls if call not in changes] == still.calls  # the same payments, the same order
     assert {kind: summary.counts[kind] for kind in ("vault_expiry_renewed", "vault_card_replaced",
                                                     "vault_second_profile", "vault_profile_deleted")} == {
-        "vault_expiry_renewed": 1, "vault_card_replaced": 1, "vault_second_profile": 1, "vault_profile_deleted": 1}
-    deleted = changes[3].body["customer_id"]
-    assert not [call for call in plan.calls if call.body.get("customer_id") == deleted and call.at > changes[3].at]
+        "vault_expiry_renewed": 1, "vault_card_replaced": 1, "vault_second_profile": 2, "vault_profile_deleted": 1}
+    spare, deleted = changes[0].body["customer_id"], changes[4].body["customer_id"]
+    assert spare == deleted and changes[0].at.date() == START  # saved the first morning, deleted halfway
+    assert [call.route for call in plan.calls if call.body.get("customer_id") == spare] == [
+        "/v1/customer/create", "/v1/customer/delete"]  # no payment ever uses it
 
 
 def test_replayed_vault_changes_show_in_the_vault_export(tmp_path):
