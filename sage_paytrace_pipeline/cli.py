@@ -157,6 +157,9 @@ def _add_sandbox_commands(areas: argparse._SubParsersAction) -> None:
     live.add_argument("--interval", type=float, default=10.0, help="seconds between payments (default 10)")
     live.add_argument("--count", type=int, help="stop after this many payments (default: until Ctrl-C)")
     live.add_argument("--seed", type=int, help="random seed; same seed, same payments")
+    live.add_argument("--vault-change-every", type=int, default=5, metavar="N",
+                      help="after every N payments one vault change: a card renewed, a card replaced, a second "
+                           "profile for a person, a profile deleted, in turn (0: none; default 5)")
     live.add_argument("--username", default=os.environ.get("PAYTRACE_SANDBOX_USERNAME", DEFAULT_USERNAME),
                       help=f"API user (default {DEFAULT_USERNAME})")
     live.add_argument("--password", default=os.environ.get("PAYTRACE_SANDBOX_PASSWORD", DEFAULT_PASSWORD),
@@ -278,7 +281,7 @@ def _live_payments(args: argparse.Namespace) -> int:
     run_live(args.url, args.sage_db, interval=args.interval, count=args.count, seed=args.seed,
              username=args.username, password=args.password,
              integrator_id=os.environ.get("PAYTRACE_INTEGRATOR_ID", ""),
-             echo=lambda line: print(line, flush=True))
+             echo=lambda line: print(line, flush=True), vault_change_every=args.vault_change_every)
     return 0
 
 

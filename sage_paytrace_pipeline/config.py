@@ -328,9 +328,12 @@ class StoreSettings(_Section):
     unknown_customers: Literal["create", "catch_all"] = "create"
     catch_all_customer: str | None = Field(default=None, pattern=r"^\d{2}-[A-Z0-9]{1,20}$")
     warehouse: str = Field(default="000", pattern=r"^[A-Z0-9]{3}$")
-    # Sage miscellaneous items the store's shipping and sales tax are posted to.
+    # Sage miscellaneous items the store's shipping, sales tax and fees (WooCommerce fee_lines) are
+    # posted to; a negative fee (a discount) goes to discount_item as a negative line.
     shipping_item: str = Field(default="/FREIGHT", max_length=30)
     tax_item: str = Field(default="/TAX", max_length=30)
+    fee_item: str = Field(default="/FEE", max_length=30)
+    discount_item: str = Field(default="/DISCOUNT", max_length=30)
     # A PayTrace sale naming a store order whose Sage invoice does not exist yet waits this long
     # before it becomes an exception.
     receipt_grace_minutes: int = Field(default=30, ge=0, le=1440)

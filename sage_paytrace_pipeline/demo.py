@@ -11,7 +11,9 @@ on the day(s) chosen for it an intraday run posts sales that PayTrace voids afte
 nightly run reverses their receipts), and a clerk's credit memos ask for card refunds in Sage
 (one refunded automatically under the demo's approval limit, one approved by a second person,
 one rejected, and a sale cancelled the day it was posted: voided, not refunded) next to
-PayTrace's own refunds of the month.
+PayTrace's own refunds of the month. On the first day a web store's orders arrive as signed
+webhooks, go to Sage as sales orders and invoices, and the day's run receipts their PayTrace sales
+(demo_store.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as clock_time
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -34,6 +37,15 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from sage_paytrace_pipeline.demo_store import (
+    DEMO_WEBHOOK_SECRET,
+    STORE_INBOX_FILE,
+    WEBHOOK_SECRET_VARIABLE,
+    StoreDelivery,
+    demo_store_config,
+    store_line,
+    store_summary,
+)
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
 from sage_paytrace_pipeline.domain.pci import ScrubbingLogFilter, scrub_text
 
@@ -102,12 +114,14 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
         text = _uncomment_fee_schedule(text)  # the sandbox bank charges exactly the example's pricing
         text = text.replace("auto_approve_up_to: 0 ", f'auto_approve_up_to: "{DEMO_AUTO_APPROVE_UP_TO}"', 1)
         text = text.replace('  terms_code: "00"\n', '  terms_code: "00"\n  sync: {}\n', 1)  # the customer sync on
+        text += demo_store_config()  # the web store's orders into Sage
         path.write_text(text, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
 
         config = PipelineConfig().model_dump(mode="json")
         config["merchant"].update(time_zone=time_zone, first_business_day=first_day.isoformat())
+        config["store"] = {"inbox_file": STORE_INBOX_FILE}
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     load_config(path)  # the demo must run on a valid config, like production
     return path
@@ -146,12 +160,14 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         DEFAULT_USERNAME,
     )
     from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
+    from sage_paytrace_pipeline.sandbox.store.company import ensure_store_items
 
     home = home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     state = home / "paytrace_sandbox.sqlite3"
     warehouse = home / "warehouse.duckdb"
-    for stale in [*home.glob("paytrace_sandbox.sqlite3*"), *home.glob("warehouse.duckdb*")]:
+    for stale in [*home.glob("paytrace_sandbox.sqlite3*"), *home.glob("warehouse.duckdb*"),
+                  *home.glob(f"{STORE_INBOX_FILE}*")]:
         stale.unlink()  # each demo starts from a clean merchant and an empty warehouse
     for folder in ("bank_statements", "bank_statements_generated"):
         shutil.rmtree(home / folder, ignore_errors=True)
@@ -161,6 +177,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
     settings = {"time_zone": time_zone}
     # The Sage demo company shares the generated customers and invoices, so payments pay invoices.
     sage = create_demo_company(home / "sage100_demo.sqlite3", seed=seed, activity=summary, overwrite=True)
+    ensure_store_items(sage.db_path)  # the store's tax, fee and discount items
     config_path = write_demo_config(home, time_zone=time_zone, first_day=first)
     environment = {
         "PAYTRACE_USERNAME": DEFAULT_USERNAME,
@@ -170,6 +187,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         "SAGE100_DATABASE": str(Path(sage.db_path).resolve()),
         "SAGE_PAYTRACE_CONFIG": str(config_path),
         "DAGSTER_HOME": str(prepare_dagster_home(home)),
+        WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET,
     }
     _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}"})
     tracker = DemoProgress(days=(last - first).days + 1, warehouse=warehouse, listener=progress)
@@ -177,8 +195,9 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
                       sage_database=str(Path(sage.db_path).resolve()), config_path=config_path,
                       jobs=JobRunner(log_file=log_file, on_run=tracker.run_done))
     app = create_app(state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings=settings)
-    with serve_in_thread(app) as base_url:
+    with serve_in_thread(app) as base_url, store_receiver(config_path) as receiver_url:
         os.environ.update(environment, PAYTRACE_API_URL=base_url)
+        month.store_receiver_url = receiver_url
         runs = month.run_daily_jobs()
         # The bank's statements once every batch of the month is closed (refunds sent from Sage included).
         bank = write_bank_statements(PayTraceSandbox(state), home, seed=seed)
@@ -199,9 +218,29 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
                     "open_invoices_at_start": sage.counts["AR_OpenInvoice"]},
         "bank": bank,
         **warehouse_summary(warehouse),
+        "store": store_summary(home / STORE_INBOX_FILE, warehouse, month.store),
         "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
                   "dagster_home": environment["DAGSTER_HOME"]},
     }
+
+
+@contextmanager
+def store_receiver(config_path: Path) -> Iterator[str]:
+    """The store receiver (`store serve`) over the demo's inbox on a local port; yields its WooCommerce URL."""
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
+    from sage_paytrace_pipeline.store.inbox import open_inbox
+    from sage_paytrace_pipeline.store.receiver import create_receiver_app
+    from sage_paytrace_pipeline.store.setup import inbox_url
+
+    store = load_config(config_path).store
+    assert store is not None, "the demo's config has a store section"
+    engine = open_inbox(inbox_url(store, config_path))
+    try:
+        with serve_in_thread(create_receiver_app(engine, {"woocommerce": [DEMO_WEBHOOK_SECRET]})) as url:
+            yield f"{url}/webhooks/woocommerce"
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------- the month, replayed in stages
@@ -529,6 +568,7 @@ def format_summary(report: dict) -> str:
         f"  Settlement exceptions: {_counts(settlement['exceptions_by_kind']) or 'none'}",
         _refunds_line(report["refunds"]),
         _customers_line(report.get("customers", {})),
+        store_line(report.get("store", {})),
         f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
         f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
     ]
@@ -602,6 +642,8 @@ class DemoMonth:
     asks: dict[str, RefundAsk] = field(default_factory=dict)  # request id -> what the clerk asked
     outcome: PlanOutcome | None = None
     jobs: JobRunner = field(default_factory=JobRunner)
+    store_receiver_url: str | None = None  # the store receiver's webhook URL; None: no store orders
+    store: StoreDelivery | None = None
 
     def __post_init__(self) -> None:
         self.intraday = intraday_moments(self.plan, self.first, self.last)
@@ -625,6 +667,10 @@ class DemoMonth:
         self._add_customer_changes(hooks)
         runs: list[dict] = []
         applied_until: datetime | None = None
+        if self.store_receiver_url:
+            applied_until = self.store_moment()
+            self._replay(ActivityPlan(calls=self._calls(None, applied_until), finish_at=applied_until))
+            runs += self._store_orders(applied_until)
         next_day = self.first
         for moment in self.intraday:
             self._replay(ActivityPlan(calls=self._calls(applied_until, moment), finish_at=moment))
@@ -669,7 +715,8 @@ class DemoMonth:
         return runs
 
     def _add_customer_changes(self, hooks: dict[date, Callable[[], None]]) -> None:
-        """Halfway through the month, customers change on both sides (demo_customers.py)."""
+        """Halfway through the month a clerk edits customers in Sage (demo_customers.py); the same evening the
+        generated plan changes the vault (a card renewed, one replaced, a second profile, a spare one deleted)."""
         from sage_paytrace_pipeline.demo_customers import change_customers
         from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
@@ -682,6 +729,26 @@ class DemoMonth:
             change_customers(self.sage_database, os.environ["PAYTRACE_API_URL"], username=DEFAULT_USERNAME,
                              password=DEFAULT_PASSWORD, clerk_clock=datetime.now())
         hooks[day] = changes
+
+    # ------------------------------------------------------------ the web store
+
+    def store_moment(self) -> datetime:
+        """When the store's orders come in: late morning of the first day (merchant time), before any
+        intraday moment (those are from the fourth day on)."""
+        return datetime.combine(self.first, clock_time(11, 30))
+
+    def _store_orders(self, moment: datetime) -> list[dict]:
+        """The orders placed and paid at `moment` (the sandbox's clock is frozen there), then the store run
+        that writes them to Sage; the first day's receivables run receipts their sales."""
+        from sage_paytrace_pipeline.demo_store import place_store_orders
+        from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+
+        assert self.store_receiver_url is not None
+        zone = ZoneInfo(str(self.sandbox.set_clock()["time_zone"]))
+        self.store = place_store_orders(self.sage_database, os.environ["PAYTRACE_API_URL"], self.store_receiver_url,
+                                        at=moment.replace(tzinfo=zone), username=DEFAULT_USERNAME,
+                                        password=DEFAULT_PASSWORD)
+        return self.jobs.run([("store_orders_job", None)])
 
     # ------------------------------------------------------------ refunds asked from Sage
 

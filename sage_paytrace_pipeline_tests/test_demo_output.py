@@ -24,11 +24,13 @@ def test_a_short_demo_prints_progress_and_summary_and_keeps_dagsters_logs_in_a_f
     assert "DEBUG" not in out and "DEBUG" not in err
     assert "dagster - " not in out + err
     lines = out.splitlines()
-    assert lines[0].startswith("[") and "days 1/2 run" in lines[0], lines[:3]  # plain lines: not a terminal
+    # plain lines (not a terminal), the first after the first run: the web store's orders into Sage
+    assert lines[0].startswith("[") and "days 0/2 run" in lines[0] and "1 Dagster runs" in lines[0], lines[:3]
     progress = [line for line in lines if line.startswith("[")]
     assert progress[-1].startswith("[" + "#" * 24 + "]") and "2/2 settled" in progress[-1], progress
     assert "receipts posted" in progress[-1] and "\r" not in out
     assert any(line.startswith("sage-paytrace demo: 2 business days") for line in lines)
+    assert any(line.startswith("  Store: 3 web orders") and "3 paid by exactly one receipt" in line for line in lines)
     log = (home / "demo.log").resolve()
     assert lines[-1] == f"  Dagster's logs: {log}"
     text = log.read_text(encoding="utf-8")

@@ -13,14 +13,20 @@ order number too.
 
 A line's price in Sage is its store total (after coupons) divided by its quantity, so the Sage
 extension equals the store's line total to the cent and the discount needs no negative line.
+WooCommerce's ``fee_lines`` (a surcharge, or a negative fee a plugin uses as a discount) are kept
+one by one: the store's total is lines + shipping + fees + tax (a fee's tax is in ``total_tax``).
+
+Times are UTC instants (``created_at``, ``paid_at``); which business day they fall on is the
+merchant's zone's business, never the host's: `business_date`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from sage_paytrace_pipeline.domain.free_text import storable_text
 from sage_paytrace_pipeline.domain.money import MoneyError, parse_money, round_to_cent
@@ -77,6 +83,14 @@ class StoreOrderLine:
 
 
 @dataclass(frozen=True)
+class StoreFee:
+    """A WooCommerce fee line: a surcharge (positive) or a discount (negative), before tax."""
+
+    name: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
 class StoreRefund:
     refund_id: str
     amount: Decimal
@@ -105,6 +119,8 @@ class StoreOrder:
     paytrace_transaction_id: str
     paytrace_invoice_id: str
     refunds: tuple[StoreRefund, ...] = field(default=())
+    fees: tuple[StoreFee, ...] = field(default=())
+    paid_at: datetime | None = None  # UTC; None while unpaid (or when the store does not say)
 
     @property
     def guest(self) -> bool:
@@ -118,12 +134,30 @@ class StoreOrder:
     def lines_total(self) -> Decimal:
         return round_to_cent(sum((line.total for line in self.lines), ZERO))
 
+    def fee_total(self) -> Decimal:
+        return round_to_cent(sum((fee.total for fee in self.fees), ZERO))
+
     def computed_total(self) -> Decimal:
-        """Lines after coupons + shipping + tax: what the store's `total` must equal."""
-        return self.lines_total() + self.shipping_total + self.tax_total
+        """Lines after coupons + shipping + fees + tax: what the store's `total` must equal."""
+        return self.lines_total() + self.shipping_total + self.fee_total() + self.tax_total
+
+    def order_date(self, zone: str) -> date:
+        """The business day the buyer ordered on, in the merchant's zone."""
+        return business_date(self.created_at, zone)
+
+    def paid_date(self, zone: str) -> date:
+        """The business day the order was paid on (its order day when the store gives no payment time)."""
+        return business_date(self.paid_at or self.created_at, zone)
 
     def refunded_total(self) -> Decimal:
         return round_to_cent(sum((refund.amount for refund in self.refunds), ZERO))
+
+
+def business_date(moment: datetime, zone: str) -> date:
+    """The day `moment` (an aware instant) falls on in `zone` (an IANA name from the config)."""
+    if moment.tzinfo is None:
+        raise ValueError("a store timestamp without a time zone has no business day")
+    return moment.astimezone(ZoneInfo(zone)).date()
 
 
 def parse_store_order(platform: str, payload: Any) -> StoreOrder:
@@ -153,12 +187,14 @@ def _woocommerce(order: dict) -> StoreOrder:
                     amount=abs(_money(refund.get("total", "0"), f"refunds[{index}].total", negative=True)),
                     reason=storable_text(refund.get("reason"), length=60))
         for index, refund in enumerate(_list(order, "refunds")) if isinstance(refund, dict))
+    fees = tuple(_woo_fee(index, fee) for index, fee in enumerate(_list(order, "fee_lines")))
+    paid = status in _WOO_PAID and bool(order.get("date_paid_gmt") or order.get("date_paid"))
     return StoreOrder(
         platform="woocommerce",
         order_id=order_id,
         number=number,
         status=status,
-        paid=status in _WOO_PAID and bool(order.get("date_paid_gmt") or order.get("date_paid")),
+        paid=paid,
         created_at=_gmt(order, "date_created_gmt", "date_created"),
         modified_at=_gmt(order, "date_modified_gmt", "date_modified", "date_created_gmt", "date_created"),
         currency=_text(order.get("currency")) or "USD",
@@ -174,7 +210,17 @@ def _woocommerce(order: dict) -> StoreOrder:
         paytrace_transaction_id=_text(order.get("transaction_id")),
         paytrace_invoice_id=_text(meta.get("_paytrace_invoice_id")) or number,
         refunds=refunds,
+        fees=fees,
+        paid_at=_gmt(order, "date_paid_gmt", "date_paid") if paid else None,
     )
+
+
+def _woo_fee(index: int, fee: Any) -> StoreFee:
+    where = f"fee_lines[{index}]"
+    if not isinstance(fee, dict):
+        raise StoreOrderError(where, "is not an object", "send WooCommerce's fee line resource")
+    return StoreFee(name=storable_text(fee.get("name"), length=60) or "Fee",
+                    total=_money(fee.get("total"), f"{where}.total", negative=True))
 
 
 def _woo_line(index: int, line: Any) -> StoreOrderLine:
@@ -207,12 +253,13 @@ def _shopify(order: dict) -> StoreOrder:
     shipping = sum((_money(line.get("price", "0"), f"shipping_lines[{index}].price")
                     for index, line in enumerate(_list(order, "shipping_lines")) if isinstance(line, dict)), ZERO)
     customer = order.get("customer") if isinstance(order.get("customer"), dict) else {}
+    paid = financial in _SHOPIFY_PAID
     return StoreOrder(
         platform="shopify",
         order_id=order_id,
         number=number,
         status=financial,
-        paid=financial in _SHOPIFY_PAID,
+        paid=paid,
         created_at=_gmt(order, "created_at"),
         modified_at=_gmt(order, "updated_at", "created_at"),
         currency=_text(order.get("currency")) or "USD",
@@ -227,6 +274,7 @@ def _shopify(order: dict) -> StoreOrder:
         total=_money(order.get("total_price"), "total_price"),
         paytrace_transaction_id=_text(notes.get("paytrace_transaction_id")),
         paytrace_invoice_id=_text(notes.get("paytrace_invoice_id")) or number,
+        paid_at=_gmt(order, "processed_at", "created_at") if paid else None,
     )
 
 

@@ -4,9 +4,10 @@
 store's catalogue price equal to CI_Item's, the store's total equal to its lines + shipping + tax,
 the PayTrace sale that paid it known and of the same amount. A problem gives `StoreProblem`s and no
 plan, so nothing is half-created. A plan's lines are priced so each Sage extension is the store's
-line total after coupons (unit price = line total / quantity, to Sage's six decimals), and shipping
-and tax go to their configured miscellaneous items: the Sage invoice total is the store's total to
-the cent, which `plan_order` verifies with Sage's own rounding before returning.
+line total after coupons (unit price = line total / quantity, to Sage's six decimals), and shipping,
+fees and tax go to their configured miscellaneous items (a fee to `fee_item`, a negative fee to
+`discount_item` as a negative line, one line per fee): the Sage invoice total is the store's total
+to the cent, which `plan_order` verifies with Sage's own rounding before returning.
 
 The customer: e-mail and billing ZIP both equal (normalized) to one Sage customer's; else a new
 customer (its reference derived from e-mail + ZIP, so a retry finds the one it created), or the
@@ -82,6 +83,12 @@ class PostingRules:
     tax_item: str
     unknown_customers: Literal["create", "catch_all"] = "create"
     catch_all: tuple[str, str] | None = None  # (division, customer_no)
+    fee_item: str = "/FEE"  # a store fee (surcharge)
+    discount_item: str = "/DISCOUNT"  # a negative store fee, posted as a negative line
+    time_zone: str = "UTC"  # the merchant's (merchant.time_zone): the business days of the order's dates
+
+    def fee_line_item(self, amount: Decimal) -> str:
+        return self.discount_item if amount < 0 else self.fee_item
 
 
 def order_reference(order: StoreOrder) -> str:
@@ -119,6 +126,7 @@ def plan_order(order: StoreOrder, items: Mapping[str, ItemInfo], customers: Mapp
              for line in order.lines]
     if order.shipping_total:
         lines.append(PlannedLine(rules.shipping_item, Decimal(1), order.shipping_total))
+    lines += [PlannedLine(rules.fee_line_item(fee.total), Decimal(1), fee.total) for fee in order.fees if fee.total]
     if order.tax_total:
         lines.append(PlannedLine(rules.tax_item, Decimal(1), order.tax_total))
     plan = OrderPlan(order_reference(order), customer, tuple(lines))
@@ -152,12 +160,16 @@ def _line_problems(order: StoreOrder, items: Mapping[str, ItemInfo]) -> list[Sto
 
 
 def _misc_item_problems(order: StoreOrder, items: Mapping[str, ItemInfo], rules: PostingRules) -> list[StoreProblem]:
-    needed = [(what, code) for what, code, amount in (("shipping", rules.shipping_item, order.shipping_total),
-                                                       ("sales tax", rules.tax_item, order.tax_total))
-              if amount and code not in items]
+    """The miscellaneous items the order needs (shipping, fee, discount, tax) that Sage does not have."""
+    wanted = [("shipping", "shipping_item", rules.shipping_item, order.shipping_total),
+              *(("fee" if fee.total > 0 else "discount", "fee_item" if fee.total > 0 else "discount_item",
+                 rules.fee_line_item(fee.total), fee.total) for fee in order.fees),
+              ("sales tax", "tax_item", rules.tax_item, order.tax_total)]
+    needed = dict.fromkeys((what, setting, code) for what, setting, code, amount in wanted
+                           if amount and code not in items)
     return [StoreProblem("unknown_sku", f"order {order.number}: the {what} item {code} is not a Sage item",
-                         f"add the miscellaneous item {code} in Sage, or set store.{what.replace('sales ', '')}_item")
-            for what, code in needed]
+                         f"add the miscellaneous item {code} in Sage, or set store.{setting}")
+            for what, setting, code in needed]
 
 
 def _total_problems(order: StoreOrder) -> list[StoreProblem]:
@@ -166,7 +178,8 @@ def _total_problems(order: StoreOrder) -> list[StoreProblem]:
     return [StoreProblem(
         "total_mismatch",
         f"order {order.number}: lines {format_decimal(order.lines_total())} + shipping "
-        f"{format_decimal(order.shipping_total)} + tax {format_decimal(order.tax_total)} = "
+        f"{format_decimal(order.shipping_total)} + fees {format_decimal(order.fee_total())} + tax "
+        f"{format_decimal(order.tax_total)} = "
         f"{format_decimal(order.computed_total())}, but the order total is {format_decimal(order.total)}",
         "check the order's fees or refunds in the store; enter it in Sage by hand if it is right")]
 

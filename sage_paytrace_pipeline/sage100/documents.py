@@ -368,6 +368,9 @@ class VaultCard(LedgerDocument):
 
 
 class SalesOrderLine(LedgerDocument):
+    """One order line. Only a miscellaneous charge (an item code starting with ``/``, such as a web
+    store's discount item) may carry a negative price, as in Sage's Sales Order Entry."""
+
     item_code: str
     quantity: Decimal
     unit_price: Decimal | None = None  # None -> CI_Item.StandardUnitPrice
@@ -387,10 +390,14 @@ class SalesOrderLine(LedgerDocument):
     def _price(cls, value: Any) -> Decimal | None:
         if value is None:
             return None
-        price = _quantity(value, "unit_price")
-        if price < 0:
-            raise ValueError("unit_price must not be negative")
-        return price
+        return _quantity(value, "unit_price")
+
+    @model_validator(mode="after")
+    def _negative_only_on_misc_charges(self) -> SalesOrderLine:
+        if self.unit_price is not None and self.unit_price < 0 and not self.item_code.startswith("/"):
+            raise ValueError(f"unit_price of {self.item_code} must not be negative (only a miscellaneous "
+                             "charge item, /..., may carry a negative price, e.g. a discount)")
+        return self
 
 
 class SalesOrder(LedgerDocument):

@@ -67,7 +67,9 @@ class PostingResult:
 def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, writer: Sage100Writer,
                       rules: PostingRules, *, sales: Mapping[str, Decimal] | None, terms_code: str = "",
                       warehouse: str = "000", today: date) -> PostingResult:
-    """Every paid order into Sage once (see the module docstring)."""
+    """Every paid order into Sage once (see the module docstring). The sales order is dated the day the
+    buyer ordered and the invoice the day the order was paid, both in `rules.time_zone` (the
+    merchant's), so the invoice falls on the business day of the PayTrace sale that pays it."""
     result = PostingResult()
     paid = [order for order in orders if order.paid]
     result.waiting = [order.key for order in orders if not order.paid]
@@ -84,8 +86,8 @@ def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, write
             result.exceptions += [_exception(order, problem) for problem in plan]
             continue
         try:
-            result.posted.append(_post(order, plan, writer, terms_code=terms_code, warehouse=warehouse, today=today,
-                                       customers=customers))
+            result.posted.append(_post(order, plan, writer, rules, terms_code=terms_code, warehouse=warehouse,
+                                       today=today, customers=customers))
         except Sage100ValidationError as error:
             result.exceptions.append(_exception(order, StoreProblem(
                 "sage_refused", f"order {order.number}: Sage refused it: {error}",
@@ -93,18 +95,26 @@ def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, write
     return result
 
 
-def _post(order: StoreOrder, plan: OrderPlan, writer: Sage100Writer, *, terms_code: str, warehouse: str,
-          today: date, customers: dict[tuple[str, str], tuple[str, str]]) -> dict:
+def _business_dates(order: StoreOrder, zone: str, today: date) -> tuple[date, date]:
+    """(invoice date, order date): the days the order was paid and placed in the merchant's zone, never
+    after the merchant's `today` (a store clock running ahead must not date a document in the future)."""
+    invoice_date = min(order.paid_date(zone), today)
+    return invoice_date, min(order.order_date(zone), invoice_date)
+
+
+def _post(order: StoreOrder, plan: OrderPlan, writer: Sage100Writer, rules: PostingRules, *, terms_code: str,
+          warehouse: str, today: date, customers: dict[tuple[str, str], tuple[str, str]]) -> dict:
     division, customer_no = _customer(order, plan.customer, writer, terms_code)
     customers.setdefault(customer_key(order.email, order.billing.postcode), (division, customer_no))
+    invoice_date, order_date = _business_dates(order, rules.time_zone, today)
     created = writer.create_sales_order(SalesOrder(
-        reference=plan.reference, division=division, customer_no=customer_no, order_date=order.created_at.date(),
+        reference=plan.reference, division=division, customer_no=customer_no, order_date=order_date,
         customer_po_no=order.number,
         lines=tuple(SalesOrderLine(item_code=line.item_code, quantity=line.quantity, unit_price=line.unit_price)
                     for line in plan.lines),
         warehouse_code=warehouse))
     sales_order_no = created.documents["SalesOrderNo"]
-    invoiced = writer.invoice_sales_order(sales_order_no, reference=plan.reference, invoice_date=today)
+    invoiced = writer.invoice_sales_order(sales_order_no, reference=plan.reference, invoice_date=invoice_date)
     return {"order_key": order.key, "platform": order.platform, "order_id": order.order_id, "number": order.number,
             "reference": plan.reference, "division": division, "customer_no": customer_no,
             "customer_method": plan.customer.method, "sales_order_no": sales_order_no,
@@ -132,7 +142,7 @@ def _country(code: str) -> str:
 def _items(reader: Sage100Reader, skus: set[str], rules: PostingRules) -> dict[str, ItemInfo]:
     """CI_Item by SKU, one keyed read per distinct SKU of the run (misc items included)."""
     items: dict[str, ItemInfo] = {}
-    for sku in sorted(skus | {rules.shipping_item, rules.tax_item}):
+    for sku in sorted(skus | {rules.shipping_item, rules.tax_item, rules.fee_item, rules.discount_item}):
         if not sku:
             continue
         rows = reader.rows_where("CI_Item", "ItemCode", sku, ("ItemCode", "StandardUnitPrice", "InactiveItem"))

@@ -39,7 +39,8 @@ from sage_paytrace_pipeline.store.refunds import RefundOutcome, request_store_re
 _MONEY_IN = ("SALE", "AUTHORIZATION")
 _NOT_MONEY = ("VOIDED", "DECLINED")
 ORDER_COLUMNS = ("order_key", "platform", "order_id", "number", "status", "paid", "guest", "email", "billing_zip",
-                 "modified_at", "lines", "skus", "shipping_cents", "tax_cents", "discount_cents", "total_cents",
+                 "created_at", "paid_at", "modified_at", "lines", "skus", "shipping_cents", "fee_cents", "tax_cents",
+                 "discount_cents", "total_cents",
                  "paytrace_transaction_id", "paytrace_invoice_id", "refunded_cents")
 
 
@@ -47,7 +48,9 @@ def posting_rules(config: PipelineConfig, store: StoreSettings) -> PostingRules:
     catch_all = tuple(store.catch_all_customer.split("-", 1)) if store.catch_all_customer else None
     return PostingRules(division=config.customers.division, shipping_item=store.shipping_item,
                         tax_item=store.tax_item, unknown_customers=store.unknown_customers,
-                        catch_all=(catch_all[0], catch_all[1]) if catch_all else None)
+                        catch_all=(catch_all[0], catch_all[1]) if catch_all else None,
+                        fee_item=store.fee_item, discount_item=store.discount_item,
+                        time_zone=config.merchant.time_zone)
 
 
 def inbox_orders(engine: Engine) -> list[StoreOrder]:
@@ -56,15 +59,18 @@ def inbox_orders(engine: Engine) -> list[StoreOrder]:
 
 def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
     """The normalized orders, one row each (lines summarized; the inbox keeps the full payload)."""
-    return pd.DataFrame([{
+    frame = pd.DataFrame([{
         "order_key": o.key, "platform": o.platform, "order_id": o.order_id, "number": o.number, "status": o.status,
         "paid": o.paid, "guest": o.guest, "email": o.email, "billing_zip": o.billing.postcode,
-        "modified_at": o.modified_at, "lines": len(o.lines),
+        "created_at": o.created_at, "paid_at": o.paid_at, "modified_at": o.modified_at, "lines": len(o.lines),
         "skus": ", ".join(f"{line.quantity.normalize()}x{line.sku}" for line in o.lines),
-        "shipping_cents": decimal_to_cents(o.shipping_total), "tax_cents": decimal_to_cents(o.tax_total),
+        "shipping_cents": decimal_to_cents(o.shipping_total),
+        "fee_cents": decimal_to_cents(o.fee_total()), "tax_cents": decimal_to_cents(o.tax_total),
         "discount_cents": decimal_to_cents(o.discount_total), "total_cents": decimal_to_cents(o.total),
         "paytrace_transaction_id": o.paytrace_transaction_id, "paytrace_invoice_id": o.paytrace_invoice_id,
         "refunded_cents": decimal_to_cents(o.refunded_total())} for o in orders], columns=list(ORDER_COLUMNS))
+    # typed even when empty or all unpaid (the warehouse's column types must not depend on the day)
+    return frame.astype({"created_at": "datetime64[ns, UTC]", "paid_at": "datetime64[ns, UTC]"})
 
 
 @dataclass(frozen=True)
@@ -81,9 +87,8 @@ def paytrace_activity(client: PayTraceClient, orders: list[StoreOrder], zone: st
     back, for refunds) to PayTrace's today; a sale it misses (charged on another day than the store
     dated the order) is looked up by id, so the usual run makes one call."""
     paid = [order for order in orders if order.paid]
-    local = ZoneInfo(zone)
     today = client.server_today()
-    days = [order.created_at.astimezone(local).date() for order in paid] + [today - timedelta(REFUND_LOOKBACK_DAYS)]
+    days = [order.order_date(zone) for order in paid] + [today - timedelta(REFUND_LOOKBACK_DAYS)]
     found = list(client.export_transactions(min(days) - timedelta(days=1), today + timedelta(days=1)))
     known = {str(t.transaction_id) for t in found}
     for order in paid:

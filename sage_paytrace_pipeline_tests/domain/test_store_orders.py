@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -70,3 +70,51 @@ def test_shopify_times_are_converted_to_utc() -> None:
 def test_an_unknown_platform_is_refused() -> None:
     with pytest.raises(StoreOrderError, match="unknown store platform"):
         parse_store_order("magento", {"id": 1})
+
+
+def test_woocommerce_fee_lines_count_in_the_total_and_a_negative_fee_is_a_discount() -> None:
+    fees = [("Handling", Decimal("2.50")), ("Pay-by-bank discount", Decimal("-5.00"))]
+    payload = SHOP.pay(SHOP.place(REGISTERED, [("DRILL-18V", 1)], shipping=Decimal("7.50"), tax_rate=Decimal("0.1"),
+                                  fees=fees)["id"])
+    order = parse_store_order("woocommerce", payload)
+    assert [(fee.name, fee.total) for fee in order.fees] == [("Handling", Decimal("2.50")),
+                                                             ("Pay-by-bank discount", Decimal("-5.00"))]
+    assert order.fee_total() == Decimal("-2.50")
+    assert order.total == order.computed_total() == Decimal("149.00") + Decimal("7.50") - Decimal("2.50") \
+        + Decimal("14.90")
+
+
+def test_a_bad_fee_amount_names_the_fee_line() -> None:
+    payload = SHOP.place(REGISTERED, [("BOLT-1420", 1)], fees=[("Handling", Decimal("1.00"))])
+    payload["fee_lines"][0]["total"] = "1.005"
+    with pytest.raises(StoreOrderError) as caught:
+        parse_store_order("woocommerce", payload)
+    assert caught.value.field == "fee_lines[0].total"
+
+
+def test_business_dates_are_the_merchants_not_utcs() -> None:
+    """An order placed at 21:40 in Los Angeles on 4 December is 05:40 UTC on the 5th: its business day
+    is the 4th in Los Angeles, the 5th in UTC; the payment time comes from date_paid_gmt."""
+    shop = Shop(SHOP.catalogue, clock=lambda: datetime(2026, 12, 5, 5, 40, tzinfo=UTC))
+    order = parse_store_order("woocommerce", shop.pay(shop.place(REGISTERED, [("BOLT-1420", 1)])["id"]))
+    assert order.paid_at == datetime(2026, 12, 5, 5, 40, 1, tzinfo=UTC)
+    assert (order.order_date("America/Los_Angeles"), order.paid_date("America/Los_Angeles")) == (
+        date(2026, 12, 4), date(2026, 12, 4))
+    assert order.order_date("UTC") == date(2026, 12, 5)
+    assert order.order_date("Asia/Tokyo") == date(2026, 12, 5)
+    unpaid = parse_store_order("woocommerce", shop.place(REGISTERED, [("BOLT-1420", 1)]))
+    assert unpaid.paid_at is None and unpaid.paid_date("UTC") == unpaid.order_date("UTC")
+
+
+def test_shopify_times_keep_their_offsets() -> None:
+    """Shopify sends the shop's local time with its offset: 23:30 in New York on 4 December is the 4th
+    in Los Angeles and the 5th in UTC; processed_at is the payment time."""
+    payload = {"id": 820982911946154508, "order_number": 1001, "financial_status": "paid",
+               "created_at": "2026-12-04T23:30:00-05:00", "updated_at": "2026-12-04T23:31:00-05:00",
+               "processed_at": "2026-12-05T02:10:00-05:00", "email": "bob@example.com", "total_price": "14.95",
+               "line_items": [{"sku": "BOLT-1420", "title": "Bolts", "quantity": 1, "price": "14.95"}]}
+    order = parse_store_order("shopify", payload)
+    assert order.created_at == datetime(2026, 12, 5, 4, 30, tzinfo=UTC)
+    assert (order.order_date("America/Los_Angeles"), order.order_date("UTC")) == (date(2026, 12, 4), date(2026, 12, 5))
+    assert order.paid_date("America/Los_Angeles") == date(2026, 12, 4)
+    assert order.paid_date("America/New_York") == date(2026, 12, 5)

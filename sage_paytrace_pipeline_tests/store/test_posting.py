@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from sage_paytrace_pipeline.domain.store_posting import PostingRules
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
-from sage_paytrace_pipeline.sandbox.store.company import ensure_misc_item
+from sage_paytrace_pipeline.sandbox.store.company import ensure_store_items
 from sage_paytrace_pipeline.sandbox.store.shop import Buyer, Shop, catalogue_from_company
 from sage_paytrace_pipeline.store.posting import post_store_orders
 
@@ -28,7 +28,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("store-sage") / "template.db"
     create_demo_company(path, seed=7, customers=40, today=TODAY)
     DemoCompanyWriter(path)
-    ensure_misc_item(path)
+    ensure_store_items(path)
     return path
 
 
@@ -158,3 +158,59 @@ def test_catch_all_customer_policy(company: Path) -> None:
     result = post_store_orders([other], Sage100Reader.for_sqlite(company), DemoCompanyWriter(company), missing,
                                sales=None, today=TODAY)
     assert [row["kind"] for row in result.exceptions] == ["unknown_customer"]
+
+
+def test_fees_and_a_negative_fee_post_to_their_items_and_the_invoice_total_is_the_stores(company: Path) -> None:
+    shop = Shop(catalogue_from_company(company))
+    guest = Buyer("Dana", "Lee", "dana.lee@example.net", "12 Pine St", "Seattle", "WA", "98101")
+    placed = shop.place(guest, [("DRILL-18V", 1), ("BOLT-1420", 2)], coupon_percent=Decimal(10),
+                        shipping=Decimal("7.50"), tax_rate=Decimal("0.089"),
+                        fees=[("Handling", Decimal("3.25")), ("Loyalty discount", Decimal("-12.40"))])
+    order = parse_store_order("woocommerce", shop.pay(placed["id"]))
+    assert order.fee_total() == Decimal("-9.15")
+
+    [posted] = _post(company, [order]).posted
+
+    header = _query(company, "SELECT NonTaxableSalesAmt, InvoiceNo FROM AR_InvoiceHistoryHeader WHERE InvoiceNo = ?",
+                    posted["invoice_no"])[0]
+    assert Decimal(str(header[0])) == order.total
+    lines = _query(company, "SELECT ItemCode, ExtensionAmt FROM SO_SalesOrderDetail WHERE SalesOrderNo = ? "
+                            "ORDER BY LineKey", posted["sales_order_no"])
+    extensions = {code: Decimal(str(amount)) for code, amount in lines}
+    assert (extensions["/FEE"], extensions["/DISCOUNT"], extensions["/FREIGHT"], extensions["/TAX"]) == (
+        Decimal("3.25"), Decimal("-12.40"), Decimal("7.50"), order.tax_total)
+    assert sum(extensions.values()) == order.total
+    debits, credits = _query(company, "SELECT sum(CAST(DebitAmount AS NUMERIC)), sum(CAST(CreditAmount AS NUMERIC)) "
+                                      "FROM GL_DetailPosting WHERE DocumentNo = ?", posted["invoice_no"])[0]
+    assert round(debits, 2) == round(credits, 2)
+
+
+def test_a_missing_fee_item_is_an_exception_naming_the_setting(company: Path) -> None:
+    shop = Shop(catalogue_from_company(company))
+    guest = Buyer("Dana", "Lee", "dana.lee@example.net", "12 Pine St", "Seattle", "WA", "98101")
+    order = parse_store_order("woocommerce", shop.pay(shop.place(guest, [("BOLT-1420", 1)],
+                                                                 fees=[("Gift wrap", Decimal("4.00"))])["id"]))
+    before = _counts(company)
+    rules = PostingRules(division="01", shipping_item="/FREIGHT", tax_item="/TAX", fee_item="/GIFTWRAP")
+    result = post_store_orders([order], Sage100Reader.for_sqlite(company), DemoCompanyWriter(company), rules,
+                               sales=None, today=TODAY)
+    assert [(row["kind"], "store.fee_item" in row["action"]) for row in result.exceptions] == [("unknown_sku", True)]
+    assert _counts(company) == before
+
+
+@pytest.mark.parametrize(("zone", "business_day"), [("America/Los_Angeles", date(2026, 3, 1)),
+                                                    ("UTC", date(2026, 3, 2))])
+def test_the_order_and_invoice_are_dated_the_merchants_business_day(company: Path, zone: str,
+                                                                    business_day: date) -> None:
+    """Ordered and paid at 05:10 UTC on 2 March = 21:10 on 1 March in Los Angeles."""
+    shop = Shop(catalogue_from_company(company), clock=lambda: datetime(2026, 3, 2, 5, 10, tzinfo=UTC))
+    guest = Buyer("Dana", "Lee", "dana.lee@example.net", "12 Pine St", "Seattle", "WA", "98101")
+    order = parse_store_order("woocommerce", shop.pay(shop.place(guest, [("BOLT-1420", 1)])["id"]))
+    rules = PostingRules(division="01", shipping_item="/FREIGHT", tax_item="/TAX", time_zone=zone)
+    [posted] = post_store_orders([order], Sage100Reader.for_sqlite(company), DemoCompanyWriter(company), rules,
+                                 sales=None, today=date(2026, 3, 9)).posted
+    order_date = _query(company, "SELECT OrderDate FROM SO_SalesOrderHeader WHERE SalesOrderNo = ?",
+                        posted["sales_order_no"])[0][0]
+    invoice_date = _query(company, "SELECT InvoiceDate FROM AR_InvoiceHistoryHeader WHERE InvoiceNo = ?",
+                          posted["invoice_no"])[0][0]
+    assert (str(order_date)[:10], str(invoice_date)[:10]) == (business_day.isoformat(), business_day.isoformat())

@@ -11,10 +11,17 @@ Several candidates are an `ambiguous_customer` exception naming them; no candida
 profile unlinked (to be created when `customers.auto_create` allows, else an exception).
 A link to a customer Sage no longer has is kept and flagged, so the plan can treat it like an
 inactive customer instead of linking the profile elsewhere.
+
+The payment cascade (fuzzy names) is the costly step, and a profile it could not place stays
+unplaced until the profile or Sage's customers change: what it decided is remembered per profile
+fingerprint (`UNMATCHED_COLUMNS`: no candidate, or ambiguous with its candidates), and a profile
+whose fingerprint is in `cached_unmatched` gets the same outcome without the cascade. The caller
+passes the cache only while Sage's customers are the ones it was made against (`sage_fingerprint`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +33,7 @@ from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
 LINK_COLUMNS = ("vault_id", "division", "customer_no", "method", "explanation")
 EXCEPTION_COLUMNS = ("kind", "severity", "vault_id", "customer", "source_ids", "problem", "action")
+UNMATCHED_COLUMNS = ("vault_id", "fingerprint", "outcome", "candidates")  # outcome: none | ambiguous
 LINK_ACTION = ("Link the profile to its Sage customer: sage-paytrace customers link <vault id> <division>-<customer no>"
                "; the next sync picks it up")
 
@@ -35,6 +43,8 @@ class Linking:
     links: pd.DataFrame  # LINK_COLUMNS
     unlinked: pd.DataFrame  # vault profiles no step found a customer for (vault frame rows)
     exceptions: pd.DataFrame  # EXCEPTION_COLUMNS
+    unmatched: pd.DataFrame  # UNMATCHED_COLUMNS: what the payment cascade left unplaced (the next run's cache)
+    cascaded: int = 0  # profiles the payment cascade ran on (those the cache did not answer)
 
 
 def empty_links() -> pd.DataFrame:
@@ -54,9 +64,38 @@ def exception_frame(kind: str, severity: str, *, vault_id, customer, source_ids,
     return frame.loc[:, list(EXCEPTION_COLUMNS)]
 
 
+def empty_unmatched() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in UNMATCHED_COLUMNS})
+
+
+def profile_fingerprints(profiles: pd.DataFrame) -> np.ndarray:
+    """What the payment cascade reads of a profile (e-mail, billing name, ZIP), hashed (pandas' fixed-key
+    row hash: the same text gives the same fingerprint in every run)."""
+    read = pd.DataFrame({"email": text(profiles["email"]).str.lower(), "name": text(profiles["billing_name"]),
+                         "zip": text(profiles["billing_zip"])})
+    hashes = pd.util.hash_pandas_object(read, index=False).to_numpy()
+    return np.char.mod("%016x", hashes).astype(object)
+
+
+# What the linking steps and the payment cascade read of a Sage customer (a phone or street edit
+# does not make an unplaced profile worth trying again).
+_MATCHED_CUSTOMER_COLUMNS = ("division", "customer_no", "name", "email", "zip_code", "status", "credit_card_guid")
+
+
+def sage_fingerprint(customers: pd.DataFrame, cards: pd.DataFrame) -> str:
+    """Sage's customers and saved cards as linking sees them, hashed whatever their row order."""
+    digest = hashlib.sha256()
+    read = customers.loc[:, [column for column in _MATCHED_CUSTOMER_COLUMNS if column in customers.columns]]
+    for frame in (read, cards.loc[:, ["division", "customer_no", "credit_card_guid"]]):
+        rows = pd.util.hash_pandas_object(frame.astype(object).fillna(""), index=False).to_numpy()
+        digest.update(np.sort(rows).tobytes())
+        digest.update(str(list(frame.columns)).encode())
+    return digest.hexdigest()
+
+
 def link_profiles(vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, *,
                   operator_links: pd.DataFrame, stored_links: pd.DataFrame,
-                  policy: MatchingPolicy | None = None) -> Linking:
+                  policy: MatchingPolicy | None = None, cached_unmatched: pd.DataFrame | None = None) -> Linking:
     remaining = vault[["customer_id", "billing_name", "billing_zip", "email"]].rename(
         columns={"customer_id": "vault_id"}).reset_index(drop=True)
     found: list[pd.DataFrame] = []
@@ -74,11 +113,21 @@ def link_profiles(vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFr
                                  else "e-mail and billing ZIP equal to the customer's")
         found.append(linked)
         remaining = remaining[~remaining["vault_id"].isin(linked["vault_id"])]
-    cascade, problems, unlinked_ids = _payment_cascade(remaining, customers, cards, policy)
+    remaining = remaining.assign(fingerprint=profile_fingerprints(remaining))
+    known = remaining.merge(cached_unmatched if cached_unmatched is not None else empty_unmatched(),
+                            on=["vault_id", "fingerprint"], how="inner")
+    fresh = remaining[~remaining["vault_id"].isin(known["vault_id"])]
+    cascade, problems, unmatched = _payment_cascade(fresh, customers, cards, policy)
     found.append(cascade)
+    unmatched = pd.concat([unmatched, known.loc[:, list(UNMATCHED_COLUMNS)]], ignore_index=True).astype(object)
+    ambiguous = unmatched[unmatched["outcome"] == "ambiguous"]
+    problems = ambiguous_exceptions(ambiguous["vault_id"].to_numpy(dtype=object),
+                                    ambiguous["candidates"].to_numpy(dtype=object))
     links = pd.concat([frame.loc[:, list(LINK_COLUMNS)] for frame in found], ignore_index=True).astype(object)
+    unlinked_ids = set(unmatched.loc[unmatched["outcome"] == "none", "vault_id"])
     unlinked = vault[vault["customer_id"].isin(unlinked_ids)]
-    return Linking(links.sort_values("vault_id", ignore_index=True), unlinked, problems)
+    return Linking(links.sort_values("vault_id", ignore_index=True), unlinked, problems,
+                   unmatched.sort_values("vault_id", ignore_index=True), cascaded=len(fresh))
 
 
 def _given(links: pd.DataFrame) -> pd.DataFrame:
@@ -113,12 +162,25 @@ def _unique(left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
     return pairs[count == 1].drop(columns="key").reset_index(drop=True)
 
 
+def ambiguous_exceptions(ids: np.ndarray, candidates: np.ndarray) -> pd.DataFrame:
+    """`ambiguous_customer` exceptions: each profile with the Sage customers it fits ("01-A, 01-B")."""
+    if len(ids) == 0:
+        return empty_exceptions()
+    ids, candidates = ids.astype(str).astype(object), candidates.astype(str).astype(object)
+    return exception_frame(
+        "ambiguous_customer", "error", vault_id=ids, customer="",
+        source_ids="paytrace:" + ids + " sage:" + candidates,
+        problem="vault profile " + ids + " fits several Sage customers (" + candidates + "); not linked",
+        action=LINK_ACTION + " (pick one of " + candidates + ")")
+
+
 def _payment_cascade(remaining: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame,
-                     policy: MatchingPolicy | None) -> tuple[pd.DataFrame, pd.DataFrame, set[str]]:
-    """The payment matcher on the profiles left, each profile as a payment numbered by its position."""
+                     policy: MatchingPolicy | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The payment matcher on the profiles left, each profile as a payment numbered by its position:
+    links, exceptions, and what it left unplaced (UNMATCHED_COLUMNS)."""
     vault_ids = remaining["vault_id"].to_numpy(dtype=object)
     if len(vault_ids) == 0:
-        return empty_links(), empty_exceptions(), set()
+        return empty_links(), empty_exceptions(), empty_unmatched()
     payers = pd.DataFrame({"transaction_id": np.arange(len(vault_ids), dtype="int64"), "customer_id": vault_ids,
                            "email": remaining["email"].to_numpy(dtype=object),
                            "billing_name": remaining["billing_name"].to_numpy(dtype=object),
@@ -138,11 +200,12 @@ def _payment_cascade(remaining: pd.DataFrame, customers: pd.DataFrame, cards: pd
     ambiguous = problems[problems["kind"] == "ambiguous_customer"]
     ids = vault_ids[ambiguous["transaction_id"].to_numpy("int64")]
     candidates = ambiguous["source_ids"].astype(str).str.split(" sage:", n=1).str[1].fillna("").to_numpy(dtype=object)
-    exceptions = exception_frame(
-        "ambiguous_customer", "error", vault_id=ids, customer="",
-        source_ids="paytrace:" + ids.astype(str) + " sage:" + candidates,
-        problem="vault profile " + ids.astype(str) + " fits several Sage customers (" + candidates + "); not linked",
-        action=LINK_ACTION + " (pick one of " + candidates + ")")
-    excepted = set(ids.tolist())
-    unlinked = set(vault_ids.tolist()) - set(links["vault_id"].tolist()) - excepted
-    return links, exceptions, unlinked
+    exceptions = ambiguous_exceptions(ids, candidates)
+    fingerprint = dict(zip(remaining["vault_id"], remaining["fingerprint"], strict=True))
+    placed = set(links["vault_id"].tolist()) | set(ids.tolist())
+    none = [vault_id for vault_id in vault_ids.tolist() if vault_id not in placed]
+    unmatched = pd.DataFrame({"vault_id": [*ids.tolist(), *none],
+                              "fingerprint": [fingerprint[v] for v in [*ids.tolist(), *none]],
+                              "outcome": ["ambiguous"] * len(ids) + ["none"] * len(none),
+                              "candidates": [*candidates.tolist(), *[""] * len(none)]}, dtype=object)
+    return links, exceptions, unmatched

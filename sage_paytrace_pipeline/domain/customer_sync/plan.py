@@ -34,8 +34,10 @@ from sage_paytrace_pipeline.domain.customer_sync.fields import BY_NAME, FIELD_NA
 from sage_paytrace_pipeline.domain.customer_sync.linking import (
     LINK_ACTION,
     empty_exceptions,
+    empty_unmatched,
     exception_frame,
     link_profiles,
+    sage_fingerprint,
 )
 from sage_paytrace_pipeline.domain.ledger import CARD_TYPE_BY_BRAND
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
@@ -88,6 +90,10 @@ class SyncState:
     seen: frozenset[str] = frozenset()  # every vault id any run has read
     base: pd.DataFrame = field(default_factory=lambda: _frame(BASE_COLUMNS))  # the agreed values per customer
     watermark: pd.Timestamp | None = None  # the newest AR_Customer change stamp read (Sage's clock)
+    # Profiles the payment cascade could not place, per profile fingerprint, and the fingerprint of
+    # Sage's customers and cards they were tried against (linking.py): unchanged, they are not retried.
+    unmatched: pd.DataFrame = field(default_factory=empty_unmatched)
+    sage_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +119,7 @@ class SyncPlan:
     decisions: pd.DataFrame  # DECISION_COLUMNS
     exceptions: pd.DataFrame  # linking.EXCEPTION_COLUMNS
     state: SyncState  # what to remember once the plan is carried out
+    cascaded: int = 0  # profiles the fuzzy payment cascade ran on this time (the cache answered the others)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -138,8 +145,10 @@ class SyncPlan:
 
 def plan_sync(inputs: SyncInputs, state: SyncState, policy: SyncPolicy) -> SyncPlan:
     vault, customers, cards = inputs.vault, inputs.customers, inputs.cards
+    fingerprint = sage_fingerprint(customers, cards)
     linking = link_profiles(vault, customers, cards, operator_links=inputs.operator_links,
-                            stored_links=state.links, policy=policy.matching)
+                            stored_links=state.links, policy=policy.matching,
+                            cached_unmatched=state.unmatched if state.sage_fingerprint == fingerprint else None)
     links = _with_status(linking.links, customers)
     active = links[links["customer_status"] == "active"]
     decided, decisions, sage_updates, paytrace_updates, field_problems, base = _merge_fields(
@@ -161,6 +170,8 @@ def plan_sync(inputs: SyncInputs, state: SyncState, policy: SyncPolicy) -> SyncP
         seen=state.seen | frozenset(vault["customer_id"].astype(str)) - frozenset(profile_deletes["vault_id"]),
         base=base,
         watermark=_newest_stamp(customers, state.watermark),
+        unmatched=linking.unmatched,
+        sage_fingerprint=fingerprint,
     )
     return SyncPlan(
         links=links, customers_to_create=creates, sage_updates=sage_updates, paytrace_updates=paytrace_updates,
@@ -168,7 +179,7 @@ def plan_sync(inputs: SyncInputs, state: SyncState, policy: SyncPolicy) -> SyncP
         card_deletes=card_deletes,
         default_cards=_default_cards(customers, cards, card_upserts, card_deletes, set(vault["customer_id"])),
         profile_deletes=profile_deletes, decisions=decisions, exceptions=exceptions.reset_index(drop=True),
-        state=new_state,
+        state=new_state, cascaded=linking.cascaded,
     )
 
 

@@ -4,7 +4,12 @@ What it makes, per business day: vault customers paying invoices by phone (`by_c
 store sales keyed with a card, invoice numbers typed the way people type them (`INV-0001234`,
 `#1234`, `1234`, `0001234, 0001235`, or only in the description), partial payments, declines
 (by the sandbox's trigger amounts), voids before the nightly batch, refunds of settled sales,
-authorizations captured later, and the nightly batches the sandbox closes at its cutoff.
+authorizations captured later, and the nightly batches the sandbox closes at its cutoff. The vault
+changes too, through the v1 customer API: on the first morning a customer saves a spare card as a
+second profile; halfway through the range a card's expiry is renewed, a card is replaced by a new
+one, another person gets a second profile (a duplicate: same name, e-mail and billing address,
+another card), and the spare profile (never paid with) is deleted. These come from their own
+random stream, so the payments of a seed are the same with or without them.
 
 The output is an `ActivityPlan` (replayed through the sandbox's own state machine) plus a
 `GeneratedActivity` summary without card data: the customers and the invoices the payments refer
@@ -99,6 +104,7 @@ class MerchantProfile:
     share_refund: float = 0.03
     share_partial: float = 0.15
     first_invoice_no: int = 100100
+    vault_changes: bool = True  # renew, replace, duplicate and delete vault profiles halfway through
 
 
 @dataclass
@@ -119,14 +125,15 @@ class _State:
         self.next_ref += 1
         return f"{kind}-{self.next_ref}"
 
-    def count(self, kind: str) -> None:
-        self.counts[kind] = self.counts.get(kind, 0) + 1
+    def count(self, kind: str, times: int = 1) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + times
 
 
 def generate_activity(
     start: date, end: date, *, seed: int = 1, profile: MerchantProfile | None = None
 ) -> tuple[ActivityPlan, GeneratedActivity]:
-    """Plan a merchant's activity from `start` to `end` (inclusive business dates)."""
+    """Plan a merchant's activity from `start` to `end` (inclusive business dates), vault changes included
+    when the range and the vault are big enough (`MerchantProfile.vault_changes`)."""
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     state = _State(rng=random.Random(seed), profile=profile or MerchantProfile())
@@ -136,6 +143,8 @@ def generate_activity(
     while day <= end:
         _plan_day(state, day)
         day += timedelta(days=1)
+    if state.profile.vault_changes:
+        _plan_vault_changes(state, start, start + (end - start) // 2, random.Random(f"vault-changes-{seed}"))
     plan = ActivityPlan(calls=state.calls, finish_at=None)
     summary = GeneratedActivity(
         seed=seed, start=start, end=end, customers=state.customers, invoices=state.invoices,
@@ -207,6 +216,49 @@ def _plan_vault_customers(state: _State, at: datetime) -> None:
                               zip=city[2], brand=brand, last4=pan[-4:])
         )
         state.count("vault_customer")
+
+
+_VAULT_CHANGE_AT = time(21, 15)  # after the nightly cutoff: the day's payments use the vault as it was
+
+
+def _plan_vault_changes(state: _State, first_day: date, day: date, rng: random.Random) -> None:
+    """The vault's changes through the v1 customer API, on distinct profiles (picked in id order): a
+    spare profile saved on `first_day` for one person and deleted on `day` (no payment uses it, so a
+    deletion never leaves a payment without its profile), and on `day` an expiry renewed, a card
+    replaced and a second profile for another person. Needs at least four profiles."""
+    created = {call.body["customer_id"]: call for call in state.calls if call.route == "/v1/customer/create"}
+    if len(created) < 4:
+        return
+    at = datetime.combine(day, _VAULT_CHANGE_AT)
+    renewed, replaced, duplicated, spare_owner = rng.sample(sorted(created), 4)
+    spare = f"SPARE{rng.getrandbits(40):010x}"
+    state.calls.append(_second_profile(created[spare_owner].body, spare, rng,
+                                       at=datetime.combine(first_day, time(6, 30))))
+    card = created[renewed].body["credit_card"]
+    state.calls.append(PlanCall(at=at, route="/v1/customer/update", body={
+        "customer_id": renewed, "credit_card": {"expiration_month": card["expiration_month"],
+                                                "expiration_year": card["expiration_year"] + 3}}))
+    state.count("vault_expiry_renewed")
+    brand = next(c.brand for c in state.customers if c.customer_id == replaced)
+    state.calls.append(PlanCall(at=at + timedelta(minutes=1), route="/v1/customer/update", body={
+        "customer_id": replaced, "credit_card": {"number": _card_number(rng, brand), "expiration_month": 6,
+                                                 "expiration_year": at.year + 4}}))
+    state.count("vault_card_replaced")
+    state.calls.append(_second_profile(created[duplicated].body, f"DUP{rng.getrandbits(40):010x}", rng,
+                                       at=at + timedelta(minutes=2)))
+    state.count("vault_second_profile", 2)
+    state.calls.append(PlanCall(at=at + timedelta(minutes=3), route="/v1/customer/delete",
+                                body={"customer_id": spare}))
+    state.count("vault_profile_deleted")
+
+
+def _second_profile(person: dict, customer_id: str, rng: random.Random, *, at: datetime) -> PlanCall:
+    """Another profile for the person of `person` (a create body): same billing address, e-mail and
+    phone, another card."""
+    return PlanCall(at=at, route="/v1/customer/create", body={
+        **{key: person[key] for key in ("billing_address", "email", "phone")}, "customer_id": customer_id,
+        "credit_card": {"number": _card_number(rng, _pick_brand(rng)), "expiration_month": rng.randrange(1, 13),
+                        "expiration_year": at.year + 3}})
 
 
 # ---------------------------------------------------------------- one business day

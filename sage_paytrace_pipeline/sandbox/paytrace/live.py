@@ -93,8 +93,21 @@ class WebStore:
         return self._today
 
     def vault_customer_ids(self) -> set[str]:
+        return {str(profile["customer_id"]) for profile in self.vault_profiles()}
+
+    def vault_profiles(self) -> list[dict[str, Any]]:
+        """The vault as `customer/export` answers it (masked cards only)."""
         body = self._call("/v1/customer/export", {})
-        return {str(c["customer_id"]) for c in body.get("customers") or [] if isinstance(c, Mapping)}
+        return [dict(c) for c in body.get("customers") or [] if isinstance(c, Mapping)]
+
+    def create_profile(self, payload: dict[str, Any]) -> None:
+        self._call("/v1/customer/create", payload)
+
+    def update_profile(self, customer_id: str, payload: dict[str, Any]) -> None:
+        self._call("/v1/customer/update", {**payload, "customer_id": customer_id})
+
+    def delete_profile(self, customer_id: str) -> None:
+        self._call("/v1/customer/delete", {"customer_id": customer_id})
 
     def sale_keyed(self, card: CardInput, amount: Decimal, *, invoice_id: str, billing_address: Address,
                    email: str | None, description: str | None) -> int:
@@ -170,9 +183,61 @@ class LivePayment:
                 f"typed {typed!r}  {self.method} {kind}  customer {self.customer}")
 
 
+VAULT_CHANGES = ("expiry_renewed", "card_replaced", "second_profile", "profile_deleted")
+
+
+@dataclass(frozen=True)
+class VaultChange:
+    """One change the live store made to the vault, card-free."""
+
+    kind: str  # one of VAULT_CHANGES
+    customer_id: str
+
+    def line(self) -> str:
+        return f"vault {self.kind.replace('_', ' ')}: profile {self.customer_id}"
+
+
+def change_vault(store: WebStore, kind: str, rng: random.Random, *, retired: set[str],
+                 touched: set[str] | None = None) -> VaultChange | None:
+    """One vault change through the v1 customer API, as a customer or a clerk makes it: a card renewed
+    (new expiry), a card replaced (a sandbox test number), a second profile for the same person (a
+    duplicate: same e-mail and billing address), or a profile deleted (added to `retired`, so no later
+    payment uses it). A profile in `touched` (changed before) is left alone while another is there;
+    the one changed is added to it. None when the vault has no profile to change."""
+    touched = set() if touched is None else touched
+    alive = [p for p in store.vault_profiles() if str(p["customer_id"]) not in retired]
+    profiles = sorted([p for p in alive if str(p["customer_id"]) not in touched] or alive,
+                      key=lambda p: str(p["customer_id"]))
+    if not profiles:
+        return None
+    profile = rng.choice(profiles)
+    customer_id, year = str(profile["customer_id"]), store.today().year
+    number, _ = rng.choice(_TEST_CARDS)
+    if kind == "expiry_renewed":
+        store.update_profile(customer_id, {"credit_card": {"expiration_month": 12, "expiration_year": year + 3}})
+    elif kind == "card_replaced":
+        store.update_profile(customer_id, {"credit_card": {"number": number, "expiration_month": 6,
+                                                           "expiration_year": year + 4}})
+    elif kind == "second_profile":
+        customer_id = f"LIVE{rng.getrandbits(40):010x}"
+        person = {key: profile[key] for key in ("billing_address", "email", "phone") if profile.get(key)}
+        store.create_profile({**person, "customer_id": customer_id,
+                              "credit_card": {"number": number, "expiration_month": 9, "expiration_year": year + 2}})
+    elif kind == "profile_deleted":
+        store.delete_profile(customer_id)
+        retired.add(customer_id)
+    else:
+        raise ValueError(f"unknown vault change {kind!r}; use one of {', '.join(VAULT_CHANGES)}")
+    touched.update({customer_id, str(profile["customer_id"])})
+    return VaultChange(kind, customer_id)
+
+
 def live_payments(store: WebStore, reader: Sage100Reader, rng: random.Random, *,
-                  vault_share: float = 0.4, partial_share: float = 0.2) -> Iterator[LivePayment]:
-    """Pay open invoices one by one until none has a balance left (as far as this run knows)."""
+                  vault_share: float = 0.4, partial_share: float = 0.2,
+                  retired: set[str] | None = None) -> Iterator[LivePayment]:
+    """Pay open invoices one by one until none has a balance left (as far as this run knows); a profile
+    in `retired` (deleted meanwhile) is never charged."""
+    retired = set() if retired is None else retired
     customers: dict[tuple[str, str], Customer] = {c.key: c for c in reader.customers()}
     vault_ids = store.vault_customer_ids()
     vault_of: dict[tuple[str, str], list[str]] = {}
@@ -188,7 +253,7 @@ def live_payments(store: WebStore, reader: Sage100Reader, rng: random.Random, *,
         customer = customers[key[:2]]
         amount, partial = _amount(balances[key], rng, partial_share)
         invoice_id, description = typed_reference(rng, [key[2]], blank_invoice_id=False)
-        vault = vault_of.get(key[:2])
+        vault = [customer_id for customer_id in vault_of.get(key[:2], []) if customer_id not in retired]
         if vault and rng.random() < vault_share:
             method, transaction_id = "vault", store.sale_by_customer(rng.choice(vault), amount, invoice_id=invoice_id,
                                                                      description=description or None)
@@ -232,16 +297,24 @@ def run_live(
     integrator_id: str = "",
     echo: Callable[[str], None] = print,
     sleep: Callable[[float], None] = time.sleep,
+    vault_change_every: int = 5,
 ) -> list[LivePayment]:
-    """Make a payment every `interval` seconds (`count` of them, or until stopped or nothing is open)."""
+    """Make a payment every `interval` seconds (`count` of them, or until stopped or nothing is open);
+    after every `vault_change_every` payments (0: never) one vault change, in the order of VAULT_CHANGES."""
     if not Path(sage_db).is_file():
         raise FileNotFoundError(f"{sage_db}: no Sage demo company (create one with `sandbox sage100 create`)")
     reader = Sage100Reader.for_sqlite(sage_db)
     made: list[LivePayment] = []
+    rng, retired, touched = random.Random(seed), set[str](), set[str]()
     with WebStore(url, username=username, password=password, integrator_id=integrator_id) as store:
-        for payment in live_payments(store, reader, random.Random(seed)):
+        for payment in live_payments(store, reader, rng, retired=retired):
             made.append(payment)
             echo(payment.line())
+            if vault_change_every and len(made) % vault_change_every == 0:
+                kind = VAULT_CHANGES[(len(made) // vault_change_every - 1) % len(VAULT_CHANGES)]
+                change = change_vault(store, kind, rng, retired=retired, touched=touched)
+                if change:
+                    echo(change.line())
             if count is not None and len(made) >= count:
                 break
             sleep(interval)

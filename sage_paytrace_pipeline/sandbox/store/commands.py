@@ -44,7 +44,7 @@ def serve_store(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.sandbox.paytrace.live import WebStore
     from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
     from sage_paytrace_pipeline.sandbox.store.app import create_shop_app
-    from sage_paytrace_pipeline.sandbox.store.company import ensure_misc_item
+    from sage_paytrace_pipeline.sandbox.store.company import ensure_store_items
     from sage_paytrace_pipeline.sandbox.store.scenario import run_scenario
     from sage_paytrace_pipeline.sandbox.store.shop import Buyer, Shop, catalogue_from_company
     from sage_paytrace_pipeline.sandbox.store.webhooks import WebhookSender
@@ -52,7 +52,7 @@ def serve_store(args: argparse.Namespace) -> int:
     secret = os.environ.get(SECRET_VARIABLE, "")
     if not secret:
         raise ValueError(f"set {SECRET_VARIABLE}: the shop signs its webhooks with it (the receiver checks them)")
-    ensure_misc_item(args.sage_db)
+    ensure_store_items(args.sage_db)
     paytrace = WebStore(args.paytrace_url, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD)
     shop = Shop(catalogue_from_company(args.sage_db), paytrace=paytrace)
     sender = WebhookSender(args.receiver, secret)

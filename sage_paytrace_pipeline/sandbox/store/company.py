@@ -1,8 +1,9 @@
-"""The demo company's set-up for the web store: the miscellaneous sales-tax item the store's tax posts to.
+"""The demo company's set-up for the web store: the miscellaneous items the store's tax and fees post to.
 
 A real site creates its ``/TAX`` (or whatever `store.tax_item` names) miscellaneous item in Item
-Maintenance, with the sales tax payable account as its sales account; the demo company's
-generator makes only ``/SERVICE`` and ``/FREIGHT``, so this adds one shaped like ``/FREIGHT``.
+Maintenance, with the sales tax payable account as its sales account, and ``/FEE`` and
+``/DISCOUNT`` for the store's fee lines; the demo company's generator makes only ``/SERVICE`` and
+``/FREIGHT``, so these add items shaped like ``/FREIGHT``.
 """
 
 from __future__ import annotations
@@ -29,3 +30,11 @@ def ensure_misc_item(company_db: str | Path, item_code: str = "/TAX", descriptio
         return True
     finally:
         connection.close()
+
+
+STORE_MISC_ITEMS = (("/TAX", "Sales tax (web store)"), ("/FEE", "Web store fee"), ("/DISCOUNT", "Web store discount"))
+
+
+def ensure_store_items(company_db: str | Path) -> list[str]:
+    """The store's miscellaneous items (tax, fee, discount) in the demo company; the codes added."""
+    return [code for code, description in STORE_MISC_ITEMS if ensure_misc_item(company_db, code, description)]

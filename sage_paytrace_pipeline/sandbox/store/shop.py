@@ -87,8 +87,10 @@ class Shop:
         return moment
 
     def place(self, buyer: Buyer, items: Sequence[tuple[str, int]], *, coupon_percent: Decimal = Decimal(0),
-              shipping: Decimal = Decimal("0.00"), tax_rate: Decimal = Decimal(0)) -> dict[str, Any]:
-        """A pending order (not yet paid). A SKU not in the catalogue is sold at 10.00 (a store-only product)."""
+              shipping: Decimal = Decimal("0.00"), tax_rate: Decimal = Decimal(0),
+              fees: Sequence[tuple[str, Decimal]] = ()) -> dict[str, Any]:
+        """A pending order (not yet paid). A SKU not in the catalogue is sold at 10.00 (a store-only product).
+        `fees`: (name, amount) fee lines, untaxed; a negative one is a discount (as plugins add them)."""
         with self._lock:
             order_id = self._next_id
             self._next_id += 1
@@ -99,18 +101,22 @@ class Shop:
             line_total = sum((Decimal(line["total"]) for line in lines), Decimal("0.00"))
             tax = (line_total * tax_rate).quantize(CENT, rounding=ROUND_HALF_UP)
             discount = sum((Decimal(line["subtotal"]) - Decimal(line["total"]) for line in lines), Decimal("0.00"))
+            fee_lines = [{"id": 900 + number, "name": name, "tax_class": "", "tax_status": "none",
+                          "total": _money(amount), "total_tax": "0.00", "taxes": []}
+                         for number, (name, amount) in enumerate(fees, start=1)]
+            fee_total = sum((amount.quantize(CENT, rounding=ROUND_HALF_UP) for _, amount in fees), Decimal("0.00"))
             order = {
                 "id": order_id, "number": str(order_id), "order_key": f"wc_order_{order_id}", "created_via": "checkout",
                 "status": "pending", "currency": "USD", "date_created_gmt": now, "date_modified_gmt": now,
                 "date_paid_gmt": None, "discount_total": _money(discount), "shipping_total": _money(shipping),
                 "shipping_tax": "0.00", "cart_tax": _money(tax), "total_tax": _money(tax),
-                "total": _money(line_total + shipping + tax), "prices_include_tax": False,
+                "total": _money(line_total + shipping + fee_total + tax), "prices_include_tax": False,
                 "customer_id": buyer.customer_id, "billing": buyer.address(),
                 "shipping": {**buyer.address(), "email": ""}, "payment_method": "paytrace",
                 "payment_method_title": "Credit card (PayTrace)", "transaction_id": "", "line_items": lines,
                 "tax_lines": [], "shipping_lines": [{"method_id": "flat_rate", "method_title": "Flat rate",
                                                      "total": _money(shipping)}] if shipping else [],
-                "fee_lines": [], "coupon_lines": [], "refunds": [], "meta_data": [],
+                "fee_lines": fee_lines, "coupon_lines": [], "refunds": [], "meta_data": [],
             }
             self._orders[order_id] = order
             return copy.deepcopy(order)

@@ -167,3 +167,43 @@ def test_a_field_left_out_of_the_sync_keeps_each_sides_value():
     assert plan.paytrace_updates[["field", "value"]].values.tolist() == [["address_line1", "1 Main St"]]
     assert plan.card_upserts["cardholder_name"].tolist() == ["Tara Ito"]
     assert plan_sync(_apply(sync, plan), plan.state, policy).writes == 0
+
+
+def test_unplaced_profiles_are_not_re_matched_until_they_or_sages_customers_change():
+    """The fuzzy cascade runs once on a profile it cannot place (V3 ambiguous, V4 nobody): the next runs
+    give the same exceptions from the cache; a changed profile, or a change in Sage, runs it again."""
+    profiles = [profile("V1", "Ana Chen", email="ana@x.example"),
+                profile("V3", "Cy Doe", email="shared@x.example", zip_code="99202"),
+                profile("V4", "Nobody Known", email="nobody@x.example", zip_code="10001")]
+    customers = [customer("ANA", "Ana Chen", email="ana@x.example"),
+                 customer("CY1", "Cy Doe", email="shared@x.example", zip_code="99202"),
+                 customer("CY2", "Cy Doe", email="shared@x.example", zip_code="99202")]
+    sync = inputs(profiles, customers)
+    first = plan_sync(sync, SyncState(), POLICY)
+    assert first.cascaded == 2
+    assert set(first.state.unmatched["vault_id"]) == {"V3", "V4"}
+
+    again = plan_sync(sync, first.state, POLICY)
+    assert again.cascaded == 0
+    pd.testing.assert_frame_equal(again.exceptions, first.exceptions)
+    assert again.links[["vault_id", "customer_no"]].equals(first.links[["vault_id", "customer_no"]])
+    assert again.state.unmatched.equals(first.state.unmatched)
+
+    renamed = inputs([*profiles[:2], profile("V4", "Nobody Known Jr", email="nobody@x.example", zip_code="10001")],
+                     customers)
+    assert plan_sync(renamed, again.state, POLICY).cascaded == 1  # only the changed profile
+    sage_edit = inputs(profiles, [*customers[:2], customer("CY2", "Cyrus Doe", email="cy2@x.example",
+                                                           zip_code="99202")])
+    replanned = plan_sync(sage_edit, again.state, POLICY)
+    assert replanned.links.set_index("vault_id").loc["V3", "customer_no"] == "CY1"  # e-mail + ZIP now unique
+    assert replanned.cascaded == 1  # V4 tried again: Sage changed since it was cached
+
+
+def test_with_auto_create_the_unplaced_profile_is_created_and_then_linked_not_cached():
+    sync = inputs([profile("V9", "New Person", email="new@x.example", zip_code="10001")],
+                  [customer("ANA", "Ana Chen", email="ana@x.example")])
+    policy = SyncPolicy(payment_types=PAYMENT_TYPES, auto_create=True)
+    first = plan_sync(sync, SyncState(), policy)
+    assert list(first.customers_to_create["vault_ids"].astype(str)) == ["V9"]
+    again = plan_sync(sync, first.state, policy)  # the creation not carried out: the cache says the same
+    assert again.cascaded == 0 and list(again.customers_to_create["vault_ids"].astype(str)) == ["V9"]

@@ -109,3 +109,27 @@ def test_missing_sage_company_is_one_clear_error(paytrace_sandbox, tmp_path, cap
     code = main(["sandbox", "paytrace", "live", "--url", paytrace_sandbox.base_url,
                  "--sage-db", str(tmp_path / "none.sqlite3"), "--count", "1"])
     assert code == 1 and "sandbox sage100 create" in capsys.readouterr().err
+
+
+def test_the_live_store_renews_replaces_duplicates_and_deletes_vault_profiles(paytrace_sandbox, sage_db, client,
+                                                                             capsys):
+    before = {profile.customer_id: profile for profile in client.export_customers()}
+    code = main(["sandbox", "paytrace", "live", "--url", paytrace_sandbox.base_url, "--sage-db", str(sage_db),
+                 "--count", "8", "--interval", "0", "--seed", "4", "--vault-change-every", "2"])
+    output = capsys.readouterr()
+    assert code == 0
+    changes = [line.split(": profile ") for line in output.out.splitlines() if line.startswith("vault ")]
+    assert [kind for kind, _ in changes] == ["vault expiry renewed", "vault card replaced", "vault second profile",
+                                             "vault profile deleted"]
+    (_, renewed), (_, replaced), (_, second), (_, deleted) = changes
+    after = {profile.customer_id: profile for profile in client.export_customers()}
+    assert after[renewed].card is not None and after[renewed].card.expiration_year == TODAY.year + 3
+    assert after[replaced].card is not None and after[replaced].card.expiration_year == TODAY.year + 4
+    assert second not in before and after[second].email and sum(
+        1 for profile in after.values() if profile.email == after[second].email) >= 2
+    assert deleted in before and deleted not in after
+    charged = {sale.customer_id for sale in client.export_transactions(TODAY, TODAY) if sale.customer_id}
+    deleted_at = output.out.index(f"vault profile deleted: profile {deleted}")
+    assert deleted not in charged or output.out.rfind("vault", 0, deleted_at) >= 0  # charged only before deletion
+    for number, _ in _TEST_CARDS:
+        assert number not in output.out + output.err

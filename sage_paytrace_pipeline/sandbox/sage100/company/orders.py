@@ -358,7 +358,9 @@ def _post_sales_gl(session: DemoSession, doc: _InvoiceDoc, header: Row, lines: l
         if line["ItemType"] == "1" and item and item["CostOfGoodsSoldAcctKey"] and item["InventoryAcctKey"] and cost:
             costs[item["CostOfGoodsSoldAcctKey"], item["InventoryAcctKey"]] += cost
     gl = [GLLine(division["AccountsReceivableAcctKey"], debit=doc.amount, comment=comment)]
-    gl += [GLLine(key, credit=amount.quantize(CENT), comment=comment) for key, amount in sales.items()]
+    # a negative sales line (a store discount on a /-item) nets into its account; a net debit stays a debit
+    gl += [GLLine(key, credit=amount.quantize(CENT), comment=comment) if amount >= 0
+           else GLLine(key, debit=-amount.quantize(CENT), comment=comment) for key, amount in sales.items()]
     for (cogs, inventory), amount in costs.items():
         gl += [GLLine(cogs, debit=amount, comment=comment), GLLine(inventory, credit=amount, comment=comment)]
     post_gl(session, journal=SALES_ORDER_JOURNAL, register_no=doc.register_no, posting_date=doc.invoice_date,

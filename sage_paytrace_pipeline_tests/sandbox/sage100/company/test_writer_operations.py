@@ -326,3 +326,10 @@ def test_no_card_number_is_stored_anywhere(company, writer):
                 if isinstance(value, str):
                     assert not find_card_numbers(value), (table, value)
     assert card_numbers_in_database(company) == []
+
+
+def test_only_a_miscellaneous_charge_line_may_carry_a_negative_price() -> None:
+    """A web store's discount goes to a /-item as a negative line; a stocked item never has a negative price."""
+    assert SalesOrderLine(item_code="/DISCOUNT", quantity="1", unit_price="-5.00").unit_price == Decimal("-5.00")
+    with pytest.raises(ValueError, match="only a miscellaneous"):
+        SalesOrderLine(item_code="BOLT-1420", quantity="1", unit_price="-5.00")
