@@ -118,8 +118,12 @@ def journal_in_sage_currency(plan: JournalPlan, reconciliation: Reconciliation, 
     entries_out = _totals(entries, lines_out)
     return JournalPlan(entries=entries_out, lines=lines_out,
                        exceptions=concat_exceptions([plan.exceptions, problems, unmapped]),
-                       held=pd.concat([plan.held, held, unmapped_held], ignore_index=True).loc[:, list(HELD_COLUMNS)]
-                       .astype({"batch_number": "Int64"}))
+                       held=_held([plan.held, held, unmapped_held]))
+
+
+def _held(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    present = [frame for frame in frames if len(frame)] or frames[:1]
+    return pd.concat(present, ignore_index=True).loc[:, list(HELD_COLUMNS)].astype({"batch_number": "Int64"})
 
 
 def _sales_in_sage(reconciliation: Reconciliation, receipt_cents: Mapping[int, int],
