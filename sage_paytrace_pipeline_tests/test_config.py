@@ -149,3 +149,14 @@ def test_a_conversion_reads_its_rates_file_beside_the_config(tmp_path):
     config = load_config(path)
     assert config.currency.converts and rates_file(config, path) == tmp_path / "rates.csv"
     assert rates_file(load_config(EXAMPLE), EXAMPLE) is None
+
+
+def test_the_documented_currency_example_loads_once_uncommented(tmp_path):
+    text = EXAMPLE.read_text()
+    block = text[text.index("# currency:"):text.index("customer_links: {}")]
+    uncommented = "\n".join(line[2:] if line.startswith("#") else line for line in block.splitlines())
+    path = tmp_path / "config.yaml"
+    path.write_text(uncommented)
+    config = load_config(path)
+    assert (config.currency.paytrace, config.currency.sage, config.currency.max_rate_age_days) == ("USD", "CAD", 4)
+    assert config.currency.exchange_difference_account == "7950-00"
