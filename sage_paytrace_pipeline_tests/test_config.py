@@ -135,7 +135,7 @@ def test_one_currency_is_the_default_and_converts_nothing():
 def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     path = tmp_path / "config.yaml"
     path.write_text(yaml_text)
-    with pytest.raises(ConfigError, match="config.yaml") as error:
+    with pytest.raises(ConfigError, match=r"config\.yaml") as error:
         load_config(path)
     assert expected in str(error.value)
 

@@ -58,7 +58,7 @@ def test_a_rate_older_than_max_rate_age_days_is_missing_and_says_why():
     ("date,rate\n2026-03-02,1.12345678901\n", "more than 10 decimal places"),
 ])
 def test_a_bad_row_names_the_file_and_the_line(text, problem):
-    with pytest.raises(RateFileError, match="^rates.csv ") as error:
+    with pytest.raises(RateFileError, match=r"^rates\.csv ") as error:
         parse_rates(text, "rates.csv")
     assert problem in str(error.value)
 

@@ -42,7 +42,7 @@ def converted(rates: dict, *, active: set[str] | None = None):
 
 
 def test_entries_balance_clearing_takes_the_receipts_and_the_difference_is_realized():
-    recon, receipts, plan = converted(RATES)
+    _, receipts, plan = converted(RATES)
     assert len(plan.entries) == 2 and (plan.entries["debit_cents"] == plan.entries["credit_cents"]).all()
     lines = plan.lines
     clearing = lines[lines["role"] == "clearing"]
