@@ -23,8 +23,6 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import CENT, round_to_cent
-
 RATE_COLUMNS = ("date", "rate")
 # Rates finer than this are refused: no published rate has more places, and the integer product
 # of cents and the rate's numerator stays exact.
@@ -167,17 +165,13 @@ def allocate(totals: pd.Series, parts: pd.Series, groups: pd.Series) -> np.ndarr
                           "part": np.asarray(parts, dtype="int64")})
     running = frame.groupby("group", sort=False)["part"].cumsum().to_numpy()
     whole = frame.groupby("group", sort=False)["part"].transform("sum").to_numpy()
-    totals_array = frame["total"].to_numpy()
-    upto = [_share(total, done, of) for total, done, of in zip(totals_array.tolist(), running.tolist(),
-                                                                whole.tolist(), strict=True)]
+    # total x running / whole, rounded half away from zero, on Python integers (no overflow, no float)
+    product = frame["total"].to_numpy().astype(object) * running.astype(object)
+    safe_whole = np.where(whole == 0, 1, whole).astype(object)
+    size = (np.abs(product) * 2 + safe_whole) // (2 * safe_whole)
+    upto = np.where(whole == 0, frame["total"].to_numpy(), np.where(product < 0, -size, size)).astype("int64")
     before = pd.Series(upto).groupby(frame["group"].to_numpy(), sort=False).shift(1, fill_value=0)
-    return (np.asarray(upto, dtype="int64") - before.to_numpy(dtype="int64")).astype("int64")
-
-
-def _share(total: int, done: int, whole: int) -> int:
-    if whole == 0:  # nothing to weigh by: the first row takes it all
-        return total
-    return int(round_to_cent(Decimal(total) * done / whole / 100) / CENT)
+    return (upto - before.to_numpy(dtype="int64")).astype("int64")
 
 
 def rate_text(rates: Iterable[Decimal | None]) -> list[str]:
