@@ -417,6 +417,42 @@ class DisputeSettings(_Section):
         return Decimal(repr(value)) if isinstance(value, float) else value
 
 
+class CurrencySettings(_Section):
+    """`currency:` PayTrace's currency and the Sage company's (README "Currencies"). The same (the
+    default): nothing is converted. Different: amounts are converted with the rates file's rate of
+    each business day; a day without a usable rate is an exception, never a guess."""
+
+    paytrace: str = Field(default="USD", pattern=r"^[A-Z]{3}$")  # ISO 4217 code of the merchant account
+    sage: str = Field(default="USD", pattern=r"^[A-Z]{3}$")  # ISO 4217 code of the Sage company
+    # CSV `date,rate`: units of the Sage currency per 1 unit of the PayTrace currency, one row per
+    # published day (relative to this config file's folder).
+    rates_file: str | None = None
+    # A business day takes the latest rate on or before it, at most this many days older (weekends, holidays).
+    max_rate_age_days: int = Field(default=4, ge=0, le=31)
+    # Realized exchange differences of the settlement entries (gain or loss on the deposit).
+    exchange_difference_account: str | None = None
+
+    @field_validator("exchange_difference_account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not _ACCOUNT.match(value):
+            raise ValueError(f"{value!r} is not a Sage account like 7950-00")
+        return value
+
+    @property
+    def converts(self) -> bool:
+        return self.paytrace != self.sage
+
+    @model_validator(mode="after")
+    def _conversion_needs(self) -> CurrencySettings:
+        if self.converts:
+            missing = [key for key in ("rates_file", "exchange_difference_account") if getattr(self, key) is None]
+            if missing:
+                raise ValueError(f"PayTrace pays in {self.paytrace} and Sage books in {self.sage}: set "
+                                 + " and ".join(missing) + " (README \"Currencies\")")
+        return self
+
+
 class PipelineConfig(_Section):
     merchant: MerchantSettings = MerchantSettings()
     sage: SageSettings = SageSettings()
@@ -444,6 +480,20 @@ class PipelineConfig(_Section):
     anomalies: AnomalyPolicy = AnomalyPolicy()
     # How exceptions' candidates are ranked (README "Anomalies and suggestions").
     suggestions: SuggestionPolicy = SuggestionPolicy()
+    # PayTrace's and Sage's currencies; the same (default): no conversion.
+    currency: CurrencySettings = CurrencySettings()
+
+    @model_validator(mode="after")
+    def _conversion_covers_the_flows(self) -> PipelineConfig:
+        """The refund, web-store and dispute flows book PayTrace amounts as they are: refused with a
+        conversion rather than posting a foreign amount to Sage."""
+        if self.currency.converts:
+            unconverted = [name for name in ("refunds", "store", "disputes") if getattr(self, name) is not None]
+            if unconverted:
+                raise ValueError(f"currency: {', '.join(unconverted)} do not convert currencies yet; remove "
+                                 f"{'those sections' if len(unconverted) > 1 else 'that section'} or keep "
+                                 "currency.paytrace equal to currency.sage")
+        return self
 
     @field_validator("matching", mode="before")
     @classmethod
@@ -489,6 +539,14 @@ class PipelineConfig(_Section):
 def statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:
     folder = Path(config.bank.statement_folder).expanduser()
     return folder if folder.is_absolute() else Path(config_path).resolve().parent / folder
+
+
+def rates_file(config: PipelineConfig, config_path: str | os.PathLike) -> Path | None:
+    """The exchange rates file (currency.rates_file, relative to the config file); None without conversion."""
+    if not config.currency.converts or config.currency.rates_file is None:
+        return None
+    path = Path(config.currency.rates_file).expanduser()
+    return path if path.is_absolute() else Path(config_path).resolve().parent / path
 
 
 def fee_statement_folder(config: PipelineConfig, config_path: str | os.PathLike) -> Path:

@@ -115,3 +115,48 @@ def test_alert_webhooks_default_to_their_documented_variables():
 
 def load_config_text(text: str):
     return PipelineConfig.model_validate(yaml.safe_load(text))
+
+
+def test_one_currency_is_the_default_and_converts_nothing():
+    config = load_config(EXAMPLE)
+    assert (config.currency.paytrace, config.currency.sage, config.currency.converts) == ("USD", "USD", False)
+
+
+@pytest.mark.parametrize(("yaml_text", "expected"), [
+    ("currency:\n  paytrace: USD\n  sage: CAD\n  rate_file: r.csv\n", "currency.rate_file: unknown key"),
+    ("currency:\n  sage: cad\n", "currency.sage: String should match pattern"),
+    ("currency:\n  paytrace: USD\n  sage: CAD\n",
+     "set rates_file and exchange_difference_account"),
+    ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 'x y'\n",
+     "'x y' is not a Sage account"),
+    ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
+     "refunds: {}\n", "currency: refunds do not convert currencies yet"),
+])
+def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError, match=r"config\.yaml") as error:
+        load_config(path)
+    assert expected in str(error.value)
+
+
+def test_a_conversion_reads_its_rates_file_beside_the_config(tmp_path):
+    from sage_paytrace_pipeline.config import rates_file
+
+    path = tmp_path / "config.yaml"
+    path.write_text("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: rates.csv\n"
+                    "  exchange_difference_account: 7950-00\n")
+    config = load_config(path)
+    assert config.currency.converts and rates_file(config, path) == tmp_path / "rates.csv"
+    assert rates_file(load_config(EXAMPLE), EXAMPLE) is None
+
+
+def test_the_documented_currency_example_loads_once_uncommented(tmp_path):
+    text = EXAMPLE.read_text()
+    block = text[text.index("# currency:"):text.index("customer_links: {}")]
+    uncommented = "\n".join(line[2:] if line.startswith("#") else line for line in block.splitlines())
+    path = tmp_path / "config.yaml"
+    path.write_text(uncommented)
+    config = load_config(path)
+    assert (config.currency.paytrace, config.currency.sage, config.currency.max_rate_age_days) == ("USD", "CAD", 4)
+    assert config.currency.exchange_difference_account == "7950-00"

@@ -33,6 +33,8 @@ from sage_paytrace_pipeline.sage100.writer import ChunkedReceiptWriter, ReceiptO
 
 _APPLICATION_FIELDS = ["invoice_no", "invoice_type", "amount_cents", "method", "score", "explanation"]
 _LINK_FIELDS = ["method", "score", "explanation"]
+# With currency conversion the applications carry these too; the log keeps them with the lines.
+_EXCHANGE_FIELDS = ["paytrace_amount_cents", "fx_rate"]
 LOG_CHUNK = 500  # receipts a log update for writers that take one receipt a call
 
 
@@ -48,7 +50,8 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
                business_date: date) -> Intent:
     """What the log records before the write; the hash proves later what exactly was sent."""
     link_fields = {} if link is None else {field: _plain(link[field]) for field in _LINK_FIELDS}
-    lines = [{field: _plain(row[field]) for field in _APPLICATION_FIELDS} for _, row in applications.iterrows()]
+    lines = [{field: _plain(row[field]) for field in _application_fields(applications)}
+             for _, row in applications.iterrows()]
     return _intent(receipt, lines, link_fields, business_date)
 
 
@@ -56,10 +59,14 @@ def intents_for(receipts: Mapping[int, CardReceipt], applications: pd.DataFrame,
                 business_date: date) -> dict[int, Intent]:
     """`intent_for` of every planned receipt at once: the applications and links read column-wise
     in one pass (a pandas row look-up per receipt cost more than writing the receipt)."""
-    lines = _rows_by_transaction(applications, _APPLICATION_FIELDS)
+    lines = _rows_by_transaction(applications, _application_fields(applications))
     first_links = {tid: rows[0] for tid, rows in _rows_by_transaction(links, _LINK_FIELDS).items()}
     return {tid: _intent(receipt, lines.get(tid, []), first_links.get(tid, {}), business_date)
             for tid, receipt in receipts.items()}
+
+
+def _application_fields(applications: pd.DataFrame) -> list[str]:
+    return _APPLICATION_FIELDS + [field for field in _EXCHANGE_FIELDS if field in applications.columns]
 
 
 def _rows_by_transaction(frame: pd.DataFrame, fields: list[str]) -> dict[int, list[dict]]:

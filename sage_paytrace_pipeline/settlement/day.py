@@ -15,6 +15,7 @@ from datetime import date
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.domain.currency import PAYTRACE_AMOUNT, RateTable
 from sage_paytrace_pipeline.domain.settlement import (
     JournalPlan,
     RefundFlow,
@@ -24,6 +25,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     reconcile,
     to_journal_entries,
 )
+from sage_paytrace_pipeline.domain.settlement.currency import journal_in_sage_currency
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.settlement.frames import (
@@ -77,10 +79,14 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
 
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,
-               reader: Sage100Reader, as_of: date, recorded_refunds: frozenset[int] = frozenset()) -> DaySettlement:
+               reader: Sage100Reader, as_of: date, recorded_refunds: frozenset[int] = frozenset(),
+               rates: RateTable | None = None) -> DaySettlement:
     """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
     from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
     configured: without it nothing is reconciled (the caller reports `not_configured_exception`).
+
+    With `rates` (currency conversion on) the receipts carry `paytrace_amount_cents`: batches are
+    reconciled in PayTrace's currency and the entries converted to Sage's (`journal_in_sage_currency`).
 
     With the refund flow on (`config.refunds`), `recorded_refunds` are the window's refunds Sage holds
     as card refunds (`settlement.refunds.refunds_recorded_in_sage`): their entries debit clearing."""
@@ -91,6 +97,10 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     transactions = inputs.transactions
     if flow is not None:
         transactions = with_created_dates(transactions, config.merchant.time_zone)
+    in_sage_currency = receipts
+    if rates is not None:  # reconciled in PayTrace's currency: each receipt's amount as PayTrace charged it
+        receipts = receipts.assign(amount_cents=receipts[PAYTRACE_AMOUNT].fillna(receipts["amount_cents"])
+                                   .astype("int64")).drop(columns=[PAYTRACE_AMOUNT])
     recon = reconcile(batch_input(inputs.batches), transactions, receipts,
                       inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of,
                       refund_flow=flow)
@@ -99,6 +109,9 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
     plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
                            receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))
+    if rates is not None:
+        plan = _converted(plan, recon, config, inputs=inputs, receipts=in_sage_currency, rates=rates,
+                          active_accounts=accounts.active_accounts)
     batches, deposits = inputs.batches, inputs.deposits
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))
@@ -113,6 +126,19 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
                                            suffixes=("", "_match"))
     refunds = recon.refunds[recon.refunds["batch_number"].isin(own["expected"]["batch_number"])]
     return DaySettlement(own["expected"], own["matches"], reconciliation, entries, lines, exceptions, refunds)
+
+
+def _converted(plan: JournalPlan, recon, config: PipelineConfig, *, inputs: DayInputs, receipts: pd.DataFrame,
+               rates: RateTable, active_accounts) -> JournalPlan:
+    """The plan in Sage's currency: receipts' Sage amounts, sale days from the transactions' creation."""
+    created = with_created_dates(inputs.transactions, config.merchant.time_zone)
+    sale_dates = dict(zip(created["transaction_id"].astype("int64"), created["created_date"], strict=True))
+    receipt_cents = dict(zip(receipts["transaction_id"].astype("int64"), receipts["amount_cents"].astype("int64"),
+                             strict=True))
+    assert config.currency.exchange_difference_account is not None  # the config requires it with conversion
+    return journal_in_sage_currency(plan, recon, receipt_cents=receipt_cents, sale_dates=sale_dates, rates=rates,
+                                    exchange_account=config.currency.exchange_difference_account,
+                                    active_accounts=active_accounts)
 
 
 def refund_flow(config: PipelineConfig, recorded_refunds: frozenset[int]) -> RefundFlow | None:

@@ -16,6 +16,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import (
     exception_metadata,
     money_total,
@@ -32,8 +33,11 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.store.receipts import store_sales_for_matching
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
+from sage_paytrace_pipeline.domain.currency import FX_RATE, PAYTRACE_AMOUNT, RateTable, exchange_of_log
+from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import best_suggestions
+from sage_paytrace_pipeline.receivables.currency import applications_with_exchange, payments_in_sage_currency
 from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -75,17 +79,26 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     config = settings.config()
     links, policy = links_frame(config.customer_links), config.matching_policy()
     open_invoices = of_day(sage_open_invoices, days[0], days)
+    rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
         earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
+        no_rate = None
+        if rates is not None:  # Sage's invoices are in its currency: payments are converted first
+            payments, no_rate = payments_in_sage_currency(
+                payments, day, rates, posted=set(earlier), policy=policy,
+                currencies=(config.currency.paytrace, config.currency.sage))
         # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
         store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier))
         waiting += len(store.held)
         result = match_business_day(
             store.payments, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
             of_day(sage_customer_cards, day, days), open_invoices, links=links, policy=policy, earlier=earlier)
+        if no_rate is not None:
+            result = DayMatch(result.customer_links, applications_with_exchange(result.applications, payments, earlier),
+                              concat_exceptions([result.exceptions, no_rate]), result.skipped_counts)
         matched.append((day, result, payments))
         # the next day of a range sees the balances this day's receipts will leave, as its own run would
         open_invoices = after_receipts(open_invoices, result.applications)
@@ -145,6 +158,7 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     days = run_days(context)
     config = settings.config()
     writer, reader = sage100.open_writer(), sage100.reader()
+    rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     posted: list[tuple[date, PostedDay]] = []
     with warehouse.get_connection() as connection:  # one connection for every day of the run
         log = PostingLog(connection, context.run.run_id)
@@ -152,7 +166,7 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
             posted.append((day, _post_day(
                 day, config, writer, reader, log, of_day(payment_applications, day, days),
                 of_day(customer_links, day, days), of_day(paytrace_transactions, day, days),
-                of_day(matching_exceptions, day, days))))
+                of_day(matching_exceptions, day, days), rates)))
     receipts = stacked(_dated(day_posted.receipts, day) for day, day_posted in posted)
     exceptions = stacked(_dated(day_posted.exceptions, day) for day, day_posted in posted)
     yield dg.Output(receipts, output_name="sage_cash_receipts", metadata=with_days({
@@ -184,10 +198,19 @@ class PostedDay:
 
 def _post_day(day: date, config, writer, reader, log: PostingLog, payment_applications: pd.DataFrame,  # noqa: PLR0917
               customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
-              matching_exceptions: pd.DataFrame) -> PostedDay:
+              matching_exceptions: pd.DataFrame, rates: RateTable | None = None) -> PostedDay:
     earlier = payment_applications["posted_earlier"].astype(bool)
     new = payment_applications[~earlier]
-    created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
+    if rates is not None:  # new customers' prepayments in Sage's currency (a day without a rate: none)
+        converted, _ = payments_in_sage_currency(
+            paytrace_transactions, day, rates, posted=set(), policy=config.matching_policy(),
+            currencies=(config.currency.paytrace, config.currency.sage))
+        created = _new_customers(config, matching_exceptions, converted, writer)
+        if not created.applications.empty:
+            created = NewCustomers(created.links, applications_with_exchange(created.applications, converted, {}),
+                                   created.failures)
+    else:
+        created = _new_customers(config, matching_exceptions, paytrace_transactions, writer)
     new = pd.concat([new, created.applications], ignore_index=True) if not created.applications.empty else new
     if not created.links.empty:
         customer_links = pd.concat([customer_links, created.links], ignore_index=True)
@@ -200,6 +223,9 @@ def _post_day(day: date, config, writer, reader, log: PostingLog, payment_applic
     outcome = post_receipts(plan.receipts, intents, writer=writer, reader=reader, log=log,
                             posted_earlier=posted_earlier, business_date=day)
     receipts = log.entries(business_date=day).drop(columns=["business_date"])
+    if rates is not None:  # the rate and the PayTrace amount the log recorded; amount_cents is Sage's
+        receipts = pd.concat([receipts, exchange_of_log(receipts["applications_json"]).set_index(receipts.index)[
+            [PAYTRACE_AMOUNT, FX_RATE]]], axis=1)
     exceptions = pd.concat([plan.exceptions, outcome.exceptions, failure_exceptions(created.failures), held],
                            ignore_index=True)
     customers = int(created.links["customer_no"].nunique()) if not created.links.empty else 0

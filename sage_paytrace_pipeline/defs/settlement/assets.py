@@ -19,6 +19,7 @@ from dagster_duckdb import DuckDBResource
 from sage_paytrace_pipeline.banking import read_statement_folder
 from sage_paytrace_pipeline.banking.store import StatementStore
 from sage_paytrace_pipeline.config import PipelineConfig, statement_folder
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import (
     batch_preview,
     exception_list,
@@ -38,6 +39,7 @@ from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_con
 from sage_paytrace_pipeline.defs.settlement import checks
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.disputes.case_store import saved_stages
+from sage_paytrace_pipeline.domain.currency import PAYTRACE_AMOUNT, exchange_of_log
 from sage_paytrace_pipeline.domain.disputes.settlement import name_netted_cases
 from sage_paytrace_pipeline.domain.settlement import SettlementPolicy
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
@@ -138,6 +140,7 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         return
     as_of = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
     reader, settled_days = sage100.reader(), []
+    rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run.run_id)
         dispute_stages = saved_stages(connection) if config.disputes else None
@@ -148,8 +151,11 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
             # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
             recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
                         if config.refunds else frozenset())
-            settled_days.append((day, settle_day(day, config, inputs, receipts_from_log(logged), reader=reader,
-                                                 as_of=as_of, recorded_refunds=recorded)))
+            receipts = receipts_from_log(logged)
+            if rates is not None:  # each receipt's PayTrace amount, as the log recorded it before the write
+                receipts[PAYTRACE_AMOUNT] = exchange_of_log(logged["applications_json"])[PAYTRACE_AMOUNT].to_numpy()
+            settled_days.append((day, settle_day(day, config, inputs, receipts, reader=reader,
+                                                 as_of=as_of, recorded_refunds=recorded, rates=rates)))
     reconciliation = stacked(dated(settled.reconciliation, day) for day, settled in settled_days)
     expected = stacked(settled.expected for _, settled in settled_days)
     matches = stacked(settled.matches for _, settled in settled_days)

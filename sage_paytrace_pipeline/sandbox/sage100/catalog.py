@@ -41,12 +41,13 @@ GL_CHART: tuple[tuple[str, str, str, str], ...] = (
     ("2350-00", "Card Sales Awaiting AR Receipts", "05", "A"),
     ("1250-00", "Chargebacks Receivable", "02", "A"),  # open dispute cases (README "Chargebacks")
     ("1260-00", "Processor Receivable", "02", "A"),  # short/missing deposits (gl_accounts.processor_receivable)
+    ("7950-00", "Realized Exchange Gain/Loss", "13", "A"),  # currency.exchange_difference_account
 )
 
 
 # Accounts added to the chart after companies were generated from seeds: they get a fixed audit
 # stamp instead of one drawn from the seeded random stream, so a seed still makes the same company.
-APPENDED_ACCOUNTS = frozenset({"2350-00", "1250-00", "1260-00"})
+APPENDED_ACCOUNTS = frozenset({"2350-00", "1250-00", "1260-00", "7950-00"})
 
 
 def account_key(account: str) -> str:
