@@ -1,6 +1,6 @@
 """Every benchmark of docs/benchmarks.md from one command.
 
-    python -m benchmarks [--quick] [--only NAME ...] [--out FILE]
+    python -m benchmarks [--quick] [--only NAME ...] [--out FILE] [--backfill-days N]
 
 Each benchmark runs in its own process (`python -m benchmarks.<module> ...`, so one's memory does
 not inflate another's peak RSS), one after the other; the runner prints the machine (cores,
@@ -86,12 +86,14 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def run(names: list[str], *, quick: bool, echo) -> int:
+def run(names: list[str], *, quick: bool, echo, backfill_days: int | None = None) -> int:
     """Run the named benchmarks in order; the number that failed."""
     echo(f"# python -m benchmarks{' --quick' if quick else ''}: {machine()}")
     failed = 0
     for bench in (b for b in BENCHMARKS if b.name in names):
         args = bench.quick if quick else bench.args
+        if bench.name == "backfill" and backfill_days:
+            args = _with_option(args, "--days", str(backfill_days))
         echo(f"\n## {bench.name}: {bench.what}\n$ python {' '.join(args)}\nload average before: {_load()}")
         started = time.perf_counter()
         done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False,
@@ -104,11 +106,18 @@ def run(names: list[str], *, quick: bool, echo) -> int:
     return failed
 
 
+def _with_option(args: tuple[str, ...], option: str, value: str) -> tuple[str, ...]:
+    at = args.index(option)
+    return (*args[:at + 1], value, *args[at + 2:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the command, not figures to quote")
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS], help="run only these")
     parser.add_argument("--out", type=Path, help="also write the whole output to this file")
+    parser.add_argument("--backfill-days", type=int, default=None,
+                        help="days of the backfill benchmark (default: a year; fewer give the per-day rate sooner)")
     args = parser.parse_args(argv)
     lines: list[str] = []
 
@@ -116,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    failed = run(args.only or [b.name for b in BENCHMARKS], quick=args.quick, echo=echo)
+    failed = run(args.only or [b.name for b in BENCHMARKS], quick=args.quick, echo=echo,
+                 backfill_days=args.backfill_days)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     return 1 if failed else 0
