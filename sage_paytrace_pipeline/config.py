@@ -396,6 +396,10 @@ class DisputeSettings(_Section):
     # the balance sheet) or an expense. Default gl_accounts.chargebacks, where the settlement entries
     # book the processor's chargeback debits: then only the fee is posted per case.
     chargeback_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # Re-open the customer's invoice in Sage when a chargeback takes the money (the card receipt
+    # reversed, Sage KB 223924250030110) and apply it again when the case is won; the chargeback then
+    # moves through card clearing instead of chargeback_account (README "Chargebacks").
+    reopen_invoice: bool = False
     # The processor's case fee (expense); default gl_accounts.merchant_fees.
     fee_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
     # With a receivable chargeback_account: where a lost or accepted case goes (bad debt / sales
