@@ -50,7 +50,7 @@ def dispute_accounts(config: PipelineConfig) -> DisputeAccounts:
         raise ValueError("disputes is not configured")
     return DisputeAccounts(settled=accounts.chargebacks, chargeback=settings.chargeback_account or accounts.chargebacks,
                            fee=settings.fee_account or accounts.merchant_fees, loss=settings.loss_account,
-                           clearing=accounts.card_clearing)
+                           clearing=accounts.card_clearing, owed=accounts.processor_receivable)
 
 
 class PostingLog:

@@ -20,7 +20,8 @@ from sage_paytrace_pipeline_tests.sage100.writer_support import account_key, dum
 AS_OF = date(2026, 12, 1)
 MC_CLEARING, VISA_CLEARING, AR, BANK = "1062-00", "1061-00", "1200-00", "1010-00"
 CHARGEBACKS, FEES, RECEIVABLE, LOSS = "6160-00", "6150-00", "1250-00", "6170-00"
-ACCOUNTS = (MC_CLEARING, VISA_CLEARING, AR, BANK, CHARGEBACKS, FEES, RECEIVABLE, LOSS)
+PROCESSOR = "1260-00"  # gl_accounts.processor_receivable: what the processor owes
+ACCOUNTS = (MC_CLEARING, VISA_CLEARING, AR, BANK, CHARGEBACKS, FEES, RECEIVABLE, LOSS, PROCESSOR)
 
 
 @pytest.fixture
@@ -78,11 +79,12 @@ def test_chargebacks_reopen_the_invoice_once_and_a_won_case_applies_it_again(tmp
                                          transaction_id=sale, payment_type=kind, card_type=kind))
     paid = {name: _open_balance(company, *where) for name, where in (("big", big), ("small", small))}
     before = _balances(company)
-    # The settlement side: C200's debit with its fee, C200 won (its credit), P300 re-debited, C400 with the fee.
+    # The settlement side: C200's debit with its fee, C200 won (its credit: Cr processor receivable), P300
+    # re-debited, C400 with the fee.
     for reference, on, debit, credit, amount in (
             ("PT-BC200", date(2026, 11, 3), CHARGEBACKS, BANK, "1265.00"),
             ("PT-BC400", date(2026, 11, 4), CHARGEBACKS, BANK, "95.00"),
-            ("PT-BC200W", date(2026, 11, 20), BANK, CHARGEBACKS, "1250.00"),
+            ("PT-CR-C200", date(2026, 11, 21), BANK, PROCESSOR, "1250.00"),  # the won credit, a day later
             ("PT-BP300", date(2026, 11, 25), CHARGEBACKS, BANK, "1250.00")):
         _settlement(writer, reference, on, debit, credit, amount)
     folder = tmp_path / "dispute_reports"
@@ -107,6 +109,7 @@ def test_chargebacks_reopen_the_invoice_once_and_a_won_case_applies_it_again(tmp
         BANK: Decimal("-1360.00"),  # 1,265 + 95 + 1,250 taken, 1,250 given back
         CHARGEBACKS: Decimal("0.00"),  # what settlement booked there is moved out
         FEES: Decimal("30.00"), RECEIVABLE: Decimal("0.00"), LOSS: Decimal("0.00"),
+        PROCESSOR: Decimal("0.00"),  # the won case owed, then its credit arrived
     }
     debits, credits = query(company, "SELECT SUM(CAST(DebitAmount AS NUMERIC)), "
                                      "SUM(CAST(CreditAmount AS NUMERIC)) FROM GL_DetailPosting")[0]

@@ -6,6 +6,9 @@ journal.py). A case's entries move it from there (``settled``) to where the merc
 the money is never booked twice and the net of both is the reference's pattern (card-accounting
 §3.4): chargeback Dr chargeback receivable (or expense) / Cr clearing or bank, plus the case fee
 Dr fee expense; won: the reversal back; lost/accepted: the receivable to the loss account.
+A won case's money is owed by the processor until its credit reaches the bank: the won leg debits
+the processor receivable (`owed`, when configured), which settlement's `PT-CR…` entry for the bank
+credit then clears (Dr bank / Cr processor receivable), so the receivable nets to zero.
 
 With `disputes.reopen_invoice` a stage flagged `reopen` (its chain's card receipt reversed in Sage,
 the invoice open again; application layer disputes/posting.py) keeps the case in the customer's
@@ -45,6 +48,9 @@ class DisputeAccounts:
     fee: str
     loss: str | None = None
     clearing: str | None = None  # the card clearing account Sage's receipt reversal credits (reopen)
+    # What the processor owes between a won case and its credit in the bank (gl_accounts.processor_receivable;
+    # settlement's `PT-CR…` entry credits it when the credit arrives). None: the won leg debits `settled`.
+    owed: str | None = None
 
 
 def posting_reference(case_number: str, stage: str) -> str:
@@ -102,12 +108,13 @@ def plan_postings(history: pd.DataFrame, accounts: DisputeAccounts, *, case_fee_
         if "clearing_account" in history else accounts.clearing
     if reopen.any() and (clearing is None or (isinstance(clearing, pd.Series) and (clearing[reopen] == "").any())):
         raise ValueError("re-opened invoices need the card clearing account (DisputeAccounts.clearing)")
+    owed = accounts.owed or accounts.settled
     legs = [
         ("taken_cents", ~reopen, accounts.chargeback, accounts.settled, "Chargeback"),
         ("taken_cents", reopen, clearing, accounts.settled, "Chargeback, invoice re-opened"),
         ("fee", None, accounts.fee, accounts.settled, "Chargeback fee"),
-        ("returned_cents", ~reopen, accounts.settled, accounts.chargeback, "Chargeback reversed (won)"),
-        ("returned_cents", reopen, accounts.settled, clearing, "Chargeback reversed (won), re-applied"),
+        ("returned_cents", ~reopen, owed, accounts.chargeback, "Chargeback reversed (won)"),
+        ("returned_cents", reopen, owed, clearing, "Chargeback reversed (won), re-applied"),
         ("written_off_cents", ~reopen, accounts.loss, accounts.chargeback, "Chargeback lost"),
     ]
     frame = history.assign(fee=fee)

@@ -27,7 +27,9 @@ parked is read back from Sage (`parked_sales`), so a lost warehouse changes noth
 A merchant fee debit on the
 statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank
 (unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
-debit is Dr chargebacks / Cr bank.
+debit is Dr chargebacks / Cr bank. A credit the bank line calls a chargeback (the processor giving a
+won case's money back) is `PT-CR…` Dr bank / Cr processor receivable, where the dispute flow's won
+entry put what the processor owes (Cr chargebacks without a processor receivable).
 
 With gl_accounts.processor_receivable set, a short deposit (not a netted chargeback) is not held:
 Dr bank the cash that arrived, Dr processor receivable the difference; a deposit still missing after
@@ -62,6 +64,7 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
 from sage_paytrace_pipeline.domain.settlement.reconcile import (
+    CHARGEBACK_REVERSAL,
     DEPOSIT_MISSING,
     DEPOSIT_VARIANCE,
     DIFFERS_REASON,
@@ -146,7 +149,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
     entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
                                             receivable=accounts.processor_receivable is not None,
                                             missing_booked=missing_booked)
-    item_entries, item_lines = _bank_item_entries(reconciliation)
+    item_entries, item_lines = _bank_item_entries(reconciliation,
+                                                  receivable=accounts.processor_receivable is not None)
     reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked, receipt_dates)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
     lines = pd.concat([lines, item_lines, reclass_lines], ignore_index=True)
@@ -387,25 +391,27 @@ def _reclass_dates(transaction_ids: pd.Series, receipt_dates: pd.DataFrame | Non
     return dates.to_numpy()
 
 
-def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _bank_item_entries(reconciliation: Reconciliation, *, receivable: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     items = reconciliation.bank_items
     if reconciliation.policy.fee_debits_from_statement:  # the fee statement books them (monthly_fees.py)
         items = items[items["kind"] != "monthly_fees"].reset_index(drop=True)
     fee = (items["kind"] == "monthly_fees").to_numpy()
+    given_back = (items["kind"] == CHARGEBACK_REVERSAL).to_numpy()
     amount = -items["amount_cents"].to_numpy()  # debits are negative on the statement
     posted = pd.to_datetime(items["posted_date"])
     entries = pd.DataFrame({
         "reference": items["reference"],
         "kind": items["kind"],
         "posting_date": posted.to_numpy(),
-        "description": join_text(np.where(fee, "Merchant fees ", "Chargeback "), dates_text(posted)),
+        "description": join_text(np.select([fee, given_back], ["Merchant fees ", "Chargeback reversal "],
+                                           "Chargeback "), dates_text(posted)),
         "batch_number": pd.array([pd.NA] * len(items), dtype="Int64"),
         "funding_group": "",
         "source_ids": join_text(items["source_file"], ":", numbers_text(items["source_line"]), " ref ",
                                 items["bank_reference"]),
     })
     reference = items["reference"]
-    offset_role = np.where(fee, "merchant_fees", "chargebacks")
+    offset_role = np.select([fee, given_back & receivable], ["merchant_fees", "processor_receivable"], "chargebacks")
     lines = pd.concat([
         _lines(reference, offset_role, None, amount, items["description"]),
         _lines(reference, "bank", None, -amount, items["description"]),

@@ -74,6 +74,7 @@ NO_BATCH = "transaction_in_no_batch"
 UNKNOWN_TYPE = "unknown_transaction_type"
 TOTALS_MISMATCH = "batch_totals_mismatch"
 UNMATCHED_CREDIT = "unmatched_bank_credit"
+CHARGEBACK_REVERSAL = "chargeback_reversal"  # a bank item: a processor credit giving a chargeback back
 UNMATCHED_DEBIT = "unmatched_processor_debit"
 DUPLICATE_BANK_LINE = "duplicate_bank_line"
 FEE_SCHEDULE_INCOMPLETE = "fee_schedule_missing_brand"
@@ -154,8 +155,8 @@ class Reconciliation:
       = a receipt in Sage; NA = no receipt).
     - refunds: every counted refund with its brand and treatment (EXPENSED, THROUGH_CLEARING,
       NOT_IN_SAGE; see `RefundFlow`).
-    - bank_items: unmatched bank debits classified as merchant fees or chargebacks, each with its
-      journal reference.
+    - bank_items: unmatched bank debits classified as merchant fees or chargebacks, and credits
+      giving a chargeback back (`chargeback_reversal`), each with its journal reference.
     """
 
     policy: SettlementPolicy
@@ -724,11 +725,14 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
     debit = amount < 0
     credit = amount > 0
 
-    kind = np.select([debit & chargeback, debit & fee], ["chargeback", "monthly_fees"], default="")
+    # A credit saying chargeback/dispute is the processor giving a chargeback back (a case won).
+    kind = np.select([debit & chargeback, debit & fee, credit & chargeback],
+                     ["chargeback", "monthly_fees", CHARGEBACK_REVERSAL], default="")
     items = leftover[kind != ""].assign(kind=kind[kind != ""])
     items = items.assign(reference=_bank_item_references(items))
 
     # Credits nobody explains (with the batches they could have been, when they were candidates).
+    credit = credit & (kind == "")
     credits = leftover[credit]
     candidate_text = np.full(len(credits), "", dtype=object)
     if len(credits) and len(pairs):
@@ -771,7 +775,7 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
 
 def _bank_item_references(items: pd.DataFrame) -> list[str]:
     """Stable idempotency keys: what the bank says about the line, not which file carried it."""
-    prefix = {"monthly_fees": "PT-FEE-", "chargeback": "PT-CB-"}
+    prefix = {"monthly_fees": "PT-FEE-", "chargeback": "PT-CB-", CHARGEBACK_REVERSAL: "PT-CR-"}
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     occurrence = items.groupby(key, sort=False).cumcount().to_numpy() if len(items) else np.zeros(0, dtype=int)
     references = []

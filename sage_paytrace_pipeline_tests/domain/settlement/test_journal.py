@@ -139,6 +139,23 @@ def test_fee_and_chargeback_debits_get_their_own_entries_with_stable_references(
     assert sorted(replay.entries["reference"]) == sorted(plan.entries["reference"])
 
 
+def test_a_chargeback_given_back_clears_the_processor_receivable():
+    """A won case's credit: the dispute flow's won entry debited the processor receivable (what the
+    processor owes); the credit's entry credits it, so it nets to zero. Not an unmatched credit."""
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.deposit(TUE, 10_000).deposit(THU, 2_000, "MERCH BNKCD CHGBK REVERSAL CASE 77")
+    recon, plan = plan_for(scenario, accounts=gl_accounts(processor_receivable="1260-00"))
+    given_back = plan.entries[plan.entries["kind"] == "chargeback_reversal"].iloc[0]
+    assert given_back["reference"].startswith("PT-CR-260305-") and given_back["posting_date"] == THU
+    assert lines_by_account(plan, given_back["reference"]) == {"1010-00": 2_000, "1260-00": -2_000}
+    assert "unmatched_bank_credit" not in set(recon.exceptions["kind"])
+    # Without a processor receivable the credit goes back where the chargeback debit went.
+    _, plain = plan_for(scenario, accounts=gl_accounts(processor_receivable=None))
+    reference = plain.entries.loc[plain.entries["kind"] == "chargeback_reversal", "reference"].iloc[0]
+    assert lines_by_account(plain, reference) == {"1010-00": 2_000, "6160-00": -2_000}
+
+
 def test_refunds_equal_to_sales_clear_without_a_bank_line():
     scenario = Scenario().batch(1, MON)
     scenario.sale(1, "VISA", 5_000)
