@@ -548,6 +548,14 @@ def warehouse_file() -> Path:
     return Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
 
 
+def console_database_url(settings: ConsoleSettings, warehouse: Path,
+                         environ: Mapping[str, str] | None = None) -> str:
+    """The console's decisions store (SQLAlchemy URL): console.database_url_env, else a SQLite file
+    beside the warehouse. The console writes it; the pipeline's runs read its decisions."""
+    environ = os.environ if environ is None else environ
+    return environ.get(settings.database_url_env) or f"sqlite:///{warehouse.parent / 'console.sqlite3'}"
+
+
 def require_environment(environ: Mapping[str, str] | None = None,
                         names: tuple[str, ...] = REQUIRED_ENVIRONMENT) -> dict[str, str]:
     """The required variables, or one error naming every missing one and what it is for."""

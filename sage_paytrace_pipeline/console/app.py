@@ -174,9 +174,11 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         candidates: list[Candidate] = []
         if "link_payer" in actions_for(item.kind) and console.actions.sage_reader is not None:
             candidates = ranked_customers(console.actions.sage_reader(), item.problem)
+        invoices = console.actions.open_invoices(item) if "apply_to_invoice" in actions_for(item.kind) else []
         decided = console.store.latest_decisions([item.key]).get(item.key)
         return _render(request, user, "exception.html", {
             "item": item, "actions": actions_for(item.kind), "candidates": candidates, "decided": decided,
+            "invoices": invoices, "target": console.actions.invoice_target(item),
             "message": message, "error": error, "row": _row(item.key)}, status_code=400 if error else 200)
 
     async def link(request: Request, user: security.User) -> Response:
@@ -193,6 +195,19 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
             return await exception_detail(request, user, error=str(refused))
         return await exception_detail(request, user, message=(
             f"linked {made.vault_id} to {made.customer} {made.name}: its payments post when the day runs again"))
+
+    async def apply_invoice(request: Request, user: security.User) -> Response:
+        item = _item(request.path_params["key"])
+        if item is None:
+            return _render(request, user, "gone.html", {}, status_code=404)
+        form = await request.form()
+        try:
+            choice = console.actions.apply_to_invoice(_actor(request, user), item, str(form.get("invoice_no", "")))
+        except Refused as refused:
+            return await exception_detail(request, user, error=str(refused))
+        return await exception_detail(request, user, message=(
+            f"payment {choice.transaction_id} will be applied to invoice {choice.invoice_no} of "
+            f"{choice.division}-{choice.customer_no}: its receipt posts when the day runs again"))
 
     async def review(request: Request, user: security.User) -> Response:
         form = await request.form()
@@ -316,6 +331,7 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         Route("/exceptions/review", page("resolve", review, post=True), methods=["POST"]),
         Route("/exceptions/{key:str}", page("view", exception_detail), methods=["GET"]),
         Route("/exceptions/{key:str}/link", page("resolve", link, post=True), methods=["POST"]),
+        Route("/exceptions/{key:str}/apply", page("resolve", apply_invoice, post=True), methods=["POST"]),
         Route("/approvals", page("view", approvals), methods=["GET"]),
         Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
               methods=["POST"]),

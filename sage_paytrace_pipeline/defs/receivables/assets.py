@@ -10,12 +10,13 @@ from the `@dg.definitions` function below, so importing this module reads no con
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.config import PipelineConfig, console_database_url
 from sage_paytrace_pipeline.defs.metadata import (
     exception_metadata,
     money_total,
@@ -36,6 +37,7 @@ from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import best_suggestions
 from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
+from sage_paytrace_pipeline.receivables.invoice_choices import CHOICE_COLUMNS, read_choices, with_invoice_choices
 from sage_paytrace_pipeline.receivables.new_customers import (
     NewCustomers,
     create_customers,
@@ -77,14 +79,17 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     open_invoices = of_day(sage_open_invoices, days[0], days)
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
+    choices = _invoice_choices(config, warehouse, paytrace_transactions)
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
         earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
         # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
         store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier))
         waiting += len(store.held)
+        # a payment a clerk applied to an invoice in the console names that invoice (receivables/invoice_choices.py)
+        chosen = with_invoice_choices(store.payments, choices, in_sage=set(earlier))
         result = match_business_day(
-            store.payments, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
+            chosen, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
             of_day(sage_customer_cards, day, days), open_invoices, links=links, policy=policy, earlier=earlier)
         matched.append((day, result, payments))
         # the next day of a range sees the balances this day's receipts will leave, as its own run would
@@ -111,6 +116,14 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
                                                                                        days))
     yield combined_check([(day, checks.applications_sum_to_payment(result.applications, payments))
                           for day, result, payments in matched])
+
+
+def _invoice_choices(config: PipelineConfig, warehouse: DuckDBResource, payments: pd.DataFrame) -> pd.DataFrame:
+    """The console's invoice choices for these payments (none without a `console:` section)."""
+    if config.console is None or payments.empty:
+        return pd.DataFrame(columns=CHOICE_COLUMNS)
+    url = console_database_url(config.console, Path(warehouse.database))
+    return read_choices(url, payments["transaction_id"].astype("int64").tolist())
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
