@@ -47,7 +47,7 @@ def app_from_environment(environ: Mapping[str, str] | None = None) -> Starlette:
     reader = sage_reader_factory(environ.get("SAGE100_DATABASE", ""), dict(config.sage.names))
     console = Console(settings=settings, store=store, warehouse=warehouse,
                       actions=Actions(store, warehouse, Path(config_path), reader),
-                      today=lambda: datetime.now(zone).date())
+                      today=lambda: datetime.now(zone).date(), card_clearing=config.gl_accounts.card_clearing)
     return create_app(console, secret_key=secret)
 
 
