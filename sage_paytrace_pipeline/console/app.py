@@ -8,6 +8,7 @@ escaped by Jinja: hostile text renders inert.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,12 @@ class Console:
 
 def shown(value: object) -> str:
     """Outside text as the console shows it: no controls, card numbers masked, secrets filtered."""
+    return _shown_text(value) if isinstance(value, str) else scrub_text(storable_text(value))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _shown_text(value: str) -> str:
+    # The queue shows the same texts page after page (they change only when a run does): clean each once.
     return scrub_text(storable_text(value))
 
 
