@@ -15,6 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from sqlalchemy.exc import SQLAlchemyError
 
 from sage_paytrace_pipeline.config import PipelineConfig, console_database_url
 from sage_paytrace_pipeline.defs.metadata import (
@@ -79,7 +80,7 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     open_invoices = of_day(sage_open_invoices, days[0], days)
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
-    choices = _invoice_choices(config, warehouse, paytrace_transactions)
+    choices = _invoice_choices(context, config, warehouse, paytrace_transactions)
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
         earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
@@ -118,12 +119,19 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
                           for day, result, payments in matched])
 
 
-def _invoice_choices(config: PipelineConfig, warehouse: DuckDBResource, payments: pd.DataFrame) -> pd.DataFrame:
-    """The console's invoice choices for these payments (none without a `console:` section)."""
+def _invoice_choices(context: dg.AssetExecutionContext, config: PipelineConfig, warehouse: DuckDBResource,
+                     payments: pd.DataFrame) -> pd.DataFrame:
+    """The console's invoice choices for these payments (none without a `console:` section). A decisions
+    store that does not answer does not stop the day: its held payments stay held until a run reads it."""
     if config.console is None or payments.empty:
         return pd.DataFrame(columns=CHOICE_COLUMNS)
     url = console_database_url(config.console, Path(warehouse.database))
-    return read_choices(url, payments["transaction_id"].astype("int64").tolist())
+    try:
+        return read_choices(url, payments["transaction_id"].astype("int64").tolist())
+    except SQLAlchemyError as error:
+        context.log.warning("the console's decisions store did not answer (%s): invoice choices are read on the "
+                            "next run", str(error).splitlines()[0])
+        return pd.DataFrame(columns=CHOICE_COLUMNS)
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
