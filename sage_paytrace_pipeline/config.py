@@ -399,6 +399,10 @@ class DisputeSettings(_Section):
     # the balance sheet) or an expense. Default gl_accounts.chargebacks, where the settlement entries
     # book the processor's chargeback debits: then only the fee is posted per case.
     chargeback_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
+    # Re-open the customer's invoice in Sage when a chargeback takes the money (the card receipt
+    # reversed, Sage KB 223924250030110) and apply it again when the case is won; the chargeback then
+    # moves through card clearing instead of chargeback_account (README "Chargebacks").
+    reopen_invoice: bool = False
     # The processor's case fee (expense); default gl_accounts.merchant_fees.
     fee_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
     # With a receivable chargeback_account: where a lost or accepted case goes (bad debt / sales
@@ -603,6 +607,14 @@ def debugging(environ: Mapping[str, str] | None = None) -> bool:
 def warehouse_file() -> Path:
     """The DuckDB warehouse file the pipeline and the operator commands share (SAGE_PAYTRACE_WAREHOUSE)."""
     return Path(os.environ.get("SAGE_PAYTRACE_WAREHOUSE", ".sage_paytrace/warehouse.duckdb"))
+
+
+def console_database_url(settings: ConsoleSettings, warehouse: Path,
+                         environ: Mapping[str, str] | None = None) -> str:
+    """The console's decisions store (SQLAlchemy URL): console.database_url_env, else a SQLite file
+    beside the warehouse. The console writes it; the pipeline's runs read its decisions."""
+    environ = os.environ if environ is None else environ
+    return environ.get(settings.database_url_env) or f"sqlite:///{warehouse.parent / 'console.sqlite3'}"
 
 
 def require_environment(environ: Mapping[str, str] | None = None,

@@ -77,6 +77,7 @@ run_monitoring:                # a killed run worker's pool slot is freed, or ev
 telemetry:
   enabled: false
 """
+CONSOLE_PORT = 8780  # where the demo's summary says to serve the operations console
 UI_SANDBOX_PORT = 8765  # where README's "watch it live" serves the sandbox for `dagster dev`
 DEMO_AUTO_APPROVE_UP_TO = "100.00"  # the demo's approval limit for refunds asked from Sage
 DEMO_CLERK, DEMO_APPROVER = "mjones", "controller"  # who asks for the demo's refunds in Sage, who approves
@@ -101,8 +102,31 @@ def prepare_dagster_home(home: Path) -> Path:
     return dagster_home
 
 
-def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
-    """config/example.yaml with the demo's zone and first day (the example itself stays untouched)."""
+def demo_console_section(password_hash: str) -> str:
+    """The demo config's `console:` section: a clerk and an approver (the demo's refund people), one
+    password (only its hash here), plain HTTP on localhost, re-runs on the `dagster dev` of 'Watch it live'."""
+    users = "".join(f"    {name}: {{role: {role}, password_hash: \"{password_hash}\"}}\n"
+                    for name, role in ((DEMO_CLERK, "clerk"), (DEMO_APPROVER, "approver")))
+    return (f"\nconsole:                             # README \"The operations console\"\n"
+            f"  secure_cookies: false              # the demo serves it on localhost over plain HTTP\n"
+            f"  dagster_url: http://127.0.0.1:3000  # \"Re-run the day\" on README's 'Watch it live' Dagster\n"
+            f"  users:\n{users}")
+
+
+def demo_console_login() -> tuple[str, str]:
+    """(password, argon2 hash) for the demo's console users: $SAGE_PAYTRACE_DEMO_CONSOLE_PASSWORD, else a new
+    random one each demo (printed once in the summary, never written anywhere: the config keeps the hash)."""
+    import secrets
+
+    from sage_paytrace_pipeline.console.passwords import hash_password
+
+    password = os.environ.get("SAGE_PAYTRACE_DEMO_CONSOLE_PASSWORD") or secrets.token_urlsafe(12)
+    return password, hash_password(password)
+
+
+def write_demo_config(home: Path, *, time_zone: str, first_day: date, console: str = "") -> Path:
+    """config/example.yaml with the demo's zone and first day (the example itself stays untouched), and
+    `console` (a `console:` section) appended."""
     example = (Path(__file__).resolve().parent.parent / "config" / "example.yaml")
     text = example.read_text(encoding="utf-8") if example.exists() else ""
     from sage_paytrace_pipeline.config import PipelineConfig, load_config
@@ -115,14 +139,14 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date) -> Path:
         text = text.replace("auto_approve_up_to: 0 ", f'auto_approve_up_to: "{DEMO_AUTO_APPROVE_UP_TO}"', 1)
         text = text.replace('  terms_code: "00"\n', '  terms_code: "00"\n  sync: {}\n', 1)  # the customer sync on
         text += demo_store_config()  # the web store's orders into Sage
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text + console, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
 
         config = PipelineConfig().model_dump(mode="json")
         config["merchant"].update(time_zone=time_zone, first_business_day=first_day.isoformat())
         config["store"] = {"inbox_file": STORE_INBOX_FILE}
-        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        path.write_text(yaml.safe_dump(config, sort_keys=False) + console, encoding="utf-8")
     load_config(path)  # the demo must run on a valid config, like production
     return path
 
@@ -178,7 +202,9 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
     # The Sage demo company shares the generated customers and invoices, so payments pay invoices.
     sage = create_demo_company(home / "sage100_demo.sqlite3", seed=seed, activity=summary, overwrite=True)
     ensure_store_items(sage.db_path)  # the store's tax, fee and discount items
-    config_path = write_demo_config(home, time_zone=time_zone, first_day=first)
+    console_password, console_hash = demo_console_login()
+    config_path = write_demo_config(home, time_zone=time_zone, first_day=first,
+                                    console=demo_console_section(console_hash))
     environment = {
         "PAYTRACE_USERNAME": DEFAULT_USERNAME,
         "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
@@ -189,7 +215,9 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         "DAGSTER_HOME": str(prepare_dagster_home(home)),
         WEBHOOK_SECRET_VARIABLE: DEMO_WEBHOOK_SECRET,
     }
-    _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}"})
+    _write_env_file(home / "demo.env", {**environment, "PAYTRACE_API_URL": f"http://127.0.0.1:{UI_SANDBOX_PORT}",
+                                         # signs the demo console's session cookies; a new one each demo
+                                         "SAGE_PAYTRACE_CONSOLE_SECRET": _console_secret()})
     tracker = DemoProgress(days=(last - first).days + 1, warehouse=warehouse, listener=progress)
     month = DemoMonth(PayTraceSandbox(state, settings=settings), plan, first, last, warehouse=warehouse,
                       sage_database=str(Path(sage.db_path).resolve()), config_path=config_path,
@@ -221,6 +249,10 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         "store": store_summary(home / STORE_INBOX_FILE, warehouse, month.store),
         "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
                   "dagster_home": environment["DAGSTER_HOME"]},
+        "console": {"url": f"http://127.0.0.1:{CONSOLE_PORT}", "users": [DEMO_CLERK, DEMO_APPROVER],
+                    "password": console_password,
+                    "start": f"set -a; . {home / 'demo.env'}; set +a; sage-paytrace console serve "
+                             f"--host 127.0.0.1 --port {CONSOLE_PORT}"},
     }
 
 
@@ -571,8 +603,23 @@ def format_summary(report: dict) -> str:
         store_line(report.get("store", {})),
         f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
         f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
+        *_console_lines(report.get("console")),
     ]
     return "\n".join(lines)
+
+
+def _console_lines(console: dict | None) -> list[str]:
+    if not console:
+        return []
+    return [f"  Operations console: {console['url']} after `{console['start']}`",
+            f"    log in as {' or '.join(console['users'])} (clerk, approver), password {console['password']} "
+            "(this demo's; set SAGE_PAYTRACE_DEMO_CONSOLE_PASSWORD to choose it)"]
+
+
+def _console_secret() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(48)
 
 
 def _refunds_line(refunds: dict) -> str:

@@ -92,3 +92,57 @@ def test_the_instances_the_project_writes_turn_telemetry_off_and_the_readme_star
     demo = yaml.safe_load((prepare_dagster_home(tmp_path) / "dagster.yaml").read_text(encoding="utf-8"))
     assert production["telemetry"] == demo["telemetry"] == {"enabled": False}
     assert "postgres" in production["storage"] and "storage" not in demo  # the demo: SQLite under its home
+
+
+def test_the_demo_config_serves_the_console_the_summary_points_to(tmp_path, monkeypatch):
+    from datetime import date
+
+    from starlette.testclient import TestClient
+
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.console.server import app_from_environment
+    from sage_paytrace_pipeline.demo import (
+        DEMO_APPROVER,
+        DEMO_CLERK,
+        demo_console_login,
+        demo_console_section,
+        format_summary,
+        write_demo_config,
+    )
+    from sage_paytrace_pipeline_tests.console.conftest import log_in
+
+    monkeypatch.setenv("SAGE_PAYTRACE_DEMO_CONSOLE_PASSWORD", "a demo password")
+    password, password_hash = demo_console_login()
+    assert password == "a demo password" and password not in password_hash
+    config = write_demo_config(tmp_path, time_zone="America/Los_Angeles", first_day=date(2026, 11, 1),
+                               console=demo_console_section(password_hash))
+    assert password not in config.read_text()
+    assert {name: user.role for name, user in load_config(config).console.users.items()} == {
+        DEMO_CLERK: "clerk", DEMO_APPROVER: "approver"}
+    client = TestClient(app_from_environment({
+        "SAGE_PAYTRACE_CONFIG": str(config), "SAGE_PAYTRACE_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
+        "SAGE_PAYTRACE_CONSOLE_SECRET": "s" * 48}), follow_redirects=False)
+    log_in(client, DEMO_CLERK, password)
+    assert client.get("/dashboard").status_code == 200
+
+    console = {"url": "http://127.0.0.1:8780", "users": [DEMO_CLERK, DEMO_APPROVER], "password": password,
+               "start": "set -a; . demo.env; set +a; sage-paytrace console serve --host 127.0.0.1 --port 8780"}
+    text = format_summary(_report(console))
+    assert "Operations console: http://127.0.0.1:8780 after `set -a; . demo.env; set +a; sage-paytrace console " \
+           "serve --host 127.0.0.1 --port 8780`" in text
+    assert f"log in as {DEMO_CLERK} or {DEMO_APPROVER}" in text
+
+
+def _report(console: dict) -> dict:
+    """A summary's report with zeros (format_summary's keys) and the console's part."""
+    zero_refunds = {"requests": {"count": 0, "by_state": {}, "sent": 0, "voids": 0},
+                    "paytrace_refunds_recorded": {"count": 0, "amount": "0.00"},
+                    "voids_reversed": {"count": 0, "amount": "0.00"}, "exceptions_by_kind": {}}
+    return {"receipts": {"posted": 0, "amount": "0.00", "deposits": 0, "posted_twice": 0},
+            "exceptions": {"total": 0, "by_kind": {}},
+            "days": {"count": 1, "first": "2026-11-01", "last": "2026-11-01", "runs": 1, "failed_runs": [],
+                     "failed_checks": []},
+            "paytrace": {"generated": {}, "batches_closed": 0},
+            "settlement": {"expected_deposits": {}, "deposited": "0.00", "fees": "0.00", "journal_entries_posted": 0,
+                           "exceptions_by_kind": {}},
+            "refunds": zero_refunds, "customers": {}, "files": {"env": "demo.env"}, "console": console}

@@ -8,12 +8,14 @@ escaped by Jinja: hostile text renders inert.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 import pandas as pd
@@ -28,9 +30,10 @@ from starlette.templating import Jinja2Templates
 
 from sage_paytrace_pipeline.config import ConsoleSettings
 from sage_paytrace_pipeline.console import dashboard as figures
-from sage_paytrace_pipeline.console import security
+from sage_paytrace_pipeline.console import rows, security
 from sage_paytrace_pipeline.console.actions import Actions, Actor, Item, Refused
 from sage_paytrace_pipeline.console.candidates import Candidate, ranked_customers
+from sage_paytrace_pipeline.console.clearing import Clearing, card_clearing
 from sage_paytrace_pipeline.console.passwords import verify_password
 from sage_paytrace_pipeline.console.queue import QueueFilter, queue
 from sage_paytrace_pipeline.console.rerun import DagsterUnreachable, launch, rerun_request
@@ -56,6 +59,7 @@ class Console:
     actions: Actions
     warehouse: Path
     today: Callable[[], date]
+    card_clearing: str | None = None  # gl_accounts.card_clearing (with the card payment types' accounts in Sage)
     throttle: LoginThrottle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,6 +68,12 @@ class Console:
 
 def shown(value: object) -> str:
     """Outside text as the console shows it: no controls, card numbers masked, secrets filtered."""
+    return _shown_text(value) if isinstance(value, str) else scrub_text(storable_text(value))
+
+
+@functools.lru_cache(maxsize=50_000)
+def _shown_text(value: str) -> str:
+    # The queue shows the same texts page after page (they change only when a run does): clean each once.
     return scrub_text(storable_text(value))
 
 
@@ -174,9 +184,11 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         candidates: list[Candidate] = []
         if "link_payer" in actions_for(item.kind) and console.actions.sage_reader is not None:
             candidates = ranked_customers(console.actions.sage_reader(), item.problem)
+        invoices = console.actions.open_invoices(item) if "apply_to_invoice" in actions_for(item.kind) else []
         decided = console.store.latest_decisions([item.key]).get(item.key)
         return _render(request, user, "exception.html", {
             "item": item, "actions": actions_for(item.kind), "candidates": candidates, "decided": decided,
+            "invoices": invoices, "target": console.actions.invoice_target(item),
             "message": message, "error": error, "row": _row(item.key)}, status_code=400 if error else 200)
 
     async def link(request: Request, user: security.User) -> Response:
@@ -193,6 +205,19 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
             return await exception_detail(request, user, error=str(refused))
         return await exception_detail(request, user, message=(
             f"linked {made.vault_id} to {made.customer} {made.name}: its payments post when the day runs again"))
+
+    async def apply_invoice(request: Request, user: security.User) -> Response:
+        item = _item(request.path_params["key"])
+        if item is None:
+            return _render(request, user, "gone.html", {}, status_code=404)
+        form = await request.form()
+        try:
+            choice = console.actions.apply_to_invoice(_actor(request, user), item, str(form.get("invoice_no", "")))
+        except Refused as refused:
+            return await exception_detail(request, user, error=str(refused))
+        return await exception_detail(request, user, message=(
+            f"payment {choice.transaction_id} will be applied to invoice {choice.invoice_no} of "
+            f"{choice.division}-{choice.customer_no}: its receipt posts when the day runs again"))
 
     async def review(request: Request, user: security.User) -> Response:
         form = await request.form()
@@ -262,10 +287,45 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         days = figures.daily_figures(console.warehouse, opened[opened.index.str.len() == 10], decided)
         month = request.query_params.get("month", "").strip()[:7]
         shown_days = days[days.index.str.startswith(month)] if month else days.head(62)
+        months = figures.monthly_figures(days)
+        clearing = _clearing()
         return _render(request, user, "dashboard.html", {
-            "months": figures.periods(figures.monthly_figures(days)), "days": figures.periods(shown_days),
+            "months": figures.periods(months), "days": figures.periods(shown_days),
             "month": month, "chart": figures.bars(shown_days, "sales_cents", "receipts_cents"),
-            "notices": context.notices})
+            "notices": context.notices,
+            "clearing": None if clearing is None else {
+                "accounts": clearing.accounts, "total": clearing.balance_cents,
+                "at": clearing.balance_at([*months.index, *shown_days.index])}})
+
+    def _clearing() -> Clearing | None:
+        if console.actions.sage_reader is None:
+            return None
+        return card_clearing(console.actions.sage_reader(), console.card_clearing)
+
+    async def figure_rows(request: Request, user: security.User) -> Response:
+        figure = request.path_params["figure"]
+        period = request.query_params.get("period", "").strip()
+        if figure == "exceptions_opened":
+            return RedirectResponse(f"/exceptions?day={quote(period)}", status_code=303)
+        if figure == "exceptions_decided":
+            return RedirectResponse("/audit", status_code=303)
+        found: rows.Rows | None
+        if figure == "clearing" and rows.PERIOD.match(period):
+            clearing = _clearing()
+            if clearing is None:
+                return _render(request, user, "refused.html", {
+                    "reason": "Sage is not reachable from the console (SAGE100_DATABASE is not set)"}, status_code=400)
+            lines = clearing.lines_in(period)
+            found = rows.Rows(f"Card clearing in Sage: GL lines of {period} (balance at the end "
+                              f"{format_decimal(cents_to_decimal(clearing.balance_at([period])[period]))})",
+                              list(lines.columns), lines.astype(object).to_dict("records"), len(lines),
+                              int((lines["debit_cents"] - lines["credit_cents"]).sum()), "debit_cents - credit_cents")
+        else:
+            found = rows.figure_rows(console.warehouse, figure, period)
+        if found is None:
+            return _render(request, user, "refused.html", {"reason": "no such figure, or not a day (YYYY-MM-DD) or "
+                                                                     "month (YYYY-MM)"}, status_code=404)
+        return _render(request, user, "rows.html", {"found": found, "figure": figure, "period": period})
 
     async def rerun_day(request: Request, user: security.User) -> Response:
         try:
@@ -316,10 +376,12 @@ def create_app(console: Console, *, secret_key: str) -> Starlette:
         Route("/exceptions/review", page("resolve", review, post=True), methods=["POST"]),
         Route("/exceptions/{key:str}", page("view", exception_detail), methods=["GET"]),
         Route("/exceptions/{key:str}/link", page("resolve", link, post=True), methods=["POST"]),
+        Route("/exceptions/{key:str}/apply", page("resolve", apply_invoice, post=True), methods=["POST"]),
         Route("/approvals", page("view", approvals), methods=["GET"]),
         Route("/approvals/{request_id:str}/{decision:str}", page("approve", decide_refund, post=True),
               methods=["POST"]),
         Route("/dashboard", page("view", dashboard), methods=["GET"]),
+        Route("/rows/{figure:str}", page("view", figure_rows), methods=["GET"]),
         Route("/days/{day:str}/rerun", page("resolve", rerun_day, post=True), methods=["POST"]),
         Route("/audit", page("view", audit), methods=["GET"]),
         Route("/audit.csv", page("export", audit_csv), methods=["GET"]),

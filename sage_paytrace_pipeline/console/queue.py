@@ -44,21 +44,22 @@ _LOCK = threading.Lock()
 
 def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, today: date, *, offset: int = 0,
           limit: int = 200) -> QueuePage:
-    items = _sorted(open_items(context))
+    items, index = _sorted(open_items(context))
     keep = np.ones(len(items), dtype=bool)
     if wanted.kind:
-        keep &= (items["_kind"] == wanted.kind).to_numpy()
+        keep &= index.codes_of("_kind", wanted.kind)
     if wanted.severity:
-        keep &= (items["_severity"] == wanted.severity).to_numpy()
+        keep &= index.codes_of("_severity", wanted.severity)
     if wanted.day:
-        keep &= _on_day(items, wanted.day)
+        keep &= _on_day(index.days, wanted.day)
     if wanted.min_age_days is not None:
         newest = np.datetime64(today) - np.timedelta64(wanted.min_age_days, "D")
-        keep &= (items["_day"].to_numpy() <= newest)
+        keep &= index.days <= newest
     if not wanted.show_reviewed:
         keep &= ~_reviewed(items, store)
-    chosen = items[keep]
-    page = chosen.iloc[offset:offset + limit].drop(columns=["_rank", "_day", "_kind", "_severity"])
+    # positions, not a filtered copy of the whole frame: only the page's rows are ever copied
+    chosen = np.flatnonzero(keep)
+    page = items.iloc[chosen[offset:offset + limit]].drop(columns=["_rank", "_day", "_kind", "_severity"])
     decided = store.latest_decisions(page["key"])
     rows = []
     for row in page.to_dict("records"):
@@ -66,14 +67,38 @@ def queue(context: SourceContext, store: ConsoleStore, wanted: QueueFilter, toda
         rows.append({**row, "age_days": age_days(row["business_day"], today),
                      "decision": decision.get("decision", ""), "decided_by": decision.get("actor", ""),
                      "decision_detail": decision.get("detail", "")})
-    return QueuePage(rows, len(chosen), sorted(set(items["kind"].dropna())))
+    return QueuePage(rows, len(chosen), index.kinds)
 
 
-def _sorted(items: pd.DataFrame) -> pd.DataFrame:
-    """The items in queue order, with `_rank` (severity) and `_day` (datetime64) columns; kept per frame."""
+@dataclass(frozen=True)
+class _Index:
+    """What filters compare, as plain arrays made once per set of items: category codes, days, the kinds."""
+
+    codes: dict[str, np.ndarray]
+    categories: dict[str, dict[str, int]]
+    days: np.ndarray  # datetime64[ns], NaT without a day
+    kinds: list[str]
+
+    def codes_of(self, column: str, value: str) -> np.ndarray:
+        code = self.categories[column].get(value)
+        if code is None:
+            return np.zeros(len(self.days), dtype=bool)
+        return self.codes[column] == code
+
+    @classmethod
+    def of(cls, ordered: pd.DataFrame) -> _Index:
+        columns = ("_kind", "_severity")
+        return cls(codes={c: ordered[c].cat.codes.to_numpy() for c in columns},
+                   categories={c: {str(v): i for i, v in enumerate(ordered[c].cat.categories)} for c in columns},
+                   days=ordered["_day"].to_numpy(), kinds=sorted(str(k) for k in ordered["_kind"].cat.categories))
+
+
+def _sorted(items: pd.DataFrame) -> tuple[pd.DataFrame, _Index]:
+    """The items in queue order, with `_rank` (severity) and `_day` (datetime64) columns, and their filter
+    index; kept per frame."""
     with _LOCK:
         if _SORTED.get("source") is items:
-            return _SORTED["sorted"]
+            return _SORTED["sorted"], _SORTED["index"]
     days = items["business_day"].fillna("").astype(str)
     days = days.where(days.str.len() >= 10, days.str.slice(0, 7) + "-01")
     ordered = items.assign(_rank=items["severity"].map(SEVERITY_RANK).fillna(9).astype(int),
@@ -83,20 +108,20 @@ def _sorted(items: pd.DataFrame) -> pd.DataFrame:
     # no day sorts last within its severity (NaT after every date)
     ordered = ordered.sort_values(["_rank", "_day", "area", "kind", "source_ids"], kind="stable",
                                   na_position="last").reset_index(drop=True)
+    index = _Index.of(ordered)
     with _LOCK:
-        _SORTED.update(source=items, sorted=ordered)
-    return ordered
+        _SORTED.update(source=items, sorted=ordered, index=index)
+    return ordered, index
 
 
-def _on_day(items: pd.DataFrame, day: str) -> np.ndarray:
+def _on_day(days: np.ndarray, day: str) -> np.ndarray:
     """Items of a business day (YYYY-MM-DD) or of a month (YYYY-MM): date comparisons on whole columns."""
     try:
         start = pd.Timestamp(day if len(day) > 7 else f"{day}-01")
     except ValueError:
-        return np.zeros(len(items), dtype=bool)
+        return np.zeros(len(days), dtype=bool)
     end = start + (pd.DateOffset(days=1) if len(day) > 7 else pd.DateOffset(months=1))
-    days = items["_day"]
-    return ((days >= start) & (days < end)).to_numpy()
+    return (days >= start.to_datetime64()) & (days < end.to_datetime64())
 
 
 def _reviewed(items: pd.DataFrame, store: ConsoleStore) -> np.ndarray:

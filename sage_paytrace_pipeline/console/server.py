@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.applications import Starlette
 
-from sage_paytrace_pipeline.config import ConfigError, load_config, warehouse_file
+from sage_paytrace_pipeline.config import ConfigError, console_database_url, load_config, warehouse_file
 from sage_paytrace_pipeline.console.actions import Actions
 from sage_paytrace_pipeline.console.app import Console, create_app
 from sage_paytrace_pipeline.console.store import ConsoleStore
@@ -40,14 +40,14 @@ def app_from_environment(environ: Mapping[str, str] | None = None) -> Starlette:
         raise ConfigError(f"set {settings.secret_key_env} to a random key of 32 characters or more (it signs the "
                           "session cookies), e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'")
     warehouse = Path(environ.get("SAGE_PAYTRACE_WAREHOUSE") or warehouse_file())
-    database_url = environ.get(settings.database_url_env) or f"sqlite:///{warehouse.parent / 'console.sqlite3'}"
+    database_url = console_database_url(settings, warehouse, environ)
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     store = ConsoleStore(database_url)
     zone = ZoneInfo(config.merchant.time_zone)
     reader = sage_reader_factory(environ.get("SAGE100_DATABASE", ""), dict(config.sage.names))
     console = Console(settings=settings, store=store, warehouse=warehouse,
                       actions=Actions(store, warehouse, Path(config_path), reader),
-                      today=lambda: datetime.now(zone).date())
+                      today=lambda: datetime.now(zone).date(), card_clearing=config.gl_accounts.card_clearing)
     return create_app(console, secret_key=secret)
 
 

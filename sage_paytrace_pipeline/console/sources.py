@@ -140,7 +140,12 @@ def _awaiting_items(requests: list) -> pd.DataFrame:
 
 
 # The actions of the warehouse areas' kinds, beyond "mark reviewed".
-WAREHOUSE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {"receivables": {"unknown_customer": ("link_payer",)}}
+WAREHOUSE_ACTIONS: dict[str, dict[str, tuple[str, ...]]] = {"receivables": {
+    "unknown_customer": ("link_payer",),
+    # a payment of a known customer held for its invoice: the clerk picks one (receivables/invoice_choices.py)
+    "unapplied_payment": ("apply_to_invoice",), "invoice_not_open": ("apply_to_invoice",),
+    "invoice_of_another_customer": ("apply_to_invoice",),
+}}
 
 
 def flag_area(name: str, table: str, to_items: Callable[[pd.DataFrame], pd.DataFrame]) -> Source:

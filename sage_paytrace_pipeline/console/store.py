@@ -1,9 +1,10 @@
 """The console's durable tables (SQLAlchemy Core: SQLite by default, PostgreSQL in production).
 
-`console_decisions`: what a person decided about an exception or a request (link a payer, mark
-reviewed, approve or reject a refund), one row per decision. `console_audit`: every decision and
-every log-in, with who, when, what and the state before and after, append-only. A decision and its
-audit row are written in one transaction.
+`console_decisions`: what a person decided about an exception or a request (link a payer, apply a
+payment to an invoice, mark reviewed, approve or reject a refund), one row per decision; an invoice
+choice is also a row of `invoice_choices` (receivables/invoice_choices.py), which the next run
+reads. `console_audit`: every decision and every log-in, with who, when, what and the state before
+and after, append-only. A decision and its audit row are written in one transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sage_paytrace_pipeline.domain.free_text import sheet_safe
+from sage_paytrace_pipeline.receivables.invoice_choices import create_tables as create_invoice_choice_table
 
 METADATA = sa.MetaData()
 
@@ -66,16 +68,21 @@ class ConsoleStore:
     def __init__(self, url: str) -> None:
         self.engine = sa.create_engine(url, future=True)
         METADATA.create_all(self.engine)
+        create_invoice_choice_table(self.engine)  # the console's choices the pipeline's runs read
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ------------------------------------------------------------ writes
 
-    def record(self, decision: Decision, *, before: object, after: object, address: str = "") -> int:
-        """The decision and its audit row, together; returns the decision's id."""
+    def record(self, decision: Decision, *, before: object, after: object, address: str = "",
+               also: Callable[[sa.Connection], None] | None = None) -> int:
+        """The decision and its audit row, together (with `also`: what the pipeline reads of it, such as
+        an invoice choice, in the same transaction); returns the decision's id."""
         now = _now()
         with self.engine.begin() as connection:
+            if also is not None:
+                also(connection)
             inserted = connection.execute(DECISIONS.insert().values(
                 decided_at=now, actor=decision.actor, decision=decision.decision, item_key=decision.item_key,
                 area=decision.area, kind=decision.kind, source_ids=decision.source_ids,

@@ -16,11 +16,13 @@ import duckdb
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.disputes.reopen import SageDocument, plan_reopen
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
-from sage_paytrace_pipeline.domain.disputes.postings import DisputeAccounts, plan_postings
+from sage_paytrace_pipeline.domain.disputes.postings import DisputeAccounts, plan_postings, posting_reference
 from sage_paytrace_pipeline.domain.ledger import JournalEntry, JournalLine
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
+from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
 LOG = "pipeline.dispute_posting_log"
@@ -47,7 +49,8 @@ def dispute_accounts(config: PipelineConfig) -> DisputeAccounts:
     if settings is None:
         raise ValueError("disputes is not configured")
     return DisputeAccounts(settled=accounts.chargebacks, chargeback=settings.chargeback_account or accounts.chargebacks,
-                           fee=settings.fee_account or accounts.merchant_fees, loss=settings.loss_account)
+                           fee=settings.fee_account or accounts.merchant_fees, loss=settings.loss_account,
+                           clearing=accounts.card_clearing, owed=accounts.processor_receivable)
 
 
 class PostingLog:
@@ -93,18 +96,31 @@ def journal_entries(lines: pd.DataFrame) -> list[JournalEntry]:
 
 
 def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writer, log: PostingLog, *,
-               as_of: date) -> PostingOutcome:
-    """Post the entries of every case and stage dated up to `as_of` that the log does not hold as posted."""
+               as_of: date, cases: pd.DataFrame | None = None, reader: Sage100Reader | None = None) -> PostingOutcome:
+    """Post the entries of every case and stage dated up to `as_of` that the log does not hold as posted.
+
+    With `disputes.reopen_invoice` (then `cases` and `reader` are needed) the receipt reversal or
+    re-application of a stage (disputes/reopen.py) is written first; Sage refusing it holds its entry."""
     settings = config.disputes
     assert settings is not None
+    documents: dict[str, SageDocument] = {}
+    problems: list[pd.DataFrame] = []
+    if settings.reopen_invoice and len(stages):
+        assert cases is not None and reader is not None, "reopen_invoice needs the cases and a Sage reader"
+        due_stages = stages[pd.to_datetime(stages["activity_date"]).dt.date <= as_of]
+        reopen = plan_reopen(due_stages, cases, reader, posted=log.posted(), entry_reference=posting_reference)
+        stages, documents, problems = reopen.stages, reopen.documents, list(reopen.exceptions)
     lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=decimal_to_cents(settings.case_fee)) \
         if len(stages) else plan_postings(stages, dispute_accounts(config))
     due = lines[pd.to_datetime(lines["posting_date"]).dt.date <= as_of] if len(lines) else lines
     todo = due[~due["reference"].isin(log.posted())]
     heads = todo.drop_duplicates("reference").set_index("reference")
-    posted, problems = [], []
+    posted = []
     for entry in journal_entries(todo):
         first = heads.loc[entry.reference]
+        document = documents.get(entry.reference)
+        if document is not None and not _write_document(document, writer, log, problems):
+            continue
         amount = sum(decimal_to_cents(line.debit) for line in entry.lines)
         log.intent(entry.reference, str(first["case_number"]), str(first["stage"]), entry.posting_date, amount)
         try:
@@ -123,6 +139,27 @@ def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writ
     if callable(flush):
         flush()
     return PostingOutcome(lines, posted, EXCEPTIONS.concat(problems))
+
+
+def _write_document(document: SageDocument, writer: Sage100Writer, log: PostingLog,
+                    problems: list[pd.DataFrame]) -> bool:
+    """The stage's receipt reversal or re-application, logged like an entry; False (an exception) if Sage refuses."""
+    if document.reference in log.posted():
+        return True
+    log.intent(document.reference, document.case_number, document.stage, document.posting_date, document.amount_cents)
+    try:
+        result = document.write(writer)
+    except Sage100ValidationError as error:
+        log.rejected(document.reference, str(error))
+        problems.append(EXCEPTIONS.rows(
+            "dispute_invoice_rejected_by_sage", "error", None, size=1, source_ids=f"dispute:{document.case_number}",
+            problem=f"Sage refused {document.reference} (the invoice of case {document.case_number}, "
+                    f"{document.stage}): {error.problem}; its GL entry waits",
+            action=(error.fix or "correct it in Sage") + "; the next run writes it again"))
+        return False
+    number = result.documents.get("DepositNo") or result.documents.get("CreditCardEntryNo") or ""
+    log.done(document.reference, entry_no=f"{document.reference}:{number}", created=result.created)
+    return True
 
 
 def _now() -> datetime:

@@ -37,7 +37,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     line_keys,
     with_created_dates,
 )
-from sage_paytrace_pipeline.settlement.ledger import missing_in_sage, parked_in_sage
+from sage_paytrace_pipeline.settlement.ledger import missing_in_sage, parked_in_sage, short_owed_in_sage
 
 POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents_json"]
 
@@ -101,11 +101,11 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     if rates is not None:  # reconciled in PayTrace's currency: each receipt's amount as PayTrace charged it
         receipts = receipts.assign(amount_cents=receipts[PAYTRACE_AMOUNT].fillna(receipts["amount_cents"])
                                    .astype("int64")).drop(columns=[PAYTRACE_AMOUNT])
-    recon = reconcile(batch_input(inputs.batches), transactions, receipts,
-                      inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of,
-                      refund_flow=flow)
     chart = reader.gl_accounts()
     accounts = account_map(config, reader.payment_types(), chart)
+    recon = reconcile(batch_input(inputs.batches), transactions, receipts,
+                      inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of,
+                      refund_flow=flow, short_owed=short_owed_in_sage(reader, accounts, chart))
     receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
     plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
                            receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))

@@ -9,7 +9,12 @@ from __future__ import annotations
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
-from sage_paytrace_pipeline.domain.settlement import GlAccountMap, missing_deposits_booked, parked_sales
+from sage_paytrace_pipeline.domain.settlement import (
+    GlAccountMap,
+    missing_deposits_booked,
+    parked_sales,
+    short_deposits_booked,
+)
 from sage_paytrace_pipeline.domain.settlement.journal import MISSING
 from sage_paytrace_pipeline.sage100.models import GlAccount, as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -39,6 +44,17 @@ def missing_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[G
             if keys else [])
     return missing_deposits_booked([row["PostingComment"] for row in rows],
                                    [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows])
+
+
+def short_owed_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
+    """The short deposits posted entries booked to the processor receivable (batch_number, funding_group,
+    owed_cents, booked_date), read back from Sage's GL detail; none when the account is not configured."""
+    keys = [account.account_key for account in chart if account.account == accounts.processor_receivable]
+    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "DebitAmount",
+                                                                          "PostingDate"]) if keys else [])
+    return short_deposits_booked([row["PostingComment"] for row in rows],
+                                 [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows],
+                                 [row["PostingDate"] for row in rows])
 
 
 def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,

@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -18,6 +19,8 @@ import uvicorn
 
 from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.console.server import app_from_environment
+from sage_paytrace_pipeline.domain.matching.exceptions import TRANSACTION_EXCEPTIONS
+from sage_paytrace_pipeline.receivables.invoice_choices import read_choices
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline_tests.console.conftest import CUSTOMER, PASSWORD, REQUESTER, VAULT_ID
 
@@ -153,6 +156,42 @@ def test_a_clerk_resolves_an_unknown_payer_and_an_approver_approves(page, consol
     assert page.locator("svg.chart rect").count() >= 2
     page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
     assert page.dialogs == [], "no hostile text ran"  # type: ignore[attr-defined]
+
+
+def _hold_a_payment_for_its_invoice(home) -> None:
+    """A payment of the demo customer naming no invoice, held by matching (post_unapplied_as_prepayment off)."""
+    held = TRANSACTION_EXCEPTIONS.rows(
+        "unapplied_payment", "error", [900004], source_ids=f"paytrace:900004 customer:{CUSTOMER}",
+        problem=f"transaction 900004 of {CUSTOMER} (41.00) names no invoice and no open invoice has exactly that "
+                "amount; not posted (matching.post_unapplied_as_prepayment is false)",
+        action="Enter the receipt by hand in Sage against the right invoice(s)").assign(business_date=date.today())
+    connection = duckdb.connect(str(home.warehouse))
+    try:
+        connection.register("held", held)
+        connection.execute("INSERT INTO pipeline.receivable_exceptions BY NAME SELECT * FROM held")
+    finally:
+        connection.close()
+
+
+def test_a_clerk_applies_a_held_payment_to_an_invoice(page, console_url, home, shots):
+    url = console_url
+    _hold_a_payment_for_its_invoice(home)
+    _log_in(page, url, "carl")
+    page.click("tr:has-text('unapplied_payment') a")
+    choice = page.locator("form.apply input[type=radio]").first
+    invoice_no = choice.get_attribute("value")
+    assert invoice_no
+    choice.check()
+    page.screenshot(path=str(shots / "exception-apply-invoice.png"), full_page=True)
+    page.click("form.apply button[type=submit]")
+    assert f"applied to invoice {invoice_no} of {CUSTOMER}" in page.inner_text("[role=status]")
+    # stored for the next run, through SQLAlchemy, once
+    choices = read_choices(home.environ["SAGE_PAYTRACE_CONSOLE_DATABASE"], [900004])
+    assert choices[["transaction_id", "invoice_no", "decided_by"]].values.tolist() == [[900004, invoice_no, "carl"]]
+    assert "apply to invoice" in page.inner_text("dd.decided")
+    page.goto(f"{url}/audit")
+    assert "apply_to_invoice" in page.inner_text("table.audit")
+    assert page.dialogs == []  # type: ignore[attr-defined]
 
 
 def test_an_unauthenticated_request_is_refused(page, console_url):

@@ -75,7 +75,7 @@ def test_the_dashboard_shows_the_tables_to_the_cent(client, home):
     # every open exception is counted on its day, and the count links to the queue of that day
     opened = sum(int(n) for n in re.findall(r'data-figure="exceptions_opened">(\d+)<', page.split("By day")[0]))
     assert opened == len(re.findall(r'data-key="', client.get("/exceptions").text))
-    assert 'href="/exceptions?day=2026-11-18" data-figure="sales_cents"' in page
+    assert 'href="/rows/sales_cents?period=2026-11-18" data-figure="sales_cents"' in page
     assert "<svg" in page and "<rect" in page
 
 
@@ -120,3 +120,66 @@ def test_a_sale_seen_again_counts_once_on_its_first_day_in_its_latest_state(clie
     assert _cell(page, "2026-11-18", "sales_count") == "0", "voided in the end: no longer an approved sale"
     assert (_cell(page, "2026-11-20", "sales_count"), _cell(page, "2026-11-20", "sales_cents")) == ("1", "12.34")
     assert 'data-period="2026-11-21"' not in page
+
+
+def test_every_figure_links_to_the_rows_it_adds_up(client, home):
+    _add_month(home.warehouse)
+    log_in(client, "vera")
+    page = client.get("/dashboard").text
+    links = re.findall(r'<a href="/rows/(\w+)\?period=([\d-]+)" data-figure="(\w+)">([^<]*)<', page)
+    figures = {figure for figure, _, _, _ in links}
+    assert {"sales_cents", "receipts_count", "batches_short", "fee_cents", "chargeback_cents", "clearing"} <= figures
+    checked = 0
+    for figure, period, _, shown in links:
+        if figure == "clearing":
+            continue
+        rows = client.get(f"/rows/{figure}?period={period}")
+        assert rows.status_code == 200, (figure, period)
+        count = re.search(r'data-figure="count">(\d+)<', rows.text).group(1)
+        total = re.search(r'data-figure="total_cents">([^<]*)<', rows.text)
+        if figure.endswith("_cents"):
+            assert total is not None and total.group(1) == shown.strip(), (figure, period)
+        else:
+            assert count == shown.strip(), (figure, period)
+        checked += 1
+    assert checked >= 30
+    batches = client.get("/rows/batches_missing?period=2026-11-19").text
+    assert '<td data-column="batch_number">3</td>' in batches
+    assert client.get("/rows/nonsense?period=2026-11").status_code == 404
+    assert client.get("/rows/sales_cents?period=2026-11-18'--").status_code == 404
+    redirect = client.get("/rows/exceptions_opened?period=2026-11-18")
+    assert redirect.status_code == 303 and redirect.headers["location"] == "/exceptions?day=2026-11-18"
+
+
+def test_the_card_clearing_balance_is_sages_gl_to_the_cent(home, tmp_path):
+    import shutil
+    import sqlite3
+    from decimal import Decimal
+
+    from starlette.testclient import TestClient
+
+    from sage_paytrace_pipeline.console.server import app_from_environment
+    from sage_paytrace_pipeline.sage100.documents import ReceiptLine
+    from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
+    from sage_paytrace_pipeline_tests.sage100.writer_support import customer_with_open_invoices, receipt
+
+    sage = tmp_path / "sage.sqlite3"
+    shutil.copy(home.sage, sage)
+    division, customer, invoices = customer_with_open_invoices(sage, 1)
+    DemoCompanyWriter(sage).post_card_receipt(receipt(  # Dr the Visa clearing account 12.34 on 2026-03-02
+        division, customer, [ReceiptLine(invoice_no=invoices[0][0], amount="12.34")], transaction_id="880001"))
+    with sqlite3.connect(sage) as connection:
+        expected = connection.execute("""
+            SELECT g.Account, sum(CAST(d.DebitAmount AS NUMERIC)) - sum(CAST(d.CreditAmount AS NUMERIC))
+            FROM GL_DetailPosting d JOIN GL_Account g USING (AccountKey)
+            WHERE d.AccountKey IN (SELECT AssetAcctKey FROM AR_PaymentType WHERE PaymentMethod = 'R')
+               OR g.Account = '1060-00' GROUP BY g.Account""").fetchall()
+    client = TestClient(app_from_environment({**home.environ, "SAGE100_DATABASE": str(sage)}), follow_redirects=False)
+    log_in(client, "vera")
+    page = client.get("/dashboard").text
+    shown = dict(re.findall(r'<tr data-account="([\d-]+)">.*?data-figure="clearing_cents">([^<]*)<', page, re.S))
+    assert shown == {account: format_decimal(Decimal(str(balance)).quantize(Decimal("0.01")))
+                     for account, balance in expected} | {a: "0.00" for a in shown if a not in dict(expected)}
+    assert "1061-00" in shown
+    lines = client.get("/rows/clearing?period=2026-03-02").text
+    assert "12.34" in lines and "Card clearing in Sage" in lines

@@ -49,9 +49,11 @@ def test_month_of_reports_posts_each_case_and_stage_once(tmp_path, warehouse, co
     assert _balance(company, "1250-00") == Decimal("1250.00") + Decimal("80.00")
     assert _balance(company, "6170-00") == Decimal("80.00")
     assert _balance(company, "6150-00") == Decimal("15.00") + Decimal("15.00") + Decimal("15.00")  # C200's own fee
-    # what settlement booked to chargebacks is moved out of it: cases + fees
-    assert _balance(company, "6160-00") == -(Decimal("1250.00") + Decimal("80.00") + Decimal("80.00")
+    # what settlement booked to chargebacks is moved out of it: cases taken + fees (C200's twice: P300)
+    assert _balance(company, "6160-00") == -(Decimal("1250.00") * 2 + Decimal("80.00") + Decimal("80.00")
                                             + Decimal("45.00"))
+    # C200 won: the processor owes it back until its credit reaches the bank (settlement's PT-CR entry)
+    assert _balance(company, "1260-00") == Decimal("1250.00")
     debits, credits = query(company, "SELECT SUM(CAST(DebitAmount AS NUMERIC)), SUM(CAST(CreditAmount AS NUMERIC)) "
                             "FROM GL_DetailPosting WHERE SourceJournal = 'GJ'")[0]
     assert money(debits) == money(credits)

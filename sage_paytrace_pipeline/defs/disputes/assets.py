@@ -63,7 +63,8 @@ def dispute_assets(
             folder.mkdir(parents=True, exist_ok=True)
             today = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
             run = run_disputes(connection, config, folder, sage100.open_writer(), as_of=today,
-                               run_id=context.run.run_id)
+                               run_id=context.run.run_id,
+                               reader=sage100.reader() if config.disputes.reopen_invoice else None)
             files, stages, cases, exceptions, loaded = (ReportStore(connection).files(), run.stages, run.cases,
                                                         run.exceptions, run.load.loaded)
             lines = run.posting.lines if run.posting else pd.DataFrame(columns=POSTING_COLUMNS)

@@ -21,9 +21,11 @@ def dispute_entries_balance(lines: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 def no_case_posted_twice(log: pd.DataFrame) -> dg.AssetCheckResult:
-    """One posted entry per case and stage, and no Sage entry shared by two references."""
+    """One posted entry (and re-opened invoice) per case and stage, and no Sage entry shared by two references."""
     posted = log[log["state"] == "posted"]
-    twice = posted[posted.duplicated(["case_number", "stage"], keep=False)]
+    # PT-D: the GL entry; PT-O / PT-A: the invoice re-opened / re-applied (disputes.reopen_invoice)
+    posted = posted.assign(document=posted["reference"].astype(str).str[:4])
+    twice = posted[posted.duplicated(["case_number", "stage", "document"], keep=False)]
     shared = posted[(posted["entry_no"].fillna("") != "") & posted.duplicated("entry_no", keep=False)]
     failing = sorted(set(twice["reference"]) | set(shared["reference"]))
     return dg.AssetCheckResult(

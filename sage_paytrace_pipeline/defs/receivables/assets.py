@@ -10,12 +10,14 @@ from the `@dg.definitions` function below, so importing this module reads no con
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
+from sqlalchemy.exc import SQLAlchemyError
 
-from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.config import PipelineConfig, console_database_url
 from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import (
     exception_metadata,
@@ -40,6 +42,7 @@ from sage_paytrace_pipeline.domain.suggestions import best_suggestions
 from sage_paytrace_pipeline.receivables.currency import applications_with_exchange, payments_in_sage_currency
 from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
+from sage_paytrace_pipeline.receivables.invoice_choices import CHOICE_COLUMNS, read_choices, with_invoice_choices
 from sage_paytrace_pipeline.receivables.new_customers import (
     NewCustomers,
     create_customers,
@@ -82,6 +85,7 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
+    choices = _invoice_choices(context, config, warehouse, paytrace_transactions)
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
         earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
@@ -93,8 +97,10 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
         # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
         store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier))
         waiting += len(store.held)
+        # a payment a clerk applied to an invoice in the console names that invoice (receivables/invoice_choices.py)
+        chosen = with_invoice_choices(store.payments, choices, in_sage=set(earlier))
         result = match_business_day(
-            store.payments, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
+            chosen, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
             of_day(sage_customer_cards, day, days), open_invoices, links=links, policy=policy, earlier=earlier)
         if no_rate is not None:
             result = DayMatch(result.customer_links, applications_with_exchange(result.applications, payments, earlier),
@@ -124,6 +130,21 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
                                                                                        days))
     yield combined_check([(day, checks.applications_sum_to_payment(result.applications, payments))
                           for day, result, payments in matched])
+
+
+def _invoice_choices(context: dg.AssetExecutionContext, config: PipelineConfig, warehouse: DuckDBResource,
+                     payments: pd.DataFrame) -> pd.DataFrame:
+    """The console's invoice choices for these payments (none without a `console:` section). A decisions
+    store that does not answer does not stop the day: its held payments stay held until a run reads it."""
+    if config.console is None or payments.empty:
+        return pd.DataFrame(columns=CHOICE_COLUMNS)
+    url = console_database_url(config.console, Path(warehouse.database))
+    try:
+        return read_choices(url, payments["transaction_id"].astype("int64").tolist())
+    except SQLAlchemyError as error:
+        context.log.warning("the console's decisions store did not answer (%s): invoice choices are read on the "
+                            "next run", str(error).splitlines()[0])
+        return pd.DataFrame(columns=CHOICE_COLUMNS)
 
 
 def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -6,6 +6,16 @@ journal.py). A case's entries move it from there (``settled``) to where the merc
 the money is never booked twice and the net of both is the reference's pattern (card-accounting
 §3.4): chargeback Dr chargeback receivable (or expense) / Cr clearing or bank, plus the case fee
 Dr fee expense; won: the reversal back; lost/accepted: the receivable to the loss account.
+A won case's money is owed by the processor until its credit reaches the bank: the won leg debits
+the processor receivable (`owed`, when configured), which settlement's `PT-CR…` entry for the bank
+credit then clears (Dr bank / Cr processor receivable), so the receivable nets to zero.
+
+With `disputes.reopen_invoice` a stage flagged `reopen` (its chain's card receipt reversed in Sage,
+the invoice open again; application layer disputes/posting.py) keeps the case in the customer's
+invoice instead: Sage's reversal is Dr AR / Cr card clearing, so the chargeback leg is Dr clearing /
+Cr settled (clearing nets to zero; the net of all three is Dr AR / Cr bank or clearing). A won
+stage of such a chain is re-applied by a new receipt (Dr clearing / Cr AR), so its leg is Dr settled
+/ Cr clearing; lost or accepted leaves the invoice open (no write-off leg). The fee is the same.
 
 One entry per (case, stage) that moves money, its reference ``PT-D<case>-<stage code>`` (Sage's
 writer posts a reference once: a re-run posts nothing). Lines whose two sides are the same account
@@ -37,6 +47,10 @@ class DisputeAccounts:
     chargeback: str
     fee: str
     loss: str | None = None
+    clearing: str | None = None  # the card clearing account Sage's receipt reversal credits (reopen)
+    # What the processor owes between a won case and its credit in the bank (gl_accounts.processor_receivable;
+    # settlement's `PT-CR…` entry credits it when the credit arrives). None: the won leg debits `settled`.
+    owed: str | None = None
 
 
 def posting_reference(case_number: str, stage: str) -> str:
@@ -47,23 +61,69 @@ def posting_reference(case_number: str, stage: str) -> str:
     return f"PT-D{hashlib.sha256(case_number.encode()).hexdigest()[:20]}-{CODES[stage]}"
 
 
+# Sage keys its cash receipt documents by CreditCardTransactionID (15 characters).
+SAGE_DOCUMENT_REFERENCE_LENGTH = 15
+
+
+def _document_reference(prefix: str, case_number: str, stage: str) -> str:
+    reference = f"{prefix}{case_number}-{CODES[stage]}"
+    if len(reference) <= SAGE_DOCUMENT_REFERENCE_LENGTH:
+        return reference
+    room = SAGE_DOCUMENT_REFERENCE_LENGTH - len(prefix) - 3
+    return f"{prefix}{hashlib.sha256(case_number.encode()).hexdigest()[:room]}-{CODES[stage]}"
+
+
+def reopen_reference(case_number: str, stage: str) -> str:
+    """``PT-O<case>-<code>``: the receipt reversal that re-opens the invoice for a stage that took money."""
+    return _document_reference("PT-O", case_number, stage)
+
+
+def reapply_reference(case_number: str, stage: str) -> str:
+    """``PT-A<case>-<code>``: the receipt that applies a won case's money to the invoice again."""
+    return _document_reference("PT-A", case_number, stage)
+
+
+def carry_reopen(history: pd.DataFrame, reopened: pd.Series) -> pd.Series:
+    """`reopened` (bool per stage that took money) carried to the later won/lost/accepted stages of the
+    same chain: they settle what the chain's last debit did, re-opened invoice or receivable."""
+    taken = history["taken_cents"] > 0
+    settles = (history["returned_cents"] > 0) | (history["written_off_cents"] > 0)
+    flag = pd.Series(np.where(taken, reopened.astype(bool), np.nan), index=history.index, dtype="object")
+    carried = flag.groupby(history["chain"]).ffill()
+    return (taken & reopened.astype(bool)) | (settles & carried.eq(True))
+
+
 def plan_postings(history: pd.DataFrame, accounts: DisputeAccounts, *, case_fee_cents: int = 0) -> pd.DataFrame:
-    """Journal lines (POSTING_COLUMNS) of every stage that moves money; debit == credit per reference."""
+    """Journal lines (POSTING_COLUMNS) of every stage that moves money; debit == credit per reference.
+
+    A `reopen` column (bool, optional) marks the stages whose invoice Sage re-opened (or re-applied):
+    their case legs go through `accounts.clearing` (module docstring)."""
     fee = history["fee_cents"].fillna(case_fee_cents).astype("int64")
     fee = pd.Series(np.where((history["stage"] == CHARGEBACK) & (history["taken_cents"] > 0), fee, 0),
                     index=history.index)
+    reopen = history["reopen"].fillna(False).astype(bool) if "reopen" in history else \
+        pd.Series(False, index=history.index)
+    # Each reversed receipt credited its own payment type's clearing account (one per brand, maybe).
+    clearing: str | pd.Series | None = history["clearing_account"].fillna(accounts.clearing or "") \
+        if "clearing_account" in history else accounts.clearing
+    if reopen.any() and (clearing is None or (isinstance(clearing, pd.Series) and (clearing[reopen] == "").any())):
+        raise ValueError("re-opened invoices need the card clearing account (DisputeAccounts.clearing)")
+    owed = accounts.owed or accounts.settled
     legs = [
-        ("taken_cents", accounts.chargeback, accounts.settled, "Chargeback"),
-        ("fee", accounts.fee, accounts.settled, "Chargeback fee"),
-        ("returned_cents", accounts.settled, accounts.chargeback, "Chargeback reversed (won)"),
-        ("written_off_cents", accounts.loss, accounts.chargeback, "Chargeback lost"),
+        ("taken_cents", ~reopen, accounts.chargeback, accounts.settled, "Chargeback"),
+        ("taken_cents", reopen, clearing, accounts.settled, "Chargeback, invoice re-opened"),
+        ("fee", None, accounts.fee, accounts.settled, "Chargeback fee"),
+        ("returned_cents", ~reopen, owed, accounts.chargeback, "Chargeback reversed (won)"),
+        ("returned_cents", reopen, owed, clearing, "Chargeback reversed (won), re-applied"),
+        ("written_off_cents", ~reopen, accounts.loss, accounts.chargeback, "Chargeback lost"),
     ]
     frame = history.assign(fee=fee)
     parts = []
-    for amount_column, debit_account, credit_account, what in legs:
-        if debit_account is None or debit_account == credit_account:
+    for amount_column, which, debit_account, credit_account, what in legs:
+        if debit_account is None or credit_account is None or (
+                isinstance(debit_account, str) and isinstance(credit_account, str) and debit_account == credit_account):
             continue
-        moving = frame[frame[amount_column] > 0]
+        moving = frame[(frame[amount_column] > 0) & (True if which is None else which)]
         if moving.empty:
             continue
         comment = what + " " + moving["case_number"].astype(str)
@@ -72,7 +132,8 @@ def plan_postings(history: pd.DataFrame, accounts: DisputeAccounts, *, case_fee_
             parts.append(pd.DataFrame({
                 "reference": [posting_reference(c, s) for c, s in zip(moving["case_number"], moving["stage"])],
                 "case_number": moving["case_number"].to_numpy(), "stage": moving["stage"].to_numpy(),
-                "posting_date": moving["activity_date"].to_numpy(), "account": account,
+                "posting_date": moving["activity_date"].to_numpy(),
+                "account": account.loc[moving.index].to_numpy() if isinstance(account, pd.Series) else account,
                 "debit_cents": amounts if debit else 0, "credit_cents": 0 if debit else amounts,
                 "comment": comment.to_numpy()}))
     if not parts:

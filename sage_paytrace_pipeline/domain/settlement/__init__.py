@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.domain.settlement.journal import (
     missing_deposits_booked,
     owed_by_processor,
     parked_sales,
+    short_deposits_booked,
     to_journal_entries,
 )
 from sage_paytrace_pipeline.domain.settlement.policy import (
@@ -57,5 +58,6 @@ __all__ = [
     "owed_by_processor",
     "parked_sales",
     "reconcile",
+    "short_deposits_booked",
     "to_journal_entries",
 ]

@@ -27,12 +27,17 @@ parked is read back from Sage (`parked_sales`), so a lost warehouse changes noth
 A merchant fee debit on the
 statement (monthly discount, or daily discount's month-end rest) is Dr merchant fees / Cr bank
 (unless settlement.fee_debits_from_statement: the fee statement books it per brand); a chargeback
-debit is Dr chargebacks / Cr bank.
+debit is Dr chargebacks / Cr bank. A credit the bank line calls a chargeback (the processor giving a
+won case's money back) is `PT-CR…` Dr bank / Cr processor receivable, where the dispute flow's won
+entry put what the processor owes (Cr chargebacks without a processor receivable).
 
 With gl_accounts.processor_receivable set, a short deposit (not a netted chargeback) is not held:
 Dr bank the cash that arrived, Dr processor receivable the difference; a deposit still missing after
 its window is `PT-M…` Dr processor receivable / Cr clearing (its line names the group, so a deposit
-matched later posts `PT-B…` Dr bank, fees / Cr processor receivable, never clearing twice).
+matched later posts `PT-B…` Dr bank, fees / Cr processor receivable, never clearing twice). A short
+deposit's receivable line names its group too; the rest arriving later as a processor credit of exactly
+that amount (one credit for one short group, not before it was booked) is `PT-SP…` Dr bank / Cr
+processor receivable instead of an unmatched credit.
 
 Never guessed: an entry that needs an account that is not mapped or not active in Sage is not
 produced (`gl_account_unmapped` says which role and which config key); an entry whose batch has an
@@ -62,6 +67,7 @@ from sage_paytrace_pipeline.domain.settlement.frames import (
 )
 from sage_paytrace_pipeline.domain.settlement.policy import CONFIG_KEYS, GlAccountMap
 from sage_paytrace_pipeline.domain.settlement.reconcile import (
+    CHARGEBACK_REVERSAL,
     DEPOSIT_MISSING,
     DEPOSIT_VARIANCE,
     DIFFERS_REASON,
@@ -70,6 +76,7 @@ from sage_paytrace_pipeline.domain.settlement.reconcile import (
     NOTHING,
     POSTABLE_METHODS,
     SHORT,
+    SHORT_PAID,
     THROUGH_CLEARING,
     UNPOSTED_REASON,
     Reconciliation,
@@ -89,7 +96,9 @@ _ROLE_ORDER = {"bank": 0, "processor_receivable": 1, "merchant_fees": 2, "charge
 # A deposit that never arrived (after its window) is booked to the processor receivable whole.
 MISSING = "missing_deposit"
 _RECEIVABLE_METHODS = (SHORT, MISSING)
-_RECEIVABLE_COMMENT = {SHORT: "Short deposit: processor owes"}
+# A short deposit's receivable line names its group too ("Short batch 12 CARDS"; Sage keeps 30 characters
+# of a line comment), so the rest arriving later as its own credit is recognized (`short_deposits_booked`).
+_SHORT_PATTERN = re.compile(r"^Short batch (\d+) (\S+)$")
 # The receivable line of a missing deposit's entry (`PT-M…`) names its group: Sage's GL detail is the
 # record that it was booked, so a deposit matched later clears the receivable instead of clearing.
 _MISSING_COMMENT = "Missing batch "
@@ -146,7 +155,8 @@ def journal_entries(reconciliation: Reconciliation, *, accounts: GlAccountMap,
     entries, lines, held = _deposit_entries(reconciliation, posting_date_rule, park=accounts.unposted_sales is not None,
                                             receivable=accounts.processor_receivable is not None,
                                             missing_booked=missing_booked)
-    item_entries, item_lines = _bank_item_entries(reconciliation)
+    item_entries, item_lines = _bank_item_entries(reconciliation,
+                                                  receivable=accounts.processor_receivable is not None)
     reclass_entries, reclass_lines = _reclass_entries(reconciliation, parked, receipt_dates)
     entries = pd.concat([entries, item_entries, reclass_entries], ignore_index=True)
     lines = pd.concat([lines, item_lines, reclass_lines], ignore_index=True)
@@ -253,6 +263,21 @@ def missing_deposits_booked(comments: Iterable[str], debit_cents: Iterable[int])
     return frame.astype({"batch_number": "int64", "funding_group": object})
 
 
+def short_deposits_booked(comments: Iterable[str], debit_cents: Iterable[int],
+                          posting_dates: Iterable[object]) -> pd.DataFrame:
+    """batch_number, funding_group, owed_cents, booked_date of the short deposits posted entries booked to
+    the processor receivable, from that account's GL detail lines (other lines ignored). What is owed
+    is the booked difference, paid or not: the entry paying it is posted once by its own reference."""
+    found = {}
+    for comment, debit, posted in zip(comments, debit_cents, posting_dates, strict=True):
+        match = _SHORT_PATTERN.match(str(comment or "").strip())
+        if int(debit) > 0 and match:
+            found[(int(match.group(1)), match.group(2))] = (int(debit), pd.Timestamp(posted).date())
+    frame = pd.DataFrame([(b, g, cents, on) for (b, g), (cents, on) in sorted(found.items())],
+                         columns=["batch_number", "funding_group", "owed_cents", "booked_date"])
+    return frame.astype({"batch_number": "int64", "funding_group": object, "owed_cents": "int64"})
+
+
 def _late_deposits(postable: pd.DataFrame, lines: pd.DataFrame, missing_booked: pd.DataFrame | None) -> pd.DataFrame:
     """A deposit matched after its group was booked missing: the sales and refunds left clearing with
     the `PT-M…` entry, so its `PT-B…` entry books the cash, fees and adjustments against the receivable."""
@@ -298,10 +323,10 @@ def _owed_lines(postable: pd.DataFrame, lines: pd.DataFrame) -> pd.DataFrame:
     entry (sales credited less the deposit, fees, adjustments and refunds debited)."""
     owed = postable[postable["method"].isin(_RECEIVABLE_METHODS)]
     balance = lines.groupby("reference")["amount"].sum().reindex(owed["reference"]).fillna(0).astype("int64")
+    group = join_text(numbers_text(owed["batch_number"]), " ", owed["funding_group"])
     comment = np.where(owed["method"].to_numpy() == MISSING,
-                       np.asarray(join_text(_MISSING_COMMENT, numbers_text(owed["batch_number"]), " ",
-                                            owed["funding_group"]), dtype=object),
-                       owed["method"].map(_RECEIVABLE_COMMENT).fillna("").to_numpy(dtype=object))
+                       np.asarray(join_text(_MISSING_COMMENT, group), dtype=object),
+                       np.asarray(join_text("Short batch ", group), dtype=object))
     return _lines(owed["reference"], "processor_receivable", None, -balance.to_numpy(), comment)
 
 
@@ -387,27 +412,34 @@ def _reclass_dates(transaction_ids: pd.Series, receipt_dates: pd.DataFrame | Non
     return dates.to_numpy()
 
 
-def _bank_item_entries(reconciliation: Reconciliation) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _bank_item_entries(reconciliation: Reconciliation, *, receivable: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     items = reconciliation.bank_items
     if reconciliation.policy.fee_debits_from_statement:  # the fee statement books them (monthly_fees.py)
         items = items[items["kind"] != "monthly_fees"].reset_index(drop=True)
     fee = (items["kind"] == "monthly_fees").to_numpy()
+    given_back = (items["kind"] == CHARGEBACK_REVERSAL).to_numpy()
+    rest_paid = (items["kind"] == SHORT_PAID).to_numpy()
     amount = -items["amount_cents"].to_numpy()  # debits are negative on the statement
     posted = pd.to_datetime(items["posted_date"])
     entries = pd.DataFrame({
         "reference": items["reference"],
         "kind": items["kind"],
         "posting_date": posted.to_numpy(),
-        "description": join_text(np.where(fee, "Merchant fees ", "Chargeback "), dates_text(posted)),
+        "description": join_text(np.select([fee, given_back, rest_paid],
+                                           ["Merchant fees ", "Chargeback reversal ", "Short deposit paid "],
+                                           "Chargeback "), dates_text(posted)),
         "batch_number": pd.array([pd.NA] * len(items), dtype="Int64"),
         "funding_group": "",
         "source_ids": join_text(items["source_file"], ":", numbers_text(items["source_line"]), " ref ",
                                 items["bank_reference"]),
     })
     reference = items["reference"]
-    offset_role = np.where(fee, "merchant_fees", "chargebacks")
+    offset_role = np.select([fee, (given_back & receivable) | rest_paid],
+                            ["merchant_fees", "processor_receivable"], "chargebacks")
+    # the rest of a short deposit names the group it pays (what the next run reads back from Sage)
+    offset_comment = np.where(rest_paid, items["pays"].to_numpy(dtype=object), items["description"].to_numpy())
     lines = pd.concat([
-        _lines(reference, offset_role, None, amount, items["description"]),
+        _lines(reference, offset_role, None, amount, offset_comment),
         _lines(reference, "bank", None, -amount, items["description"]),
     ], ignore_index=True)
     return entries, lines

@@ -74,6 +74,8 @@ NO_BATCH = "transaction_in_no_batch"
 UNKNOWN_TYPE = "unknown_transaction_type"
 TOTALS_MISMATCH = "batch_totals_mismatch"
 UNMATCHED_CREDIT = "unmatched_bank_credit"
+CHARGEBACK_REVERSAL = "chargeback_reversal"  # a bank item: a processor credit giving a chargeback back
+SHORT_PAID = "short_deposit_paid"  # a bank item: a processor credit paying the rest of a short deposit
 UNMATCHED_DEBIT = "unmatched_processor_debit"
 DUPLICATE_BANK_LINE = "duplicate_bank_line"
 FEE_SCHEDULE_INCOMPLETE = "fee_schedule_missing_brand"
@@ -116,7 +118,7 @@ BRAND_TOTAL_COLUMNS = ("batch_number", "funding_group", "brand", "sales_cents", 
 SALE_COLUMNS = ("batch_number", "funding_group", "brand", "transaction_id", "amount_cents", "state")
 REFUND_COLUMNS = ("batch_number", "funding_group", "brand", "transaction_id", "amount_cents", "treatment")
 BANK_ITEM_COLUMNS = ("reference", "kind", "source_file", "source_line", "account_id", "posted_date",
-                     "amount_cents", "type_code", "bank_reference", "description")
+                     "amount_cents", "type_code", "bank_reference", "description", "pays")
 
 _KEY = ["batch_number", "funding_group"]
 
@@ -154,8 +156,8 @@ class Reconciliation:
       = a receipt in Sage; NA = no receipt).
     - refunds: every counted refund with its brand and treatment (EXPENSED, THROUGH_CLEARING,
       NOT_IN_SAGE; see `RefundFlow`).
-    - bank_items: unmatched bank debits classified as merchant fees or chargebacks, each with its
-      journal reference.
+    - bank_items: unmatched bank debits classified as merchant fees or chargebacks, and credits
+      giving a chargeback back (`chargeback_reversal`), each with its journal reference.
     """
 
     policy: SettlementPolicy
@@ -185,7 +187,7 @@ class Reconciliation:
 
 def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_receipts: pd.DataFrame,
               deposits: pd.DataFrame, *, policy: SettlementPolicy, as_of: date,
-              refund_flow: RefundFlow | None = None) -> Reconciliation:
+              refund_flow: RefundFlow | None = None, short_owed: pd.DataFrame | None = None) -> Reconciliation:
     """Reconcile settlement batches with the receipts in Sage and the bank's deposits, as of `as_of`.
 
     `batch_transactions` holds the settled transactions of the batches; a settled transaction with
@@ -193,7 +195,9 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     column (the business day each was created) dates refunds against `refund_flow.start_date`.
     `posted_receipts` is the posting log (state "confirmed" = read back from Sage). `deposits` are
     bank statement lines, credits positive and debits negative. `refund_flow` None: the refund flow
-    is off and every refund is expensed by the deposit entry.
+    is off and every refund is expensed by the deposit entry. `short_owed` (journal.short_deposits_booked:
+    the short deposits booked to the processor receivable): a processor credit paying exactly one of
+    them is a bank item (`short_deposit_paid`), not an unmatched credit.
     """
     if not isinstance(policy, SettlementPolicy):
         raise TypeError("policy must be a SettlementPolicy")
@@ -219,7 +223,7 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     accepted = _assign(pairs)
     matches = _matches(expected, lines, pairs, accepted)
     expected = _deposit_status(expected, matches, as_of_day)
-    bank_items, bank_exceptions = _unmatched_lines(lines, matches, pairs, policy)
+    bank_items, bank_exceptions = _unmatched_lines(lines, matches, pairs, policy, short_owed)
 
     exceptions = concat_exceptions([
         _tie_out_exceptions(tie_out),
@@ -710,8 +714,8 @@ def _deposit_status(expected: pd.DataFrame, matches: pd.DataFrame, as_of: pd.Tim
 # ------------------------------------------------------------------------------ bank leftovers
 
 
-def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataFrame,
-                     policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataFrame, policy: SettlementPolicy,
+                     short_owed: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     is_used = np.isin(np.arange(len(lines)), matches["b"].to_numpy())
     leftover = lines[~is_used]  # lines has a RangeIndex: the index is the line's position `b`
     description = leftover["description"]
@@ -724,11 +728,16 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
     debit = amount < 0
     credit = amount > 0
 
-    kind = np.select([debit & chargeback, debit & fee], ["chargeback", "monthly_fees"], default="")
-    items = leftover[kind != ""].assign(kind=kind[kind != ""])
+    # A credit saying chargeback/dispute is the processor giving a chargeback back (a case won).
+    kind = np.select([debit & chargeback, debit & fee, credit & chargeback],
+                     ["chargeback", "monthly_fees", CHARGEBACK_REVERSAL], default="")
+    pays = _short_rest_paid(leftover, credit & (processor | adjustment) & (kind == ""), short_owed)
+    kind = np.where(pays != "", SHORT_PAID, kind)
+    items = leftover[kind != ""].assign(kind=kind[kind != ""], pays=pays[kind != ""])
     items = items.assign(reference=_bank_item_references(items))
 
     # Credits nobody explains (with the batches they could have been, when they were candidates).
+    credit = credit & (kind == "")
     credits = leftover[credit]
     candidate_text = np.full(len(credits), "", dtype=object)
     if len(credits) and len(pairs):
@@ -769,9 +778,28 @@ def _unmatched_lines(lines: pd.DataFrame, matches: pd.DataFrame, pairs: pd.DataF
     return items.reset_index(drop=True), concat_exceptions([credit_exceptions, debit_exceptions])
 
 
+def _short_rest_paid(leftover: pd.DataFrame, candidate: np.ndarray, short_owed: pd.DataFrame | None) -> np.ndarray:
+    """Per leftover line, "Short batch <n> <group> paid" where it is the one processor credit of exactly the
+    amount one short group was booked as owed (on or after the day it was booked); "" elsewhere. Two
+    credits for one group, or one credit fitting two groups, pair nothing: the credits stay exceptions."""
+    pays = np.full(len(leftover), "", dtype=object)
+    if short_owed is None or short_owed.empty or not candidate.any():
+        return pays
+    credits = pd.DataFrame({"position": np.flatnonzero(candidate),
+                            "amount_cents": leftover["amount_cents"].to_numpy()[candidate],
+                            "posted_date": pd.to_datetime(leftover["posted_date"]).to_numpy()[candidate]})
+    owed = short_owed.assign(booked_date=pd.to_datetime(short_owed["booked_date"]))
+    pairs = credits.merge(owed, left_on="amount_cents", right_on="owed_cents")
+    pairs = pairs[pairs["posted_date"] >= pairs["booked_date"]]
+    pairs = pairs[~pairs.duplicated("position", keep=False) & ~pairs.duplicated(_KEY, keep=False)]
+    pays[pairs["position"].to_numpy()] = np.asarray(join_text(
+        "Short batch ", numbers_text(pairs["batch_number"]), " ", pairs["funding_group"], " paid"), dtype=object)
+    return pays
+
+
 def _bank_item_references(items: pd.DataFrame) -> list[str]:
     """Stable idempotency keys: what the bank says about the line, not which file carried it."""
-    prefix = {"monthly_fees": "PT-FEE-", "chargeback": "PT-CB-"}
+    prefix = {"monthly_fees": "PT-FEE-", "chargeback": "PT-CB-", CHARGEBACK_REVERSAL: "PT-CR-", SHORT_PAID: "PT-SP-"}
     key = ["account_id", "posted_date", "amount_cents", "type_code", "bank_reference", "description"]
     occurrence = items.groupby(key, sort=False).cumcount().to_numpy() if len(items) else np.zeros(0, dtype=int)
     references = []

@@ -20,6 +20,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     owed_by_processor,
     parked_sales,
     reconcile,
+    short_deposits_booked,
     to_journal_entries,
 )
 from sage_paytrace_pipeline.sage100.writer import check_journal_balanced
@@ -39,8 +40,10 @@ MONTHLY = SettlementPolicy(discount_method="monthly")
 
 
 def plan_for(scenario: Scenario, policy: SettlementPolicy = MONTHLY, accounts: GlAccountMap | None = None,
-             refund_flow: RefundFlow | None = None, **options) -> tuple[object, JournalPlan]:
-    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON, refund_flow=refund_flow)
+             refund_flow: RefundFlow | None = None, short_owed: pd.DataFrame | None = None,
+             **options) -> tuple[object, JournalPlan]:
+    recon = reconcile(*scenario.frames(), policy=policy, as_of=NEXT_MON, refund_flow=refund_flow,
+                      short_owed=short_owed)
     return recon, journal_entries(recon, accounts=accounts or gl_accounts(), **options)
 
 
@@ -137,6 +140,50 @@ def test_fee_and_chargeback_debits_get_their_own_entries_with_stable_references(
                       source_file="redelivered.bai")
     _, replay = plan_for(again)
     assert sorted(replay.entries["reference"]) == sorted(plan.entries["reference"])
+
+
+def test_a_chargeback_given_back_clears_the_processor_receivable():
+    """A won case's credit: the dispute flow's won entry debited the processor receivable (what the
+    processor owes); the credit's entry credits it, so it nets to zero. Not an unmatched credit."""
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.deposit(TUE, 10_000).deposit(THU, 2_000, "MERCH BNKCD CHGBK REVERSAL CASE 77")
+    recon, plan = plan_for(scenario, accounts=gl_accounts(processor_receivable="1260-00"))
+    given_back = plan.entries[plan.entries["kind"] == "chargeback_reversal"].iloc[0]
+    assert given_back["reference"].startswith("PT-CR-260305-") and given_back["posting_date"] == THU
+    assert lines_by_account(plan, given_back["reference"]) == {"1010-00": 2_000, "1260-00": -2_000}
+    assert "unmatched_bank_credit" not in set(recon.exceptions["kind"])
+    # Without a processor receivable the credit goes back where the chargeback debit went.
+    _, plain = plan_for(scenario, accounts=gl_accounts(processor_receivable=None))
+    reference = plain.entries.loc[plain.entries["kind"] == "chargeback_reversal", "reference"].iloc[0]
+    assert lines_by_account(plain, reference) == {"1010-00": 2_000, "6160-00": -2_000}
+
+
+def test_the_rest_of_a_short_deposit_arriving_later_clears_the_receivable_once():
+    scenario = Scenario().batch(1, MON)
+    scenario.sale(1, "VISA", 10_000)
+    scenario.deposit(TUE, 9_650)  # short by 3.50: booked to the processor receivable
+    accounts = gl_accounts(processor_receivable="1260-00")
+    _, plan = plan_for(scenario, accounts=accounts)
+    owed_line = plan.lines_of("PT-B1-260302-CARDS").query("role == 'processor_receivable'")
+    assert owed_line["comment"].tolist() == ["Short batch 1 CARDS"]
+    booked = short_deposits_booked([*owed_line["comment"], "Short batch 9 X", "other"],
+                                   [*owed_line["debit_cents"], 0, 350], [TUE, TUE, TUE])
+    assert booked[["batch_number", "funding_group", "owed_cents"]].values.tolist() == [[1, "CARDS", 350]]
+
+    recon, paid = plan_for(scenario.deposit(THU, 350, "MERCH BNKCD DEP ADJ"), accounts=accounts, short_owed=booked)
+    entry = paid.entries[paid.entries["kind"] == "short_deposit_paid"].iloc[0]
+    assert entry["reference"].startswith("PT-SP-260305-")
+    assert lines_by_account(paid, entry["reference"]) == {"1010-00": 350, "1260-00": -350}
+    assert "Short batch 1 CARDS paid" in paid.lines_of(entry["reference"])["comment"].tolist()
+    assert "unmatched_bank_credit" not in set(recon.exceptions["kind"])
+    # two credits that could be the rest: neither is assumed to be
+    twice = Scenario(transactions=scenario.transactions, closed=scenario.closed, receipts=scenario.receipts)
+    for row in [*scenario.bank, {"posted_date": THU, "amount_cents": 350, "description": "MERCH BNKCD DEP ADJ 2"}]:
+        twice.deposit(row["posted_date"], row["amount_cents"], row["description"])
+    recon_twice, unpaired = plan_for(twice, accounts=accounts, short_owed=booked)
+    assert "short_deposit_paid" not in set(unpaired.entries["kind"])
+    assert (recon_twice.exceptions["kind"] == "unmatched_bank_credit").sum() == 2
 
 
 def test_refunds_equal_to_sales_clear_without_a_bank_line():
