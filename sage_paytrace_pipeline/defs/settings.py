@@ -29,10 +29,24 @@ from sage_paytrace_pipeline.defs.dagster_internals import OperatorError
 CONFIG_VARIABLE = "SAGE_PAYTRACE_CONFIG"
 
 
-@cache
 def load_time_config() -> PipelineConfig:
-    """The config the definitions are built from (read once per process)."""
+    """The config the definitions are built from: read once per file and version of it, so a process
+    that loads definitions again after the variable or the file changed (a test session, the demo)
+    never builds them from another config."""
     path = os.environ.get(CONFIG_VARIABLE)
+    return _config_at(path, _version(path))
+
+
+def _version(path: str | None) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path) if path else None
+    except OSError:
+        return None  # load_config names the missing file
+    return (stat.st_mtime_ns, stat.st_size) if stat else None
+
+
+@cache
+def _config_at(path: str | None, version: tuple[int, int] | None) -> PipelineConfig:  # version: the cache key
     with operator_errors(ConfigLoadError):
         return load_config(path) if path else PipelineConfig()
 

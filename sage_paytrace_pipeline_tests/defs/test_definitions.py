@@ -45,3 +45,18 @@ def test_importing_the_defs_modules_reads_no_config(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False,
                             timeout=120, env={**os.environ, "SAGE_PAYTRACE_CONFIG": str(tmp_path / "absent.yaml")})
     assert result.returncode == 0, result.stderr
+
+
+def test_definitions_follow_the_config_the_process_now_names(tmp_path, monkeypatch):
+    # One process may load definitions for several configs (a test session, the demo): each load
+    # reads the config the variable names now, never one cached from an earlier load.
+    example = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
+    first_days = {}
+    for first_day in ("2026-01-01", "2026-03-02"):
+        config = tmp_path / f"config-{first_day}.yaml"
+        config.write_text(example.read_text().replace('first_business_day: "2026-01-01"',
+                                                      f'first_business_day: "{first_day}"'))
+        monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(config))
+        partitions = defs().resolve_job_def("paytrace_daily_job").partitions_def
+        first_days[first_day] = partitions.get_first_partition_key()
+    assert first_days == {"2026-01-01": "2026-01-01", "2026-03-02": "2026-03-02"}
