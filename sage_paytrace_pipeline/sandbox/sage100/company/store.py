@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_
 from sage_paytrace_pipeline.sage100.udf import UDF_COLUMNS
 
 Row = dict[str, Any]
+IN_LIST = 500  # values an `IN (...)` look-up binds at most (far below SQLite's variable limit)
 Converter = Callable[[Any], Any]
 
 
@@ -183,6 +184,34 @@ class DemoSession:
         found = self._master[key]
         return None if found is None else dict(found)
 
+    def select_in(
+        self, table_key: str, column_key: str, values: Sequence[Any], *, columns: Sequence[str]
+    ) -> list[Row]:
+        """Rows whose `column_key` is one of `values`, in index order, in look-ups of at most
+        `IN_LIST` values each: what a chunk of documents needs of a table, read at once."""
+        table = self.table(table_key)
+        column = self.column(table_key, column_key)
+        wanted = ", ".join(self.column(table_key, key).name for key in columns)
+        distinct = list(dict.fromkeys(to_db(column, value) for value in values))
+        rows: list[Row] = []
+        for start in range(0, len(distinct), IN_LIST):
+            part = distinct[start:start + IN_LIST]
+            cursor = self.connection.execute(
+                f"SELECT {wanted} FROM {table.name} WHERE {column.name} IN ({', '.join('?' for _ in part)})", part)
+            keys, converters = self._row_reader(table_key, tuple(d[0] for d in cursor.description))
+            rows += [{key: convert(value) for key, convert, value in zip(keys, converters, raw, strict=True)}
+                     for raw in cursor.fetchall()]
+        return rows
+
+    def round_trip(self, table_key: str, row: Mapping[str, Any]) -> Row:
+        """`row` as this table would store it and a read give it back (text rstripped, money at
+        its scale), with the same refusals as an insert (a value too long for its column)."""
+        stored = {}
+        for key, value in row.items():
+            column = self.column(table_key, key)
+            stored[key] = from_db(column, to_db(column, value))
+        return stored
+
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
         """Largest all-digit value of a document-number column (0 when none)."""
         name = self.column(table_key, column_key).name
@@ -209,21 +238,28 @@ class DemoSession:
 
     def insert(self, table_key: str, row: Mapping[str, Any]) -> None:
         self._forget(table_key)
+        self.connection.execute(*self.prepare_insert(table_key, row))
+
+    def prepare_insert(self, table_key: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The INSERT of `insert` (audit columns filled, values converted), not run: rows of one
+        shape share the SQL text, so a chunk's rows can go in one `executemany`."""
         values = {**self._audit(table_key, "Created"), **row}
         sql, converters = self._statement("insert", table_key, tuple(values))
-        self.connection.execute(
-            sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
-        )
+        return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
 
     def update(self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         self._forget(table_key)
+        return self.connection.execute(*self.prepare_update(table_key, where, values)).rowcount
+
+    def prepare_update(
+        self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """The UPDATE of `update`, not run (see `prepare_insert`)."""
         values = {**values, **self._audit(table_key, "Updated")}
         sql, converters = self._statement("set", table_key, tuple(values))
         clause, params = self._where(table_key, where)
-        cursor = self.connection.execute(
-            sql + clause, [convert(value) for convert, value in zip(converters, values.values(), strict=True)] + params
-        )
-        return cursor.rowcount
+        converted = [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        return sql + clause, converted + params
 
     def delete(self, table_key: str, where: Mapping[str, Any]) -> int:
         self._forget(table_key)
@@ -255,6 +291,7 @@ def open_writer_connection(db_path: str | Path) -> sqlite3.Connection:
     connection = open_demo_database(db_path)
     connection.isolation_level = None  # explicit BEGIN/COMMIT only
     connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: a day's open items and history pages stay cached
+    connection.execute("PRAGMA temp_store = MEMORY")
     return connection
 
 
