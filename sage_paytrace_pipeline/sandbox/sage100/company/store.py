@@ -52,6 +52,37 @@ def to_db(column: Column, value: Any) -> Any:
     return text
 
 
+def db_converter(column: Column) -> Converter:
+    """`to_db` for one column with its kind decided once (a chunk of receipts converts hundreds of
+    thousands of values); a `Decimal` skips the text round trip `to_db` makes of other values."""
+    if column.kind == "decimal":
+        scale = column.scale
+
+        def decimal(value: Any) -> Any:
+            if type(value) is Decimal:
+                return decimal_text(value, scale)
+            return to_db(column, value)
+        return decimal
+    if column.kind == "str":
+        length = column.length
+
+        def text(value: Any) -> Any:
+            if type(value) is str and (not length or len(value) <= length):
+                return value
+            return to_db(column, value)
+        return text
+    return partial(to_db, column)
+
+
+def read_converter(column: Column) -> Converter:
+    """`from_db` for one column with its kind decided once."""
+    if column.kind == "str":
+        return as_text
+    if column.kind == "decimal" and column.scale == 2:
+        return as_money
+    return partial(from_db, column)
+
+
 def from_db(column: Column, value: Any) -> Any:
     if column.kind == "date":
         return as_date(value)
@@ -85,6 +116,8 @@ class DemoSession:
         self._columns: dict[tuple[str, str], Column] = {}
         self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
+        self._stamps: dict[str, Row] = {}
+        self._round_trips: dict[tuple[str, str], Converter] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
@@ -123,7 +156,7 @@ class DemoSession:
         if found is None:
             by_name = {column.name: column for column in self.table(table_key).columns}
             keys = tuple(by_name[name].key if name in by_name else name for name in names)
-            converters = tuple(partial(from_db, by_name[name]) if name in by_name else _as_read for name in names)
+            converters = tuple(read_converter(by_name[name]) if name in by_name else _as_read for name in names)
             found = self._readers[table_key, names] = (keys, converters)
         return found
 
@@ -141,7 +174,7 @@ class DemoSession:
                        f"VALUES ({', '.join('?' for _ in names)})")
             else:
                 sql = f"UPDATE {self.table(table_key).name} SET " + ", ".join(f"{name} = ?" for name in names)
-            found = self._statements[kind, table_key, keys] = (sql, tuple(partial(to_db, c) for c in columns))
+            found = self._statements[kind, table_key, keys] = (sql, tuple(db_converter(c) for c in columns))
         return found
 
     def _where(self, table_key: str, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -208,8 +241,12 @@ class DemoSession:
         its scale), with the same refusals as an insert (a value too long for its column)."""
         stored = {}
         for key, value in row.items():
-            column = self.column(table_key, key)
-            stored[key] = from_db(column, to_db(column, value))
+            convert = self._round_trips.get((table_key, key))
+            if convert is None:
+                column = self.column(table_key, key)
+                to_stored, to_read = db_converter(column), read_converter(column)
+                convert = self._round_trips[table_key, key] = lambda value, w=to_stored, r=to_read: r(w(value))
+            stored[key] = convert(value)
         return stored
 
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
@@ -228,7 +265,10 @@ class DemoSession:
         if keys is None:
             wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
             keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
-        stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
+        stamp = self._stamps.get(prefix)
+        if stamp is None:  # `now` is the session's: one stamp a session
+            stamp = self._stamps[prefix] = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
+                                            f"User{prefix}Key": self.user}
         return {key: stamp[key] for key in keys}
 
     def _forget(self, table_key: str) -> None:
