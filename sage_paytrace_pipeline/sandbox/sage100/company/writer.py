@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -122,6 +123,7 @@ class DemoCompanyWriter:
         self.user = user
         self.credit_memo_account = credit_memo_account
         self.clock = clock
+        self._shared: tuple[DemoSession, list[tuple[str, DocumentResult]]] | None = None  # in `one_transaction`
         connection = open_demo_database(self.db_path)
         try:
             ensure_udf_columns(connection, schema)
@@ -130,11 +132,43 @@ class DemoCompanyWriter:
             connection.close()
 
     def _run(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
-        """One document in one transaction. `name` is the operation (sage100/writer.py constants)."""
+        """One document in one transaction (in `one_transaction`: in a savepoint of the block's
+        transaction). `name` is the operation (sage100/writer.py constants)."""
+        if self._shared is not None:
+            session, committed = self._shared
+            with session.document():
+                result = self._enter(name, operation, session)
+            committed.append((name, result))
+            return result
         with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
             result = self._enter(name, operation, session)
         self._committed(name, result)
         return result
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """The documents written inside the block share one connection and one transaction, each in
+        its own savepoint (a refused document writes nothing, the others stay): one commit, and its
+        syncs, for a day's documents instead of one a document. Nothing is in Sage before the block
+        ends: a caller records what was written only after it. An error out of the block rolls
+        every document of it back. Receipts (`post_card_receipts`) and journal updates keep their
+        own transactions: not inside the block."""
+        if self._shared is not None:  # nested: the outer block's transaction
+            yield
+            return
+        connection = open_writer_connection(self.db_path)
+        committed: list[tuple[str, DocumentResult]] = []
+        try:
+            with transaction_on(connection, self.schema, user=self.user, now=self.clock()) as session:
+                self._shared = (session, committed)
+                try:
+                    yield
+                finally:
+                    self._shared = None
+        finally:
+            connection.close()
+        for name, result in committed:
+            self._committed(name, result)
 
     # Hooks around each document, for subclasses that observe them (the fault campaign's writer).
     def _enter(self, name: str, operation: Callable[[DemoSession], DocumentResult],
