@@ -83,6 +83,12 @@ def read_converter(column: Column) -> Converter:
     return partial(from_db, column)
 
 
+def _round_trip(to_stored: Converter, to_read: Converter) -> Converter:
+    def stored_and_read(value: Any) -> Any:
+        return to_read(to_stored(value))
+    return stored_and_read
+
+
 def from_db(column: Column, value: Any) -> Any:
     if column.kind == "date":
         return as_date(value)
@@ -244,8 +250,7 @@ class DemoSession:
             convert = self._round_trips.get((table_key, key))
             if convert is None:
                 column = self.column(table_key, key)
-                to_stored, to_read = db_converter(column), read_converter(column)
-                convert = self._round_trips[table_key, key] = lambda value, w=to_stored, r=to_read: r(w(value))
+                convert = self._round_trips[table_key, key] = _round_trip(db_converter(column), read_converter(column))
             stored[key] = convert(value)
         return stored
 
