@@ -10,6 +10,10 @@ and per-day seconds (and per phase), the load average at start and end, and the 
 verification: no PayTrace transaction held by two Sage receipts, every approved sale either posted
 or listed as an exception, and every run's asset checks passed. `--profile FILE` writes a cProfile
 of the runs (not of the generation) to FILE.
+
+Only the JSON summary is printed (`python -m benchmarks` puts stdout in its report): what the runs
+print on stdout and stderr (Dagster's event log, at DEBUG) goes to `--log FILE`, by default nowhere;
+a failure's traceback is still printed on stderr.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ import cProfile
 import json
 import os
 import sqlite3
+import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -137,6 +144,26 @@ def run(*, days: int = 365, per_day: int = 1000, chunk_days: int = 0, seed: int 
     }
 
 
+@contextmanager
+def output_to(path: str) -> Iterator[None]:
+    """File descriptors 1 and 2 (so every handler writing to stdout or stderr, whenever it was made)
+    sent to `path` while the block runs."""
+    streams = (sys.stdout, sys.stderr)
+    for stream in streams:
+        stream.flush()
+    saved = [os.dup(stream.fileno()) for stream in streams]
+    with open(path, "a", encoding="utf-8") as target:
+        for stream in streams:
+            os.dup2(target.fileno(), stream.fileno())
+        try:
+            yield
+        finally:
+            for stream, original in zip(streams, saved, strict=True):
+                stream.flush()
+                os.dup2(original, stream.fileno())
+                os.close(original)
+
+
 def datetime_today() -> date:
     from datetime import datetime
 
@@ -150,9 +177,12 @@ def main() -> None:
     parser.add_argument("--chunk-days", type=int, default=0, help="days per daily-job run (0: the whole range)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--log", default=os.devnull, help="where the runs' own output goes (default: nowhere)")
     args = parser.parse_args()
-    print(json.dumps(run(days=args.days, per_day=args.per_day, chunk_days=args.chunk_days, seed=args.seed,
-                         profile=args.profile), indent=2))
+    with output_to(args.log):
+        figures = run(days=args.days, per_day=args.per_day, chunk_days=args.chunk_days, seed=args.seed,
+                      profile=args.profile)
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -129,7 +129,8 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
     if callable(flush):  # Visual Integrator: the batch becomes files only now, atomically
         flush()
     read_back = receipts_in_sage(reader, accepted)
-    log.record_confirmations([_confirmation(set(accepted), None, found[0], found_in_sage=False,
+    logged_now = set(accepted)  # once, not once a receipt
+    log.record_confirmations([_confirmation(logged_now, None, found[0], found_in_sage=False,
                                             business_date=business_date) for found in read_back.values()])
     awaiting = [transaction_id for transaction_id in accepted if transaction_id not in read_back]
     problems.append(_awaiting_import(awaiting))

@@ -10,8 +10,10 @@ For the day's refunds (and earlier days' refunds still waiting for their sale), 
 4. the sale's receipt in Sage (one read for all sales): missing -> ``refund_awaiting_sale`` (the
    refund posts on the first run after the receipt exists);
 5. plan (domain/refunds/plan.py), log the intent, write the credit memo(s) then the card refund
-   consuming them (each idempotent by its reference), log ``written``; at the end read every
-   written refund back (one read) and log ``confirmed``.
+   consuming them (each idempotent by its reference); the day's documents go in one Sage
+   transaction when the writer offers one (`one_transaction`, a savepoint a document), and
+   ``written`` is logged once it is committed (one update); at the end read every written refund
+   back (one read) and log ``confirmed`` (one update).
 
 Ambiguous or unknown sales become exceptions naming the candidates; Sage's refusals become
 ``refund_rejected_by_sage`` with its message. Nothing here knows Dagster.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -150,17 +153,28 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     linked = pending[pending["outcome"] == LINKED]
     receipts = _sale_receipts(reader, linked["sale_transaction_id"].astype("int64").tolist())
     by_id = refunds.set_index(refunds["transaction_id"].astype("int64"))
-    for refund_id, sale_id in zip(linked["refund_id"].tolist(), linked["sale_transaction_id"].tolist(), strict=True):
-        refund = by_id.loc[int(refund_id)]
-        receipt = receipts.get(int(sale_id))
-        if receipt is None:
-            outcome.awaiting_sale.append(int(refund_id))
-            outcome.problems.append(_awaiting(int(refund_id), int(sale_id), int(refund["amount_cents"])))
-            continue
-        _post_one(int(refund_id), refund, receipt, day=day, settings=settings, writer=writer, log=log,
-                  outcome=outcome)
+    written: dict[int, dict[str, str]] = {}
+    with _one_transaction(writer):  # the day's documents in one Sage transaction when the writer offers it
+        for refund_id, sale_id in zip(linked["refund_id"].tolist(), linked["sale_transaction_id"].tolist(),
+                                      strict=True):
+            refund = by_id.loc[int(refund_id)]
+            receipt = receipts.get(int(sale_id))
+            if receipt is None:
+                outcome.awaiting_sale.append(int(refund_id))
+                outcome.problems.append(_awaiting(int(refund_id), int(sale_id), int(refund["amount_cents"])))
+                continue
+            _post_one(int(refund_id), refund, receipt, day=day, settings=settings, writer=writer, log=log,
+                      outcome=outcome, written=written)
+    log.record_written_many(KIND, written)  # once Sage committed them
+    outcome.written += list(written)
     _read_back(reader, log, outcome)
     return outcome
+
+
+def _one_transaction(writer: Sage100Writer) -> AbstractContextManager:
+    """The writer's `one_transaction` (the demo company: one commit for many documents), else nothing."""
+    one_transaction = getattr(writer, "one_transaction", None)
+    return one_transaction() if callable(one_transaction) else nullcontext()
 
 
 def _carried_over(everything: pd.DataFrame, day_transactions: pd.DataFrame, start_date: date,
@@ -198,7 +212,10 @@ def _sale_receipt(sale_id: int, receipt: PostedReceipt) -> SaleReceipt:
 
 
 def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: date, settings: RefundFlowSettings,
-              writer: Sage100Writer, log: RefundLog, outcome: RefundOutcome) -> None:
+              writer: Sage100Writer, log: RefundLog, outcome: RefundOutcome,
+              written: dict[int, dict[str, str]]) -> None:
+    """Plan, log the intent, write; a refusal is logged at once (later refunds of the sale plan
+    without it), what was written goes to `written`, logged by the caller once Sage committed it."""
     earlier = log.linked_refunds()
     same_sale = earlier[(earlier["sale_transaction_id"] == receipt.sale_id) & (earlier["refund_id"] != refund_id)]
     taken = taken_by_earlier(json.loads(text) for text in same_sale["allocations_json"])
@@ -225,8 +242,7 @@ def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: d
             "refund_awaiting_import", "info", refund_id, f"paytrace:{refund_id}",
             f"the credit memo(s) of refund {refund_id} wait for Sage's import", "run the VI import job"))
         return
-    log.record_written(refund_id, KIND, documents)
-    outcome.written.append(refund_id)
+    written[refund_id] = documents
 
 
 def _write(plan: RefundPlan, refund: pd.Series, *, day: date, settings: RefundFlowSettings,
@@ -254,9 +270,7 @@ def _read_back(reader: Sage100Reader, log: RefundLog, outcome: RefundOutcome) ->
     if not outcome.written:
         return
     found = {int(r.transaction_id): r for r in reader.card_refunds_for_transaction_ids(map(str, outcome.written))}
-    for refund_id in outcome.written:
-        if refund_id in found:
-            log.record_confirmed(refund_id, KIND)
+    log.record_confirmed_many(KIND, [refund_id for refund_id in outcome.written if refund_id in found])
 
 
 def _log_found(log: RefundLog, refund_id: int, links: pd.DataFrame, refunds: pd.DataFrame, day: date) -> None:

@@ -122,6 +122,32 @@ class RefundLog:
             values["documents_json"] = json.dumps(documents, sort_keys=True)
         self._set(transaction_id, kind, **values)
 
+    def record_written_many(self, kind: str, written: dict[int, dict[str, Any]]) -> None:
+        """`record_written` of many ids in one statement (one commit of the warehouse)."""
+        if not written:
+            return
+        frame = pd.DataFrame({"transaction_id": pd.Series(list(written), dtype="int64"),
+                              "documents_json": [json.dumps(documents, sort_keys=True)
+                                                 for documents in written.values()]})
+        self.connection.register("written_documents", frame)
+        try:
+            self.connection.execute(f"""
+                UPDATE {TABLE} SET state = 'written', documents_json = w.documents_json, run_id = ?,
+                                   updated_at = ?
+                FROM written_documents w WHERE {TABLE}.transaction_id = w.transaction_id AND {TABLE}.kind = ?
+            """, [self.run_id, _now(), kind])
+        finally:
+            self.connection.unregister("written_documents")
+
+    def record_confirmed_many(self, kind: str, transaction_ids: list[int]) -> None:
+        """`record_confirmed` (documents as logged) of many ids in one statement."""
+        if not transaction_ids:
+            return
+        self.connection.execute(
+            f"UPDATE {TABLE} SET state = 'confirmed', error = NULL, run_id = ?, updated_at = ? "
+            f"WHERE kind = ? AND transaction_id IN (SELECT unnest(?::BIGINT[]))",
+            [self.run_id, _now(), kind, [int(i) for i in transaction_ids]])
+
     def record_rejected(self, transaction_id: int, kind: str, error: str) -> None:
         self._set(transaction_id, kind, state="rejected", error=error)
 

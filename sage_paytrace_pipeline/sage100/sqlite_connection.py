@@ -21,8 +21,12 @@ from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError
 def decimal_text(value: Decimal, scale: int) -> str:
     """How the demo company stores a decimal: rounded half-up to the column's scale (as
     domain/money rounds), as plain text with exactly `scale` decimals, never "-0.00"."""
-    rounded = value.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP) + 0  # + 0 drops a negative zero
+    rounded = value.quantize(_QUANTUM[scale] if scale < len(_QUANTUM) else Decimal(1).scaleb(-scale),
+                             rounding=ROUND_HALF_UP) + 0  # + 0 drops a negative zero
     return f"{rounded:.{scale}f}"
+
+
+_QUANTUM = tuple(Decimal(1).scaleb(-scale) for scale in range(10))
 
 
 def _convert_date(raw: bytes) -> date | None:

@@ -54,6 +54,11 @@ def require_customer(
     """The active customer; `columns` (besides the status) when the caller needs only those."""
     wanted = None if columns is None else ("CustomerStatus", *columns)
     row = session.select_one("AR_Customer", {"ARDivisionNo": division, "CustomerNo": customer_no}, columns=wanted)
+    return check_customer(ctx, division, customer_no, row)
+
+
+def check_customer(ctx: Ctx, division: str, customer_no: str, row: Row | None) -> Row:
+    """`require_customer` on a row already read (None: not found)."""
     if row is None:
         raise ctx.error(
             UnknownCustomerError, "customer_no", f"customer {division}-{customer_no} does not exist",
@@ -177,6 +182,15 @@ def require_open_invoice(
     """An open item of *this* customer with something left to pay (`columns`: only those, and the balances)."""
     wanted = None if columns is None else ("Balance", "PaymentsToday", *columns)
     row = open_item(session, division, customer_no, invoice_no, invoice_type, columns=wanted)
+    return check_open_invoice(session, ctx, division, customer_no, invoice_no, invoice_type=invoice_type,
+                              field=field, row=row)
+
+
+def check_open_invoice(
+    session: DemoSession, ctx: Ctx, division: str, customer_no: str, invoice_no: str, *, invoice_type: str,
+    field: str, row: Row | None,
+) -> Row:
+    """`require_open_invoice` on a row already read (None: not an open item of this customer)."""
     if row is None:
         others = session.select("AR_OpenInvoice", {"InvoiceNo": invoice_no, "InvoiceType": invoice_type})
         if others:

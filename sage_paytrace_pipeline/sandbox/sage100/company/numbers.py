@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
 
 
 @dataclass(frozen=True)
@@ -66,15 +66,33 @@ def _highest_used(session: DemoSession, number_type: str) -> int:
     return highest
 
 
+def counter_key(number_type: str) -> dict[str, str]:
+    """The series' row in SY_NextNumber."""
+    return {"ModuleCode": SERIES[number_type].module, "NumberType": number_type}
+
+
+def peek_next(session: DemoSession, number_type: str) -> tuple[Row | None, int]:
+    """The series' counter row (None when there is none yet) and the number `next_number` would
+    hand out now, without handing it out."""
+    stored = session.select_one("next_numbers", counter_key(number_type))
+    counter = int(stored["NextNumber"]) if stored and stored["NextNumber"].isdigit() else 0
+    return stored, max(counter, _highest_used(session, number_type) + 1, 1)
+
+
+def check_width(number_type: str, number: int) -> str:
+    """`number` zero-padded to the series' width; past the width the series is exhausted."""
+    width = SERIES[number_type].width
+    if number >= 10**width:
+        raise OverflowError(f"{number_type} series is exhausted at {width} digits")
+    return str(number).zfill(width)
+
+
 def next_number(session: DemoSession, number_type: str) -> str:
     """Hand out the next number of a series inside the caller's transaction."""
     series = SERIES[number_type]
-    key = {"ModuleCode": series.module, "NumberType": number_type}
-    stored = session.select_one("next_numbers", key)
-    counter = int(stored["NextNumber"]) if stored and stored["NextNumber"].isdigit() else 0
-    number = max(counter, _highest_used(session, number_type) + 1, 1)
-    if number >= 10**series.width:
-        raise OverflowError(f"{number_type} series is exhausted at {series.width} digits")
+    key = counter_key(number_type)
+    stored, number = peek_next(session, number_type)
+    check_width(number_type, number)
     following = str(number + 1).zfill(series.width)
     if stored:
         session.update("next_numbers", key, {"NextNumber": following})

@@ -15,9 +15,11 @@ AR control account); the entry rows are then removed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 
-from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult
+from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult, ReceiptLine
 from sage_paytrace_pipeline.sage100.errors import DocumentStateError
 from sage_paytrace_pipeline.sage100.writer import (
     POST_CARD_RECEIPT,
@@ -29,12 +31,12 @@ from sage_paytrace_pipeline.sandbox.sage100.company.ledger import GLLine, post_g
 from sage_paytrace_pipeline.sandbox.sage100.company.master import (
     Ctx,
     available,
+    check_customer,
+    check_open_invoice,
     open_item,
     require_bank_code,
     require_card_payment_type,
-    require_customer,
     require_division,
-    require_open_invoice,
 )
 from sage_paytrace_pipeline.sandbox.sage100.company.numbers import next_number
 from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
@@ -87,9 +89,30 @@ def enter_card_receipt(session: DemoSession, receipt: CardReceipt, *, post: bool
 
 def _validate(session: DemoSession, receipt: CardReceipt) -> None:
     """Sage's checks, cheapest first; the first failure is raised and nothing has been written."""
+    validate_receipt(session, receipt, ReceiptLookups(
+        refund_recorded=lambda transaction_id: session.select_one(
+            "AR_TransactionPaymentHistory", {"CreditCardTransactionID": transaction_id},
+            columns=("CreditCardTransactionID",)) is not None,
+        customer=lambda division, customer_no: session.select_one(
+            "AR_Customer", {"ARDivisionNo": division, "CustomerNo": customer_no}, columns=("CustomerStatus",)),
+        open_item=lambda division, customer_no, invoice_no, invoice_type: open_item(
+            session, division, customer_no, invoice_no, invoice_type, columns=("Balance", "PaymentsToday")),
+    ))
+
+
+@dataclass(frozen=True)
+class ReceiptLookups:
+    """Where validation reads what Sage holds: point queries (one receipt), or rows a chunk read at once."""
+
+    refund_recorded: Callable[[str], bool]  # a card refund carries this transaction id
+    customer: Callable[[str, str], Row | None]  # (division, customer) -> the row, with CustomerStatus
+    open_item: Callable[[str, str, str, str], Row | None]  # (division, customer, invoice, type) -> balances
+
+
+def validate_receipt(session: DemoSession, receipt: CardReceipt, lookups: ReceiptLookups) -> None:
+    """Sage's checks of a card receipt, cheapest first; the first failure is raised."""
     ctx = Ctx(POST_CARD_RECEIPT, receipt.transaction_id)
-    if session.select_one("AR_TransactionPaymentHistory", {"CreditCardTransactionID": receipt.transaction_id},
-                          columns=("CreditCardTransactionID",)):
+    if lookups.refund_recorded(receipt.transaction_id):
         raise ctx.error(
             DocumentStateError, "transaction_id",
             f"transaction {receipt.transaction_id} is already recorded in Sage as a card refund",
@@ -97,16 +120,17 @@ def _validate(session: DemoSession, receipt: CardReceipt) -> None:
         )
     check_receipt_distribution(receipt)
     require_division(session, ctx, receipt.division)
-    require_customer(session, ctx, receipt.division, receipt.customer_no, columns=())
+    check_customer(ctx, receipt.division, receipt.customer_no, lookups.customer(receipt.division, receipt.customer_no))
     require_card_payment_type(session, ctx, receipt.payment_type)
     require_bank_code(session, ctx, receipt.bank_code)
     for number, line in enumerate(receipt.lines):
         if line.prepayment:
             continue
         field = f"lines[{number}].invoice_no"
-        item = require_open_invoice(
+        item = check_open_invoice(
             session, ctx, receipt.division, receipt.customer_no, line.invoice_no, invoice_type=line.invoice_type,
-            field=field, columns=(),
+            field=field, row=lookups.open_item(receipt.division, receipt.customer_no, line.invoice_no,
+                                               line.invoice_type),
         )
         check_amount_within_balance(
             operation=ctx.operation, reference=ctx.reference, field=f"lines[{number}].amount",
@@ -135,7 +159,14 @@ def _deposit_no(session: DemoSession, receipt: CardReceipt) -> str:
 
 
 def _insert_header(session: DemoSession, receipt: CardReceipt, deposit_no: str, entry_no: str) -> Row:
-    header = {
+    header = header_row(receipt, deposit_no, entry_no, _saved_card_id(session, receipt))
+    session.insert("AR_CashReceiptsHeader", header)
+    return header
+
+
+def header_row(receipt: CardReceipt, deposit_no: str, entry_no: str, card_id: str) -> Row:
+    """The receipt's AR_CashReceiptsHeader row; `card_id`: the saved card's CreditCardID, or blank."""
+    return {
         "DepositNo": deposit_no,
         "ARDivisionNo": receipt.division,
         "CustomerNo": receipt.customer_no,
@@ -144,7 +175,7 @@ def _insert_header(session: DemoSession, receipt: CardReceipt, deposit_no: str, 
         "DepositType": CARD_DEPOSIT,
         "PostingAmt": receipt.amount,
         "PaymentType": receipt.payment_type,
-        "CreditCardID": _saved_card_id(session, receipt),
+        "CreditCardID": card_id,
         "CreditCardGUID": receipt.credit_card_guid,
         "CardType": receipt.card_type,
         "Last4UnencryptedCreditCardNos": receipt.last4,
@@ -156,8 +187,6 @@ def _insert_header(session: DemoSession, receipt: CardReceipt, deposit_no: str, 
         "AuthorizationDate": receipt.deposit_date,
         "CreditCardComment": receipt.comment,
     }
-    session.insert("AR_CashReceiptsHeader", header)
-    return header
 
 
 def _saved_card_id(session: DemoSession, receipt: CardReceipt) -> str:
@@ -179,22 +208,24 @@ def _insert_lines(session: DemoSession, receipt: CardReceipt, header: Row) -> No
     for number, line in enumerate(receipt.lines, start=1):
         item = open_item(session, receipt.division, receipt.customer_no, line.invoice_no, line.open_item_type,
                          columns=_OPEN_ITEM_COLUMNS)
-        session.insert(
-            "AR_CashReceiptsDetail",
-            {
-                **{key: header[key] for key in _HEADER_KEY},
-                "LineKey": str(number).zfill(6),
-                "LineSeqNo": str(number).zfill(6),
-                "LineType": "I",
-                "InvoiceNo": line.invoice_no,
-                "InvoiceType": line.open_item_type,
-                "AmountPosted": line.amount,
-                "InvoiceBalance": item["Balance"] if item else ZERO,
-                "Comment": receipt.comment,
-            },
-        )
+        session.insert("AR_CashReceiptsDetail", detail_row(receipt, header, number, line, item))
         if item is not None and not line.prepayment:
             _change_open_item(session, item, payments_today=item["PaymentsToday"] + line.amount)
+
+
+def detail_row(receipt: CardReceipt, header: Row, number: int, line: ReceiptLine, item: Row | None) -> Row:
+    """The AR_CashReceiptsDetail row of the receipt's `number`-th line (1-based); `item`: its open item."""
+    return {
+        **{key: header[key] for key in _HEADER_KEY},
+        "LineKey": str(number).zfill(6),
+        "LineSeqNo": str(number).zfill(6),
+        "LineType": "I",
+        "InvoiceNo": line.invoice_no,
+        "InvoiceType": line.open_item_type,
+        "AmountPosted": line.amount,
+        "InvoiceBalance": item["Balance"] if item else ZERO,
+        "Comment": receipt.comment,
+    }
 
 
 def _change_open_item(session: DemoSession, item: Row, **values: Decimal) -> None:
@@ -251,7 +282,7 @@ def post_receipt(session: DemoSession, header: Row, register_no: str) -> None:
         _history_row(session, header, deposit, customer, line, sequence=sequence, balance_after=balance_after)
         _payment_history_row(session, header, deposit, line)
     _update_customer(session, customer, header, deposit)
-    _post_gl(session, header, deposit, customer, register_no)
+    post_receipt_gl(session, header, deposit, customer, register_no)
     session.delete("AR_CashReceiptsDetail", key)
     session.delete("AR_CashReceiptsHeader", key)
 
@@ -268,53 +299,58 @@ def _apply_line(session: DemoSession, header: Row, deposit: Row, line: Row) -> D
         return balance
     if line["InvoiceType"] != "PP":  # validated at entry; an item cannot vanish while in PaymentsToday
         raise AssertionError(f"open item {line['InvoiceNo']} disappeared before the update")
-    session.insert(
-        "AR_OpenInvoice",
-        {
-            "ARDivisionNo": header["ARDivisionNo"],
-            "CustomerNo": header["CustomerNo"],
-            "InvoiceNo": line["InvoiceNo"],
-            "InvoiceType": "PP",
-            "InvoiceDate": deposit["DepositDate"],
-            "PostingDate": deposit["DepositDate"],
-            "Comment": "Prepayment",
-            "CheckNo": header["CheckNo"],
-            "PostingReference": f"{header['DepositNo']}-{header['CreditCardEntryNo']}",
-            "Balance": -amount,
-        },
-    )
+    session.insert("AR_OpenInvoice", prepayment_row(header, deposit, line))
     return -amount
+
+
+def prepayment_row(header: Row, deposit: Row, line: Row) -> Row:
+    """The PP open item a prepayment line opens (balance: minus the amount)."""
+    return {
+        "ARDivisionNo": header["ARDivisionNo"],
+        "CustomerNo": header["CustomerNo"],
+        "InvoiceNo": line["InvoiceNo"],
+        "InvoiceType": "PP",
+        "InvoiceDate": deposit["DepositDate"],
+        "PostingDate": deposit["DepositDate"],
+        "Comment": "Prepayment",
+        "CheckNo": header["CheckNo"],
+        "PostingReference": f"{header['DepositNo']}-{header['CreditCardEntryNo']}",
+        "Balance": -line["AmountPosted"],
+    }
 
 
 def _history_row(
     session: DemoSession, header: Row, deposit: Row, customer: Row, line: Row, *, sequence: int, balance_after: Decimal
 ) -> None:
-    session.insert(
-        "AR_CashReceiptsHistory",
-        {
-            "BankCode": deposit["BankCode"],
-            "DepositDate": deposit["DepositDate"],
-            "DepositNo": header["DepositNo"],
-            "DepositType": header["DepositType"],
-            "ARDivisionNo": header["ARDivisionNo"],
-            "CustomerNo": header["CustomerNo"],
-            "CheckNo": header["CheckNo"],
-            "SequenceNo": str(sequence).zfill(6),
-            "PostingDate": deposit["DepositDate"],
-            "CustomerName": customer["CustomerName"],
-            "OpenItemCustomer": customer["OpenItemCustomer"],
-            "InvoiceNo": line["InvoiceNo"],
-            "InvoiceType": line["InvoiceType"],
-            "DepositDesc": deposit["DepositDesc"],
-            "BatchNo": header["BatchNo"],
-            "CashAmountApplied": line["AmountPosted"],
-            "DiscountAmountApplied": line["DiscountAmt"],
-            "InvoiceBalance": balance_after,
-            "Comment": line["Comment"],
-            "CreditCardEntryNo": header["CreditCardEntryNo"],
-            **{k: header[k] for k in _CARD_COLUMNS},
-        },
-    )
+    session.insert("AR_CashReceiptsHistory", history_row(header, deposit, customer, line, sequence=sequence,
+                                                         balance_after=balance_after))
+
+
+def history_row(header: Row, deposit: Row, customer: Row, line: Row, *, sequence: int, balance_after: Decimal) -> Row:
+    """The AR_CashReceiptsHistory row of a posted line (`sequence`: 1-based within the receipt)."""
+    return {
+        "BankCode": deposit["BankCode"],
+        "DepositDate": deposit["DepositDate"],
+        "DepositNo": header["DepositNo"],
+        "DepositType": header["DepositType"],
+        "ARDivisionNo": header["ARDivisionNo"],
+        "CustomerNo": header["CustomerNo"],
+        "CheckNo": header["CheckNo"],
+        "SequenceNo": str(sequence).zfill(6),
+        "PostingDate": deposit["DepositDate"],
+        "CustomerName": customer["CustomerName"],
+        "OpenItemCustomer": customer["OpenItemCustomer"],
+        "InvoiceNo": line["InvoiceNo"],
+        "InvoiceType": line["InvoiceType"],
+        "DepositDesc": deposit["DepositDesc"],
+        "BatchNo": header["BatchNo"],
+        "CashAmountApplied": line["AmountPosted"],
+        "DiscountAmountApplied": line["DiscountAmt"],
+        "InvoiceBalance": balance_after,
+        "Comment": line["Comment"],
+        "CreditCardEntryNo": header["CreditCardEntryNo"],
+        **{k: header[k] for k in _CARD_COLUMNS},
+    }
 
 
 _CARD_COLUMNS = (
@@ -333,6 +369,14 @@ _CARD_COLUMNS = (
 
 
 def _payment_history_row(session: DemoSession, header: Row, deposit: Row, line: Row) -> None:
+    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"],
+                     columns=("InvoiceHistoryHeaderSeqNo",))
+    insert_payment_history(session, header, deposit, line, item)
+
+
+def insert_payment_history(session: DemoSession, header: Row, deposit: Row, line: Row, item: Row | None) -> None:
+    """The line's AR_TransactionPaymentHistory row (type P), numbered after the invoice's others that day;
+    `item`: the open item after the line was applied."""
     key = {
         "ARDivisionNo": header["ARDivisionNo"],
         "CustomerNo": header["CustomerNo"],
@@ -340,8 +384,6 @@ def _payment_history_row(session: DemoSession, header: Row, deposit: Row, line: 
         "InvoiceType": line["InvoiceType"],
         "TransactionDate": deposit["DepositDate"],
     }
-    item = open_item(session, header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"],
-                     columns=("InvoiceHistoryHeaderSeqNo",))
     session.insert(
         "AR_TransactionPaymentHistory",
         {
@@ -368,19 +410,26 @@ def _payment_history_row(session: DemoSession, header: Row, deposit: Row, line: 
 
 
 def _update_customer(session: DemoSession, customer: Row, header: Row, deposit: Row) -> None:
-    paid_on = deposit["DepositDate"]
-    values: dict = {"CurrentBalance": customer["CurrentBalance"] - header["PostingAmt"]}
-    if customer["DateLastPayment"] is None or paid_on >= customer["DateLastPayment"]:
-        values.update(DateLastPayment=paid_on, LastPaymentAmt=header["PostingAmt"])
-    if customer["DateLastActivity"] is None or paid_on > customer["DateLastActivity"]:
-        values["DateLastActivity"] = paid_on
+    values = customer_changes(customer, header, deposit)
     session.update(
         "AR_Customer", {"ARDivisionNo": customer["ARDivisionNo"], "CustomerNo": customer["CustomerNo"]}, values
     )
     customer.update(values)  # a later receipt of the same customer in this update sees the new totals
 
 
-def _post_gl(session: DemoSession, header: Row, deposit: Row, customer: Row, register_no: str) -> None:
+def customer_changes(customer: Row, header: Row, deposit: Row) -> Row:
+    """What a posted receipt changes on its customer: balance, last payment, last activity."""
+    paid_on = deposit["DepositDate"]
+    values: dict = {"CurrentBalance": customer["CurrentBalance"] - header["PostingAmt"]}
+    if customer["DateLastPayment"] is None or paid_on >= customer["DateLastPayment"]:
+        values.update(DateLastPayment=paid_on, LastPaymentAmt=header["PostingAmt"])
+    if customer["DateLastActivity"] is None or paid_on > customer["DateLastActivity"]:
+        values["DateLastActivity"] = paid_on
+    return values
+
+
+def post_receipt_gl(session: DemoSession, header: Row, deposit: Row, customer: Row, register_no: str) -> None:
+    """The receipt's CR register: Dr the payment type's clearing account, Cr the division's AR control."""
     payment_type = session.select_one("AR_PaymentType", {"PaymentType": header["PaymentType"]})
     division = session.select_one("AR_Division", {"ARDivisionNo": header["ARDivisionNo"]})
     assert payment_type is not None and division is not None

@@ -24,6 +24,7 @@ from sage_paytrace_pipeline.sage100.sqlite_connection import decimal_text, open_
 from sage_paytrace_pipeline.sage100.udf import UDF_COLUMNS
 
 Row = dict[str, Any]
+IN_LIST = 500  # values an `IN (...)` look-up binds at most (far below SQLite's variable limit)
 Converter = Callable[[Any], Any]
 
 
@@ -49,6 +50,43 @@ def to_db(column: Column, value: Any) -> Any:
     if column.length and len(text) > column.length:
         raise Sage100SchemaError(f"{column.name}: {len(text)} characters, Sage allows {column.length}")
     return text
+
+
+def db_converter(column: Column) -> Converter:
+    """`to_db` for one column with its kind decided once (a chunk of receipts converts hundreds of
+    thousands of values); a `Decimal` skips the text round trip `to_db` makes of other values."""
+    if column.kind == "decimal":
+        scale = column.scale
+
+        def decimal(value: Any) -> Any:
+            if type(value) is Decimal:
+                return decimal_text(value, scale)
+            return to_db(column, value)
+        return decimal
+    if column.kind == "str":
+        length = column.length
+
+        def text(value: Any) -> Any:
+            if type(value) is str and (not length or len(value) <= length):
+                return value
+            return to_db(column, value)
+        return text
+    return partial(to_db, column)
+
+
+def read_converter(column: Column) -> Converter:
+    """`from_db` for one column with its kind decided once."""
+    if column.kind == "str":
+        return as_text
+    if column.kind == "decimal" and column.scale == 2:
+        return as_money
+    return partial(from_db, column)
+
+
+def _round_trip(to_stored: Converter, to_read: Converter) -> Converter:
+    def stored_and_read(value: Any) -> Any:
+        return to_read(to_stored(value))
+    return stored_and_read
 
 
 def from_db(column: Column, value: Any) -> Any:
@@ -84,6 +122,8 @@ class DemoSession:
         self._columns: dict[tuple[str, str], Column] = {}
         self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
+        self._stamps: dict[str, Row] = {}
+        self._round_trips: dict[tuple[str, str], Converter] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
@@ -122,7 +162,7 @@ class DemoSession:
         if found is None:
             by_name = {column.name: column for column in self.table(table_key).columns}
             keys = tuple(by_name[name].key if name in by_name else name for name in names)
-            converters = tuple(partial(from_db, by_name[name]) if name in by_name else _as_read for name in names)
+            converters = tuple(read_converter(by_name[name]) if name in by_name else _as_read for name in names)
             found = self._readers[table_key, names] = (keys, converters)
         return found
 
@@ -140,7 +180,7 @@ class DemoSession:
                        f"VALUES ({', '.join('?' for _ in names)})")
             else:
                 sql = f"UPDATE {self.table(table_key).name} SET " + ", ".join(f"{name} = ?" for name in names)
-            found = self._statements[kind, table_key, keys] = (sql, tuple(partial(to_db, c) for c in columns))
+            found = self._statements[kind, table_key, keys] = (sql, tuple(db_converter(c) for c in columns))
         return found
 
     def _where(self, table_key: str, where: Mapping[str, Any]) -> tuple[str, list[Any]]:
@@ -183,6 +223,37 @@ class DemoSession:
         found = self._master[key]
         return None if found is None else dict(found)
 
+    def select_in(
+        self, table_key: str, column_key: str, values: Sequence[Any], *, columns: Sequence[str]
+    ) -> list[Row]:
+        """Rows whose `column_key` is one of `values`, in index order, in look-ups of at most
+        `IN_LIST` values each: what a chunk of documents needs of a table, read at once."""
+        table = self.table(table_key)
+        column = self.column(table_key, column_key)
+        wanted = ", ".join(self.column(table_key, key).name for key in columns)
+        distinct = list(dict.fromkeys(to_db(column, value) for value in values))
+        rows: list[Row] = []
+        for start in range(0, len(distinct), IN_LIST):
+            part = distinct[start:start + IN_LIST]
+            cursor = self.connection.execute(
+                f"SELECT {wanted} FROM {table.name} WHERE {column.name} IN ({', '.join('?' for _ in part)})", part)
+            keys, converters = self._row_reader(table_key, tuple(d[0] for d in cursor.description))
+            rows += [{key: convert(value) for key, convert, value in zip(keys, converters, raw, strict=True)}
+                     for raw in cursor.fetchall()]
+        return rows
+
+    def round_trip(self, table_key: str, row: Mapping[str, Any]) -> Row:
+        """`row` as this table would store it and a read give it back (text rstripped, money at
+        its scale), with the same refusals as an insert (a value too long for its column)."""
+        stored = {}
+        for key, value in row.items():
+            convert = self._round_trips.get((table_key, key))
+            if convert is None:
+                column = self.column(table_key, key)
+                convert = self._round_trips[table_key, key] = _round_trip(db_converter(column), read_converter(column))
+            stored[key] = convert(value)
+        return stored
+
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
         """Largest all-digit value of a document-number column (0 when none)."""
         name = self.column(table_key, column_key).name
@@ -199,7 +270,10 @@ class DemoSession:
         if keys is None:
             wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
             keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
-        stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
+        stamp = self._stamps.get(prefix)
+        if stamp is None:  # `now` is the session's: one stamp a session
+            stamp = self._stamps[prefix] = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
+                                            f"User{prefix}Key": self.user}
         return {key: stamp[key] for key in keys}
 
     def _forget(self, table_key: str) -> None:
@@ -209,21 +283,28 @@ class DemoSession:
 
     def insert(self, table_key: str, row: Mapping[str, Any]) -> None:
         self._forget(table_key)
+        self.connection.execute(*self.prepare_insert(table_key, row))
+
+    def prepare_insert(self, table_key: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        """The INSERT of `insert` (audit columns filled, values converted), not run: rows of one
+        shape share the SQL text, so a chunk's rows can go in one `executemany`."""
         values = {**self._audit(table_key, "Created"), **row}
         sql, converters = self._statement("insert", table_key, tuple(values))
-        self.connection.execute(
-            sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
-        )
+        return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
 
     def update(self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         self._forget(table_key)
+        return self.connection.execute(*self.prepare_update(table_key, where, values)).rowcount
+
+    def prepare_update(
+        self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> tuple[str, list[Any]]:
+        """The UPDATE of `update`, not run (see `prepare_insert`)."""
         values = {**values, **self._audit(table_key, "Updated")}
         sql, converters = self._statement("set", table_key, tuple(values))
         clause, params = self._where(table_key, where)
-        cursor = self.connection.execute(
-            sql + clause, [convert(value) for convert, value in zip(converters, values.values(), strict=True)] + params
-        )
-        return cursor.rowcount
+        converted = [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        return sql + clause, converted + params
 
     def delete(self, table_key: str, where: Mapping[str, Any]) -> int:
         self._forget(table_key)
@@ -255,6 +336,7 @@ def open_writer_connection(db_path: str | Path) -> sqlite3.Connection:
     connection = open_demo_database(db_path)
     connection.isolation_level = None  # explicit BEGIN/COMMIT only
     connection.execute("PRAGMA cache_size = -65536")  # 64 MiB: a day's open items and history pages stay cached
+    connection.execute("PRAGMA temp_store = MEMORY")
     return connection
 
 

@@ -17,14 +17,18 @@ installed only by the campaign.
 
 Many receipts at once (`post_card_receipts`, what posting uses) share one connection and one
 transaction a chunk, each receipt in its own savepoint: the same rows as one call per receipt,
-with one commit a chunk instead of one a receipt. Every look-up is an indexed point query
-(indexes.py): a day's posting costs the same per receipt at 100 receipts as at 10,000.
+with one commit a chunk instead of one a receipt. With ``posting="post"`` a chunk is posted by
+`ReceiptChunk` (receipt_chunk.py): what the chunk needs read in one look-up per table, the rows
+many receipts share (open items, customers, counters) written once a chunk, the entry tables
+left alone. Every look-up is an indexed point query or a chunk's indexed `IN` list (indexes.py):
+a day's posting costs the same per receipt at 100 receipts as at 10,000.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import partial
 from pathlib import Path
@@ -74,6 +78,7 @@ from sage_paytrace_pipeline.sandbox.sage100.company import orders as demo_orders
 from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
 from sage_paytrace_pipeline.sandbox.sage100.company import reversals as demo_reversals
 from sage_paytrace_pipeline.sandbox.sage100.company.indexes import ensure_lookup_indexes
+from sage_paytrace_pipeline.sandbox.sage100.company.receipt_chunk import ReceiptChunk, can_post
 from sage_paytrace_pipeline.sandbox.sage100.company.store import (
     DemoSession,
     open_writer_connection,
@@ -118,6 +123,7 @@ class DemoCompanyWriter:
         self.user = user
         self.credit_memo_account = credit_memo_account
         self.clock = clock
+        self._shared: tuple[DemoSession, list[tuple[str, DocumentResult]]] | None = None  # in `one_transaction`
         connection = open_demo_database(self.db_path)
         try:
             ensure_udf_columns(connection, schema)
@@ -126,11 +132,43 @@ class DemoCompanyWriter:
             connection.close()
 
     def _run(self, name: str, operation: Callable[[DemoSession], DocumentResult]) -> DocumentResult:
-        """One document in one transaction. `name` is the operation (sage100/writer.py constants)."""
+        """One document in one transaction (in `one_transaction`: in a savepoint of the block's
+        transaction). `name` is the operation (sage100/writer.py constants)."""
+        if self._shared is not None:
+            session, committed = self._shared
+            with session.document():
+                result = self._enter(name, operation, session)
+            committed.append((name, result))
+            return result
         with transaction(self.db_path, self.schema, user=self.user, now=self.clock()) as session:
             result = self._enter(name, operation, session)
         self._committed(name, result)
         return result
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[None]:
+        """The documents written inside the block share one connection and one transaction, each in
+        its own savepoint (a refused document writes nothing, the others stay): one commit, and its
+        syncs, for a day's documents instead of one a document. Nothing is in Sage before the block
+        ends: a caller records what was written only after it. An error out of the block rolls
+        every document of it back. Receipts (`post_card_receipts`) and journal updates keep their
+        own transactions: not inside the block."""
+        if self._shared is not None:  # nested: the outer block's transaction
+            yield
+            return
+        connection = open_writer_connection(self.db_path)
+        committed: list[tuple[str, DocumentResult]] = []
+        try:
+            with transaction_on(connection, self.schema, user=self.user, now=self.clock()) as session:
+                self._shared = (session, committed)
+                try:
+                    yield
+                finally:
+                    self._shared = None
+        finally:
+            connection.close()
+        for name, result in committed:
+            self._committed(name, result)
 
     # Hooks around each document, for subclasses that observe them (the fault campaign's writer).
     def _enter(self, name: str, operation: Callable[[DemoSession], DocumentResult],
@@ -173,17 +211,25 @@ class DemoCompanyWriter:
         outcomes: list[ReceiptOutcome] = []
         failure: Exception | None = None
         with transaction_on(connection, self.schema, user=self.user, now=self.clock()) as session:
+            at_once = ReceiptChunk(session, chunk) if self._post and can_post(session) else None
             for receipt in chunk:
+                mark = at_once.mark() if at_once is not None else 0
+                operation = partial(self._enter_receipt, receipt) if at_once is None \
+                    else partial(self._post_in_chunk, at_once, receipt)
                 try:
                     with session.document():
-                        result = self._enter(POST_CARD_RECEIPT, partial(self._enter_receipt, receipt), session)
-                except Sage100ValidationError as refusal:
-                    outcomes.append((receipt, refusal))
-                    continue
+                        result = self._enter(POST_CARD_RECEIPT, operation, session)
                 except Exception as error:
-                    failure = error
-                    break
+                    if at_once is not None:
+                        at_once.back_to(mark)  # with the savepoint: the chunk's state as before this receipt
+                    if not isinstance(error, Sage100ValidationError):
+                        failure = error
+                        break
+                    outcomes.append((receipt, error))
+                    continue
                 outcomes.append((receipt, result))
+            if at_once is not None:
+                at_once.write_changes()
         for _, outcome in outcomes:
             if isinstance(outcome, DocumentResult):
                 self._committed(POST_CARD_RECEIPT, outcome)
@@ -191,6 +237,10 @@ class DemoCompanyWriter:
 
     def _enter_receipt(self, receipt: CardReceipt, session: DemoSession) -> DocumentResult:
         return demo_receipts.enter_card_receipt(session, _checked(receipt), post=self._post)
+
+    @staticmethod
+    def _post_in_chunk(chunk: ReceiptChunk, receipt: CardReceipt, session: DemoSession) -> DocumentResult:
+        return chunk.post(_checked(receipt))
 
     def upsert_customer(self, customer: CustomerRecord) -> DocumentResult:
         return self._run(UPSERT_CUSTOMER, lambda s: demo_customers.upsert_customer(s, _checked(customer)))

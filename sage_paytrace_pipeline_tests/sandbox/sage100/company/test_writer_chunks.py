@@ -14,6 +14,8 @@ from sage_paytrace_pipeline.sage100.errors import AmountExceedsBalanceError, Sag
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA
 from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT
 from sage_paytrace_pipeline.sandbox.sage100.company import receipts as demo_receipts
+from sage_paytrace_pipeline.sandbox.sage100.company import writer as writer_module
+from sage_paytrace_pipeline.sandbox.sage100.company.receipt_chunk import ReceiptChunk, can_post
 from sage_paytrace_pipeline.sandbox.sage100.company.store import open_writer_connection, transaction_on
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.faults import FaultInjectingDemoWriter, write_fault_file
@@ -131,3 +133,60 @@ def test_every_look_up_of_posting_is_an_indexed_point_query(company):
     bounded = [sql for sql in looked_up if sql.startswith("SELECT") and "MAX(" not in sql]
     assert all(sql.endswith("LIMIT 1") or "AR_CashReceiptsDetail" in sql or "AR_CashReceiptsHeader WHERE DepositNo"
                in sql for sql in bounded), "one row is meant: LIMIT 1"
+
+
+def test_chunks_posted_at_once_keep_the_books_of_one_call_per_receipt_across_chunks(company, tmp_path, monkeypatch):
+    """`ReceiptChunk` over chunks of three: a receipt posted earlier, one twice in the input, two
+    prepayments to one PP number, several receipts of one customer and invoice, refusals between
+    them; every table as one `post_card_receipt` per receipt leaves it."""
+    monkeypatch.setattr(writer_module, "RECEIPT_CHUNK", 3)
+    one_by_one = tmp_path / "one_by_one.db"
+    day = day_of_receipts(company)
+    DemoCompanyWriter(company, clock=lambda: NOW).post_card_receipt(day[0])  # in Sage before the run
+    shutil.copy(company, one_by_one)
+    division, customer = day[1].division, day[1].customer_no
+    prepayments = [receipt(division, customer, [ReceiptLine(invoice_no="P777777", amount=Decimal(amount),
+                                                            prepayment=True)], transaction_id=tid)
+                   for tid, amount in (("910400", "3.00"), ("910401", "4.25"))]
+    receipts = [day[0], *day[1:4], too_much(company, "910200"), day[2], *prepayments, *day[4:],
+                too_much(company, "910201")]
+
+    single = DemoCompanyWriter(one_by_one, clock=lambda: NOW)
+    expected: list[tuple[str, object]] = []
+    for document in receipts:
+        try:
+            expected.append((document.transaction_id, single.post_card_receipt(document)))
+        except Sage100ValidationError as refusal:
+            expected.append((document.transaction_id, type(refusal)))
+    chunked = outcomes_of(DemoCompanyWriter(company, clock=lambda: NOW), receipts)
+
+    assert [(tid, type(o) if isinstance(o, Exception) else o) for tid, o in chunked] == expected
+    assert [o.created for _, o in chunked if isinstance(o, DocumentResult)].count(False) == 2
+    assert dump(company) == dump(one_by_one)
+
+
+def test_a_chunk_posted_at_once_reads_by_index_only(company):
+    """Every statement of `ReceiptChunk` searches an index: the chunk's `IN` look-ups and the point
+    queries (the one scan allowed is `can_post`'s LIMIT 1 on the empty entry tables)."""
+    DemoCompanyWriter(company)
+    connection = open_writer_connection(company)
+    statements: list[str] = []
+    try:
+        connection.set_trace_callback(statements.append)
+        with transaction_on(connection, DEFAULT_SCHEMA, user="PAYTRACE", now=NOW) as session:
+            assert can_post(session)
+            chunk = ReceiptChunk(session, day_of_receipts(company))
+            for document in day_of_receipts(company):
+                chunk.post(document)
+            chunk.write_changes()
+        connection.set_trace_callback(None)
+        entry_checks = ("FROM AR_CashReceiptsDeposit LIMIT", "FROM AR_CashReceiptsHeader LIMIT")
+        looked_up = [sql for sql in statements if sql.split()[0] in ("SELECT", "UPDATE", "DELETE")
+                     and not any(check in sql for check in entry_checks)]
+        plans = {sql: [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}")] for sql in looked_up}
+    finally:
+        connection.close()
+    assert any(" IN (" in sql for sql in looked_up)
+    scans = {sql: details for sql, details in plans.items()
+             if not all(d.startswith("SEARCH ") or "LIST SUBQUERY" in d for d in details)}
+    assert scans == {}

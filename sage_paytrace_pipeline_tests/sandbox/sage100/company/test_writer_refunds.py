@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from decimal import Decimal
 
 import pytest
@@ -23,6 +24,7 @@ from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.vi_writer import VisualIntegratorWriter
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline_tests.sage100.writer_support import (
+    NOW,
     TODAY,
     account_key,
     customer_with_open_invoices,
@@ -211,3 +213,33 @@ def test_reader_finds_recorded_refunds_and_reversals_in_one_read_each(company, w
         (invoice, "IN", amount, f"CM{memo_no}")]
     assert reader.reversals_for_references(["PT-VR880001", "PT-V700001"]) == {"PT-VR880001"}
     assert reader.card_refunds_for_transaction_ids([]) == []
+
+
+def test_documents_in_one_transaction_commit_together_and_a_refusal_writes_nothing(company, writer, paid, tmp_path):
+    """`one_transaction`: memo and refunds in one commit, the books of one transaction each; the
+    refused refund in between leaves nothing; an error out of the block leaves nothing of it."""
+    division, customer, invoice, _ = paid
+    reference = tmp_path / "reference.db"
+    shutil.copy(company, reference)
+    alone = DemoCompanyWriter(reference, clock=lambda: NOW)
+    memo_no = alone.create_credit_memo(_memo(division, customer, invoice, Decimal("5.00"))).documents["InvoiceNo"]
+    alone.record_card_refund(_refund(division, customer, Decimal("3.00"), memo_no))
+    together = DemoCompanyWriter(company, clock=lambda: NOW)
+    before = dump(company)
+
+    with pytest.raises(RuntimeError, match="after the documents"), together.one_transaction():
+        memo = together.create_credit_memo(_memo(division, customer, invoice, Decimal("5.00")))
+        together.record_card_refund(_refund(division, customer, Decimal("3.00"), memo.documents["InvoiceNo"]))
+        raise RuntimeError("after the documents")
+    assert dump(company) == before, "nothing of a block that failed"
+
+    with together.one_transaction():
+        memo = together.create_credit_memo(_memo(division, customer, invoice, Decimal("5.00")))
+        with pytest.raises(AmountExceedsBalanceError):
+            together.record_card_refund(_refund(division, customer, Decimal("9.00"), memo.documents["InvoiceNo"],
+                                                transaction_id="880009"))
+        together.record_card_refund(_refund(division, customer, Decimal("3.00"), memo.documents["InvoiceNo"]))
+        assert query(company, "SELECT count(*) FROM AR_TransactionPaymentHistory WHERE CreditCardTransactionID = ?",
+                     ("880001",)) == [(0,)], "nothing is in Sage before the block ends"
+    assert memo.documents["InvoiceNo"] == memo_no
+    assert dump(company) == dump(reference)

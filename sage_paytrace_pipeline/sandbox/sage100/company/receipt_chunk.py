@@ -1,0 +1,279 @@
+"""Card receipts posted a chunk at a time: the books of one `enter_card_receipt(post=True)` per
+receipt, with what the receipts share read and written once a chunk.
+
+Receipt by receipt (receipts.py), a posted receipt is entered in the entry tables, read back,
+moved to history and its entry rows deleted again: some forty statements and several hundred
+value conversions a receipt, and the counters and the customer row read and written each time.
+`ReceiptChunk` posts the receipts of one chunk inside the writer's transaction instead:
+- at the start it reads what the chunk needs, one look-up per table: receipts already holding the
+  chunk's transaction ids, card refunds with those ids, the customers, the open items and the
+  saved cards of the chunk;
+- each receipt is validated against those rows as the receipts before it left them, and its
+  history, payment history, prepayment and GL rows are inserted at once (inside the receipt's
+  savepoint: a refused or failed receipt leaves none of them);
+- what many receipts change (open items, customers, the next-number counters) is kept in memory
+  and written once before the commit (`write_changes`), one `executemany` per statement shape;
+  a receipt that fails takes its changes back (`mark` / `back_to`) with its savepoint;
+- the entry tables are not touched: nothing of a posted receipt stays in them.
+
+A test compares every table with receipt-by-receipt posting. The company must hold nothing in
+entry (no pending deposit or receipt header, `can_post`), since the deposit's entry totals would
+change; the writer posts such a chunk receipt by receipt.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult
+from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT
+from sage_paytrace_pipeline.sandbox.sage100.company.numbers import SERIES, check_width, counter_key, peek_next
+from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
+    CARD_DEPOSIT,
+    ZERO,
+    ReceiptLookups,
+    customer_changes,
+    detail_row,
+    header_row,
+    history_row,
+    insert_payment_history,
+    post_receipt_gl,
+    prepayment_row,
+    validate_receipt,
+)
+from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
+
+_ABSENT = object()
+_ITEM_KEY = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")
+_ITEM_COLUMNS = (*_ITEM_KEY, "Balance", "PaymentsToday", "InvoiceHistoryHeaderSeqNo")
+_CUSTOMER_KEY = ("ARDivisionNo", "CustomerNo")
+_CUSTOMER_COLUMNS = (*_CUSTOMER_KEY, "CustomerStatus", "CustomerName", "OpenItemCustomer", "CurrentBalance",
+                     "DateLastPayment", "DateLastActivity")
+# Columns a read of the entry rows gives back without the receipt setting them (the tables' defaults).
+_HEADER_DEFAULTS = {"BatchNo": ""}
+_DETAIL_DEFAULTS = {"DiscountAmt": ZERO}
+
+
+def can_post(session: DemoSession) -> bool:
+    """True when the company holds no receipt in entry (no pending deposit, no receipt header)."""
+    return all(session.select_one(table, {}, columns=("DepositNo",)) is None
+               for table in ("AR_CashReceiptsDeposit", "AR_CashReceiptsHeader"))
+
+
+class _Changes:
+    """In-memory state changes, in order, so a failed receipt's can be taken back."""
+
+    def __init__(self) -> None:
+        self._log: list[tuple[dict, Any, Any]] = []
+
+    def set(self, container: dict, key: Any, value: Any) -> None:
+        self._log.append((container, key, container.get(key, _ABSENT)))
+        container[key] = value
+
+    def mark(self) -> int:
+        return len(self._log)
+
+    def back_to(self, mark: int) -> None:
+        while len(self._log) > mark:
+            container, key, before = self._log.pop()
+            if before is _ABSENT:
+                container.pop(key, None)
+            else:
+                container[key] = before
+
+
+class ReceiptChunk:
+    """The receipts of one chunk, posted in the session's transaction (see the module docstring)."""
+
+    def __init__(self, session: DemoSession, receipts: Sequence[CardReceipt]) -> None:
+        self.session = session
+        self._changes = _Changes()
+        ids = [receipt.transaction_id for receipt in receipts]
+        self._posted = self._receipts_holding(ids)  # transaction id -> documents of the receipt found
+        self._refund_ids = {row["CreditCardTransactionID"]: True for row in session.select_in(
+            "AR_TransactionPaymentHistory", "CreditCardTransactionID", ids, columns=("CreditCardTransactionID",))}
+        self._customers: dict[tuple, Row] = {
+            tuple(row[k] for k in _CUSTOMER_KEY): row for row in session.select_in(
+                "AR_Customer", "CustomerNo", [receipt.customer_no for receipt in receipts],
+                columns=_CUSTOMER_COLUMNS)}
+        self._items: dict[tuple, Row] = {
+            tuple(row[k] for k in _ITEM_KEY): row for row in session.select_in(
+                "AR_OpenInvoice", "InvoiceNo", [line.invoice_no for receipt in receipts for line in receipt.lines],
+                columns=_ITEM_COLUMNS)}
+        guids = [receipt.credit_card_guid for receipt in receipts if receipt.credit_card_guid]
+        self._cards = {(row["ARDivisionNo"], row["CustomerNo"], row["CreditCardGUID"]): row["CreditCardID"]
+                       for row in session.select_in("AR_CustomerCreditCard", "CreditCardGUID", guids,
+                                                    columns=("ARDivisionNo", "CustomerNo", "CreditCardGUID",
+                                                             "CreditCardID"))}
+        self._deposits: dict[tuple, str] = {}  # (bank code, date, description) -> DepositNo
+        self._next: dict[str, int] = {}  # number series -> the number it hands out next
+        self._handed: dict[str, int] = {}  # number series -> numbers handed out in this chunk
+        self._counters: dict[str, Row | None] = {}  # number series -> its SY_NextNumber row before the chunk
+        self._changed_items: dict[tuple, bool] = {}
+        self._changed_customers: dict[tuple, frozenset[str]] = {}
+        self._lookups = ReceiptLookups(
+            refund_recorded=self._refund_ids.__contains__,
+            customer=lambda division, customer_no: self._customers.get((division, customer_no)),
+            open_item=lambda division, customer_no, invoice_no, invoice_type: self._items.get(
+                (division, customer_no, invoice_no, invoice_type)),
+        )
+
+    def _receipts_holding(self, ids: list[str]) -> dict[str, dict[str, str]]:
+        """The first receipt (in index order, as a point look-up finds it) holding each id."""
+        found: dict[str, dict[str, str]] = {}
+        for row in self.session.select_in("AR_CashReceiptsHistory", "CreditCardTransactionID", ids,
+                                          columns=("CreditCardTransactionID", "DepositNo", "CreditCardEntryNo")):
+            found.setdefault(row["CreditCardTransactionID"], {"DepositNo": row["DepositNo"],
+                                                              "CreditCardEntryNo": row["CreditCardEntryNo"]})
+        return found
+
+    # --- a failed receipt's changes taken back ---------------------------------------------
+    def mark(self) -> int:
+        return self._changes.mark()
+
+    def back_to(self, mark: int) -> None:
+        self._changes.back_to(mark)
+
+    # --- one receipt ------------------------------------------------------------------------
+    def post(self, receipt: CardReceipt) -> DocumentResult:
+        """`enter_card_receipt(session, receipt, post=True)` on the chunk's rows."""
+        found = self._posted.get(receipt.transaction_id)
+        if found is not None:
+            return DocumentResult(operation=POST_CARD_RECEIPT, reference=receipt.transaction_id,
+                                  documents=dict(found), created=False)
+        validate_receipt(self.session, receipt, self._lookups)
+        deposit = self._deposit(receipt)
+        entry_no = self._take("CreditCardEntryNo")
+        entered = header_row(receipt, deposit["DepositNo"], entry_no, self._card_id(receipt))
+        header = {**_HEADER_DEFAULTS, **self.session.round_trip("AR_CashReceiptsHeader", entered)}
+        lines = self._enter_lines(receipt, entered)
+        register_no = self._take("JournalRegisterNo")
+        self._post(header, deposit, lines, register_no)
+        documents = {"DepositNo": deposit["DepositNo"], "CreditCardEntryNo": entry_no}
+        if lines:  # found again by its history rows (and its payment history, as a refund would be)
+            self._changes.set(self._posted, receipt.transaction_id,
+                              {"DepositNo": header["DepositNo"], "CreditCardEntryNo": header["CreditCardEntryNo"]})
+            self._changes.set(self._refund_ids, receipt.transaction_id, True)
+        return DocumentResult(operation=POST_CARD_RECEIPT, reference=receipt.transaction_id, documents=documents,
+                              created=True)
+
+    def _deposit(self, receipt: CardReceipt) -> Row:
+        """The deposit's row as entry would store it: the card deposit of this bank code, date and
+        description in history (found in Sage or opened by this chunk), else a new number."""
+        key = {"BankCode": receipt.bank_code, "DepositDate": receipt.deposit_date,
+               "DepositDesc": receipt.deposit_description, "DepositType": CARD_DEPOSIT}
+        lookup = (receipt.bank_code, receipt.deposit_date, receipt.deposit_description)
+        deposit_no = self._deposits.get(lookup)
+        if deposit_no is None:
+            posted = self.session.select_one("AR_CashReceiptsHistory", key, columns=("DepositNo",))
+            deposit_no = posted["DepositNo"] if posted is not None else self._take("DepositNo")
+        stored = self.session.round_trip("AR_CashReceiptsDeposit", {**key, "DepositNo": deposit_no})
+        if (stored["BankCode"], stored["DepositDate"], stored["DepositDesc"]) == lookup:
+            # the history rows carry the stored values: a later receipt with these finds this deposit
+            self._changes.set(self._deposits, lookup, deposit_no)
+        return stored
+
+    def _card_id(self, receipt: CardReceipt) -> str:
+        if not receipt.credit_card_guid:
+            return ""
+        return self._cards.get((receipt.division, receipt.customer_no, receipt.credit_card_guid), "")
+
+    def _take(self, number_type: str) -> str:
+        """`next_number`, with the counter and the highest number used read once a chunk."""
+        number = self._next.get(number_type)
+        if number is None:
+            stored, number = peek_next(self.session, number_type)
+            self._counters.setdefault(number_type, stored)  # the table is written only by `write_changes`
+        padded = check_width(number_type, number)
+        self._changes.set(self._next, number_type, number + 1)
+        self._changes.set(self._handed, number_type, self._handed.get(number_type, 0) + 1)
+        return padded
+
+    def _enter_lines(self, receipt: CardReceipt, entered: Row) -> list[Row]:
+        """The receipt's detail rows as entry stores them; each applied line's amount is held in
+        its open item's PaymentsToday, as entry holds it."""
+        lines = []
+        for number, line in enumerate(receipt.lines, start=1):
+            key = (receipt.division, receipt.customer_no, line.invoice_no, line.open_item_type)
+            item = self._items.get(key)
+            detail = detail_row(receipt, entered, number, line, item)
+            lines.append({**_DETAIL_DEFAULTS, **self.session.round_trip("AR_CashReceiptsDetail", detail)})
+            if item is not None and not line.prepayment:
+                self._change_item(key, PaymentsToday=item["PaymentsToday"] + line.amount)
+        return lines
+
+    def _post(self, header: Row, deposit: Row, lines: list[Row], register_no: str) -> None:
+        """`post_receipt`: history, open items, payment history, customer and GL."""
+        customer_key = (header["ARDivisionNo"], header["CustomerNo"])
+        customer = self._customers[customer_key]  # validated
+        for sequence, line in enumerate(lines, start=1):
+            balance_after = self._apply_line(header, deposit, line)
+            self.session.insert("AR_CashReceiptsHistory", history_row(
+                header, deposit, customer, line, sequence=sequence, balance_after=balance_after))
+            item = self._items.get((header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"],
+                                    line["InvoiceType"]))
+            insert_payment_history(self.session, header, deposit, line, item)
+        changes = customer_changes(customer, header, deposit)
+        self._changes.set(self._customers, customer_key,
+                          {**customer, **self.session.round_trip("AR_Customer", changes)})
+        self._changes.set(self._changed_customers, customer_key,
+                          self._changed_customers.get(customer_key, frozenset()) | frozenset(changes))
+        post_receipt_gl(self.session, header, deposit, customer, register_no)
+
+    def _apply_line(self, header: Row, deposit: Row, line: Row) -> Decimal:
+        key = (header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"])
+        item = self._items.get(key)
+        amount = line["AmountPosted"]
+        if item is not None:
+            payments_today = max(ZERO, item["PaymentsToday"] - amount) if line["InvoiceType"] != "PP" else ZERO
+            balance = item["Balance"] - amount
+            self._change_item(key, Balance=balance, PaymentsToday=payments_today)
+            return balance
+        if line["InvoiceType"] != "PP":  # validated at entry; an item cannot vanish while in PaymentsToday
+            raise AssertionError(f"open item {line['InvoiceNo']} disappeared before the update")
+        opened = prepayment_row(header, deposit, line)
+        self.session.insert("AR_OpenInvoice", opened)
+        self._changes.set(self._items, key, self.session.round_trip(
+            "AR_OpenInvoice", {**{k: opened[k] for k in _ITEM_KEY}, "Balance": opened["Balance"],
+                               "PaymentsToday": ZERO, "InvoiceHistoryHeaderSeqNo": ""}))
+        return -amount
+
+    def _change_item(self, key: tuple, **values: Decimal) -> None:
+        self._changes.set(self._items, key, {**self._items[key], **self.session.round_trip("AR_OpenInvoice", values)})
+        self._changes.set(self._changed_items, key, True)
+
+    # --- the chunk's shared rows, once ------------------------------------------------------
+    def write_changes(self) -> None:
+        """Write the open items, customers and counters the chunk changed (before the commit)."""
+        statements: dict[str, list[list[Any]]] = defaultdict(list)
+        for key in self._changed_items:
+            item = self._items[key]
+            sql, params = self.session.prepare_update(
+                "AR_OpenInvoice", dict(zip(_ITEM_KEY, key, strict=True)),
+                {"PaymentsToday": item["PaymentsToday"], "Balance": item["Balance"]})
+            statements[sql].append(params)
+        for key, columns in self._changed_customers.items():
+            customer = self._customers[key]
+            sql, params = self.session.prepare_update(
+                "AR_Customer", dict(zip(_CUSTOMER_KEY, key, strict=True)),
+                {column: customer[column] for column in sorted(columns)})
+            statements[sql].append(params)
+        for sql, rows in statements.items():
+            self.session.connection.executemany(sql, rows)
+        for number_type, handed in self._handed.items():
+            self._write_counter(number_type, handed)
+
+    def _write_counter(self, number_type: str, handed: int) -> None:
+        """SY_NextNumber as `handed` calls of `next_number` leave it: created by the first when missing."""
+        if handed == 0:
+            return
+        key = counter_key(number_type)
+        following = str(self._next[number_type]).zfill(SERIES[number_type].width)
+        if self._counters[number_type] is None:
+            self.session.insert("next_numbers", {**key, "NextNumber": following})
+            if handed == 1:
+                return
+        self.session.update("next_numbers", key, {"NextNumber": following})
