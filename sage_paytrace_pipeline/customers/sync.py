@@ -27,7 +27,7 @@ from sage_paytrace_pipeline.paytrace.errors import PayTraceCustomerNotFound, Pay
 from sage_paytrace_pipeline.paytrace.models import Address
 from sage_paytrace_pipeline.sage100.documents import CustomerBillingUpdate, CustomerRecord, VaultCard
 from sage_paytrace_pipeline.sage100.errors import Sage100UnsupportedOperation, Sage100ValidationError
-from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer, documents_in_one_transaction
 
 WRITE_KINDS = ("customers_created", "sage_customers_updated", "sage_cards_removed", "sage_cards_saved",
                "default_cards_set", "paytrace_profiles_updated", "paytrace_profiles_deleted")
@@ -120,6 +120,11 @@ def _create_customers(plan: SyncPlan, writer: Sage100Writer, terms_code: str, ou
 
 
 def _write_sage(plan: SyncPlan, writer: Sage100Writer, outcome: SyncOutcome) -> None:
+    with documents_in_one_transaction(writer):  # one commit for the run's customer and card changes
+        _write_sage_documents(plan, writer, outcome)
+
+
+def _write_sage_documents(plan: SyncPlan, writer: Sage100Writer, outcome: SyncOutcome) -> None:
     for (division, customer_no), fields in plan.sage_updates.groupby(KEY, sort=True):
         changes = dict(zip(fields["field"], fields["value"]))
         try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -48,7 +47,7 @@ from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
 from sage_paytrace_pipeline.sage100.models import PostedReceipt
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.sage100.writer import Sage100Writer
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer, documents_in_one_transaction
 
 REFUND_EXCEPTIONS = ExceptionFrames("transaction_id")
 KIND = "refund"
@@ -154,7 +153,7 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     receipts = _sale_receipts(reader, linked["sale_transaction_id"].astype("int64").tolist())
     by_id = refunds.set_index(refunds["transaction_id"].astype("int64"))
     written: dict[int, dict[str, str]] = {}
-    with _one_transaction(writer):  # the day's documents in one Sage transaction when the writer offers it
+    with documents_in_one_transaction(writer):  # the day's documents in one Sage commit when offered
         for refund_id, sale_id in zip(linked["refund_id"].tolist(), linked["sale_transaction_id"].tolist(),
                                       strict=True):
             refund = by_id.loc[int(refund_id)]
@@ -169,12 +168,6 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     outcome.written += list(written)
     _read_back(reader, log, outcome)
     return outcome
-
-
-def _one_transaction(writer: Sage100Writer) -> AbstractContextManager:
-    """The writer's `one_transaction` (the demo company: one commit for many documents), else nothing."""
-    one_transaction = getattr(writer, "one_transaction", None)
-    return one_transaction() if callable(one_transaction) else nullcontext()
 
 
 def _carried_over(everything: pd.DataFrame, day_transactions: pd.DataFrame, start_date: date,

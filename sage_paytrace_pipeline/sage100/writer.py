@@ -19,6 +19,7 @@ the same documents with the same errors.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -139,6 +140,15 @@ class ChunkedReceiptWriter(Protocol):
         nothing; its outcome is the refusal); each chunk's outcomes are yielded once the chunk is
         committed. Any other error is raised after the outcomes of the receipts committed before it."""
         ...
+
+
+def documents_in_one_transaction(writer: Sage100Writer) -> AbstractContextManager[None]:
+    """The writer's `one_transaction` block when it offers one (the demo company: the documents
+    written inside share one commit, a savepoint each, so a day's documents cost one sync instead of
+    one a document), else nothing: each document is its own transaction as usual. Callers record
+    what was written only after the block ends (nothing is in Sage before it commits)."""
+    one_transaction = getattr(writer, "one_transaction", None)
+    return one_transaction() if callable(one_transaction) else nullcontext()
 
 
 # ----------------------------------------------------------------------------- shared checks
