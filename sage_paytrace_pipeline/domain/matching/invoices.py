@@ -40,11 +40,11 @@ from sage_paytrace_pipeline.domain.matching.open_invoices import (
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 from sage_paytrace_pipeline.domain.matching.text import (
+    Cents,
     join_runs,
     render,
     where_text,
 )
-from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.text import choose
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
@@ -355,9 +355,9 @@ class _InvoiceApplications:
         partial = left_open > 0
         explanation = render(
             "invoice {invoice_no} of {label} {how}: {applied}{partial}", invoice_no=invoice_no,
-            label=self.resolved.label(payer), how=_HOW[method], applied=format_cents(applied),
+            label=self.resolved.label(payer), how=_HOW[method], applied=Cents(applied),
             partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
-                                               left_open=format_cents(left_open[partial]))))
+                                               left_open=Cents(left_open[partial]))))
         return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
                 "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
                 "method": _METHODS[method], "score": _SCORES[method], "explanation": explanation}
@@ -386,7 +386,7 @@ class _Prepayments:
         generated = pd.isna(invoice_no)
         invoice_no[generated] = prepayment_numbers(transaction_id[generated])
         explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
-                             remainder=format_cents(remainder), amount=format_cents(self.resolved.amount_cents[payer]),
+                             remainder=Cents(remainder), amount=Cents(self.resolved.amount_cents[payer]),
                              invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
         return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
                 "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
@@ -405,7 +405,7 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
     back[by_id] = np.arange(len(by_id))
     payer, invoices = rows.payer[by_id], np.asarray(rows.invoices, dtype=object)[by_id]
     fields = {"tid": transaction_id[by_id], "invoices": invoices, "label": resolved.label(payer),
-              "remainder": format_cents(rows.remainder_cents[by_id])}
+              "remainder": Cents(rows.remainder_cents[by_id])}
 
     def text(template: str, **more) -> np.ndarray:
         return np.asarray(render(template, **fields, **more), dtype=object)[back]
@@ -414,8 +414,8 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
         "overpayment", "warning", transaction_id,
         source_ids=text("paytrace:{tid} invoices:{invoices}"),
         problem=text("transaction {tid} paid {amount} but invoice(s) {invoices} of {label} had only {taken} open; "
-                     "{remainder} posted as a prepayment", amount=format_cents(resolved.amount_cents[payer]),
-                     taken=format_cents(rows.taken_cents[by_id])),
+                     "{remainder} posted as a prepayment", amount=Cents(resolved.amount_cents[payer]),
+                     taken=Cents(rows.taken_cents[by_id])),
         action=text("Apply the prepayment of {label} to its next invoice in Sage, or refund {remainder} in PayTrace "
                     "if it was paid twice"),
     )
@@ -446,7 +446,7 @@ def _owners(invoice_key: np.ndarray, index: OpenInvoiceIndex) -> np.ndarray:
 
 def _held_fields(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Resolved) -> dict:
     return {"tid": resolved.transaction_id[payer], "invoice_no": invoice_no, "label": resolved.label(payer),
-            "amount": format_cents(resolved.amount_cents[payer])}
+            "amount": Cents(resolved.amount_cents[payer])}
 
 
 def _invoice_of_another_customer(payer: np.ndarray, invoice_no: np.ndarray, owner: np.ndarray,
@@ -484,7 +484,7 @@ def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, p
     """
     transaction_id = resolved.transaction_id[payer]
     fields = {"tid": transaction_id, "label": resolved.label(payer),
-              "amount": format_cents(resolved.amount_cents[payer])}
+              "amount": Cents(resolved.amount_cents[payer])}
     why = choose(candidates == 0, "no open invoice has exactly that amount",
                  "several open invoices have exactly that amount")
     if not policy.post_unapplied_as_prepayment:
@@ -522,7 +522,7 @@ def _open_invoices_text(customer_key: np.ndarray, index: OpenInvoiceIndex) -> np
     text = np.full(len(keys), "The customer has no open invoice in Sage", dtype=object)
     if listed.any():
         shown = np.asarray(render("{invoice_no} ({balance})", invoice_no=index.invoice_number(entry[listed]),
-                                  balance=format_cents(index.balance_cents[entry[listed]])), dtype=object)
+                                  balance=Cents(index.balance_cents[entry[listed]])), dtype=object)
         having = position[listed][run_starts(position[listed])]
         more = np.bincount(position, minlength=len(keys))[having] - _LISTED_INVOICES
         text[having] = render("Open invoices it could apply to: {invoices}{more}",

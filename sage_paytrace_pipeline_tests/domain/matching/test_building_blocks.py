@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.domain.matching.arrays import join_codes, join_values, position_in_run, sorted_positions
-from sage_paytrace_pipeline.domain.matching.text import join_runs, render, where_text
+from sage_paytrace_pipeline.domain.matching.text import Cents, join_runs, render, where_text
+from sage_paytrace_pipeline.domain.money import format_cents
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -45,3 +46,14 @@ def test_render_fills_each_row_and_ignores_unused_fields():
 def test_text_helpers():
     assert list(where_text(np.array([True, False, True]), ["a", "c"])) == ["a", "", "c"]
     assert join_runs(np.array([1, 1, 2, 3, 3]), ["a", "b", "c", "d", "e"]) == ["a, b", "c", "d, e"]
+
+
+def test_amounts_render_as_format_cents_writes_them():
+    cents = np.array([0, 1, 5, 99, 100, 123456, -1, -99, -100, -123456, 2**62, -(2**62)], dtype="int64")
+    assert render("{tid}: {amount} of {total}{{x}}", tid=np.arange(len(cents)), amount=Cents(cents),
+                  total=Cents(pd.Series(cents[::-1]))) == [
+        f"{tid}: {amount} of {total}{{x}}" for tid, amount, total in
+        zip(range(len(cents)), format_cents(cents), format_cents(cents[::-1]))]
+    assert render("{amount}", amount=Cents(np.zeros(0, dtype="int64"))) == []
+    with pytest.raises(ValueError):
+        render("{amount:>10}", amount=Cents(cents))
