@@ -31,17 +31,17 @@ class Cents:
 
     values: Column
 
-    def parts(self) -> tuple[list[str], list[int], list[str]]:
+    def parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(sign and dollar sign, whole dollars, "." and two cent digits) per row."""
         values = np.asarray(self.values, dtype="int64")
         size = np.abs(values)
-        return (_SIGNED_DOLLAR[(values < 0).astype("int64")].tolist(), (size // 100).tolist(),
-                _CENT_DIGITS[size % 100].tolist())
+        return _SIGNED_DOLLAR[(values < 0).astype("int64")], size // 100, _CENT_DIGITS[size % 100]
 
 
 _SIGNED_DOLLAR = np.array(["$", "-$"], dtype=object)
 _CENT_DIGITS = np.array([f".{cents:02d}" for cents in range(100)], dtype=object)
 _CENTS_PARTS = ("sign", "dollars", "cents")
+_CHUNK_ROWS = 65_536
 
 
 def render(template: str, **fields: Column | Cents | str) -> list[str]:
@@ -55,9 +55,18 @@ def render(template: str, **fields: Column | Cents | str) -> list[str]:
                   **{f"{name}__{part}": column for name in amounts
                      for part, column in zip(_CENTS_PARTS, fields[name].parts())}}  # type: ignore[union-attr]
     function, used = _compiled(template, tuple(fields))
-    if all(isinstance(fields[name], str) for name in used):
+    columns = {name: value for name in used if not isinstance(value := fields[name], str)}
+    if not columns:
         raise ValueError("render needs at least one column, not only constants")
-    return function(*[repeat(value) if isinstance(value := fields[name], str) else _values(value) for name in used])
+    rows = len(next(iter(columns.values())))
+    if rows <= _CHUNK_ROWS:
+        return function(*[_values(columns[name]) if name in columns else repeat(fields[name]) for name in used])
+    # a million rows in chunks: the per-row Python values (ints, lists) of one chunk at a time
+    text: list[str] = []
+    for start in range(0, rows, _CHUNK_ROWS):
+        text += function(*[_values(_rows(columns[name], start, start + _CHUNK_ROWS)) if name in columns
+                           else repeat(fields[name]) for name in used])
+    return text
 
 
 @cache
@@ -101,6 +110,10 @@ def join_runs(keys: np.ndarray, text: Column) -> list[str]:
     text = _values(text)
     bounds = np.r_[run_starts(keys), len(keys)].tolist()
     return [text[start] if end - start == 1 else ", ".join(text[start:end]) for start, end in pairwise(bounds)]
+
+
+def _rows(column: Column, start: int, stop: int) -> Column:
+    return column.iloc[start:stop] if isinstance(column, pd.Series) else column[start:stop]
 
 
 def _values(column: Column) -> Sequence:

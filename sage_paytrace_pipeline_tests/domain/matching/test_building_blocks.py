@@ -57,3 +57,14 @@ def test_amounts_render_as_format_cents_writes_them():
     assert render("{amount}", amount=Cents(np.zeros(0, dtype="int64"))) == []
     with pytest.raises(ValueError):
         render("{amount:>10}", amount=Cents(cents))
+
+
+def test_long_columns_render_in_chunks_as_one(monkeypatch):
+    rows = 10
+    fields = {"tid": np.arange(rows), "who": [f"c{i}" for i in range(rows)], "at": pd.Series(np.arange(rows) * 1.5),
+              "ix": pd.Index(range(rows)), "amount": Cents(np.arange(rows) * 101 - 300), "what": "it"}
+    template = "{tid} {who} {at} {ix} {amount} {what}"
+    whole = render(template, **fields)
+    monkeypatch.setattr("sage_paytrace_pipeline.domain.matching.text._CHUNK_ROWS", 3)
+    assert render(template, **fields) == whole
+    assert whole[0] == "0 c0 0.0 0 -$3.00 it"
