@@ -55,7 +55,7 @@ def render(template: str, **fields: Column | Cents | str) -> list[str]:
                   **{f"{name}__{part}": column for name in amounts
                      for part, column in zip(_CENTS_PARTS, fields[name].parts())}}  # type: ignore[union-attr]
     function, used = _compiled(template, tuple(fields))
-    columns = {name: value for name in used if not isinstance(value := fields[name], str)}
+    columns: dict[str, Column] = {name: value for name in used if not isinstance(value := fields[name], (str, Cents))}
     if not columns:
         raise ValueError("render needs at least one column, not only constants")
     rows = len(next(iter(columns.values())))
