@@ -533,4 +533,7 @@ def _open_invoices_text(customer_key: np.ndarray, index: OpenInvoiceIndex) -> np
 
 def prepayment_numbers(transaction_id: np.ndarray) -> list[str]:
     """The prepayment invoice number of a payment that names none: P + the last six digits of its id."""
-    return ["P" + str(tid)[-6:].zfill(6) for tid in np.asarray(transaction_id).tolist()]
+    ids = np.asarray(transaction_id)
+    if ids.dtype.kind == "i" and (len(ids) == 0 or ids.min() >= 0):  # the usual ids: the digits by arithmetic
+        return render("P{last_six:06d}", last_six=ids.astype("int64") % 1_000_000)
+    return ["P" + str(tid)[-6:].zfill(6) for tid in ids.tolist()]

@@ -68,3 +68,11 @@ def test_long_columns_render_in_chunks_as_one(monkeypatch):
     monkeypatch.setattr("sage_paytrace_pipeline.domain.matching.text._CHUNK_ROWS", 3)
     assert render(template, **fields) == whole
     assert whole[0] == "0 c0 0.0 0 -$3.00 it"
+
+
+def test_prepayment_numbers_are_p_and_the_ids_last_six_digits():
+    from sage_paytrace_pipeline.domain.matching.invoices import prepayment_numbers
+
+    ids = np.array([0, 5, 123456, 1234567, 100_000_000, 999_999, 2**62], dtype="int64")
+    assert prepayment_numbers(ids) == ["P" + str(tid)[-6:].zfill(6) for tid in ids.tolist()]
+    assert prepayment_numbers(np.array([-5, 7])) == ["P-00005", "P000007"]  # as the text of the id reads
