@@ -49,7 +49,12 @@ from sage_paytrace_pipeline.domain.text import choose
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
                        "method", "score", "explanation")
-_DTYPES = {"transaction_id": "int64", "amount_cents": "int64", "score": "float64"}  # the other columns: object
+# What match_day returns instead of the explanation (`render_applications` makes it): explanation_code,
+# the template (_INVOICE_EXPLANATIONS by method code, then the two prepayment reasons); left_open_cents,
+# what an invoice application leaves open of the balance it found; payment_cents, the payment's amount.
+CODED_APPLICATION_COLUMNS = (*APPLICATION_COLUMNS[:-1], "explanation_code", "left_open_cents", "payment_cents")
+_DTYPES = {"transaction_id": "int64", "amount_cents": "int64", "score": "float64", "explanation_code": "int8",
+           "left_open_cents": "int64", "payment_cents": "int64"}  # the other columns: object
 _KEY = ["division", "customer_no"]
 # methods of invoice applications, by code
 _METHODS = np.array(["invoice_id_exact", "description_reference", "customer_amount_unique"], dtype=object)
@@ -58,6 +63,8 @@ _SCORES = np.array([100.0, 95.0, 90.0])
 _HOW = np.array(["named in invoice_id", "named in the description",
                  "is the customer's only open invoice of this amount"], dtype=object)
 _BY_AMOUNT = 2
+_OVERPAYMENT_REMAINDER, _NO_INVOICE = 3, 4  # explanation codes of prepayments
+_WHY = {_OVERPAYMENT_REMAINDER: "overpayment remainder", _NO_INVOICE: "no invoice identified"}
 
 
 def apply_payments(
@@ -75,8 +82,40 @@ def apply_payments(
     if references is None:
         references = extract_invoice_references(
             payments[payments["transaction_id"].isin(customer_links["transaction_id"])], policy)
-    return apply(payments, CustomerLinks.of(customer_links, index), policy=policy, references=references,
-                 located=index.locate(references), index=index)
+    applications, problems = apply(payments, CustomerLinks.of(customer_links, index), policy=policy,
+                                   references=references, located=index.locate(references), index=index)
+    return render_applications(applications), problems
+
+
+def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
+    """The applications frame (APPLICATION_COLUMNS) of coded applications (CODED_APPLICATION_COLUMNS):
+    the explanation made from its parts, for the rows given only."""
+    code = coded["explanation_code"].to_numpy()
+    explanation = np.empty(len(coded), dtype=object)
+    invoice = np.flatnonzero(code < len(_HOW))
+    if len(invoice):
+        left_open = coded["left_open_cents"].to_numpy()[invoice]
+        partial = left_open > 0
+        explanation[invoice] = render(
+            "invoice {invoice_no} of {division}-{customer_no} {how}: {applied}{partial}",
+            **_columns(coded, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
+            applied=Cents(coded["amount_cents"].to_numpy()[invoice]),
+            partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
+                                               left_open=Cents(left_open[partial]))))
+    for why_code, why in _WHY.items():
+        rows = np.flatnonzero(code == why_code)
+        if len(rows):
+            explanation[rows] = render(
+                "{remainder} of {amount} left as prepayment {invoice_no} on {division}-{customer_no} ({why})",
+                remainder=Cents(coded["amount_cents"].to_numpy()[rows]),
+                amount=Cents(coded["payment_cents"].to_numpy()[rows]),
+                **_columns(coded, rows, "invoice_no", "division", "customer_no"), why=why)
+    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
+    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+
+
+def _columns(frame: pd.DataFrame, rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
+    return {name: frame[name].to_numpy()[rows] for name in names}
 
 
 def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolicy, references: pd.DataFrame,
@@ -101,11 +140,11 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
     problems.append(_overpayments(remainders, resolved))
     pieces = [_InvoiceApplications(pairs, applied, resolved, index),
               _Prepayments(remainders.payer, remainders.remainder_cents, remainders.first_invoice, resolved, policy,
-                           "overpayment remainder")]
+                           _OVERPAYMENT_REMAINDER)]
     if policy.post_unapplied_as_prepayment:
         no_invoice = np.full(len(unapplied), None, dtype=object)
         pieces.append(_Prepayments(unapplied, resolved.amount_cents[unapplied], no_invoice, resolved, policy,
-                                   "no invoice identified"))
+                                   _NO_INVOICE))
     return _applications(pieces), concat_exceptions(problems)
 
 
@@ -187,7 +226,7 @@ class _Resolved:
 
     def label(self, payer: np.ndarray) -> np.ndarray:
         """"division-customer_no" of the payers (for messages)."""
-        return self.links.label[self.link[payer]]
+        return self.links.label(self.link[payer])
 
 
 def _turns(transaction_id: np.ndarray, created_at: pd.Series | None) -> np.ndarray:
@@ -320,7 +359,7 @@ def _applications(pieces: list) -> pd.DataFrame:
     sizes = [len(piece.transaction_id) for piece in pieces]
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
-    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in APPLICATION_COLUMNS}
+    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
     for number, piece in enumerate(pieces):
         at = np.flatnonzero(which == number)
         for name, values in piece.columns(within[at]).items():
@@ -351,16 +390,12 @@ class _InvoiceApplications:
         payer, entry, method, applied = (self.pairs.payer[pair], self.pairs.entry[pair], self.pairs.method[pair],
                                          self.applied[pair])
         invoice_no = self.pairs.invoice_no(pair)
-        left_open = self.index.balance_cents[entry] - applied  # of what this payment found open
-        partial = left_open > 0
-        explanation = render(
-            "invoice {invoice_no} of {label} {how}: {applied}{partial}", invoice_no=invoice_no,
-            label=self.resolved.label(payer), how=_HOW[method], applied=Cents(applied),
-            partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
-                                               left_open=Cents(left_open[partial]))))
         return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
                 "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
-                "method": _METHODS[method], "score": _SCORES[method], "explanation": explanation}
+                "method": _METHODS[method], "score": _SCORES[method], "explanation_code": method,
+                # of what this payment found open
+                "left_open_cents": self.index.balance_cents[entry] - applied,
+                "payment_cents": self.resolved.amount_cents[payer]}
 
 
 @dataclass(frozen=True)
@@ -373,7 +408,7 @@ class _Prepayments:
     first_invoice: np.ndarray  # None: no invoice named
     resolved: _Resolved
     policy: MatchingPolicy
-    why: str
+    why: int  # explanation code: _OVERPAYMENT_REMAINDER or _NO_INVOICE
 
     @property
     def transaction_id(self) -> np.ndarray:
@@ -385,12 +420,10 @@ class _Prepayments:
         invoice_no = self.first_invoice[rows].copy()
         generated = pd.isna(invoice_no)
         invoice_no[generated] = prepayment_numbers(transaction_id[generated])
-        explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
-                             remainder=Cents(remainder), amount=Cents(self.resolved.amount_cents[payer]),
-                             invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
         return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
                 "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
-                "score": 100.0, "explanation": explanation}
+                "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
+                "payment_cents": self.resolved.amount_cents[payer]}
 
 
 def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
