@@ -250,6 +250,12 @@ class _Context:
     policy: MatchingPolicy
     directory: _Directory
 
+    @cached_property
+    def directory_key(self) -> np.ndarray:
+        """Each directory customer's key in the open-invoice index (-1: none), looked up once: the
+        e-mail and name steps take their links' keys from here, not from their strings again."""
+        return self.index.customer_key_of(self.directory.division, self.directory.customer_no)
+
 
 def _clean_per_distinct(column: pd.Series, clean) -> np.ndarray:
     """clean() of a Series, computed once per distinct value (missing values row by row: None and NaN differ)."""
@@ -474,7 +480,7 @@ def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
     customer = customer[unique]
     division, customer_no = directory.division[customer], directory.customer_no[customer]
     return (_Links.of(transaction_id[unique], division, customer_no, method="email", score=100.0,
-                      customer_key=context.index.customer_key_of(division, customer_no),
+                      customer_key=context.directory_key[customer],
                       evidence=address[unique]), ambiguous)
 
 
@@ -504,7 +510,7 @@ def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tu
     division, customer_no = directory.division[customer], directory.customer_no[customer]
     return (_Links.of(transaction_id[unique], division, customer_no, method="fuzzy_name_zip",
                       score=score[unique].astype(float),
-                      customer_key=context.index.customer_key_of(division, customer_no),
+                      customer_key=context.directory_key[customer],
                       evidence=billing_name[unique], matched_name=directory.name[customer],
                       matched_zip=directory.zip5[customer]), ambiguous)
 
