@@ -8,9 +8,10 @@ A payment that names an invoice it cannot pay is held whole (an exception, no ap
 posting the rest would leave the operator to unpick a receipt.
 
 Payments are positions in processing order and invoices are entries of the open-invoice index;
-(payment, invoice) pairs stay integer arrays until the output is built. Applications are sorted
-by transaction id, not in processing order, so their text is made in that final order: a million
-strings made in one order and then permuted cost more than making them.
+(payment, invoice) pairs stay integer arrays until the output is built. Applications leave here
+coded (CODED_APPLICATION_COLUMNS, by transaction id); `render_applications` writes their text in
+that final order, for the rows the caller keeps: a million strings made in one order and then
+permuted cost more than making them.
 """
 
 from __future__ import annotations
