@@ -11,7 +11,9 @@ start and the end, and the ratios come from this run only (the machine is shared
 
 Implementations:
 - vectorized: `domain.matching.match_day`, the production core (all four customer steps, running
-  balances, exceptions with their messages);
+  balances, exceptions with their messages), then `render_messages` on its whole result (the
+  explanations of every link and application: what the pipeline stores); both are timed, and
+  printed apart as core and render;
 - duckdb_sql: one SQL query on an in-memory DuckDB over the same frames that normalizes the typed
   references, resolves the customer (card GUID, invoice owner, e-mail, exact name + ZIP) and joins
   to the open invoices (named, else the customer's only invoice of that amount), fetched as a frame:
@@ -98,11 +100,16 @@ def synthetic(payments: int, invoices: int, seed: int = 1) -> dict[str, pd.DataF
 
 
 def run_vectorized(data: dict[str, pd.DataFrame]) -> dict:
-    from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
+    from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day, render_messages
 
-    result = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], links=data["links"],
-                       policy=MatchingPolicy())
-    return {"applied": int(result.applications["transaction_id"].nunique()), "exceptions": len(result.exceptions)}
+    started = time.perf_counter()
+    coded = match_day(data["payments"], data["customers"], data["cards"], data["open_invoices"], links=data["links"],
+                      policy=MatchingPolicy())
+    decided = time.perf_counter()
+    result = render_messages(coded)  # every link and application is stored: all their text
+    rendered = time.perf_counter()
+    return {"applied": int(result.applications["transaction_id"].nunique()), "exceptions": len(result.exceptions),
+            "phases": {"core": decided - started, "render": rendered - decided}}
 
 
 def run_row_by_row(data: dict[str, pd.DataFrame]) -> dict:
@@ -243,14 +250,18 @@ def measure_one(implementation: str, payments: int, invoices: int, repeats: int 
 
     import sage_paytrace_pipeline.domain.matching  # noqa: F401
     rss_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    seconds = []
+    seconds, cpu_seconds, phases = [], [], []
     for _ in range(repeats):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         outcome = IMPLEMENTATIONS[implementation](data)
         seconds.append(time.perf_counter() - started)
+        cpu_seconds.append(time.process_time() - cpu_started)  # all threads: steadier than wall on a busy machine
+        phases.append(outcome.pop("phases", {}))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
     return {"implementation": implementation, "payments": payments, "invoices": invoices,
-            "seconds": statistics.median(seconds), "runs": seconds, "peak_mib": peak, "data_mib": rss_data, **outcome}
+            "seconds": statistics.median(seconds), "runs": seconds, "cpu_seconds": statistics.median(cpu_seconds),
+            "phases": {name: statistics.median(run[name] for run in phases) for name in phases[0]},
+            "peak_mib": peak, "data_mib": rss_data, **outcome}
 
 
 def _measure_in_subprocess(implementation: str, payments: int, invoices: int, repeats: int) -> dict:
@@ -270,9 +281,9 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), invoices: int = 1
     figures: dict = {"benchmark": "matching", "load_start": _load(), "repeats": repeats, "invoices": invoices,
                      "results": [], "ratios": []}
     echo(f"load average at start: {figures['load_start']}")
-    echo("| implementation | payments | open invoices | median s | runs s | payments/s | peak RSS MiB "
-         "| of which data MiB | applied | exceptions |")
-    echo("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    echo("| implementation | payments | open invoices | median s | runs s | CPU s | phases s | payments/s "
+         "| peak RSS MiB | of which data MiB | applied | exceptions |")
+    echo("|---|---:|---:|---:|---|---:|---|---:|---:|---:|---:|---:|")
     by_size: dict[int, dict[str, dict]] = {}
     for size in sizes:
         for implementation in IMPLEMENTATIONS:
@@ -282,8 +293,10 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), invoices: int = 1
             figures["results"].append(r)
             by_size.setdefault(size, {})[implementation] = r
             exceptions = "—" if r["exceptions"] is None else f"{r['exceptions']:,}"
+            phases = ", ".join(f"{name} {value:.2f}" for name, value in r["phases"].items()) or "—"
             echo(f"| {implementation} | {size:,} | {invoices:,} | {r['seconds']:.2f} | "
-                 f"{', '.join(f'{s:.2f}' for s in r['runs'])} | {size / r['seconds']:,.0f} | {r['peak_mib']:,.0f} "
+                 f"{', '.join(f'{s:.2f}' for s in r['runs'])} | {r['cpu_seconds']:.2f} | {phases} "
+                 f"| {size / r['seconds']:,.0f} | {r['peak_mib']:,.0f} "
                  f"| {r['data_mib']:,.0f} | {r['applied']:,} | {exceptions} |")
     echo("")
     echo("| payments | vectorized / duckdb_sql (target <= 3) | row_by_row / vectorized (goal >= 50) |")

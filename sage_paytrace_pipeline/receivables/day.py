@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day
+from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day, render_messages
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
 from sage_paytrace_pipeline.paytrace.ids import GENERATED_INVOICE_ID_PATTERN
 from sage_paytrace_pipeline.receivables.posting_log import Intent
@@ -60,7 +60,9 @@ def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: p
     """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id)."""
     payments = without_generated_keys(with_vault_details(payments, vault))
     posted = payments["transaction_id"].isin(list(earlier))
-    result = match_day(payments[~posted], customers, cards, open_invoices, links=links, policy=policy)
+    # every link and application of the day is stored (and shown): all of them get their explanation
+    result = render_messages(match_day(payments[~posted], customers, cards, open_invoices, links=links,
+                                       policy=policy))
     carried_links, carried_applications = carried_forward(earlier)
     return DayMatch(
         customer_links=_flagged(result.customer_links, carried_links),

@@ -8,6 +8,12 @@ group-wise sums, never a Python loop per payment. Input frames:
 - open_invoices: division, customer_no, invoice_no, invoice_type, balance_cents (int64);
 - links: customer_id (vault id), division, customer_no (operator-confirmed).
 `frames.py` builds them from Sage models.
+
+`match_day` decides; it does not write the explanations of its links and applications. It returns
+what each is made of (`CODED_LINK_COLUMNS`, `CODED_APPLICATION_COLUMNS`: codes, amounts in cents,
+the evidence's own strings), and `render_messages` writes the text, the same characters as before,
+for the rows a caller keeps: at a million payments the text cost as much as the decisions.
+Exceptions keep their text (few rows, every one of them stored and shown).
 """
 
 from __future__ import annotations
@@ -16,33 +22,51 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.matching.customers import resolve, resolve_customers
+from sage_paytrace_pipeline.domain.matching.customers import (
+    CODED_LINK_COLUMNS,
+    render_links,
+    resolve,
+    resolve_customers,
+)
 from sage_paytrace_pipeline.domain.matching.eligibility import split_eligible
 from sage_paytrace_pipeline.domain.matching.exceptions import (
     concat_exceptions,
     make_exceptions,
 )
 from sage_paytrace_pipeline.domain.matching.invoices import (
+    CODED_APPLICATION_COLUMNS,
     allocate,
     apply,
     apply_payments,
+    render_applications,
 )
 from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 
 __all__ = [
-    "MatchResult", "MatchingPolicy", "allocate", "apply_payments", "concat_exceptions", "extract_invoice_references",
-    "make_exceptions", "match_day", "resolve_customers", "split_eligible",
+    "CODED_APPLICATION_COLUMNS", "CODED_LINK_COLUMNS", "MatchResult", "MatchingPolicy", "allocate", "apply_payments",
+    "concat_exceptions", "extract_invoice_references", "make_exceptions", "match_day", "render_applications",
+    "render_links", "render_messages", "resolve_customers", "split_eligible",
 ]
 
 
 @dataclass(frozen=True)
 class MatchResult:
+    """customer_links and applications coded (CODED_*_COLUMNS) from match_day, with their explanation
+    (LINK_COLUMNS, APPLICATION_COLUMNS) once `render_messages` has made it."""
+
     customer_links: pd.DataFrame
     applications: pd.DataFrame
     exceptions: pd.DataFrame
     skipped_counts: dict[str, int] = field(default_factory=dict)
+
+
+def render_messages(result: MatchResult) -> MatchResult:
+    """The result with the explanations of its links and applications written (exactly the text the
+    core used to write); call it on what is kept, after dropping the rows nobody stores or shows."""
+    return MatchResult(render_links(result.customer_links), render_applications(result.applications),
+                       result.exceptions, result.skipped_counts)
 
 
 def match_day(
@@ -54,7 +78,7 @@ def match_day(
     links: pd.DataFrame,
     policy: MatchingPolicy | None = None,
 ) -> MatchResult:
-    """Everything matching decides about one day's transactions."""
+    """Everything matching decides about one day's transactions; explanations coded (`render_messages`)."""
     policy = policy or MatchingPolicy()
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)

@@ -8,6 +8,7 @@ is a pointer to chase). These helpers keep pandas' semantics where the stages re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -51,16 +52,34 @@ def join_codes(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndar
 
     In pandas' inner-merge order: left rows in order, each one's matches in right-row order.
     """
-    left, right = np.asarray(left, dtype="int64"), np.asarray(right, dtype="int64")
-    size = int(max(left.max(initial=-1), right.max(initial=-1))) + 1
-    in_right = right >= 0
-    counts = np.bincount(right[in_right], minlength=size)
-    by_code = np.flatnonzero(in_right)[np.argsort(right[in_right], kind="stable")]
-    starts = np.r_[0, np.cumsum(counts)]
-    matches = np.where(left >= 0, counts[np.maximum(left, 0)] if size else 0, 0)
-    left_position = np.repeat(np.arange(len(left), dtype="int64"), matches)
-    right_position = by_code[starts[left[left_position]] + position_in_run(left_position)]
-    return left_position, right_position
+    return CodeLookup.of(right).join(left)
+
+
+@dataclass(frozen=True)
+class CodeLookup:
+    """The right side of `join_codes`, its rows grouped by code once: a side joined several times
+    (the open-invoice index's customer keys) is sorted once, not per join."""
+
+    counts: np.ndarray  # rows per code 0..len-1
+    starts: np.ndarray  # where each code's rows begin in by_code
+    by_code: np.ndarray  # right positions, by code, in row order within a code
+
+    @classmethod
+    def of(cls, right: np.ndarray) -> CodeLookup:
+        right = np.asarray(right, dtype="int64")
+        in_right = right >= 0
+        counts = np.bincount(right[in_right], minlength=0)
+        by_code = np.flatnonzero(in_right)[np.argsort(right[in_right], kind="stable")]
+        return cls(counts, np.r_[0, np.cumsum(counts)], by_code)
+
+    def join(self, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(left position, right position) of every pair with equal codes, as join_codes gives them."""
+        left = np.asarray(left, dtype="int64")
+        known = (left >= 0) & (left < len(self.counts))  # a code the right side never has matches nothing
+        matches = np.where(known, self.counts[np.where(known, left, 0)] if len(self.counts) else 0, 0)
+        left_position = np.repeat(np.arange(len(left), dtype="int64"), matches)
+        right_position = self.by_code[self.starts[left[left_position]] + position_in_run(left_position)]
+        return left_position, right_position
 
 
 def join_values(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

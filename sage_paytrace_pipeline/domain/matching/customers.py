@@ -44,7 +44,20 @@ from sage_paytrace_pipeline.domain.matching.references import extract_invoice_re
 from sage_paytrace_pipeline.domain.matching.text import render, where_text
 
 LINK_COLUMNS = ("transaction_id", "division", "customer_no", "method", "score", "explanation")
+# What match_day returns instead of the explanation: what the text is made of (`render_links` makes it).
+# evidence: the payer's vault id, invoice number, e-mail or billing name the link rests on; via: how a
+# vault id is known ("linked to", "stored on"); matched_name, matched_zip: the Sage customer's name and
+# ZIP a billing name matched. Each is None where its method does not use it.
+EVIDENCE_COLUMNS = ("evidence", "via", "matched_name", "matched_zip")
+CODED_LINK_COLUMNS = (*LINK_COLUMNS[:-1], *EVIDENCE_COLUMNS)
 _LINK_DTYPES = {"transaction_id": "int64", "score": "float64"}  # the other columns: object
+_EXPLANATIONS = {
+    "vault_id": "vault id {evidence} is {via} {division}-{customer_no}",
+    "invoice_reference": "invoice {evidence} is open only for {division}-{customer_no}",
+    "email": "e-mail {evidence} is the address of {division}-{customer_no}",
+    "fuzzy_name_zip": "billing name '{evidence}' matches '{matched_name}' ({rounded}) in ZIP {matched_zip}: "
+                      "{division}-{customer_no}",
+}
 _KEY = ["division", "customer_no"]
 _LINK_ACTION = (
     "Link the payer to the right Sage customer: sage-paytrace link add <vault id> <division>-<customer no>, "
@@ -72,22 +85,41 @@ def resolve_customers(
     index = index or index_open_invoices(open_invoices, policy)
     linked, problems = resolve(payments, customers, cards, links=links, policy=policy, references=references,
                                located=index.locate(references), index=index)
-    return linked.frame, problems
+    return render_links(linked.frame), problems
+
+
+def render_links(coded: pd.DataFrame) -> pd.DataFrame:
+    """The customer_links frame (LINK_COLUMNS) of coded links (CODED_LINK_COLUMNS): the explanation
+    made from its parts, for the rows given only."""
+    method = coded["method"].to_numpy()
+    explanation = np.full(len(coded), "", dtype=object)
+    codes, methods = pd.factorize(method)  # the methods hashed once, not once per template
+    for code, name in enumerate(methods):
+        rows = np.flatnonzero(codes == code)
+        fields = {column: coded[column].to_numpy()[rows] for column in ("division", "customer_no", *EVIDENCE_COLUMNS)}
+        if name == "fuzzy_name_zip":  # the score as rapidfuzz gave it (float32), rounded
+            fields["rounded"] = pd.Series(coded["score"].to_numpy()[rows].astype("float32")).round(1).astype(str)
+        explanation[rows] = render(_EXPLANATIONS[name], **fields)
+    columns = {name: coded[name] for name in LINK_COLUMNS[:-1]}
+    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
 
 
 @dataclass(frozen=True)
 class CustomerLinks:
     """The customer_links frame and, per link, what applying payments needs besides: the customer's key
-    in the open-invoice index (-1: no payable invoice) and its "division-customer_no" label."""
+    in the open-invoice index (-1: no payable invoice); its "division-customer_no" label on demand."""
 
     frame: pd.DataFrame
     customer_key: np.ndarray
-    label: np.ndarray
 
     @classmethod
     def of(cls, frame: pd.DataFrame, index: OpenInvoiceIndex) -> CustomerLinks:
         division, customer_no = frame["division"].to_numpy(), frame["customer_no"].to_numpy()
-        return cls(frame, index.customer_key_of(division, customer_no), _label(division, customer_no))
+        return cls(frame, index.customer_key_of(division, customer_no))
+
+    def label(self, link: np.ndarray) -> np.ndarray:
+        """The labels of the links at `link` (made for the messages that name them only)."""
+        return _label(self.frame["division"].to_numpy()[link], self.frame["customer_no"].to_numpy()[link])
 
 
 def resolve(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, *, links: pd.DataFrame,
@@ -218,6 +250,12 @@ class _Context:
     policy: MatchingPolicy
     directory: _Directory
 
+    @cached_property
+    def directory_key(self) -> np.ndarray:
+        """Each directory customer's key in the open-invoice index (-1: none), looked up once: the
+        e-mail and name steps take their links' keys from here, not from their strings again."""
+        return self.index.customer_key_of(self.directory.division, self.directory.customer_no)
+
 
 def _clean_per_distinct(column: pd.Series, clean) -> np.ndarray:
     """clean() of a Series, computed once per distinct value (missing values row by row: None and NaN differ)."""
@@ -240,11 +278,6 @@ def _label_by_code(code: np.ndarray, make) -> np.ndarray:
         return make(code)
     distinct, inverse = np.unique(code, return_inverse=True)
     return make(distinct)[inverse.reshape(-1)]
-
-
-def _key_label(index: OpenInvoiceIndex, key: np.ndarray) -> np.ndarray:
-    """The label of customers given by their key in the open-invoice index (no key -1)."""
-    return _label_by_code(key, lambda keys: _label(index.division(keys), index.customer_no(keys)))
 
 
 def _pair_codes(*columns: np.ndarray) -> np.ndarray:
@@ -283,18 +316,19 @@ class _Links:
     method: str
     score: np.ndarray | float
     customer_key: np.ndarray
-    label: np.ndarray
-    explanation: list[str]
+    evidence: np.ndarray
+    via: np.ndarray | None = None
+    matched_name: np.ndarray | None = None
+    matched_zip: np.ndarray | None = None
 
     @classmethod
-    def of(cls, transaction_id, division, customer_no, *, method: str, score, customer_key, explanation: str,
-           label: np.ndarray | None = None, **fields) -> _Links:
-        """The links, explained by the template (which may name the customer's {label})."""
-        if label is None:
-            label = _label(division, customer_no)  # made once: apply reuses it
+    def of(cls, transaction_id, division, customer_no, *, method: str, score, customer_key, evidence,
+           **parts) -> _Links:
+        """The links with the parts of their explanation (EVIDENCE_COLUMNS; `render_links` writes it)."""
         return cls(np.asarray(transaction_id, dtype="int64"), np.asarray(division, dtype=object),
-                   np.asarray(customer_no, dtype=object), method, score, customer_key, label,
-                   render(explanation, label=label, **fields))
+                   np.asarray(customer_no, dtype=object), method, score, customer_key,
+                   np.asarray(evidence, dtype=object), **{name: np.asarray(value, dtype=object)
+                                                          for name, value in parts.items()})
 
     @staticmethod
     def combine(steps: list[_Links]) -> CustomerLinks:
@@ -302,13 +336,16 @@ class _Links:
         positions = sorted_positions([step.transaction_id for step in steps], kind="quicksort")  # as sort_values
 
         def column(name: str, dtype) -> np.ndarray:
-            values = np.empty(sum(len(position) for position in positions), dtype=dtype)
+            size = sum(len(position) for position in positions)
+            values = np.full(size, None, dtype=object) if dtype is object else np.empty(size, dtype=dtype)
             for step, position in zip(steps, positions):
-                values[position] = getattr(step, name)
+                if (value := getattr(step, name)) is not None:
+                    values[position] = value
             return values
 
-        frame = pd.DataFrame({name: column(name, _LINK_DTYPES.get(name, object)) for name in LINK_COLUMNS}, copy=False)
-        return CustomerLinks(frame, column("customer_key", "int64"), column("label", object))
+        frame = pd.DataFrame({name: column(name, _LINK_DTYPES.get(name, object)) for name in CODED_LINK_COLUMNS},
+                             copy=False)
+        return CustomerLinks(frame, column("customer_key", "int64"))
 
 
 def _ambiguous(transaction_id: np.ndarray, label, what, evidence: str) -> pd.DataFrame:
@@ -372,8 +409,7 @@ def _by_vault(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
 
     linked = unique[~conflicting]
     return (_Links.of(linked["transaction_id"], linked["division"], linked["customer_no"], method="vault_id",
-                      score=100.0, customer_key=key[~conflicting],
-                      explanation="vault id {vault_id} is {via} {label}", vault_id=linked["vault_id"],
+                      score=100.0, customer_key=key[~conflicting], evidence=linked["vault_id"],
                       via=linked["via"].map({"stored link": "linked to", "card GUID": "stored on"})),
             concat_exceptions([ambiguous, conflicts]))
 
@@ -425,9 +461,7 @@ def _by_invoice(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_
                            render("invoice {invoice_no}", invoice_no=invoice_no[several]), "the referenced")
     key = key[unique]
     return (_Links.of(tid[unique], index.division(key), index.customer_no(key), method="invoice_reference",
-                      score=100.0, customer_key=key,
-                      explanation="invoice {invoice_no} is open only for {label}", label=_key_label(index, key),
-                      invoice_no=invoice_no[unique]), ambiguous)
+                      score=100.0, customer_key=key, evidence=invoice_no[unique]), ambiguous)
 
 
 def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Links, pd.DataFrame]:
@@ -446,9 +480,8 @@ def _by_email(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Li
     customer = customer[unique]
     division, customer_no = directory.division[customer], directory.customer_no[customer]
     return (_Links.of(transaction_id[unique], division, customer_no, method="email", score=100.0,
-                      customer_key=context.index.customer_key_of(division, customer_no),
-                      explanation="e-mail {email} is the address of {label}",
-                      label=directory.label(customer), email=address[unique]), ambiguous)
+                      customer_key=context.directory_key[customer],
+                      evidence=address[unique]), ambiguous)
 
 
 def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tuple[_Links, pd.DataFrame]:
@@ -477,11 +510,9 @@ def _by_name_and_zip(payers: _Payers, rows: np.ndarray, context: _Context) -> tu
     division, customer_no = directory.division[customer], directory.customer_no[customer]
     return (_Links.of(transaction_id[unique], division, customer_no, method="fuzzy_name_zip",
                       score=score[unique].astype(float),
-                      customer_key=context.index.customer_key_of(division, customer_no),
-                      explanation="billing name '{billing_name}' matches '{name}' ({rounded}) in ZIP {zip5}: {label}",
-                      label=directory.label(customer),
-                      billing_name=billing_name[unique], name=directory.name[customer],
-                      rounded=pd.Series(score[unique]).round(1).astype(str), zip5=directory.zip5[customer]), ambiguous)
+                      customer_key=context.directory_key[customer],
+                      evidence=billing_name[unique], matched_name=directory.name[customer],
+                      matched_zip=directory.zip5[customer]), ambiguous)
 
 
 def _near_names(name_code: np.ndarray, names: np.ndarray, payer_zip: np.ndarray | None, directory_name: np.ndarray,

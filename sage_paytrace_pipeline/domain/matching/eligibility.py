@@ -14,8 +14,7 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.matching.arrays import factorize_keeping_na
 from sage_paytrace_pipeline.domain.matching.exceptions import exception_rows
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
-from sage_paytrace_pipeline.domain.matching.text import render
-from sage_paytrace_pipeline.domain.money import format_cents
+from sage_paytrace_pipeline.domain.matching.text import Cents, render
 
 
 def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
@@ -38,7 +37,7 @@ def split_eligible(payments: pd.DataFrame, policy: MatchingPolicy) -> tuple[pd.D
         "refund_not_posted", "warning", tid.to_numpy(),
         source_ids=render("paytrace:{tid}", tid=tid),
         problem=render("refund {tid} of {amount} is not posted to Sage automatically yet", tid=tid,
-                       amount=format_cents(refunds["amount_cents"])),
+                       amount=Cents(refunds["amount_cents"])),
         action=render("Enter the refund in Sage by hand (AR cash receipts, negative receipt or credit memo) for "
                       "transaction {tid}", tid=tid),
     )

@@ -8,9 +8,10 @@ A payment that names an invoice it cannot pay is held whole (an exception, no ap
 posting the rest would leave the operator to unpick a receipt.
 
 Payments are positions in processing order and invoices are entries of the open-invoice index;
-(payment, invoice) pairs stay integer arrays until the output is built. Applications are sorted
-by transaction id, not in processing order, so their text is made in that final order: a million
-strings made in one order and then permuted cost more than making them.
+(payment, invoice) pairs stay integer arrays until the output is built. Applications leave here
+coded (CODED_APPLICATION_COLUMNS, by transaction id); `render_applications` writes their text in
+that final order, for the rows the caller keeps: a million strings made in one order and then
+permuted cost more than making them.
 """
 
 from __future__ import annotations
@@ -40,16 +41,21 @@ from sage_paytrace_pipeline.domain.matching.open_invoices import (
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 from sage_paytrace_pipeline.domain.matching.text import (
+    Cents,
     join_runs,
     render,
     where_text,
 )
-from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.text import choose
 
 APPLICATION_COLUMNS = ("transaction_id", "division", "customer_no", "invoice_no", "invoice_type", "amount_cents",
                        "method", "score", "explanation")
-_DTYPES = {"transaction_id": "int64", "amount_cents": "int64", "score": "float64"}  # the other columns: object
+# What match_day returns instead of the explanation (`render_applications` makes it): explanation_code,
+# the template (_INVOICE_EXPLANATIONS by method code, then the two prepayment reasons); left_open_cents,
+# what an invoice application leaves open of the balance it found; payment_cents, the payment's amount.
+CODED_APPLICATION_COLUMNS = (*APPLICATION_COLUMNS[:-1], "explanation_code", "left_open_cents", "payment_cents")
+_DTYPES = {"transaction_id": "int64", "amount_cents": "int64", "score": "float64", "explanation_code": "int8",
+           "left_open_cents": "int64", "payment_cents": "int64"}  # the other columns: object
 _KEY = ["division", "customer_no"]
 # methods of invoice applications, by code
 _METHODS = np.array(["invoice_id_exact", "description_reference", "customer_amount_unique"], dtype=object)
@@ -58,6 +64,8 @@ _SCORES = np.array([100.0, 95.0, 90.0])
 _HOW = np.array(["named in invoice_id", "named in the description",
                  "is the customer's only open invoice of this amount"], dtype=object)
 _BY_AMOUNT = 2
+_OVERPAYMENT_REMAINDER, _NO_INVOICE = 3, 4  # explanation codes of prepayments
+_WHY = {_OVERPAYMENT_REMAINDER: "overpayment remainder", _NO_INVOICE: "no invoice identified"}
 
 
 def apply_payments(
@@ -75,8 +83,40 @@ def apply_payments(
     if references is None:
         references = extract_invoice_references(
             payments[payments["transaction_id"].isin(customer_links["transaction_id"])], policy)
-    return apply(payments, CustomerLinks.of(customer_links, index), policy=policy, references=references,
-                 located=index.locate(references), index=index)
+    applications, problems = apply(payments, CustomerLinks.of(customer_links, index), policy=policy,
+                                   references=references, located=index.locate(references), index=index)
+    return render_applications(applications), problems
+
+
+def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
+    """The applications frame (APPLICATION_COLUMNS) of coded applications (CODED_APPLICATION_COLUMNS):
+    the explanation made from its parts, for the rows given only."""
+    code = coded["explanation_code"].to_numpy()
+    explanation = np.empty(len(coded), dtype=object)
+    invoice = np.flatnonzero(code < len(_HOW))
+    if len(invoice):
+        left_open = coded["left_open_cents"].to_numpy()[invoice]
+        partial = left_open > 0
+        explanation[invoice] = render(
+            "invoice {invoice_no} of {division}-{customer_no} {how}: {applied}{partial}",
+            **_columns(coded, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
+            applied=Cents(coded["amount_cents"].to_numpy()[invoice]),
+            partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
+                                               left_open=Cents(left_open[partial]))))
+    for why_code, why in _WHY.items():
+        rows = np.flatnonzero(code == why_code)
+        if len(rows):
+            explanation[rows] = render(
+                "{remainder} of {amount} left as prepayment {invoice_no} on {division}-{customer_no} ({why})",
+                remainder=Cents(coded["amount_cents"].to_numpy()[rows]),
+                amount=Cents(coded["payment_cents"].to_numpy()[rows]),
+                **_columns(coded, rows, "invoice_no", "division", "customer_no"), why=why)
+    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
+    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+
+
+def _columns(frame: pd.DataFrame, rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
+    return {name: frame[name].to_numpy()[rows] for name in names}
 
 
 def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolicy, references: pd.DataFrame,
@@ -101,11 +141,11 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
     problems.append(_overpayments(remainders, resolved))
     pieces = [_InvoiceApplications(pairs, applied, resolved, index),
               _Prepayments(remainders.payer, remainders.remainder_cents, remainders.first_invoice, resolved, policy,
-                           "overpayment remainder")]
+                           _OVERPAYMENT_REMAINDER)]
     if policy.post_unapplied_as_prepayment:
         no_invoice = np.full(len(unapplied), None, dtype=object)
         pieces.append(_Prepayments(unapplied, resolved.amount_cents[unapplied], no_invoice, resolved, policy,
-                                   "no invoice identified"))
+                                   _NO_INVOICE))
     return _applications(pieces), concat_exceptions(problems)
 
 
@@ -187,7 +227,7 @@ class _Resolved:
 
     def label(self, payer: np.ndarray) -> np.ndarray:
         """"division-customer_no" of the payers (for messages)."""
-        return self.links.label[self.link[payer]]
+        return self.links.label(self.link[payer])
 
 
 def _turns(transaction_id: np.ndarray, created_at: pd.Series | None) -> np.ndarray:
@@ -320,7 +360,7 @@ def _applications(pieces: list) -> pd.DataFrame:
     sizes = [len(piece.transaction_id) for piece in pieces]
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
-    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in APPLICATION_COLUMNS}
+    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
     for number, piece in enumerate(pieces):
         at = np.flatnonzero(which == number)
         for name, values in piece.columns(within[at]).items():
@@ -351,16 +391,12 @@ class _InvoiceApplications:
         payer, entry, method, applied = (self.pairs.payer[pair], self.pairs.entry[pair], self.pairs.method[pair],
                                          self.applied[pair])
         invoice_no = self.pairs.invoice_no(pair)
-        left_open = self.index.balance_cents[entry] - applied  # of what this payment found open
-        partial = left_open > 0
-        explanation = render(
-            "invoice {invoice_no} of {label} {how}: {applied}{partial}", invoice_no=invoice_no,
-            label=self.resolved.label(payer), how=_HOW[method], applied=format_cents(applied),
-            partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
-                                               left_open=format_cents(left_open[partial]))))
         return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
                 "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
-                "method": _METHODS[method], "score": _SCORES[method], "explanation": explanation}
+                "method": _METHODS[method], "score": _SCORES[method], "explanation_code": method,
+                # of what this payment found open
+                "left_open_cents": self.index.balance_cents[entry] - applied,
+                "payment_cents": self.resolved.amount_cents[payer]}
 
 
 @dataclass(frozen=True)
@@ -373,7 +409,7 @@ class _Prepayments:
     first_invoice: np.ndarray  # None: no invoice named
     resolved: _Resolved
     policy: MatchingPolicy
-    why: str
+    why: int  # explanation code: _OVERPAYMENT_REMAINDER or _NO_INVOICE
 
     @property
     def transaction_id(self) -> np.ndarray:
@@ -385,12 +421,10 @@ class _Prepayments:
         invoice_no = self.first_invoice[rows].copy()
         generated = pd.isna(invoice_no)
         invoice_no[generated] = prepayment_numbers(transaction_id[generated])
-        explanation = render("{remainder} of {amount} left as prepayment {invoice_no} on {label} ({why})",
-                             remainder=format_cents(remainder), amount=format_cents(self.resolved.amount_cents[payer]),
-                             invoice_no=invoice_no, label=self.resolved.label(payer), why=self.why)
         return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
                 "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
-                "score": 100.0, "explanation": explanation}
+                "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
+                "payment_cents": self.resolved.amount_cents[payer]}
 
 
 def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
@@ -405,7 +439,7 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
     back[by_id] = np.arange(len(by_id))
     payer, invoices = rows.payer[by_id], np.asarray(rows.invoices, dtype=object)[by_id]
     fields = {"tid": transaction_id[by_id], "invoices": invoices, "label": resolved.label(payer),
-              "remainder": format_cents(rows.remainder_cents[by_id])}
+              "remainder": Cents(rows.remainder_cents[by_id])}
 
     def text(template: str, **more) -> np.ndarray:
         return np.asarray(render(template, **fields, **more), dtype=object)[back]
@@ -414,8 +448,8 @@ def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
         "overpayment", "warning", transaction_id,
         source_ids=text("paytrace:{tid} invoices:{invoices}"),
         problem=text("transaction {tid} paid {amount} but invoice(s) {invoices} of {label} had only {taken} open; "
-                     "{remainder} posted as a prepayment", amount=format_cents(resolved.amount_cents[payer]),
-                     taken=format_cents(rows.taken_cents[by_id])),
+                     "{remainder} posted as a prepayment", amount=Cents(resolved.amount_cents[payer]),
+                     taken=Cents(rows.taken_cents[by_id])),
         action=text("Apply the prepayment of {label} to its next invoice in Sage, or refund {remainder} in PayTrace "
                     "if it was paid twice"),
     )
@@ -446,7 +480,7 @@ def _owners(invoice_key: np.ndarray, index: OpenInvoiceIndex) -> np.ndarray:
 
 def _held_fields(payer: np.ndarray, invoice_no: np.ndarray, resolved: _Resolved) -> dict:
     return {"tid": resolved.transaction_id[payer], "invoice_no": invoice_no, "label": resolved.label(payer),
-            "amount": format_cents(resolved.amount_cents[payer])}
+            "amount": Cents(resolved.amount_cents[payer])}
 
 
 def _invoice_of_another_customer(payer: np.ndarray, invoice_no: np.ndarray, owner: np.ndarray,
@@ -484,7 +518,7 @@ def _unapplied(payer: np.ndarray, candidates: np.ndarray, resolved: _Resolved, p
     """
     transaction_id = resolved.transaction_id[payer]
     fields = {"tid": transaction_id, "label": resolved.label(payer),
-              "amount": format_cents(resolved.amount_cents[payer])}
+              "amount": Cents(resolved.amount_cents[payer])}
     why = choose(candidates == 0, "no open invoice has exactly that amount",
                  "several open invoices have exactly that amount")
     if not policy.post_unapplied_as_prepayment:
@@ -522,7 +556,7 @@ def _open_invoices_text(customer_key: np.ndarray, index: OpenInvoiceIndex) -> np
     text = np.full(len(keys), "The customer has no open invoice in Sage", dtype=object)
     if listed.any():
         shown = np.asarray(render("{invoice_no} ({balance})", invoice_no=index.invoice_number(entry[listed]),
-                                  balance=format_cents(index.balance_cents[entry[listed]])), dtype=object)
+                                  balance=Cents(index.balance_cents[entry[listed]])), dtype=object)
         having = position[listed][run_starts(position[listed])]
         more = np.bincount(position, minlength=len(keys))[having] - _LISTED_INVOICES
         text[having] = render("Open invoices it could apply to: {invoices}{more}",
@@ -533,4 +567,7 @@ def _open_invoices_text(customer_key: np.ndarray, index: OpenInvoiceIndex) -> np
 
 def prepayment_numbers(transaction_id: np.ndarray) -> list[str]:
     """The prepayment invoice number of a payment that names none: P + the last six digits of its id."""
-    return ["P" + str(tid)[-6:].zfill(6) for tid in np.asarray(transaction_id).tolist()]
+    ids = np.asarray(transaction_id)
+    if ids.dtype.kind == "i" and (len(ids) == 0 or ids.min() >= 0):  # the usual ids: the digits by arithmetic
+        return render("P{last_six:06d}", last_six=ids.astype("int64") % 1_000_000)
+    return ["P" + str(tid)[-6:].zfill(6) for tid in ids.tolist()]

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.arrays import (
+    CodeLookup,
     factorize_keeping_na,
     join_codes,
     run_starts,
@@ -69,7 +70,11 @@ class OpenInvoiceIndex:
 
     def invoices_of(self, customer_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in customer_key, entry) for every payable invoice of each customer."""
-        return join_codes(customer_key, self.customer_key)
+        return self._by_customer.join(customer_key)
+
+    @cached_property
+    def _by_customer(self) -> CodeLookup:  # two look-ups per run: the million keys are grouped once
+        return CodeLookup.of(self.customer_key)
 
     @cached_property
     def _by_first_row(self) -> np.ndarray:

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.domain.matching.arrays import join_codes, join_values, position_in_run, sorted_positions
-from sage_paytrace_pipeline.domain.matching.text import join_runs, render, where_text
+from sage_paytrace_pipeline.domain.matching.text import Cents, join_runs, render, where_text
+from sage_paytrace_pipeline.domain.money import format_cents
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -45,3 +46,33 @@ def test_render_fills_each_row_and_ignores_unused_fields():
 def test_text_helpers():
     assert list(where_text(np.array([True, False, True]), ["a", "c"])) == ["a", "", "c"]
     assert join_runs(np.array([1, 1, 2, 3, 3]), ["a", "b", "c", "d", "e"]) == ["a, b", "c", "d, e"]
+
+
+def test_amounts_render_as_format_cents_writes_them():
+    cents = np.array([0, 1, 5, 99, 100, 123456, -1, -99, -100, -123456, 2**62, -(2**62)], dtype="int64")
+    assert render("{tid}: {amount} of {total}{{x}}", tid=np.arange(len(cents)), amount=Cents(cents),
+                  total=Cents(pd.Series(cents[::-1]))) == [
+        f"{tid}: {amount} of {total}{{x}}" for tid, amount, total in
+        zip(range(len(cents)), format_cents(cents), format_cents(cents[::-1]))]
+    assert render("{amount}", amount=Cents(np.zeros(0, dtype="int64"))) == []
+    with pytest.raises(ValueError):
+        render("{amount:>10}", amount=Cents(cents))
+
+
+def test_long_columns_render_in_chunks_as_one(monkeypatch):
+    rows = 10
+    fields = {"tid": np.arange(rows), "who": [f"c{i}" for i in range(rows)], "at": pd.Series(np.arange(rows) * 1.5),
+              "ix": pd.Index(range(rows)), "amount": Cents(np.arange(rows) * 101 - 300), "what": "it"}
+    template = "{tid} {who} {at} {ix} {amount} {what}"
+    whole = render(template, **fields)
+    monkeypatch.setattr("sage_paytrace_pipeline.domain.matching.text._CHUNK_ROWS", 3)
+    assert render(template, **fields) == whole
+    assert whole[0] == "0 c0 0.0 0 -$3.00 it"
+
+
+def test_prepayment_numbers_are_p_and_the_ids_last_six_digits():
+    from sage_paytrace_pipeline.domain.matching.invoices import prepayment_numbers
+
+    ids = np.array([0, 5, 123456, 1234567, 100_000_000, 999_999, 2**62], dtype="int64")
+    assert prepayment_numbers(ids) == ["P" + str(tid)[-6:].zfill(6) for tid in ids.tolist()]
+    assert prepayment_numbers(np.array([-5, 7])) == ["P-00005", "P000007"]  # as the text of the id reads

@@ -13,6 +13,7 @@ from sage_paytrace_pipeline.domain.matching import (
     concat_exceptions,
     extract_invoice_references,
     match_day,
+    render_messages,
     resolve_customers,
     split_eligible,
 )
@@ -64,7 +65,7 @@ def messy_day(seed: int):
 ])
 def test_match_day_equals_the_public_stages(seed, policy):
     payments, customers, cards, invoices, links = messy_day(seed)
-    result = match_day(payments, customers, cards, invoices, links=links, policy=policy)
+    result = render_messages(match_day(payments, customers, cards, invoices, links=links, policy=policy))
 
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)

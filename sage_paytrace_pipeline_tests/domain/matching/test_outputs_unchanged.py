@@ -4,7 +4,8 @@
 (commit 14617d2, Python regex per distinct text) on the benchmark's synthetic data and on the
 messy generated days, under three policies; every frame must still match it cell for cell (dtypes
 and cell types included, see fingerprints.py). Re-record it only for an intended change of output,
-and say so in the commit.
+and say so in the commit. match_day returns its explanations coded: they are rendered
+(`render_messages`, as the pipeline does before storing them) and compared as text.
 """
 
 from __future__ import annotations
@@ -15,7 +16,12 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_matching import synthetic
-from sage_paytrace_pipeline.domain.matching import MatchingPolicy, extract_invoice_references, match_day
+from sage_paytrace_pipeline.domain.matching import (
+    MatchingPolicy,
+    extract_invoice_references,
+    match_day,
+    render_messages,
+)
 from sage_paytrace_pipeline_tests.domain.matching.fingerprints import result_fingerprint
 from sage_paytrace_pipeline_tests.domain.matching.test_match_day import messy_day
 
@@ -35,7 +41,7 @@ SYNTHETIC_POLICIES = {
 
 
 def fingerprint(payments, customers, cards, invoices, links, policy: MatchingPolicy) -> dict:
-    result = match_day(payments, customers, cards, invoices, links=links, policy=policy)
+    result = render_messages(match_day(payments, customers, cards, invoices, links=links, policy=policy))
     return result_fingerprint(result, extract_invoice_references(payments, policy))
 
 
