@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import duckdb
 import pandas as pd
 
+from sage_paytrace_pipeline.anomalies.decisions import decided
 from sage_paytrace_pipeline.anomalies.history import (
     applications_between,
     batch_fees_between,
@@ -17,6 +18,7 @@ from sage_paytrace_pipeline.domain.anomalies import AnomalyInputs, AnomalyPolicy
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.frames import LINK_COLUMNS
 from sage_paytrace_pipeline.domain.suggestions import SuggestionPolicy, suggest
+from sage_paytrace_pipeline.domain.suggestions.learning import learned_policy
 
 
 def flag_day(connection: duckdb.DuckDBPyConnection, day: date, transactions: pd.DataFrame,
@@ -37,8 +39,10 @@ def suggest_day(connection: duckdb.DuckDBPyConnection, day: date, *, exceptions:
                 transactions: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
                 customer_links: pd.DataFrame, operator_links: pd.DataFrame, history_days: int,
                 policy: SuggestionPolicy, matching: MatchingPolicy) -> pd.DataFrame:
-    """Ranked candidates for the day's unknown / ambiguous customers and unapplied payments."""
-    learned = vault_links_before(connection, day, history_days)
-    vault_links = pd.concat([operator_links.loc[:, list(LINK_COLUMNS)], learned], ignore_index=True)
+    """Ranked candidates for the day's unknown / ambiguous customers and unapplied payments, weighed
+    by what people decided on earlier suggestions once there are enough decisions."""
+    earlier = vault_links_before(connection, day, history_days)
+    vault_links = pd.concat([operator_links.loc[:, list(LINK_COLUMNS)], earlier], ignore_index=True)
     return suggest(exceptions, transactions, customers, open_invoices, customer_links=customer_links,
-                   vault_links=vault_links.drop_duplicates(), policy=policy, matching=matching)
+                   vault_links=vault_links.drop_duplicates(), policy=learned_policy(decided(connection), policy),
+                   matching=matching)

@@ -1,5 +1,6 @@
 """A person's decision on a suggestion: accepted (a customer link the next run uses) or rejected, recorded with
-who and when in the warehouse (`pipeline.suggestion_decisions`), so the ranking can learn from them later.
+who and when in the warehouse (`pipeline.suggestion_decisions`); once there are enough, the ranking learns its
+weights from them (domain/suggestions/learning.py).
 
 Accepting a customer for a payment with a PayTrace vault customer id writes the operator link
 (config `customer_links`, as `sage-paytrace link add` does): the next run posts the payment to that
@@ -14,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 
 from sage_paytrace_pipeline.config import add_customer_link
 
@@ -78,6 +80,15 @@ def reject(connection: duckdb.DuckDBPyConnection, transaction_id: int, rank: int
     chosen = suggestion_of(connection, transaction_id, rank)
     record(connection, chosen, "rejected", by=by, now=now)
     return f"recorded: candidate {rank} ({chosen.division}-{chosen.customer_no}) rejected for {transaction_id}"
+
+
+def decided(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every recorded decision (target, reasons, decision), the examples the ranking learns from."""
+    exists = connection.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'pipeline' "
+                                "AND table_name = 'suggestion_decisions'").fetchone()
+    if not exists or not exists[0]:
+        return pd.DataFrame(columns=["target", "reasons", "decision"])
+    return connection.execute("SELECT target, reasons, decision FROM pipeline.suggestion_decisions").df()
 
 
 def record(connection: duckdb.DuckDBPyConnection, chosen: Suggestion, decision: str, *, by: str,

@@ -14,7 +14,7 @@ from rapidfuzz import process, utils
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
-from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
+from sage_paytrace_pipeline.domain.suggestions.policy import CUSTOMER_REASONS, NAME_REASON, SuggestionPolicy
 
 _NAME_BLOCK_CELLS = 4_000_000
 _NAME_HITS = 20  # per payer name, the most similar names of its block (a common name is no evidence past that)
@@ -195,25 +195,18 @@ def _score(pairs: pd.DataFrame, open_invoices: pd.DataFrame, vault_links: pd.Dat
     reference_distance = _reference_distance(pairs, open_invoices)
     reference_exact, reference_near = reference_distance == 0, reference_distance == 1
     inactive = pairs["c_status"].isin(["I"]).to_numpy()
-    evidence = [
-        (vault.to_numpy(), policy.vault_history, "the vault id paid this customer before"),
-        (email.to_numpy(), policy.email, "same e-mail"),
-        (domain.to_numpy(), policy.email_domain, "same e-mail domain"),
-        (strong_name, None, "name"),
-        (zip_code.to_numpy(), policy.zip_code, "same ZIP"),
-        (reference_exact, policy.reference_exact, "the payer's reference is one of its open invoices"),
-        (reference_near, policy.reference_near, "the payer's reference is one edit from one of its open invoices"),
-        (one_invoice, policy.amount_open_invoice, "amount equals one of its open invoices"),
-        (total, policy.amount_open_total, "amount equals the sum of its open invoices"),
-        (inactive, policy.inactive, "customer is inactive"),
-    ]
+    evidence = [(mask, getattr(policy, field), CUSTOMER_REASONS.get(field)) for field, mask in (
+        ("vault_history", vault.to_numpy()), ("email", email.to_numpy()), ("email_domain", domain.to_numpy()),
+        ("name", strong_name), ("zip_code", zip_code.to_numpy()), ("reference_exact", reference_exact),
+        ("reference_near", reference_near), ("amount_open_invoice", one_invoice), ("amount_open_total", total),
+        ("inactive", inactive))]
     score = np.zeros(len(pairs))
     reasons = np.full(len(pairs), "", dtype=object)
     name_points = policy.name * np.clip((name_score - policy.name_floor) / max(100 - policy.name_floor, 1), 0, 1)
-    name_text = "name similarity " + pd.Series(name_score).round().astype("int64").astype(str).to_numpy(dtype=object)
+    name_text = f"{NAME_REASON} " + pd.Series(name_score).round().astype("int64").astype(str).to_numpy(dtype=object)
     for mask, points, text in evidence:
         mask = np.asarray(mask, dtype=bool)
-        if points is None:
+        if text is None:  # the name's points grow with its similarity
             score += np.where(mask, name_points, 0)
             reasons = np.where(mask, reasons + "; " + name_text, reasons)
             continue

@@ -9,6 +9,22 @@ FREE_MAIL = ("gmail.com", "yahoo.com", "hotmail.com", "outlook.com", "aol.com", 
              "live.com", "comcast.net", "att.net", "me.com", "protonmail.com", "ymail.com", "sbcglobal.net")
 
 
+# The words each piece of customer evidence adds to a candidate's reasons, by the policy field that
+# weighs it: customers.py writes them, learning.py reads decided suggestions' reasons back with them.
+CUSTOMER_REASONS = {
+    "vault_history": "the vault id paid this customer before",
+    "email": "same e-mail",
+    "email_domain": "same e-mail domain",
+    "zip_code": "same ZIP",
+    "reference_exact": "the payer's reference is one of its open invoices",
+    "reference_near": "the payer's reference is one edit from one of its open invoices",
+    "amount_open_invoice": "amount equals one of its open invoices",
+    "amount_open_total": "amount equals the sum of its open invoices",
+    "inactive": "customer is inactive",
+}
+NAME_REASON = "name similarity"  # followed by the similarity, 0-100
+
+
 class SuggestionPolicy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -35,3 +51,6 @@ class SuggestionPolicy(BaseModel):
     invoice_date_near: float = 10.0  # invoice dated within date_window_days before the payment, linear
     date_window_days: int = Field(60, ge=1)
     free_mail_domains: tuple[str, ...] = FREE_MAIL
+    # customer decisions (accepted and rejected, both present) from which the evidence weights are
+    # learned instead of the rule weights above (learning.py); 0 never learns
+    learn_after: int = Field(30, ge=0)
