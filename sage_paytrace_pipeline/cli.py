@@ -839,11 +839,40 @@ def _decide(args: argparse.Namespace, accepting: bool) -> int:
         raise FileNotFoundError(f"SAGE_PAYTRACE_WAREHOUSE: {path} does not exist yet (no run has written it)")
     by = args.by or os.environ.get("USER") or "unknown"
     now = datetime.now(UTC)
+    config_path = _config_path(args)
     with duckdb.connect(str(path)) as connection:
-        done = (accept(connection, _config_path(args), args.exception_id, args.candidate, by=by, now=now)
+        done = (accept(connection, config_path, args.exception_id, args.candidate, by=by, now=now,
+                       choose_invoice=_invoice_chooser(config_path, path, by))
                 if accepting else reject(connection, args.exception_id, args.candidate, by=by, now=now))
     print(done)
     return 0
+
+
+def _invoice_chooser(config_path: Path, warehouse: Path, by: str):
+    """Records an accepted invoice suggestion as the console's "apply to an invoice" does (the next
+    run applies the payment there, once); None without a decisions store (no `console:` section)."""
+    import sqlalchemy as sa
+
+    from sage_paytrace_pipeline.config import console_database_url, load_config
+    from sage_paytrace_pipeline.receivables.invoice_choices import InvoiceChoice, create_tables, insert_choice
+
+    settings = load_config(config_path).console
+    if settings is None:
+        return None
+
+    def choose(chosen) -> str:
+        engine = sa.create_engine(console_database_url(settings, warehouse), future=True)
+        try:
+            create_tables(engine)
+            with engine.begin() as connection:
+                insert_choice(connection, InvoiceChoice(chosen.transaction_id, chosen.division, chosen.customer_no,
+                                                        chosen.invoice_nos.strip(), by))
+        finally:
+            engine.dispose()
+        return (f"applied transaction {chosen.transaction_id} to invoice {chosen.invoice_nos.strip()} of "
+                f"{chosen.division}-{chosen.customer_no}; the next run of {chosen.business_date} posts it there")
+
+    return choose
 
 
 def _accept_suggestion(args: argparse.Namespace) -> int:

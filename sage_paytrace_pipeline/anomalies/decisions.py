@@ -10,6 +10,7 @@ link: the decision is refused with what to do in Sage instead, and nothing is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -58,14 +59,16 @@ def suggestion_of(connection: duckdb.DuckDBPyConnection, transaction_id: int, ra
 
 
 def accept(connection: duckdb.DuckDBPyConnection, config: Path, transaction_id: int, rank: int, *, by: str,
-           now: datetime) -> str:
-    """Link the payer to the candidate customer (the next run posts it) and record the decision; what was done."""
+           now: datetime, choose_invoice: Callable[[Suggestion], str] | None = None) -> str:
+    """Turn the candidate into what the next run uses and record the decision; what was done. A
+    customer becomes an operator link; one invoice becomes an invoice choice through `choose_invoice`
+    (the console's decisions store, which the receivables read), which says what it did."""
     chosen = suggestion_of(connection, transaction_id, rank)
     target = f"{chosen.division}-{chosen.customer_no}"
     if chosen.target != "customer":
-        raise ValueError(f"candidate {rank} of transaction {transaction_id} is invoice(s) {chosen.invoice_nos} of "
-                         f"{target}: apply the prepayment in Sage (A/R Cash Receipts Entry) to them; invoice "
-                         "suggestions are not applied by the pipeline")
+        done = _choose_invoice(chosen, rank, target, choose_invoice)
+        record(connection, chosen, "accepted", by=by, now=now)
+        return done
     if not chosen.vault_id:
         raise ValueError(f"transaction {transaction_id} has no PayTrace vault customer id, so no link can carry it to "
                          f"{target}: enter the receipt by hand in Sage for {target} with credit card transaction id "
@@ -74,6 +77,17 @@ def accept(connection: duckdb.DuckDBPyConnection, config: Path, transaction_id: 
     record(connection, chosen, "accepted", by=by, now=now)
     return (f"linked vault customer {chosen.vault_id} to {target}; the next run of {chosen.business_date} posts "
             f"transaction {transaction_id} to it")
+
+
+def _choose_invoice(chosen: Suggestion, rank: int, target: str,
+                    choose_invoice: Callable[[Suggestion], str] | None) -> str:
+    invoices = [number for number in chosen.invoice_nos.split(",") if number.strip()]
+    if choose_invoice is None or len(invoices) != 1:
+        why = ("the pipeline applies a payment to one chosen invoice" if len(invoices) != 1
+               else "no decisions store is configured (config `console:`)")
+        raise ValueError(f"candidate {rank} of transaction {chosen.transaction_id} is invoice(s) {chosen.invoice_nos} "
+                         f"of {target} and {why}: apply the prepayment in Sage (A/R Cash Receipts Entry) to them")
+    return choose_invoice(chosen)
 
 
 def reject(connection: duckdb.DuckDBPyConnection, transaction_id: int, rank: int, *, by: str, now: datetime) -> str:

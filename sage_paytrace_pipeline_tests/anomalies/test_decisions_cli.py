@@ -13,6 +13,7 @@ import pytest
 
 from sage_paytrace_pipeline.cli import main
 from sage_paytrace_pipeline.config import load_config
+from sage_paytrace_pipeline.receivables.invoice_choices import read_choices
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.yaml"
 DAY = date(2026, 3, 4)
@@ -72,3 +73,16 @@ def test_what_cannot_become_a_link_is_refused_and_nothing_recorded(stored, capsy
     with duckdb.connect(str(stored), read_only=True) as connection:
         tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     assert "suggestion_decisions" not in tables
+
+
+def test_accepting_one_invoice_becomes_the_consoles_invoice_choice(stored, capsys):
+    # With a decisions store (a `console:` section) an accepted invoice suggestion is recorded as the
+    # console's "apply to an invoice" is: the next run gives the payment that invoice (receivables).
+    config = Path(os.environ["SAGE_PAYTRACE_CONFIG"])
+    config.write_text(config.read_text() + "\nconsole:\n  users:\n    ana:\n      role: clerk\n")
+    assert main(["suggestions", "accept", "13", "--by", "ana"]) == 0
+    assert "applied transaction 13 to invoice 0000601 of 01-BAKER" in capsys.readouterr().out
+    choices = read_choices(f"sqlite:///{stored.parent / 'console.sqlite3'}", [13])
+    assert choices.to_dict("records") == [{"transaction_id": 13, "division": "01", "customer_no": "BAKER",
+                                           "invoice_no": "0000601", "decided_by": "ana"}]
+    assert decisions(stored) == [(13, 1, "BAKER", "accepted", "ana")]
