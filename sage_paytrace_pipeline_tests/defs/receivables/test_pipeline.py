@@ -9,6 +9,7 @@ import duckdb
 import pytest
 from dagster import DagsterInvalidConfigError
 
+from sage_paytrace_pipeline.defs.settings import ConfigLoadError
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import FIRST_DAY, REPO, SECOND_DAY
@@ -115,10 +116,11 @@ def test_written_invoice_numbers_are_applied_and_unknown_payers_become_exception
 
 
 def failure_text(world, day: date) -> str:
-    """What a run that cannot start says: Dagster's config error, or the failed step's error."""
+    """What a run that cannot start says: the definitions' config error (a config read as they load),
+    Dagster's config error, or the failed step's error."""
     try:
         result = world.run_day(day)
-    except DagsterInvalidConfigError as error:
+    except (ConfigLoadError, DagsterInvalidConfigError) as error:
         return str(error)
     assert not result.success
     return " ".join(str(event.event_specific_data) for event in result.all_events if event.is_failure)
@@ -132,7 +134,7 @@ def test_a_missing_variable_fails_the_run_at_start_naming_it(world, monkeypatch,
     assert world.reader().receipts_for_transaction_ids([f"1000000{n:02d}" for n in range(1, 60)]) == []
 
 
-def test_a_bad_config_key_fails_the_run_naming_the_key(world, monkeypatch, tmp_path):
+def test_a_bad_config_key_fails_the_definitions_or_the_run_naming_the_key(world, monkeypatch, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("sage:\n  postng: post\n")
     monkeypatch.setenv("SAGE_PAYTRACE_CONFIG", str(bad))
