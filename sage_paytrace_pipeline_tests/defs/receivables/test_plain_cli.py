@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,10 +43,27 @@ def test_every_asset_of_a_day_materializes_and_a_second_run_changes_nothing_in_s
     posted = warehouse_rows(world, "SELECT count(*) FROM pipeline.sage_cash_receipts")[0][0]
     assert posted > 0
     before = world.sage_rows()
+    exceptions_list_reads_every_exception_the_assets_wrote(world)
 
     again = materialize_everything(world, FIRST_DAY, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert world.sage_rows() == before
+
+
+def exceptions_list_reads_every_exception_the_assets_wrote(world: World) -> None:
+    """`exceptions list` (a process of its own, as an operator runs it) shows what the real assets stored."""
+    listed = subprocess.run(
+        [sys.executable, "-m", "sage_paytrace_pipeline.cli", "exceptions", "list", "--format", "json"],
+        cwd=REPO, env={**os.environ, **world.environment}, capture_output=True, text=True, timeout=120, check=False)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert rows, "the day's deposits are not in the bank folder: settlement lists them as missing"
+    tables = {"receivables": "receivable_exceptions", "settlement": "settlement_exceptions"}
+    for area, table in tables.items():
+        stored = warehouse_rows(world, f"SELECT kind, problem FROM pipeline.{table}")
+        assert sorted((r["kind"], r["problem"]) for r in rows if r["area"] == area) == sorted(stored)
+    assert {r["business_day"] for r in rows if r["area"] in tables} <= {FIRST_DAY.isoformat()}
+    assert all(r["action"] for r in rows if r["area"] in tables)
 
 
 def test_without_a_settlement_section_receivables_post_and_settlement_says_what_to_set(world, tmp_path):
@@ -63,22 +81,3 @@ def test_without_a_settlement_section_receivables_post_and_settlement_says_what_
     assert kind == "settlement_not_configured" and "settlement.discount_method" in action
     tables = {name for (name,) in warehouse_rows(world, "SELECT table_name FROM information_schema.tables")}
     assert "sage_gl_postings" not in tables  # nothing was posted to the GL
-
-
-def test_exceptions_list_reads_every_exception_the_real_assets_wrote(world, tmp_path):
-    import json
-
-    result = materialize_everything(world, FIRST_DAY, tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    listed = subprocess.run(
-        [sys.executable, "-m", "sage_paytrace_pipeline.cli", "exceptions", "list", "--format", "json"],
-        cwd=REPO, env={**os.environ, **world.environment}, capture_output=True, text=True, timeout=120, check=False)
-    assert listed.returncode == 0, listed.stderr
-    rows = json.loads(listed.stdout)
-    assert rows, "the day's deposits are not in the bank folder: settlement lists them as missing"
-    tables = {"receivables": "receivable_exceptions", "settlement": "settlement_exceptions"}
-    for area, table in tables.items():
-        stored = warehouse_rows(world, f"SELECT kind, problem FROM pipeline.{table}")
-        assert sorted((r["kind"], r["problem"]) for r in rows if r["area"] == area) == sorted(stored)
-    assert {r["business_day"] for r in rows if r["area"] in tables} <= {FIRST_DAY.isoformat()}
-    assert all(r["action"] for r in rows if r["area"] in tables)
