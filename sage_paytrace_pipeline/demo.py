@@ -39,8 +39,8 @@ import duckdb
 
 from sage_paytrace_pipeline.demo_disputes import (
     CHARGEBACK_RECEIVABLE,
-    LOSS_ACCOUNT,
     DISPUTE_REPORT_FOLDER,
+    LOSS_ACCOUNT,
     demo_disputes_config,
     dispute_summary,
     disputes_line,

@@ -10,9 +10,10 @@ flow books each case's stages once in Sage (a re-run posts nothing). The summary
 reports it.
 
 An open case is kept in the chargebacks receivable (a lost one goes to the loss account), so each
-stage that moves money is a GL entry of its own. The demo keeps `reopen_invoice: false`: a chargeback stays in the chargeback account instead of
-re-opening the customer's invoice, so the month's receipts and applied invoices stay as the daily
-runs posted them (the other summary lines do not move because of disputes).
+stage that moves money is a GL entry of its own. The demo keeps `reopen_invoice: false`: a
+chargeback stays in the chargeback account instead of re-opening the customer's invoice, so the
+month's receipts and applied invoices stay as the daily runs posted them (the other summary lines
+do not move because of disputes).
 """
 
 from __future__ import annotations
