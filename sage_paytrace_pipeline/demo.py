@@ -13,7 +13,9 @@ nightly run reverses their receipts), and a clerk's credit memos ask for card re
 one rejected, and a sale cancelled the day it was posted: voided, not refunded) next to
 PayTrace's own refunds of the month. On the first day a web store's orders arrive as signed
 webhooks, go to Sage as sales orders and invoices, and the day's run receipts their PayTrace sales
-(demo_store.py).
+(demo_store.py). After the month, beside the bank's statements, the processor's dispute reports
+(the chargebacks the bank netted from deposits and one case of every other shape) go through the
+disputes job once, before the settlement run (demo_disputes.py).
 """
 
 from __future__ import annotations
