@@ -266,7 +266,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         "sage100": {"db": sage.db_path, "customers": sage.counts["AR_Customer"],
                     "open_invoices_at_start": sage.counts["AR_OpenInvoice"]},
         "bank": bank,
-        **warehouse_summary(warehouse),
+        **warehouse_summary(warehouse, today=today),
         "store": store_summary(home / STORE_INBOX_FILE, warehouse, month.store),
         "dispute_reports": reports,
         "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
@@ -511,8 +511,9 @@ def write_bank_statements(sandbox, home: Path, *, seed: int) -> dict:
     return {"statement_files": len(list(folder.iterdir())), "planted": planted, "truth": str(generated / "truth.json")}
 
 
-def warehouse_summary(warehouse: Path) -> dict:
-    """Receipts posted (count, amount, deposits) and exceptions by kind, read from the warehouse."""
+def warehouse_summary(warehouse: Path, *, today: date | None = None) -> dict:
+    """Receipts posted (count, amount, deposits) and exceptions by kind, read from the warehouse; `today`
+    (the merchant's date) dates the dispute cases' deadlines."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         count, cents, deposits, twice = connection.execute(
             "SELECT count(*), coalesce(sum(amount_cents), 0), count(DISTINCT deposit_no), "
@@ -532,7 +533,7 @@ def warehouse_summary(warehouse: Path) -> dict:
         journals = connection.execute("SELECT count(*) FROM pipeline.sage_gl_postings").fetchall()[0][0]
         refunds = refund_summary(connection)
         customers = customer_summary(connection)
-        disputes = dispute_summary(connection)
+        disputes = dispute_summary(connection, today)
     return {
         "receipts": {"posted": count, "amount": format_decimal(cents_to_decimal(int(cents))), "deposits": deposits,
                      "posted_twice": twice},

@@ -19,6 +19,7 @@ do not move because of disputes).
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -67,19 +68,20 @@ def write_demo_dispute_reports(warehouse: Path, bank_truth: Path, home: Path, *,
             "netted_cases": [case.case_number for case in truth.cases if case.shape == "netted"]}
 
 
-def dispute_summary(connection: duckdb.DuckDBPyConnection) -> dict:
-    """What the dispute flow holds after the month: cases by stage and outcome, entries booked in Sage,
-    malformed report lines, cases against no known sale and the next merchant due date of an open case."""
+def dispute_summary(connection: duckdb.DuckDBPyConnection, today: date | None = None) -> dict:
+    """What the dispute flow holds after the month: open cases by stage, decided ones by outcome, entries
+    booked in Sage, malformed report lines, cases against no known sale, and the open cases' merchant due
+    dates (those before `today`, the merchant's date, are overdue; the next one from today on)."""
     def exists(name: str) -> bool:
         return bool(connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = "
                                        "'pipeline' AND table_name = ?", [name]).fetchall()[0][0])
 
     if not exists("dispute_case_store"):
         return {}
+    today = today or date.today()
     cases = connection.execute("SELECT case_number, stage, status, merchant_due_date, link "
                                "FROM pipeline.dispute_case_store ORDER BY case_number").df()
-    by_stage = Counter(str(status) if status != "open" else str(stage)
-                       for stage, status in zip(cases["stage"], cases["status"], strict=True))
+    is_open = cases["status"] == "open"
     posted = connection.execute(
         "SELECT count(*), count(DISTINCT case_number || '/' || stage), count(DISTINCT case_number) "
         "FROM pipeline.dispute_posting_log WHERE state = 'posted'").fetchall()[0] \
@@ -87,20 +89,28 @@ def dispute_summary(connection: duckdb.DuckDBPyConnection) -> dict:
     malformed = connection.execute(
         "SELECT DISTINCT source_ids FROM pipeline.dispute_exceptions "
         "WHERE kind = 'dispute_report_malformed' ORDER BY 1").fetchall() if exists("dispute_exceptions") else []
-    open_due = pd.to_datetime(cases.loc[cases["status"] == "open", "merchant_due_date"]).dropna()
-    return {"cases": len(cases), "by_stage": dict(sorted(by_stage.items())),
+    due = [day.date() for day in pd.to_datetime(cases.loc[is_open, "merchant_due_date"]).dropna()]
+    coming = sorted(day for day in due if day >= today)
+    return {"cases": len(cases), "open_by_stage": dict(sorted(Counter(cases.loc[is_open, "stage"]).items())),
+            "decided_by_outcome": dict(sorted(Counter(cases.loc[~is_open, "status"]).items())),
             "linked": int((cases["link"] == "linked").sum()), "unknown_sale": int((cases["link"] == "unknown").sum()),
             "entries_posted": int(posted[0]), "stages_posted_twice": int(posted[0] - posted[1]),
             "cases_booked": int(posted[2]), "malformed": [str(row[0]) for row in malformed],
-            "next_merchant_due": open_due.min().date().isoformat() if len(open_due) else None}
+            "overdue": sum(1 for day in due if day < today),
+            "next_merchant_due": coming[0].isoformat() if coming else None}
 
 
 def disputes_line(disputes: dict) -> str:
     if not disputes or not disputes.get("cases"):
         return "  Disputes: off or no dispute report"
-    stages = ", ".join(f"{stage} {count}" for stage, count in disputes["by_stage"].items())
+
+    def counts(by: dict) -> str:
+        return ", ".join(f"{key} {value}" for key, value in by.items()) or "none"
+
     malformed = ", ".join(disputes["malformed"]) or "none"
-    return (f"  Disputes: {disputes['cases']} cases ({stages}), {disputes['linked']} linked to their sale, "
+    return (f"  Disputes: {disputes['cases']} cases (open: {counts(disputes['open_by_stage'])}; decided: "
+            f"{counts(disputes['decided_by_outcome'])}), {disputes['linked']} linked to their sale, "
             f"{disputes['unknown_sale']} against no known sale; {disputes['entries_posted']} GL entries booked in "
             f"Sage for {disputes['cases_booked']} cases, posted twice {disputes['stages_posted_twice']}; "
-            f"malformed report line: {malformed}; next merchant due date {disputes['next_merchant_due'] or 'none'}")
+            f"malformed report line: {malformed}; open cases past their merchant due date "
+            f"{disputes['overdue']}, next merchant due date {disputes['next_merchant_due'] or 'none'}")
