@@ -13,7 +13,9 @@ nightly run reverses their receipts), and a clerk's credit memos ask for card re
 one rejected, and a sale cancelled the day it was posted: voided, not refunded) next to
 PayTrace's own refunds of the month. On the first day a web store's orders arrive as signed
 webhooks, go to Sage as sales orders and invoices, and the day's run receipts their PayTrace sales
-(demo_store.py).
+(demo_store.py). After the month, beside the bank's statements, the processor's dispute reports
+(the chargebacks the bank netted from deposits and one case of every other shape) go through the
+disputes job once, before the settlement run (demo_disputes.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,15 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
+from sage_paytrace_pipeline.demo_disputes import (
+    CHARGEBACK_RECEIVABLE,
+    DISPUTE_REPORT_FOLDER,
+    LOSS_ACCOUNT,
+    demo_disputes_config,
+    dispute_summary,
+    disputes_line,
+    write_demo_dispute_reports,
+)
 from sage_paytrace_pipeline.demo_store import (
     DEMO_WEBHOOK_SECRET,
     STORE_INBOX_FILE,
@@ -124,9 +135,10 @@ def demo_console_login() -> tuple[str, str]:
     return password, hash_password(password)
 
 
-def write_demo_config(home: Path, *, time_zone: str, first_day: date, console: str = "") -> Path:
+def write_demo_config(home: Path, *, time_zone: str, first_day: date, console: str = "",
+                      disputes: bool = False) -> Path:
     """config/example.yaml with the demo's zone and first day (the example itself stays untouched), and
-    `console` (a `console:` section) appended."""
+    `console` (a `console:` section) appended; with `disputes` the demo's `disputes:` section too."""
     example = (Path(__file__).resolve().parent.parent / "config" / "example.yaml")
     text = example.read_text(encoding="utf-8") if example.exists() else ""
     from sage_paytrace_pipeline.config import PipelineConfig, load_config
@@ -139,6 +151,8 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date, console: s
         text = text.replace("auto_approve_up_to: 0 ", f'auto_approve_up_to: "{DEMO_AUTO_APPROVE_UP_TO}"', 1)
         text = text.replace('  terms_code: "00"\n', '  terms_code: "00"\n  sync: {}\n', 1)  # the customer sync on
         text += demo_store_config()  # the web store's orders into Sage
+        if disputes:  # the processor's dispute reports (demo_disputes.py)
+            text += demo_disputes_config()
         path.write_text(text + console, encoding="utf-8")
     else:  # an installed wheel without the repo's config folder: the defaults are the example
         import yaml
@@ -146,6 +160,9 @@ def write_demo_config(home: Path, *, time_zone: str, first_day: date, console: s
         config = PipelineConfig().model_dump(mode="json")
         config["merchant"].update(time_zone=time_zone, first_business_day=first_day.isoformat())
         config["store"] = {"inbox_file": STORE_INBOX_FILE}
+        if disputes:
+            config["disputes"] = {"report_folder": DISPUTE_REPORT_FOLDER, "chargeback_account": CHARGEBACK_RECEIVABLE,
+                                  "loss_account": LOSS_ACCOUNT, "reopen_invoice": False}
         path.write_text(yaml.safe_dump(config, sort_keys=False) + console, encoding="utf-8")
     load_config(path)  # the demo must run on a valid config, like production
     return path
@@ -193,7 +210,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
     for stale in [*home.glob("paytrace_sandbox.sqlite3*"), *home.glob("warehouse.duckdb*"),
                   *home.glob(f"{STORE_INBOX_FILE}*")]:
         stale.unlink()  # each demo starts from a clean merchant and an empty warehouse
-    for folder in ("bank_statements", "bank_statements_generated"):
+    for folder in ("bank_statements", "bank_statements_generated", DISPUTE_REPORT_FOLDER):
         shutil.rmtree(home / folder, ignore_errors=True)
     today = datetime.now(ZoneInfo(time_zone)).date()
     first, last = today - timedelta(days=days), today - timedelta(days=1)
@@ -204,7 +221,7 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
     ensure_store_items(sage.db_path)  # the store's tax, fee and discount items
     console_password, console_hash = demo_console_login()
     config_path = write_demo_config(home, time_zone=time_zone, first_day=first,
-                                    console=demo_console_section(console_hash))
+                                    console=demo_console_section(console_hash), disputes=True)
     environment = {
         "PAYTRACE_USERNAME": DEFAULT_USERNAME,
         "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
@@ -229,7 +246,11 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         runs = month.run_daily_jobs()
         # The bank's statements once every batch of the month is closed (refunds sent from Sage included).
         bank = write_bank_statements(PayTraceSandbox(state), home, seed=seed)
-        runs += month.jobs.run([("bank_statements_job", None), ("settlement_daily_job", (first, last))])
+        # The processor's dispute reports, agreeing with the chargebacks the bank netted; the dispute flow
+        # runs once before settlement, so settlement's exception for a netted chargeback names its case.
+        reports = write_demo_dispute_reports(warehouse, Path(bank["truth"]), home, seed=seed)
+        runs += month.jobs.run([("bank_statements_job", None), ("disputes_job", None),
+                                ("settlement_daily_job", (first, last))])
         stats = PayTraceSandbox(state).stats()
     outcome = month.replayed
     return {
@@ -245,8 +266,9 @@ def _run_demo(home: Path, *, days: int, seed: int, time_zone: str, log_file: Pat
         "sage100": {"db": sage.db_path, "customers": sage.counts["AR_Customer"],
                     "open_invoices_at_start": sage.counts["AR_OpenInvoice"]},
         "bank": bank,
-        **warehouse_summary(warehouse),
+        **warehouse_summary(warehouse, today=today),
         "store": store_summary(home / STORE_INBOX_FILE, warehouse, month.store),
+        "dispute_reports": reports,
         "files": {"home": str(home), "env": str(home / "demo.env"), "warehouse": str(warehouse),
                   "dagster_home": environment["DAGSTER_HOME"]},
         "console": {"url": f"http://127.0.0.1:{CONSOLE_PORT}", "users": [DEMO_CLERK, DEMO_APPROVER],
@@ -489,8 +511,9 @@ def write_bank_statements(sandbox, home: Path, *, seed: int) -> dict:
     return {"statement_files": len(list(folder.iterdir())), "planted": planted, "truth": str(generated / "truth.json")}
 
 
-def warehouse_summary(warehouse: Path) -> dict:
-    """Receipts posted (count, amount, deposits) and exceptions by kind, read from the warehouse."""
+def warehouse_summary(warehouse: Path, *, today: date | None = None) -> dict:
+    """Receipts posted (count, amount, deposits) and exceptions by kind, read from the warehouse; `today`
+    (the merchant's date) dates the dispute cases' deadlines."""
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         count, cents, deposits, twice = connection.execute(
             "SELECT count(*), coalesce(sum(amount_cents), 0), count(DISTINCT deposit_no), "
@@ -510,6 +533,7 @@ def warehouse_summary(warehouse: Path) -> dict:
         journals = connection.execute("SELECT count(*) FROM pipeline.sage_gl_postings").fetchall()[0][0]
         refunds = refund_summary(connection)
         customers = customer_summary(connection)
+        disputes = dispute_summary(connection, today)
     return {
         "receipts": {"posted": count, "amount": format_decimal(cents_to_decimal(int(cents))), "deposits": deposits,
                      "posted_twice": twice},
@@ -519,6 +543,7 @@ def warehouse_summary(warehouse: Path) -> dict:
                        "exceptions_by_kind": settlement_kinds},
         "refunds": refunds,
         "customers": customers,
+        "disputes": disputes,
     }
 
 
@@ -601,6 +626,7 @@ def format_summary(report: dict) -> str:
         _refunds_line(report["refunds"]),
         _customers_line(report.get("customers", {})),
         store_line(report.get("store", {})),
+        disputes_line(report.get("disputes", {})),
         f"  Asset checks failed: {', '.join(days['failed_checks']) or 'none'}",
         f"  Open the Dagster UI on this data: see README, 'Watch it live' (variables in {report['files']['env']})",
         *_console_lines(report.get("console")),

@@ -4,7 +4,9 @@ A short month (8 days, a seed whose plan has a sale voided after an intraday run
 from Sage (one within the demo's approval limit, one approved by a second person, one rejected),
 PayTrace's own refunds and the voids. Afterwards every refund exists once in PayTrace and once in
 Sage, no asset check failed (clearing nets to zero for every matched batch, no refund sent twice),
-and running the same days again changes nothing in Sage nor in the requests.
+and running the same days again changes nothing in Sage nor in the requests. The month's dispute
+reports (a chargeback netted in a deposit, a retrieval, won, lost, pre-arbitrated, unknown-sale cases
+and a malformed file) are linked to their sales and booked once.
 """
 
 import sqlite3
@@ -48,6 +50,17 @@ def request_rows(warehouse: Path) -> list[tuple]:
                                   "FROM pipeline.refund_requests ORDER BY request_id").fetchall()
 
 
+def settlement_problems(warehouse: Path) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return [row[0] for row in connection.execute("SELECT problem FROM pipeline.settlement_exceptions").fetchall()]
+
+
+def dispute_postings(warehouse: Path) -> list[tuple]:
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        return connection.execute("SELECT reference, state, entry_no FROM pipeline.dispute_posting_log "
+                                  "ORDER BY reference").fetchall()
+
+
 @pytest.mark.slow
 def test_demo_month_refunds_both_ways_once_and_a_second_run_changes_nothing(tmp_path, monkeypatch):
     for name in DEMO_VARIABLES:  # run_demo sets them for its runs; restore them afterwards
@@ -70,6 +83,17 @@ def test_demo_month_refunds_both_ways_once_and_a_second_run_changes_nothing(tmp_
     assert "refund_not_posted" not in report["exceptions"]["by_kind"]
     assert "Refunds: " in format_summary(report)
 
+    # The chargebacks: the dispute reports' cases linked to their sales, the netted one named by settlement.
+    disputes, reports = report["disputes"], report["dispute_reports"]
+    assert reports["netted_cases"], "the seed's bank statements net a chargeback from a deposit"
+    assert disputes["cases"] == reports["cases"] and disputes["unknown_sale"] == 1
+    assert disputes["linked"] == disputes["cases"] - 1
+    assert disputes["malformed"] == [reports["malformed"]]
+    assert disputes["entries_posted"] >= 1 and disputes["stages_posted_twice"] == 0
+    problems = settlement_problems(home / "warehouse.duckdb")
+    assert any(f"dispute case {case}" in problem for case in reports["netted_cases"] for problem in problems), problems
+    assert "  Disputes: " in format_summary(report)
+
     # Every refund that moved money: once in PayTrace (the sandbox), once in Sage, for the same amount.
     in_paytrace = paytrace_money_refunds(home / "paytrace_sandbox.sqlite3")
     sent = {row["paytrace_transaction_id"] for row in refunds["requests"]["details"] if row["action"] == "refund"}
@@ -83,6 +107,7 @@ def test_demo_month_refunds_both_ways_once_and_a_second_run_changes_nothing(tmp_
 
     # The same days again: nothing new in Sage, no request moves, no check fails.
     before, requests_before = sage_snapshot(Path(report["sage100"]["db"])), request_rows(home / "warehouse.duckdb")
+    postings_before = dispute_postings(home / "warehouse.duckdb")
     app = create_app(home / "paytrace_sandbox.sqlite3", username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD,
                      settings={"time_zone": ZONE})
     first = date.fromisoformat(report["days"]["first"])
@@ -90,8 +115,9 @@ def test_demo_month_refunds_both_ways_once_and_a_second_run_changes_nothing(tmp_
     with serve_in_thread(app) as url:
         monkeypatch.setenv("PAYTRACE_API_URL", url)
         again = JobRunner().run([("paytrace_daily_job", day) for day in days]
-                                + [("settlement_daily_job", day) for day in days])
+                                + [("disputes_job", None)] + [("settlement_daily_job", day) for day in days])
     assert all(run["success"] and not run["failed_checks"] for run in again), again
     assert sage_snapshot(Path(report["sage100"]["db"])) == before
     assert request_rows(home / "warehouse.duckdb") == requests_before
+    assert dispute_postings(home / "warehouse.duckdb") == postings_before  # no case posted again
 

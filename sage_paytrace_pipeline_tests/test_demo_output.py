@@ -31,6 +31,9 @@ def test_a_short_demo_prints_progress_and_summary_and_keeps_dagsters_logs_in_a_f
     assert "receipts posted" in progress[-1] and "\r" not in out
     assert any(line.startswith("sage-paytrace demo: 2 business days") for line in lines)
     assert any(line.startswith("  Store: 3 web orders") and "3 paid by exactly one receipt" in line for line in lines)
+    disputes = next(line for line in lines if line.startswith("  Disputes: "))
+    assert "against no known sale" in disputes and "posted twice 0" in disputes, disputes
+    assert "malformed report line: disputes_" in disputes and "_bad.csv:5" in disputes, disputes
     log = (home / "demo.log").resolve()
     assert lines[-1] == f"  Dagster's logs: {log}"
     text = log.read_text(encoding="utf-8")
