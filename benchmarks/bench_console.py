@@ -99,6 +99,7 @@ def main() -> None:
         client = TestClient(app_from_environment(environ), follow_redirects=False)
         token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)  # type: ignore[union-attr]
         client.post("/login", data={"username": "carl", "password": "benchmark password", "csrf": token})
+        print(f"| page ({args.requests} requests each) | rows | p50 ms | p95 ms |\n|---|---|---:|---:|")
         for label, path in (("queue, unfiltered (first page of 200)", "/exceptions"),
                             ("queue, kind + severity", "/exceptions?kind=amount_mismatch&severity=error"),
                             ("queue, one day", f"/exceptions?day={(date.today() - timedelta(days=30)).isoformat()}"),
