@@ -98,10 +98,10 @@ def plan_postings(history: pd.DataFrame, accounts: DisputeAccounts, *, case_fee_
 
     A `reopen` column (bool, optional) marks the stages whose invoice Sage re-opened (or re-applied):
     their case legs go through `accounts.clearing` (module docstring)."""
-    fee = history["fee_cents"].fillna(case_fee_cents).astype("int64")
+    fee = pd.to_numeric(history["fee_cents"], errors="coerce").fillna(case_fee_cents).astype("int64")
     fee = pd.Series(np.where((history["stage"] == CHARGEBACK) & (history["taken_cents"] > 0), fee, 0),
                     index=history.index)
-    reopen = history["reopen"].fillna(False).astype(bool) if "reopen" in history else \
+    reopen = history["reopen"].astype("boolean").fillna(False).astype(bool) if "reopen" in history else \
         pd.Series(False, index=history.index)
     # Each reversed receipt credited its own payment type's clearing account (one per brand, maybe).
     clearing: str | pd.Series | None = history["clearing_account"].fillna(accounts.clearing or "") \
