@@ -17,6 +17,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.domain.money import decimal_to_cents, format_cents
+from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.domain.settlement.write_offs import (
     DECISION_COLUMNS,
     ReceivableByBatch,
@@ -142,7 +143,7 @@ def record_write_off(store: WriteOffStore, config: PipelineConfig, reader: Sage1
     if amount_cents is not None and amount_cents > open_cents:
         raise WriteOffRefused(f"{_cents(amount_cents)} is more than the {_cents(open_cents)} the processor receivable "
                               f"still holds for batch {batch_number}; nothing recorded")
-    decision = store.add(batch_number, account, amount_cents=amount_cents, reason=reason.strip(), by=by,
+    decision = store.add(batch_number, account, amount_cents=amount_cents, reason=scrub_text(reason.strip()), by=by,
                          decided_on=decided_on)
     return RecordedWriteOff(decision, batch_number, amount_cents or open_cents, open_cents)
 
