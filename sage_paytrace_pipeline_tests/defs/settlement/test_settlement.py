@@ -296,4 +296,7 @@ def test_a_recorded_write_off_clears_the_missing_deposit_once_and_resolves_its_e
     before = sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting")
     settled["run"]("settlement_daily_job", day)
     assert sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting") == before
-    assert rows(path, f"SELECT created FROM pipeline.sage_gl_postings WHERE reference = '{reference}'") == [(False,)]
+    # read back from Sage as written: nothing is planned for the decision again, its exception still resolved
+    assert rows(path, f"SELECT created FROM pipeline.sage_gl_postings WHERE reference = '{reference}'") == []
+    assert rows(path, "SELECT severity FROM pipeline.settlement_exceptions "
+                      f"WHERE kind = 'deposit_missing' AND batch_number = {batch}") == [("info",)]
