@@ -14,6 +14,8 @@
     sage-paytrace console serve|hash-password
                                              the operations console (web): exceptions queue, approvals, audit
     sage-paytrace disputes list              chargeback cases: deadlines and what to send (--open, --due-within N)
+    sage-paytrace settlement write-off|cancel-write-off|write-offs
+                                             write off what the processor receivable holds for a batch (a decision)
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def _build_parser() -> argparse.ArgumentParser:
     add_customers_command(areas)
     _add_console_commands(areas)
     _add_dispute_commands(areas)
+    _add_settlement_commands(areas)
     _add_anomaly_commands(areas)
     return parser
 
@@ -535,6 +538,100 @@ def _list_disputes(args: argparse.Namespace) -> int:
     rows = list_cases(warehouse_file(), today=args.today or date.today(), open_only=args.open,
                       due_within=args.due_within)
     sys.stdout.write(render(rows, args.format))
+    return 0
+
+
+# ---------------------------------------------------------------- processor receivable write-offs
+
+
+def _add_settlement_commands(areas: argparse._SubParsersAction) -> None:
+    settlement = areas.add_parser("settlement", help="decisions on what the processor receivable holds")
+    commands = settlement.add_subparsers(dest="command", required=True)
+    write_off = commands.add_parser(
+        "write-off", help="record the decision to write off what the processor receivable holds for a batch "
+                          "(checked in SAGE100_DATABASE); the next settlement run posts it once (PT-W<batch>-<id>)")
+    write_off.add_argument("batch_number", type=int, help="the PayTrace batch (the deposit_variance / "
+                                                          "deposit_missing exception names it)")
+    write_off.add_argument("--account", required=True, help="the Sage account the loss goes to, e.g. 6160-00")
+    write_off.add_argument("--reason", required=True, help="why (recorded with the decision, on the entry's line)")
+    write_off.add_argument("--amount", default=None,
+                           help="write off only this much, e.g. 12.50 (default: all the batch still holds)")
+    write_off.add_argument("--by", default=None, help="who decides (default $USER)")
+    write_off.set_defaults(handler=_write_off)
+    cancel = commands.add_parser("cancel-write-off", help="cancel a decision the run has not posted (one it "
+                                                          "refuses says so in its exception)")
+    cancel.add_argument("decision_id", type=int)
+    cancel.add_argument("--by", default=None, help="who cancels (default $USER)")
+    cancel.set_defaults(handler=_cancel_write_off)
+    show = commands.add_parser("write-offs", help="the write-off decisions in force")
+    show.set_defaults(handler=_list_write_offs)
+    for command in (write_off, cancel, show):
+        command.add_argument("--config", type=Path, default=None,
+                             help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+
+
+def _write_off_store():
+    """The warehouse's write-off decisions (the file the settlement run reads: SAGE_PAYTRACE_WAREHOUSE)."""
+    import duckdb
+
+    from sage_paytrace_pipeline.config import warehouse_file
+    from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore
+
+    path = warehouse_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return WriteOffStore(duckdb.connect(str(path)))
+
+
+def _write_off(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.domain.money import decimal_to_cents, format_cents, parse_money
+    from sage_paytrace_pipeline.settlement.write_offs import record_write_off
+
+    config = load_config(_config_path(args))
+    amount = decimal_to_cents(parse_money(args.amount, field="--amount")) if args.amount is not None else None
+    by = _operator(args.by)
+    store = _write_off_store()
+    try:
+        done = record_write_off(store, config, _sage_reader(config), batch_number=args.batch_number,
+                                account=args.account.strip(), reason=args.reason, by=by,
+                                decided_on=_merchant_today(config), amount_cents=amount)
+    finally:
+        store.connection.close()
+    amount_text, open_text = format_cents([done.amount_cents, done.open_cents])
+    print(f"write-off #{done.decision_id} by {by}: {amount_text} of batch {done.batch_number}'s "
+          f"{open_text} in the processor receivable to {args.account.strip()}; the next "
+          f"settlement run posts it once (PT-W{done.batch_number}-{done.decision_id})")
+    return 0
+
+
+def _cancel_write_off(args: argparse.Namespace) -> int:
+    from sage_paytrace_pipeline.config import load_config
+    from sage_paytrace_pipeline.settlement.write_offs import cancel_write_off
+
+    config = load_config(_config_path(args))
+    store = _write_off_store()
+    try:
+        cancel_write_off(store, config, _sage_reader(config), args.decision_id, by=_operator(args.by))
+    finally:
+        store.connection.close()
+    print(f"write-off #{args.decision_id} cancelled; nothing of it is posted")
+    return 0
+
+
+def _list_write_offs(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from sage_paytrace_pipeline.domain.money import format_cents
+
+    store = _write_off_store()
+    try:
+        decisions = store.decisions()
+    finally:
+        store.connection.close()
+    for row in decisions.itertuples(index=False):
+        amount = "all open" if pd.isna(row.amount_cents) else format_cents([int(row.amount_cents)])[0]
+        print("\t".join([f"#{row.decision_id}", f"batch {row.batch_number}", amount, row.account,
+                         f"by {row.decided_by}", str(row.decided_on), row.reason]))
     return 0
 
 

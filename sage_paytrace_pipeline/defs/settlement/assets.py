@@ -57,6 +57,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     receipts_from_log,
 )
 from sage_paytrace_pipeline.settlement.refunds import refunds_recorded_in_sage
+from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore, resolved_by_write_offs, write_off_plan
 
 OWNERS = ["team:finance"]
 
@@ -144,6 +145,8 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
     with warehouse.get_connection() as connection:
         log = PostingLog(connection, context.run.run_id)
         dispute_stages = saved_stages(connection) if config.disputes else None
+        # people's decisions to write off what the processor receivable holds for a batch
+        decisions = WriteOffStore(connection).decisions() if config.gl_accounts.processor_receivable else None
         for day in days:
             inputs = window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits)
             # the window's receipts, as the posting log holds them
@@ -156,6 +159,7 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
                 receipts[PAYTRACE_AMOUNT] = exchange_of_log(logged["applications_json"])[PAYTRACE_AMOUNT].to_numpy()
             settled_days.append((day, settle_day(day, config, inputs, receipts, reader=reader,
                                                  as_of=as_of, recorded_refunds=recorded, rates=rates)))
+    write_offs = write_off_plan(config, reader, decisions) if decisions is not None and len(decisions) else None
     reconciliation = stacked(dated(settled.reconciliation, day) for day, settled in settled_days)
     expected = stacked(settled.expected for _, settled in settled_days)
     matches = stacked(settled.matches for _, settled in settled_days)
@@ -163,6 +167,14 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
     lines = stacked(dated(settled.lines, day) for day, settled in settled_days)
     entries = stacked(settled.entries for _, settled in settled_days)
     exceptions = stacked(dated(settled.exceptions, day) for day, settled in settled_days)
+    if write_offs is not None:  # posted with the run's last day, each once (PT-W…, read back from Sage)
+        if len(write_offs.entries):
+            lines = pd.concat([lines, dated(write_offs.lines.merge(write_offs.entries.drop(
+                columns=["debit_cents", "credit_cents"]), on="reference", how="left"), days[-1])], ignore_index=True)
+            entries = pd.concat([entries, write_offs.entries], ignore_index=True)
+        exceptions = resolved_by_write_offs(exceptions, write_offs.resolved)
+        if len(write_offs.exceptions):
+            exceptions = pd.concat([exceptions, dated(write_offs.exceptions, days[-1])], ignore_index=True)
     if dispute_stages is not None:  # a netted chargeback's exception names its dispute case
         exceptions = name_netted_cases(exceptions, matches, dispute_stages)
     yield dg.Output(reconciliation, output_name="settlement_reconciliation", metadata=with_days({

@@ -283,14 +283,17 @@ def _late_deposits(postable: pd.DataFrame, lines: pd.DataFrame, missing_booked: 
     the `PT-M…` entry, so its `PT-B…` entry books the cash, fees and adjustments against the receivable."""
     if missing_booked is None or missing_booked.empty:
         return lines
-    late = postable[postable["method"] != MISSING].merge(missing_booked, on=_KEY, how="inner")["reference"]
+    groups = postable[postable["method"] != MISSING].merge(missing_booked, on=_KEY, how="inner")
+    late = groups["reference"]
     if late.empty:
         return lines
     of_late = lines["reference"].isin(late).to_numpy()
     kept = lines[~of_late | lines["role"].isin(["bank", "merchant_fees", "chargebacks"]).to_numpy()]
     paid = kept[kept["reference"].isin(late)].groupby("reference")["amount"].sum().reindex(late).fillna(0)
+    # the credit names its group: what the receivable still holds per batch is read back by it (write_offs.py)
+    comment = join_text("Late deposit batch ", numbers_text(groups["batch_number"]), " ", groups["funding_group"])
     return pd.concat([kept, _lines(late, "processor_receivable", None, -paid.astype("int64").to_numpy(),
-                                   "Late deposit received")], ignore_index=True)
+                                   comment)], ignore_index=True)
 
 
 def _owed_reasons_dropped(expected: pd.DataFrame) -> np.ndarray:
@@ -347,7 +350,8 @@ def owed_by_processor(exceptions: pd.DataFrame, plan: JournalPlan) -> pd.DataFra
                        "receivable (entry ", found["reference"], "): find it on the processor statement (a chargeback "
                        "case, a fee adjustment, a late deposit) and clear the receivable with a journal entry "
                        "(Dr bank, chargebacks or merchant fees / Cr processor receivable), or write it off by a "
-                       "recorded decision")
+                       "recorded decision (sage-paytrace settlement write-off ", numbers_text(found.index),
+                       " --account GL --reason TEXT)")
     exceptions = exceptions.copy()
     exceptions.loc[hit, "action"] = np.asarray(action, dtype=object)
     return exceptions

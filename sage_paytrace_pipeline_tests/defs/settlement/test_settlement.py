@@ -6,6 +6,7 @@ import json
 import shutil
 import sqlite3
 from datetime import date, timedelta
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -255,3 +256,47 @@ def test_sales_not_in_sage_are_parked_then_moved_to_clearing_when_their_receipt_
     before = sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting")
     settled["run"]("settlement_daily_job", day)
     assert sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting") == before
+
+
+def balance(reader, account: str) -> Decimal:
+    key = next(gl.account_key for gl in reader.gl_accounts() if gl.account == account)
+    return sum((Decimal(str(row["DebitAmount"])) - Decimal(str(row["CreditAmount"]))
+                for row in reader.rows_where("GL_DetailPosting", "AccountKey", key, ["DebitAmount", "CreditAmount"])),
+               Decimal("0"))
+
+
+def test_a_recorded_write_off_clears_the_missing_deposit_once_and_resolves_its_exception(settled):
+    """A person decides the planted missing deposit will never come: the next settlement run posts
+    PT-W… once, the receivable holds nothing more for the batch and its exception reads resolved."""
+    from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+    from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore, receivable_in_sage, record_write_off
+
+    path = settled["path"]
+    batch = next(entry.batch_numbers[0] for entry in settled["truth"].entries if entry.amount_cents is None)
+    reader = Sage100Reader.for_sqlite(path / "sage.sqlite3")
+    owed = receivable_in_sage(reader, "1260-00").open_for(batch)
+    assert owed > 0
+    bad_debt = balance(reader, "6170-00")
+    with duckdb.connect(str(path / "warehouse.duckdb")) as connection:
+        decision = record_write_off(WriteOffStore(connection), load_config(path / "config.yaml"), reader,
+                                    batch_number=batch, account="6170-00", reason="never funded", by="ann",
+                                    decided_on=LAST)
+    assert decision.amount_cents == owed
+    (day,), = rows(path, f"SELECT DISTINCT business_date FROM pipeline.settlement_reconciliation "
+                         f"WHERE batch_number = {batch}")
+    settled["run"]("settlement_daily_job", day)
+    reference = f"PT-W{batch}-{decision.decision_id}"
+    assert rows(path, f"SELECT created FROM pipeline.sage_gl_postings WHERE reference = '{reference}'") == [(True,)]
+    assert receivable_in_sage(reader, "1260-00").open_for(batch) == 0
+    assert balance(reader, "6170-00") - bad_debt == cents_to_decimal(owed)
+    (severity, action), = rows(path, "SELECT severity, action FROM pipeline.settlement_exceptions "
+                                     f"WHERE kind = 'deposit_missing' AND batch_number = {batch}")
+    assert severity == "info" and action.startswith("resolved: written off") and reference in action
+
+    before = sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting")
+    settled["run"]("settlement_daily_job", day)
+    assert sage_rows(path, "SELECT count(*), sum(DebitAmount), sum(CreditAmount) FROM GL_DetailPosting") == before
+    # read back from Sage as written: nothing is planned for the decision again, its exception still resolved
+    assert rows(path, f"SELECT created FROM pipeline.sage_gl_postings WHERE reference = '{reference}'") == []
+    assert rows(path, "SELECT severity FROM pipeline.settlement_exceptions "
+                      f"WHERE kind = 'deposit_missing' AND batch_number = {batch}") == [("info",)]
