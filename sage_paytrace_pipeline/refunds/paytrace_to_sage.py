@@ -11,8 +11,9 @@ For the day's refunds (and earlier days' refunds still waiting for their sale), 
    refund posts on the first run after the receipt exists);
 5. plan (domain/refunds/plan.py), log the intent, write the credit memo(s) then the card refund
    consuming them (each idempotent by its reference); the day's documents go in one Sage
-   transaction when the writer offers one (`one_transaction`, a savepoint a document), and
-   ``written`` is logged once it is committed (one update); at the end read every written refund
+   transaction when the writer offers one (`one_transaction`, a savepoint a document), their
+   intents then in one log commit made just before Sage's, and ``written`` is logged once Sage
+   committed them (one update); at the end read every written refund
    back (one read) and log ``confirmed`` (one update).
 
 Ambiguous or unknown sales become exceptions naming the candidates; Sage's refusals become
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -47,7 +49,11 @@ from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
 from sage_paytrace_pipeline.sage100.models import PostedReceipt
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.sage100.writer import Sage100Writer, documents_in_one_transaction
+from sage_paytrace_pipeline.sage100.writer import (
+    Sage100Writer,
+    documents_in_one_transaction,
+    offers_one_transaction,
+)
 
 REFUND_EXCEPTIONS = ExceptionFrames("transaction_id")
 KIND = "refund"
@@ -153,7 +159,9 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     receipts = _sale_receipts(reader, linked["sale_transaction_id"].astype("int64").tolist())
     by_id = refunds.set_index(refunds["transaction_id"].astype("int64"))
     written: dict[int, dict[str, str]] = {}
-    with documents_in_one_transaction(writer):  # the day's documents in one Sage commit when offered
+    # the day's documents in one Sage commit when offered, and then the day's intents in one log commit
+    # made before it (entered second, left first): each intent is still committed before Sage holds anything
+    with documents_in_one_transaction(writer), _log_commit_before_sage(log, writer):
         for refund_id, sale_id in zip(linked["refund_id"].tolist(), linked["sale_transaction_id"].tolist(),
                                       strict=True):
             refund = by_id.loc[int(refund_id)]
@@ -168,6 +176,12 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     outcome.written += list(written)
     _read_back(reader, log, outcome)
     return outcome
+
+
+def _log_commit_before_sage(log: RefundLog, writer: Sage100Writer) -> AbstractContextManager[None]:
+    """One log commit for the day's intents and refusals when Sage commits the day's documents after it;
+    else none (each intent commits before its own document, as a writer committing each document needs)."""
+    return log.one_commit() if offers_one_transaction(writer) else nullcontext()
 
 
 def _carried_over(everything: pd.DataFrame, day_transactions: pd.DataFrame, start_date: date,

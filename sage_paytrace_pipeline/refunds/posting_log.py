@@ -17,6 +17,8 @@ same credit twice; ``documents_json``: the Sage document numbers written.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -66,6 +68,20 @@ class RefundLog:
         self.connection = connection
         self.run_id = run_id
         connection.execute(_DDL)
+
+    @contextmanager
+    def one_commit(self) -> Iterator[None]:
+        """The block's log rows in one warehouse transaction: one commit (and its WAL sync) instead of one
+        a statement. Only around writes Sage commits *after* the block (inside the writer's
+        one-transaction block), so every intent is still committed before Sage holds its documents. An
+        error rolls the block's rows back, as the writer's block rolls its documents back."""
+        self.connection.begin()
+        try:
+            yield
+        except BaseException:
+            self.connection.rollback()
+            raise
+        self.connection.commit()
 
     def entries(self, *, business_date: date | None = None, kind: str | None = None) -> pd.DataFrame:
         """Rows of one business day and/or one kind (all rows when neither is given)."""

@@ -151,6 +151,13 @@ def documents_in_one_transaction(writer: Sage100Writer) -> AbstractContextManage
     return one_transaction() if callable(one_transaction) else nullcontext()
 
 
+def offers_one_transaction(writer: Sage100Writer) -> bool:
+    """Whether `documents_in_one_transaction` gives one commit for the block's documents (else each
+    document commits on its own, and what must be logged before a document is written must be
+    committed before it too)."""
+    return callable(getattr(writer, "one_transaction", None))
+
+
 # ----------------------------------------------------------------------------- shared checks
 
 
