@@ -17,7 +17,7 @@ same credit twice; ``documents_json``: the Sage document numbers written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -29,6 +29,14 @@ import pandas as pd
 TABLE = "pipeline.sage_refund_log"
 KINDS = ("refund", "receipt_reversal", "refund_reversal")
 STATES = ("intent", "written", "confirmed", "rejected")
+
+_UPSERT_INTENT = f"""
+    ON CONFLICT (transaction_id, kind) DO UPDATE SET
+        sale_transaction_id = excluded.sale_transaction_id, division = excluded.division,
+        customer_no = excluded.customer_no, amount_cents = excluded.amount_cents,
+        allocations_json = excluded.allocations_json, state = 'intent', error = NULL,
+        run_id = excluded.run_id, updated_at = excluded.updated_at
+    WHERE {TABLE}.state IN ('intent', 'rejected')"""
 
 _DDL = f"""
 CREATE SCHEMA IF NOT EXISTS pipeline;
@@ -68,20 +76,61 @@ class RefundLog:
         self.connection = connection
         self.run_id = run_id
         connection.execute(_DDL)
+        # in `one_commit`: intents held back to go in one statement, and the linked refunds as read then
+        self._deferred: dict[tuple[int, str], RefundIntent] | None = None
+        self._linked_read: _LinkedRead | None = None
 
     @contextmanager
     def one_commit(self) -> Iterator[None]:
-        """The block's log rows in one warehouse transaction: one commit (and its WAL sync) instead of one
-        a statement. Only around writes Sage commits *after* the block (inside the writer's
-        one-transaction block), so every intent is still committed before Sage holds its documents. An
-        error rolls the block's rows back, as the writer's block rolls its documents back."""
+        """The block's log rows in one warehouse transaction, its intents in one statement (an upsert costs
+        milliseconds a statement): sent before any other statement of the block and at its end, and
+        `linked_refunds` answers with them as if they were sent. Only around writes Sage commits *after*
+        the block (inside the writer's one-transaction block), so every intent is still committed before
+        Sage holds its documents. An error rolls the block's rows back, as the writer's block rolls its
+        documents back."""
         self.connection.begin()
+        self._deferred = {}
         try:
             yield
+            self._send_deferred()
         except BaseException:
+            self._deferred, self._linked_read = None, None
             self.connection.rollback()
             raise
+        self._deferred, self._linked_read = None, None
         self.connection.commit()
+
+    def _send_deferred(self) -> None:
+        """The held-back intents in one upsert (as `record_intent` would have sent them one by one)."""
+        if not self._deferred:
+            return
+        intents = list(self._deferred.values())
+        self._deferred.clear()
+        self._linked_read = None
+        frame = pd.DataFrame({
+            "transaction_id": pd.Series([i.transaction_id for i in intents], dtype="int64"),
+            "kind": [i.kind for i in intents],
+            "sale_transaction_id": pd.Series([i.sale_transaction_id for i in intents], dtype="Int64"),
+            "division": [i.division for i in intents], "customer_no": [i.customer_no for i in intents],
+            "amount_cents": pd.Series([i.amount_cents for i in intents], dtype="int64"),
+            "allocations_json": [json.dumps(i.allocations, sort_keys=True) for i in intents],
+            "business_date": [i.business_date.isoformat() for i in intents]})
+        self.connection.register("deferred_refund_intents", frame)
+        try:
+            self.connection.execute(f"""
+                INSERT INTO {TABLE} (transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents,
+                                     state, allocations_json, business_date, run_id, updated_at)
+                SELECT transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents, 'intent',
+                       allocations_json, CAST(business_date AS DATE), ?, ?
+                FROM deferred_refund_intents
+                {_UPSERT_INTENT}""", [self.run_id, _now()])
+        finally:
+            self.connection.unregister("deferred_refund_intents")
+
+    def _statement(self) -> None:
+        """Before any other statement: the held-back intents go first; a write makes the read stale."""
+        self._send_deferred()
+        self._linked_read = None
 
     def entries(self, *, business_date: date | None = None, kind: str | None = None) -> pd.DataFrame:
         """Rows of one business day and/or one kind (all rows when neither is given)."""
@@ -94,12 +143,30 @@ class RefundLog:
             where.append("kind = ?")
             params.append(kind)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
+        self._send_deferred()
         return self.connection.execute(
             f"SELECT * FROM {TABLE}{clause} ORDER BY kind, transaction_id", params).df()
 
     def linked_refunds(self) -> pd.DataFrame:
         """(refund_id, sale_transaction_id, amount_cents, allocations_json) of every refund logged and not reversed:
         what counts against its sale's remaining amount."""
+        if self._deferred is None:
+            return self._linked_in_warehouse()
+        if self._linked_read is None:
+            self._send_deferred()
+            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+        return self._linked_read.with_intents(self._deferred.values())
+
+    def _refund_states(self) -> dict[int, str]:
+        rows = self.connection.execute(f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund'").fetchall()
+        return {int(tid): str(state) for tid, state in rows}
+
+    def _reversed(self) -> set[int]:
+        rows = self.connection.execute(f"SELECT transaction_id FROM {TABLE} WHERE kind = 'refund_reversal' "
+                                       "AND state = 'confirmed'").fetchall()
+        return {int(row[0]) for row in rows}
+
+    def _linked_in_warehouse(self) -> pd.DataFrame:
         return self.connection.execute(f"""
             SELECT r.transaction_id AS refund_id, r.sale_transaction_id, r.amount_cents, r.allocations_json
             FROM {TABLE} r
@@ -109,25 +176,26 @@ class RefundLog:
             ORDER BY r.transaction_id""").df()
 
     def state_of(self, transaction_id: int, kind: str) -> str | None:
+        self._send_deferred()
         row = self.connection.execute(f"SELECT state FROM {TABLE} WHERE transaction_id = ? AND kind = ?",
                                       [transaction_id, kind]).fetchone()
         return None if row is None else str(row[0])
 
     def record_intent(self, intent: RefundIntent) -> None:
-        """Committed before the write. A row already written or confirmed is never reset."""
+        """Committed before the write. A row already written or confirmed is never reset. In `one_commit`
+        held back until the block's next other statement or its end (still before Sage commits)."""
+        if self._deferred is not None:
+            self._deferred[(intent.transaction_id, intent.kind)] = intent
+            return
+        self._statement()
         self.connection.execute(f"""
             INSERT INTO {TABLE} (transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents,
                                  state, allocations_json, business_date, run_id, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)
-            ON CONFLICT (transaction_id, kind) DO UPDATE SET
-                sale_transaction_id = excluded.sale_transaction_id, division = excluded.division,
-                customer_no = excluded.customer_no, amount_cents = excluded.amount_cents,
-                allocations_json = excluded.allocations_json, state = 'intent', error = NULL,
-                run_id = excluded.run_id, updated_at = excluded.updated_at
-            WHERE {TABLE}.state IN ('intent', 'rejected')
-        """, [intent.transaction_id, intent.kind, intent.sale_transaction_id, intent.division, intent.customer_no,
-              intent.amount_cents, json.dumps(intent.allocations, sort_keys=True), intent.business_date,
-              self.run_id, _now()])
+            {_UPSERT_INTENT}""",
+            [intent.transaction_id, intent.kind, intent.sale_transaction_id, intent.division, intent.customer_no,
+             intent.amount_cents, json.dumps(intent.allocations, sort_keys=True), intent.business_date,
+             self.run_id, _now()])
 
     def record_written(self, transaction_id: int, kind: str, documents: dict[str, Any]) -> None:
         self._set(transaction_id, kind, state="written", documents_json=json.dumps(documents, sort_keys=True))
@@ -142,6 +210,7 @@ class RefundLog:
         """`record_written` of many ids in one statement (one commit of the warehouse)."""
         if not written:
             return
+        self._statement()
         frame = pd.DataFrame({"transaction_id": pd.Series(list(written), dtype="int64"),
                               "documents_json": [json.dumps(documents, sort_keys=True)
                                                  for documents in written.values()]})
@@ -159,6 +228,7 @@ class RefundLog:
         """`record_confirmed` (documents as logged) of many ids in one statement."""
         if not transaction_ids:
             return
+        self._statement()
         self.connection.execute(
             f"UPDATE {TABLE} SET state = 'confirmed', error = NULL, run_id = ?, updated_at = ? "
             f"WHERE kind = ? AND transaction_id IN (SELECT unnest(?::BIGINT[]))",
@@ -168,11 +238,38 @@ class RefundLog:
         self._set(transaction_id, kind, state="rejected", error=error)
 
     def _set(self, transaction_id: int, kind: str, **values: Any) -> None:
+        self._statement()
         values["run_id"] = self.run_id
         values["updated_at"] = _now()
         assignments = ", ".join(f"{column} = ?" for column in values)
         self.connection.execute(f"UPDATE {TABLE} SET {assignments} WHERE transaction_id = ? AND kind = ?",
                                 [*values.values(), transaction_id, kind])
+
+
+@dataclass(frozen=True)
+class _LinkedRead:
+    """`linked_refunds` as the warehouse held it, with what the held-back intents change in it."""
+
+    linked: pd.DataFrame
+    states: dict[int, str]  # refund id -> state of its `refund` row
+    reversed: set[int]  # refunds with a confirmed `refund_reversal`
+
+    def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
+        """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
+        written or confirmed one) and counts unless it names no sale or its refund was reversed."""
+        rows = {int(row.refund_id): (int(row.refund_id), int(row.sale_transaction_id), int(row.amount_cents),
+                                     str(row.allocations_json)) for row in self.linked.itertuples(index=False)}
+        for intent in intents:
+            if intent.kind != "refund" or self.states.get(intent.transaction_id) not in (None, "intent", "rejected"):
+                continue
+            if intent.sale_transaction_id is None or intent.transaction_id in self.reversed:
+                rows.pop(intent.transaction_id, None)
+                continue
+            rows[intent.transaction_id] = (intent.transaction_id, intent.sale_transaction_id, intent.amount_cents,
+                                           json.dumps(intent.allocations, sort_keys=True))
+        frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=list(self.linked.columns))
+        return frame.astype({"refund_id": "int64", "sale_transaction_id": "int64", "amount_cents": "int64",
+                             "allocations_json": "object"})
 
 
 def confirmed_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import duckdb
+import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.refunds.posting_log import RefundIntent, RefundLog
@@ -38,3 +40,47 @@ def test_an_error_in_one_commit_leaves_no_row(tmp_path):
     assert log.entries().empty
     log.record_intent(_intent(7001))  # the connection is usable again, outside any transaction
     assert log.state_of(7001, "refund") == "intent"
+
+
+def _log_with_history(tmp_path) -> RefundLog:
+    """A refund confirmed (7001), one rejected (7002), one reversed (7003), all of sale 5001."""
+    log = RefundLog(duckdb.connect(str(tmp_path / "warehouse.duckdb")), "run")
+    for refund_id in (7001, 7002, 7003):
+        log.record_intent(_intent(refund_id))
+    log.record_confirmed(7001, "refund")
+    log.record_rejected(7002, "refund", "Sage said no")
+    log.record_confirmed(7003, "refund")
+    log.record_intent(RefundIntent(transaction_id=7003, kind="refund_reversal", sale_transaction_id=5001,
+                                   division="01", customer_no="ABF", amount_cents=1000,
+                                   business_date=date(2026, 3, 2), allocations={}))
+    log.record_confirmed(7003, "refund_reversal")
+    return log
+
+
+def test_linked_refunds_in_one_commit_read_as_the_warehouse_reads_them_after_it(tmp_path):
+    log = _log_with_history(tmp_path)
+    intents = [_intent(7001), _intent(7002), _intent(7003), _intent(7004),  # 7001: confirmed, left as is
+               RefundIntent(transaction_id=7005, kind="refund", sale_transaction_id=None, division="", customer_no="",
+                            amount_cents=500, business_date=date(2026, 3, 2), allocations={})]
+    changed = {**intents[1].allocations, "IN:0000002": 1}
+    intents[1] = RefundIntent(**{**intents[1].__dict__, "allocations": changed})
+    with log.one_commit():
+        for intent in intents:
+            log.record_intent(intent)
+        inside = log.linked_refunds()
+        log.record_rejected(7004, "refund", "Sage said no")  # sends the intents first: the row exists
+        after_rejection = log.linked_refunds()
+    pd.testing.assert_frame_equal(after_rejection, log.linked_refunds())
+    assert inside["refund_id"].tolist() == [7001, 7002, 7004]
+    assert after_rejection["refund_id"].tolist() == [7001, 7002]
+    assert json.loads(inside.set_index("refund_id").loc[7002, "allocations_json"]) == changed
+    assert log.state_of(7004, "refund") == "rejected" and log.state_of(7005, "refund") == "intent"
+
+
+def test_linked_refunds_in_one_commit_equal_the_warehouse_after_it(tmp_path):
+    log = _log_with_history(tmp_path)
+    with log.one_commit():
+        for refund_id in (7002, 7006, 7007):
+            log.record_intent(_intent(refund_id))
+        inside = log.linked_refunds()
+    pd.testing.assert_frame_equal(inside, log.linked_refunds())
