@@ -257,19 +257,23 @@ class _LinkedRead:
     def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
         written or confirmed one) and counts unless it names no sale or its refund was reversed."""
-        rows = {int(row.refund_id): (int(row.refund_id), int(row.sale_transaction_id), int(row.amount_cents),
-                                     str(row.allocations_json)) for row in self.linked.itertuples(index=False)}
-        for intent in intents:
-            if intent.kind != "refund" or self.states.get(intent.transaction_id) not in (None, "intent", "rejected"):
-                continue
-            if intent.sale_transaction_id is None or intent.transaction_id in self.reversed:
-                rows.pop(intent.transaction_id, None)
-                continue
-            rows[intent.transaction_id] = (intent.transaction_id, intent.sale_transaction_id, intent.amount_cents,
-                                           json.dumps(intent.allocations, sort_keys=True))
-        frame = pd.DataFrame([rows[key] for key in sorted(rows)], columns=list(self.linked.columns))
-        return frame.astype({"refund_id": "int64", "sale_transaction_id": "int64", "amount_cents": "int64",
-                             "allocations_json": "object"})
+        changing = [intent for intent in intents if intent.kind == "refund"
+                    and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+        if not changing:
+            return self.linked.copy()
+        counting = [intent for intent in changing
+                    if intent.sale_transaction_id is not None and intent.transaction_id not in self.reversed]
+        added = pd.DataFrame({
+            "refund_id": pd.Series([i.transaction_id for i in counting], dtype="int64"),
+            "sale_transaction_id": pd.Series([i.sale_transaction_id for i in counting], dtype="int64"),
+            "amount_cents": pd.Series([i.amount_cents for i in counting], dtype="int64"),
+            "allocations_json": pd.Series([json.dumps(i.allocations, sort_keys=True) for i in counting],
+                                          dtype="object")})
+        # column-wise (the log's linked refunds grow with the year): a refund's earlier row gives way to its intent
+        kept = self.linked[~self.linked["refund_id"].isin([intent.transaction_id for intent in changing])]
+        frame = pd.concat([kept, added[list(self.linked.columns)]], ignore_index=True)
+        return frame.sort_values("refund_id", kind="stable").reset_index(drop=True).astype(
+            {"refund_id": "int64", "sale_transaction_id": "int64", "amount_cents": "int64"})
 
 
 def confirmed_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
