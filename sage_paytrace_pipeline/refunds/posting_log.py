@@ -3,10 +3,11 @@
 Like receivables/posting_log.py, one row per (PayTrace id, kind): ``refund`` (a PayTrace REFUND
 recorded in Sage: memos + card refund), ``receipt_reversal`` (a sale PayTrace voided after its
 receipt posted; the id is the sale's), ``refund_reversal`` (a refund PayTrace voided; the id is the
-refund's). The intent is committed *before* Sage is written, so a run that dies in between leaves
-an ``intent`` row and the next run's look-up in Sage (by the refund id or the reversal reference)
-finds what was written instead of writing it again. ``rejected``: Sage refused it; an exception
-says why and a later run tries again. The settlement flow reads the confirmed ``refund`` rows
+refund's). The intent is committed *before* Sage is written (with a writer committing a day's documents
+at once: before that commit, the day's intents in one statement, `RefundLog.one_commit`), so a run
+that dies in between leaves an ``intent`` row and the next run's look-up in Sage (by the refund id
+or the reversal reference) finds what was written instead of writing it again. ``rejected``: Sage
+refused it; an exception says why and a later run tries again. The settlement flow reads the confirmed ``refund`` rows
 (`confirmed_refunds`) to know which refunds now pass through card clearing.
 
 ``allocations_json``: what a refund takes from each open item of its sale's receipt
