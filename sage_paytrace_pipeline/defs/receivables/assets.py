@@ -203,11 +203,8 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     }, days))
     yield dg.Output(exceptions, output_name="posting_exceptions",
                     metadata=with_days(exception_metadata(exceptions), days))
-    # one read of Sage for the run's receipts (all days are posted by now), split into the days' checks
-    day_ids = [(day, p.receipts, p.receipts["transaction_id"].astype("int64").tolist()) for day, p in posted]
-    found_in_sage = receipts_in_sage(reader, sorted({tid for _, _, ids in day_ids for tid in ids}))
-    in_sage = [(day, rows, {tid: found_in_sage[tid] for tid in ids if tid in found_in_sage})
-               for day, rows, ids in day_ids]
+    in_sage = [(day, p.receipts, receipts_in_sage(reader, p.receipts["transaction_id"].astype("int64").tolist()))
+               for day, p in posted]
     yield combined_check([(day, checks.no_transaction_posted_twice(found)) for day, _, found in in_sage])
     yield combined_check([(day, checks.receipts_in_sage_match_log(rows, found)) for day, rows, found in in_sage])
 
