@@ -55,10 +55,11 @@ def write_rates(path, *, without: set[date]) -> None:
 
 
 def cad_config() -> str:
-    """The example config, refunds off (that flow does not convert yet), a USD merchant and a CAD company."""
+    """The example config with PayTrace's refunds recorded in Sage (Sage-initiated requests off: they do
+    not convert yet), a USD merchant and a CAD company."""
     text = (REPO / "config" / "example.yaml").read_text()
-    start, end = text.index("\nrefunds:") + 1, text.index("# disputes:")
-    text = text[:start] + text[end:]
+    assert "request_marker: card_payment_type" in text
+    text = text.replace("request_marker: card_payment_type", "request_marker: none")
     return text + ("\ncurrency:\n  paytrace: USD\n  sage: CAD\n  rates_file: rates.csv\n  max_rate_age_days: 0\n"
                    "  exchange_difference_account: \"7950-00\"\n")
 
