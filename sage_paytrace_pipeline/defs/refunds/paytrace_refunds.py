@@ -28,6 +28,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.currency import FX_RATE, exchange_of_log
+from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     REFUND_EXCEPTIONS,
@@ -110,10 +111,13 @@ def record_paytrace_refunds(
 
 def _receipt_rates(connection: duckdb.DuckDBPyConnection, run_id: str):
     """Each sale's rate as the receivables posting log recorded it on the receipt (none: absent)."""
-    log = PostingLog(connection, run_id)
+    PostingLog(connection, run_id)  # the table exists, even before the first receipt
 
     def rates_of(sale_ids: list[int]) -> dict[int, Decimal]:
-        logged = log.entries(transaction_ids=sale_ids)
+        # a plain parameter, not a registered frame: the step's connection holds other registrations
+        logged = connection.execute(f"SELECT transaction_id, applications_json FROM {POSTING_LOG} "
+                                    "WHERE transaction_id IN (SELECT unnest(?::BIGINT[]))",
+                                    [[int(sale) for sale in sale_ids]]).df()
         recorded = exchange_of_log(logged["applications_json"])[FX_RATE].to_numpy()
         return {int(sale): Decimal(rate) for sale, rate in zip(logged["transaction_id"], recorded, strict=True)
                 if rate and "/" not in rate}
