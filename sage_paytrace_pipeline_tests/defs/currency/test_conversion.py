@@ -248,6 +248,11 @@ def test_journals_balance_clearing_nets_to_zero_and_the_exchange_difference_is_b
     lines = rows(path, "SELECT reference, role, debit_cents, credit_cents, paytrace_debit_cents, "
                        "paytrace_credit_cents, fx_rate FROM pipeline.gl_journal_entries")
     assert any(role == "exchange_difference" for _, role, *_ in lines)
+    week_refunds = rows(path, "SELECT count(*) FROM pipeline.sage_refund_log WHERE kind = 'refund' "
+                              f"AND state = 'confirmed' AND business_date <= '{LAST}'")[0][0]
+    refund_lines = rows(path, "SELECT fx_rate FROM pipeline.gl_journal_entries WHERE role = 'clearing' "
+                              "AND debit_cents > 0 AND comment LIKE '%refunds batch%'")
+    assert week_refunds and refund_lines and all(rate for rate, in refund_lines)  # at the refunds' recorded rates
     assert all(rate for _, role, *_, rate in lines if role in ("bank", "merchant_fees"))
     gl = sage_rows(path, "SELECT d.DocumentNo, sum(CAST(ROUND(d.DebitAmount * 100) AS INTEGER)), "
                          "sum(CAST(ROUND(d.CreditAmount * 100) AS INTEGER)) FROM GL_DetailPosting d "
