@@ -299,8 +299,9 @@ class RefundSettings(_Section):
     dry_run: bool = False
     # How a clerk asks for a card refund in Sage: a credit memo applied to the invoice a PayTrace
     # receipt paid, with one of the card payment types (sage.payment_types) as its PaymentType, as
-    # Sage's own card integration marks a memo to be credited to the card.
-    request_marker: Literal["card_payment_type"] = "card_payment_type"
+    # Sage's own card integration marks a memo to be credited to the card. `none`: no Sage memo is
+    # ever sent to PayTrace (only the PayTrace -> Sage direction runs; required with a currency conversion).
+    request_marker: Literal["card_payment_type", "none"] = "card_payment_type"
     # GL account the credit memos the pipeline writes for PayTrace-side refunds debit (sales
     # returns); default gl_accounts.refunds.
     credit_memo_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
@@ -489,14 +490,25 @@ class PipelineConfig(_Section):
 
     @model_validator(mode="after")
     def _conversion_covers_the_flows(self) -> PipelineConfig:
-        """The refund, web-store and dispute flows book PayTrace amounts as they are: refused with a
-        conversion rather than posting a foreign amount to Sage."""
-        if self.currency.converts:
-            unconverted = [name for name in ("refunds", "store", "disputes") if getattr(self, name) is not None]
-            if unconverted:
-                raise ValueError(f"currency: {', '.join(unconverted)} do not convert currencies yet; remove "
-                                 f"{'those sections' if len(unconverted) > 1 else 'that section'} or keep "
-                                 "currency.paytrace equal to currency.sage")
+        """PayTrace refunds convert at their sale's rate; Sage-initiated refund requests, web-store
+        orders and dispute cases would still move unconverted amounts: refused with a conversion."""
+        if not self.currency.converts:
+            return self
+        reasons = {
+            "store": "store: web-store orders would be written to Sage in the store's amounts, unconverted; "
+                     "remove the section",
+            "disputes": "disputes: chargeback cases would be booked in PayTrace's amounts, unconverted; "
+                        "remove the section",
+        }
+        problems = [reason for name, reason in reasons.items() if getattr(self, name) is not None]
+        if self.refunds is not None and self.refunds.request_marker != "none":
+            problems.append("refunds.request_marker: Sage credit memos would be sent to PayTrace unconverted "
+                            "(refunds asked for in Sage are not converted yet); set `request_marker: none` "
+                            "(PayTrace refunds are still recorded in Sage, converted at their sale's rate)")
+        if problems:
+            raise ValueError(f"currency: PayTrace pays in {self.currency.paytrace} and Sage books in "
+                             f"{self.currency.sage}, and these flows do not convert yet: " + "; ".join(problems)
+                             + " (or keep currency.paytrace equal to currency.sage)")
         return self
 
     @field_validator("matching", mode="before")

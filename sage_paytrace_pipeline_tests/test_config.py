@@ -130,7 +130,9 @@ def test_one_currency_is_the_default_and_converts_nothing():
     ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 'x y'\n",
      "'x y' is not a Sage account"),
     ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
-     "refunds: {}\n", "currency: refunds do not convert currencies yet"),
+     "refunds: {}\n", "refunds.request_marker: Sage credit memos would be sent to PayTrace unconverted"),
+    ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
+     "disputes: {}\n", "disputes: chargeback cases would be booked in PayTrace's amounts, unconverted"),
 ])
 def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     path = tmp_path / "config.yaml"
@@ -138,6 +140,14 @@ def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     with pytest.raises(ConfigError, match=r"config\.yaml") as error:
         load_config(path)
     assert expected in str(error.value)
+
+
+def test_a_conversion_takes_the_paytrace_refund_flow_without_sage_requests(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n"
+                    "  exchange_difference_account: 7950-00\nrefunds:\n  request_marker: none\n")
+    config = load_config(path)
+    assert config.currency.converts and config.refunds is not None and config.refunds.request_marker == "none"
 
 
 def test_a_conversion_reads_its_rates_file_beside_the_config(tmp_path):

@@ -18,20 +18,30 @@ For the day's refunds (and earlier days' refunds still waiting for their sale), 
 
 Ambiguous or unknown sales become exceptions naming the candidates; Sage's refusals become
 ``refund_rejected_by_sage`` with its message. Nothing here knows Dagster.
+
+Under a currency conversion (`RefundFlowSettings.conversion`) a refund reverses part of its sale, so
+it is converted at the rate the sale's receipt was posted at: the sale's refunds so far, converted
+together, less what the earlier ones took, so that a sale refunded in full gives back exactly what
+its receipt debited and clearing nets to zero. A sale whose receipt recorded no rate (posted before
+the conversion, or found in Sage) takes the refund day's rate; none usable -> a
+``missing_exchange_rate`` exception, and the refund posts (once) on the first run after the rate is
+added. The log keeps both amounts and the rate.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import duckdb
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, RateTable, convert_cents
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.domain.refunds.linking import AMBIGUOUS, LINKED, link_refunds
@@ -62,9 +72,19 @@ _WAREHOUSE_COLUMNS = ("transaction_id", "transaction_type", "status", "amount_ce
 
 
 @dataclass(frozen=True)
+class Conversion:
+    """PayTrace's currency -> Sage's: the rates file, and each sale's rate as its receipt recorded it."""
+
+    rates: RateTable
+    sale_rates: Callable[[list[int]], Mapping[int, Decimal]]  # sale id -> rate; a sale without one is absent
+    currencies: tuple[str, str]  # (PayTrace's, Sage's)
+
+
+@dataclass(frozen=True)
 class RefundFlowSettings:
     start_date: date
     credit_memo_account: str | None = None  # None: the writer's default returns account
+    conversion: Conversion | None = None  # None: one currency, nothing converted
 
 
 @dataclass(frozen=True)
@@ -157,6 +177,7 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
     outcome.problems += _link_problems(pending[pending["outcome"] != LINKED], refunds, day_ids)
     linked = pending[pending["outcome"] == LINKED]
     receipts = _sale_receipts(reader, linked["sale_transaction_id"].astype("int64").tolist())
+    sale_rates = (settings.conversion.sale_rates(sorted(receipts)) if settings.conversion is not None else {})
     by_id = refunds.set_index(refunds["transaction_id"].astype("int64"))
     written: dict[int, dict[str, str]] = {}
     # the day's documents in one Sage commit when offered, and then the day's intents in one log commit
@@ -171,7 +192,7 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
                 outcome.problems.append(_awaiting(int(refund_id), int(sale_id), int(refund["amount_cents"])))
                 continue
             _post_one(int(refund_id), refund, receipt, day=day, settings=settings, writer=writer, log=log,
-                      outcome=outcome, written=written)
+                      outcome=outcome, written=written, sale_rate=sale_rates.get(int(sale_id)))
     log.record_written_many(KIND, written)  # once Sage committed them
     outcome.written += list(written)
     _read_back(reader, log, outcome)
@@ -220,22 +241,32 @@ def _sale_receipt(sale_id: int, receipt: PostedReceipt) -> SaleReceipt:
 
 def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: date, settings: RefundFlowSettings,
               writer: Sage100Writer, log: RefundLog, outcome: RefundOutcome,
-              written: dict[int, dict[str, str]]) -> None:
+              written: dict[int, dict[str, str]], sale_rate: Decimal | None = None) -> None:
     """Plan, log the intent, write; a refusal is logged at once (later refunds of the sale plan
     without it), what was written goes to `written`, logged by the caller once Sage committed it."""
     earlier = log.linked_refunds()
     same_sale = earlier[(earlier["sale_transaction_id"] == receipt.sale_id) & (earlier["refund_id"] != refund_id)]
     taken = taken_by_earlier(json.loads(text) for text in same_sale["allocations_json"])
     cents = int(refund["amount_cents"])
+    sage_cents, rate = cents, None
+    if settings.conversion is not None:
+        converted = _in_sage_currency(refund_id, cents, _business_date(refund, day), settings.conversion, sale_rate,
+                                      refunded_before=int(same_sale["amount_cents"].sum()))
+        if isinstance(converted, Problem):
+            outcome.problems.append(converted)
+            return
+        sage_cents, rate = converted
     try:
-        plan = plan_refund(refund_id, cents, receipt, taken)
+        plan = plan_refund(refund_id, sage_cents, receipt, taken)
     except RefundNotPlannable as exc:
         outcome.problems.append(Problem("refund_not_plannable", "error", refund_id, f"paytrace:{refund_id}",
                                         exc.problem, exc.action))
         return
     log.record_intent(RefundIntent(transaction_id=refund_id, kind=KIND, sale_transaction_id=receipt.sale_id,
                                    division=receipt.division, customer_no=receipt.customer_no, amount_cents=cents,
-                                   business_date=_business_date(refund, day), allocations=plan.allocations()))
+                                   business_date=_business_date(refund, day), allocations=plan.allocations(),
+                                   sage_amount_cents=None if rate is None else sage_cents,
+                                   fx_rate=None if rate is None else str(rate)))
     try:
         documents = _write(plan, refund, day=day, settings=settings, writer=writer)
     except Sage100ValidationError as exc:
@@ -250,6 +281,26 @@ def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: d
             f"the credit memo(s) of refund {refund_id} wait for Sage's import", "run the VI import job"))
         return
     written[refund_id] = documents
+
+
+def _in_sage_currency(refund_id: int, cents: int, refund_day: date, conversion: Conversion,
+                      sale_rate: Decimal | None, *, refunded_before: int) -> tuple[int, Decimal] | Problem:
+    """(the refund in Sage's currency, its rate), or the missing rate's exception. At the sale's rate
+    the sale's refunds are converted cumulatively (to the cent, in total, what the receipt debited)."""
+    if sale_rate is not None:
+        return (convert_cents(refunded_before + cents, sale_rate) - convert_cents(refunded_before, sale_rate),
+                sale_rate)
+    rate = conversion.rates.rate_on(refund_day)
+    if rate is not None:
+        return convert_cents(cents, rate), rate
+    paytrace, sage = conversion.currencies
+    return Problem(
+        MISSING_EXCHANGE_RATE, "error", refund_id, f"paytrace:{refund_id} rate:{refund_day}",
+        f"refund {refund_id} of {cents_to_decimal(cents)} {paytrace} needs the {paytrace}->{sage} rate of "
+        f"{refund_day} (its sale's receipt recorded none), and {conversion.rates.missing_reason(refund_day)}; "
+        "nothing was written to Sage",
+        f"Add the rate of {refund_day} to {conversion.rates.source} as `{refund_day},<rate>` ({sage} per 1 "
+        f"{paytrace}); the next run records the refund")
 
 
 def _write(plan: RefundPlan, refund: pd.Series, *, day: date, settings: RefundFlowSettings,

@@ -10,6 +10,10 @@ or the reversal reference) finds what was written instead of writing it again. `
 refused it; an exception says why and a later run tries again. The settlement flow reads the confirmed ``refund`` rows
 (`confirmed_refunds`) to know which refunds now pass through card clearing.
 
+``amount_cents`` is the PayTrace amount (what counts against the sale's remaining amount);
+``sage_amount_cents`` and ``fx_rate``: what Sage was given and at which rate, under a currency
+conversion (NULL without one; README "Currencies").
+
 ``allocations_json``: what a refund takes from each open item of its sale's receipt
 ("IN:<invoice>" / "PP:<prepayment>" -> cents), so later refunds of the same sale never plan the
 same credit twice; ``documents_json``: the Sage document numbers written.
@@ -35,6 +39,7 @@ _UPSERT_INTENT = f"""
     ON CONFLICT (transaction_id, kind) DO UPDATE SET
         sale_transaction_id = excluded.sale_transaction_id, division = excluded.division,
         customer_no = excluded.customer_no, amount_cents = excluded.amount_cents,
+        sage_amount_cents = excluded.sage_amount_cents, fx_rate = excluded.fx_rate,
         allocations_json = excluded.allocations_json, state = 'intent', error = NULL,
         run_id = excluded.run_id, updated_at = excluded.updated_at
     WHERE {TABLE}.state IN ('intent', 'rejected')"""
@@ -56,7 +61,9 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     run_id VARCHAR NOT NULL,
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (transaction_id, kind)
-)
+);
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS sage_amount_cents BIGINT;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS fx_rate VARCHAR;
 """
 
 
@@ -70,6 +77,8 @@ class RefundIntent:
     amount_cents: int
     business_date: date
     allocations: dict[str, int]
+    sage_amount_cents: int | None = None  # under a currency conversion: the amount written to Sage
+    fx_rate: str | None = None  # the rate it was converted at (the sale's, as its receipt recorded it)
 
 
 class RefundLog:
@@ -115,14 +124,18 @@ class RefundLog:
             "division": [i.division for i in intents], "customer_no": [i.customer_no for i in intents],
             "amount_cents": pd.Series([i.amount_cents for i in intents], dtype="int64"),
             "allocations_json": [json.dumps(i.allocations, sort_keys=True) for i in intents],
-            "business_date": [i.business_date.isoformat() for i in intents]})
+            "business_date": [i.business_date.isoformat() for i in intents],
+            "sage_amount_cents": pd.Series([i.sage_amount_cents for i in intents], dtype="Int64"),
+            "fx_rate": pd.Series([i.fx_rate for i in intents], dtype=object)})
         self.connection.register("deferred_refund_intents", frame)
         try:
             self.connection.execute(f"""
                 INSERT INTO {TABLE} (transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents,
-                                     state, allocations_json, business_date, run_id, updated_at)
+                                     state, allocations_json, business_date, run_id, updated_at,
+                                     sage_amount_cents, fx_rate)
                 SELECT transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents, 'intent',
-                       allocations_json, CAST(business_date AS DATE), ?, ?
+                       allocations_json, CAST(business_date AS DATE), ?, ?,
+                       CAST(sage_amount_cents AS BIGINT), CAST(fx_rate AS VARCHAR)
                 FROM deferred_refund_intents
                 {_UPSERT_INTENT}""", [self.run_id, _now()])
         finally:
@@ -191,12 +204,12 @@ class RefundLog:
         self._statement()
         self.connection.execute(f"""
             INSERT INTO {TABLE} (transaction_id, kind, sale_transaction_id, division, customer_no, amount_cents,
-                                 state, allocations_json, business_date, run_id, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)
+                                 state, allocations_json, business_date, run_id, updated_at, sage_amount_cents, fx_rate)
+            VALUES (?, ?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?, ?)
             {_UPSERT_INTENT}""",
             [intent.transaction_id, intent.kind, intent.sale_transaction_id, intent.division, intent.customer_no,
              intent.amount_cents, json.dumps(intent.allocations, sort_keys=True), intent.business_date,
-             self.run_id, _now()])
+             self.run_id, _now(), intent.sage_amount_cents, intent.fx_rate])
 
     def record_written(self, transaction_id: int, kind: str, documents: dict[str, Any]) -> None:
         self._set(transaction_id, kind, state="written", documents_json=json.dumps(documents, sort_keys=True))

@@ -9,6 +9,7 @@ own rows (`for_day`).
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -80,7 +81,8 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,
                reader: Sage100Reader, as_of: date, recorded_refunds: frozenset[int] = frozenset(),
-               rates: RateTable | None = None) -> DaySettlement:
+               rates: RateTable | None = None,
+               refund_cents: Mapping[int, tuple[int, str]] | None = None) -> DaySettlement:
     """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
     from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
     configured: without it nothing is reconciled (the caller reports `not_configured_exception`).
@@ -89,7 +91,9 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     reconciled in PayTrace's currency and the entries converted to Sage's (`journal_in_sage_currency`).
 
     With the refund flow on (`config.refunds`), `recorded_refunds` are the window's refunds Sage holds
-    as card refunds (`settlement.refunds.refunds_recorded_in_sage`): their entries debit clearing."""
+    as card refunds (`settlement.refunds.refunds_recorded_in_sage`): their entries debit clearing;
+    under a conversion by `refund_cents`, what those card refunds credited in Sage
+    (`settlement.refunds.refunds_in_sage_currency`)."""
     policy = config.settlement
     if policy is None:
         raise ValueError("settlement is not configured: there is no discount method to reconcile by")
@@ -111,7 +115,7 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
                            receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))
     if rates is not None:
         plan = _converted(plan, recon, config, inputs=inputs, receipts=in_sage_currency, rates=rates,
-                          active_accounts=accounts.active_accounts)
+                          active_accounts=accounts.active_accounts, refund_cents=refund_cents or {})
     batches, deposits = inputs.batches, inputs.deposits
     own = for_day(recon, set(batches.loc[batches["business_date"] == day, "batch_number"]),
                   line_keys(deposits[deposits["posted_date"] == day]))
@@ -129,7 +133,7 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
 
 
 def _converted(plan: JournalPlan, recon, config: PipelineConfig, *, inputs: DayInputs, receipts: pd.DataFrame,
-               rates: RateTable, active_accounts) -> JournalPlan:
+               rates: RateTable, active_accounts, refund_cents: Mapping[int, tuple[int, str]]) -> JournalPlan:
     """The plan in Sage's currency: receipts' Sage amounts, sale days from the transactions' creation."""
     created = with_created_dates(inputs.transactions, config.merchant.time_zone)
     sale_dates = dict(zip(created["transaction_id"].astype("int64"), created["created_date"], strict=True))
@@ -138,7 +142,7 @@ def _converted(plan: JournalPlan, recon, config: PipelineConfig, *, inputs: DayI
     assert config.currency.exchange_difference_account is not None  # the config requires it with conversion
     return journal_in_sage_currency(plan, recon, receipt_cents=receipt_cents, sale_dates=sale_dates, rates=rates,
                                     exchange_account=config.currency.exchange_difference_account,
-                                    active_accounts=active_accounts)
+                                    active_accounts=active_accounts, refund_cents=refund_cents)
 
 
 def refund_flow(config: PipelineConfig, recorded_refunds: frozenset[int]) -> RefundFlow | None:

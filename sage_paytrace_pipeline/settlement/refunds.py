@@ -50,6 +50,29 @@ def refunds_recorded_in_sage(connection: duckdb.DuckDBPyConnection, refund_ids: 
     return frozenset(found)
 
 
+def refunds_in_sage_currency(connection: duckdb.DuckDBPyConnection,
+                             refund_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """Under a currency conversion: the Sage amount and rate each given refund was recorded at (refund
+    id -> (cents, rate)); refunds recorded without a conversion are absent."""
+    wanted = pd.DataFrame({"transaction_id": pd.Series(sorted({int(i) for i in refund_ids}), dtype="int64")})
+    if wanted.empty or not _exists(connection, REFUND_LOG):
+        return {}
+    connection.register("wanted_refund_ids", wanted)
+    try:
+        columns = {row[0] for row in connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+            "AND table_name = 'sage_refund_log'").fetchall()}
+        if "sage_amount_cents" not in columns:  # a log written before conversions existed
+            return {}
+        rows = connection.execute(
+            "SELECT transaction_id, sage_amount_cents, fx_rate FROM pipeline.sage_refund_log "
+            "JOIN wanted_refund_ids USING (transaction_id) WHERE kind = 'refund' AND state = 'confirmed' "
+            "AND sage_amount_cents IS NOT NULL").fetchall()
+    finally:
+        connection.unregister("wanted_refund_ids")
+    return {int(refund): (int(cents), str(rate or "")) for refund, cents, rate in rows}
+
+
 def _exists(connection: duckdb.DuckDBPyConnection, table: tuple[str, str]) -> bool:
     schema, name = table
     (count,), = connection.execute(  # fetchall: a result left unfetched blocks the connection

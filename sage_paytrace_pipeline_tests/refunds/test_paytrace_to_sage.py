@@ -165,3 +165,30 @@ def test_warehouse_sales_include_captured_authorizations():
         connection.execute("INSERT INTO pipeline.paytrace_transactions (business_date, transaction_id, "
                            "transaction_type) VALUES ('2026-03-01', ?, ?)", [tid, kind])
     assert sorted(warehouse_transactions(connection)["transaction_id"]) == [1, 2, 3]
+
+
+def test_under_a_conversion_a_refund_without_its_sales_rate_waits_for_the_days_rate(
+        company, writer, reader, warehouse, sales):
+    from sage_paytrace_pipeline.domain.currency import RateTable
+    from sage_paytrace_pipeline.refunds.paytrace_to_sage import Conversion
+
+    def settings(rates: RateTable) -> RefundFlowSettings:  # the sales' receipts recorded no rate
+        return RefundFlowSettings(start_date=date(2026, 3, 1), credit_memo_account="4950-00",
+                                  conversion=Conversion(rates, lambda ids: {}, ("USD", "CAD")))
+
+    day = _tx([{"transaction_id": 5001, "amount_cents": 2000, "invoice_id": "WEB-1"},
+               {"transaction_id": 9101, "transaction_type": "REFUND", "status": "PENDING", "amount_cents": 1001,
+                "invoice_id": "WEB-1", "created_at": "2026-03-02 15:00"}])
+    log = RefundLog(warehouse, "run")
+    without = post_paytrace_refunds(day, day.head(0), day=DAY, settings=settings(RateTable.from_rows([], 0)),
+                                    reader=reader, writer=writer, log=log)
+    assert without.written == [] and [p.kind for p in without.problems] == ["missing_exchange_rate"]
+    assert "rate of 2026-03-02" in without.problems[0].problem
+    rates = RateTable.from_rows([(DAY, Decimal("0.5"))], 0)
+    for _ in range(2):  # the rate added: recorded once, at the refund day's rate (half up)
+        post_paytrace_refunds(day, day.head(0), day=DAY, settings=settings(rates), reader=reader, writer=writer,
+                              log=log)
+    recorded = reader.card_refunds_for_transaction_ids(["9101"])
+    assert [decimal_to_cents(r.amount) for r in recorded] == [501]
+    assert warehouse.execute("SELECT amount_cents, sage_amount_cents, fx_rate, state FROM pipeline.sage_refund_log "
+                             "WHERE transaction_id = 9101").fetchall() == [(1001, 501, "0.5", "confirmed")]

@@ -11,12 +11,15 @@ below, so importing this module reads nothing.
 
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
@@ -24,8 +27,12 @@ from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, 
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
+from sage_paytrace_pipeline.domain.currency import FX_RATE, exchange_of_log
+from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
+from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     REFUND_EXCEPTIONS,
+    Conversion,
     RefundFlowSettings,
     RefundOutcome,
     post_paytrace_refunds,
@@ -63,9 +70,14 @@ def record_paytrace_refunds(
         if refunds_config is None:
             yield from _flow_off(log, days)
             return
+        config = settings.config()
+        rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
         flow = RefundFlowSettings(
             start_date=date.fromisoformat(refunds_config.start_date) if refunds_config.start_date else date.min,
-            credit_memo_account=refunds_config.credit_memo_account or settings.config().gl_accounts.refunds)
+            credit_memo_account=refunds_config.credit_memo_account or config.gl_accounts.refunds,
+            conversion=None if rates is None else Conversion(
+                rates, _receipt_rates(connection, context.run.run_id),
+                (config.currency.paytrace, config.currency.sage)))
         reader, writer = sage100.reader(), sage100.open_writer()
         recorded = []
         # read once: the transactions step stored every day of the run before this step started
@@ -95,6 +107,22 @@ def record_paytrace_refunds(
         in_sage = {int(r.transaction_id) for r in reader.card_refunds_for_transaction_ids(map(str, refunds.selected))}
         results.append((day, every_refund_in_sage_or_excepted(refunds.selected, in_sage, day_exceptions)))
     yield combined_check(results)
+
+
+def _receipt_rates(connection: duckdb.DuckDBPyConnection, run_id: str):
+    """Each sale's rate as the receivables posting log recorded it on the receipt (none: absent)."""
+    PostingLog(connection, run_id)  # the table exists, even before the first receipt
+
+    def rates_of(sale_ids: list[int]) -> dict[int, Decimal]:
+        # a plain parameter, not a registered frame: the step's connection holds other registrations
+        logged = connection.execute(f"SELECT transaction_id, applications_json FROM {POSTING_LOG} "
+                                    "WHERE transaction_id IN (SELECT unnest(?::BIGINT[]))",
+                                    [[int(sale) for sale in sale_ids]]).df()
+        recorded = exchange_of_log(logged["applications_json"])[FX_RATE].to_numpy()
+        return {int(sale): Decimal(rate) for sale, rate in zip(logged["transaction_id"], recorded, strict=True)
+                if rate and "/" not in rate}
+
+    return rates_of
 
 
 def _flow_off(log: RefundLog, days: list[date]) -> Iterator[dg.Output | dg.AssetCheckResult]:

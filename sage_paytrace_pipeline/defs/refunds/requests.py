@@ -98,6 +98,9 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
     if config.refunds is None:
         return WorkedQueue(store.frame().head(0), EXCEPTIONS.empty(), [], [],
                            "refunds are off (no `refunds:` section in the config): nothing read, nothing sent")
+    if config.refunds.request_marker == "none":
+        return WorkedQueue(store.frame(), EXCEPTIONS.empty(), [], [],
+                           "off (refunds.request_marker: none): no Sage credit memo is sent to PayTrace")
     client = paytrace.get_client()
     start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
     with outages_fail_the_step():

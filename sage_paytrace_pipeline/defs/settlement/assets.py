@@ -56,7 +56,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     not_configured_exception,
     receipts_from_log,
 )
-from sage_paytrace_pipeline.settlement.refunds import refunds_recorded_in_sage
+from sage_paytrace_pipeline.settlement.refunds import refunds_in_sage_currency, refunds_recorded_in_sage
 from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore, resolved_by_write_offs, write_off_plan
 
 OWNERS = ["team:finance"]
@@ -157,8 +157,11 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
             receipts = receipts_from_log(logged)
             if rates is not None:  # each receipt's PayTrace amount, as the log recorded it before the write
                 receipts[PAYTRACE_AMOUNT] = exchange_of_log(logged["applications_json"])[PAYTRACE_AMOUNT].to_numpy()
-            settled_days.append((day, settle_day(day, config, inputs, receipts, reader=reader,
-                                                 as_of=as_of, recorded_refunds=recorded, rates=rates)))
+            # under a conversion, what those refunds credited clearing in Sage (at their sales' rates)
+            refund_cents = (refunds_in_sage_currency(connection, recorded)
+                            if rates is not None and recorded else None)
+            settled_days.append((day, settle_day(day, config, inputs, receipts, reader=reader, as_of=as_of,
+                                                 recorded_refunds=recorded, rates=rates, refund_cents=refund_cents)))
     write_offs = write_off_plan(config, reader, decisions) if decisions is not None and len(decisions) else None
     reconciliation = stacked(dated(settled.reconciliation, day) for day, settled in settled_days)
     expected = stacked(settled.expected for _, settled in settled_days)

@@ -5,6 +5,9 @@ account's); Sage books in its own. Each line of a planned entry is converted:
 
 - clearing credits of a batch's sales: the Sage amounts its receipts debited (converted at each
   sale's business day when it was posted), so each brand's clearing account nets to zero;
+- clearing debits of the refunds Sage holds as card refunds: the Sage amounts those card refunds
+  credited (`refund_cents`: converted at their sale's rate by the refund flow), so clearing nets to
+  zero; a refund without a recorded amount at the posting date's rate;
 - a sale parked in unposted sales: converted at its sale day's rate, as its receipt will be;
 - a `PT-S` reclass: read back from Sage's GL, already in Sage's currency;
 - everything else (bank, fees, chargebacks, refunds, processor receivable): at the rate of the
@@ -36,7 +39,7 @@ from sage_paytrace_pipeline.domain.settlement.journal import (
     JournalPlan,
     UnbalancedPlanError,
 )
-from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation
+from sage_paytrace_pipeline.domain.settlement.reconcile import THROUGH_CLEARING, Reconciliation
 
 EXCHANGE_DIFFERENCE = "exchange_difference"
 PAYTRACE_DEBIT = "paytrace_debit_cents"
@@ -48,10 +51,12 @@ _KEY = ["batch_number", "funding_group", "brand"]
 
 def journal_in_sage_currency(plan: JournalPlan, reconciliation: Reconciliation, *, receipt_cents: Mapping[int, int],
                              sale_dates: Mapping[int, date], rates: RateTable, exchange_account: str,
-                             active_accounts: frozenset[str] | set[str]) -> JournalPlan:
+                             active_accounts: frozenset[str] | set[str],
+                             refund_cents: Mapping[int, tuple[int, str]] | None = None) -> JournalPlan:
     """The plan's entries in Sage's currency (see the module docstring). `receipt_cents`: each
     posted sale's receipt amount in Sage (transaction id -> cents); `sale_dates`: each sale's
-    business day (its receipt's rate day)."""
+    business day (its receipt's rate day); `refund_cents`: each recorded refund's card refund
+    amount in Sage and its rate (refund id -> (cents, rate))."""
     entries, lines = plan.entries, plan.lines
     kind = lines["reference"].map(entries.set_index("reference")["kind"]).to_numpy(dtype=object)
     day = lines["reference"].map(entries.set_index("reference")["posting_date"])
@@ -72,6 +77,11 @@ def journal_in_sage_currency(plan: JournalPlan, reconciliation: Reconciliation, 
         found = posted.reindex(pd.MultiIndex.from_frame(keys[_KEY].astype({"batch_number": "int64"})))
         sage[clearing] = -found["sage_cents"].fillna(0).astype("int64").to_numpy()
         rate_texts[clearing] = found["rates"].fillna("").to_numpy(dtype=object)
+    # Refunds debited back to clearing: what their card refunds credited in Sage.
+    refunded = (lines["role"].to_numpy() == "clearing") & np.isin(kind, _SALE_ENTRIES) & (amount > 0)
+    if refunded.any():
+        _refunds_in_sage(lines, entries, refunded, reconciliation=reconciliation, refund_cents=refund_cents or {},
+                         day=day, rates=rates, sage=sage, rate_texts=rate_texts, missing_day=missing_day)
     # Sales parked in unposted sales, and the reclass of a parked sale (its amounts come from Sage's GL).
     by_sale = sales.set_index("transaction_id")
     sale_id = pd.to_numeric(lines["comment"].astype(str).str.extract(r"sale (\d+)$")[0], errors="coerce")
@@ -90,7 +100,7 @@ def journal_in_sage_currency(plan: JournalPlan, reconciliation: Reconciliation, 
         paytrace[reclass] = np.sign(amount[reclass]) * ids.map(by_sale["amount_cents"]).fillna(0).astype("int64")
         rate_texts[reclass] = ids.map(by_sale["rate"]).fillna("").astype(str).to_numpy(dtype=object)
     # Everything else at the posting date's rate.
-    other = ~(clearing | parked | reclass)
+    other = ~(clearing | refunded | parked | reclass)
     if other.any():
         days = [pd.Timestamp(value).date() for value in day[other]]
         day_rates = rates.rates_on(days)
@@ -119,6 +129,41 @@ def journal_in_sage_currency(plan: JournalPlan, reconciliation: Reconciliation, 
     return JournalPlan(entries=entries_out, lines=lines_out,
                        exceptions=concat_exceptions([plan.exceptions, problems, unmapped]),
                        held=_held([plan.held, held, unmapped_held]))
+
+
+def _refunds_in_sage(lines: pd.DataFrame, entries: pd.DataFrame, refunded: np.ndarray, *,
+                     reconciliation: Reconciliation, refund_cents: Mapping[int, tuple[int, str]], day: pd.Series,
+                     rates: RateTable, sage: np.ndarray, rate_texts: np.ndarray, missing_day: np.ndarray) -> None:
+    """Fill the refund clearing debits: recorded Sage amounts, the rest at the posting date's rate."""
+    recorded = reconciliation.refunds[reconciliation.refunds["treatment"] == THROUGH_CLEARING].copy()
+    if "brand" not in recorded:
+        recorded["brand"] = recorded["card_brand"]
+    ids = recorded["transaction_id"].astype("int64")
+    known = ids.isin(list(refund_cents)).to_numpy()
+    recorded["sage_cents"] = [refund_cents[i][0] if i in refund_cents else 0 for i in ids.tolist()]
+    recorded["rate"] = [refund_cents[i][1] if i in refund_cents else "" for i in ids.tolist()]
+    recorded["unknown_cents"] = np.where(known, 0, recorded["amount_cents"].astype("int64"))
+    by_key = recorded.groupby(_KEY, sort=False).agg(sage_cents=("sage_cents", "sum"), rates=("rate", _rates_text),
+                                                     unknown_cents=("unknown_cents", "sum"))
+    keys = lines.loc[refunded, ["reference"]].merge(entries[["reference", "batch_number", "funding_group"]],
+                                                    on="reference", how="left")
+    keys["brand"] = lines.loc[refunded, "brand"].to_numpy()
+    found = by_key.reindex(pd.MultiIndex.from_frame(keys[_KEY].astype({"batch_number": "int64"})))
+    found = found.fillna({"sage_cents": 0, "unknown_cents": 0, "rates": ""})
+    positions = np.flatnonzero(refunded)
+    days = [pd.Timestamp(value).date() for value in day[refunded]]
+    day_rates = rates.rates_on(days)
+    unknown = found["unknown_cents"].astype("int64").to_numpy()
+    for position, sage_part, rest, recorded_rates, rate, on in zip(
+            positions, found["sage_cents"].astype("int64").to_numpy(), unknown, found["rates"].to_numpy(dtype=object),
+            day_rates, days, strict=True):
+        if not rest:
+            sage[position], rate_texts[position] = int(sage_part), recorded_rates
+        elif rate is None:
+            missing_day[position] = on
+        else:
+            sage[position] = int(sage_part) + int(convert_many([int(rest)], [rate])[0])
+            rate_texts[position] = _rates_text(pd.Series([recorded_rates, str(rate)]))
 
 
 def _held(frames: list[pd.DataFrame]) -> pd.DataFrame:

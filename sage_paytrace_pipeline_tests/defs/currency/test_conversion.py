@@ -4,13 +4,17 @@ A generated week on the sandboxes with a rates file lacking one day: receipts in
 (CAD) invoices at each business day's rate, with the rate and both amounts recorded; the day without
 a rate excepted, then posted exactly once after its rate is added; the settlement entries balanced,
 clearing back to zero and the realized exchange difference booked.
+
+Then two crafted card sales posted intraday on a later day: one voided after its receipt posted (the
+receipt reversed as posted, in CAD), the other refunded the next day (another rate) first in part,
+then the rest: both refunds in CAD at the sale's rate, together exactly what the receipt debited.
 """
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import dagster as dg
@@ -19,7 +23,9 @@ import pytest
 
 from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.domain.currency import convert_cents
-from sage_paytrace_pipeline.domain.money import decimal_to_cents, round_to_cent
+from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, round_to_cent
+from sage_paytrace_pipeline.paytrace.client import PayTraceClient
+from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
 from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
@@ -29,12 +35,14 @@ from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
 from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
-from sage_paytrace_pipeline_tests.conftest import SANDBOX_START
+from sage_paytrace_pipeline_tests.conftest import SANDBOX_START, SandboxApi, SandboxHandle
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO
 from sage_paytrace_pipeline_tests.defs.settlement.test_settlement import clearing_net_by_deposit
 
 FIRST, LAST = date(2026, 3, 2), date(2026, 3, 8)
 NO_RATE = date(2026, 3, 4)  # the rates file lacks this day (and max_rate_age_days is 0)
+SALE_DAY, REFUND_DAY = date(2026, 3, 9), date(2026, 3, 10)  # the crafted sales, and their refunds
+CARD = CardInput(number="4012000098765439", expiration_month=12, expiration_year=2029, csc="999")
 INVOICE_RATE = Decimal("1.3500")  # the CAD invoices were issued at about this rate
 pytestmark = pytest.mark.slow
 
@@ -55,10 +63,11 @@ def write_rates(path, *, without: set[date]) -> None:
 
 
 def cad_config() -> str:
-    """The example config, refunds off (that flow does not convert yet), a USD merchant and a CAD company."""
+    """The example config with PayTrace's refunds recorded in Sage (Sage-initiated requests off: they do
+    not convert yet), a USD merchant and a CAD company."""
     text = (REPO / "config" / "example.yaml").read_text()
-    start, end = text.index("\nrefunds:") + 1, text.index("# disputes:")
-    text = text[:start] + text[end:]
+    assert "request_marker: card_payment_type" in text
+    text = text.replace("request_marker: card_payment_type", "request_marker: none")
     return text + ("\ncurrency:\n  paytrace: USD\n  sage: CAD\n  rates_file: rates.csv\n  max_rate_age_days: 0\n"
                    "  exchange_difference_account: \"7950-00\"\n")
 
@@ -105,7 +114,9 @@ def week(tmp_path_factory):
             def run(job: str, day: date | None = None) -> dg.ExecuteInProcessResult:
                 result = definitions.resolve_job_def(job).execute_in_process(
                     partition_key=day.isoformat() if day else None, instance=instance, raise_on_error=False)
-                assert result.success, job
+                assert result.success, (job, [(event.step_key, str(event.step_failure_data.error.cause))
+                                              for event in result.get_step_failure_events()
+                                              if event.step_failure_data.error is not None])
                 return result
 
             for day in days():
@@ -124,7 +135,64 @@ def week(tmp_path_factory):
             run("paytrace_daily_job", NO_RATE)
             run("paytrace_daily_job", NO_RATE)  # and the day run once more: nothing posts twice
             after = [run("settlement_daily_job", day) for day in days()]
-            yield {"path": path, "before": before, "results": first + after}
+            handle = SandboxHandle(base_url, path / "paytrace.sqlite3", engine, DEFAULT_USERNAME, DEFAULT_PASSWORD)
+            crafted = _sale_refunded_and_sale_voided(handle, path, lambda day: run("paytrace_daily_job", day))
+            yield {"path": path, "before": before, "results": first + after, "crafted": crafted}
+
+
+def _sale_refunded_and_sale_voided(handle: SandboxHandle, path, run_day) -> dict:
+    """Two keyed sales on SALE_DAY paying two CAD invoices (USD amounts whose CAD value fits the
+    balance), posted intraday; one voided after posting; the other refunded on REFUND_DAY in two parts."""
+    reader = Sage100Reader.for_sqlite(path / "sage.sqlite3")
+    names = {(c.division, c.customer_no): c.name for c in reader.customers()}
+    invoices, owners = [], set()
+    for invoice in reader.open_invoices():
+        if invoice.invoice_type == "IN" and invoice.balance > Decimal("50.00") and invoice.customer_no not in owners:
+            invoices.append(invoice)
+            owners.add(invoice.customer_no)
+    refunded, voided = invoices[:2]
+    handle.engine.set_clock(at=datetime(2026, 3, 9, 9, 0))
+    def client() -> PayTraceClient:
+        return PayTraceClient(handle.base_url, username=handle.username, password=handle.password,
+                              integrator_id="SPPTEST00001", time_zone="America/Los_Angeles")
+
+    per_usd = int(rate_of(SALE_DAY) * 10_000)  # USD cents whose CAD value fits the balance
+    usd = {invoice.invoice_no: decimal_to_cents(invoice.balance) * 10_000 // per_usd for invoice in (refunded, voided)}
+    with client() as paytrace:
+        sales = {invoice.invoice_no: paytrace.sale_keyed(
+            CARD, amount=cents_to_decimal(usd[invoice.invoice_no]),
+            invoice_id=f"WEB{invoice.invoice_no}", description=f"Payment for invoice #{invoice.invoice_no}",
+            billing_address=Address(name=names[(invoice.division, invoice.customer_no)]))
+            for invoice in (refunded, voided)}
+    run_day(SALE_DAY)  # intraday: both receipts post
+    sale_id, voided_id = sales[refunded.invoice_no].transaction_id, sales[voided.invoice_no].transaction_id
+    receipts = {int(r.transaction_id): decimal_to_cents(r.amount)
+                for r in reader.receipts_for_transaction_ids([str(sale_id), str(voided_id)])}
+    handle.engine.set_clock(at=datetime(2026, 3, 9, 12, 0))
+    with client() as paytrace:
+        paytrace.void(voided_id)
+        paytrace.settle()
+    run_day(SALE_DAY)  # the void after posting: the receipt is reversed
+    handle.engine.set_clock(at=datetime(2026, 3, 10, 10, 0))
+    charged = usd[refunded.invoice_no]
+    api = SandboxApi(handle)
+    try:
+        refund_ids = []
+        for cents in (1001, charged - 1001):  # a part, then the rest
+            status, answer = api.post("/v1/transactions/refund/for_transaction",
+                                      {"transaction_id": sale_id, "amount": str(cents_to_decimal(cents))})
+            assert status == 200 and answer["success"], answer
+            refund_ids.append(int(answer["transaction_id"]))
+    finally:
+        api.close()
+    run_day(REFUND_DAY)
+    with sqlite3.connect(path / "sage.sqlite3") as connection:
+        posted = sorted(connection.execute("SELECT * FROM AR_CashReceiptsHeader").fetchall(), key=repr)
+    run_day(REFUND_DAY)  # once more: nothing is written twice
+    with sqlite3.connect(path / "sage.sqlite3") as connection:
+        again = sorted(connection.execute("SELECT * FROM AR_CashReceiptsHeader").fetchall(), key=repr)
+    return {"sale": sale_id, "voided": voided_id, "receipts": receipts, "refunds": refund_ids,
+            "charged": charged, "invoices": {"refunded": refunded, "voided": voided}, "unchanged": posted == again}
 
 
 def test_receipts_are_in_cad_at_the_business_day_rate_with_both_amounts_recorded(week):
@@ -180,6 +248,11 @@ def test_journals_balance_clearing_nets_to_zero_and_the_exchange_difference_is_b
     lines = rows(path, "SELECT reference, role, debit_cents, credit_cents, paytrace_debit_cents, "
                        "paytrace_credit_cents, fx_rate FROM pipeline.gl_journal_entries")
     assert any(role == "exchange_difference" for _, role, *_ in lines)
+    week_refunds = rows(path, "SELECT count(*) FROM pipeline.sage_refund_log WHERE kind = 'refund' "
+                              f"AND state = 'confirmed' AND business_date <= '{LAST}'")[0][0]
+    refund_lines = rows(path, "SELECT fx_rate FROM pipeline.gl_journal_entries WHERE role = 'clearing' "
+                              "AND debit_cents > 0 AND comment LIKE '%refunds batch%'")
+    assert week_refunds and refund_lines and all(rate for rate, in refund_lines)  # at the refunds' recorded rates
     assert all(rate for _, role, *_, rate in lines if role in ("bank", "merchant_fees"))
     gl = sage_rows(path, "SELECT d.DocumentNo, sum(CAST(ROUND(d.DebitAmount * 100) AS INTEGER)), "
                          "sum(CAST(ROUND(d.CreditAmount * 100) AS INTEGER)) FROM GL_DetailPosting d "
@@ -188,3 +261,38 @@ def test_journals_balance_clearing_nets_to_zero_and_the_exchange_difference_is_b
     exchange = sage_rows(path, "SELECT count(*) FROM GL_DetailPosting d JOIN GL_Account a USING (AccountKey) "
                                "WHERE a.Account = '7950-00'")[0][0]
     assert exchange > 0
+
+
+def test_refunds_are_in_cad_at_their_sales_rate_and_give_back_exactly_the_receipt(week):
+    path, crafted = week["path"], week["crafted"]
+    sale, receipts = crafted["sale"], crafted["receipts"]
+    assert receipts[sale] == convert_cents(crafted["charged"], rate_of(SALE_DAY))
+    log = {refund: values for refund, *values in rows(
+        path, "SELECT transaction_id, amount_cents, sage_amount_cents, fx_rate, state FROM pipeline.sage_refund_log "
+              "WHERE kind = 'refund'")}
+    first, rest = crafted["refunds"]
+    assert log[first] == [1001, convert_cents(1001, rate_of(SALE_DAY)), str(rate_of(SALE_DAY)), "confirmed"]
+    assert log[rest][0] == crafted["charged"] - 1001 and log[rest][2:] == [str(rate_of(SALE_DAY)), "confirmed"]
+    assert rate_of(REFUND_DAY) != rate_of(SALE_DAY)  # the refund day's rate was not used
+    in_sage = {int(r.transaction_id): decimal_to_cents(r.amount) for r in Sage100Reader.for_sqlite(
+        path / "sage.sqlite3").card_refunds_for_transaction_ids(map(str, crafted["refunds"]))}
+    assert in_sage == {first: log[first][1], rest: log[rest][1]}
+    assert sum(in_sage.values()) == receipts[sale]  # clearing: credited back exactly what the receipt debited
+    # the generated week's refunds too: each recorded with its rate and both amounts
+    assert all(rate and sage_cents for _, sage_cents, rate, state in log.values() if state == "confirmed")
+    balances = {i.invoice_no: i.balance for i in Sage100Reader.for_sqlite(path / "sage.sqlite3").open_invoices(
+        with_balance_only=False) if i.invoice_type == "IN"}
+    # refunded: the memos credit what the card refunds pay back, the invoice stays as the receipt left it;
+    # voided: the receipt's reversal reopens the invoice in full
+    refunded, voided = crafted["invoices"]["refunded"], crafted["invoices"]["voided"]
+    assert balances[refunded.invoice_no] == refunded.balance - cents_to_decimal(receipts[sale])
+    assert balances[voided.invoice_no] == voided.balance
+    assert crafted["unchanged"]
+    assert rows(path, "SELECT count(*) FROM pipeline.refund_exceptions WHERE kind = 'missing_exchange_rate'")[0][0] == 0
+
+
+def test_a_void_after_posting_reverses_the_receipt_as_posted_in_cad(week):
+    path, crafted = week["path"], week["crafted"]
+    reversal = rows(path, "SELECT amount_cents, state FROM pipeline.sage_refund_log WHERE kind = 'receipt_reversal' "
+                          f"AND transaction_id = {crafted['voided']}")
+    assert reversal == [(crafted["receipts"][crafted["voided"]], "confirmed")]
