@@ -78,6 +78,7 @@ def build_world(folder: Path, first: date, last: date, *, seed: int = 11, per_da
 @contextmanager
 def serving(world: World) -> Iterator[dict[str, str]]:
     """The sandbox served over HTTP and the code location's variables pointing at `world` (restored after)."""
+    from sage_paytrace_pipeline.sandbox.environment import environment_set
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
     from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
     from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
@@ -85,16 +86,8 @@ def serving(world: World) -> Iterator[dict[str, str]]:
     app = create_app(world.state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings={"time_zone": ZONE})
     with serve_in_thread(app) as base_url:
         environment = world.environment(base_url)
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        try:
+        with environment_set(environment):
             yield environment
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
 
 
 # what the definitions read when they are built (the warehouse path, the config); the rest is read per run

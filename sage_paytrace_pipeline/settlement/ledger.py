@@ -26,34 +26,37 @@ _CARD_REFUND_JOURNAL = "SJ"
 _CARD_REFUND_COMMENT = "Card refund "
 
 
+def gl_lines_of(reader: Sage100Reader, chart: list[GlAccount], account: str | None,
+                columns: list[str]) -> list[dict]:
+    """`columns` of Sage's GL detail lines on `account` (none when it is not configured or not in the chart)."""
+    keys = [entry.account_key for entry in chart if account is not None and entry.account == account]
+    return reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], columns) if keys else []
+
+
+def cents_of(rows: list[dict], column: str) -> list[int]:
+    """The amounts of `column` in cents."""
+    return [decimal_to_cents(as_money(row[column])) for row in rows]
+
+
 def parked_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
     """The sales posted deposit entries parked in the unposted-sales account, read back from Sage's
     GL detail (transaction_id, amount_cents); none when the account is not configured."""
-    keys = [account.account_key for account in chart if account.account == accounts.unposted_sales]
-    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "CreditAmount"])
-            if keys else [])
-    return parked_sales([row["PostingComment"] for row in rows],
-                        [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
+    rows = gl_lines_of(reader, chart, accounts.unposted_sales, ["PostingComment", "CreditAmount"])
+    return parked_sales([row["PostingComment"] for row in rows], cents_of(rows, "CreditAmount"))
 
 
 def missing_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
     """The groups (batch_number, funding_group) whose missing deposit posted entries booked to the
     processor receivable, read back from Sage's GL detail; none when the account is not configured."""
-    keys = [account.account_key for account in chart if account.account == accounts.processor_receivable]
-    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "DebitAmount"])
-            if keys else [])
-    return missing_deposits_booked([row["PostingComment"] for row in rows],
-                                   [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows])
+    rows = gl_lines_of(reader, chart, accounts.processor_receivable, ["PostingComment", "DebitAmount"])
+    return missing_deposits_booked([row["PostingComment"] for row in rows], cents_of(rows, "DebitAmount"))
 
 
 def short_owed_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: list[GlAccount]) -> pd.DataFrame:
     """The short deposits posted entries booked to the processor receivable (batch_number, funding_group,
     owed_cents, booked_date), read back from Sage's GL detail; none when the account is not configured."""
-    keys = [account.account_key for account in chart if account.account == accounts.processor_receivable]
-    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "DebitAmount",
-                                                                          "PostingDate"]) if keys else [])
-    return short_deposits_booked([row["PostingComment"] for row in rows],
-                                 [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows],
+    rows = gl_lines_of(reader, chart, accounts.processor_receivable, ["PostingComment", "DebitAmount", "PostingDate"])
+    return short_deposits_booked([row["PostingComment"] for row in rows], cents_of(rows, "DebitAmount"),
                                  [row["PostingDate"] for row in rows])
 
 

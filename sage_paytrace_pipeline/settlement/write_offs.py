@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.domain.money import decimal_to_cents, format_cents
+from sage_paytrace_pipeline.domain.money import format_cents
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.domain.settlement.write_offs import (
     DECISION_COLUMNS,
@@ -26,8 +26,8 @@ from sage_paytrace_pipeline.domain.settlement.write_offs import (
     receivable_by_batch,
     resolved_by_write_offs,
 )
-from sage_paytrace_pipeline.sage100.models import as_money
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.settlement.ledger import cents_of, gl_lines_of
 
 TABLE = "pipeline.receivable_write_offs"
 _DDL = f"""
@@ -81,12 +81,10 @@ class WriteOffStore:
 
 def receivable_in_sage(reader: Sage100Reader, receivable_account: str) -> ReceivableByBatch:
     """What the processor receivable holds per batch, read back from Sage's GL detail of that account."""
-    keys = [account.account_key for account in reader.gl_accounts() if account.account == receivable_account]
-    rows = (reader.rows_where("GL_DetailPosting", "AccountKey", keys[0], ["PostingComment", "DebitAmount",
-                                                                          "CreditAmount"]) if keys else [])
+    rows = gl_lines_of(reader, reader.gl_accounts(), receivable_account,
+                       ["PostingComment", "DebitAmount", "CreditAmount"])
     return receivable_by_batch([row["PostingComment"] for row in rows],
-                               [decimal_to_cents(as_money(row["DebitAmount"])) for row in rows],
-                               [decimal_to_cents(as_money(row["CreditAmount"])) for row in rows])
+                               cents_of(rows, "DebitAmount"), cents_of(rows, "CreditAmount"))
 
 
 def _receivable_account(config: PipelineConfig) -> str:

@@ -18,13 +18,13 @@ import os
 import platform
 import time
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT, POST_JOURNAL_ENTRY
+from sage_paytrace_pipeline.sandbox.environment import environment_set
 from sage_paytrace_pipeline.sandbox.paytrace.settings import (
     DEFAULT_PASSWORD,
     DEFAULT_USERNAME,
@@ -117,7 +117,7 @@ def run_campaign(options: CampaignOptions) -> dict:
         control = SandboxControl(base_url)
         web_store_stats = control.stats()
         faults_file = write_fault_file(home / "sage_faults.json", [])
-        with _environment({**world.environment, "PAYTRACE_API_URL": base_url}):
+        with environment_set({**world.environment, "PAYTRACE_API_URL": base_url}):
             runner, sage_fired, gave_up = _run_pipeline(world, control, options, faults_file)
         control.clear_faults()
         stats = control.stats()
@@ -185,20 +185,6 @@ def _verify(world: World, base_url: str) -> Verdict:
     return verify_books(world.sage_db, world.warehouse, sales, world.planned, world.opening_balances,
                         web_invoice_ids=world.web_invoice_ids)
 
-
-@contextmanager
-def _environment(variables: dict[str, str]):
-    """The code location reads its connections from the environment; restore it afterwards."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # ------------------------------------------------------------------------------ the report

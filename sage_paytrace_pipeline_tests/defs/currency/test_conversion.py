@@ -12,7 +12,6 @@ then the rest: both refunds in CAD at the sale's rate, together exactly what the
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -27,8 +26,6 @@ from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cen
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
-from sage_paytrace_pipeline.sandbox.bank.statements import generate_bank_statements, sandbox_batches
 from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
 from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
@@ -36,6 +33,7 @@ from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
 from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.conftest import SANDBOX_START, SandboxApi, SandboxHandle
+from sage_paytrace_pipeline_tests.defs.conftest import point_at_folder, statements_in_bank_folder
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO
 from sage_paytrace_pipeline_tests.defs.settlement.test_settlement import clearing_net_by_deposit
 
@@ -98,17 +96,9 @@ def week(tmp_path_factory):
     create_demo_company(path / "sage.sqlite3", seed=11, activity=in_cad, customers=30)
     (path / "config.yaml").write_text(cad_config())
     write_rates(path / "rates.csv", without={NO_RATE})
-    generate_bank_statements(sandbox_batches(engine), FundingProfile(seed=11), path / "bank", formats=("bai2",))
-    (path / "bank_statements").mkdir()
-    for statement in (path / "bank" / "bai2").iterdir():
-        shutil.copy(statement, path / "bank_statements" / statement.name)
+    statements_in_bank_folder(engine, path, seed=11)
     with serve_in_thread(app) as base_url, pytest.MonkeyPatch.context() as monkeypatch:
-        for name, value in {
-            "PAYTRACE_API_URL": base_url, "PAYTRACE_USERNAME": DEFAULT_USERNAME, "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
-            "SAGE100_DATABASE": str(path / "sage.sqlite3"), "SAGE_PAYTRACE_WAREHOUSE": str(path / "warehouse.duckdb"),
-            "SAGE_PAYTRACE_CONFIG": str(path / "config.yaml"),
-        }.items():
-            monkeypatch.setenv(name, value)
+        point_at_folder(monkeypatch, base_url, path)
         definitions = defs()
         with dg.DagsterInstance.ephemeral() as instance:
             def run(job: str, day: date | None = None) -> dg.ExecuteInProcessResult:

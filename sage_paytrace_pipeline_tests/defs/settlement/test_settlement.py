@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import date, timedelta
 from decimal import Decimal
@@ -16,11 +15,6 @@ from sage_paytrace_pipeline.config import load_config
 from sage_paytrace_pipeline.definitions import defs
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
-from sage_paytrace_pipeline.sandbox.bank.funding import FundingProfile
-from sage_paytrace_pipeline.sandbox.bank.statements import (
-    generate_bank_statements,
-    sandbox_batches,
-)
 from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
 from sage_paytrace_pipeline.sandbox.paytrace.generator import (
     MerchantProfile,
@@ -28,13 +22,10 @@ from sage_paytrace_pipeline.sandbox.paytrace.generator import (
 )
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
-from sage_paytrace_pipeline.sandbox.paytrace.settings import (
-    DEFAULT_PASSWORD,
-    DEFAULT_USERNAME,
-)
 from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
 from sage_paytrace_pipeline_tests.conftest import SANDBOX_START
+from sage_paytrace_pipeline_tests.defs.conftest import point_at_folder, statements_in_bank_folder
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO
 
 FIRST, LAST = date(2026, 3, 2), date(2026, 3, 13)
@@ -64,17 +55,9 @@ def settled(tmp_path_factory):
     assert "  post_unapplied_as_prepayment: true" in config
     (path / "config.yaml").write_text(config.replace("  post_unapplied_as_prepayment: true",
                                                      "  post_unapplied_as_prepayment: false"))
-    truth = generate_bank_statements(sandbox_batches(engine), FundingProfile(seed=5), path / "bank", formats=("bai2",))
-    (path / "bank_statements").mkdir()
-    for statement in (path / "bank" / "bai2").iterdir():
-        shutil.copy(statement, path / "bank_statements" / statement.name)
+    truth = statements_in_bank_folder(engine, path, seed=5)
     with serve_in_thread(app) as base_url, pytest.MonkeyPatch.context() as monkeypatch:
-        for name, value in {
-            "PAYTRACE_API_URL": base_url, "PAYTRACE_USERNAME": DEFAULT_USERNAME, "PAYTRACE_PASSWORD": DEFAULT_PASSWORD,
-            "SAGE100_DATABASE": str(path / "sage.sqlite3"), "SAGE_PAYTRACE_WAREHOUSE": str(path / "warehouse.duckdb"),
-            "SAGE_PAYTRACE_CONFIG": str(path / "config.yaml"),
-        }.items():
-            monkeypatch.setenv(name, value)
+        point_at_folder(monkeypatch, base_url, path)
         definitions = defs()
         with dg.DagsterInstance.ephemeral() as instance:
             def run(job: str, day: date | None = None, *, through: date | None = None) -> dg.ExecuteInProcessResult:

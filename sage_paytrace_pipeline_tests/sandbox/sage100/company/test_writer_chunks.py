@@ -60,18 +60,24 @@ def outcomes_of(writer: DemoCompanyWriter, receipts: list[CardReceipt]) -> list[
             for document, outcome in chunk]
 
 
+def one_call_per_receipt(company, receipts) -> list[tuple[str, object]]:
+    """Each receipt's outcome posted alone (its result, or the type of its refusal): what a chunk must equal."""
+    single = DemoCompanyWriter(company, clock=lambda: NOW)
+    outcomes: list[tuple[str, object]] = []
+    for document in receipts:
+        try:
+            outcomes.append((document.transaction_id, single.post_card_receipt(document)))
+        except Sage100ValidationError as refusal:
+            outcomes.append((document.transaction_id, type(refusal)))
+    return outcomes
+
+
 def test_a_chunk_writes_the_same_rows_as_one_call_per_receipt(company, tmp_path):
     one_by_one = tmp_path / "one_by_one.db"
     shutil.copy(company, one_by_one)
     receipts = [*day_of_receipts(company), too_much(company, "910200")]
 
-    single = DemoCompanyWriter(one_by_one, clock=lambda: NOW)
-    expected: list[tuple[str, object]] = []
-    for document in receipts:
-        try:
-            expected.append((document.transaction_id, single.post_card_receipt(document)))
-        except Sage100ValidationError as refusal:
-            expected.append((document.transaction_id, type(refusal)))
+    expected = one_call_per_receipt(one_by_one, receipts)
     chunked = outcomes_of(DemoCompanyWriter(company, clock=lambda: NOW), receipts)
 
     assert [(tid, type(o) if isinstance(o, Exception) else o) for tid, o in chunked] == expected
@@ -151,13 +157,7 @@ def test_chunks_posted_at_once_keep_the_books_of_one_call_per_receipt_across_chu
     receipts = [day[0], *day[1:4], too_much(company, "910200"), day[2], *prepayments, *day[4:],
                 too_much(company, "910201")]
 
-    single = DemoCompanyWriter(one_by_one, clock=lambda: NOW)
-    expected: list[tuple[str, object]] = []
-    for document in receipts:
-        try:
-            expected.append((document.transaction_id, single.post_card_receipt(document)))
-        except Sage100ValidationError as refusal:
-            expected.append((document.transaction_id, type(refusal)))
+    expected = one_call_per_receipt(one_by_one, receipts)
     chunked = outcomes_of(DemoCompanyWriter(company, clock=lambda: NOW), receipts)
 
     assert [(tid, type(o) if isinstance(o, Exception) else o) for tid, o in chunked] == expected
