@@ -15,7 +15,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.disputes.case_store import build_cases, save, warehouse_sales
-from sage_paytrace_pipeline.disputes.posting import PostingLog, PostingOutcome, post_cases
+from sage_paytrace_pipeline.disputes.posting import DisputeConversion, PostingLog, PostingOutcome, post_cases
 from sage_paytrace_pipeline.disputes.report_store import FolderLoad, ReportStore, load_folder
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS, link_exceptions
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -45,11 +45,13 @@ def load_and_build(connection: duckdb.DuckDBPyConnection, config: PipelineConfig
 
 
 def run_disputes(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, folder: Path, writer: Sage100Writer,
-                 *, as_of: date, run_id: str, reader: Sage100Reader | None = None) -> DisputeRun:
-    """`reader` (Sage) is needed with disputes.reopen_invoice: which receipts to reverse."""
+                 *, as_of: date, run_id: str, reader: Sage100Reader | None = None,
+                 conversion: DisputeConversion | None = None) -> DisputeRun:
+    """`reader` (Sage) is needed with disputes.reopen_invoice: which receipts to reverse; `conversion`
+    when PayTrace's currency is not Sage's (the entries in Sage's, disputes/posting.py)."""
     load, stages, cases = load_and_build(connection, config, folder, run_id)
     posting = post_cases(stages, config, writer, PostingLog(connection, run_id), as_of=as_of, cases=cases,
-                         reader=reader) if len(stages) else None
+                         reader=reader, conversion=conversion) if len(stages) else None
     return DisputeRun(load, stages, cases, posting, EXCEPTIONS.concat([
         load.exceptions, link_exceptions(cases) if len(cases) else EXCEPTIONS.empty(), stage_exceptions(stages),
         posting.exceptions if posting else EXCEPTIONS.empty()]))

@@ -5,10 +5,15 @@ reference the log holds as posted is not sent again; one the log holds as intent
 the call) is sent again and the Sage writer, which posts a reference once, answers with the entry
 already there. Sage refusing an entry (an inactive account, a closed period) is an exception row,
 and the next run tries again.
+
+Under a currency conversion (`DisputeConversion`, README "Currencies") the stages are converted
+first (domain/disputes/currency.py): a stage that cannot be yet waits as an exception and nothing of
+it is written; the log keeps each entry's (and reversal's) Sage amount, its PayTrace amount and rates.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -17,8 +22,16 @@ import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.disputes.reopen import SageDocument, plan_reopen
-from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
-from sage_paytrace_pipeline.domain.disputes.postings import DisputeAccounts, plan_postings, posting_reference
+from sage_paytrace_pipeline.domain.currency import FX_RATE, RateTable
+from sage_paytrace_pipeline.domain.disputes.currency import SaleExchange, stages_in_sage_currency
+from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS, LINKED
+from sage_paytrace_pipeline.domain.disputes.postings import (
+    PAYTRACE_DEBIT,
+    DisputeAccounts,
+    plan_postings,
+    posting_reference,
+    stage_fees,
+)
 from sage_paytrace_pipeline.domain.ledger import JournalEntry, JournalLine
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
@@ -32,8 +45,22 @@ CREATE TABLE IF NOT EXISTS {LOG} (
     reference VARCHAR PRIMARY KEY, case_number VARCHAR NOT NULL, stage VARCHAR NOT NULL, posting_date DATE NOT NULL,
     amount_cents BIGINT NOT NULL, state VARCHAR NOT NULL CHECK (state IN ('intent', 'posted', 'rejected')),
     entry_no VARCHAR, created BOOLEAN, error VARCHAR, run_id VARCHAR NOT NULL, updated_at TIMESTAMPTZ NOT NULL
-)
+);
+ALTER TABLE {LOG} ADD COLUMN IF NOT EXISTS paytrace_amount_cents BIGINT;
+ALTER TABLE {LOG} ADD COLUMN IF NOT EXISTS fx_rate VARCHAR;
 """
+
+
+@dataclass(frozen=True)
+class DisputeConversion:
+    """PayTrace's currency -> Sage's for the cases: the rates file, each sale's receipt as Sage holds it
+    (sale id -> rate and both amounts; a sale whose receipt Sage does not hold is absent), the currencies
+    (PayTrace's, Sage's) and the exchange difference account."""
+
+    rates: RateTable
+    sales: Callable[[list[int]], Mapping[int, SaleExchange]]
+    currencies: tuple[str, str]
+    exchange_account: str
 
 
 @dataclass(frozen=True)
@@ -65,13 +92,19 @@ class PostingLog:
     def posted(self) -> set[str]:
         return {r[0] for r in self.connection.execute(f"SELECT reference FROM {LOG} WHERE state = 'posted'").fetchall()}
 
-    def intent(self, reference: str, case_number: str, stage: str, posting_date: date, amount_cents: int) -> None:
+    def intent(self, reference: str, case_number: str, stage: str, posting_date: date, amount_cents: int, *,
+               paytrace_cents: int | None = None, fx_rate: str = "") -> None:
+        """`amount_cents` in Sage's currency; under a conversion also in PayTrace's and the rate(s)."""
         self.connection.execute(f"""
-            INSERT INTO {LOG} (reference, case_number, stage, posting_date, amount_cents, state, run_id, updated_at)
-            VALUES (?, ?, ?, ?, ?, 'intent', ?, ?)
+            INSERT INTO {LOG} (reference, case_number, stage, posting_date, amount_cents, state, run_id, updated_at,
+                               paytrace_amount_cents, fx_rate)
+            VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?)
             ON CONFLICT (reference) DO UPDATE SET state = 'intent', error = NULL, run_id = excluded.run_id,
-                updated_at = excluded.updated_at WHERE {LOG}.state <> 'posted'""",
-                                [reference, case_number, stage, posting_date, amount_cents, self.run_id, _now()])
+                updated_at = excluded.updated_at, amount_cents = excluded.amount_cents,
+                paytrace_amount_cents = excluded.paytrace_amount_cents, fx_rate = excluded.fx_rate
+                WHERE {LOG}.state <> 'posted'""",
+                                [reference, case_number, stage, posting_date, amount_cents, self.run_id, _now(),
+                                 paytrace_cents, fx_rate or None])
 
     def done(self, reference: str, *, entry_no: str, created: bool) -> None:
         self.connection.execute(f"UPDATE {LOG} SET state = 'posted', entry_no = ?, created = ?, run_id = ?, "
@@ -96,21 +129,33 @@ def journal_entries(lines: pd.DataFrame) -> list[JournalEntry]:
 
 
 def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writer, log: PostingLog, *,
-               as_of: date, cases: pd.DataFrame | None = None, reader: Sage100Reader | None = None) -> PostingOutcome:
+               as_of: date, cases: pd.DataFrame | None = None, reader: Sage100Reader | None = None,
+               conversion: DisputeConversion | None = None) -> PostingOutcome:
     """Post the entries of every case and stage dated up to `as_of` that the log does not hold as posted.
 
     With `disputes.reopen_invoice` (then `cases` and `reader` are needed) the receipt reversal or
-    re-application of a stage (disputes/reopen.py) is written first; Sage refusing it holds its entry."""
+    re-application of a stage (disputes/reopen.py) is written first; Sage refusing it holds its entry.
+    With a `conversion` (then `cases` is needed) the entries are in Sage's currency (module docstring)."""
     settings = config.disputes
     assert settings is not None
     documents: dict[str, SageDocument] = {}
     problems: list[pd.DataFrame] = []
+    case_fee = decimal_to_cents(settings.case_fee)
+    sales: Mapping[int, SaleExchange] | None = None
+    if conversion is not None and len(stages):
+        assert cases is not None, "a currency conversion needs the cases (their sales)"
+        stages, sales, converted_problems = _converted(stages, cases, conversion, as_of=as_of, posted=log.posted(),
+                                                       case_fee=case_fee)
+        problems.append(converted_problems)
     if settings.reopen_invoice and len(stages):
         assert cases is not None and reader is not None, "reopen_invoice needs the cases and a Sage reader"
         due_stages = stages[pd.to_datetime(stages["activity_date"]).dt.date <= as_of]
-        reopen = plan_reopen(due_stages, cases, reader, posted=log.posted(), entry_reference=posting_reference)
-        stages, documents, problems = reopen.stages, reopen.documents, list(reopen.exceptions)
-    lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=decimal_to_cents(settings.case_fee)) \
+        reopen = plan_reopen(due_stages, cases, reader, posted=log.posted(), entry_reference=posting_reference,
+                             sales=sales)
+        stages, documents = reopen.stages, reopen.documents
+        problems.extend(reopen.exceptions)
+    exchange = conversion.exchange_account if conversion is not None else None
+    lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=case_fee, exchange_account=exchange) \
         if len(stages) else plan_postings(stages, dispute_accounts(config))
     due = lines[pd.to_datetime(lines["posting_date"]).dt.date <= as_of] if len(lines) else lines
     todo = due[~due["reference"].isin(log.posted())]
@@ -122,7 +167,9 @@ def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writ
         if document is not None and not _write_document(document, writer, log, problems):
             continue
         amount = sum(decimal_to_cents(line.debit) for line in entry.lines)
-        log.intent(entry.reference, str(first["case_number"]), str(first["stage"]), entry.posting_date, amount)
+        paytrace, rate = _exchange_of(todo[todo["reference"] == entry.reference]) if conversion else (None, "")
+        log.intent(entry.reference, str(first["case_number"]), str(first["stage"]), entry.posting_date, amount,
+                   paytrace_cents=paytrace, fx_rate=rate)
         try:
             result = writer.post_journal_entry(entry)
         except Sage100ValidationError as error:
@@ -141,12 +188,35 @@ def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writ
     return PostingOutcome(lines, posted, EXCEPTIONS.concat(problems))
 
 
+def _converted(stages: pd.DataFrame, cases: pd.DataFrame, conversion: DisputeConversion, *, as_of: date,
+               posted: set[str], case_fee: int) -> tuple[pd.DataFrame, Mapping[int, SaleExchange], pd.DataFrame]:
+    """The due stages with their Sage amounts (those that cannot be converted yet left out), the sales'
+    receipts, and why stages wait."""
+    due = stages[pd.to_datetime(stages["activity_date"]).dt.date <= as_of]
+    linked = cases[cases["link"] == LINKED] if len(cases) else cases
+    sale_of = dict(zip(linked["case_number"], pd.to_numeric(linked["sale_transaction_id"], errors="coerce"),
+                       strict=True))
+    due = due.assign(sale=due["case_number"].map(sale_of))
+    sales = conversion.sales(sorted({int(sale) for sale in due["sale"].dropna()}))
+    converted = stages_in_sage_currency(due, sales=sales, rates=conversion.rates, fees=stage_fees(due, case_fee),
+                                        posted=posted, entry_reference=posting_reference,
+                                        currencies=conversion.currencies)
+    return converted.stages.drop(columns="sale"), sales, converted.exceptions
+
+
+def _exchange_of(lines: pd.DataFrame) -> tuple[int, str]:
+    """An entry's PayTrace amount (its debit lines') and the rates its lines were converted at."""
+    rates = sorted({rate for text in lines[FX_RATE] for rate in str(text).split("/") if rate})
+    return int(lines[PAYTRACE_DEBIT].sum()), "/".join(rates)
+
+
 def _write_document(document: SageDocument, writer: Sage100Writer, log: PostingLog,
                     problems: list[pd.DataFrame]) -> bool:
     """The stage's receipt reversal or re-application, logged like an entry; False (an exception) if Sage refuses."""
     if document.reference in log.posted():
         return True
-    log.intent(document.reference, document.case_number, document.stage, document.posting_date, document.amount_cents)
+    log.intent(document.reference, document.case_number, document.stage, document.posting_date, document.amount_cents,
+               paytrace_cents=document.paytrace_cents, fx_rate=document.fx_rate)
     try:
         result = document.write(writer)
     except Sage100ValidationError as error:

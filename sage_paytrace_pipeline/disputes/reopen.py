@@ -16,12 +16,13 @@ warning saying to re-open it by hand. A sale whose receipt Sage does not hold (y
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.disputes.currency import SaleExchange
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS, LINKED
 from sage_paytrace_pipeline.domain.disputes.postings import carry_reopen, reapply_reference, reopen_reference
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
@@ -40,8 +41,10 @@ class SageDocument:
     case_number: str
     stage: str
     posting_date: date
-    amount_cents: int
+    amount_cents: int  # in Sage's currency
     write: Callable[[Sage100Writer], DocumentResult]
+    paytrace_cents: int | None = None  # under a conversion: the amount in PayTrace's currency
+    fx_rate: str = ""  # and the sale's rate it was converted at
 
 
 @dataclass
@@ -52,9 +55,14 @@ class ReopenPlan:
 
 
 def plan_reopen(stages: pd.DataFrame, cases: pd.DataFrame, reader: Sage100Reader, *, posted: set[str],
-                entry_reference: Callable[[str, str], str]) -> ReopenPlan:
+                entry_reference: Callable[[str, str], str],
+                sales: Mapping[int, SaleExchange] | None = None) -> ReopenPlan:
     """Flag the stages whose invoice is re-opened (or re-applied) and the Sage documents that do it;
-    stages waiting for their sale's receipt in Sage are left out (one warning each)."""
+    stages waiting for their sale's receipt in Sage are left out (one warning each).
+
+    Under a currency conversion (`sales`: each sale's receipt with its rate and both amounts; the
+    stages converted by domain/disputes/currency.py) a stage re-opens when it took the sale's whole
+    PayTrace amount; the reversal takes the receipt as Sage holds it, the re-application its Sage amount."""
     frame = stages.merge(_sales(cases), on="case_number", how="left")
     frame["entry_reference"] = [entry_reference(c, s) for c, s in zip(frame["case_number"], frame["stage"])]
     taken = frame["taken_cents"] > 0
@@ -79,7 +87,7 @@ def plan_reopen(stages: pd.DataFrame, cases: pd.DataFrame, reader: Sage100Reader
                                      f"{int(row.sale)}, so its invoice cannot be re-opened yet; the entry waits",
                                      "post the sale's receipt (its receivable exception says how); the next run "
                                      "re-opens the invoice and posts the entry"))
-        elif decimal_to_cents(receipt.amount) != int(row.taken_cents):
+        elif _receipt_cents(receipt, row, sales) != int(row.taken_cents):
             reopened.append(False)
             problems.append(_warning("dispute_invoice_not_reopened", row,
                                      f"case {row.case_number} ({row.stage}) took {cents_to_decimal(row.taken_cents)} "
@@ -98,31 +106,48 @@ def plan_reopen(stages: pd.DataFrame, cases: pd.DataFrame, reader: Sage100Reader
     for row in frame[frame["reopen"]].itertuples():
         if row.entry_reference in posted or pd.isna(row.sale) or int(row.sale) not in receipts:
             continue
-        document = _document(row, receipts[int(row.sale)])
+        document = _document(row, receipts[int(row.sale)], converted=sales is not None)
         if document is not None:
             plan.documents[row.entry_reference] = document
     return plan
 
 
-def _document(row, receipt: PostedReceipt) -> SageDocument | None:
+def _receipt_cents(receipt: PostedReceipt, row, sales: Mapping[int, SaleExchange] | None) -> int:
+    """The receipt's amount in the case's currency: PayTrace's under a conversion (as the receipt recorded it)."""
+    if sales is None:
+        return decimal_to_cents(receipt.amount)
+    sale = sales.get(int(row.sale))
+    return -1 if sale is None else sale.paytrace_cents
+
+
+def _document(row, receipt: PostedReceipt, *, converted: bool = False) -> SageDocument | None:
+    """The reversal (the receipt as Sage holds it) or the re-application (in Sage's currency: the
+    converted amount under a conversion)."""
     on = pd.Timestamp(row.activity_date).date()
     if row.taken_cents > 0:
         reversal = ReceiptReversal(reference=reopen_reference(row.case_number, row.stage),
                                    transaction_id=receipt.transaction_id, reversal_date=on,
                                    comment=f"chargeback {row.case_number}")
         return SageDocument(reversal.reference, row.entry_reference, row.case_number, row.stage, on,
-                            int(row.taken_cents), lambda writer: writer.reverse_card_receipt(reversal))
+                            decimal_to_cents(receipt.amount), lambda writer: writer.reverse_card_receipt(reversal),
+                            *_exchange(row, "taken_cents", converted))
     if row.returned_cents > 0:
+        cents = int(row.returned_cents_book) if converted else int(row.returned_cents)
         again = CardReceipt(
             transaction_id=reapply_reference(row.case_number, row.stage), division=receipt.division,
             customer_no=receipt.customer_no, deposit_date=on, bank_code=receipt.bank_code,
             deposit_description=f"Chargeback {row.case_number} won", payment_type=receipt.payment_type,
-            amount=cents_to_decimal(int(row.returned_cents)), authorization_no=receipt.authorization_no,
+            amount=cents_to_decimal(cents), authorization_no=receipt.authorization_no,
             last4=receipt.last4, comment=f"chargeback {row.case_number} won",
             lines=tuple(ReceiptLine.model_validate(line.model_dump()) for line in receipt.lines))
         return SageDocument(again.transaction_id, row.entry_reference, row.case_number, row.stage, on,
-                            int(row.returned_cents), lambda writer: writer.post_card_receipt(again))
+                            cents, lambda writer: writer.post_card_receipt(again),
+                            *_exchange(row, "returned_cents", converted))
     return None  # lost / accepted: the invoice stays open
+
+
+def _exchange(row, column: str, converted: bool) -> tuple[int | None, str]:
+    return (int(getattr(row, column)), str(row.sale_fx_rate)) if converted else (None, "")
 
 
 def _sales(cases: pd.DataFrame) -> pd.DataFrame:

@@ -1,0 +1,137 @@
+"""A case's money in the Sage company's currency (README "Currencies"; pure, no I/O).
+
+Case amounts are in PayTrace's currency. Each stage that moves money gets two Sage amounts:
+
+- *book* (`<amount>_book`): the sale's money as Sage holds it, for the legs on the chargeback
+  receivable, the loss account and card clearing (the receipt reversal `PT-O…` and re-application
+  `PT-A…`): the amount at the sale's rate as its receipt recorded it, half-up, never more than the
+  receipt's Sage amount (the whole sale is exactly the receipt's amount), so clearing, the receivable
+  and the re-opened invoice net as they do without conversion, a partial chargeback proportionally;
+- *processor* (`<amount>_processor`): what the processor took or gave back, for the legs on
+  `gl_accounts.chargebacks` and the processor receivable, at the rate of the stage's activity day
+  (the day the processor debits or credits it: settlement books the same money at its deposit
+  day's rate); the case fee at that rate too.
+
+The difference of an entry's two sides is the realized exchange difference (postings.py adds its line).
+A stage that cannot be converted waits, with its chain's later stages, as an exception: the activity
+day without a usable rate (`missing_exchange_rate`, naming the day and the rates file), or no sale
+rate to convert at (`dispute_sale_without_rate`: the case has no sale, the sale's receipt is not in
+Sage yet, or it was posted before the conversion was configured and recorded no rate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, RateTable, convert_cents
+from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
+from sage_paytrace_pipeline.domain.money import cents_to_decimal
+
+SALE_WITHOUT_RATE = "dispute_sale_without_rate"
+AMOUNTS = ("taken_cents", "returned_cents", "written_off_cents")
+# What the converted stages carry: the sale's rate, the activity day's rate, the fee in Sage's currency.
+SALE_RATE, DAY_RATE, FEE_SAGE = "sale_fx_rate", "day_fx_rate", "fee_sage_cents"
+
+
+@dataclass(frozen=True)
+class SaleExchange:
+    """A sale's receipt as Sage holds it: its rate (None: posted before the conversion, none recorded),
+    its amount in Sage's currency and in PayTrace's."""
+
+    rate: Decimal | None
+    sage_cents: int
+    paytrace_cents: int
+
+    def book_cents(self, cents: int) -> int:
+        """`cents` (PayTrace's) of this sale in Sage's currency: proportional, never above the receipt."""
+        assert self.rate is not None
+        if cents == self.paytrace_cents:
+            return self.sage_cents
+        return min(convert_cents(cents, self.rate), self.sage_cents)
+
+
+@dataclass(frozen=True)
+class ConvertedStages:
+    stages: pd.DataFrame  # the stages to post, with the `_book` / `_processor` amounts and the rates
+    exceptions: pd.DataFrame
+
+
+def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExchange], rates: RateTable,
+                            fees: pd.Series, posted: set[str], entry_reference, currencies: tuple[str, str]
+                            ) -> ConvertedStages:
+    """`stages` (with `sale`, the case's sale id or NA, and `fee` the case fee in PayTrace cents) with
+    the Sage amounts of each money column; stages that cannot be converted are left out with their
+    chain's later stages not yet posted (one exception per stage that waits for a reason)."""
+    frame = stages.copy()
+    moves = (frame[list(AMOUNTS)].to_numpy(dtype="int64") > 0).any(axis=1)
+    days = [pd.Timestamp(value).date() for value in frame["activity_date"]]
+    day_rates = rates.rates_on(days)
+    reference = [entry_reference(c, s) for c, s in zip(frame["case_number"], frame["stage"], strict=True)]
+    done = np.array([ref in posted for ref in reference], dtype=bool)
+    books = {column: np.zeros(len(frame), dtype="int64") for column in AMOUNTS}
+    processor = {column: np.zeros(len(frame), dtype="int64") for column in AMOUNTS}
+    fee_sage = np.zeros(len(frame), dtype="int64")
+    sale_rates = np.full(len(frame), "", dtype=object)
+    waits = np.zeros(len(frame), dtype=bool)
+    problems: list[pd.DataFrame] = []
+    paytrace, sage = currencies
+    for position, row in enumerate(frame.itertuples(index=False)):
+        if not moves[position] or done[position]:
+            continue
+        sale = None if pd.isna(row.sale) else sales.get(int(row.sale))
+        rate = day_rates[position]
+        what = f"case {row.case_number} ({row.stage} of {days[position]})"
+        if sale is None or sale.rate is None:
+            waits[position] = True
+            problems.append(_without_rate(row, what, sale, paytrace))
+            continue
+        if rate is None:
+            waits[position] = True
+            problems.append(EXCEPTIONS.rows(
+                MISSING_EXCHANGE_RATE, "error", None, size=1,
+                source_ids=f"dispute:{row.case_number} rate:{days[position]}",
+                problem=f"{what} needs the {paytrace}->{sage} rate of {days[position]}, and "
+                        f"{rates.missing_reason(days[position])}; its entry is not posted",
+                action=f"Add the rate of {days[position]} (or the last business day before it) to {rates.source} "
+                       f"as `{days[position]},<rate>` ({sage} per 1 {paytrace}); the next dispute run posts the entry"))
+            continue
+        sale_rates[position] = str(sale.rate)
+        for column in AMOUNTS:
+            cents = int(getattr(row, column))
+            if cents > 0:
+                books[column][position] = sale.book_cents(cents)
+                processor[column][position] = convert_cents(cents, rate)
+        fee_sage[position] = convert_cents(int(fees.iloc[position]), rate)
+    frame = frame.assign(**{f"{column}_book": books[column] for column in AMOUNTS},
+                         **{f"{column}_processor": processor[column] for column in AMOUNTS},
+                         **{FEE_SAGE: fee_sage, SALE_RATE: sale_rates,
+                            DAY_RATE: [str(rate) if rate is not None else "" for rate in day_rates]})
+    # a stage waits with every later stage of its chain still to post: the money follows the stages in order
+    held = pd.Series(waits, index=frame.index).groupby(frame["chain"]).cummax().to_numpy() & ~done
+    return ConvertedStages(frame[~held], EXCEPTIONS.concat(problems))
+
+
+def _without_rate(row, what: str, sale: SaleExchange | None, paytrace: str) -> pd.DataFrame:
+    if pd.isna(row.sale):
+        problem = (f"{what} is linked to no PayTrace sale, so there is no sale rate to convert its "
+                   f"{paytrace} amounts at; its entry is not posted")
+        action, severity = "link the case to its sale (its dispute_sale_* exception says how); the next run posts it", \
+            "warning"
+    elif sale is None:
+        problem = (f"{what}: Sage holds no posted receipt for sale {int(row.sale)} yet, so its rate is not "
+                   "known; the entry waits")
+        action, severity = "post the sale's receipt (its receivable exception says how); the next run posts it", \
+            "warning"
+    else:
+        problem = (f"{what}: the receipt of sale {int(row.sale)} ({cents_to_decimal(sale.sage_cents)} in Sage) "
+                   "was posted before currency conversion was configured and recorded no rate, so the case's "
+                   f"{paytrace} amounts cannot be converted at the sale's rate; nothing is posted")
+        action, severity = ("book this case's entries by hand in Sage at the rate the receipt was booked at; the "
+                            "pipeline never guesses a sale's rate"), "error"
+    return EXCEPTIONS.rows(SALE_WITHOUT_RATE, severity, None, size=1, source_ids=f"dispute:{row.case_number}",
+                           problem=problem, action=action)
