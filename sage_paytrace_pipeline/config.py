@@ -490,15 +490,14 @@ class PipelineConfig(_Section):
 
     @model_validator(mode="after")
     def _conversion_covers_the_flows(self) -> PipelineConfig:
-        """PayTrace refunds convert at their sale's rate; Sage-initiated refund requests, web-store
-        orders and dispute cases would still move unconverted amounts: refused with a conversion."""
+        """PayTrace refunds convert at their sale's rate, dispute cases at their sale's and their
+        activity day's; Sage-initiated refund requests and web-store orders would still move
+        unconverted amounts: refused with a conversion."""
         if not self.currency.converts:
             return self
         reasons = {
             "store": "store: web-store orders would be written to Sage in the store's amounts, unconverted; "
                      "remove the section",
-            "disputes": "disputes: chargeback cases would be booked in PayTrace's amounts, unconverted; "
-                        "remove the section",
         }
         problems = [reason for name, reason in reasons.items() if getattr(self, name) is not None]
         if self.refunds is not None and self.refunds.request_marker != "none":

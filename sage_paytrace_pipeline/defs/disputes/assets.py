@@ -4,9 +4,11 @@ Thin: `disputes/flow.run_disputes` does the work; this multi-asset gives it the 
 the deadline alerts through the configured alert channels (defs/alerts/), reports what happened
 and checks the invariants: `dispute_entries_balance`, `no_case_posted_twice` (blocking) and
 `every_chargeback_debit_has_a_case` (a warning: a debit settlement booked that no report explains).
-Not partitioned: a case spans weeks; every run reads every loaded report. With `disputes` absent
-from the config the assets exist, do nothing and say so. Built by `build_dispute_assets(config)`
-from the `@dg.definitions` function below, so importing this module reads no configuration.
+Under a currency conversion the entries are in Sage's currency, at the rates file's rates and each
+sale's recorded rate (disputes/posting.py). Not partitioned: a case spans weeks; every run reads
+every loaded report. With `disputes` absent from the config the assets exist, do nothing and say
+so. Built by `build_dispute_assets(config)` from the `@dg.definitions` function below, so
+importing this module reads no configuration.
 """
 
 from collections.abc import Iterator
@@ -22,12 +24,13 @@ from sage_paytrace_pipeline.config import PipelineConfig, dispute_report_folder
 from sage_paytrace_pipeline.defs.alerts.message import AlertMessage
 from sage_paytrace_pipeline.defs.alerts.sensors import configured_channels
 from sage_paytrace_pipeline.defs.disputes import checks
+from sage_paytrace_pipeline.defs.exchange import exchange_rates, receipt_exchange
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.disputes.deadlines import AlertLog, DeadlineAlert, deadline_alerts, deliver
 from sage_paytrace_pipeline.disputes.flow import run_disputes
-from sage_paytrace_pipeline.disputes.posting import PostingLog
+from sage_paytrace_pipeline.disputes.posting import DisputeConversion, PostingLog
 from sage_paytrace_pipeline.disputes.report_store import ReportStore
 from sage_paytrace_pipeline.domain.disputes.cases import no_cases
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
@@ -64,7 +67,8 @@ def dispute_assets(
             today = datetime.now(ZoneInfo(config.merchant.time_zone)).date()
             run = run_disputes(connection, config, folder, sage100.open_writer(), as_of=today,
                                run_id=context.run.run_id,
-                               reader=sage100.reader() if config.disputes.reopen_invoice else None)
+                               reader=sage100.reader() if config.disputes.reopen_invoice else None,
+                               conversion=_conversion(connection, config, settings.config_path, context.run.run_id))
             files, stages, cases, exceptions, loaded = (ReportStore(connection).files(), run.stages, run.cases,
                                                         run.exceptions, run.load.loaded)
             lines = run.posting.lines if run.posting else pd.DataFrame(columns=POSTING_COLUMNS)
@@ -92,6 +96,18 @@ def dispute_assets(
     yield checks.dispute_entries_balance(lines)
     yield checks.no_case_posted_twice(log)
     yield checks.every_chargeback_debit_has_a_case(debits, stages)
+
+
+def _conversion(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, config_path: str,
+                run_id: str) -> DisputeConversion | None:
+    """The cases' conversion to Sage's currency (README "Currencies"), None with one currency."""
+    rates = exchange_rates(config, config_path)
+    if rates is None:
+        return None
+    account = config.currency.exchange_difference_account
+    assert account is not None  # required by the config with a conversion
+    return DisputeConversion(rates, receipt_exchange(connection, run_id),
+                             (config.currency.paytrace, config.currency.sage), account)
 
 
 def _alert(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, cases: pd.DataFrame,

@@ -159,7 +159,8 @@ def plan_postings(history: pd.DataFrame, accounts: DisputeAccounts, *, case_fee_
             continue
         comment = what + " " + moving["case_number"].astype(str)
         paytrace = moving[amount_column].astype("int64").to_numpy()
-        sides = ((debit_account, True, debit_side), (credit_account, False, credit_side))
+        sides: tuple[tuple[str | pd.Series, bool, str], ...] = (
+            (debit_account, True, debit_side), (credit_account, False, credit_side))
         if same:  # one account on both sides: only what the two rates leave on it
             assert isinstance(debit_account, str)
             sides = ((debit_account, True, debit_side),)
