@@ -155,8 +155,8 @@ def post_cases(stages: pd.DataFrame, config: PipelineConfig, writer: Sage100Writ
         stages, documents = reopen.stages, reopen.documents
         problems.extend(reopen.exceptions)
     exchange = conversion.exchange_account if conversion is not None else None
-    lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=case_fee, exchange_account=exchange) \
-        if len(stages) else plan_postings(stages, dispute_accounts(config))
+    lines = plan_postings(stages, dispute_accounts(config), case_fee_cents=case_fee if len(stages) else 0,
+                          exchange_account=exchange)
     due = lines[pd.to_datetime(lines["posting_date"]).dt.date <= as_of] if len(lines) else lines
     todo = due[~due["reference"].isin(log.posted())]
     heads = todo.drop_duplicates("reference").set_index("reference")

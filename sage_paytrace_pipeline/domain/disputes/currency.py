@@ -79,6 +79,7 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
     sale_rates = np.full(len(frame), "", dtype=object)
     waits = np.zeros(len(frame), dtype=bool)
     problems: list[pd.DataFrame] = []
+    told: set[str] = set()
     paytrace, sage = currencies
     for position, row in enumerate(frame.itertuples(index=False)):
         if not moves[position] or done[position]:
@@ -88,7 +89,9 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
         what = f"case {row.case_number} ({row.stage} of {days[position]})"
         if sale is None or sale.rate is None:
             waits[position] = True
-            problems.append(_without_rate(row, what, sale, paytrace))
+            if row.case_number not in told:  # the same reason for every stage of the case: said once
+                told.add(row.case_number)
+                problems.append(_without_rate(row, what, sale, paytrace))
             continue
         if rate is None:
             waits[position] = True
@@ -106,7 +109,9 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
             if cents > 0:
                 books[column][position] = sale.book_cents(cents)
                 processor[column][position] = convert_cents(cents, rate)
-        fee_sage[position] = convert_cents(int(fees.iloc[position]), rate)
+        # the fee as settlement leaves it when the processor takes it with the chargeback (one debit, one rounding)
+        taken = int(row.taken_cents)
+        fee_sage[position] = convert_cents(taken + int(fees.iloc[position]), rate) - convert_cents(taken, rate)
     frame = frame.assign(**{f"{column}_book": books[column] for column in AMOUNTS},
                          **{f"{column}_processor": processor[column] for column in AMOUNTS},
                          **{FEE_SAGE: fee_sage, SALE_RATE: sale_rates,
