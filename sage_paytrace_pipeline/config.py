@@ -434,7 +434,8 @@ class CurrencySettings(_Section):
     rates_file: str | None = None
     # A business day takes the latest rate on or before it, at most this many days older (weekends, holidays).
     max_rate_age_days: int = Field(default=4, ge=0, le=31)
-    # Realized exchange differences of the settlement entries (gain or loss on the deposit).
+    # Realized exchange differences of the settlement entries (gain or loss on the deposit) and of the
+    # dispute entries (what the processor moved against the sale's value at its recorded rate).
     exchange_difference_account: str | None = None
 
     @field_validator("exchange_difference_account")

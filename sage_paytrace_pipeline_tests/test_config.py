@@ -131,8 +131,6 @@ def test_one_currency_is_the_default_and_converts_nothing():
      "'x y' is not a Sage account"),
     ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
      "refunds: {}\n", "refunds.request_marker: Sage credit memos would be sent to PayTrace unconverted"),
-    ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
-     "disputes: {}\n", "disputes: chargeback cases would be booked in PayTrace's amounts, unconverted"),
 ])
 def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     path = tmp_path / "config.yaml"
@@ -148,6 +146,14 @@ def test_a_conversion_takes_the_paytrace_refund_flow_without_sage_requests(tmp_p
                     "  exchange_difference_account: 7950-00\nrefunds:\n  request_marker: none\n")
     config = load_config(path)
     assert config.currency.converts and config.refunds is not None and config.refunds.request_marker == "none"
+
+
+def test_a_conversion_takes_the_dispute_flow(tmp_path):
+    path = tmp_path / "config.yaml"
+    path.write_text("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n"
+                    "  exchange_difference_account: 7950-00\ndisputes:\n  reopen_invoice: true\n")
+    config = load_config(path)
+    assert config.currency.converts and config.disputes is not None and config.disputes.reopen_invoice
 
 
 def test_a_conversion_reads_its_rates_file_beside_the_config(tmp_path):
