@@ -398,7 +398,8 @@ class DisputeSettings(_Section):
     csv: DisputeReportFormat = DisputeReportFormat()
     # Where a case is kept once the processor took the money: a receivable (open chargebacks on
     # the balance sheet) or an expense. Default gl_accounts.chargebacks, where the settlement entries
-    # book the processor's chargeback debits: then only the fee is posted per case.
+    # book the processor's chargeback debits: then only the fee is posted per case (and, under a currency
+    # conversion, what the sale's rate and the case day's leave on it, against the exchange difference account).
     chargeback_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
     # Re-open the customer's invoice in Sage when a chargeback takes the money (the card receipt
     # reversed, Sage KB 223924250030110) and apply it again when the case is won; the chargeback then
@@ -409,7 +410,8 @@ class DisputeSettings(_Section):
     # With a receivable chargeback_account: where a lost or accepted case goes (bad debt / sales
     # returns). None: it stays in chargeback_account.
     loss_account: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}$")
-    # The fee per chargeback when the report prints none.
+    # The fee per chargeback when the report prints none, in PayTrace's currency like the report's amounts
+    # (under a `currency` conversion booked at the case day's rate, README "Currencies").
     case_fee: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=12, decimal_places=2)
     # The alert channels warn this many days before a case's merchant due date (and on a new case).
     warn_days_before_due: int = Field(default=5, ge=0, le=60)
