@@ -61,6 +61,9 @@ class DisputeConversion:
     sales: Callable[[list[int]], Mapping[int, SaleExchange]]
     currencies: tuple[str, str]
     exchange_account: str
+    # What settlement booked on chargebacks / the processor receivable (domain/disputes/currency.py
+    # PROCESSOR_LINE_COLUMNS): the processor side takes the rate of the line of its money. None: none booked.
+    processor_lines: Callable[[], pd.DataFrame] | None = None
 
 
 @dataclass(frozen=True)
@@ -198,9 +201,10 @@ def _converted(stages: pd.DataFrame, cases: pd.DataFrame, conversion: DisputeCon
                        strict=True))
     due = due.assign(sale=due["case_number"].map(sale_of))
     sales = conversion.sales(sorted({int(sale) for sale in due["sale"].dropna()}))
+    lines = conversion.processor_lines() if conversion.processor_lines is not None and len(due) else None
     converted = stages_in_sage_currency(due, sales=sales, rates=conversion.rates, fees=stage_fees(due, case_fee),
                                         posted=posted, entry_reference=posting_reference,
-                                        currencies=conversion.currencies)
+                                        currencies=conversion.currencies, processor_lines=lines)
     return converted.stages.drop(columns="sale"), sales, converted.exceptions
 
 

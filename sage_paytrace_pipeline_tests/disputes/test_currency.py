@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import duckdb
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.disputes.assets import booked_processor_lines
 from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.disputes.flow import run_disputes
 from sage_paytrace_pipeline.disputes.posting import DisputeConversion, PostingLog
@@ -36,7 +38,7 @@ from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.settlement.day import post_journal_entries
 from sage_paytrace_pipeline_tests.disputes.test_reopen import _drop, _invoice_at_least, _open_balance
 from sage_paytrace_pipeline_tests.domain.disputes import samples
-from sage_paytrace_pipeline_tests.domain.settlement.builders import MON, NEXT_MON, TUE, Scenario, gl_accounts
+from sage_paytrace_pipeline_tests.domain.settlement.builders import MON, NEXT_MON, TUE, WED, Scenario, gl_accounts
 from sage_paytrace_pipeline_tests.sage100.writer_support import account_key, dump, money, query, receipt
 
 AS_OF = date(2026, 12, 1)
@@ -344,11 +346,12 @@ def test_a_sale_posted_without_a_rate_is_an_exception_and_nothing_of_its_case_po
     assert "no posted receipt for sale 502" in problems.loc["dispute:C200", "problem"]
 
 
-def test_a_chargeback_netted_in_a_deposit_on_a_day_of_another_rate(company, writer):
-    """Settlement converts the short deposit (Tuesday's rate) and books the netted 25.00 to chargebacks;
-    the case moves it to the chargeback receivable at the sale's (Monday's) rate: chargebacks, clearing and
-    the processor receivable net to zero, the difference is realized."""
-    rates = {MON: Decimal("1.3017"), TUE: Decimal("1.3391")}
+def test_a_chargeback_netted_in_a_deposit_on_a_day_of_another_rate(tmp_path, company, writer):
+    """Settlement converts Tuesday's short deposit at Tuesday's rate and books the netted 25.00 to chargebacks;
+    the case (its report says Wednesday, another rate) moves it out at the rate settlement booked it at and to
+    the chargeback receivable at the sale's (Monday's) rate: chargebacks, clearing and the processor receivable
+    net to zero, the difference is realized."""
+    rates = {MON: Decimal("1.3017"), TUE: Decimal("1.3391"), WED: Decimal("1.3544")}
     table = RateTable.from_rows(rates.items(), max_age_days=0, source="rates.csv")
     reader = Sage100Reader.for_sqlite(company)
     scenario = Scenario().batch(1, MON)
@@ -369,19 +372,27 @@ def test_a_chargeback_netted_in_a_deposit_on_a_day_of_another_rate(company, writ
                                     receipt_cents={sale_id: receipt_cents}, sale_dates={sale_id: MON}, rates=table,
                                     exchange_account=EXCHANGE, active_accounts=active)
     assert plan.held.empty and plan.exceptions.empty
-    post_journal_entries(writer, plan.lines.merge(plan.entries.drop(columns=["debit_cents", "credit_cents"]),
-                                                  on="reference"))
+    settlement_lines = plan.lines.merge(plan.entries.drop(columns=["debit_cents", "credit_cents"]), on="reference")
+    post_journal_entries(writer, settlement_lines)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as warehouse:  # as the settlement asset stores them
+        warehouse.execute("CREATE SCHEMA pipeline")
+        warehouse.execute("CREATE TABLE pipeline.gl_journal_entries AS SELECT * FROM settlement_lines")
+        config = PipelineConfig.model_validate({"currency": CURRENCY, "disputes": {"chargeback_account": RECEIVABLE}})
+        booked = booked_processor_lines(warehouse, config)
+    assert booked[["side", "paytrace_cents", "fx_rate"]].values.tolist() == [["debit", 2_500, str(rates[TUE])]]
 
-    stage = pd.DataFrame({"case_number": ["C9"], "chain": ["C9"], "stage": ["chargeback"], "activity_date": [TUE],
+    stage = pd.DataFrame({"case_number": ["C9"], "chain": ["C9"], "stage": ["chargeback"], "activity_date": [WED],
                           "taken_cents": [2_500], "returned_cents": [0], "written_off_cents": [0], "fee_cents": [0],
                           "sale": [sale_id]})
     converted = stages_in_sage_currency(
         stage, sales={sale_id: SaleExchange(rates[MON], receipt_cents, 10_000)}, rates=table,
-        fees=stage_fees(stage), posted=set(), entry_reference=posting_reference, currencies=("USD", "CAD"))
+        fees=stage_fees(stage), posted=set(), entry_reference=posting_reference, currencies=("USD", "CAD"),
+        processor_lines=booked)
     assert converted.exceptions.empty
     lines = plan_postings(converted.stages.drop(columns="sale"),
                           DisputeAccounts(settled=CHARGEBACKS, chargeback=RECEIVABLE, fee=FEES, owed=PROCESSOR),
                           exchange_account=EXCHANGE)
+    assert _line(lines, "PT-DC9-CB", CHARGEBACKS)["fx_rate"] == str(rates[TUE])  # the deposit day's, not Wednesday's
     for entry in dispute_entries(lines):
         writer.post_journal_entry(entry)
 
@@ -392,7 +403,25 @@ def test_a_chargeback_netted_in_a_deposit_on_a_day_of_another_rate(company, writ
         CHARGEBACKS: Decimal("0.00"), PROCESSOR: Decimal("0.00"),
         RECEIVABLE: dollars(convert_cents(2_500, rates[MON])),  # the sale's money, at the sale's rate
         # the sale's CAD value less what arrived and what the case holds
-        EXCHANGE: dollars(convert_cents(7_500, rates[TUE]) + convert_cents(2_500, rates[MON]) - receipt_cents) * -1,
+        EXCHANGE: -dollars(convert_cents(7_500, rates[TUE]) + convert_cents(2_500, rates[MON]) - receipt_cents),
         MC_CLEARING: Decimal("0.00"), FEES: Decimal("0.00"), LOSS: Decimal("0.00"),
     }
     _assert_balanced(company)
+
+
+def test_without_its_booked_line_the_processor_side_takes_the_activity_days_rate():
+    rates = {TUE: Decimal("1.3391"), WED: Decimal("1.3544")}
+    table = RateTable.from_rows(rates.items(), max_age_days=0, source="rates.csv")
+    stage = pd.DataFrame({"case_number": ["C9", "C8"], "chain": ["C9", "C8"], "stage": ["chargeback"] * 2,
+                          "activity_date": [WED, WED], "taken_cents": [2_500, 2_500], "returned_cents": [0, 0],
+                          "written_off_cents": [0, 0], "fee_cents": [1_500, 100], "sale": [1, 2]})
+    # one debit of C9's chargeback with its fee on Tuesday; two debits of C8's (with its fee): neither is taken
+    booked = pd.DataFrame({"posting_date": [TUE, TUE, TUE], "side": ["debit"] * 3,
+                           "paytrace_cents": [4_000, 2_600, 2_600], "fx_rate": [str(rates[TUE])] * 3})
+    sale = SaleExchange(Decimal("1.3"), 13_000, 10_000)
+    converted = stages_in_sage_currency(stage, sales={1: sale, 2: sale}, rates=table, fees=stage_fees(stage),
+                                        posted=set(), entry_reference=posting_reference, currencies=("USD", "CAD"),
+                                        processor_lines=booked).stages.set_index("case_number")
+    assert converted.loc["C9", "day_fx_rate"] == str(rates[TUE])
+    assert converted.loc["C9", "fee_sage_cents"] == convert_cents(4_000, rates[TUE]) - convert_cents(2_500, rates[TUE])
+    assert converted.loc["C8", "day_fx_rate"] == str(rates[WED])

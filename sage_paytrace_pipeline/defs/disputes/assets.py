@@ -33,6 +33,7 @@ from sage_paytrace_pipeline.disputes.flow import run_disputes
 from sage_paytrace_pipeline.disputes.posting import DisputeConversion, PostingLog
 from sage_paytrace_pipeline.disputes.report_store import ReportStore
 from sage_paytrace_pipeline.domain.disputes.cases import no_cases
+from sage_paytrace_pipeline.domain.disputes.currency import PROCESSOR_LINE_COLUMNS
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
 from sage_paytrace_pipeline.domain.disputes.postings import POSTING_COLUMNS
 
@@ -107,7 +108,28 @@ def _conversion(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, c
     account = config.currency.exchange_difference_account
     assert account is not None  # required by the config with a conversion
     return DisputeConversion(rates, receipt_exchange(connection, run_id),
-                             (config.currency.paytrace, config.currency.sage), account)
+                             (config.currency.paytrace, config.currency.sage), account,
+                             processor_lines=lambda: booked_processor_lines(connection, config))
+
+
+def booked_processor_lines(connection: duckdb.DuckDBPyConnection, config: PipelineConfig) -> pd.DataFrame:
+    """Settlement's converted lines debiting chargebacks or crediting what the processor owes (the
+    processor receivable, else chargebacks): the day and rate each processor debit or credit was booked at."""
+    columns = {name for (name,) in connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+        "AND table_name = 'gl_journal_entries'").fetchall()}
+    if not {"paytrace_debit_cents", "paytrace_credit_cents", "fx_rate", "posting_date"} <= columns:
+        return pd.DataFrame(columns=PROCESSOR_LINE_COLUMNS)  # not booked yet, or booked before the conversion
+    settled = config.gl_accounts.chargebacks
+    owed = config.gl_accounts.processor_receivable or settled
+    return connection.execute(f"""
+        SELECT DISTINCT reference, account, posting_date,
+               CASE WHEN account = ? AND debit_cents > 0 THEN 'debit' ELSE 'credit' END AS side,
+               CASE WHEN account = ? AND debit_cents > 0 THEN paytrace_debit_cents ELSE paytrace_credit_cents END
+                   AS paytrace_cents, fx_rate
+        FROM {_JOURNAL_LINES}
+        WHERE (account = ? AND debit_cents > 0) OR (account = ? AND credit_cents > 0)""",
+                              [settled, settled, settled, owed]).df()[PROCESSOR_LINE_COLUMNS]
 
 
 def _alert(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, cases: pd.DataFrame,

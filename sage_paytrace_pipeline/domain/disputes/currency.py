@@ -28,7 +28,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, RateTable, convert_cents
+from sage_paytrace_pipeline.domain.currency import FX_RATE, MISSING_EXCHANGE_RATE, RateTable, convert_cents
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 
@@ -61,16 +61,29 @@ class ConvertedStages:
     exceptions: pd.DataFrame
 
 
+# Settlement's lines on chargebacks / the processor receivable (`processor_lines`): the day and rate it booked
+# a processor debit or credit at, in PayTrace cents.
+PROCESSOR_LINE_COLUMNS = ["posting_date", "side", "paytrace_cents", FX_RATE]
+# How far from a stage's activity day the bank line of its money may be (the processor's report and
+# the deposit or debit rarely share a day).
+DAYS_BEFORE, DAYS_AFTER = 5, 10
+
+
 def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExchange], rates: RateTable,
-                            fees: pd.Series, posted: set[str], entry_reference, currencies: tuple[str, str]
-                            ) -> ConvertedStages:
+                            fees: pd.Series, posted: set[str], entry_reference, currencies: tuple[str, str],
+                            processor_lines: pd.DataFrame | None = None) -> ConvertedStages:
     """`stages` (with `sale`, the case's sale id or NA, and `fee` the case fee in PayTrace cents) with
     the Sage amounts of each money column; stages that cannot be converted are left out with their
-    chain's later stages not yet posted (one exception per stage that waits for a reason)."""
+    chain's later stages not yet posted (one exception per stage that waits for a reason).
+
+    `processor_lines` (PROCESSOR_LINE_COLUMNS): what settlement booked; a stage whose money is exactly
+    one of its lines near its activity day (`booked_rates`) takes that line's rate for the processor side."""
     frame = stages.copy()
     moves = (frame[list(AMOUNTS)].to_numpy(dtype="int64") > 0).any(axis=1)
     days = [pd.Timestamp(value).date() for value in frame["activity_date"]]
-    day_rates = rates.rates_on(days)
+    booked = booked_rates(frame, fees, processor_lines)
+    day_rates: list[Decimal | None] = [Decimal(found) if found else rate
+                                       for found, rate in zip(booked, rates.rates_on(days), strict=True)]
     reference = [entry_reference(c, s) for c, s in zip(frame["case_number"], frame["stage"], strict=True)]
     done = np.array([ref in posted for ref in reference], dtype=bool)
     books = {column: np.zeros(len(frame), dtype="int64") for column in AMOUNTS}
@@ -119,6 +132,35 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
     # a stage waits with every later stage of its chain still to post: the money follows the stages in order
     held = pd.Series(waits, index=frame.index).groupby(frame["chain"]).cummax().to_numpy() & ~done
     return ConvertedStages(frame[~held], EXCEPTIONS.concat(problems))
+
+
+def booked_rates(stages: pd.DataFrame, fees: pd.Series, lines: pd.DataFrame | None) -> list[str]:
+    """Per stage, the rate settlement booked its money at ('' when not found once): a stage that took
+    money is the one debit of its amount (with or without its fee), a won stage the one credit of its
+    amount, between DAYS_BEFORE days before and DAYS_AFTER days after its activity day, and no other
+    stage claims that line."""
+    found = [""] * len(stages)
+    if lines is None or lines.empty or stages.empty:
+        return found
+    lines = lines[~lines[FX_RATE].astype(str).str.contains("/") & (lines[FX_RATE].astype(str) != "")]
+    lines = lines.assign(line=np.arange(len(lines)), posting_date=pd.to_datetime(lines["posting_date"]))
+    taken = stages["taken_cents"].astype("int64").to_numpy()
+    returned = stages["returned_cents"].astype("int64").to_numpy()
+    position = np.arange(len(stages))
+    wanted = pd.concat([
+        pd.DataFrame({"stage": position, "side": "debit", "paytrace_cents": taken}),
+        pd.DataFrame({"stage": position, "side": "debit", "paytrace_cents": taken + fees.astype("int64").to_numpy()}),
+        pd.DataFrame({"stage": position, "side": "credit", "paytrace_cents": returned}),
+    ]).drop_duplicates()
+    wanted = wanted[wanted["paytrace_cents"] > 0]
+    wanted["activity"] = pd.to_datetime(stages["activity_date"]).to_numpy()[wanted["stage"].to_numpy()]
+    pairs = wanted.merge(lines, on=["side", "paytrace_cents"])
+    offset = (pairs["posting_date"] - pairs["activity"]).dt.days
+    pairs = pairs[(offset >= -DAYS_BEFORE) & (offset <= DAYS_AFTER)].drop_duplicates(["stage", "line"])
+    pairs = pairs[~pairs["stage"].duplicated(keep=False) & ~pairs["line"].duplicated(keep=False)]
+    for stage, rate in zip(pairs["stage"].tolist(), pairs[FX_RATE].astype(str).tolist(), strict=True):
+        found[stage] = rate
+    return found
 
 
 def _without_rate(row, what: str, sale: SaleExchange | None, paytrace: str) -> pd.DataFrame:
