@@ -149,13 +149,20 @@ def _alert(connection: duckdb.DuckDBPyConnection, config: PipelineConfig, cases:
 
 
 def _chargeback_debits(connection: duckdb.DuckDBPyConnection, config: PipelineConfig) -> pd.DataFrame:
-    """The settlement entries' debits to gl_accounts.chargebacks (netted shortfalls and chargeback debits)."""
+    """The settlement entries' debits to gl_accounts.chargebacks (netted shortfalls and chargeback debits),
+    in PayTrace's currency like the cases."""
     exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
                                 "AND table_name = 'gl_journal_entries'").fetchall()[0][0]
     if not exists or config.disputes is None:
         return pd.DataFrame(columns=["reference", "posting_date", "debit_cents"])
+    columns = {name for (name,) in connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+        "AND table_name = 'gl_journal_entries'").fetchall()}
+    # under a currency conversion the cases' amounts are PayTrace's: so is what is compared with them
+    amount = "CASE WHEN paytrace_debit_cents > 0 THEN paytrace_debit_cents ELSE debit_cents END" \
+        if "paytrace_debit_cents" in columns else "debit_cents"
     return connection.execute(
-        f"SELECT DISTINCT reference, posting_date, debit_cents FROM {_JOURNAL_LINES} "
+        f"SELECT DISTINCT reference, posting_date, {amount} AS debit_cents FROM {_JOURNAL_LINES} "
         "WHERE account = ? AND debit_cents > 0 ORDER BY posting_date, reference",
         [config.gl_accounts.chargebacks]).df()
 

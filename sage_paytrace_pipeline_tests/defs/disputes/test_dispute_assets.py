@@ -110,3 +110,57 @@ def test_report_sensor_asks_one_run_per_new_file(world, monkeypatch):
     (config_path.parent / "dispute_reports" / "copy.csv").write_bytes(report(*_rows()))  # same content
     assert isinstance(dispute_report_sensor(dg.build_sensor_context(cursor=first.cursor)), dg.SkipReason)
     assert pd.notna(first.cursor)
+
+
+def test_under_a_conversion_the_assets_book_the_case_in_the_sage_currency_at_the_sales_recorded_rate(tmp_path):
+    """A CAD company: C1's sale was posted at its day's rate (the receivables posting log recorded it); the case
+    is booked in CAD, the sale's money at that rate, the processor's at the chargeback day's (the rates file)."""
+    from decimal import Decimal
+
+    from sage_paytrace_pipeline.domain.currency import convert_cents
+    from sage_paytrace_pipeline.receivables.posting_log import Intent, PostingLog
+
+    today = datetime.now(ZoneInfo(ZONE)).date()
+    sale_day, case_day = today - timedelta(days=20), today - timedelta(days=2)
+    sale_rate, case_rate = Decimal("1.3517"), Decimal("1.3791")
+    company = tmp_path / "company.db"
+    create_demo_company(company, seed=3, customers=10, today=date(2026, 3, 2))
+    (tmp_path / "dispute_reports").mkdir()
+    (tmp_path / "dispute_reports" / "november.csv").write_bytes(report(_rows()[0]))  # C1: 120.00 + 15.00 fee
+    (tmp_path / "rates.csv").write_text(f"date,rate\n{sale_day},{sale_rate}\n{case_day},{case_rate}\n")
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "merchant": {"time_zone": ZONE},
+        "currency": {"paytrace": "USD", "sage": "CAD", "rates_file": "rates.csv", "max_rate_age_days": 0,
+                     "exchange_difference_account": "7950-00"},
+        "disputes": {"chargeback_account": "1250-00"},
+    }))
+    warehouse = tmp_path / "warehouse.duckdb"
+    sage_cents = convert_cents(12_000, sale_rate)
+    with duckdb.connect(str(warehouse)) as connection:
+        sales = pd.DataFrame({"business_date": [sale_day], "transaction_id": [901], "transaction_type": ["SALE"],  # noqa: F841
+                              "status": ["SETTLED"], "amount_cents": [12_000], "card_last4": ["1111"],
+                              "approval_code": ["A1"], "invoice_id": [""]})
+        connection.execute("CREATE SCHEMA pipeline")
+        connection.execute("CREATE TABLE pipeline.paytrace_transactions AS SELECT * FROM sales")
+        log = PostingLog(connection, "receivables")
+        log.record_intents([Intent(
+            transaction_id=901, business_date=sale_day, division="01", customer_no="ABF", amount_cents=sage_cents,
+            payment_type="VISA", payload_sha256="x", link_json="{}", applications_json=(
+                f'[{{"invoice_no": "1", "amount_cents": {sage_cents}, "paytrace_amount_cents": 12000, '
+                f'"fx_rate": "{sale_rate}"}}]'))])
+        log.record_confirmed(None, 901, deposit_no="1", entry_no="1", found_in_sage=False)
+
+    result = _materialize(config_path, company, warehouse)
+
+    assert result.success
+    exceptions = result.output_for_node("dispute_assets", "dispute_exceptions")
+    assert exceptions.empty, exceptions[["kind", "problem"]].to_string()
+    posted = result.output_for_node("dispute_assets", "dispute_postings").set_index("reference")
+    chargeback = convert_cents(12_000, case_rate)
+    fee = convert_cents(13_500, case_rate) - chargeback
+    assert posted.loc["PT-DC1-CB", "amount_cents"] == sage_cents + fee + max(chargeback - sage_cents, 0)
+    assert posted.loc["PT-DC1-CB", "paytrace_amount_cents"] == 13_500
+    assert posted.loc["PT-DC1-CB", "fx_rate"] == f"{sale_rate}/{case_rate}"
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert all(checks.values()), checks
