@@ -292,7 +292,8 @@ def test_later_stages_never_take_more_than_the_receipt():
 
 def test_a_missing_rate_waits_with_its_chain_then_posts_once(tmp_path, warehouse, company, writer):
     config, path = _config(tmp_path)
-    write_rates(tmp_path / "rates.csv", without=frozenset({WON_C200}))
+    # no rate the day C200 was won, nor the day C400 was lost (a write-off needs only the sale's rate)
+    write_rates(tmp_path / "rates.csv", without=frozenset({WON_C200, date(2026, 11, 29)}))
     sales, _ = _sales_paid_in_cad(company, writer)
     before = _balances(company)
     _processor_side(writer)

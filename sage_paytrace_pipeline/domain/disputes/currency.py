@@ -8,15 +8,18 @@ Case amounts are in PayTrace's currency. Each stage that moves money gets two Sa
   receipt's Sage amount (the whole sale is exactly the receipt's amount), so clearing, the receivable
   and the re-opened invoice net as they do without conversion, a partial chargeback proportionally;
 - *processor* (`<amount>_processor`): what the processor took or gave back, for the legs on
-  `gl_accounts.chargebacks` and the processor receivable, at the rate of the stage's activity day
-  (the day the processor debits or credits it: settlement books the same money at its deposit
-  day's rate); the case fee at that rate too.
+  `gl_accounts.chargebacks` and the processor receivable, at the rate settlement booked that money
+  at (its deposit or bank day's): that of the one settlement line of the stage's amount near its
+  activity day (`booked_rates`), else the activity day's (the day the report says the processor
+  moved it; the line may not be booked yet); the case fee at that rate too, as the part of the
+  chargeback-plus-fee debit the chargeback leaves (one rounding, as settlement converts the debit).
 
 The difference of an entry's two sides is the realized exchange difference (postings.py adds its line).
-A stage that cannot be converted waits, with its chain's later stages, as an exception: the activity
-day without a usable rate (`missing_exchange_rate`, naming the day and the rates file), or no sale
-rate to convert at (`dispute_sale_without_rate`: the case has no sale, the sale's receipt is not in
-Sage yet, or it was posted before the conversion was configured and recorded no rate).
+A stage that cannot be converted waits, with its chain's later stages, as an exception: it took or
+gave back money and no rate is found for it (`missing_exchange_rate`, naming the day and the rates
+file; a write-off needs only the sale's rate), or there is no sale rate to convert at
+(`dispute_sale_without_rate`: the case has no sale, the sale's receipt is not in Sage yet, or it was
+posted before the conversion was configured and recorded no rate).
 """
 
 from __future__ import annotations
@@ -106,7 +109,7 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
                 told.add(row.case_number)
                 problems.append(_without_rate(row, what, sale, paytrace))
             continue
-        if rate is None:
+        if rate is None and (row.taken_cents > 0 or row.returned_cents > 0):  # a write-off needs the sale's only
             waits[position] = True
             problems.append(EXCEPTIONS.rows(
                 MISSING_EXCHANGE_RATE, "error", None, size=1,
@@ -120,8 +123,10 @@ def stages_in_sage_currency(stages: pd.DataFrame, *, sales: Mapping[int, SaleExc
         for column in AMOUNTS:
             cents = int(getattr(row, column))
             if cents > 0:
-                books[column][position] = sale.book_cents(cents)
-                processor[column][position] = convert_cents(cents, rate)
+                books[column][position] = book = sale.book_cents(cents)
+                processor[column][position] = convert_cents(cents, rate) if rate is not None else book
+        if rate is None:
+            continue
         # the fee as settlement leaves it when the processor takes it with the chargeback (one debit, one rounding)
         taken = int(row.taken_cents)
         fee_sage[position] = convert_cents(taken + int(fees.iloc[position]), rate) - convert_cents(taken, rate)
