@@ -91,7 +91,8 @@ def plan_reopen(stages: pd.DataFrame, cases: pd.DataFrame, reader: Sage100Reader
             reopened.append(False)
             problems.append(_warning("dispute_invoice_not_reopened", row,
                                      f"case {row.case_number} ({row.stage}) took {cents_to_decimal(row.taken_cents)} "
-                                     f"of the {receipt.amount} receipt of sale {int(row.sale)}: a partial chargeback "
+                                     f"of the {cents_to_decimal(_receipt_cents(receipt, row, sales))} receipt of sale "
+                                     f"{int(row.sale)}: a partial chargeback "
                                      "is kept in the chargeback account, the invoice is not re-opened",
                                      "re-open the invoice by hand for the disputed amount if the customer owes it"))
         else:
