@@ -113,7 +113,7 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
     start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
     rates = exchange_rates(config, config_path)  # None: one currency, the memo's amount is sent as is
     conversion = None if rates is None else RequestConversion(
-        _posted_receipts(connection, run_id), (config.currency.paytrace, config.currency.sage))
+        posted_receipts(connection, run_id), (config.currency.paytrace, config.currency.sage))
     with outages_fail_the_step():
         result = run_requests(
             sage100.reader(), sage100.open_writer(), client, store,
@@ -126,7 +126,7 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
                        "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live")
 
 
-def _posted_receipts(connection: duckdb.DuckDBPyConnection,
+def posted_receipts(connection: duckdb.DuckDBPyConnection,
                      run_id: str) -> Callable[[list[int]], Mapping[int, SaleExchange]]:
     """Each sale's receipt as the receivables posting log recorded it: its rate and Sage amount."""
     PostingLog(connection, run_id)  # the table exists, even before the first receipt
