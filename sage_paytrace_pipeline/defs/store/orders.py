@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
@@ -58,7 +59,8 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
         client = paytrace.get_client()
         with outages_fail_the_step():
             run = run_store_orders(engine, sage100.reader(), sage100.open_writer(), config, config.store,
-                                   client=client, today=now_in(config.merchant.time_zone).date())
+                                   client=client, today=now_in(config.merchant.time_zone).date(),
+                                   rates=exchange_rates(config, settings.config_path))
     finally:
         engine.dispose()
     posted = run.in_sage
