@@ -133,3 +133,32 @@ def test_an_inbox_made_before_the_conversion_gets_the_rate_columns(tmp_path: Pat
     finally:
         engine.dispose()
     assert {"paytrace_amount_cents", "fx_rate"} <= columns
+
+
+def test_store_refunds_become_memos_in_cad_at_the_invoices_rate(company: Path) -> None:
+    from sage_paytrace_pipeline.domain.money import cents_to_decimal
+    from sage_paytrace_pipeline.sage100.documents import ReceiptLine
+    from sage_paytrace_pipeline.store.refunds import request_store_refunds
+    from sage_paytrace_pipeline_tests.sage100.writer_support import receipt
+
+    order = big_order(company)
+    [posted] = post(company, [order], rates((SALE_DAY, RATE))).posted
+    writer, reader = DemoCompanyWriter(company), Sage100Reader.for_sqlite(company)
+    writer.post_card_receipt(receipt(posted["division"], posted["customer_no"], [ReceiptLine(
+        invoice_no=posted["invoice_no"], amount=cents_to_decimal(posted["total_cents"]))], transaction_id="7001"))
+    usd = posted["paytrace_amount_cents"]
+    refunds = [{"platform": "woocommerce", "order_id": order.order_id, "refund_id": "r1", "amount_cents": 1001,
+                "reason": "one box"},
+               {"platform": "woocommerce", "order_id": order.order_id, "refund_id": "r2", "amount_cents": usd,
+                "reason": "all of it"}]
+    postings = {("woocommerce", order.order_id): posted}
+    outcome = request_store_refunds(refunds, postings, reader, writer, refunded_invoice_ids=set(), flow_on=True,
+                                    today=TODAY, converts=True)
+    assert outcome.exceptions == []
+    assert [row["amount"] for row in outcome.requested] == [
+        cents_to_decimal(convert_cents(1001, RATE)), cents_to_decimal(posted["total_cents"])]
+    # an order written before the conversion (no rate kept): a person decides
+    before = {**posted, "fx_rate": None, "paytrace_amount_cents": None}
+    outcome = request_store_refunds(refunds[:1], {("woocommerce", order.order_id): before}, reader, writer,
+                                    refunded_invoice_ids=set(), flow_on=True, today=TODAY, converts=True)
+    assert outcome.requested == [] and [row["kind"] for row in outcome.exceptions] == ["store_refund"]
