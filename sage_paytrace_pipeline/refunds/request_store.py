@@ -105,11 +105,21 @@ class RequestStore:
         self.connection = connection
         if create:  # create=False: a reader's read-only connection, on tables that exist
             connection.execute(_DDL)
+        self._select = ", ".join(COLUMNS) if create else self._readable_columns()
+
+    def _readable_columns(self) -> str:
+        """The columns to select from a table a reader cannot alter: one written before the currency
+        columns existed reads them as not converted."""
+        present = {row[0] for row in self.connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+            "AND table_name = 'refund_requests'").fetchall()}
+        added = {"paytrace_amount_cents": "CAST(NULL AS BIGINT) AS paytrace_amount_cents", "fx_rate": "'' AS fx_rate"}
+        return ", ".join(column if column in present or column not in added else added[column] for column in COLUMNS)
 
     # -------------------------------------------------------------- reads
 
     def frame(self, state: str | None = None) -> pd.DataFrame:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
+        sql = f"SELECT {self._select} FROM {TABLE}"
         params: list[object] = []
         if state:
             sql += " WHERE state = ?"
@@ -120,7 +130,7 @@ class RequestStore:
         return [_request(row) for row in self.frame(state).to_dict("records")]
 
     def get(self, request_id: str) -> RefundRequest | None:
-        rows = self.connection.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE request_id = ?",
+        rows = self.connection.execute(f"SELECT {self._select} FROM {TABLE} WHERE request_id = ?",
                                        [request_id]).fetchall()
         return _request(dict(zip(COLUMNS, rows[0], strict=True))) if rows else None
 

@@ -212,3 +212,23 @@ def test_a_lost_answer_is_found_by_the_clients_look_up_and_the_usd_refunded_once
     run(world)
     assert world.calls(REFUND_ROUTE) == calls and len(world.refunds_of(request_id)) == 1
     assert recorded_cad(world, refund.transaction_id) == 1250
+
+
+def test_a_reader_of_a_warehouse_written_before_the_currency_columns_reads_unconverted_requests(tmp_path):
+    import duckdb
+
+    from sage_paytrace_pipeline.refunds.request_store import RequestStore
+
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as connection:
+        store = RequestStore(connection)
+        connection.execute("ALTER TABLE pipeline.refund_requests DROP COLUMN paytrace_amount_cents")
+        connection.execute("ALTER TABLE pipeline.refund_requests DROP COLUMN fx_rate")
+        connection.execute("INSERT INTO pipeline.refund_requests VALUES ('CM-01-1-000000', '01', 'ABF', '1', "
+                           "'000000', '0100', 7001, 1250, 'VISA', 'r', 'alice', now(), 'approved', '', NULL, "
+                           "'SPR1', '', '', now())")
+        del store
+    with duckdb.connect(str(path), read_only=True) as connection:
+        [request] = RequestStore(connection, create=False).all()
+    assert (request.amount_cents, request.paytrace_amount_cents, request.fx_rate, request.paytrace_cents) == (
+        1250, None, "", 1250)
