@@ -97,9 +97,12 @@ def build_store_assets() -> list[dg.AssetsDefinition]:
                                  "discounts, shipping, tax, addresses, the PayTrace transaction and invoice ids."),
             "sage_sales_orders": _out("Paid store orders in Sage: the customer (matched by e-mail + ZIP, created, "
                                       "or the catch-all), the sales order (store order number in CustomerPONo) and "
-                                      "its invoice, totals equal to the store's to the cent."),
+                                      "its invoice, totals equal to the store's to the cent (under a currency "
+                                      "conversion: to the payment converted at its business day's rate, with the "
+                                      "rate and both totals)."),
             "store_exceptions": _out("Store orders that cannot go to Sage (unknown SKU, price or total mismatch, "
-                                     "unknown customer or PayTrace sale, Sage refused), with what fixes each; "
+                                     "unknown customer or PayTrace sale, Sage refused, another currency than "
+                                     "PayTrace's, a missing exchange rate), with what fixes each; "
                                      "nothing of them is written."),
         },
         pool="duckdb",
