@@ -294,13 +294,15 @@ class RefundSettings(_Section):
     # settlement entry expensed them): days posted before the flow was turned on are not rewritten.
     start_date: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
     # Sage-initiated refunds up to this amount are approved without a person; 0: every one needs one.
+    # The credit memo's amount, in the Sage company's currency (currency.sage), also under a conversion.
     auto_approve_up_to: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=12, decimal_places=2)
     # Show what would be sent to PayTrace and send nothing.
     dry_run: bool = False
     # How a clerk asks for a card refund in Sage: a credit memo applied to the invoice a PayTrace
     # receipt paid, with one of the card payment types (sage.payment_types) as its PaymentType, as
     # Sage's own card integration marks a memo to be credited to the card. `none`: no Sage memo is
-    # ever sent to PayTrace (only the PayTrace -> Sage direction runs; required with a currency conversion).
+    # ever sent to PayTrace (only the PayTrace -> Sage direction runs). Under a currency conversion the
+    # memo is sent in PayTrace's currency at the rate the sale's receipt recorded (README "Currencies").
     request_marker: Literal["card_payment_type", "none"] = "card_payment_type"
     # GL account the credit memos the pipeline writes for PayTrace-side refunds debit (sales
     # returns); default gl_accounts.refunds.
@@ -490,28 +492,6 @@ class PipelineConfig(_Section):
     suggestions: SuggestionPolicy = SuggestionPolicy()
     # PayTrace's and Sage's currencies; the same (default): no conversion.
     currency: CurrencySettings = CurrencySettings()
-
-    @model_validator(mode="after")
-    def _conversion_covers_the_flows(self) -> PipelineConfig:
-        """PayTrace refunds convert at their sale's rate, dispute cases at their sale's and their
-        activity day's; Sage-initiated refund requests and web-store orders would still move
-        unconverted amounts: refused with a conversion."""
-        if not self.currency.converts:
-            return self
-        reasons = {
-            "store": "store: web-store orders would be written to Sage in the store's amounts, unconverted; "
-                     "remove the section",
-        }
-        problems = [reason for name, reason in reasons.items() if getattr(self, name) is not None]
-        if self.refunds is not None and self.refunds.request_marker != "none":
-            problems.append("refunds.request_marker: Sage credit memos would be sent to PayTrace unconverted "
-                            "(refunds asked for in Sage are not converted yet); set `request_marker: none` "
-                            "(PayTrace refunds are still recorded in Sage, converted at their sale's rate)")
-        if problems:
-            raise ValueError(f"currency: PayTrace pays in {self.currency.paytrace} and Sage books in "
-                             f"{self.currency.sage}, and these flows do not convert yet: " + "; ".join(problems)
-                             + " (or keep currency.paytrace equal to currency.sage)")
-        return self
 
     @field_validator("matching", mode="before")
     @classmethod

@@ -129,8 +129,6 @@ def test_one_currency_is_the_default_and_converts_nothing():
      "set rates_file and exchange_difference_account"),
     ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 'x y'\n",
      "'x y' is not a Sage account"),
-    ("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n  exchange_difference_account: 7950-00\n"
-     "refunds: {}\n", "refunds.request_marker: Sage credit memos would be sent to PayTrace unconverted"),
 ])
 def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     path = tmp_path / "config.yaml"
@@ -140,12 +138,14 @@ def test_currency_mistakes_name_their_key(tmp_path, yaml_text, expected):
     assert expected in str(error.value)
 
 
-def test_a_conversion_takes_the_paytrace_refund_flow_without_sage_requests(tmp_path):
+@pytest.mark.parametrize("marker", ["none", "card_payment_type"])
+def test_a_conversion_takes_both_refund_directions_and_the_store(tmp_path, marker):
     path = tmp_path / "config.yaml"
     path.write_text("currency:\n  paytrace: USD\n  sage: CAD\n  rates_file: r.csv\n"
-                    "  exchange_difference_account: 7950-00\nrefunds:\n  request_marker: none\n")
+                    f"  exchange_difference_account: 7950-00\nrefunds:\n  request_marker: {marker}\nstore: {{}}\n")
     config = load_config(path)
-    assert config.currency.converts and config.refunds is not None and config.refunds.request_marker == "none"
+    assert config.currency.converts and config.refunds is not None and config.refunds.request_marker == marker
+    assert config.store is not None
 
 
 def test_a_conversion_takes_the_dispute_flow(tmp_path):

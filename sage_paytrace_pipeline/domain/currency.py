@@ -143,6 +143,14 @@ def convert_cents(cents: int, rate: Decimal) -> int:
     return int(convert_many([cents], [rate])[0])
 
 
+def convert_back_cents(cents: int, rate: Decimal) -> int:
+    """An amount of the Sage currency in the PayTrace currency: cents / rate rounded to the cent,
+    halves away from zero (a credit memo's amount back in what the sale charged)."""
+    numerator, denominator = _ratio(rate)
+    size = (abs(cents) * denominator * 2 + numerator) // (2 * numerator)
+    return -size if cents < 0 else size
+
+
 def convert_many(cents: Sequence[int] | np.ndarray | pd.Series, rates: Sequence[Decimal]) -> np.ndarray:
     """`convert_cents` of every pair, as int64: exact integer arithmetic per distinct rate (a day has one)."""
     amounts = np.asarray(cents, dtype="int64")
@@ -199,6 +207,7 @@ __all__ = [
     "RateFileError",
     "RateTable",
     "allocate",
+    "convert_back_cents",
     "convert_cents",
     "convert_many",
     "exchange_of_log",

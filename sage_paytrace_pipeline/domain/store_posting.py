@@ -12,22 +12,31 @@ to the cent, which `plan_order` verifies with Sage's own rounding before returni
 The customer: e-mail and billing ZIP both equal (normalized) to one Sage customer's; else a new
 customer (its reference derived from e-mail + ZIP, so a retry finds the one it created), or the
 configured catch-all web customer.
+
+Under a currency conversion (README "Currencies") the order is in the store's currency, which must
+be PayTrace's, and Sage books in its own: `plan_in_sage_currency` converts each line's extension at
+the payment's business-day rate and gives the rounding cents to the largest remainders, so the Sage
+invoice totals exactly what receivables converts the payment to (the receipt applies it to the
+cent). The catalogue price check is not made then: Sage's item prices are in Sage's currency.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Literal
 
-from sage_paytrace_pipeline.domain.money import CENT, format_decimal
+from sage_paytrace_pipeline.domain.currency import convert_cents
+from sage_paytrace_pipeline.domain.money import CENT, cents_to_decimal, decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.domain.store_orders import StoreOrder
 
 SIX_PLACES = Decimal("0.000001")
 ProblemKind = Literal["unknown_sku", "price_mismatch", "total_mismatch", "unknown_customer",
-                      "unknown_paytrace_transaction", "sage_refused"]
+                      "unknown_paytrace_transaction", "sage_refused", "order_currency_mismatch",
+                      "missing_exchange_rate"]
 
 
 @dataclass(frozen=True)
@@ -111,11 +120,13 @@ def new_customer_reference(order: StoreOrder) -> str:
 
 
 def plan_order(order: StoreOrder, items: Mapping[str, ItemInfo], customers: Mapping[tuple[str, str], tuple[str, str]],
-               rules: PostingRules, *, sales: Mapping[str, Decimal] | None) -> OrderPlan | list[StoreProblem]:
+               rules: PostingRules, *, sales: Mapping[str, Decimal] | None,
+               check_prices: bool = True) -> OrderPlan | list[StoreProblem]:
     """The plan for a paid order, or every problem that stops it (`sales`: PayTrace sale id -> amount;
-    None when PayTrace was not consulted)."""
-    problems = (_line_problems(order, items) + _misc_item_problems(order, items, rules) + _total_problems(order)
-                + _sale_problems(order, sales))
+    None when PayTrace was not consulted; `check_prices`: False under a currency conversion, Sage's
+    prices being in another currency than the store's)."""
+    problems = (_line_problems(order, items, check_prices=check_prices) + _misc_item_problems(order, items, rules)
+                + _total_problems(order) + _sale_problems(order, sales))
     customer = _customer(order, customers, rules)
     if isinstance(customer, StoreProblem):
         problems.append(customer)
@@ -138,7 +149,34 @@ def plan_order(order: StoreOrder, items: Mapping[str, ItemInfo], customers: Mapp
     return plan
 
 
-def _line_problems(order: StoreOrder, items: Mapping[str, ItemInfo]) -> list[StoreProblem]:
+def plan_in_sage_currency(order: StoreOrder, plan: OrderPlan, rate: Decimal) -> OrderPlan | StoreProblem:
+    """The plan with every line in Sage's currency at `rate` (the payment's business day's): each
+    extension converted, the rounding cents given to the largest remainders (the earlier line on a
+    tie), so the lines add up to the order's total converted by `convert_cents` (what receivables
+    makes of the payment), to the cent."""
+    cents = [decimal_to_cents(line.extension) for line in plan.lines]
+    target = convert_cents(decimal_to_cents(order.total), rate)
+    exact = [Fraction(amount) * Fraction(rate) for amount in cents]
+    floors = [value.numerator // value.denominator for value in exact]
+    extra = target - sum(floors)  # 0 <= extra <= len(lines): the total's rounding against the floors
+    by_remainder = sorted(range(len(exact)), key=lambda index: (-(exact[index] - floors[index]), index))
+    converted = list(floors)
+    for index in by_remainder[:extra]:
+        converted[index] += 1
+    lines = tuple(replace(line, unit_price=(cents_to_decimal(amount) / line.quantity).quantize(SIX_PLACES))
+                  for line, amount in zip(plan.lines, converted, strict=True))
+    in_sage = replace(plan, lines=lines)
+    if not 0 <= extra <= len(exact) or in_sage.total != cents_to_decimal(target):
+        return StoreProblem("total_mismatch",
+                            f"order {order.number}: converted at {rate}, Sage's rounding of the lines gives "
+                            f"{format_decimal(in_sage.total)}, the payment converts to "
+                            f"{format_decimal(cents_to_decimal(target))}",
+                            "enter the order in Sage by hand with a rounding line, then mark this exception resolved")
+    return in_sage
+
+
+def _line_problems(order: StoreOrder, items: Mapping[str, ItemInfo], *, check_prices: bool = True
+                   ) -> list[StoreProblem]:
     problems = []
     for number, line in enumerate(order.lines, start=1):
         item = items.get(line.sku)
@@ -147,7 +185,7 @@ def _line_problems(order: StoreOrder, items: Mapping[str, ItemInfo]) -> list[Sto
             problems.append(StoreProblem(
                 "unknown_sku", f"order {order.number} line {number} ({line.name}): {what}",
                 "give the store product the SKU of its CI_Item code (or add the item in Sage), then reconcile"))
-        elif item.price != line.unit_price:
+        elif check_prices and item.price != line.unit_price:
             problems.append(StoreProblem(
                 "price_mismatch",
                 f"order {order.number} line {number} {line.sku}: the store sold at {format_decimal(line.unit_price)}, "

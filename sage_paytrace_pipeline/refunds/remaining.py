@@ -33,9 +33,10 @@ def sale_snapshot(request: RefundRequest, requests: list[RefundRequest], refunds
         & ~refunds["invoice_id"].map(is_request_invoice_id) & bool(invoice_id)
     refunded = int(refunds.loc[ours | same_sale, "amount_cents"].sum())
     seen = set(refunds["invoice_id"])
-    in_flight = sum(r.amount_cents for r in others if r.invoice_id not in seen)
+    in_flight = sum(r.paytrace_cents for r in others if r.invoice_id not in seen)
     return SaleSnapshot(transaction_id=transaction_id, status=status, amount_cents=amount_cents,
-                        refunded_cents=refunded, in_flight_cents=in_flight)
+                        refunded_cents=refunded, in_flight_cents=in_flight,
+                        refunded_in_paytrace_cents=int(refunds.loc[same_sale & ~ours, "amount_cents"].sum()))
 
 
 def warehouse_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -7,6 +7,12 @@ life cycle (domain/refunds/requests.py) and writes the row and its event togethe
 
 `sent` is committed before the money call (with the action and the SPR invoice_id): a crash after
 it leaves a request the next run resolves by look-up, never by sending again blindly.
+
+`amount_cents` is the credit memo's amount, in the Sage company's currency (what the clerk entered
+and what is recorded against the memo). Under a currency conversion `paytrace_amount_cents` and
+`fx_rate` are what PayTrace is (or would be) asked to refund and the rate of the sale's receipt it
+was converted at (README "Currencies"); without one they stay NULL / '' and PayTrace is asked for
+`amount_cents`.
 """
 
 from __future__ import annotations
@@ -54,6 +60,8 @@ CREATE TABLE IF NOT EXISTS {EVENTS} (
     actor VARCHAR NOT NULL,
     reason VARCHAR NOT NULL
 );
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS paytrace_amount_cents BIGINT;
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS fx_rate VARCHAR DEFAULT '';
 """
 
 
@@ -78,6 +86,13 @@ class RefundRequest:
     approved_by: str
     error: str
     updated_at: datetime
+    paytrace_amount_cents: int | None = None  # under a conversion: what PayTrace refunds (its currency)
+    fx_rate: str = ""  # under a conversion: the sale's receipt's rate it was converted at
+
+    @property
+    def paytrace_cents(self) -> int:
+        """What PayTrace is asked to refund: the memo's amount converted, or the memo's amount itself."""
+        return self.amount_cents if self.paytrace_amount_cents is None else self.paytrace_amount_cents
 
 
 COLUMNS = tuple(f.name for f in fields(RefundRequest))
@@ -90,11 +105,21 @@ class RequestStore:
         self.connection = connection
         if create:  # create=False: a reader's read-only connection, on tables that exist
             connection.execute(_DDL)
+        self._select = ", ".join(COLUMNS) if create else self._readable_columns()
+
+    def _readable_columns(self) -> str:
+        """The columns to select from a table a reader cannot alter: one written before the currency
+        columns existed reads them as not converted."""
+        present = {row[0] for row in self.connection.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+            "AND table_name = 'refund_requests'").fetchall()}
+        added = {"paytrace_amount_cents": "CAST(NULL AS BIGINT) AS paytrace_amount_cents", "fx_rate": "'' AS fx_rate"}
+        return ", ".join(column if column in present or column not in added else added[column] for column in COLUMNS)
 
     # -------------------------------------------------------------- reads
 
     def frame(self, state: str | None = None) -> pd.DataFrame:
-        sql = f"SELECT {', '.join(COLUMNS)} FROM {TABLE}"
+        sql = f"SELECT {self._select} FROM {TABLE}"
         params: list[object] = []
         if state:
             sql += " WHERE state = ?"
@@ -105,7 +130,7 @@ class RequestStore:
         return [_request(row) for row in self.frame(state).to_dict("records")]
 
     def get(self, request_id: str) -> RefundRequest | None:
-        rows = self.connection.execute(f"SELECT {', '.join(COLUMNS)} FROM {TABLE} WHERE request_id = ?",
+        rows = self.connection.execute(f"SELECT {self._select} FROM {TABLE} WHERE request_id = ?",
                                        [request_id]).fetchall()
         return _request(dict(zip(COLUMNS, rows[0], strict=True))) if rows else None
 
@@ -194,6 +219,8 @@ def _request(row: dict) -> RefundRequest:
         "sale_transaction_id": optional_int(row["sale_transaction_id"]),
         "paytrace_transaction_id": optional_int(row["paytrace_transaction_id"]),
         "amount_cents": int(row["amount_cents"]),
+        "paytrace_amount_cents": optional_int(row["paytrace_amount_cents"]),
+        "fx_rate": "" if row["fx_rate"] is None or pd.isna(row["fx_rate"]) else str(row["fx_rate"]),
         "requested_at": pd.Timestamp(row["requested_at"]).to_pydatetime(),
         "updated_at": pd.Timestamp(row["updated_at"]).to_pydatetime(),
     })

@@ -5,6 +5,8 @@ payments paid the memos' invoices. A memo becomes a request once (keyed by the m
 whose memo is not applied to an invoice a PayTrace payment paid stays `requested` with an exception
 each run until the memo is fixed; a linked one is approved by "auto" up to
 `refunds.auto_approve_up_to`, otherwise it waits for a person (`sage-paytrace refunds approve`).
+The approval rule compares the memo's amount, in the Sage company's currency, under a currency
+conversion too (the amount sent to PayTrace is converted later, refunds/sending.py).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from sage_paytrace_pipeline.domain.refunds.requests import (
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RefundRequest, RequestStore
-from sage_paytrace_pipeline.refunds.sending import SendOutcome, send_requests
+from sage_paytrace_pipeline.refunds.sending import RequestConversion, SendOutcome, send_requests
 from sage_paytrace_pipeline.sage100.documents import CreditMemo
 from sage_paytrace_pipeline.sage100.models import CreditMemoRequest, InvoiceCardPayment
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
@@ -240,11 +242,13 @@ def run_requests(
     reader: Sage100Reader, writer: Sage100Writer, client: PayTraceClient, store: RequestStore, *,
     payment_types: Iterable[str], auto_approve_up_to: Decimal, dry_run: bool, today: date,
     start_date: date | None = None, disputed: Mapping[int, str] | None = None,
+    conversion: RequestConversion | None = None,
 ) -> RunResult:
     """One run of the flow: discover, link, approve, send, record (the asset `sage_refund_requests`);
-    `disputed` (sale id -> open dispute case) are sales no refund is sent for."""
+    `disputed` (sale id -> open dispute case) are sales no refund is sent for; `conversion`: PayTrace's
+    currency is not Sage's (the approval rule still compares the memo's amount, in Sage's currency)."""
     discovery = discover_requests(reader, store, payment_types=payment_types, auto_approve_up_to=auto_approve_up_to,
                                   start_date=start_date)
     sending = send_requests(store, client, writer, refunds=warehouse_refunds(store.connection), today=today,
-                            dry_run=dry_run, disputed=disputed)
+                            dry_run=dry_run, disputed=disputed, conversion=conversion)
     return RunResult(discovery, sending)

@@ -18,22 +18,35 @@ For each request ready to go (approved, or waiting for its sale's batch to settl
 
 The refund always goes to the sale's own card: `refund_transaction` refunds the original
 transaction, and a void cancels it; no card or customer is ever given.
+
+Under a currency conversion (`RequestConversion`) the memo is in Sage's currency and PayTrace
+refunds in its own: the memo is converted back at the rate the sale's receipt recorded (README
+"Currencies"), just before step 2. The memo that takes the rest of what the receipt debited (a whole
+receipt, or the last part of one) refunds the rest of the sale exactly; any other memo is memo / rate
+rounded half up to the cent, never above what remains of the sale (a rounding cent is capped). A
+memo above what remains of the receipt in Sage's currency is `refund_above_remaining`; a sale whose
+receipt recorded no rate is `missing_exchange_rate`; nothing is sent for either. The PayTrace amount
+and the rate are kept on the request (`paytrace_amount_cents`, `fx_rate`), the card refund in Sage
+credits the memo's own amount.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, convert_back_cents, convert_cents
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.domain.refunds.requests import (
     APPROVED,
     CONFIRMED,
     FAILED,
+    IN_FLIGHT_STATES,
     RECORDED,
     SENT,
     WAITING_FOR_SETTLEMENT,
@@ -63,6 +76,24 @@ SYSTEM = "pipeline"
 READY = (APPROVED, WAITING_FOR_SETTLEMENT)
 
 
+@dataclass(frozen=True)
+class SaleExchange:
+    """A sale's receipt as it was posted under the conversion: its rate (None: it recorded none, posted
+    before the conversion or found in Sage) and its amount in Sage's currency."""
+
+    rate: Decimal | None
+    sage_cents: int
+
+
+@dataclass(frozen=True)
+class RequestConversion:
+    """PayTrace's currency -> Sage's: each sale's receipt as recorded (sale ids -> SaleExchange; a sale
+    whose receipt the log does not hold is absent), and the two currency codes (PayTrace's, Sage's)."""
+
+    sale_receipts: Callable[[list[int]], Mapping[int, SaleExchange]]
+    currencies: tuple[str, str]
+
+
 @dataclass
 class SendOutcome:
     sent: list[dict] = field(default_factory=list)  # one per money call made (or adopted) this run
@@ -79,8 +110,11 @@ class RequestSender:
     """One run's sending: the store, PayTrace, Sage and the warehouse's refunds (read once)."""
 
     def __init__(self, store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *,
-                 refunds: pd.DataFrame, today: date, dry_run: bool, disputed: Mapping[int, str] | None = None) -> None:
+                 refunds: pd.DataFrame, today: date, dry_run: bool, disputed: Mapping[int, str] | None = None,
+                 conversion: RequestConversion | None = None) -> None:
         self.store = store
+        self.conversion = conversion
+        self.receipts: Mapping[int, SaleExchange] = {}
         # Sale id -> its open dispute case: the chargeback took the money back already, a refund would
         # lose it twice (disputes.md §5), so nothing is sent while the case is open.
         self.disputed = dict(disputed or {})
@@ -92,6 +126,10 @@ class RequestSender:
         self.outcome = SendOutcome()
 
     def run(self) -> SendOutcome:
+        if self.conversion is not None:  # one read for every sale about to be sent
+            sales = sorted({r.sale_transaction_id for r in self.store.all() if r.sale_transaction_id is not None
+                            and r.state in (*READY, SENT)})
+            self.receipts = self.conversion.sale_receipts(sales) if sales else {}
         for request in self.store.all(SENT):
             self._resolve_sent(request)
         for request in self.store.all():
@@ -108,6 +146,50 @@ class RequestSender:
         return sale_snapshot(request, self.store.all(), self.refunds, transaction_id=sale.transaction_id,
                              status=sale.status.value, amount_cents=decimal_to_cents(sale.amount),
                              invoice_id=sale.invoice_id, card_last4=sale.card.last4 if sale.card else None)
+
+    # -------------------------------------------------------------- currency
+
+    def _in_paytrace_currency(self, request: RefundRequest, snapshot: SaleSnapshot) -> RefundRequest | None:
+        """The request with its PayTrace amount and rate (stored when they changed), or None after its
+        exception (no rate recorded, or above what remains of the receipt): nothing is sent."""
+        assert self.conversion is not None and request.sale_transaction_id is not None
+        sale_id = request.sale_transaction_id
+        paytrace, sage = self.conversion.currencies
+        receipt = self.receipts.get(sale_id)
+        if receipt is None or receipt.rate is None:
+            self._fail(request, MISSING_EXCHANGE_RATE,
+                       f"sale {sale_id}'s receipt recorded no {paytrace}->{sage} rate (posted before the conversion "
+                       f"or entered in Sage), so the {paytrace} amount of this {sage} memo is not known; nothing was "
+                       "sent", f"delete the credit memo in Sage (or remove its card payment type) and refund the sale "
+                       f"from PayTrace's virtual terminal in {paytrace}: the pipeline then records that refund in Sage "
+                       "with its own credit memo, converted at the refund day's rate")
+            return None
+        rate = receipt.rate
+        others = [r for r in self.store.all() if r.sale_transaction_id == sale_id and r.request_id != request.request_id
+                  and r.action == "refund" and r.state in (*IN_FLIGHT_STATES, RECORDED)]
+        # what the receipt debited, less what the sale's refunds so far credit back in Sage: the memos of
+        # the other requests, and the PayTrace-side refunds at the sale's rate (as the refund flow records them)
+        sage_rest = receipt.sage_cents - sum(r.amount_cents for r in others) \
+            - convert_cents(snapshot.refunded_in_paytrace_cents, rate)
+        if request.amount_cents > sage_rest:
+            self._fail(request, "refund_above_remaining",
+                       f"{_amount(request.amount_cents, sage)} is above what remains of sale {sale_id}'s receipt: "
+                       f"{_amount(max(sage_rest, 0), sage)} of {_amount(receipt.sage_cents, sage)} (at the sale's "
+                       f"rate {rate}); nothing was sent",
+                       "lower the credit memo to what remains (a new memo) or check the refunds already made for "
+                       "this sale; nothing was sent")
+            return None
+        remaining = snapshot.remaining_cents
+        if request.amount_cents == sage_rest and remaining > 0:
+            cents = remaining  # the rest of the receipt: the rest of the sale, to the cent
+        else:
+            cents = convert_back_cents(request.amount_cents, rate)
+            cents = min(cents, remaining) if remaining > 0 else cents  # a rounding cent never sends more
+        if request.paytrace_amount_cents == cents and request.fx_rate == str(rate):
+            return request
+        return self.store.note(request.request_id, actor=SYSTEM, paytrace_amount_cents=cents, fx_rate=str(rate),
+                               reason=f"{_amount(request.amount_cents, sage)} is {_amount(cents, paytrace)} at sale "
+                                      f"{sale_id}'s rate {rate} ({sage} per 1 {paytrace})")
 
     # -------------------------------------------------------------- sending
 
@@ -127,7 +209,13 @@ class RequestSender:
             self._problem(request, "refund_sale_unreadable", "error", f"sale {sale_id} could not be read: {exc}",
                           "check the PayTrace connection; the next run tries again")
             return
-        decision = decide(self.snapshot(request, sale), request.amount_cents)
+        snapshot = self.snapshot(request, sale)
+        if self.conversion is not None:
+            converted = self._in_paytrace_currency(request, snapshot)
+            if converted is None:
+                return
+            request = converted
+        decision = decide(snapshot, request.paytrace_cents)
         if decision.action == "refuse":
             self._refuse(request, decision)
         elif decision.action == "wait":
@@ -135,7 +223,7 @@ class RequestSender:
                 self.store.transition(request.request_id, WAITING_FOR_SETTLEMENT, actor=SYSTEM, reason=decision.reason)
         elif self.dry_run:
             self.store.note(request.request_id, actor=SYSTEM, reason=f"dry run: would {decision.action} "
-                            f"{_dollars(request.amount_cents)} of sale {sale_id} ({decision.reason})")
+                            f"{_dollars(request.paytrace_cents)} of sale {sale_id} ({decision.reason})")
             self.outcome.would_send.append(self._row(request, decision.action))
         else:
             self._call(request, decision.action, first=True)
@@ -158,7 +246,7 @@ class RequestSender:
                 result = self.client.void(sale_id)
                 money_id = sale_id
             else:
-                result = self.client.refund_transaction(sale_id, cents_to_decimal(request.amount_cents),
+                result = self.client.refund_transaction(sale_id, cents_to_decimal(request.paytrace_cents),
                                                         invoice_id=request.invoice_id)
                 money_id = result.transaction_id or 0
         except (PayTraceNotRefundable, PayTraceNotVoidable) as exc:
@@ -189,7 +277,7 @@ class RequestSender:
         if first:
             try:
                 fresh = decide(self.snapshot(request, self.client.export_transaction(sale_id, include_bin=False)),
-                               request.amount_cents)
+                               request.paytrace_cents)
             except PayTraceError:
                 fresh = None
         other = fallback(action, code, fresh) if fresh is not None else None
@@ -295,15 +383,24 @@ class RequestSender:
 
     @staticmethod
     def _row(request: RefundRequest, action: str) -> dict:
-        return {"request_id": request.request_id, "action": action, "sale_transaction_id": request.sale_transaction_id,
-                "amount": format_decimal(cents_to_decimal(request.amount_cents))}
+        row = {"request_id": request.request_id, "action": action, "sale_transaction_id": request.sale_transaction_id,
+               "amount": format_decimal(cents_to_decimal(request.amount_cents))}
+        if request.fx_rate:  # under a conversion: the memo's amount (Sage's currency), what PayTrace refunds
+            row |= {"paytrace_amount": format_decimal(cents_to_decimal(request.paytrace_cents)),
+                    "fx_rate": request.fx_rate}
+        return row
 
 
 def send_requests(store: RequestStore, client: PayTraceClient, writer: Sage100Writer, *, refunds: pd.DataFrame,
-                  today: date, dry_run: bool, disputed: Mapping[int, str] | None = None) -> SendOutcome:
+                  today: date, dry_run: bool, disputed: Mapping[int, str] | None = None,
+                  conversion: RequestConversion | None = None) -> SendOutcome:
     return RequestSender(store, client, writer, refunds=refunds, today=today, dry_run=dry_run,
-                         disputed=disputed).run()
+                         disputed=disputed, conversion=conversion).run()
 
 
 def _dollars(cents: int) -> str:
     return "$" + format_decimal(cents_to_decimal(cents))
+
+
+def _amount(cents: int, currency: str) -> str:
+    return f"{format_decimal(cents_to_decimal(cents))} {currency}"

@@ -53,24 +53,37 @@ def refunds_recorded_in_sage(connection: duckdb.DuckDBPyConnection, refund_ids: 
 def refunds_in_sage_currency(connection: duckdb.DuckDBPyConnection,
                              refund_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
     """Under a currency conversion: the Sage amount and rate each given refund was recorded at (refund
-    id -> (cents, rate)); refunds recorded without a conversion are absent."""
+    id -> (cents, rate)): a PayTrace-side refund's card refund, or a request's (the clerk's memo
+    amount, converted at the sale's rate); refunds recorded without a conversion are absent."""
     wanted = pd.DataFrame({"transaction_id": pd.Series(sorted({int(i) for i in refund_ids}), dtype="int64")})
-    if wanted.empty or not _exists(connection, REFUND_LOG):
+    if wanted.empty:
         return {}
+    queries = {
+        (REFUND_LOG, "sage_amount_cents"): "SELECT transaction_id, sage_amount_cents, fx_rate FROM "
+        "pipeline.sage_refund_log JOIN wanted_refund_ids USING (transaction_id) WHERE kind = 'refund' "
+        "AND state = 'confirmed' AND sage_amount_cents IS NOT NULL",
+        (REFUND_REQUESTS, "paytrace_amount_cents"): "SELECT paytrace_transaction_id, amount_cents, fx_rate FROM "
+        "pipeline.refund_requests r JOIN wanted_refund_ids w ON w.transaction_id = r.paytrace_transaction_id "
+        "WHERE action = 'refund' AND state = 'recorded' AND paytrace_amount_cents IS NOT NULL",
+    }
+    found: dict[int, tuple[int, str]] = {}
     connection.register("wanted_refund_ids", wanted)
     try:
-        columns = {row[0] for row in connection.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
-            "AND table_name = 'sage_refund_log'").fetchall()}
-        if "sage_amount_cents" not in columns:  # a log written before conversions existed
-            return {}
-        rows = connection.execute(
-            "SELECT transaction_id, sage_amount_cents, fx_rate FROM pipeline.sage_refund_log "
-            "JOIN wanted_refund_ids USING (transaction_id) WHERE kind = 'refund' AND state = 'confirmed' "
-            "AND sage_amount_cents IS NOT NULL").fetchall()
+        for (table, column), query in queries.items():
+            # a table not there yet, or written before conversions existed: nothing recorded converted
+            if _exists(connection, table) and column in _columns(connection, table):
+                found |= {int(refund): (int(cents), str(rate or ""))
+                          for refund, cents, rate in connection.execute(query).fetchall()}
     finally:
         connection.unregister("wanted_refund_ids")
-    return {int(refund): (int(cents), str(rate or "")) for refund, cents, rate in rows}
+    return found
+
+
+def _columns(connection: duckdb.DuckDBPyConnection, table: tuple[str, str]) -> set[str]:
+    schema, name = table
+    return {row[0] for row in connection.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+        [schema, name]).fetchall()}
 
 
 def _exists(connection: duckdb.DuckDBPyConnection, table: tuple[str, str]) -> bool:

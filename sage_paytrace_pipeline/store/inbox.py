@@ -95,7 +95,13 @@ postings = sa.Table(
     sa.Column("total_cents", sa.BigInteger, nullable=False),
     sa.Column("paytrace_transaction_id", sa.String(40), nullable=False),
     sa.Column("posted_at", sa.DateTime(timezone=True), nullable=False),
+    # Under a currency conversion: the store's total (PayTrace's currency; total_cents is Sage's) and the
+    # rate of the payment's business day the invoice was written at; NULL without one.
+    sa.Column("paytrace_amount_cents", sa.BigInteger, nullable=True),
+    sa.Column("fx_rate", sa.String(24), nullable=True),
 )
+# Columns added after the first release: an inbox made before them gets them at open (ALTER TABLE).
+_ADDED_COLUMNS = {"store_postings": ("paytrace_amount_cents BIGINT", "fx_rate VARCHAR(24)")}
 
 Outcome = Literal["applied", "unchanged", "refund", "invalid", "ignored", "duplicate"]
 
@@ -133,7 +139,19 @@ def open_inbox(url: str) -> Engine:
     else:
         engine = sa.create_engine(url, pool_pre_ping=True)
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     return engine
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    inspector = sa.inspect(engine)
+    for table, definitions in _ADDED_COLUMNS.items():
+        present = {column["name"] for column in inspector.get_columns(table)}
+        missing = [definition for definition in definitions if definition.split()[0] not in present]
+        if missing:
+            with engine.begin() as connection:
+                for definition in missing:
+                    connection.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {definition}"))
 
 
 def sqlite_url(path: str) -> str:
@@ -321,7 +339,8 @@ def record_postings(engine: Engine, rows: list[dict[str, Any]], *, now: datetime
     if not rows:
         return
     columns = [column.name for column in postings.columns if column.name != "posted_at"]
-    values = [{**{column: row[column] for column in columns}, "posted_at": now or datetime.now(UTC)} for row in rows]
+    values = [{**{column: row.get(column) for column in columns}, "posted_at": now or datetime.now(UTC)}
+              for row in rows]
     with engine.begin() as connection:
         connection.execute(_dialect_insert(connection, postings).values(values)
                            .on_conflict_do_nothing(index_elements=["platform", "order_id"]))

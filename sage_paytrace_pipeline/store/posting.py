@@ -16,6 +16,15 @@ finished by the next run. Sage refusing a document (a `Sage100ValidationError`) 
 
 Reads are per run, not per order: the customers once (an e-mail + ZIP index), each distinct SKU
 once, the existing order invoices by reference once per order (a keyed look-up).
+
+Under a currency conversion (`StoreConversion`, README "Currencies") an order must be in PayTrace's
+currency (else ``order_currency_mismatch``, nothing written); its lines go to Sage converted at the
+rate of its PayTrace sale's business day, the rate receivables converts that payment at
+(domain/store_posting.py `plan_in_sage_currency`), so the receipt applies the invoice exactly. A day
+without a usable rate is a ``missing_exchange_rate`` exception and nothing is written; the order
+stays in the inbox unposted and the first run after the rate is added writes it (once, by its
+reference). The posted row keeps the Sage total (`total_cents`), the store's (`paytrace_amount_cents`)
+and the rate (`fx_rate`); both NULL without a conversion.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.money import decimal_to_cents
+from sage_paytrace_pipeline.domain.currency import RateTable
+from sage_paytrace_pipeline.domain.money import decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.domain.store_orders import StoreOrder
 from sage_paytrace_pipeline.domain.store_posting import (
     CustomerChoice,
@@ -37,6 +47,7 @@ from sage_paytrace_pipeline.domain.store_posting import (
     StoreProblem,
     customer_key,
     order_reference,
+    plan_in_sage_currency,
     plan_order,
 )
 from sage_paytrace_pipeline.sage100.documents import CustomerRecord, SalesOrder, SalesOrderLine
@@ -47,7 +58,7 @@ from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
 POSTED_COLUMNS = ("order_key", "platform", "order_id", "number", "reference", "division", "customer_no",
                   "customer_method", "sales_order_no", "invoice_no", "total_cents", "paytrace_transaction_id",
-                  "created")
+                  "created", "paytrace_amount_cents", "fx_rate")
 EXCEPTION_COLUMNS = ("order_key", "number", "kind", "problem", "action")
 
 
@@ -64,9 +75,19 @@ class PostingResult:
         return pd.DataFrame(self.exceptions, columns=list(EXCEPTION_COLUMNS))
 
 
+@dataclass(frozen=True)
+class StoreConversion:
+    """PayTrace's currency (the store's) -> Sage's: the rates, the currency codes, and each PayTrace
+    sale's business day (sale id -> day, as PayTrace files it; a sale not given: its order's paid day)."""
+
+    rates: RateTable
+    currencies: tuple[str, str]  # (PayTrace's, Sage's)
+    sale_days: Mapping[str, date] = field(default_factory=dict)
+
+
 def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, writer: Sage100Writer,
                       rules: PostingRules, *, sales: Mapping[str, Decimal] | None, terms_code: str = "",
-                      warehouse: str = "000", today: date) -> PostingResult:
+                      warehouse: str = "000", today: date, conversion: StoreConversion | None = None) -> PostingResult:
     """Every paid order into Sage once (see the module docstring). The sales order is dated the day the
     buyer ordered and the invoice the day the order was paid, both in `rules.time_zone` (the
     merchant's), so the invoice falls on the business day of the PayTrace sale that pays it."""
@@ -77,7 +98,17 @@ def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, write
     customers = _customer_index(reader, rules.division)
     catch_all_exists = rules.catch_all is None or reader.customer(*rules.catch_all) is not None
     for order in paid:
-        plan = plan_order(order, items, customers, rules, sales=sales)
+        if conversion is not None and order.currency.upper() != conversion.currencies[0]:
+            result.exceptions.append(_exception(order, _currency_problem(order, conversion)))
+            continue
+        plan = plan_order(order, items, customers, rules, sales=sales, check_prices=conversion is None)
+        rate = None
+        if conversion is not None and isinstance(plan, OrderPlan):
+            day = conversion.sale_days.get(order.paytrace_transaction_id) or order.paid_date(rules.time_zone)
+            rate = conversion.rates.rate_on(day)
+            converted = _missing_rate(order, day, conversion) if rate is None else plan_in_sage_currency(
+                order, plan, rate)
+            plan = converted if isinstance(converted, OrderPlan) else [converted]
         if isinstance(plan, OrderPlan) and plan.customer.method == "catch_all" and not catch_all_exists:
             plan = [StoreProblem("unknown_customer", f"order {order.number}: the catch-all customer "
                                  f"{'-'.join(rules.catch_all or ())} does not exist in Sage",
@@ -87,12 +118,33 @@ def post_store_orders(orders: Iterable[StoreOrder], reader: Sage100Reader, write
             continue
         try:
             result.posted.append(_post(order, plan, writer, rules, terms_code=terms_code, warehouse=warehouse,
-                                       today=today, customers=customers))
+                                       today=today, customers=customers, rate=rate))
         except Sage100ValidationError as error:
             result.exceptions.append(_exception(order, StoreProblem(
                 "sage_refused", f"order {order.number}: Sage refused it: {error}",
                 "fix what Sage names (item, stock, customer), then run again: what was written is reused")))
     return result
+
+
+def _currency_problem(order: StoreOrder, conversion: StoreConversion) -> StoreProblem:
+    paytrace, sage = conversion.currencies
+    return StoreProblem(
+        "order_currency_mismatch",
+        f"order {order.number} is in {order.currency or '(none)'}, but PayTrace charges in {paytrace} (and Sage "
+        f"books in {sage}, converted from {paytrace}); nothing was written",
+        f"sell in {paytrace} in the store (its currency setting), or enter this order in Sage by hand")
+
+
+def _missing_rate(order: StoreOrder, day: date, conversion: StoreConversion) -> StoreProblem:
+    paytrace, sage = conversion.currencies
+    rates = conversion.rates
+    return StoreProblem(
+        "missing_exchange_rate",
+        f"order {order.number} of {format_decimal(order.total)} {paytrace} (PayTrace sale "
+        f"{order.paytrace_transaction_id or '(none)'}) needs the {paytrace}->{sage} rate of {day}, and "
+        f"{rates.missing_reason(day)}; nothing was written",
+        f"Add the rate of {day} (or the last business day before it) to {rates.source} as `{day},<rate>` ({sage} "
+        f"per 1 {paytrace}); the next store run writes the order")
 
 
 def _business_dates(order: StoreOrder, zone: str, today: date) -> tuple[date, date]:
@@ -103,7 +155,8 @@ def _business_dates(order: StoreOrder, zone: str, today: date) -> tuple[date, da
 
 
 def _post(order: StoreOrder, plan: OrderPlan, writer: Sage100Writer, rules: PostingRules, *, terms_code: str,
-          warehouse: str, today: date, customers: dict[tuple[str, str], tuple[str, str]]) -> dict:
+          warehouse: str, today: date, customers: dict[tuple[str, str], tuple[str, str]],
+          rate: Decimal | None = None) -> dict:
     division, customer_no = _customer(order, plan.customer, writer, terms_code)
     customers.setdefault(customer_key(order.email, order.billing.postcode), (division, customer_no))
     invoice_date, order_date = _business_dates(order, rules.time_zone, today)
@@ -118,9 +171,11 @@ def _post(order: StoreOrder, plan: OrderPlan, writer: Sage100Writer, rules: Post
     return {"order_key": order.key, "platform": order.platform, "order_id": order.order_id, "number": order.number,
             "reference": plan.reference, "division": division, "customer_no": customer_no,
             "customer_method": plan.customer.method, "sales_order_no": sales_order_no,
-            "invoice_no": invoiced.documents["InvoiceNo"], "total_cents": decimal_to_cents(order.total),
+            "invoice_no": invoiced.documents["InvoiceNo"], "total_cents": decimal_to_cents(plan.total),
             "paytrace_transaction_id": order.paytrace_transaction_id,
-            "created": bool(created.created or invoiced.created)}
+            "created": bool(created.created or invoiced.created),
+            "paytrace_amount_cents": None if rate is None else decimal_to_cents(order.total),
+            "fx_rate": None if rate is None else str(rate)}
 
 
 def _customer(order: StoreOrder, choice: CustomerChoice, writer: Sage100Writer, terms_code: str) -> tuple[str, str]:

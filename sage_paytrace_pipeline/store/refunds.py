@@ -9,6 +9,12 @@ type (the refund flow's request marker), which that flow approves, sends to PayT
 records. The memo is written only once the sale's receipt is in Sage (the flow links a request to
 the card payment that paid the invoice), and once per refund (``UDF_PAYTRACE_REF`` = ``WEBR-<id>``).
 Without the refund flow configured a store refund is an exception for a person.
+
+Under a currency conversion the store refunds in PayTrace's currency and the memo is in Sage's: the
+refund of the whole order is the invoice's total (`total_cents`), a part is converted at the rate
+the order's invoice was written at (`fx_rate`, the sale's business day's, the rate its receipt
+recorded), so the request flow converts the memo back to the store's amount. An order written
+without a rate (before the conversion) is an exception for a person.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
+from sage_paytrace_pipeline.domain.currency import convert_cents
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.sage100.documents import CreditMemo
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
@@ -38,9 +46,10 @@ def memo_reference(platform: str, refund_id: str) -> str:
 
 def request_store_refunds(refunds: Iterable[dict], postings: dict[tuple[str, str], dict], reader: Sage100Reader,
                           writer: Sage100Writer, *, refunded_invoice_ids: set[str], flow_on: bool,
-                          today: date) -> RefundOutcome:
+                          today: date, converts: bool = False) -> RefundOutcome:
     """`refunds`: store_refunds rows; `postings`: (platform, order_id) -> store_postings row;
-    `refunded_invoice_ids`: invoice ids of PayTrace refunds (the store's plugin refunds under the order's)."""
+    `refunded_invoice_ids`: invoice ids of PayTrace refunds (the store's plugin refunds under the order's);
+    `converts`: PayTrace's currency is not Sage's."""
     outcome = RefundOutcome()
     for refund in refunds:
         key = (refund["platform"], refund["order_id"])
@@ -61,9 +70,19 @@ def request_store_refunds(refunds: Iterable[dict], postings: dict[tuple[str, str
         if receipt is None:
             outcome.waiting.append(refund_id)
             continue
+        cents = int(refund["amount_cents"])
+        if converts:
+            if not posting.get("fx_rate"):
+                outcome.exceptions.append(_exception(
+                    order_key, posting, refund, "the order was written to Sage without an exchange rate (before the "
+                    "currency conversion), so the memo's amount in Sage's currency is not known",
+                    "refund the card in PayTrace's virtual terminal: the pipeline records that refund in Sage"))
+                continue
+            cents = int(posting["total_cents"]) if cents == posting.get("paytrace_amount_cents") \
+                else convert_cents(cents, Decimal(str(posting["fx_rate"])))
         memo = CreditMemo(reference=memo_reference(key[0], refund_id), division=posting["division"],
                           customer_no=posting["customer_no"], memo_date=today,
-                          amount=cents_to_decimal(int(refund["amount_cents"])),
+                          amount=cents_to_decimal(cents),
                           apply_to_invoice_no=posting["invoice_no"], comment=f"Web refund {posting['number']}",
                           payment_type=receipt.payment_type)
         try:

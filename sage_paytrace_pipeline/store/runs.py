@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -14,6 +14,7 @@ import pandas as pd
 from sqlalchemy.engine import Engine
 
 from sage_paytrace_pipeline.config import PipelineConfig, StoreSettings
+from sage_paytrace_pipeline.domain.currency import RateTable
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
 from sage_paytrace_pipeline.domain.pci import scrub_text
 from sage_paytrace_pipeline.domain.store_orders import StoreOrder
@@ -32,7 +33,7 @@ from sage_paytrace_pipeline.store.inbox import (
     refund_rows,
     unposted_orders,
 )
-from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, post_store_orders
+from sage_paytrace_pipeline.store.posting import EXCEPTION_COLUMNS, PostingResult, StoreConversion, post_store_orders
 from sage_paytrace_pipeline.store.reconcile import PollReport, poll_woocommerce, rest_credentials
 from sage_paytrace_pipeline.store.refunds import RefundOutcome, request_store_refunds
 
@@ -77,6 +78,7 @@ def orders_frame(orders: list[StoreOrder]) -> pd.DataFrame:
 class PayTraceActivity:
     sales: Mapping[str, Decimal]  # approved sales by transaction id
     refunded_invoice_ids: set[str]  # invoice ids of live PayTrace refunds (the store's plugin uses the order's)
+    sale_days: Mapping[str, date] = field(default_factory=dict)  # sale id -> its business day (merchant zone)
 
 
 REFUND_LOOKBACK_DAYS = 30
@@ -100,7 +102,11 @@ def paytrace_activity(client: PayTraceClient, orders: list[StoreOrder], zone: st
     live = [t for t in found if t.status.value not in _NOT_MONEY]
     return PayTraceActivity(
         sales={str(t.transaction_id): t.amount for t in live if t.transaction_type.upper() in _MONEY_IN},
-        refunded_invoice_ids={t.invoice_id for t in live if t.transaction_type.upper() == "REFUND" and t.invoice_id})
+        refunded_invoice_ids={t.invoice_id for t in live if t.transaction_type.upper() == "REFUND" and t.invoice_id},
+        # the day PayTrace files the sale under (its created date in the merchant's zone): the day
+        # receivables converts the payment at
+        sale_days={str(t.transaction_id): t.created_at.astimezone(ZoneInfo(zone)).date() for t in live
+                   if t.transaction_type.upper() in _MONEY_IN and t.created_at is not None})
 
 
 @dataclass(frozen=True)
@@ -138,18 +144,22 @@ def reconcile_poll(engine: Engine, store: StoreSettings, *, now: datetime) -> Po
 
 
 def run_store_orders(engine: Engine, reader: Sage100Reader, writer: Sage100Writer, config: PipelineConfig,
-                     store: StoreSettings, *, client: PayTraceClient | None, today: date) -> StoreRun:
+                     store: StoreSettings, *, client: PayTraceClient | None, today: date,
+                     rates: RateTable | None = None) -> StoreRun:
+    """`rates`: the exchange rates when PayTrace's currency is not Sage's (README "Currencies")."""
     polled = reconcile_poll(engine, store, now=now_in(config.merchant.time_zone))
     orders = unposted_orders(engine)
     activity = paytrace_activity(client, orders, config.merchant.time_zone) if client is not None else None
+    conversion = None if rates is None else StoreConversion(
+        rates, (config.currency.paytrace, config.currency.sage), activity.sale_days if activity else {})
     result = post_store_orders(orders, reader, writer, posting_rules(config, store),
                                sales=activity.sales if activity else None, terms_code=config.customers.terms_code,
-                               warehouse=store.warehouse, today=today)
+                               warehouse=store.warehouse, today=today, conversion=conversion)
     record_postings(engine, result.posted)
     in_sage = {(row["platform"], row["order_id"]): row for row in posting_rows(engine)}
     refunds = request_store_refunds(refund_rows(engine), in_sage, reader, writer,
                                     refunded_invoice_ids=activity.refunded_invoice_ids if activity else set(),
-                                    flow_on=config.refunds is not None, today=today)
+                                    flow_on=config.refunds is not None, today=today, converts=rates is not None)
     unusable = pd.DataFrame([{
         "order_key": f"{row['platform']}:delivery:{row['delivery_id']}", "number": "", "kind": "invalid_delivery",
         "problem": f"a signed {row['platform']} {row['topic']} delivery could not be read: {row['error']}",

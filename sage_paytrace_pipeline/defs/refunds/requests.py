@@ -9,9 +9,10 @@ Built by `build_refund_request_assets(config)` from the `@dg.definitions` functi
 importing this module reads no configuration.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -19,6 +20,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
@@ -28,10 +30,14 @@ from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.disputes.case_store import sales_under_dispute
+from sage_paytrace_pipeline.domain.currency import FX_RATE, exchange_of_log
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
+from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
+from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
+from sage_paytrace_pipeline.refunds.sending import RequestConversion, SaleExchange
 
 OWNERS = ["team:accounts-receivable"]
 _SHOWN = 20
@@ -60,7 +66,8 @@ def sage_refund_requests(
     with warehouse.get_connection() as connection:
         store = RequestStore(connection)
         for day in days:  # the queue as each day's own run would have worked it (usually nothing new after the first)
-            worked.append((day, _work_queue(config, store, sage100, paytrace, connection)))
+            worked.append((day, _work_queue(config, store, sage100, paytrace, connection,
+                                            config_path=settings.config_path, run_id=context.run.run_id)))
         refunds = warehouse_refunds(connection)
         sales = [_warehouse_sales(connection, queue.requests) for _, queue in worked]
     requests = stacked(_dated(queue.requests, day) for day, queue in worked)
@@ -94,7 +101,8 @@ class WorkedQueue:
 
 
 def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Resource,
-                paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection) -> WorkedQueue:
+                paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection, *, config_path: str,
+                run_id: str) -> WorkedQueue:
     if config.refunds is None:
         return WorkedQueue(store.frame().head(0), EXCEPTIONS.empty(), [], [],
                            "refunds are off (no `refunds:` section in the config): nothing read, nothing sent")
@@ -103,15 +111,35 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
                            "off (refunds.request_marker: none): no Sage credit memo is sent to PayTrace")
     client = paytrace.get_client()
     start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
+    rates = exchange_rates(config, config_path)  # None: one currency, the memo's amount is sent as is
+    conversion = None if rates is None else RequestConversion(
+        posted_receipts(connection, run_id), (config.currency.paytrace, config.currency.sage))
     with outages_fail_the_step():
         result = run_requests(
             sage100.reader(), sage100.open_writer(), client, store,
             payment_types=sorted(set(config.sage.payment_types.values())),
             auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
             today=client.server_today(), start_date=start,
-            disputed=sales_under_dispute(connection) if config.disputes is not None else None)
+            disputed=sales_under_dispute(connection) if config.disputes is not None else None,
+            conversion=conversion)
     return WorkedQueue(store.frame(), result.exceptions, result.sending.sent, result.sending.would_send,
                        "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live")
+
+
+def posted_receipts(connection: duckdb.DuckDBPyConnection,
+                     run_id: str) -> Callable[[list[int]], Mapping[int, SaleExchange]]:
+    """Each sale's receipt as the receivables posting log recorded it: its rate and Sage amount."""
+    PostingLog(connection, run_id)  # the table exists, even before the first receipt
+
+    def receipts_of(sale_ids: list[int]) -> dict[int, SaleExchange]:
+        logged = connection.execute(f"SELECT transaction_id, amount_cents, applications_json FROM {POSTING_LOG} "
+                                    "WHERE transaction_id IN (SELECT unnest(?::BIGINT[]))",
+                                    [[int(sale) for sale in sale_ids]]).df()
+        rates = exchange_of_log(logged["applications_json"])[FX_RATE].to_numpy()
+        return {int(sale): SaleExchange(Decimal(rate) if rate and "/" not in rate else None, int(cents))
+                for sale, cents, rate in zip(logged["transaction_id"], logged["amount_cents"], rates, strict=True)}
+
+    return receipts_of
 
 
 def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFrame) -> pd.DataFrame:
@@ -169,7 +197,10 @@ def refunds_within_sale(requests: pd.DataFrame, refunds: pd.DataFrame, sales: pd
             by_invoice |= (live["invoice_id"] == sale["invoice_id"]) & (live["card_last4"] == sale["card_last4"]) \
                 & ~live["invoice_id"].map(is_request_invoice_id)
         in_warehouse = int(live.loc[by_invoice, "amount_cents"].sum()) if len(live) else 0
-        in_flight = int(mine.loc[~mine["invoice_id"].isin(seen), "amount_cents"].sum())
+        # what PayTrace was asked for: under a conversion the memo's amount converted, else the memo's own
+        asked = mine["paytrace_amount_cents"].fillna(mine["amount_cents"]) if "paytrace_amount_cents" in mine \
+            else mine["amount_cents"]
+        in_flight = int(asked[~mine["invoice_id"].isin(seen)].sum())
         total = voided + in_warehouse + in_flight
         if total > int(sale["amount_cents"]):
             failing.append(int(sale["transaction_id"]))

@@ -19,6 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.jobs import paytrace_daily_job
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
@@ -58,7 +59,8 @@ def store_assets(context: dg.AssetExecutionContext, settings: PipelineSettings, 
         client = paytrace.get_client()
         with outages_fail_the_step():
             run = run_store_orders(engine, sage100.reader(), sage100.open_writer(), config, config.store,
-                                   client=client, today=now_in(config.merchant.time_zone).date())
+                                   client=client, today=now_in(config.merchant.time_zone).date(),
+                                   rates=exchange_rates(config, settings.config_path))
     finally:
         engine.dispose()
     posted = run.in_sage
@@ -95,9 +97,12 @@ def build_store_assets() -> list[dg.AssetsDefinition]:
                                  "discounts, shipping, tax, addresses, the PayTrace transaction and invoice ids."),
             "sage_sales_orders": _out("Paid store orders in Sage: the customer (matched by e-mail + ZIP, created, "
                                       "or the catch-all), the sales order (store order number in CustomerPONo) and "
-                                      "its invoice, totals equal to the store's to the cent."),
+                                      "its invoice, totals equal to the store's to the cent (under a currency "
+                                      "conversion: to the payment converted at its business day's rate, with the "
+                                      "rate and both totals)."),
             "store_exceptions": _out("Store orders that cannot go to Sage (unknown SKU, price or total mismatch, "
-                                     "unknown customer or PayTrace sale, Sage refused), with what fixes each; "
+                                     "unknown customer or PayTrace sale, Sage refused, another currency than "
+                                     "PayTrace's, a missing exchange rate), with what fixes each; "
                                      "nothing of them is written."),
         },
         pool="duckdb",

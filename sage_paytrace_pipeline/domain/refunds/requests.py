@@ -133,6 +133,7 @@ class SaleSnapshot:
     amount_cents: int
     refunded_cents: int  # PayTrace refunds of this sale (warehouse), not voided
     in_flight_cents: int  # other requests sent or confirmed, not yet in the warehouse
+    refunded_in_paytrace_cents: int = 0  # of refunded_cents: refunds made in PayTrace itself (no request)
 
     @property
     def remaining_cents(self) -> int:

@@ -5,9 +5,12 @@ A generated week on the sandboxes with a rates file lacking one day: receipts in
 a rate excepted, then posted exactly once after its rate is added; the settlement entries balanced,
 clearing back to zero and the realized exchange difference booked.
 
-Then two crafted card sales posted intraday on a later day: one voided after its receipt posted (the
-receipt reversed as posted, in CAD), the other refunded the next day (another rate) first in part,
-then the rest: both refunds in CAD at the sale's rate, together exactly what the receipt debited.
+Then three crafted card sales posted intraday on a later day: one voided after its receipt posted (the
+receipt reversed as posted, in CAD), one refunded the next day (another rate) first in part, then
+the rest: both refunds in CAD at the sale's rate, together exactly what the receipt debited; the
+third refunded from Sage: a clerk's CAD credit memo for the whole receipt, approved by another
+person, sent to PayTrace as exactly the sale's USD and recorded against the memo, never recorded a
+second time when PayTrace's refund comes back.
 """
 
 from __future__ import annotations
@@ -25,13 +28,17 @@ from sage_paytrace_pipeline.domain.currency import convert_cents
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, round_to_cent
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.models import Address, CardInput
+from sage_paytrace_pipeline.refunds.request_store import RequestStore
+from sage_paytrace_pipeline.refunds.requests import approve_request, request_refund
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
 from sage_paytrace_pipeline.sandbox.paytrace.generator import MerchantProfile, generate_activity
 from sage_paytrace_pipeline.sandbox.paytrace.plan import apply_plan
 from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
 from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
+from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 from sage_paytrace_pipeline.sandbox.sage100.generator import create_demo_company
+from sage_paytrace_pipeline.settlement.refunds import refunds_in_sage_currency
 from sage_paytrace_pipeline_tests.conftest import SANDBOX_START, SandboxApi, SandboxHandle
 from sage_paytrace_pipeline_tests.defs.conftest import point_at_folder, statements_in_bank_folder
 from sage_paytrace_pipeline_tests.defs.receivables.conftest import REPO
@@ -61,11 +68,10 @@ def write_rates(path, *, without: set[date]) -> None:
 
 
 def cad_config() -> str:
-    """The example config with PayTrace's refunds recorded in Sage (Sage-initiated requests off: they do
-    not convert yet), a USD merchant and a CAD company."""
+    """The example config (refunds both ways, every Sage request approved by a person) with a USD
+    merchant and a CAD company."""
     text = (REPO / "config" / "example.yaml").read_text()
-    assert "request_marker: card_payment_type" in text
-    text = text.replace("request_marker: card_payment_type", "request_marker: none")
+    assert "request_marker: card_payment_type" in text and "auto_approve_up_to: 0 " in text
     return text + ("\ncurrency:\n  paytrace: USD\n  sage: CAD\n  rates_file: rates.csv\n  max_rate_age_days: 0\n"
                    "  exchange_difference_account: \"7950-00\"\n")
 
@@ -140,24 +146,26 @@ def _sale_refunded_and_sale_voided(handle: SandboxHandle, path, run_day) -> dict
         if invoice.invoice_type == "IN" and invoice.balance > Decimal("50.00") and invoice.customer_no not in owners:
             invoices.append(invoice)
             owners.add(invoice.customer_no)
-    refunded, voided = invoices[:2]
+    refunded, voided, requested = invoices[:3]
     handle.engine.set_clock(at=datetime(2026, 3, 9, 9, 0))
     def client() -> PayTraceClient:
         return PayTraceClient(handle.base_url, username=handle.username, password=handle.password,
                               integrator_id="SPPTEST00001", time_zone="America/Los_Angeles")
 
     per_usd = int(rate_of(SALE_DAY) * 10_000)  # USD cents whose CAD value fits the balance
-    usd = {invoice.invoice_no: decimal_to_cents(invoice.balance) * 10_000 // per_usd for invoice in (refunded, voided)}
+    usd = {invoice.invoice_no: decimal_to_cents(invoice.balance) * 10_000 // per_usd
+           for invoice in (refunded, voided, requested)}
     with client() as paytrace:
         sales = {invoice.invoice_no: paytrace.sale_keyed(
             CARD, amount=cents_to_decimal(usd[invoice.invoice_no]),
             invoice_id=f"WEB{invoice.invoice_no}", description=f"Payment for invoice #{invoice.invoice_no}",
             billing_address=Address(name=names[(invoice.division, invoice.customer_no)]))
-            for invoice in (refunded, voided)}
-    run_day(SALE_DAY)  # intraday: both receipts post
+            for invoice in (refunded, voided, requested)}
+    run_day(SALE_DAY)  # intraday: the receipts post
     sale_id, voided_id = sales[refunded.invoice_no].transaction_id, sales[voided.invoice_no].transaction_id
+    asked_id = sales[requested.invoice_no].transaction_id
     receipts = {int(r.transaction_id): decimal_to_cents(r.amount)
-                for r in reader.receipts_for_transaction_ids([str(sale_id), str(voided_id)])}
+                for r in reader.receipts_for_transaction_ids([str(sale_id), str(voided_id), str(asked_id)])}
     handle.engine.set_clock(at=datetime(2026, 3, 9, 12, 0))
     with client() as paytrace:
         paytrace.void(voided_id)
@@ -175,14 +183,25 @@ def _sale_refunded_and_sale_voided(handle: SandboxHandle, path, run_day) -> dict
             refund_ids.append(int(answer["transaction_id"]))
     finally:
         api.close()
-    run_day(REFUND_DAY)
+    # a clerk refunds the third sale's whole receipt from Sage: a CAD credit memo (alice), approved by bob
+    with duckdb.connect(str(path / "warehouse.duckdb")) as connection:
+        request_id = request_refund(
+            reader, DemoCompanyWriter(path / "sage.sqlite3"), RequestStore(connection), sale_transaction_id=asked_id,
+            amount=cents_to_decimal(receipts[asked_id]), reason="returned", requested_by="alice",
+            memo_date=REFUND_DAY).request_id
+    run_day(REFUND_DAY)  # the PayTrace refunds recorded; the request awaits a person (auto_approve_up_to: 0)
+    with duckdb.connect(str(path / "warehouse.duckdb")) as connection:
+        approve_request(RequestStore(connection), request_id, approver="bob")
+    run_day(REFUND_DAY)  # the request sent to PayTrace and recorded against the memo
+    run_day(REFUND_DAY)  # PayTrace's refund of the request in the day's export: not recorded again
     with sqlite3.connect(path / "sage.sqlite3") as connection:
         posted = sorted(connection.execute("SELECT * FROM AR_CashReceiptsHeader").fetchall(), key=repr)
     run_day(REFUND_DAY)  # once more: nothing is written twice
     with sqlite3.connect(path / "sage.sqlite3") as connection:
         again = sorted(connection.execute("SELECT * FROM AR_CashReceiptsHeader").fetchall(), key=repr)
     return {"sale": sale_id, "voided": voided_id, "receipts": receipts, "refunds": refund_ids,
-            "charged": charged, "invoices": {"refunded": refunded, "voided": voided}, "unchanged": posted == again}
+            "charged": charged, "invoices": {"refunded": refunded, "voided": voided}, "unchanged": posted == again,
+            "asked": asked_id, "asked_usd": usd[requested.invoice_no], "request": request_id}
 
 
 def test_receipts_are_in_cad_at_the_business_day_rate_with_both_amounts_recorded(week):
@@ -286,3 +305,23 @@ def test_a_void_after_posting_reverses_the_receipt_as_posted_in_cad(week):
     reversal = rows(path, "SELECT amount_cents, state FROM pipeline.sage_refund_log WHERE kind = 'receipt_reversal' "
                           f"AND transaction_id = {crafted['voided']}")
     assert reversal == [(crafted["receipts"][crafted["voided"]], "confirmed")]
+
+
+def test_a_refund_asked_for_in_sage_returns_exactly_the_sales_usd_and_is_recorded_once_in_cad(week):
+    path, crafted = week["path"], week["crafted"]
+    asked, cad = crafted["asked"], crafted["receipts"][crafted["asked"]]
+    assert cad == convert_cents(crafted["asked_usd"], rate_of(SALE_DAY))
+    [(state, action, memo_cad, usd, rate, refund_id)] = rows(
+        path, "SELECT state, action, amount_cents, paytrace_amount_cents, fx_rate, paytrace_transaction_id "
+              f"FROM pipeline.refund_requests WHERE request_id = '{crafted['request']}'")
+    assert (state, action, memo_cad, usd, rate) == ("recorded", "refund", cad, crafted["asked_usd"],
+                                                    str(rate_of(SALE_DAY)))
+    charged = rows(path, f"SELECT amount_cents FROM pipeline.paytrace_transactions WHERE transaction_id = {refund_id}")
+    assert charged and {amount for amount, in charged} == {crafted["asked_usd"]}  # PayTrace refunded the sale's USD
+    in_sage = Sage100Reader.for_sqlite(path / "sage.sqlite3").card_refunds_for_transaction_ids([str(refund_id)])
+    assert [decimal_to_cents(refund.amount) for refund in in_sage] == [cad]  # once, the memo's CAD
+    assert rows(path, f"SELECT count(*) FROM pipeline.sage_refund_log WHERE transaction_id = {refund_id}") == [(0,)]
+    with duckdb.connect(str(path / "warehouse.duckdb"), read_only=True) as connection:
+        # settlement debits clearing with what the memo credited: the receipt's CAD, so clearing nets to zero
+        assert refunds_in_sage_currency(connection, [refund_id]) == {refund_id: (cad, str(rate_of(SALE_DAY)))}
+    assert asked in crafted["receipts"] and crafted["unchanged"]
