@@ -17,6 +17,7 @@ permuted cost more than making them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -146,7 +147,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
         no_invoice = np.full(len(unapplied), None, dtype=object)
         pieces.append(_Prepayments(unapplied, resolved.amount_cents[unapplied], no_invoice, resolved, policy,
                                    _NO_INVOICE))
-    return _applications(pieces), concat_exceptions(problems)
+    return _applications(pieces, resolved), concat_exceptions(problems)
 
 
 def allocate(pairs: pd.DataFrame) -> np.ndarray:
@@ -353,11 +354,12 @@ def _first_named(refs: _References, payer: np.ndarray, payers: int) -> np.ndarra
 # ---------------------------------------------------------------- outputs
 
 
-def _applications(pieces: list) -> pd.DataFrame:
+def _applications(pieces: list, resolved: _Resolved) -> pd.DataFrame:
     """The pieces' rows as one frame by transaction_id (stable: a piece's rows, then the next piece's)."""
-    transaction_id = np.concatenate([piece.transaction_id for piece in pieces])
-    order = np.argsort(transaction_id, kind="stable")
     sizes = [len(piece.transaction_id) for piece in pieces]
+    order = _order_by_link(pieces, resolved)
+    if order is None:
+        order = np.argsort(np.concatenate([piece.transaction_id for piece in pieces]), kind="stable")
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
     columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
@@ -367,6 +369,26 @@ def _applications(pieces: list) -> pd.DataFrame:
             columns[name][at] = values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
 
+
+def _order_by_link(pieces: list, resolved: _Resolved) -> np.ndarray | None:
+    """The pieces' rows (concatenated) in transaction id order, stable, counted out instead of sorted.
+
+    Usually the links are in transaction id order, one row per id and per payer (match_day makes them
+    so): a payer's link row is then its rank. None when they are not.
+    """
+    tid = resolved.links.frame["transaction_id"].to_numpy()
+    if (len(tid) > 1 and not (tid[1:] > tid[:-1]).all()) or np.bincount(resolved.link).max(initial=0) > 1:
+        return None
+    link = [resolved.link[piece.payer] for piece in pieces]  # a payer's rows are consecutive in its piece
+    count = [np.bincount(rows, minlength=len(tid)) for rows in link]
+    start = np.cumsum(sum(count)) - sum(count)  # where each link's rows begin
+    order = np.empty(sum(len(rows) for rows in link), dtype="int64")
+    offset = 0
+    for rows, counted in zip(link, count):
+        order[start[rows] + position_in_run(rows)] = np.arange(offset, offset + len(rows))
+        start += counted  # the next piece's rows of a link come after this one's
+        offset += len(rows)
+    return order
 
 
 @dataclass(frozen=True)
@@ -378,13 +400,17 @@ class _InvoiceApplications:
     resolved: _Resolved
     index: OpenInvoiceIndex
 
-    @property
+    @cached_property
     def taken(self) -> np.ndarray:
         return np.flatnonzero(self.applied > 0)
 
     @property
+    def payer(self) -> np.ndarray:
+        return self.pairs.payer[self.taken]
+
+    @property
     def transaction_id(self) -> np.ndarray:
-        return self.resolved.transaction_id[self.pairs.payer[self.taken]]
+        return self.resolved.transaction_id[self.payer]
 
     def columns(self, rows: np.ndarray) -> dict:
         pair = self.taken[rows]

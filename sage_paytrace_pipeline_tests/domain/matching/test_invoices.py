@@ -196,3 +196,19 @@ def test_property_applications_sum_to_payments_and_never_exceed_balances():
     assert checked["balance_cents"].notna().all()
     assert (checked["amount_cents"] <= checked["balance_cents"]).all()
     assert (on_invoices["customer_no"] == on_invoices["transaction_id"].map(owners)).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_links_in_any_order_give_the_same_applications(seed):
+    """Links in transaction id order (as match_day makes them) have their rows counted into place; any
+    other order is sorted: both give the same frames."""
+    from sage_paytrace_pipeline.domain.matching import resolve_customers
+    from sage_paytrace_pipeline_tests.domain.matching.test_match_day import messy_day
+
+    frame, customers, cards, open_invoices, links = messy_day(seed)
+    linked, _ = resolve_customers(frame, customers, cards, open_invoices, links=links)
+    in_order = apply_payments(frame, linked, open_invoices)
+    shuffled = apply_payments(frame, linked.sample(frac=1, random_state=seed).reset_index(drop=True), open_invoices)
+    assert len(in_order[0]) > 5  # a day with applications
+    pd.testing.assert_frame_equal(in_order[0], shuffled[0])
+    pd.testing.assert_frame_equal(in_order[1], shuffled[1])
