@@ -164,8 +164,31 @@ def allocate(pairs: pd.DataFrame) -> np.ndarray:
 def _allocate(amount: np.ndarray, balance: np.ndarray, payment: np.ndarray, invoice: np.ndarray) -> np.ndarray:
     if len(amount) == 0:
         return np.zeros(0, dtype="int64")
+    # a pair alone in its payment and alone on its invoice takes what the sweeps would give it at once,
+    # min(amount, balance) within 0..; only pairs sharing a payment or an invoice need the sweeps
+    by_invoice = np.argsort(invoice, kind="stable")
+    shared = np.zeros(len(amount), dtype=bool)
+    shared[by_invoice] = _in_group_of_several(invoice[by_invoice])
+    shared |= _in_group_of_several(payment)
+    applied = np.clip(amount, 0, np.maximum(balance, 0))
+    if shared.any():
+        rows = np.flatnonzero(shared)  # still in processing order, an invoice's pairs in their order
+        applied[rows] = _sweep(amount[rows], balance[rows], payment[rows], invoice[rows])
+    return applied
+
+
+def _in_group_of_several(sorted_keys: np.ndarray) -> np.ndarray:
+    """True where the element's (contiguous) group has more than one element."""
+    several = np.zeros(len(sorted_keys), dtype=bool)
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    several[1:] |= same
+    several[:-1] |= same
+    return several
+
+
+def _sweep(amount: np.ndarray, balance: np.ndarray, payment: np.ndarray, invoice: np.ndarray) -> np.ndarray:
     payment_start = _group_starts(payment)
-    by_invoice = np.lexsort((np.arange(len(amount)), invoice))
+    by_invoice = np.argsort(invoice, kind="stable")  # by invoice, then processing order
     invoice_start = _group_starts(invoice[by_invoice])
     available = balance.copy()
     for _ in range(len(amount) + 1):

@@ -212,3 +212,26 @@ def test_links_in_any_order_give_the_same_applications(seed):
     assert len(in_order[0]) > 5  # a day with applications
     pd.testing.assert_frame_equal(in_order[0], shuffled[0])
     pd.testing.assert_frame_equal(in_order[1], shuffled[1])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_allocation_takes_what_paying_one_pair_at_a_time_takes(seed):
+    """Pairs alone on their payment and invoice take min(amount, balance) at once, the others are swept:
+    together, what a loop over the pairs in processing order gives."""
+    from sage_paytrace_pipeline.domain.matching import allocate
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 300))
+    payment = np.sort(rng.integers(0, size // 2 + 1, size))
+    invoice = rng.integers(0, int(rng.integers(1, size + 1)), size)
+    owed = rng.integers(1, 500, invoice.max() + 1)
+    amount = rng.integers(1, 800, payment.max() + 1)
+    pairs = pd.DataFrame({"transaction_id": payment, "invoice_id": invoice, "amount_cents": amount[payment],
+                          "balance_cents": owed[invoice]})
+    left, open_, expected = amount.copy(), owed.copy(), []
+    for p, i in zip(payment, invoice):
+        take = min(left[p], open_[i])
+        left[p] -= take
+        open_[i] -= take
+        expected.append(take)
+    assert allocate(pairs).tolist() == expected
