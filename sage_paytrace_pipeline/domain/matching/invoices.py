@@ -17,6 +17,7 @@ permuted cost more than making them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -146,7 +147,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
         no_invoice = np.full(len(unapplied), None, dtype=object)
         pieces.append(_Prepayments(unapplied, resolved.amount_cents[unapplied], no_invoice, resolved, policy,
                                    _NO_INVOICE))
-    return _applications(pieces), concat_exceptions(problems)
+    return _applications(pieces, resolved), concat_exceptions(problems)
 
 
 def allocate(pairs: pd.DataFrame) -> np.ndarray:
@@ -163,8 +164,31 @@ def allocate(pairs: pd.DataFrame) -> np.ndarray:
 def _allocate(amount: np.ndarray, balance: np.ndarray, payment: np.ndarray, invoice: np.ndarray) -> np.ndarray:
     if len(amount) == 0:
         return np.zeros(0, dtype="int64")
+    # a pair alone in its payment and alone on its invoice takes what the sweeps would give it at once,
+    # min(amount, balance) within 0..; only pairs sharing a payment or an invoice need the sweeps
+    by_invoice = np.argsort(invoice, kind="stable")
+    shared = np.zeros(len(amount), dtype=bool)
+    shared[by_invoice] = _in_group_of_several(invoice[by_invoice])
+    shared |= _in_group_of_several(payment)
+    applied = np.clip(amount, 0, np.maximum(balance, 0))
+    if shared.any():
+        rows = np.flatnonzero(shared)  # still in processing order, an invoice's pairs in their order
+        applied[rows] = _sweep(amount[rows], balance[rows], payment[rows], invoice[rows])
+    return applied
+
+
+def _in_group_of_several(sorted_keys: np.ndarray) -> np.ndarray:
+    """True where the element's (contiguous) group has more than one element."""
+    several = np.zeros(len(sorted_keys), dtype=bool)
+    same = sorted_keys[1:] == sorted_keys[:-1]
+    several[1:] |= same
+    several[:-1] |= same
+    return several
+
+
+def _sweep(amount: np.ndarray, balance: np.ndarray, payment: np.ndarray, invoice: np.ndarray) -> np.ndarray:
     payment_start = _group_starts(payment)
-    by_invoice = np.lexsort((np.arange(len(amount)), invoice))
+    by_invoice = np.argsort(invoice, kind="stable")  # by invoice, then processing order
     invoice_start = _group_starts(invoice[by_invoice])
     available = balance.copy()
     for _ in range(len(amount) + 1):
@@ -236,7 +260,10 @@ def _turns(transaction_id: np.ndarray, created_at: pd.Series | None) -> np.ndarr
         return np.argsort(transaction_id, kind="stable")
     if isinstance(created_at.dtype, pd.DatetimeTZDtype) or created_at.dtype.kind == "M":
         time = created_at.array.asi8  # int64 nanoseconds, NaT the smallest
-        return np.lexsort((transaction_id, time, created_at.isna().to_numpy()))
+        missing = created_at.isna().to_numpy()
+        if not missing.any():  # the usual day: one sort key fewer
+            return np.lexsort((transaction_id, time))
+        return np.lexsort((transaction_id, time, missing))
     turns = pd.DataFrame({"created_at": created_at.to_numpy(), "transaction_id": transaction_id})
     return turns.sort_values(["created_at", "transaction_id"], kind="stable", na_position="last").index.to_numpy()
 
@@ -353,11 +380,12 @@ def _first_named(refs: _References, payer: np.ndarray, payers: int) -> np.ndarra
 # ---------------------------------------------------------------- outputs
 
 
-def _applications(pieces: list) -> pd.DataFrame:
+def _applications(pieces: list, resolved: _Resolved) -> pd.DataFrame:
     """The pieces' rows as one frame by transaction_id (stable: a piece's rows, then the next piece's)."""
-    transaction_id = np.concatenate([piece.transaction_id for piece in pieces])
-    order = np.argsort(transaction_id, kind="stable")
     sizes = [len(piece.transaction_id) for piece in pieces]
+    order = _order_by_link(pieces, resolved)
+    if order is None:
+        order = np.argsort(np.concatenate([piece.transaction_id for piece in pieces]), kind="stable")
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
     columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
@@ -367,6 +395,26 @@ def _applications(pieces: list) -> pd.DataFrame:
             columns[name][at] = values
     return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
 
+
+def _order_by_link(pieces: list, resolved: _Resolved) -> np.ndarray | None:
+    """The pieces' rows (concatenated) in transaction id order, stable, counted out instead of sorted.
+
+    Usually the links are in transaction id order, one row per id and per payer (match_day makes them
+    so): a payer's link row is then its rank. None when they are not.
+    """
+    tid = resolved.links.frame["transaction_id"].to_numpy()
+    if (len(tid) > 1 and not (tid[1:] > tid[:-1]).all()) or np.bincount(resolved.link).max(initial=0) > 1:
+        return None
+    link = [resolved.link[piece.payer] for piece in pieces]  # a payer's rows are consecutive in its piece
+    count = [np.bincount(rows, minlength=len(tid)) for rows in link]
+    start = np.cumsum(sum(count)) - sum(count)  # where each link's rows begin
+    order = np.empty(sum(len(rows) for rows in link), dtype="int64")
+    offset = 0
+    for rows, counted in zip(link, count):
+        order[start[rows] + position_in_run(rows)] = np.arange(offset, offset + len(rows))
+        start += counted  # the next piece's rows of a link come after this one's
+        offset += len(rows)
+    return order
 
 
 @dataclass(frozen=True)
@@ -378,13 +426,17 @@ class _InvoiceApplications:
     resolved: _Resolved
     index: OpenInvoiceIndex
 
-    @property
+    @cached_property
     def taken(self) -> np.ndarray:
         return np.flatnonzero(self.applied > 0)
 
     @property
+    def payer(self) -> np.ndarray:
+        return self.pairs.payer[self.taken]
+
+    @property
     def transaction_id(self) -> np.ndarray:
-        return self.resolved.transaction_id[self.pairs.payer[self.taken]]
+        return self.resolved.transaction_id[self.payer]
 
     def columns(self, rows: np.ndarray) -> dict:
         pair = self.taken[rows]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.arrays import (
     CodeLookup,
+    digit_values,
     factorize_keeping_na,
     join_codes,
     run_starts,
@@ -29,12 +30,17 @@ class OpenInvoiceIndex:
     A number open under several payable types keeps one entry, IN before DM before FC (then the
     first row). Entries are in the order (type rank, row) of the chosen invoice; `first_row` is
     where the entry's (division, customer_no, invoice_no) first occurs in the input.
-    Customers are keyed division code * len(customer_nos) + customer_no code.
+    Customers are keyed division code * len(customer_nos) + customer_no code. Invoice numbers are
+    looked up by an integer key (`_number_keys`): their value when they are `width` digits, as every
+    number a payer's reference becomes, else 10**width + their code among the other texts.
     """
 
     divisions: pd.Index
     customer_nos: pd.Index
-    invoice_nos: pd.Index
+    invoice_nos: pd.Index  # the text of each invoice code (not hashed: look-ups go through number_keys)
+    number_keys: pd.Index  # int64: the key of each invoice code
+    other_numbers: pd.Index  # the invoice numbers that are not `width` digits (usually none)
+    width: int
     customer_key: np.ndarray  # per entry
     invoice_key: np.ndarray  # per entry: code in invoice_nos
     invoice_type: np.ndarray  # per entry: object
@@ -48,7 +54,8 @@ class OpenInvoiceIndex:
 
     def invoice_key_of(self, invoice_no: pd.Series | np.ndarray) -> np.ndarray:
         """int64 code of each invoice number; -1 where no payable invoice has it."""
-        return self.invoice_nos.get_indexer(invoice_no).astype("int64")
+        key = _number_keys(np.asarray(invoice_no, dtype=object), self.width, self.other_numbers)
+        return self.number_keys.get_indexer(key).astype("int64")
 
     def division(self, customer_key: np.ndarray) -> np.ndarray:
         return np.asarray(self.divisions, dtype=object)[customer_key // max(len(self.customer_nos), 1)]
@@ -99,28 +106,54 @@ def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> 
     payable = (rank >= 0) & (open_invoices["balance_cents"].to_numpy() > 0)
     rows = np.flatnonzero(payable)
 
-    def payable_codes(column: str) -> tuple[np.ndarray, pd.Index]:
+    def payable_values(column: str) -> np.ndarray:
         values = open_invoices[column].to_numpy()
         # a customer or number without a payable invoice gets no code; usually every row is payable
-        values = values if payable.all() else values[rows]
-        if column == "invoice_no":  # usually each number once: its index's hash table is the one look-ups use
-            numbers = pd.Index(values)
-            if numbers.is_unique and not numbers.hasnans:
-                return np.arange(len(values), dtype="int64"), numbers
-        codes, uniques = factorize_keeping_na(values)
+        return values if payable.all() else values[rows]
+
+    def payable_codes(column: str) -> tuple[np.ndarray, pd.Index]:
+        codes, uniques = factorize_keeping_na(payable_values(column))
         return codes, pd.Index(uniques)
 
     division, divisions = payable_codes("division")
     number, customer_nos = payable_codes("customer_no")
-    invoice, invoice_nos = payable_codes("invoice_no")
+    width = policy.invoice_no_length
+    numbers = np.asarray(payable_values("invoice_no"), dtype=object)
+    keys = digit_values(numbers, width)
+    others = np.flatnonzero(keys < 0)
+    other_codes, other_numbers = factorize_keeping_na(numbers[others]) if len(others) else (others, [])
+    keys[others] = 10**width + other_codes
+    # codes in order of first appearance, as factorizing the texts gives them; usually each number once
+    invoice, number_keys = pd.factorize(keys)
+    unique = len(number_keys) == len(keys)
+    invoice_nos = pd.Index(numbers if unique else numbers[_first_positions(invoice, len(number_keys))], dtype=object)
     customer_key = division.astype("int64") * max(len(customer_nos), 1) + number
     chosen, first_row = _one_entry_per_invoice(customer_key * max(len(invoice_nos), 1) + invoice, rank[rows],
-                                               numbers_unique=len(invoice_nos) == len(rows))
+                                               numbers_unique=unique)
     return OpenInvoiceIndex(
         divisions=divisions, customer_nos=customer_nos, invoice_nos=invoice_nos,
+        number_keys=pd.Index(number_keys), other_numbers=pd.Index(other_numbers, dtype=object), width=width,
         customer_key=customer_key[chosen], invoice_key=invoice[chosen].astype("int64"),
         invoice_type=np.asarray(type_names, dtype=object)[type_code[rows][chosen]],
         balance_cents=open_invoices["balance_cents"].to_numpy("int64")[rows][chosen], first_row=first_row)
+
+
+def _number_keys(numbers: np.ndarray, width: int, other_numbers: pd.Index) -> np.ndarray:
+    """The int64 key of each invoice number: its value when it is `width` ASCII digits (`digit_values`),
+    else 10**width + its position in `other_numbers` (-2 when it is not there either: no invoice's key)."""
+    key = digit_values(numbers, width)
+    other = np.flatnonzero(key < 0)
+    if len(other):
+        at = other_numbers.get_indexer(numbers[other]) if len(other_numbers) else np.full(len(other), -1)
+        key[other] = np.where(at >= 0, 10**width + at, -2)
+    return key
+
+
+def _first_positions(codes: np.ndarray, count: int) -> np.ndarray:
+    """Where each code 0..count-1 first occurs."""
+    first = np.empty(count, dtype="int64")
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    return first
 
 
 def _one_entry_per_invoice(key: np.ndarray, rank: np.ndarray, numbers_unique: bool) -> tuple[np.ndarray, np.ndarray]:

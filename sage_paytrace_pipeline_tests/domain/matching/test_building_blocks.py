@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sage_paytrace_pipeline.domain.matching.arrays import join_codes, join_values, position_in_run, sorted_positions
+from sage_paytrace_pipeline.domain.matching.arrays import (
+    digit_values,
+    join_codes,
+    join_values,
+    position_in_run,
+    sorted_positions,
+)
+from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
+from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.text import Cents, join_runs, render, where_text
 from sage_paytrace_pipeline.domain.money import format_cents
 
@@ -25,6 +33,26 @@ def test_join_values_on_unique_ids_and_on_text():
     assert [list(a) for a in join_values(np.array([5, 9, 7, 5]), np.array([7, 5, 1]))] == [[0, 2, 3], [1, 0, 1]]
     left, right = np.array(["b", None, "a"], dtype=object), np.array(["a", None, "b", "b"], dtype=object)
     assert [list(a) for a in join_values(left, right)] == [[0, 0, 2], [2, 3, 0]]  # missing never matches
+
+
+def test_digit_values_are_the_numbers_of_width_ascii_digits_only():
+    texts = ["0001234", "0000000", "9999999", "123", "12345678", "000123a",
+             "\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "000123\x00", "", " 001234"]
+    assert digit_values(np.array(texts, dtype=object), 7).tolist() == [1234, 0, 9999999] + [-1] * 7
+    mixed = np.array(["0001234", None, 1234567, float("nan"), "0000042"], dtype=object)
+    assert digit_values(mixed, 7).tolist() == [1234, -1, -1, -1, 42]  # only a str equals a str
+
+
+def test_the_open_invoice_index_finds_every_kind_of_number_as_text():
+    numbers = ["0001234", "INV-9", "12345", "\u0661\u0662\u0663\u0664\u0665\u0666\u0667", "0001234", "0000042"]
+    invoices = pd.DataFrame({"division": "01", "customer_no": ["A", "B", "B", "C", "C", "A"], "invoice_no": numbers,
+                             "invoice_type": "IN", "balance_cents": 100}).astype({"balance_cents": "int64"})
+    index = index_open_invoices(invoices, MatchingPolicy())
+    asked = np.array([*numbers, "1234", "0000043", "INV-8"], dtype=object)
+    code = index.invoice_key_of(asked)
+    assert index.invoice_nos[code[:6]].tolist() == numbers and code[4] == code[0]
+    assert code[6:].tolist() == [-1, -1, -1]
+    assert len(index.invoice_nos) == 5 and list(index.invoice_nos) == sorted(set(numbers), key=numbers.index)
 
 
 def test_positions_and_sorted_pieces():

@@ -196,3 +196,42 @@ def test_property_applications_sum_to_payments_and_never_exceed_balances():
     assert checked["balance_cents"].notna().all()
     assert (checked["amount_cents"] <= checked["balance_cents"]).all()
     assert (on_invoices["customer_no"] == on_invoices["transaction_id"].map(owners)).all()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_links_in_any_order_give_the_same_applications(seed):
+    """Links in transaction id order (as match_day makes them) have their rows counted into place; any
+    other order is sorted: both give the same frames."""
+    from sage_paytrace_pipeline.domain.matching import resolve_customers
+    from sage_paytrace_pipeline_tests.domain.matching.test_match_day import messy_day
+
+    frame, customers, cards, open_invoices, links = messy_day(seed)
+    linked, _ = resolve_customers(frame, customers, cards, open_invoices, links=links)
+    in_order = apply_payments(frame, linked, open_invoices)
+    shuffled = apply_payments(frame, linked.sample(frac=1, random_state=seed).reset_index(drop=True), open_invoices)
+    assert len(in_order[0]) > 5  # a day with applications
+    pd.testing.assert_frame_equal(in_order[0], shuffled[0])
+    pd.testing.assert_frame_equal(in_order[1], shuffled[1])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_allocation_takes_what_paying_one_pair_at_a_time_takes(seed):
+    """Pairs alone on their payment and invoice take min(amount, balance) at once, the others are swept:
+    together, what a loop over the pairs in processing order gives."""
+    from sage_paytrace_pipeline.domain.matching import allocate
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 300))
+    payment = np.sort(rng.integers(0, size // 2 + 1, size))
+    invoice = rng.integers(0, int(rng.integers(1, size + 1)), size)
+    owed = rng.integers(1, 500, invoice.max() + 1)
+    amount = rng.integers(1, 800, payment.max() + 1)
+    pairs = pd.DataFrame({"transaction_id": payment, "invoice_id": invoice, "amount_cents": amount[payment],
+                          "balance_cents": owed[invoice]})
+    left, open_, expected = amount.copy(), owed.copy(), []
+    for p, i in zip(payment, invoice):
+        take = min(left[p], open_[i])
+        left[p] -= take
+        open_[i] -= take
+        expected.append(take)
+    assert allocate(pairs).tolist() == expected
