@@ -19,10 +19,10 @@ from sage_paytrace_pipeline.domain.currency import (
     PAYTRACE_AMOUNT,
     RateFileError,
     RateTable,
+    SaleExchange,
     exchange_of_log,
     parse_rates,
 )
-from sage_paytrace_pipeline.domain.disputes.currency import SaleExchange
 from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 

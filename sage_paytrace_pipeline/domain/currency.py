@@ -200,12 +200,30 @@ def exchange_of_log(applications_json: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame({PAYTRACE_AMOUNT: pd.array(amounts, dtype="Int64"), FX_RATE: pd.Series(rates, dtype=object)})
 
 
+@dataclass(frozen=True)
+class SaleExchange:
+    """A sale's receipt as Sage holds it under a conversion: its rate (None: posted before the conversion
+    or found in Sage, none recorded), its amount in Sage's currency and in PayTrace's."""
+
+    rate: Decimal | None
+    sage_cents: int
+    paytrace_cents: int
+
+    def book_cents(self, cents: int) -> int:
+        """`cents` (PayTrace's) of this sale in Sage's currency: proportional, never above the receipt."""
+        assert self.rate is not None
+        if cents == self.paytrace_cents:
+            return self.sage_cents
+        return min(convert_cents(cents, self.rate), self.sage_cents)
+
+
 __all__ = [
     "FX_RATE",
     "MISSING_EXCHANGE_RATE",
     "PAYTRACE_AMOUNT",
     "RateFileError",
     "RateTable",
+    "SaleExchange",
     "allocate",
     "convert_back_cents",
     "convert_cents",
@@ -215,3 +233,4 @@ __all__ = [
     "parse_rates",
     "rate_text",
 ]
+

@@ -35,11 +35,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, convert_back_cents, convert_cents
+from sage_paytrace_pipeline.domain.currency import (
+    MISSING_EXCHANGE_RATE,
+    SaleExchange,
+    convert_back_cents,
+    convert_cents,
+)
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents, format_decimal
 from sage_paytrace_pipeline.domain.refunds.requests import (
@@ -74,15 +78,6 @@ from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 EXCEPTIONS = ExceptionFrames("transaction_id")
 SYSTEM = "pipeline"
 READY = (APPROVED, WAITING_FOR_SETTLEMENT)
-
-
-@dataclass(frozen=True)
-class SaleExchange:
-    """A sale's receipt as it was posted under the conversion: its rate (None: it recorded none, posted
-    before the conversion or found in Sage) and its amount in Sage's currency."""
-
-    rate: Decimal | None
-    sage_cents: int
 
 
 @dataclass(frozen=True)

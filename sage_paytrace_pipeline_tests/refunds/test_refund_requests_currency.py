@@ -2,7 +2,7 @@
 
 Each sale is a real sandbox card sale in USD whose receipt is posted in the demo company in CAD, with
 the receivables posting log row receivables writes (its applications carry the USD amount and the
-rate), read by the asset's own reader (`posted_receipts`). The clerk's memos are in CAD; PayTrace is
+rate), read by the asset's own reader (`defs.exchange.receipt_exchange`). The clerk's memos are in CAD; PayTrace is
 asked for USD at the sale's rate; the card refund in Sage credits the memo's CAD amount.
 """
 
@@ -14,7 +14,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from sage_paytrace_pipeline.defs.refunds.requests import posted_receipts
+from sage_paytrace_pipeline.defs.exchange import receipt_exchange
 from sage_paytrace_pipeline.domain.currency import RateTable, convert_back_cents, convert_cents
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
 from sage_paytrace_pipeline.receivables.posting_log import Intent, PostingLog
@@ -54,7 +54,8 @@ def cad_sale(world: World, usd: str, rate: Decimal = CAD_PER_USD, *, settle: boo
     line = {"invoice_no": invoice.invoice_no, "amount_cents": cad_cents}
     if recorded_rate:
         line |= {"paytrace_amount_cents": usd_cents, "fx_rate": str(rate)}
-    PostingLog(world.connection, "receivables").record_intents([Intent(
+    log = PostingLog(world.connection, "receivables")
+    log.record_intents([Intent(
         transaction_id=sale.transaction_id, business_date=TODAY, division=invoice.division,
         customer_no=invoice.customer_no, amount_cents=cad_cents, payment_type="VISA", payload_sha256="",
         applications_json=json.dumps([line]), link_json="{}")])
@@ -64,6 +65,7 @@ def cad_sale(world: World, usd: str, rate: Decimal = CAD_PER_USD, *, settle: boo
         amount=cents_to_decimal(cad_cents), authorization_no="TAS521", last4="5439", expiration_year=2030,
         expiration_month=12, card_type="VISA", cardholder_name="Ana Chen", credit_card_guid="",
         lines=(ReceiptLine(invoice_no=invoice.invoice_no, amount=cents_to_decimal(cad_cents)),)))
+    log.record_confirmed(None, sale.transaction_id, deposit_no="", entry_no="", found_in_sage=False)  # as read back
     if settle:
         world.client.settle()
     return sale.transaction_id, cad_cents
@@ -72,7 +74,7 @@ def cad_sale(world: World, usd: str, rate: Decimal = CAD_PER_USD, *, settle: boo
 def run(world: World, *, auto: str = "1000.00", dry_run: bool = False) -> RunResult:
     return run_requests(world.reader, world.writer, world.client, world.store, payment_types=PAYMENT_TYPES,
                         auto_approve_up_to=Decimal(auto), dry_run=dry_run, today=TODAY,
-                        conversion=RequestConversion(posted_receipts(world.connection, "requests"), ("USD", "CAD")))
+                        conversion=RequestConversion(receipt_exchange(world.connection, "requests"), ("USD", "CAD")))
 
 
 def recorded_cad(world: World, refund_id: int) -> int:

@@ -9,7 +9,7 @@ assets exist, do nothing and say so. Built from the config in the `@dg.definitio
 below, so importing this module reads nothing.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.defs.exchange import exchange_rates
+from sage_paytrace_pipeline.defs.exchange import exchange_rates, receipt_exchange
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
@@ -27,9 +27,6 @@ from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, 
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
-from sage_paytrace_pipeline.domain.currency import FX_RATE, exchange_of_log
-from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
-from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     REFUND_EXCEPTIONS,
     Conversion,
@@ -109,20 +106,11 @@ def record_paytrace_refunds(
     yield combined_check(results)
 
 
-def _receipt_rates(connection: duckdb.DuckDBPyConnection, run_id: str):
-    """Each sale's rate as the receivables posting log recorded it on the receipt (none: absent)."""
-    PostingLog(connection, run_id)  # the table exists, even before the first receipt
-
-    def rates_of(sale_ids: list[int]) -> dict[int, Decimal]:
-        # a plain parameter, not a registered frame: the step's connection holds other registrations
-        logged = connection.execute(f"SELECT transaction_id, applications_json FROM {POSTING_LOG} "
-                                    "WHERE transaction_id IN (SELECT unnest(?::BIGINT[]))",
-                                    [[int(sale) for sale in sale_ids]]).df()
-        recorded = exchange_of_log(logged["applications_json"])[FX_RATE].to_numpy()
-        return {int(sale): Decimal(rate) for sale, rate in zip(logged["transaction_id"], recorded, strict=True)
-                if rate and "/" not in rate}
-
-    return rates_of
+def _receipt_rates(connection: duckdb.DuckDBPyConnection, run_id: str) -> Callable[[list[int]], dict[int, Decimal]]:
+    """Each sale's rate as its confirmed receipt recorded it (none: absent)."""
+    receipts_of = receipt_exchange(connection, run_id)
+    return lambda sale_ids: {sale: receipt.rate for sale, receipt in receipts_of(sale_ids).items()
+                             if receipt.rate is not None}
 
 
 def _flow_off(log: RefundLog, days: list[date]) -> Iterator[dg.Output | dg.AssetCheckResult]:

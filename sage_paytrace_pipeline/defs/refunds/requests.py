@@ -9,10 +9,9 @@ Built by `build_refund_request_assets(config)` from the `@dg.definitions` functi
 importing this module reads no configuration.
 """
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 import dagster as dg
 import duckdb
@@ -20,7 +19,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.config import PipelineConfig
-from sage_paytrace_pipeline.defs.exchange import exchange_rates
+from sage_paytrace_pipeline.defs.exchange import exchange_rates, receipt_exchange
 from sage_paytrace_pipeline.defs.metadata import exception_metadata, money_total, preview
 from sage_paytrace_pipeline.defs.outages import outages_fail_the_step
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
@@ -30,14 +29,11 @@ from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.disputes.case_store import sales_under_dispute
-from sage_paytrace_pipeline.domain.currency import FX_RATE, exchange_of_log
 from sage_paytrace_pipeline.domain.refunds.requests import IN_FLIGHT_STATES, RECORDED, is_request_invoice_id
-from sage_paytrace_pipeline.receivables.posting_log import TABLE as POSTING_LOG
-from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
-from sage_paytrace_pipeline.refunds.sending import RequestConversion, SaleExchange
+from sage_paytrace_pipeline.refunds.sending import RequestConversion
 
 OWNERS = ["team:accounts-receivable"]
 _SHOWN = 20
@@ -113,7 +109,7 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
     start = date.fromisoformat(config.refunds.start_date) if config.refunds.start_date else None
     rates = exchange_rates(config, config_path)  # None: one currency, the memo's amount is sent as is
     conversion = None if rates is None else RequestConversion(
-        posted_receipts(connection, run_id), (config.currency.paytrace, config.currency.sage))
+        receipt_exchange(connection, run_id), (config.currency.paytrace, config.currency.sage))
     with outages_fail_the_step():
         result = run_requests(
             sage100.reader(), sage100.open_writer(), client, store,
@@ -124,22 +120,6 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
             conversion=conversion)
     return WorkedQueue(store.frame(), result.exceptions, result.sending.sent, result.sending.would_send,
                        "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live")
-
-
-def posted_receipts(connection: duckdb.DuckDBPyConnection,
-                     run_id: str) -> Callable[[list[int]], Mapping[int, SaleExchange]]:
-    """Each sale's receipt as the receivables posting log recorded it: its rate and Sage amount."""
-    PostingLog(connection, run_id)  # the table exists, even before the first receipt
-
-    def receipts_of(sale_ids: list[int]) -> dict[int, SaleExchange]:
-        logged = connection.execute(f"SELECT transaction_id, amount_cents, applications_json FROM {POSTING_LOG} "
-                                    "WHERE transaction_id IN (SELECT unnest(?::BIGINT[]))",
-                                    [[int(sale) for sale in sale_ids]]).df()
-        rates = exchange_of_log(logged["applications_json"])[FX_RATE].to_numpy()
-        return {int(sale): SaleExchange(Decimal(rate) if rate and "/" not in rate else None, int(cents))
-                for sale, cents, rate in zip(logged["transaction_id"], logged["amount_cents"], rates, strict=True)}
-
-    return receipts_of
 
 
 def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFrame) -> pd.DataFrame:

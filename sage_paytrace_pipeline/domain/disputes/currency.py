@@ -31,7 +31,13 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.currency import FX_RATE, MISSING_EXCHANGE_RATE, RateTable, convert_cents
+from sage_paytrace_pipeline.domain.currency import (
+    FX_RATE,
+    MISSING_EXCHANGE_RATE,
+    RateTable,
+    SaleExchange,
+    convert_cents,
+)
 from sage_paytrace_pipeline.domain.disputes.linking import EXCEPTIONS
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 
@@ -39,23 +45,6 @@ SALE_WITHOUT_RATE = "dispute_sale_without_rate"
 AMOUNTS = ("taken_cents", "returned_cents", "written_off_cents")
 # What the converted stages carry: the sale's rate, the activity day's rate, the fee in Sage's currency.
 SALE_RATE, DAY_RATE, FEE_SAGE = "sale_fx_rate", "day_fx_rate", "fee_sage_cents"
-
-
-@dataclass(frozen=True)
-class SaleExchange:
-    """A sale's receipt as Sage holds it: its rate (None: posted before the conversion, none recorded),
-    its amount in Sage's currency and in PayTrace's."""
-
-    rate: Decimal | None
-    sage_cents: int
-    paytrace_cents: int
-
-    def book_cents(self, cents: int) -> int:
-        """`cents` (PayTrace's) of this sale in Sage's currency: proportional, never above the receipt."""
-        assert self.rate is not None
-        if cents == self.paytrace_cents:
-            return self.sage_cents
-        return min(convert_cents(cents, self.rate), self.sage_cents)
 
 
 @dataclass(frozen=True)
