@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -171,6 +171,16 @@ class RefundLog:
             self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
         return self._linked_read.with_intents(self._deferred.values())
 
+    def linked_refunds_of_sale(self, sale_id: int) -> pd.DataFrame:
+        """`linked_refunds` rows of one sale (same columns and order): what a refund of it plans around,
+        without building every sale's rows for each refund (they grow with the year)."""
+        if self._deferred is None:
+            return self._linked_in_warehouse(sale_id)
+        if self._linked_read is None:
+            self._send_deferred()
+            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+        return self._linked_read.with_intents(self._deferred.values(), sale_id=sale_id)
+
     def _refund_states(self) -> dict[int, str]:
         rows = self.connection.execute(f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund'").fetchall()
         return {int(tid): str(state) for tid, state in rows}
@@ -180,14 +190,15 @@ class RefundLog:
                                        "AND state = 'confirmed'").fetchall()
         return {int(row[0]) for row in rows}
 
-    def _linked_in_warehouse(self) -> pd.DataFrame:
+    def _linked_in_warehouse(self, sale_id: int | None = None) -> pd.DataFrame:
+        of_sale = "AND r.sale_transaction_id = ?" if sale_id is not None else ""
         return self.connection.execute(f"""
             SELECT r.transaction_id AS refund_id, r.sale_transaction_id, r.amount_cents, r.allocations_json
             FROM {TABLE} r
-            WHERE r.kind = 'refund' AND r.state <> 'rejected' AND r.sale_transaction_id IS NOT NULL
+            WHERE r.kind = 'refund' AND r.state <> 'rejected' AND r.sale_transaction_id IS NOT NULL {of_sale}
               AND NOT EXISTS (SELECT 1 FROM {TABLE} v WHERE v.kind = 'refund_reversal'
                               AND v.transaction_id = r.transaction_id AND v.state = 'confirmed')
-            ORDER BY r.transaction_id""").df()
+            ORDER BY r.transaction_id""", [] if sale_id is None else [int(sale_id)]).df()
 
     def state_of(self, transaction_id: int, kind: str) -> str | None:
         self._send_deferred()
@@ -267,16 +278,20 @@ class _LinkedRead:
     linked: pd.DataFrame
     states: dict[int, str]  # refund id -> state of its `refund` row
     reversed: set[int]  # refunds with a confirmed `refund_reversal`
+    _of_sale: dict[int, pd.DataFrame] = field(default_factory=dict)  # `linked` split by sale, when first asked
 
-    def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
+    def with_intents(self, intents: Iterable[RefundIntent], *, sale_id: int | None = None) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
-        written or confirmed one) and counts unless it names no sale or its refund was reversed."""
+        written or confirmed one) and counts unless it names no sale or its refund was reversed. With
+        `sale_id`: only that sale's rows (the same rows the whole frame holds for it)."""
         changing = [intent for intent in intents if intent.kind == "refund"
                     and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+        linked = self.linked if sale_id is None else self._linked_of_sale(sale_id)
         if not changing:
-            return self.linked.copy()
+            return linked.copy()
         counting = [intent for intent in changing
-                    if intent.sale_transaction_id is not None and intent.transaction_id not in self.reversed]
+                    if intent.sale_transaction_id is not None and intent.transaction_id not in self.reversed
+                    and (sale_id is None or intent.sale_transaction_id == sale_id)]
         added = pd.DataFrame({
             "refund_id": pd.Series([i.transaction_id for i in counting], dtype="int64"),
             "sale_transaction_id": pd.Series([i.sale_transaction_id for i in counting], dtype="int64"),
@@ -284,10 +299,18 @@ class _LinkedRead:
             "allocations_json": pd.Series([json.dumps(i.allocations, sort_keys=True) for i in counting],
                                           dtype="object")})
         # column-wise (the log's linked refunds grow with the year): a refund's earlier row gives way to its intent
-        kept = self.linked[~self.linked["refund_id"].isin([intent.transaction_id for intent in changing])]
+        kept = linked[~linked["refund_id"].isin([intent.transaction_id for intent in changing])]
         frame = pd.concat([kept, added[list(self.linked.columns)]], ignore_index=True)
         return frame.sort_values("refund_id", kind="stable").reset_index(drop=True).astype(
             {"refund_id": "int64", "sale_transaction_id": "int64", "amount_cents": "int64"})
+
+
+    def _linked_of_sale(self, sale_id: int) -> pd.DataFrame:
+        if not self._of_sale and not self.linked.empty:  # split once: a day's refunds each ask for their sale
+            sales = self.linked["sale_transaction_id"].astype("int64")
+            self._of_sale.update({int(sale): rows for sale, rows in self.linked.groupby(sales, sort=False)})
+        found = self._of_sale.get(int(sale_id))
+        return self.linked.iloc[:0] if found is None else found
 
 
 def confirmed_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:
