@@ -353,14 +353,13 @@ def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: d
               written: dict[int, dict[str, str]], sale_rate: Decimal | None = None) -> None:
     """Plan, log the intent, write; a refusal is logged at once (later refunds of the sale plan
     without it), what was written goes to `written`, logged by the caller once Sage committed it."""
-    earlier = log.linked_refunds_of_sale(receipt.sale_id)
-    same_sale = earlier[earlier["refund_id"] != refund_id]
-    taken = taken_by_earlier(json.loads(text) for text in same_sale["allocations_json"])
+    same_sale = [row for row in log.linked_refunds_of_sale(receipt.sale_id) if row.refund_id != refund_id]
+    taken = taken_by_earlier(json.loads(row.allocations_json) for row in same_sale)
     cents = int(refund["amount_cents"])
     sage_cents, rate = cents, None
     if settings.conversion is not None:
         converted = _in_sage_currency(refund_id, cents, _business_date(refund, day), settings.conversion, sale_rate,
-                                      refunded_before=int(same_sale["amount_cents"].sum()))
+                                      refunded_before=sum(row.amount_cents for row in same_sale))
         if isinstance(converted, Problem):
             outcome.problems.append(converted)
             return
