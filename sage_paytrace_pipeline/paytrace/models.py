@@ -382,7 +382,8 @@ def parse_address(raw: Any, field: str = "address") -> Address:
     if not isinstance(raw, Mapping):
         raise RecordProblem(field, f"expected an object with name, street_address, zip, ..., got {shown(raw)}")
     # every field a str from `free_text`, which is all Address checks: built without validating again
-    return Address.model_construct(**{key: free_text(raw.get(key), f"{field}.{key}") for key in _ADDRESS_FIELDS})
+    values: dict[str, Any] = {key: free_text(raw.get(key), f"{field}.{key}") for key in _ADDRESS_FIELDS}
+    return Address.model_construct(set(_ADDRESS_FIELDS), **values)
 
 
 def parse_card(raw: Any) -> CardSummary | None:
