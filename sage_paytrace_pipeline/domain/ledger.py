@@ -12,6 +12,7 @@ to length, and no field that can carry a full card number. Validation errors nev
 
 from __future__ import annotations
 
+import weakref
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -161,12 +162,44 @@ class LedgerDocument(BaseModel):
 
     @model_validator(mode="after")
     def _no_card_numbers(self) -> LedgerDocument:
-        for name, value in self:
+        for name, value in self.__dict__.items():
             if isinstance(value, str) and find_card_numbers(value):
                 raise ValueError(
                     f"{name} looks like a full card number; Sage stores only the vault id, last 4 and expiry"
                 )
+        _remember_validated(self)
         return self
+
+    def validated_as_is(self) -> bool:
+        """True when this document and the documents it holds are exactly what validation made of
+        them (not made by `model_copy(update=...)` or `model_construct`, no field changed since):
+        validating them again would check nothing new."""
+        state = _VALIDATED.get(id(self))
+        if state is None or state[0] is not self.__dict__ or len(state[1]) != len(self.__dict__):
+            return False
+        for before, value in zip(state[1], self.__dict__.values(), strict=True):
+            if before is not value:
+                return False
+            if isinstance(value, LedgerDocument) and not value.validated_as_is():
+                return False
+            if isinstance(value, tuple) and not all(
+                    item.validated_as_is() for item in value if isinstance(item, LedgerDocument)):
+                return False
+        return True
+
+
+# What validation left of each live document: its `__dict__` and the field values in it, by identity.
+# `model_copy` gives the copy a new `__dict__` (and its `update=` skips validation), `model_construct`
+# validates nothing: neither is found here as validated. Kept outside the model so that equality and
+# copies of documents are untouched; an entry goes with its document.
+_VALIDATED: dict[int, tuple[dict[str, Any], tuple[Any, ...]]] = {}
+
+
+def _remember_validated(document: LedgerDocument) -> None:
+    key = id(document)
+    if key not in _VALIDATED:
+        weakref.finalize(document, _VALIDATED.pop, key, None)
+    _VALIDATED[key] = (document.__dict__, tuple(document.__dict__.values()))
 
 
 class JournalLine(LedgerDocument):

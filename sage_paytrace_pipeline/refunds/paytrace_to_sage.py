@@ -32,19 +32,29 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.currency import MISSING_EXCHANGE_RATE, RateTable, convert_cents
 from sage_paytrace_pipeline.domain.exceptions import ExceptionFrames
 from sage_paytrace_pipeline.domain.money import cents_to_decimal, decimal_to_cents
-from sage_paytrace_pipeline.domain.refunds.linking import AMBIGUOUS, LINKED, link_refunds
+from sage_paytrace_pipeline.domain.refunds.linking import (
+    AMBIGUOUS,
+    LINKED,
+    ORIGINAL_ID,
+    RefundLinks,
+    link_refunds,
+    link_to_candidates,
+    linking_keys,
+    sale_candidates,
+)
 from sage_paytrace_pipeline.domain.refunds.plan import (
     ReceiptApplication,
     RefundNotPlannable,
@@ -148,25 +158,120 @@ def _combined(day_transactions: pd.DataFrame, warehouse: pd.DataFrame) -> pd.Dat
     return frame.drop_duplicates("transaction_id", keep="first").reset_index(drop=True)
 
 
+class WarehouseHistory:
+    """`warehouse_transactions` prepared once for the days of a range run, which each see the warehouse as
+    their own run would (without the run's later days, `without_days`).
+
+    A day's flow reads every sale and refund the warehouse holds: linking looks for the refunds' sales
+    among them, and earlier days' refunds not in Sage yet are carried over. Done per day on the whole
+    frame (text keys normalised, merges over every sale), a year's range run spent most of this step on
+    it, growing with each day. Here the linking keys of the sales and the carried-over selection are
+    computed once, the sales indexed by key, and a day takes only the sales that share a key with its
+    refunds: the links and the carried refunds are the ones the whole frame gives (a transaction id is
+    in the warehouse once, on its business day)."""
+
+    def __init__(self, transactions: pd.DataFrame, *, _hidden: np.ndarray | None = None,
+                 _prepared: WarehouseHistory | None = None) -> None:
+        if _prepared is not None:  # a view: the same prepared data, other days hidden
+            self.__dict__.update(_prepared.__dict__)
+            self._hidden = _hidden
+            return
+        frame = transactions.copy()
+        frame["transaction_id"] = frame["transaction_id"].astype("int64")
+        self.transactions = frame.drop_duplicates("transaction_id").reset_index(drop=True)
+        self._days = (pd.to_datetime(self.transactions["business_date"]).to_numpy().astype("datetime64[D]")
+                      if "business_date" in self.transactions else np.full(len(self.transactions), np.datetime64("NaT"),
+                                                                           dtype="datetime64[D]"))
+        self._hidden = None
+        candidates = sale_candidates(self.transactions)  # indexed by the rows of `transactions`
+        self._candidate_rows = candidates.index.to_numpy()
+        self._candidates = candidates.reset_index(drop=True)
+        self._by_key = {column: self._candidates.groupby(column, sort=False).indices
+                        for column in ("invoice_id", "customer_id")}
+        self._by_id = {int(tid): position for position, tid in enumerate(self._candidates["transaction_id"])}
+        self._selected: dict[date, pd.DataFrame] = {}
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.transactions.columns)
+
+    def without_days(self, days: Collection[date]) -> WarehouseHistory:
+        """The warehouse as a run saw it before these days' rows were stored."""
+        hidden = np.isin(self._days, np.array(sorted(days), dtype="datetime64[D]")) if days else None
+        return WarehouseHistory(self.transactions, _hidden=hidden, _prepared=self)
+
+    def frame(self) -> pd.DataFrame:
+        """The visible rows, as a plain warehouse frame."""
+        return self.transactions if self._hidden is None else self.transactions[~self._hidden]
+
+    def earlier_refunds(self, day_ids: set[int], start_date: date) -> pd.DataFrame:
+        """`select_refunds(...).to_post` of the visible rows not among the day's (`_carried_over`'s start)."""
+        if start_date not in self._selected:
+            self._selected[start_date] = select_refunds(self.transactions, start_date).to_post
+        selected = self._selected[start_date]
+        keep = ~selected["transaction_id"].isin(day_ids).to_numpy()
+        if self._hidden is not None:
+            keep &= ~self._hidden[selected.index.to_numpy()]
+        return selected[keep]
+
+    def candidates_for(self, refunds: pd.DataFrame, day_transactions: pd.DataFrame, day_ids: set[int]) -> pd.DataFrame:
+        """`sale_candidates` of the day's rows and the visible warehouse rows, less the warehouse's sales
+        sharing no key with `refunds` (they link none of them)."""
+        keys = linking_keys(refunds)
+        positions: set[int] = set()
+        for column in ("invoice_id", "customer_id"):
+            index = self._by_key[column]
+            for value in set(keys[column].tolist()) - {""}:
+                found = index.get(value)
+                if found is not None:
+                    positions.update(found.tolist())
+        if ORIGINAL_ID in refunds:
+            originals = pd.to_numeric(refunds[ORIGINAL_ID], errors="coerce").dropna().astype("int64").tolist()
+            positions.update(self._by_id[sale] for sale in originals if sale in self._by_id)
+        rows = np.array(sorted(positions), dtype="int64")
+        if self._hidden is not None:
+            rows = rows[~self._hidden[self._candidate_rows[rows]]]
+        stored = self._candidates.iloc[rows]
+        stored = stored[~stored["transaction_id"].isin(day_ids)]
+        day = sale_candidates(day_transactions[[c for c in _WAREHOUSE_COLUMNS if c in day_transactions]])
+        return pd.concat([day, stored], ignore_index=True).drop_duplicates("transaction_id")
+
+
 # ------------------------------------------------------------------------------------ the flow
 
 
-def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFrame, *, day: date,
-                          settings: RefundFlowSettings, reader: Sage100Reader, writer: Sage100Writer,
+def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFrame | WarehouseHistory, *,
+                          day: date, settings: RefundFlowSettings, reader: Sage100Reader, writer: Sage100Writer,
                           log: RefundLog) -> RefundOutcome:
-    """Record the day's PayTrace refunds in Sage (see the module docstring); returns what happened."""
-    everything = _combined(day_transactions, warehouse)
+    """Record the day's PayTrace refunds in Sage (see the module docstring); returns what happened.
+    `warehouse`: every sale and refund the warehouse holds, as a frame or prepared (`WarehouseHistory`)."""
+    history = warehouse if isinstance(warehouse, WarehouseHistory) else None
+    if history is not None and not set(history.columns) <= set(day_transactions.columns):
+        warehouse = history.frame()  # the day's frame decides the columns: read as a plain frame
+        history = None
+    everything = None if history is not None else _combined(day_transactions, warehouse)
     today = select_refunds(day_transactions, settings.start_date)
-    carried = _carried_over(everything, day_transactions, settings.start_date, log)
+    if history is not None:
+        day_ids = set(day_transactions["transaction_id"].astype("int64").tolist()) if len(day_transactions) else set()
+        carried = _not_confirmed(history.earlier_refunds(day_ids, settings.start_date), log)
+    else:
+        carried = _carried_over(everything, day_transactions, settings.start_date, log)
     refunds = pd.concat([today.to_post, carried], ignore_index=True).drop_duplicates("transaction_id")
     outcome = RefundOutcome(links=pd.DataFrame(), skipped=today.skipped,
                             selected=sorted(today.to_post["transaction_id"].astype("int64").tolist()))
+
+    def linked_now() -> RefundLinks:
+        if history is not None:
+            return link_to_candidates(refunds, history.candidates_for(refunds, day_transactions, day_ids),
+                                      _linked(log))
+        return link_refunds(refunds, everything, _linked(log))
+
     if refunds.empty:
-        outcome.links = link_refunds(refunds, everything, _linked(log)).frame
+        outcome.links = linked_now().frame
         return outcome
     refund_ids = refunds["transaction_id"].astype("int64").tolist()
     in_sage = {int(r.transaction_id) for r in reader.card_refunds_for_transaction_ids(map(str, refund_ids))}
-    links = link_refunds(refunds, everything, _linked(log))
+    links = linked_now()
     outcome.links = links.frame
     for refund_id in sorted(in_sage):  # written by an earlier run (or its lost answer): confirm, write nothing
         if log.state_of(refund_id, KIND) != "confirmed":
@@ -210,7 +315,11 @@ def _carried_over(everything: pd.DataFrame, day_transactions: pd.DataFrame, star
     """Earlier days' refunds Sage does not hold yet through this flow (waiting for their sale, or refused)."""
     day_ids = set(day_transactions["transaction_id"].astype("int64").tolist()) if len(day_transactions) else set()
     earlier = everything[~everything["transaction_id"].isin(day_ids)]
-    selected = select_refunds(earlier, start_date).to_post
+    return _not_confirmed(select_refunds(earlier, start_date).to_post, log)
+
+
+def _not_confirmed(selected: pd.DataFrame, log: RefundLog) -> pd.DataFrame:
+    """The selected refunds the log does not hold as confirmed."""
     if selected.empty:
         return selected
     done = log.entries(kind=KIND)
@@ -244,14 +353,13 @@ def _post_one(refund_id: int, refund: pd.Series, receipt: SaleReceipt, *, day: d
               written: dict[int, dict[str, str]], sale_rate: Decimal | None = None) -> None:
     """Plan, log the intent, write; a refusal is logged at once (later refunds of the sale plan
     without it), what was written goes to `written`, logged by the caller once Sage committed it."""
-    earlier = log.linked_refunds()
-    same_sale = earlier[(earlier["sale_transaction_id"] == receipt.sale_id) & (earlier["refund_id"] != refund_id)]
-    taken = taken_by_earlier(json.loads(text) for text in same_sale["allocations_json"])
+    same_sale = [row for row in log.linked_refunds_of_sale(receipt.sale_id) if row.refund_id != refund_id]
+    taken = taken_by_earlier(json.loads(row.allocations_json) for row in same_sale)
     cents = int(refund["amount_cents"])
     sage_cents, rate = cents, None
     if settings.conversion is not None:
         converted = _in_sage_currency(refund_id, cents, _business_date(refund, day), settings.conversion, sale_rate,
-                                      refunded_before=int(same_sale["amount_cents"].sum()))
+                                      refunded_before=sum(row.amount_cents for row in same_sale))
         if isinstance(converted, Problem):
             outcome.problems.append(converted)
             return

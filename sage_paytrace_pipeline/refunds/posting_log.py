@@ -24,9 +24,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -171,6 +171,16 @@ class RefundLog:
             self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
         return self._linked_read.with_intents(self._deferred.values())
 
+    def linked_refunds_of_sale(self, sale_id: int) -> list[LinkedRefund]:
+        """`linked_refunds` rows of one sale, in the same order, as plain tuples: what a refund of it plans
+        around, without building a frame of every sale's rows (they grow with the year) for each refund."""
+        if self._deferred is None:
+            return _linked_rows(self._linked_in_warehouse(sale_id))
+        if self._linked_read is None:
+            self._send_deferred()
+            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+        return self._linked_read.of_sale(self._deferred.values(), sale_id)
+
     def _refund_states(self) -> dict[int, str]:
         rows = self.connection.execute(f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund'").fetchall()
         return {int(tid): str(state) for tid, state in rows}
@@ -180,14 +190,15 @@ class RefundLog:
                                        "AND state = 'confirmed'").fetchall()
         return {int(row[0]) for row in rows}
 
-    def _linked_in_warehouse(self) -> pd.DataFrame:
+    def _linked_in_warehouse(self, sale_id: int | None = None) -> pd.DataFrame:
+        of_sale = "AND r.sale_transaction_id = ?" if sale_id is not None else ""
         return self.connection.execute(f"""
             SELECT r.transaction_id AS refund_id, r.sale_transaction_id, r.amount_cents, r.allocations_json
             FROM {TABLE} r
-            WHERE r.kind = 'refund' AND r.state <> 'rejected' AND r.sale_transaction_id IS NOT NULL
+            WHERE r.kind = 'refund' AND r.state <> 'rejected' AND r.sale_transaction_id IS NOT NULL {of_sale}
               AND NOT EXISTS (SELECT 1 FROM {TABLE} v WHERE v.kind = 'refund_reversal'
                               AND v.transaction_id = r.transaction_id AND v.state = 'confirmed')
-            ORDER BY r.transaction_id""").df()
+            ORDER BY r.transaction_id""", [] if sale_id is None else [int(sale_id)]).df()
 
     def state_of(self, transaction_id: int, kind: str) -> str | None:
         self._send_deferred()
@@ -267,12 +278,12 @@ class _LinkedRead:
     linked: pd.DataFrame
     states: dict[int, str]  # refund id -> state of its `refund` row
     reversed: set[int]  # refunds with a confirmed `refund_reversal`
+    _of_sale: dict[int, list[LinkedRefund]] = field(default_factory=dict)  # `linked` by sale, when first asked
 
     def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
         written or confirmed one) and counts unless it names no sale or its refund was reversed."""
-        changing = [intent for intent in intents if intent.kind == "refund"
-                    and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+        changing = self._changing(intents)
         if not changing:
             return self.linked.copy()
         counting = [intent for intent in changing
@@ -288,6 +299,38 @@ class _LinkedRead:
         frame = pd.concat([kept, added[list(self.linked.columns)]], ignore_index=True)
         return frame.sort_values("refund_id", kind="stable").reset_index(drop=True).astype(
             {"refund_id": "int64", "sale_transaction_id": "int64", "amount_cents": "int64"})
+
+    def of_sale(self, intents: Iterable[RefundIntent], sale_id: int) -> list[LinkedRefund]:
+        """`with_intents` rows of one sale, as tuples."""
+        if not self._of_sale and not self.linked.empty:  # split once: a day's refunds each ask for their sale
+            for row in _linked_rows(self.linked):
+                self._of_sale.setdefault(row.sale_transaction_id, []).append(row)
+        changing = self._changing(intents)
+        replaced = {intent.transaction_id for intent in changing}
+        rows = [row for row in self._of_sale.get(int(sale_id), []) if row.refund_id not in replaced]
+        rows += [LinkedRefund(intent.transaction_id, int(sale_id), intent.amount_cents,
+                              json.dumps(intent.allocations, sort_keys=True)) for intent in changing
+                 if intent.sale_transaction_id == sale_id and intent.transaction_id not in self.reversed]
+        return sorted(rows, key=lambda row: row.refund_id)  # stable, as the frame's sort
+
+    def _changing(self, intents: Iterable[RefundIntent]) -> list[RefundIntent]:
+        return [intent for intent in intents if intent.kind == "refund"
+                and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+
+
+class LinkedRefund(NamedTuple):
+    """A `linked_refunds` row."""
+
+    refund_id: int
+    sale_transaction_id: int
+    amount_cents: int
+    allocations_json: str
+
+
+def _linked_rows(frame: pd.DataFrame) -> list[LinkedRefund]:
+    columns = frame[["refund_id", "sale_transaction_id", "amount_cents", "allocations_json"]]
+    return [LinkedRefund(int(refund), int(sale), int(cents), str(allocations))
+            for refund, sale, cents, allocations in columns.itertuples(index=False)]
 
 
 def confirmed_refunds(connection: duckdb.DuckDBPyConnection) -> pd.DataFrame:

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from sage_paytrace_pipeline.domain.ledger import LedgerDocument
 from sage_paytrace_pipeline.sage100.documents import (
     CardReceipt,
     CardRefund,
@@ -100,7 +101,10 @@ _Doc = TypeVar("_Doc", bound=BaseModel)
 
 def revalidated(document: _Doc) -> _Doc:
     """Validate again: `model_copy(update=...)` skips validation, and the guards (no card numbers,
-    lengths, money) must hold for whatever reaches a file."""
+    lengths, money) must hold for whatever reaches a file. A ledger document exactly as validation left
+    it (`validated_as_is`: the pipeline's own, built from its fields) is not validated twice."""
+    if isinstance(document, LedgerDocument) and document.validated_as_is():
+        return document
     return type(document).model_validate(document.model_dump())
 
 

@@ -7,6 +7,7 @@ fails, its step fails and nothing downstream of it runs. Built by `build_receiva
 from the `@dg.definitions` function below, so importing this module reads no configuration.
 """
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -33,7 +34,7 @@ from sage_paytrace_pipeline.defs.sage100.resources import (
     Sage100Resource,
 )
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
-from sage_paytrace_pipeline.defs.store.receipts import store_sales_for_matching
+from sage_paytrace_pipeline.defs.store.receipts import read_store_inbox, store_sales_for_matching
 from sage_paytrace_pipeline.defs.warehouse import holding_the_warehouse
 from sage_paytrace_pipeline.domain.currency import FX_RATE, PAYTRACE_AMOUNT, RateTable, exchange_of_log
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions
@@ -86,6 +87,7 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
     choices = _invoice_choices(context, config, warehouse, paytrace_transactions)
+    store_inbox = functools.cache(lambda: read_store_inbox(config, settings.config_path))  # once for the run
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
         earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
@@ -95,7 +97,8 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
                 payments, day, rates, posted=set(earlier), policy=policy,
                 currencies=(config.currency.paytrace, config.currency.sage))
         # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
-        store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier))
+        store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier),
+                                         inbox=store_inbox)
         waiting += len(store.held)
         # a payment a clerk applied to an invoice in the console names that invoice (receivables/invoice_choices.py)
         chosen = with_invoice_choices(store.payments, choices, in_sage=set(earlier))

@@ -32,6 +32,7 @@ from sage_paytrace_pipeline.refunds.paytrace_to_sage import (
     Conversion,
     RefundFlowSettings,
     RefundOutcome,
+    WarehouseHistory,
     post_paytrace_refunds,
     problems_frame,
     warehouse_transactions,
@@ -79,11 +80,12 @@ def record_paytrace_refunds(
         recorded = []
         # read once: the transactions step stored every day of the run before this step started
         stored = warehouse_transactions(connection)
-        stored_day = pd.to_datetime(stored["business_date"]).dt.date
+        # a range's days each read every sale and refund: prepared once (keys, carried-over selection)
+        history = WarehouseHistory(stored) if len(days) > 1 else None
         for day in days:  # in order: a refund of a sale sold earlier in the range finds its receipt posted
             transactions = of_day(paytrace_transactions, day, days)
             # as the day's own run saw the warehouse: the run's later days are not stored yet
-            earlier = stored[~stored_day.isin([later for later in days if later > day]).to_numpy()]
+            earlier = stored if history is None else history.without_days([later for later in days if later > day])
             refunds = post_paytrace_refunds(transactions, earlier, day=day, settings=flow, reader=reader,
                                             writer=writer, log=log)
             voids = reverse_voids(transactions, day=day, reader=reader, writer=writer, log=log,

@@ -4,6 +4,7 @@
 it returns the payments unchanged and opens nothing.
 """
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
@@ -14,11 +15,10 @@ from sage_paytrace_pipeline.store.receipts import StoreSaleLinks, link_store_sal
 from sage_paytrace_pipeline.store.setup import inbox_url
 
 
-def store_sales_for_matching(config: PipelineConfig, config_path: str, payments: pd.DataFrame,
-                             open_invoices: pd.DataFrame, *, in_sage: set[int],
-                             now: datetime | None = None) -> StoreSaleLinks:
-    if config.store is None or payments.empty:
-        return StoreSaleLinks(payments, payments.head(0), 0)
+def read_store_inbox(config: PipelineConfig, config_path: str) -> tuple[pd.DataFrame, set[str]]:
+    """The inbox's receipt postings and the paid orders not posted yet: read once for every day of a
+    run's matching step (nothing writes the inbox while it runs)."""
+    assert config.store is not None  # called only with a `store:` section
     engine = open_inbox(inbox_url(config.store, config_path))
     try:
         postings = pd.DataFrame(posting_rows(engine), columns=["paytrace_transaction_id", "invoice_no"])
@@ -26,6 +26,17 @@ def store_sales_for_matching(config: PipelineConfig, config_path: str, payments:
                    if order.paid and order.paytrace_transaction_id}
     finally:
         engine.dispose()
+    return postings, pending
+
+
+def store_sales_for_matching(config: PipelineConfig, config_path: str, payments: pd.DataFrame,
+                             open_invoices: pd.DataFrame, *, in_sage: set[int],
+                             now: datetime | None = None,
+                             inbox: Callable[[], tuple[pd.DataFrame, set[str]]] | None = None) -> StoreSaleLinks:
+    """`inbox`: what `read_store_inbox` gives (read when first needed, e.g. once for a range's days)."""
+    if config.store is None or payments.empty:
+        return StoreSaleLinks(payments, payments.head(0), 0)
+    postings, pending = inbox() if inbox is not None else read_store_inbox(config, config_path)
     open_numbers = set(open_invoices["invoice_no"].astype(str)) if len(open_invoices) else set()
     return link_store_sales(payments, postings, pending, open_numbers, in_sage=in_sage, now=now or datetime.now(UTC),
                             grace=timedelta(minutes=config.store.receipt_grace_minutes))

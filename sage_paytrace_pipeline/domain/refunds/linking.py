@@ -61,6 +61,12 @@ def _keys(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def linking_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The keys linking reads of each transaction: transaction_id, invoice_id, customer_id, card_last4 (plain
+    text, "" when missing), amount_cents, created_at (UTC)."""
+    return _keys(frame)
+
+
 def sale_candidates(sales: pd.DataFrame) -> pd.DataFrame:
     """The approved sales a refund may come from (types SALE / captured AUTHORIZATION / CAPTURE / FORCE, status
     pending or settled)."""
@@ -118,8 +124,14 @@ def link_refunds(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd.
     """Link each refund (rows of PayTrace REFUND transactions) to one of `sales` (every approved sale the
     warehouse holds). `already_linked` (refund_id, sale_transaction_id, amount_cents): refunds linked
     before, counted against their sale's remaining amount; a refund in both is linked again the same way."""
+    return link_to_candidates(refunds, sale_candidates(sales), already_linked)
+
+
+def link_to_candidates(refunds: pd.DataFrame, candidates: pd.DataFrame, already_linked: pd.DataFrame) -> RefundLinks:
+    """`link_refunds` with the sales given as their candidates (`sale_candidates`), prepared by the caller:
+    at least every candidate sharing an invoice id or vault customer id with a refund, or named by its
+    original id (the others link nothing)."""
     keys = _keys(refunds).sort_values("transaction_id", kind="stable")
-    candidates = sale_candidates(sales)
     by_original = _by_original_id(keys, refunds.loc[keys.index], candidates)
     keyed = _key_matches(keys[~keys["transaction_id"].isin(by_original["refund_id"])], candidates)
     matches = pd.concat([by_original, keyed], ignore_index=True).sort_values(["refund_id", "sale_id"])

@@ -40,6 +40,8 @@ from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     header_row,
     history_row,
     insert_payment_history,
+    last_payment_history_number,
+    payment_history_key,
     post_receipt_gl,
     prepayment_row,
     validate_receipt,
@@ -113,6 +115,7 @@ class ReceiptChunk:
         self._handed: dict[str, int] = {}  # number series -> numbers handed out in this chunk
         self._counters: dict[str, Row | None] = {}  # number series -> its SY_NextNumber row before the chunk
         self._changed_items: dict[tuple, bool] = {}
+        self._payment_numbers: dict[tuple, int] = {}  # payment history key -> its last SequenceNo in the chunk
         self._changed_customers: dict[tuple, frozenset[str]] = {}
         self._lookups = ReceiptLookups(
             refund_recorded=self._refund_ids.__contains__,
@@ -215,13 +218,25 @@ class ReceiptChunk:
                 header, deposit, customer, line, sequence=sequence, balance_after=balance_after))
             item = self._items.get((header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"],
                                     line["InvoiceType"]))
-            insert_payment_history(self.session, header, deposit, line, item)
+            insert_payment_history(self.session, header, deposit, line, item,
+                                   sequence=self._payment_history_number(header, deposit, line))
         changes = customer_changes(customer, header, deposit)
         self._changes.set(self._customers, customer_key,
                           {**customer, **self.session.round_trip("AR_Customer", changes)})
         self._changes.set(self._changed_customers, customer_key,
                           self._changed_customers.get(customer_key, frozenset()) | frozenset(changes))
         post_receipt_gl(self.session, header, deposit, customer, register_no)
+
+    def _payment_history_number(self, header: Row, deposit: Row, line: Row) -> int:
+        """The line's payment history number: the invoice's last that day read once a chunk, then counted
+        (each receipt of the chunk numbers after the ones before it, as a read after their rows would)."""
+        key = payment_history_key(header, deposit, line)
+        lookup = tuple(key.values())
+        last = self._payment_numbers.get(lookup)
+        if last is None:
+            last = last_payment_history_number(self.session, key)
+        self._changes.set(self._payment_numbers, lookup, last + 1)
+        return last + 1
 
     def _apply_line(self, header: Row, deposit: Row, line: Row) -> Decimal:
         key = (header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"])

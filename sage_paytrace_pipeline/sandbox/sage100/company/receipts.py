@@ -374,21 +374,33 @@ def _payment_history_row(session: DemoSession, header: Row, deposit: Row, line: 
     insert_payment_history(session, header, deposit, line, item)
 
 
-def insert_payment_history(session: DemoSession, header: Row, deposit: Row, line: Row, item: Row | None) -> None:
-    """The line's AR_TransactionPaymentHistory row (type P), numbered after the invoice's others that day;
-    `item`: the open item after the line was applied."""
-    key = {
+def payment_history_key(header: Row, deposit: Row, line: Row) -> Row:
+    """The invoice and day a line's AR_TransactionPaymentHistory row is numbered within."""
+    return {
         "ARDivisionNo": header["ARDivisionNo"],
         "CustomerNo": header["CustomerNo"],
         "InvoiceNo": line["InvoiceNo"],
         "InvoiceType": line["InvoiceType"],
         "TransactionDate": deposit["DepositDate"],
     }
+
+
+def last_payment_history_number(session: DemoSession, key: Row) -> int:
+    return session.max_number("AR_TransactionPaymentHistory", "SequenceNo", key)
+
+
+def insert_payment_history(session: DemoSession, header: Row, deposit: Row, line: Row, item: Row | None,
+                           *, sequence: int | None = None) -> None:
+    """The line's AR_TransactionPaymentHistory row (type P), numbered after the invoice's others that day
+    (`sequence`: that number, when the caller keeps count); `item`: the open item after the line was applied."""
+    key = payment_history_key(header, deposit, line)
+    if sequence is None:
+        sequence = last_payment_history_number(session, key) + 1
     session.insert(
         "AR_TransactionPaymentHistory",
         {
             **key,
-            "SequenceNo": str(session.max_number("AR_TransactionPaymentHistory", "SequenceNo", key) + 1).zfill(6),
+            "SequenceNo": str(sequence).zfill(6),
             "InvoiceHistoryHeaderSeqNo": item["InvoiceHistoryHeaderSeqNo"] if item else "",
             "PaymentReference": f"{header['DepositNo']}-{header['CreditCardEntryNo']}",
             "CheckNo": header["CheckNo"],
