@@ -49,6 +49,21 @@ def of_day(frame: pd.DataFrame, day: date, days: list[date], column: str = "busi
     return frame.take(np.flatnonzero(wanted)).reset_index(drop=True)
 
 
+def as_of(frame: pd.DataFrame, day: date, column: str = "business_date") -> pd.DataFrame:
+    """The snapshot `day` lives under in an input of snapshots (`warehouse.AS_OF`): the rows of the
+    latest date on or before `day` (the frame itself when it holds that date alone, as it does when
+    a range run stored one snapshot for its days or a run has one day)."""
+    if frame.empty or column not in frame.columns:
+        return frame
+    stamps = pd.to_datetime(frame[column]).to_numpy()
+    until = np.datetime64(day, "D").astype(stamps.dtype)
+    earlier = stamps[stamps <= until]
+    if earlier.size == 0:
+        return frame.iloc[:0]
+    wanted = stamps == earlier.max()
+    return frame if wanted.all() else frame.take(np.flatnonzero(wanted)).reset_index(drop=True)
+
+
 def stacked(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """The days' frames as one output (the first frame alone when there is one: types untouched)."""
     frames = list(frames)

@@ -9,7 +9,11 @@ It differs from `DuckDBPandasIOManager` in ways that matter for a ledger pipelin
 - a table holding no rows yet (made from empty frames, whose column types are guesses) is made
   again from the first frame with rows;
 - a column a newer version adds is added to the existing table (older rows get NULL), so an
-  upgrade does not need the warehouse rebuilt.
+  upgrade does not need the warehouse rebuilt;
+- a table of snapshots (asset metadata `AS_OF`) loads, for a window of days, the latest snapshot
+  stored on or before its first day with those stored inside it: a range run stores Sage once, as
+  it found it, instead of one copy a day (a year's run would otherwise write the whole open-item
+  file 365 times), and a later day's input is the snapshot it lives under (`ranges.as_of`).
 """
 
 import functools
@@ -21,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import pandas as pd
-from dagster import OutputContext
+from dagster import InputContext, OutputContext
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_pandas import DuckDBPandasTypeHandler
@@ -34,6 +38,8 @@ from sage_paytrace_pipeline.defs.dagster_internals import (
 )
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+# Asset metadata of a snapshot table: a day's input is the latest snapshot on or before the day.
+AS_OF = {"warehouse/load": "as_of"}
 
 
 class WarehouseTypeHandler(DuckDBPandasTypeHandler):
@@ -57,6 +63,18 @@ class WarehouseTypeHandler(DuckDBPandasTypeHandler):
                 connection.unregister("warehouse_rows")
         count_key = "dagster/partition_row_count" if context.has_partition_key else "dagster/row_count"
         context.add_output_metadata({count_key: len(obj)})
+
+    def load_input(self, context: InputContext, table_slice: TableSlice, connection) -> pd.DataFrame:
+        if not (_loads_as_of(context) and table_slice.partition_dimensions and context.asset_partition_keys):
+            return super().load_input(context, table_slice, connection)
+        (dimension,) = table_slice.partition_dimensions
+        start, end = cast("tuple[datetime, datetime]", dimension.partitions)
+        table, column = f"{table_slice.schema}.{table_slice.table}", dimension.partition_expr
+        columns = ", ".join(table_slice.columns) if table_slice.columns else "*"
+        return connection.execute(
+            f"SELECT {columns} FROM {table} WHERE {column} < ?::DATE AND {column} >= coalesce("
+            f"(SELECT max({column}) FROM {table} WHERE {column} <= ?::DATE), ?::DATE)",
+            [end.date(), start.date(), start.date()]).fetchdf()
 
 
 class WarehouseIOManager(DuckDBIOManager):
@@ -119,6 +137,12 @@ def _closing(stock):
 
 # The catalog is read through duckdb_tables() / duckdb_columns(): information_schema is a view over
 # them that costs several times more per query, and every output of every step asks.
+
+
+def _loads_as_of(context: InputContext) -> bool:
+    upstream = context.upstream_output
+    metadata = (upstream.definition_metadata if upstream is not None else None) or {}
+    return all(metadata.get(key) == value for key, value in AS_OF.items())
 
 
 def _table_exists(connection, table_slice: TableSlice) -> bool:

@@ -9,9 +9,11 @@ warehouses must then hold the same rows, with two stated exceptions:
   receipts, then every day's refunds), day-by-day runs day by day, so a refund's credit memo takes a
   number after the range's receipts instead of between two days. Rows are compared with those
   numbers masked; the range's own numbers must still be unique per receipt.
-- The Sage snapshots (`sage_customers`, `sage_customer_cards`, `sage_open_invoices`) of a range run
-  store Sage as the run found it for every day; matching carries the range's own receipts forward
-  (`receivables.day.after_receipts`), which the identical matching outputs below show.
+- The Sage snapshots (`sage_customers`, `sage_customer_cards`, `sage_open_invoices`) and the vault's
+  (`paytrace_customers`): a range run stores one, as it found Sage and the vault, dated its first
+  day, and its later days load it as the snapshot they live under (`warehouse.AS_OF`); matching
+  carries the range's own receipts forward (`receivables.day.after_receipts`), which the identical
+  matching outputs below show.
 - The customer sync's tables and the vault snapshot (`paytrace_customers`): the sync brings both
   sides to their current state, so a range run syncs once, as of its last day, where day-by-day
   runs sync every day and each later day reads the vault the earlier day's sync updated. The Sage

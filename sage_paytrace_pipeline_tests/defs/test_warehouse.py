@@ -8,7 +8,7 @@ import duckdb
 import pandas as pd
 import pytest
 
-from sage_paytrace_pipeline.defs.warehouse import WarehouseIOManager
+from sage_paytrace_pipeline.defs.warehouse import AS_OF, WarehouseIOManager
 
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-03-01")
 MONDAY, TUESDAY = "2026-03-02", "2026-03-03"
@@ -169,3 +169,52 @@ def test_a_column_added_by_a_newer_version_is_added_to_the_existing_table(tmp_pa
                                         "WHERE table_name = 't'").fetchall())
         assert types == {"business_date": "DATE", "a": "BIGINT", "b": "BIGINT", "c": "VARCHAR"}
         assert connection.execute("SELECT b, c FROM pipeline.t").fetchall() == [(7, "x")]
+
+
+@dg.asset(partitions_def=DAYS, metadata={"partition_expr": "business_date", **AS_OF})
+def snapshot(context: dg.AssetExecutionContext) -> pd.DataFrame:
+    """As the snapshot assets do: one snapshot for the run, dated its first day."""
+    first = context.partition_time_window.start.date()
+    return pd.DataFrame({"business_date": [first, first], "customer_no": [f"C{first.day}", "SAME"]})
+
+
+@dg.asset(partitions_def=DAYS, metadata={"partition_expr": "business_date"})
+def snapshot_reader(context: dg.AssetExecutionContext, snapshot: pd.DataFrame) -> pd.DataFrame:
+    SEEN.append(snapshot)
+    return snapshot.assign(read_for=context.partition_time_window.start.date())
+
+
+def _range(first: str, last: str) -> dict[str, str]:
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
+def test_a_snapshot_table_loads_the_snapshot_each_day_lives_under(warehouse):
+    from sage_paytrace_pipeline.defs.ranges import as_of
+
+    resources = {"io_manager": WarehouseIOManager(database=warehouse.path, schema="pipeline")}
+    SEEN.clear()
+    # a range run: the snapshot stored once, for Monday; Tuesday and Wednesday live under it
+    assert dg.materialize([snapshot, snapshot_reader], tags=_range(MONDAY, "2026-03-04"),
+                          instance=warehouse.instance, resources=resources).success
+    stored = duckdb.connect(warehouse.path, read_only=True)
+    try:
+        assert stored.execute("SELECT count(*) FROM pipeline.snapshot").fetchone() == (2,)
+    finally:
+        stored.close()
+    assert sorted(SEEN[-1]["customer_no"]) == ["C2", "SAME"]
+    # a later run of Wednesday alone reads Monday's snapshot; a run before any snapshot reads nothing
+    assert dg.materialize([snapshot, snapshot_reader], partition_key="2026-03-04", instance=warehouse.instance,
+                          resources=resources, selection=[snapshot_reader]).success
+    assert sorted(SEEN[-1]["customer_no"]) == ["C2", "SAME"]
+    assert dg.materialize([snapshot, snapshot_reader], partition_key="2026-03-01", instance=warehouse.instance,
+                          resources=resources, selection=[snapshot_reader]).success
+    assert SEEN[-1].empty
+    # Wednesday's own snapshot, once stored, is Wednesday's input; Tuesday still lives under Monday's
+    assert dg.materialize([snapshot], partition_key="2026-03-04", instance=warehouse.instance,
+                          resources=resources).success
+    assert dg.materialize([snapshot, snapshot_reader], tags=_range(TUESDAY, "2026-03-04"),
+                          instance=warehouse.instance, resources=resources, selection=[snapshot_reader]).success
+    both = SEEN[-1]
+    assert sorted(as_of(both, date(2026, 3, 3))["customer_no"]) == ["C2", "SAME"]
+    assert sorted(as_of(both, date(2026, 3, 4))["customer_no"]) == ["C4", "SAME"]
+    assert as_of(both, date(2026, 3, 1)).empty

@@ -18,7 +18,15 @@ from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
+from sage_paytrace_pipeline.defs.ranges import (
+    BACKFILL_POLICY,
+    as_of,
+    combined_check,
+    of_day,
+    run_days,
+    stacked,
+    with_days,
+)
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
@@ -91,7 +99,7 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
                 wanted = wanted.iloc[:0]
             day_suggestions = suggest_day(
                 connection, day, exceptions=wanted, transactions=of_day(paytrace_transactions, day, days),
-                customers=of_day(sage_customers, day, days), open_invoices=of_day(sage_open_invoices, day, days),
+                customers=as_of(sage_customers, day), open_invoices=as_of(sage_open_invoices, day),
                 customer_links=of_day(customer_links, day, days),
                 operator_links=links_frame(config.customer_links), history_days=config.anomalies.history_days,
                 policy=config.suggestions, matching=config.matching_policy())

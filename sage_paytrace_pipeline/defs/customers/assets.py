@@ -25,7 +25,7 @@ from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, of_day, run_days
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, as_of, run_days
 from sage_paytrace_pipeline.defs.sage100.resources import SAGE_WRITE_RETRY, Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.customer_sync.linking import EXCEPTION_COLUMNS
@@ -67,7 +67,7 @@ def sync_customer_records(  # noqa: PLR0917 - Dagster passes the context, resour
     (the rows are dated that day): replaying older days' vault would only undo newer changes."""
     days = run_days(context)
     day = days[-1]
-    paytrace_customers = of_day(paytrace_customers, day, days)
+    paytrace_customers = as_of(paytrace_customers, day)
     config = settings.config()
     if config.customers.sync is None:
         yield from _flow_off(day)

@@ -17,6 +17,7 @@ from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
 from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import AS_OF
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
 from sage_paytrace_pipeline.paytrace.frames import (
     rejected_records_frame,
@@ -88,14 +89,14 @@ def paytrace_customers(
     """
     with outages_fail_the_step():
         customers = paytrace.get_client().export_customers()
-    # one export for the run: a range run's days all see the vault as it is now, as each day's own run would
+    # one export and one snapshot for the run, dated its first day: a range run's days all see the vault
+    # as it is now, as each day's own run would (they load it as of their day: warehouse.AS_OF)
     days = run_days(context)
-    frames = [vault_customers_frame(customers, day) for day in days]
-    frame = frames[0]
+    frame = vault_customers_frame(customers, days[0])
     context.add_output_metadata(with_days(
         {"vault_customers": dg.MetadataValue.int(len(frame)),
          "with_email": dg.MetadataValue.int(int(frame["email"].fillna("").ne("").sum()))}, days))
-    return stacked(frames)
+    return frame
 
 
 def _summary_metadata(frame: pd.DataFrame) -> dict:
@@ -127,7 +128,8 @@ def build_paytrace_assets(config: PipelineConfig) -> list[dg.AssetsDefinition]:
         backfill_policy=BACKFILL_POLICY,
         can_subset=False,
     )(paytrace_transactions)
-    return [transactions, dg.asset(partitions_def=partitions, **PAYTRACE_SOURCE)(paytrace_customers)]
+    snapshot = {**PAYTRACE_SOURCE, "metadata": {**PAYTRACE_SOURCE["metadata"], **AS_OF}}
+    return [transactions, dg.asset(partitions_def=partitions, **snapshot)(paytrace_customers)]
 
 
 @dg.definitions

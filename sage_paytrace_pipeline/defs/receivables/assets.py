@@ -27,7 +27,15 @@ from sage_paytrace_pipeline.defs.metadata import (
 )
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
+from sage_paytrace_pipeline.defs.ranges import (
+    BACKFILL_POLICY,
+    as_of,
+    combined_check,
+    of_day,
+    run_days,
+    stacked,
+    with_days,
+)
 from sage_paytrace_pipeline.defs.receivables import checks
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
@@ -82,7 +90,7 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     days = run_days(context)
     config = settings.config()
     links, policy = links_frame(config.customer_links), config.matching_policy()
-    open_invoices = of_day(sage_open_invoices, days[0], days)
+    open_invoices = as_of(sage_open_invoices, days[0])
     rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
@@ -103,8 +111,8 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
         # a payment a clerk applied to an invoice in the console names that invoice (receivables/invoice_choices.py)
         chosen = with_invoice_choices(store.payments, choices, in_sage=set(earlier))
         result = match_business_day(
-            chosen, of_day(paytrace_customers, day, days), of_day(sage_customers, day, days),
-            of_day(sage_customer_cards, day, days), open_invoices, links=links, policy=policy, earlier=earlier)
+            chosen, as_of(paytrace_customers, day), as_of(sage_customers, day),
+            as_of(sage_customer_cards, day), open_invoices, links=links, policy=policy, earlier=earlier)
         if no_rate is not None:
             result = DayMatch(result.customer_links, applications_with_exchange(result.applications, payments, earlier),
                               concat_exceptions([result.exceptions, no_rate]), result.skipped_counts)

@@ -15,9 +15,10 @@ import pandas as pd
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, run_days, stacked, with_days
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, run_days, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import Sage100Resource
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
+from sage_paytrace_pipeline.defs.warehouse import AS_OF
 from sage_paytrace_pipeline.domain.matching.frames import (
     cards_frame,
     customers_frame,
@@ -35,7 +36,7 @@ SNAPSHOT: dict[str, Any] = dict(
     kinds={"python", "duckdb"},
     owners=["team:accounts-receivable"],
     tags={"domain": "erp"},
-    metadata={"partition_expr": "business_date"},
+    metadata={"partition_expr": "business_date", **AS_OF},
     pool="duckdb",
     backfill_policy=BACKFILL_POLICY,
 )
@@ -58,13 +59,13 @@ def snapshot_asset(name: str, description: str, read: Callable[[Sage100Reader], 
     @fails_fast_on_outage
     def _snapshot_asset(context: dg.AssetExecutionContext, sage100: Sage100Resource,
                         settings: PipelineSettings) -> pd.DataFrame:
-        # one read for the run: each day of a range stores Sage as the run found it (matching then
+        # one read and one snapshot for the run, dated its first day: the range's later days load it as
+        # the snapshot they live under (warehouse.AS_OF, ranges.as_of), Sage as the run found it (matching
         # carries the range's own earlier receipts forward, defs/receivables/assets.py)
         days = run_days(context)
-        read_now = read(sage100.reader())
-        frames = [_snapshot(read_now, day.isoformat()) for day in days]
-        context.add_output_metadata(with_days(summarize(frames[0]), days))
-        return stacked(frames)
+        snapshot = _snapshot(read(sage100.reader()), days[0].isoformat())
+        context.add_output_metadata(with_days(summarize(snapshot), days))
+        return snapshot
 
     return _snapshot_asset
 
