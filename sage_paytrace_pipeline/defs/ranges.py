@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from datetime import date
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 # One run for any range: the days are processed in order inside each step.
@@ -37,6 +38,15 @@ def of_day(frame: pd.DataFrame, day: date, days: list[date], column: str = "busi
         return frame
     dates = pd.to_datetime(frame[column]).dt.date
     return frame[(dates == day).to_numpy()].reset_index(drop=True)
+
+
+def days_of(frame: pd.DataFrame, days: list[date], column: str = "business_date") -> dict[date, pd.DataFrame]:
+    """`of_day(frame, day, days)` for every day of the run, with the frame's dates read once (not once a day)."""
+    if len(days) == 1 or column not in frame.columns:
+        return dict.fromkeys(days, frame)
+    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(frame[column]).dt.date.to_numpy()).indices
+    empty = np.zeros(0, dtype="int64")
+    return {day: frame.iloc[rows.get(day, empty)].reset_index(drop=True) for day in days}
 
 
 def stacked(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -15,10 +15,12 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
+from sage_paytrace_pipeline.anomalies.decisions import decided
+from sage_paytrace_pipeline.anomalies.history import RangeHistory
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, days_of, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
@@ -41,10 +43,12 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
     days = run_days(context)
     policy = settings.config().anomaly_policy()
     flagged = []
+    transactions_of, applications_of = days_of(paytrace_transactions, days), days_of(payment_applications, days)
     with warehouse.get_connection() as connection:
+        history = RangeHistory(connection, days, policy.history_days) if len(days) > 1 else None
         for day in days:  # oldest first, each day as its own run would flag it
-            transactions = of_day(paytrace_transactions, day, days)
-            day_flags = flag_day(connection, day, transactions, of_day(payment_applications, day, days), policy)
+            transactions = transactions_of[day]
+            day_flags = flag_day(connection, day, transactions, applications_of[day], policy, history=history)
             flagged.append((day, day_flags, transactions))
     flags = stacked(_dated(day_flags, day) for day, day_flags, _ in flagged)
     held = held_payments(flags, policy)
@@ -83,18 +87,21 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     days = run_days(context)
     config = settings.config()
     suggested = []
+    exceptions_of, transactions_of = days_of(matching_exceptions, days), days_of(paytrace_transactions, days)
+    customers_of, invoices_of = days_of(sage_customers, days), days_of(sage_open_invoices, days)
+    links_of, operator_links = days_of(customer_links, days), links_frame(config.customer_links)
     with warehouse.get_connection() as connection:
+        decisions = decided(connection)  # read once: nothing the step reads is written while it runs
         for day in days:
-            exceptions = of_day(matching_exceptions, day, days)
+            exceptions = exceptions_of[day]
             wanted = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
             if not config.suggestions.enabled:
                 wanted = wanted.iloc[:0]
             day_suggestions = suggest_day(
-                connection, day, exceptions=wanted, transactions=of_day(paytrace_transactions, day, days),
-                customers=of_day(sage_customers, day, days), open_invoices=of_day(sage_open_invoices, day, days),
-                customer_links=of_day(customer_links, day, days),
-                operator_links=links_frame(config.customer_links), history_days=config.anomalies.history_days,
-                policy=config.suggestions, matching=config.matching_policy())
+                connection, day, exceptions=wanted, transactions=transactions_of[day],
+                customers=customers_of[day], open_invoices=invoices_of[day], customer_links=links_of[day],
+                operator_links=operator_links, history_days=config.anomalies.history_days,
+                policy=config.suggestions, matching=config.matching_policy(), decisions=decisions)
             suggested.append((day, day_suggestions, wanted))
     suggestions = stacked(_dated(day_suggestions, day) for day, day_suggestions, _ in suggested)
     wanted = stacked(day_wanted for _, _, day_wanted in suggested)
