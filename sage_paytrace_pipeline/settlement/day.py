@@ -45,7 +45,7 @@ POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents
 
 @dataclass(frozen=True)
 class DayInputs:
-    """The window's batches and their transactions, and the bank lines that may pay them."""
+    """The window's batches, the transactions of the day's own batches, and the bank lines that may pay them."""
 
     batches: pd.DataFrame
     transactions: pd.DataFrame
@@ -68,12 +68,18 @@ class DaySettlement:
 
 def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
                   bank_deposits: pd.DataFrame) -> DayInputs:
-    """The batches closed within the day's window, their transactions, and the bank lines posted
-    after the window opened."""
+    """The batches closed within the day's window, the transactions of the day's own batches, and the
+    bank lines posted after the window opened.
+
+    The other batches of the window compete for the bank lines by their summary totals alone (what a
+    deposit is expected to be); their transactions only make rows of their own days (tie-out, sales
+    in Sage, refunds, entries), which `settle_day` does not keep, so they are not read: a day's work
+    does not grow with the window."""
     first, last = batch_window(day, policy.deposit_window_business_days)
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
     batches = batches[batches["business_date"].between(first, last)]
-    transactions = batch_transactions[batch_transactions["batch_number"].isin(batches["batch_number"])]
+    own = batches.loc[batches["business_date"] == day, "batch_number"]
+    transactions = batch_transactions[batch_transactions["batch_number"].isin(own)]
     deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
     deposits = deposits[deposits["posted_date"] > first]
     return DayInputs(batches, transactions, deposits)
