@@ -12,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepared_together
 from sage_paytrace_pipeline.paytrace.frames import TRANSACTION_COLUMNS
 
 _BATCH_DTYPES = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "sales_cents": "int64",
@@ -101,6 +102,14 @@ class RangeHistory:
         self._transaction_dates = _day_numbers(self._transactions["business_date"])
         self._applications = applications_between(connection, start, end)
         self._application_dates = _day_numbers(self._applications["business_date"])
+
+    def with_keys(self, days: dict[date, pd.DataFrame]) -> dict[date, pd.DataFrame]:
+        """The days' transactions with the rules' keys, computed once over them and the history they share
+        (`domain.anomalies.keys.prepared_together`); from now on the history's slices carry them, and only
+        the columns the rules read."""
+        prepared = prepared_together([self._transactions, *days.values()])
+        self._transactions = prepared[0][[column for column in (*USED, *PREPARED) if column in prepared[0]]]
+        return dict(zip(days, prepared[1:], strict=True))
 
     def _window(self, day: date) -> tuple[int, int]:
         """The day's history as day numbers: from `history_days` before it to the day before."""

@@ -46,9 +46,10 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
     transactions_of, applications_of = days_of(paytrace_transactions, days), days_of(payment_applications, days)
     with warehouse.get_connection() as connection:
         history = RangeHistory(connection, days, policy.history_days) if len(days) > 1 else None
+        keyed = history.with_keys(transactions_of) if history is not None else transactions_of
         for day in days:  # oldest first, each day as its own run would flag it
             transactions = transactions_of[day]
-            day_flags = flag_day(connection, day, transactions, applications_of[day], policy, history=history)
+            day_flags = flag_day(connection, day, keyed[day], applications_of[day], policy, history=history)
             flagged.append((day, day_flags, transactions))
     flags = stacked(_dated(day_flags, day) for day, day_flags, _ in flagged)
     held = held_payments(flags, policy)

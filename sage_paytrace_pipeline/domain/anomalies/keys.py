@@ -13,8 +13,13 @@ import numpy as np
 import pandas as pd
 
 SALE_TYPES = ("SALE", "AUTHORIZATION", "CAPTURE", "FORCE")
+# the columns the rules read: the rest of the export is not copied through every step
+USED = ("business_date", "transaction_id", "transaction_type", "status", "amount_cents", "created_at", "customer_id",
+        "email", "card_brand", "card_bin", "card_last4", "card_expiration_month", "card_expiration_year",
+        "invoice_id", "description")
 MONEY_STATUSES = ("PENDING", "SETTLED")
-_PREPARED = ("_card", "_customer", "_sale", "_refund", "_money", "_declined")
+PREPARED = ("_card", "_customer", "_sale", "_refund", "_money", "_declined", "_invoice", "_last4")
+_PREPARED = PREPARED
 
 
 def text(frame: pd.DataFrame, column: str, clean=None) -> pd.Series:
@@ -64,7 +69,22 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     status = text(frame, "status", upper)
     return frame.assign(_card=card, _customer=customer, _sale=kind.isin(SALE_TYPES).to_numpy(),
                         _refund=(kind == "REFUND").to_numpy(), _money=status.isin(MONEY_STATUSES).to_numpy(),
-                        _declined=(status == "DECLINED").to_numpy())
+                        _declined=(status == "DECLINED").to_numpy(),
+                        _invoice=text(frame, "invoice_id", upper).to_numpy(),
+                        _last4=text(frame, "card_last4").to_numpy())
+
+
+def prepared_together(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Each frame with its keys and masks computed once over all of them (codes agree across the frames):
+    a range run prepares every day and the history the days share once, and each day's rules slice them."""
+    both = prepare(pd.concat([frame[[column for column in USED if column in frame]] for frame in frames],
+                             ignore_index=True))
+    keys, start = [], 0
+    for frame in frames:
+        part = both.iloc[start:start + len(frame)]
+        keys.append(frame.assign(**{column: part[column].to_numpy() for column in _PREPARED}))
+        start += len(frame)
+    return keys
 
 
 def card_key(frame: pd.DataFrame) -> np.ndarray:
@@ -89,6 +109,16 @@ def moved_money(frame: pd.DataFrame) -> np.ndarray:
 
 def is_declined(frame: pd.DataFrame) -> np.ndarray:
     return prepare(frame)["_declined"].to_numpy(dtype=bool)
+
+
+def invoice_text(frame: pd.DataFrame) -> pd.Series:
+    """invoice_id as `text` upper-cases it ("" when missing)."""
+    return pd.Series(prepare(frame)["_invoice"].to_numpy(), index=frame.index, dtype=object)
+
+
+def last4_text(frame: pd.DataFrame) -> pd.Series:
+    """card_last4 as `text` gives it ("" when missing)."""
+    return pd.Series(prepare(frame)["_last4"].to_numpy(), index=frame.index, dtype=object)
 
 
 def reference(frame: pd.DataFrame) -> pd.Series:
