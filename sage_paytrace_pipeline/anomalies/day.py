@@ -47,13 +47,14 @@ def suggest_day(connection: duckdb.DuckDBPyConnection, day: date, *, exceptions:
                 transactions: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
                 customer_links: pd.DataFrame, operator_links: pd.DataFrame, history_days: int,
                 policy: SuggestionPolicy, matching: MatchingPolicy, decisions: pd.DataFrame | None = None,
-                ) -> pd.DataFrame:
+                references: pd.DataFrame | None = None) -> pd.DataFrame:
     """Ranked candidates for the day's unknown / ambiguous customers and unapplied payments, weighed
     by what people decided on earlier suggestions once there are enough decisions (`decisions`: the
-    run's read of them; else read now)."""
+    run's read of them; else read now; `references`: the invoice numbers the run's payers wrote, read for
+    all its days at once, `domain.suggestions.references_of_days`)."""
     earlier = vault_links_before(connection, day, history_days)
     learned = learned_policy(decided(connection) if decisions is None else decisions, policy)
     vault_links = pd.concat([operator_links.loc[:, list(LINK_COLUMNS)], earlier], ignore_index=True)
     return suggest(exceptions, transactions, customers, open_invoices, customer_links=customer_links,
                    vault_links=vault_links.drop_duplicates(), policy=learned,
-                   matching=matching)
+                   matching=matching, references=references)

@@ -24,7 +24,7 @@ from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, 
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
-from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS
+from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS, references_of_days
 
 OWNERS = ["team:accounts-receivable"]
 GROUP = "anomalies"
@@ -91,18 +91,25 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     exceptions_of, transactions_of = days_of(matching_exceptions, days), days_of(paytrace_transactions, days)
     customers_of, invoices_of = days_of(sage_customers, days), days_of(sage_open_invoices, days)
     links_of, operator_links = days_of(customer_links, days), links_frame(config.customer_links)
+    wanted_of = {}
+    for day in days:
+        exceptions = exceptions_of[day]
+        wanted_of[day] = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
+        if not config.suggestions.enabled:
+            wanted_of[day] = wanted_of[day].iloc[:0]
+    # the invoice numbers every day's payers wrote, read in one pass (a single day reads its own)
+    references = (references_of_days([(wanted_of[day], transactions_of[day]) for day in days],
+                                     config.matching_policy()) if len(days) > 1 else None)
     with warehouse.get_connection() as connection:
         decisions = decided(connection)  # read once: nothing the step reads is written while it runs
         for day in days:
-            exceptions = exceptions_of[day]
-            wanted = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
-            if not config.suggestions.enabled:
-                wanted = wanted.iloc[:0]
+            wanted = wanted_of[day]
             day_suggestions = suggest_day(
                 connection, day, exceptions=wanted, transactions=transactions_of[day],
                 customers=customers_of[day], open_invoices=invoices_of[day], customer_links=links_of[day],
                 operator_links=operator_links, history_days=config.anomalies.history_days,
-                policy=config.suggestions, matching=config.matching_policy(), decisions=decisions)
+                policy=config.suggestions, matching=config.matching_policy(), decisions=decisions,
+                references=references)
             suggested.append((day, day_suggestions, wanted))
     suggestions = stacked(_dated(day_suggestions, day) for day, day_suggestions, _ in suggested)
     wanted = stacked(day_wanted for _, _, day_wanted in suggested)
