@@ -70,22 +70,23 @@ class ParsedRecords:
     """The records of the exports read so far, to read another export of the same transactions by.
 
     PayTrace sends a transaction alike in every export but for its card (the batch listing masks the
-    whole number, the date-range export shows the BIN). A record equal to one parsed before in every
-    other field, value for value and type for type, is that transaction with its own card: only the
-    card is parsed again. The transaction, or the problem, is the one `parse_transaction` gives.
+    whole number, the date-range export shows the BIN). A record written exactly like one parsed before
+    in every other field (the same `repr`: values, types and field order) is that transaction with its
+    own card: only the card is parsed again. The transaction, or the problem, is the one
+    `parse_transaction` gives. Each record is kept as that text, not as the record.
     """
 
     def __init__(self) -> None:
-        self._parsed: dict[tuple[type, object], tuple[ZoneInfo, dict, Transaction]] = {}
+        self._parsed: dict[tuple[type, object], tuple[ZoneInfo, str, Transaction]] = {}
 
     def parse(self, raw: Any, zone: ZoneInfo) -> Transaction:
         key = _id_key(raw)
         known = self._parsed.get(key) if key is not None else None
-        if known is not None and known[0] == zone and _alike(_without_card(raw), known[1]):
+        if known is not None and known[0] == zone and _written(raw) == known[1]:
             return known[2].model_copy(update={"card": record_card(raw.get("credit_card"))})
         transaction = parse_transaction(raw, zone)
-        if key is not None:
-            self._parsed.setdefault(key, (zone, _without_card(raw), transaction))
+        if key is not None and key not in self._parsed:
+            self._parsed[key] = (zone, _written(raw), transaction)
         return transaction
 
 
@@ -94,19 +95,9 @@ def _id_key(raw: Any) -> tuple[type, object] | None:
     return (type(value), value) if type(value) in (int, str) else None
 
 
-def _without_card(raw: Mapping[str, Any]) -> dict:
-    return {name: value for name, value in raw.items() if name != "credit_card"}
-
-
-def _alike(one: Any, other: Any) -> bool:
-    """Equal JSON values of the same types throughout (1, 1.0 and true are not alike: they parse apart)."""
-    if type(one) is not type(other):
-        return False
-    if isinstance(one, dict):
-        return one.keys() == other.keys() and all(_alike(value, other[name]) for name, value in one.items())
-    if isinstance(one, list):
-        return len(one) == len(other) and all(map(_alike, one, other))
-    return bool(one == other)
+def _written(raw: Mapping[str, Any]) -> str:
+    """The record without its card, as text that tells values of different types apart (1, 1.0, true)."""
+    return repr([(name, value) for name, value in raw.items() if name != "credit_card"])
 
 
 def parse_transaction_export(body: Mapping[str, Any], zone: ZoneInfo, key: str = "transactions",
