@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepared_together
 from sage_paytrace_pipeline.paytrace.frames import TRANSACTION_COLUMNS
 
 _BATCH_DTYPES = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "sales_cents": "int64",
@@ -82,3 +84,57 @@ def vault_links_before(connection: duckdb.DuckDBPyConnection, day: date, days: i
         "JOIN pipeline.paytrace_transactions t USING (transaction_id) "
         "WHERE l.business_date BETWEEN ? AND ? AND coalesce(t.customer_id, '') <> ''",
         [day - timedelta(days=days), day - timedelta(days=1)]).df()
+
+
+class RangeHistory:
+    """The earlier transactions and applications of every day of a run, read in one query each.
+
+    A day's rules see the `history_days` before it; a range run reads the span from the first day's
+    history to the last day's once and hands each day its slice: the rows (in the order, with the
+    types) `earlier_transactions` and `applications_between` return for that day alone, since
+    nothing the step reads is written while it runs.
+    """
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, days: list[date], history_days: int) -> None:
+        self.history_days = history_days
+        start, end = min(days) - timedelta(days=history_days), max(days) - timedelta(days=1)
+        self._transactions = transactions_between(connection, start, end)
+        self._transaction_dates = _day_numbers(self._transactions["business_date"])
+        self._applications = applications_between(connection, start, end)
+        self._application_dates = _day_numbers(self._applications["business_date"])
+
+    def with_keys(self, days: dict[date, pd.DataFrame]) -> dict[date, pd.DataFrame]:
+        """The days' transactions with the rules' keys, computed once over them and the history they share
+        (`domain.anomalies.keys.prepared_together`); from now on the history's slices carry them, and only
+        the columns the rules read."""
+        prepared = prepared_together([self._transactions, *days.values()])
+        self._transactions = prepared[0][[column for column in (*USED, *PREPARED) if column in prepared[0]]]
+        return dict(zip(days, prepared[1:], strict=True))
+
+    def _window(self, day: date) -> tuple[int, int]:
+        """The day's history as day numbers: from `history_days` before it to the day before."""
+        end = _day_number(day) - 1
+        return end + 1 - self.history_days, end
+
+    def earlier_transactions(self, day: date) -> pd.DataFrame:
+        """`earlier_transactions(connection, day, history_days)`."""
+        first, last = self._window(day)
+        rows = (self._transaction_dates >= first) & (self._transaction_dates <= last)
+        return self._transactions[rows].reset_index(drop=True)
+
+    def earlier_applications(self, day: date) -> pd.DataFrame:
+        """`applications_between(connection, day - history_days, day - 1)`."""
+        first, last = self._window(day)
+        rows = (self._application_dates >= first) & (self._application_dates <= last)
+        return self._applications[rows].reset_index(drop=True)
+
+
+def _day_number(day: date) -> int:
+    return day.toordinal()
+
+
+def _day_numbers(dates: pd.Series) -> np.ndarray:
+    """Business dates (date objects or datetimes; empty ones never match) as day numbers."""
+    parsed = pd.to_datetime(dates)
+    numbers = parsed.to_numpy(dtype="datetime64[D]").astype("int64") + date(1970, 1, 1).toordinal()
+    return np.where(parsed.isna().to_numpy(), np.iinfo("int64").min, numbers)

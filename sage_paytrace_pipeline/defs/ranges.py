@@ -109,3 +109,12 @@ def _counts_summed(results: list[dg.AssetCheckResult]) -> dict:
             if isinstance(number, int) and not isinstance(number, bool):
                 totals[key] = totals.get(key, 0) + number
     return totals
+
+
+def days_of(frame: pd.DataFrame, days: list[date], column: str = "business_date") -> dict[date, pd.DataFrame]:
+    """`of_day(frame, day, days)` for every day of the run, with the frame's dates read once (not once a day)."""
+    if len(days) == 1 or column not in frame.columns:
+        return dict.fromkeys(days, frame)
+    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(frame[column]).dt.date.to_numpy()).indices
+    empty = np.zeros(0, dtype="int64")
+    return {day: frame.iloc[rows.get(day, empty)].reset_index(drop=True) for day in days}

@@ -49,6 +49,7 @@ from sage_paytrace_pipeline.paytrace.models import (
 )
 from sage_paytrace_pipeline.paytrace.records import (
     ExportShapeError,
+    ParsedRecords,
     TransactionExport,
     parse_transaction_export,
 )
@@ -248,8 +249,10 @@ class PayTraceClient:
         transaction_id: int | None = None,
         include_bin: bool = True,
         including_text: str | None = None,
+        parsed: ParsedRecords | None = None,
     ) -> TransactionExport:
-        """The export with every usable record, and a `RejectedRecord` for each malformed or repeated one."""
+        """The export with every usable record, and a `RejectedRecord` for each malformed or repeated one
+        (`parsed`: records of earlier exports, see `ParsedRecords`)."""
         payload = compact(
             {
                 "start_date": _wire_date(start_date),
@@ -262,11 +265,12 @@ class PayTraceClient:
             }
         )
         body = self._read(EXPORT_BY_DATE_RANGE, payload, no_records_ok=True)
-        return self._transaction_export(body, "transactions", EXPORT_BY_DATE_RANGE)
+        return self._transaction_export(body, "transactions", EXPORT_BY_DATE_RANGE, parsed)
 
-    def _transaction_export(self, body: Mapping[str, Any], key: str, route: str) -> TransactionExport:
+    def _transaction_export(self, body: Mapping[str, Any], key: str, route: str,
+                            parsed: ParsedRecords | None = None) -> TransactionExport:
         try:
-            return parse_transaction_export(body, self.zone, key)
+            return parse_transaction_export(body, self.zone, key, parsed)
         except ExportShapeError as exc:
             raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=route) from None
 
@@ -301,9 +305,9 @@ class PayTraceClient:
         _raise_for_malformed(export, BATCH_TRANSACTIONS)
         return export.transactions
 
-    def read_batch_transactions(self, batch_number: int) -> TransactionExport:
+    def read_batch_transactions(self, batch_number: int, *, parsed: ParsedRecords | None = None) -> TransactionExport:
         body = self._read(BATCH_TRANSACTIONS, {"batch_number": batch_number}, no_records_ok=True)
-        return self._transaction_export(body, "transactions", BATCH_TRANSACTIONS)
+        return self._transaction_export(body, "transactions", BATCH_TRANSACTIONS, parsed)
 
     def export_customers(self, customer_id: str | None = None, *, include_bin: bool = True) -> list[VaultCustomer]:
         """The vault (one profile when `customer_id` is given). With the BIN the brand is known

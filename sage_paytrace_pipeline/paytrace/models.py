@@ -571,6 +571,11 @@ def _card(raw: Any) -> CardSummary | None:
     return parse_card(raw)
 
 
+def record_card(raw: Any) -> CardSummary | None:
+    """The `credit_card` value of an export record, checked and parsed as `parse_transaction` does."""
+    return _card(raw)
+
+
 def _customer_id(raw: Mapping[str, Any]) -> str | None:
     value = plain_text(raw.get("customer_id"), "customer_id").strip()
     if find_card_numbers(value):

@@ -15,7 +15,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from sage_paytrace_pipeline.paytrace.models import RecordProblem, Transaction, parse_transaction, transaction_id_of
+from sage_paytrace_pipeline.paytrace.models import (
+    RecordProblem,
+    Transaction,
+    parse_transaction,
+    record_card,
+    transaction_id_of,
+)
 
 
 @dataclass(frozen=True)
@@ -60,12 +66,50 @@ def export_records(body: Mapping[str, Any], key: str) -> list[Any]:
     raise ExportShapeError(f"'{key}' is a JSON {type(value).__name__}, not a list of records")
 
 
-def parse_transaction_export(body: Mapping[str, Any], zone: ZoneInfo, key: str = "transactions") -> TransactionExport:
+class ParsedRecords:
+    """The records of the exports read so far, to read another export of the same transactions by.
+
+    PayTrace sends a transaction alike in every export but for its card (the batch listing masks the
+    whole number, the date-range export shows the BIN). A record written exactly like one parsed before
+    in every other field (the same `repr`: values, types and field order) is that transaction with its
+    own card: only the card is parsed again. The transaction, or the problem, is the one
+    `parse_transaction` gives. Each record is kept as that text, not as the record.
+    """
+
+    def __init__(self) -> None:
+        self._parsed: dict[tuple[type, object], tuple[ZoneInfo, str, Transaction]] = {}
+
+    def parse(self, raw: Any, zone: ZoneInfo) -> Transaction:
+        key = _id_key(raw)
+        known = self._parsed.get(key) if key is not None else None
+        if known is not None and known[0] == zone and _written(raw) == known[1]:
+            return known[2].model_copy(update={"card": record_card(raw.get("credit_card"))})
+        transaction = parse_transaction(raw, zone)
+        if key is not None and key not in self._parsed:
+            self._parsed[key] = (zone, _written(raw), transaction)
+        return transaction
+
+
+def _id_key(raw: Any) -> tuple[type, object] | None:
+    value = raw.get("transaction_id") if isinstance(raw, Mapping) else None
+    return (type(value), value) if type(value) in (int, str) else None
+
+
+def _written(raw: Mapping[str, Any]) -> str:
+    """The record without its card, as text that tells values of different types apart (1, 1.0, true)."""
+    return repr([(name, value) for name, value in raw.items() if name != "credit_card"])
+
+
+def parse_transaction_export(body: Mapping[str, Any], zone: ZoneInfo, key: str = "transactions",
+                             parsed: ParsedRecords | None = None) -> TransactionExport:
+    """`parsed`: the records of exports read before, the same transactions read again cheaply (and this
+    export's records added to them)."""
     transactions: list[tuple[int, Transaction]] = []
     rejected: list[RejectedRecord] = []
+    parse = parsed.parse if parsed is not None else parse_transaction
     for position, raw in enumerate(export_records(body, key)):
         try:
-            transactions.append((position, parse_transaction(raw, zone)))
+            transactions.append((position, parse(raw, zone)))
         except RecordProblem as problem:
             rejected.append(RejectedRecord(position, _readable_id(raw), problem.field, problem.problem))
         except (ValidationError, ValueError, TypeError) as exc:  # a model limit no field check foresaw

@@ -13,7 +13,7 @@ from datetime import date
 
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.settlement import SettlementPolicy, reconcile
+from sage_paytrace_pipeline.domain.settlement import SettlementPolicy, batch_tie_out
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.errors import PayTraceError
 from sage_paytrace_pipeline.paytrace.frames import (
@@ -22,13 +22,8 @@ from sage_paytrace_pipeline.paytrace.frames import (
 )
 from sage_paytrace_pipeline.paytrace.models import Batch
 from sage_paytrace_pipeline.paytrace.ranges import batches_by_day
-from sage_paytrace_pipeline.paytrace.records import TransactionExport
-from sage_paytrace_pipeline.settlement.frames import (
-    batch_input,
-    no_deposits,
-    no_receipts,
-    text_columns,
-)
+from sage_paytrace_pipeline.paytrace.records import ParsedRecords, TransactionExport
+from sage_paytrace_pipeline.settlement.frames import batch_input, text_columns
 
 
 @dataclass(frozen=True)
@@ -57,11 +52,12 @@ def read_closed_batches_by_day(
     at once: one batch export, one call per batch for its transactions, one transaction export for
     the card brands of all of them; tied out day by day."""
     listed = batches_by_day(client, days)
-    exports = {day: {number: client.read_batch_transactions(number) for number in map(_closed_number, batches)}
-               for day, batches in listed.items()}
+    parsed = ParsedRecords()  # the brand export repeats the batches' records: only their cards are parsed again
+    exports = {day: {number: client.read_batch_transactions(number, parsed=parsed)
+                     for number in map(_closed_number, batches)} for day, batches in listed.items()}
     records = {day: transactions_frame([record for export in by_batch.values() for record in export.transactions],
                                        day) for day, by_batch in exports.items()}
-    branded = dict(zip(records, brands_for_each(client, list(records.values())), strict=True))
+    branded = dict(zip(records, brands_for_each(client, list(records.values()), parsed=parsed), strict=True))
     return {day: _tied_out(day, listed[day], exports[day], branded[day], policy) for day in days}
 
 
@@ -70,9 +66,9 @@ def _tied_out(day: date, batches: list[Batch], exports: dict[int, TransactionExp
     rejected = [f"batch {number}: {record.describe()}"
                 for number, export in exports.items() for record in export.rejected]
     brands = batch_brands_frame(batches, day)
-    recon = reconcile(batch_input(brands), transactions, no_receipts(), no_deposits(), policy=policy, as_of=day)
-    summary = text_columns(brands.merge(recon.tie_out, on=["batch_number", "brand"], how="left"))
-    return ClosedBatches(len(batches), summary, brands, transactions, recon.tie_out, rejected)
+    tie_out = batch_tie_out(batch_input(brands), transactions, policy=policy)
+    summary = text_columns(brands.merge(tie_out, on=["batch_number", "brand"], how="left"))
+    return ClosedBatches(len(batches), summary, brands, transactions, tie_out, rejected)
 
 
 def _closed_number(batch: Batch) -> int:
@@ -90,9 +86,11 @@ def with_brands(client: PayTraceClient, transactions: pd.DataFrame) -> pd.DataFr
     return brands_for_each(client, [transactions])[0]
 
 
-def brands_for_each(client: PayTraceClient, frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+def brands_for_each(client: PayTraceClient, frames: list[pd.DataFrame], *,
+                    parsed: ParsedRecords | None = None) -> list[pd.DataFrame]:
     """`with_brands` for several days' frames with one transaction export covering all of them;
-    each frame comes back as `with_brands` alone would return it (untouched when it needs no brand)."""
+    each frame comes back as `with_brands` alone would return it (untouched when it needs no brand).
+    `parsed`: the records of the batch exports read before, which the export repeats."""
     unknown = [frame["card_brand"].isna() | frame["card_brand"].isin(["", "UNKNOWN"]) for frame in frames]
     created = [frame.loc[mask, "created_at"].dropna().dt.tz_convert(client.zone).dt.date
                for frame, mask in zip(frames, unknown, strict=True)]
@@ -100,7 +98,8 @@ def brands_for_each(client: PayTraceClient, frames: list[pd.DataFrame]) -> list[
     if not needed:
         return frames
     first, last = min(dates.min() for dates in needed), max(dates.max() for dates in needed)
-    export = client.read_transactions(first, last, include_bin=True)  # bad records: no brand
+    export = (client.read_transactions(first, last, include_bin=True, parsed=parsed) if parsed is not None
+              else client.read_transactions(first, last, include_bin=True))  # bad records: no brand
     brands = {record.transaction_id: record.card.brand for record in export.transactions if record.card}
     return [frame if dates.empty else _branded(frame, mask, brands)
             for frame, mask, dates in zip(frames, unknown, created, strict=True)]

@@ -18,6 +18,7 @@ import pandas as pd
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.domain.currency import PAYTRACE_AMOUNT, RateTable
 from sage_paytrace_pipeline.domain.settlement import (
+    GlAccountMap,
     JournalPlan,
     RefundFlow,
     SettlementPolicy,
@@ -27,6 +28,7 @@ from sage_paytrace_pipeline.domain.settlement import (
     to_journal_entries,
 )
 from sage_paytrace_pipeline.domain.settlement.currency import journal_in_sage_currency
+from sage_paytrace_pipeline.sage100.models import GlAccount
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 from sage_paytrace_pipeline.settlement.frames import (
@@ -45,7 +47,7 @@ POSTED_COLUMNS = ["reference", "posting_date", "entry_no", "created", "documents
 
 @dataclass(frozen=True)
 class DayInputs:
-    """The window's batches and their transactions, and the bank lines that may pay them."""
+    """The window's batches, the transactions of the day's own batches, and the bank lines that may pay them."""
 
     batches: pd.DataFrame
     transactions: pd.DataFrame
@@ -66,14 +68,42 @@ class DaySettlement:
     refunds: pd.DataFrame
 
 
+@dataclass(frozen=True)
+class SageBooks:
+    """What a settlement day reads back from Sage: the GL accounts (with each brand's clearing account)
+    and, from the GL detail, the sales parked in unposted sales, the missing deposits booked to the
+    processor receivable and the short deposits owed there. Read once for a run's days
+    (`read_books`): Sage does not change while they are reconciled (entries post afterwards)."""
+
+    chart: list[GlAccount]
+    accounts: GlAccountMap
+    parked: pd.DataFrame
+    missing: pd.DataFrame
+    short_owed: pd.DataFrame
+
+
+def read_books(config: PipelineConfig, reader: Sage100Reader) -> SageBooks:
+    chart = reader.gl_accounts()
+    accounts = account_map(config, reader.payment_types(), chart)
+    return SageBooks(chart, accounts, parked=parked_in_sage(reader, accounts, chart),
+                     missing=missing_in_sage(reader, accounts, chart),
+                     short_owed=short_owed_in_sage(reader, accounts, chart))
+
+
 def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
                   bank_deposits: pd.DataFrame) -> DayInputs:
-    """The batches closed within the day's window, their transactions, and the bank lines posted
-    after the window opened."""
+    """The batches closed within the day's window, the transactions of the day's own batches, and the
+    bank lines posted after the window opened.
+
+    The other batches of the window compete for the bank lines by their summary totals alone (what a
+    deposit is expected to be); their transactions only make rows of their own days (tie-out, sales
+    in Sage, refunds, entries), which `settle_day` does not keep, so they are not read: a day's work
+    does not grow with the window."""
     first, last = batch_window(day, policy.deposit_window_business_days)
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
     batches = batches[batches["business_date"].between(first, last)]
-    transactions = batch_transactions[batch_transactions["batch_number"].isin(batches["batch_number"])]
+    own = batches.loc[batches["business_date"] == day, "batch_number"]
+    transactions = batch_transactions[batch_transactions["batch_number"].isin(own)]
     deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
     deposits = deposits[deposits["posted_date"] > first]
     return DayInputs(batches, transactions, deposits)
@@ -81,8 +111,8 @@ def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, ba
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,
                reader: Sage100Reader, as_of: date, recorded_refunds: frozenset[int] = frozenset(),
-               rates: RateTable | None = None,
-               refund_cents: Mapping[int, tuple[int, str]] | None = None) -> DaySettlement:
+               rates: RateTable | None = None, refund_cents: Mapping[int, tuple[int, str]] | None = None,
+               books: SageBooks | None = None) -> DaySettlement:
     """Reconcile the window as of `as_of`, plan the journal entries (GL accounts and parked sales read
     from Sage), and keep the day's own batches, entries, lines and exceptions. Needs `settlement`
     configured: without it nothing is reconciled (the caller reports `not_configured_exception`).
@@ -93,7 +123,8 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     With the refund flow on (`config.refunds`), `recorded_refunds` are the window's refunds Sage holds
     as card refunds (`settlement.refunds.refunds_recorded_in_sage`): their entries debit clearing;
     under a conversion by `refund_cents`, what those card refunds credited in Sage
-    (`settlement.refunds.refunds_in_sage_currency`)."""
+    (`settlement.refunds.refunds_in_sage_currency`). `books`: what `read_books` read from Sage for the
+    run's days (read now when not given)."""
     policy = config.settlement
     if policy is None:
         raise ValueError("settlement is not configured: there is no discount method to reconcile by")
@@ -105,14 +136,14 @@ def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: p
     if rates is not None:  # reconciled in PayTrace's currency: each receipt's amount as PayTrace charged it
         receipts = receipts.assign(amount_cents=receipts[PAYTRACE_AMOUNT].fillna(receipts["amount_cents"])
                                    .astype("int64")).drop(columns=[PAYTRACE_AMOUNT])
-    chart = reader.gl_accounts()
-    accounts = account_map(config, reader.payment_types(), chart)
+    books = books or read_books(config, reader)
+    accounts = books.accounts
     recon = reconcile(batch_input(inputs.batches), transactions, receipts,
                       inputs.deposits.drop(columns=["sha256", "currency"]), policy=policy, as_of=as_of,
-                      refund_flow=flow, short_owed=short_owed_in_sage(reader, accounts, chart))
+                      refund_flow=flow, short_owed=books.short_owed)
     receipt_dates = receipts[["transaction_id", "posting_date"]] if "posting_date" in receipts else None
-    plan = journal_entries(recon, accounts=accounts, parked=parked_in_sage(reader, accounts, chart),
-                           receipt_dates=receipt_dates, missing_booked=missing_in_sage(reader, accounts, chart))
+    plan = journal_entries(recon, accounts=accounts, parked=books.parked, receipt_dates=receipt_dates,
+                           missing_booked=books.missing)
     if rates is not None:
         plan = _converted(plan, recon, config, inputs=inputs, receipts=in_sage_currency, rates=rates,
                           active_accounts=accounts.active_accounts, refund_cents=refund_cents or {})

@@ -15,6 +15,8 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
+from sage_paytrace_pipeline.anomalies.decisions import decided
+from sage_paytrace_pipeline.anomalies.history import RangeHistory
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
@@ -22,7 +24,7 @@ from sage_paytrace_pipeline.defs.ranges import (
     BACKFILL_POLICY,
     as_of,
     combined_check,
-    of_day,
+    days_of,
     run_days,
     stacked,
     with_days,
@@ -30,7 +32,7 @@ from sage_paytrace_pipeline.defs.ranges import (
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
-from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS
+from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS, references_of_days
 
 OWNERS = ["team:accounts-receivable"]
 GROUP = "anomalies"
@@ -49,10 +51,13 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
     days = run_days(context)
     policy = settings.config().anomaly_policy()
     flagged = []
+    transactions_of, applications_of = days_of(paytrace_transactions, days), days_of(payment_applications, days)
     with warehouse.get_connection() as connection:
+        history = RangeHistory(connection, days, policy.history_days) if len(days) > 1 else None
+        keyed = history.with_keys(transactions_of) if history is not None else transactions_of
         for day in days:  # oldest first, each day as its own run would flag it
-            transactions = of_day(paytrace_transactions, day, days)
-            day_flags = flag_day(connection, day, transactions, of_day(payment_applications, day, days), policy)
+            transactions = transactions_of[day]
+            day_flags = flag_day(connection, day, keyed[day], applications_of[day], policy, history=history)
             flagged.append((day, day_flags, transactions))
     flags = stacked(_dated(day_flags, day) for day, day_flags, _ in flagged)
     held = held_payments(flags, policy)
@@ -91,18 +96,27 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     days = run_days(context)
     config = settings.config()
     suggested = []
+    exceptions_of, transactions_of = days_of(matching_exceptions, days), days_of(paytrace_transactions, days)
+    links_of, operator_links = days_of(customer_links, days), links_frame(config.customer_links)
+    wanted_of = {}
+    for day in days:
+        exceptions = exceptions_of[day]
+        wanted_of[day] = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
+        if not config.suggestions.enabled:
+            wanted_of[day] = wanted_of[day].iloc[:0]
+    # the invoice numbers every day's payers wrote, read in one pass (a single day reads its own)
+    references = (references_of_days([(wanted_of[day], transactions_of[day]) for day in days],
+                                     config.matching_policy()) if len(days) > 1 else None)
     with warehouse.get_connection() as connection:
+        decisions = decided(connection)  # read once: nothing the step reads is written while it runs
         for day in days:
-            exceptions = of_day(matching_exceptions, day, days)
-            wanted = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
-            if not config.suggestions.enabled:
-                wanted = wanted.iloc[:0]
+            wanted = wanted_of[day]
             day_suggestions = suggest_day(
-                connection, day, exceptions=wanted, transactions=of_day(paytrace_transactions, day, days),
+                connection, day, exceptions=wanted, transactions=transactions_of[day],
                 customers=as_of(sage_customers, day), open_invoices=as_of(sage_open_invoices, day),
-                customer_links=of_day(customer_links, day, days),
-                operator_links=links_frame(config.customer_links), history_days=config.anomalies.history_days,
-                policy=config.suggestions, matching=config.matching_policy())
+                customer_links=links_of[day], operator_links=operator_links,
+                history_days=config.anomalies.history_days, policy=config.suggestions,
+                matching=config.matching_policy(), decisions=decisions, references=references)
             suggested.append((day, day_suggestions, wanted))
     suggestions = stacked(_dated(day_suggestions, day) for day, day_suggestions, _ in suggested)
     wanted = stacked(day_wanted for _, _, day_wanted in suggested)

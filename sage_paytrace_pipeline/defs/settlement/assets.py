@@ -46,6 +46,7 @@ from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement.batches import read_closed_batches_by_day
 from sage_paytrace_pipeline.settlement.day import (
     post_journal_entries,
+    read_books,
     settle_day,
     window_inputs,
 )
@@ -147,21 +148,32 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         dispute_stages = saved_stages(connection) if config.disputes else None
         # people's decisions to write off what the processor receivable holds for a batch
         decisions = WriteOffStore(connection).decisions() if config.gl_accounts.processor_receivable else None
-        for day in days:
-            inputs = window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits)
-            # the window's receipts, as the posting log holds them
-            logged = log.entries(transaction_ids=[int(t) for t in inputs.transactions["transaction_id"]])
+        # Read once for the run's days (nothing read here is written while the step runs): Sage's books,
+        # the posting log's rows of every day's transactions, the refunds recorded in Sage; each day
+        # takes its own rows, the ones its own reads would return.
+        books = read_books(config, reader)
+        day_inputs = [(day, window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits))
+                      for day in days]
+        every_id = [int(t) for _, inputs in day_inputs for t in inputs.transactions["transaction_id"]]
+        all_logged = log.entries(transaction_ids=every_id)
+        all_recorded = refunds_recorded_in_sage(connection, every_id) if config.refunds else frozenset()
+        all_refund_cents = (refunds_in_sage_currency(connection, all_recorded)
+                            if rates is not None and all_recorded else {})
+        for day, inputs in day_inputs:
+            ids = inputs.transactions["transaction_id"].astype("int64")
+            # the day's receipts, as the posting log holds them
+            logged = all_logged[all_logged["transaction_id"].isin(ids)].reset_index(drop=True)
             # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
-            recorded = (refunds_recorded_in_sage(connection, inputs.transactions["transaction_id"])
-                        if config.refunds else frozenset())
+            recorded = all_recorded & frozenset(ids.tolist())
             receipts = receipts_from_log(logged)
             if rates is not None:  # each receipt's PayTrace amount, as the log recorded it before the write
                 receipts[PAYTRACE_AMOUNT] = exchange_of_log(logged["applications_json"])[PAYTRACE_AMOUNT].to_numpy()
             # under a conversion, what those refunds credited clearing in Sage (at their sales' rates)
-            refund_cents = (refunds_in_sage_currency(connection, recorded)
+            refund_cents = ({refund: all_refund_cents[refund] for refund in recorded if refund in all_refund_cents}
                             if rates is not None and recorded else None)
             settled_days.append((day, settle_day(day, config, inputs, receipts, reader=reader, as_of=as_of,
-                                                 recorded_refunds=recorded, rates=rates, refund_cents=refund_cents)))
+                                                 recorded_refunds=recorded, rates=rates, refund_cents=refund_cents,
+                                                 books=books)))
     write_offs = write_off_plan(config, reader, decisions) if decisions is not None and len(decisions) else None
     reconciliation = stacked(dated(settled.reconciliation, day) for day, settled in settled_days)
     expected = stacked(settled.expected for _, settled in settled_days)

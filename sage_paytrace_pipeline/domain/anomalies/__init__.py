@@ -19,7 +19,7 @@ from sage_paytrace_pipeline.domain.anomalies.double_payment import double_paymen
 from sage_paytrace_pipeline.domain.anomalies.duplicates import duplicate_charges
 from sage_paytrace_pipeline.domain.anomalies.flags import FLAG_COLUMNS, concat_flags, empty_flags
 from sage_paytrace_pipeline.domain.anomalies.hours import unusual_hours
-from sage_paytrace_pipeline.domain.anomalies.keys import prepare
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepare
 from sage_paytrace_pipeline.domain.anomalies.outliers import amount_outliers, fee_rate_outliers
 from sage_paytrace_pipeline.domain.anomalies.policy import RULES, AnomalyPolicy
 from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
@@ -27,10 +27,6 @@ from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
 __all__ = ["FLAG_COLUMNS", "RULES", "AnomalyInputs", "AnomalyPolicy", "detect_anomalies", "empty_flags",
            "held_payments"]
 
-# the columns the rules read: the rest of the export is not copied through every step
-_USED = ("business_date", "transaction_id", "transaction_type", "status", "amount_cents", "created_at", "customer_id",
-         "email", "card_brand", "card_bin", "card_last4", "card_expiration_month", "card_expiration_year",
-         "invoice_id", "description")
 _BATCH_COLUMNS = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "sales_cents": "int64",
                   "fee_cents": "int64"}
 
@@ -59,8 +55,10 @@ def detect_anomalies(inputs: AnomalyInputs, policy: AnomalyPolicy | None = None)
     policy = policy or AnomalyPolicy()
     # keys are computed once over the day and its history, so the codes agree between them
     earlier = inputs.earlier()
-    earlier = earlier[[column for column in _USED if column in earlier]]
-    transactions = inputs.transactions[[column for column in _USED if column in inputs.transactions]]
+    # keys prepared together for the day and its history (`keys.prepared_together`) are kept, else computed here
+    kept = [*USED, *PREPARED] if all(c in frame for frame in (earlier, inputs.transactions) for c in PREPARED) else USED
+    earlier = earlier[[column for column in kept if column in earlier]]
+    transactions = inputs.transactions[[column for column in kept if column in inputs.transactions]]
     both = prepare(pd.concat([earlier, transactions], ignore_index=True) if len(earlier)
                    else transactions.reset_index(drop=True))
     earlier, day = both.iloc[:len(earlier)], both.iloc[len(earlier):]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.anomalies.flags import empty_flags, flag_rows, money
-from sage_paytrace_pipeline.domain.anomalies.keys import is_sale, moved_money, text, timestamps
+from sage_paytrace_pipeline.domain.anomalies.keys import invoice_text, is_sale, moved_money, text, timestamps
 from sage_paytrace_pipeline.domain.anomalies.policy import DoublePaymentRule
 
 RULE = "double_payment"
@@ -21,7 +21,7 @@ def double_payments(transactions: pd.DataFrame, history: pd.DataFrame, applicati
     """`applications` (transaction_id, invoice_no, amount_cents): the day's and the earlier days'."""
     del rule  # no thresholds: the rule is on or off
     payments = transactions[is_sale(transactions) & moved_money(transactions)]
-    invoice = text(payments, "invoice_id", lambda s: s.str.upper()).to_numpy()
+    invoice = invoice_text(payments).to_numpy()
     payments = payments.assign(invoice_no=invoice)[invoice != ""]
     if payments.empty or applications.empty:
         return empty_flags()

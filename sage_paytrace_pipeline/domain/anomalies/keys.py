@@ -13,8 +13,15 @@ import numpy as np
 import pandas as pd
 
 SALE_TYPES = ("SALE", "AUTHORIZATION", "CAPTURE", "FORCE")
+# the columns the rules read: the rest of the export is not copied through every step
+USED = ("business_date", "transaction_id", "transaction_type", "status", "amount_cents", "created_at", "customer_id",
+        "email", "card_brand", "card_bin", "card_last4", "card_expiration_month", "card_expiration_year",
+        "invoice_id", "description")
 MONEY_STATUSES = ("PENDING", "SETTLED")
 _PREPARED = ("_card", "_customer", "_sale", "_refund", "_money", "_declined")
+# text some rules read, kept when prepared together (a range run's days); else cleaned where a rule reads it
+_TEXTS = ("_invoice", "_last4")
+PREPARED = (*_PREPARED, *_TEXTS)
 
 
 def text(frame: pd.DataFrame, column: str, clean=None) -> pd.Series:
@@ -67,6 +74,20 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
                         _declined=(status == "DECLINED").to_numpy())
 
 
+def prepared_together(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Each frame with its keys and masks computed once over all of them (codes agree across the frames):
+    a range run prepares every day and the history the days share once, and each day's rules slice them."""
+    both = prepare(pd.concat([frame[[column for column in USED if column in frame]] for frame in frames],
+                             ignore_index=True))
+    both = both.assign(_invoice=invoice_text(both).to_numpy(), _last4=last4_text(both).to_numpy())
+    keys, start = [], 0
+    for frame in frames:
+        part = both.iloc[start:start + len(frame)]
+        keys.append(frame.assign(**{column: part[column].to_numpy() for column in PREPARED}))
+        start += len(frame)
+    return keys
+
+
 def card_key(frame: pd.DataFrame) -> np.ndarray:
     return prepare(frame)["_card"].to_numpy()
 
@@ -89,6 +110,20 @@ def moved_money(frame: pd.DataFrame) -> np.ndarray:
 
 def is_declined(frame: pd.DataFrame) -> np.ndarray:
     return prepare(frame)["_declined"].to_numpy(dtype=bool)
+
+
+def invoice_text(frame: pd.DataFrame) -> pd.Series:
+    """invoice_id as `text` upper-cases it ("" when missing); cleaned once when prepared together."""
+    if "_invoice" in frame:
+        return pd.Series(frame["_invoice"].to_numpy(), index=frame.index, dtype=object)
+    return text(frame, "invoice_id", lambda s: s.str.upper())
+
+
+def last4_text(frame: pd.DataFrame) -> pd.Series:
+    """card_last4 as `text` gives it ("" when missing); cleaned once when prepared together."""
+    if "_last4" in frame:
+        return pd.Series(frame["_last4"].to_numpy(), index=frame.index, dtype=object)
+    return text(frame, "card_last4")
 
 
 def reference(frame: pd.DataFrame) -> pd.Series:

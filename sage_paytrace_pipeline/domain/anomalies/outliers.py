@@ -36,6 +36,10 @@ def amount_outliers(transactions: pd.DataFrame, history: pd.DataFrame, rule: Amo
     earlier = history[is_sale(history) & moved_money(history)]
     if payments.empty or earlier.empty:
         return empty_flags()
+    # the payers' own histories only: each customer's spread is of their payments alone
+    earlier = earlier[np.isin(customer_key(earlier), customer_key(payments))]
+    if earlier.empty:
+        return empty_flags()
     stats = robust_spread(earlier["amount_cents"], customer_key(earlier))
     stats = stats[(stats.index >= 0) & (stats["count"] >= rule.min_history) & (stats["scale"] > 0)]
     key = customer_key(payments)

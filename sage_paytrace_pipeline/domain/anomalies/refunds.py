@@ -14,10 +14,11 @@ from sage_paytrace_pipeline.domain.anomalies.flags import concat_flags, empty_fl
 from sage_paytrace_pipeline.domain.anomalies.keys import (
     card_key,
     customer_key,
+    invoice_text,
     is_refund,
     is_sale,
+    last4_text,
     moved_money,
-    text,
     timestamps,
 )
 from sage_paytrace_pipeline.domain.anomalies.policy import AnomalyPolicy
@@ -27,16 +28,17 @@ ABOVE, OTHER_CARD, WITHOUT, QUICK = "refund_above_sale", "refund_to_other_card",
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"transaction_id": frame["transaction_id"].astype("int64").to_numpy(),
-                         "invoice": text(frame, "invoice_id", lambda s: s.str.upper()).to_numpy(),
+                         "invoice": invoice_text(frame).to_numpy(),
                          "customer": customer_key(frame), "card": card_key(frame),
-                         "last4": text(frame, "card_last4").to_numpy(),
+                         "last4": last4_text(frame).to_numpy(),
                          "amount_cents": frame["amount_cents"].astype("int64").to_numpy(),
                          "time": timestamps(frame), "created_at": frame["created_at"].array})
 
 
 def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     """One row per refund: its keys, and the sale's id, amount, last 4 and time (NA when none)."""
-    left, right = _keyed(refunds), _keyed(sales)
+    left = _keyed(refunds)
+    right = _keyed(sales[_sharing_a_key(sales, left)])  # the sales a refund could tie to, in their order
     found = []
     for rank, key in enumerate(("invoice", "customer", "card")):
         known_left = left[key] != "" if key == "invoice" else left[key] >= 0
@@ -53,16 +55,35 @@ def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     return tied.reset_index(drop=True)
 
 
+def _sales_and_refunds(history: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
+    """The sales and refunds that moved money in the history and the day, the last row of a repeated
+    transaction id only; the rest of the history is not copied."""
+    parts = [history, transactions] if len(history) else [transactions]
+    ids = np.concatenate([part["transaction_id"].to_numpy() for part in parts])
+    last = ~pd.Index(ids).duplicated(keep="last")
+    kept, start = [], 0
+    for part in parts:
+        wanted = last[start:start + len(part)] & moved_money(part) & (is_sale(part) | is_refund(part))
+        kept.append(part[wanted])
+        start += len(part)
+    return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
+
+
+def _sharing_a_key(sales: pd.DataFrame, refunds: pd.DataFrame) -> np.ndarray:
+    """Sales with the invoice, customer or card of one of the (keyed) refunds."""
+    return (invoice_text(sales).isin(refunds.loc[refunds["invoice"] != "", "invoice"]).to_numpy()
+            | np.isin(customer_key(sales), refunds.loc[refunds["customer"] >= 0, "customer"].to_numpy())
+            | np.isin(card_key(sales), refunds.loc[refunds["card"] >= 0, "card"].to_numpy()))
+
+
 def refund_flags(transactions: pd.DataFrame, history: pd.DataFrame, policy: AnomalyPolicy) -> pd.DataFrame:
-    everything = pd.concat([history, transactions], ignore_index=True) if len(history) else transactions
-    everything = everything.drop_duplicates("transaction_id", keep="last")
-    money_moved = moved_money(everything)
     refunds = transactions[is_refund(transactions) & moved_money(transactions)]
     if refunds.empty:
         return empty_flags()
-    sales = everything[is_sale(everything) & money_moved]
+    everything = _sales_and_refunds(history, transactions)
+    sales = everything[is_sale(everything)]
     tied = tie_refunds(refunds, sales)
-    all_tied = tie_refunds(everything[is_refund(everything) & money_moved], sales)
+    all_tied = tie_refunds(_bearing_on(everything[is_refund(everything)], tied, sales), sales)
     rules = policy.refunds
     parts = []
     if policy.enabled(WITHOUT):
@@ -77,6 +98,23 @@ def refund_flags(transactions: pd.DataFrame, history: pd.DataFrame, policy: Anom
     if policy.enabled(QUICK):
         parts.append(_quick(has_sale, all_tied, rules.quick_hours, rules.quick_min_count))
     return concat_flags(parts)
+
+
+def _bearing_on(refunds: pd.DataFrame, tied: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
+    """The refunds whose ties the day's flags read: every refund that may tie to a sale one of the day's
+    refunds ties to (it shares the sale's invoice, customer or card), and every refund of a customer or
+    card of the day's refunds. A refund's tie depends on the sales alone, so tying these gives each the
+    tie it has among all of them; the rest of the history is not tied again every day."""
+    keyed = _keyed(refunds)
+    day_sales = _keyed(sales[sales["transaction_id"].astype("int64").isin(
+        tied["transaction_id_sale"].dropna().astype("int64"))])
+    invoices = day_sales["invoice"][day_sales["invoice"] != ""]
+    customers = day_sales["customer"][day_sales["customer"] >= 0]
+    cards = day_sales["card"][day_sales["card"] >= 0]
+    parties = _party(tied)
+    wanted = (keyed["invoice"].isin(invoices) | keyed["customer"].isin(customers) | keyed["card"].isin(cards)
+              | _party(keyed).isin(parties[parties >= 0]))
+    return refunds[wanted.to_numpy()]
 
 
 def _ids(frame: pd.DataFrame, column: str = "transaction_id") -> np.ndarray:

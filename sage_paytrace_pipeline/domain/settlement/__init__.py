@@ -33,7 +33,7 @@ from sage_paytrace_pipeline.domain.settlement.policy import (
     GlAccountMap,
     SettlementPolicy,
 )
-from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation, RefundFlow, reconcile
+from sage_paytrace_pipeline.domain.settlement.reconcile import Reconciliation, RefundFlow, batch_tie_out, reconcile
 
 __all__ = [
     "BATCH_COLUMNS",
@@ -52,6 +52,7 @@ __all__ = [
     "SettlementInputError",
     "SettlementPolicy",
     "UnbalancedPlanError",
+    "batch_tie_out",
     "deposit_reference",
     "journal_entries",
     "missing_deposits_booked",

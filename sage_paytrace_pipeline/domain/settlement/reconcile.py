@@ -202,18 +202,12 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     if not isinstance(policy, SettlementPolicy):
         raise TypeError("policy must be a SettlementPolicy")
     as_of_day = pd.Timestamp(as_of).normalize()
-    summary = normalize_batches(batches)
-    transactions = _classify(normalize_transactions(batch_transactions), policy)
+    summary, transactions, counted = _batches_and_counted(batches, batch_transactions, policy)
     receipts = normalize_receipts(posted_receipts)
     lines = normalize_deposits(deposits)
     if policy.bank_account_id is not None:
         lines = lines[lines["account_id"] == policy.bank_account_id.strip()].reset_index(drop=True)
     lines, duplicate_exceptions = _drop_repeated_lines(lines)
-
-    counted = transactions[transactions["counted"]].copy()
-    counted["batch_number"] = counted["batch_number"].astype("int64")
-    counted["funding_group"] = _funding_group(counted["card_brand"], policy)
-    summary["funding_group"] = _funding_group(summary["brand"], policy)
 
     tie_out = _tie_out(summary, counted)
     refunds = _refunds(counted, refund_flow)
@@ -250,7 +244,30 @@ def reconcile(batches: pd.DataFrame, batch_transactions: pd.DataFrame, posted_re
     )
 
 
+def batch_tie_out(batches: pd.DataFrame, batch_transactions: pd.DataFrame, *,
+                  policy: SettlementPolicy) -> pd.DataFrame:
+    """`reconcile(...).tie_out` alone (no receipts, no deposits needed): per batch and brand, the
+    summary's counts and amounts against the sum of its transactions."""
+    if not isinstance(policy, SettlementPolicy):
+        raise TypeError("policy must be a SettlementPolicy")
+    summary, _, counted = _batches_and_counted(batches, batch_transactions, policy)
+    return _dated(_tie_out(summary, counted).loc[:, list(TIE_OUT_COLUMNS)], ("closed_date",))
+
+
 # ------------------------------------------------------------------------------ transactions
+
+
+def _batches_and_counted(batches: pd.DataFrame, batch_transactions: pd.DataFrame,
+                         policy: SettlementPolicy) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The batch summary and the classified transactions, checked, with the counted ones (sales and
+    refunds in a batch, not of an ignored status), each row with its funding group."""
+    summary = normalize_batches(batches)
+    transactions = _classify(normalize_transactions(batch_transactions), policy)
+    counted = transactions[transactions["counted"]].copy()
+    counted["batch_number"] = counted["batch_number"].astype("int64")
+    counted["funding_group"] = _funding_group(counted["card_brand"], policy)
+    summary["funding_group"] = _funding_group(summary["brand"], policy)
+    return summary, transactions, counted
 
 
 def _classify(transactions: pd.DataFrame, policy: SettlementPolicy) -> pd.DataFrame:
@@ -1049,4 +1066,4 @@ def _dated(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     return frame
 
 
-__all__ = ["Reconciliation", "RefundFlow", "reconcile"]
+__all__ = ["Reconciliation", "RefundFlow", "batch_tie_out", "reconcile"]

@@ -16,8 +16,8 @@ from sage_paytrace_pipeline.domain.suggestions.customers import customer_candida
 from sage_paytrace_pipeline.domain.suggestions.invoices import invoice_candidates
 from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
 
-__all__ = ["CUSTOMER_KINDS", "INVOICE_KINDS", "SUGGESTION_COLUMNS", "SuggestionPolicy", "best_suggestions",
-           "suggest"]
+__all__ = ["CUSTOMER_KINDS", "INVOICE_KINDS", "SUGGESTION_COLUMNS", "SuggestionPolicy", "asked_about",
+           "best_suggestions", "references_of_days", "suggest"]
 
 CUSTOMER_KINDS = ("unknown_customer", "ambiguous_customer")
 INVOICE_KINDS = ("unapplied_payment",)
@@ -27,17 +27,22 @@ SUGGESTION_COLUMNS = ("transaction_id", "exception_kind", "rank", "target", "div
 
 def suggest(exceptions: pd.DataFrame, payments: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
             *, customer_links: pd.DataFrame | None = None, vault_links: pd.DataFrame | None = None,
-            policy: SuggestionPolicy | None = None, matching: MatchingPolicy | None = None) -> pd.DataFrame:
+            policy: SuggestionPolicy | None = None, matching: MatchingPolicy | None = None,
+            references: pd.DataFrame | None = None) -> pd.DataFrame:
     """customer_links: the day's (transaction_id, division, customer_no); vault_links: (customer_id, division,
     customer_no) known before (operator links and earlier days' matches); matching: how invoice numbers are
-    read from the payment (the same reading as matching's) and which invoice types a payment may pay."""
+    read from the payment (the same reading as matching's) and which invoice types a payment may pay;
+    references: those numbers read for several days at once (`references_of_days`), else read here."""
     policy, matching = policy or SuggestionPolicy(), matching or MatchingPolicy()
     vault_links = vault_links if vault_links is not None else pd.DataFrame(
         columns=["customer_id", "division", "customer_no"])
-    kinds = exceptions[["transaction_id", "kind"]].dropna().astype({"transaction_id": "int64"}).drop_duplicates(
-        "transaction_id")
-    about = payments[payments["transaction_id"].astype("int64").isin(kinds["transaction_id"])]
-    payers = payers_frame(about, extract_invoice_references(about, matching)).merge(kinds, on="transaction_id")
+    kinds = _kinds(exceptions)
+    about = asked_about(exceptions, payments)
+    if references is None:
+        references = extract_invoice_references(about, matching)
+    else:  # each payment's own rows (the reading is payment by payment)
+        references = references[references["transaction_id"].isin(about["transaction_id"].astype("int64"))]
+    payers = payers_frame(about, references).merge(kinds, on="transaction_id")
     parts = []
     who = payers[payers["kind"].isin(CUSTOMER_KINDS)]
     if len(who):
@@ -62,6 +67,30 @@ def suggest(exceptions: pd.DataFrame, payments: pd.DataFrame, customers: pd.Data
     found["rank"] = found.groupby("transaction_id").cumcount() + 1
     found = found[found["rank"] <= policy.candidates]
     return found.loc[:, list(SUGGESTION_COLUMNS)].astype({"rank": "int64", "score": "float64"}).reset_index(drop=True)
+
+
+def _kinds(exceptions: pd.DataFrame) -> pd.DataFrame:
+    return exceptions[["transaction_id", "kind"]].dropna().astype({"transaction_id": "int64"}).drop_duplicates(
+        "transaction_id")
+
+
+def asked_about(exceptions: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
+    """The payments the exceptions are about."""
+    return payments[payments["transaction_id"].astype("int64").isin(_kinds(exceptions)["transaction_id"])]
+
+
+def references_of_days(days: list[tuple[pd.DataFrame, pd.DataFrame]], matching: MatchingPolicy) -> pd.DataFrame | None:
+    """The invoice numbers the payers of several days' (exceptions, payments) wrote, read in one pass: each
+    payment's rows are the ones its own day's reading gives. None when a payment is asked about on two days
+    (each day then reads its own)."""
+    about = [asked_about(exceptions, payments) for exceptions, payments in days]
+    about = [frame for frame in about if len(frame)] or about[:1]
+    if not about:
+        return None
+    every = pd.concat(about, ignore_index=True) if len(about) > 1 else about[0]
+    if every["transaction_id"].astype("int64").duplicated().any():
+        return None
+    return extract_invoice_references(every, matching)
 
 
 def _empty() -> pd.DataFrame:

@@ -11,6 +11,7 @@ import pytest
 from sage_paytrace_pipeline.domain.settlement import (
     EXCEPTION_COLUMNS,
     SettlementPolicy,
+    batch_tie_out,
     reconcile,
 )
 from sage_paytrace_pipeline.domain.settlement.reconcile import _assign
@@ -343,6 +344,8 @@ def test_batch_totals_mismatch_by_brand(change, fragment):
     scenario.sale(1, "MASTERCARD", 5_000)
     scenario.change_summary(1, "VISA", **change)
     recon = run(scenario)
+    batches, transactions, _, _ = scenario.frames()  # the tie-out alone, as the batch reader computes it
+    pd.testing.assert_frame_equal(batch_tie_out(batches, transactions, policy=MONTHLY), recon.tie_out)
     tie = recon.tie_out.set_index("brand")
     assert not tie.loc["VISA", "ties"] and tie.loc["MASTERCARD", "ties"]
     rows = recon.exceptions[recon.exceptions["kind"] == "batch_totals_mismatch"]
@@ -357,6 +360,8 @@ def test_transactions_of_a_batch_without_summary():
     batches, transactions, receipts, deposits = scenario.frames()
     recon = reconcile(batches[batches["batch_number"] == 1], transactions, receipts, deposits, policy=MONTHLY,
                       as_of=MON)
+    pd.testing.assert_frame_equal(batch_tie_out(batches[batches["batch_number"] == 1], transactions, policy=MONTHLY),
+                                  recon.tie_out)
     row = recon.exceptions[recon.exceptions["kind"] == "batch_totals_mismatch"].iloc[0]
     assert row["batch_number"] == 2 and "no batch summary was loaded" in row["problem"]
     assert list(recon.expected["batch_number"]) == [1]

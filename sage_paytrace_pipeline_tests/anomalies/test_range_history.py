@@ -1,0 +1,85 @@
+"""A range run's history (read once, keys prepared once for all its days) flags each day as that day alone does."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+
+from sage_paytrace_pipeline.anomalies.day import flag_day
+from sage_paytrace_pipeline.anomalies.history import (
+    RangeHistory,
+    applications_between,
+    earlier_transactions,
+    transactions_between,
+)
+from sage_paytrace_pipeline.domain.anomalies import AnomalyPolicy
+from sage_paytrace_pipeline_tests.domain.anomalies.crafted import START, frame, tx
+
+DAYS = [(START + timedelta(days=offset)).date() for offset in range(6)]
+POLICY = AnomalyPolicy(history_days=3)
+
+
+def _activity() -> pd.DataFrame:
+    """Six days of one customer's steady payments, repeats, card tests, refunds (quick, above the sale, to
+    another card, without a sale), an outlier and a payment of an invoice already paid."""
+    rows, next_id = [], 1
+    for offset in range(6):
+        at = START + timedelta(days=offset)
+        for n in range(6):
+            rows.append(tx(next_id, 5_000 + 10 * n, customer_id="C1", last4="1111", invoice_id=f"INV{next_id}",
+                           at=at, minutes=30 * n))
+            next_id += 1
+        rows.append(tx(next_id, 5_000, customer_id="C1", last4="1111", invoice_id=f"INV{next_id - 1}", at=at,
+                       minutes=151))  # the day's last charge again, a minute later
+        rows.append(tx(next_id + 1, 4_000, kind="REFUND", customer_id="C1", last4="2222", at=at, minutes=200))
+        rows.append(tx(next_id + 2, 9_000, kind="REFUND", email="x@example.com", at=at, minutes=210))
+        rows.append(tx(next_id + 9, 2_000, kind="REFUND", customer_id="C1", last4="1111", at=at, minutes=205))
+        rows.extend(tx(next_id + 3 + i, 100 + i, last4="4242", at=at, minutes=300 + i,
+                       status="DECLINED" if i % 2 else "SETTLED") for i in range(5))
+        rows.append(tx(next_id + 8, 90_000, customer_id="C1", last4="1111", invoice_id="INV1", at=at, minutes=400))
+        next_id += 10
+    stored = frame(rows)
+    stored["business_date"] = pd.to_datetime(stored["created_at"]).dt.tz_convert("America/Los_Angeles").dt.date
+    return stored
+
+
+@pytest.fixture
+def connection(tmp_path):
+    stored = _activity()
+    applications = pd.DataFrame({"transaction_id": stored["transaction_id"], "invoice_no": stored["invoice_id"],
+                                 "amount_cents": stored["amount_cents"], "business_date": stored["business_date"]})
+    applications = applications[applications["invoice_no"].notna() & (stored["amount_cents"] != 90_000)]
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        connection.execute("CREATE SCHEMA pipeline")
+        for table, data in (("paytrace_transactions", stored), ("payment_applications", applications)):
+            connection.register("rows", data)
+            connection.execute(f"CREATE TABLE pipeline.{table} AS SELECT * FROM rows")
+            connection.unregister("rows")
+        yield connection
+
+
+def test_each_day_gets_the_rows_its_own_reads_give(connection):
+    history = RangeHistory(connection, DAYS, POLICY.history_days)
+    for day in [DAYS[0] - timedelta(days=2), *DAYS, DAYS[-1] + timedelta(days=4)]:
+        pd.testing.assert_frame_equal(history.earlier_transactions(day),
+                                      earlier_transactions(connection, day, POLICY.history_days))
+        pd.testing.assert_frame_equal(history.earlier_applications(day), applications_between(
+            connection, day - timedelta(days=POLICY.history_days), day - timedelta(days=1)))
+
+
+def test_a_range_flags_every_day_as_the_day_alone(connection):
+    days = {day: transactions_between(connection, day, day) for day in DAYS}
+    applications = {day: applications_between(connection, day, day) for day in DAYS}
+    history = RangeHistory(connection, DAYS, POLICY.history_days)
+    keyed = history.with_keys(days)
+    rules: set[str] = set()
+    for day in DAYS:
+        alone = flag_day(connection, day, days[day], applications[day], POLICY)
+        pd.testing.assert_frame_equal(flag_day(connection, day, keyed[day], applications[day], POLICY,
+                                               history=history), alone)
+        rules |= set(alone["rule"])
+    assert rules >= {"duplicate_charge", "card_testing", "amount_outlier", "double_payment", "refund_above_sale",
+                     "refund_to_other_card", "refund_without_sale", "quick_refund"}
