@@ -18,6 +18,7 @@ from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
 from sage_paytrace_pipeline.anomalies.decisions import decided
 from sage_paytrace_pipeline.anomalies.history import RangeHistory
 from sage_paytrace_pipeline.config import PipelineConfig
+from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.ranges import (
@@ -33,6 +34,7 @@ from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_con
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS, references_of_days
+from sage_paytrace_pipeline.receivables.currency import payments_in_sage_currency
 
 OWNERS = ["team:accounts-receivable"]
 GROUP = "anomalies"
@@ -104,6 +106,15 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
         wanted_of[day] = exceptions[exceptions["kind"].isin(CUSTOMER_KINDS + INVOICE_KINDS)]
         if not config.suggestions.enabled:
             wanted_of[day] = wanted_of[day].iloc[:0]
+    rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
+
+    def in_sage_currency(transactions: pd.DataFrame, day: date) -> pd.DataFrame:
+        """Amounts as matching compared them: an amount's evidence is a balance in Sage's currency."""
+        if rates is None:
+            return transactions
+        return payments_in_sage_currency(transactions, day, rates, posted=set(), policy=config.matching_policy(),
+                                         currencies=(config.currency.paytrace, config.currency.sage))[0]
+
     # the invoice numbers every day's payers wrote, read in one pass (a single day reads its own)
     references = (references_of_days([(wanted_of[day], transactions_of[day]) for day in days],
                                      config.matching_policy()) if len(days) > 1 else None)
@@ -112,7 +123,7 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
         for day in days:
             wanted = wanted_of[day]
             day_suggestions = suggest_day(
-                connection, day, exceptions=wanted, transactions=transactions_of[day],
+                connection, day, exceptions=wanted, transactions=in_sage_currency(transactions_of[day], day),
                 customers=as_of(sage_customers, day), open_invoices=as_of(sage_open_invoices, day),
                 customer_links=links_of[day], operator_links=operator_links,
                 history_days=config.anomalies.history_days, policy=config.suggestions,

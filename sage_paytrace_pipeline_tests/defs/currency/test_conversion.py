@@ -161,6 +161,7 @@ def _sale_refunded_and_sale_voided(handle: SandboxHandle, path, run_day) -> dict
             invoice_id=f"WEB{invoice.invoice_no}", description=f"Payment for invoice #{invoice.invoice_no}",
             billing_address=Address(name=names[(invoice.division, invoice.customer_no)]))
             for invoice in (refunded, voided, requested)}
+        stranger, owner = _stranger_paying_an_invoice_in_usd(paytrace, reader, taken=owners)
     run_day(SALE_DAY)  # intraday: the receipts post
     sale_id, voided_id = sales[refunded.invoice_no].transaction_id, sales[voided.invoice_no].transaction_id
     asked_id = sales[requested.invoice_no].transaction_id
@@ -201,7 +202,24 @@ def _sale_refunded_and_sale_voided(handle: SandboxHandle, path, run_day) -> dict
         again = sorted(connection.execute("SELECT * FROM AR_CashReceiptsHeader").fetchall(), key=repr)
     return {"sale": sale_id, "voided": voided_id, "receipts": receipts, "refunds": refund_ids,
             "charged": charged, "invoices": {"refunded": refunded, "voided": voided}, "unchanged": posted == again,
-            "asked": asked_id, "asked_usd": usd[requested.invoice_no], "request": request_id}
+            "asked": asked_id, "asked_usd": usd[requested.invoice_no], "request": request_id,
+            "stranger": stranger, "owner": owner}
+
+
+def _stranger_paying_an_invoice_in_usd(paytrace: PayTraceClient, reader: Sage100Reader, *, taken: set[str]):
+    """A payer matching cannot place (the owner's name from another ZIP) paying, in USD, exactly what one of
+    the owner's CAD invoices is owed at the day's rate: an unknown customer whose best candidate is
+    that owner, by name and by the amount in CAD."""
+    customers = {(c.division, c.customer_no): c for c in reader.customers()}
+    for invoice in reader.open_invoices():
+        owner = customers[(invoice.division, invoice.customer_no)]
+        usd = round(Decimal(decimal_to_cents(invoice.balance)) / rate_of(SALE_DAY))
+        if (invoice.invoice_type == "IN" and owner.customer_no not in taken
+                and convert_cents(usd, rate_of(SALE_DAY)) == decimal_to_cents(invoice.balance)):
+            break
+    sale = paytrace.sale_keyed(CARD, amount=cents_to_decimal(usd), description="thank you",
+                               billing_address=Address(name=owner.name, zip="99999"))
+    return sale.transaction_id, (owner.division, owner.customer_no)
 
 
 def test_receipts_are_in_cad_at_the_business_day_rate_with_both_amounts_recorded(week):
@@ -226,6 +244,16 @@ def test_receipts_are_in_cad_at_the_business_day_rate_with_both_amounts_recorded
         if tid in by_receipt:
             assert (sage_cents, paytrace_cents) == by_receipt[tid] and rate
     assert sum(invoices for *_, invoices in applied) > 10  # CAD receipts applied to the CAD invoices
+
+
+def test_suggestions_weigh_amounts_in_cad_against_the_cad_balances(week):
+    """An unknown payer's candidates: "amount equals" compares the CAD amount matching used (the business
+    day's rate) with the CAD balances, never the USD charge."""
+    crafted = week["crafted"]
+    top = rows(week["path"], "SELECT division, customer_no, reasons FROM pipeline.exception_suggestions "
+                             f"WHERE transaction_id = {crafted['stranger']} AND rank = 1")
+    assert len(top) == 1 and top[0][:2] == crafted["owner"]
+    assert "name similarity" in top[0][2] and "amount equals" in top[0][2]
 
 
 def test_a_day_without_a_rate_is_excepted_then_posted_once_after_the_rate_is_added(week):
