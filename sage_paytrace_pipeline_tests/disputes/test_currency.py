@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -126,6 +127,15 @@ def _processor_side(writer) -> None:
         _settlement(writer, reference, on, debit, credit, cents)
 
 
+def _processor_side_and_every_report(tmp_path, writer) -> Path:
+    """The processor's settlement lines, then the dispute reports of both cases' whole lives."""
+    _processor_side(writer)
+    folder = tmp_path / "dispute_reports"
+    _drop(folder, samples.CHARGEBACK, samples.REPRESENTMENT, samples.WON, samples.PRE_ARB, samples.LOST_CB,
+          samples.LOST)
+    return folder
+
+
 def _moved(company, before: dict[str, Decimal]) -> dict[str, Decimal]:
     return {account: balance - before[account] for account, balance in _balances(company).items()}
 
@@ -158,10 +168,7 @@ def test_a_won_and_a_lost_case_in_cad_net_every_account_and_the_difference_is_re
     write_rates(tmp_path / "rates.csv")
     sales, _ = _sales_paid_in_cad(company, writer)
     before = _balances(company)
-    _processor_side(writer)
-    folder = tmp_path / "dispute_reports"
-    _drop(folder, samples.CHARGEBACK, samples.REPRESENTMENT, samples.WON, samples.PRE_ARB, samples.LOST_CB,
-          samples.LOST)
+    folder = _processor_side_and_every_report(tmp_path, writer)
 
     run = run_disputes(warehouse, config, folder, writer, as_of=AS_OF, run_id="r1",
                        conversion=_conversion(config, path, sales))
@@ -212,10 +219,7 @@ def test_reopened_invoices_take_the_receipt_as_sage_holds_it_and_clearing_nets(t
     sales, invoices = _sales_paid_in_cad(company, writer)
     paid = {name: _open_balance(company, *where) for name, where in invoices.items()}
     before = _balances(company)
-    _processor_side(writer)
-    folder = tmp_path / "dispute_reports"
-    _drop(folder, samples.CHARGEBACK, samples.REPRESENTMENT, samples.WON, samples.PRE_ARB, samples.LOST_CB,
-          samples.LOST)
+    folder = _processor_side_and_every_report(tmp_path, writer)
     reader = Sage100Reader.for_sqlite(company)
 
     run = run_disputes(warehouse, config, folder, writer, as_of=AS_OF, run_id="r1", reader=reader,
@@ -296,10 +300,7 @@ def test_a_missing_rate_waits_with_its_chain_then_posts_once(tmp_path, warehouse
     write_rates(tmp_path / "rates.csv", without=frozenset({WON_C200, date(2026, 11, 29)}))
     sales, _ = _sales_paid_in_cad(company, writer)
     before = _balances(company)
-    _processor_side(writer)
-    folder = tmp_path / "dispute_reports"
-    _drop(folder, samples.CHARGEBACK, samples.REPRESENTMENT, samples.WON, samples.PRE_ARB, samples.LOST_CB,
-          samples.LOST)
+    folder = _processor_side_and_every_report(tmp_path, writer)
 
     first = run_disputes(warehouse, config, folder, writer, as_of=AS_OF, run_id="r1",
                          conversion=_conversion(config, path, sales))
