@@ -28,6 +28,12 @@ from sage_paytrace_pipeline.domain.free_text import without_controls
 from sage_paytrace_pipeline.domain.money import MoneyError, parse_money
 
 _FROZEN = ConfigDict(frozen=True)
+# Texts and vault ids already read and found to hold no card number (`_stored_text`, `_customer_id`).
+_VERBATIM: set[str] = set()
+_VAULT_IDS: set[str] = set()
+_CARDS: dict[tuple[Any, ...], CardSummary] = {}  # raw masked card fields -> their summary
+_ADDRESSES: dict[tuple[str | None, ...], Address] = {}  # raw fields -> the Address they made, when nothing was masked
+_REMEMBERED = 1 << 16
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 # The first format as PayTrace writes it (what `parse_timestamp` reads without strptime).
 _USUAL_TIMESTAMP = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) ([AP]M)")
@@ -304,11 +310,35 @@ def free_text(value: Any, field: str) -> str:
     spreadsheet; files a person may open and Sage's fields neutralise them."""
     if value is None or value == "":
         return ""
-    if type(value) is str and value.isascii() and value.isprintable():
-        cleaned = value  # printable ASCII holds no control character: what most fields are
-    else:
-        cleaned = without_controls(plain_text(value, field))
-    return (mask_card_numbers_in_text(cleaned) or "")[:MAX_TEXT]
+    if type(value) is str:
+        return _stored_text(value)
+    return (mask_card_numbers_in_text(without_controls(plain_text(value, field))) or "")[:MAX_TEXT]
+
+
+def _stored_text(value: str) -> str:
+    """`free_text` of a string. An export repeats its names, addresses and descriptions on every record
+    of a customer, and a range's exports on every day (the masking scan was a third of reading a
+    record): a text stored as it came is remembered. One that had anything masked or removed is
+    not, so no card number is ever kept, even in memory."""
+    if value in _VERBATIM:
+        return value
+    cleaned = value if value.isascii() and value.isprintable() else without_controls(value)
+    stored = (mask_card_numbers_in_text(cleaned) or "")[:MAX_TEXT]
+    if stored == value:
+        _remember(_VERBATIM, value)
+    return stored
+
+
+def _remember(seen: set[str], value: str) -> None:
+    if len(seen) >= _REMEMBERED:
+        seen.clear()  # a bound, not an LRU: the next records fill it again with what repeats
+    seen.add(value)
+
+
+def _remember_as(seen: dict[Any, Any], key: Any, value: Any) -> None:
+    if len(seen) >= _REMEMBERED:
+        seen.clear()
+    seen[key] = value
 
 
 def optional_int(value: Any) -> int | None:
@@ -381,9 +411,16 @@ def parse_address(raw: Any, field: str = "address") -> Address:
         return Address()
     if not isinstance(raw, Mapping):
         raise RecordProblem(field, f"expected an object with name, street_address, zip, ..., got {shown(raw)}")
+    came = tuple(raw.get(key) for key in _ADDRESS_FIELDS)
+    plain = all(value is None or type(value) is str for value in came)
+    if plain and came in _ADDRESSES:  # a customer's address comes back on each of its records
+        return _ADDRESSES[came]
     # every field a str from `free_text`, which is all Address checks: built without validating again
     values: dict[str, Any] = {key: free_text(raw.get(key), f"{field}.{key}") for key in _ADDRESS_FIELDS}
-    return Address.model_construct(set(_ADDRESS_FIELDS), **values)
+    address = Address.model_construct(set(_ADDRESS_FIELDS), **values)
+    if plain and all(value == (given or "") for value, given in zip(values.values(), came, strict=True)):
+        _remember_as(_ADDRESSES, came, address)  # stored as it came (nothing masked): safe to keep
+    return address
 
 
 def parse_card(raw: Any) -> CardSummary | None:
@@ -561,6 +598,17 @@ def _card(raw: Any) -> CardSummary | None:
         return None
     if not isinstance(raw, Mapping):
         raise RecordProblem("credit_card", f"expected an object with masked_number, got {shown(raw)}")
+    came = (raw.get("masked_number"), raw.get("number"), raw.get("expiration_month"), raw.get("expiration_year"))
+    plain = came[1] is None and all(value is None or type(value) in (str, int) for value in came)
+    if plain and came in _CARDS:  # a customer's card comes back on each of its records
+        return _CARDS[came]
+    card = _checked_card(raw)
+    if plain and card is not None and card.masked_number == text(came[0]).strip():
+        _remember_as(_CARDS, came, card)  # masked as it came: no card number is kept
+    return card
+
+
+def _checked_card(raw: Mapping[str, Any]) -> CardSummary | None:
     masked = plain_text(raw.get("masked_number") or raw.get("number"), "credit_card.masked_number").strip()
     if masked and parse_masked_number(masked) is None:
         raise RecordProblem("credit_card.masked_number", f"{shown(masked)} is not a masked card number like "
@@ -578,8 +626,10 @@ def record_card(raw: Any) -> CardSummary | None:
 
 def _customer_id(raw: Mapping[str, Any]) -> str | None:
     value = plain_text(raw.get("customer_id"), "customer_id").strip()
-    if find_card_numbers(value):
-        raise RecordProblem("customer_id", "looks like a card number, not a vault customer id")
+    if value not in _VAULT_IDS:  # a customer's id comes back on every record of the customer
+        if find_card_numbers(value):
+            raise RecordProblem("customer_id", "looks like a card number, not a vault customer id")
+        _remember(_VAULT_IDS, value)
     return value[:MAX_TEXT] or None
 
 
