@@ -584,5 +584,5 @@ def _unknown(payers: _Payers, rows: np.ndarray, policy: MatchingPolicy) -> pd.Da
     return exception_rows(
         "unknown_customer", "error", transaction_id, source_ids=source,
         problem=render("transaction {tid}: no Sage customer found for {who}; not posted", tid=transaction_id, who=who),
-        action=np.full(len(rows), _LINK_ACTION + ", or create the customer in Sage first", dtype=object),
+        action=_LINK_ACTION + ", or create the customer in Sage first",
     )
