@@ -16,8 +16,10 @@ permuted cost more than making them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -388,12 +390,14 @@ def _applications(pieces: list, resolved: _Resolved) -> pd.DataFrame:
         order = np.argsort(np.concatenate([piece.transaction_id for piece in pieces]), kind="stable")
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
-    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
-    for number, piece in enumerate(pieces):
-        at = np.flatnonzero(which == number)
-        for name, values in piece.columns(within[at]).items():
+    rows = len(order)
+    placed = [(at, within[at]) for at in (np.flatnonzero(which == number) for number in range(len(pieces)))]
+    del order, which, within  # the output's columns come next: only each piece's rows stay
+    columns = {name: np.empty(rows, dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
+    for piece, (at, piece_rows) in zip(pieces, placed):
+        for name, values in piece.columns(piece_rows):
             columns[name][at] = values
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
 
 
 def _order_by_link(pieces: list, resolved: _Resolved) -> np.ndarray | None:
@@ -438,17 +442,26 @@ class _InvoiceApplications:
     def transaction_id(self) -> np.ndarray:
         return self.resolved.transaction_id[self.payer]
 
-    def columns(self, rows: np.ndarray) -> dict:
+    def columns(self, rows: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, values) of each output column, made one at a time: at a million rows a column is
+        written into the output and dropped before the next is made."""
         pair = self.taken[rows]
-        payer, entry, method, applied = (self.pairs.payer[pair], self.pairs.entry[pair], self.pairs.method[pair],
-                                         self.applied[pair])
-        invoice_no = self.pairs.invoice_no(pair)
-        return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
-                "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
-                "method": _METHODS[method], "score": _SCORES[method], "explanation_code": method,
-                # of what this payment found open
-                "left_open_cents": self.index.balance_cents[entry] - applied,
-                "payment_cents": self.resolved.amount_cents[payer]}
+        payer = self.pairs.payer[pair]
+        yield "transaction_id", self.resolved.transaction_id[payer]
+        yield from self.resolved.customer(payer).items()
+        yield "payment_cents", self.resolved.amount_cents[payer]
+        del payer
+        yield "invoice_no", self.pairs.invoice_no(pair)
+        entry = self.pairs.entry[pair]
+        yield "invoice_type", self.index.invoice_type[entry]
+        applied = self.applied[pair]
+        yield "amount_cents", applied
+        yield "left_open_cents", self.index.balance_cents[entry] - applied  # of what this payment found open
+        del entry, applied
+        method = self.pairs.method[pair]
+        yield "method", _METHODS[method]
+        yield "score", _SCORES[method]
+        yield "explanation_code", method
 
 
 @dataclass(frozen=True)
@@ -467,16 +480,16 @@ class _Prepayments:
     def transaction_id(self) -> np.ndarray:
         return self.resolved.transaction_id[self.payer]
 
-    def columns(self, rows: np.ndarray) -> dict:
+    def columns(self, rows: np.ndarray) -> Iterator[tuple[str, Any]]:
         payer, remainder = self.payer[rows], self.remainder_cents[rows]
         transaction_id = self.resolved.transaction_id[payer]
         invoice_no = self.first_invoice[rows].copy()
         generated = pd.isna(invoice_no)
         invoice_no[generated] = prepayment_numbers(transaction_id[generated])
-        return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
-                "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
-                "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
-                "payment_cents": self.resolved.amount_cents[payer]}
+        yield from {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
+                    "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder,
+                    "method": "prepayment", "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
+                    "payment_cents": self.resolved.amount_cents[payer]}.items()
 
 
 def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:
