@@ -40,6 +40,7 @@ from sage_paytrace_pipeline.domain.matching.invoices import (
     apply_payments,
     render_applications,
 )
+from sage_paytrace_pipeline.domain.matching.memory import release_freed_memory
 from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
@@ -79,7 +80,13 @@ def match_day(
     policy: MatchingPolicy | None = None,
 ) -> MatchResult:
     """Everything matching decides about one day's transactions; explanations coded (`render_messages`)."""
-    policy = policy or MatchingPolicy()
+    result = _decide(payments, customers, cards, open_invoices, links=links, policy=policy or MatchingPolicy())
+    release_freed_memory()  # the stages' intermediate arrays are gone: their heap pages go back
+    return result
+
+
+def _decide(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, open_invoices: pd.DataFrame, *,
+            links: pd.DataFrame, policy: MatchingPolicy) -> MatchResult:
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
     # built once and shared by both stages: the open invoices indexed, each referenced number looked up
