@@ -138,6 +138,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
 
     pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer=amount_payer,
                            amount_entry=amount_entry, index=index)
+    del own_ref, own_entry, unpayable, held, by_reference, unreferenced, amount_payer, amount_entry, candidates
     applied = _allocate(resolved.amount_cents[pairs.payer], index.balance_cents[pairs.entry],
                         resolved.transaction_id[pairs.payer], pairs.entry)
     remainders = _Remainders.of(pairs, applied, resolved, refs)
