@@ -94,16 +94,33 @@ def apply_payments(
 def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
     """The applications frame (APPLICATION_COLUMNS) of coded applications (CODED_APPLICATION_COLUMNS):
     the explanation made from its parts, for the rows given only."""
-    code = coded["explanation_code"].to_numpy()
+    parts = {name: coded[name].to_numpy() for name in _EXPLANATION_PARTS}
     explanation = np.empty(len(coded), dtype=object)
+    # a chunk of rows at a time: the parts' copies and the amounts' digits of one chunk live at once
+    for start in range(0, len(coded), _RENDER_ROWS):
+        rows = slice(start, start + _RENDER_ROWS)
+        explanation[rows] = _explanations({name: values[rows] for name, values in parts.items()})
+    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
+    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+
+
+_EXPLANATION_PARTS = ("explanation_code", "left_open_cents", "amount_cents", "payment_cents", "invoice_no", "division",
+                      "customer_no")
+_RENDER_ROWS = 65_536
+
+
+def _explanations(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The explanation of each row of the coded parts."""
+    code = parts["explanation_code"]
+    explanation = np.empty(len(code), dtype=object)
     invoice = np.flatnonzero(code < len(_HOW))
     if len(invoice):
-        left_open = coded["left_open_cents"].to_numpy()[invoice]
+        left_open = parts["left_open_cents"][invoice]
         partial = left_open > 0
         explanation[invoice] = render(
             "invoice {invoice_no} of {division}-{customer_no} {how}: {applied}{partial}",
-            **_columns(coded, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
-            applied=Cents(coded["amount_cents"].to_numpy()[invoice]),
+            **_columns(parts, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
+            applied=Cents(parts["amount_cents"][invoice]),
             partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
                                                left_open=Cents(left_open[partial]))))
     for why_code, why in _WHY.items():
@@ -111,15 +128,13 @@ def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
         if len(rows):
             explanation[rows] = render(
                 "{remainder} of {amount} left as prepayment {invoice_no} on {division}-{customer_no} ({why})",
-                remainder=Cents(coded["amount_cents"].to_numpy()[rows]),
-                amount=Cents(coded["payment_cents"].to_numpy()[rows]),
-                **_columns(coded, rows, "invoice_no", "division", "customer_no"), why=why)
-    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
-    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+                remainder=Cents(parts["amount_cents"][rows]), amount=Cents(parts["payment_cents"][rows]),
+                **_columns(parts, rows, "invoice_no", "division", "customer_no"), why=why)
+    return explanation
 
 
-def _columns(frame: pd.DataFrame, rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
-    return {name: frame[name].to_numpy()[rows] for name in names}
+def _columns(parts: dict[str, np.ndarray], rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
+    return {name: parts[name][rows] for name in names}
 
 
 def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolicy, references: pd.DataFrame,
