@@ -94,7 +94,10 @@ def _decide(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame
     located = index.locate(references)
     customer_links, customer_problems = resolve(eligible, customers, cards, links=links, policy=policy,
                                                   references=references, located=located, index=index)
-    applications, invoice_problems = apply(eligible, customer_links, policy=policy, references=references,
-                                             located=located, index=index)
+    # handed over, not kept: apply drops them once it has taken what it needs from them
+    handed = {"references": references, "located": located}
+    del references, located
+    applications, invoice_problems = apply(eligible, customer_links, policy=policy, index=index,
+                                             references=handed.pop("references"), located=handed.pop("located"))
     exceptions = concat_exceptions([refunds, customer_problems, invoice_problems])
     return MatchResult(customer_links.frame, applications, exceptions, skipped)

@@ -143,6 +143,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
     resolved = _Resolved.of(payments, links)
     refs = _References.of(references, resolved)
     own_ref, own_entry, unpayable = _own_invoices(refs, located, resolved, index)
+    del references, located  # what applying needs of them is taken (the caller hands them over)
     problems = [_unpayable_references(refs, unpayable, resolved, index)]
     held = np.zeros(len(resolved), dtype=bool)
     held[refs.payer[unpayable]] = True  # a payment naming an invoice it cannot pay is held whole

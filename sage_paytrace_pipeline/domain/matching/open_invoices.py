@@ -68,8 +68,9 @@ class OpenInvoiceIndex:
 
     def locate(self, references: pd.DataFrame) -> LocatedReferences:
         """Each invoice reference with the payable entries carrying its number (any customer)."""
-        reference, at = join_codes(self.invoice_key_of(references["invoice_no"]), self.invoice_key[self._by_first_row])
-        return LocatedReferences(reference, self._by_first_row[at])
+        by_first_row = np.argsort(self.first_row, kind="stable")  # once per run: not kept with the index
+        reference, at = join_codes(self.invoice_key_of(references["invoice_no"]), self.invoice_key[by_first_row])
+        return LocatedReferences(reference, by_first_row[at])
 
     def holders(self, invoice_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in invoice_key, entry) for every payable entry of each number, in index order."""
@@ -82,10 +83,6 @@ class OpenInvoiceIndex:
     @cached_property
     def _by_customer(self) -> CodeLookup:  # two look-ups per run: the million keys are grouped once
         return CodeLookup.of(self.customer_key)
-
-    @cached_property
-    def _by_first_row(self) -> np.ndarray:
-        return np.argsort(self.first_row, kind="stable")
 
 
 @dataclass(frozen=True)
