@@ -18,7 +18,7 @@ from typing import TypeAlias
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.text import Text, text_column
+from sage_paytrace_pipeline.domain.text import Text, repeated, text_column
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -56,8 +56,8 @@ class ExceptionFrames:
             key_column = pd.array(np.asarray(keys), dtype="Int64")
             count = len(key_column)
         return pd.DataFrame({
-            "kind": np.full(count, kind, dtype=object),
-            "severity": np.full(count, severity, dtype=object),
+            "kind": repeated(kind, count),
+            "severity": repeated(severity, count),
             self.key: key_column,
             "source_ids": text_column(source_ids, count),
             "problem": text_column(problem, count),

@@ -18,11 +18,18 @@ Text: TypeAlias = str | Sequence[str] | np.ndarray | pd.Series
 def text_column(text: Text, rows: int) -> np.ndarray:
     """`text` as an object array of `rows` entries: a str repeated, or a column checked for its length."""
     if isinstance(text, str):
-        return np.full(rows, text, dtype=object)
+        return repeated(text, rows)
     values = text.to_numpy(dtype=object) if isinstance(text, pd.Series) else np.asarray(text, dtype=object)
     if len(values) != rows:
         raise ValueError(f"a text column has {len(values)} rows, expected {rows}")
     return values
+
+
+def repeated(text: str, rows: int) -> np.ndarray:
+    """`rows` references to the one str `text` (np.full would make a new str per row of an object array)."""
+    column = np.empty(rows, dtype=object)
+    column.fill(text)
+    return column
 
 
 def choose(condition: Sequence | np.ndarray | pd.Series, when_true: str, when_false: str) -> np.ndarray:

@@ -40,6 +40,7 @@ from sage_paytrace_pipeline.domain.matching.invoices import (
     apply_payments,
     render_applications,
 )
+from sage_paytrace_pipeline.domain.matching.memory import release_freed_memory
 from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
@@ -79,7 +80,13 @@ def match_day(
     policy: MatchingPolicy | None = None,
 ) -> MatchResult:
     """Everything matching decides about one day's transactions; explanations coded (`render_messages`)."""
-    policy = policy or MatchingPolicy()
+    result = _decide(payments, customers, cards, open_invoices, links=links, policy=policy or MatchingPolicy())
+    release_freed_memory()  # the stages' intermediate arrays are gone: their heap pages go back
+    return result
+
+
+def _decide(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, open_invoices: pd.DataFrame, *,
+            links: pd.DataFrame, policy: MatchingPolicy) -> MatchResult:
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
     # built once and shared by both stages: the open invoices indexed, each referenced number looked up
@@ -87,7 +94,10 @@ def match_day(
     located = index.locate(references)
     customer_links, customer_problems = resolve(eligible, customers, cards, links=links, policy=policy,
                                                   references=references, located=located, index=index)
-    applications, invoice_problems = apply(eligible, customer_links, policy=policy, references=references,
-                                             located=located, index=index)
+    # handed over, not kept: apply drops them once it has taken what it needs from them
+    handed = {"references": references, "located": located}
+    del references, located
+    applications, invoice_problems = apply(eligible, customer_links, policy=policy, index=index,
+                                             references=handed.pop("references"), located=handed.pop("located"))
     exceptions = concat_exceptions([refunds, customer_problems, invoice_problems])
     return MatchResult(customer_links.frame, applications, exceptions, skipped)

@@ -91,17 +91,31 @@ def resolve_customers(
 def render_links(coded: pd.DataFrame) -> pd.DataFrame:
     """The customer_links frame (LINK_COLUMNS) of coded links (CODED_LINK_COLUMNS): the explanation
     made from its parts, for the rows given only."""
-    method = coded["method"].to_numpy()
-    explanation = np.full(len(coded), "", dtype=object)
-    codes, methods = pd.factorize(method)  # the methods hashed once, not once per template
-    for code, name in enumerate(methods):
-        rows = np.flatnonzero(codes == code)
-        fields = {column: coded[column].to_numpy()[rows] for column in ("division", "customer_no", *EVIDENCE_COLUMNS)}
-        if name == "fuzzy_name_zip":  # the score as rapidfuzz gave it (float32), rounded
-            fields["rounded"] = pd.Series(coded["score"].to_numpy()[rows].astype("float32")).round(1).astype(str)
-        explanation[rows] = render(_EXPLANATIONS[name], **fields)
+    parts = {name: coded[name].to_numpy() for name in _EXPLANATION_PARTS}
+    explanation = np.empty(len(coded), dtype=object)
+    # a chunk of rows at a time: the parts' copies of one chunk live at once, not of a million rows
+    for start in range(0, len(coded), _RENDER_ROWS):
+        rows = slice(start, start + _RENDER_ROWS)
+        explanation[rows] = _explanations({name: values[rows] for name, values in parts.items()})
     columns = {name: coded[name] for name in LINK_COLUMNS[:-1]}
     return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+
+
+_EXPLANATION_PARTS = ("method", "score", "division", "customer_no", *EVIDENCE_COLUMNS)
+_RENDER_ROWS = 65_536
+
+
+def _explanations(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The explanation of each row of the coded parts."""
+    explanation = np.full(len(parts["method"]), "", dtype=object)
+    codes, methods = pd.factorize(parts["method"])  # the methods hashed once, not once per template
+    for code, name in enumerate(methods):
+        rows = np.flatnonzero(codes == code)
+        fields = {column: parts[column][rows] for column in ("division", "customer_no", *EVIDENCE_COLUMNS)}
+        if name == "fuzzy_name_zip":  # the score as rapidfuzz gave it (float32), rounded
+            fields["rounded"] = pd.Series(parts["score"][rows].astype("float32")).round(1).astype(str)
+        explanation[rows] = render(_EXPLANATIONS[name], **fields)
+    return explanation
 
 
 @dataclass(frozen=True)
@@ -584,5 +598,5 @@ def _unknown(payers: _Payers, rows: np.ndarray, policy: MatchingPolicy) -> pd.Da
     return exception_rows(
         "unknown_customer", "error", transaction_id, source_ids=source,
         problem=render("transaction {tid}: no Sage customer found for {who}; not posted", tid=transaction_id, who=who),
-        action=np.full(len(rows), _LINK_ACTION + ", or create the customer in Sage first", dtype=object),
+        action=_LINK_ACTION + ", or create the customer in Sage first",
     )

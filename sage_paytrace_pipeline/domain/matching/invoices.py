@@ -16,8 +16,10 @@ permuted cost more than making them.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,16 +94,33 @@ def apply_payments(
 def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
     """The applications frame (APPLICATION_COLUMNS) of coded applications (CODED_APPLICATION_COLUMNS):
     the explanation made from its parts, for the rows given only."""
-    code = coded["explanation_code"].to_numpy()
+    parts = {name: coded[name].to_numpy() for name in _EXPLANATION_PARTS}
     explanation = np.empty(len(coded), dtype=object)
+    # a chunk of rows at a time: the parts' copies and the amounts' digits of one chunk live at once
+    for start in range(0, len(coded), _RENDER_ROWS):
+        rows = slice(start, start + _RENDER_ROWS)
+        explanation[rows] = _explanations({name: values[rows] for name, values in parts.items()})
+    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
+    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+
+
+_EXPLANATION_PARTS = ("explanation_code", "left_open_cents", "amount_cents", "payment_cents", "invoice_no", "division",
+                      "customer_no")
+_RENDER_ROWS = 65_536
+
+
+def _explanations(parts: dict[str, np.ndarray]) -> np.ndarray:
+    """The explanation of each row of the coded parts."""
+    code = parts["explanation_code"]
+    explanation = np.empty(len(code), dtype=object)
     invoice = np.flatnonzero(code < len(_HOW))
     if len(invoice):
-        left_open = coded["left_open_cents"].to_numpy()[invoice]
+        left_open = parts["left_open_cents"][invoice]
         partial = left_open > 0
         explanation[invoice] = render(
             "invoice {invoice_no} of {division}-{customer_no} {how}: {applied}{partial}",
-            **_columns(coded, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
-            applied=Cents(coded["amount_cents"].to_numpy()[invoice]),
+            **_columns(parts, invoice, "invoice_no", "division", "customer_no"), how=_HOW[code[invoice]],
+            applied=Cents(parts["amount_cents"][invoice]),
             partial=where_text(partial, render(" (partial payment, {left_open} stays open)",
                                                left_open=Cents(left_open[partial]))))
     for why_code, why in _WHY.items():
@@ -109,15 +128,13 @@ def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
         if len(rows):
             explanation[rows] = render(
                 "{remainder} of {amount} left as prepayment {invoice_no} on {division}-{customer_no} ({why})",
-                remainder=Cents(coded["amount_cents"].to_numpy()[rows]),
-                amount=Cents(coded["payment_cents"].to_numpy()[rows]),
-                **_columns(coded, rows, "invoice_no", "division", "customer_no"), why=why)
-    columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
-    return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
+                remainder=Cents(parts["amount_cents"][rows]), amount=Cents(parts["payment_cents"][rows]),
+                **_columns(parts, rows, "invoice_no", "division", "customer_no"), why=why)
+    return explanation
 
 
-def _columns(frame: pd.DataFrame, rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
-    return {name: frame[name].to_numpy()[rows] for name in names}
+def _columns(parts: dict[str, np.ndarray], rows: np.ndarray, *names: str) -> dict[str, np.ndarray]:
+    return {name: parts[name][rows] for name in names}
 
 
 def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolicy, references: pd.DataFrame,
@@ -126,6 +143,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
     resolved = _Resolved.of(payments, links)
     refs = _References.of(references, resolved)
     own_ref, own_entry, unpayable = _own_invoices(refs, located, resolved, index)
+    del references, located  # what applying needs of them is taken (the caller hands them over)
     problems = [_unpayable_references(refs, unpayable, resolved, index)]
     held = np.zeros(len(resolved), dtype=bool)
     held[refs.payer[unpayable]] = True  # a payment naming an invoice it cannot pay is held whole
@@ -136,6 +154,7 @@ def apply(payments: pd.DataFrame, links: CustomerLinks, *, policy: MatchingPolic
 
     pairs = _Pairs.combine(refs, own_ref[by_reference], own_entry[by_reference], amount_payer=amount_payer,
                            amount_entry=amount_entry, index=index)
+    del own_ref, own_entry, unpayable, held, by_reference, unreferenced, amount_payer, amount_entry, candidates
     applied = _allocate(resolved.amount_cents[pairs.payer], index.balance_cents[pairs.entry],
                         resolved.transaction_id[pairs.payer], pairs.entry)
     remainders = _Remainders.of(pairs, applied, resolved, refs)
@@ -388,12 +407,14 @@ def _applications(pieces: list, resolved: _Resolved) -> pd.DataFrame:
         order = np.argsort(np.concatenate([piece.transaction_id for piece in pieces]), kind="stable")
     which = np.repeat(np.arange(len(pieces)), sizes)[order]
     within = (np.arange(len(order)) - np.repeat(np.cumsum([0, *sizes[:-1]]), sizes))[order]
-    columns = {name: np.empty(len(order), dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
-    for number, piece in enumerate(pieces):
-        at = np.flatnonzero(which == number)
-        for name, values in piece.columns(within[at]).items():
+    rows = len(order)
+    placed = [(at, within[at]) for at in (np.flatnonzero(which == number) for number in range(len(pieces)))]
+    del order, which, within  # the output's columns come next: only each piece's rows stay
+    columns = {name: np.empty(rows, dtype=_DTYPES.get(name, object)) for name in CODED_APPLICATION_COLUMNS}
+    for piece, (at, piece_rows) in zip(pieces, placed):
+        for name, values in piece.columns(piece_rows):
             columns[name][at] = values
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(order)), copy=False)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
 
 
 def _order_by_link(pieces: list, resolved: _Resolved) -> np.ndarray | None:
@@ -438,17 +459,26 @@ class _InvoiceApplications:
     def transaction_id(self) -> np.ndarray:
         return self.resolved.transaction_id[self.payer]
 
-    def columns(self, rows: np.ndarray) -> dict:
+    def columns(self, rows: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, values) of each output column, made one at a time: at a million rows a column is
+        written into the output and dropped before the next is made."""
         pair = self.taken[rows]
-        payer, entry, method, applied = (self.pairs.payer[pair], self.pairs.entry[pair], self.pairs.method[pair],
-                                         self.applied[pair])
-        invoice_no = self.pairs.invoice_no(pair)
-        return {"transaction_id": self.resolved.transaction_id[payer], **self.resolved.customer(payer),
-                "invoice_no": invoice_no, "invoice_type": self.index.invoice_type[entry], "amount_cents": applied,
-                "method": _METHODS[method], "score": _SCORES[method], "explanation_code": method,
-                # of what this payment found open
-                "left_open_cents": self.index.balance_cents[entry] - applied,
-                "payment_cents": self.resolved.amount_cents[payer]}
+        payer = self.pairs.payer[pair]
+        yield "transaction_id", self.resolved.transaction_id[payer]
+        yield from self.resolved.customer(payer).items()
+        yield "payment_cents", self.resolved.amount_cents[payer]
+        del payer
+        yield "invoice_no", self.pairs.invoice_no(pair)
+        entry = self.pairs.entry[pair]
+        yield "invoice_type", self.index.invoice_type[entry]
+        applied = self.applied[pair]
+        yield "amount_cents", applied
+        yield "left_open_cents", self.index.balance_cents[entry] - applied  # of what this payment found open
+        del entry, applied
+        method = self.pairs.method[pair]
+        yield "method", _METHODS[method]
+        yield "score", _SCORES[method]
+        yield "explanation_code", method
 
 
 @dataclass(frozen=True)
@@ -467,16 +497,16 @@ class _Prepayments:
     def transaction_id(self) -> np.ndarray:
         return self.resolved.transaction_id[self.payer]
 
-    def columns(self, rows: np.ndarray) -> dict:
+    def columns(self, rows: np.ndarray) -> Iterator[tuple[str, Any]]:
         payer, remainder = self.payer[rows], self.remainder_cents[rows]
         transaction_id = self.resolved.transaction_id[payer]
         invoice_no = self.first_invoice[rows].copy()
         generated = pd.isna(invoice_no)
         invoice_no[generated] = prepayment_numbers(transaction_id[generated])
-        return {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
-                "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder, "method": "prepayment",
-                "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
-                "payment_cents": self.resolved.amount_cents[payer]}
+        yield from {"transaction_id": transaction_id, **self.resolved.customer(payer), "invoice_no": invoice_no,
+                    "invoice_type": self.policy.prepayment_invoice_type, "amount_cents": remainder,
+                    "method": "prepayment", "score": 100.0, "explanation_code": self.why, "left_open_cents": 0,
+                    "payment_cents": self.resolved.amount_cents[payer]}.items()
 
 
 def _overpayments(rows: _Remainders, resolved: _Resolved) -> pd.DataFrame:

@@ -38,7 +38,7 @@ class OpenInvoiceIndex:
     divisions: pd.Index
     customer_nos: pd.Index
     invoice_nos: pd.Index  # the text of each invoice code (not hashed: look-ups go through number_keys)
-    number_keys: pd.Index  # int64: the key of each invoice code
+    number_keys: np.ndarray  # int64, distinct: the key of each invoice code (no hash table kept: 32 MiB at 1M)
     other_numbers: pd.Index  # the invoice numbers that are not `width` digits (usually none)
     width: int
     customer_key: np.ndarray  # per entry
@@ -55,7 +55,7 @@ class OpenInvoiceIndex:
     def invoice_key_of(self, invoice_no: pd.Series | np.ndarray) -> np.ndarray:
         """int64 code of each invoice number; -1 where no payable invoice has it."""
         key = _number_keys(np.asarray(invoice_no, dtype=object), self.width, self.other_numbers)
-        return self.number_keys.get_indexer(key).astype("int64")
+        return _positions_in(self.number_keys, key)
 
     def division(self, customer_key: np.ndarray) -> np.ndarray:
         return np.asarray(self.divisions, dtype=object)[customer_key // max(len(self.customer_nos), 1)]
@@ -68,8 +68,9 @@ class OpenInvoiceIndex:
 
     def locate(self, references: pd.DataFrame) -> LocatedReferences:
         """Each invoice reference with the payable entries carrying its number (any customer)."""
-        reference, at = join_codes(self.invoice_key_of(references["invoice_no"]), self.invoice_key[self._by_first_row])
-        return LocatedReferences(reference, self._by_first_row[at])
+        by_first_row = np.argsort(self.first_row, kind="stable")  # once per run: not kept with the index
+        reference, at = join_codes(self.invoice_key_of(references["invoice_no"]), self.invoice_key[by_first_row])
+        return LocatedReferences(reference, by_first_row[at])
 
     def holders(self, invoice_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(position in invoice_key, entry) for every payable entry of each number, in index order."""
@@ -82,10 +83,6 @@ class OpenInvoiceIndex:
     @cached_property
     def _by_customer(self) -> CodeLookup:  # two look-ups per run: the million keys are grouped once
         return CodeLookup.of(self.customer_key)
-
-    @cached_property
-    def _by_first_row(self) -> np.ndarray:
-        return np.argsort(self.first_row, kind="stable")
 
 
 @dataclass(frozen=True)
@@ -132,7 +129,8 @@ def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> 
                                                numbers_unique=unique)
     return OpenInvoiceIndex(
         divisions=divisions, customer_nos=customer_nos, invoice_nos=invoice_nos,
-        number_keys=pd.Index(number_keys), other_numbers=pd.Index(other_numbers, dtype=object), width=width,
+        number_keys=np.asarray(number_keys, dtype="int64"), other_numbers=pd.Index(other_numbers, dtype=object),
+        width=width,
         customer_key=customer_key[chosen], invoice_key=invoice[chosen].astype("int64"),
         invoice_type=np.asarray(type_names, dtype=object)[type_code[rows][chosen]],
         balance_cents=open_invoices["balance_cents"].to_numpy("int64")[rows][chosen], first_row=first_row)
@@ -147,6 +145,20 @@ def _number_keys(numbers: np.ndarray, width: int, other_numbers: pd.Index) -> np
         at = other_numbers.get_indexer(numbers[other]) if len(other_numbers) else np.full(len(other), -1)
         key[other] = np.where(at >= 0, 10**width + at, -2)
     return key
+
+
+def _positions_in(distinct: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Position of each wanted value among the distinct values, -1 where it is not there. The hash
+    table lives for the call only (kept with the index it would hold 32 MiB at a million invoices);
+    a few wanted values are hashed instead of the million."""
+    if len(wanted) * 4 < len(distinct):
+        asked, which = np.unique(wanted, return_inverse=True)
+        found = pd.Index(asked).get_indexer(distinct)
+        at = np.full(len(asked), -1, dtype="int64")
+        hit = np.flatnonzero(found >= 0)
+        at[found[hit]] = hit
+        return at[which.reshape(-1)]
+    return pd.Index(distinct, copy=False).get_indexer(wanted).astype("int64")
 
 
 def _first_positions(codes: np.ndarray, count: int) -> np.ndarray:
