@@ -33,6 +33,7 @@ from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT
 from sage_paytrace_pipeline.sandbox.sage100.company.numbers import SERIES, check_width, counter_key, peek_next
 from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     CARD_DEPOSIT,
+    CASH_RECEIPTS_JOURNAL,
     ZERO,
     ReceiptLookups,
     customer_changes,
@@ -46,7 +47,7 @@ from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     prepayment_row,
     validate_receipt,
 )
-from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
+from sage_paytrace_pipeline.sandbox.sage100.company.store import IN_LIST, DemoSession, Row
 
 _ABSENT = object()
 _ITEM_KEY = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")
@@ -98,6 +99,16 @@ class _PendingInserts:
     def insert(self, table_key: str, row: Row) -> None:
         self._chunk.insert_later(table_key, row)
 
+    def max_number(self, table_key: str, column_key: str, where: Row | None = None) -> int:
+        """A receipt's GL register (a number of the chunk's) from the chunk's one look-up, else the session's."""
+        if (table_key, column_key) == ("GL_DetailPosting", "SequenceNo") and where is not None \
+                and set(where) == {"SourceJournal", "JournalRegisterNo"} \
+                and where["SourceJournal"] == CASH_RECEIPTS_JOURNAL:
+            last = self._chunk.last_gl_sequence(where["JournalRegisterNo"])
+            if last is not None:
+                return last
+        return self._session.max_number(table_key, column_key, where)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._session, name)
 
@@ -137,6 +148,8 @@ class ReceiptChunk:
         self._pending: dict[int, tuple[str, str, list[Any]]] = {}
         # the session as the posting helpers of receipts.py use it (reads, `max_number`, `insert`), inserts held
         self._inserts = cast(DemoSession, _PendingInserts(session, self))
+        self._size = len(receipts)
+        self._gl_last: dict[str, int] | None = None  # CR register -> its highest GL sequence (`last_gl_sequence`)
         self._pending_deposits: dict[tuple, str] = {}  # a pending history row's deposit key as stored -> DepositNo
         self._lookups = ReceiptLookups(
             refund_recorded=self._refund_ids.__contains__,
@@ -252,6 +265,31 @@ class ReceiptChunk:
                           self._changed_customers.get(customer_key, frozenset()) | frozenset(changes))
         # the register is the receipt's own (a new number): no row of the chunk's other receipts is in it
         post_receipt_gl(self._inserts, header, deposit, customer, register_no)
+
+    def last_gl_sequence(self, register_no: str) -> int | None:
+        """The highest GL sequence of a CR register the chunk may number (the first register it posts
+        and the ones after, read at once at the first), None for another; the registers are each
+        receipt's own, so no row of the chunk's other receipts is in it."""
+        if self._gl_last is None:
+            first = int(register_no)
+            width = SERIES["JournalRegisterNo"].width
+            registers = [str(n).zfill(width) for n in range(first, min(first + self._size, 10**width))]
+            self._gl_last = dict.fromkeys(registers, 0)
+            table = self.session.table("GL_DetailPosting").name
+            journal, register, sequence = (self.session.column("GL_DetailPosting", key).name
+                                           for key in ("SourceJournal", "JournalRegisterNo", "SequenceNo"))
+            converted = {self.session.where_values("GL_DetailPosting", {"JournalRegisterNo": r})[0]: r
+                         for r in registers}
+            source = self.session.where_values("GL_DetailPosting", {"SourceJournal": CASH_RECEIPTS_JOURNAL})
+            for start in range(0, len(registers), IN_LIST):
+                part = list(converted)[start:start + IN_LIST]
+                for value, last in self.session.connection.execute(
+                        f"SELECT {register}, MAX(CAST({sequence} AS INTEGER)) FROM {table} WHERE {journal} = ? "
+                        f"AND {register} IN ({', '.join('?' for _ in part)}) AND {sequence} <> '' "
+                        f"AND {sequence} NOT GLOB '*[^0-9]*' GROUP BY {register}", [*source, *part]):
+                    if value in converted:
+                        self._gl_last[converted[value]] = int(last or 0)
+        return self._gl_last.get(register_no)
 
     def _deposit_key(self, key: Row) -> tuple:
         """The values a look-up of history by this deposit key compares the stored ones with."""
