@@ -26,13 +26,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, DocumentResult
 from sage_paytrace_pipeline.sage100.writer import POST_CARD_RECEIPT
 from sage_paytrace_pipeline.sandbox.sage100.company.numbers import SERIES, check_width, counter_key, peek_next
 from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     CARD_DEPOSIT,
+    CASH_RECEIPTS_JOURNAL,
     ZERO,
     ReceiptLookups,
     customer_changes,
@@ -46,11 +47,12 @@ from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     prepayment_row,
     validate_receipt,
 )
-from sage_paytrace_pipeline.sandbox.sage100.company.store import DemoSession, Row
+from sage_paytrace_pipeline.sandbox.sage100.company.store import IN_LIST, DemoSession, Row
 
 _ABSENT = object()
 _ITEM_KEY = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")
 _ITEM_COLUMNS = (*_ITEM_KEY, "Balance", "PaymentsToday", "InvoiceHistoryHeaderSeqNo")
+_DEPOSIT_KEY = ("BankCode", "DepositDate", "DepositDesc", "DepositType")
 _CUSTOMER_KEY = ("ARDivisionNo", "CustomerNo")
 _CUSTOMER_COLUMNS = (*_CUSTOMER_KEY, "CustomerStatus", "CustomerName", "OpenItemCustomer", "CurrentBalance",
                      "DateLastPayment", "DateLastActivity")
@@ -87,6 +89,30 @@ class _Changes:
                 container[key] = before
 
 
+class _PendingInserts:
+    """The session as the posting helpers use it, with their inserts held for the chunk's `executemany`."""
+
+    def __init__(self, session: DemoSession, chunk: ReceiptChunk) -> None:
+        self._session = session
+        self._chunk = chunk
+
+    def insert(self, table_key: str, row: Row) -> None:
+        self._chunk.insert_later(table_key, row)
+
+    def max_number(self, table_key: str, column_key: str, where: Row | None = None) -> int:
+        """A receipt's GL register (a number of the chunk's) from the chunk's one look-up, else the session's."""
+        if (table_key, column_key) == ("GL_DetailPosting", "SequenceNo") and where is not None \
+                and set(where) == {"SourceJournal", "JournalRegisterNo"} \
+                and where["SourceJournal"] == CASH_RECEIPTS_JOURNAL:
+            last = self._chunk.last_gl_sequence(where["JournalRegisterNo"])
+            if last is not None:
+                return last
+        return self._session.max_number(table_key, column_key, where)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+
 class ReceiptChunk:
     """The receipts of one chunk, posted in the session's transaction (see the module docstring)."""
 
@@ -117,6 +143,14 @@ class ReceiptChunk:
         self._changed_items: dict[tuple, bool] = {}
         self._payment_numbers: dict[tuple, int] = {}  # payment history key -> its last SequenceNo in the chunk
         self._changed_customers: dict[tuple, frozenset[str]] = {}
+        # the chunk's history, payment history and GL rows, in order (position -> table, SQL, values):
+        # inserted by `write_changes`, one `executemany` a run of one table's rows of one shape
+        self._pending: dict[int, tuple[str, str, list[Any]]] = {}
+        # the session as the posting helpers of receipts.py use it (reads, `max_number`, `insert`), inserts held
+        self._inserts = cast(DemoSession, _PendingInserts(session, self))
+        self._size = len(receipts)
+        self._gl_last: dict[str, int] | None = None  # CR register -> its highest GL sequence (`last_gl_sequence`)
+        self._pending_deposits: dict[tuple, str] = {}  # a pending history row's deposit key as stored -> DepositNo
         self._lookups = ReceiptLookups(
             refund_recorded=self._refund_ids.__contains__,
             customer=lambda division, customer_no: self._customers.get((division, customer_no)),
@@ -170,6 +204,8 @@ class ReceiptChunk:
                "DepositDesc": receipt.deposit_description, "DepositType": CARD_DEPOSIT}
         lookup = (receipt.bank_code, receipt.deposit_date, receipt.deposit_description)
         deposit_no = self._deposits.get(lookup)
+        if deposit_no is None:  # the history rows of the chunk's receipts before this one, as a read would find them
+            deposit_no = self._pending_deposits.get(self._deposit_key(key))
         if deposit_no is None:
             posted = self.session.select_one("AR_CashReceiptsHistory", key, columns=("DepositNo",))
             deposit_no = posted["DepositNo"] if posted is not None else self._take("DepositNo")
@@ -214,18 +250,73 @@ class ReceiptChunk:
         customer = self._customers[customer_key]  # validated
         for sequence, line in enumerate(lines, start=1):
             balance_after = self._apply_line(header, deposit, line)
-            self.session.insert("AR_CashReceiptsHistory", history_row(
-                header, deposit, customer, line, sequence=sequence, balance_after=balance_after))
+            history = history_row(header, deposit, customer, line, sequence=sequence, balance_after=balance_after)
+            self._inserts.insert("AR_CashReceiptsHistory", history)
+            self._changes.set(self._pending_deposits, self._deposit_key(
+                {key: history[key] for key in _DEPOSIT_KEY}), history["DepositNo"])
             item = self._items.get((header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"],
                                     line["InvoiceType"]))
-            insert_payment_history(self.session, header, deposit, line, item,
+            insert_payment_history(self._inserts, header, deposit, line, item,
                                    sequence=self._payment_history_number(header, deposit, line))
         changes = customer_changes(customer, header, deposit)
         self._changes.set(self._customers, customer_key,
                           {**customer, **self.session.round_trip("AR_Customer", changes)})
         self._changes.set(self._changed_customers, customer_key,
                           self._changed_customers.get(customer_key, frozenset()) | frozenset(changes))
-        post_receipt_gl(self.session, header, deposit, customer, register_no)
+        # the register is the receipt's own (a new number): no row of the chunk's other receipts is in it
+        post_receipt_gl(self._inserts, header, deposit, customer, register_no)
+
+    def last_gl_sequence(self, register_no: str) -> int | None:
+        """The highest GL sequence of a CR register the chunk may number (the first register it posts
+        and the ones after, read at once at the first), None for another; the registers are each
+        receipt's own, so no row of the chunk's other receipts is in it."""
+        if self._gl_last is None:
+            first = int(register_no)
+            width = SERIES["JournalRegisterNo"].width
+            registers = [str(n).zfill(width) for n in range(first, min(first + self._size, 10**width))]
+            self._gl_last = dict.fromkeys(registers, 0)
+            table = self.session.table("GL_DetailPosting").name
+            journal, register, sequence = (self.session.column("GL_DetailPosting", key).name
+                                           for key in ("SourceJournal", "JournalRegisterNo", "SequenceNo"))
+            converted = {self.session.where_values("GL_DetailPosting", {"JournalRegisterNo": r})[0]: r
+                         for r in registers}
+            source = self.session.where_values("GL_DetailPosting", {"SourceJournal": CASH_RECEIPTS_JOURNAL})
+            for start in range(0, len(registers), IN_LIST):
+                part = list(converted)[start:start + IN_LIST]
+                for value, last in self.session.connection.execute(
+                        f"SELECT {register}, MAX(CAST({sequence} AS INTEGER)) FROM {table} WHERE {journal} = ? "
+                        f"AND {register} IN ({', '.join('?' for _ in part)}) AND {sequence} <> '' "
+                        f"AND {sequence} NOT GLOB '*[^0-9]*' GROUP BY {register}", [*source, *part]):
+                    if value in converted:
+                        self._gl_last[converted[value]] = int(last or 0)
+        return self._gl_last.get(register_no)
+
+    def _deposit_key(self, key: Row) -> tuple:
+        """The values a look-up of history by this deposit key compares the stored ones with."""
+        return tuple(self.session.where_values("AR_CashReceiptsHistory", {k: key[k] for k in _DEPOSIT_KEY}))
+
+    def insert_later(self, table_key: str, row: Row) -> None:
+        """`session.insert`, values converted (and refused) now, the row written by `write_changes`."""
+        sql, params = self.session.prepare_insert(table_key, row)
+        self._changes.set(self._pending, len(self._pending), (table_key, sql, params))
+
+    def _flush(self) -> None:
+        """Insert the pending rows (in order within each table, one `executemany` a run of one shape)."""
+        if not self._pending:
+            return
+        by_table: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+        for table_key, sql, params in self._pending.values():
+            by_table[table_key].append((sql, params))
+        self._pending.clear()
+        for rows in by_table.values():
+            start = 0
+            while start < len(rows):
+                sql = rows[start][0]
+                end = start
+                while end < len(rows) and rows[end][0] == sql:
+                    end += 1
+                self.session.connection.executemany(sql, [params for _, params in rows[start:end]])
+                start = end
 
     def _payment_history_number(self, header: Row, deposit: Row, line: Row) -> int:
         """The line's payment history number: the invoice's last that day read once a chunk, then counted
@@ -263,6 +354,7 @@ class ReceiptChunk:
     # --- the chunk's shared rows, once ------------------------------------------------------
     def write_changes(self) -> None:
         """Write the open items, customers and counters the chunk changed (before the commit)."""
+        self._flush()
         statements: dict[str, list[list[Any]]] = defaultdict(list)
         for key in self._changed_items:
             item = self._items[key]

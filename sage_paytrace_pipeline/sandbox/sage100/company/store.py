@@ -189,6 +189,10 @@ class DemoSession:
         clause, converters = self._statement("where", table_key, tuple(where))
         return clause, [convert(value) for convert, value in zip(converters, where.values(), strict=True)]
 
+    def where_values(self, table_key: str, where: Mapping[str, Any]) -> list[Any]:
+        """The values a look-up by `where` compares the stored ones with (converted as an insert stores them)."""
+        return self._where(table_key, where)[1]
+
     # --- reads ------------------------------------------------------------------------
     def select(
         self, table_key: str, where: Mapping[str, Any] | None = None, *, order_by: Sequence[str] = (),
