@@ -41,7 +41,7 @@ from sage_paytrace_pipeline.domain.matching.open_invoices import (
 )
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
-from sage_paytrace_pipeline.domain.matching.text import render, where_text
+from sage_paytrace_pipeline.domain.matching.text import explained_in_chunks, render, where_text
 
 LINK_COLUMNS = ("transaction_id", "division", "customer_no", "method", "score", "explanation")
 # What match_day returns instead of the explanation: what the text is made of (`render_links` makes it).
@@ -91,18 +91,12 @@ def resolve_customers(
 def render_links(coded: pd.DataFrame) -> pd.DataFrame:
     """The customer_links frame (LINK_COLUMNS) of coded links (CODED_LINK_COLUMNS): the explanation
     made from its parts, for the rows given only."""
-    parts = {name: coded[name].to_numpy() for name in _EXPLANATION_PARTS}
-    explanation = np.empty(len(coded), dtype=object)
-    # a chunk of rows at a time: the parts' copies of one chunk live at once, not of a million rows
-    for start in range(0, len(coded), _RENDER_ROWS):
-        rows = slice(start, start + _RENDER_ROWS)
-        explanation[rows] = _explanations({name: values[rows] for name, values in parts.items()})
+    explanation = explained_in_chunks(coded, _EXPLANATION_PARTS, _explanations)
     columns = {name: coded[name] for name in LINK_COLUMNS[:-1]}
     return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
 
 
 _EXPLANATION_PARTS = ("method", "score", "division", "customer_no", *EVIDENCE_COLUMNS)
-_RENDER_ROWS = 65_536
 
 
 def _explanations(parts: dict[str, np.ndarray]) -> np.ndarray:

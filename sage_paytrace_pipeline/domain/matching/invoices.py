@@ -45,6 +45,7 @@ from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 from sage_paytrace_pipeline.domain.matching.text import (
     Cents,
+    explained_in_chunks,
     join_runs,
     render,
     where_text,
@@ -94,19 +95,13 @@ def apply_payments(
 def render_applications(coded: pd.DataFrame) -> pd.DataFrame:
     """The applications frame (APPLICATION_COLUMNS) of coded applications (CODED_APPLICATION_COLUMNS):
     the explanation made from its parts, for the rows given only."""
-    parts = {name: coded[name].to_numpy() for name in _EXPLANATION_PARTS}
-    explanation = np.empty(len(coded), dtype=object)
-    # a chunk of rows at a time: the parts' copies and the amounts' digits of one chunk live at once
-    for start in range(0, len(coded), _RENDER_ROWS):
-        rows = slice(start, start + _RENDER_ROWS)
-        explanation[rows] = _explanations({name: values[rows] for name, values in parts.items()})
+    explanation = explained_in_chunks(coded, _EXPLANATION_PARTS, _explanations)
     columns = {name: coded[name] for name in APPLICATION_COLUMNS[:-1]}
     return pd.DataFrame({**columns, "explanation": explanation}, index=coded.index, copy=False)
 
 
 _EXPLANATION_PARTS = ("explanation_code", "left_open_cents", "amount_cents", "payment_cents", "invoice_no", "division",
                       "customer_no")
-_RENDER_ROWS = 65_536
 
 
 def _explanations(parts: dict[str, np.ndarray]) -> np.ndarray:

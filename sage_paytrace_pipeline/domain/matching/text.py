@@ -10,7 +10,7 @@ at a million rows that intermediate text per amount cost as much as the message 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise, repeat
@@ -96,6 +96,21 @@ def _compiled(template: str, names: tuple[str, ...]):
     columns = ", ".join(f"column_{i}" for i in range(len(used)))
     # the template is our own constant text: compiled once, it costs one f-string per row
     return eval(f"lambda {columns}: [f{template!r} for ({', '.join(used)},) in zip({columns})]", {}), used
+
+
+# Rows explained at a time: the parts' copies of one chunk live at once, not of a million rows.
+RENDER_ROWS = 65_536
+
+
+def explained_in_chunks(coded: pd.DataFrame, part_names: Sequence[str],
+                        explain: Callable[[dict[str, np.ndarray]], Sequence[str] | np.ndarray]) -> np.ndarray:
+    """`explain(parts)` of the coded rows, `RENDER_ROWS` rows at a time, as one object array."""
+    parts = {name: coded[name].to_numpy() for name in part_names}
+    explanation = np.empty(len(coded), dtype=object)
+    for start in range(0, len(coded), RENDER_ROWS):
+        rows = slice(start, start + RENDER_ROWS)
+        explanation[rows] = explain({name: values[rows] for name, values in parts.items()})
+    return explanation
 
 
 def where_text(condition: Column, text: Sequence[str]) -> np.ndarray:

@@ -58,3 +58,14 @@ def test_the_benchmark_day_gives_what_it_gave_before(policy):
                         SYNTHETIC_POLICIES[policy])
     assert found == EXPECTED[f"synthetic-20000-{policy}"]
     assert min(found["rows"]) > 1000  # a real day: thousands of links, applications and exceptions
+
+
+def test_explanations_rendered_in_chunks_are_the_whole_days(monkeypatch):
+    """Explanations are written `RENDER_ROWS` rows at a time: chunk edges change nothing."""
+    from sage_paytrace_pipeline.domain.matching import text
+
+    data = synthetic(20_000, 100_000, seed=7)
+    monkeypatch.setattr(text, "RENDER_ROWS", 997)  # edges inside every day's links and applications
+    found = fingerprint(data["payments"], data["customers"], data["cards"], data["open_invoices"], data["links"],
+                        SYNTHETIC_POLICIES["default"])
+    assert found == EXPECTED["synthetic-20000-default"]
