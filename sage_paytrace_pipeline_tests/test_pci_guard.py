@@ -32,6 +32,9 @@ from sage_paytrace_pipeline_tests.hostile.hostile_paytrace import HostileProxy, 
 ZONE = "America/Los_Angeles"
 PLANTED = ["4111 1111 1111 1111", "5499-7400-0000-0057", "6011000993026909", "371449635398431"]
 HEX_DIGEST = re.compile(r"^[0-9a-f]{32,128}$")  # payload hashes: digits among hex letters are no card number
+# Dagster's run and event ids: "e0e0d938-6419-4520-8146-9e6f8f321bb9" holds 938-6419-4520-8146, which
+# about one id in a few hundred makes Luhn-valid; an id is no card number.
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
 TOKEN_SHAPE = re.compile(r"[0-9a-f]{32}:[0-9a-f]{32}:[A-Za-z0-9_-]{20,}")
 DEMO_VARIABLES = ("PAYTRACE_API_URL", "PAYTRACE_USERNAME", "PAYTRACE_PASSWORD", "PAYTRACE_INTEGRATOR_ID",
                   "SAGE_PAYTRACE_WAREHOUSE", "SAGE100_DATABASE", "SAGE_PAYTRACE_CONFIG", "DAGSTER_HOME")
@@ -89,7 +92,8 @@ def leaves(value: str) -> list[str]:
 
 
 def card_numbers(value: str) -> list[str]:
-    return [number for leaf in leaves(value) if not HEX_DIGEST.match(leaf) for number in find_card_numbers(leaf)]
+    return [number for leaf in leaves(value) if not HEX_DIGEST.match(leaf)
+            for number in find_card_numbers(UUID.sub(" ", leaf))]
 
 
 def stores(home: Path) -> list[Path]:
@@ -152,6 +156,7 @@ def test_no_store_holds_a_card_number_a_password_or_a_token(demo_home):
     # The scanner itself: it sees a card number inside an event record, and not a float's fraction.
     assert card_numbers(json.dumps({"event": {"text": "paid 4111 1111 1111 1111"}})) == ["4111111111111111"]
     assert card_numbers(json.dumps({"duration_ms": 605.9850590000906})) == []
+    assert card_numbers(json.dumps({"run": "runs/e0e0d938-6419-4520-8146-9e6f8f321bb9.db"})) == []
     found = []
     for path in files:
         for value in values_of(path):
