@@ -25,7 +25,8 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,9 +38,12 @@ from sage_paytrace_pipeline.listing import FORMATS
 from sage_paytrace_pipeline.store.commands import add_store_commands
 
 if TYPE_CHECKING:  # imported where used: the shell starts fast
+    import duckdb
+
     from sage_paytrace_pipeline.config import PipelineConfig
     from sage_paytrace_pipeline.refunds.request_store import RequestStore
     from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+    from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore
 
 DEFAULT_STATE = Path(".sage_paytrace") / "paytrace_sandbox.sqlite3"
 DEFAULT_SAGE_DB = Path(".sage_paytrace") / "sage100_demo.sqlite3"
@@ -570,16 +574,29 @@ def _add_settlement_commands(areas: argparse._SubParsersAction) -> None:
                              help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
 
 
-def _write_off_store():
-    """The warehouse's write-off decisions (the file the settlement run reads: SAGE_PAYTRACE_WAREHOUSE)."""
+@contextmanager
+def _write_off_store() -> Iterator[WriteOffStore]:
+    """The warehouse's write-off decisions (the file the settlement run reads), closed after use."""
+    from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore
+
+    with _warehouse_connection() as connection:
+        yield WriteOffStore(connection)
+
+
+@contextmanager
+def _warehouse_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse the pipeline uses (SAGE_PAYTRACE_WAREHOUSE), made if missing, closed after use."""
     import duckdb
 
     from sage_paytrace_pipeline.config import warehouse_file
-    from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore
 
     path = warehouse_file()
     path.parent.mkdir(parents=True, exist_ok=True)
-    return WriteOffStore(duckdb.connect(str(path)))
+    connection = duckdb.connect(str(path))
+    try:
+        yield connection
+    finally:
+        connection.close()
 
 
 def _write_off(args: argparse.Namespace) -> int:
@@ -590,13 +607,10 @@ def _write_off(args: argparse.Namespace) -> int:
     config = load_config(_config_path(args))
     amount = decimal_to_cents(parse_money(args.amount, field="--amount")) if args.amount is not None else None
     by = _operator(args.by)
-    store = _write_off_store()
-    try:
+    with _write_off_store() as store:
         done = record_write_off(store, config, _sage_reader(config), batch_number=args.batch_number,
                                 account=args.account.strip(), reason=args.reason, by=by,
                                 decided_on=_merchant_today(config), amount_cents=amount)
-    finally:
-        store.connection.close()
     amount_text, open_text = format_cents([done.amount_cents, done.open_cents])
     print(f"write-off #{done.decision_id} by {by}: {amount_text} of batch {done.batch_number}'s "
           f"{open_text} in the processor receivable to {args.account.strip()}; the next "
@@ -609,11 +623,8 @@ def _cancel_write_off(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.settlement.write_offs import cancel_write_off
 
     config = load_config(_config_path(args))
-    store = _write_off_store()
-    try:
+    with _write_off_store() as store:
         cancel_write_off(store, config, _sage_reader(config), args.decision_id, by=_operator(args.by))
-    finally:
-        store.connection.close()
     print(f"write-off #{args.decision_id} cancelled; nothing of it is posted")
     return 0
 
@@ -623,11 +634,8 @@ def _list_write_offs(args: argparse.Namespace) -> int:
 
     from sage_paytrace_pipeline.domain.money import format_cents
 
-    store = _write_off_store()
-    try:
+    with _write_off_store() as store:
         decisions = store.decisions()
-    finally:
-        store.connection.close()
     for row in decisions.itertuples(index=False):
         amount = "all open" if pd.isna(row.amount_cents) else format_cents([int(row.amount_cents)])[0]
         print("\t".join([f"#{row.decision_id}", f"batch {row.batch_number}", amount, row.account,
@@ -672,16 +680,13 @@ def _refund_config(args: argparse.Namespace) -> PipelineConfig:
     return config
 
 
-def _request_store() -> RequestStore:
-    """The warehouse's request tables (the same file the pipeline uses: SAGE_PAYTRACE_WAREHOUSE)."""
-    import duckdb
-
-    from sage_paytrace_pipeline.config import warehouse_file
+@contextmanager
+def _request_store() -> Iterator[RequestStore]:
+    """The warehouse's request tables (the same file the pipeline uses), closed after use."""
     from sage_paytrace_pipeline.refunds.request_store import RequestStore
 
-    path = warehouse_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return RequestStore(duckdb.connect(str(path)))
+    with _warehouse_connection() as connection:
+        yield RequestStore(connection)
 
 
 def _operator(name: str | None) -> str:
@@ -712,13 +717,10 @@ def _request_refund(args: argparse.Namespace) -> int:
     writer = open_writer(config.sage.writer, WriterTarget(
         database=database, schema=schema, posting=config.sage.posting,
         vi_folder=os.environ.get("SAGE100_VI_FOLDER", ""), reader=reader))
-    store = _request_store()
-    try:
+    with _request_store() as store:
         created = request_refund(reader(), writer, store, sale_transaction_id=args.transaction,
                                  amount=parse_money(args.amount, field="--amount"), reason=args.reason,
                                  requested_by=_operator(args.by), memo_date=_merchant_today(config))
-    finally:
-        store.connection.close()
     again = "" if created.created else " (made before: nothing new written)"
     print(f"credit memo {created.memo_no} on invoice {created.invoice_no}; request {created.request_id}{again}")
     return 0
@@ -733,11 +735,8 @@ def _merchant_today(config: PipelineConfig) -> date:
 def _list_refunds(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.domain.money import cents_to_decimal, format_decimal
 
-    store = _request_store()
-    try:
+    with _request_store() as store:
         requests = store.all(args.state)
-    finally:
-        store.connection.close()
     for r in requests:
         print("\t".join([r.request_id, r.state, format_decimal(cents_to_decimal(r.amount_cents)),
                          f"sale {r.sale_transaction_id or '-'}", r.action or "-", f"by {r.requested_by or '-'}",
@@ -748,11 +747,8 @@ def _list_refunds(args: argparse.Namespace) -> int:
 def _approve_refund(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.refunds.requests import approve_request
 
-    store = _request_store()
-    try:
+    with _request_store() as store:
         request = approve_request(store, args.request_id, approver=args.by)
-    finally:
-        store.connection.close()
     print(f"{request.request_id} approved by {request.approved_by}; the next run sends it")
     return 0
 
@@ -760,11 +756,8 @@ def _approve_refund(args: argparse.Namespace) -> int:
 def _reject_refund(args: argparse.Namespace) -> int:
     from sage_paytrace_pipeline.refunds.requests import reject_request
 
-    store = _request_store()
-    try:
+    with _request_store() as store:
         request = reject_request(store, args.request_id, reason=args.reason, by=_operator(args.by))
-    finally:
-        store.connection.close()
     print(f"{request.request_id} rejected; nothing is sent to PayTrace")
     return 0
 
