@@ -45,6 +45,16 @@ def company_template(tmp_path_factory) -> Path:
     return path
 
 
+def post_receipt(writer, transaction_id: int, invoice, amount: Decimal) -> None:
+    """The sale's card receipt in Sage, paying `amount` of `invoice`."""
+    writer.post_card_receipt(CardReceipt(
+        transaction_id=str(transaction_id), division=invoice.division, customer_no=invoice.customer_no,
+        deposit_date=TODAY, bank_code="A", deposit_description="PayTrace test", payment_type="VISA",
+        amount=amount, authorization_no="TAS521", last4="5439", expiration_year=2030,
+        expiration_month=12, card_type="VISA", cardholder_name="Ana Chen", credit_card_guid="",
+        lines=(ReceiptLine(invoice_no=invoice.invoice_no, amount=amount),)))
+
+
 class World:
     """The sandbox, the demo company, the warehouse's request store, and the flow's run."""
 
@@ -72,12 +82,7 @@ class World:
         self._used.add(invoice.invoice_no)
         sale = self.client.sale_keyed(VISA, Decimal(amount), invoice_id=f"INV{invoice.invoice_no}")
         assert sale.transaction_id is not None
-        self.writer.post_card_receipt(CardReceipt(
-            transaction_id=str(sale.transaction_id), division=invoice.division, customer_no=invoice.customer_no,
-            deposit_date=TODAY, bank_code="A", deposit_description="PayTrace test", payment_type="VISA",
-            amount=Decimal(amount), authorization_no="TAS521", last4="5439", expiration_year=2030,
-            expiration_month=12, card_type="VISA", cardholder_name="Ana Chen", credit_card_guid="",
-            lines=(ReceiptLine(invoice_no=invoice.invoice_no, amount=Decimal(amount)),)))
+        post_receipt(self.writer, sale.transaction_id, invoice, Decimal(amount))
         if settle:
             self.client.settle()
         return sale.transaction_id, invoice.division, invoice.customer_no, invoice.invoice_no

@@ -22,7 +22,7 @@ from sage_paytrace_pipeline.refunds.paytrace_to_sage import Conversion, RefundFl
 from sage_paytrace_pipeline.refunds.posting_log import RefundLog
 from sage_paytrace_pipeline.refunds.requests import RunResult, run_requests
 from sage_paytrace_pipeline.refunds.sending import RequestConversion
-from sage_paytrace_pipeline.sage100.documents import CardReceipt, CreditMemo, ReceiptLine
+from sage_paytrace_pipeline.sage100.documents import CreditMemo
 from sage_paytrace_pipeline.settlement.refunds import refunds_in_sage_currency, refunds_recorded_in_sage
 from sage_paytrace_pipeline_tests.refunds import test_refund_requests as one_currency
 from sage_paytrace_pipeline_tests.refunds.test_refund_requests import (
@@ -59,12 +59,7 @@ def cad_sale(world: World, usd: str, rate: Decimal = CAD_PER_USD, *, settle: boo
         transaction_id=sale.transaction_id, business_date=TODAY, division=invoice.division,
         customer_no=invoice.customer_no, amount_cents=cad_cents, payment_type="VISA", payload_sha256="",
         applications_json=json.dumps([line]), link_json="{}")])
-    world.writer.post_card_receipt(CardReceipt(
-        transaction_id=str(sale.transaction_id), division=invoice.division, customer_no=invoice.customer_no,
-        deposit_date=TODAY, bank_code="A", deposit_description="PayTrace test", payment_type="VISA",
-        amount=cents_to_decimal(cad_cents), authorization_no="TAS521", last4="5439", expiration_year=2030,
-        expiration_month=12, card_type="VISA", cardholder_name="Ana Chen", credit_card_guid="",
-        lines=(ReceiptLine(invoice_no=invoice.invoice_no, amount=cents_to_decimal(cad_cents)),)))
+    one_currency.post_receipt(world.writer, sale.transaction_id, invoice, cents_to_decimal(cad_cents))
     log.record_confirmed(None, sale.transaction_id, deposit_no="", entry_no="", found_in_sage=False)  # as read back
     if settle:
         world.client.settle()
