@@ -432,7 +432,11 @@ def _add_link_command(areas: argparse._SubParsersAction) -> None:
     remove.set_defaults(handler=_remove_link)
     show = commands.add_parser("list", help="the links in the config")
     show.set_defaults(handler=_list_links)
-    for command in (add, remove, show):
+    _with_config_option(add, remove, show)
+
+
+def _with_config_option(*commands: argparse.ArgumentParser) -> None:
+    for command in commands:
         command.add_argument("--config", type=Path, default=None,
                              help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
 
@@ -569,9 +573,7 @@ def _add_settlement_commands(areas: argparse._SubParsersAction) -> None:
     cancel.set_defaults(handler=_cancel_write_off)
     show = commands.add_parser("write-offs", help="the write-off decisions in force")
     show.set_defaults(handler=_list_write_offs)
-    for command in (write_off, cancel, show):
-        command.add_argument("--config", type=Path, default=None,
-                             help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    _with_config_option(write_off, cancel, show)
 
 
 @contextmanager
@@ -666,8 +668,7 @@ def _add_refund_commands(areas: argparse._SubParsersAction) -> None:
     reject.add_argument("--by", default=None, help="who rejects (default $USER)")
     for command, handler in ((request, _request_refund), (show, _list_refunds), (approve, _approve_refund),
                              (reject, _reject_refund)):
-        command.add_argument("--config", type=Path, default=None,
-                             help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+        _with_config_option(command)
         command.set_defaults(handler=handler)
 
 
@@ -883,7 +884,7 @@ def _add_anomaly_commands(areas: argparse._SubParsersAction) -> None:
     backtest.add_argument("--start", type=_iso_date, required=True, help="first business day (YYYY-MM-DD)")
     backtest.add_argument("--end", type=_iso_date, required=True, help="last business day (YYYY-MM-DD)")
     backtest.add_argument("--shown", type=int, default=10, help="flags printed per rule (default 10)")
-    backtest.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+    _with_config_option(backtest)
     backtest.set_defaults(handler=_anomaly_backtest)
 
     suggestions = areas.add_parser("suggestions", help="decide on the ranked candidates of exceptions")
@@ -895,7 +896,7 @@ def _add_anomaly_commands(areas: argparse._SubParsersAction) -> None:
         choice.add_argument("exception_id", type=int, help="the exception's PayTrace transaction id")
         choice.add_argument("--candidate", type=int, default=1, help="the candidate's rank (default 1)")
         choice.add_argument("--by", default=None, help="who decides (default $USER)")
-        choice.add_argument("--config", type=Path, default=None, help="the YAML config (default $SAGE_PAYTRACE_CONFIG)")
+        _with_config_option(choice)
         choice.set_defaults(handler=handler)
 
 
