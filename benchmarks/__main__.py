@@ -1,6 +1,6 @@
 """Every benchmark of docs/benchmarks.md from one command.
 
-    python -m benchmarks [--quick] [--only NAME ...] [--out FILE] [--backfill-days N]
+    python -m benchmarks [--quick] [--only NAME ...] [--out FILE] [--backfill-days N] [--backfill-world DIR]
 
 Each benchmark runs in its own process (`python -m benchmarks.<module> ...`, so one's memory does
 not inflate another's peak RSS), one after the other; the runner prints the machine (cores,
@@ -86,7 +86,8 @@ def _version(name: str) -> str:
         return "not installed"
 
 
-def run(names: list[str], *, quick: bool, echo, backfill_days: int | None = None) -> int:
+def run(names: list[str], *, quick: bool, echo, backfill_days: int | None = None,
+        backfill_world: Path | None = None) -> int:
     """Run the named benchmarks in order; the number that failed."""
     echo(f"# python -m benchmarks{' --quick' if quick else ''}: {machine()}")
     failed = 0
@@ -94,6 +95,8 @@ def run(names: list[str], *, quick: bool, echo, backfill_days: int | None = None
         args = bench.quick if quick else bench.args
         if bench.name == "backfill" and backfill_days:
             args = _with_option(args, "--days", str(backfill_days))
+        if bench.name == "backfill" and backfill_world:
+            args = (*args, "--world", str(backfill_world.resolve()))
         echo(f"\n## {bench.name}: {bench.what}\n$ python {' '.join(args)}\nload average before: {_load()}")
         started = time.perf_counter()
         done = subprocess.run([sys.executable, *args], capture_output=True, text=True, check=False,
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="also write the whole output to this file")
     parser.add_argument("--backfill-days", type=int, default=None,
                         help="days of the backfill benchmark (default: a year; fewer give the per-day rate sooner)")
+    parser.add_argument("--backfill-world", type=Path, default=None,
+                        help="keep the backfill's generated days in this folder and reuse them on the next run")
     args = parser.parse_args(argv)
     lines: list[str] = []
 
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(text)
 
     failed = run(args.only or [b.name for b in BENCHMARKS], quick=args.quick, echo=echo,
-                 backfill_days=args.backfill_days)
+                 backfill_days=args.backfill_days, backfill_world=args.backfill_world)
     if args.out:
         args.out.write_text("\n".join(lines) + "\n")
     return 1 if failed else 0

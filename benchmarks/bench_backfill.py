@@ -1,6 +1,7 @@
 """Backfill throughput: N days at ~1,000 payments a day backfilled into a fresh demo company in one run per job.
 
     python -m benchmarks.bench_backfill [--days 365] [--per-day 1000] [--chunk-days 0] [--profile FILE]
+                                        [--world DIR]
 
 Generates the days (sales, authorizations, declines, voids, refunds, their nightly batches and the
 bank's deposits) into a fresh PayTrace sandbox state and Sage demo company, then runs what the
@@ -9,7 +10,9 @@ pipeline needs for a backfill: the daily job over the whole range in one run (or
 and per-day seconds (and per phase), the load average at start and end, and the exactly-once
 verification: no PayTrace transaction held by two Sage receipts, every approved sale either posted
 or listed as an exception, and every run's asset checks passed. `--profile FILE` writes a cProfile
-of the runs (not of the generation) to FILE.
+of the runs (not of the generation) to FILE. `--world DIR` keeps the generated days in DIR and reuses
+them when DIR already holds the same days, size and seed (a year's generation takes about ten
+minutes): the backfill then runs on a fresh copy, so the figures are the same as on a new world.
 
 Only the JSON summary is printed (`python -m benchmarks` puts stdout in its report): what the runs
 print on stdout and stderr (Dagster's event log, at DEBUG) goes to `--log FILE`, by default nowhere;
@@ -22,6 +25,7 @@ import argparse
 import cProfile
 import json
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -111,16 +115,41 @@ def exactly_once(world: World) -> dict:
             "posted": posted, "neither_posted_nor_excepted": unaccounted}
 
 
+def kept_world(kept: Path, target: Path, first: date, last: date, *, seed: int, per_day: int) -> World:
+    """The world kept in `kept` (built there first unless it holds these days, size and seed), copied to
+    `target`: the backfill changes its files, the kept copy stays as generated."""
+    recipe = {"first": first.isoformat(), "last": last.isoformat(), "seed": seed, "per_day": per_day}
+    stamp = kept / "recipe.json"
+    kept_recipe = json.loads(stamp.read_text()) if stamp.exists() else {}
+    if {key: kept_recipe.get(key) for key in recipe} != recipe:
+        shutil.rmtree(kept, ignore_errors=True)
+        built = build_world(kept / "world", first, last, seed=seed, per_day=per_day)
+        stamp.write_text(json.dumps({**recipe, "payments": built.payments}))
+    payments = json.loads(stamp.read_text())["payments"]
+    shutil.copytree(kept / "world", target)
+    source = (kept / "world").resolve()
+
+    def moved(path: Path) -> Path:
+        return target.resolve() / path.resolve().relative_to(source)
+
+    return World(target.resolve(), first, last, moved(source / "paytrace_sandbox.sqlite3"),
+                 moved(source / "sage100.sqlite3"), moved(source / "warehouse.duckdb"),
+                 moved(source / "config.yaml"), payments)
+
+
 def run(*, days: int = 365, per_day: int = 1000, chunk_days: int = 0, seed: int = 11,
-        folder: Path | None = None, profile: Path | None = None) -> dict:
-    """Generate, backfill, verify; every figure as a dict."""
+        folder: Path | None = None, profile: Path | None = None, world_dir: Path | None = None) -> dict:
+    """Generate (or copy the kept world), backfill, verify; every figure as a dict."""
     last = datetime_today() - timedelta(days=1)
     first = last - timedelta(days=days - 1)
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as scratch:
         root = folder or Path(scratch)
         generating = time.perf_counter()
-        world = build_world(root / "world", first, last, seed=seed, per_day=per_day)
+        if world_dir:
+            world = kept_world(world_dir, root / "world", first, last, seed=seed, per_day=per_day)
+        else:
+            world = build_world(root / "world", first, last, seed=seed, per_day=per_day)
         generated = time.perf_counter() - generating
         profiler = cProfile.Profile() if profile else None
         started = time.perf_counter()
@@ -177,11 +206,12 @@ def main() -> None:
     parser.add_argument("--chunk-days", type=int, default=0, help="days per daily-job run (0: the whole range)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--profile", type=Path)
+    parser.add_argument("--world", type=Path, help="keep the generated days here and reuse them (see above)")
     parser.add_argument("--log", default=os.devnull, help="where the runs' own output goes (default: nowhere)")
     args = parser.parse_args()
     with output_to(args.log):
         figures = run(days=args.days, per_day=args.per_day, chunk_days=args.chunk_days, seed=args.seed,
-                      profile=args.profile)
+                      profile=args.profile, world_dir=args.world)
     print(json.dumps(figures, indent=2))
 
 
