@@ -3,13 +3,19 @@
 `build_world(folder, first, last)` writes everything under `folder` from a seed, so two folders built
 with the same arguments hold the same data (the books test runs one day by day and the other as one
 range). `serving(world)` starts the sandbox's HTTP server and points the code location's variables
-at the world while the block runs. Used by benchmarks/bench_backfill.py, bench_run_overhead.py and
+at the world while the block runs: in a thread of this process, or with `own_process` in a process
+of its own, as PayTrace is a remote service (the benchmarks: the sandbox's work is then not
+charged to the pipeline's steps, which share a thread's interpreter lock with it otherwise). Used by benchmarks/bench_backfill.py, bench_run_overhead.py and
 sage_paytrace_pipeline_tests/defs/test_range_runs.py.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,18 +82,51 @@ def build_world(folder: Path, first: date, last: date, *, seed: int = 11, per_da
 
 
 @contextmanager
-def serving(world: World) -> Iterator[dict[str, str]]:
+def serving(world: World, *, own_process: bool = False) -> Iterator[dict[str, str]]:
     """The sandbox served over HTTP and the code location's variables pointing at `world` (restored after)."""
     from sage_paytrace_pipeline.sandbox.environment import environment_set
+
+    with (_served_apart(world) if own_process else _served_in_thread(world)) as base_url:
+        environment = world.environment(base_url)
+        with environment_set(environment):
+            yield environment
+
+
+@contextmanager
+def _served_in_thread(world: World) -> Iterator[str]:
     from sage_paytrace_pipeline.sandbox.paytrace.app import create_app
     from sage_paytrace_pipeline.sandbox.paytrace.server import serve_in_thread
     from sage_paytrace_pipeline.sandbox.paytrace.settings import DEFAULT_PASSWORD, DEFAULT_USERNAME
 
     app = create_app(world.state, username=DEFAULT_USERNAME, password=DEFAULT_PASSWORD, settings={"time_zone": ZONE})
     with serve_in_thread(app) as base_url:
-        environment = world.environment(base_url)
-        with environment_set(environment):
-            yield environment
+        yield base_url
+
+
+@contextmanager
+def _served_apart(world: World, startup_seconds: float = 60.0) -> Iterator[str]:
+    """`sage-paytrace sandbox paytrace serve` on a free port in a child process, stopped after."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sage_paytrace_pipeline.cli", "sandbox", "paytrace", "serve", "--port", str(port),
+         "--state", str(world.state), "--time-zone", ZONE], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + startup_seconds
+        while not _listening(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the PayTrace sandbox did not start on port {port} (exit {server.poll()})")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as connection:
+        return connection.connect_ex(("127.0.0.1", port)) == 0
 
 
 # what the definitions read when they are built (the warehouse path, the config); the rest is read per run

@@ -6,7 +6,8 @@
 Generates the days (sales, authorizations, declines, voids, refunds, their nightly batches and the
 bank's deposits) into a fresh PayTrace sandbox state and Sage demo company, then runs what the
 pipeline needs for a backfill: the daily job over the whole range in one run (or in runs of
-`--chunk-days`), the bank statement job, and settlement over the range in one run. Prints the total
+`--chunk-days`), the bank statement job, and settlement over the range in one run. The sandbox
+serves in a process of its own (PayTrace is a remote service: its work is not the pipeline's). Prints the total
 and per-day seconds (and per phase), the load average at start and end, and the exactly-once
 verification: no PayTrace transaction held by two Sage receipts, every approved sale either posted
 or listed as an exception, and every run's asset checks passed. `--profile FILE` writes a cProfile
@@ -54,10 +55,11 @@ def _chunks(first: date, last: date, chunk_days: int) -> list[tuple[date, date]]
 
 
 def backfill(world: World, chunk_days: int = 0) -> dict:
-    """The daily job over the world's days (one run, or one per chunk), bank statements, settlement."""
+    """The daily job over the world's days (one run, or one per chunk), bank statements, settlement;
+    the PayTrace sandbox in a process of its own, as the gateway is a remote service."""
     timings: dict[str, float] = {}
     runs = []
-    with serving(world), dg.DagsterInstance.ephemeral() as instance:
+    with serving(world, own_process=True), dg.DagsterInstance.ephemeral() as instance:
         started = time.perf_counter()
         for chunk in _chunks(world.first, world.last, chunk_days):
             runs.append(run_job("paytrace_daily_job", instance, days=chunk))
