@@ -5,7 +5,8 @@ with the same arguments hold the same data (the books test runs one day by day a
 range). `serving(world)` starts the sandbox's HTTP server and points the code location's variables
 at the world while the block runs: in a thread of this process, or with `own_process` in a process
 of its own, as PayTrace is a remote service (the benchmarks: the sandbox's work is then not
-charged to the pipeline's steps, which share a thread's interpreter lock with it otherwise). Used by benchmarks/bench_backfill.py, bench_run_overhead.py and
+charged to the pipeline's steps, which share a thread's interpreter lock with it otherwise). Used
+by benchmarks/bench_backfill.py, bench_run_overhead.py and
 sage_paytrace_pipeline_tests/defs/test_range_runs.py.
 """
 
