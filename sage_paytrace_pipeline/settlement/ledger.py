@@ -60,25 +60,52 @@ def short_owed_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: lis
                                  [row["PostingDate"] for row in rows])
 
 
+class ClearingLedger:
+    """Sage's GL detail lines on the card-clearing accounts of a run's journal `lines`, read on first use,
+    once for all the run's days: read after every day's entries posted (Sage does not change while the
+    days are checked), each day takes the lines of its own clearing accounts, the rows its own read gives."""
+
+    def __init__(self, reader: Sage100Reader, lines: pd.DataFrame) -> None:
+        self._reader, self._run_lines = reader, lines
+        self._lines: pd.DataFrame | None = None
+
+    def on(self, accounts: set[str]) -> pd.DataFrame:
+        """The GL lines (`_GL_COLUMNS`, with net_cents: debit - credit) on `accounts` (of the run's lines)."""
+        if self._lines is None:
+            self._lines = self._read()
+        return self._lines[self._lines["account"].isin(accounts)]
+
+    def _read(self) -> pd.DataFrame:
+        clearing = _clearing_accounts(self._run_lines)
+        accounts = {entry.account_key: entry.account for entry in self._reader.gl_accounts()
+                    if entry.account in clearing}
+        gl = pd.DataFrame([{**row, "account": accounts[key]} for key in sorted(accounts)
+                           for row in self._reader.rows_where("GL_DetailPosting", "AccountKey", key, _GL_COLUMNS)],
+                          columns=[*_GL_COLUMNS, "account"])
+        gl["net_cents"] = [decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
+                           for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
+        return gl
+
+
+def _clearing_accounts(lines: pd.DataFrame) -> set[str]:
+    return set(lines.loc[lines["role"] == "clearing", "account"])
+
+
 def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
-                  batch_transactions: pd.DataFrame) -> dict[int, int]:
+                  batch_transactions: pd.DataFrame, ledger: ClearingLedger | None = None) -> dict[int, int]:
     """Card clearing per deposited batch (cents; zero when the batch is cleared), read back from
     GL_DetailPosting: the card-clearing debits of its receipts (cash receipts journal, by
     transaction id), the clearing credits of its refunds recorded in Sage as card refunds (sales
     journal, by refund id; the refund flow), and the net of its journal entries (general journal,
     by entry number: the deposit entry, which credits the sales and debits those refunds, and the
-    reclass of each parked sale whose receipt has posted since)."""
+    reclass of each parked sale whose receipt has posted since). `ledger`: the GL lines read once
+    for a run's days (read here for the day's own accounts when not given)."""
     of_batches = posted[posted["batch_number"].notna()]
     deposited = of_batches.loc[of_batches["kind"].isin(["deposit", MISSING]), "batch_number"]
     deposits = of_batches[of_batches["batch_number"].isin(deposited)]
     if deposits.empty:
         return {}
-    clearing = set(lines.loc[lines["role"] == "clearing", "account"])
-    keys = {account.account_key for account in reader.gl_accounts() if account.account in clearing}
-    gl = pd.DataFrame([row for key in sorted(keys) for row in reader.rows_where("GL_DetailPosting", "AccountKey", key,
-                                                                                 _GL_COLUMNS)], columns=_GL_COLUMNS)
-    gl["net_cents"] = [decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
-                       for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
+    gl = (ledger if ledger is not None else ClearingLedger(reader, lines)).on(_clearing_accounts(lines))
     receipts = gl[gl["SourceJournal"] == "CR"]
     by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])
     comments = gl["PostingComment"].astype(str)

@@ -17,7 +17,7 @@ from sage_paytrace_pipeline.sage100.documents import CardRefund, CreditMemo, Rec
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
 from sage_paytrace_pipeline.settlement.day import refund_flow
 from sage_paytrace_pipeline.settlement.frames import with_created_dates
-from sage_paytrace_pipeline.settlement.ledger import clearing_nets
+from sage_paytrace_pipeline.settlement.ledger import ClearingLedger, clearing_nets
 from sage_paytrace_pipeline.settlement.refunds import refunds_recorded_in_sage
 from sage_paytrace_pipeline_tests.sage100.conftest import company, company_template, writer  # noqa: F401 (fixtures)
 from sage_paytrace_pipeline_tests.sage100.writer_support import TODAY, customer_with_open_invoices, receipt
@@ -118,3 +118,6 @@ def test_card_refunds_count_in_the_clearing_of_their_batch(company, writer, refu
     nets = clearing_nets(reader, lines, posted, batch)
 
     assert nets == ({1: 0} if refund_through_clearing else {1: -4_000})
+    # read once for a run whose other days also credit another brand's clearing: the day's nets alike
+    run_lines = pd.concat([lines, pd.DataFrame({"role": ["clearing"], "account": [clearing_account(reader, "AMEX")]})])
+    assert clearing_nets(reader, lines, posted, batch, ClearingLedger(reader, run_lines)) == nets

@@ -57,6 +57,7 @@ from sage_paytrace_pipeline.settlement.frames import (
     not_configured_exception,
     receipts_from_log,
 )
+from sage_paytrace_pipeline.settlement.ledger import ClearingLedger
 from sage_paytrace_pipeline.settlement.refunds import refunds_in_sage_currency, refunds_recorded_in_sage
 from sage_paytrace_pipeline.settlement.write_offs import WriteOffStore, resolved_by_write_offs, write_off_plan
 
@@ -236,8 +237,9 @@ def sage_gl_postings(context: dg.AssetExecutionContext, settings: PipelineSettin
     posted = stacked(dated(day_posted, day) for day, _, day_posted in done)
     yield dg.Output(posted, metadata=with_days({
         "entries": len(posted), "created_now": int(posted["created"].sum()) if len(posted) else 0}, days))
+    ledger = ClearingLedger(reader, gl_journal_entries)  # read once, after every day posted
     yield combined_check([(day, checks.clearing_nets_to_zero(reader, lines, day_posted,
-                                                             of_day(paytrace_batch_transactions, day, days)))
+                                                             of_day(paytrace_batch_transactions, day, days), ledger))
                           for day, lines, day_posted in done])
 
 

@@ -12,7 +12,7 @@ import dagster as dg
 import pandas as pd
 
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
-from sage_paytrace_pipeline.settlement.ledger import clearing_nets
+from sage_paytrace_pipeline.settlement.ledger import ClearingLedger, clearing_nets
 
 _SHOWN = 20
 
@@ -45,10 +45,12 @@ def journals_balance(lines: pd.DataFrame) -> dg.AssetCheckResult:
 
 
 def clearing_nets_to_zero(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFrame,
-                          batch_transactions: pd.DataFrame) -> dg.AssetCheckResult:
+                          batch_transactions: pd.DataFrame, ledger: ClearingLedger | None = None
+                          ) -> dg.AssetCheckResult:
     """Per deposited batch, card clearing in Sage's GL_DetailPosting (its receipts' debits minus its
-    journal entries' credits, see `settlement.ledger.clearing_nets`) is zero."""
-    nets = clearing_nets(reader, lines, posted, batch_transactions)
+    journal entries' credits, see `settlement.ledger.clearing_nets`) is zero. `ledger`: the GL lines
+    read once for the run's days."""
+    nets = clearing_nets(reader, lines, posted, batch_transactions, ledger)
     if not nets:
         return _result("clearing_nets_to_zero", "sage_gl_postings", [], 0, "deposited batches")
     failing = [f"batch {batch}: clearing nets to {net} cents" for batch, net in nets.items() if net]
