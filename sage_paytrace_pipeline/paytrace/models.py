@@ -33,6 +33,7 @@ _VERBATIM: set[str] = set()
 _VAULT_IDS: set[str] = set()
 _CARDS: dict[tuple[Any, ...], CardSummary] = {}  # raw masked card fields -> their summary
 _ADDRESSES: dict[tuple[str | None, ...], Address] = {}  # raw fields -> the Address they made, when nothing was masked
+_TIMESTAMPS: dict[tuple[str, ZoneInfo], datetime] = {}  # text and zone -> the instant `parse_timestamp` read
 _REMEMBERED = 1 << 16
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 # The first format as PayTrace writes it (what `parse_timestamp` reads without strptime).
@@ -43,6 +44,7 @@ MAX_TEXT = 1000
 # Types PayTrace's export and its `transaction_type` filter use; anything else is not understood.
 KNOWN_TRANSACTION_TYPES = frozenset({"SALE", "AUTHORIZATION", "REFUND", "VOID", "CAPTURE", "FORCE", "STR/FWD"})
 _MAX_ID = 2**63 - 1
+_SHORT_ID = 10**12  # fewer digits than any card number (`find_card_numbers` looks for 13 or more)
 
 
 class RecordProblem(ValueError):
@@ -295,6 +297,8 @@ def text(value: Any) -> str:
 
 def plain_text(value: Any, field: str) -> str:
     """A wire string field: numbers are accepted as text, JSON objects, arrays and booleans are not."""
+    if type(value) is str:  # most fields: returned before the (slower) type tests
+        return value
     if isinstance(value, Mapping):
         raise RecordProblem(field, "expected text, got a JSON object")
     if isinstance(value, (list, tuple)):
@@ -373,6 +377,16 @@ def parse_timestamp(raw: Any, zone: ZoneInfo) -> datetime | None:
     value = text(raw).strip()
     if not value:
         return None
+    key = (value, zone)
+    known = _TIMESTAMPS.get(key)  # a batch's settlement time is on each of its records
+    if known is None:
+        known = _timestamp_in(value, zone)
+        if known is not None:
+            _remember_as(_TIMESTAMPS, key, known)
+    return known
+
+
+def _timestamp_in(value: str, zone: ZoneInfo) -> datetime | None:
     usual = _USUAL_TIMESTAMP.fullmatch(value)
     if usual is not None:  # the export's own form, read without strptime (a few times faster)
         month, day, year, hour, minute, second, half = usual.groups()
@@ -475,9 +489,7 @@ def parse_transaction(raw: Any, zone: ZoneInfo) -> Transaction:
     status_code, status_message = _required(raw, "status_code"), plain_text(raw.get("status_message"), "status_message")
     status, batch_number = derive_status(status_code, status_message, transaction_type)
     _check_currency(raw)
-    # every field checked and typed above, which is all Transaction's validation would do: built without it
-    # (validating again was a tenth of reading a record); `Transaction(...)` would hold the same values
-    return Transaction.model_construct(
+    return Transaction(
         transaction_id=transaction_id,
         transaction_type=transaction_type,
         amount=_amount(raw, transaction_type),
@@ -512,6 +524,8 @@ def parse_transaction(raw: Any, zone: ZoneInfo) -> Transaction:
 def transaction_id_of(raw: Any) -> int:
     """The record's transaction id: a positive whole number that is not card-number shaped."""
     value = raw.get("transaction_id") if isinstance(raw, Mapping) else None
+    if type(value) is int and 0 < value < _SHORT_ID:  # the usual id: whole, positive, too short for a card number
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         raise RecordProblem("transaction_id", "is missing")
     digits = plain_text(value, "transaction_id").strip()
