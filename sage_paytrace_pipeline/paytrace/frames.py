@@ -100,7 +100,7 @@ def transactions_frame(transactions: Sequence[Transaction], business_date: date)
     return frame.sort_values("transaction_id", ignore_index=True)
 
 
-def _typed(values: list, dtype: str) -> pd.Series | list:
+def _typed(values: list, dtype: str) -> pd.Series:
     if dtype == "object":
         return pd.Series(values, dtype=object)
     if dtype.startswith("datetime64"):
@@ -110,23 +110,28 @@ def _typed(values: list, dtype: str) -> pd.Series | list:
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_NAT = np.iinfo("int64").min  # how datetime64 stores NaT
 # datetime64[ns] holds about 1677-09-21 to 2262-04-11; beyond, `pd.to_datetime` decides (it refuses them)
-NAT = np.iinfo("int64").min  # how datetime64 stores NaT
 _NS_RANGE = (-(2**63 - 1) // 1000 + 1, (2**63 - 1) // 1000)
 
 
 def utc_timestamps(values: Sequence[datetime | None]) -> pd.Series:
     """Aware datetimes (None: NaT) as a datetime64[ns, UTC] column, as `pd.to_datetime(values, utc=True)` gives
     it: the instants counted in microseconds since the epoch (exact), not read object by object by pandas."""
+    if any(value.utcoffset() is None for value in values if value is not None):  # naive: pandas' own reading
+        return _read_by_pandas(values)
     micros = [None if value is None else (value - _EPOCH) // _MICROSECOND for value in values]
     known = [value for value in micros if value is not None]
-    if any(value.tzinfo is None for value in values if value is not None) or (
-            known and not (_NS_RANGE[0] <= min(known) and max(known) <= _NS_RANGE[1])):
-        return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True))
-    stamps = np.array([NAT if value is None else value for value in micros], dtype="int64")
-    nat = stamps == NAT
+    if known and not (_NS_RANGE[0] <= min(known) and max(known) <= _NS_RANGE[1]):
+        return _read_by_pandas(values)
+    stamps = np.array([_NAT if value is None else value for value in micros], dtype="int64")
+    nat = stamps == _NAT
     stamps[~nat] *= 1000
     return pd.Series(stamps.view("datetime64[ns]")).dt.tz_localize(UTC)
+
+
+def _read_by_pandas(values: Sequence[datetime | None]) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True))
 
 
 VAULT_CUSTOMER_COLUMNS = {
