@@ -426,10 +426,10 @@ def parse_address(raw: Any, field: str = "address") -> Address:
     if not isinstance(raw, Mapping):
         raise RecordProblem(field, f"expected an object with name, street_address, zip, ..., got {shown(raw)}")
     came = tuple(map(raw.get, _ADDRESS_FIELDS))
-    known = _ADDRESSES.get(came)  # a customer's address comes back on each of its records
-    if known is not None:  # only addresses of plain text are kept, and no other value equals a str
-        return known
     plain = all(value is None or type(value) is str for value in came)
+    known = _ADDRESSES.get(came) if plain else None  # a customer's address comes back on each of its records
+    if known is not None:
+        return known
     # every field a str from `free_text`, which is all Address checks: built without validating again
     values: dict[str, Any] = {key: free_text(raw.get(key), f"{field}.{key}") for key in _ADDRESS_FIELDS}
     address = Address.model_construct(set(_ADDRESS_FIELDS), **values)
