@@ -7,8 +7,9 @@ Amounts are integer cents (exact, and a stable column type in DuckDB); timestamp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.exceptions import (
@@ -52,49 +53,85 @@ TRANSACTION_COLUMNS = {
 }
 
 
-def transaction_row(transaction: Transaction, business_date: date) -> dict:
-    card = transaction.card
+def _transaction_columns(transactions: Sequence[Transaction], business_date: date) -> dict[str, list]:
+    """The export's values column by column: one list per warehouse column, in `TRANSACTION_COLUMNS` order."""
+    cards = [transaction.card for transaction in transactions]
+    billing = [transaction.billing_address for transaction in transactions]
     return {
-        "business_date": business_date,
-        "transaction_id": transaction.transaction_id,
-        "transaction_type": transaction.transaction_type,
-        "status": str(transaction.status.value),
-        "status_code": transaction.status_code,
-        "batch_number": transaction.batch_number,
-        "amount_cents": decimal_to_cents(transaction.amount),
-        "tax_amount_cents": decimal_to_cents(transaction.tax_amount) if transaction.tax_amount is not None else None,
-        "created_at": transaction.created_at,
-        "settled_at": transaction.settled_at,
-        "created_raw": transaction.created_raw,
-        "settled_raw": transaction.settled_raw,
-        "customer_id": transaction.customer_id,
-        "invoice_id": transaction.invoice_id,
-        "description": transaction.description,
-        "customer_reference_id": transaction.customer_reference_id,
-        "approval_code": transaction.approval_code,
-        "approval_message": transaction.approval_message,
-        "avs_response": transaction.avs_response,
-        "csc_response": transaction.csc_response,
-        "card_brand": card.brand if card else None,
-        "card_bin": card.bin if card else None,
-        "card_last4": card.last4 if card else None,
-        "card_expiration_month": card.expiration_month if card else None,
-        "card_expiration_year": card.expiration_year if card else None,
-        "billing_name": transaction.billing_address.name,
-        "billing_zip": transaction.billing_address.zip,
-        "email": transaction.email or transaction.receipt_emailed_to,
+        "business_date": [business_date] * len(transactions),
+        "transaction_id": [t.transaction_id for t in transactions],
+        "transaction_type": [t.transaction_type for t in transactions],
+        "status": [str(t.status.value) for t in transactions],
+        "status_code": [t.status_code for t in transactions],
+        "batch_number": [t.batch_number for t in transactions],
+        "amount_cents": [decimal_to_cents(t.amount) for t in transactions],
+        "tax_amount_cents": [decimal_to_cents(t.tax_amount) if t.tax_amount is not None else None
+                             for t in transactions],
+        "created_at": [t.created_at for t in transactions],
+        "settled_at": [t.settled_at for t in transactions],
+        "created_raw": [t.created_raw for t in transactions],
+        "settled_raw": [t.settled_raw for t in transactions],
+        "customer_id": [t.customer_id for t in transactions],
+        "invoice_id": [t.invoice_id for t in transactions],
+        "description": [t.description for t in transactions],
+        "customer_reference_id": [t.customer_reference_id for t in transactions],
+        "approval_code": [t.approval_code for t in transactions],
+        "approval_message": [t.approval_message for t in transactions],
+        "avs_response": [t.avs_response for t in transactions],
+        "csc_response": [t.csc_response for t in transactions],
+        "card_brand": [card.brand if card else None for card in cards],
+        "card_bin": [card.bin if card else None for card in cards],
+        "card_last4": [card.last4 if card else None for card in cards],
+        "card_expiration_month": [card.expiration_month if card else None for card in cards],
+        "card_expiration_year": [card.expiration_year if card else None for card in cards],
+        "billing_name": [address.name for address in billing],
+        "billing_zip": [address.zip for address in billing],
+        "email": [t.email or t.receipt_emailed_to for t in transactions],
     }
 
 
 def transactions_frame(transactions: Sequence[Transaction], business_date: date) -> pd.DataFrame:
-    """The export as typed rows; an empty export still has every column."""
-    rows = [transaction_row(transaction, business_date) for transaction in transactions]
-    frame = pd.DataFrame(rows, columns=list(TRANSACTION_COLUMNS))
-    for column in ("created_at", "settled_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    frame = frame.astype({k: v for k, v in TRANSACTION_COLUMNS.items() if not k.endswith("_at") and v != "object"})
-    frame["business_date"] = pd.to_datetime(frame["business_date"]).dt.date
+    """The export as typed rows; an empty export still has every column.
+
+    Built from one list per column, each typed once (a frame of row dicts made pandas guess every
+    object column's type, datetimes included, before the types below were applied)."""
+    columns = _transaction_columns(transactions, business_date)
+    frame = pd.DataFrame({name: _typed(values, TRANSACTION_COLUMNS[name]) for name, values in columns.items()})
     return frame.sort_values("transaction_id", ignore_index=True)
+
+
+def _typed(values: list, dtype: str) -> pd.Series:
+    if dtype == "object":
+        return pd.Series(values, dtype=object)
+    if dtype.startswith("datetime64"):
+        return utc_timestamps(values)
+    return pd.Series(values, dtype=object).astype(dtype)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_NAT = np.iinfo("int64").min  # how datetime64 stores NaT
+# datetime64[ns] holds about 1677-09-21 to 2262-04-11; beyond, `pd.to_datetime` decides (it refuses them)
+_NS_RANGE = (-(2**63 - 1) // 1000 + 1, (2**63 - 1) // 1000)
+
+
+def utc_timestamps(values: Sequence[datetime | None]) -> pd.Series:
+    """Aware datetimes (None: NaT) as a datetime64[ns, UTC] column, as `pd.to_datetime(values, utc=True)` gives
+    it: the instants counted in microseconds since the epoch (exact), not read object by object by pandas."""
+    if any(value.utcoffset() is None for value in values if value is not None):  # naive: pandas' own reading
+        return _read_by_pandas(values)
+    micros = [None if value is None else (value - _EPOCH) // _MICROSECOND for value in values]
+    known = [value for value in micros if value is not None]
+    if known and not (_NS_RANGE[0] <= min(known) and max(known) <= _NS_RANGE[1]):
+        return _read_by_pandas(values)
+    stamps = np.array([_NAT if value is None else value for value in micros], dtype="int64")
+    nat = stamps == _NAT
+    stamps[~nat] *= 1000
+    return pd.Series(stamps.view("datetime64[ns]")).dt.tz_localize(UTC)
+
+
+def _read_by_pandas(values: Sequence[datetime | None]) -> pd.Series:
+    return pd.Series(pd.to_datetime(pd.Series(values, dtype=object), utc=True))
 
 
 VAULT_CUSTOMER_COLUMNS = {

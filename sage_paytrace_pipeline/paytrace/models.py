@@ -33,6 +33,7 @@ _VERBATIM: set[str] = set()
 _VAULT_IDS: set[str] = set()
 _CARDS: dict[tuple[Any, ...], CardSummary] = {}  # raw masked card fields -> their summary
 _ADDRESSES: dict[tuple[str | None, ...], Address] = {}  # raw fields -> the Address they made, when nothing was masked
+_TIMESTAMPS: dict[tuple[str, ZoneInfo], datetime] = {}  # text and zone -> the instant `parse_timestamp` read
 _REMEMBERED = 1 << 16
 _TIMESTAMP_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y")
 # The first format as PayTrace writes it (what `parse_timestamp` reads without strptime).
@@ -43,6 +44,7 @@ MAX_TEXT = 1000
 # Types PayTrace's export and its `transaction_type` filter use; anything else is not understood.
 KNOWN_TRANSACTION_TYPES = frozenset({"SALE", "AUTHORIZATION", "REFUND", "VOID", "CAPTURE", "FORCE", "STR/FWD"})
 _MAX_ID = 2**63 - 1
+_SHORT_ID = 10**12  # fewer digits than any card number (`find_card_numbers` looks for 13 or more)
 
 
 class RecordProblem(ValueError):
@@ -295,6 +297,8 @@ def text(value: Any) -> str:
 
 def plain_text(value: Any, field: str) -> str:
     """A wire string field: numbers are accepted as text, JSON objects, arrays and booleans are not."""
+    if type(value) is str:  # most fields: returned before the (slower) type tests
+        return value
     if isinstance(value, Mapping):
         raise RecordProblem(field, "expected text, got a JSON object")
     if isinstance(value, (list, tuple)):
@@ -373,6 +377,16 @@ def parse_timestamp(raw: Any, zone: ZoneInfo) -> datetime | None:
     value = text(raw).strip()
     if not value:
         return None
+    key = (value, zone)
+    known = _TIMESTAMPS.get(key)  # a batch's settlement time is on each of its records
+    if known is None:
+        known = _timestamp_in(value, zone)
+        if known is not None:
+            _remember_as(_TIMESTAMPS, key, known)
+    return known
+
+
+def _timestamp_in(value: str, zone: ZoneInfo) -> datetime | None:
     usual = _USUAL_TIMESTAMP.fullmatch(value)
     if usual is not None:  # the export's own form, read without strptime (a few times faster)
         month, day, year, hour, minute, second, half = usual.groups()
@@ -411,10 +425,11 @@ def parse_address(raw: Any, field: str = "address") -> Address:
         return Address()
     if not isinstance(raw, Mapping):
         raise RecordProblem(field, f"expected an object with name, street_address, zip, ..., got {shown(raw)}")
-    came = tuple(raw.get(key) for key in _ADDRESS_FIELDS)
+    came = tuple(map(raw.get, _ADDRESS_FIELDS))
     plain = all(value is None or type(value) is str for value in came)
-    if plain and came in _ADDRESSES:  # a customer's address comes back on each of its records
-        return _ADDRESSES[came]
+    known = _ADDRESSES.get(came) if plain else None  # a customer's address comes back on each of its records
+    if known is not None:
+        return known
     # every field a str from `free_text`, which is all Address checks: built without validating again
     values: dict[str, Any] = {key: free_text(raw.get(key), f"{field}.{key}") for key in _ADDRESS_FIELDS}
     address = Address.model_construct(set(_ADDRESS_FIELDS), **values)
@@ -509,6 +524,8 @@ def parse_transaction(raw: Any, zone: ZoneInfo) -> Transaction:
 def transaction_id_of(raw: Any) -> int:
     """The record's transaction id: a positive whole number that is not card-number shaped."""
     value = raw.get("transaction_id") if isinstance(raw, Mapping) else None
+    if type(value) is int and 0 < value < _SHORT_ID:  # the usual id: whole, positive, too short for a card number
+        return value
     if value is None or (isinstance(value, str) and not value.strip()):
         raise RecordProblem("transaction_id", "is missing")
     digits = plain_text(value, "transaction_id").strip()

@@ -66,6 +66,7 @@ from sage_paytrace_pipeline.receivables.posting import (
 )
 from sage_paytrace_pipeline.receivables.posting_log import PostingLog, intents_of
 from sage_paytrace_pipeline.receivables.receipts import plan_receipts
+from sage_paytrace_pipeline.sage100.models import PostedReceipt
 
 OWNERS = ["team:accounts-receivable"]
 
@@ -96,9 +97,12 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     waiting = 0
     choices = _invoice_choices(context, config, warehouse, paytrace_transactions)
     store_inbox = functools.cache(lambda: read_store_inbox(config, settings.config_path))  # once for the run
+    # one look-up for the run's payments: nothing in this step writes to Sage, so each day finds what its own
+    # look-up would
+    in_sage = receipts_in_sage(sage100.reader(), paytrace_transactions["transaction_id"].astype("int64").tolist())
     for day in days:
         payments = of_day(paytrace_transactions, day, days)
-        earlier = _posted_earlier(sage100, warehouse, context.run.run_id, payments, day)
+        earlier = _posted_earlier(in_sage, warehouse, context.run.run_id, payments, day)
         no_rate = None
         if rates is not None:  # Sage's invoices are in its currency: payments are converted first
             payments, no_rate = payments_in_sage_currency(
@@ -166,10 +170,11 @@ def _summed(counts: Iterable[dict[str, int]]) -> dict[str, int]:
     return total
 
 
-def _posted_earlier(sage100: Sage100Resource, warehouse: DuckDBResource, run_id: str, payments: pd.DataFrame,
-                    day: date) -> dict:
-    """Payments of the day Sage already holds, with what the log (else Sage itself) says they paid."""
-    in_sage = receipts_in_sage(sage100.reader(), payments["transaction_id"].astype("int64").tolist())
+def _posted_earlier(receipts: dict[int, list[PostedReceipt]], warehouse: DuckDBResource, run_id: str,
+                    payments: pd.DataFrame, day: date) -> dict:
+    """Payments of the day Sage already holds (`receipts`: Sage's receipts of the run's payments), with what the
+    log (else Sage itself) says they paid."""
+    in_sage = {tid: receipts[tid] for tid in payments["transaction_id"].astype("int64").tolist() if tid in receipts}
     if not in_sage:
         return {}
     with warehouse.get_connection() as connection:

@@ -120,6 +120,19 @@ def _by_original_id(refunds: pd.DataFrame, raw: pd.DataFrame, sales: pd.DataFram
     return pairs
 
 
+def _sales_of_each_refund(matches: pd.DataFrame) -> tuple[dict[int, list[int]], dict[int, str]]:
+    """Each refund's matched sale ids in the order of `matches`, and the method of its first match (read from
+    the columns as lists: a frame per refund cost more than the linking itself)."""
+    found: dict[int, list[int]] = {}
+    method: dict[int, str] = {}
+    for refund_id, sale_id, how in zip(matches["refund_id"].tolist(), matches["sale_id"].tolist(),
+                                       matches["method"].tolist(), strict=True):
+        if refund_id not in found:
+            found[refund_id], method[refund_id] = [], str(how)
+        found[refund_id].append(sale_id)
+    return found, method
+
+
 def link_refunds(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd.DataFrame) -> RefundLinks:
     """Link each refund (rows of PayTrace REFUND transactions) to one of `sales` (every approved sale the
     warehouse holds). `already_linked` (refund_id, sale_transaction_id, amount_cents): refunds linked
@@ -141,17 +154,16 @@ def link_to_candidates(refunds: pd.DataFrame, candidates: pd.DataFrame, already_
     refunded = earlier.groupby(earlier["sale_transaction_id"].astype("int64"))["amount_cents"].sum()
     sale_cents = dict(zip(matches["sale_id"].tolist(), matches["sale_cents"].tolist(), strict=True))
     remaining = {sale: cents - int(refunded.get(sale, 0)) for sale, cents in sale_cents.items()}
-    grouped = dict(tuple(matches.groupby("refund_id", sort=False)))
+    found_of, method_of = _sales_of_each_refund(matches)
 
     rows = []
     for refund_id, cents in zip(keys["transaction_id"].tolist(), keys["amount_cents"].tolist(), strict=True):
-        group = grouped.get(refund_id)
-        if group is None:
+        found = found_of.get(refund_id)
+        if found is None:
             rows.append((refund_id, pd.NA, UNKNOWN, "", ""))
             continue
-        found = group["sale_id"].tolist()
         fits = [sale for sale in found if remaining.get(sale, 0) >= cents and sale_cents.get(sale, 0) > 0]
-        method = str(group["method"].iloc[0])
+        method = method_of[refund_id]
         listed = ",".join(str(sale) for sale in found)
         if len(fits) == 1:
             remaining[fits[0]] -= cents
