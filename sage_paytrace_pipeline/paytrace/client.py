@@ -20,7 +20,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -51,6 +51,7 @@ from sage_paytrace_pipeline.paytrace.records import (
     ExportShapeError,
     ParsedRecords,
     TransactionExport,
+    export_records,
     parse_transaction_export,
 )
 from sage_paytrace_pipeline.paytrace.recovery import (
@@ -72,12 +73,17 @@ from sage_paytrace_pipeline.paytrace.session import (
     DEFAULT_OUTAGE_BUDGET_SECONDS,
     PayTraceSession,
 )
+from sage_paytrace_pipeline.paytrace.settings import DEFAULT_EXPORT_WINDOW_DAYS
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_LOGGER_NAME", "DEFAULT_TIMEOUT", "PayTraceClient"]
 
 DEFAULT_BASE_URL = "https://api.paytrace.com"
 # PayTrace calls take 2-20 s; a short read timeout would turn slow approvals into lost answers.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=90.0, write=30.0, pool=10.0)
+# PayTrace documents no size limit for a date-range export (reference: "query day-by-day for safety"):
+# a long range is asked for in windows of DEFAULT_EXPORT_WINDOW_DAYS days (paytrace/settings.py), so
+# no answer holds more than a month of records (a year's range in one answer took minutes to build
+# and could outlast the read timeout).
 
 PING = "/v1/ping"
 SALE_KEYED = "/v1/transactions/sale/keyed"
@@ -112,6 +118,19 @@ def _is_loopback(host: str) -> bool:
 
 def _wire_date(day: date) -> str:
     return day.strftime("%m/%d/%Y")
+
+
+def date_windows(first: date, last: date, days: int) -> list[tuple[date, date]]:
+    """`first`..`last` cut into consecutive windows of at most `days` days (one window when it is
+    shorter; a reversed range is passed on as it is, for PayTrace to refuse)."""
+    if last < first:
+        return [(first, last)]
+    windows = []
+    while first <= last:
+        end = min(first + timedelta(days=days - 1), last)
+        windows.append((first, end))
+        first = end + timedelta(days=1)
+    return windows
 
 
 def _record_list(body: Mapping[str, Any], key: str) -> list[Any]:
@@ -152,8 +171,11 @@ class PayTraceClient:
         allow_insecure_http: bool = False,
         logger: logging.Logger | None = None,
         outage_budget: float = DEFAULT_OUTAGE_BUDGET_SECONDS,
+        export_window_days: int = DEFAULT_EXPORT_WINDOW_DAYS,
     ) -> None:
         url = httpx.URL(base_url)
+        if export_window_days < 1:
+            raise ValueError(f"export_window_days must be at least 1, got {export_window_days}")
         if url.scheme not in ("https", "http") or not url.host:
             raise ValueError(f"base_url must be an http(s) URL, got {scrub_text(base_url)!r}")
         if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
@@ -162,6 +184,7 @@ class PayTraceClient:
         self.username = username
         self.integrator_id = integrator_id
         self.zone = ZoneInfo(time_zone)
+        self.export_window_days = export_window_days
         self._session = PayTraceSession(
             self.base_url,
             integrator_id=integrator_id,
@@ -252,20 +275,22 @@ class PayTraceClient:
         parsed: ParsedRecords | None = None,
     ) -> TransactionExport:
         """The export with every usable record, and a `RejectedRecord` for each malformed or repeated one
-        (`parsed`: records of earlier exports, see `ParsedRecords`)."""
-        payload = compact(
-            {
-                "start_date": _wire_date(start_date),
-                "end_date": _wire_date(end_date),
-                "transaction_type": transaction_type,
-                "customer_id": customer_id,
-                "transaction_id": transaction_id,
-                "include_bin": include_bin,
-                "including_text": including_text,
-            }
-        )
-        body = self._read(EXPORT_BY_DATE_RANGE, payload, no_records_ok=True)
-        return self._transaction_export(body, "transactions", EXPORT_BY_DATE_RANGE, parsed)
+        (`parsed`: records of earlier exports, see `ParsedRecords`). A range longer than
+        `export_window_days` is asked for window by window and read as one answer (positions and
+        repeats counted over all of them)."""
+        filters = {"transaction_type": transaction_type, "customer_id": customer_id, "transaction_id": transaction_id,
+                   "include_bin": include_bin, "including_text": including_text}
+        bodies = [self._read(EXPORT_BY_DATE_RANGE, compact({"start_date": _wire_date(first),
+                                                             "end_date": _wire_date(last), **filters}),
+                             no_records_ok=True)
+                  for first, last in date_windows(start_date, end_date, self.export_window_days)]
+        if len(bodies) == 1:
+            return self._transaction_export(bodies[0], "transactions", EXPORT_BY_DATE_RANGE, parsed)
+        try:
+            records = [record for body in bodies for record in export_records(body, "transactions")]
+        except ExportShapeError as exc:
+            raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=EXPORT_BY_DATE_RANGE) from None
+        return self._transaction_export({"transactions": records}, "transactions", EXPORT_BY_DATE_RANGE, parsed)
 
     def _transaction_export(self, body: Mapping[str, Any], key: str, route: str,
                             parsed: ParsedRecords | None = None) -> TransactionExport:

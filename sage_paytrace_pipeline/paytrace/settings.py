@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from sage_paytrace_pipeline.paytrace.session import DEFAULT_OUTAGE_BUDGET_SECONDS
 
+# days of a date-range export in one call: see paytrace/client.py (kept here so reading the settings
+# does not import the client)
+DEFAULT_EXPORT_WINDOW_DAYS = 31
+
 PRODUCTION_URL = "https://api.paytrace.com"
 PAYTRACE_SANDBOX_URL = "https://api.sandbox.paytrace.com"
 
@@ -22,6 +26,7 @@ ENVIRONMENT_VARIABLES = {
     "read_timeout_seconds": "PAYTRACE_READ_TIMEOUT_SECONDS",
     "connect_timeout_seconds": "PAYTRACE_CONNECT_TIMEOUT_SECONDS",
     "outage_budget_seconds": "PAYTRACE_OUTAGE_BUDGET_SECONDS",
+    "export_window_days": "PAYTRACE_EXPORT_WINDOW_DAYS",
 }
 # A server that does not accept a connection in this long is treated as down (an outage), not slow.
 DEFAULT_CONNECT_TIMEOUT_SECONDS = 10.0
@@ -41,6 +46,8 @@ class PayTraceConnection(BaseModel):
     read_timeout_seconds: float = Field(default=90.0, ge=1.0)
     connect_timeout_seconds: float = Field(default=DEFAULT_CONNECT_TIMEOUT_SECONDS, gt=0.0)
     outage_budget_seconds: float = Field(default=DEFAULT_OUTAGE_BUDGET_SECONDS, ge=0.0)
+    # days of a date-range export asked for in one call (PayTrace documents no limit on an answer's size)
+    export_window_days: int = Field(default=DEFAULT_EXPORT_WINDOW_DAYS, ge=1)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> PayTraceConnection:
@@ -68,6 +75,7 @@ class PayTraceConnection(BaseModel):
             "time_zone": self.time_zone,
             "timeout": httpx.Timeout(30.0, connect=self.connect_timeout_seconds, read=self.read_timeout_seconds),
             "outage_budget": self.outage_budget_seconds,
+            "export_window_days": self.export_window_days,
         }
         options.update(overrides)
         return PayTraceClient(self.api_url, **options)

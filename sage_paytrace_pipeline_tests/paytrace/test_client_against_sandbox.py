@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -227,3 +228,44 @@ def test_a_vault_card_is_renewed_without_its_number(connect, card):
     client.update_customer(customer_id, expiry=(3, 2033))
     renewed = client.export_customers(customer_id)[0].card
     assert (renewed.last4, renewed.expiration_month, renewed.expiration_year) == ("5439", 3, 2033)
+
+
+class _CountingTransport(httpx.HTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/export/by_date_range"):
+            self.bodies.append(request.read())
+        return super().handle_request(request)
+
+
+def test_a_long_range_is_exported_window_by_window_as_one_answer(sandbox, connect, card):
+    tag = unique("WIN")
+    days = [BUSINESS_DAY - timedelta(days=offset) for offset in range(4, -1, -1)]  # in time order, as ids are
+    for day in days:
+        sandbox.engine.set_clock(at=datetime(day.year, day.month, day.day, 10, 0))
+        connect().sale_keyed(card, Decimal("12.34"), invoice_id=f"{tag}-{day.isoformat()}")
+    sandbox.engine.set_clock(at=datetime(BUSINESS_DAY.year, BUSINESS_DAY.month, BUSINESS_DAY.day, 9, 0))
+
+    whole = connect().read_transactions(days[0], days[-1])
+    counting = _CountingTransport()
+    windowed = connect(export_window_days=2, transport=counting).read_transactions(days[0], days[-1])
+
+    assert [b'"start_date":"11/20/2026","end_date":"11/21/2026"' in body for body in counting.bodies] == [
+        True, False, False]  # 20-21, 22-23, 24: three calls of at most two days
+    assert b'"start_date":"11/24/2026","end_date":"11/24/2026"' in counting.bodies[-1]
+    assert list(mine(windowed.transactions, tag)) == [f"{tag}-{day.isoformat()}" for day in days]
+    assert windowed.transactions == whole.transactions and windowed.rejected == whole.rejected == []
+
+
+def test_export_windows_cover_the_range_once():
+    from sage_paytrace_pipeline.paytrace.client import date_windows
+
+    first = date(2025, 12, 7)
+    windows = date_windows(first, date(2026, 12, 6), 31)
+    assert len(windows) == 12 and windows[0] == (first, date(2026, 1, 6)) and windows[-1][1] == date(2026, 12, 6)
+    assert all(later[0] == earlier[1] + timedelta(days=1) for earlier, later in pairwise(windows))
+    assert date_windows(first, first, 31) == [(first, first)]
+    assert date_windows(first, first - timedelta(days=1), 31) == [(first, first - timedelta(days=1))]

@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 from sage_paytrace_pipeline.paytrace.client import PayTraceClient
 from sage_paytrace_pipeline.paytrace.settings import (
     DEFAULT_CONNECT_TIMEOUT_SECONDS,
+    DEFAULT_EXPORT_WINDOW_DAYS,
     DEFAULT_OUTAGE_BUDGET_SECONDS,
     PRODUCTION_URL,
     PayTraceConnection,
@@ -29,6 +30,9 @@ class PayTraceResource(dg.ConfigurableResource):
     outage_budget_seconds: float = Field(
         default=DEFAULT_OUTAGE_BUDGET_SECONDS, description="Seconds a step keeps retrying a PayTrace it cannot "
         "connect to (refused, name not found, TLS failure) before it fails, without step retries")
+    export_window_days: int = Field(
+        default=DEFAULT_EXPORT_WINDOW_DAYS, description="Days of a date-range transaction export asked for in "
+        "one call; a longer range (a backfill) is read window by window")
 
     _client: PayTraceClient | None = PrivateAttr(default=None)
 
@@ -44,6 +48,7 @@ class PayTraceResource(dg.ConfigurableResource):
                 read_timeout_seconds=self.read_timeout_seconds,
                 connect_timeout_seconds=self.connect_timeout_seconds,
                 outage_budget_seconds=self.outage_budget_seconds,
+                export_window_days=self.export_window_days,
             ).client()
         return self._client
 
