@@ -19,7 +19,7 @@ from sage_paytrace_pipeline.domain.anomalies.double_payment import double_paymen
 from sage_paytrace_pipeline.domain.anomalies.duplicates import duplicate_charges
 from sage_paytrace_pipeline.domain.anomalies.flags import FLAG_COLUMNS, concat_flags, empty_flags
 from sage_paytrace_pipeline.domain.anomalies.hours import unusual_hours
-from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepare
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepare, with_utc_times
 from sage_paytrace_pipeline.domain.anomalies.outliers import amount_outliers, fee_rate_outliers
 from sage_paytrace_pipeline.domain.anomalies.policy import RULES, AnomalyPolicy
 from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
@@ -57,8 +57,8 @@ def detect_anomalies(inputs: AnomalyInputs, policy: AnomalyPolicy | None = None)
     earlier = inputs.earlier()
     # keys prepared together for the day and its history (`keys.prepared_together`) are kept, else computed here
     kept = [*USED, *PREPARED] if all(c in frame for frame in (earlier, inputs.transactions) for c in PREPARED) else USED
-    earlier = earlier[[column for column in kept if column in earlier]]
-    transactions = inputs.transactions[[column for column in kept if column in inputs.transactions]]
+    earlier = with_utc_times(earlier[[column for column in kept if column in earlier]])
+    transactions = with_utc_times(inputs.transactions[[column for column in kept if column in inputs.transactions]])
     both = prepare(pd.concat([earlier, transactions], ignore_index=True) if len(earlier)
                    else transactions.reset_index(drop=True))
     earlier, day = both.iloc[:len(earlier)], both.iloc[len(earlier):]
