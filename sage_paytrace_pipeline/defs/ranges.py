@@ -53,15 +53,27 @@ def as_of(frame: pd.DataFrame, day: date, column: str = "business_date") -> pd.D
     """The snapshot `day` lives under in an input of snapshots (`warehouse.AS_OF`): the rows of the
     latest date on or before `day` (the frame itself when it holds that date alone, as it does when
     a range run stored one snapshot for its days or a run has one day)."""
+    return as_of_days(frame, [day], column)[day]
+
+
+def as_of_days(frame: pd.DataFrame, days: list[date], column: str = "business_date") -> dict[date, pd.DataFrame]:
+    """`as_of(frame, day)` for every day of the run, with the frame's dates read once; the days that live
+    under one snapshot get the same frame object (what is derived from a snapshot can be kept by it)."""
     if frame.empty or column not in frame.columns:
-        return frame
+        return dict.fromkeys(days, frame)
     stamps = pd.to_datetime(frame[column]).to_numpy()
-    until = np.datetime64(day, "D").astype(stamps.dtype)
-    earlier = stamps[stamps <= until]
-    if earlier.size == 0:
-        return frame.iloc[:0]
-    wanted = stamps == earlier.max()
-    return frame if wanted.all() else frame.take(np.flatnonzero(wanted)).reset_index(drop=True)
+    dates = np.unique(stamps[~np.isnat(stamps)])  # the snapshots' dates, oldest first
+    snapshots: dict[object, pd.DataFrame] = {}
+    found = {}
+    for day in days:
+        earlier = dates[dates <= np.datetime64(day, "D").astype(stamps.dtype)]
+        latest = earlier[-1] if earlier.size else None
+        if latest not in snapshots:
+            wanted = stamps == latest
+            snapshots[latest] = (frame.iloc[:0] if latest is None else frame if wanted.all()
+                                 else frame.take(np.flatnonzero(wanted)).reset_index(drop=True))
+        found[day] = snapshots[latest]
+    return found
 
 
 def stacked(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
