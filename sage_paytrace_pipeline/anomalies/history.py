@@ -85,8 +85,8 @@ def _vault_links_between(connection: duckdb.DuckDBPyConnection, start: date, end
     """Distinct (customer_id, division, customer_no) of the links with start <= business_date <= end; `dated`:
     distinct per business_date, with it."""
     day = ", l.business_date" if dated else ""
-    empty = pd.DataFrame({column: pd.Series(dtype=object)
-                          for column in ("customer_id", "division", "customer_no", *(["business_date"] if dated else []))})
+    columns = ("customer_id", "division", "customer_no", *(["business_date"] if dated else []))
+    empty = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     if not _columns(connection, "customer_links") or not _columns(connection, "paytrace_transactions"):
         return empty
     return connection.execute(
@@ -95,7 +95,8 @@ def _vault_links_between(connection: duckdb.DuckDBPyConnection, start: date, end
         "WHERE l.business_date BETWEEN ? AND ? AND coalesce(t.customer_id, '') <> ''", [start, end]).df()
 
 
-def vault_links_of_days(connection: duckdb.DuckDBPyConnection, days: list[date], history: int) -> dict[date, pd.DataFrame]:
+def vault_links_of_days(connection: duckdb.DuckDBPyConnection, days: list[date],
+                        history: int) -> dict[date, pd.DataFrame]:
     """`vault_links_before(connection, day, history)` for every day of a run, read in one query (the rows'
     order aside, which DISTINCT does not fix either)."""
     if len(days) == 1:
