@@ -76,15 +76,16 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepared_together(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Each frame with its keys and masks computed once over all of them (codes agree across the frames):
-    a range run prepares every day and the history the days share once, and each day's rules slice them."""
+    """Each frame with its keys and masks computed once over all of them (codes agree across the frames), and
+    its times in one dtype (`with_utc_times`): a range run prepares every day and the history the days share
+    once, and each day's rules slice them."""
     both = prepare(pd.concat([frame[[column for column in USED if column in frame]] for frame in frames],
                              ignore_index=True))
     both = both.assign(_invoice=invoice_text(both).to_numpy(), _last4=last4_text(both).to_numpy())
     keys, start = [], 0
     for frame in frames:
         part = both.iloc[start:start + len(frame)]
-        keys.append(frame.assign(**{column: part[column].to_numpy() for column in PREPARED}))
+        keys.append(with_utc_times(frame.assign(**{column: part[column].to_numpy() for column in PREPARED})))
         start += len(frame)
     return keys
 
