@@ -12,6 +12,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.anomalies.flags import concat_flags, empty_flags, flag_rows, money
 from sage_paytrace_pipeline.domain.anomalies.keys import (
+    PREPARED,
     card_key,
     customer_key,
     invoice_text,
@@ -24,6 +25,8 @@ from sage_paytrace_pipeline.domain.anomalies.keys import (
 from sage_paytrace_pipeline.domain.anomalies.policy import AnomalyPolicy
 
 ABOVE, OTHER_CARD, WITHOUT, QUICK = "refund_above_sale", "refund_to_other_card", "refund_without_sale", "quick_refund"
+# what tying reads of the history's sales and refunds (`_keyed`), besides the prepared keys
+_READ = ("transaction_id", "amount_cents", "created_at", "invoice_id", "card_last4")
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +91,7 @@ def _sales_and_refunds(history: pd.DataFrame, transactions: pd.DataFrame) -> pd.
     kept, start = [], 0
     for part in parts:
         wanted = last[start:start + len(part)] & moved_money(part) & (is_sale(part) | is_refund(part))
-        kept.append(part[wanted])
+        kept.append(part.loc[wanted, [column for column in (*_READ, *PREPARED) if column in part]])
         start += len(part)
     return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
 
