@@ -9,6 +9,7 @@ applications (transaction_id, invoice_no, amount_cents), the day's and earlier; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,7 +44,7 @@ class AnomalyInputs:
     batches: pd.DataFrame = field(default_factory=_no_batches)
     batch_history: pd.DataFrame = field(default_factory=_no_batches)
 
-    def earlier(self, columns: list[str] | None = None) -> pd.DataFrame:
+    def earlier(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The history without the day's own transactions (a re-loaded day is not its own history); `columns`: of
         those that it has, only these (the history is long: its rows are copied once)."""
         history = self.transactions.iloc[:0] if self.history is None else self.history
