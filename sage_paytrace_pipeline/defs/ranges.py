@@ -127,6 +127,18 @@ def days_of(frame: pd.DataFrame, days: list[date], column: str = "business_date"
     """`of_day(frame, day, days)` for every day of the run, with the frame's dates read once (not once a day)."""
     if len(days) == 1 or column not in frame.columns:
         return dict.fromkeys(days, frame)
-    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(frame[column]).dt.date.to_numpy()).indices
+    values = frame[column]
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        # DATE columns load as datetime64: rows sorted by day once (stably, so each day keeps its order) and
+        # each day's found by a binary search, never converted to `date` objects row by row
+        stamps = values.to_numpy().astype("datetime64[D]")
+        order = np.argsort(stamps, kind="stable")
+        ordered = stamps[order]
+        found = {}
+        for day in days:
+            first, last = (np.searchsorted(ordered, np.datetime64(day, "D"), side=side) for side in ("left", "right"))
+            found[day] = frame.iloc[order[first:last]].reset_index(drop=True)
+        return found
+    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(values).dt.date.to_numpy()).indices
     empty = np.zeros(0, dtype="int64")
     return {day: frame.iloc[rows.get(day, empty)].reset_index(drop=True) for day in days}
