@@ -18,7 +18,7 @@ from sage_paytrace_pipeline.anomalies.history import (
 from sage_paytrace_pipeline.domain.anomalies import AnomalyInputs, AnomalyPolicy, detect_anomalies
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.frames import LINK_COLUMNS
-from sage_paytrace_pipeline.domain.suggestions import SuggestionPolicy, suggest
+from sage_paytrace_pipeline.domain.suggestions import Ledger, SuggestionPolicy, suggest
 from sage_paytrace_pipeline.domain.suggestions.learning import learned_policy
 
 
@@ -44,17 +44,19 @@ def flag_day(connection: duckdb.DuckDBPyConnection, day: date, transactions: pd.
 
 
 def suggest_day(connection: duckdb.DuckDBPyConnection, day: date, *, exceptions: pd.DataFrame,
-                transactions: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
-                customer_links: pd.DataFrame, operator_links: pd.DataFrame, history_days: int,
-                policy: SuggestionPolicy, matching: MatchingPolicy, decisions: pd.DataFrame | None = None,
-                references: pd.DataFrame | None = None) -> pd.DataFrame:
+                transactions: pd.DataFrame, ledger: Ledger, customer_links: pd.DataFrame,
+                operator_links: pd.DataFrame, history_days: int, policy: SuggestionPolicy, matching: MatchingPolicy,
+                decisions: pd.DataFrame | None = None, references: pd.DataFrame | None = None,
+                earlier_links: pd.DataFrame | None = None) -> pd.DataFrame:
     """Ranked candidates for the day's unknown / ambiguous customers and unapplied payments, weighed
-    by what people decided on earlier suggestions once there are enough decisions (`decisions`: the
-    run's read of them; else read now; `references`: the invoice numbers the run's payers wrote, read for
-    all its days at once, `domain.suggestions.references_of_days`)."""
-    earlier = vault_links_before(connection, day, history_days)
+    by what people decided on earlier suggestions once there are enough decisions (`ledger`: the day's
+    Sage customers and open invoices; `decisions`: the run's read of them; else read now; `references`: the
+    invoice numbers the run's payers wrote, read for all its days at once,
+    `domain.suggestions.references_of_days`; `earlier_links`: the day's `vault_links_before`, read for all the
+    run's days at once, else read now)."""
+    earlier = vault_links_before(connection, day, history_days) if earlier_links is None else earlier_links
     learned = learned_policy(decided(connection) if decisions is None else decisions, policy)
     vault_links = pd.concat([operator_links.loc[:, list(LINK_COLUMNS)], earlier], ignore_index=True)
-    return suggest(exceptions, transactions, customers, open_invoices, customer_links=customer_links,
+    return suggest(exceptions, transactions, ledger.customers, ledger.open_invoices, customer_links=customer_links,
                    vault_links=vault_links.drop_duplicates(), policy=learned,
-                   matching=matching, references=references)
+                   matching=matching, references=references, ledger=ledger)

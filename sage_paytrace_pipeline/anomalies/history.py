@@ -20,7 +20,9 @@ _BATCH_DTYPES = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "s
 
 
 def _columns(connection: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = connection.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = 'pipeline' "
+    # duckdb_columns(), not information_schema: that view over it costs several times more, and the
+    # step asks for every day of a range
+    rows = connection.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'pipeline' "
                               "AND table_name = ?", [table]).fetchall()
     return {row[0] for row in rows}
 
@@ -75,15 +77,40 @@ def batch_fees_between(connection: duckdb.DuckDBPyConnection, start: date, end: 
 
 def vault_links_before(connection: duckdb.DuckDBPyConnection, day: date, days: int) -> pd.DataFrame:
     """(customer_id, division, customer_no): vault ids earlier days' payments were matched to."""
-    empty = pd.DataFrame({"customer_id": pd.Series(dtype=object), "division": pd.Series(dtype=object),
-                          "customer_no": pd.Series(dtype=object)})
+    return _vault_links_between(connection, day - timedelta(days=days), day - timedelta(days=1))
+
+
+def _vault_links_between(connection: duckdb.DuckDBPyConnection, start: date, end: date, *,
+                         dated: bool = False) -> pd.DataFrame:
+    """Distinct (customer_id, division, customer_no) of the links with start <= business_date <= end; `dated`:
+    distinct per business_date, with it."""
+    day = ", l.business_date" if dated else ""
+    columns = ("customer_id", "division", "customer_no", *(["business_date"] if dated else []))
+    empty = pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
     if not _columns(connection, "customer_links") or not _columns(connection, "paytrace_transactions"):
         return empty
     return connection.execute(
-        "SELECT DISTINCT t.customer_id, l.division, l.customer_no FROM pipeline.customer_links l "
+        f"SELECT DISTINCT t.customer_id, l.division, l.customer_no{day} FROM pipeline.customer_links l "
         "JOIN pipeline.paytrace_transactions t USING (transaction_id) "
-        "WHERE l.business_date BETWEEN ? AND ? AND coalesce(t.customer_id, '') <> ''",
-        [day - timedelta(days=days), day - timedelta(days=1)]).df()
+        "WHERE l.business_date BETWEEN ? AND ? AND coalesce(t.customer_id, '') <> ''", [start, end]).df()
+
+
+def vault_links_of_days(connection: duckdb.DuckDBPyConnection, days: list[date],
+                        history: int) -> dict[date, pd.DataFrame]:
+    """`vault_links_before(connection, day, history)` for every day of a run, read in one query (the rows'
+    order aside, which DISTINCT does not fix either)."""
+    if len(days) == 1:
+        return {days[0]: vault_links_before(connection, days[0], history)}
+    links = _vault_links_between(connection, min(days) - timedelta(days=history), max(days) - timedelta(days=1),
+                                 dated=True)
+    numbers = _day_numbers(links["business_date"])
+    found = {}
+    for day in days:
+        last = _day_number(day) - 1
+        rows = (numbers >= last + 1 - history) & (numbers <= last)
+        found[day] = links.loc[rows, ["customer_id", "division", "customer_no"]].drop_duplicates().reset_index(
+            drop=True)
+    return found
 
 
 class RangeHistory:

@@ -53,15 +53,27 @@ def as_of(frame: pd.DataFrame, day: date, column: str = "business_date") -> pd.D
     """The snapshot `day` lives under in an input of snapshots (`warehouse.AS_OF`): the rows of the
     latest date on or before `day` (the frame itself when it holds that date alone, as it does when
     a range run stored one snapshot for its days or a run has one day)."""
+    return as_of_days(frame, [day], column)[day]
+
+
+def as_of_days(frame: pd.DataFrame, days: list[date], column: str = "business_date") -> dict[date, pd.DataFrame]:
+    """`as_of(frame, day)` for every day of the run, with the frame's dates read once; the days that live
+    under one snapshot get the same frame object (what is derived from a snapshot can be kept by it)."""
     if frame.empty or column not in frame.columns:
-        return frame
+        return dict.fromkeys(days, frame)
     stamps = _stamps(frame[column])
-    until = np.datetime64(day, "D").astype(stamps.dtype)
-    earlier = stamps[stamps <= until]
-    if earlier.size == 0:
-        return frame.iloc[:0]
-    wanted = stamps == earlier.max()
-    return frame if wanted.all() else frame.take(np.flatnonzero(wanted)).reset_index(drop=True)
+    dates = np.unique(stamps[~np.isnat(stamps)])  # the snapshots' dates, oldest first
+    snapshots: dict[object, pd.DataFrame] = {}
+    found = {}
+    for day in days:
+        earlier = dates[dates <= np.datetime64(day, "D").astype(stamps.dtype)]
+        latest = earlier[-1] if earlier.size else None
+        if latest not in snapshots:
+            wanted = stamps == latest
+            snapshots[latest] = (frame.iloc[:0] if latest is None else frame if wanted.all()
+                                 else frame.take(np.flatnonzero(wanted)).reset_index(drop=True))
+        found[day] = snapshots[latest]
+    return found
 
 
 def _stamps(values: pd.Series) -> np.ndarray:
@@ -123,6 +135,18 @@ def days_of(frame: pd.DataFrame, days: list[date], column: str = "business_date"
     """`of_day(frame, day, days)` for every day of the run, with the frame's dates read once (not once a day)."""
     if len(days) == 1 or column not in frame.columns:
         return dict.fromkeys(days, frame)
-    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(frame[column]).dt.date.to_numpy()).indices
+    values = frame[column]
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        # DATE columns load as datetime64: rows sorted by day once (stably, so each day keeps its order) and
+        # each day's found by a binary search, never converted to `date` objects row by row
+        stamps = values.to_numpy().astype("datetime64[D]")
+        order = np.argsort(stamps, kind="stable")
+        ordered = stamps[order]
+        found = {}
+        for day in days:
+            first, last = (np.searchsorted(ordered, np.datetime64(day, "D"), side=side) for side in ("left", "right"))
+            found[day] = frame.iloc[order[first:last]].reset_index(drop=True)
+        return found
+    rows = pd.Series(np.arange(len(frame))).groupby(pd.to_datetime(values).dt.date.to_numpy()).indices
     empty = np.zeros(0, dtype="int64")
     return {day: frame.iloc[rows.get(day, empty)].reset_index(drop=True) for day in days}

@@ -119,15 +119,19 @@ class RequestStore:
     # -------------------------------------------------------------- reads
 
     def frame(self, state: str | None = None) -> pd.DataFrame:
+        return self._query(state).df()
+
+    def all(self, state: str | None = None) -> list[RefundRequest]:
+        # rows as `get` reads them, not through a DataFrame: a run lists the queue several times a day
+        return [_request(dict(zip(COLUMNS, row, strict=True))) for row in self._query(state).fetchall()]
+
+    def _query(self, state: str | None) -> duckdb.DuckDBPyConnection:
         sql = f"SELECT {self._select} FROM {TABLE}"
         params: list[object] = []
         if state:
             sql += " WHERE state = ?"
             params.append(state)
-        return self.connection.execute(sql + " ORDER BY requested_at, request_id", params).df()
-
-    def all(self, state: str | None = None) -> list[RefundRequest]:
-        return [_request(row) for row in self.frame(state).to_dict("records")]
+        return self.connection.execute(sql + " ORDER BY requested_at, request_id", params)
 
     def get(self, request_id: str) -> RefundRequest | None:
         rows = self.connection.execute(f"SELECT {self._select} FROM {TABLE} WHERE request_id = ?",

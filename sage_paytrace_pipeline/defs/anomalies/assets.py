@@ -16,14 +16,14 @@ from dagster_duckdb import DuckDBResource
 
 from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
 from sage_paytrace_pipeline.anomalies.decisions import decided
-from sage_paytrace_pipeline.anomalies.history import RangeHistory
+from sage_paytrace_pipeline.anomalies.history import RangeHistory, vault_links_of_days
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import preview
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.ranges import (
     BACKFILL_POLICY,
-    as_of,
+    as_of_days,
     combined_check,
     days_of,
     run_days,
@@ -33,7 +33,7 @@ from sage_paytrace_pipeline.defs.ranges import (
 from sage_paytrace_pipeline.defs.settings import PipelineSettings, load_time_config
 from sage_paytrace_pipeline.domain.anomalies import RULES, held_payments
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
-from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS, references_of_days
+from sage_paytrace_pipeline.domain.suggestions import CUSTOMER_KINDS, INVOICE_KINDS, Ledger, references_of_days
 from sage_paytrace_pipeline.receivables.currency import payments_in_sage_currency
 
 OWNERS = ["team:accounts-receivable"]
@@ -118,16 +118,18 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     # the invoice numbers every day's payers wrote, read in one pass (a single day reads its own)
     references = (references_of_days([(wanted_of[day], transactions_of[day]) for day in days],
                                      config.matching_policy()) if len(days) > 1 else None)
+    ledgers = _ledgers(as_of_days(sage_customers, days), as_of_days(sage_open_invoices, days))
     with warehouse.get_connection() as connection:
         decisions = decided(connection)  # read once: nothing the step reads is written while it runs
+        earlier_links = vault_links_of_days(connection, days, config.anomalies.history_days)
         for day in days:
             wanted = wanted_of[day]
             day_suggestions = suggest_day(
                 connection, day, exceptions=wanted, transactions=in_sage_currency(transactions_of[day], day),
-                customers=as_of(sage_customers, day), open_invoices=as_of(sage_open_invoices, day),
-                customer_links=links_of[day], operator_links=operator_links,
+                ledger=ledgers[day], customer_links=links_of[day], operator_links=operator_links,
                 history_days=config.anomalies.history_days, policy=config.suggestions,
-                matching=config.matching_policy(), decisions=decisions, references=references)
+                matching=config.matching_policy(), decisions=decisions, references=references,
+                earlier_links=earlier_links[day])
             suggested.append((day, day_suggestions, wanted))
     suggestions = stacked(_dated(day_suggestions, day) for day, day_suggestions, _ in suggested)
     wanted = stacked(day_wanted for _, _, day_wanted in suggested)
@@ -143,6 +145,16 @@ def exception_suggestions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     }, days))
     yield combined_check([(day, suggestions_are_ranked(day_suggestions, day_wanted, config.suggestions.candidates))
                           for day, day_suggestions, day_wanted in suggested])
+
+
+def _ledgers(customers_of: dict[date, pd.DataFrame], invoices_of: dict[date, pd.DataFrame]) -> dict[date, Ledger]:
+    """Each day's customers and open invoices as one `Ledger`, shared by the days of the same snapshots (so
+    each is cleaned once per range, not once per day)."""
+    shared: dict[tuple[int, int], Ledger] = {}
+    for day, customers in customers_of.items():
+        invoices = invoices_of[day]
+        shared.setdefault((id(customers), id(invoices)), Ledger(customers, invoices))
+    return {day: shared[id(customers), id(invoices_of[day])] for day, customers in customers_of.items()}
 
 
 def suggestions_are_ranked(suggestions: pd.DataFrame, exceptions: pd.DataFrame, limit: int) -> dg.AssetCheckResult:

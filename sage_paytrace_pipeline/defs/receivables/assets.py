@@ -31,6 +31,7 @@ from sage_paytrace_pipeline.defs.ranges import (
     BACKFILL_POLICY,
     as_of,
     combined_check,
+    days_of,
     of_day,
     run_days,
     stacked,
@@ -285,16 +286,19 @@ def receivable_exceptions(  # noqa: PLR0917 - Dagster refuses keyword-only asset
     days = run_days(context)
     policy = settings.config().matching_policy()
     per_day, results = [], []
+    # each input's dates read once for the run, not once a day
+    record_exceptions_of, matching_of = days_of(paytrace_record_exceptions, days), days_of(matching_exceptions, days)
+    posting_of, suggestions_of = days_of(posting_exceptions, days), days_of(exception_suggestions, days)
+    transactions_of, receipts_of = days_of(paytrace_transactions, days), days_of(sage_cash_receipts, days)
     for day in days:
-        stages = [of_day(paytrace_record_exceptions, day, days).assign(stage="paytrace"),
-                  of_day(matching_exceptions, day, days).assign(stage="matching"),
-                  of_day(posting_exceptions, day, days).assign(stage="posting")]
+        stages = [record_exceptions_of[day].assign(stage="paytrace"), matching_of[day].assign(stage="matching"),
+                  posting_of[day].assign(stage="posting")]
         exceptions = pd.concat(stages, ignore_index=True).drop(columns=["business_date"])
         exceptions = exceptions.sort_values(["severity", "kind", "transaction_id"], ignore_index=True)
-        exceptions["best_suggestion"] = _best_suggestion(exceptions, of_day(exception_suggestions, day, days))
+        exceptions["best_suggestion"] = _best_suggestion(exceptions, suggestions_of[day])
         per_day.append(_dated(exceptions, day))
         results.append((day, checks.every_approved_sale_posted_or_excepted(
-            of_day(paytrace_transactions, day, days), of_day(sage_cash_receipts, day, days), exceptions, policy)))
+            transactions_of[day], receipts_of[day], exceptions, policy)))
     exceptions = stacked(per_day)
     yield dg.Output(exceptions, metadata=with_days(exception_metadata(exceptions), days))
     yield combined_check(results)

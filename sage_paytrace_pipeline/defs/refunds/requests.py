@@ -9,9 +9,10 @@ Built by `build_refund_request_assets(config)` from the `@dg.definitions` functi
 importing this module reads no configuration.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 
 import dagster as dg
 import duckdb
@@ -34,6 +35,7 @@ from sage_paytrace_pipeline.refunds.remaining import warehouse_refunds
 from sage_paytrace_pipeline.refunds.request_store import RequestStore
 from sage_paytrace_pipeline.refunds.requests import EXCEPTIONS, run_requests
 from sage_paytrace_pipeline.refunds.sending import RequestConversion
+from sage_paytrace_pipeline.sage100.writer import Sage100Writer
 
 OWNERS = ["team:accounts-receivable"]
 _SHOWN = 20
@@ -59,10 +61,11 @@ def sage_refund_requests(
     days = run_days(context)
     config = settings.config()
     worked = []
+    open_writer = cache(sage100.open_writer)  # one writer for the range's days, opened when a day needs it
     with warehouse.get_connection() as connection:
         store = RequestStore(connection)
         for day in days:  # the queue as each day's own run would have worked it (usually nothing new after the first)
-            worked.append((day, _work_queue(config, store, sage100, paytrace, connection,
+            worked.append((day, _work_queue(config, store, sage100, paytrace, connection, open_writer=open_writer,
                                             config_path=settings.config_path, run_id=context.run.run_id)))
         refunds = warehouse_refunds(connection)
         sales = [_warehouse_sales(connection, queue.requests) for _, queue in worked]
@@ -97,8 +100,8 @@ class WorkedQueue:
 
 
 def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Resource,
-                paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection, *, config_path: str,
-                run_id: str) -> WorkedQueue:
+                paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection, *,
+                open_writer: Callable[[], Sage100Writer], config_path: str, run_id: str) -> WorkedQueue:
     if config.refunds is None:
         return WorkedQueue(store.frame().head(0), EXCEPTIONS.empty(), [], [],
                            "refunds are off (no `refunds:` section in the config): nothing read, nothing sent")
@@ -112,7 +115,7 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
         receipt_exchange(connection, run_id), (config.currency.paytrace, config.currency.sage))
     with outages_fail_the_step():
         result = run_requests(
-            sage100.reader(), sage100.open_writer(), client, store,
+            sage100.reader(), open_writer(), client, store,
             payment_types=sorted(set(config.sage.payment_types.values())),
             auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
             today=client.server_today(), start_date=start,

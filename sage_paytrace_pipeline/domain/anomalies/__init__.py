@@ -9,6 +9,7 @@ applications (transaction_id, invoice_no, amount_cents), the day's and earlier; 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ from sage_paytrace_pipeline.domain.anomalies.double_payment import double_paymen
 from sage_paytrace_pipeline.domain.anomalies.duplicates import duplicate_charges
 from sage_paytrace_pipeline.domain.anomalies.flags import FLAG_COLUMNS, concat_flags, empty_flags
 from sage_paytrace_pipeline.domain.anomalies.hours import unusual_hours
-from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepare
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepare, with_utc_times
 from sage_paytrace_pipeline.domain.anomalies.outliers import amount_outliers, fee_rate_outliers
 from sage_paytrace_pipeline.domain.anomalies.policy import RULES, AnomalyPolicy
 from sage_paytrace_pipeline.domain.anomalies.refunds import refund_flags
@@ -43,22 +44,25 @@ class AnomalyInputs:
     batches: pd.DataFrame = field(default_factory=_no_batches)
     batch_history: pd.DataFrame = field(default_factory=_no_batches)
 
-    def earlier(self) -> pd.DataFrame:
-        """The history without the day's own transactions (a re-loaded day is not its own history)."""
-        if self.history is None:
-            return self.transactions.iloc[:0]
-        return self.history[~self.history["transaction_id"].isin(self.transactions["transaction_id"])]
+    def earlier(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The history without the day's own transactions (a re-loaded day is not its own history); `columns`: of
+        those that it has, only these (the history is long: its rows are copied once)."""
+        history = self.transactions.iloc[:0] if self.history is None else self.history
+        rows = ~history["transaction_id"].isin(self.transactions["transaction_id"])
+        if columns is None:
+            return history[rows]
+        return history.loc[rows, [column for column in columns if column in history]]
 
 
 def detect_anomalies(inputs: AnomalyInputs, policy: AnomalyPolicy | None = None) -> pd.DataFrame:
     """Every flag of the day, in rule order then transaction id."""
     policy = policy or AnomalyPolicy()
     # keys are computed once over the day and its history, so the codes agree between them
-    earlier = inputs.earlier()
+    history = inputs.transactions.iloc[:0] if inputs.history is None else inputs.history
     # keys prepared together for the day and its history (`keys.prepared_together`) are kept, else computed here
-    kept = [*USED, *PREPARED] if all(c in frame for frame in (earlier, inputs.transactions) for c in PREPARED) else USED
-    earlier = earlier[[column for column in kept if column in earlier]]
-    transactions = inputs.transactions[[column for column in kept if column in inputs.transactions]]
+    kept = [*USED, *PREPARED] if all(c in frame for frame in (history, inputs.transactions) for c in PREPARED) else USED
+    earlier = with_utc_times(inputs.earlier(kept))
+    transactions = with_utc_times(inputs.transactions[[column for column in kept if column in inputs.transactions]])
     both = prepare(pd.concat([earlier, transactions], ignore_index=True) if len(earlier)
                    else transactions.reset_index(drop=True))
     earlier, day = both.iloc[:len(earlier)], both.iloc[len(earlier):]

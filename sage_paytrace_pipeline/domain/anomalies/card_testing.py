@@ -48,6 +48,8 @@ def _bursts(small: pd.DataFrame, key: np.ndarray, by: str, rule: CardTestingRule
     declines = declined_before[position + 1] - declined_before[starts]
     trigger = (attempts >= rule.min_attempts) & (declines >= rule.min_declines)
     inside = covered(starts[trigger], position[trigger], len(group))
+    if not inside.any():  # no burst (most keys, most days): nothing to group
+        return pd.DataFrame()
     # a burst = a run of covered positions of one key
     new_run = inside & ~np.r_[False, inside[:-1] & (group[1:] == group[:-1])]
     run = np.cumsum(new_run)

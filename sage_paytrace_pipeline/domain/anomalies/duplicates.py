@@ -12,6 +12,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.anomalies.flags import concat_flags, empty_flags, flag_rows, money
 from sage_paytrace_pipeline.domain.anomalies.keys import (
+    PREPARED,
     card_key,
     customer_key,
     is_sale,
@@ -22,10 +23,13 @@ from sage_paytrace_pipeline.domain.anomalies.keys import (
 from sage_paytrace_pipeline.domain.anomalies.policy import DuplicateChargeRule
 
 RULE = "duplicate_charge"
+_READ = ("transaction_id", "amount_cents", "created_at", "invoice_id", "description")
 
 
 def duplicate_charges(transactions: pd.DataFrame, rule: DuplicateChargeRule) -> pd.DataFrame:
-    sales = transactions[is_sale(transactions) & moved_money(transactions)].reset_index(drop=True)
+    # the sales of the day and its history, with the columns read here only (the history is long)
+    read = [column for column in (*_READ, *PREPARED) if column in transactions]
+    sales = transactions.loc[is_sale(transactions) & moved_money(transactions), read].reset_index(drop=True)
     if sales.empty:
         return empty_flags()
     found = [pair for pair in (_repeats(sales, card_key(sales), "card", rule),

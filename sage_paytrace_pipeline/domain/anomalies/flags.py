@@ -49,8 +49,13 @@ def _column(values, count: int) -> np.ndarray:
     return np.asarray(values, dtype=object) if np.ndim(values) else np.full(count, values, dtype=object)
 
 
+_EMPTY = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in _DTYPES.items()})
+
+
 def empty_flags() -> pd.DataFrame:
-    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in _DTYPES.items()})
+    # a copy of one typed frame: most rules find nothing on most days, and building the ten typed
+    # columns again each time was a good part of a day's cost
+    return _EMPTY.copy()
 
 
 def concat_flags(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -22,6 +22,7 @@ _PREPARED = ("_card", "_customer", "_sale", "_refund", "_money", "_declined")
 # text some rules read, kept when prepared together (a range run's days); else cleaned where a rule reads it
 _TEXTS = ("_invoice", "_last4")
 PREPARED = (*_PREPARED, *_TEXTS)
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def text(frame: pd.DataFrame, column: str, clean=None) -> pd.Series:
@@ -75,15 +76,16 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def prepared_together(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """Each frame with its keys and masks computed once over all of them (codes agree across the frames):
-    a range run prepares every day and the history the days share once, and each day's rules slice them."""
+    """Each frame with its keys and masks computed once over all of them (codes agree across the frames), and
+    its times in one dtype (`with_utc_times`): a range run prepares every day and the history the days share
+    once, and each day's rules slice them."""
     both = prepare(pd.concat([frame[[column for column in USED if column in frame]] for frame in frames],
                              ignore_index=True))
     both = both.assign(_invoice=invoice_text(both).to_numpy(), _last4=last4_text(both).to_numpy())
     keys, start = [], 0
     for frame in frames:
         part = both.iloc[start:start + len(frame)]
-        keys.append(frame.assign(**{column: part[column].to_numpy() for column in PREPARED}))
+        keys.append(with_utc_times(frame.assign(**{column: part[column].to_numpy() for column in PREPARED})))
         start += len(frame)
     return keys
 
@@ -138,6 +140,14 @@ def utc(times: pd.Series) -> pd.Series:
     if isinstance(times.dtype, pd.DatetimeTZDtype):
         return times.dt.tz_convert("UTC")
     return pd.to_datetime(times, utc=True)
+
+
+def with_utc_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with created_at as datetime64[ns, UTC]. The day's export and the warehouse's history spell the
+    zone and unit differently, and a concat of the two is an object column every rule would parse again."""
+    if "created_at" not in frame or frame["created_at"].dtype == _UTC_NS:
+        return frame
+    return frame.assign(created_at=utc(frame["created_at"]).dt.as_unit("ns"))
 
 
 def timestamps(frame: pd.DataFrame) -> np.ndarray:

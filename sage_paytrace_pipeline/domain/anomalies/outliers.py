@@ -33,11 +33,12 @@ def robust_spread(values: pd.Series, groups: pd.Series | np.ndarray) -> pd.DataF
 def amount_outliers(transactions: pd.DataFrame, history: pd.DataFrame, rule: AmountOutlierRule) -> pd.DataFrame:
     """Each payment of `transactions` against its customer's payments in `history`."""
     payments = transactions[is_sale(transactions) & moved_money(transactions)]
-    earlier = history[is_sale(history) & moved_money(history)]
-    if payments.empty or earlier.empty:
+    paid = is_sale(history) & moved_money(history)
+    if payments.empty or not paid.any():
         return empty_flags()
-    # the payers' own histories only: each customer's spread is of their payments alone
-    earlier = earlier[np.isin(customer_key(earlier), customer_key(payments))]
+    # the payers' own histories only (one copy of the long history's rows): each customer's spread is of their
+    # payments alone
+    earlier = history[paid & np.isin(customer_key(history), customer_key(payments))]
     if earlier.empty:
         return empty_flags()
     stats = robust_spread(earlier["amount_cents"], customer_key(earlier))

@@ -12,6 +12,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.anomalies.flags import concat_flags, empty_flags, flag_rows, money
 from sage_paytrace_pipeline.domain.anomalies.keys import (
+    PREPARED,
     card_key,
     customer_key,
     invoice_text,
@@ -24,6 +25,8 @@ from sage_paytrace_pipeline.domain.anomalies.keys import (
 from sage_paytrace_pipeline.domain.anomalies.policy import AnomalyPolicy
 
 ABOVE, OTHER_CARD, WITHOUT, QUICK = "refund_above_sale", "refund_to_other_card", "refund_without_sale", "quick_refund"
+# what tying reads of the history's sales and refunds (`_keyed`), besides the prepared keys
+_READ = ("transaction_id", "amount_cents", "created_at", "invoice_id", "card_last4")
 
 
 def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
@@ -41,11 +44,15 @@ def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     right = _keyed(sales[_sharing_a_key(sales, left)])  # the sales a refund could tie to, in their order
     found = []
     for rank, key in enumerate(("invoice", "customer", "card")):
-        known_left = left[key] != "" if key == "invoice" else left[key] >= 0
-        known_right = right[key] != "" if key == "invoice" else right[key] >= 0
-        pairs = left[known_left].merge(right[known_right], on=key, suffixes=("", "_sale"))
-        pairs = pairs[pairs["time_sale"] <= pairs["time"]]
-        found.append(pairs.assign(rank=rank))
+        known_left = (left[key] != "" if key == "invoice" else left[key] >= 0).to_numpy()
+        known_right = (right[key] != "" if key == "invoice" else right[key] >= 0).to_numpy()
+        refund, sale = _latest_sales(left[key].to_numpy()[known_left], left["time"].to_numpy()[known_left],
+                                     right[key].to_numpy()[known_right], right["time"].to_numpy()[known_right])
+        tied_to = right[known_right].iloc[sale]
+        found.append(pd.DataFrame({
+            "transaction_id": left["transaction_id"].to_numpy()[known_left][refund], "rank": rank,
+            **{f"{column}_sale": tied_to[column].to_numpy()
+               for column in ("transaction_id", "amount_cents", "last4", "card", "time")}}))
     pairs = pd.concat(found, ignore_index=True).sort_values(["transaction_id", "rank", "time_sale"],
                                                               ascending=[True, True, False])
     best = pairs.drop_duplicates("transaction_id").set_index("transaction_id")
@@ -53,6 +60,26 @@ def tie_refunds(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     for column in ("transaction_id_sale", "amount_cents_sale", "last4_sale", "card_sale", "time_sale"):
         tied[column] = best[column].reindex(tied.index)
     return tied.reset_index(drop=True)
+
+
+def _latest_sales(refund_keys: np.ndarray, refund_times: np.ndarray, sale_keys: np.ndarray,
+                  sale_times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(refund, sale) positions: for each refund, the latest sale of its key made at or before it (of equal
+    times the first sale), for the refunds that have one. What merging every refund with every sale of its
+    key and keeping the latest gives, without the pairs: a customer's refunds against all their sales of
+    the history made a large frame every day."""
+    codes = pd.factorize(np.concatenate([refund_keys, sale_keys]))[0].astype("int64")
+    times = np.unique(np.concatenate([refund_times, sale_times]))
+    # (key, time) folded into one sortable int: the time's rank among all the times, within its key's block
+    folded = codes * len(times) + np.searchsorted(times, np.concatenate([refund_times, sale_times]))
+    refund_folded, sale_folded = folded[:len(refund_keys)], folded[len(refund_keys):]
+    sale_codes = codes[len(refund_keys):]
+    # sales by (key, time), the later of equal ones first: the last one at or before a refund is then the first
+    order = np.lexsort((-np.arange(len(sale_keys)), sale_folded))
+    last = np.searchsorted(sale_folded[order], refund_folded, side="right") - 1
+    found = last >= 0
+    found[found] = sale_codes[order][last[found]] == codes[:len(refund_keys)][found]
+    return np.flatnonzero(found), order[last[found]]
 
 
 def _sales_and_refunds(history: pd.DataFrame, transactions: pd.DataFrame) -> pd.DataFrame:
@@ -64,7 +91,7 @@ def _sales_and_refunds(history: pd.DataFrame, transactions: pd.DataFrame) -> pd.
     kept, start = [], 0
     for part in parts:
         wanted = last[start:start + len(part)] & moved_money(part) & (is_sale(part) | is_refund(part))
-        kept.append(part[wanted])
+        kept.append(part.loc[wanted, [column for column in (*_READ, *PREPARED) if column in part]])
         start += len(part)
     return pd.concat(kept, ignore_index=True) if len(kept) > 1 else kept[0]
 

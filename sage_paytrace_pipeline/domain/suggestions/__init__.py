@@ -14,9 +14,10 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy, extract_invoice_references
 from sage_paytrace_pipeline.domain.suggestions.customers import customer_candidates, payers_frame
 from sage_paytrace_pipeline.domain.suggestions.invoices import invoice_candidates
+from sage_paytrace_pipeline.domain.suggestions.ledger import Ledger
 from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
 
-__all__ = ["CUSTOMER_KINDS", "INVOICE_KINDS", "SUGGESTION_COLUMNS", "SuggestionPolicy", "asked_about",
+__all__ = ["CUSTOMER_KINDS", "INVOICE_KINDS", "SUGGESTION_COLUMNS", "Ledger", "SuggestionPolicy", "asked_about",
            "best_suggestions", "references_of_days", "suggest"]
 
 CUSTOMER_KINDS = ("unknown_customer", "ambiguous_customer")
@@ -28,12 +29,14 @@ SUGGESTION_COLUMNS = ("transaction_id", "exception_kind", "rank", "target", "div
 def suggest(exceptions: pd.DataFrame, payments: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
             *, customer_links: pd.DataFrame | None = None, vault_links: pd.DataFrame | None = None,
             policy: SuggestionPolicy | None = None, matching: MatchingPolicy | None = None,
-            references: pd.DataFrame | None = None) -> pd.DataFrame:
+            references: pd.DataFrame | None = None, ledger: Ledger | None = None) -> pd.DataFrame:
     """customer_links: the day's (transaction_id, division, customer_no); vault_links: (customer_id, division,
     customer_no) known before (operator links and earlier days' matches); matching: how invoice numbers are
     read from the payment (the same reading as matching's) and which invoice types a payment may pay;
-    references: those numbers read for several days at once (`references_of_days`), else read here."""
+    references: those numbers read for several days at once (`references_of_days`), else read here; ledger:
+    `customers` and `open_invoices` as `Ledger(customers, open_invoices)`, shared by the days that read them."""
     policy, matching = policy or SuggestionPolicy(), matching or MatchingPolicy()
+    ledger = ledger if ledger is not None else Ledger(customers, open_invoices)
     vault_links = vault_links if vault_links is not None else pd.DataFrame(
         columns=["customer_id", "division", "customer_no"])
     kinds = _kinds(exceptions)
@@ -46,7 +49,7 @@ def suggest(exceptions: pd.DataFrame, payments: pd.DataFrame, customers: pd.Data
     parts = []
     who = payers[payers["kind"].isin(CUSTOMER_KINDS)]
     if len(who):
-        parts.append(customer_candidates(who.drop(columns="kind"), customers, open_invoices, vault_links, policy)
+        parts.append(customer_candidates(who.drop(columns="kind"), ledger, vault_links, policy)
                      .assign(target="customer", invoice_nos=""))
     which = payers[payers["kind"].isin(INVOICE_KINDS)]
     if len(which) and customer_links is not None and len(customer_links):
@@ -54,7 +57,7 @@ def suggest(exceptions: pd.DataFrame, payments: pd.DataFrame, customers: pd.Data
         dates = pd.DataFrame({"transaction_id": about["transaction_id"].astype("int64").to_numpy(),
                               "paid_on": paid_on.to_numpy()})
         parts.append(invoice_candidates(which.drop(columns="kind").merge(dates, on="transaction_id"),
-                                        customer_links.astype({"transaction_id": "int64"}), open_invoices,
+                                        customer_links.astype({"transaction_id": "int64"}), ledger,
                                         matching.applicable_invoice_types, policy).assign(target="invoice"))
     parts = [part for part in parts if len(part)]
     if not parts:

@@ -8,6 +8,8 @@ then scored on all the evidence at once (one rapidfuzz `cpdist` call for the nam
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
 import pandas as pd
 from rapidfuzz import process, utils
@@ -15,6 +17,9 @@ from rapidfuzz.distance import Levenshtein
 from rapidfuzz.fuzz import token_sort_ratio
 
 from sage_paytrace_pipeline.domain.suggestions.policy import CUSTOMER_REASONS, NAME_REASON, SuggestionPolicy
+
+if TYPE_CHECKING:
+    from sage_paytrace_pipeline.domain.suggestions.ledger import Ledger
 
 _NAME_BLOCK_CELLS = 4_000_000
 _NAME_HITS = 20  # per payer name, the most similar names of its block (a common name is no evidence past that)
@@ -58,16 +63,14 @@ def directory_frame(customers: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def customer_candidates(payers: pd.DataFrame, customers: pd.DataFrame, open_invoices: pd.DataFrame,
-                        vault_links: pd.DataFrame, policy: SuggestionPolicy) -> pd.DataFrame:
+def customer_candidates(payers: pd.DataFrame, ledger: Ledger, vault_links: pd.DataFrame,
+                        policy: SuggestionPolicy) -> pd.DataFrame:
     """Scored (payer, customer) pairs: transaction_id, division, customer_no, score, reasons."""
-    directory = directory_frame(customers).reset_index(drop=True)
-    directory["row"] = np.arange(len(directory))
-    pairs = _blocked_pairs(payers, directory, open_invoices, vault_links, policy)
+    pairs = _blocked_pairs(payers, ledger, vault_links, policy)
     if pairs.empty:
         return _empty()
-    pairs = pairs.merge(payers, on="transaction_id").merge(directory, on="row")
-    return _score(pairs, open_invoices, vault_links, policy)
+    pairs = pairs.merge(payers, on="transaction_id").merge(ledger.directory, on="row")
+    return _score(pairs, ledger, vault_links, policy)
 
 
 def _empty() -> pd.DataFrame:
@@ -82,8 +85,9 @@ def _rows_by(directory: pd.DataFrame, column: str, payers: pd.DataFrame, payer_c
     return left.merge(right, left_on=payer_column, right_on=column)[["transaction_id", "row"]]
 
 
-def _blocked_pairs(payers: pd.DataFrame, directory: pd.DataFrame, open_invoices: pd.DataFrame,
-                   vault_links: pd.DataFrame, policy: SuggestionPolicy) -> pd.DataFrame:
+def _blocked_pairs(payers: pd.DataFrame, ledger: Ledger, vault_links: pd.DataFrame,
+                   policy: SuggestionPolicy) -> pd.DataFrame:
+    directory = ledger.directory
     business = payers.assign(domain=payers["domain"].where(~payers["domain"].isin(policy.free_mail_domains), ""))
     parts = [_rows_by(directory, "c_email", payers, "email"), _rows_by(directory, "c_domain", business, "domain"),
              _rows_by(directory, "c_vault", payers, "vault")]
@@ -91,16 +95,14 @@ def _blocked_pairs(payers: pd.DataFrame, directory: pd.DataFrame, open_invoices:
     if not vault_links.empty:
         linked = payers[payers["vault"] != ""].merge(vault_links, left_on="vault", right_on="customer_id")
         parts.append(linked.merge(key, on=["division", "customer_no"])[["transaction_id", "row"]])
-    invoices = open_invoices[["division", "customer_no", "invoice_no", "balance_cents"]].astype(
-        {"invoice_no": str}).merge(key, on=["division", "customer_no"])
-    invoices["invoice_no"] = invoices["invoice_no"].str.strip().str.upper()
+    invoices = ledger.invoices_by_row
     named = payers[payers["reference"] != ""].merge(invoices, left_on="reference", right_on="invoice_no")
     parts.append(named[["transaction_id", "row"]])
     parts.append(_near_references(payers, invoices))
     by_amount = payers.merge(invoices, left_on="amount_cents", right_on="balance_cents")
     few = by_amount.groupby("transaction_id")["row"].transform("nunique") <= policy.amount_only_max_customers
     parts.append(by_amount.loc[few, ["transaction_id", "row"]])
-    parts.append(_name_block_pairs(payers, directory, policy.name_floor))
+    parts.append(_name_block_pairs(payers, ledger.names, policy.name_floor))
     return pd.concat(parts, ignore_index=True).drop_duplicates()
 
 
@@ -133,22 +135,37 @@ def _near_references(payers: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFra
                          "row": numbers["row"].to_numpy()[near["position_invoice"].to_numpy()]})
 
 
-def _name_block_pairs(payers: pd.DataFrame, directory: pd.DataFrame, floor: float) -> pd.DataFrame:
+class NameBlocks(NamedTuple):
+    """The directory's names processed for comparison, its rows ordered by block (the first two characters)."""
+
+    names: np.ndarray  # per directory row
+    order: np.ndarray  # directory rows, block by block
+    blocks: list[str]
+    starts: list[int]  # each block's rows: order[start:end]
+    ends: list[int]
+
+
+def name_blocks(directory: pd.DataFrame) -> NameBlocks:
+    directory_names = directory["c_name"].map(utils.default_process)
+    directory_block = directory_names.str[:2].to_numpy(dtype=str)
+    order = np.argsort(directory_block, kind="stable")
+    blocks, starts = np.unique(directory_block[order], return_index=True)
+    ends = np.r_[starts[1:], len(order)]
+    return NameBlocks(directory_names.to_numpy(dtype=str), order, blocks.tolist(), starts.tolist(), ends.tolist())
+
+
+def _name_block_pairs(payers: pd.DataFrame, directory: NameBlocks, floor: float) -> pd.DataFrame:
     """Pairs whose names reach the floor, compared within blocks of the same first two characters.
 
     One rapidfuzz `cdist` per block (distinct payer names against the block's customers), so the
     work is the blocks' sizes, not payers times customers; only the hits become rows.
     """
     payer_names = payers["name"].map(utils.default_process)
-    directory_names = directory["c_name"].map(utils.default_process)
     distinct, name_code = np.unique(payer_names.to_numpy(dtype=str), return_inverse=True)
     payer_block = pd.Series(distinct).str[:2].to_numpy(dtype=str)
-    directory_block = directory_names.str[:2].to_numpy(dtype=str)
-    order = np.argsort(directory_block, kind="stable")
-    blocks, starts = np.unique(directory_block[order], return_index=True)
-    ends = np.r_[starts[1:], len(order)]
+    order = directory.order
     hits = []
-    for block, start, end in zip(blocks.tolist(), starts.tolist(), ends.tolist()):
+    for block, start, end in zip(directory.blocks, directory.starts, directory.ends, strict=True):
         if len(block) < 2:
             continue
         asked = np.flatnonzero(payer_block == block)
@@ -158,7 +175,7 @@ def _name_block_pairs(payers: pd.DataFrame, directory: pd.DataFrame, floor: floa
         step = max(1, _NAME_BLOCK_CELLS // len(rows))
         for first in range(0, len(asked), step):
             chunk = asked[first:first + step]
-            scores = process.cdist(distinct[chunk].tolist(), directory_names.to_numpy(dtype=str)[rows].tolist(),
+            scores = process.cdist(distinct[chunk].tolist(), directory.names[rows].tolist(),
                                    scorer=token_sort_ratio, score_cutoff=floor, workers=-1)
             if scores.shape[1] > _NAME_HITS:  # keep each name's best hits only
                 weakest = np.argpartition(-scores, _NAME_HITS, axis=1)[:, _NAME_HITS:]
@@ -173,8 +190,7 @@ def _name_block_pairs(payers: pd.DataFrame, directory: pd.DataFrame, floor: floa
     return payers_by_name.merge(named, on="name_code")[["transaction_id", "row"]]
 
 
-def _score(pairs: pd.DataFrame, open_invoices: pd.DataFrame, vault_links: pd.DataFrame,
-           policy: SuggestionPolicy) -> pd.DataFrame:
+def _score(pairs: pd.DataFrame, ledger: Ledger, vault_links: pd.DataFrame, policy: SuggestionPolicy) -> pd.DataFrame:
     name_score = process.cpdist(pairs["name"].to_numpy(dtype=object), pairs["c_name"].to_numpy(dtype=object),
                                 scorer=token_sort_ratio, processor=utils.default_process, workers=-1)
     name_score = np.asarray(name_score, dtype="float64")
@@ -188,11 +204,10 @@ def _score(pairs: pd.DataFrame, open_invoices: pd.DataFrame, vault_links: pd.Dat
         linked = vault_links[["customer_id", "division", "customer_no"]].astype(str).drop_duplicates().rename(
             columns={"customer_id": "vault"})
         vault |= _found_in(pairs, linked, ["vault", "division", "customer_no"])
-    single, totals = _balances(open_invoices.merge(pairs[["division", "customer_no"]].drop_duplicates(),
-                                                   on=["division", "customer_no"]))
+    single, totals = _balances(ledger.open_invoices_of(pairs))
     one_invoice = _found_in(pairs, single, ["division", "customer_no", "amount_cents"])
     total = ~one_invoice & _found_in(pairs, totals, ["division", "customer_no", "amount_cents"])
-    reference_distance = _reference_distance(pairs, open_invoices)
+    reference_distance = _reference_distance(pairs, ledger.invoice_numbers_of(pairs))
     reference_exact, reference_near = reference_distance == 0, reference_distance == 1
     inactive = pairs["c_status"].isin(["I"]).to_numpy()
     evidence = [(mask, getattr(policy, field), CUSTOMER_REASONS.get(field)) for field, mask in (
@@ -234,16 +249,16 @@ def _balances(open_invoices: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return single, totals[["division", "customer_no"]].assign(amount_cents=totals["sum"].astype("int64"))
 
 
-def _reference_distance(pairs: pd.DataFrame, open_invoices: pd.DataFrame) -> np.ndarray:
-    """Edit distance from the payer's reference to the nearest open invoice number of the candidate (9 if none)."""
+def _reference_distance(pairs: pd.DataFrame, invoice_numbers: pd.DataFrame) -> np.ndarray:
+    """Edit distance from the payer's reference to the nearest open invoice number of the candidate (9 if none);
+    `invoice_numbers`: (division, customer_no, invoice_no as text) of the open invoices."""
     distance = np.full(len(pairs), 9, dtype="int64")
     has_reference = (pairs["reference"] != "").to_numpy()
-    if not has_reference.any() or open_invoices.empty:
+    if not has_reference.any() or invoice_numbers.empty:
         return distance
     wanted = pairs.loc[has_reference, ["reference", "division", "customer_no"]].reset_index(drop=True)
     wanted["pair"] = np.flatnonzero(has_reference)
-    invoices = open_invoices[["division", "customer_no", "invoice_no"]].astype({"invoice_no": str})
-    candidates = wanted.merge(invoices, on=["division", "customer_no"])
+    candidates = wanted.merge(invoice_numbers, on=["division", "customer_no"])
     if candidates.empty:
         return distance
     found = process.cpdist(candidates["reference"].to_numpy(dtype=object),

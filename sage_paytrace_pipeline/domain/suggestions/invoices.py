@@ -12,23 +12,18 @@ import pandas as pd
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from sage_paytrace_pipeline.domain.suggestions.ledger import Ledger
 from sage_paytrace_pipeline.domain.suggestions.policy import SuggestionPolicy
 
 _PAIR_LIMIT = 40  # customers with more open invoices than this are not searched for pairs
 
 
-def invoice_candidates(payers: pd.DataFrame, links: pd.DataFrame, open_invoices: pd.DataFrame,
+def invoice_candidates(payers: pd.DataFrame, links: pd.DataFrame, ledger: Ledger,
                        applicable_types: tuple[str, ...], policy: SuggestionPolicy) -> pd.DataFrame:
     """payers (transaction_id, reference, amount_cents, paid_on); links (transaction_id, division, customer_no)."""
-    invoices = open_invoices[open_invoices["invoice_type"].astype(str).isin(applicable_types)
-                             & (open_invoices["balance_cents"].astype("int64") > 0)].copy()
-    invoices["invoice_no"] = invoices["invoice_no"].astype(str).str.strip().str.upper()
-    invoices["balance_cents"] = invoices["balance_cents"].astype("int64")
-    if "invoice_date" not in invoices:
-        invoices["invoice_date"] = pd.NaT
     asked = payers.merge(links[["transaction_id", "division", "customer_no"]], on="transaction_id")
     # only the asked customers' invoices: the day's few exceptions, not the whole ledger
-    invoices = invoices.merge(asked[["division", "customer_no"]].drop_duplicates(), on=["division", "customer_no"])
+    invoices = ledger.applicable_of(tuple(applicable_types), asked)
     singles = asked.merge(invoices[["division", "customer_no", "invoice_no", "balance_cents", "invoice_date"]],
                           on=["division", "customer_no"])
     scored = [_singles(singles, policy), _pairs(asked, invoices, policy), _all_open(asked, invoices, policy)]
