@@ -60,7 +60,7 @@ def db_converter(column: Column) -> Converter:
 
         def decimal(value: Any) -> Any:
             if type(value) is Decimal:
-                return decimal_text(value, scale)
+                return stored_decimal(value, scale)
             return to_db(column, value)
         return decimal
     if column.kind == "str":
@@ -71,7 +71,36 @@ def db_converter(column: Column) -> Converter:
                 return value
             return to_db(column, value)
         return text
+    if column.kind == "date":
+
+        def iso_date(value: Any) -> Any:
+            if type(value) is date:
+                return value.isoformat()
+            return to_db(column, value)
+        return iso_date
     return partial(to_db, column)
+
+
+# `decimal_text` by scale and value: a day's receipts write the same few amounts into many columns
+# (the amount, the lines, payment history, GL, balances), each a quantize and a format.
+_DECIMAL_TEXTS: dict[int, dict[Decimal, str]] = {}
+_DECIMAL_TEXTS_KEPT = 65_536
+
+
+def stored_decimal(value: Decimal, scale: int) -> str:
+    """`decimal_text(value, scale)`, remembered (equal decimals store the same text)."""
+    texts = _DECIMAL_TEXTS.get(scale)
+    if texts is None:
+        texts = _DECIMAL_TEXTS[scale] = {}
+    try:
+        return texts[value]
+    except KeyError:
+        if len(texts) >= _DECIMAL_TEXTS_KEPT:
+            texts.clear()
+        text = texts[value] = decimal_text(value, scale)
+        return text
+    except TypeError:  # a signaling NaN has no hash: refused by decimal_text as before
+        return decimal_text(value, scale)
 
 
 def read_converter(column: Column) -> Converter:
@@ -83,7 +112,27 @@ def read_converter(column: Column) -> Converter:
     return partial(from_db, column)
 
 
-def _round_trip(to_stored: Converter, to_read: Converter) -> Converter:
+def round_trip_converter(column: Column) -> Converter:
+    """`read_converter(column)(db_converter(column)(value))` in one step for the values the writer
+    passes most (text that fits, money as `Decimal`, dates), with the same refusals; other values
+    take both steps."""
+    to_stored, to_read = db_converter(column), read_converter(column)
+    if column.kind == "str":
+        length = column.length
+
+        def text(value: Any) -> Any:
+            if type(value) is str and (not length or len(value) <= length):
+                return value.rstrip()
+            return to_read(to_stored(value))
+        return text
+    if column.kind == "decimal" and column.scale == 2:
+
+        def money(value: Any) -> Any:
+            if type(value) is Decimal:  # the stored text has two decimals: `as_money` of it is the same Decimal
+                return Decimal(stored_decimal(value, 2))
+            return to_read(to_stored(value))
+        return money
+
     def stored_and_read(value: Any) -> Any:
         return to_read(to_stored(value))
     return stored_and_read
@@ -254,7 +303,7 @@ class DemoSession:
             convert = self._round_trips.get((table_key, key))
             if convert is None:
                 column = self.column(table_key, key)
-                convert = self._round_trips[table_key, key] = _round_trip(db_converter(column), read_converter(column))
+                convert = self._round_trips[table_key, key] = round_trip_converter(column)
             stored[key] = convert(value)
         return stored
 
