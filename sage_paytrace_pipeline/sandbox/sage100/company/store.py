@@ -169,9 +169,8 @@ class DemoSession:
         self.today = now.date()
         # Name resolution is pure and asked for thousands of times a chunk: resolved once per session.
         self._columns: dict[tuple[str, str], Column] = {}
-        self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._audits: dict[tuple[str, str], Row] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
-        self._stamps: dict[str, Row] = {}
         self._round_trips: dict[tuple[str, str], Converter] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
@@ -319,15 +318,14 @@ class DemoSession:
 
     # --- writes -----------------------------------------------------------------------
     def _audit(self, table_key: str, prefix: str) -> Row:
-        keys = self._audit_keys.get((table_key, prefix))
-        if keys is None:
-            wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
-            keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
-        stamp = self._stamps.get(prefix)
-        if stamp is None:  # `now` is the session's: one stamp a session
-            stamp = self._stamps[prefix] = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
-                                            f"User{prefix}Key": self.user}
-        return {key: stamp[key] for key in keys}
+        """The table's audit columns of this prefix, as one stamp a session (`now` is the session's);
+        the callers copy it into the row they write."""
+        audit = self._audits.get((table_key, prefix))
+        if audit is None:
+            stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
+            audit = self._audits[table_key, prefix] = {
+                key: value for key, value in stamp.items() if self.has_column(table_key, key)}
+        return audit
 
     def _forget(self, table_key: str) -> None:
         """A write to a master table drops what was read of it."""
