@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sage_paytrace_pipeline.domain.ledger import ReadModel
 from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError, Sage100Error, Sage100SchemaError
@@ -516,7 +516,7 @@ class RowMapping(Generic[M]):
         """`read` without pydantic checking again what the converters just made (each value is already
         its field's type; read models have no validators): for the receipts a day's posting reads back
         in thousands, where validating every row cost more than reading it. `derived` must be typed too."""
-        return self.model.model_construct(**self.values(row), **derived)
+        return cast(M, self.model.model_construct(**self.values(row), **derived))
 
 
 _CONVERT_BY_KIND: dict[str, Callable[[object], Any]] = {"str": as_text, "date": as_date, "flag": as_flag}

@@ -6,8 +6,8 @@ moved to history and its entry rows deleted again: some forty statements and sev
 value conversions a receipt, and the counters and the customer row read and written each time.
 `ReceiptChunk` posts the receipts of one chunk inside the writer's transaction instead:
 - at the start it reads what the chunk needs, one look-up per table: receipts already holding the
-  chunk's transaction ids, card refunds with those ids, the customers, the open items and the
-  saved cards of the chunk;
+  chunk's transaction ids, card refunds with those ids, the customers, the open items, the
+  saved cards and the last payment history number of each invoice of the chunk;
 - each receipt is validated against those rows as the receipts before it left them, and its
   history, payment history, prepayment and GL rows are inserted at once (inside the receipt's
   savepoint: a refused or failed receipt leaves none of them);

@@ -322,7 +322,8 @@ class DemoSession:
         the callers copy it into the row they write."""
         audit = self._audits.get((table_key, prefix))
         if audit is None:
-            stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now), f"User{prefix}Key": self.user}
+            stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
+                     f"User{prefix}Key": self.user}
             audit = self._audits[table_key, prefix] = {
                 key: value for key, value in stamp.items() if self.has_column(table_key, key)}
         return audit
