@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from sage_paytrace_pipeline.domain.ledger import ReadModel
 from sage_paytrace_pipeline.sage100.errors import Sage100ConnectionError, Sage100Error, Sage100SchemaError
@@ -191,10 +191,10 @@ class Sage100Reader:
         lines: dict[tuple[str, ...], list[ReceiptLine]] = defaultdict(list)
         detail_rows = self._select_in("AR_CashReceiptsDetail", _ENTERED_LINE.columns, "DepositNo", deposit_nos)
         for row in sorted(detail_rows, key=lambda r: (as_text(r["LineSeqNo"]), as_text(r["LineKey"]))):
-            lines[_receipt_key(row)].append(_ENTERED_LINE.read_converted(row))
+            lines[_receipt_key(row)].append(_ENTERED_LINE.read(row))
         receipts = [
-            _ENTERED_RECEIPT.read_converted(header, posted=False, lines=tuple(lines.get(_receipt_key(header), ())),
-                                            **_DEPOSIT.values(deposits.get(as_text(header["DepositNo"]), {})))
+            _ENTERED_RECEIPT.read(header, posted=False, lines=tuple(lines.get(_receipt_key(header), ())),
+                                  **_DEPOSIT.values(deposits.get(as_text(header["DepositNo"]), {})))
             for header in headers
         ]
         return sorted(receipts, key=lambda r: (r.transaction_id, r.deposit_no, r.entry_no))
@@ -209,9 +209,9 @@ class Sage100Reader:
         receipts = []
         for _key, group in sorted(groups.items(), key=lambda item: tuple(str(part) for part in item[0])):
             group.sort(key=lambda r: as_text(r["SequenceNo"]))
-            lines = tuple(_POSTED_LINE.read_converted(row) for row in group)
+            lines = tuple(_POSTED_LINE.read(row) for row in group)
             amount = sum((line.amount for line in lines), as_money(0))
-            receipts.append(_POSTED_RECEIPT.read_converted(group[0], posted=True, amount=amount, lines=lines))
+            receipts.append(_POSTED_RECEIPT.read(group[0], posted=True, amount=amount, lines=lines))
         return receipts
 
     # ------------------------------------------------------------------ refund requests
@@ -511,12 +511,6 @@ class RowMapping(Generic[M]):
 
     def read(self, row: Row, **derived: Any) -> M:
         return self.model(**self.values(row), **derived)
-
-    def read_converted(self, row: Row, **derived: Any) -> M:
-        """`read` without pydantic checking again what the converters just made (each value is already
-        its field's type; read models have no validators): for the receipts a day's posting reads back
-        in thousands, where validating every row cost more than reading it. `derived` must be typed too."""
-        return cast(M, self.model.model_construct(**self.values(row), **derived))
 
 
 _CONVERT_BY_KIND: dict[str, Callable[[object], Any]] = {"str": as_text, "date": as_date, "flag": as_flag}
