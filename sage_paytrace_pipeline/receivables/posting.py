@@ -24,6 +24,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
 from sage_paytrace_pipeline.domain.money import decimal_to_cents
+from sage_paytrace_pipeline.receivables.collector import collector_paused
 from sage_paytrace_pipeline.receivables.posting_log import Confirmation, Intent, PostingLog
 from sage_paytrace_pipeline.sage100.documents import CardReceipt
 from sage_paytrace_pipeline.sage100.errors import Sage100ValidationError
@@ -55,6 +56,7 @@ def intent_for(receipt: CardReceipt, applications: pd.DataFrame, link: pd.Series
     return _intent(receipt, lines, link_fields, business_date)
 
 
+@collector_paused()
 def intents_for(receipts: Mapping[int, CardReceipt], applications: pd.DataFrame, links: pd.DataFrame,
                 business_date: date) -> dict[int, Intent]:
     """`intent_for` of every planned receipt at once: the applications and links read column-wise
@@ -98,6 +100,14 @@ def post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], 
     """Write `receipts` that Sage does not hold yet; confirm those it holds and `posted_earlier` ones
     (payments matching found in Sage already, which a new or restored warehouse may not have logged).
     `business_date` dates log rows made from Sage for receipts whose deposit date Sage does not show."""
+    with collector_paused():
+        return _post_receipts(receipts, intents, writer=writer, reader=reader, log=log, posted_earlier=posted_earlier,
+                              business_date=business_date)
+
+
+def _post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent], *, writer: Sage100Writer,
+                   reader: Sage100Reader, log: PostingLog, posted_earlier: Iterable[int],
+                   business_date: date | None) -> PostingOutcome:
     ids = sorted(set(receipts) | set(posted_earlier))
     in_sage = receipts_in_sage(reader, ids)
     problems = [_posted_twice(in_sage)]

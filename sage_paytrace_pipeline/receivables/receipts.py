@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sage_paytrace_pipeline.config import SageSettings, is_payment_type_brand
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, empty_exceptions, make_exceptions
 from sage_paytrace_pipeline.domain.money import cents_to_decimal
+from sage_paytrace_pipeline.receivables.collector import collector_paused
 from sage_paytrace_pipeline.sage100.documents import CardReceipt, ReceiptLine
 
 PREPAYMENT_METHOD = "prepayment"
@@ -41,6 +42,7 @@ def deposit_description(settings: SageSettings, business_date: date, payment_typ
     return settings.deposit_description.format(date=business_date.isoformat(), payment_type=payment_type)[:30]
 
 
+@collector_paused()
 def plan_receipts(applications: pd.DataFrame, payments: pd.DataFrame, settings: SageSettings,
                   business_date: date) -> ReceiptPlan:
     """One receipt per payment that has applications; problems become exception rows."""

@@ -600,7 +600,7 @@ _TABLES: tuple[Table, ...] = (
             *AUDIT,
         ),
         ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType", "TransactionDate", "SequenceNo"),
-        (("CreditCardTransactionID",),),
+        (("CreditCardTransactionID",), ("InvoiceNo",)),  # InvoiceNo: a chunk's last payment numbers at once
     ),
     Table(
         "AR_CashReceiptsDeposit",

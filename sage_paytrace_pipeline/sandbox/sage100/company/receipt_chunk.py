@@ -6,8 +6,8 @@ moved to history and its entry rows deleted again: some forty statements and sev
 value conversions a receipt, and the counters and the customer row read and written each time.
 `ReceiptChunk` posts the receipts of one chunk inside the writer's transaction instead:
 - at the start it reads what the chunk needs, one look-up per table: receipts already holding the
-  chunk's transaction ids, card refunds with those ids, the customers, the open items and the
-  saved cards of the chunk;
+  chunk's transaction ids, card refunds with those ids, the customers, the open items, the
+  saved cards and the last payment history number of each invoice of the chunk;
 - each receipt is validated against those rows as the receipts before it left them, and its
   history, payment history, prepayment and GL rows are inserted at once (inside the receipt's
   savepoint: a refused or failed receipt leaves none of them);
@@ -41,19 +41,19 @@ from sage_paytrace_pipeline.sandbox.sage100.company.receipts import (
     header_row,
     history_row,
     insert_payment_history,
-    last_payment_history_number,
     payment_history_key,
     post_receipt_gl,
     prepayment_row,
     validate_receipt,
 )
-from sage_paytrace_pipeline.sandbox.sage100.company.store import IN_LIST, DemoSession, Row
+from sage_paytrace_pipeline.sandbox.sage100.company.store import IN_LIST, DemoSession, Row, to_db
 
 _ABSENT = object()
 _ITEM_KEY = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType")
 _ITEM_COLUMNS = (*_ITEM_KEY, "Balance", "PaymentsToday", "InvoiceHistoryHeaderSeqNo")
 _DEPOSIT_KEY = ("BankCode", "DepositDate", "DepositDesc", "DepositType")
 _CUSTOMER_KEY = ("ARDivisionNo", "CustomerNo")
+_PAYMENT_HISTORY_KEY = ("ARDivisionNo", "CustomerNo", "InvoiceNo", "InvoiceType", "TransactionDate")
 _CUSTOMER_COLUMNS = (*_CUSTOMER_KEY, "CustomerStatus", "CustomerName", "OpenItemCustomer", "CurrentBalance",
                      "DateLastPayment", "DateLastActivity")
 # Columns a read of the entry rows gives back without the receipt setting them (the tables' defaults).
@@ -151,6 +151,13 @@ class ReceiptChunk:
         self._size = len(receipts)
         self._gl_last: dict[str, int] | None = None  # CR register -> its highest GL sequence (`last_gl_sequence`)
         self._pending_deposits: dict[tuple, str] = {}  # a pending history row's deposit key as stored -> DepositNo
+        # pure conversions many receipts of a chunk repeat (a day's receipts share one deposit): made once
+        self._deposit_keys: dict[tuple, tuple] = {}
+        self._stored_deposits: dict[tuple, Row] = {}
+        # the last payment history number of each (division, customer, invoice, type, date) of the
+        # chunk's invoices, as stored: one grouped look-up instead of a MAX query a line
+        self._payment_history_last = self._last_payment_history_numbers(
+            [line.invoice_no for receipt in receipts for line in receipt.lines])
         self._lookups = ReceiptLookups(
             refund_recorded=self._refund_ids.__contains__,
             customer=lambda division, customer_no: self._customers.get((division, customer_no)),
@@ -209,11 +216,20 @@ class ReceiptChunk:
         if deposit_no is None:
             posted = self.session.select_one("AR_CashReceiptsHistory", key, columns=("DepositNo",))
             deposit_no = posted["DepositNo"] if posted is not None else self._take("DepositNo")
-        stored = self.session.round_trip("AR_CashReceiptsDeposit", {**key, "DepositNo": deposit_no})
+        stored = self._stored_deposit(key, deposit_no)
         if (stored["BankCode"], stored["DepositDate"], stored["DepositDesc"]) == lookup:
             # the history rows carry the stored values: a later receipt with these finds this deposit
             self._changes.set(self._deposits, lookup, deposit_no)
         return stored
+
+    def _stored_deposit(self, key: Row, deposit_no: str) -> Row:
+        """The deposit row as stored and read back (a pure conversion, made once per deposit)."""
+        lookup = (*key.values(), deposit_no)
+        stored = self._stored_deposits.get(lookup)
+        if stored is None:
+            stored = self._stored_deposits[lookup] = self.session.round_trip(
+                "AR_CashReceiptsDeposit", {**key, "DepositNo": deposit_no})
+        return dict(stored)
 
     def _card_id(self, receipt: CardReceipt) -> str:
         if not receipt.credit_card_guid:
@@ -293,7 +309,12 @@ class ReceiptChunk:
 
     def _deposit_key(self, key: Row) -> tuple:
         """The values a look-up of history by this deposit key compares the stored ones with."""
-        return tuple(self.session.where_values("AR_CashReceiptsHistory", {k: key[k] for k in _DEPOSIT_KEY}))
+        values = tuple(key[k] for k in _DEPOSIT_KEY)
+        converted = self._deposit_keys.get(values)
+        if converted is None:
+            converted = self._deposit_keys[values] = tuple(self.session.where_values(
+                "AR_CashReceiptsHistory", dict(zip(_DEPOSIT_KEY, values, strict=True))))
+        return converted
 
     def insert_later(self, table_key: str, row: Row) -> None:
         """`session.insert`, values converted (and refused) now, the row written by `write_changes`."""
@@ -325,9 +346,30 @@ class ReceiptChunk:
         lookup = tuple(key.values())
         last = self._payment_numbers.get(lookup)
         if last is None:
-            last = last_payment_history_number(self.session, key)
+            last = self._payment_history_last.get(
+                tuple(self.session.where_values("AR_TransactionPaymentHistory", key)), 0)
         self._changes.set(self._payment_numbers, lookup, last + 1)
         return last + 1
+
+    def _last_payment_history_numbers(self, invoice_nos: list[str]) -> dict[tuple, int]:
+        """`last_payment_history_number` of every payment history key of these invoices at once, by
+        the key's values as stored (what the point look-up compares), counting all-digit numbers only, as it."""
+        columns = [self.session.column("AR_TransactionPaymentHistory", key) for key in _PAYMENT_HISTORY_KEY]
+        sequence = self.session.column("AR_TransactionPaymentHistory", "SequenceNo").name
+        invoice = self.session.column("AR_TransactionPaymentHistory", "InvoiceNo")
+        table = self.session.table("AR_TransactionPaymentHistory").name
+        distinct = list(dict.fromkeys(to_db(invoice, value) for value in invoice_nos))
+        last: dict[tuple, int] = {}
+        for start in range(0, len(distinct), IN_LIST):
+            part = distinct[start:start + IN_LIST]
+            for *values, number in self.session.connection.execute(
+                    f"SELECT {', '.join(column.name for column in columns)}, {sequence} FROM {table} "
+                    f"WHERE {invoice.name} IN ({', '.join('?' for _ in part)})", part):
+                if number and number.isascii() and number.isdigit():  # `max_number`'s all-digit values
+                    # as the look-up compares them: a DATE column reads back as a date, stored as ISO text
+                    key = tuple(to_db(column, value) for column, value in zip(columns, values, strict=True))
+                    last[key] = max(last.get(key, 0), int(number))
+        return last
 
     def _apply_line(self, header: Row, deposit: Row, line: Row) -> Decimal:
         key = (header["ARDivisionNo"], header["CustomerNo"], line["InvoiceNo"], line["InvoiceType"])

@@ -60,7 +60,7 @@ def db_converter(column: Column) -> Converter:
 
         def decimal(value: Any) -> Any:
             if type(value) is Decimal:
-                return decimal_text(value, scale)
+                return stored_decimal(value, scale)
             return to_db(column, value)
         return decimal
     if column.kind == "str":
@@ -71,7 +71,36 @@ def db_converter(column: Column) -> Converter:
                 return value
             return to_db(column, value)
         return text
+    if column.kind == "date":
+
+        def iso_date(value: Any) -> Any:
+            if type(value) is date:
+                return value.isoformat()
+            return to_db(column, value)
+        return iso_date
     return partial(to_db, column)
+
+
+# `decimal_text` by scale and value: a day's receipts write the same few amounts into many columns
+# (the amount, the lines, payment history, GL, balances), each a quantize and a format.
+_DECIMAL_TEXTS: dict[int, dict[Decimal, str]] = {}
+_DECIMAL_TEXTS_KEPT = 65_536
+
+
+def stored_decimal(value: Decimal, scale: int) -> str:
+    """`decimal_text(value, scale)`, remembered (equal decimals store the same text)."""
+    texts = _DECIMAL_TEXTS.get(scale)
+    if texts is None:
+        texts = _DECIMAL_TEXTS[scale] = {}
+    try:
+        return texts[value]
+    except KeyError:
+        if len(texts) >= _DECIMAL_TEXTS_KEPT:
+            texts.clear()
+        text = texts[value] = decimal_text(value, scale)
+        return text
+    except TypeError:  # a signaling NaN has no hash: refused by decimal_text as before
+        return decimal_text(value, scale)
 
 
 def read_converter(column: Column) -> Converter:
@@ -83,7 +112,27 @@ def read_converter(column: Column) -> Converter:
     return partial(from_db, column)
 
 
-def _round_trip(to_stored: Converter, to_read: Converter) -> Converter:
+def round_trip_converter(column: Column) -> Converter:
+    """`read_converter(column)(db_converter(column)(value))` in one step for the values the writer
+    passes most (text that fits, money as `Decimal`, dates), with the same refusals; other values
+    take both steps."""
+    to_stored, to_read = db_converter(column), read_converter(column)
+    if column.kind == "str":
+        length = column.length
+
+        def text(value: Any) -> Any:
+            if type(value) is str and (not length or len(value) <= length):
+                return value.rstrip()
+            return to_read(to_stored(value))
+        return text
+    if column.kind == "decimal" and column.scale == 2:
+
+        def money(value: Any) -> Any:
+            if type(value) is Decimal:  # the stored text has two decimals: `as_money` of it is the same Decimal
+                return Decimal(stored_decimal(value, 2))
+            return to_read(to_stored(value))
+        return money
+
     def stored_and_read(value: Any) -> Any:
         return to_read(to_stored(value))
     return stored_and_read
@@ -120,9 +169,8 @@ class DemoSession:
         self.today = now.date()
         # Name resolution is pure and asked for thousands of times a chunk: resolved once per session.
         self._columns: dict[tuple[str, str], Column] = {}
-        self._audit_keys: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._audits: dict[tuple[str, str], Row] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
-        self._stamps: dict[str, Row] = {}
         self._round_trips: dict[tuple[str, str], Converter] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
@@ -254,7 +302,7 @@ class DemoSession:
             convert = self._round_trips.get((table_key, key))
             if convert is None:
                 column = self.column(table_key, key)
-                convert = self._round_trips[table_key, key] = _round_trip(db_converter(column), read_converter(column))
+                convert = self._round_trips[table_key, key] = round_trip_converter(column)
             stored[key] = convert(value)
         return stored
 
@@ -270,15 +318,15 @@ class DemoSession:
 
     # --- writes -----------------------------------------------------------------------
     def _audit(self, table_key: str, prefix: str) -> Row:
-        keys = self._audit_keys.get((table_key, prefix))
-        if keys is None:
-            wanted = (f"Date{prefix}", f"Time{prefix}", f"User{prefix}Key")
-            keys = self._audit_keys[table_key, prefix] = tuple(k for k in wanted if self.has_column(table_key, k))
-        stamp = self._stamps.get(prefix)
-        if stamp is None:  # `now` is the session's: one stamp a session
-            stamp = self._stamps[prefix] = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
-                                            f"User{prefix}Key": self.user}
-        return {key: stamp[key] for key in keys}
+        """The table's audit columns of this prefix, as one stamp a session (`now` is the session's);
+        the callers copy it into the row they write."""
+        audit = self._audits.get((table_key, prefix))
+        if audit is None:
+            stamp = {f"Date{prefix}": self.today, f"Time{prefix}": decimal_hours(self.now),
+                     f"User{prefix}Key": self.user}
+            audit = self._audits[table_key, prefix] = {
+                key: value for key, value in stamp.items() if self.has_column(table_key, key)}
+        return audit
 
     def _forget(self, table_key: str) -> None:
         """A write to a master table drops what was read of it."""
