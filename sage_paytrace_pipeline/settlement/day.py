@@ -90,23 +90,30 @@ def read_books(config: PipelineConfig, reader: Sage100Reader) -> SageBooks:
                      short_owed=short_owed_in_sage(reader, accounts, chart))
 
 
-def window_inputs(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
-                  bank_deposits: pd.DataFrame) -> DayInputs:
-    """The batches closed within the day's window, the transactions of the day's own batches, and the
-    bank lines posted after the window opened.
+def range_window_inputs(days: list[date], policy: SettlementPolicy, batches: pd.DataFrame,
+                        batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame) -> list[DayInputs]:
+    """Per day of the run: the batches closed within the day's window, the transactions of the day's own
+    batches, and the bank lines posted after the window opened.
 
     The other batches of the window compete for the bank lines by their summary totals alone (what a
     deposit is expected to be); their transactions only make rows of their own days (tie-out, sales
     in Sage, refunds, entries), which `settle_day` does not keep, so they are not read: a day's work
-    does not grow with the window."""
-    first, last = batch_window(day, policy.deposit_window_business_days)
+    does not grow with the window.
+
+    The inputs' dates are converted once for the run, not once a day (the bank lines are every line
+    ever loaded)."""
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
+    deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
+    return [_day_window(day, policy, batches, batch_transactions, deposits) for day in days]
+
+
+def _day_window(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
+                deposits: pd.DataFrame) -> DayInputs:
+    first, last = batch_window(day, policy.deposit_window_business_days)
     batches = batches[batches["business_date"].between(first, last)]
     own = batches.loc[batches["business_date"] == day, "batch_number"]
     transactions = batch_transactions[batch_transactions["batch_number"].isin(own)]
-    deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
-    deposits = deposits[deposits["posted_date"] > first]
-    return DayInputs(batches, transactions, deposits)
+    return DayInputs(batches, transactions, deposits[deposits["posted_date"] > first])
 
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,

@@ -13,6 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
@@ -46,9 +47,9 @@ from sage_paytrace_pipeline.receivables.posting_log import PostingLog
 from sage_paytrace_pipeline.settlement.batches import read_closed_batches_by_day
 from sage_paytrace_pipeline.settlement.day import (
     post_journal_entries,
+    range_window_inputs,
     read_books,
     settle_day,
-    window_inputs,
 )
 from sage_paytrace_pipeline.settlement.frames import (
     EXCEPTION_COLUMNS,
@@ -153,17 +154,18 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         # the posting log's rows of every day's transactions, the refunds recorded in Sage; each day
         # takes its own rows, the ones its own reads would return.
         books = read_books(config, reader)
-        day_inputs = [(day, window_inputs(day, config.settlement, batches, batch_transactions, bank_deposits))
-                      for day in days]
+        day_inputs = list(zip(days, range_window_inputs(days, config.settlement, batches, batch_transactions,
+                                                        bank_deposits), strict=True))
         every_id = [int(t) for _, inputs in day_inputs for t in inputs.transactions["transaction_id"]]
         all_logged = log.entries(transaction_ids=every_id)
         all_recorded = refunds_recorded_in_sage(connection, every_id) if config.refunds else frozenset()
         all_refund_cents = (refunds_in_sage_currency(connection, all_recorded)
                             if rates is not None and all_recorded else {})
+        log_rows = _rows_by_transaction(all_logged)
         for day, inputs in day_inputs:
             ids = inputs.transactions["transaction_id"].astype("int64")
             # the day's receipts, as the posting log holds them
-            logged = all_logged[all_logged["transaction_id"].isin(ids)].reset_index(drop=True)
+            logged = _rows_of(all_logged, log_rows, ids)
             # and, with the refund flow on, its refunds that flow recorded in Sage (they went through clearing)
             recorded = all_recorded & frozenset(ids.tolist())
             receipts = receipts_from_log(logged)
@@ -213,6 +215,19 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         "preview": exception_list(exceptions, ["batch_number"]),
     }, days))
     yield combined_check([(day, checks.journals_balance(settled.lines)) for day, settled in settled_days])
+
+
+def _rows_by_transaction(logged: pd.DataFrame) -> dict[int, np.ndarray]:
+    """The positions of each transaction's rows in the run's posting-log rows, found once for the run: each
+    day then takes its own without a pass over every day's rows (a year's run made that quadratic)."""
+    return pd.Series(np.arange(len(logged))).groupby(logged["transaction_id"].to_numpy()).indices
+
+
+def _rows_of(logged: pd.DataFrame, rows: dict[int, np.ndarray], ids: pd.Series) -> pd.DataFrame:
+    """`logged[logged["transaction_id"].isin(ids)]`, in the log's order, by `_rows_by_transaction`."""
+    found = [rows[transaction_id] for transaction_id in set(ids.tolist()) if transaction_id in rows]
+    positions = np.sort(np.concatenate(found)) if found else np.zeros(0, dtype="int64")
+    return logged.take(positions).reset_index(drop=True)
 
 
 def _settlement_not_configured(days: list[date]):

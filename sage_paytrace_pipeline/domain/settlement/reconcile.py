@@ -714,13 +714,18 @@ def _matches(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
 
 
 def _deposit_status(expected: pd.DataFrame, matches: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    status = matches.drop_duplicates(_KEY).set_index(_KEY)["status"]
-    keys = pd.MultiIndex.from_frame(expected[_KEY])
-    found = status.reindex(keys).to_numpy()
-    waiting = expected["window_end"].to_numpy() >= np.datetime64(as_of)
-    status = np.where(pd.isna(found), choose(waiting, "pending", "missing"), found)
+    # Each group's first match, looked up in plain Python: a day's frames hold a few dozen groups, where
+    # pandas' index machinery costs more than the lookups themselves.
+    first: dict[tuple, tuple[str, str]] = {}
+    for key, state, how in zip(zip(matches["batch_number"].tolist(), matches["funding_group"].tolist()),
+                               matches["status"].tolist(), matches["method"].tolist()):
+        first.setdefault(key, (state, how))
+    found = [first.get(key) for key in zip(expected["batch_number"].tolist(), expected["funding_group"].tolist())]
+    waiting = choose(expected["window_end"].to_numpy() >= np.datetime64(as_of), "pending", "missing")
+    status = np.array([match[0] if match is not None else wait for match, wait in zip(found, waiting)],
+                      dtype=object)
     expected["deposit_status"] = status
-    method = matches.drop_duplicates(_KEY).set_index(_KEY)["method"].reindex(keys).to_numpy()
+    method = np.array([match[1] if match is not None else None for match in found], dtype=object)
     expected["hold_reason"] = _reasons([
         (np.isin(status, ["pending", "missing"]), NO_DEPOSIT_REASON),
         (np.isin(status, ["over", "short"]) & (method != NETTED), DIFFERS_REASON),
