@@ -15,6 +15,7 @@ grace period it goes through matching as it is (and is reported if still unplace
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,10 +30,11 @@ class StoreSaleLinks:
 
 
 def link_store_sales(payments: pd.DataFrame, postings: pd.DataFrame, pending_transactions: set[str],
-                     open_invoice_numbers: set[str], *, in_sage: set[int], now: datetime,
-                     grace: timedelta) -> StoreSaleLinks:
+                     open_invoice_numbers: Collection[str] | Callable[[], Collection[str]], *, in_sage: set[int],
+                     now: datetime, grace: timedelta) -> StoreSaleLinks:
     """`postings`: paytrace_transaction_id, invoice_no (orders in Sage); `pending_transactions`: sale ids
-    of paid orders in the inbox not yet in Sage; `in_sage`: payments Sage already holds (never held:
+    of paid orders in the inbox not yet in Sage; `open_invoice_numbers` (or what makes them, called only
+    when a sale is young enough to be held); `in_sage`: payments Sage already holds (never held:
     matching carries them from the posting log)."""
     if payments.empty:
         return StoreSaleLinks(payments, payments.head(0), 0)
@@ -45,13 +47,19 @@ def link_store_sales(payments: pd.DataFrame, postings: pd.DataFrame, pending_tra
     adjusted["invoice_id"] = adjusted["invoice_id"].astype(object).where(~linked.to_numpy(),
                                                                           ids.map(invoice_of).to_numpy())
     adjusted["invoice_id"] = adjusted["invoice_id"].astype(payments["invoice_id"].dtype)
-    young = pd.to_datetime(payments["created_at"], utc=True) > pd.Timestamp(now - grace)
+    young = (pd.to_datetime(payments["created_at"], utc=True) > pd.Timestamp(now - grace)).fillna(False)
+    if not young.any():  # only a young sale is held: older days (a backfill's) need no look-up in the open items
+        return StoreSaleLinks(adjusted.reset_index(drop=True),
+                              payments.head(0)[["transaction_id", "invoice_id", "created_at"]],
+                              int(linked.sum()))
+    if callable(open_invoice_numbers):
+        open_invoice_numbers = open_invoice_numbers()
     invoice_text = payments["invoice_id"].astype("string").fillna("").str.strip()
     names_no_open_invoice = (invoice_text != "") & ~invoice_text.isin(open_invoice_numbers)
     linked_invoice_open = ids.map(invoice_of).isin(open_invoice_numbers)
     waiting = (linked & ~linked_invoice_open) | (~linked & (ids.isin(pending_transactions) | names_no_open_invoice))
     posted = payments["transaction_id"].astype("int64").isin(list(in_sage))
-    held = (waiting & young.fillna(False) & ~posted).to_numpy()
+    held = (waiting & young & ~posted).to_numpy()
     return StoreSaleLinks(adjusted[~held].reset_index(drop=True),
                           payments.loc[held, ["transaction_id", "invoice_id", "created_at"]].reset_index(drop=True),
                           int(linked.sum()))

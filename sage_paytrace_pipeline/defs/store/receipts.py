@@ -37,6 +37,9 @@ def store_sales_for_matching(config: PipelineConfig, config_path: str, payments:
     if config.store is None or payments.empty:
         return StoreSaleLinks(payments, payments.head(0), 0)
     postings, pending = inbox() if inbox is not None else read_store_inbox(config, config_path)
-    open_numbers = set(open_invoices["invoice_no"].astype(str)) if len(open_invoices) else set()
+
+    def open_numbers() -> set[str]:  # the whole open-item file: read only for a day with young sales
+        return set(open_invoices["invoice_no"].astype(str)) if len(open_invoices) else set()
+
     return link_store_sales(payments, postings, pending, open_numbers, in_sage=in_sage, now=now or datetime.now(UTC),
                             grace=timedelta(minutes=config.store.receipt_grace_minutes))

@@ -58,6 +58,22 @@ def test_linked_sales_name_their_invoice_and_early_ones_wait_for_the_grace_perio
     assert posted.held.empty
 
 
+def test_a_day_without_young_sales_links_them_without_reading_the_open_items() -> None:
+    old = NOW - timedelta(days=3)  # a backfill's day: nothing on it can still be within the grace period
+    payments = _payments((1, "5001", old), (2, "5002", old), (3, "0100999", old))
+    postings = pd.DataFrame({"paytrace_transaction_id": ["1"], "invoice_no": ["0100050"]})
+
+    def never_read() -> set[str]:
+        raise AssertionError("the open items were read for a day no sale of which can wait")
+
+    links = link_store_sales(payments, postings, {"2"}, never_read, in_sage=set(), now=NOW,
+                             grace=timedelta(minutes=30))
+    eager = link_store_sales(payments, postings, {"2"}, {"0100007"}, in_sage=set(), now=NOW,
+                             grace=timedelta(minutes=30))
+    assert links.payments.equals(eager.payments) and links.held.equals(eager.held) and links.linked == eager.linked
+    assert links.payments["invoice_id"].tolist() == ["0100050", "5002", "0100999"] and links.held.empty
+
+
 def _query(db: Path, sql: str, *params: object) -> list[tuple]:
     with sqlite3.connect(db) as connection:
         return connection.execute(sql, params).fetchall()
