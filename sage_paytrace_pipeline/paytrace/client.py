@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -284,18 +284,15 @@ class PayTraceClient:
                                                              "end_date": _wire_date(last), **filters}),
                              no_records_ok=True)
                   for first, last in date_windows(start_date, end_date, self.export_window_days)]
-        if len(bodies) == 1:
-            return self._transaction_export(bodies[0], "transactions", EXPORT_BY_DATE_RANGE, parsed)
-        try:
-            records = [record for body in bodies for record in export_records(body, "transactions")]
-        except ExportShapeError as exc:
-            raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=EXPORT_BY_DATE_RANGE) from None
-        return self._transaction_export({"transactions": records}, "transactions", EXPORT_BY_DATE_RANGE, parsed)
+        return self._transaction_export(bodies, "transactions", EXPORT_BY_DATE_RANGE, parsed)
 
-    def _transaction_export(self, body: Mapping[str, Any], key: str, route: str,
+    def _transaction_export(self, bodies: Mapping[str, Any] | Sequence[Mapping[str, Any]], key: str, route: str,
                             parsed: ParsedRecords | None = None) -> TransactionExport:
+        """The records under `key` of one answer, or of several read as one (a windowed range)."""
         try:
-            return parse_transaction_export(body, self.zone, key, parsed)
+            if not isinstance(bodies, Mapping):
+                bodies = {key: [record for body in bodies for record in export_records(body, key)]}
+            return parse_transaction_export(bodies, self.zone, key, parsed)
         except ExportShapeError as exc:
             raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=route) from None
 
