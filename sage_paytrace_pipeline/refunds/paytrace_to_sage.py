@@ -50,9 +50,15 @@ from sage_paytrace_pipeline.domain.refunds.linking import (
     LINKED,
     ORIGINAL_ID,
     RefundLinks,
+    RefundMatches,
+    SaleMatches,
+    decide_links,
+    key_matches,
     link_refunds,
-    link_to_candidates,
     linking_keys,
+    match_refunds,
+    matches_by_refund,
+    named_originals,
     sale_candidates,
 )
 from sage_paytrace_pipeline.domain.refunds.plan import (
@@ -158,6 +164,14 @@ def _combined(day_transactions: pd.DataFrame, warehouse: pd.DataFrame) -> pd.Dat
     return frame.drop_duplicates("transaction_id", keep="first").reset_index(drop=True)
 
 
+def _day_candidates(day_transactions: pd.DataFrame) -> pd.DataFrame:
+    return sale_candidates(day_transactions[[c for c in _WAREHOUSE_COLUMNS if c in day_transactions]])
+
+
+# what a refund's matches depend on (`linking.key_matches`): a kept match list is reused while they are the same
+_SIGNATURE = ("invoice_id", "customer_id", "card_last4", "created_at")
+
+
 class WarehouseHistory:
     """`warehouse_transactions` prepared once for the days of a range run, which each see the warehouse as
     their own run would (without the run's later days, `without_days`).
@@ -166,9 +180,9 @@ class WarehouseHistory:
     among them, and earlier days' refunds not in Sage yet are carried over. Done per day on the whole
     frame (text keys normalised, merges over every sale), a year's range run spent most of this step on
     it, growing with each day. Here the linking keys of the sales and the carried-over selection are
-    computed once, the sales indexed by key, and a day takes only the sales that share a key with its
-    refunds: the links and the carried refunds are the ones the whole frame gives (a transaction id is
-    in the warehouse once, on its business day)."""
+    computed once, the sales indexed by key, and each refund's matches among them found once a run
+    (`matches_for`): the links and the carried refunds are the ones the whole frame gives (a
+    transaction id is in the warehouse once, on its business day)."""
 
     def __init__(self, transactions: pd.DataFrame, *, _hidden: np.ndarray | None = None,
                  _prepared: WarehouseHistory | None = None) -> None:
@@ -188,8 +202,11 @@ class WarehouseHistory:
         self._candidates = candidates.reset_index(drop=True)
         self._by_key = {column: self._candidates.groupby(column, sort=False).indices
                         for column in ("invoice_id", "customer_id")}
-        self._by_id = {int(tid): position for position, tid in enumerate(self._candidates["transaction_id"])}
+        self._candidate_ids = self._candidates["transaction_id"].to_numpy(dtype="int64")
+        self._by_id = dict(zip(self._candidate_ids.tolist(), range(len(self._candidate_ids)), strict=True))
         self._selected: dict[date, pd.DataFrame] = {}
+        # refund id -> (its keys, its matches among every stored candidate, their positions): kept for the run
+        self._matches: dict[int, tuple[tuple, SaleMatches | None, np.ndarray]] = {}
 
     @property
     def columns(self) -> list[str]:
@@ -217,7 +234,19 @@ class WarehouseHistory:
     def candidates_for(self, refunds: pd.DataFrame, day_transactions: pd.DataFrame, day_ids: set[int]) -> pd.DataFrame:
         """`sale_candidates` of the day's rows and the visible warehouse rows, less the warehouse's sales
         sharing no key with `refunds` (they link none of them)."""
-        keys = linking_keys(refunds)
+        rows = self._sharing_a_key(linking_keys(refunds))
+        if ORIGINAL_ID in refunds:
+            originals = pd.to_numeric(refunds[ORIGINAL_ID], errors="coerce").dropna().astype("int64").tolist()
+            rows = np.union1d(rows, [self._by_id[sale] for sale in originals if sale in self._by_id]).astype("int64")
+        if self._hidden is not None:
+            rows = rows[~self._hidden[self._candidate_rows[rows]]]
+        stored = self._candidates.iloc[rows]
+        stored = stored[~stored["transaction_id"].isin(day_ids)]
+        return pd.concat([_day_candidates(day_transactions), stored], ignore_index=True).drop_duplicates(
+            "transaction_id")
+
+    def _sharing_a_key(self, keys: pd.DataFrame) -> np.ndarray:
+        """Positions (ascending) of the stored candidates sharing an invoice id or vault customer id with `keys`."""
         positions: set[int] = set()
         for column in ("invoice_id", "customer_id"):
             index = self._by_key[column]
@@ -225,16 +254,53 @@ class WarehouseHistory:
                 found = index.get(value)
                 if found is not None:
                     positions.update(found.tolist())
-        if ORIGINAL_ID in refunds:
-            originals = pd.to_numeric(refunds[ORIGINAL_ID], errors="coerce").dropna().astype("int64").tolist()
-            positions.update(self._by_id[sale] for sale in originals if sale in self._by_id)
-        rows = np.array(sorted(positions), dtype="int64")
-        if self._hidden is not None:
-            rows = rows[~self._hidden[self._candidate_rows[rows]]]
-        stored = self._candidates.iloc[rows]
-        stored = stored[~stored["transaction_id"].isin(day_ids)]
-        day = sale_candidates(day_transactions[[c for c in _WAREHOUSE_COLUMNS if c in day_transactions]])
-        return pd.concat([day, stored], ignore_index=True).drop_duplicates("transaction_id")
+        return np.array(sorted(positions), dtype="int64")
+
+    def matches_for(self, refunds: pd.DataFrame, day_transactions: pd.DataFrame, day_ids: set[int]) -> RefundMatches:
+        """`match_refunds(refunds, self.candidates_for(...))`, with each keyed refund's matches among the stored
+        sales found once a run and kept: a refund carried over unconfirmed is matched again every day of a
+        range, against the thousands of sales of its customer. A day then drops the kept sales it does not
+        see (the run's later days, the rows the day's own replace) and adds its own sales' matches."""
+        keys = linking_keys(refunds).sort_values("transaction_id", kind="stable")
+        named = named_originals(refunds.loc[keys.index]).to_numpy()
+        found = {}
+        if named.any():  # few: matched as the plain frame would, against the candidates they name
+            by_name = refunds.loc[keys.index[named]]
+            found.update(match_refunds(by_name, self.candidates_for(by_name, day_transactions, day_ids)).found)
+        keyed = keys[~named]
+        unseen = self._unseen(day_ids)
+        of_day = matches_by_refund(key_matches(keyed, _day_candidates(day_transactions)))
+        for refund_id, stored, positions in self._stored_matches(keyed):
+            seen = stored.without(unseen[positions]) if stored is not None else None
+            matched = seen.joined(of_day.get(refund_id)) if seen is not None else of_day.get(refund_id)
+            if matched is not None and len(matched.sale_ids):
+                found[refund_id] = matched
+        return RefundMatches(keys, found)
+
+    def _unseen(self, day_ids: set[int]) -> np.ndarray:
+        """Per stored candidate: hidden from this view, or replaced by the day's own row."""
+        unseen = (self._hidden[self._candidate_rows] if self._hidden is not None
+                  else np.zeros(len(self._candidate_ids), dtype=bool))
+        unseen[[self._by_id[tid] for tid in day_ids if tid in self._by_id]] = True
+        return unseen
+
+    def _stored_matches(self, keys: pd.DataFrame) -> list[tuple[int, SaleMatches | None, np.ndarray]]:
+        """(refund id, its matches among every stored candidate, their positions) of each keyed refund, those
+        not kept yet (or whose keys changed) matched now."""
+        signatures = dict(zip(keys["transaction_id"].tolist(),
+                              zip(*(keys[c].tolist() for c in _SIGNATURE), strict=True), strict=True))
+        todo = [refund for refund, signature in signatures.items()
+                if self._matches.get(refund, ((),))[0] != signature]
+        if todo:
+            wanted = keys[keys["transaction_id"].isin(todo)]
+            pairs = key_matches(wanted, self._candidates.iloc[self._sharing_a_key(wanted)])
+            matched = matches_by_refund(pairs)
+            for refund in todo:
+                sales = matched.get(refund)
+                positions = (np.array([self._by_id[s] for s in sales.sale_ids.tolist()], dtype="int64")
+                             if sales is not None else np.empty(0, dtype="int64"))
+                self._matches[refund] = (signatures[refund], sales, positions)
+        return [(refund, *self._matches[refund][1:]) for refund in signatures]
 
 
 # ------------------------------------------------------------------------------------ the flow
@@ -262,8 +328,7 @@ def post_paytrace_refunds(day_transactions: pd.DataFrame, warehouse: pd.DataFram
 
     def linked_now() -> RefundLinks:
         if history is not None:
-            return link_to_candidates(refunds, history.candidates_for(refunds, day_transactions, day_ids),
-                                      _linked(log))
+            return decide_links(history.matches_for(refunds, day_transactions, day_ids), _linked(log))
         return link_refunds(refunds, everything, _linked(log))
 
     if refunds.empty:

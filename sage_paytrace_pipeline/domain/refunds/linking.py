@@ -15,15 +15,18 @@ copies the original's `invoice_id`, customer and card; `refund/to_customer` carr
 Exactly one candidate: linked. None: ``unknown``. Several: ``ambiguous``. Either way the candidates
 the keys found (before the amount test) are named, so a person can decide.
 
-Candidate generation is one merge per key on the whole frames; only the remaining-amount pass
-walks the refunds one by one (it depends on the previous ones' links), over the few refunds of a
-day, with the remaining amounts in a dict.
+Candidate generation is one merge per key on the whole frames (`match_refunds`; a range run keeps
+each refund's matches for the run, refunds/paytrace_to_sage.py `WarehouseHistory`); only the
+remaining-amount pass (`decide_links`) walks the refunds one by one (it depends on the previous
+ones' links), with each refund's found sales and their remaining amounts as arrays.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import pandas as pd
 
 # A captured authorization keeps its type AUTHORIZATION in the export (status pending or settled once captured,
@@ -78,7 +81,7 @@ def sale_candidates(sales: pd.DataFrame) -> pd.DataFrame:
     return _keys(chosen).drop_duplicates("transaction_id")
 
 
-def _key_matches(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
+def key_matches(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     """(refund_id, sale_id, method) for every sale sharing all of the refund's invoice/customer keys."""
     has_invoice = refunds["invoice_id"] != ""
     has_customer = refunds["customer_id"] != ""
@@ -106,11 +109,18 @@ def _key_matches(refunds: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def named_originals(refunds: pd.DataFrame) -> pd.Series:
+    """Whether each refund row names its sale by ``original_transaction_id`` (then linked by it alone)."""
+    if ORIGINAL_ID not in refunds:
+        return pd.Series(False, index=refunds.index)
+    return pd.to_numeric(refunds[ORIGINAL_ID], errors="coerce").notna()
+
+
 def _by_original_id(refunds: pd.DataFrame, raw: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
     if ORIGINAL_ID not in raw:
-        return _key_matches(refunds.iloc[:0], sales)
+        return key_matches(refunds.iloc[:0], sales)
     original = pd.to_numeric(raw[ORIGINAL_ID], errors="coerce")
-    given = original.notna()
+    given = named_originals(raw)
     pairs = pd.DataFrame({"refund_id": refunds.loc[given, "transaction_id"].to_numpy(),
                           "sale_id": original[given].astype("int64").to_numpy()})
     pairs = pairs.merge(sales[["transaction_id", "amount_cents"]].rename(
@@ -120,17 +130,66 @@ def _by_original_id(refunds: pd.DataFrame, raw: pd.DataFrame, sales: pd.DataFram
     return pairs
 
 
-def _sales_of_each_refund(matches: pd.DataFrame) -> tuple[dict[int, list[int]], dict[int, str]]:
-    """Each refund's matched sale ids in the order of `matches`, and the method of its first match (read from
-    the columns as lists: a frame per refund cost more than the linking itself)."""
-    found: dict[int, list[int]] = {}
-    method: dict[int, str] = {}
-    for refund_id, sale_id, how in zip(matches["refund_id"].tolist(), matches["sale_id"].tolist(),
-                                       matches["method"].tolist(), strict=True):
-        if refund_id not in found:
-            found[refund_id], method[refund_id] = [], str(how)
-        found[refund_id].append(sale_id)
-    return found, method
+@dataclass(frozen=True)
+class SaleMatches:
+    """The sales one refund's keys (or original id) found, before the amount test: ids ascending, their
+    amounts (0 for a named sale the candidates lack) and how they were found."""
+
+    method: str
+    sale_ids: np.ndarray  # int64
+    sale_cents: np.ndarray  # int64
+
+    @cached_property
+    def listed(self) -> str:
+        """The ids comma separated (a carried refund's list is kept with it: a customer's sales run to
+        thousands, and it is the same every day)."""
+        return ",".join(str(sale) for sale in self.sale_ids.tolist())
+
+    def without(self, dropped: np.ndarray) -> SaleMatches:
+        """These matches less the sales where `dropped` (aligned) is true; itself when none is."""
+        return self if not dropped.any() else SaleMatches(self.method, self.sale_ids[~dropped],
+                                                          self.sale_cents[~dropped])
+
+    def joined(self, other: SaleMatches | None) -> SaleMatches:
+        """These matches and `other`'s (other sales of the same method), ids ascending."""
+        if other is None:
+            return self
+        ids = np.concatenate([self.sale_ids, other.sale_ids])
+        order = np.argsort(ids, kind="stable")
+        return SaleMatches(self.method, ids[order], np.concatenate([self.sale_cents, other.sale_cents])[order])
+
+
+def matches_by_refund(pairs: pd.DataFrame) -> dict[int, SaleMatches]:
+    """(refund_id, sale_id, sale_cents, method) rows -> each refund's `SaleMatches` (read as arrays, split at
+    the refund boundaries: a frame or a Python step per pair cost more than the linking itself)."""
+    pairs = pairs.sort_values(["refund_id", "sale_id"])
+    refund_ids = pairs["refund_id"].to_numpy(dtype="int64")
+    sale_ids, cents = pairs["sale_id"].to_numpy(dtype="int64"), pairs["sale_cents"].to_numpy(dtype="int64")
+    methods = pairs["method"].tolist()
+    if not len(refund_ids):
+        return {}
+    starts = np.flatnonzero(np.r_[True, refund_ids[1:] != refund_ids[:-1]])
+    ends = np.r_[starts[1:], len(refund_ids)]
+    return {int(refund_ids[start]): SaleMatches(str(methods[start]), sale_ids[start:end], cents[start:end])
+            for start, end in zip(starts.tolist(), ends.tolist(), strict=True)}
+
+
+@dataclass(frozen=True)
+class RefundMatches:
+    """What linking decides from: the refunds' keys (`linking_keys`, in id order) and the sales each one's keys
+    found (a refund absent found none)."""
+
+    keys: pd.DataFrame
+    found: dict[int, SaleMatches]
+
+
+def match_refunds(refunds: pd.DataFrame, candidates: pd.DataFrame) -> RefundMatches:
+    """The sales among `candidates` each refund may come from: the one its original id names, else those sharing
+    its keys (`key_matches`)."""
+    keys = _keys(refunds).sort_values("transaction_id", kind="stable")
+    by_original = _by_original_id(keys, refunds.loc[keys.index], candidates)
+    keyed = key_matches(keys[~keys["transaction_id"].isin(by_original["refund_id"])], candidates)
+    return RefundMatches(keys, matches_by_refund(pd.concat([by_original, keyed], ignore_index=True)))
 
 
 def link_refunds(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd.DataFrame) -> RefundLinks:
@@ -144,34 +203,55 @@ def link_to_candidates(refunds: pd.DataFrame, candidates: pd.DataFrame, already_
     """`link_refunds` with the sales given as their candidates (`sale_candidates`), prepared by the caller:
     at least every candidate sharing an invoice id or vault customer id with a refund, or named by its
     original id (the others link nothing)."""
-    keys = _keys(refunds).sort_values("transaction_id", kind="stable")
-    by_original = _by_original_id(keys, refunds.loc[keys.index], candidates)
-    keyed = _key_matches(keys[~keys["transaction_id"].isin(by_original["refund_id"])], candidates)
-    matches = pd.concat([by_original, keyed], ignore_index=True).sort_values(["refund_id", "sale_id"])
+    return decide_links(match_refunds(refunds, candidates), already_linked)
 
+
+def decide_links(matches: RefundMatches, already_linked: pd.DataFrame) -> RefundLinks:
+    """The remaining-amount pass: refunds in id order, each linked when exactly one of its found sales still
+    has a remaining amount covering it (which it then takes)."""
+    keys = matches.keys
     ours = set(keys["transaction_id"].tolist())
     earlier = already_linked[~already_linked["refund_id"].astype("int64").isin(ours)]
     refunded = earlier.groupby(earlier["sale_transaction_id"].astype("int64"))["amount_cents"].sum()
-    sale_cents = dict(zip(matches["sale_id"].tolist(), matches["sale_cents"].tolist(), strict=True))
-    remaining = {sale: cents - int(refunded.get(sale, 0)) for sale, cents in sale_cents.items()}
-    found_of, method_of = _sales_of_each_refund(matches)
-
+    at_stake = _SalesAtStake(matches.found, refunded)
     rows = []
     for refund_id, cents in zip(keys["transaction_id"].tolist(), keys["amount_cents"].tolist(), strict=True):
-        found = found_of.get(refund_id)
+        found = matches.found.get(refund_id)
         if found is None:
             rows.append((refund_id, pd.NA, UNKNOWN, "", ""))
             continue
-        fits = [sale for sale in found if remaining.get(sale, 0) >= cents and sale_cents.get(sale, 0) > 0]
-        method = method_of[refund_id]
-        listed = ",".join(str(sale) for sale in found)
+        fits = at_stake.fitting(refund_id, cents)
         if len(fits) == 1:
-            remaining[fits[0]] -= cents
-            rows.append((refund_id, fits[0], LINKED, method, listed))
+            rows.append((refund_id, at_stake.take(fits[0], cents), LINKED, found.method, found.listed))
         else:
-            rows.append((refund_id, pd.NA, AMBIGUOUS if fits else UNKNOWN, method, listed))
+            rows.append((refund_id, pd.NA, AMBIGUOUS if len(fits) else UNKNOWN, found.method, found.listed))
     frame = pd.DataFrame(rows, columns=list(LINK_COLUMNS))
     frame["refund_id"] = frame["refund_id"].astype("int64")
     frame["sale_transaction_id"] = pd.array(frame["sale_transaction_id"].to_numpy(dtype=object), dtype="Int64")
     frame["candidates"] = frame["candidates"].astype(object)
     return RefundLinks(frame.reset_index(drop=True))
+
+
+class _SalesAtStake:
+    """Every sale some refund found, once, with its remaining amount (the sale less the refunds linked to it
+    before, then less this pass's links as they are made), as arrays: a year's carried refunds find
+    hundreds of thousands of (refund, sale) pairs a day."""
+
+    def __init__(self, found: dict[int, SaleMatches], refunded: pd.Series) -> None:
+        ids = np.concatenate([np.empty(0, np.int64), *(m.sale_ids for m in found.values())])
+        cents = np.concatenate([np.empty(0, np.int64), *(m.sale_cents for m in found.values())])
+        self.sale_ids, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        self.sale_cents = cents[first]  # a sale's amount is the same in every refund's matches
+        self.remaining = self.sale_cents - refunded.reindex(self.sale_ids, fill_value=0).to_numpy(dtype=np.int64)
+        ends = np.cumsum([len(m.sale_ids) for m in found.values()], dtype=np.int64)
+        self._positions = dict(zip(found, np.split(inverse, ends[:-1]) if len(ends) else [], strict=True))
+
+    def fitting(self, refund_id: int, cents: int) -> np.ndarray:
+        """Positions of the refund's sales (in its order) whose remaining amount covers `cents`."""
+        at = self._positions[refund_id]
+        return at[(self.remaining[at] >= cents) & (self.sale_cents[at] > 0)]
+
+    def take(self, position: int, cents: int) -> int:
+        """The refund of `cents` linked to the sale at `position`: its remaining amount less it; the sale id."""
+        self.remaining[position] -= cents
+        return int(self.sale_ids[position])
