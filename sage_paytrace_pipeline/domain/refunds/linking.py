@@ -240,8 +240,9 @@ class _SalesAtStake:
     def __init__(self, found: dict[int, SaleMatches], refunded: pd.Series) -> None:
         ids = np.concatenate([np.empty(0, np.int64), *(m.sale_ids for m in found.values())])
         cents = np.concatenate([np.empty(0, np.int64), *(m.sale_cents for m in found.values())])
-        self.sale_ids, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
-        self.sale_cents = cents[first]  # a sale's amount is the same in every refund's matches
+        inverse, self.sale_ids = pd.factorize(ids)  # hashed, not sorted: the pairs run to a million a day
+        self.sale_cents = np.zeros(len(self.sale_ids), dtype=np.int64)
+        self.sale_cents[inverse] = cents  # a sale's amount is the same in every refund's matches
         self.remaining = self.sale_cents - refunded.reindex(self.sale_ids, fill_value=0).to_numpy(dtype=np.int64)
         ends = np.cumsum([len(m.sale_ids) for m in found.values()], dtype=np.int64)
         self._positions = dict(zip(found, np.split(inverse, ends[:-1]) if len(ends) else [], strict=True))
