@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from sage_paytrace_pipeline.domain.refunds.linking import AMBIGUOUS, LINKED, UNKNOWN, link_refunds
+from sage_paytrace_pipeline.domain.refunds.linking import (
+    AMBIGUOUS,
+    LINKED,
+    UNKNOWN,
+    link_refunds,
+    linking_keys,
+    sale_candidates,
+)
 
 
 def _tx(rows: list[tuple]) -> pd.DataFrame:
@@ -89,3 +97,74 @@ def test_a_captured_authorization_is_a_sale_an_open_one_is_not():
                          sales, NOTHING)
     assert _outcome(links, 900)[:2] == (LINKED, 200)
     assert _outcome(links, 901)[:2] == (UNKNOWN, None)
+
+
+def _by_the_rules(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd.DataFrame) -> list[tuple]:
+    """The linking rules (module docstring) row by row, with dicts: what the frame and array passes must give."""
+    candidates = linking_keys(sale_candidates(sales)).to_dict("records")
+    ours = set(refunds["transaction_id"])
+    refunded: dict[int, int] = {}
+    for row in already_linked.itertuples(index=False):
+        if row.refund_id not in ours:
+            refunded[row.sale_transaction_id] = refunded.get(row.sale_transaction_id, 0) + row.amount_cents
+    found: dict[int, tuple[str, list[int]]] = {}
+    cents_of = {c["transaction_id"]: c["amount_cents"] for c in candidates}
+    keys = linking_keys(refunds).assign(original=refunds.get("original_transaction_id")).sort_values("transaction_id")
+    for refund in keys.to_dict("records"):
+        if not pd.isna(refund["original"]):
+            found[refund["transaction_id"]] = ("original_id", [int(refund["original"])])
+            continue
+        wanted = [k for k in ("invoice_id", "customer_id") if refund[k]]
+        method = {("invoice_id", "customer_id"): "invoice_and_customer", ("invoice_id",): "invoice_id",
+                  ("customer_id",): "customer_id"}.get(tuple(wanted))
+        cards = (refund["card_last4"],)
+        sales_found = sorted(c["transaction_id"] for c in candidates
+                             if method and all(c[k] == refund[k] for k in wanted)
+                             and ("" in (c["card_last4"], *cards) or (c["card_last4"],) == cards)
+                             and (pd.isna(c["created_at"]) or pd.isna(refund["created_at"])
+                                  or c["created_at"] <= refund["created_at"]))
+        if sales_found:
+            found[refund["transaction_id"]] = (method, sales_found)
+    remaining = {sale: cents_of.get(sale, 0) - refunded.get(sale, 0) for _, sales in found.values() for sale in sales}
+    rows = []
+    for refund in keys.to_dict("records"):
+        if refund["transaction_id"] not in found:
+            rows.append((refund["transaction_id"], None, UNKNOWN, "", ""))
+            continue
+        method, sales_found = found[refund["transaction_id"]]
+        fits = [s for s in sales_found if remaining[s] >= refund["amount_cents"] and cents_of.get(s, 0) > 0]
+        if len(fits) == 1:
+            remaining[fits[0]] -= refund["amount_cents"]
+        outcome = LINKED if len(fits) == 1 else AMBIGUOUS if fits else UNKNOWN
+        rows.append((refund["transaction_id"], fits[0] if len(fits) == 1 else None, outcome, method,
+                     ",".join(map(str, sales_found))))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_linking_gives_what_the_rules_give_row_by_row(seed):
+    rng = np.random.default_rng(seed)
+
+    def pick(options: list, size: int) -> list:
+        return [options[i] for i in rng.integers(0, len(options), size)]
+
+    def at(size: int) -> list:
+        return [None if rng.random() < 0.05 else f"2026-03-0{rng.integers(1, 4)} {rng.integers(8, 18)}:00"
+                for _ in range(size)]
+
+    sales = _tx(list(zip(range(100, 160), pick(["SALE", "SALE", "AUTHORIZATION", "REFUND"], 60),
+                         pick(["SETTLED", "PENDING", "DECLINED"], 60), pick([1000, 2000, 3000, 5000], 60),
+                         pick(["", "INV-1", "INV-2", "INV-3"], 60), pick(["", "C-1", "C-2"], 60),
+                         pick(["", "1111", "2222"], 60), at(60), strict=True)))
+    refunds = _tx(list(zip(range(900, 930), ["REFUND"] * 30, ["PENDING"] * 30, pick([500, 1000, 2000, 3000], 30),
+                           pick(["", "INV-1", "INV-2", "INV-9"], 30), pick(["", "C-1", "C-2"], 30),
+                           pick(["", "1111", "2222"], 30), at(30), strict=True)))
+    refunds["original_transaction_id"] = pick([None] * 8 + [100, 101, 7], 30)
+    earlier = pd.DataFrame({"refund_id": [800, 801, 905], "sale_transaction_id": pick([100, 101, 102, 103], 3),
+                            "amount_cents": [500, 1000, 700]})
+
+    links = link_refunds(refunds, sales, earlier).frame
+    got = [(r.refund_id, None if pd.isna(r.sale_transaction_id) else r.sale_transaction_id, r.outcome, r.method,
+            r.candidates) for r in links.itertuples(index=False)]
+    assert got == _by_the_rules(refunds, sales, earlier)
+    assert {LINKED, AMBIGUOUS, UNKNOWN} <= set(links["outcome"])
