@@ -204,6 +204,7 @@ class WarehouseHistory:
                         for column in ("invoice_id", "customer_id")}
         self._candidate_ids = self._candidates["transaction_id"].to_numpy(dtype="int64")
         self._by_id = dict(zip(self._candidate_ids.tolist(), range(len(self._candidate_ids)), strict=True))
+        self._id_order = np.argsort(self._candidate_ids, kind="stable")
         self._selected: dict[date, pd.DataFrame] = {}
         # refund id -> (its keys, its matches among every stored candidate, their positions): kept for the run
         self._matches: dict[int, tuple[tuple, SaleMatches | None, np.ndarray]] = {}
@@ -277,6 +278,12 @@ class WarehouseHistory:
                 found[refund_id] = matched
         return RefundMatches(keys, found)
 
+    def _positions_of(self, sales: SaleMatches | None) -> np.ndarray:
+        """The stored candidates' positions of these sales (all stored candidates)."""
+        if sales is None:
+            return np.empty(0, dtype="int64")
+        return self._id_order[np.searchsorted(self._candidate_ids, sales.sale_ids, sorter=self._id_order)]
+
     def _unseen(self, day_ids: set[int]) -> np.ndarray:
         """Per stored candidate: hidden from this view, or replaced by the day's own row."""
         unseen = (self._hidden[self._candidate_rows] if self._hidden is not None
@@ -297,9 +304,7 @@ class WarehouseHistory:
             matched = matches_by_refund(pairs)
             for refund in todo:
                 sales = matched.get(refund)
-                positions = (np.array([self._by_id[s] for s in sales.sale_ids.tolist()], dtype="int64")
-                             if sales is not None else np.empty(0, dtype="int64"))
-                self._matches[refund] = (signatures[refund], sales, positions)
+                self._matches[refund] = (signatures[refund], sales, self._positions_of(sales))
         return [(refund, *self._matches[refund][1:]) for refund in signatures]
 
 
