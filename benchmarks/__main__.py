@@ -66,6 +66,9 @@ BENCHMARKS = (
     Benchmark("console", "console queue page times with 100k exceptions over a year",
               ("-m", "benchmarks.bench_console"),
               ("-m", "benchmarks.bench_console", "--exceptions", "2000", "--days", "30")),
+    Benchmark("refund_linking", "PayTrace refunds late in a year-long range run (250 payers, carried refunds)",
+              ("-m", "benchmarks.bench_refund_linking"),
+              ("-m", "benchmarks.bench_refund_linking", "--days", "60", "--sales-per-day", "200", "--measured", "3")),
 )
 
 
