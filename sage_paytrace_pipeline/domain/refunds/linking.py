@@ -162,12 +162,12 @@ class SaleMatches:
 def matches_by_refund(pairs: pd.DataFrame) -> dict[int, SaleMatches]:
     """(refund_id, sale_id, sale_cents, method) rows -> each refund's `SaleMatches` (read as arrays, split at
     the refund boundaries: a frame or a Python step per pair cost more than the linking itself)."""
+    if pairs.empty:
+        return {}
     pairs = pairs.sort_values(["refund_id", "sale_id"])
     refund_ids = pairs["refund_id"].to_numpy(dtype="int64")
     sale_ids, cents = pairs["sale_id"].to_numpy(dtype="int64"), pairs["sale_cents"].to_numpy(dtype="int64")
     methods = pairs["method"].tolist()
-    if not len(refund_ids):
-        return {}
     starts = np.flatnonzero(np.r_[True, refund_ids[1:] != refund_ids[:-1]])
     ends = np.r_[starts[1:], len(refund_ids)]
     return {int(refund_ids[start]): SaleMatches(str(methods[start]), sale_ids[start:end], cents[start:end])
@@ -184,8 +184,9 @@ class RefundMatches:
 
 
 def match_refunds(refunds: pd.DataFrame, candidates: pd.DataFrame) -> RefundMatches:
-    """The sales among `candidates` each refund may come from: the one its original id names, else those sharing
-    its keys (`key_matches`)."""
+    """The sales among `candidates` (`sale_candidates`: at least every one sharing an invoice id or vault customer
+    id with a refund, or named by its original id) each refund may come from: the one its original id names,
+    else those sharing its keys (`key_matches`)."""
     keys = _keys(refunds).sort_values("transaction_id", kind="stable")
     by_original = _by_original_id(keys, refunds.loc[keys.index], candidates)
     keyed = key_matches(keys[~keys["transaction_id"].isin(by_original["refund_id"])], candidates)
@@ -196,14 +197,7 @@ def link_refunds(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd.
     """Link each refund (rows of PayTrace REFUND transactions) to one of `sales` (every approved sale the
     warehouse holds). `already_linked` (refund_id, sale_transaction_id, amount_cents): refunds linked
     before, counted against their sale's remaining amount; a refund in both is linked again the same way."""
-    return link_to_candidates(refunds, sale_candidates(sales), already_linked)
-
-
-def link_to_candidates(refunds: pd.DataFrame, candidates: pd.DataFrame, already_linked: pd.DataFrame) -> RefundLinks:
-    """`link_refunds` with the sales given as their candidates (`sale_candidates`), prepared by the caller:
-    at least every candidate sharing an invoice id or vault customer id with a refund, or named by its
-    original id (the others link nothing)."""
-    return decide_links(match_refunds(refunds, candidates), already_linked)
+    return decide_links(match_refunds(refunds, sale_candidates(sales)), already_linked)
 
 
 def decide_links(matches: RefundMatches, already_linked: pd.DataFrame) -> RefundLinks:
