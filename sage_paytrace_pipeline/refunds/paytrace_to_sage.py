@@ -248,10 +248,21 @@ class WarehouseHistory:
 
     def _sharing_a_key(self, keys: pd.DataFrame) -> np.ndarray:
         """Positions (ascending) of the stored candidates sharing an invoice id or vault customer id with `keys`."""
+        return self._holding(keys["invoice_id"], keys["customer_id"])
+
+    def _matchable(self, keys: pd.DataFrame) -> np.ndarray:
+        """Positions (ascending) of the stored candidates `key_matches` may pair with `keys`' refunds: a match
+        shares every key of its refund, so its invoice id when it has one (else its customer id); not the other
+        sales of the customer of a refund with an invoice id."""
+        has_invoice = keys["invoice_id"] != ""
+        return self._holding(keys.loc[has_invoice, "invoice_id"], keys.loc[~has_invoice, "customer_id"])
+
+    def _holding(self, invoice_ids: pd.Series, customer_ids: pd.Series) -> np.ndarray:
+        """Positions (ascending) of the stored candidates with one of these invoice ids or customer ids."""
         positions: set[int] = set()
-        for column in ("invoice_id", "customer_id"):
+        for column, values in (("invoice_id", invoice_ids), ("customer_id", customer_ids)):
             index = self._by_key[column]
-            for value in set(keys[column].tolist()) - {""}:
+            for value in set(values.tolist()) - {""}:
                 found = index.get(value)
                 if found is not None:
                     positions.update(found.tolist())
@@ -300,7 +311,7 @@ class WarehouseHistory:
                 if self._matches.get(refund, ((),))[0] != signature]
         if todo:
             wanted = keys[keys["transaction_id"].isin(todo)]
-            pairs = key_matches(wanted, self._candidates.iloc[self._sharing_a_key(wanted)])
+            pairs = key_matches(wanted, self._candidates.iloc[self._matchable(wanted)])
             matched = matches_by_refund(pairs)
             for refund in todo:
                 sales = matched.get(refund)
