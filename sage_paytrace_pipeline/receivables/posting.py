@@ -148,8 +148,10 @@ def _post_receipts(receipts: dict[int, CardReceipt], intents: dict[int, Intent],
                           awaiting_import=awaiting, exceptions=concat_exceptions(problems))
 
 
+@collector_paused()
 def receipts_in_sage(reader: Sage100Reader, transaction_ids: list[int]) -> dict[int, list[PostedReceipt]]:
-    """Sage's receipts by PayTrace transaction id (entered or posted), in one chunked look-up."""
+    """Sage's receipts by PayTrace transaction id (entered or posted), in one chunked look-up (a day's
+    read-back builds thousands of models: without the collector, as planning and posting)."""
     found: dict[int, list[PostedReceipt]] = defaultdict(list)
     for receipt in reader.receipts_for_transaction_ids(str(transaction_id) for transaction_id in transaction_ids):
         if receipt.transaction_id.isdigit():

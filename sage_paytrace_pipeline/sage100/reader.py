@@ -10,6 +10,7 @@ site's corrected names apply everywhere.
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -74,6 +75,7 @@ class Sage100Reader:
         self._connect = connect
         self.schema = schema
         self.source = source
+        self._held = threading.local()  # `_one_connection`: this thread's connection while a look-up holds one
 
     @classmethod
     def for_sqlite(cls, path: str | Path, schema: Sage100Schema = DEFAULT_SCHEMA) -> Sage100Reader:
@@ -173,7 +175,8 @@ class Sage100Reader:
         ids = sorted({str(i).strip() for i in transaction_ids if str(i).strip()})
         if not ids:
             return []
-        return self._entered_receipts(ids) + self._posted_receipts(ids)
+        with self._one_connection():
+            return self._entered_receipts(ids) + self._posted_receipts(ids)
 
     def receipt_for_transaction_id(self, transaction_id: str) -> PostedReceipt | None:
         receipts = self.receipts_for_transaction_ids([transaction_id])
@@ -405,7 +408,25 @@ class Sage100Reader:
         return [dict(zip(column_keys, row, strict=True)) for row in fetched]
 
     @contextmanager
+    def _one_connection(self) -> Iterator[None]:
+        """The selects inside the block share one connection (opening the demo company costs more than
+        a chunk's indexed select: a day's read-back opened four); outside, each select opens its own."""
+        if getattr(self._held, "connection", None) is not None:
+            yield
+            return
+        with self._connection() as connection:
+            self._held.connection = connection
+            try:
+                yield
+            finally:
+                self._held.connection = None
+
+    @contextmanager
     def _connection(self) -> Iterator[Any]:
+        held = getattr(self._held, "connection", None)
+        if held is not None:
+            yield held
+            return
         try:
             connection = self._connect()
         except Sage100Error:

@@ -7,6 +7,7 @@ by `import_visual_integrator_folder`) and read back by the real reader.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import sqlite3
@@ -17,6 +18,8 @@ import pandas as pd
 import pytest
 
 from sage_paytrace_pipeline.config import SageSettings
+from sage_paytrace_pipeline.defs.receivables import checks
+from sage_paytrace_pipeline.defs.receivables.assets import _read_back_checks
 from sage_paytrace_pipeline.receivables.posting import (
     intent_for,
     intent_from_sage,
@@ -331,6 +334,22 @@ def test_two_receipts_in_sage_for_one_transaction_are_an_exception(company, writ
     assert twice["source_ids"] == f"paytrace:7002 sage deposits:{', '.join(pairs)}"
     assert twice["problem"].startswith("Sage holds 2 receipts for transaction 7002")
     assert "never writes a second one" in twice["action"]
+
+
+def test_the_assets_read_back_checks_equal_the_checks_on_one_look_up(company, writer, reader, log):
+    """`_read_back_checks` (day by day, collector paused) gives what the checks give on Sage's receipts
+    read at once, failing ones included, and leaves the collector as it found it."""
+    day = Day(company)
+    post_receipts(day.receipts, day.intents, writer=writer, reader=reader, log=log)
+    duplicate_in_history(company, B, "999999")
+    rows = log.entries(business_date=DAY).drop(columns=["business_date"])
+    found = receipts_in_sage(reader, rows["transaction_id"].astype("int64").tolist())
+    expected = (checks.no_transaction_posted_twice(found), checks.receipts_in_sage_match_log(rows, found))
+
+    assert gc.isenabled()
+    assert _read_back_checks(reader, rows) == expected
+    assert not expected[0].passed and not expected[1].passed  # B twice: both fail
+    assert gc.isenabled()
 
 
 # ---------------------------------------------------------------------------- log records

@@ -362,3 +362,27 @@ def test_row_mappings_fill_model_fields_from_schema_columns():
     assert (values["credit_hold"], values["credit_limit"], values["date_last_payment"], values["name"]) == (
         True, Decimal("10.10"), date(2026, 1, 5), "Ann")
     assert reader_module._ORDER_LINE.values({"UnitPrice": "2.500000"})["unit_price"] == Decimal("2.5")
+
+
+def test_a_receipt_look_up_reads_on_one_connection_and_closes_it(writable_copy):
+    opened = []
+
+    def connect():
+        connection = open_demo_database(writable_copy, read_only=True)
+        opened.append(connection)
+        return connection
+
+    reader, plain = Sage100Reader(connect), Sage100Reader.for_sqlite(writable_copy)
+    invoice = plain.open_invoices()[0]
+    key = (invoice.division, invoice.customer_no)
+    _add_entered_receipt(writable_copy, "118000001", [(invoice.invoice_no, Decimal("10.00"))], *key)
+    _add_posted_receipt(writable_copy, "118000002", [(invoice.invoice_no, Decimal("1.10"))], *key)
+    ids = ["118000001", "118000002"] + [str(n) for n in range(1200)]  # three IN chunks a table
+
+    assert reader.receipts_for_transaction_ids(ids) == plain.receipts_for_transaction_ids(ids)
+    assert len(opened) == 1
+    with pytest.raises(sqlite3.ProgrammingError):  # closed when the look-up ends
+        opened[0].execute("SELECT 1")
+    reader.customers()
+    reader.customers()
+    assert len(opened) == 3  # other reads open their own, as before

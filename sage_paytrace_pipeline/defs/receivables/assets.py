@@ -49,6 +49,7 @@ from sage_paytrace_pipeline.domain.currency import FX_RATE, PAYTRACE_AMOUNT, Rat
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions
 from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import best_suggestions
+from sage_paytrace_pipeline.receivables.collector import collector_paused
 from sage_paytrace_pipeline.receivables.currency import applications_with_exchange, payments_in_sage_currency
 from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
@@ -220,10 +221,17 @@ def post_cash_receipts(  # noqa: PLR0917 - Dagster refuses keyword-only asset in
     }, days))
     yield dg.Output(exceptions, output_name="posting_exceptions",
                     metadata=with_days(exception_metadata(exceptions), days))
-    in_sage = [(day, p.receipts, receipts_in_sage(reader, p.receipts["transaction_id"].astype("int64").tolist()))
-               for day, p in posted]
-    yield combined_check([(day, checks.no_transaction_posted_twice(found)) for day, _, found in in_sage])
-    yield combined_check([(day, checks.receipts_in_sage_match_log(rows, found)) for day, rows, found in in_sage])
+    read_back = [(day, _read_back_checks(reader, p.receipts)) for day, p in posted]
+    yield combined_check([(day, posted_twice) for day, (posted_twice, _) in read_back])
+    yield combined_check([(day, match_log) for day, (_, match_log) in read_back])
+
+
+@collector_paused()
+def _read_back_checks(reader, receipts: pd.DataFrame) -> tuple[dg.AssetCheckResult, dg.AssetCheckResult]:
+    """A day's `no_transaction_posted_twice` and `receipts_in_sage_match_log` on Sage as the run leaves it.
+    Day by day, so a range run never holds a year of Sage's receipts as models at once."""
+    found = receipts_in_sage(reader, receipts["transaction_id"].astype("int64").tolist())
+    return checks.no_transaction_posted_twice(found), checks.receipts_in_sage_match_log(receipts, found)
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,7 @@ class PostedDay:
     customers_created: int
 
 
+@collector_paused()  # a day's rows, documents and models are freed by reference counting (receivables/collector.py)
 def _post_day(day: date, config, writer, reader, log: PostingLog, payment_applications: pd.DataFrame,  # noqa: PLR0917
               customer_links: pd.DataFrame, paytrace_transactions: pd.DataFrame,
               matching_exceptions: pd.DataFrame, rates: RateTable | None = None) -> PostedDay:
