@@ -48,9 +48,9 @@ def open_book(rng: np.random.Generator, count: int = 400) -> pd.DataFrame:
     invoice_type[4], invoice_type[5] = "DM", "IN"
     balance = rng.integers(100, 50_000, count)
     balance[::23], balance[::41] = 0, -500
+    rows = zip(owner, number, invoice_type, balance, strict=True)
     frame = invoices(*({"customer_no": customer_no, "invoice_no": invoice_no, "invoice_type": kind,
-                        "balance_cents": int(cents)}
-                       for customer_no, invoice_no, kind, cents in zip(owner, number, invoice_type, balance, strict=True)))
+                        "balance_cents": int(cents)} for customer_no, invoice_no, kind, cents in rows))
     frame.loc[frame.index % 11 == 0, "division"] = "02"
     return frame
 

@@ -19,6 +19,7 @@ from sage_paytrace_pipeline.domain.matching.arrays import (
     factorize_keeping_na,
     join_codes,
     run_starts,
+    stable_code_order,
 )
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
@@ -132,12 +133,13 @@ def _type_ranks(invoice_type: pd.Series, policy: MatchingPolicy) -> tuple[np.nda
 
 def _assembled(division: tuple[np.ndarray, pd.Index], customer_no: tuple[np.ndarray, pd.Index],
                numbers: np.ndarray, keys: np.ndarray, other_numbers: pd.Index, *, width: int, rank: np.ndarray,
-               invoice_type: np.ndarray, balance_cents: np.ndarray) -> OpenInvoiceIndex:
+               invoice_type: np.ndarray, balance_cents: np.ndarray, keys_distinct: bool = False) -> OpenInvoiceIndex:
     """The index of the payable rows, given per payable row: the (codes, uniques) of division and
-    customer_no in order of first appearance, the invoice number and its integer key."""
+    customer_no in order of first appearance, the invoice number and its integer key (`keys_distinct`:
+    known to be each number once, so not hashed to find out)."""
     (division_code, divisions), (number, customer_nos) = division, customer_no
     # codes in order of first appearance, as factorizing the texts gives them; usually each number once
-    invoice, number_keys = pd.factorize(keys)
+    invoice, number_keys = (np.arange(len(keys)), keys) if keys_distinct else pd.factorize(keys)
     unique = len(number_keys) == len(keys)
     invoice_nos = pd.Index(numbers if unique else numbers[_first_positions(invoice, len(number_keys))], dtype=object)
     customer_key = division_code.astype("int64") * max(len(customer_nos), 1) + number
@@ -172,6 +174,9 @@ class OpenInvoiceRows:
         # the numbers that are not `width` digits (usually none), coded among themselves
         self.others = np.flatnonzero(self.digit_keys < 0)
         self.other = pd.factorize(self.numbers[self.others])
+        keys = self.digit_keys.copy()
+        keys[self.others] = 10**self.width + self.other[0]
+        self.keys_distinct = pd.Index(keys).is_unique  # then so are any rows' (the usual book: no factorizing)
 
     @staticmethod
     def indexable(open_invoices: pd.DataFrame) -> bool:
@@ -185,7 +190,8 @@ class OpenInvoiceRows:
         keys[other_at] = 10**self.width + other_code
         return _assembled(_renumbered(self.division, rows), _renumbered(self.customer_no, rows), self.numbers[rows],
                           keys, pd.Index(other_numbers, dtype=object), width=self.width, rank=self.rank[rows],
-                          invoice_type=self.invoice_type[rows], balance_cents=balance_cents[rows])
+                          invoice_type=self.invoice_type[rows], balance_cents=balance_cents[rows],
+                          keys_distinct=self.keys_distinct)
 
 
 def _renumbered(factorized: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
@@ -248,5 +254,6 @@ def _one_entry_per_invoice(key: np.ndarray, rank: np.ndarray, numbers_unique: bo
         starts = run_starts(key[by_key])
         chosen = by_key[starts]
         first_row = np.minimum.reduceat(by_key, starts) if len(starts) else position
-    order = np.lexsort((chosen, rank[chosen]))  # cheap on sorted input (a stable sort's runs)
+    # by rank, then kept row: chosen is in row order when numbers are unique, a stable radix sort by rank does
+    order = stable_code_order(rank) if numbers_unique else np.lexsort((chosen, rank[chosen]))
     return chosen[order], first_row[order]
