@@ -47,12 +47,12 @@ class ArrayOpenItems:
         self._balance = snapshot["balance_cents"].to_numpy("int64").copy()
         self._kept = np.ones(len(snapshot), dtype=bool)
         self._rows = OpenInvoiceRows(snapshot, policy)
-        self._rows_of_key: dict[tuple, list[int]] | None = None  # built by the first day that applies cents
+        self._keys: pd.MultiIndex | None = None  # each row's INVOICE_KEY, made by the first day that applies cents
         self._frame: pd.DataFrame | None = snapshot
 
     @staticmethod
     def takes(snapshot: pd.DataFrame) -> bool:
-        """Keys all present (dict look-ups then equal pandas' join), balances int64 (no cast back)."""
+        """Keys all present (no missing value to match a missing one), balances int64 (no cast back)."""
         return (snapshot["balance_cents"].dtype == np.dtype("int64")
                 and not snapshot[INVOICE_KEY].isna().to_numpy().any() and OpenInvoiceRows.indexable(snapshot))
 
@@ -70,21 +70,21 @@ class ArrayOpenItems:
         applied = newly_applied(applications)
         if applied is None or not self._kept.any():  # after_receipts leaves the frame as it is
             return
-        rows_of_key = self._key_rows()
-        for key, cents in zip(applied.index, applied.to_numpy("int64"), strict=True):
-            for row in rows_of_key.get(key, ()):
-                if self._kept[row]:
-                    self._balance[row] -= cents
+        self._balance -= np.where(self._kept, self._cents_per_row(applied), 0)  # rows after_receipts still holds
         self._kept &= self._balance != 0  # paid off: gone from the open items, as after_receipts drops them
         self._frame = None
 
-    def _key_rows(self) -> dict[tuple, list[int]]:
-        if self._rows_of_key is None:
-            self._rows_of_key = {}
-            columns = (self._snapshot[column].tolist() for column in INVOICE_KEY)
-            for row, key in enumerate(zip(*columns, strict=True)):
-                self._rows_of_key.setdefault(key, []).append(row)
-        return self._rows_of_key
+    def _cents_per_row(self, applied: pd.Series) -> np.ndarray:
+        """What `applied` (by INVOICE_KEY) applies to each row: as after_receipts' join gives it, every row of
+        a key the full cents; looked up by the day's keys only when no two rows share one (the usual book)."""
+        if self._keys is None:
+            self._keys = pd.MultiIndex.from_frame(self._snapshot[INVOICE_KEY])
+        if not self._keys.is_unique:
+            return applied.reindex(self._keys).fillna(0).to_numpy("int64")
+        cents = np.zeros(len(self._keys), dtype="int64")
+        row = self._keys.get_indexer(applied.index)
+        cents[row[row >= 0]] = applied.to_numpy("int64")[row >= 0]
+        return cents
 
 
 def open_items(snapshot: pd.DataFrame, policy: MatchingPolicy) -> ArrayOpenItems | ReindexedOpenItems:

@@ -137,3 +137,18 @@ def test_receipts_posted_earlier_or_naming_no_open_invoice_change_no_balance():
 def test_a_snapshot_with_missing_keys_is_reindexed_each_day():
     snapshot = invoices({"customer_no": "C0001", "invoice_no": None, "balance_cents": 5000})
     assert isinstance(open_items(snapshot, POLICY), ReindexedOpenItems)
+
+
+def test_rows_sharing_an_invoice_key_each_lose_what_is_applied_to_it_as_after_receipts_has_it():
+    snapshot = invoices({"customer_no": "C0001", "invoice_no": "0000001", "balance_cents": 5000},
+                        {"customer_no": "C0001", "invoice_no": "0000001", "balance_cents": 3000},
+                        {"customer_no": "C0002", "invoice_no": "0000002", "balance_cents": 4000})
+    applications = pd.DataFrame({"division": "01", "customer_no": ["C0001", "C0002"],
+                                 "invoice_no": ["0000001", "0000002"], "invoice_type": "IN",
+                                 "amount_cents": [3000, 1000]})
+    book, reindexed = open_items(snapshot, POLICY), ReindexedOpenItems(snapshot, POLICY)
+    for each in (book, reindexed):
+        each.add_receipts(applications)
+    pd.testing.assert_frame_equal(book.frame(), reindexed.frame())
+    assert book.frame()["balance_cents"].tolist() == [2000, 3000]
+    assert_same_index(book.index(), reindexed.index())
