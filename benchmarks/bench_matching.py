@@ -51,21 +51,21 @@ _WORDS = np.array(["Cascade", "Ridgeline", "Blue", "Heron", "Summit", "Pinecrest
                    "Evergreen", "Granite", "Riverbend", "Sunrise", "Dental", "Supply", "Bakery", "Printing", "Glass"])
 
 
-def synthetic(payments: int, invoices: int, seed: int = 1) -> dict[str, pd.DataFrame]:
+def synthetic(payments: int, invoices: int, seed: int = 1, customer_count: int = CUSTOMERS) -> dict[str, pd.DataFrame]:
     rng = np.random.default_rng(seed)
-    ids = np.arange(CUSTOMERS)
+    ids = np.arange(customer_count)
     customer_no = pd.Series(ids).astype(str).str.zfill(7).radd("C")
-    words = _WORDS[rng.integers(0, len(_WORDS), (CUSTOMERS, 2))]
+    words = _WORDS[rng.integers(0, len(_WORDS), (customer_count, 2))]
     name = pd.Series(words[:, 0]) + " " + pd.Series(words[:, 1]) + " " + pd.Series(ids).astype(str)
-    zip_code = pd.Series(rng.integers(10000, 10000 + ZIPS, CUSTOMERS)).astype(str)
-    has_card = rng.random(CUSTOMERS) < 0.3
+    zip_code = pd.Series(rng.integers(10000, 10000 + ZIPS, customer_count)).astype(str)
+    has_card = rng.random(customer_count) < 0.3
     guid = ("G" + pd.Series(ids).astype(str).str.zfill(9)).where(has_card, "")
     customers = pd.DataFrame({"division": "01", "customer_no": customer_no, "name": name, "zip_code": zip_code,
                               "email": "c" + pd.Series(ids).astype(str) + "@x.example", "status": "A",
                               "credit_card_guid": guid})
     cards = customers.loc[has_card, ["division", "customer_no", "credit_card_guid"]].reset_index(drop=True)
 
-    owner = rng.integers(0, CUSTOMERS, invoices)
+    owner = rng.integers(0, customer_count, invoices)
     balance = rng.integers(500, 500_000, invoices)
     open_invoices = pd.DataFrame({"division": "01", "customer_no": customer_no.to_numpy()[owner],
                                   "invoice_no": pd.Series(np.arange(1, invoices + 1)).astype(str).str.zfill(7),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from sage_paytrace_pipeline.domain.matching import MatchingPolicy, match_day, render_messages
 from sage_paytrace_pipeline.domain.matching.exceptions import concat_exceptions, make_exceptions
+from sage_paytrace_pipeline.domain.matching.open_invoices import OpenInvoiceIndex
 from sage_paytrace_pipeline.paytrace.ids import GENERATED_INVOICE_ID_PATTERN
 from sage_paytrace_pipeline.receivables.posting_log import Intent
 
@@ -55,9 +56,10 @@ def without_generated_keys(payments: pd.DataFrame) -> pd.DataFrame:
 
 
 def match_business_day(payments: pd.DataFrame, vault: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame,
-                       open_invoices: pd.DataFrame, *, links: pd.DataFrame, policy: MatchingPolicy,
+                       open_invoices: pd.DataFrame | OpenInvoiceIndex, *, links: pd.DataFrame, policy: MatchingPolicy,
                        earlier: dict[int, Intent]) -> DayMatch:
-    """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id)."""
+    """Match the payments not yet in Sage; carry the ones in Sage (`earlier`, by transaction id).
+    `open_invoices` may come indexed (see `match_day`)."""
     payments = without_generated_keys(with_vault_details(payments, vault))
     posted = payments["transaction_id"].isin(list(earlier))
     # every link and application of the day is stored (and shown): all of them get their explanation
@@ -116,7 +118,7 @@ def _reversed_after_posting(posted: pd.DataFrame, earlier: dict[int, Intent], re
     )
 
 
-_INVOICE_KEY = ["division", "customer_no", "invoice_no", "invoice_type"]
+INVOICE_KEY = ["division", "customer_no", "invoice_no", "invoice_type"]
 
 
 def after_receipts(open_invoices: pd.DataFrame, applications: pd.DataFrame) -> pd.DataFrame:
@@ -124,14 +126,21 @@ def after_receipts(open_invoices: pd.DataFrame, applications: pd.DataFrame) -> p
     apply to it, paid-off invoices gone (as Sage's open items read the next day). Lets a run over many
     days match each day against the balances the earlier days leave, without reading Sage in between.
     Receipts posted earlier (`posted_earlier`) are already in the balances and change nothing."""
+    applied = newly_applied(applications)
+    if applied is None or open_invoices.empty:
+        return open_invoices
+    joined = open_invoices.join(applied.rename("applied_cents"), on=INVOICE_KEY)
+    balance = open_invoices["balance_cents"] - joined["applied_cents"].fillna(0).astype("int64")
+    remaining = open_invoices.assign(balance_cents=balance.astype(open_invoices["balance_cents"].dtype))
+    return remaining[remaining["balance_cents"] != 0].reset_index(drop=True)
+
+
+def newly_applied(applications: pd.DataFrame) -> pd.Series | None:
+    """Cents the day's new receipts apply to each invoice (INVOICE_KEY), None when they apply to none."""
     new = applications
     if "posted_earlier" in new.columns:
         new = new[~new["posted_earlier"].astype(bool)]
     new = new[new["invoice_no"].notna() & (new["invoice_no"].astype(str) != "")]
-    if new.empty or open_invoices.empty:
-        return open_invoices
-    applied = new.groupby(_INVOICE_KEY, dropna=False)["amount_cents"].sum().rename("applied_cents")
-    joined = open_invoices.join(applied, on=_INVOICE_KEY)
-    balance = open_invoices["balance_cents"] - joined["applied_cents"].fillna(0).astype("int64")
-    remaining = open_invoices.assign(balance_cents=balance.astype(open_invoices["balance_cents"].dtype))
-    return remaining[remaining["balance_cents"] != 0].reset_index(drop=True)
+    if new.empty:
+        return None
+    return new.groupby(INVOICE_KEY, dropna=False)["amount_cents"].sum()

@@ -51,7 +51,7 @@ from sage_paytrace_pipeline.domain.matching.frames import links_frame
 from sage_paytrace_pipeline.domain.suggestions import best_suggestions
 from sage_paytrace_pipeline.receivables.collector import collector_paused
 from sage_paytrace_pipeline.receivables.currency import applications_with_exchange, payments_in_sage_currency
-from sage_paytrace_pipeline.receivables.day import DayMatch, after_receipts, match_business_day
+from sage_paytrace_pipeline.receivables.day import DayMatch, match_business_day
 from sage_paytrace_pipeline.receivables.holds import flags_of_day, hold_flagged
 from sage_paytrace_pipeline.receivables.invoice_choices import CHOICE_COLUMNS, read_choices, with_invoice_choices
 from sage_paytrace_pipeline.receivables.new_customers import (
@@ -59,6 +59,7 @@ from sage_paytrace_pipeline.receivables.new_customers import (
     create_customers,
     failure_exceptions,
 )
+from sage_paytrace_pipeline.receivables.open_items import open_items
 from sage_paytrace_pipeline.receivables.posting import (
     PostingOutcome,
     intent_from_sage,
@@ -93,7 +94,8 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
     days = run_days(context)
     config = settings.config()
     links, policy = links_frame(config.customer_links), config.matching_policy()
-    open_invoices = as_of(sage_open_invoices, days[0])
+    # factorized once: each day subtracts its receipts and re-indexes integer codes (receivables/open_items.py)
+    open_invoices = open_items(as_of(sage_open_invoices, days[0]), policy)
     rates = exchange_rates(config, settings.config_path)  # None: one currency, nothing converts
     matched: list[tuple[date, DayMatch, pd.DataFrame]] = []
     waiting = 0
@@ -111,20 +113,20 @@ def match_payments(  # noqa: PLR0917 - Dagster refuses keyword-only asset inputs
                 payments, day, rates, posted=set(earlier), policy=policy,
                 currencies=(config.currency.paytrace, config.currency.sage))
         # web-store sales point at their order's Sage invoice, or wait for it (defs/store/receipts.py)
-        store = store_sales_for_matching(config, settings.config_path, payments, open_invoices, in_sage=set(earlier),
-                                         inbox=store_inbox)
+        store = store_sales_for_matching(config, settings.config_path, payments, open_invoices.frame,
+                                         in_sage=set(earlier), inbox=store_inbox)
         waiting += len(store.held)
         # a payment a clerk applied to an invoice in the console names that invoice (receivables/invoice_choices.py)
         chosen = with_invoice_choices(store.payments, choices, in_sage=set(earlier))
         result = match_business_day(
             chosen, as_of(paytrace_customers, day), as_of(sage_customers, day),
-            as_of(sage_customer_cards, day), open_invoices, links=links, policy=policy, earlier=earlier)
+            as_of(sage_customer_cards, day), open_invoices.index(), links=links, policy=policy, earlier=earlier)
         if no_rate is not None:
             result = DayMatch(result.customer_links, applications_with_exchange(result.applications, payments, earlier),
                               concat_exceptions([result.exceptions, no_rate]), result.skipped_counts)
         matched.append((day, result, payments))
         # the next day of a range sees the balances this day's receipts will leave, as its own run would
-        open_invoices = after_receipts(open_invoices, result.applications)
+        open_invoices.add_receipts(result.applications)
     links_out = stacked(_dated(result.customer_links, day) for day, result, _ in matched)
     applications = stacked(_dated(result.applications, day) for day, result, _ in matched)
     exceptions = stacked(_dated(result.exceptions, day) for day, result, _ in matched)

@@ -30,16 +30,18 @@ def read_store_inbox(config: PipelineConfig, config_path: str) -> tuple[pd.DataF
 
 
 def store_sales_for_matching(config: PipelineConfig, config_path: str, payments: pd.DataFrame,
-                             open_invoices: pd.DataFrame, *, in_sage: set[int],
+                             open_invoices: Callable[[], pd.DataFrame], *, in_sage: set[int],
                              now: datetime | None = None,
                              inbox: Callable[[], tuple[pd.DataFrame, set[str]]] | None = None) -> StoreSaleLinks:
-    """`inbox`: what `read_store_inbox` gives (read when first needed, e.g. once for a range's days)."""
+    """`open_invoices`: gives the day's open items (asked only for a day with young sales). `inbox`: what
+    `read_store_inbox` gives (read when first needed, e.g. once for a range's days)."""
     if config.store is None or payments.empty:
         return StoreSaleLinks(payments, payments.head(0), 0)
     postings, pending = inbox() if inbox is not None else read_store_inbox(config, config_path)
 
     def open_numbers() -> set[str]:  # the whole open-item file: read only for a day with young sales
-        return set(open_invoices["invoice_no"].astype(str)) if len(open_invoices) else set()
+        items = open_invoices()
+        return set(items["invoice_no"].astype(str)) if len(items) else set()
 
     return link_store_sales(payments, postings, pending, open_numbers, in_sage=in_sage, now=now or datetime.now(UTC),
                             grace=timedelta(minutes=config.store.receipt_grace_minutes))

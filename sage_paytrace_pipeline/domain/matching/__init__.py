@@ -41,7 +41,7 @@ from sage_paytrace_pipeline.domain.matching.invoices import (
     render_applications,
 )
 from sage_paytrace_pipeline.domain.matching.memory import release_freed_memory
-from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
+from sage_paytrace_pipeline.domain.matching.open_invoices import OpenInvoiceIndex, index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 from sage_paytrace_pipeline.domain.matching.references import extract_invoice_references
 
@@ -74,23 +74,27 @@ def match_day(
     payments: pd.DataFrame,
     customers: pd.DataFrame,
     cards: pd.DataFrame,
-    open_invoices: pd.DataFrame,
+    open_invoices: pd.DataFrame | OpenInvoiceIndex,
     *,
     links: pd.DataFrame,
     policy: MatchingPolicy | None = None,
 ) -> MatchResult:
-    """Everything matching decides about one day's transactions; explanations coded (`render_messages`)."""
-    result = _decide(payments, customers, cards, open_invoices, links=links, policy=policy or MatchingPolicy())
+    """Everything matching decides about one day's transactions; explanations coded (`render_messages`).
+
+    `open_invoices` may come indexed: `index_open_invoices(open_invoices, policy)`, or an index equal
+    to it that a range's days keep up to date (`receivables/open_items.py`)."""
+    policy = policy or MatchingPolicy()
+    index = open_invoices if isinstance(open_invoices, OpenInvoiceIndex) else index_open_invoices(open_invoices, policy)
+    result = _decide(payments, customers, cards, links=links, policy=policy, index=index)
     release_freed_memory()  # the stages' intermediate arrays are gone: their heap pages go back
     return result
 
 
-def _decide(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, open_invoices: pd.DataFrame, *,
-            links: pd.DataFrame, policy: MatchingPolicy) -> MatchResult:
+def _decide(payments: pd.DataFrame, customers: pd.DataFrame, cards: pd.DataFrame, *,
+            links: pd.DataFrame, policy: MatchingPolicy, index: OpenInvoiceIndex) -> MatchResult:
     eligible, refunds, skipped = split_eligible(payments, policy)
     references = extract_invoice_references(eligible, policy)
-    # built once and shared by both stages: the open invoices indexed, each referenced number looked up
-    index = index_open_invoices(open_invoices, policy)
+    # shared by both stages: the open invoices indexed, each referenced number looked up once
     located = index.locate(references)
     customer_links, customer_problems = resolve(eligible, customers, cards, links=links, policy=policy,
                                                   references=references, located=located, index=index)

@@ -70,7 +70,7 @@ class CodeLookup:
         right = np.asarray(right, dtype="int64")
         in_right = right >= 0
         counts = np.bincount(right[in_right], minlength=0)
-        by_code = np.flatnonzero(in_right)[np.argsort(right[in_right], kind="stable")]
+        by_code = np.flatnonzero(in_right)[stable_code_order(right[in_right])]
         return cls(counts, np.r_[0, np.cumsum(counts)], by_code)
 
     def join(self, left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,6 +81,15 @@ class CodeLookup:
         left_position = np.repeat(np.arange(len(left), dtype="int64"), matches)
         right_position = self.by_code[self.starts[left[left_position]] + position_in_run(left_position)]
         return left_position, right_position
+
+
+def stable_code_order(codes: np.ndarray) -> np.ndarray:
+    """np.argsort(codes, kind="stable"); codes 0..2**16-1 sorted as 16-bit integers, which numpy sorts by
+    radix, several times faster than int64 (a year's open invoices grouped by customer, each day).
+    Larger codes keep numpy's timsort: theirs (invoice codes) come in long sorted runs it is fast on."""
+    if len(codes) == 0 or codes.min() < 0 or codes.max() >= 2**16:
+        return np.argsort(codes, kind="stable")
+    return np.argsort(codes.astype(np.uint16), kind="stable")
 
 
 def join_values(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

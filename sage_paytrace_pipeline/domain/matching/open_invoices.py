@@ -19,6 +19,7 @@ from sage_paytrace_pipeline.domain.matching.arrays import (
     factorize_keeping_na,
     join_codes,
     run_starts,
+    stable_code_order,
 )
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
 
@@ -96,10 +97,7 @@ class LocatedReferences:
 
 
 def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> OpenInvoiceIndex:
-    rank_of_type = {name: rank for rank, name in enumerate(policy.applicable_invoice_types)}
-    type_code, type_names = pd.factorize(open_invoices["invoice_type"])
-    # a missing type (code -1) takes the trailing -1 too: not payable
-    rank = np.array([rank_of_type.get(name, -1) for name in type_names] + [-1], dtype="int64")[type_code]
+    type_code, type_names, rank = _type_ranks(open_invoices["invoice_type"], policy)
     payable = (rank >= 0) & (open_invoices["balance_cents"].to_numpy() > 0)
     rows = np.flatnonzero(payable)
 
@@ -112,28 +110,103 @@ def index_open_invoices(open_invoices: pd.DataFrame, policy: MatchingPolicy) -> 
         codes, uniques = factorize_keeping_na(payable_values(column))
         return codes, pd.Index(uniques)
 
-    division, divisions = payable_codes("division")
-    number, customer_nos = payable_codes("customer_no")
     width = policy.invoice_no_length
     numbers = np.asarray(payable_values("invoice_no"), dtype=object)
     keys = digit_values(numbers, width)
     others = np.flatnonzero(keys < 0)
     other_codes, other_numbers = factorize_keeping_na(numbers[others]) if len(others) else (others, [])
     keys[others] = 10**width + other_codes
+    return _assembled(payable_codes("division"), payable_codes("customer_no"), numbers, keys,
+                      pd.Index(other_numbers, dtype=object), width=width, rank=rank[rows],
+                      invoice_type=np.asarray(type_names, dtype=object)[type_code[rows]],
+                      balance_cents=open_invoices["balance_cents"].to_numpy("int64")[rows])
+
+
+def _type_ranks(invoice_type: pd.Series, policy: MatchingPolicy) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """(type code, type names, payable rank) of each row: IN before DM before FC, -1 for another type."""
+    rank_of_type = {name: rank for rank, name in enumerate(policy.applicable_invoice_types)}
+    type_code, type_names = pd.factorize(invoice_type)
+    # a missing type (code -1) takes the trailing -1 too: not payable
+    rank = np.array([rank_of_type.get(name, -1) for name in type_names] + [-1], dtype="int64")[type_code]
+    return type_code, type_names, rank
+
+
+def _assembled(division: tuple[np.ndarray, pd.Index], customer_no: tuple[np.ndarray, pd.Index],
+               numbers: np.ndarray, keys: np.ndarray, other_numbers: pd.Index, *, width: int, rank: np.ndarray,
+               invoice_type: np.ndarray, balance_cents: np.ndarray, keys_distinct: bool = False) -> OpenInvoiceIndex:
+    """The index of the payable rows, given per payable row: the (codes, uniques) of division and
+    customer_no in order of first appearance, the invoice number and its integer key (`keys_distinct`:
+    known to be each number once, so not hashed to find out)."""
+    (division_code, divisions), (number, customer_nos) = division, customer_no
     # codes in order of first appearance, as factorizing the texts gives them; usually each number once
-    invoice, number_keys = pd.factorize(keys)
+    invoice, number_keys = (np.arange(len(keys)), keys) if keys_distinct else pd.factorize(keys)
     unique = len(number_keys) == len(keys)
     invoice_nos = pd.Index(numbers if unique else numbers[_first_positions(invoice, len(number_keys))], dtype=object)
-    customer_key = division.astype("int64") * max(len(customer_nos), 1) + number
-    chosen, first_row = _one_entry_per_invoice(customer_key * max(len(invoice_nos), 1) + invoice, rank[rows],
+    customer_key = division_code.astype("int64") * max(len(customer_nos), 1) + number
+    chosen, first_row = _one_entry_per_invoice(customer_key * max(len(invoice_nos), 1) + invoice, rank,
                                                numbers_unique=unique)
     return OpenInvoiceIndex(
         divisions=divisions, customer_nos=customer_nos, invoice_nos=invoice_nos,
-        number_keys=np.asarray(number_keys, dtype="int64"), other_numbers=pd.Index(other_numbers, dtype=object),
-        width=width,
+        number_keys=np.asarray(number_keys, dtype="int64"), other_numbers=other_numbers, width=width,
         customer_key=customer_key[chosen], invoice_key=invoice[chosen].astype("int64"),
-        invoice_type=np.asarray(type_names, dtype=object)[type_code[rows][chosen]],
-        balance_cents=open_invoices["balance_cents"].to_numpy("int64")[rows][chosen], first_row=first_row)
+        invoice_type=invoice_type[chosen], balance_cents=balance_cents[chosen], first_row=first_row)
+
+
+class OpenInvoiceRows:
+    """A frame of open invoices with its texts factorized once, for the indexes of many balances.
+
+    `index(balance_cents)` is `index_open_invoices(frame with those balances)`, array for array, at the
+    cost of integer work: a range's days each match against the balances the days before leave,
+    and re-hashing several hundred thousand invoice texts a day cost more than matching the day.
+    Each text column's codes are renumbered in order of first appearance among the payable rows,
+    which is what factorizing the payable rows' texts gives. Only for frames without missing
+    division, customer_no or invoice_no (`indexable`), whose codes factorizing keeps no NA for.
+    """
+
+    def __init__(self, open_invoices: pd.DataFrame, policy: MatchingPolicy):
+        self.width = policy.invoice_no_length
+        type_code, type_names, self.rank = _type_ranks(open_invoices["invoice_type"], policy)
+        self.invoice_type = np.asarray(type_names, dtype=object)[type_code]
+        self.division = pd.factorize(open_invoices["division"].to_numpy())
+        self.customer_no = pd.factorize(open_invoices["customer_no"].to_numpy())
+        self.numbers = np.asarray(open_invoices["invoice_no"].to_numpy(), dtype=object)
+        self.digit_keys = digit_values(self.numbers, self.width)
+        # the numbers that are not `width` digits (usually none), coded among themselves
+        self.others = np.flatnonzero(self.digit_keys < 0)
+        self.other = pd.factorize(self.numbers[self.others])
+        keys = self.digit_keys.copy()
+        keys[self.others] = 10**self.width + self.other[0]
+        self.keys_distinct = pd.Index(keys).is_unique  # then so are any rows' (the usual book: no factorizing)
+
+    @staticmethod
+    def indexable(open_invoices: pd.DataFrame) -> bool:
+        return not open_invoices[["division", "customer_no", "invoice_no"]].isna().to_numpy().any()
+
+    def index(self, balance_cents: np.ndarray) -> OpenInvoiceIndex:
+        rows = np.flatnonzero((self.rank >= 0) & (balance_cents > 0))
+        keys = self.digit_keys[rows]
+        other_at = np.flatnonzero(keys < 0)
+        other_code, other_numbers = _renumbered(self.other, np.searchsorted(self.others, rows[other_at]))
+        keys[other_at] = 10**self.width + other_code
+        return _assembled(_renumbered(self.division, rows), _renumbered(self.customer_no, rows), self.numbers[rows],
+                          keys, pd.Index(other_numbers, dtype=object), width=self.width, rank=self.rank[rows],
+                          invoice_type=self.invoice_type[rows], balance_cents=balance_cents[rows],
+                          keys_distinct=self.keys_distinct)
+
+
+def _renumbered(factorized: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """(codes, uniques) of the rows' values as factorizing those rows alone gives them: codes by first
+    appearance among the rows."""
+    codes, uniques = factorized
+    subset = codes[rows]
+    first = np.full(len(uniques), len(subset), dtype="int64")
+    first[subset[::-1]] = np.arange(len(subset) - 1, -1, -1)
+    appearing = np.zeros(len(subset) + 1, dtype=bool)
+    appearing[first] = True
+    in_order = subset[np.flatnonzero(appearing[:-1])]  # each code present, by its first row
+    renumbered = np.empty(len(uniques), dtype="int64")
+    renumbered[in_order] = np.arange(len(in_order))
+    return renumbered[subset], pd.Index(uniques[in_order])
 
 
 def _number_keys(numbers: np.ndarray, width: int, other_numbers: pd.Index) -> np.ndarray:
@@ -181,5 +254,6 @@ def _one_entry_per_invoice(key: np.ndarray, rank: np.ndarray, numbers_unique: bo
         starts = run_starts(key[by_key])
         chosen = by_key[starts]
         first_row = np.minimum.reduceat(by_key, starts) if len(starts) else position
-    order = np.lexsort((chosen, rank[chosen]))  # cheap on sorted input (a stable sort's runs)
+    # by rank, then kept row: chosen is in row order when numbers are unique, a stable radix sort by rank does
+    order = stable_code_order(rank) if numbers_unique else np.lexsort((chosen, rank[chosen]))
     return chosen[order], first_row[order]

@@ -12,6 +12,7 @@ from sage_paytrace_pipeline.domain.matching.arrays import (
     join_values,
     position_in_run,
     sorted_positions,
+    stable_code_order,
 )
 from sage_paytrace_pipeline.domain.matching.open_invoices import index_open_invoices
 from sage_paytrace_pipeline.domain.matching.policy import MatchingPolicy
@@ -27,6 +28,13 @@ def test_joins_give_pandas_inner_merge_rows_in_its_order(seed):
     merged = merged[merged["k"] >= 0]
     assert list(zip(*join_codes(left, right))) == list(zip(merged["l"], merged["r"]))
     assert list(zip(*join_values(left * 7, right * 7 - (right < 0)))) == list(zip(merged["l"], merged["r"]))
+
+
+@pytest.mark.parametrize("top", [1, 250, 2**16, 300_000, 2**32, 2**40])
+def test_stable_code_order_is_numpys_stable_argsort(top):
+    codes = np.random.default_rng(top).integers(0, top, 5_000)
+    assert np.array_equal(stable_code_order(codes), np.argsort(codes, kind="stable"))
+    assert np.array_equal(stable_code_order(codes - 1), np.argsort(codes - 1, kind="stable"))  # negatives too
 
 
 def test_join_values_on_unique_ids_and_on_text():

@@ -3,6 +3,8 @@ Python patterns do: same texts recognized, same digits, same padding."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -43,3 +45,13 @@ def test_the_engine_reads_plain_numbers_as_the_python_patterns_do(source, width)
 def test_no_texts_no_query():
     plain, padded = plain_invoice_numbers("invoice_id", np.zeros(0, dtype=object), 7)
     assert len(plain) == len(padded) == 0
+
+
+def test_the_kept_connection_answers_each_call_for_its_own_texts_in_every_thread():
+    texts = np.array(KNOWN, dtype=object)
+    first = plain_invoice_numbers("invoice_id", texts, 7)
+    other = plain_invoice_numbers("description", texts[::-1].copy(), 7)  # same connection, another table
+    assert [list(part) for part in plain_invoice_numbers("invoice_id", texts, 7)] == [list(part) for part in first]
+    with ThreadPoolExecutor(2) as pool:  # each thread its own connection
+        answers = list(pool.map(lambda _: plain_invoice_numbers("description", texts[::-1].copy(), 7), range(4)))
+    assert all([list(part) for part in answer] == [list(part) for part in other] for answer in answers)
