@@ -32,8 +32,10 @@ CLEARING = "1060-00"
 RECEIVABLE = "1290-00"
 
 
-def synthetic_year(days: int, per_day: int, seed: int = 3) -> dict:
-    """The range's batches, batch transactions, bank lines and Sage's short deposits booked (as the assets hold them)."""
+def synthetic_year(days: int, per_day: int, seed: int = 3, *, late_share: float = 0.05,
+                   short_share: float = 0.02) -> dict:
+    """The range's batches, batch transactions, bank lines and Sage's short deposits booked (as the assets hold
+    them); `late_share` of the deposits 1-3 business days late, `short_share` 5 % short, the rest paid later."""
     rng = np.random.default_rng(seed)
     closed = pd.bdate_range("2025-01-02", periods=days)
     batch = np.repeat(np.arange(1, days + 1), per_day)
@@ -50,9 +52,9 @@ def synthetic_year(days: int, per_day: int, seed: int = 3) -> dict:
     group = np.where(batches["brand"] == "AMEX", "AMEX", "CARDS")
     funded = batches.assign(group=group).groupby(["batch_number", "group"])["sales_cents"].sum().reset_index()
     deposit = (funded["sales_cents"] - funded["sales_cents"] * 250 // 10_000).to_numpy()
-    late = rng.integers(1, 4, len(funded)) * (rng.random(len(funded)) < 0.05)  # 5 %: 1-3 business days late
+    late = rng.integers(1, 4, len(funded)) * (rng.random(len(funded)) < late_share)
     posted = pd.bdate_range(closed[0], periods=days + 10)[funded["batch_number"].to_numpy() + late]
-    short = rng.random(len(funded)) < 0.02  # 2 %: 5 % short, the rest paid later (booked as owed in Sage)
+    short = rng.random(len(funded)) < short_share  # booked as owed in Sage
     owed = np.where(short, deposit * 5 // 100, 0)
     lines = [pd.DataFrame({"posted_date": posted, "amount_cents": deposit - owed,
                            "description": np.where(funded["group"] == "AMEX", "AMEX SETTLEMENT", "PAYTRACE DEPOSIT")})]
@@ -142,18 +144,18 @@ class _Reader:
         return [row for row in self.gl if row[column] == value]
 
 
-def clearing_range(data: dict, settled: list) -> tuple[dict, float]:
-    """The `clearing_nets_to_zero` check of each day, as `sage_gl_postings` runs it for a range; CPU seconds."""
+def clearing_world(data: dict, settled: list) -> tuple[_Reader, dict]:
+    """Sage's clearing GL after the range posted (each receipt's debit, each entry's clearing lines) and, per
+    day, what `sage_gl_postings` checks it with: the day's posted entries, journal lines, batch transactions."""
     from sage_paytrace_pipeline.defs.ranges import days_of
-    from sage_paytrace_pipeline.defs.settlement import checks
-    from sage_paytrace_pipeline.settlement.ledger import ClearingLedger
 
     days, transactions = data["days"], data["transactions"]
     key = f"K{CLEARING}"
     gl = [{"AccountKey": key, "SourceJournal": "CR", "DocumentNo": f"C{t}", "DebitAmount": f"{a / 100:.2f}",
            "CreditAmount": "0.00", "PostingComment": f"Card receipt {t}"}
           for t, a in zip(transactions["transaction_id"].tolist(), transactions["amount_cents"].tolist())]
-    posted_by_day, lines_by_day = {}, {}
+    by_day = days_of(transactions, days)
+    checked = {}
     for number, (day, day_settled) in enumerate(zip(days, settled, strict=True)):
         entries, lines = day_settled.entries, day_settled.lines
         entry_no = {reference: f"E{number:04d}{i:03d}" for i, reference in enumerate(entries["reference"])}
@@ -161,16 +163,23 @@ def clearing_range(data: dict, settled: list) -> tuple[dict, float]:
             gl.append({"AccountKey": key, "SourceJournal": "GJ", "DocumentNo": entry_no[row.reference],
                        "DebitAmount": f"{max(row.debit_cents, 0) / 100:.2f}",
                        "CreditAmount": f"{max(row.credit_cents, 0) / 100:.2f}", "PostingComment": row.reference})
-        posted_by_day[day] = entries[["reference", "kind", "batch_number", "funding_group"]].assign(
+        posted = entries[["reference", "kind", "batch_number", "funding_group"]].assign(
             entry_no=entries["reference"].map(entry_no))
-        lines_by_day[day] = lines
-    reader = _Reader(gl)
-    all_lines = pd.concat(lines_by_day.values(), ignore_index=True)
-    by_day = days_of(transactions, days)
+        checked[day] = (posted, lines, by_day[day])
+    return _Reader(gl), checked
+
+
+def clearing_range(data: dict, settled: list) -> tuple[dict, float]:
+    """The `clearing_nets_to_zero` check of each day, as `sage_gl_postings` runs it for a range; CPU seconds."""
+    from sage_paytrace_pipeline.defs.settlement import checks
+    from sage_paytrace_pipeline.settlement.ledger import ClearingLedger
+
+    reader, checked = clearing_world(data, settled)
+    all_lines = pd.concat([lines for _, lines, _ in checked.values()], ignore_index=True)
     started = time.process_time()
     ledger = ClearingLedger(reader, all_lines)  # type: ignore[arg-type]
-    results = {day: checks.clearing_nets_to_zero(reader, lines_by_day[day], posted_by_day[day],  # type: ignore[arg-type]
-                                                 by_day[day], ledger) for day in days}
+    results = {day: checks.clearing_nets_to_zero(reader, lines, posted, transactions, ledger)  # type: ignore[arg-type]
+               for day, (posted, lines, transactions) in checked.items()}
     seconds = time.process_time() - started
     return {day: (result.passed, dict(result.metadata or {}).get("net_cents_by_batch")) for day, result in
             results.items()}, seconds
