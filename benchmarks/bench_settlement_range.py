@@ -22,7 +22,7 @@ import argparse
 import json
 import pickle
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -68,8 +68,8 @@ def synthetic_year(days: int, per_day: int, seed: int = 3, *, late_share: float 
     lines.append(pd.DataFrame({"posted_date": month_ends, "amount_cents": -rng.integers(2_000, 9_000, len(month_ends)),
                                "description": "PAYTRACE MONTHLY FEES"}))
     chargebacks = closed[rng.integers(0, days, max(days // 10, 1))]
-    lines.append(pd.DataFrame({"posted_date": chargebacks, "amount_cents": -rng.integers(1_000, 20_000, len(chargebacks)),
-                               "description": "PAYTRACE CHGBK"}))
+    lines.append(pd.DataFrame({"posted_date": chargebacks, "description": "PAYTRACE CHGBK",
+                               "amount_cents": -rng.integers(1_000, 20_000, len(chargebacks))}))
     wires = closed[rng.integers(0, days, max(days // 20, 1))]
     lines.append(pd.DataFrame({"posted_date": wires, "amount_cents": rng.integers(10_000, 90_000, len(wires)),
                                "description": "WIRE IN"}))
@@ -118,10 +118,9 @@ def reconcile_range(data: dict) -> tuple[list, float]:
     by_batch = receipts.groupby(transactions["batch_number"].to_numpy()).indices
     started = time.process_time()
     settled = []
-    import inspect
-    extra = {"short_owed": books.short_owed} if "short_owed" in inspect.signature(range_window_inputs).parameters else {}
-    for day, inputs in zip(days, range_window_inputs(days, config.settlement, data["batches"], transactions,
-                                                     data["bank"], **extra), strict=True):
+    windows = range_window_inputs(days, config.settlement, data["batches"], transactions, data["bank"],
+                                  short_owed=books.short_owed)
+    for day, inputs in zip(days, windows, strict=True):
         own = np.concatenate([by_batch[b] for b in inputs.transactions["batch_number"].unique()] or [[]]).astype(int)
         settled.append(settle_day(day, config, inputs, receipts.iloc[np.sort(own)].reset_index(drop=True),
                                   reader=None, as_of=as_of, books=books))  # type: ignore[arg-type]

@@ -92,7 +92,7 @@ def read_books(config: PipelineConfig, reader: Sage100Reader) -> SageBooks:
 
 
 def range_window_inputs(days: list[date], policy: SettlementPolicy, batches: pd.DataFrame,
-                        batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame,
+                        batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame, *,
                         short_owed: pd.DataFrame | None = None) -> list[DayInputs]:
     """Per day of the run: the batches closed within the day's window, the transactions of the day's own
     batches, and the bank lines that can change the day's rows (`_day_lines`). `short_owed`: the short

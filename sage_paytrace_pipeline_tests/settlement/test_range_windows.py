@@ -32,7 +32,7 @@ def bounded(year) -> list[DayInputs]:
     policy = _config().settlement
     assert policy is not None
     return range_window_inputs(year["days"], policy, year["batches"], year["transactions"], year["bank"],
-                               year["short_owed"])
+                               short_owed=year["short_owed"])
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_a_short_deposit_credited_twice_pays_nothing_however_far_apart_the_credi
     config = _config()
     assert config.settlement is not None
     inputs = range_window_inputs(days, config.settlement, year["batches"], year["transactions"], bank,
-                                 year["short_owed"])[0]
+                                 short_owed=year["short_owed"])[0]
     assert credits["source_line"].isin(inputs.deposits["source_line"]).all()  # the far credit is read too
     day = settled(year, days[0], inputs)
     assert "short_deposit_paid" not in set(day.entries["kind"])

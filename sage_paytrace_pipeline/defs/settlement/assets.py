@@ -155,7 +155,7 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         # takes its own rows, the ones its own reads would return.
         books = read_books(config, reader)
         day_inputs = list(zip(days, range_window_inputs(days, config.settlement, batches, batch_transactions,
-                                                        bank_deposits), strict=True))
+                                                        bank_deposits, short_owed=books.short_owed), strict=True))
         every_id = [int(t) for _, inputs in day_inputs for t in inputs.transactions["transaction_id"]]
         all_logged = log.entries(transaction_ids=every_id)
         all_recorded = refunds_recorded_in_sage(connection, every_id) if config.refunds else frozenset()
