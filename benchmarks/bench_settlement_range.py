@@ -10,7 +10,9 @@ credits nobody explains. Measured (CPU, `time.process_time`):
 
 - `settlement_reconciliation`: each day's window (`range_window_inputs`) reconciled by `settle_day`;
 - the `clearing_nets_to_zero` check of `sage_gl_postings`: each day's deposited batches against one
-  read of the clearing accounts' GL lines (a year of receipts).
+  read of the clearing accounts' GL lines (a year of receipts);
+- the card brands of `settlement_batches`: every day's batch transactions looked up in the range's one
+  brand export (`brands_for_each`; the export itself, read and parsed once, is not counted).
 
 `--save FILE` pickles every day's outputs; `--compare FILE` says whether they equal a saved run's
 (the same deposits matched, fees, entries, exceptions, clearing nets).
@@ -184,6 +186,32 @@ def clearing_range(data: dict, settled: list) -> tuple[dict, float]:
             results.items()}, seconds
 
 
+def brands_range(data: dict) -> tuple[list[pd.DataFrame], float]:
+    """`brands_for_each` over the days' batch transactions (brands unknown, as the batch listing masks cards)
+    with a stand-in export of every transaction of the range; CPU seconds."""
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    from sage_paytrace_pipeline.settlement.batches import brands_for_each
+
+    transactions = data["transactions"]
+    records = [SimpleNamespace(transaction_id=t, card=SimpleNamespace(brand=brand))
+               for t, brand in zip(transactions["transaction_id"].tolist(), transactions["card_brand"].tolist())]
+
+    class Client:
+        zone = ZoneInfo("America/Los_Angeles")
+
+        def read_transactions(self, *_dates, include_bin: bool, parsed=None) -> SimpleNamespace:
+            return SimpleNamespace(transactions=records)
+
+    created = transactions["business_date"].dt.tz_localize("America/Los_Angeles") + pd.Timedelta(hours=12)
+    unknown = transactions.assign(card_brand="UNKNOWN", created_at=created.dt.tz_convert("UTC"))
+    frames = [frame.reset_index(drop=True) for _, frame in unknown.groupby("batch_number", sort=True)]
+    started = time.process_time()
+    branded = brands_for_each(Client(), frames, parsed=object())  # type: ignore[arg-type]
+    return branded, time.process_time() - started
+
+
 def outputs(settled: list, nets: dict) -> dict:
     frames = ("expected", "matches", "reconciliation", "entries", "lines", "exceptions", "refunds")
     return {"settled": [{name: getattr(day, name).reset_index(drop=True) for name in frames} for day in settled],
@@ -191,7 +219,9 @@ def outputs(settled: list, nets: dict) -> dict:
 
 
 def same(left: dict, right: dict) -> bool:
-    if left["nets"] != right["nets"] or len(left["settled"]) != len(right["settled"]):
+    if left["nets"] != right["nets"] or left.get("brands") != right.get("brands", left.get("brands")):
+        return False
+    if len(left["settled"]) != len(right["settled"]):
         return False
     for mine, theirs in zip(left["settled"], right["settled"], strict=True):
         for name, frame in mine.items():
@@ -213,7 +243,8 @@ def main() -> None:
     data = synthetic_year(args.days, args.per_day)
     settled, reconcile_s = reconcile_range(data)
     nets, clearing_s = clearing_range(data, settled)
-    done = outputs(settled, nets)
+    branded, brands_s = brands_range(data)
+    done = {**outputs(settled, nets), "brands": [frame["card_brand"].tolist() for frame in branded]}
     report: dict[str, object] = {
         "days": args.days, "transactions": len(data["transactions"]), "bank_lines": len(data["bank"]),
         "reconciliation_cpu_s": round(reconcile_s, 2), "per_day": round(reconcile_s / args.days, 4),
@@ -221,7 +252,8 @@ def main() -> None:
         "matched": int(sum((day.expected["deposit_status"] == "matched").sum() for day in settled)),
         "entries": int(sum(len(day.entries) for day in settled)),
         "exceptions": int(sum(len(day.exceptions) for day in settled)),
-        "clearing_failing_days": sum(1 for passed, _ in nets.values() if not passed)}
+        "clearing_failing_days": sum(1 for passed, _ in nets.values() if not passed),
+        "brands_cpu_s": round(brands_s, 2), "brands_per_day": round(brands_s / args.days, 4)}
     if args.save:
         with open(args.save, "wb") as target:
             pickle.dump(done, target)
