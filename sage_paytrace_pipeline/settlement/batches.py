@@ -100,11 +100,18 @@ def brands_for_each(client: PayTraceClient, frames: list[pd.DataFrame], *,
     first, last = min(dates.min() for dates in needed), max(dates.max() for dates in needed)
     export = (client.read_transactions(first, last, include_bin=True, parsed=parsed) if parsed is not None
               else client.read_transactions(first, last, include_bin=True))  # bad records: no brand
-    brands = {record.transaction_id: record.card.brand for record in export.transactions if record.card}
+    brands = _brand_by_id({record.transaction_id: record.card.brand for record in export.transactions if record.card})
     return [frame if dates.empty else _branded(frame, mask, brands)
             for frame, mask, dates in zip(frames, unknown, created, strict=True)]
 
 
-def _branded(transactions: pd.DataFrame, unknown: pd.Series, brands: Mapping[int, object]) -> pd.DataFrame:
+def _brand_by_id(brands: Mapping[int, object]) -> pd.Series:
+    """The export's brands as the Series `Series.map` makes of a dict on every call, made once: a range's
+    export holds every day's records, and each day's frame looked its few up in all of them (a year's run
+    built a Series of some 365,000 brands, and its hash table, once a day)."""
+    return pd.Series(brands, dtype="float64") if not brands else pd.Series(brands)
+
+
+def _branded(transactions: pd.DataFrame, unknown: pd.Series, brands: pd.Series) -> pd.DataFrame:
     found = transactions["transaction_id"].map(brands)
     return transactions.assign(card_brand=transactions["card_brand"].where(~unknown | found.isna(), found))

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from sage_paytrace_pipeline.config import PipelineConfig
@@ -91,29 +92,53 @@ def read_books(config: PipelineConfig, reader: Sage100Reader) -> SageBooks:
 
 
 def range_window_inputs(days: list[date], policy: SettlementPolicy, batches: pd.DataFrame,
-                        batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame) -> list[DayInputs]:
+                        batch_transactions: pd.DataFrame, bank_deposits: pd.DataFrame, *,
+                        short_owed: pd.DataFrame | None = None) -> list[DayInputs]:
     """Per day of the run: the batches closed within the day's window, the transactions of the day's own
-    batches, and the bank lines posted after the window opened.
+    batches, and the bank lines that can change the day's rows (`_day_lines`). `short_owed`: the short
+    deposits booked to the processor receivable, as `settle_day` reconciles with them (`SageBooks`).
 
     The other batches of the window compete for the bank lines by their summary totals alone (what a
     deposit is expected to be); their transactions only make rows of their own days (tie-out, sales
     in Sage, refunds, entries), which `settle_day` does not keep, so they are not read: a day's work
-    does not grow with the window.
+    does not grow with the window, nor with the range.
 
     The inputs' dates are converted once for the run, not once a day (the bank lines are every line
-    ever loaded)."""
+    ever loaded), and each batch's transactions are found once."""
     batches = batches.assign(business_date=pd.to_datetime(batches["business_date"]).dt.date)
     deposits = bank_deposits.assign(posted_date=pd.to_datetime(bank_deposits["posted_date"]).dt.date)
-    return [_day_window(day, policy, batches, batch_transactions, deposits) for day in days]
+    posted = pd.to_datetime(bank_deposits["posted_date"]).to_numpy().astype("datetime64[D]")
+    owed = short_owed["owed_cents"] if short_owed is not None else pd.Series(dtype="int64")
+    may_pay_owed = bank_deposits["amount_cents"].isin(owed).to_numpy()
+    rows_of_batch = pd.Series(np.arange(len(batch_transactions))).groupby(
+        batch_transactions["batch_number"].to_numpy()).indices
+    return [_day_window(day, policy, batches, batch_transactions.take(_rows_of(rows_of_batch, batches, day)),
+                        deposits[_day_lines(day, policy, posted, may_pay_owed)]) for day in days]
 
 
-def _day_window(day: date, policy: SettlementPolicy, batches: pd.DataFrame, batch_transactions: pd.DataFrame,
+def _rows_of(rows_of_batch: dict, batches: pd.DataFrame, day: date) -> np.ndarray:
+    """The positions of the transactions of the batches closed on `day`, in their order."""
+    own = batches.loc[batches["business_date"] == day, "batch_number"]
+    found = [rows_of_batch[number] for number in set(own.tolist()) if number in rows_of_batch]
+    return np.sort(np.concatenate(found)) if found else np.zeros(0, dtype="int64")
+
+
+def _day_lines(day: date, policy: SettlementPolicy, posted: np.ndarray, may_pay_owed: np.ndarray) -> np.ndarray:
+    """Which bank lines a day's reconciliation reads: those posted after its window opened, up to the last
+    day a deposit of the window's batches may arrive (the window's last closing day plus the deposit
+    window: a later line is no batch's candidate, and the day keeps no row of it), and, later still, a
+    credit of an amount owed for a short deposit (whether it pays one depends on every such credit
+    after the booking: two of them pay nothing, `reconcile`'s `short_deposit_paid`)."""
+    first, last = batch_window(day, policy.deposit_window_business_days)
+    reach = np.busday_offset(np.datetime64(last, "D"), policy.deposit_window_business_days, roll="backward",
+                             holidays=np.array(policy.holidays, dtype="datetime64[D]"))
+    return (posted > np.datetime64(first, "D")) & ((posted <= reach) | may_pay_owed)
+
+
+def _day_window(day: date, policy: SettlementPolicy, batches: pd.DataFrame, transactions: pd.DataFrame,
                 deposits: pd.DataFrame) -> DayInputs:
     first, last = batch_window(day, policy.deposit_window_business_days)
-    batches = batches[batches["business_date"].between(first, last)]
-    own = batches.loc[batches["business_date"] == day, "batch_number"]
-    transactions = batch_transactions[batch_transactions["batch_number"].isin(own)]
-    return DayInputs(batches, transactions, deposits[deposits["posted_date"] > first])
+    return DayInputs(batches[batches["business_date"].between(first, last)], transactions, deposits)
 
 
 def settle_day(day: date, config: PipelineConfig, inputs: DayInputs, receipts: pd.DataFrame, *,

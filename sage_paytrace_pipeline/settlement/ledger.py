@@ -63,17 +63,24 @@ def short_owed_in_sage(reader: Sage100Reader, accounts: GlAccountMap, chart: lis
 class ClearingLedger:
     """Sage's GL detail lines on the card-clearing accounts of a run's journal `lines`, read on first use,
     once for all the run's days: read after every day's entries posted (Sage does not change while the
-    days are checked), each day takes the lines of its own clearing accounts, the rows its own read gives."""
+    days are checked), each day takes the lines of its own clearing accounts, the rows its own read gives.
+
+    The lines are summed once for the run, per account, by what `clearing_nets` looks a batch up by (a
+    receipt's or card refund's transaction id, a journal entry's number): a day adds up its batches' sums
+    instead of parsing the comments of every line read (a year of receipts, each day of a year's run)."""
 
     def __init__(self, reader: Sage100Reader, lines: pd.DataFrame) -> None:
         self._reader, self._run_lines = reader, lines
-        self._lines: pd.DataFrame | None = None
+        self._sums: dict[str, pd.DataFrame] | None = None
 
-    def on(self, accounts: set[str]) -> pd.DataFrame:
-        """The GL lines (`_GL_COLUMNS`, with net_cents: debit - credit) on `accounts` (of the run's lines)."""
-        if self._lines is None:
-            self._lines = self._read()
-        return self._lines[self._lines["account"].isin(accounts)]
+    def sums(self, accounts: set[str]) -> dict[str, pd.DataFrame]:
+        """Net cents (debit - credit) of the GL lines on `accounts`, one frame per way a batch finds its
+        lines ("receipts", "card_refunds": by transaction id; "journal": by entry number), a column per
+        account of the run's clearing accounts (0 where an account has none), those of `accounts` kept."""
+        if self._sums is None:
+            self._sums = _sums_by_key(self._read())
+        return {name: frame[[account for account in frame.columns if account in accounts]]
+                for name, frame in self._sums.items()}
 
     def _read(self) -> pd.DataFrame:
         clearing = _clearing_accounts(self._run_lines)
@@ -82,9 +89,26 @@ class ClearingLedger:
         gl = pd.DataFrame([{**row, "account": accounts[key]} for key in sorted(accounts)
                            for row in self._reader.rows_where("GL_DetailPosting", "AccountKey", key, _GL_COLUMNS)],
                           columns=[*_GL_COLUMNS, "account"])
-        gl["net_cents"] = [decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
-                           for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])]
+        gl["net_cents"] = pd.Series([decimal_to_cents(as_money(d)) - decimal_to_cents(as_money(c))
+                                     for d, c in zip(gl["DebitAmount"], gl["CreditAmount"])], dtype="int64")
         return gl
+
+
+def _sums_by_key(gl: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The clearing lines' net cents summed by key and account: a receipt (cash receipts journal) by the
+    transaction id ending its comment, a card refund (sales journal, "Card refund <id> ...") by its refund
+    id, a journal entry (general journal) by its entry number."""
+    comments = gl["PostingComment"].astype(str)
+    receipts = gl["SourceJournal"] == "CR"
+    card_refunds = (gl["SourceJournal"] == _CARD_REFUND_JOURNAL) & comments.str.startswith(_CARD_REFUND_COMMENT)
+    keyed = {
+        "receipts": (receipts, comments[receipts].str.split().str[-1]),
+        "card_refunds": (card_refunds, comments[card_refunds].str.slice(len(_CARD_REFUND_COMMENT)).str.split().str[0]),
+        "journal": (gl["SourceJournal"] == "GJ", gl.loc[gl["SourceJournal"] == "GJ", "DocumentNo"]),
+    }
+    return {name: gl.loc[rows, ["account", "net_cents"]].assign(key=keys)
+            .groupby(["key", "account"])["net_cents"].sum().unstack("account", fill_value=0)
+            for name, (rows, keys) in keyed.items()}
 
 
 def _clearing_accounts(lines: pd.DataFrame) -> set[str]:
@@ -105,19 +129,16 @@ def clearing_nets(reader: Sage100Reader, lines: pd.DataFrame, posted: pd.DataFra
     deposits = of_batches[of_batches["batch_number"].isin(deposited)]
     if deposits.empty:
         return {}
-    gl = (ledger if ledger is not None else ClearingLedger(reader, lines)).on(_clearing_accounts(lines))
-    receipts = gl[gl["SourceJournal"] == "CR"]
-    by_transaction = receipts.assign(transaction_id=receipts["PostingComment"].astype(str).str.split().str[-1])
-    comments = gl["PostingComment"].astype(str)
-    card_refunds = gl[(gl["SourceJournal"] == _CARD_REFUND_JOURNAL) & comments.str.startswith(_CARD_REFUND_COMMENT)]
-    card_refunds = card_refunds.assign(
-        transaction_id=card_refunds["PostingComment"].astype(str).str.slice(len(_CARD_REFUND_COMMENT)).str.split().str[0])
-    journal = gl[gl["SourceJournal"] == "GJ"].groupby("DocumentNo")["net_cents"].sum()
+    sums = (ledger if ledger is not None else ClearingLedger(reader, lines)).sums(_clearing_accounts(lines))
     nets = {}
     for batch, entries in deposits.groupby("batch_number"):
-        ids = set(batch_transactions.loc[batch_transactions["batch_number"] == batch, "transaction_id"].astype(str))
-        debits = int(by_transaction.loc[by_transaction["transaction_id"].isin(ids), "net_cents"].sum())
-        refunded = int(card_refunds.loc[card_refunds["transaction_id"].isin(ids), "net_cents"].sum())
-        credits = int(journal.reindex(entries["entry_no"].astype(str)).fillna(0).sum())
-        nets[int(batch)] = debits + refunded + credits
+        ids = list(set(batch_transactions.loc[batch_transactions["batch_number"] == batch, "transaction_id"]
+                       .astype(str)))
+        nets[int(batch)] = (_total(sums["receipts"], ids) + _total(sums["card_refunds"], ids)
+                            + _total(sums["journal"], entries["entry_no"].astype(str).tolist()))
     return nets
+
+
+def _total(sums: pd.DataFrame, keys: list[str]) -> int:
+    """The net cents summed under `keys` (each as often as listed; a key with no line adds nothing)."""
+    return int(sums.reindex(keys, fill_value=0).to_numpy().sum())

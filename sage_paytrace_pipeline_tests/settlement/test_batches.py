@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from sage_paytrace_pipeline.settlement.batches import with_brands
+from sage_paytrace_pipeline.settlement.batches import brands_for_each, with_brands
 
 LA = ZoneInfo("America/Los_Angeles")
 
@@ -42,3 +42,17 @@ def test_known_brands_need_no_call_and_an_unfound_one_stays_as_it_was():
     client = FakeClient({})
     assert with_brands(client, transactions(["VISA"]))["card_brand"].tolist() == ["VISA"] and client.calls == []
     assert with_brands(client, transactions([""]))["card_brand"].tolist() == [""] and len(client.calls) == 1
+
+
+def test_a_ranges_frames_branded_by_one_export_equal_each_branded_alone():
+    """`brands_for_each` looks every frame up in one export's brands (made into a Series once): each frame
+    comes back as `with_brands` alone gives it, an unfound id or a brand-less card left as it was."""
+    brands = {1: "VISA", 2: None, 4: "AMEX", 6: "DISCOVER"}
+    frames = [transactions(["UNKNOWN", "", None]), transactions(["VISA"]), transactions([None, "MASTERCARD", "", ""]),
+              transactions([])]
+    ranged = brands_for_each(FakeClient(brands), frames)
+    for frame, branded in zip(frames, ranged, strict=True):
+        pd.testing.assert_frame_equal(branded, with_brands(FakeClient(brands), frame))
+    assert ranged[0]["card_brand"].tolist() == ["VISA", "", None] and ranged[1] is frames[1]
+    assert [frame["card_brand"].tolist() for frame in brands_for_each(FakeClient({}), frames[:1])] == [
+        ["UNKNOWN", "", None]]

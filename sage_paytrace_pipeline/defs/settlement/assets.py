@@ -31,7 +31,7 @@ from sage_paytrace_pipeline.defs.outages import fails_fast_on_outage, outages_fa
 from sage_paytrace_pipeline.defs.partitions import business_day_partitions
 from sage_paytrace_pipeline.defs.paytrace.assets import API_RETRY
 from sage_paytrace_pipeline.defs.paytrace.resources import PayTraceResource
-from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, of_day, run_days, stacked, with_days
+from sage_paytrace_pipeline.defs.ranges import BACKFILL_POLICY, combined_check, days_of, run_days, stacked, with_days
 from sage_paytrace_pipeline.defs.sage100.resources import (
     SAGE_WRITE_RETRY,
     Sage100Resource,
@@ -155,7 +155,7 @@ def settlement_reconciliation(  # noqa: PLR0917 - Dagster refuses keyword-only a
         # takes its own rows, the ones its own reads would return.
         books = read_books(config, reader)
         day_inputs = list(zip(days, range_window_inputs(days, config.settlement, batches, batch_transactions,
-                                                        bank_deposits), strict=True))
+                                                        bank_deposits, short_owed=books.short_owed), strict=True))
         every_id = [int(t) for _, inputs in day_inputs for t in inputs.transactions["transaction_id"]]
         all_logged = log.entries(transaction_ids=every_id)
         all_recorded = refunds_recorded_in_sage(connection, every_id) if config.refunds else frozenset()
@@ -246,15 +246,14 @@ def sage_gl_postings(context: dg.AssetExecutionContext, settings: PipelineSettin
     """The day's journal entries posted to Sage's general ledger, each once (idempotent by reference)."""
     days = run_days(context)
     writer, reader, done = sage100.open_writer(), sage100.reader(), []
-    for day in days:  # in order: an entry two days' windows share is created by the earlier day
-        lines = of_day(gl_journal_entries, day, days)
-        done.append((day, lines, post_journal_entries(writer, lines)))
+    for day, lines in days_of(gl_journal_entries, days).items():  # in order: an entry two days' windows share
+        done.append((day, lines, post_journal_entries(writer, lines)))  # is created by the earlier day
     posted = stacked(dated(day_posted, day) for day, _, day_posted in done)
     yield dg.Output(posted, metadata=with_days({
         "entries": len(posted), "created_now": int(posted["created"].sum()) if len(posted) else 0}, days))
     ledger = ClearingLedger(reader, gl_journal_entries)  # read once, after every day posted
-    yield combined_check([(day, checks.clearing_nets_to_zero(reader, lines, day_posted,
-                                                             of_day(paytrace_batch_transactions, day, days), ledger))
+    transactions = days_of(paytrace_batch_transactions, days)
+    yield combined_check([(day, checks.clearing_nets_to_zero(reader, lines, day_posted, transactions[day], ledger))
                           for day, lines, day_posted in done])
 
 
