@@ -31,14 +31,16 @@ FIRST = date(2025, 1, 6)
 
 
 def stored_world(days: int, per_day: int, seed: int = 7) -> dict[str, pd.DataFrame]:
-    """`days` days of payments by `per_day // 2` customers (steady amounts, a card each, business hours Los
-    Angeles), 1 % refunds, 2 % declines, some repeats and card tests; applications, batches and links."""
+    """`days` days of payments shaped like the generated benchmark world's: a third by 250 vault customers
+    (about three a day each), the rest by `per_day * 9` customers known by e-mail (a payment a week or two);
+    steady amounts, a card each, business hours Los Angeles; 2.5 % refunds, 2 % declines, some repeats and
+    card tests; applications, batches and links."""
     rng = np.random.default_rng(seed)
-    customers = max(50, per_day // 2)
+    customers = max(500, per_day * 9)
     usual = rng.integers(2_000, 200_000, customers)
     count = days * per_day
     day = np.repeat(np.arange(days), per_day)
-    who = rng.integers(0, customers, count)
+    who = np.where(rng.random(count) < 0.35, rng.integers(0, 250, count), rng.integers(250, customers, count))
     # a new customer now and then: their first payment comes mid-range
     who = np.where(day < who * days // customers // 2, (who + customers // 2) % customers, who)
     local = pd.Timestamp(FIRST, tz="America/Los_Angeles") + pd.to_timedelta(
@@ -47,7 +49,7 @@ def stored_world(days: int, per_day: int, seed: int = 7) -> dict[str, pd.DataFra
     amount[rng.random(count) < 0.002] *= 9  # outliers
     small = rng.random(count) < 0.003  # card-testing-like small attempts
     amount[small] = rng.integers(100, 300, int(small.sum()))
-    kind = np.where(rng.random(count) < 0.01, "REFUND", "SALE")
+    kind = np.where(rng.random(count) < 0.025, "REFUND", "SALE")
     status = np.where(rng.random(count) < 0.02, "DECLINED", "SETTLED")
     ids = np.arange(1, count + 1)
     invoice = ("I" + pd.Series(ids).astype(str)).to_numpy(dtype=object)
@@ -58,7 +60,7 @@ def stored_world(days: int, per_day: int, seed: int = 7) -> dict[str, pd.DataFra
     transactions = pd.DataFrame({
         "business_date": local.tz_convert("America/Los_Angeles").date, "transaction_id": ids,
         "transaction_type": kind, "status": status, "amount_cents": amount, "created_at": local.tz_convert("UTC"),
-        "customer_id": np.where(who % 5 == 0, None, "V" + pd.Series(who).astype(str)),
+        "customer_id": np.where(who >= 250, None, "V" + pd.Series(who).astype(str)),
         "email": "ap" + pd.Series(who).astype(str) + "@example.com",
         "card_brand": "VISA", "card_bin": "401200", "card_last4": pd.Series(card % 10_000).astype(str).str.zfill(4),
         "card_expiration_month": 1 + card % 12, "card_expiration_year": 2029,

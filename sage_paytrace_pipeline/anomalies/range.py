@@ -16,7 +16,8 @@ def flag_days(connection: duckdb.DuckDBPyConnection, days: list[date], transacti
               applications_of: dict[date, pd.DataFrame], policy: AnomalyPolicy, *,
               range_wide: bool = True) -> dict[date, pd.DataFrame]:
     """Each day's flags, oldest day first; `range_wide=False`: each day reads and judges its history alone."""
-    history = RangeHistory(connection, days, policy.history_days) if range_wide and len(days) > 1 else None
+    history = (RangeHistory(connection, days, policy.history_days, time_zone=policy.time_zone)
+               if range_wide and len(days) > 1 else None)
     keyed = history.with_keys(transactions_of) if history is not None else transactions_of
     return {day: flag_day(connection, day, keyed[day], applications_of[day], policy, history=history)
             for day in days}

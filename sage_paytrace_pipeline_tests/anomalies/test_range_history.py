@@ -62,7 +62,7 @@ def connection(tmp_path):
 
 
 def test_each_day_gets_the_rows_its_own_reads_give(connection):
-    history = RangeHistory(connection, DAYS, POLICY.history_days)
+    history = RangeHistory(connection, DAYS, POLICY.history_days, time_zone=POLICY.time_zone)
     for day in [DAYS[0] - timedelta(days=2), *DAYS, DAYS[-1] + timedelta(days=4)]:
         pd.testing.assert_frame_equal(history.earlier_transactions(day),
                                       earlier_transactions(connection, day, POLICY.history_days))
@@ -73,7 +73,7 @@ def test_each_day_gets_the_rows_its_own_reads_give(connection):
 def test_a_range_flags_every_day_as_the_day_alone(connection):
     days = {day: transactions_between(connection, day, day) for day in DAYS}
     applications = {day: applications_between(connection, day, day) for day in DAYS}
-    history = RangeHistory(connection, DAYS, POLICY.history_days)
+    history = RangeHistory(connection, DAYS, POLICY.history_days, time_zone=POLICY.time_zone)
     keyed = history.with_keys(days)
     rules: set[str] = set()
     for day in DAYS:
