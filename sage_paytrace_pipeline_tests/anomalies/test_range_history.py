@@ -112,6 +112,7 @@ def _busy_world(seed: int, days: int) -> pd.DataFrame:
                        else "SETTLED") for i in range(int(rng.integers(3, 6))))
         rows.append(tx(next_id + 9, 3_000, kind="REFUND", last4="9999", at=at, minutes=start))
         next_id += 10
+    rows.extend(_refund_chain(next_id, START + timedelta(days=days // 2)))
     stored = frame(rows)
     local = pd.to_datetime(stored["created_at"]).dt.tz_convert("America/Los_Angeles").dt.date
     late = rng.random(len(stored)) < 0.05  # stored under the next business day
@@ -119,6 +120,15 @@ def _busy_world(seed: int, days: int) -> pd.DataFrame:
     again = stored.sample(6, random_state=seed)  # a re-loaded transaction, under a later day too
     again["business_date"] = again["business_date"] + timedelta(days=2)
     return pd.concat([stored, again], ignore_index=True)
+
+
+def _refund_chain(first_id: int, at) -> list[dict]:
+    """A refund whose flags read rows three keys away: refund A ties to sale S by invoice; refund B shares S's
+    card but ties to sale T by invoice, so only T keeps B's money off S's total."""
+    return [tx(first_id, 5_000, invoice_id="CHAIN", last4="6666", at=at),
+            tx(first_id + 1, 5_000, invoice_id="B2", last4="6161", at=at, minutes=60),
+            tx(first_id + 2, 3_000, kind="REFUND", invoice_id="B2", last4="6666", at=at + timedelta(days=1)),
+            tx(first_id + 3, 3_000, kind="REFUND", invoice_id="CHAIN", last4="8888", at=at + timedelta(days=2))]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
