@@ -115,6 +115,7 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--history", type=int, default=90)
     parser.add_argument("--compare", type=int, default=0, help="days timed and checked on the per-day path too")
+    parser.add_argument("--save", default=None, help="write every day's flags to this pickle (to compare runs)")
     args = parser.parse_args()
 
     world, built = _cpu(lambda: stored_world(args.history + args.days, args.per_day))
@@ -127,6 +128,9 @@ def main() -> None:
     flags, seconds = _cpu(lambda: flag_days(connection, days, transactions_of, applications_of, policy))
     print(f"payment_anomalies, range path: {seconds:.1f} s CPU, {seconds / len(days):.3f} s/day, "
           f"{sum(map(len, flags.values())):,} flags")
+    if args.save:
+        pd.concat([day_flags.assign(business_date=day) for day, day_flags in flags.items()],
+                  ignore_index=True).to_pickle(args.save)
     links, seconds = _cpu(lambda: vault_links_of_days(connection, days, args.history))
     print(f"exception_suggestions' earlier vault links: {seconds:.1f} s CPU, {seconds / len(days):.4f} s/day, "
           f"{sum(map(len, links.values())):,} rows")
