@@ -30,16 +30,18 @@ def flag_day(connection: duckdb.DuckDBPyConnection, day: date, transactions: pd.
     start = day - timedelta(days=policy.history_days)
     if history is not None and history.history_days != policy.history_days:
         raise ValueError("the history was read for another number of days than the policy judges by")
-    earlier_applications = (history.earlier_applications(day) if history is not None
+    earlier_applications = (history.earlier_applications(day, naming=transactions) if history is not None
                             else applications_between(connection, start, day - timedelta(days=1)))
     columns = ["transaction_id", "invoice_no", "amount_cents"]
     all_applications = pd.concat([earlier_applications[columns], applications[columns]], ignore_index=True)
     fees = batch_fees_between(connection, start, day)
     today = fees["business_date"].astype(str) == day.isoformat()
-    earlier = (history.earlier_transactions(day) if history is not None
-               else earlier_transactions(connection, day, policy.history_days))
-    inputs = AnomalyInputs(transactions, earlier,
-                           all_applications, batches=fees[today], batch_history=fees[~today])
+    if history is not None:
+        inputs = AnomalyInputs(transactions, None, all_applications, batches=fees[today], batch_history=fees[~today],
+                               indexed=history.indexed(day, transactions))
+    else:
+        inputs = AnomalyInputs(transactions, earlier_transactions(connection, day, policy.history_days),
+                               all_applications, batches=fees[today], batch_history=fees[~today])
     return detect_anomalies(inputs, policy)
 
 

@@ -12,7 +12,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, prepared_together
+from sage_paytrace_pipeline.domain.anomalies.history import IndexedHistory, KeyIndex, RangeIndex
+from sage_paytrace_pipeline.domain.anomalies.keys import PREPARED, USED, invoice_text, prepared_together, text
 from sage_paytrace_pipeline.paytrace.frames import TRANSACTION_COLUMNS
 
 _BATCH_DTYPES = {"batch_number": "int64", "closed_at": "datetime64[ns, UTC]", "sales_cents": "int64",
@@ -117,26 +118,41 @@ class RangeHistory:
     """The earlier transactions and applications of every day of a run, read in one query each.
 
     A day's rules see the `history_days` before it; a range run reads the span from the first day's
-    history to the last day's once and hands each day its slice: the rows (in the order, with the
-    types) `earlier_transactions` and `applications_between` return for that day alone, since
-    nothing the step reads is written while it runs.
+    history to the last day's once. Its transactions are indexed once by key and day
+    (`domain.anomalies.history.RangeIndex`) after `with_keys`, and each day's rules take the rows of their
+    keys from the index (`indexed`); before that, or for another use, `earlier_transactions` hands a day its
+    slice: the rows (in the order, with the types) `earlier_transactions` returns for that day alone, since
+    nothing the step reads is written while it runs. The same for applications.
     """
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, days: list[date], history_days: int) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, days: list[date], history_days: int, *,
+                 time_zone: str) -> None:
+        """`time_zone`: the merchant's, the hours of the unusual-hour rule."""
         self.history_days = history_days
+        self.time_zone = time_zone
         start, end = min(days) - timedelta(days=history_days), max(days) - timedelta(days=1)
         self._transactions = transactions_between(connection, start, end)
         self._transaction_dates = _day_numbers(self._transactions["business_date"])
         self._applications = applications_between(connection, start, end)
         self._application_dates = _day_numbers(self._applications["business_date"])
+        self._index: RangeIndex | None = None
+        self._applications_by_invoice: KeyIndex | None = None
 
     def with_keys(self, days: dict[date, pd.DataFrame]) -> dict[date, pd.DataFrame]:
         """The days' transactions with the rules' keys, computed once over them and the history they share
         (`domain.anomalies.keys.prepared_together`); from now on the history's slices carry them, and only
-        the columns the rules read."""
+        the columns the rules read, and the history is indexed for `indexed`."""
         prepared = prepared_together([self._transactions, *days.values()])
         self._transactions = prepared[0][[column for column in (*USED, *PREPARED) if column in prepared[0]]]
+        self._index = RangeIndex(self._transactions, self._transaction_dates, self.time_zone)
         return dict(zip(days, prepared[1:], strict=True))
+
+    def indexed(self, day: date, transactions: pd.DataFrame) -> IndexedHistory:
+        """What the rules read of the day's history, `transactions` being the day's (from `with_keys`)."""
+        if self._index is None:
+            raise ValueError("the history is indexed by with_keys: call it with the run's days first")
+        first, last = self._window(day)
+        return IndexedHistory(self._index, first, last, transactions["transaction_id"].astype("int64").to_numpy())
 
     def _window(self, day: date) -> tuple[int, int]:
         """The day's history as day numbers: from `history_days` before it to the day before."""
@@ -149,11 +165,23 @@ class RangeHistory:
         rows = (self._transaction_dates >= first) & (self._transaction_dates <= last)
         return self._transactions[rows].reset_index(drop=True)
 
-    def earlier_applications(self, day: date) -> pd.DataFrame:
-        """`applications_between(connection, day - history_days, day - 1)`."""
+    def earlier_applications(self, day: date, naming: pd.DataFrame | None = None) -> pd.DataFrame:
+        """`applications_between(connection, day - history_days, day - 1)`; `naming`: only the applications to
+        an invoice one of these transactions names (what the double-payment rule reads of them)."""
         first, last = self._window(day)
-        rows = (self._application_dates >= first) & (self._application_dates <= last)
-        return self._applications[rows].reset_index(drop=True)
+        if naming is None:
+            rows = np.flatnonzero((self._application_dates >= first) & (self._application_dates <= last))
+        else:
+            if self._applications_by_invoice is None:  # cleaned as the rule cleans them, once for the run
+                self._applications_by_invoice = KeyIndex(
+                    text(self._applications, "invoice_no", lambda s: s.str.upper()).to_numpy(),
+                    np.where(self._application_dates >= _EPOCH, self._application_dates - _EPOCH, -1))
+            named = invoice_text(naming).to_numpy()
+            rows = self._applications_by_invoice.positions(named[named != ""], first - _EPOCH, last - _EPOCH)
+        return self._applications.take(rows).reset_index(drop=True)
+
+
+_EPOCH = date(2000, 1, 1).toordinal()  # day numbers from here fold into a `KeyIndex`
 
 
 def _day_number(day: date) -> int:

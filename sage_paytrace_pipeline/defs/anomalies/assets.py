@@ -14,9 +14,10 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from sage_paytrace_pipeline.anomalies.day import flag_day, suggest_day
+from sage_paytrace_pipeline.anomalies.day import suggest_day
 from sage_paytrace_pipeline.anomalies.decisions import decided
-from sage_paytrace_pipeline.anomalies.history import RangeHistory, vault_links_of_days
+from sage_paytrace_pipeline.anomalies.history import vault_links_of_days
+from sage_paytrace_pipeline.anomalies.range import flag_days
 from sage_paytrace_pipeline.config import PipelineConfig
 from sage_paytrace_pipeline.defs.exchange import exchange_rates
 from sage_paytrace_pipeline.defs.metadata import preview
@@ -52,15 +53,10 @@ def payment_anomalies(context: dg.AssetExecutionContext, settings: PipelineSetti
     """The day's anomaly flags: rule, severity, score, evidence and a sentence for the clerk."""
     days = run_days(context)
     policy = settings.config().anomaly_policy()
-    flagged = []
     transactions_of, applications_of = days_of(paytrace_transactions, days), days_of(payment_applications, days)
     with warehouse.get_connection() as connection:
-        history = RangeHistory(connection, days, policy.history_days) if len(days) > 1 else None
-        keyed = history.with_keys(transactions_of) if history is not None else transactions_of
-        for day in days:  # oldest first, each day as its own run would flag it
-            transactions = transactions_of[day]
-            day_flags = flag_day(connection, day, keyed[day], applications_of[day], policy, history=history)
-            flagged.append((day, day_flags, transactions))
+        flags_of = flag_days(connection, days, transactions_of, applications_of, policy)
+    flagged = [(day, flags_of[day], transactions_of[day]) for day in days]
     flags = stacked(_dated(day_flags, day) for day, day_flags, _ in flagged)
     held = held_payments(flags, policy)
     yield dg.Output(flags, metadata=with_days({

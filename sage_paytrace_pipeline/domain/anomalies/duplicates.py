@@ -51,6 +51,17 @@ def duplicate_charges(transactions: pd.DataFrame, rule: DuplicateChargeRule) -> 
     return _flags(pairs.drop_duplicates("transaction_id"))
 
 
+def within_reach(history: pd.DataFrame, transactions: pd.DataFrame, rule: DuplicateChargeRule) -> pd.DataFrame:
+    """The earlier rows a charge of `transactions` can repeat: made at most the window before the first of
+    them. A row left out could only be a charge's neighbour outside the window, so it pairs with none; when a
+    time is missing (it sorts first, and would become a charge's neighbour) all of the history is kept."""
+    earlier, day = timestamps(history), timestamps(transactions)
+    missing = np.iinfo("int64").min
+    if not len(day) or (earlier == missing).any() or (day == missing).any():
+        return history
+    return history[earlier >= day.min() - int(rule.window_hours * 3600 * 1_000_000_000)]
+
+
 def _repeats(sales: pd.DataFrame, key: np.ndarray, by: str, rule: DuplicateChargeRule) -> pd.DataFrame:
     """(later, earlier) positions in `sales` of charges next to each other in (key, amount, time) order
     within the window."""
@@ -86,4 +97,4 @@ def _flags(pairs: pd.DataFrame) -> pd.DataFrame:
                     "pay twice, and refund one if not.")
 
 
-__all__ = ["RULE", "concat_flags", "duplicate_charges"]
+__all__ = ["RULE", "concat_flags", "duplicate_charges", "within_reach"]

@@ -20,16 +20,17 @@ def local_hours(frame: pd.DataFrame, time_zone: str) -> np.ndarray:
     return utc(frame["created_at"]).dt.tz_convert(time_zone).dt.hour.to_numpy()
 
 
-def unusual_hours(transactions: pd.DataFrame, history: pd.DataFrame, rule: UnusualHourRule,
+def unusual_hours(transactions: pd.DataFrame, hour_counts: np.ndarray, rule: UnusualHourRule,
                   time_zone: str) -> pd.DataFrame:
+    """`hour_counts`: the earlier transactions with a time, per local hour (`history.FrameHistory.hour_counts`)."""
     rows = transactions[(is_sale(transactions) | is_refund(transactions)) & transactions["created_at"].notna()]
     if rows.empty:
         return empty_flags()
-    earlier = history[history["created_at"].notna()]
-    if len(earlier) >= rule.min_history:
-        share = np.bincount(local_hours(earlier, time_zone), minlength=24) / len(earlier)
+    earlier = int(hour_counts.sum())
+    if earlier >= rule.min_history:
+        share = hour_counts / earlier
         unusual = share < rule.min_share
-        basis = f"less than {rule.min_share:.1%} of the {len(earlier)} earlier transactions"
+        basis = f"less than {rule.min_share:.1%} of the {earlier} earlier transactions"
     else:
         share = np.full(24, np.nan)
         unusual = np.isin(np.arange(24), rule.quiet_hours)
