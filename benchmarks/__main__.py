@@ -73,7 +73,7 @@ BENCHMARKS = (
     Benchmark("refund_linking", "PayTrace refunds late in a year-long range run (250 payers, carried refunds)",
               ("-m", "benchmarks.bench_refund_linking"),
               ("-m", "benchmarks.bench_refund_linking", "--days", "60", "--sales-per-day", "200", "--measured", "3")),
-    Benchmark("open_items", "match_payments' open invoices over a range: re-indexed each day vs one array book (CPU s a day)",
+    Benchmark("open_items", "open invoices over a range: re-indexed each day vs one array book (CPU s a day)",
               ("-m", "benchmarks.bench_open_items"),
               ("-m", "benchmarks.bench_open_items", "--invoices", "20000", "--per-day", "200", "--days", "3")),
     Benchmark("settlement_range", "settlement assets' day loops over a range: clearing check, brands, reconciliation",
