@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 TABLE = "pipeline.sage_refund_log"
@@ -167,8 +168,7 @@ class RefundLog:
         if self._deferred is None:
             return self._linked_in_warehouse()
         if self._linked_read is None:
-            self._send_deferred()
-            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+            self._linked_read = self._read_linked()
         return self._linked_read.with_intents(self._deferred.values())
 
     def linked_refunds_of_sale(self, sale_id: int) -> list[LinkedRefund]:
@@ -177,13 +177,31 @@ class RefundLog:
         if self._deferred is None:
             return _linked_rows(self._linked_in_warehouse(sale_id))
         if self._linked_read is None:
-            self._send_deferred()
-            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+            self._linked_read = self._read_linked()
         return self._linked_read.of_sale(self._deferred.values(), sale_id)
 
-    def _refund_states(self) -> dict[int, str]:
-        rows = self.connection.execute(f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund'").fetchall()
-        return {int(tid): str(state) for tid, state in rows}
+    def confirmed_among(self, kind: str, transaction_ids: Iterable[int]) -> set[int]:
+        """Which of these ids the log holds as confirmed `kind` rows: one query over these ids only (not every
+        row of the kind, which grows with the year)."""
+        ids = [int(i) for i in transaction_ids]
+        if not ids:
+            return set()
+        self._send_deferred()
+        rows = self.connection.execute(
+            f"SELECT transaction_id FROM {TABLE} WHERE kind = ? AND state = 'confirmed' "
+            f"AND transaction_id IN (SELECT unnest(?::BIGINT[]))", [kind, ids]).fetchall()
+        return {int(row[0]) for row in rows}
+
+    def _read_linked(self) -> _LinkedRead:
+        """The warehouse's linked refunds, refund states and reversals, as `one_commit`'s reads answer from."""
+        self._send_deferred()
+        return _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+
+    def _refund_states(self) -> _States:
+        # as arrays (the rows grow with the year): a day asks for the states of its few intents only
+        found = self.connection.execute(
+            f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund' ORDER BY transaction_id").fetchnumpy()
+        return _States(np.asarray(found["transaction_id"], dtype="int64"), np.asarray(found["state"], dtype=object))
 
     def _reversed(self) -> set[int]:
         rows = self.connection.execute(f"SELECT transaction_id FROM {TABLE} WHERE kind = 'refund_reversal' "
@@ -276,9 +294,9 @@ class _LinkedRead:
     """`linked_refunds` as the warehouse held it, with what the held-back intents change in it."""
 
     linked: pd.DataFrame
-    states: dict[int, str]  # refund id -> state of its `refund` row
+    states: _States  # refund id -> state of its `refund` row
     reversed: set[int]  # refunds with a confirmed `refund_reversal`
-    _of_sale: dict[int, list[LinkedRefund]] = field(default_factory=dict)  # `linked` by sale, when first asked
+    _by_sale: list[np.ndarray] = field(default_factory=list)  # `linked`'s sale ids sorted and their positions
 
     def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
@@ -302,20 +320,42 @@ class _LinkedRead:
 
     def of_sale(self, intents: Iterable[RefundIntent], sale_id: int) -> list[LinkedRefund]:
         """`with_intents` rows of one sale, as tuples."""
-        if not self._of_sale and not self.linked.empty:  # split once: a day's refunds each ask for their sale
-            for row in _linked_rows(self.linked):
-                self._of_sale.setdefault(row.sale_transaction_id, []).append(row)
         changing = self._changing(intents)
         replaced = {intent.transaction_id for intent in changing}
-        rows = [row for row in self._of_sale.get(int(sale_id), []) if row.refund_id not in replaced]
+        rows = [row for row in _linked_rows(self.linked.iloc[self._positions_of_sale(int(sale_id))])
+                if row.refund_id not in replaced]
         rows += [LinkedRefund(intent.transaction_id, int(sale_id), intent.amount_cents,
                               json.dumps(intent.allocations, sort_keys=True)) for intent in changing
                  if intent.sale_transaction_id == sale_id and intent.transaction_id not in self.reversed]
         return sorted(rows, key=lambda row: row.refund_id)  # stable, as the frame's sort
 
+    def _positions_of_sale(self, sale_id: int) -> np.ndarray:
+        """`linked`'s positions of one sale, in `linked`'s order: a sorted search (a day's refunds each ask
+        for their sale; turning every sale's rows of the year into tuples for them cost more than the rest)."""
+        if not self._by_sale:  # sorted once, stably: a sale's rows keep their refund-id order
+            sales = self.linked["sale_transaction_id"].to_numpy(dtype="int64")
+            order = np.argsort(sales, kind="stable")
+            self._by_sale[:] = [sales[order], order]
+        sorted_sales, order = self._by_sale
+        first, end = np.searchsorted(sorted_sales, [sale_id, sale_id + 1])
+        return order[first:end]
+
     def _changing(self, intents: Iterable[RefundIntent]) -> list[RefundIntent]:
         return [intent for intent in intents if intent.kind == "refund"
                 and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+
+
+@dataclass(frozen=True)
+class _States:
+    """The log's `refund` rows' states by refund id, as two arrays sorted by id (a dict of the year's rows
+    cost a day more than its few look-ups)."""
+
+    ids: np.ndarray  # int64, ascending (the primary key: each once)
+    states: np.ndarray
+
+    def get(self, refund_id: int) -> str | None:
+        at = int(np.searchsorted(self.ids, refund_id))
+        return str(self.states[at]) if at < len(self.ids) and self.ids[at] == refund_id else None
 
 
 class LinkedRefund(NamedTuple):
