@@ -403,8 +403,7 @@ def _not_confirmed(selected: pd.DataFrame, log: RefundLog) -> pd.DataFrame:
     """The selected refunds the log does not hold as confirmed."""
     if selected.empty:
         return selected
-    ids = selected["transaction_id"].astype("int64")
-    return selected[~ids.isin(log.confirmed_among(KIND, ids.tolist()))]
+    return selected[~selected["transaction_id"].astype("int64").isin(log.confirmed_ids(KIND))]
 
 
 def _linked(log: RefundLog) -> pd.DataFrame:

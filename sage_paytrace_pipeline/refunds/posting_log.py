@@ -180,17 +180,13 @@ class RefundLog:
             self._linked_read = self._read_linked()
         return self._linked_read.of_sale(self._deferred.values(), sale_id)
 
-    def confirmed_among(self, kind: str, transaction_ids: Iterable[int]) -> set[int]:
-        """Which of these ids the log holds as confirmed `kind` rows: one query over these ids only (not every
-        row of the kind, which grows with the year)."""
-        ids = [int(i) for i in transaction_ids]
-        if not ids:
-            return set()
+    def confirmed_ids(self, kind: str) -> np.ndarray:
+        """The ids of the confirmed `kind` rows, as one array (int64): they grow with the year, and a frame of
+        every row of the kind (`entries`) cost a day tens of milliseconds where this costs one or two."""
         self._send_deferred()
-        rows = self.connection.execute(
-            f"SELECT transaction_id FROM {TABLE} WHERE kind = ? AND state = 'confirmed' "
-            f"AND transaction_id IN (SELECT unnest(?::BIGINT[]))", [kind, ids]).fetchall()
-        return {int(row[0]) for row in rows}
+        found = self.connection.execute(f"SELECT transaction_id FROM {TABLE} WHERE kind = ? AND state = 'confirmed'",
+                                        [kind]).fetchnumpy()
+        return np.asarray(found["transaction_id"], dtype="int64")
 
     def _read_linked(self) -> _LinkedRead:
         """The warehouse's linked refunds, refund states and reversals, as `one_commit`'s reads answer from."""
@@ -296,7 +292,7 @@ class _LinkedRead:
     linked: pd.DataFrame
     states: _States  # refund id -> state of its `refund` row
     reversed: set[int]  # refunds with a confirmed `refund_reversal`
-    _by_sale: list[np.ndarray] = field(default_factory=list)  # `linked`'s sale ids sorted and their positions
+    _by_sale: list[_RowsBySale] = field(default_factory=list)  # `linked` indexed by sale, when first asked
 
     def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
@@ -322,27 +318,42 @@ class _LinkedRead:
         """`with_intents` rows of one sale, as tuples."""
         changing = self._changing(intents)
         replaced = {intent.transaction_id for intent in changing}
-        rows = [row for row in _linked_rows(self.linked.iloc[self._positions_of_sale(int(sale_id))])
-                if row.refund_id not in replaced]
+        if not self._by_sale:
+            self._by_sale.append(_RowsBySale.of(self.linked))
+        rows = [row for row in self._by_sale[0].rows(int(sale_id)) if row.refund_id not in replaced]
         rows += [LinkedRefund(intent.transaction_id, int(sale_id), intent.amount_cents,
                               json.dumps(intent.allocations, sort_keys=True)) for intent in changing
                  if intent.sale_transaction_id == sale_id and intent.transaction_id not in self.reversed]
         return sorted(rows, key=lambda row: row.refund_id)  # stable, as the frame's sort
 
-    def _positions_of_sale(self, sale_id: int) -> np.ndarray:
-        """`linked`'s positions of one sale, in `linked`'s order: a sorted search (a day's refunds each ask
-        for their sale; turning every sale's rows of the year into tuples for them cost more than the rest)."""
-        if not self._by_sale:  # sorted once, stably: a sale's rows keep their refund-id order
-            sales = self.linked["sale_transaction_id"].to_numpy(dtype="int64")
-            order = np.argsort(sales, kind="stable")
-            self._by_sale[:] = [sales[order], order]
-        sorted_sales, order = self._by_sale
-        first, end = np.searchsorted(sorted_sales, [sale_id, sale_id + 1])
-        return order[first:end]
-
     def _changing(self, intents: Iterable[RefundIntent]) -> list[RefundIntent]:
         return [intent for intent in intents if intent.kind == "refund"
                 and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+
+
+@dataclass(frozen=True)
+class _RowsBySale:
+    """`linked_refunds` rows as columns sorted by sale (stably: a sale's rows keep their refund-id order), so a
+    sale's rows are a sorted search away: a day's refunds each ask for their sale, and turning every sale's rows
+    of the year into tuples for them cost more than the rest of their planning."""
+
+    sales: np.ndarray
+    refund_ids: np.ndarray
+    cents: np.ndarray
+    allocations: np.ndarray
+
+    @classmethod
+    def of(cls, linked: pd.DataFrame) -> _RowsBySale:
+        sales = linked["sale_transaction_id"].to_numpy(dtype="int64")
+        order = np.argsort(sales, kind="stable")
+        return cls(sales[order], linked["refund_id"].to_numpy(dtype="int64")[order],
+                   linked["amount_cents"].to_numpy(dtype="int64")[order],
+                   linked["allocations_json"].to_numpy(dtype=object)[order])
+
+    def rows(self, sale_id: int) -> list[LinkedRefund]:
+        first, end = (int(at) for at in np.searchsorted(self.sales, [sale_id, sale_id + 1]))
+        return [LinkedRefund(int(self.refund_ids[at]), sale_id, int(self.cents[at]), str(self.allocations[at]))
+                for at in range(first, end)]
 
 
 @dataclass(frozen=True)
