@@ -403,9 +403,7 @@ def _not_confirmed(selected: pd.DataFrame, log: RefundLog) -> pd.DataFrame:
     """The selected refunds the log does not hold as confirmed."""
     if selected.empty:
         return selected
-    done = log.entries(kind=KIND)
-    done_ids = set(done.loc[done["state"] == "confirmed", "transaction_id"].astype("int64").tolist())
-    return selected[~selected["transaction_id"].astype("int64").isin(done_ids)]
+    return selected[~selected["transaction_id"].astype("int64").isin(log.confirmed_ids(KIND))]
 
 
 def _linked(log: RefundLog) -> pd.DataFrame:

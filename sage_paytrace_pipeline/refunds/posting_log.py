@@ -29,6 +29,7 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 TABLE = "pipeline.sage_refund_log"
@@ -167,8 +168,7 @@ class RefundLog:
         if self._deferred is None:
             return self._linked_in_warehouse()
         if self._linked_read is None:
-            self._send_deferred()
-            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+            self._linked_read = self._read_linked()
         return self._linked_read.with_intents(self._deferred.values())
 
     def linked_refunds_of_sale(self, sale_id: int) -> list[LinkedRefund]:
@@ -177,13 +177,27 @@ class RefundLog:
         if self._deferred is None:
             return _linked_rows(self._linked_in_warehouse(sale_id))
         if self._linked_read is None:
-            self._send_deferred()
-            self._linked_read = _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+            self._linked_read = self._read_linked()
         return self._linked_read.of_sale(self._deferred.values(), sale_id)
 
-    def _refund_states(self) -> dict[int, str]:
-        rows = self.connection.execute(f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund'").fetchall()
-        return {int(tid): str(state) for tid, state in rows}
+    def confirmed_ids(self, kind: str) -> np.ndarray:
+        """The ids of the confirmed `kind` rows, as one array (int64): they grow with the year, and a frame of
+        every row of the kind (`entries`) cost a day tens of milliseconds where this costs one or two."""
+        self._send_deferred()
+        found = self.connection.execute(f"SELECT transaction_id FROM {TABLE} WHERE kind = ? AND state = 'confirmed'",
+                                        [kind]).fetchnumpy()
+        return np.asarray(found["transaction_id"], dtype="int64")
+
+    def _read_linked(self) -> _LinkedRead:
+        """The warehouse's linked refunds, refund states and reversals, as `one_commit`'s reads answer from."""
+        self._send_deferred()
+        return _LinkedRead(self._linked_in_warehouse(), self._refund_states(), self._reversed())
+
+    def _refund_states(self) -> _States:
+        # as arrays (the rows grow with the year): a day asks for the states of its few intents only
+        found = self.connection.execute(
+            f"SELECT transaction_id, state FROM {TABLE} WHERE kind = 'refund' ORDER BY transaction_id").fetchnumpy()
+        return _States(np.asarray(found["transaction_id"], dtype="int64"), np.asarray(found["state"], dtype=object))
 
     def _reversed(self) -> set[int]:
         rows = self.connection.execute(f"SELECT transaction_id FROM {TABLE} WHERE kind = 'refund_reversal' "
@@ -276,9 +290,9 @@ class _LinkedRead:
     """`linked_refunds` as the warehouse held it, with what the held-back intents change in it."""
 
     linked: pd.DataFrame
-    states: dict[int, str]  # refund id -> state of its `refund` row
+    states: _States  # refund id -> state of its `refund` row
     reversed: set[int]  # refunds with a confirmed `refund_reversal`
-    _of_sale: dict[int, list[LinkedRefund]] = field(default_factory=dict)  # `linked` by sale, when first asked
+    _by_sale: list[_RowsBySale] = field(default_factory=list)  # `linked` indexed by sale, when first asked
 
     def with_intents(self, intents: Iterable[RefundIntent]) -> pd.DataFrame:
         """The rows the upsert would leave: an intent replaces a new, `intent` or `rejected` row (never a
@@ -302,12 +316,11 @@ class _LinkedRead:
 
     def of_sale(self, intents: Iterable[RefundIntent], sale_id: int) -> list[LinkedRefund]:
         """`with_intents` rows of one sale, as tuples."""
-        if not self._of_sale and not self.linked.empty:  # split once: a day's refunds each ask for their sale
-            for row in _linked_rows(self.linked):
-                self._of_sale.setdefault(row.sale_transaction_id, []).append(row)
         changing = self._changing(intents)
         replaced = {intent.transaction_id for intent in changing}
-        rows = [row for row in self._of_sale.get(int(sale_id), []) if row.refund_id not in replaced]
+        if not self._by_sale:
+            self._by_sale.append(_RowsBySale.of(self.linked))
+        rows = [row for row in self._by_sale[0].rows(int(sale_id)) if row.refund_id not in replaced]
         rows += [LinkedRefund(intent.transaction_id, int(sale_id), intent.amount_cents,
                               json.dumps(intent.allocations, sort_keys=True)) for intent in changing
                  if intent.sale_transaction_id == sale_id and intent.transaction_id not in self.reversed]
@@ -316,6 +329,44 @@ class _LinkedRead:
     def _changing(self, intents: Iterable[RefundIntent]) -> list[RefundIntent]:
         return [intent for intent in intents if intent.kind == "refund"
                 and self.states.get(intent.transaction_id) in (None, "intent", "rejected")]
+
+
+@dataclass(frozen=True)
+class _RowsBySale:
+    """`linked_refunds` rows as columns sorted by sale (stably: a sale's rows keep their refund-id order), so a
+    sale's rows are a sorted search away: a day's refunds each ask for their sale, and turning every sale's rows
+    of the year into tuples for them cost more than the rest of their planning."""
+
+    sales: np.ndarray
+    refund_ids: np.ndarray
+    cents: np.ndarray
+    allocations: np.ndarray
+
+    @classmethod
+    def of(cls, linked: pd.DataFrame) -> _RowsBySale:
+        sales = linked["sale_transaction_id"].to_numpy(dtype="int64")
+        order = np.argsort(sales, kind="stable")
+        return cls(sales[order], linked["refund_id"].to_numpy(dtype="int64")[order],
+                   linked["amount_cents"].to_numpy(dtype="int64")[order],
+                   linked["allocations_json"].to_numpy(dtype=object)[order])
+
+    def rows(self, sale_id: int) -> list[LinkedRefund]:
+        first, end = (int(at) for at in np.searchsorted(self.sales, [sale_id, sale_id + 1]))
+        return [LinkedRefund(int(self.refund_ids[at]), sale_id, int(self.cents[at]), str(self.allocations[at]))
+                for at in range(first, end)]
+
+
+@dataclass(frozen=True)
+class _States:
+    """The log's `refund` rows' states by refund id, as two arrays sorted by id (a dict of the year's rows
+    cost a day more than its few look-ups)."""
+
+    ids: np.ndarray  # int64, ascending (the primary key: each once)
+    states: np.ndarray
+
+    def get(self, refund_id: int) -> str | None:
+        at = int(np.searchsorted(self.ids, refund_id))
+        return str(self.states[at]) if at < len(self.ids) and self.ids[at] == refund_id else None
 
 
 class LinkedRefund(NamedTuple):

@@ -524,7 +524,10 @@ _TABLES: tuple[Table, ...] = (
             *AUDIT,
         ),
         ("InvoiceNo", "HeaderSeqNo"),
-        (("ARDivisionNo", "CustomerNo", "InvoiceNo"), ("ModuleCode", "SalesOrderNo"), ("InvoiceDate",)),
+        # last: the credit memos marked for a card refund (`card_refund_requests`, a read a day) are a seek,
+        # not a scan of every history header (a year's invoices)
+        (("ARDivisionNo", "CustomerNo", "InvoiceNo"), ("ModuleCode", "SalesOrderNo"), ("InvoiceDate",),
+         ("InvoiceType", "PaymentType")),
     ),
     Table(
         "AR_InvoiceHistoryDetail",

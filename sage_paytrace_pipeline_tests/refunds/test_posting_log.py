@@ -84,3 +84,44 @@ def test_linked_refunds_in_one_commit_equal_the_warehouse_after_it(tmp_path):
             log.record_intent(_intent(refund_id))
         inside = log.linked_refunds()
     pd.testing.assert_frame_equal(inside, log.linked_refunds())
+
+
+def _of_sale(frame: pd.DataFrame, sale_id: int) -> list[tuple]:
+    rows = frame[frame["sale_transaction_id"] == sale_id]
+    return [(int(r), int(s), int(c), str(a)) for r, s, c, a in rows.itertuples(index=False)]
+
+
+def test_a_sales_linked_rows_in_one_commit_equal_its_rows_of_linked_refunds(tmp_path):
+    """The by-sale read (sorted columns, states as arrays) answers as the frame does, intents held back or sent."""
+    log = _log_with_history(tmp_path)
+    for refund_id, sale_id in ((7010, 5003), (7008, 5002), (7011, 5002), (7009, 5003)):
+        log.record_intent(RefundIntent(**{**_intent(refund_id).__dict__, "sale_transaction_id": sale_id,
+                                          "amount_cents": refund_id - 7000}))
+    log.record_confirmed(7011, "refund")
+    log.record_rejected(7009, "refund", "Sage said no")
+    sales = (5001, 5002, 5003, 5004)
+    with log.one_commit():
+        for refund_id, sale_id in ((7009, 5003), (7012, 5002), (7011, 5004), (7013, 5001), (7002, 5004)):
+            log.record_intent(RefundIntent(**{**_intent(refund_id).__dict__, "sale_transaction_id": sale_id,
+                                              "allocations": {"IN:0000009": refund_id}}))
+            inside = log.linked_refunds()
+            for sale_id in sales:
+                assert [tuple(row) for row in log.linked_refunds_of_sale(sale_id)] == _of_sale(inside, sale_id)
+    after = log.linked_refunds()
+    pd.testing.assert_frame_equal(inside, after)
+    for sale_id in sales:
+        assert [tuple(row) for row in log.linked_refunds_of_sale(sale_id)] == _of_sale(after, sale_id)
+    assert _of_sale(after, 5002) == [(7008, 5002, 8, '{"IN:0000001": 1000}'), (7011, 5002, 11, '{"IN:0000001": 1000}'),
+                                     (7012, 5002, 1000, '{"IN:0000009": 7012}')]  # 7011 confirmed: kept as logged
+
+
+def test_confirmed_ids_are_the_confirmed_rows_of_the_kind(tmp_path):
+    log = _log_with_history(tmp_path)
+    with log.one_commit():
+        log.record_intent(_intent(7004))  # held back: sent before the read, an intent (not confirmed)
+        assert sorted(log.confirmed_ids("refund").tolist()) == [7001, 7003]
+    entries = log.entries(kind="refund")
+    assert sorted(log.confirmed_ids("refund").tolist()) == entries.loc[entries["state"] == "confirmed",
+                                                                          "transaction_id"].tolist()
+    assert log.confirmed_ids("refund_reversal").tolist() == [7003]
+    assert log.confirmed_ids("receipt_reversal").dtype == "int64"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 
 from sage_paytrace_pipeline.sage100.documents import CreditMemo, ReceiptLine
 from sage_paytrace_pipeline.sage100.reader import Sage100Reader
+from sage_paytrace_pipeline.sage100.sqlite_connection import open_demo_database
 from sage_paytrace_pipeline_tests.sage100.writer_support import TODAY, customer_with_open_invoices, query, receipt
 
 
@@ -48,3 +50,19 @@ def test_a_memo_without_a_requester_carries_the_writers_user(company, writer):
     [(user,)] = query(company, "SELECT UserCreatedKey FROM AR_InvoiceHistoryHeader WHERE InvoiceNo=?",
                       (result.documents["InvoiceNo"],))
     assert user  # the writer's own user, never empty
+
+
+def test_marked_credit_memos_are_read_by_an_index_seek_in_the_demo_company(company, writer):
+    """A read a day: a scan of every history header (a year's invoices) cost the day a tenth of a second."""
+    statements: list[str] = []
+
+    def traced() -> sqlite3.Connection:
+        connection = open_demo_database(company, read_only=True)
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    Sage100Reader(traced).card_refund_requests(["VISA", "MC"])
+    [select] = [statement for statement in statements if statement.startswith("SELECT")]
+    connection = open_demo_database(company, read_only=True)
+    plan = " ".join(str(row[-1]) for row in connection.execute(f"EXPLAIN QUERY PLAN {select}"))
+    assert "USING INDEX" in plan and "SCAN" not in plan, plan
