@@ -201,7 +201,7 @@ def brands_range(data: dict) -> tuple[list[pd.DataFrame], float]:
     class Client:
         zone = ZoneInfo("America/Los_Angeles")
 
-        def read_transactions(self, *_dates, include_bin: bool, parsed=None) -> SimpleNamespace:
+        def read_transactions(self, *_dates, include_bin: bool, parsed=None, only_ids=None) -> SimpleNamespace:
             return SimpleNamespace(transactions=records)
 
     created = transactions["business_date"].dt.tz_localize("America/Los_Angeles") + pd.Timedelta(hours=12)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -273,9 +273,11 @@ class PayTraceClient:
         include_bin: bool = True,
         including_text: str | None = None,
         parsed: ParsedRecords | None = None,
+        only_ids: Collection[int] | None = None,
     ) -> TransactionExport:
         """The export with every usable record, and a `RejectedRecord` for each malformed or repeated one
-        (`parsed`: records of earlier exports, see `ParsedRecords`). A range longer than
+        (`parsed`: records of earlier exports, see `ParsedRecords`; `only_ids`: read only the records of
+        these transactions, see `parse_transaction_export`). A range longer than
         `export_window_days` is asked for window by window and read as one answer (positions and
         repeats counted over all of them)."""
         filters = {"transaction_type": transaction_type, "customer_id": customer_id, "transaction_id": transaction_id,
@@ -284,15 +286,16 @@ class PayTraceClient:
                                                              "end_date": _wire_date(last), **filters}),
                              no_records_ok=True)
                   for first, last in date_windows(start_date, end_date, self.export_window_days)]
-        return self._transaction_export(bodies, "transactions", EXPORT_BY_DATE_RANGE, parsed)
+        return self._transaction_export(bodies, "transactions", EXPORT_BY_DATE_RANGE, parsed, only_ids)
 
     def _transaction_export(self, bodies: Mapping[str, Any] | Sequence[Mapping[str, Any]], key: str, route: str,
-                            parsed: ParsedRecords | None = None) -> TransactionExport:
+                            parsed: ParsedRecords | None = None,
+                            only_ids: Collection[int] | None = None) -> TransactionExport:
         """The records under `key` of one answer, or of several read as one (a windowed range)."""
         try:
             if not isinstance(bodies, Mapping):
                 bodies = {key: [record for body in bodies for record in export_records(body, key)]}
-            return parse_transaction_export(bodies, self.zone, key, parsed)
+            return parse_transaction_export(bodies, self.zone, key, parsed, only_ids=only_ids)
         except ExportShapeError as exc:
             raise PayTraceError(f"unusable export answer from PayTrace: {exc}", route=route) from None
 

@@ -8,7 +8,7 @@ keeps its first record; each further copy is rejected as a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -101,13 +101,18 @@ def _written(raw: Mapping[str, Any]) -> str:
 
 
 def parse_transaction_export(body: Mapping[str, Any], zone: ZoneInfo, key: str = "transactions",
-                             parsed: ParsedRecords | None = None) -> TransactionExport:
+                             parsed: ParsedRecords | None = None, *,
+                             only_ids: Collection[int] | None = None) -> TransactionExport:
     """`parsed`: the records of exports read before, the same transactions read again cheaply (and this
-    export's records added to them)."""
+    export's records added to them). `only_ids`: the transactions wanted; a record of another id (or of
+    none readable: it could not be read anyway) is skipped unread, neither kept nor rejected, so each
+    wanted transaction comes out as the whole export would give it."""
     transactions: list[tuple[int, Transaction]] = []
     rejected: list[RejectedRecord] = []
     parse = parsed.parse if parsed is not None else parse_transaction
     for position, raw in enumerate(export_records(body, key)):
+        if only_ids is not None and _readable_id(raw) not in only_ids:
+            continue
         try:
             transactions.append((position, parse(raw, zone)))
         except RecordProblem as problem:

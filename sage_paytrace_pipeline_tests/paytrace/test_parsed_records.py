@@ -66,3 +66,21 @@ def test_a_record_differing_in_more_than_its_card_or_in_type_is_parsed_whole():
         assert parse_transaction_export(body, ZONE, parsed=parsed) == parse_transaction_export(body, ZONE)
     again = parse_transaction_export(export_body([first]), ZONE, parsed=parsed)
     assert again == parse_transaction_export(export_body([first]), ZONE) and again.transactions[0].card is not None
+
+
+@pytest.mark.parametrize("body", _bodies())
+def test_an_export_read_for_some_ids_gives_each_as_the_whole_export_does(body):
+    """`only_ids` (the brand export of `settlement_batches` reads the batches' transactions only): every
+    wanted transaction comes out as read with all the others, duplicates and bad records included."""
+    try:
+        alone = parse_transaction_export(body, ZONE)
+    except ExportShapeError:
+        return
+    ids = sorted({transaction.transaction_id for transaction in alone.transactions})
+    for wanted in ({*ids[::2], 999_999_999_999}, set(ids), set()):
+        only = parse_transaction_export(body, ZONE, only_ids=wanted)
+        assert only.transactions == [t for t in alone.transactions if t.transaction_id in wanted]
+        assert set(only.rejected) <= set(alone.rejected)
+        parsed = ParsedRecords()
+        parse_transaction_export(_masked_cards(body), ZONE, parsed=parsed)
+        assert parse_transaction_export(body, ZONE, parsed=parsed, only_ids=wanted) == only

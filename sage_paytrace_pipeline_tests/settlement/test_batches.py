@@ -19,10 +19,12 @@ class FakeClient:
     def __init__(self, brands: dict[int, str]) -> None:
         self.brands, self.calls = brands, []
 
-    def read_transactions(self, start: date, end: date, *, include_bin: bool):
+    def read_transactions(self, start: date, end: date, *, include_bin: bool, parsed=None, only_ids=None):
         self.calls.append((start, end, include_bin))
+        self.wanted = only_ids
         return SimpleNamespace(transactions=[SimpleNamespace(transaction_id=tid, card=SimpleNamespace(brand=brand))
-                                             for tid, brand in self.brands.items()])
+                                             for tid, brand in self.brands.items()
+                                             if only_ids is None or tid in only_ids])
 
 
 def transactions(brands: list[str | None]) -> pd.DataFrame:
