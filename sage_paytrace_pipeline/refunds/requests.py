@@ -242,13 +242,16 @@ def run_requests(
     reader: Sage100Reader, writer: Sage100Writer, client: PayTraceClient, store: RequestStore, *,
     payment_types: Iterable[str], auto_approve_up_to: Decimal, dry_run: bool, today: date,
     start_date: date | None = None, disputed: Mapping[int, str] | None = None,
-    conversion: RequestConversion | None = None,
+    conversion: RequestConversion | None = None, refunds: pd.DataFrame | None = None,
 ) -> RunResult:
     """One run of the flow: discover, link, approve, send, record (the asset `sage_refund_requests`);
     `disputed` (sale id -> open dispute case) are sales no refund is sent for; `conversion`: PayTrace's
-    currency is not Sage's (the approval rule still compares the memo's amount, in Sage's currency)."""
+    currency is not Sage's (the approval rule still compares the memo's amount, in Sage's currency);
+    `refunds`: the warehouse's PayTrace refunds when the caller read them already (None: read here)."""
     discovery = discover_requests(reader, store, payment_types=payment_types, auto_approve_up_to=auto_approve_up_to,
                                   start_date=start_date)
-    sending = send_requests(store, client, writer, refunds=warehouse_refunds(store.connection), today=today,
-                            dry_run=dry_run, disputed=disputed, conversion=conversion)
+    if refunds is None:
+        refunds = warehouse_refunds(store.connection)
+    sending = send_requests(store, client, writer, refunds=refunds, today=today, dry_run=dry_run, disputed=disputed,
+                            conversion=conversion)
     return RunResult(discovery, sending)

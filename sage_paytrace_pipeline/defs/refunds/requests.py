@@ -64,10 +64,13 @@ def sage_refund_requests(
     open_writer = cache(sage100.open_writer)  # one writer for the range's days, opened when a day needs it
     with warehouse.get_connection() as connection:
         store = RequestStore(connection)
-        for day in days:  # the queue as each day's own run would have worked it (usually nothing new after the first)
-            worked.append((day, _work_queue(config, store, sage100, paytrace, connection, open_writer=open_writer,
-                                            config_path=settings.config_path, run_id=context.run.run_id)))
+        # Read once for the range: no day's pass writes PayTrace's transactions (it writes the requests,
+        # Sage and PayTrace), so each day would read these same rows again, more of them as the range grows.
         refunds = warehouse_refunds(connection)
+        for day in days:  # the queue as each day's own run would have worked it (usually nothing new after the first)
+            worked.append((day, _work_queue(config, store, sage100, paytrace, connection, refunds=refunds,
+                                            open_writer=open_writer, config_path=settings.config_path,
+                                            run_id=context.run.run_id)))
         sales = [_warehouse_sales(connection, queue.requests) for _, queue in worked]
     requests = stacked(_dated(queue.requests, day) for day, queue in worked)
     exceptions = stacked(_dated(queue.exceptions, day) for day, queue in worked)
@@ -85,8 +88,9 @@ def sage_refund_requests(
     }, days))
     yield dg.Output(exceptions, output_name="refund_request_exceptions",
                     metadata=with_days(exception_metadata(exceptions), days))
-    yield combined_check([(day, no_refund_sent_twice(queue.requests, refunds)) for day, queue in worked])
-    yield combined_check([(day, refunds_within_sale(queue.requests, refunds, day_sales))
+    live = LiveRefunds.of(refunds)  # once for the range's checks: the same refunds each day
+    yield combined_check([(day, no_refund_sent_twice(queue.requests, live)) for day, queue in worked])
+    yield combined_check([(day, refunds_within_sale(queue.requests, live, day_sales))
                           for (day, queue), day_sales in zip(worked, sales, strict=True)])
 
 
@@ -101,7 +105,8 @@ class WorkedQueue:
 
 def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Resource,
                 paytrace: PayTraceResource, connection: duckdb.DuckDBPyConnection, *,
-                open_writer: Callable[[], Sage100Writer], config_path: str, run_id: str) -> WorkedQueue:
+                refunds: pd.DataFrame, open_writer: Callable[[], Sage100Writer], config_path: str,
+                run_id: str) -> WorkedQueue:
     if config.refunds is None:
         return WorkedQueue(store.frame().head(0), EXCEPTIONS.empty(), [], [],
                            "refunds are off (no `refunds:` section in the config): nothing read, nothing sent")
@@ -120,7 +125,7 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
             auto_approve_up_to=config.refunds.auto_approve_up_to, dry_run=config.refunds.dry_run,
             today=client.server_today(), start_date=start,
             disputed=sales_under_dispute(connection) if config.disputes is not None else None,
-            conversion=conversion)
+            conversion=conversion, refunds=refunds)
     return WorkedQueue(store.frame(), result.exceptions, result.sending.sent, result.sending.would_send,
                        "dry run: nothing sent to PayTrace" if config.refunds.dry_run else "live")
 
@@ -128,9 +133,8 @@ def _work_queue(config: PipelineConfig, store: RequestStore, sage100: Sage100Res
 def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFrame) -> pd.DataFrame:
     """The requests' sales as the warehouse holds them (latest row per id), one query."""
     ids = pd.DataFrame({"transaction_id": requests["sale_transaction_id"].dropna().astype("int64").unique()})
-    exists = connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
-                                "AND table_name = 'paytrace_transactions'").fetchall()[0][0]
-    if not exists or ids.empty:
+    # no request linked (each day of a year's backfill): nothing to read, not even the catalog
+    if ids.empty or not _has_transactions(connection):
         return pd.DataFrame(columns=["transaction_id", "amount_cents", "invoice_id", "card_last4", "status"])
     connection.register("request_sales", ids)
     try:
@@ -143,15 +147,33 @@ def _warehouse_sales(connection: duckdb.DuckDBPyConnection, requests: pd.DataFra
         connection.unregister("request_sales")
 
 
-def _live(refunds: pd.DataFrame) -> pd.DataFrame:
-    return refunds[~refunds["status"].isin(["VOIDED", "DECLINED"])]
+def _has_transactions(connection: duckdb.DuckDBPyConnection) -> bool:
+    return bool(connection.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'pipeline' "
+                                   "AND table_name = 'paytrace_transactions'").fetchall()[0][0])
 
 
-def no_refund_sent_twice(requests: pd.DataFrame, refunds: pd.DataFrame) -> dg.AssetCheckResult:
+@dataclass(frozen=True)
+class LiveRefunds:
+    """The warehouse's PayTrace refunds not voided or declined, with what the checks ask of every one of
+    them worked out once: the checks run for each day of a range, over the same (and the year's growing) rows."""
+    rows: pd.DataFrame
+    made_in_paytrace: pd.Series | None  # per row: not a request's SPR invoice_id; None when there are no rows
+    sent_twice: frozenset[str]  # the SPR invoice_ids two or more of the rows carry
+    invoice_ids: frozenset[str]  # every row's (requests whose SPR id is here are in the warehouse already)
+
+    @classmethod
+    def of(cls, refunds: pd.DataFrame) -> "LiveRefunds":
+        rows = refunds[~refunds["status"].isin(["VOIDED", "DECLINED"])] if len(refunds) else refunds
+        if not len(rows):
+            return cls(rows, None, frozenset(), frozenset())
+        made_in_paytrace = ~rows["invoice_id"].map(is_request_invoice_id)
+        per_invoice = rows[~made_in_paytrace].groupby("invoice_id").size()
+        return cls(rows, made_in_paytrace, frozenset(per_invoice[per_invoice > 1].index), frozenset(rows["invoice_id"]))
+
+
+def no_refund_sent_twice(requests: pd.DataFrame, refunds: LiveRefunds) -> dg.AssetCheckResult:
     """At most one PayTrace refund per request (by its SPR invoice_id), and no refund id on two requests."""
-    spr = _live(refunds)[refunds["invoice_id"].map(is_request_invoice_id)] if len(refunds) else refunds
-    per_invoice = spr.groupby("invoice_id").size() if len(spr) else pd.Series(dtype="int64")
-    twice_in_paytrace = set(per_invoice[per_invoice > 1].index)
+    twice_in_paytrace = refunds.sent_twice
     moved = requests[requests["paytrace_transaction_id"].notna()]
     shared = moved[moved.duplicated("paytrace_transaction_id", keep=False)]
     failing = sorted(set(requests.loc[requests["invoice_id"].isin(twice_in_paytrace), "request_id"])
@@ -164,10 +186,9 @@ def no_refund_sent_twice(requests: pd.DataFrame, refunds: pd.DataFrame) -> dg.As
         metadata={"checked": len(requests), "failing_request_ids": dg.MetadataValue.json(failing[:_SHOWN])})
 
 
-def refunds_within_sale(requests: pd.DataFrame, refunds: pd.DataFrame, sales: pd.DataFrame) -> dg.AssetCheckResult:
+def refunds_within_sale(requests: pd.DataFrame, refunds: LiveRefunds, sales: pd.DataFrame) -> dg.AssetCheckResult:
     """No sale refunded above its amount across PayTrace (warehouse) and requests not yet in the warehouse."""
-    live = _live(refunds) if len(refunds) else refunds
-    seen = set(live["invoice_id"]) if len(live) else set()
+    live, made_in_paytrace, seen = refunds.rows, refunds.made_in_paytrace, refunds.invoice_ids
     failing, checked = [], 0
     for sale in sales.to_dict("records"):
         checked += 1
@@ -178,7 +199,7 @@ def refunds_within_sale(requests: pd.DataFrame, refunds: pd.DataFrame, sales: pd
         by_invoice = live["invoice_id"].isin(set(mine["invoice_id"]))
         if sale["invoice_id"] and len(live):  # refunds made in PayTrace carry the sale's invoice_id and card
             by_invoice |= (live["invoice_id"] == sale["invoice_id"]) & (live["card_last4"] == sale["card_last4"]) \
-                & ~live["invoice_id"].map(is_request_invoice_id)
+                & made_in_paytrace
         in_warehouse = int(live.loc[by_invoice, "amount_cents"].sum()) if len(live) else 0
         # what PayTrace was asked for: under a conversion the memo's amount converted, else the memo's own
         asked = mine["paytrace_amount_cents"].fillna(mine["amount_cents"]) if "paytrace_amount_cents" in mine \

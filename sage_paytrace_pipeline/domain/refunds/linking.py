@@ -226,6 +226,9 @@ def decide_links(matches: RefundMatches, already_linked: pd.DataFrame) -> Refund
     return RefundLinks(frame.reset_index(drop=True))
 
 
+_DENSE_SPAN = 4  # ids a pair may span on average before `_factorized` hashes them (a table of span bytes + words)
+
+
 class _SalesAtStake:
     """Every sale some refund found, once, with its remaining amount (the sale less the refunds linked to it
     before, then less this pass's links as they are made), as arrays: a year's carried refunds find
@@ -234,7 +237,7 @@ class _SalesAtStake:
     def __init__(self, found: dict[int, SaleMatches], refunded: pd.Series) -> None:
         ids = np.concatenate([np.empty(0, np.int64), *(m.sale_ids for m in found.values())])
         cents = np.concatenate([np.empty(0, np.int64), *(m.sale_cents for m in found.values())])
-        inverse, self.sale_ids = pd.factorize(ids)  # hashed, not sorted: the pairs run to a million a day
+        inverse, self.sale_ids = _factorized(ids)
         self.sale_cents = np.zeros(len(self.sale_ids), dtype=np.int64)
         self.sale_cents[inverse] = cents  # a sale's amount is the same in every refund's matches
         self.remaining = self.sale_cents - refunded.reindex(self.sale_ids, fill_value=0).to_numpy(dtype=np.int64)
@@ -250,3 +253,23 @@ class _SalesAtStake:
         """The refund of `cents` linked to the sale at `position`: its remaining amount less it; the sale id."""
         self.remaining[position] -= cents
         return int(self.sale_ids[position])
+
+
+def _factorized(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(each id's position among the distinct ids, the distinct ids), as `pd.factorize` gives them, though
+    ordered by id: a position only has to name the same sale wherever it appears. The pairs run to a
+    million and a half a day, mostly among a few hundred thousand ids close together: then a table over
+    their span is five times faster than hashing; ids spread wider (a span over _DENSE_SPAN per id) are hashed."""
+    if not len(ids):
+        return pd.factorize(ids)
+    low = int(ids.min())
+    span = int(ids.max()) - low + 1
+    if span > _DENSE_SPAN * len(ids):
+        return pd.factorize(ids)
+    offsets = ids - low
+    present = np.zeros(span, dtype=bool)
+    present[offsets] = True
+    distinct = np.flatnonzero(present)
+    position = np.empty(span, dtype=np.int64)
+    position[distinct] = np.arange(len(distinct), dtype=np.int64)
+    return position[offsets], distinct + low

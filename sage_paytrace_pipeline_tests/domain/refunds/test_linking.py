@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sage_paytrace_pipeline.domain.refunds import linking
 from sage_paytrace_pipeline.domain.refunds.linking import (
     AMBIGUOUS,
     LINKED,
@@ -142,7 +143,9 @@ def _by_the_rules(refunds: pd.DataFrame, sales: pd.DataFrame, already_linked: pd
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_linking_gives_what_the_rules_give_row_by_row(seed):
+@pytest.mark.parametrize("dense_span", [linking._DENSE_SPAN, 0])  # 0: the sale ids hashed, not tabled
+def test_linking_gives_what_the_rules_give_row_by_row(seed, dense_span, monkeypatch):
+    monkeypatch.setattr(linking, "_DENSE_SPAN", dense_span)
     rng = np.random.default_rng(seed)
 
     def pick(options: list, size: int) -> list:
@@ -168,3 +171,13 @@ def test_linking_gives_what_the_rules_give_row_by_row(seed):
             r.candidates) for r in links.itertuples(index=False)]
     assert got == _by_the_rules(refunds, sales, earlier)
     assert {LINKED, AMBIGUOUS, UNKNOWN} <= set(links["outcome"])
+
+
+@pytest.mark.parametrize("spread", [1, 10**9])  # ids close together (tabled), and far apart (hashed)
+def test_factorized_ids_name_each_distinct_id_once(spread):
+    ids = np.array([7, 3, 7, 12, 3, 3, 40], dtype=np.int64) * spread + 1_000_000
+
+    inverse, distinct = linking._factorized(ids)
+
+    assert (distinct[inverse] == ids).all() and len(distinct) == len(set(ids.tolist())) == 4
+    assert linking._factorized(np.empty(0, np.int64))[0].size == 0
