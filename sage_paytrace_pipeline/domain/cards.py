@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 BRANDS = ("VISA", "MASTERCARD", "AMEX", "DISCOVER", "DINERS", "JCB", "PRIVATE", "UNKNOWN")
 
@@ -38,6 +39,12 @@ def luhn_valid(digits: str) -> bool:
 
 def brand_from_digits(leading: str) -> str:
     """Card brand from the leading digits (BIN when known; one digit gives a coarser answer)."""
+    return _brand_of_bin(leading[:6])  # only the first six decide; a BIN is no card number, so it may be kept
+
+
+@lru_cache(maxsize=4096)
+def _brand_of_bin(leading: str) -> str:
+    """`brand_from_digits` of at most six digits, remembered: an export repeats a few thousand BINs."""
     if not leading or not leading[0].isdigit():
         return "UNKNOWN"
     two = int(leading[:2]) if len(leading) >= 2 else None

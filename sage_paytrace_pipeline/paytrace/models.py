@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from sage_paytrace_pipeline.domain.cards import (
+    MaskedCard,
     find_card_numbers,
     mask_card_numbers_in_text,
     mask_pan,
@@ -441,7 +442,11 @@ def parse_address(raw: Any, field: str = "address") -> Address:
 def parse_card(raw: Any) -> CardSummary | None:
     if not isinstance(raw, Mapping):
         return None
-    card = parse_masked_number(text(raw.get("masked_number") or raw.get("number")) or None)
+    return _card_summary(parse_masked_number(text(raw.get("masked_number") or raw.get("number")) or None), raw)
+
+
+def _card_summary(card: MaskedCard | None, raw: Mapping[str, Any]) -> CardSummary | None:
+    """The summary of a parsed masked number, with the record's expiry."""
     if card is None:
         return None
     return CardSummary(
@@ -627,13 +632,14 @@ def _card(raw: Any) -> CardSummary | None:
 
 def _checked_card(raw: Mapping[str, Any]) -> CardSummary | None:
     masked = plain_text(raw.get("masked_number") or raw.get("number"), "credit_card.masked_number").strip()
-    if masked and parse_masked_number(masked) is None:
+    card = parse_masked_number(masked)  # parsed once: what parse_card reads from the same field
+    if masked and card is None:
         raise RecordProblem("credit_card.masked_number", f"{shown(masked)} is not a masked card number like "
                                                          "************5454")
     month = raw.get("expiration_month")
     if month not in (None, "") and optional_int(month) not in range(13):
         raise RecordProblem("credit_card.expiration_month", f"{shown(month)} is not a month 1-12")
-    return parse_card(raw)
+    return _card_summary(card, raw)
 
 
 def record_card(raw: Any) -> CardSummary | None:

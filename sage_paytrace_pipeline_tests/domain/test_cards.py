@@ -74,3 +74,10 @@ def test_masking_skips_texts_too_short_for_a_card_yet_masks_the_shortest_card():
     assert mask_card_numbers_in_text(f"paid with {thirteen}") == f"paid with xxxxxxxxx{thirteen[-4:]}"
     assert mask_card_numbers_in_text(f"ref {thirteen[:12]} ok") == f"ref {thirteen[:12]} ok"  # 12 digits: no card
     assert mask_card_numbers_in_text("Anne Example, Springfield") == "Anne Example, Springfield"
+
+
+def test_brand_is_decided_by_the_first_six_digits_whatever_the_length_given():
+    """brand_from_digits remembers brands by their first six digits only (no card number is kept)."""
+    for digits in ("4", "34", "3528", "622126", "6221259", "22210099", "27209912", "5", "9", "x1", "60110000"):
+        assert brand_from_digits(digits) == brand_from_digits(digits[:6])
+    assert brand_from_digits("60110000") == "DISCOVER" and brand_from_digits("2221009") == "MASTERCARD"

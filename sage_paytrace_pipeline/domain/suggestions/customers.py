@@ -79,18 +79,17 @@ def _empty() -> pd.DataFrame:
                          "reasons": pd.Series(dtype=object)})
 
 
-def _rows_by(directory: pd.DataFrame, column: str, payers: pd.DataFrame, payer_column: str) -> pd.DataFrame:
+def _rows_by(ledger: Ledger, column: str, payers: pd.DataFrame, payer_column: str) -> pd.DataFrame:
     left = payers.loc[payers[payer_column] != "", ["transaction_id", payer_column]]
-    right = directory.loc[directory[column] != "", [column, "row"]]
-    return left.merge(right, left_on=payer_column, right_on=column)[["transaction_id", "row"]]
+    return left.merge(ledger.rows_with(column), left_on=payer_column, right_on=column)[["transaction_id", "row"]]
 
 
 def _blocked_pairs(payers: pd.DataFrame, ledger: Ledger, vault_links: pd.DataFrame,
                    policy: SuggestionPolicy) -> pd.DataFrame:
     directory = ledger.directory
     business = payers.assign(domain=payers["domain"].where(~payers["domain"].isin(policy.free_mail_domains), ""))
-    parts = [_rows_by(directory, "c_email", payers, "email"), _rows_by(directory, "c_domain", business, "domain"),
-             _rows_by(directory, "c_vault", payers, "vault")]
+    parts = [_rows_by(ledger, "c_email", payers, "email"), _rows_by(ledger, "c_domain", business, "domain"),
+             _rows_by(ledger, "c_vault", payers, "vault")]
     key = directory[["division", "customer_no", "row"]]
     if not vault_links.empty:
         linked = payers[payers["vault"] != ""].merge(vault_links, left_on="vault", right_on="customer_id")

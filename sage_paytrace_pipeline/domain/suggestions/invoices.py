@@ -84,14 +84,29 @@ def _pairs(asked: pd.DataFrame, invoices: pd.DataFrame, policy: SuggestionPolicy
 
 def _all_open(asked: pd.DataFrame, invoices: pd.DataFrame, policy: SuggestionPolicy) -> pd.DataFrame:
     totals = invoices.groupby(["division", "customer_no"]).agg(
-        sum_cents=("balance_cents", "sum"), count=("invoice_no", "size"),
-        invoice_nos=("invoice_no", lambda numbers: ",".join(sorted(numbers)))).reset_index()
+        sum_cents=("balance_cents", "sum"), count=("invoice_no", "size")).reset_index()
     totals = totals[totals["count"] > 2]
     found = asked.merge(totals, left_on=["division", "customer_no", "amount_cents"],
                         right_on=["division", "customer_no", "sum_cents"])
+    numbers = _numbers_joined(invoices, found)
     return pd.DataFrame({"transaction_id": found["transaction_id"].to_numpy(), "division": found["division"].to_numpy(),
                          "customer_no": found["customer_no"].to_numpy(),
-                         "invoice_nos": found["invoice_nos"].to_numpy(dtype=object),
+                         "invoice_nos": np.array([numbers[key] for key in _customer_keys(found)], dtype=object),
                          "score": np.full(len(found), policy.invoice_amount * 0.7),
                          "reasons": np.full(len(found), "amount equals the sum of all its open invoices",
                                             dtype=object)})
+
+
+def _customer_keys(frame: pd.DataFrame) -> zip:
+    return zip(frame["division"], frame["customer_no"], strict=True)
+
+
+def _numbers_joined(invoices: pd.DataFrame, found: pd.DataFrame) -> dict[tuple, str]:
+    """The sorted, comma-joined invoice numbers of each customer in `found`: joined only for the customers
+    whose total matched a payment (a per-group join of every asked customer's invoices was most of the step)."""
+    wanted = set(_customer_keys(found))
+    numbers: dict[tuple, list[str]] = {key: [] for key in wanted}
+    for key, number in zip(_customer_keys(invoices), invoices["invoice_no"], strict=True):
+        if key in wanted:
+            numbers[key].append(number)
+    return {key: ",".join(sorted(customer_numbers)) for key, customer_numbers in numbers.items()}
