@@ -171,7 +171,9 @@ class DemoSession:
         self._columns: dict[tuple[str, str], Column] = {}
         self._audits: dict[tuple[str, str], Row] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
-        self._round_trips: dict[tuple[str, str], Converter] = {}
+        self._round_trips: dict[tuple[str, tuple[str, ...]], tuple[Converter, ...]] = {}
+        # per table and row shape: the INSERT text, the audit values as stored, the row's converters
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...], tuple[Converter, ...]] | None] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
@@ -297,14 +299,12 @@ class DemoSession:
     def round_trip(self, table_key: str, row: Mapping[str, Any]) -> Row:
         """`row` as this table would store it and a read give it back (text rstripped, money at
         its scale), with the same refusals as an insert (a value too long for its column)."""
-        stored = {}
-        for key, value in row.items():
-            convert = self._round_trips.get((table_key, key))
-            if convert is None:
-                column = self.column(table_key, key)
-                convert = self._round_trips[table_key, key] = round_trip_converter(column)
-            stored[key] = convert(value)
-        return stored
+        keys = tuple(row)
+        converters = self._round_trips.get((table_key, keys))
+        if converters is None:
+            converters = self._round_trips[table_key, keys] = tuple(
+                round_trip_converter(self.column(table_key, key)) for key in keys)
+        return dict(zip(keys, [convert(value) for convert, value in zip(converters, row.values())]))
 
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
         """Largest all-digit value of a document-number column (0 when none)."""
@@ -340,9 +340,29 @@ class DemoSession:
     def prepare_insert(self, table_key: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The INSERT of `insert` (audit columns filled, values converted), not run: rows of one
         shape share the SQL text, so a chunk's rows can go in one `executemany`."""
-        values = {**self._audit(table_key, "Created"), **row}
-        sql, converters = self._statement("insert", table_key, tuple(values))
-        return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        keys = tuple(row)
+        shape = self._inserts.get((table_key, keys), ())
+        if shape == ():
+            shape = self._inserts[table_key, keys] = self._insert_shape(table_key, keys)
+        if shape is None:  # the row sets an audit column itself: where it stands among them decides its order
+            values = {**self._audit(table_key, "Created"), **row}
+            sql, converters = self._statement("insert", table_key, tuple(values))
+            return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        sql, audit, converters = shape
+        return sql, [*audit, *[convert(value) for convert, value in zip(converters, row.values())]]
+
+    def _insert_shape(
+        self, table_key: str, keys: tuple[str, ...]
+    ) -> tuple[str, tuple[Any, ...], tuple[Converter, ...]] | None:
+        """`prepare_insert`'s work that depends only on the row's keys, done once a session and shape:
+        the SQL, the audit columns' values as stored (the same for every row of the session) and the
+        row's converters; None when the row names an audit column."""
+        audit = self._audit(table_key, "Created")
+        if not audit.keys().isdisjoint(keys):
+            return None
+        sql, converters = self._statement("insert", table_key, (*audit, *keys))
+        stored = tuple(convert(value) for convert, value in zip(converters, audit.values()))
+        return sql, stored, converters[len(audit):]
 
     def update(self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         self._forget(table_key)
