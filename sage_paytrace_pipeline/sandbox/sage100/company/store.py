@@ -103,6 +103,23 @@ def stored_decimal(value: Decimal, scale: int) -> str:
         return decimal_text(value, scale)
 
 
+_READ_MONEY: dict[Decimal, Decimal] = {}
+
+
+def read_money(value: Decimal) -> Decimal:
+    """`Decimal(stored_decimal(value, 2))`, remembered like `stored_decimal` (equal decimals read back
+    the same; a Decimal is immutable, so one can be handed out many times)."""
+    try:
+        return _READ_MONEY[value]
+    except KeyError:
+        if len(_READ_MONEY) >= _DECIMAL_TEXTS_KEPT:
+            _READ_MONEY.clear()
+        read = _READ_MONEY[value] = Decimal(stored_decimal(value, 2))
+        return read
+    except TypeError:  # a signaling NaN has no hash: refused by decimal_text as before
+        return Decimal(stored_decimal(value, 2))
+
+
 def read_converter(column: Column) -> Converter:
     """`from_db` for one column with its kind decided once."""
     if column.kind == "str":
@@ -129,7 +146,7 @@ def round_trip_converter(column: Column) -> Converter:
 
         def money(value: Any) -> Any:
             if type(value) is Decimal:  # the stored text has two decimals: `as_money` of it is the same Decimal
-                return Decimal(stored_decimal(value, 2))
+                return read_money(value)
             return to_read(to_stored(value))
         return money
 
