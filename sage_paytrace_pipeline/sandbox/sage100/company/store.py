@@ -358,8 +358,9 @@ class DemoSession:
         """The INSERT of `insert` (audit columns filled, values converted), not run: rows of one
         shape share the SQL text, so a chunk's rows can go in one `executemany`."""
         keys = tuple(row)
-        shape = self._inserts.get((table_key, keys), ())
-        if shape == ():
+        try:
+            shape = self._inserts[table_key, keys]
+        except KeyError:
             shape = self._inserts[table_key, keys] = self._insert_shape(table_key, keys)
         if shape is None:  # the row sets an audit column itself: where it stands among them decides its order
             values = {**self._audit(table_key, "Created"), **row}
