@@ -35,7 +35,7 @@ def test_prepare_insert_equals_the_uncached_statement_with_and_without_audit_col
              "CreditAmount": Decimal("0"), "PostingComment": "x "},
             {"AccountKey": "200", "PostingDate": date(2026, 1, 3), "DebitAmount": Decimal("-0.001"),
              "CreditAmount": Decimal("2.5"), "PostingComment": ""},
-            {"DateCreated": date(2025, 5, 5), "AccountKey": "300", "DebitAmount": Decimal("3")}]  # names an audit column
+            {"DateCreated": date(2025, 5, 5), "AccountKey": "300", "DebitAmount": Decimal("3")}]  # sets an audit one
     for row in rows * 2:  # the second pass takes the cached shapes
         assert session.prepare_insert("GL_DetailPosting", row) == _uncached_insert(session, "GL_DetailPosting", row)
 
