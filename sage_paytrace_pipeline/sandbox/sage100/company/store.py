@@ -188,7 +188,7 @@ class DemoSession:
         self._columns: dict[tuple[str, str], Column] = {}
         self._audits: dict[tuple[str, str], Row] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
-        self._round_trips: dict[tuple[str, tuple[str, ...]], tuple[Converter, ...]] = {}
+        self._round_trips: dict[tuple[str, str], Converter] = {}
         # per table and row shape: the INSERT text, the audit values as stored, the row's converters
         self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...], tuple[Converter, ...]] | None] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
@@ -316,12 +316,14 @@ class DemoSession:
     def round_trip(self, table_key: str, row: Mapping[str, Any]) -> Row:
         """`row` as this table would store it and a read give it back (text rstripped, money at
         its scale), with the same refusals as an insert (a value too long for its column)."""
-        keys = tuple(row)
-        converters = self._round_trips.get((table_key, keys))
-        if converters is None:
-            converters = self._round_trips[table_key, keys] = tuple(
-                round_trip_converter(self.column(table_key, key)) for key in keys)
-        return dict(zip(keys, [convert(value) for convert, value in zip(converters, row.values())]))
+        stored = {}
+        for key, value in row.items():
+            convert = self._round_trips.get((table_key, key))
+            if convert is None:
+                column = self.column(table_key, key)
+                convert = self._round_trips[table_key, key] = round_trip_converter(column)
+            stored[key] = convert(value)
+        return stored
 
     def max_number(self, table_key: str, column_key: str, where: Mapping[str, Any] | None = None) -> int:
         """Largest all-digit value of a document-number column (0 when none)."""
