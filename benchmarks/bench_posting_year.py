@@ -1,7 +1,7 @@
 """Posting one day of receipts into a company and a posting log that already hold a year.
 
     python -m benchmarks.bench_posting_year build FOLDER [--days 300] [--per-day 1000]
-    python -m benchmarks.bench_posting_year day FOLDER [--size 1000] [--profile FILE]
+    python -m benchmarks.bench_posting_year day FOLDER [--size 1000] [--profile FILE] [--work DIR]
 
 `build` makes a demo company (bench_posting's) and posts `days` earlier business days of
 `per-day` prepayment receipts into it and into a DuckDB posting log, through the asset's path
@@ -89,15 +89,16 @@ def build(folder: Path, days: int, per_day: int) -> None:
         warehouse.close()
 
 
-def one_day(folder: Path, size: int, profile_path: str | None) -> dict[str, float]:
-    """CPU seconds of one more day through the asset's `_post_day` and its per-day checks."""
+def one_day(folder: Path, size: int, profile_path: str | None, work: Path | None = None) -> dict[str, float]:
+    """CPU seconds of one more day through the asset's `_post_day` and its per-day checks; the
+    copies go to `work` (default FOLDER/run: another folder leaves a shared FOLDER untouched)."""
     from sage_paytrace_pipeline.config import PipelineConfig
     from sage_paytrace_pipeline.defs.receivables.assets import _post_day, _read_back_checks
     from sage_paytrace_pipeline.receivables.posting_log import PostingLog
     from sage_paytrace_pipeline.sage100.reader import Sage100Reader
     from sage_paytrace_pipeline.sandbox.sage100.company.writer import DemoCompanyWriter
 
-    work = folder / "run"
+    work = work or folder / "run"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
     company, warehouse_path = work / "company.db", work / "warehouse.duckdb"
@@ -144,11 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--per-day", type=int, default=1000)
     parser.add_argument("--size", type=int, default=1000)
     parser.add_argument("--profile")
+    parser.add_argument("--work", type=Path)
     args = parser.parse_args(argv)
     if args.action == "build":
         build(args.folder, args.days, args.per_day)
         return
-    figures = one_day(args.folder, args.size, args.profile)
+    figures = one_day(args.folder, args.size, args.profile, args.work)
     print("  ".join(f"{name} {seconds:.3f}" for name, seconds in figures.items()), "CPU s")
 
 

@@ -19,12 +19,20 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import duckdb
 import pandas as pd
 
 TABLE = "pipeline.sage_posting_log"
 STATES = ("intent", "written", "confirmed", "rejected")
+# An intent's columns by their DuckDB type (`record_intents` binds each as one list).
+_INTENT_TYPES = {"transaction_id": "BIGINT", "business_date": "DATE", "division": "VARCHAR",
+                 "customer_no": "VARCHAR", "amount_cents": "BIGINT", "payment_type": "VARCHAR",
+                 "payload_sha256": "VARCHAR", "applications_json": "VARCHAR", "link_json": "VARCHAR"}
+# The log columns `_set_many` sets a value a row, by their DuckDB type.
+_LIST_TYPES = {"documents_json": "VARCHAR", "deposit_no": "VARCHAR", "entry_no": "VARCHAR", "error": "VARCHAR",
+               "found_in_sage": "BOOLEAN"}
 LOG_COLUMNS = ("transaction_id", "business_date", "division", "customer_no", "amount_cents", "payment_type",
                "payload_sha256", "applications_json", "link_json", "state", "deposit_no", "entry_no",
                "documents_json", "error", "found_in_sage", "run_id", "updated_at", "confirmed_at")
@@ -76,14 +84,9 @@ class PostingLog:
     def entries(self, *, business_date: date | None = None, transaction_ids: list[int] | None = None) -> pd.DataFrame:
         """Log rows of one business day, or of the given transaction ids (any day)."""
         if transaction_ids is not None:
-            ids = pd.DataFrame({"transaction_id": pd.Series(transaction_ids, dtype="int64")})
-            self.connection.register("wanted_ids", ids)
-            try:
-                return self.connection.execute(
-                    f"SELECT log.* FROM {TABLE} log JOIN wanted_ids USING (transaction_id) "
-                    "ORDER BY transaction_id").df()
-            finally:
-                self.connection.unregister("wanted_ids")
+            return self.connection.execute(  # the ids bound as one list: no frame to register
+                f"SELECT * FROM {TABLE} WHERE transaction_id = ANY(?::BIGINT[]) ORDER BY transaction_id",
+                [[int(transaction_id) for transaction_id in transaction_ids]]).df()
         return self.connection.execute(
             f"SELECT * FROM {TABLE} WHERE business_date = ? ORDER BY transaction_id", [business_date]).df()
 
@@ -91,14 +94,16 @@ class PostingLog:
         """Committed before the writes. A row already written or confirmed is never reset."""
         if not intents:
             return
-        frame = pd.DataFrame([vars(intent) for intent in intents])
-        self.connection.register("new_intents", frame)
-        try:
-            self.connection.execute(f"""
+        columns = {name: [getattr(intent, name) for intent in intents] for name in _INTENT_TYPES}
+        columns["transaction_id"] = [int(transaction_id) for transaction_id in columns["transaction_id"]]
+        columns["amount_cents"] = [int(cents) for cents in columns["amount_cents"]]
+        new_intents = ", ".join(f"unnest(${name}::{kind}[]) AS {name}" for name, kind in _INTENT_TYPES.items())
+        self.connection.execute(f"""
                 INSERT INTO {TABLE} (transaction_id, business_date, division, customer_no, amount_cents, payment_type,
                                      payload_sha256, applications_json, link_json, state, run_id, updated_at)
                 SELECT transaction_id, business_date, division, customer_no, amount_cents, payment_type,
-                       payload_sha256, applications_json, link_json, 'intent', ?, ? FROM new_intents
+                       payload_sha256, applications_json, link_json, 'intent', $run_id, $now
+                FROM (SELECT {new_intents}) new_intents
                 ON CONFLICT (transaction_id) DO UPDATE SET
                     division = excluded.division, customer_no = excluded.customer_no,
                     amount_cents = excluded.amount_cents, payment_type = excluded.payment_type,
@@ -106,30 +111,23 @@ class PostingLog:
                     link_json = excluded.link_json, state = 'intent', error = NULL,
                     run_id = excluded.run_id, updated_at = excluded.updated_at
                 WHERE {TABLE}.state IN ('intent', 'rejected')
-            """, [self.run_id, _now()])
-        finally:
-            self.connection.unregister("new_intents")
+            """, {**columns, "run_id": self.run_id, "now": _now()})
 
     def record_outcomes(self, written: dict[int, dict[str, str]], rejected: dict[int, str]) -> None:
         """A chunk's outcomes in two statements: written (with Sage's document numbers) and rejected."""
-        self._set_many(pd.DataFrame({
-            "transaction_id": pd.Series(list(written), dtype="int64"), "state": "written",
+        self._set_many(list(written), {
             "documents_json": [json.dumps(documents, sort_keys=True) for documents in written.values()],
             "deposit_no": [documents.get("DepositNo") for documents in written.values()],
-            "entry_no": [documents.get("CreditCardEntryNo") for documents in written.values()]}))
-        self._set_many(pd.DataFrame({"transaction_id": pd.Series(list(rejected), dtype="int64"),
-                                     "state": "rejected", "error": pd.Series(list(rejected.values()), dtype="object")}))
+            "entry_no": [documents.get("CreditCardEntryNo") for documents in written.values()]}, state="written")
+        self._set_many(list(rejected), {"error": list(rejected.values())}, state="rejected")
 
     def record_confirmations(self, confirmations: list[Confirmation]) -> None:
         """Many `record_confirmed` at once: the missing rows' intents in one insert, the states in one update."""
         self.record_intents([c.intent for c in confirmations if c.intent is not None])
-        self._set_many(pd.DataFrame({
-            "transaction_id": pd.Series([c.transaction_id for c in confirmations], dtype="int64"),
-            "state": "confirmed", "deposit_no": [c.deposit_no for c in confirmations],
-            "entry_no": [c.entry_no for c in confirmations], "error": pd.Series([None] * len(confirmations),
-                                                                                 dtype="object"),
-            "found_in_sage": pd.Series([c.found_in_sage for c in confirmations], dtype="bool"),
-            "confirmed_at": pd.Series([_now()] * len(confirmations), dtype="datetime64[us, UTC]")}))
+        self._set_many([c.transaction_id for c in confirmations], {
+            "deposit_no": [c.deposit_no for c in confirmations], "entry_no": [c.entry_no for c in confirmations],
+            "found_in_sage": [bool(c.found_in_sage) for c in confirmations]},
+            state="confirmed", error=None, confirmed_at=_now())
 
     def record_written(self, transaction_id: int, documents: dict[str, str]) -> None:
         self._set(transaction_id, state="written", documents_json=json.dumps(documents, sort_keys=True),
@@ -154,20 +152,23 @@ class PostingLog:
                                 [*values.values(), transaction_id])
 
 
-    def _set_many(self, values: pd.DataFrame) -> None:
-        """One UPDATE of every row named in `values` (transaction_id + the columns to set)."""
-        if values.empty:
+    def _set_many(self, transaction_ids: list[int], per_row: dict[str, list[Any]], **same: Any) -> None:
+        """One UPDATE of the rows of `transaction_ids`: the `per_row` columns one value a row (in the
+        ids' order), the `same` columns one value for all. The lists are bound as parameters and
+        unnested side by side: no frame to build and register for each chunk's update."""
+        if not transaction_ids:
             return
-        values = values.assign(run_id=self.run_id, updated_at=pd.Series([_now()] * len(values),
-                                                                         dtype="datetime64[us, UTC]"))
-        columns = [column for column in values.columns if column != "transaction_id"]
-        assignments = ", ".join(f"{column} = new_values.{column}" for column in columns)
-        self.connection.register("new_values", values)
-        try:
-            self.connection.execute(f"UPDATE {TABLE} SET {assignments} FROM new_values "
-                                    f"WHERE {TABLE}.transaction_id = new_values.transaction_id")
-        finally:
-            self.connection.unregister("new_values")
+        same = {**same, "run_id": self.run_id, "updated_at": _now()}
+        rows = ", ".join(["unnest($transaction_ids::BIGINT[]) AS transaction_id",
+                          *(f"unnest($new_{column}::{_LIST_TYPES[column]}[]) AS {column}" for column in per_row)])
+        assignments = ", ".join([*(f"{column} = new_values.{column}" for column in per_row),
+                                 *(f"{column} = $same_{column}" for column in same)])
+        self.connection.execute(
+            f"UPDATE {TABLE} SET {assignments} FROM (SELECT {rows}) new_values "
+            f"WHERE {TABLE}.transaction_id = new_values.transaction_id",
+            {"transaction_ids": [int(transaction_id) for transaction_id in transaction_ids],
+             **{f"new_{column}": values for column, values in per_row.items()},
+             **{f"same_{column}": value for column, value in same.items()}})
 
 
 @dataclass(frozen=True)

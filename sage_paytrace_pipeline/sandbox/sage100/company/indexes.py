@@ -10,6 +10,7 @@ of the index instead of a scan of the table. Idempotent and cheap when present.
 from __future__ import annotations
 
 import sqlite3
+from functools import lru_cache
 
 from sage_paytrace_pipeline.sage100.schema import DEFAULT_SCHEMA, Sage100Schema
 from sage_paytrace_pipeline.sandbox.sage100.company.numbers import number_columns
@@ -25,11 +26,16 @@ def number_index_sql(schema: Sage100Schema, table_key: str, column_key: str, pre
 
 
 def lookup_index_sql(schema: Sage100Schema = DEFAULT_SCHEMA) -> list[str]:
+    return list(_lookup_index_sql(schema))
+
+
+@lru_cache(maxsize=16)  # pure in the schema, and built on every writer open: once a process and schema
+def _lookup_index_sql(schema: Sage100Schema) -> tuple[str, ...]:
     statements = [statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
                   for statement in schema.sqlite_ddl() if statement.startswith("CREATE INDEX ")]
     statements += [number_index_sql(schema, table_key, column_key, prefix)
                    for table_key, column_key, prefix in number_columns()]
-    return statements
+    return tuple(statements)
 
 
 def ensure_lookup_indexes(connection: sqlite3.Connection, schema: Sage100Schema = DEFAULT_SCHEMA) -> None:

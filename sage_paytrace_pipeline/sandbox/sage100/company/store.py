@@ -103,6 +103,23 @@ def stored_decimal(value: Decimal, scale: int) -> str:
         return decimal_text(value, scale)
 
 
+_READ_MONEY: dict[Decimal, Decimal] = {}
+
+
+def read_money(value: Decimal) -> Decimal:
+    """`Decimal(stored_decimal(value, 2))`, remembered like `stored_decimal` (equal decimals read back
+    the same; a Decimal is immutable, so one can be handed out many times)."""
+    try:
+        return _READ_MONEY[value]
+    except KeyError:
+        if len(_READ_MONEY) >= _DECIMAL_TEXTS_KEPT:
+            _READ_MONEY.clear()
+        read = _READ_MONEY[value] = Decimal(stored_decimal(value, 2))
+        return read
+    except TypeError:  # a signaling NaN has no hash: refused by decimal_text as before
+        return Decimal(stored_decimal(value, 2))
+
+
 def read_converter(column: Column) -> Converter:
     """`from_db` for one column with its kind decided once."""
     if column.kind == "str":
@@ -129,7 +146,7 @@ def round_trip_converter(column: Column) -> Converter:
 
         def money(value: Any) -> Any:
             if type(value) is Decimal:  # the stored text has two decimals: `as_money` of it is the same Decimal
-                return Decimal(stored_decimal(value, 2))
+                return read_money(value)
             return to_read(to_stored(value))
         return money
 
@@ -172,6 +189,8 @@ class DemoSession:
         self._audits: dict[tuple[str, str], Row] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], tuple[str, tuple[Converter, ...]]] = {}
         self._round_trips: dict[tuple[str, str], Converter] = {}
+        # per table and row shape: the INSERT text, the audit values as stored, the row's converters
+        self._inserts: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[Any, ...], tuple[Converter, ...]] | None] = {}
         self._master: dict[tuple[str, tuple[tuple[str, Any], ...]], Row | None] = {}
         self._readers: dict[tuple[str, tuple[str, ...]], tuple[tuple[str, ...], tuple[Callable[[Any], Any], ...]]] = {}
 
@@ -340,9 +359,30 @@ class DemoSession:
     def prepare_insert(self, table_key: str, row: Mapping[str, Any]) -> tuple[str, list[Any]]:
         """The INSERT of `insert` (audit columns filled, values converted), not run: rows of one
         shape share the SQL text, so a chunk's rows can go in one `executemany`."""
-        values = {**self._audit(table_key, "Created"), **row}
-        sql, converters = self._statement("insert", table_key, tuple(values))
-        return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        keys = tuple(row)
+        try:
+            shape = self._inserts[table_key, keys]
+        except KeyError:
+            shape = self._inserts[table_key, keys] = self._insert_shape(table_key, keys)
+        if shape is None:  # the row sets an audit column itself: where it stands among them decides its order
+            values = {**self._audit(table_key, "Created"), **row}
+            sql, converters = self._statement("insert", table_key, tuple(values))
+            return sql, [convert(value) for convert, value in zip(converters, values.values(), strict=True)]
+        sql, audit, converters = shape
+        return sql, [*audit, *[convert(value) for convert, value in zip(converters, row.values())]]
+
+    def _insert_shape(
+        self, table_key: str, keys: tuple[str, ...]
+    ) -> tuple[str, tuple[Any, ...], tuple[Converter, ...]] | None:
+        """`prepare_insert`'s work that depends only on the row's keys, done once a session and shape:
+        the SQL, the audit columns' values as stored (the same for every row of the session) and the
+        row's converters; None when the row names an audit column."""
+        audit = self._audit(table_key, "Created")
+        if not audit.keys().isdisjoint(keys):
+            return None
+        sql, converters = self._statement("insert", table_key, (*audit, *keys))
+        stored = tuple(convert(value) for convert, value in zip(converters, audit.values()))
+        return sql, stored, converters[len(audit):]
 
     def update(self, table_key: str, where: Mapping[str, Any], values: Mapping[str, Any]) -> int:
         self._forget(table_key)
