@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import duckdb
@@ -48,18 +50,25 @@ def _activity() -> pd.DataFrame:
     return stored
 
 
+
+@contextmanager
+def _warehouse(folder, stored: pd.DataFrame, applications: pd.DataFrame) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A warehouse holding these transactions and applications, as the pipeline stores them."""
+    with duckdb.connect(str(folder / "warehouse.duckdb")) as connection:
+        connection.execute("CREATE SCHEMA pipeline")
+        for table, data in (("paytrace_transactions", stored), ("payment_applications", applications)):
+            connection.register("rows", data)
+            connection.execute(f"CREATE TABLE pipeline.{table} AS SELECT * FROM rows")
+            connection.unregister("rows")
+        yield connection
+
 @pytest.fixture
 def connection(tmp_path):
     stored = _activity()
     applications = pd.DataFrame({"transaction_id": stored["transaction_id"], "invoice_no": stored["invoice_id"],
                                  "amount_cents": stored["amount_cents"], "business_date": stored["business_date"]})
     applications = applications[applications["invoice_no"].notna() & (stored["amount_cents"] != 90_000)]
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
-        connection.execute("CREATE SCHEMA pipeline")
-        for table, data in (("paytrace_transactions", stored), ("payment_applications", applications)):
-            connection.register("rows", data)
-            connection.execute(f"CREATE TABLE pipeline.{table} AS SELECT * FROM rows")
-            connection.unregister("rows")
+    with _warehouse(tmp_path, stored, applications) as connection:
         yield connection
 
 
@@ -139,12 +148,7 @@ def test_the_range_wide_path_flags_every_day_as_the_day_alone(tmp_path, seed):
                                  "amount_cents": paid["amount_cents"], "business_date": paid["business_date"]})
     policy = AnomalyPolicy(history_days=4)
     days = sorted(set(stored["business_date"]))[4:]  # the first days' history lies before the range
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
-        connection.execute("CREATE SCHEMA pipeline")
-        for table, data in (("paytrace_transactions", stored), ("payment_applications", applications)):
-            connection.register("rows", data)
-            connection.execute(f"CREATE TABLE pipeline.{table} AS SELECT * FROM rows")
-            connection.unregister("rows")
+    with _warehouse(tmp_path, stored, applications) as connection:
         transactions = {day: transactions_between(connection, day, day) for day in days}
         applied = {day: applications_between(connection, day, day) for day in days}
         together = flag_days(connection, days, transactions, applied, policy)
