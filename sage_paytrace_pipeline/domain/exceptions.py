@@ -21,6 +21,7 @@ import pandas as pd
 from sage_paytrace_pipeline.domain.text import Text, repeated, text_column
 
 SEVERITIES = ("error", "warning", "info")
+_EMPTY_FRAMES: dict[str, pd.DataFrame] = {}  # per key column: the empty frame `ExceptionFrames` copies
 
 Keys: TypeAlias = Sequence | np.ndarray | pd.Series
 
@@ -42,19 +43,33 @@ class ExceptionFrames:
     def empty(self) -> pd.DataFrame:
         return self.rows("none", "info", None, size=0, source_ids=[], problem=[], action=[])
 
+    def _no_rows(self) -> pd.DataFrame:
+        """A new empty contract frame: a copy of one built once (building one costs as much as a full one,
+        and the stages make several empty ones a run's every day)."""
+        if self.key not in _EMPTY_FRAMES:
+            _EMPTY_FRAMES[self.key] = self._built("none", "info", None, 0, source_ids=[], problem=[], action=[])
+        return _EMPTY_FRAMES[self.key].copy()
+
     def rows(self, kind: str, severity: str, keys: Keys | None, *, source_ids: Text, problem: Text,
              action: Text, size: int | None = None) -> pd.DataFrame:
         """One exception per key (or `size` exceptions without a key when `keys` is None); text
         arguments are columns aligned to the keys, or one str for all rows."""
         if severity not in SEVERITIES:
             raise ValueError(f"severity {severity!r} is not one of {SEVERITIES}")
+        count = int(size or 0) if keys is None else len(keys)
+        if count == 0:
+            for text in (source_ids, problem, action):
+                text_column(text, 0)  # a column of the wrong length still fails
+            return self._no_rows()
+        return self._built(kind, severity, keys, count, source_ids=source_ids, problem=problem, action=action)
+
+    def _built(self, kind: str, severity: str, keys: Keys | None, count: int, *, source_ids: Text, problem: Text,
+               action: Text) -> pd.DataFrame:
         if keys is None:
-            count = int(size or 0)
             key_column = pd.array(np.zeros(count, dtype="int64"), dtype="Int64")
             key_column[:] = pd.NA
         else:
             key_column = pd.array(np.asarray(keys), dtype="Int64")
-            count = len(key_column)
         return pd.DataFrame({
             "kind": repeated(kind, count),
             "severity": repeated(severity, count),

@@ -45,3 +45,15 @@ def test_make_exceptions_aligns_text_to_the_ids_by_label():
     frame = make_exceptions("k", "error", ids, source_ids=pd.Series({3: "three", 5: "five"}), problem="p", action="a")
     _contract(frame, TRANSACTION_EXCEPTIONS)
     assert frame["source_ids"].tolist() == ["five", "three"]
+
+
+@pytest.mark.parametrize("kit", KITS, ids=lambda kit: kit.key)
+def test_no_rows_is_the_built_empty_frame_and_a_new_one_each_time(kit):
+    built = kit._built("none", "info", None, 0, source_ids=[], problem=[], action=[])
+    first = kit.rows("late", "error", [], source_ids=[], problem="p", action="a")
+    pd.testing.assert_frame_equal(first, built)
+    pd.testing.assert_frame_equal(kit.rows("k", "info", None, size=0, source_ids="", problem="", action=""), built)
+    first["extra"] = 1  # a caller changing its frame does not change the next one
+    pd.testing.assert_frame_equal(kit.empty(), built)
+    with pytest.raises(ValueError, match="expected 0"):
+        kit.rows("k", "info", [], source_ids=["a"], problem="", action="")

@@ -55,6 +55,8 @@ def require_columns(frame: pd.DataFrame, name: str, columns: Sequence[str]) -> N
 
 
 def _cents(series: pd.Series, name: str, *, allow_negative: bool = True) -> np.ndarray:
+    if _plain_integers(series):  # already cents (the usual case): only the sign to check
+        return _signed(series.to_numpy().astype("int64"), name, allow_negative)
     if series.isna().any():
         raise SettlementInputError(f"{name}: {int(series.isna().sum())} empty value(s); money is required")
     if pd.api.types.is_bool_dtype(series):
@@ -70,13 +72,23 @@ def _cents(series: pd.Series, name: str, *, allow_negative: bool = True) -> np.n
         raise SettlementInputError(f"{name}: not integer cents") from None
     if values.dtype.kind == "f":
         return _cents(pd.Series(values), name, allow_negative=allow_negative)
-    values = values.astype("int64")
+    return _signed(values.astype("int64"), name, allow_negative)
+
+
+def _signed(values: np.ndarray, name: str, allow_negative: bool) -> np.ndarray:
     if not allow_negative and (values < 0).any():
         raise SettlementInputError(f"{name}: {int((values < 0).sum())} negative value(s); the contract is positive")
     return values
 
 
+def _plain_integers(series: pd.Series) -> bool:
+    """A numpy integer column (never empty cells, never booleans): nothing to parse."""
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu"
+
+
 def _int(series: pd.Series, name: str, *, nullable: bool = False) -> pd.Series:
+    if _plain_integers(series):
+        return series.astype("Int64" if nullable else "int64")
     try:
         values = pd.to_numeric(series, errors="raise")
     except (TypeError, ValueError):

@@ -1029,7 +1029,7 @@ def _schedule_exceptions(expected: pd.DataFrame) -> pd.DataFrame:
 def _ambiguity_exceptions(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd.DataFrame,
                           accepted: pd.DataFrame) -> pd.DataFrame:
     """Two matched deposits that could as well be swapped (same tier and fit) but differ in amount."""
-    if len(accepted) < 2:
+    if len(accepted) < 2 or not _has_rival(accepted, pairs):
         return empty_exceptions()
     chosen = accepted[["e", "b", "rank", "affinity"]]
     amount = lines["amount_cents"].to_numpy()
@@ -1060,14 +1060,27 @@ def _ambiguity_exceptions(expected: pd.DataFrame, lines: pd.DataFrame, pairs: pd
                "correct the two fee amounts by hand")
 
 
+def _has_rival(accepted: pd.DataFrame, pairs: pd.DataFrame) -> bool:
+    """Whether a matched batch has a second candidate line of its match's tier and fit: without one no
+    swap is possible (the usual day, checked on plain tuples rather than by three merges)."""
+    tier = ["e", "rank", "affinity"]
+    lines_per_tier: dict[tuple, set] = {}
+    for *key, line in zip(*(pairs[column].tolist() for column in (*tier, "b")), strict=True):
+        lines_per_tier.setdefault(tuple(key), set()).add(line)
+    return any(len(lines_per_tier.get(key, ())) > 1
+               for key in zip(*(accepted[column].tolist() for column in tier), strict=True))
+
+
 # -------------------------------------------------------------------------------------- output
 
 
 def _dated(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    frame = frame.reset_index(drop=True).copy()
+    frame = frame.reset_index(drop=True)
     for column in columns:
         values = pd.to_datetime(frame[column])
-        frame[column] = pd.Series(values.dt.date.to_numpy(dtype=object), index=frame.index).where(values.notna(), None)
+        days = values.dt.date.to_numpy(dtype=object)
+        days[values.isna().to_numpy()] = None
+        frame[column] = days
     return frame
 
 

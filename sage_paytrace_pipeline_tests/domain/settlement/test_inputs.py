@@ -90,3 +90,14 @@ def test_policy_requires_the_discount_method_and_refuses_unknown_keys():
         SettlementPolicy(discount_method="daily", fee_pattern="(")
     with pytest.raises(pydantic.ValidationError):
         MONTHLY.max_fee_bps = 1  # frozen
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint16", "Int64", object])
+def test_integer_columns_of_any_width_reconcile_as_int64_ones(dtype):
+    """Plain numpy integer columns skip the parse (`_plain_integers`): the same reconciliation as parsed ones."""
+    base = frames()
+    inputs = {name: frame.assign(**{column: frame[column].astype(dtype) for column in frame.columns
+                                    if frame[column].dtype == "int64"})
+              for name, frame in base.items()}
+    for name in ("expected", "matches", "tie_out", "brand_totals", "exceptions"):
+        pd.testing.assert_frame_equal(getattr(run(**inputs), name), getattr(run(**base), name))
